@@ -1,0 +1,216 @@
+"""The ``certwatch`` command: the operator's tool. ``certwatch check`` runs the engine locally."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from chalicelib import __version__
+from chalicelib.endpoints import normalize_hostname, parse_target
+from chalicelib.engine import CheckEngine, CheckRequest
+from chalicelib.errors import CertwatchError, InvalidTargetError
+from chalicelib.models import CheckPolicy, Endpoint, Status, worst_status
+from chalicelib.render import report_to_dict, table
+from chalicelib.resolver import SystemResolver
+from chalicelib.truststore import load_trust_store
+
+UNKNOWN = 3  # monitoring-plugin exit status for "could not check", usage errors included
+
+CHECK_EPILOG = """\
+targets:
+  example.com                 HTTPS on 443        example.com:8443       TLS on 8443
+  https://example.com/path    (path ignored)      [2001:db8::1]:443      IPv6 literal
+  smtp://mail.example.com     STARTTLS on 25      submission://host      STARTTLS on 587
+  smtps://host                TLS on 465          imap://host            STARTTLS on 143
+  imaps://host                TLS on 993          pop3://host            STLS on 110
+  pop3s://host                TLS on 995          ftp://host             AUTH TLS on 21
+  ldaps://host                TLS on 636          postgres://host        SSLRequest on 5432
+  tls://host:PORT             TLS on any port
+
+exit status: 0 all ok, 1 worst is a warning, 2 worst is critical, 3 a target could not be
+checked (or the command line is wrong). A critical finding outranks an unreachable target.
+
+examples:
+  certwatch check example.com smtp://mail.example.com
+  certwatch check --warn-days 21 --json --targets-file targets.txt
+  certwatch check --ca-file corp-root.pem intranet.corp.example:8443
+  certwatch check --resolve www.example.com:203.0.113.7 www.example.com   # one backend
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors exit 3 (UNKNOWN) instead of 2, which means CRITICAL here."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(UNKNOWN, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="certwatch",
+        description="certwatch: an independent check of the TLS certificates a team depends on.",
+    )
+    parser.add_argument("--version", action="version", version=f"certwatch {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+    check = commands.add_parser(
+        "check",
+        help="check TLS endpoints now, from this machine",
+        description="Connect to each target, read the certificate chain it serves and report what is wrong.",
+        epilog=CHECK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("targets", nargs="*", metavar="TARGET", help="endpoint to check (forms below)")
+    check.add_argument(
+        "--targets-file", metavar="FILE", help="read targets from FILE, one per line; '#' starts a comment"
+    )
+    check.add_argument("--sni", metavar="NAME", help="server name to send and to match the certificate against")
+    check.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="limit for each check, DNS to handshake (default 10)",
+    )
+    check.add_argument(
+        "--ca-file",
+        action="append",
+        default=[],
+        metavar="PEM",
+        help="extra trust anchors, e.g. an internal CA's root (repeatable)",
+    )
+    check.add_argument(
+        "--warn-days",
+        type=_non_negative_int,
+        default=30,
+        metavar="N",
+        help="warning when the certificate expires within N days (default 30)",
+    )
+    check.add_argument(
+        "--critical-days",
+        type=_non_negative_int,
+        default=7,
+        metavar="N",
+        help="critical when it expires within N days (default 7)",
+    )
+    check.add_argument(
+        "--all-ips",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="check every A/AAAA address of a name (default on; --no-all-ips checks the first)",
+    )
+    check.add_argument(
+        "--resolve",
+        action="append",
+        default=[],
+        metavar="NAME:ADDRESS",
+        help="use ADDRESS for NAME instead of DNS, like curl (repeatable)",
+    )
+    check.add_argument(
+        "--concurrency", type=_positive_int, default=32, metavar="N", help="checks in flight at once (default 32)"
+    )
+    check.add_argument("--json", action="store_true", help="print one JSON object per target, one per line")
+    check.set_defaults(handler=run_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except CertwatchError as exc:
+        print(f"certwatch: {exc}", file=sys.stderr)
+        return UNKNOWN
+
+
+def run_check(args: argparse.Namespace) -> int:
+    if args.critical_days > args.warn_days:
+        raise CertwatchError("--critical-days must not exceed --warn-days")
+    endpoints = [parse_target(text, sni=args.sni) for text in args.targets]
+    if args.targets_file:
+        endpoints += _read_targets_file(args.targets_file, sni=args.sni)
+    if not endpoints:
+        raise CertwatchError("no target given: name one or more TARGETs or use --targets-file")
+    policy = CheckPolicy(warn_days=args.warn_days, critical_days=args.critical_days)
+    engine = CheckEngine(
+        trust=load_trust_store(args.ca_file),
+        resolver=SystemResolver(_overrides(args.resolve)),
+        timeout=args.timeout,
+        all_addresses=args.all_ips,
+        concurrency=args.concurrency,
+    )
+    statuses: list[Status] = []
+    reports = []
+    try:
+        for report in engine.check_many(CheckRequest(e, policy) for e in endpoints):
+            statuses.append(report.status)
+            if args.json:
+                print(json.dumps(report_to_dict(report)), flush=True)
+            else:
+                reports.append(report)
+    finally:
+        engine.close()
+    if not args.json:
+        print(table(reports))
+    return worst_status(statuses).exit_code
+
+
+def _read_targets_file(path: str, *, sni: str | None) -> list[Endpoint]:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as exc:
+        raise CertwatchError(f"cannot read targets file {path}: {exc.strerror or exc}") from exc
+    endpoints = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        try:
+            endpoints.append(parse_target(entry, sni=sni))
+        except InvalidTargetError as exc:
+            raise InvalidTargetError(f"{path}:{number}: {exc}") from exc
+    return endpoints
+
+
+def _overrides(pins: list[str]) -> dict[str, list[str]]:
+    overrides: dict[str, list[str]] = {}
+    for pin in pins:
+        name, _, address = pin.partition(":")
+        try:
+            literal = str(ipaddress.ip_address(address.strip("[]")))
+        except ValueError:
+            raise CertwatchError(f"--resolve {pin!r}: expected NAME:ADDRESS with an IP address") from None
+        overrides.setdefault(normalize_hostname(name, what="--resolve name"), []).append(literal)
+    return overrides
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Turning what a user pastes (``example.com``, ``smtp://mail.example.com``, ...) into an Endpoint."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from chalicelib.errors import InvalidTargetError
+from chalicelib.models import Endpoint, Protocol
+
+DEFAULT_PORTS: dict[Protocol, int] = {
+    Protocol.HTTPS: 443,
+    Protocol.SMTP: 25,
+    Protocol.SUBMISSION: 587,
+    Protocol.SMTPS: 465,
+    Protocol.IMAP: 143,
+    Protocol.IMAPS: 993,
+    Protocol.POP3: 110,
+    Protocol.POP3S: 995,
+    Protocol.FTP: 21,
+    Protocol.LDAPS: 636,
+    Protocol.POSTGRES: 5432,
+}
+
+_SCHEME_ALIASES = {"postgresql": Protocol.POSTGRES}
+_SCHEMES = {p.value: p for p in Protocol} | _SCHEME_ALIASES
+_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_TARGET = re.compile(
+    r"""^(?:(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://)?
+        (?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:/?#\[\]]+))
+        (?::(?P<port>[^/?#]*))?
+        (?:[/?#].*)?$""",
+    re.VERBOSE,
+)
+
+
+def parse_target(text: str, *, sni: str | None = None) -> Endpoint:
+    """Parse one TARGET: ``host``, ``host:port``, ``scheme://host[:port][/path]``, ``[v6]:port``.
+
+    Raises InvalidTargetError with a message fit to show the user.
+    """
+    raw = text.strip()
+    if not raw:
+        raise InvalidTargetError("empty target")
+    if _is_bare_ipv6(raw):
+        return _endpoint(raw, None, Protocol.HTTPS, sni, raw)
+    match = _TARGET.match(raw)
+    if match is None or ("://" in raw and match["scheme"] is None):
+        raise InvalidTargetError(f"cannot read target {raw!r}: expected host, host:port or scheme://host[:port]")
+    scheme = (match["scheme"] or "https").lower()
+    protocol = _SCHEMES.get(scheme)
+    if protocol is None:
+        known = ", ".join(sorted(_SCHEMES))
+        raise InvalidTargetError(f"unsupported scheme {scheme!r} in {raw!r}; use one of: {known}")
+    host = match["v6"] if match["v6"] is not None else match["host"]
+    return _endpoint(host, match["port"], protocol, sni, raw)
+
+
+def endpoint_from_parts(host: str, port: int | None, protocol: str = "https", sni: str | None = None) -> Endpoint:
+    """Build an Endpoint from separate fields (the API's ``{"host", "port", "protocol"}`` form)."""
+    chosen = _SCHEMES.get(protocol.lower())
+    if chosen is None:
+        raise InvalidTargetError(f"unsupported protocol {protocol!r}")
+    return _endpoint(host.strip().strip("[]"), None if port is None else str(port), chosen, sni, host)
+
+
+def _endpoint(host: str, port_text: str | None, protocol: Protocol, sni: str | None, raw: str) -> Endpoint:
+    address = _as_address(host)
+    host = normalize_hostname(host, what="host", raw=raw) if address is None else address
+    port = _parse_port(port_text, protocol, raw)
+    name = normalize_hostname(sni, what="SNI name", raw=sni) if sni else None
+    return Endpoint(host=host, port=port, protocol=protocol, sni=name, host_is_address=address is not None)
+
+
+def normalize_hostname(name: str, *, what: str = "host", raw: str | None = None) -> str:
+    """Lower-case A-label form of a DNS name, trailing dot removed; rejects what is no name."""
+    shown = raw if raw is not None else name
+    candidate = name.strip().rstrip(".")
+    try:
+        candidate = candidate.encode("idna").decode("ascii").lower()
+    except UnicodeError as exc:
+        raise InvalidTargetError(f"invalid {what} in {shown!r}: {exc}") from exc
+    labels = candidate.split(".")
+    if not candidate or len(candidate) > 253 or not all(_LABEL.match(label) for label in labels):
+        raise InvalidTargetError(f"invalid {what} in {shown!r}")
+    return candidate
+
+
+def _parse_port(text: str | None, protocol: Protocol, raw: str) -> int:
+    if text is None or text == "":
+        default = DEFAULT_PORTS.get(protocol)
+        if default is None:
+            raise InvalidTargetError(f"{protocol.value}:// needs a port, e.g. {protocol.value}://host:8443")
+        return default
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise InvalidTargetError(f"invalid port {text!r} in {raw!r}: expected 1-65535")
+    return int(text)
+
+
+def _as_address(host: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
+def _is_bare_ipv6(raw: str) -> bool:
+    return raw.count(":") >= 2 and "://" not in raw and not raw.startswith("[") and _as_address(raw) is not None

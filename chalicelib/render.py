@@ -1,0 +1,108 @@
+"""Presenting check results: JSON documents (CLI --json, the API) and the CLI's table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib.models import CertificateInfo, CheckResult, Finding, TargetReport, short_name
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a ``Z``, the one timestamp format certwatch writes."""
+    if moment is None:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def finding_to_dict(finding: Finding) -> dict[str, Any]:
+    data: dict[str, Any] = {"code": finding.code.value, "severity": finding.severity.value, "message": finding.message}
+    if finding.reason is not None:
+        data["reason"] = finding.reason.value
+    return data
+
+
+def certificate_to_dict(info: CertificateInfo) -> dict[str, Any]:
+    return {
+        "subject": info.subject,
+        "issuer": info.issuer,
+        "serial": info.serial,
+        "sans": list(info.sans),
+        "key_type": info.key_type,
+        "key_size": info.key_size,
+        "signature_algorithm": info.signature_algorithm,
+        "fingerprint_sha256": info.fingerprint_sha256,
+        "not_before": iso(info.not_before),
+        "not_after": iso(info.not_after),
+        "is_ca": info.is_ca,
+    }
+
+
+def result_to_dict(result: CheckResult) -> dict[str, Any]:
+    return {
+        "address": result.address,
+        "status": result.status.value,
+        "days_left": result.days_left,
+        "not_after": iso(result.not_after),
+        "findings": [finding_to_dict(f) for f in result.findings],
+        "leaf": None if result.leaf is None else certificate_to_dict(result.leaf),
+        "chain": [certificate_to_dict(c) for c in result.chain],
+        "trusted_by": result.trusted_by,
+        "tls_version": result.tls_version,
+        "cipher": result.cipher,
+        "checked_at": iso(result.checked_at),
+        "elapsed_ms": result.elapsed_ms,
+    }
+
+
+def report_to_dict(report: TargetReport) -> dict[str, Any]:
+    endpoint = report.endpoint
+    return {
+        "target": str(endpoint),
+        "host": endpoint.host,
+        "port": endpoint.port,
+        "protocol": endpoint.protocol.value,
+        "sni": endpoint.server_name,
+        "status": report.status.value,
+        "days_left": report.days_left,
+        "not_after": iso(report.not_after),
+        "findings": [finding_to_dict(f) for f in report.findings],
+        "results": [result_to_dict(r) for r in report.results],
+        "checked_at": iso(report.checked_at),
+    }
+
+
+_COLUMNS = ("HOST", "PORT", "ADDRESS", "DAYS", "EXPIRES", "ISSUER", "STATUS", "FINDINGS")
+
+
+def table(reports: list[TargetReport]) -> str:
+    """One row per target and address, then the message of every finding below the table."""
+    rows: list[tuple[str, ...]] = [_COLUMNS]
+    details: list[str] = []
+    for report in reports:
+        endpoint = report.endpoint
+        for result in report.results:
+            findings = result.findings + (report.target_findings if result is report.results[0] else ())
+            rows.append(
+                (
+                    endpoint.host,
+                    str(endpoint.port),
+                    result.address or "-",
+                    "-" if result.days_left is None else str(result.days_left),
+                    "-" if result.not_after is None else f"{result.not_after:%Y-%m-%d}",
+                    _issuer(result),
+                    result.status.value,
+                    ",".join(f.code.value for f in findings) or "-",
+                )
+            )
+            if findings:
+                where = f"{endpoint}" + (f" ({result.address})" if result.address else "")
+                details.append(where)
+                details += [f"  {f.severity.value:<8} {f.code.value}: {f.message}" for f in findings]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return "\n".join(lines + (["", *details] if details else []))
+
+
+def _issuer(result: CheckResult) -> str:
+    return "-" if result.leaf is None else short_name(result.leaf.issuer)[:40]

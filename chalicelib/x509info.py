@@ -1,0 +1,83 @@
+"""Reading the facts certwatch needs out of an X.509 certificate."""
+
+from __future__ import annotations
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
+from chalicelib.models import CertificateInfo
+
+# Signature algorithms no client should accept any more (collisions are practical).
+WEAK_SIGNATURE_OIDS = {
+    "1.2.840.113549.1.1.2": "md2WithRSAEncryption",
+    "1.2.840.113549.1.1.4": "md5WithRSAEncryption",
+    "1.2.840.113549.1.1.5": "sha1WithRSAEncryption",
+    "1.3.14.3.2.29": "sha1WithRSAEncryption",
+    "1.2.840.10045.4.1": "ecdsa-with-SHA1",
+    "1.2.840.10040.4.3": "dsa-with-sha1",
+}
+
+
+def describe(cert: x509.Certificate) -> CertificateInfo:
+    """The facts of ``cert``. Raises ValueError (or a subclass) when a needed part is malformed."""
+    key_type, key_size = key_facts(cert)
+    return CertificateInfo(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        serial=format(cert.serial_number, "x"),
+        sans=subject_alt_names(cert),
+        key_type=key_type,
+        key_size=key_size,
+        signature_algorithm=signature_algorithm_name(cert),
+        fingerprint_sha256=cert.fingerprint(hashes.SHA256()).hex(),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        is_ca=is_ca(cert),
+        self_issued=cert.issuer == cert.subject,
+    )
+
+
+def subject_alt_names(cert: x509.Certificate) -> tuple[str, ...]:
+    """DNS names and IP addresses of the subjectAltName extension, in certificate order."""
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return ()
+    names: list[str] = []
+    for general_name in ext.value:
+        if isinstance(general_name, x509.DNSName):
+            names.append(general_name.value)
+        elif isinstance(general_name, x509.IPAddress):
+            names.append(str(general_name.value))
+    return tuple(names)
+
+
+def key_facts(cert: x509.Certificate) -> tuple[str, int]:
+    """The public key's type and size in bits (the curve size for EC)."""
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC-{key.curve.name}", key.curve.key_size
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519", 256
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "Ed448", 456
+    if isinstance(key, dsa.DSAPublicKey):
+        return "DSA", key.key_size
+    return type(key).__name__, 0
+
+
+def signature_algorithm_name(cert: x509.Certificate) -> str:
+    oid = cert.signature_algorithm_oid
+    name = oid._name  # noqa: SLF001 - cryptography's own short name, the one users recognise
+    return oid.dotted_string if name == "Unknown OID" else name
+
+
+def is_ca(cert: x509.Certificate) -> bool:
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.BasicConstraints)
+    except x509.ExtensionNotFound:
+        return False
+    return ext.value.ca
