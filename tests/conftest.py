@@ -1,0 +1,47 @@
+"""Fixtures shared by every test: dummy AWS credentials, a fixed clock, a small private PKI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.truststore import TrustStore
+from lab.certs import Issued, make_ca
+
+
+@pytest.fixture(autouse=True)
+def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials and region, so nothing can reach a real AWS account."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def now() -> datetime:
+    """A fixed moment for pure logic (analysis takes ``now``; it never reads the clock)."""
+    return datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Pki:
+    """A private root and an intermediate it issued; ``trust`` trusts the root only."""
+
+    root: Issued
+    intermediate: Issued
+    trust: TrustStore
+
+
+@pytest.fixture(scope="session")
+def pki() -> Iterator[Pki]:
+    root = make_ca("certwatch Test Root")
+    intermediate = make_ca("certwatch Test Intermediate", issuer=root)
+    yield Pki(root, intermediate, TrustStore([root.cert]))
