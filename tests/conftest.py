@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -41,7 +40,7 @@ class Pki:
 
 
 @pytest.fixture(scope="session")
-def pki() -> Iterator[Pki]:
+def pki() -> Pki:
     root = make_ca("certwatch Test Root")
     intermediate = make_ca("certwatch Test Intermediate", issuer=root)
-    yield Pki(root, intermediate, TrustStore([root.cert]))
+    return Pki(root, intermediate, TrustStore([root.cert]))
