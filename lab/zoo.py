@@ -58,8 +58,10 @@ def running_zoo(now: datetime | None = None) -> Iterator[Zoo]:
         kwargs.setdefault("issuer", inter)
         return make_cert(name, now=now, **kwargs)  # type: ignore[arg-type]
 
-    def tls(name: str, chain: list[Issued], expected: set[str], scheme: str = "tls", **kw: str) -> Exhibit:
-        return Exhibit(name, TlsServer(chain, **kw), scheme, frozenset(expected))
+    def tls(
+        name: str, chain: list[Issued], expected: set[str], scheme: str = "tls", dialogue: str | None = None
+    ) -> Exhibit:
+        return Exhibit(name, TlsServer(chain, dialogue=dialogue), scheme, frozenset(expected))
 
     exhibits = [
         tls("healthy.demo.test", [leaf("healthy.demo.test"), inter], set()),
