@@ -7,6 +7,7 @@ where a verifying TLS client would only report its first error).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,7 +37,7 @@ class ChainAnalysis:
     findings: tuple[Finding, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _Parsed:
     cert: x509.Certificate
     info: CertificateInfo
@@ -66,8 +67,7 @@ def analyze_chain(
     parsed: list[_Parsed] = []
     for position, der in enumerate(served[:MAX_PARSED_CHAIN]):
         try:
-            cert = x509.load_der_x509_certificate(der)
-            parsed.append(_Parsed(cert, describe(cert)))
+            parsed.append(_parse(der))
         except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             if position == 0:
                 findings.append(_unparseable(f"the server's certificate cannot be parsed: {exc}"))
@@ -206,6 +206,14 @@ def _untrusted(root: str) -> Finding:
     )
 
 
+@functools.lru_cache(maxsize=2048)
+def _parse(der: bytes) -> _Parsed:
+    """Parse and describe a certificate once: repeated checks see the same leaves and intermediates."""
+    cert = x509.load_der_x509_certificate(der)
+    return _Parsed(cert, describe(cert))
+
+
+@functools.lru_cache(maxsize=4096)
 def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """Whether ``issuer`` signed ``cert`` (names match and the signature verifies)."""
     try:
