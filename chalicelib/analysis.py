@@ -77,7 +77,7 @@ def analyze_chain(
             )
     leaf, sent = parsed[0], parsed[1:]
     findings += _validity(leaf.info, now, policy)
-    if not covers(leaf.info.sans, name):
+    if not covers(leaf.info.sans, name, leaf.info.ip_sans):
         findings.append(_hostname_mismatch(leaf.info, name))
     anchor, trust_findings = _build_path(leaf, sent, trust)
     findings += trust_findings
@@ -104,7 +104,7 @@ def _validity(leaf: CertificateInfo, now: datetime, policy: CheckPolicy) -> list
         ]
     else:
         found = []
-    if left <= timedelta(0):
+    if left < timedelta(0):  # RFC 5280: notAfter itself is still inside the validity period
         found.append(Finding(FindingCode.EXPIRED, Severity.CRITICAL, f"the certificate expired on {expiry}"))
         return found
     in_words = _in_days(left)
@@ -138,8 +138,9 @@ def _validity(leaf: CertificateInfo, now: datetime, policy: CheckPolicy) -> list
 
 
 def _hostname_mismatch(leaf: CertificateInfo, name: str) -> Finding:
-    if leaf.sans:
-        shown = ", ".join(leaf.sans[:5]) + (f" and {len(leaf.sans) - 5} more" if len(leaf.sans) > 5 else "")
+    names = leaf.sans + leaf.ip_sans
+    if names:
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         message = f"{name} is not covered by the certificate's names: {shown}"
     else:
         message = f"{name} is not covered: the certificate has no subjectAltName (subject {leaf.subject})"
@@ -254,7 +255,7 @@ def _intermediates_expiry(sent: list[_Parsed], now: datetime, policy: CheckPolic
             continue  # a root the server sends is ignored by clients; the trust store's copy counts
         left = info.not_after - now
         when = f"{info.not_after:%Y-%m-%d}"
-        if left <= timedelta(0):
+        if left < timedelta(0):
             found.append(
                 Finding(FindingCode.CHAIN_EXPIRING, Severity.CRITICAL, f"intermediate {info.subject} expired on {when}")
             )

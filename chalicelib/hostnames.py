@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 
 
-def covers(sans: tuple[str, ...] | list[str], name: str) -> bool:
-    """Whether any SAN entry covers ``name`` (a DNS name in A-label form, or an IP address).
+def covers(dns_names: Sequence[str], name: str, ip_addresses: Sequence[str] = ()) -> bool:
+    """Whether the SANs cover ``name`` (a DNS name in A-label form, or an IP address literal).
 
-    Wildcards follow RFC 6125 6.4.3 as browsers apply it: ``*`` only as the whole left-most
-    label, matching exactly one label, never a public-suffix-like bare ``*.com`` pattern with
-    fewer than three labels, and never an IP address.
+    An address is matched only by iPAddress SANs and a DNS name only by dNSName SANs (RFC 6125
+    6.2.1 and 6.4). Wildcards follow RFC 6125 6.4.3 as browsers apply it: ``*`` only as the
+    whole left-most label, matching exactly one label, never a bare ``*.com`` pattern.
     """
     address = _address(name)
     if address is not None:
-        return any(_address(san) == address for san in sans)
+        return any(_address(ip) == address for ip in ip_addresses)
     wanted = name.lower().rstrip(".")
-    return any(_dns_match(san.lower().rstrip("."), wanted) for san in sans if _address(san) is None)
+    return any(_dns_match(pattern.lower().rstrip("."), wanted) for pattern in dns_names)
 
 
 def _dns_match(pattern: str, name: str) -> bool:

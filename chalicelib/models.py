@@ -7,6 +7,7 @@ can be compared in tests. Nothing here does I/O.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -155,6 +156,7 @@ class CertificateInfo:
     issuer: str
     serial: str
     sans: tuple[str, ...]
+    ip_sans: tuple[str, ...]
     key_type: str
     key_size: int
     signature_algorithm: str
@@ -241,10 +243,14 @@ class TargetReport:
 
 def short_name(distinguished_name: str) -> str:
     """The CN of an RFC 4514 name (the whole name when it has none), for short displays."""
-    for part in distinguished_name.split(","):
+    for part in _UNESCAPED_COMMA.split(distinguished_name):
         if part.startswith("CN="):
-            return part[3:]
+            return _ESCAPE.sub(r"\1", part[3:])
     return distinguished_name
+
+
+_UNESCAPED_COMMA = re.compile(r"(?<!\\),")
+_ESCAPE = re.compile(r"\\(.)")
 
 
 def days_until(moment: datetime, now: datetime) -> int:

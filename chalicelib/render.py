@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.models import CertificateInfo, CheckResult, Finding, TargetReport, short_name
@@ -12,7 +12,7 @@ def iso(moment: datetime | None) -> str | None:
     """ISO 8601 in UTC with a ``Z``, the one timestamp format certwatch writes."""
     if moment is None:
         return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def finding_to_dict(finding: Finding) -> dict[str, Any]:
@@ -28,6 +28,7 @@ def certificate_to_dict(info: CertificateInfo) -> dict[str, Any]:
         "issuer": info.issuer,
         "serial": info.serial,
         "sans": list(info.sans),
+        "ip_sans": list(info.ip_sans),
         "key_type": info.key_type,
         "key_size": info.key_size,
         "signature_algorithm": info.signature_algorithm,

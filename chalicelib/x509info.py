@@ -22,11 +22,13 @@ WEAK_SIGNATURE_OIDS = {
 def describe(cert: x509.Certificate) -> CertificateInfo:
     """The facts of ``cert``. Raises ValueError (or a subclass) when a needed part is malformed."""
     key_type, key_size = key_facts(cert)
+    dns_names, ip_addresses = subject_alt_names(cert)
     return CertificateInfo(
         subject=cert.subject.rfc4514_string(),
         issuer=cert.issuer.rfc4514_string(),
         serial=format(cert.serial_number, "x"),
-        sans=subject_alt_names(cert),
+        sans=dns_names,
+        ip_sans=ip_addresses,
         key_type=key_type,
         key_size=key_size,
         signature_algorithm=signature_algorithm_name(cert),
@@ -38,19 +40,15 @@ def describe(cert: x509.Certificate) -> CertificateInfo:
     )
 
 
-def subject_alt_names(cert: x509.Certificate) -> tuple[str, ...]:
-    """DNS names and IP addresses of the subjectAltName extension, in certificate order."""
+def subject_alt_names(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The DNS names and the IP addresses of the subjectAltName extension, each in certificate order."""
     try:
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
-        return ()
-    names: list[str] = []
-    for general_name in ext.value:
-        if isinstance(general_name, x509.DNSName):
-            names.append(general_name.value)
-        elif isinstance(general_name, x509.IPAddress):
-            names.append(str(general_name.value))
-    return tuple(names)
+        return (), ()
+    dns_names = tuple(ext.value.get_values_for_type(x509.DNSName))
+    ip_addresses = tuple(str(ip) for ip in ext.value.get_values_for_type(x509.IPAddress))
+    return dns_names, ip_addresses
 
 
 def key_facts(cert: x509.Certificate) -> tuple[str, int]:
