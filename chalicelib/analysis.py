@@ -23,7 +23,7 @@ from chalicelib.x509info import WEAK_SIGNATURE_OIDS, describe
 # Chains longer than this are refused by some clients and are almost always a misconfiguration.
 MAX_SANE_CHAIN = 10
 # Never parse more than this many certificates of one handshake (a hostile server may send many).
-MAX_PARSED_CHAIN = 32
+MAX_PARSED_CHAIN = 100
 MIN_KEY_BITS = {"RSA": 2048, "DSA": 2048, "EC": 256}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -193,7 +194,7 @@ def _overrides(pins: list[str]) -> dict[str, list[str]]:
 
 def _positive_float(text: str) -> float:
     value = float(text)
-    if value <= 0:
+    if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError("must be greater than 0")
     return value
 

@@ -14,8 +14,9 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from chalicelib.addresses import AddressPolicy
 from chalicelib.analysis import analyze_chain
-from chalicelib.errors import ProbeError
+from chalicelib.errors import ForbiddenAddressError, ProbeError
 from chalicelib.models import (
     CheckPolicy,
     CheckResult,
@@ -35,7 +36,6 @@ from chalicelib.truststore import TrustStore
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-AddressGuard = Callable[[str], None]
 
 
 def utc_now() -> datetime:
@@ -54,7 +54,7 @@ class CheckRequest:
 @dataclass(frozen=True, slots=True)
 class _Resolved:
     addresses: tuple[str, ...]
-    started: float
+    dns_seconds: float  # spent on the lookup: the rest of the timeout is the handshake's
     failure: CheckResult | None = None
 
 
@@ -71,7 +71,7 @@ class CheckEngine:
         timeout: float = 10.0,
         all_addresses: bool = True,
         concurrency: int = 32,
-        address_guard: AddressGuard | None = None,
+        address_policy: AddressPolicy | None = None,
     ) -> None:
         self._trust = trust
         self._probe = probe or TlsProbe()
@@ -79,7 +79,7 @@ class CheckEngine:
         self._clock = clock
         self._timeout = timeout
         self._all_addresses = all_addresses
-        self._guard = address_guard
+        self._address_policy = address_policy
         self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="certwatch-check")
 
     def check(self, endpoint: Endpoint, policy: CheckPolicy | None = None) -> TargetReport:
@@ -98,7 +98,7 @@ class CheckEngine:
                 probes[index] = resolved.failure
                 continue
             probes[index] = [
-                self._pool.submit(self._check_address, pending[index], address, resolved.started)
+                self._pool.submit(self._check_address, pending[index], address, resolved.dns_seconds)
                 for address in resolved.addresses
             ]
         for request, outcome in zip(pending, probes, strict=True):
@@ -110,28 +110,31 @@ class CheckEngine:
         self._resolver.close()
 
     def _resolve(self, request: CheckRequest) -> _Resolved:
-        started = time.monotonic()
         endpoint = request.endpoint
         if endpoint.host_is_address:
-            return _Resolved((endpoint.host,), started)
+            return _Resolved((endpoint.host,), 0.0)
+        started = time.monotonic()
         try:
             addresses = self._resolver.resolve(endpoint.host, endpoint.port, timeout=self._timeout)
         except ProbeError as exc:
-            return _Resolved((), started, _failed(None, exc, self._clock(), 0.0))
+            return _Resolved((), 0.0, _failed(None, exc, self._clock(), _ms_since(started)))
         chosen = addresses if self._all_addresses else addresses[:1]
-        return _Resolved(tuple(chosen), started)
+        return _Resolved(tuple(chosen), time.monotonic() - started)
 
-    def _check_address(self, request: CheckRequest, address: str, started: float) -> CheckResult:
+    def _check_address(self, request: CheckRequest, address: str, dns_seconds: float) -> CheckResult:
         begun = time.monotonic()
         try:
-            if self._guard is not None:
-                self._guard(address)
-            left = self._timeout - (begun - started)
+            if self._address_policy is not None:
+                self._address_policy.check(address)  # again at check time: DNS may have changed
+            left = self._timeout - dns_seconds
             if left <= 0:
                 raise ProbeError(FailureReason.TIMEOUT, f"no answer within {self._timeout:g}s (DNS)")
             handshake = self._probe.handshake(request.endpoint, address, timeout=left)
         except ProbeError as exc:
             return _failed(address, exc, self._clock(), _ms_since(begun))
+        except ForbiddenAddressError as exc:
+            refused = ProbeError(FailureReason.FORBIDDEN, str(exc))
+            return _failed(address, refused, self._clock(), _ms_since(begun))
         except Exception as exc:  # a bug must cost one result, never the batch
             logger.exception("unexpected error checking %s at %s", request.endpoint, address)
             error = ProbeError(FailureReason.TLS, f"internal error while checking: {exc!r}")

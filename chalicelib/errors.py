@@ -21,6 +21,18 @@ class TrustStoreError(CertwatchError):
     """Trust anchors could not be loaded (missing file, no certificate in it)."""
 
 
+class ForbiddenAddressError(CertwatchError):
+    """A target names or resolves to an address the service must not contact (SSRF protection)."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(
+            f"refused {address}: {reason}; certwatch only connects to public addresses "
+            "unless CERTWATCH_ALLOW_CIDRS allows it"
+        )
+        self.address = address
+        self.reason = reason
+
+
 class ProbeError(CertwatchError):
     """A connection to an endpoint yielded no certificate; carries the reason."""
 

@@ -28,7 +28,9 @@ class SystemResolver:
         lookup: Lookup = socket.getaddrinfo,
         threads: int = 8,
     ) -> None:
-        self._overrides = {name.lower(): list(addresses) for name, addresses in (overrides or {}).items()}
+        self._overrides = {
+            name.lower(): list(dict.fromkeys(addresses)) for name, addresses in (overrides or {}).items()
+        }
         self._lookup = lookup
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="certwatch-dns")
 

@@ -13,6 +13,7 @@ import ssl
 import struct
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
@@ -93,7 +94,9 @@ def server_context(chain: Sequence[Issued | bytes], key: PrivateKey) -> ssl.SSLC
         out.write(key_to_pem(key))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.set_ciphers("ALL:@SECLEVEL=0")
-    context.minimum_version = ssl.TLSVersion.TLSv1
+    with warnings.catch_warnings():  # 3.13 deprecates naming TLS 1.0; legacy servers are the point here
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = ssl.TLSVersion.TLSv1
     context.num_tickets = 0
     context.load_cert_chain(cert_path, key_path)
     os.unlink(cert_path)

@@ -1,0 +1,294 @@
+"""The real ``certwatch`` console script, run as a subprocess against the lab's zoo of loopback endpoints."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.certs import make_ca, make_cert
+from lab.servers import TlsServer
+from lab.zoo import Exhibit, Zoo, running_zoo
+
+# lab.servers enables TLS 1.0 on purpose (to serve legacy chains); Python 3.13 warns about that.
+
+CERTWATCH = Path(sys.executable).parent / "certwatch"
+TIMEOUT = 2  # what the zoo's silent exhibit costs
+COLUMNS = ["HOST", "PORT", "ADDRESS", "DAYS", "EXPIRES", "ISSUER", "STATUS", "FINDINGS"]
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(CERTWATCH), *args], input=stdin, capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.fixture(scope="module")
+def zoo() -> Iterator[Zoo]:
+    with running_zoo() as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def exhibit(zoo: Zoo) -> dict[str, Exhibit]:
+    """The zoo's exhibits by the first label of their name (``healthy``, ``expired``, ...)."""
+    return {e.name.split(".")[0]: e for e in zoo.exhibits}
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port bound on 127.0.0.1 and never listened on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
+def check(zoo: Zoo, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``certwatch check`` trusting the zoo's root, with every zoo name pinned to loopback."""
+    return run("check", "--ca-file", zoo.ca_file, "--timeout", str(TIMEOUT), *zoo.resolve_args(), *args, stdin=stdin)
+
+
+def json_lines(done: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def codes(document: dict[str, Any]) -> list[str]:
+    return sorted(f["code"] for f in document["findings"])
+
+
+def test_the_zoo_reports_exactly_what_each_exhibit_expects(zoo: Zoo) -> None:
+    started = time.monotonic()
+    done = check(zoo, "--json", *zoo.targets)
+    elapsed = time.monotonic() - started
+
+    assert "Traceback" not in done.stderr
+    documents = json_lines(done)
+    assert [d["target"] for d in documents] == zoo.targets  # one line per target, in order
+    for exhibit, document in zip(zoo.exhibits, documents, strict=True):
+        assert codes(document) == sorted(exhibit.expected), exhibit.name
+        assert (document["status"] == "ok") == (not exhibit.expected), exhibit.name
+    assert done.returncode == 2  # critical findings are present
+    assert elapsed < TIMEOUT + 5  # the silent exhibit costs one timeout, not one per target
+
+
+def test_json_documents_carry_status_reason_and_certificate(zoo: Zoo, exhibit: dict[str, Exhibit]) -> None:
+    done = check(zoo, "--json", exhibit["healthy"].target, exhibit["silent"].target, exhibit["weak"].target)
+
+    healthy, silent, weak = json_lines(done)
+    assert healthy["status"] == "ok"
+    assert healthy["sni"] == "healthy.demo.test"
+    assert healthy["days_left"] in (89, 90)
+    (result,) = healthy["results"]
+    assert result["address"] == "127.0.0.1"
+    assert result["leaf"]["sans"] == ["healthy.demo.test"]
+    assert result["trusted_by"] == "CN=certwatch Demo Root"
+    assert silent["status"] == "error"
+    assert [(f["code"], f["reason"]) for f in silent["findings"]] == [("CONNECTION_FAILED", "timeout")]
+    assert weak["status"] == "critical"
+    assert [(f["code"], f["severity"]) for f in weak["findings"]] == [("WEAK_KEY", "critical")]
+    assert done.returncode == 2  # critical outranks unreachable
+
+
+def test_only_healthy_targets_exit_0(zoo: Zoo, exhibit: dict[str, Exhibit]) -> None:
+    done = check(zoo, "--json", exhibit["healthy"].target, exhibit["mail"].target)
+
+    assert [d["status"] for d in json_lines(done)] == ["ok", "ok"]
+    assert done.returncode == 0
+
+
+def test_a_warning_only_target_exits_1(zoo: Zoo, exhibit: dict[str, Exhibit]) -> None:
+    done = check(zoo, "--json", exhibit["healthy"].target, exhibit["stale-acme"].target)
+
+    assert [(d["status"], codes(d)) for d in json_lines(done)] == [("ok", []), ("warning", ["RENEWAL_OVERDUE"])]
+    assert done.returncode == 1
+
+
+def test_an_unreachable_target_exits_3(zoo: Zoo, exhibit: dict[str, Exhibit], closed_port: int) -> None:
+    done = check(zoo, "--json", exhibit["stale-acme"].target, f"tls://127.0.0.1:{closed_port}")
+
+    warning, unreachable = json_lines(done)
+    assert warning["status"] == "warning"
+    assert unreachable["status"] == "error"
+    assert [(f["code"], f["reason"]) for f in unreachable["findings"]] == [("CONNECTION_FAILED", "refused")]
+    assert done.returncode == 3
+
+
+def test_a_critical_target_outranks_an_unreachable_one(zoo: Zoo, exhibit: dict[str, Exhibit], closed_port: int) -> None:
+    done = check(zoo, "--json", f"tls://127.0.0.1:{closed_port}", exhibit["expired"].target)
+
+    assert [d["status"] for d in json_lines(done)] == ["error", "critical"]
+    assert done.returncode == 2
+
+
+def test_sni_names_the_certificate_to_match(zoo: Zoo, exhibit: dict[str, Exhibit]) -> None:
+    port = exhibit["healthy"].server.port
+
+    right = run("check", "--json", "--ca-file", zoo.ca_file, "--sni", "healthy.demo.test", f"tls://127.0.0.1:{port}")
+    wrong = run("check", "--json", "--ca-file", zoo.ca_file, "--sni", "other.demo.test", f"tls://127.0.0.1:{port}")
+
+    (document,) = json_lines(right)
+    assert (document["sni"], document["status"], codes(document)) == ("healthy.demo.test", "ok", [])
+    assert right.returncode == 0
+    (document,) = json_lines(wrong)
+    assert codes(document) == ["HOSTNAME_MISMATCH"]
+    assert "other.demo.test" in document["findings"][0]["message"]
+    assert wrong.returncode == 2
+
+
+@pytest.fixture(scope="module")
+def v6_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TlsServer, Path]]:
+    """A server on ::1 for v6.cli.test and ::1, and the PEM file of the root that issued its certificate."""
+    root = make_ca("certwatch CLI Root")
+    leaf = make_cert("v6.cli.test", sans=["v6.cli.test", "::1"], issuer=root)
+    ca_file = tmp_path_factory.mktemp("v6") / "root.pem"
+    ca_file.write_bytes(root.pem)
+    with TlsServer([leaf], host="::1") as server:
+        yield server, ca_file
+
+
+def test_ipv6_targets_and_pins(v6_server: tuple[TlsServer, Path]) -> None:
+    server, ca_file = v6_server
+
+    done = run(
+        "check",
+        "--json",
+        "--ca-file",
+        str(ca_file),
+        "--resolve",
+        "v6.cli.test:[::1]",
+        f"tls://v6.cli.test:{server.port}",
+        f"[::1]:{server.port}",
+    )
+
+    by_name, by_address = json_lines(done)
+    assert (by_name["status"], [r["address"] for r in by_name["results"]]) == ("ok", ["::1"])
+    assert (by_address["target"], by_address["sni"], by_address["status"]) == (
+        f"https://[::1]:{server.port}",
+        None,
+        "ok",
+    )
+    assert done.returncode == 0
+
+
+def test_targets_file_skips_comments_and_blank_lines(zoo: Zoo, exhibit: dict[str, Exhibit], tmp_path: Path) -> None:
+    targets = tmp_path / "targets.txt"
+    targets.write_text(
+        "# certwatch targets\n"
+        "\n"
+        f"{exhibit['healthy'].target}   # the healthy one\n"
+        "   \n"
+        "    # an indented comment\n"
+        f"  {exhibit['mail'].target}\n"
+    )
+
+    done = check(zoo, "--json", "--targets-file", str(targets))
+
+    assert [d["target"] for d in json_lines(done)] == [exhibit["healthy"].target, exhibit["mail"].target]
+    assert done.returncode == 0
+
+
+def test_targets_file_dash_reads_stdin_after_the_arguments(zoo: Zoo, exhibit: dict[str, Exhibit]) -> None:
+    done = check(
+        zoo,
+        "--json",
+        exhibit["mail"].target,
+        "--targets-file",
+        "-",
+        stdin=f"# from stdin\n{exhibit['healthy'].target}\n",
+    )
+
+    assert [d["target"] for d in json_lines(done)] == [exhibit["mail"].target, exhibit["healthy"].target]
+    assert done.returncode == 0
+
+
+def test_a_bad_line_in_a_targets_file_is_named(zoo: Zoo, tmp_path: Path) -> None:
+    targets = tmp_path / "targets.txt"
+    targets.write_text("# fine so far\nhealthy.demo.test:443\ngopher://healthy.demo.test\n")
+
+    done = check(zoo, "--json", "--targets-file", str(targets))
+
+    assert done.returncode == 3
+    assert f"{targets}:3" in done.stderr
+    assert "unsupported scheme" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_the_table_has_the_columns_and_one_row_per_target(zoo: Zoo, exhibit: dict[str, Exhibit]) -> None:
+    chosen = ["healthy", "expired", "wrong-name", "stale-acme", "mail"]
+
+    done = check(zoo, *(exhibit[name].target for name in chosen))
+
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == COLUMNS
+    rows = lines[1 : lines.index("")] if "" in lines else lines[1:]
+    assert [row.split()[0] for row in rows] == [exhibit[name].name for name in chosen]
+    by_host = {row.split()[0]: row.split() for row in rows}
+    assert by_host["healthy.demo.test"][-2:] == ["ok", "-"]
+    assert by_host["expired.demo.test"][-2:] == ["critical", "EXPIRED"]
+    assert by_host["wrong-name.demo.test"][-2:] == ["critical", "HOSTNAME_MISMATCH"]
+    assert by_host["stale-acme.demo.test"][-2:] == ["warning", "RENEWAL_OVERDUE"]
+    assert by_host["mail.demo.test"][1:3] == [str(exhibit["mail"].server.port), "127.0.0.1"]
+    # then the findings' messages, below the table
+    assert any("EXPIRED: the certificate expired on" in line for line in lines)
+    assert done.returncode == 2
+
+
+USAGE_ERRORS = {
+    "unknown-scheme": (["gopher://example.test"], "unsupported scheme"),
+    "timeout-not-a-number": (["--timeout", "abc", "tls://127.0.0.1:9"], "--timeout"),
+    "timeout-zero": (["--timeout", "0", "tls://127.0.0.1:9"], "--timeout: must be greater than 0"),
+    "timeout-negative": (["--timeout", "-1", "tls://127.0.0.1:9"], "--timeout: must be greater than 0"),
+    "timeout-nan": (["--timeout", "nan", "tls://127.0.0.1:9"], "--timeout"),
+    "timeout-inf": (["--timeout", "inf", "tls://127.0.0.1:9"], "--timeout"),
+    "no-target": ([], "no target given"),
+    "bad-port": (["127.0.0.1:70000"], "invalid port"),
+    "bad-resolve": (["--resolve", "example.test:not-an-address", "example.test"], "expected NAME:ADDRESS"),
+    "missing-ca-file": (["--ca-file", "/nonexistent/ca.pem", "tls://127.0.0.1:9"], "cannot read CA file"),
+    "critical-above-warn": (
+        ["--warn-days", "5", "--critical-days", "10", "tls://127.0.0.1:9"],
+        "--critical-days must not exceed --warn-days",
+    ),
+    "concurrency-zero": (["--concurrency", "0", "tls://127.0.0.1:9"], "--concurrency"),
+    "unknown-option": (["--no-such-option", "tls://127.0.0.1:9"], "unrecognized arguments"),
+}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [pytest.param(*case, id=name) for name, case in USAGE_ERRORS.items()],
+)
+def test_a_usage_error_exits_3_with_a_message_and_no_traceback(args: list[str], message: str) -> None:
+    # Every target here is refused before any check starts, so nothing is contacted.
+    done = run("check", "--json", *args)
+
+    assert done.returncode == 3
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_help_describes_the_target_forms() -> None:
+    top = run("--help")
+    sub = run("check", "--help")
+
+    assert top.returncode == 0
+    assert "check" in top.stdout
+    assert sub.returncode == 0
+    for form in ("example.com:8443", "[2001:db8::1]:443", "smtp://", "submission://", "imaps://", "postgres://"):
+        assert form in sub.stdout
+    assert "tls://host:PORT" in sub.stdout
+    assert "exit status" in sub.stdout
+    assert "--targets-file" in sub.stdout
+
+
+def test_version_is_printed() -> None:
+    done = run("--version")
+
+    assert done.returncode == 0
+    assert done.stdout.startswith("certwatch ")
