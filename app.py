@@ -4,13 +4,107 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Chalice
+from chalice.app import AuthRequest, AuthResponse, Chalice, Response
 
-from chalicelib import __version__
+from chalicelib import __version__, api, payloads, render
+from chalicelib.deps import container
+from chalicelib.openapi import openapi_document
 
 app = Chalice(app_name="certwatch")
+JSON = ["application/json"]
+TEAM = {"team"}
+
+
+@app.authorizer(ttl_seconds=0)
+def token_auth(auth_request: AuthRequest) -> AuthResponse:
+    return api.authorize(auth_request.token, container().store)
+
+
+@app.middleware("http")
+def reject_invalid_tokens(event: Any, get_response: Any) -> Any:
+    return api.require_valid_token(event.context.get("authorizer")) or get_response(event)
 
 
 @app.route("/health", methods=["GET"])
 def health() -> dict[str, Any]:
     return {"status": "ok", "version": __version__}
+
+
+@app.route("/openapi.json", methods=["GET"])
+def openapi() -> dict[str, Any]:
+    return openapi_document()
+
+
+@app.route("/targets", methods=["POST"], authorizer=token_auth, content_types=JSON)
+@api.json_api
+def create_target() -> Response:
+    request = api.current(app)
+    params = api.params(request, TEAM)
+    target = container().registry.register(
+        api.principal(request), payloads.json_document(api.raw_body(request)), team=params.get("team")
+    )
+    return Response(body=render.target_to_dict(target), status_code=201, headers={"Location": f"/targets/{target.id}"})
+
+
+@app.route("/targets/bulk", methods=["POST"], authorizer=token_auth, content_types=[*JSON, "text/csv"])
+@api.json_api
+def create_targets() -> Response:
+    request = api.current(app)
+    params = api.params(request, TEAM)
+    rows = payloads.bulk_rows(api.raw_body(request), api.content_type(request))
+    outcomes = container().registry.register_bulk(api.principal(request), rows, team=params.get("team"))
+    counts = {kind: sum(o.outcome == kind for o in outcomes) for kind in ("created", "duplicate", "rejected")}
+    return Response(body={"results": [render.bulk_outcome_to_dict(o) for o in outcomes], **counts}, status_code=200)
+
+
+@app.route("/targets", methods=["GET"], authorizer=token_auth)
+@api.json_api
+def list_targets() -> dict[str, Any]:
+    request = api.current(app)
+    params = api.params(request, {"team", "limit", "cursor", "status", "label", "expiring_within_days"})
+    services = container()
+    page = services.registry.list_targets(
+        api.principal(request),
+        where=payloads.target_filter(params, services.clock()),
+        limit=payloads.page_limit(params),
+        cursor=params.get("cursor"),
+        team=params.get("team"),
+    )
+    return {"items": [render.target_to_dict(t) for t in page.items], "next_cursor": page.cursor}
+
+
+@app.route("/targets/{target_id}", methods=["GET"], authorizer=token_auth)
+@api.json_api
+def get_target(target_id: str) -> dict[str, Any]:
+    request = api.current(app)
+    params = api.params(request, TEAM)
+    target, result = container().registry.get(api.principal(request), target_id, team=params.get("team"))
+    return {**render.target_to_dict(target), "result": result}
+
+
+@app.route("/targets/{target_id}", methods=["PATCH"], authorizer=token_auth, content_types=JSON)
+@api.json_api
+def change_target(target_id: str) -> dict[str, Any]:
+    request = api.current(app)
+    params = api.params(request, TEAM)
+    body = payloads.json_document(api.raw_body(request))
+    target = container().registry.change(api.principal(request), target_id, body, team=params.get("team"))
+    return render.target_to_dict(target)
+
+
+@app.route("/targets/{target_id}", methods=["DELETE"], authorizer=token_auth)
+@api.json_api
+def delete_target(target_id: str) -> Response:
+    request = api.current(app)
+    params = api.params(request, TEAM)
+    container().registry.remove(api.principal(request), target_id, team=params.get("team"))
+    return Response(body="", status_code=204)
+
+
+@app.route("/targets/{target_id}/check", methods=["POST"], authorizer=token_auth, content_types=JSON)
+@api.json_api
+def check_target(target_id: str) -> dict[str, Any]:
+    request = api.current(app)
+    params = api.params(request, TEAM)
+    target, result = container().registry.check_now(api.principal(request), target_id, team=params.get("team"))
+    return {**render.target_to_dict(target), "result": result}

@@ -40,3 +40,48 @@ class ProbeError(CertwatchError):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+class InvalidRequestError(CertwatchError):
+    """A request is malformed or a field is invalid (``field`` names it when there is one)."""
+
+    def __init__(self, message: str, *, field: str | None = None, code: str = "invalid_field") -> None:
+        super().__init__(message)
+        self.field = field
+        self.code = code
+
+
+class PayloadTooLargeError(CertwatchError):
+    """A request body is larger than the API accepts."""
+
+
+class UnauthorizedError(CertwatchError):
+    """No token, or one that is unknown or revoked."""
+
+
+class PermissionDeniedError(CertwatchError):
+    """The token is valid but may not do this (a team token acting on another team)."""
+
+
+class NotFoundError(CertwatchError):
+    """No such target for this team (another team's target looks exactly like this)."""
+
+
+class DuplicateTargetError(CertwatchError):
+    """The team already watches this host, port, protocol and SNI; ``existing_id`` is that target."""
+
+    def __init__(self, existing_id: str) -> None:
+        super().__init__(f"this endpoint is already registered as target {existing_id}")
+        self.existing_id = existing_id
+
+
+class ThrottledError(CertwatchError):
+    """A backing service is throttling; the caller should retry later."""
+
+
+class StoreError(CertwatchError):
+    """The data store failed in a way the caller cannot fix."""
+
+
+class ConfigurationError(CertwatchError):
+    """certwatch is not configured for what was asked (a missing table, queue or setting)."""

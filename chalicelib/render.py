@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.models import CertificateInfo, CheckResult, Finding, TargetReport, short_name
+from chalicelib.targets import BulkOutcome, ResultSummary, Target
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -107,3 +108,52 @@ def table(reports: list[TargetReport]) -> str:
 
 def _issuer(result: CheckResult) -> str:
     return "-" if result.leaf is None else short_name(result.leaf.issuer)[:40]
+
+
+def summary_to_dict(summary: ResultSummary | None) -> dict[str, Any] | None:
+    if summary is None:
+        return None
+    return {
+        "status": summary.status.value,
+        "days_left": summary.days_left,
+        "not_after": iso(summary.not_after),
+        "codes": list(summary.codes),
+        "checked_at": iso(summary.checked_at),
+    }
+
+
+def target_to_dict(target: Target) -> dict[str, Any]:
+    """A registered target as the API shows it, with its latest result summary."""
+    spec, endpoint = target.spec, target.spec.endpoint
+    return {
+        "id": target.id,
+        "team": target.team,
+        "target": str(endpoint),
+        "host": endpoint.host,
+        "port": endpoint.port,
+        "protocol": endpoint.protocol.value,
+        "sni": endpoint.sni,
+        "labels": dict(spec.labels),
+        "warn_days": spec.warn_days,
+        "critical_days": spec.critical_days,
+        "check_interval_minutes": spec.check_interval_minutes,
+        "ca_bundle": spec.ca_bundle,
+        "notes": spec.notes,
+        "paused": target.paused,
+        "source": target.source,
+        "created_at": iso(target.created_at),
+        "updated_at": iso(target.updated_at),
+        "next_check_at": iso(target.next_check_at),
+        "latest": summary_to_dict(target.latest),
+    }
+
+
+def bulk_outcome_to_dict(outcome: BulkOutcome) -> dict[str, Any]:
+    data: dict[str, Any] = {"row": outcome.row, "outcome": outcome.outcome}
+    if outcome.target is not None:
+        data["target"] = target_to_dict(outcome.target)
+    if outcome.existing_id is not None:
+        data["existing_id"] = outcome.existing_id
+    if outcome.reason is not None:
+        data["error"] = {"code": outcome.error_code, "message": outcome.reason}
+    return data

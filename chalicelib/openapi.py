@@ -1,0 +1,313 @@
+"""The OpenAPI 3.1 document of the HTTP API (``GET /openapi.json``).
+
+Written by hand (Chalice generates Swagger 2.0 only); a test compares its paths and methods
+with the app's routes so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib import __version__
+from chalicelib.models import FindingCode, Protocol, Status
+from chalicelib.payloads import DEFAULT_LIMIT, MAX_BULK_ROWS, MAX_LIMIT
+from chalicelib.targets import DEFAULT_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    meaning = {
+        400: "Malformed JSON, an invalid or unknown field or query parameter",
+        401: "Missing, invalid or revoked token",
+        403: "A team token named another team",
+        404: "No such target for this team",
+        409: "The team already registered this endpoint (error.existing_id names it)",
+        413: "Request body over 1 MiB",
+        422: "The target names or resolves to a forbidden (non-public) address",
+        429: "Throttled; retry after the Retry-After header's seconds",
+    }
+    return {str(s): _json(_ref("Error"), meaning[s]) for s in statuses}
+
+
+_TEAM = {
+    "name": "team",
+    "in": "query",
+    "required": False,
+    "description": "Act on this team (admin tokens only; default: the token's own team)",
+    "schema": {"type": "string"},
+}
+_ID = {"name": "target_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_AUTH: list[dict[str, list[str]]] = [{"bearer": []}]
+
+_TARGET_INPUT = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "target": {
+            "type": "string",
+            "description": "Any target form `certwatch check` accepts: example.com, example.com:8443, "
+            "https://example.com/path, [2001:db8::1]:443, smtp://mail.example.com, ...",
+        },
+        "host": {"type": "string", "description": "Instead of target: the host name or address"},
+        "port": {"type": "integer", "minimum": 1, "maximum": 65535, "description": "Default: the protocol's port"},
+        "protocol": {"type": "string", "enum": sorted(p.value for p in Protocol), "default": "https"},
+        "sni": {"type": "string", "description": "Server name to send and to match the certificate against"},
+        "labels": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 256}},
+        "warn_days": {"type": "integer", "minimum": 0, "default": 30},
+        "critical_days": {"type": "integer", "minimum": 0, "default": 7},
+        "check_interval_minutes": {
+            "type": "integer",
+            "minimum": MIN_INTERVAL_MINUTES,
+            "default": DEFAULT_INTERVAL_MINUTES,
+        },
+        "ca_bundle": {"type": "string", "description": "PEM trust anchors for an internal CA"},
+        "notes": {"type": "string", "maxLength": 2000},
+    },
+}
+
+_SUMMARY = {
+    "type": ["object", "null"],
+    "properties": {
+        "status": {"type": "string", "enum": [s.value for s in Status]},
+        "days_left": {"type": ["integer", "null"]},
+        "not_after": {"type": ["string", "null"], "format": "date-time"},
+        "codes": {"type": "array", "items": {"type": "string", "enum": [c.value for c in FindingCode]}},
+        "checked_at": {"type": "string", "format": "date-time"},
+    },
+}
+
+_TARGET = {
+    "type": "object",
+    "required": ["id", "team", "target", "host", "port", "protocol", "created_at", "latest"],
+    "properties": {
+        "id": {"type": "string"},
+        "team": {"type": "string"},
+        "target": {"type": "string", "description": "Canonical form, e.g. https://example.com:443"},
+        "host": {"type": "string"},
+        "port": {"type": "integer"},
+        "protocol": {"type": "string"},
+        "sni": {"type": ["string", "null"]},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "warn_days": {"type": "integer"},
+        "critical_days": {"type": "integer"},
+        "check_interval_minutes": {"type": "integer"},
+        "ca_bundle": {"type": ["string", "null"]},
+        "notes": {"type": ["string", "null"]},
+        "paused": {"type": "boolean"},
+        "source": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "next_check_at": {"type": "string", "format": "date-time"},
+        "latest": _ref("ResultSummary"),
+    },
+}
+
+_FINDING = {
+    "type": "object",
+    "required": ["code", "severity", "message"],
+    "properties": {
+        "code": {"type": "string", "enum": [c.value for c in FindingCode]},
+        "severity": {"type": "string", "enum": ["info", "warning", "critical"]},
+        "message": {"type": "string"},
+        "reason": {
+            "type": "string",
+            "description": "For CONNECTION_FAILED: dns, refused, timeout, tls, protocol, forbidden",
+        },
+    },
+}
+
+_CHECK_RESULT = {
+    "type": ["object", "null"],
+    "description": "The engine's full result: the same document `certwatch check --json` prints",
+    "properties": {
+        "target": {"type": "string"},
+        "status": {"type": "string", "enum": [s.value for s in Status]},
+        "days_left": {"type": ["integer", "null"]},
+        "not_after": {"type": ["string", "null"], "format": "date-time"},
+        "findings": {"type": "array", "items": _ref("Finding")},
+        "results": {"type": "array", "items": {"type": "object", "description": "One per address checked"}},
+        "checked_at": {"type": "string", "format": "date-time"},
+    },
+}
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": "string"},
+                "existing_id": {"type": "string"},
+            },
+        }
+    },
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 description of every route."""
+    target_with_result = {"allOf": [_ref("Target"), {"properties": {"result": _ref("CheckResult")}}]}
+    paths: dict[str, dict[str, dict[str, Any]]] = {
+        "/health": {
+            "get": {
+                "summary": "Liveness and version",
+                "security": [],
+                "responses": {"200": _json({"type": "object"}, "Up")},
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "security": [],
+                "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")},
+            }
+        },
+        "/targets": {
+            "post": {
+                "summary": "Register a target; its first check runs right after, without waiting",
+                "parameters": [_TEAM],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("TargetInput")}}},
+                "responses": {"201": _json(_ref("Target"), "Registered")} | _errors(400, 401, 403, 409, 413, 422, 429),
+            },
+            "get": {
+                "summary": "List the team's targets with their latest result",
+                "parameters": [
+                    _TEAM,
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "default": DEFAULT_LIMIT, "maximum": MAX_LIMIT},
+                    },
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "From next_cursor"},
+                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": [s.value for s in Status]}},
+                    {"name": "label", "in": "query", "schema": {"type": "string"}, "description": "key:value"},
+                    {"name": "expiring_within_days", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "items": {"type": "array", "items": _ref("Target")},
+                                "next_cursor": {"type": ["string", "null"]},
+                            },
+                        },
+                        "A page of targets",
+                    )
+                }
+                | _errors(400, 401, 403, 429),
+            },
+        },
+        "/targets/bulk": {
+            "post": {
+                "summary": f"Register up to {MAX_BULK_ROWS} targets; one outcome per row",
+                "parameters": [_TEAM],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"type": "array", "items": _ref("TargetInput")}},
+                        "text/csv": {
+                            "schema": {"type": "string"},
+                            "example": "target,labels,warn_days\nexample.com,env=prod;tier=1,21\n",
+                        },
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "results": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {
+                                            "row": {"type": "integer"},
+                                            "outcome": {"type": "string", "enum": ["created", "duplicate", "rejected"]},
+                                            "target": _ref("Target"),
+                                            "existing_id": {"type": "string"},
+                                            "error": {"type": "object"},
+                                        },
+                                    },
+                                },
+                                "created": {"type": "integer"},
+                                "duplicate": {"type": "integer"},
+                                "rejected": {"type": "integer"},
+                            },
+                        },
+                        "One outcome per row",
+                    )
+                }
+                | _errors(400, 401, 403, 413, 429),
+            }
+        },
+        "/targets/{target_id}": {
+            "get": {
+                "summary": "A target and its latest full check result",
+                "parameters": [_ID, _TEAM],
+                "responses": {"200": _json(target_with_result, "The target")} | _errors(401, 403, 404, 429),
+            },
+            "patch": {
+                "summary": "Change labels, thresholds, interval, notes or paused",
+                "parameters": [_ID, _TEAM],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("TargetChanges")}}},
+                "responses": {"200": _json(_ref("Target"), "Changed")} | _errors(400, 401, 403, 404, 413, 429),
+            },
+            "delete": {
+                "summary": "Remove a target with its results and alert state",
+                "parameters": [_ID, _TEAM],
+                "responses": {"204": {"description": "Removed"}} | _errors(401, 403, 404, 429),
+            },
+        },
+        "/targets/{target_id}/check": {
+            "post": {
+                "summary": "Check now; stores and returns the result",
+                "parameters": [_ID, _TEAM],
+                "responses": {"200": _json(target_with_result, "Checked")} | _errors(401, 403, 404, 429),
+            }
+        },
+    }
+    for item in paths.values():
+        for operation in item.values():
+            operation.setdefault("security", _AUTH)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "certwatch",
+            "version": __version__,
+            "description": "Register the TLS endpoints certwatch watches for your team. "
+            "Authenticate with `Authorization: Bearer <token>` (see `certwatch token create`).",
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "TargetInput": _TARGET_INPUT,
+                "TargetChanges": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        name: _TARGET_INPUT["properties"][name]  # type: ignore[index]
+                        for name in ("labels", "warn_days", "critical_days", "check_interval_minutes")
+                    }
+                    | {"notes": {"type": ["string", "null"]}, "paused": {"type": "boolean"}},
+                },
+                "Target": _TARGET,
+                "ResultSummary": _SUMMARY,
+                "Finding": _FINDING,
+                "CheckResult": _CHECK_RESULT,
+                "Error": _ERROR,
+            },
+        },
+    }

@@ -1,0 +1,292 @@
+"""Reading API input (JSON bodies, CSV uploads, query strings) into domain objects, strictly.
+
+Unknown fields are refused rather than dropped, booleans are not numbers, and every refusal is
+an InvalidRequestError that names the field.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.endpoints import endpoint_from_parts, parse_target
+from chalicelib.errors import InvalidRequestError, InvalidTargetError, TrustStoreError
+from chalicelib.models import Endpoint, Status
+from chalicelib.targets import (
+    DEFAULT_INTERVAL_MINUTES,
+    MIN_INTERVAL_MINUTES,
+    TargetChanges,
+    TargetFilter,
+    TargetSpec,
+)
+from chalicelib.truststore import parse_pem_bundle
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_BULK_ROWS = 1000
+MAX_LABELS = 32
+MAX_NOTES = 2000
+MAX_CA_BUNDLE = 64 * 1024
+MAX_DAYS = 3650
+MAX_INTERVAL_MINUTES = 30 * 24 * 60
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+_LABEL_KEY = re.compile(r"^[A-Za-z0-9_.\-/]{1,64}$")
+_SPEC_FIELDS = {
+    "target",
+    "host",
+    "port",
+    "protocol",
+    "sni",
+    "labels",
+    "warn_days",
+    "critical_days",
+    "check_interval_minutes",
+    "ca_bundle",
+    "notes",
+}
+_PATCH_FIELDS = {"labels", "warn_days", "critical_days", "check_interval_minutes", "notes", "paused"}
+_INT_FIELDS = {"port", "warn_days", "critical_days", "check_interval_minutes"}
+
+
+def json_document(raw: bytes | None) -> Any:
+    """The JSON value of a request body; 400 when it is not JSON."""
+    if not raw:
+        raise InvalidRequestError("the request body is empty; send a JSON object", code="malformed_json")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequestError(f"the request body is not valid JSON: {exc}", code="malformed_json") from exc
+
+
+def target_spec(data: object) -> TargetSpec:
+    """A TargetSpec from a ``POST /targets`` body (or one bulk row)."""
+    body = _object(data, "the target")
+    _refuse_unknown(body, _SPEC_FIELDS)
+    sni = _optional_str(body, "sni", 253)
+    endpoint = _endpoint(body, sni)
+    warn_days = _int(body, "warn_days", 0, MAX_DAYS, default=30)
+    critical_days = _int(body, "critical_days", 0, MAX_DAYS, default=7)
+    if critical_days > warn_days:
+        raise InvalidRequestError("critical_days must not exceed warn_days", field="critical_days")
+    return TargetSpec(
+        endpoint=endpoint,
+        labels=_labels(body.get("labels", {})),
+        warn_days=warn_days,
+        critical_days=critical_days,
+        check_interval_minutes=_int(
+            body, "check_interval_minutes", MIN_INTERVAL_MINUTES, MAX_INTERVAL_MINUTES, default=DEFAULT_INTERVAL_MINUTES
+        ),
+        ca_bundle=_ca_bundle(body.get("ca_bundle")),
+        notes=_optional_str(body, "notes", MAX_NOTES),
+    )
+
+
+def target_changes(data: object) -> TargetChanges:
+    """A TargetChanges from a ``PATCH /targets/{id}`` body; ``"notes": null`` clears the notes."""
+    body = _object(data, "the request body")
+    _refuse_unknown(body, _PATCH_FIELDS)
+    if not body:
+        raise InvalidRequestError(f"nothing to change: send one or more of {', '.join(sorted(_PATCH_FIELDS))}")
+    paused = body.get("paused")
+    if paused is not None and not isinstance(paused, bool):
+        raise InvalidRequestError("paused must be true or false", field="paused")
+    return TargetChanges(
+        labels=_labels(body["labels"]) if "labels" in body else None,
+        warn_days=_int(body, "warn_days", 0, MAX_DAYS, default=None),
+        critical_days=_int(body, "critical_days", 0, MAX_DAYS, default=None),
+        check_interval_minutes=_int(
+            body, "check_interval_minutes", MIN_INTERVAL_MINUTES, MAX_INTERVAL_MINUTES, default=None
+        ),
+        notes=_optional_str(body, "notes", MAX_NOTES),
+        clear_notes="notes" in body and body["notes"] is None,
+        paused=paused,
+    )
+
+
+def bulk_rows(raw: bytes | None, content_type: str) -> list[object]:
+    """The rows of a ``POST /targets/bulk`` body: a JSON list, or CSV with a header row."""
+    if content_type.split(";")[0].strip().lower() == "text/csv":
+        rows = _csv_rows(raw or b"")
+    else:
+        document = json_document(raw)
+        if isinstance(document, dict) and set(document) == {"targets"}:
+            document = document["targets"]
+        if not isinstance(document, list):
+            raise InvalidRequestError("send a JSON list of targets (or CSV with Content-Type: text/csv)")
+        rows = document
+    if not rows:
+        raise InvalidRequestError("no targets in the request")
+    if len(rows) > MAX_BULK_ROWS:
+        raise InvalidRequestError(f"{len(rows)} targets in one request; the limit is {MAX_BULK_ROWS}")
+    return rows
+
+
+def target_filter(query: Mapping[str, str], now: datetime) -> TargetFilter:
+    """The filters of ``GET /targets``: status, label=key:value, expiring_within_days."""
+    status = None
+    if "status" in query:
+        try:
+            status = Status(query["status"])
+        except ValueError:
+            allowed = ", ".join(s.value for s in Status)
+            raise InvalidRequestError(f"status must be one of {allowed}", field="status") from None
+    label = None
+    if "label" in query:
+        key, sep, value = query["label"].partition(":")
+        if not sep or not _LABEL_KEY.match(key):
+            raise InvalidRequestError("label must be key:value", field="label")
+        label = (key, value)
+    expiring_before = None
+    if "expiring_within_days" in query:
+        days = _int(_numbers(query, {"expiring_within_days"}), "expiring_within_days", 0, MAX_DAYS * 10, default=0)
+        expiring_before = now + timedelta(days=days)
+    return TargetFilter(status=status, label=label, expiring_before=expiring_before)
+
+
+def page_limit(query: Mapping[str, str]) -> int:
+    return int(_int(_numbers(query, {"limit"}), "limit", 1, MAX_LIMIT, default=DEFAULT_LIMIT))
+
+
+def refuse_unknown_params(query: Mapping[str, str], allowed: set[str]) -> None:
+    _refuse_unknown(query, allowed, what="query parameter")
+
+
+def _endpoint(body: Mapping[str, Any], sni: str | None) -> Endpoint:
+    has_target = "target" in body
+    has_parts = any(name in body for name in ("host", "port", "protocol"))
+    try:
+        if has_target and has_parts:
+            raise InvalidRequestError("give either target or host/port/protocol, not both", field="target")
+        if has_target:
+            text = body["target"]
+            if not isinstance(text, str):
+                raise InvalidRequestError("target must be a string such as https://example.com:8443", field="target")
+            return parse_target(text, sni=sni)
+        if "host" not in body:
+            raise InvalidRequestError("target (or host) is required", field="target")
+        host = body["host"]
+        if not isinstance(host, str):
+            raise InvalidRequestError("host must be a string", field="host")
+        protocol = body.get("protocol", "https")
+        if not isinstance(protocol, str):
+            raise InvalidRequestError("protocol must be a string", field="protocol")
+        port = _int(body, "port", 1, 65535, default=None)
+        return endpoint_from_parts(host, port, protocol, sni)
+    except InvalidTargetError as exc:
+        raise InvalidRequestError(str(exc), field="target" if has_target else "host") from exc
+
+
+def _labels(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise InvalidRequestError("labels must be an object of strings", field="labels")
+    if len(value) > MAX_LABELS:
+        raise InvalidRequestError(f"at most {MAX_LABELS} labels", field="labels")
+    for key, text in value.items():
+        if not _LABEL_KEY.match(key):
+            raise InvalidRequestError(f"label key {key!r}: use 1-64 of A-Z a-z 0-9 _ . - /", field="labels")
+        if not isinstance(text, str) or len(text) > 256:
+            raise InvalidRequestError(f"label {key!r} must be a string of at most 256 characters", field="labels")
+    return dict(value)
+
+
+def _ca_bundle(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_CA_BUNDLE:
+        raise InvalidRequestError(f"ca_bundle must be PEM text of at most {MAX_CA_BUNDLE} bytes", field="ca_bundle")
+    try:
+        parse_pem_bundle(value.encode(), source="ca_bundle")
+    except TrustStoreError as exc:
+        raise InvalidRequestError(str(exc), field="ca_bundle") from exc
+    return value
+
+
+def _int(body: Mapping[str, Any], name: str, low: int, high: int, *, default: int | None) -> Any:
+    if name not in body or body[name] is None:
+        return default
+    value = body[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequestError(f"{name} must be a whole number", field=name)
+    if not low <= value <= high:
+        raise InvalidRequestError(f"{name} must be between {low} and {high}", field=name)
+    return value
+
+
+def _optional_str(body: Mapping[str, Any], name: str, limit: int) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise InvalidRequestError(f"{name} must be a string of at most {limit} characters", field=name)
+    return value
+
+
+def _object(data: object, what: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise InvalidRequestError(f"{what} must be a JSON object")
+    return data
+
+
+def _refuse_unknown(body: Mapping[str, Any], allowed: set[str], *, what: str = "field") -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise InvalidRequestError(
+            f"unknown {what} {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}",
+            field=unknown[0],
+            code=f"unknown_{what.replace(' ', '_')}",
+        )
+
+
+def _csv_rows(raw: bytes) -> list[object]:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequestError("the CSV is not UTF-8 text", code="malformed_csv") from exc
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    unknown = [name for name in header if name.strip() not in _SPEC_FIELDS]
+    if not header or unknown:
+        raise InvalidRequestError(
+            f"CSV header must name columns among {', '.join(sorted(_SPEC_FIELDS))}"
+            + (f"; unknown column {unknown[0]!r}" if unknown else ""),
+            code="malformed_csv",
+        )
+    rows: list[object] = []
+    for record in reader:
+        row: dict[str, object] = {}
+        for name, cell in record.items():
+            if name is None or cell is None or not cell.strip():
+                continue  # an empty cell means "the default"
+            key = name.strip()
+            row[key] = _csv_labels(cell) if key == "labels" else cell.strip()
+        if row:
+            rows.append(_numbers(row, _INT_FIELDS))
+    return rows
+
+
+def _numbers(fields: Mapping[str, Any], names: set[str]) -> dict[str, Any]:
+    """Query strings and CSV cells arrive as text: whole numbers among ``names`` become ints."""
+    converted = dict(fields)
+    for name in names & set(fields):
+        value = fields[name]
+        if isinstance(value, str) and re.fullmatch(r"-?\d{1,9}", value.strip()):
+            converted[name] = int(value)
+    return converted
+
+
+def _csv_labels(cell: str) -> object:
+    """``env=prod;tier=1`` (the spreadsheet form of a label map)."""
+    labels: dict[str, str] = {}
+    for pair in cell.split(";"):
+        if pair.strip():
+            key, sep, value = pair.partition("=")
+            if not sep:
+                return cell  # not a map: _labels refuses it with a message
+            labels[key.strip()] = value.strip()
+    return labels

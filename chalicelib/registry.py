@@ -1,0 +1,166 @@
+"""The target registry service: what the HTTP API does, apart from HTTP.
+
+Every method takes the calling Principal and enforces team scoping: a team sees only its own
+targets (another team's looks exactly like a missing one); an admin may name any team.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from chalicelib.addresses import AddressPolicy
+from chalicelib.errors import (
+    CertwatchError,
+    DuplicateTargetError,
+    ForbiddenAddressError,
+    InvalidRequestError,
+    PermissionDeniedError,
+    ProbeError,
+)
+from chalicelib.models import Endpoint
+from chalicelib.payloads import target_changes, target_spec
+from chalicelib.store import TargetStore, apply_changes
+from chalicelib.targets import BulkOutcome, Page, Target, TargetFilter, TargetSpec, new_target_id
+from chalicelib.tokens import Principal, validate_team
+
+REGISTRATION_DNS_TIMEOUT = 3.0
+logger = logging.getLogger(__name__)
+
+
+class Resolver(Protocol):
+    def resolve(self, host: str, port: int, *, timeout: float) -> list[str]: ...
+
+
+class CheckQueue(Protocol):
+    def enqueue(self, refs: Sequence[tuple[str, str]]) -> None:
+        """Ask for these (team, target id) to be checked soon, by a worker."""
+
+
+class Checker(Protocol):
+    def check_targets(self, targets: Sequence[Target]) -> list[dict[str, Any]]:
+        """Check now, store each result, return the result documents in order."""
+
+
+class TargetRegistry:
+    """Registers, lists, changes and removes targets; runs checks on request."""
+
+    def __init__(
+        self,
+        store: TargetStore,
+        *,
+        queue: CheckQueue,
+        checker: Checker,
+        resolver: Resolver,
+        address_policy: AddressPolicy,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str] = new_target_id,
+    ) -> None:
+        self._store = store
+        self._queue = queue
+        self._checker = checker
+        self._resolver = resolver
+        self._policy = address_policy
+        self._clock = clock
+        self._new_id = new_id
+
+    def register(self, principal: Principal, body: object, *, team: str | None = None, source: str = "api") -> Target:
+        """Register one target (409 on a duplicate) and ask for its first check."""
+        target = self._create(self.team_for(principal, team), target_spec(body), source)
+        self._ask_for_checks([(target.team, target.id)])
+        return target
+
+    def register_bulk(
+        self, principal: Principal, rows: Sequence[object], *, team: str | None = None
+    ) -> list[BulkOutcome]:
+        """Register many; a bad row is reported and never blocks the others."""
+        owner = self.team_for(principal, team)
+        outcomes: list[BulkOutcome] = []
+        for number, row in enumerate(rows, start=1):
+            try:
+                target = self._create(owner, target_spec(row), "bulk")
+            except DuplicateTargetError as exc:
+                outcomes.append(BulkOutcome(number, "duplicate", existing_id=exc.existing_id))
+            except (InvalidRequestError, ForbiddenAddressError) as exc:
+                code = exc.code if isinstance(exc, InvalidRequestError) else "forbidden_address"
+                outcomes.append(BulkOutcome(number, "rejected", error_code=code, reason=str(exc)))
+            else:
+                outcomes.append(BulkOutcome(number, "created", target=target))
+        self._ask_for_checks([(o.target.team, o.target.id) for o in outcomes if o.target is not None])
+        return outcomes
+
+    def list_targets(
+        self, principal: Principal, *, where: TargetFilter, limit: int, cursor: str | None, team: str | None = None
+    ) -> Page:
+        return self._store.list_targets(self.team_for(principal, team), limit=limit, cursor=cursor, where=where)
+
+    def get(
+        self, principal: Principal, target_id: str, *, team: str | None = None
+    ) -> tuple[Target, dict[str, Any] | None]:
+        owner = self.team_for(principal, team)
+        target = self._store.get_target(owner, target_id)
+        return target, self._store.get_result(owner, target_id)
+
+    def change(self, principal: Principal, target_id: str, body: object, *, team: str | None = None) -> Target:
+        owner = self.team_for(principal, team)
+        changes = target_changes(body)
+        now = self._clock()
+        preview = apply_changes(self._store.get_target(owner, target_id), changes, now)
+        if preview.spec.critical_days > preview.spec.warn_days:
+            raise InvalidRequestError("critical_days must not exceed warn_days", field="critical_days")
+        return self._store.update_target(owner, target_id, changes, now)
+
+    def remove(self, principal: Principal, target_id: str, *, team: str | None = None) -> None:
+        self._store.delete_target(self.team_for(principal, team), target_id)
+
+    def check_now(
+        self, principal: Principal, target_id: str, *, team: str | None = None
+    ) -> tuple[Target, dict[str, Any]]:
+        owner = self.team_for(principal, team)
+        target = self._store.get_target(owner, target_id)
+        (document,) = self._checker.check_targets([target])
+        return self._store.get_target(owner, target_id), document
+
+    def team_for(self, principal: Principal, requested: str | None) -> str:
+        """The team a request acts on: the caller's own, or any team for an admin."""
+        if requested is None or requested == principal.team:
+            return principal.team
+        if not principal.admin:
+            raise PermissionDeniedError("only an admin token may act on another team (?team=)")
+        return validate_team(requested)
+
+    def _ask_for_checks(self, refs: list[tuple[str, str]]) -> None:
+        """Queue first checks; if the queue is down the target is due now, so the next sweep checks it."""
+        try:
+            self._queue.enqueue(refs)
+        except CertwatchError as exc:
+            logger.warning("could not queue first checks of %d targets: %s", len(refs), exc)
+
+    def _create(self, team: str, spec: TargetSpec, source: str) -> Target:
+        self._guard(spec.endpoint)
+        now = self._clock()
+        target = Target(
+            id=self._new_id(),
+            team=team,
+            spec=spec,
+            created_at=now,
+            updated_at=now,
+            next_check_at=now,
+            source=source,
+        )
+        self._store.create_target(target)
+        return target
+
+    def _guard(self, endpoint: Endpoint) -> None:
+        """SSRF protection at registration: the name itself, or every address it resolves to."""
+        if endpoint.host_is_address:
+            self._policy.check(endpoint.host)
+            return
+        try:
+            addresses = self._resolver.resolve(endpoint.host, endpoint.port, timeout=REGISTRATION_DNS_TIMEOUT)
+        except ProbeError:
+            return  # not resolvable yet: accepted; the checker re-checks every address it connects to
+        for address in addresses:
+            self._policy.check(address)

@@ -1,0 +1,162 @@
+"""The registry's storage contract, and an in-memory implementation of it (tests, `certwatch` offline).
+
+``DynamoStore`` (chalicelib/dynamo.py) is the other implementation; one contract test suite
+runs against both.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, Protocol
+
+from chalicelib.errors import DuplicateTargetError, InvalidRequestError, NotFoundError
+from chalicelib.targets import Page, ResultSummary, Target, TargetChanges, TargetFilter
+from chalicelib.tokens import TokenRecord, TokenStore
+
+
+class TargetStore(TokenStore, Protocol):
+    """Targets, their latest results and API tokens."""
+
+    def create_target(self, target: Target) -> None:
+        """Store a new target; DuplicateTargetError when its team already has that endpoint."""
+
+    def get_target(self, team: str, target_id: str) -> Target:
+        """The target, or NotFoundError (also for another team's target)."""
+
+    def list_targets(self, team: str, *, limit: int, cursor: str | None, where: TargetFilter) -> Page:
+        """A team's targets in creation order, filtered, ``limit`` at a time."""
+
+    def update_target(self, team: str, target_id: str, changes: TargetChanges, now: datetime) -> Target:
+        """Change only the fields set in ``changes``; other writers' fields are kept."""
+
+    def delete_target(self, team: str, target_id: str) -> None:
+        """Remove the target with its result (NotFoundError if there is none)."""
+
+    def save_result(
+        self, team: str, target_id: str, summary: ResultSummary, document: dict[str, Any], next_check_at: datetime
+    ) -> None:
+        """Record a check's outcome; NotFoundError when the target was deleted meanwhile."""
+
+    def get_result(self, team: str, target_id: str) -> dict[str, Any] | None:
+        """The latest full check result document, if the target was ever checked."""
+
+    def due_targets(self, now: datetime) -> Iterator[tuple[str, str]]:
+        """(team, id) of unpaused targets whose next check is at or before ``now``, without a full scan."""
+
+
+def encode_cursor(position: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error) as exc:
+        raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor") from exc
+    if not isinstance(position, dict):
+        raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor")
+    return position
+
+
+def apply_changes(target: Target, changes: TargetChanges, now: datetime) -> Target:
+    """The target as ``changes`` leave it (the in-memory store's update, and the service's preview)."""
+    spec = target.spec
+    updates: dict[str, Any] = {
+        name: getattr(changes, name)
+        for name in ("labels", "warn_days", "critical_days", "check_interval_minutes", "notes")
+        if getattr(changes, name) is not None
+    }
+    if changes.clear_notes:
+        updates["notes"] = None
+    paused = target.paused if changes.paused is None else changes.paused
+    return dataclasses.replace(target, spec=dataclasses.replace(spec, **updates), paused=paused, updated_at=now)
+
+
+class InMemoryStore:
+    """A TargetStore in a dict, safe across threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._targets: dict[tuple[str, str], Target] = {}
+        self._keys: dict[tuple[str, str], str] = {}
+        self._results: dict[tuple[str, str], dict[str, Any]] = {}
+        self._tokens: dict[str, TokenRecord] = {}
+
+    def create_target(self, target: Target) -> None:
+        with self._lock:
+            existing = self._keys.get((target.team, target.key))
+            if existing is not None:
+                raise DuplicateTargetError(existing)
+            self._targets[(target.team, target.id)] = target
+            self._keys[(target.team, target.key)] = target.id
+
+    def get_target(self, team: str, target_id: str) -> Target:
+        with self._lock:
+            return self._get(team, target_id)
+
+    def list_targets(self, team: str, *, limit: int, cursor: str | None, where: TargetFilter) -> Page:
+        after = str(decode_cursor(cursor).get("after", "")) if cursor else ""
+        with self._lock:
+            ids = sorted(tid for (owner, tid) in self._targets if owner == team and tid > after)
+            matching = [t for t in (self._targets[(team, tid)] for tid in ids) if where.matches(t)]
+        page = matching[:limit]
+        more = len(matching) > limit
+        return Page(tuple(page), encode_cursor({"after": page[-1].id}) if more else None)
+
+    def update_target(self, team: str, target_id: str, changes: TargetChanges, now: datetime) -> Target:
+        with self._lock:
+            updated = apply_changes(self._get(team, target_id), changes, now)
+            self._targets[(team, target_id)] = updated
+            return updated
+
+    def delete_target(self, team: str, target_id: str) -> None:
+        with self._lock:
+            target = self._get(team, target_id)
+            del self._targets[(team, target_id)]
+            self._keys.pop((team, target.key), None)
+            self._results.pop((team, target_id), None)
+
+    def save_result(
+        self, team: str, target_id: str, summary: ResultSummary, document: dict[str, Any], next_check_at: datetime
+    ) -> None:
+        with self._lock:
+            target = self._get(team, target_id)
+            self._targets[(team, target_id)] = dataclasses.replace(target, latest=summary, next_check_at=next_check_at)
+            self._results[(team, target_id)] = document
+
+    def get_result(self, team: str, target_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._results.get((team, target_id))
+
+    def due_targets(self, now: datetime) -> Iterator[tuple[str, str]]:
+        with self._lock:
+            due = [t for t in self._targets.values() if not t.paused and t.next_check_at <= now]
+        yield from ((t.team, t.id) for t in sorted(due, key=lambda t: t.next_check_at))
+
+    def put_token(self, record: TokenRecord) -> None:
+        with self._lock:
+            self._tokens[record.token_id] = record
+
+    def get_token(self, token_id: str) -> TokenRecord | None:
+        with self._lock:
+            return self._tokens.get(token_id)
+
+    def list_tokens(self) -> list[TokenRecord]:
+        with self._lock:
+            return sorted(self._tokens.values(), key=lambda r: (r.team, r.created_at))
+
+    def delete_token(self, token_id: str) -> bool:
+        with self._lock:
+            return self._tokens.pop(token_id, None) is not None
+
+    def _get(self, team: str, target_id: str) -> Target:
+        target = self._targets.get((team, target_id))
+        if target is None:
+            raise NotFoundError(f"no target {target_id}")
+        return target

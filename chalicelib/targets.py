@@ -1,0 +1,147 @@
+"""The target registry's domain: what a team asked certwatch to watch, and its latest verdict."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from chalicelib.models import CheckPolicy, Endpoint, Status, TargetReport
+
+DEFAULT_INTERVAL_MINUTES = 360
+MIN_INTERVAL_MINUTES = 5
+# Targets are spread over this many partitions of the "due" index, so the scheduler's queries
+# never all land on one hot partition.
+DUE_SHARDS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSpec:
+    """What a client asks certwatch to watch, and how."""
+
+    endpoint: Endpoint
+    labels: dict[str, str] = field(default_factory=dict)
+    warn_days: int = 30
+    critical_days: int = 7
+    check_interval_minutes: int = DEFAULT_INTERVAL_MINUTES
+    ca_bundle: str | None = None
+    notes: str | None = None
+
+    @property
+    def policy(self) -> CheckPolicy:
+        return CheckPolicy(warn_days=self.warn_days, critical_days=self.critical_days)
+
+
+@dataclass(frozen=True, slots=True)
+class ResultSummary:
+    """The latest verdict on a target, kept on the target itself so a listing needs no extra read."""
+
+    status: Status
+    days_left: int | None
+    not_after: datetime | None
+    codes: tuple[str, ...]
+    checked_at: datetime
+
+    @classmethod
+    def of(cls, report: TargetReport) -> ResultSummary:
+        return cls(
+            status=report.status,
+            days_left=report.days_left,
+            not_after=report.not_after,
+            codes=tuple(dict.fromkeys(f.code.value for f in report.findings)),
+            checked_at=report.checked_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A registered endpoint: its spec, its owner, its schedule and its latest verdict."""
+
+    id: str
+    team: str
+    spec: TargetSpec
+    created_at: datetime
+    updated_at: datetime
+    next_check_at: datetime
+    paused: bool = False
+    source: str = "api"
+    latest: ResultSummary | None = None
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return self.spec.endpoint
+
+    @property
+    def key(self) -> str:
+        return endpoint_key(self.spec.endpoint)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetChanges:
+    """A partial update (PATCH): only the fields that are set change."""
+
+    labels: dict[str, str] | None = None
+    warn_days: int | None = None
+    critical_days: int | None = None
+    check_interval_minutes: int | None = None
+    notes: str | None = None
+    clear_notes: bool = False
+    paused: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetFilter:
+    """What ``GET /targets`` narrows a listing to."""
+
+    status: Status | None = None
+    label: tuple[str, str] | None = None
+    expiring_before: datetime | None = None
+
+    def matches(self, target: Target) -> bool:
+        latest = target.latest
+        if self.status is not None and (latest is None or latest.status is not self.status):
+            return False
+        if self.label is not None and target.spec.labels.get(self.label[0]) != self.label[1]:
+            return False
+        if self.expiring_before is not None:
+            return latest is not None and latest.not_after is not None and latest.not_after <= self.expiring_before
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing; ``cursor`` fetches the next one (None on the last page)."""
+
+    items: tuple[Target, ...]
+    cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BulkOutcome:
+    """What became of one row of a bulk import."""
+
+    row: int
+    outcome: str  # "created", "duplicate" or "rejected"
+    target: Target | None = None
+    existing_id: str | None = None
+    error_code: str | None = None
+    reason: str | None = None
+
+
+def endpoint_key(endpoint: Endpoint) -> str:
+    """What makes two registrations the same target for one team: host, port, protocol and SNI."""
+    return f"{endpoint}#{endpoint.sni or ''}"
+
+
+def new_target_id() -> str:
+    """A target id that sorts by creation time: 12 hex digits of milliseconds, 8 random."""
+    return f"tg_{int(time.time() * 1000):012x}{secrets.token_hex(4)}"
+
+
+def due_shard(target_id: str) -> str:
+    return str(int(target_id[-2:], 16) % DUE_SHARDS)
+
+
+def next_check(checked_at: datetime, interval_minutes: int) -> datetime:
+    return checked_at + timedelta(minutes=interval_minutes)

@@ -1,0 +1,88 @@
+"""API tokens: one team each, stored only as a SHA-256 hash, compared in constant time.
+
+A token reads ``cw_<id>_<secret>``: the id finds the stored record in one read, the secret
+(256 random bits) is what proves possession. A plain SHA-256 suffices for a secret that long;
+slow password hashes exist for guessable secrets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from chalicelib.errors import InvalidRequestError, UnauthorizedError
+
+_TOKEN = re.compile(r"^cw_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+_TEAM = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """What is stored about a token: never the token itself."""
+
+    token_id: str
+    team: str
+    admin: bool
+    secret_hash: str
+    created_at: datetime
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the team a token belongs to, and whether it may act on every team."""
+
+    team: str
+    admin: bool
+    token_id: str
+
+
+class TokenStore(Protocol):
+    def put_token(self, record: TokenRecord) -> None: ...
+    def get_token(self, token_id: str) -> TokenRecord | None: ...
+    def list_tokens(self) -> list[TokenRecord]: ...
+    def delete_token(self, token_id: str) -> bool: ...
+
+
+def validate_team(team: str) -> str:
+    if not _TEAM.match(team):
+        raise InvalidRequestError(
+            f"team {team!r}: use 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit",
+            field="team",
+        )
+    return team
+
+
+def issue(team: str, *, admin: bool, now: datetime, name: str = "") -> tuple[str, TokenRecord]:
+    """A new token (shown once) and the record to store."""
+    token_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    record = TokenRecord(token_id, validate_team(team), admin, _hash(secret), now, name)
+    return f"cw_{token_id}_{secret}", record
+
+
+def authenticate(header: str | None, store: TokenStore) -> Principal:
+    """The principal of an ``Authorization: Bearer <token>`` header; UnauthorizedError otherwise."""
+    if not header:
+        raise UnauthorizedError("missing Authorization header; send Authorization: Bearer <token>")
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthorizedError("the Authorization header must be: Bearer <token>")
+    match = _TOKEN.match(token.strip())
+    if match is None:
+        raise UnauthorizedError("invalid token")
+    record = store.get_token(match[1])
+    # Compare even when the id is unknown, so timing says nothing about which ids exist.
+    expected = record.secret_hash if record else _hash("")
+    if not hmac.compare_digest(expected, _hash(match[2])) or record is None:
+        raise UnauthorizedError("invalid or revoked token")
+    return Principal(team=record.team, admin=record.admin, token_id=record.token_id)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
