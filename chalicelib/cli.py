@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from chalicelib import __version__
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib import __version__, admin
 from chalicelib.endpoints import normalize_hostname, parse_target
 from chalicelib.engine import CheckEngine, CheckRequest
 from chalicelib.errors import CertwatchError, InvalidTargetError
@@ -117,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--concurrency", type=_positive_int, default=32, metavar="N", help="checks in flight at once (default 32)"
     )
     check.add_argument("--json", action="store_true", help="print one JSON object per target, one per line")
-    check.set_defaults(handler=run_check)
+    check.set_defaults(handler=run_check, failure_status=UNKNOWN)
+    admin.add_token_commands(commands, _Parser)
     return parser
 
 
@@ -128,7 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except CertwatchError as exc:
         print(f"certwatch: {exc}", file=sys.stderr)
-        return UNKNOWN
+    except (BotoCoreError, ClientError) as exc:
+        print(f"certwatch: AWS request failed: {exc}", file=sys.stderr)
+    return int(getattr(args, "failure_status", 1))
 
 
 def run_check(args: argparse.Namespace) -> int:
