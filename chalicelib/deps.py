@@ -88,7 +88,7 @@ class Container:
         return TargetRegistry(
             self.store,
             queue=self.queue,
-            checker=self.checker,
+            checker=lambda: self.checker,  # built on first use: loading the trust store costs ~50 ms
             resolver=self.resolver,
             address_policy=self.address_policy,
             clock=self.clock,

@@ -24,6 +24,7 @@ DEFAULT_PORTS: dict[Protocol, int] = {
 
 _SCHEME_ALIASES = {"postgresql": Protocol.POSTGRES}
 _SCHEMES = {p.value: p for p in Protocol} | _SCHEME_ALIASES
+PROTOCOLS = frozenset(_SCHEMES)
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 _TARGET = re.compile(
     r"""^(?:(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://)?

@@ -256,7 +256,7 @@ def openapi_document() -> dict[str, Any]:
             "get": {
                 "summary": "A target and its latest full check result",
                 "parameters": [_ID, _TEAM],
-                "responses": {"200": _json(target_with_result, "The target")} | _errors(401, 403, 404, 429),
+                "responses": {"200": _json(target_with_result, "The target")} | _errors(400, 401, 403, 404, 429),
             },
             "patch": {
                 "summary": "Change labels, thresholds, interval, notes or paused",
@@ -267,14 +267,14 @@ def openapi_document() -> dict[str, Any]:
             "delete": {
                 "summary": "Remove a target with its results and alert state",
                 "parameters": [_ID, _TEAM],
-                "responses": {"204": {"description": "Removed"}} | _errors(401, 403, 404, 429),
+                "responses": {"204": {"description": "Removed"}} | _errors(400, 401, 403, 404, 429),
             },
         },
         "/targets/{target_id}/check": {
             "post": {
                 "summary": "Check now; stores and returns the result",
                 "parameters": [_ID, _TEAM],
-                "responses": {"200": _json(target_with_result, "Checked")} | _errors(401, 403, 404, 429),
+                "responses": {"200": _json(target_with_result, "Checked")} | _errors(400, 401, 403, 404, 429),
             }
         },
     }

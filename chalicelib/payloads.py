@@ -11,10 +11,11 @@ import io
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.endpoints import endpoint_from_parts, parse_target
+from chalicelib.endpoints import PROTOCOLS, endpoint_from_parts, normalize_hostname, parse_target
 from chalicelib.errors import InvalidRequestError, InvalidTargetError, TrustStoreError
 from chalicelib.models import Endpoint, Status
 from chalicelib.targets import (
@@ -64,8 +65,17 @@ def json_document(raw: bytes | None) -> Any:
         raise InvalidRequestError(f"the request body is not valid JSON: {exc}", code="malformed_json") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    """A bulk row refused while reading the upload (its number still counts)."""
+
+    reason: str
+
+
 def target_spec(data: object) -> TargetSpec:
     """A TargetSpec from a ``POST /targets`` body (or one bulk row)."""
+    if isinstance(data, RejectedRow):
+        raise InvalidRequestError(data.reason, code="malformed_csv")
     body = _object(data, "the target")
     _refuse_unknown(body, _SPEC_FIELDS)
     sni = _optional_str(body, "sni", 253)
@@ -120,7 +130,7 @@ def bulk_rows(raw: bytes | None, content_type: str) -> list[object]:
         if not isinstance(document, list):
             raise InvalidRequestError("send a JSON list of targets (or CSV with Content-Type: text/csv)")
         rows = document
-    if not rows:
+    if all(row == {} for row in rows):
         raise InvalidRequestError("no targets in the request")
     if len(rows) > MAX_BULK_ROWS:
         raise InvalidRequestError(f"{len(rows)} targets in one request; the limit is {MAX_BULK_ROWS}")
@@ -158,6 +168,14 @@ def refuse_unknown_params(query: Mapping[str, str], allowed: set[str]) -> None:
 
 
 def _endpoint(body: Mapping[str, Any], sni: str | None) -> Endpoint:
+    if sni is not None:
+        try:
+            normalize_hostname(sni, what="sni")
+        except InvalidTargetError as exc:
+            raise InvalidRequestError(str(exc), field="sni") from exc
+    protocol = body.get("protocol", "https")
+    if not isinstance(protocol, str) or protocol.lower() not in PROTOCOLS:
+        raise InvalidRequestError(f"protocol must be one of {', '.join(sorted(PROTOCOLS))}", field="protocol")
     has_target = "target" in body
     has_parts = any(name in body for name in ("host", "port", "protocol"))
     try:
@@ -173,9 +191,6 @@ def _endpoint(body: Mapping[str, Any], sni: str | None) -> Endpoint:
         host = body["host"]
         if not isinstance(host, str):
             raise InvalidRequestError("host must be a string", field="host")
-        protocol = body.get("protocol", "https")
-        if not isinstance(protocol, str):
-            raise InvalidRequestError("protocol must be a string", field="protocol")
         port = _int(body, "port", 1, 65535, default=None)
         return endpoint_from_parts(host, port, protocol, sni)
     except InvalidTargetError as exc:
@@ -259,14 +274,16 @@ def _csv_rows(raw: bytes) -> list[object]:
         )
     rows: list[object] = []
     for record in reader:
+        if None in record:  # DictReader's key for cells beyond the header
+            rows.append(RejectedRow(f"the row has more cells than the header's {len(header)} columns"))
+            continue
         row: dict[str, object] = {}
         for name, cell in record.items():
-            if name is None or cell is None or not cell.strip():
+            if cell is None or not cell.strip():
                 continue  # an empty cell means "the default"
-            key = name.strip()
+            key = str(name).strip()
             row[key] = _csv_labels(cell) if key == "labels" else cell.strip()
-        if row:
-            rows.append(_numbers(row, _INT_FIELDS))
+        rows.append(_numbers(row, _INT_FIELDS))  # kept even when empty, so row numbers match the upload
     return rows
 
 

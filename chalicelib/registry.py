@@ -52,7 +52,7 @@ class TargetRegistry:
         store: TargetStore,
         *,
         queue: CheckQueue,
-        checker: Checker,
+        checker: Callable[[], Checker],
         resolver: Resolver,
         address_policy: AddressPolicy,
         clock: Callable[[], datetime],
@@ -120,7 +120,7 @@ class TargetRegistry:
     ) -> tuple[Target, dict[str, Any]]:
         owner = self.team_for(principal, team)
         target = self._store.get_target(owner, target_id)
-        (document,) = self._checker.check_targets([target])
+        (document,) = self._checker().check_targets([target])
         return self._store.get_target(owner, target_id), document
 
     def team_for(self, principal: Principal, requested: str | None) -> str:

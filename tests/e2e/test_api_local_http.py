@@ -1,0 +1,204 @@
+"""The same API over real HTTP: Chalice's local server (what `chalice local` runs) on 127.0.0.1, via urllib."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from chalice.config import Config
+from chalice.local import create_local_server
+
+from app import app
+from chalicelib.payloads import MAX_BODY_BYTES
+from tests.e2e.conftest import LOOPBACK, LOOPBACK_PINS, ROOT, Api, LoopbackTls, Reply, Stacks, Transport, decode
+
+# No proxy from the environment may stand between the tests and the loopback server.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    """``chalice local --stage local`` in-process on a free port; the app's class is restored afterwards."""
+    config = Config(
+        chalice_stage="local",
+        user_provided_params={"chalice_app": app},
+        config_from_disk=json.loads((ROOT / ".chalice" / "config.json").read_text()),
+        default_params={"project_dir": str(ROOT), "api_gateway_stage": "api", "autogen_policy": True},
+    )
+    original = app.__class__  # create_local_server swaps in a subclass with thread-local current_request
+    try:
+        server = create_local_server(app, config, "127.0.0.1", 0)
+        thread = threading.Thread(target=server.serve_forever, name="chalice-local", daemon=True)
+        thread.start()
+        try:
+            host, port = server.server.server_address[:2]
+            yield f"http://{host!s}:{port}"
+        finally:
+            server.shutdown()
+            thread.join(timeout=10)
+            server.server.server_close()
+    finally:
+        app.__class__ = original
+
+
+def transport(base_url: str) -> Transport:
+    def send(method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        request = urllib.request.Request(base_url + path, data=body or None, headers=headers, method=method)
+        try:
+            with _OPENER.open(request, timeout=15) as answer:
+                return Reply(answer.status, decode(answer.read()), dict(answer.headers.items()))
+        except urllib.error.HTTPError as error:
+            with error:
+                return Reply(error.code, decode(error.read()), dict(error.headers.items()))
+
+    return send
+
+
+@pytest.fixture
+def api(base_url: str, stacks: Stacks) -> Api:
+    """Team alpha over HTTP, against a stack that may check the loopback TLS servers."""
+    stack = stacks.build(allow_cidrs=LOOPBACK, pins=LOOPBACK_PINS)
+    return Api(transport(base_url), stack.token("alpha"))
+
+
+def test_health_and_openapi_are_served_without_a_token(api: Api) -> None:
+    anonymous = api.as_(None)
+
+    health = anonymous.get("/health")
+    document = anonymous.get("/openapi.json")
+
+    assert (health.status, health.body["status"]) == (200, "ok")
+    assert health.headers["Content-Type"] == "application/json"
+    assert document.status == 200
+    assert document.body["openapi"] == "3.1.0"
+    assert "/targets/{target_id}/check" in document.body["paths"]
+
+
+def test_a_target_lives_through_register_list_get_patch_check_and_delete(api: Api, tls: LoopbackTls) -> None:
+    created = api.post("/targets", {"target": tls.healthy_target, "labels": {"env": "lab"}})
+    assert created.status == 201, created
+    target_id = created.body["id"]
+    path = f"/targets/{target_id}"
+    assert created.headers["Location"] == path
+
+    listed = api.get("/targets?label=env:lab")
+    assert [item["id"] for item in listed.body["items"]] == [target_id]
+    assert api.get(path).body == {**created.body, "result": None}
+
+    patched = api.patch(path, {"warn_days": 60, "critical_days": 14, "notes": "over HTTP"})
+    assert patched.status == 200
+    assert (patched.body["warn_days"], patched.body["critical_days"], patched.body["notes"]) == (60, 14, "over HTTP")
+
+    checked = api.post(f"{path}/check")
+    assert checked.status == 200, checked
+    assert checked.body["result"]["status"] == "ok"
+    assert checked.body["result"]["results"][0]["address"] == "127.0.0.1"
+    assert checked.body["latest"]["status"] == "ok"
+    shown = api.get(path).body
+    assert (shown["latest"], shown["result"]) == (checked.body["latest"], checked.body["result"])
+    assert api.get("/targets?status=ok").body["items"][0]["latest"] == checked.body["latest"]
+
+    deleted = api.delete(path)
+    assert deleted.status == 204
+    assert deleted.body is None
+    gone = api.get(path)
+    assert gone.status == 404
+    assert gone.error["code"] == "not_found"
+    assert api.post("/targets", {"target": tls.healthy_target}).status == 201
+
+
+def test_an_expired_certificate_checks_critical_over_http(api: Api, tls: LoopbackTls) -> None:
+    created = api.register(tls.expired_target)
+
+    checked = api.post(f"/targets/{created['id']}/check")
+
+    assert checked.status == 200
+    assert checked.body["latest"]["status"] == "critical"
+    assert "EXPIRED" in checked.body["latest"]["codes"]
+
+
+def test_a_missing_token_is_401(api: Api) -> None:
+    reply = api.as_(None).get("/targets")
+
+    assert reply.status == 401
+
+
+@pytest.mark.parametrize("token", ["nonsense", "cw_000000000000_" + "A" * 43])
+def test_a_bad_token_is_401_with_a_json_error_body(api: Api, token: str) -> None:
+    reply = api.as_(token).get("/targets")
+
+    assert reply.status == 401
+    assert reply.error["code"] == "unauthorized"
+    assert reply.headers["Content-Type"] == "application/json"
+
+
+def test_errors_arrive_as_json_bodies_with_their_status(api: Api) -> None:
+    existing = api.register("https://errors.example.com")
+
+    malformed = api.post("/targets", raw=b"{not json")
+    invalid = api.post("/targets", {"target": "https://a.example.com", "warn_days": True})
+    unknown_param = api.get("/targets?colour=red")
+    missing = api.get("/targets/tg_000000000000deadbeef")
+    duplicate = api.post("/targets", {"target": "https://errors.example.com"})
+    too_large = api.post("/targets", raw=b'{"target": "https://big.example.com"}' + b" " * MAX_BODY_BYTES)
+    forbidden_address = api.post("/targets", {"target": "https://10.0.0.1"})
+    metadata = api.post("/targets", {"target": "http://169.254.169.254:80"})
+    other_team = api.get("/targets?team=beta")
+
+    expected = [
+        (malformed, 400, "malformed_json"),
+        (invalid, 400, "invalid_field"),
+        (unknown_param, 400, "unknown_query_parameter"),
+        (missing, 404, "not_found"),
+        (duplicate, 409, "duplicate_target"),
+        (too_large, 413, "payload_too_large"),
+        (forbidden_address, 422, "forbidden_address"),
+        (other_team, 403, "forbidden"),
+    ]
+    for reply, status, code in expected:
+        assert (reply.status, reply.error["code"]) == (status, code), reply
+        assert reply.headers["Content-Type"] == "application/json"
+    assert invalid.error["field"] == "warn_days"
+    assert duplicate.error["existing_id"] == existing["id"]
+    assert metadata.status in {400, 422}  # http:// is no TLS protocol; either way it is never registered
+    assert [item["id"] for item in api.get("/targets").body["items"]] == [existing["id"]]
+
+
+def test_bulk_csv_over_http(api: Api) -> None:
+    existing = api.register("https://existing.example.com")
+    text = (
+        "target,labels,warn_days,critical_days\n"
+        "https://csv-a.example.com,env=prod;tier=1,21,7\n"
+        "https://existing.example.com,,,\n"
+        "https://csv-b.example.com,,10,20\n"
+        "https://192.168.0.10,,,\n"
+        "csv-c.example.com:8443,,,\n"
+    )
+
+    reply = api.post("/targets/bulk", raw=text, content_type="text/csv; charset=utf-8")
+
+    assert reply.status == 200, reply
+    assert [r["outcome"] for r in reply.body["results"]] == ["created", "duplicate", "rejected", "rejected", "created"]
+    assert (reply.body["created"], reply.body["duplicate"], reply.body["rejected"]) == (2, 1, 2)
+    assert reply.body["results"][0]["target"]["labels"] == {"env": "prod", "tier": "1"}
+    assert reply.body["results"][1]["existing_id"] == existing["id"]
+    assert reply.body["results"][3]["error"]["code"] == "forbidden_address"
+    assert len(api.get("/targets").body["items"]) == 3
+
+
+def test_concurrent_requests_each_get_their_own_answer(api: Api) -> None:
+    """The local server runs a thread per request: no request may see another's body or path."""
+    names = [f"https://parallel-{i}.example.com" for i in range(16)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        replies = list(pool.map(lambda name: api.post("/targets", {"target": name, "notes": name}), names))
+
+    assert [r.status for r in replies] == [201] * len(names)
+    assert [r.body["notes"] for r in replies] == names
+    assert [r.body["target"] for r in replies] == [f"{name}:443" for name in names]
+    assert len({r.body["id"] for r in replies}) == len(names)

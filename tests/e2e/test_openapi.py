@@ -1,0 +1,228 @@
+"""GET /openapi.json against the app it describes: routes, security, references, and the answers themselves."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from app import app
+from chalicelib import __version__
+from tests.e2e.conftest import LOOPBACK, LOOPBACK_PINS, Api, LoopbackTls, Reply, Stacks, client_transport
+
+PUBLIC = {("/health", "get"), ("/openapi.json", "get")}
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+
+
+@pytest.fixture(scope="module")
+def document(client: Client) -> dict[str, Any]:
+    reply = client.http.get("/openapi.json")
+    assert reply.status_code == 200
+    body = reply.json_body
+    assert isinstance(body, dict)
+    return body
+
+
+def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            yield path, method, operation
+
+
+def app_routes() -> set[tuple[str, str]]:
+    return {(path, method.lower()) for path, methods in app.routes.items() for method in methods if method != "OPTIONS"}
+
+
+def pointer(document: Any, ref: str) -> Any:
+    """The value a local JSON reference (``#/a/b~1c``) points at; KeyError/IndexError when it points nowhere."""
+    assert ref.startswith("#/"), ref
+    node = document
+    for part in ref[2:].split("/"):
+        key = part.replace("~1", "/").replace("~0", "~")
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    return node
+
+
+def refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from refs(value)
+
+
+def test_the_document_is_openapi_3_1_for_this_version(document: dict[str, Any]) -> None:
+    assert document["openapi"] == "3.1.0"
+    assert document["info"]["title"] == "certwatch"
+    assert document["info"]["version"] == __version__
+
+
+def test_the_document_passes_an_openapi_3_1_validator(document: dict[str, Any]) -> None:
+    validator = pytest.importorskip("openapi_spec_validator")
+
+    validator.validate(document)
+
+
+def test_the_documented_operations_are_exactly_the_apps_routes(document: dict[str, Any]) -> None:
+    documented = {(path, method) for path, method, _ in operations(document)}
+
+    assert documented == app_routes()
+
+
+def test_every_route_but_health_and_the_document_declares_bearer_security(document: dict[str, Any]) -> None:
+    assert document["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
+    for path, method, operation in operations(document):
+        guarded = app.routes[path][method.upper()].authorizer is not None
+        if (path, method) in PUBLIC:
+            assert not guarded
+            assert operation.get("security", document.get("security", [])) == [], (path, method)
+        else:
+            assert guarded, (path, method)
+            assert operation.get("security", document.get("security")) == BEARER, (path, method)
+            assert "401" in operation["responses"], (path, method)
+
+
+def test_every_reference_resolves_inside_the_document(document: dict[str, Any]) -> None:
+    found = list(refs(document))
+
+    assert found, "the document uses no $ref at all"
+    for ref in found:
+        assert ref.startswith("#/"), f"{ref} points outside the document"
+        try:
+            target = pointer(document, ref)
+        except (KeyError, IndexError, ValueError):
+            pytest.fail(f"{ref} resolves to nothing")
+        assert isinstance(target, dict), ref
+    # And every component schema is used by something.
+    used = {ref.rsplit("/", 1)[1] for ref in found if ref.startswith("#/components/schemas/")}
+    assert used == set(document["components"]["schemas"])
+
+
+def test_path_parameters_and_request_bodies_match_the_routes(document: dict[str, Any]) -> None:
+    for path, method, operation in operations(document):
+        route = app.routes[path][method.upper()]
+        in_path = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+        assert in_path == set(route.view_args), (path, method)
+        assert all(p["required"] for p in operation.get("parameters", []) if p["in"] == "path")
+        body = operation.get("requestBody")
+        if body is not None:
+            assert set(body["content"]) == set(route.content_types), (path, method)
+
+
+# --- the live API answers as documented ----------------------------------------------------------
+
+
+@pytest.fixture
+def api(client: Client, stacks: Stacks) -> Api:
+    stack = stacks.build(allow_cidrs=LOOPBACK, pins=LOOPBACK_PINS)
+    return Api(client_transport(client), stack.token("alpha"))
+
+
+def escape(part: str) -> str:
+    return part.replace("~", "~0").replace("/", "~1")
+
+
+def assert_documented(document: dict[str, Any], path: str, method: str, reply: Reply) -> None:
+    """The reply's status is documented for the operation, and its JSON body fits the documented schema."""
+    responses = document["paths"][path][method]["responses"]
+    status = str(reply.status)
+    assert status in responses, f"{method.upper()} {path} answered {status}, documented: {sorted(responses)}"
+    content = responses[status].get("content")
+    if content is None:
+        assert reply.body is None
+        return
+    jsonschema = pytest.importorskip("jsonschema")
+    # The whole document is the root schema, so the response schema's #/components/... refs resolve.
+    where = f"#/paths/{escape(path)}/{method}/responses/{status}/content/application~1json/schema"
+    jsonschema.Draft202012Validator({**document, "$ref": where}).validate(reply.body)
+
+
+def test_answers_fit_their_documented_schemas(document: dict[str, Any], api: Api, tls: LoopbackTls) -> None:
+    created = api.post("/targets", {"target": tls.healthy_target, "labels": {"env": "lab"}, "notes": "n"})
+    item = f"/targets/{created.body['id']}"
+    calls: list[tuple[str, str, Reply]] = [
+        ("/health", "get", api.as_(None).get("/health")),
+        ("/targets", "post", created),
+        ("/targets", "post", api.post("/targets", {"target": tls.healthy_target})),
+        ("/targets", "post", api.post("/targets", {"target": "https://10.0.0.1"})),
+        ("/targets", "post", api.post("/targets", {"target": 1})),
+        ("/targets", "post", api.as_("nonsense").post("/targets", {"target": "https://a.example.com"})),
+        ("/targets", "post", api.post("/targets?team=beta", {"target": "https://a.example.com"})),
+        ("/targets", "post", api.post("/targets", raw=b" " * (1024 * 1024 + 1))),
+        ("/targets", "get", api.get("/targets")),
+        ("/targets", "get", api.get("/targets?limit=0")),
+        ("/targets/{target_id}", "get", api.get(item)),
+        ("/targets/{target_id}/check", "post", api.post(f"{item}/check")),
+        ("/targets/{target_id}", "get", api.get(item)),
+        ("/targets", "get", api.get("/targets?status=ok")),
+        ("/targets/{target_id}", "patch", api.patch(item, {"notes": None, "paused": True})),
+        ("/targets/{target_id}", "patch", api.patch(item, {"paused": "no"})),
+        (
+            "/targets/bulk",
+            "post",
+            api.post(
+                "/targets/bulk",
+                [{"target": "https://bulk.example.com"}, {"target": tls.healthy_target}, {"target": "https://[::1]"}],
+            ),
+        ),
+        ("/targets/bulk", "post", api.post("/targets/bulk", [])),
+        ("/targets/{target_id}", "delete", api.delete(item)),
+        ("/targets/{target_id}", "get", api.get(item)),
+        ("/targets/{target_id}", "delete", api.delete(item)),
+        ("/targets/{target_id}/check", "post", api.post(f"{item}/check")),
+    ]
+
+    for path, method, reply in calls:
+        assert_documented(document, path, method, reply)
+    statuses = {reply.status for _, _, reply in calls}
+    assert statuses == {200, 201, 204, 400, 401, 403, 404, 409, 413, 422}
+
+
+PROTECTED = sorted(app_routes() - PUBLIC)
+_fresh = itertools.count()
+
+
+def call_with_query(api: Api, path: str, method: str, query: str) -> Reply:
+    """Call an operation on a fresh target with ``?query`` and a body it accepts."""
+    created = api.register(f"https://query-{next(_fresh)}.example.com")
+    url = path.replace("{target_id}", created["id"])
+    body: object = {"post": {"target": "https://other.example.com"}, "patch": {"notes": "x"}}.get(method)
+    if path.endswith("/bulk"):
+        body = [body]
+    return api.call(method.upper(), f"{url}?{query}", body)
+
+
+@pytest.mark.parametrize(("path", "method"), PROTECTED)
+def test_every_documented_query_parameter_is_accepted_and_an_undocumented_one_is_400(
+    document: dict[str, Any], api: Api, path: str, method: str
+) -> None:
+    documented = {p["name"] for p in document["paths"][path][method].get("parameters", []) if p["in"] == "query"}
+    samples = {"team": "alpha", "limit": "5", "status": "ok", "label": "env:prod", "expiring_within_days": "3"}
+
+    for name in sorted(documented - {"cursor"}):
+        accepted = call_with_query(api, path, method, f"{name}={samples[name]}")
+        assert accepted.status < 300, (name, accepted)
+    refused = call_with_query(api, path, method, "colour=red")
+
+    assert "team" in documented
+    assert (refused.status, refused.error["code"]) == (400, "unknown_query_parameter")
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    PROTECTED,
+)
+def test_the_400_for_an_unknown_query_parameter_is_documented(
+    document: dict[str, Any], api: Api, path: str, method: str
+) -> None:
+    refused = call_with_query(api, path, method, "colour=red")
+
+    assert refused.status == 400
+    assert_documented(document, path, method, refused)
