@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -27,3 +28,40 @@ def engines(pki: Pki) -> Iterator[Engines]:
     built = Engines(pki.trust)
     yield built
     built.close()
+
+
+@dataclass(frozen=True)
+class AwsStack:
+    """moto's AWS with the stage ``test`` of infra/template.yaml deployed, and clients on it."""
+
+    outputs: dict[str, str]
+    cloudformation: Any
+    dynamodb: Any
+
+    @property
+    def table(self) -> str:
+        return self.outputs["TableName"]
+
+
+@pytest.fixture(scope="module")
+def aws_stack() -> Iterator[AwsStack]:
+    """The real data stack on moto, deployed once per module (a deploy costs ~1.5 s): share it, one team per test."""
+    import boto3  # here, not at the top: most functional tests need neither boto3 nor moto
+    from moto import mock_aws
+
+    from chalicelib.stack import deploy_stack
+
+    # The autouse credentials fixture is function-scoped, so it is not active yet at module scope.
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }.items():
+            patch.setenv(name, value)
+        with mock_aws():
+            cloudformation = boto3.client("cloudformation")
+            outputs = deploy_stack(cloudformation, "test")
+            yield AwsStack(outputs, cloudformation, boto3.client("dynamodb"))

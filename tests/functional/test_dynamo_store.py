@@ -1,0 +1,412 @@
+"""What only the DynamoDB store has to show: index queries, error translation, the template's deploy."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import secrets
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+
+from chalicelib.dynamo import DUE_INDEX, DynamoStore
+from chalicelib.endpoints import endpoint_from_parts
+from chalicelib.errors import ConfigurationError, InvalidRequestError, NotFoundError, StoreError, ThrottledError
+from chalicelib.models import Status
+from chalicelib.stack import deploy_stack, stack_name
+from chalicelib.store import encode_cursor
+from chalicelib.targets import DUE_SHARDS, ResultSummary, Target, TargetChanges, TargetFilter, TargetSpec
+from chalicelib.tokens import TokenRecord
+from tests.functional.conftest import AwsStack
+
+_numbers = itertools.count(1)
+
+
+def new_target(
+    team: str, now: datetime, *, next_check_at: datetime | None = None, paused: bool = False, **labels: str
+) -> Target:
+    number = next(_numbers)
+    return Target(
+        id=f"tg_{number:012x}{secrets.token_hex(4)}",
+        team=team,
+        spec=TargetSpec(endpoint=endpoint_from_parts(f"host{number}.example.com", 443), labels=labels),
+        created_at=now,
+        updated_at=now,
+        next_check_at=now if next_check_at is None else next_check_at,
+        paused=paused,
+    )
+
+
+def new_team() -> str:
+    return f"team-{uuid.uuid4().hex[:12]}"
+
+
+class RecordingClient:
+    """A boto3 client that passes every call on and records the operation and its arguments."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    @property
+    def operations(self) -> list[str]:
+        return [operation for operation, _ in self.calls]
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append((name, kwargs))
+            return attribute(*args, **kwargs)
+
+        return call
+
+
+class BulkLoader:
+    """A client to seed many targets with: the store's transactions become batch writes.
+
+    moto deep-copies the table for every transaction, so thousands of ``create_target`` calls
+    would take minutes; the items written are still exactly the ones the store builds.
+    """
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+        self._pending: list[dict[str, Any]] = []
+        self._written: list[dict[str, Any]] = []
+
+    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:
+        for action in TransactItems:
+            (kind, request), *_ = action.items()
+            assert kind == "Put", kind
+            self._pending.append(request["Item"])
+        return {}
+
+    def flush(self) -> None:
+        self._batch([{"PutRequest": {"Item": item}} for item in self._pending])
+        self._written += self._pending
+        self._pending = []
+
+    def remove_all(self) -> None:
+        self._batch([{"DeleteRequest": {"Key": {"pk": i["pk"], "sk": i["sk"]}}} for i in self._written])
+        self._written = []
+
+    def _batch(self, requests: list[dict[str, Any]]) -> None:
+        for start in range(0, len(requests), 25):
+            answer = self._client.batch_write_item(RequestItems={self._table: requests[start : start + 25]})
+            assert not answer.get("UnprocessedItems")
+
+
+class Interleaver:
+    """A client that runs another writer's action just before its n-th request (0-based)."""
+
+    def __init__(self, client: Any, before_request: int, action: Callable[[], object]) -> None:
+        self._client = client
+        self._before = before_request
+        self._action = action
+        self._requests = 0
+        self.ran = False
+
+    def run_if_pending(self) -> None:
+        if not self.ran:
+            self.ran = True
+            self._action()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self._requests == self._before:
+                self.run_if_pending()
+            self._requests += 1
+            return attribute(*args, **kwargs)
+
+        return call
+
+
+@pytest.fixture
+def store(aws_stack: AwsStack) -> DynamoStore:
+    return DynamoStore(aws_stack.dynamodb, aws_stack.table)
+
+
+# --- the due index --------------------------------------------------------------------------------
+
+
+def test_the_scheduler_queries_each_shard_of_the_due_index_once(
+    aws_stack: AwsStack, store: DynamoStore, now: datetime
+) -> None:
+    team = new_team()
+    targets = [new_target(team, now, next_check_at=now - timedelta(minutes=n)) for n in range(40)]
+    for target in targets:
+        store.create_target(target)
+    recorder = RecordingClient(aws_stack.dynamodb)
+
+    due = [pair for pair in DynamoStore(recorder, aws_stack.table).due_targets(now) if pair[0] == team]
+
+    assert sorted(due) == sorted((team, t.id) for t in targets)
+    assert recorder.operations == ["query"] * DUE_SHARDS
+    assert all(arguments["IndexName"] == DUE_INDEX for _, arguments in recorder.calls)
+    shards = [arguments["ExpressionAttributeValues"][":shard"]["S"] for _, arguments in recorder.calls]
+    assert sorted(shards, key=int) == [str(shard) for shard in range(DUE_SHARDS)]
+
+
+def test_no_operation_of_the_store_scans_the_table(aws_stack: AwsStack, now: datetime) -> None:
+    recorder = RecordingClient(aws_stack.dynamodb)
+    store = DynamoStore(recorder, aws_stack.table)
+    team = new_team()
+    target = new_target(team, now, env="prod")
+    token = TokenRecord(secrets.token_hex(6), team, False, "f" * 64, now)
+
+    store.create_target(target)
+    store.get_target(team, target.id)
+    store.list_targets(team, limit=5, cursor=None, where=TargetFilter(label=("env", "prod")))
+    store.update_target(team, target.id, TargetChanges(paused=True), now)
+    store.update_target(team, target.id, TargetChanges(paused=False), now)
+    store.save_result(team, target.id, ResultSummary(Status.OK, 90, now, (), now), {}, now)
+    store.get_result(team, target.id)
+    list(store.due_targets(now))
+    store.put_token(token)
+    store.get_token(token.token_id)
+    store.list_tokens()
+    store.delete_token(token.token_id)
+    store.delete_target(team, target.id)
+
+    assert "scan" not in recorder.operations
+    assert set(recorder.operations) <= {
+        "get_item",
+        "query",
+        "update_item",
+        "transact_write_items",
+        "put_item",
+        "delete_item",
+    }
+
+
+def test_among_3000_targets_the_due_ones_are_found_exactly(aws_stack: AwsStack, now: datetime) -> None:
+    teams = [new_team() for _ in range(3)]
+    loader = BulkLoader(aws_stack.dynamodb, aws_stack.table)
+    seeding = DynamoStore(loader, aws_stack.table)
+    expected = set()
+    for number in range(3000):
+        # Spread over a day around now, a known few paused, three exactly on time.
+        next_check_at = now + timedelta(seconds=(number * 7919) % 86400 - 43200)
+        if number in (5, 6, 7):
+            next_check_at = now
+        target = new_target(teams[number % 3], now, next_check_at=next_check_at, paused=number % 11 == 0)
+        seeding.create_target(target)
+        if not target.paused and target.next_check_at <= now:
+            expected.add((target.team, target.id))
+    loader.flush()
+    try:
+        recorder = RecordingClient(aws_stack.dynamodb)
+
+        due = [pair for pair in DynamoStore(recorder, aws_stack.table).due_targets(now) if pair[0] in teams]
+
+        assert len(due) == len(set(due))
+        assert set(due) == expected
+        assert 1000 < len(expected) < 1800
+        assert recorder.operations == ["query"] * DUE_SHARDS  # still one page per shard
+    finally:
+        loader.remove_all()
+
+
+def test_a_cursor_for_another_kind_of_row_is_refused(store: DynamoStore, now: datetime) -> None:
+    team = new_team()
+    store.create_target(new_target(team, now))
+
+    for position in ({"sk": "R#tg_000000000001abcdef01"}, {"sk": "U#https://x:443#"}, {"sk": 7}, {"after": "tg_1"}):
+        with pytest.raises(InvalidRequestError):
+            store.list_targets(team, limit=5, cursor=encode_cursor(position), where=TargetFilter())
+
+
+# --- concurrent writers, request by request -------------------------------------------------------
+
+
+@pytest.mark.parametrize("first", ["edit", "check"])
+def test_a_writer_landing_between_the_requests_of_another_loses_nothing(
+    aws_stack: AwsStack, store: DynamoStore, now: datetime, first: str
+) -> None:
+    team = new_team()
+    writer, other = (_edit, _check) if first == "edit" else (_check, _edit)
+    for before_request in range(3):
+        target = new_target(team, now, env="old")
+        store.create_target(target)
+        interleaver = Interleaver(aws_stack.dynamodb, before_request, functools.partial(other, store, target, now))
+
+        writer(DynamoStore(interleaver, aws_stack.table), target, now)
+        interleaver.run_if_pending()  # the writer made fewer requests than that
+
+        assert store.get_target(team, target.id) == dataclasses.replace(
+            target,
+            spec=dataclasses.replace(target.spec, labels={"env": "prod"}, notes="edited"),
+            updated_at=now + timedelta(minutes=1),
+            next_check_at=now + timedelta(hours=6),
+            latest=_latest(now),
+        )
+        assert store.get_result(team, target.id) == {"checked": target.id}
+
+
+def _edit(store: DynamoStore, target: Target, now: datetime) -> None:
+    changes = TargetChanges(labels={"env": "prod"}, notes="edited")
+    store.update_target(target.team, target.id, changes, now + timedelta(minutes=1))
+
+
+def _check(store: DynamoStore, target: Target, now: datetime) -> None:
+    store.save_result(target.team, target.id, _latest(now), {"checked": target.id}, now + timedelta(hours=6))
+
+
+def _latest(now: datetime) -> ResultSummary:
+    return ResultSummary(Status.WARNING, 14, now + timedelta(days=14), ("expires_soon",), now)
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("ProvisionedThroughputExceededException", ThrottledError),
+        ("ThrottlingException", ThrottledError),
+        ("RequestLimitExceeded", ThrottledError),
+        ("ResourceNotFoundException", ConfigurationError),
+        ("InternalServerError", StoreError),
+        ("ValidationException", StoreError),
+        ("AccessDeniedException", StoreError),
+    ],
+)
+def test_client_errors_become_certwatch_errors(code: str, error: type[Exception], now: datetime) -> None:
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    store = DynamoStore(client, "certwatch-test")
+    target = new_target("team", now)
+    token = TokenRecord("0123456789ab", "team", False, "0" * 64, now)
+    latest = ResultSummary(Status.OK, 90, now, (), now)
+    actions: list[tuple[str, Callable[[], object]]] = [
+        ("get_item", lambda: store.get_target("team", target.id)),
+        ("query", lambda: store.list_targets("team", limit=5, cursor=None, where=TargetFilter())),
+        ("query", lambda: list(store.due_targets(now))),
+        ("transact_write_items", lambda: store.create_target(target)),
+        ("update_item", lambda: store.update_target("team", target.id, TargetChanges(notes="n"), now)),
+        ("transact_write_items", lambda: store.save_result("team", target.id, latest, {}, now)),
+        ("get_item", lambda: store.get_result("team", target.id)),
+        ("get_item", lambda: store.delete_target("team", target.id)),
+        ("put_item", lambda: store.put_token(token)),
+        ("get_item", lambda: store.get_token(token.token_id)),
+        ("query", store.list_tokens),
+        ("delete_item", lambda: store.delete_token(token.token_id)),
+    ]
+    with Stubber(client) as stubber:
+        for operation, action in actions:
+            stubber.add_client_error(operation, service_error_code=code, http_status_code=400)
+
+            with pytest.raises(error) as caught:
+                action()
+
+            assert type(caught.value) is error, operation
+            assert isinstance(caught.value.__cause__, ClientError), operation
+        stubber.assert_no_pending_responses()
+
+
+def test_a_missing_table_is_a_configuration_error(aws_stack: AwsStack, now: datetime) -> None:
+    store = DynamoStore(aws_stack.dynamodb, "certwatch-nowhere")
+
+    with pytest.raises(ConfigurationError):
+        store.get_target("team", "tg_000000000001abcdef01")
+    with pytest.raises(ConfigurationError):
+        list(store.due_targets(now))
+
+
+@pytest.mark.parametrize(
+    ("operation", "reason", "error"),
+    [
+        ("save_result", "ConditionalCheckFailed", NotFoundError),
+        ("delete_target", "ConditionalCheckFailed", NotFoundError),
+        pytest.param(
+            "save_result",
+            "TransactionConflict",
+            ThrottledError,
+        ),
+        pytest.param("save_result", "ThrottlingError", ThrottledError),
+        pytest.param(
+            "save_result",
+            "ProvisionedThroughputExceeded",
+            ThrottledError,
+        ),
+        pytest.param(
+            "delete_target",
+            "TransactionConflict",
+            ThrottledError,
+        ),
+    ],
+)
+def test_a_cancelled_transaction_is_not_found_only_when_the_target_is_gone(
+    aws_stack: AwsStack, now: datetime, operation: str, reason: str, error: type[Exception]
+) -> None:
+    """DynamoDB cancels a transaction also on a conflicting write or throttling; only a failed condition means gone.
+
+    A check landing while the API edits the same target is cancelled with TransactionConflict: read
+    as NotFoundError, the checker drops the result as if the target had been deleted.
+    """
+    team = new_team()
+    target = new_target(team, now)
+    DynamoStore(aws_stack.dynamodb, aws_stack.table).create_target(target)
+    stored = aws_stack.dynamodb.get_item(
+        TableName=aws_stack.table, Key={"pk": {"S": f"TEAM#{team}"}, "sk": {"S": f"T#{target.id}"}}
+    )["Item"]
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    store = DynamoStore(client, aws_stack.table)
+    reasons = [{"Code": reason}] + [{"Code": "None"}] * (1 if operation == "save_result" else 2)
+    if operation == "save_result":
+        act = functools.partial(store.save_result, team, target.id, ResultSummary(Status.OK, 90, now, (), now), {}, now)
+    else:
+        act = functools.partial(store.delete_target, team, target.id)
+
+    with Stubber(client) as stubber:
+        if operation == "delete_target":
+            stubber.add_response("get_item", {"Item": stored})
+        stubber.add_client_error(
+            "transact_write_items",
+            service_error_code="TransactionCanceledException",
+            http_status_code=400,
+            modeled_fields={"CancellationReasons": reasons},
+        )
+        with pytest.raises(error):
+            act()
+
+
+def test_an_edit_meeting_an_ongoing_transaction_is_retryable(now: datetime) -> None:
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    store = DynamoStore(client, "certwatch-test")
+
+    with Stubber(client) as stubber:
+        stubber.add_client_error("update_item", service_error_code="TransactionConflictException")
+        with pytest.raises(ThrottledError):
+            store.update_target("team", "tg_000000000001abcdef01", TargetChanges(notes="n"), now)
+
+
+# --- the template ---------------------------------------------------------------------------------
+
+
+def test_the_data_stack_deploys_twice_and_the_second_time_changes_nothing(
+    aws_stack: AwsStack, store: DynamoStore, now: datetime
+) -> None:
+    token = TokenRecord(secrets.token_hex(6), new_team(), True, "e" * 64, now, "survivor")
+    store.put_token(token)
+    recorder = RecordingClient(aws_stack.cloudformation)
+
+    outputs = deploy_stack(recorder, "test")
+
+    assert outputs == aws_stack.outputs
+    assert "create_stack" not in recorder.operations
+    (stack,) = aws_stack.cloudformation.describe_stacks(StackName=stack_name("test"))["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert store.get_token(token.token_id) == token
+    assert set(outputs) >= {"TableName", "CheckQueueUrl", "AlertsTopicArn"}

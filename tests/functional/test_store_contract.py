@@ -1,0 +1,633 @@
+"""The TargetStore contract: one suite, run against the in-memory store and against DynamoDB on moto.
+
+The DynamoDB table is the one ``infra/template.yaml`` declares, deployed once for the module; each
+test works in a team of its own, so the tests share the table without seeing each other's targets.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import functools
+import itertools
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from chalicelib.dynamo import DynamoStore
+from chalicelib.endpoints import endpoint_from_parts
+from chalicelib.errors import DuplicateTargetError, InvalidRequestError, NotFoundError
+from chalicelib.models import Status
+from chalicelib.store import InMemoryStore, TargetStore, encode_cursor
+from chalicelib.targets import Page, ResultSummary, Target, TargetChanges, TargetFilter, TargetSpec
+from chalicelib.tokens import TokenRecord
+from tests.functional.conftest import AwsStack
+
+_numbers = itertools.count(1)
+
+
+def new_target(
+    team: str,
+    now: datetime,
+    *,
+    host: str | None = None,
+    port: int = 443,
+    protocol: str = "https",
+    sni: str | None = None,
+    labels: dict[str, str] | None = None,
+    next_check_at: datetime | None = None,
+    paused: bool = False,
+    latest: ResultSummary | None = None,
+    notes: str | None = None,
+) -> Target:
+    """A target whose id sorts after every id made before it, like ``new_target_id``'s."""
+    number = next(_numbers)
+    return Target(
+        id=f"tg_{number:012x}{secrets.token_hex(4)}",
+        team=team,
+        spec=TargetSpec(
+            endpoint=endpoint_from_parts(host or f"host{number}.example.com", port, protocol, sni),
+            labels=labels if labels is not None else {},
+            notes=notes,
+        ),
+        created_at=now,
+        updated_at=now,
+        next_check_at=now if next_check_at is None else next_check_at,
+        paused=paused,
+        latest=latest,
+    )
+
+
+def summary(status: Status, now: datetime, days_left: int | None) -> ResultSummary:
+    """A result summary; ``days_left=None`` means no certificate was seen (no not_after either)."""
+    return ResultSummary(
+        status=status,
+        days_left=days_left,
+        not_after=None if days_left is None else now + timedelta(days=days_left, hours=3),
+        codes=("expires_soon",) if status is Status.WARNING else (),
+        checked_at=now,
+    )
+
+
+def all_pages(store: TargetStore, team: str, *, limit: int, where: TargetFilter | None = None) -> list[Page]:
+    """Every page of a listing, following cursors until there is none."""
+    pages: list[Page] = []
+    cursor: str | None = None
+    while True:
+        page = store.list_targets(team, limit=limit, cursor=cursor, where=where or TargetFilter())
+        pages.append(page)
+        cursor = page.cursor
+        if cursor is None:
+            return pages
+        assert len(pages) < 1000, "the cursors never end"
+
+
+def due_ids(store: TargetStore, team: str, now: datetime) -> list[str]:
+    """The ids ``due_targets`` yields for one team (the DynamoDB table is shared by every test)."""
+    return [target_id for owner, target_id in store.due_targets(now) if owner == team]
+
+
+class StoreContract:
+    """What every TargetStore promises; a subclass supplies the ``store`` fixture."""
+
+    @pytest.fixture
+    def team(self) -> str:
+        return f"team-{uuid.uuid4().hex[:12]}"
+
+    # --- due targets first: on DynamoDB this test creates the most, and moto's transactions copy
+    # the whole table, so it is cheapest while the shared table is still small.
+
+    def test_due_targets_are_exactly_the_unpaused_ones_whose_time_has_come(
+        self, store: TargetStore, team: str, now: datetime
+    ) -> None:
+        targets = [
+            new_target(
+                team,
+                now,
+                next_check_at=now + timedelta(minutes=(number * 137) % 4001 - 2000),
+                paused=number % 5 == 0,
+            )
+            for number in range(200)
+        ]
+        targets += [
+            new_target(team, now, next_check_at=now),
+            new_target(team, now, next_check_at=now + timedelta(microseconds=1)),
+            new_target(team, now, next_check_at=now - timedelta(microseconds=1)),
+            new_target(team, now, next_check_at=now - timedelta(days=400), paused=True),
+        ]
+        for target in targets:
+            store.create_target(target)
+        schedule = {t.id: (t.paused, t.next_check_at) for t in targets}
+
+        def expected() -> set[str]:
+            return {target_id for target_id, (paused, at) in schedule.items() if not paused and at <= now}
+
+        due = due_ids(store, team, now)
+        assert len(due) == len(set(due))
+        assert set(due) == expected()
+        assert targets[-4].id in due
+        assert targets[-3].id not in due
+        assert 50 < len(due) < 150  # the spread really puts targets on both sides of now
+        # The same moment in another time zone is the same moment.
+        assert set(due_ids(store, team, now.astimezone(timezone(timedelta(hours=-7))))) == set(due)
+
+        # A check landing moves the target's next check: out of the due set, or into it.
+        leaving = [t for t in targets if t.id in due][:8]
+        arriving = [t for t in targets if not t.paused and t.id not in due][:8]
+        for target in leaving:
+            store.save_result(team, target.id, summary(Status.OK, now, 80), {}, now + timedelta(hours=6))
+            schedule[target.id] = (False, now + timedelta(hours=6))
+        for target in arriving:
+            store.save_result(team, target.id, summary(Status.OK, now, 80), {}, now - timedelta(minutes=1))
+            schedule[target.id] = (False, now - timedelta(minutes=1))
+        moved = due_ids(store, team, now)
+        assert set(moved) == expected()
+        assert not {t.id for t in leaving} & set(moved)
+        assert {t.id for t in arriving} <= set(moved)
+
+    # --- create and get ------------------------------------------------------------------------
+
+    def test_a_target_reads_back_with_every_field(self, store: TargetStore, team: str, now: datetime) -> None:
+        stamp = now + timedelta(microseconds=123456)
+        full = Target(
+            id="tg_00000000000aabcdef01",
+            team=team,
+            spec=TargetSpec(
+                endpoint=endpoint_from_parts("mail.example.com", 587, "submission", "smtp.example.org"),
+                labels={"env": "prod", "owner": "payments", "tier": "1"},
+                warn_days=45,
+                critical_days=10,
+                check_interval_minutes=60,
+                ca_bundle="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+                notes="the outgoing relay; ask #mail before pausing",
+            ),
+            created_at=stamp,
+            updated_at=stamp + timedelta(seconds=5),
+            next_check_at=stamp + timedelta(hours=1),
+            paused=True,
+            source="bulk",
+            latest=ResultSummary(
+                status=Status.ERROR,
+                days_left=None,
+                not_after=None,
+                codes=("connection_failed", "dns"),
+                checked_at=stamp - timedelta(minutes=3),
+            ),
+        )
+        bare = Target(
+            id="tg_00000000000b12345678",
+            team=team,
+            spec=TargetSpec(endpoint=endpoint_from_parts("2001:db8::1", 8443, "tls")),
+            created_at=now,
+            updated_at=now,
+            next_check_at=now,
+        )
+        checked = dataclasses.replace(
+            new_target(team, now, labels={"env": "dev"}),
+            latest=ResultSummary(Status.WARNING, 12, now + timedelta(days=12, minutes=7), ("expires_soon",), now),
+        )
+        for target in (full, bare, checked):
+            store.create_target(target)
+
+        for target in (full, bare, checked):
+            assert store.get_target(team, target.id) == target
+        assert store.get_result(team, full.id) is None
+
+    def test_the_same_endpoint_twice_in_one_team_is_a_duplicate(
+        self, store: TargetStore, team: str, now: datetime
+    ) -> None:
+        first = new_target(team, now, host="api.example.com", port=443, sni="api.example.com")
+        store.create_target(first)
+
+        again = new_target(team, now, host="api.example.com", port=443, sni="api.example.com")
+        with pytest.raises(DuplicateTargetError) as caught:
+            store.create_target(again)
+
+        assert caught.value.existing_id == first.id
+        with pytest.raises(NotFoundError):
+            store.get_target(team, again.id)
+        assert [t.id for t in all_pages(store, team, limit=10)[0].items] == [first.id]
+
+    def test_endpoints_differing_in_team_sni_port_or_protocol_are_not_duplicates(
+        self, store: TargetStore, team: str, now: datetime
+    ) -> None:
+        store.create_target(new_target(team, now, host="api.example.com", port=443, sni="api.example.com"))
+        others = [
+            new_target(f"{team}-other", now, host="api.example.com", port=443, sni="api.example.com"),
+            new_target(team, now, host="api.example.com", port=443),
+            new_target(team, now, host="api.example.com", port=443, sni="www.example.com"),
+            new_target(team, now, host="api.example.com", port=8443, sni="api.example.com"),
+            new_target(team, now, host="api.example.com", port=443, protocol="tls", sni="api.example.com"),
+        ]
+        for target in others:
+            store.create_target(target)
+
+        for target in others:
+            assert store.get_target(target.team, target.id) == target
+
+    def test_another_teams_target_is_not_found(self, store: TargetStore, team: str, now: datetime) -> None:
+        target = new_target(team, now)
+        store.create_target(target)
+
+        with pytest.raises(NotFoundError):
+            store.get_target(f"{team}-other", target.id)
+        with pytest.raises(NotFoundError):
+            store.get_target(team, "tg_0000000000000000000")
+        with pytest.raises(NotFoundError):
+            store.update_target(f"{team}-other", target.id, TargetChanges(notes="mine now"), now)
+        with pytest.raises(NotFoundError):
+            store.delete_target(f"{team}-other", target.id)
+        with pytest.raises(NotFoundError):
+            store.get_target(f"{team}-other", target.id)  # the failed update created nothing
+        assert store.get_target(team, target.id) == target
+        assert store.get_result(f"{team}-other", target.id) is None
+
+    # --- listing -------------------------------------------------------------------------------
+
+    def test_listing_pages_through_a_team_in_creation_order(self, store: TargetStore, team: str, now: datetime) -> None:
+        created = []
+        for number in range(23):
+            target = new_target(team, now)
+            store.create_target(target)
+            created.append(target.id)
+            if number % 7 == 0:
+                store.create_target(new_target(f"{team}-other", now))
+
+        pages = all_pages(store, team, limit=5)
+
+        assert [len(p.items) for p in pages] == [5, 5, 5, 5, 3]
+        assert [t.id for p in pages for t in p.items] == created
+        assert all(p.cursor is not None for p in pages[:-1])
+        assert all(t.team == team for p in pages for t in p.items)
+        assert [len(p.items) for p in all_pages(store, team, limit=23)] == [23]
+        assert [len(p.items) for p in all_pages(store, team, limit=22)] == [22, 1]
+        assert [len(p.items) for p in all_pages(store, team, limit=1000)] == [23]
+        assert all_pages(store, f"{team}-nobody", limit=5) == [Page((), None)]
+
+    def test_filters_with_pagination_return_every_match_exactly_once(
+        self, store: TargetStore, team: str, now: datetime
+    ) -> None:
+        prod, dev = {"env": "prod"}, {"env": "dev"}
+        spec: dict[str, tuple[Status | None, dict[str, str], int | None]] = {
+            "ok-prod": (Status.OK, prod, 200),
+            "ok-dev": (Status.OK, dev, 90),
+            "warn-prod": (Status.WARNING, prod, 20),
+            "warn-unlabelled": (Status.WARNING, {}, 25),
+            "crit-prod": (Status.CRITICAL, prod, 3),
+            "crit-dev": (Status.CRITICAL, dev, -2),
+            "error-prod": (Status.ERROR, prod, None),
+            "unchecked-prod": (None, prod, None),
+            "ok-prod-owned": (Status.OK, {"env": "prod", "owner": "web"}, 60),
+            "checked-later-prod": (None, prod, None),
+        }
+        ids: dict[str, str] = {}
+        for name, (status, labels, days_left) in spec.items():
+            latest = None if status is None else summary(status, now, days_left)
+            target = new_target(team, now, labels=labels, latest=latest)
+            store.create_target(target)
+            ids[name] = target.id
+        # A summary written by a check (not at creation) is what the filters see too.
+        store.save_result(team, ids["checked-later-prod"], summary(Status.CRITICAL, now, 1), {}, now)
+        for _ in range(3):
+            store.create_target(new_target(f"{team}-other", now, labels=prod, latest=summary(Status.OK, now, 3)))
+
+        soon = now + timedelta(days=30)
+        cases: list[tuple[TargetFilter, list[str]]] = [
+            (TargetFilter(), list(spec)),
+            (TargetFilter(status=Status.WARNING), ["warn-prod", "warn-unlabelled"]),
+            (TargetFilter(status=Status.CRITICAL), ["crit-prod", "crit-dev", "checked-later-prod"]),
+            (
+                TargetFilter(label=("env", "prod")),
+                [
+                    "ok-prod",
+                    "warn-prod",
+                    "crit-prod",
+                    "error-prod",
+                    "unchecked-prod",
+                    "ok-prod-owned",
+                    "checked-later-prod",
+                ],
+            ),
+            (TargetFilter(label=("env", "dev")), ["ok-dev", "crit-dev"]),
+            (TargetFilter(label=("env", "PROD")), []),
+            (TargetFilter(label=("owner", "web")), ["ok-prod-owned"]),
+            (TargetFilter(label=("nope", "prod")), []),
+            (
+                TargetFilter(expiring_before=soon),
+                ["warn-prod", "warn-unlabelled", "crit-prod", "crit-dev", "checked-later-prod"],
+            ),
+            # Inclusive: a certificate ending exactly at the bound is expiring before it.
+            (
+                TargetFilter(expiring_before=now + timedelta(days=20, hours=3)),
+                ["warn-prod", "crit-prod", "crit-dev", "checked-later-prod"],
+            ),
+            (TargetFilter(status=Status.OK, label=("env", "prod")), ["ok-prod", "ok-prod-owned"]),
+            (
+                TargetFilter(label=("env", "prod"), expiring_before=soon),
+                ["warn-prod", "crit-prod", "checked-later-prod"],
+            ),
+            (
+                TargetFilter(status=Status.CRITICAL, label=("env", "prod"), expiring_before=now + timedelta(days=2)),
+                ["checked-later-prod"],
+            ),
+        ]
+        for where, names in cases:
+            for limit in (1, 2, 3, 100):
+                pages = all_pages(store, team, limit=limit, where=where)
+                found = [t.id for p in pages for t in p.items]
+                assert found == [ids[name] for name in names], (where, limit)
+                assert all(len(p.items) == limit for p in pages[:-1]), (where, limit)
+                assert pages[-1].cursor is None
+
+    def test_a_cursor_that_is_not_one_is_refused(self, store: TargetStore, team: str, now: datetime) -> None:
+        store.create_target(new_target(team, now))
+        bad = [
+            "not a cursor",
+            "%%%",
+            "eyJ",  # a truncated JSON object
+            base64.urlsafe_b64encode(b"[1, 2]").decode(),
+            base64.urlsafe_b64encode(b'"text"').decode(),
+        ]
+        for cursor in bad:
+            with pytest.raises(InvalidRequestError) as caught:
+                store.list_targets(team, limit=5, cursor=cursor, where=TargetFilter())
+            assert (caught.value.field, caught.value.code) == ("cursor", "invalid_cursor"), cursor
+
+    def test_a_cursor_without_a_position_is_refused(self, store: TargetStore, team: str, now: datetime) -> None:
+        for _ in range(3):
+            store.create_target(new_target(team, now))
+        for position in ({}, {"page": 2}):
+            with pytest.raises(InvalidRequestError):
+                store.list_targets(team, limit=1, cursor=encode_cursor(position), where=TargetFilter())
+
+    # --- update --------------------------------------------------------------------------------
+
+    def test_an_update_changes_only_the_fields_it_sets(self, store: TargetStore, team: str, now: datetime) -> None:
+        original = dataclasses.replace(
+            new_target(team, now, sni="www.example.com", labels={"env": "prod"}, notes="first"),
+            latest=summary(Status.WARNING, now, 20),
+            source="acm",
+        )
+        store.create_target(original)
+        steps: list[tuple[TargetChanges, Callable[[TargetSpec], TargetSpec], bool]] = [
+            (
+                TargetChanges(labels={"env": "dev", "cost": "42"}),
+                lambda s: _spec(s, labels={"env": "dev", "cost": "42"}),
+                False,
+            ),
+            (TargetChanges(warn_days=60, critical_days=14), lambda s: _spec(s, warn_days=60, critical_days=14), False),
+            (TargetChanges(check_interval_minutes=15), lambda s: _spec(s, check_interval_minutes=15), False),
+            (TargetChanges(notes="second"), lambda s: _spec(s, notes="second"), False),
+            (TargetChanges(clear_notes=True), lambda s: _spec(s, notes=None), False),
+            (TargetChanges(paused=True), lambda s: s, True),
+            (TargetChanges(labels={}), lambda s: _spec(s, labels={}), True),
+            (TargetChanges(paused=False, notes="back"), lambda s: _spec(s, notes="back"), False),
+            (TargetChanges(), lambda s: s, False),
+        ]
+        expected = original
+        for number, (changes, change_spec, paused) in enumerate(steps, start=1):
+            moment = now + timedelta(minutes=number)
+            expected = dataclasses.replace(expected, spec=change_spec(expected.spec), paused=paused, updated_at=moment)
+
+            returned = store.update_target(team, original.id, changes, moment)
+
+            assert returned == expected, changes
+            assert store.get_target(team, original.id) == expected, changes
+
+    def test_pausing_takes_a_target_off_the_schedule_and_unpausing_puts_it_back(
+        self, store: TargetStore, team: str, now: datetime
+    ) -> None:
+        target = new_target(team, now, next_check_at=now - timedelta(hours=1))
+        born_paused = new_target(team, now, next_check_at=now - timedelta(hours=1), paused=True)
+        store.create_target(target)
+        store.create_target(born_paused)
+        assert due_ids(store, team, now) == [target.id]
+
+        store.update_target(team, target.id, TargetChanges(paused=True), now)
+        assert due_ids(store, team, now) == []
+        store.update_target(team, target.id, TargetChanges(paused=True), now)  # pausing twice is harmless
+        store.update_target(team, target.id, TargetChanges(notes="still paused"), now)
+        store.save_result(team, target.id, summary(Status.OK, now, 90), {}, now - timedelta(minutes=5))
+        assert due_ids(store, team, now) == []  # a check landing does not unpause either
+
+        store.update_target(team, target.id, TargetChanges(paused=False), now)
+        store.update_target(team, born_paused.id, TargetChanges(paused=False), now)
+        assert sorted(due_ids(store, team, now)) == sorted([target.id, born_paused.id])
+        store.update_target(team, target.id, TargetChanges(paused=False), now)  # unpausing twice too
+        assert sorted(due_ids(store, team, now)) == sorted([target.id, born_paused.id])
+
+    # --- results -------------------------------------------------------------------------------
+
+    def test_a_result_stores_its_summary_document_and_next_check(
+        self, store: TargetStore, team: str, now: datetime
+    ) -> None:
+        target = new_target(team, now, labels={"env": "prod"}, notes="keep me")
+        store.create_target(target)
+        first = summary(Status.WARNING, now, 21)
+        document = {"status": "warning", "results": [{"address": "192.0.2.1", "days_left": 21}], "n": 1.5}
+
+        store.save_result(team, target.id, first, document, now + timedelta(hours=6))
+
+        assert store.get_target(team, target.id) == dataclasses.replace(
+            target, latest=first, next_check_at=now + timedelta(hours=6)
+        )
+        assert store.get_result(team, target.id) == document
+
+        # A later check without a certificate replaces the summary, days_left and not_after included.
+        later = now + timedelta(hours=6)
+        second = ResultSummary(Status.ERROR, None, None, ("connection_failed",), later)
+        store.save_result(team, target.id, second, {"status": "error"}, later + timedelta(hours=6))
+
+        assert store.get_target(team, target.id) == dataclasses.replace(
+            target, latest=second, next_check_at=later + timedelta(hours=6)
+        )
+        assert store.get_result(team, target.id) == {"status": "error"}
+
+    def test_a_result_for_a_deleted_target_is_refused_and_leaves_nothing(
+        self, store: TargetStore, team: str, now: datetime
+    ) -> None:
+        target = new_target(team, now)
+        store.create_target(target)
+        store.delete_target(team, target.id)
+
+        with pytest.raises(NotFoundError):
+            store.save_result(team, target.id, summary(Status.OK, now, 90), {"status": "ok"}, now)
+        with pytest.raises(NotFoundError):
+            store.save_result(team, "tg_0000000000000000000", summary(Status.OK, now, 90), {}, now)
+
+        with pytest.raises(NotFoundError):
+            store.get_target(team, target.id)
+        assert store.get_result(team, target.id) is None
+        assert due_ids(store, team, now) == []
+
+    # --- delete --------------------------------------------------------------------------------
+
+    def test_delete_removes_the_target_its_result_and_its_endpoint(
+        self, store: TargetStore, team: str, now: datetime
+    ) -> None:
+        target = new_target(team, now, host="gone.example.com", sni="gone.example.com")
+        neighbour = new_target(team, now)
+        store.create_target(target)
+        store.create_target(neighbour)
+        store.save_result(team, target.id, summary(Status.OK, now, 90), {"status": "ok"}, now)
+
+        store.delete_target(team, target.id)
+
+        with pytest.raises(NotFoundError):
+            store.get_target(team, target.id)
+        assert store.get_result(team, target.id) is None
+        assert [t.id for t in all_pages(store, team, limit=10)[0].items] == [neighbour.id]
+        assert target.id not in due_ids(store, team, now)
+        with pytest.raises(NotFoundError):
+            store.delete_target(team, target.id)
+        with pytest.raises(NotFoundError):
+            store.delete_target(team, "tg_0000000000000000000")
+        # The endpoint is free again.
+        again = new_target(team, now, host="gone.example.com", sni="gone.example.com")
+        store.create_target(again)
+        assert store.get_target(team, again.id) == again
+        assert store.get_target(team, neighbour.id) == neighbour
+
+    # --- tokens --------------------------------------------------------------------------------
+
+    def test_tokens_are_put_read_listed_and_deleted(self, store: TargetStore, team: str, now: datetime) -> None:
+        records = [
+            TokenRecord(secrets.token_hex(6), f"{team}-b", False, "a" * 64, now, "ci"),
+            TokenRecord(secrets.token_hex(6), team, True, "b" * 64, now + timedelta(seconds=1), "ops"),
+            TokenRecord(secrets.token_hex(6), team, False, "c" * 64, now - timedelta(days=1)),
+        ]
+        for record in records:
+            store.put_token(record)
+
+        for record in records:
+            assert store.get_token(record.token_id) == record
+        assert store.get_token(secrets.token_hex(6)) is None
+        mine = {r.token_id for r in records}
+        listed = [r for r in store.list_tokens() if r.token_id in mine]
+        assert listed == [records[2], records[1], records[0]]  # by team, then by creation
+
+        assert store.delete_token(records[0].token_id) is True
+        assert store.delete_token(records[0].token_id) is False
+        assert store.get_token(records[0].token_id) is None
+        assert [r for r in store.list_tokens() if r.token_id in mine] == [records[2], records[1]]
+
+    # --- concurrent writers --------------------------------------------------------------------
+
+    def test_an_edit_and_a_check_landing_keep_each_others_fields_in_either_order(
+        self, store: TargetStore, team: str, now: datetime
+    ) -> None:
+        for edit_first in (True, False):
+            target = new_target(team, now, labels={"env": "old"}, notes="old")
+            store.create_target(target)
+            edit, result, expected = _edit_and_result(target, now)
+
+            if edit_first:
+                store.update_target(team, target.id, edit, now + timedelta(minutes=1))
+                store.save_result(team, target.id, *result)
+            else:
+                store.save_result(team, target.id, *result)
+                assert store.update_target(team, target.id, edit, now + timedelta(minutes=1)) == expected
+
+            assert store.get_target(team, target.id) == expected
+            assert store.get_result(team, target.id) == result[1]
+
+    def test_concurrent_edits_and_check_results_never_lose_a_field(
+        self, store: TargetStore, team: str, now: datetime
+    ) -> None:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for round_number in range(16):
+                target = new_target(team, now, labels={"env": "old"}, notes="old")
+                store.create_target(target)
+                edit, result, expected = _edit_and_result(target, now)
+                start = threading.Barrier(2, timeout=10)
+                writers = [
+                    functools.partial(
+                        _after, start, store.update_target, team, target.id, edit, now + timedelta(minutes=1)
+                    ),
+                    functools.partial(_after, start, store.save_result, team, target.id, *result),
+                ]
+                if round_number % 2:
+                    writers.reverse()
+
+                for future in [pool.submit(writer) for writer in writers]:
+                    future.result()
+
+                assert store.get_target(team, target.id) == expected
+                assert store.get_result(team, target.id) == result[1]
+
+
+class TestInMemoryStore(StoreContract):
+    @pytest.fixture
+    def store(self) -> InMemoryStore:
+        return InMemoryStore()
+
+    def test_a_cursor_without_a_position_is_refused(self, store: TargetStore, team: str, now: datetime) -> None:
+        super().test_a_cursor_without_a_position_is_refused(store, team, now)
+
+
+class TestDynamoStore(StoreContract):
+    @pytest.fixture
+    def store(self, aws_stack: AwsStack) -> DynamoStore:
+        return DynamoStore(_AtomicRequests(aws_stack.dynamodb), aws_stack.table)
+
+
+class _AtomicRequests:
+    """A DynamoDB client whose requests run one at a time, as each request is atomic in DynamoDB.
+
+    moto does not guard its tables across threads (a transaction deep-copies the table while
+    another thread may be writing to it). Serializing single requests still leaves the store's
+    own requests free to interleave, and a short gap after each lets the other thread in: a
+    read-modify-write over two requests would lose a field here.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                with self._lock:
+                    return attribute(*args, **kwargs)
+            finally:
+                time.sleep(0.001)  # the gap a network round trip leaves: the other writer may run in it
+
+        return call
+
+
+def _spec(spec: TargetSpec, **changes: Any) -> TargetSpec:
+    return dataclasses.replace(spec, **changes)
+
+
+def _edit_and_result(
+    target: Target, now: datetime
+) -> tuple[TargetChanges, tuple[ResultSummary, dict[str, Any], datetime], Target]:
+    """An API edit, a check result, and the target as both of them leave it."""
+    edit = TargetChanges(labels={"env": "prod", "owner": "web"}, notes="edited")
+    result = summary(Status.WARNING, now, 14)
+    next_check_at = now + timedelta(hours=6)
+    expected = dataclasses.replace(
+        target,
+        spec=_spec(target.spec, labels={"env": "prod", "owner": "web"}, notes="edited"),
+        updated_at=now + timedelta(minutes=1),
+        latest=result,
+        next_check_at=next_check_at,
+    )
+    return edit, (result, {"status": "warning", "target": target.id}, next_check_at), expected
+
+
+def _after(start: threading.Barrier, write: Callable[..., Any], *args: Any) -> Any:
+    """Wait until the other writer is ready too, then write: the two calls overlap."""
+    start.wait()
+    return write(*args)
