@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import AuthRequest, AuthResponse, Chalice, Response
+from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Rate, Response, SNSEvent, SQSEvent
 
-from chalicelib import __version__, api, payloads, render
+from chalicelib import __version__, api, payloads, render, telemetry
 from chalicelib.deps import container
 from chalicelib.openapi import openapi_document
+from chalicelib.settings import Settings
 
 app = Chalice(app_name="certwatch")
+# Event sources are named at deploy time: `CERTWATCH_STAGE=prod chalice deploy --stage prod`.
+SETTINGS = Settings.from_env()
 JSON = ["application/json"]
 TEAM = {"team"}
 
@@ -108,3 +111,26 @@ def check_target(target_id: str) -> dict[str, Any]:
     params = api.params(request, TEAM)
     target, result = container().registry.check_now(api.principal(request), target_id, team=params.get("team"))
     return {**render.target_to_dict(target), "result": result}
+
+
+@app.schedule(Rate(SETTINGS.sweep_minutes, unit=Rate.MINUTES), name="sweep")
+def sweep(event: CloudWatchEvent) -> dict[str, int]:
+    result = container().sweeper.sweep()
+    telemetry.logger().info("sweep done", extra={"due": result.due, "queued": result.queued})
+    telemetry.count({"TargetsDue": result.due, "TargetsQueued": result.queued, "OutboxPublished": result.published})
+    return {"due": result.due, "queued": result.queued, "published": result.published}
+
+
+@app.on_sqs_message(queue=SETTINGS.check_queue_name, batch_size=10, name="checker")
+def check_batch(event: SQSEvent) -> dict[str, Any]:
+    outcome = container().worker.handle(event.to_dict().get("Records", []))
+    telemetry.count(
+        {"Checks": outcome.checked, "CheckErrors": outcome.errors, "FailedMessages": len(outcome.failed_message_ids)}
+    )
+    telemetry.count_by_severity("EventsPublished", outcome.published_by_severity)
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in outcome.failed_message_ids]}
+
+
+@app.on_sns_message(topic=SETTINGS.topic_name, name="slack")
+def post_to_slack(event: SNSEvent) -> None:
+    container().slack.deliver(event.message)

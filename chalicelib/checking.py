@@ -1,58 +1,82 @@
-"""Running checks for registered targets and recording what they found."""
+"""Running checks for registered targets, recording what they found, and alerting on it."""
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from chalicelib.engine import CheckEngine, CheckRequest
-from chalicelib.errors import NotFoundError
+from chalicelib.errors import CertwatchError, NotFoundError, StoreError
 from chalicelib.models import TargetReport
+from chalicelib.notify import Notification
 from chalicelib.render import report_to_dict
 from chalicelib.store import TargetStore
 from chalicelib.targets import ResultSummary, Target, next_check
 from chalicelib.truststore import TrustStore, parse_pem_bundle
 
+logger = logging.getLogger(__name__)
+
+AfterCheck = Callable[[Target, TargetReport, dict[str, Any]], list[Notification]]
+
 
 @dataclass(frozen=True, slots=True)
 class CheckedTarget:
-    """A target, the report of the check just made, and its JSON document as stored."""
+    """A target, the report of the check just made, its JSON document, and the notifications published."""
 
     target: Target
     report: TargetReport
     document: dict[str, Any]
+    notifications: tuple[Notification, ...] = ()
 
 
 class TargetChecker:
-    """Checks targets with the engine (their own thresholds and CA bundle) and stores each result."""
+    """Checks targets with the engine (their own thresholds and CA bundle), stores and alerts on each."""
 
     def __init__(
-        self, store: TargetStore, engine: CheckEngine, trust: TrustStore, clock: Callable[[], datetime]
+        self,
+        store: TargetStore,
+        engine: CheckEngine,
+        trust: TrustStore,
+        *,
+        after_check: AfterCheck | None = None,
     ) -> None:
         self._store = store
         self._engine = engine
         self._trust = trust
-        self._clock = clock
+        self._after_check = after_check
 
     def check_targets(self, targets: Sequence[Target]) -> list[dict[str, Any]]:
-        return [checked.document for checked in self.run(targets)]
+        checked, failed = self.run(targets)
+        if failed:
+            raise StoreError(f"could not record the check of {failed[0].id}")
+        return [c.document for c in checked]
 
-    def run(self, targets: Sequence[Target]) -> list[CheckedTarget]:
-        """Check every target concurrently and store the results; a deleted target is skipped."""
+    def run(self, targets: Sequence[Target]) -> tuple[list[CheckedTarget], list[Target]]:
+        """Check every target concurrently, store each result and alert on it.
+
+        Returns what was checked, and the targets whose result could not be stored or alerted
+        on (to be retried); a target deleted meanwhile is in neither.
+        """
         requests = [CheckRequest(t.endpoint, t.spec.policy, self._trust_for(t.spec.ca_bundle)) for t in targets]
-        checked = []
+        checked: list[CheckedTarget] = []
+        failed: list[Target] = []
         for target, report in zip(targets, self._engine.check_many(requests), strict=True):
             document = report_to_dict(report)
             upcoming = next_check(report.checked_at, target.spec.check_interval_minutes)
             try:
                 self._store.save_result(target.team, target.id, ResultSummary.of(report), document, upcoming)
+                notes = self._after_check(target, report, document) if self._after_check else []
             except NotFoundError:
                 continue  # deleted while it was being checked: nothing to record, nobody to tell
-            checked.append(CheckedTarget(target, report, document))
-        return checked
+            except CertwatchError as exc:
+                logger.error("recording the check of %s/%s failed: %s", target.team, target.id, exc)
+                failed.append(target)
+                continue
+            checked.append(CheckedTarget(target, report, document, tuple(notes)))
+        return checked, failed
 
     def _trust_for(self, ca_bundle: str | None) -> TrustStore | None:
         return None if ca_bundle is None else _with_bundle(self._trust, ca_bundle)

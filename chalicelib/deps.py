@@ -15,10 +15,13 @@ from chalicelib.addresses import AddressPolicy
 from chalicelib.checking import TargetChecker
 from chalicelib.dynamo import DynamoStore
 from chalicelib.engine import CheckEngine, utc_now
+from chalicelib.pipeline import Alerter, AlertSettings, CheckWorker, Publisher, SlackRelay, Sweeper
 from chalicelib.queue import SqsCheckQueue
 from chalicelib.registry import TargetRegistry
 from chalicelib.resolver import SystemResolver
 from chalicelib.settings import Settings
+from chalicelib.slack import SlackWebhook
+from chalicelib.sns import SnsPublisher
 from chalicelib.store import TargetStore
 from chalicelib.truststore import TrustStore, load_trust_store
 
@@ -80,8 +83,70 @@ class Container:
         )
 
     @cached_property
+    def sns(self) -> Any:
+        import boto3
+
+        return boto3.client("sns")
+
+    @cached_property
+    def topic_arn(self) -> str:
+        if self.settings.topic_arn:
+            return self.settings.topic_arn
+        import boto3
+
+        # The topic's name follows the stage; its ARN needs the account, which any caller may ask.
+        account = boto3.client("sts").get_caller_identity()["Account"]
+        region = self.sns.meta.region_name
+        partition = self.sns.meta.partition
+        return f"arn:{partition}:sns:{region}:{account}:{self.settings.topic_name}"
+
+    @cached_property
+    def publisher(self) -> Publisher:
+        return SnsPublisher(self.sns, self.topic_arn)
+
+    @cached_property
+    def alerter(self) -> Alerter:
+        settings = AlertSettings(
+            unreachable_after=self.settings.unreachable_after,
+            repeat_critical_hours=self.settings.repeat_critical_hours,
+            base_url=self.settings.public_url,
+        )
+        return Alerter(self.store, self.publisher, self.clock, settings)
+
+    @cached_property
     def checker(self) -> TargetChecker:
-        return TargetChecker(self.store, self.engine, self.trust, self.clock)
+        return TargetChecker(self.store, self.engine, self.trust, after_check=self.alerter.after_check)
+
+    @cached_property
+    def sweeper(self) -> Sweeper:
+        return Sweeper(self.store, self.queue, self.alerter, self.clock)
+
+    @cached_property
+    def worker(self) -> CheckWorker:
+        return CheckWorker(self.store, self.checker)
+
+    @cached_property
+    def ssm(self) -> Any:
+        import boto3
+
+        return boto3.client("ssm")
+
+    def slack_webhook_url(self) -> str | None:
+        """The webhook URL: the local stack's variable, else the stage's SSM SecureString (cached 5 min)."""
+        if self.settings.slack_webhook_url:
+            return self.settings.slack_webhook_url
+        from aws_lambda_powertools.utilities.parameters import SSMProvider
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        provider = self.__dict__.setdefault("_ssm_provider", SSMProvider(boto3_client=self.ssm))
+        try:
+            return str(provider.get(self.settings.slack_parameter, decrypt=True, max_age=300))
+        except GetParameterError:
+            return None
+
+    @cached_property
+    def slack(self) -> SlackRelay:
+        return SlackRelay(SlackWebhook(self.slack_webhook_url))
 
     @cached_property
     def registry(self) -> TargetRegistry:

@@ -6,6 +6,8 @@ Keys (``pk`` / ``sk``):
 ``TEAM#<team>``    ``T#<target id>``     a target, with its latest result summary
 ``TEAM#<team>``    ``R#<target id>``     the latest full check result (JSON)
 ``TEAM#<team>``    ``U#<endpoint key>``  uniqueness of host/port/protocol/SNI per team
+``TEAM#<team>``    ``A#<target id>``     what has been announced for the target
+``TEAM#<team>``    ``E#<id>#<event key>``  a notification (the outbox; once per key)
 ``TOKEN``          ``<token id>``        an API token's hash and team
 =================  ====================  ==========================================
 
@@ -26,6 +28,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from chalicelib.alerts import AlertState
 from chalicelib.endpoints import endpoint_from_parts
 from chalicelib.errors import (
     ConfigurationError,
@@ -36,6 +39,7 @@ from chalicelib.errors import (
     ThrottledError,
 )
 from chalicelib.models import Endpoint, Status
+from chalicelib.notify import Notification
 from chalicelib.store import decode_cursor, encode_cursor
 from chalicelib.targets import (
     DUE_SHARDS,
@@ -50,7 +54,22 @@ from chalicelib.targets import (
 from chalicelib.tokens import TokenRecord
 
 DUE_INDEX = "due"
-_THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+OUTBOX_INDEX = "outbox"
+PENDING = "pending"
+_THROTTLED = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+}
+# A transaction cancelled for any of these reasons can simply be retried.
+_RETRYABLE_CANCELLATIONS = {
+    "TransactionConflict",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+    "RequestLimitExceeded",
+}
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -86,7 +105,7 @@ class DynamoStore:
                 ]
             )
         except ClientError as exc:
-            if _code(exc) != "TransactionCanceledException":
+            if 1 not in _cancelled_by_condition(exc):  # not the uniqueness item: not a duplicate
                 raise _translate(exc) from exc
             existing = self._get_item(team, f"U#{target.key}")
             if existing is None:  # the racing writer already deleted it again: say so, retryable
@@ -126,10 +145,10 @@ class DynamoStore:
 
     def update_target(self, team: str, target_id: str, changes: TargetChanges, now: datetime) -> Target:
         sets: dict[str, Any] = {"updated_at": _ts(now)}
-        for name in ("labels", "warn_days", "critical_days", "check_interval_minutes", "notes"):
+        for name in ("labels", "warn_days", "critical_days", "check_interval_minutes", "notes", "alert_days"):
             value = getattr(changes, name)
             if value is not None:
-                sets[name] = value
+                sets[name] = list(value) if name == "alert_days" else value
         removes = ["notes"] if changes.clear_notes else []
         if changes.paused is not None:
             sets["paused"] = changes.paused
@@ -177,9 +196,29 @@ class DynamoStore:
                 ]
             )
         except ClientError as exc:
-            if _code(exc) == "TransactionCanceledException":
+            if 0 in _cancelled_by_condition(exc):  # the target item's condition: it does not exist
                 raise NotFoundError(f"no target {target_id}") from exc
             raise _translate(exc) from exc
+        self._delete_prefixed(partition, f"E#{target_id}#")
+        self._call("delete_item", TableName=self._table, Key=_dump({"pk": partition, "sk": f"A#{target_id}"}))
+
+    def _delete_prefixed(self, partition: str, prefix: str) -> None:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": partition}, ":prefix": {"S": prefix}},
+            "ProjectionExpression": "pk, sk",
+        }
+        while True:
+            answer = self._call("query", **request)
+            keys = [{"DeleteRequest": {"Key": item}} for item in answer.get("Items", [])]
+            for start in range(0, len(keys), 25):
+                pending: dict[str, Any] = {self._table: keys[start : start + 25]}
+                while pending:
+                    pending = self._call("batch_write_item", RequestItems=pending).get("UnprocessedItems") or {}
+            if "LastEvaluatedKey" not in answer:
+                return
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def save_result(
         self, team: str, target_id: str, summary: ResultSummary, document: dict[str, Any], next_check_at: datetime
@@ -225,7 +264,7 @@ class DynamoStore:
                 ]
             )
         except ClientError as exc:
-            if _code(exc) == "TransactionCanceledException":
+            if 0 in _cancelled_by_condition(exc):  # the target item's condition: it does not exist
                 raise NotFoundError(f"no target {target_id}") from exc
             raise _translate(exc) from exc
 
@@ -251,6 +290,91 @@ class DynamoStore:
                 if "LastEvaluatedKey" not in answer:
                     break
                 request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def lease(self, team: str, target_id: str, now: datetime, until: datetime) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_dump({"pk": _team_key(team), "sk": f"T#{target_id}"}),
+                UpdateExpression="SET next_check_at = :until",
+                ConditionExpression="attribute_exists(due_shard) AND next_check_at <= :now",
+                ExpressionAttributeValues={":until": {"S": _ts(until)}, ":now": {"S": _ts(now)}},
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False  # checked, paused or deleted since the index said it was due
+            raise _translate(exc) from exc
+        return True
+
+    # --- alert state and the outbox ----------------------------------------------------------
+
+    def get_alert_state(self, team: str, target_id: str) -> AlertState:
+        item = self._get_item(_team_key(team), f"A#{target_id}")
+        if item is None:
+            return AlertState()
+        return AlertState(
+            fingerprint=item.get("fingerprint"),
+            announced=frozenset(item.get("announced", [])),
+            failures=int(item.get("failures", 0)),
+            unreachable=bool(item.get("unreachable", False)),
+            unreachable_episode=int(item.get("unreachable_episode", 0)),
+            problems=frozenset(item.get("problems", [])),
+            problem_episode=int(item.get("problem_episode", 0)),
+        )
+
+    def put_alert_state(self, team: str, target_id: str, state: AlertState) -> None:
+        item: dict[str, Any] = {
+            "pk": _team_key(team),
+            "sk": f"A#{target_id}",
+            "announced": sorted(state.announced),
+            "failures": state.failures,
+            "unreachable": state.unreachable,
+            "unreachable_episode": state.unreachable_episode,
+            "problems": sorted(state.problems),
+            "problem_episode": state.problem_episode,
+        }
+        if state.fingerprint is not None:
+            item["fingerprint"] = state.fingerprint
+        self._call("put_item", TableName=self._table, Item=_dump(item))
+
+    def record_notification(self, notification: Notification) -> bool:
+        item = {
+            "pk": _team_key(notification.team),
+            "sk": f"E#{notification.target_id}#{notification.key}",
+            "key": notification.key,
+            "outbox_status": PENDING,
+            "outbox_at": _ts(notification.created_at),
+            "notification": json.dumps(_notification_json(notification), separators=(",", ":")),
+        }
+        try:
+            self._client.put_item(
+                TableName=self._table, Item=_dump(item), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise _translate(exc) from exc
+        return True
+
+    def pending_notifications(self, limit: int = 100) -> list[Notification]:
+        answer = self._call(
+            "query",
+            TableName=self._table,
+            IndexName=OUTBOX_INDEX,
+            KeyConditionExpression="outbox_status = :pending",
+            ExpressionAttributeValues={":pending": {"S": PENDING}},
+            Limit=limit,
+        )
+        return [_notification(json.loads(_load(item)["notification"])) for item in answer.get("Items", [])]
+
+    def mark_published(self, notification: Notification) -> None:
+        self._call(
+            "update_item",
+            TableName=self._table,
+            Key=_dump({"pk": _team_key(notification.team), "sk": f"E#{notification.target_id}#{notification.key}"}),
+            UpdateExpression="SET published_at = :now REMOVE outbox_status",
+            ExpressionAttributeValues={":now": {"S": _ts(datetime.now(UTC))}},
+        )
 
     # --- tokens ------------------------------------------------------------------------------
 
@@ -338,7 +462,12 @@ def _target_item(target: Target) -> dict[str, Any]:
         "updated_at": _ts(target.updated_at),
         "next_check_at": _ts(target.next_check_at),
     }
-    optional = {"sni": endpoint.sni, "ca_bundle": spec.ca_bundle, "notes": spec.notes}
+    optional = {
+        "sni": endpoint.sni,
+        "ca_bundle": spec.ca_bundle,
+        "notes": spec.notes,
+        "alert_days": None if spec.alert_days is None else list(spec.alert_days),
+    }
     item |= {name: value for name, value in optional.items() if value is not None}
     if not target.paused:
         item["due_shard"] = due_shard(target.id)
@@ -370,6 +499,7 @@ def _target(item: dict[str, Any]) -> Target:
         check_interval_minutes=int(item["check_interval_minutes"]),
         ca_bundle=item.get("ca_bundle"),
         notes=item.get("notes"),
+        alert_days=tuple(int(d) for d in item["alert_days"]) if "alert_days" in item else None,
     )
     latest = None
     if "latest_status" in item:
@@ -390,6 +520,32 @@ def _target(item: dict[str, Any]) -> Target:
         paused=bool(item.get("paused", False)),
         source=item.get("source", "api"),
         latest=latest,
+    )
+
+
+def _notification_json(notification: Notification) -> dict[str, Any]:
+    return {
+        "key": notification.key,
+        "team": notification.team,
+        "target_id": notification.target_id,
+        "document": notification.document,
+        "subject": notification.subject,
+        "text": notification.text,
+        "created_at": _ts(notification.created_at),
+        "attributes": notification.attributes,
+    }
+
+
+def _notification(data: dict[str, Any]) -> Notification:
+    return Notification(
+        key=data["key"],
+        team=data["team"],
+        target_id=data["target_id"],
+        document=data["document"],
+        subject=data["subject"],
+        text=data["text"],
+        created_at=_parse_ts(data["created_at"]),
+        attributes=data.get("attributes", {}),
     )
 
 
@@ -435,9 +591,20 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def _cancelled_by_condition(exc: ClientError) -> set[int]:
+    """Positions of the transaction's items whose condition failed (empty unless it was only that)."""
+    if _code(exc) != "TransactionCanceledException":
+        return set()
+    reasons = [str(r.get("Code") or "None") for r in exc.response.get("CancellationReasons", [])]
+    if any(code in _RETRYABLE_CANCELLATIONS for code in reasons):
+        return set()
+    return {position for position, code in enumerate(reasons) if code == "ConditionalCheckFailed"}
+
+
 def _translate(exc: ClientError) -> Exception:
     code = _code(exc)
-    if code in _THROTTLED:
+    reasons = {str(r.get("Code")) for r in exc.response.get("CancellationReasons", [])}
+    if code in _THROTTLED or reasons & _RETRYABLE_CANCELLATIONS:
         return ThrottledError("the data store is throttling requests; retry shortly")
     if code == "ResourceNotFoundException":
         return ConfigurationError(f"the DynamoDB table does not exist ({exc})")

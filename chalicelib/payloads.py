@@ -50,8 +50,9 @@ _SPEC_FIELDS = {
     "check_interval_minutes",
     "ca_bundle",
     "notes",
+    "alert_days",
 }
-_PATCH_FIELDS = {"labels", "warn_days", "critical_days", "check_interval_minutes", "notes", "paused"}
+_PATCH_FIELDS = {"labels", "warn_days", "critical_days", "check_interval_minutes", "notes", "paused", "alert_days"}
 _INT_FIELDS = {"port", "warn_days", "critical_days", "check_interval_minutes"}
 
 
@@ -94,6 +95,7 @@ def target_spec(data: object) -> TargetSpec:
         ),
         ca_bundle=_ca_bundle(body.get("ca_bundle")),
         notes=_optional_str(body, "notes", MAX_NOTES),
+        alert_days=_alert_days(body.get("alert_days")),
     )
 
 
@@ -116,6 +118,7 @@ def target_changes(data: object) -> TargetChanges:
         notes=_optional_str(body, "notes", MAX_NOTES),
         clear_notes="notes" in body and body["notes"] is None,
         paused=paused,
+        alert_days=_alert_days(body.get("alert_days")),
     )
 
 
@@ -210,6 +213,21 @@ def _labels(value: object) -> dict[str, str]:
     return dict(value)
 
 
+def _alert_days(value: object) -> tuple[int, ...] | None:
+    """A target's own alert thresholds: a list of 1-10 distinct day counts."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or not 1 <= len(value) <= 10
+        or not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d <= MAX_DAYS for d in value)
+    ):
+        raise InvalidRequestError(
+            f"alert_days must be a list of 1-10 whole numbers of days (1-{MAX_DAYS})", field="alert_days"
+        )
+    return tuple(sorted(set(value), reverse=True))
+
+
 def _ca_bundle(value: object) -> str | None:
     if value is None:
         return None
@@ -282,7 +300,12 @@ def _csv_rows(raw: bytes) -> list[object]:
             if cell is None or not cell.strip():
                 continue  # an empty cell means "the default"
             key = str(name).strip()
-            row[key] = _csv_labels(cell) if key == "labels" else cell.strip()
+            if key == "labels":
+                row[key] = _csv_labels(cell)
+            elif key == "alert_days":
+                row[key] = [int(d) if d.strip().isdigit() else d for d in cell.split(";") if d.strip()]
+            else:
+                row[key] = cell.strip()
         rows.append(_numbers(row, _INT_FIELDS))  # kept even when empty, so row numbers match the upload
     return rows
 

@@ -139,6 +139,7 @@ def target_to_dict(target: Target) -> dict[str, Any]:
         "check_interval_minutes": spec.check_interval_minutes,
         "ca_bundle": spec.ca_bundle,
         "notes": spec.notes,
+        "alert_days": None if spec.alert_days is None else list(spec.alert_days),
         "paused": target.paused,
         "source": target.source,
         "created_at": iso(target.created_at),

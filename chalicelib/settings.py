@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,26 +17,49 @@ class Settings:
     table_name: str = "certwatch-dev"
     check_queue_name: str = "certwatch-dev-checks"
     check_queue_url: str | None = None
+    topic_name: str = "certwatch-dev-alerts"
+    topic_arn: str | None = None
     allow_cidrs: str = ""
     check_timeout: float = 10.0
     check_concurrency: int = 32
+    sweep_minutes: int = 15
+    unreachable_after: int = 2
+    repeat_critical_hours: int | None = None
+    public_url: str | None = None
+    slack_parameter: str = "/certwatch/dev/slack-webhook-url"
+    slack_webhook_url: str | None = None
 
     @classmethod
     def for_stage(cls, stage: str, **overrides: object) -> Settings:
-        names = {"table_name": f"certwatch-{stage}", "check_queue_name": f"certwatch-{stage}-checks"}
-        return cls(stage=stage, **{**names, **overrides})  # type: ignore[arg-type]
+        """The defaults of a stage: every resource name carries the stage, as infra/template.yaml names it."""
+        named = cls(
+            stage=stage,
+            table_name=f"certwatch-{stage}",
+            check_queue_name=f"certwatch-{stage}-checks",
+            topic_name=f"certwatch-{stage}-alerts",
+            slack_parameter=f"/certwatch/{stage}/slack-webhook-url",
+        )
+        return replace(named, **overrides)  # type: ignore[arg-type]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        stage = env.get("CERTWATCH_STAGE", "dev")
-        base = cls.for_stage(stage)
-        return cls(
-            stage=stage,
+        base = cls.for_stage(env.get("CERTWATCH_STAGE", "dev"))
+        repeat = int(env.get("CERTWATCH_REPEAT_CRITICAL_HOURS", "0") or 0)
+        return replace(
+            base,
             table_name=env.get("CERTWATCH_TABLE", base.table_name),
             check_queue_name=env.get("CERTWATCH_CHECK_QUEUE", base.check_queue_name),
             check_queue_url=env.get("CERTWATCH_CHECK_QUEUE_URL") or None,
+            topic_name=env.get("CERTWATCH_TOPIC", base.topic_name),
+            topic_arn=env.get("CERTWATCH_TOPIC_ARN") or None,
             allow_cidrs=env.get("CERTWATCH_ALLOW_CIDRS", ""),
             check_timeout=float(env.get("CERTWATCH_CHECK_TIMEOUT", "10")),
             check_concurrency=int(env.get("CERTWATCH_CHECK_CONCURRENCY", "32")),
+            sweep_minutes=int(env.get("CERTWATCH_SWEEP_MINUTES", "15")),
+            unreachable_after=int(env.get("CERTWATCH_UNREACHABLE_AFTER", "2")),
+            repeat_critical_hours=repeat or None,
+            public_url=env.get("CERTWATCH_PUBLIC_URL") or None,
+            slack_parameter=env.get("CERTWATCH_SLACK_PARAMETER", base.slack_parameter),
+            slack_webhook_url=env.get("CERTWATCH_SLACK_WEBHOOK_URL") or None,
         )

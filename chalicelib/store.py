@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
+from chalicelib.alerts import AlertState
 from chalicelib.errors import DuplicateTargetError, InvalidRequestError, NotFoundError
+from chalicelib.notify import Notification
 from chalicelib.targets import Page, ResultSummary, Target, TargetChanges, TargetFilter
 from chalicelib.tokens import TokenRecord, TokenStore
 
@@ -49,6 +51,24 @@ class TargetStore(TokenStore, Protocol):
     def due_targets(self, now: datetime) -> Iterator[tuple[str, str]]:
         """(team, id) of unpaused targets whose next check is at or before ``now``, without a full scan."""
 
+    def lease(self, team: str, target_id: str, now: datetime, until: datetime) -> bool:
+        """Claim a due target for a sweep: move its next check to ``until`` if it is still due at ``now``."""
+
+    def get_alert_state(self, team: str, target_id: str) -> AlertState:
+        """What has been announced for the target (an empty state if nothing yet)."""
+
+    def put_alert_state(self, team: str, target_id: str, state: AlertState) -> None:
+        """Replace the target's alert state."""
+
+    def record_notification(self, notification: Notification) -> bool:
+        """Add to the outbox as pending; False when its key was recorded before (announce once)."""
+
+    def pending_notifications(self, limit: int = 100) -> list[Notification]:
+        """Recorded but not yet published notifications, oldest first."""
+
+    def mark_published(self, notification: Notification) -> None:
+        """Take a published notification out of the pending ones."""
+
 
 def encode_cursor(position: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode().rstrip("=")
@@ -69,7 +89,7 @@ def apply_changes(target: Target, changes: TargetChanges, now: datetime) -> Targ
     spec = target.spec
     updates: dict[str, Any] = {
         name: getattr(changes, name)
-        for name in ("labels", "warn_days", "critical_days", "check_interval_minutes", "notes")
+        for name in ("labels", "warn_days", "critical_days", "check_interval_minutes", "notes", "alert_days")
         if getattr(changes, name) is not None
     }
     if changes.clear_notes:
@@ -87,6 +107,8 @@ class InMemoryStore:
         self._keys: dict[tuple[str, str], str] = {}
         self._results: dict[tuple[str, str], dict[str, Any]] = {}
         self._tokens: dict[str, TokenRecord] = {}
+        self._alert_states: dict[tuple[str, str], AlertState] = {}
+        self._outbox: dict[str, tuple[Notification, bool]] = {}  # key -> (notification, published)
 
     def create_target(self, target: Target) -> None:
         with self._lock:
@@ -101,7 +123,11 @@ class InMemoryStore:
             return self._get(team, target_id)
 
     def list_targets(self, team: str, *, limit: int, cursor: str | None, where: TargetFilter) -> Page:
-        after = str(decode_cursor(cursor).get("after", "")) if cursor else ""
+        after = ""
+        if cursor:
+            after = decode_cursor(cursor).get("after", "")
+            if not isinstance(after, str) or not after.startswith("tg_"):
+                raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor")
         with self._lock:
             ids = sorted(tid for (owner, tid) in self._targets if owner == team and tid > after)
             matching = [t for t in (self._targets[(team, tid)] for tid in ids) if where.matches(t)]
@@ -121,6 +147,9 @@ class InMemoryStore:
             del self._targets[(team, target_id)]
             self._keys.pop((team, target.key), None)
             self._results.pop((team, target_id), None)
+            self._alert_states.pop((team, target_id), None)
+            for key in [k for k, (n, _) in self._outbox.items() if (n.team, n.target_id) == (team, target_id)]:
+                del self._outbox[key]
 
     def save_result(
         self, team: str, target_id: str, summary: ResultSummary, document: dict[str, Any], next_check_at: datetime
@@ -138,6 +167,39 @@ class InMemoryStore:
         with self._lock:
             due = [t for t in self._targets.values() if not t.paused and t.next_check_at <= now]
         yield from ((t.team, t.id) for t in sorted(due, key=lambda t: t.next_check_at))
+
+    def lease(self, team: str, target_id: str, now: datetime, until: datetime) -> bool:
+        with self._lock:
+            target = self._targets.get((team, target_id))
+            if target is None or target.paused or target.next_check_at > now:
+                return False
+            self._targets[(team, target_id)] = dataclasses.replace(target, next_check_at=until)
+            return True
+
+    def get_alert_state(self, team: str, target_id: str) -> AlertState:
+        with self._lock:
+            return self._alert_states.get((team, target_id), AlertState())
+
+    def put_alert_state(self, team: str, target_id: str, state: AlertState) -> None:
+        with self._lock:
+            self._alert_states[(team, target_id)] = state
+
+    def record_notification(self, notification: Notification) -> bool:
+        with self._lock:
+            if notification.key in self._outbox:
+                return False
+            self._outbox[notification.key] = (notification, False)
+            return True
+
+    def pending_notifications(self, limit: int = 100) -> list[Notification]:
+        with self._lock:
+            pending = [n for n, published in self._outbox.values() if not published]
+        return sorted(pending, key=lambda n: n.created_at)[:limit]
+
+    def mark_published(self, notification: Notification) -> None:
+        with self._lock:
+            if notification.key in self._outbox:
+                self._outbox[notification.key] = (notification, True)
 
     def put_token(self, record: TokenRecord) -> None:
         with self._lock:

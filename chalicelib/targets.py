@@ -27,6 +27,7 @@ class TargetSpec:
     check_interval_minutes: int = DEFAULT_INTERVAL_MINUTES
     ca_bundle: str | None = None
     notes: str | None = None
+    alert_days: tuple[int, ...] | None = None  # thresholds to announce; None: derived from warn_days
 
     @property
     def policy(self) -> CheckPolicy:
@@ -87,6 +88,7 @@ class TargetChanges:
     check_interval_minutes: int | None = None
     notes: str | None = None
     clear_notes: bool = False
+    alert_days: tuple[int, ...] | None = None
     paused: bool | None = None
 
 

@@ -19,6 +19,7 @@ from chalicelib.deps import Container
 from chalicelib.queue import RecordingCheckQueue
 from chalicelib.resolver import Lookup, SystemResolver
 from chalicelib.settings import Settings
+from chalicelib.sns import RecordingPublisher
 from chalicelib.store import InMemoryStore
 from chalicelib.tokens import issue
 from lab.certs import make_cert
@@ -182,6 +183,7 @@ class Stacks:
             queue=queue,
             trust=self._pki.trust,
             resolver=SystemResolver(pins or {}, lookup=lookup),
+            publisher=RecordingPublisher(),
         )
         self._built.append(container)
         deps.use(container)

@@ -1,0 +1,253 @@
+"""Deciding which alert events a check gives rise to: pure, given the target's alert state and ``now``.
+
+The rules, so an expiring certificate reaches a person once and clearly:
+
+* ``certificate.expiring`` when the leaf crosses a threshold (30, 14, 7, 3, 1 days by default):
+  the tightest threshold crossed is announced, the looser ones are marked done with it.
+* ``certificate.expired`` once the leaf is past notAfter.
+* ``certificate.problem`` when critical findings (hostname mismatch, untrusted, incomplete
+  chain, ...) or RENEWAL_OVERDUE appear; ``certificate.recovered`` when they have all cleared.
+* ``endpoint.unreachable`` only after N consecutive checks read nothing (a blip is not a page);
+  ``certificate.recovered`` when it answers again.
+* ``certificate.renewed`` when a new certificate replaces one that was alerted on.
+
+Every event has a deterministic key (target, certificate fingerprint, threshold or episode),
+so two workers deciding from the same state produce the same keys, and the store announces
+each key at most once.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from chalicelib.models import CertificateInfo, Finding, FindingCode, Severity, Status, TargetReport
+
+DEFAULT_THRESHOLDS = (30, 14, 7, 3, 1)
+# Not "problems": expiry has events of its own, reachability too, and disagreement is info.
+_NOT_PROBLEMS = {
+    FindingCode.EXPIRED,
+    FindingCode.EXPIRING_SOON,
+    FindingCode.CONNECTION_FAILED,
+    FindingCode.ADDRESSES_DISAGREE,
+}
+
+
+class EventType(enum.StrEnum):
+    EXPIRING = "certificate.expiring"
+    EXPIRED = "certificate.expired"
+    PROBLEM = "certificate.problem"
+    UNREACHABLE = "endpoint.unreachable"
+    RENEWED = "certificate.renewed"
+    RECOVERED = "certificate.recovered"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPolicy:
+    """How a target is alerted on."""
+
+    thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS
+    critical_days: int = 7
+    unreachable_after: int = 2
+    repeat_critical_hours: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    """What has been announced for a target, so each event is announced once."""
+
+    fingerprint: str | None = None
+    announced: frozenset[str] = frozenset()
+    failures: int = 0
+    unreachable: bool = False
+    unreachable_episode: int = 0
+    problems: frozenset[str] = frozenset()
+    problem_episode: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """One announcement to publish."""
+
+    key: str
+    type: EventType
+    severity: Severity
+    summary: str
+    threshold_days: int | None = None
+    previous_fingerprint: str | None = None
+    findings: tuple[Finding, ...] = field(default=())
+
+
+def thresholds_for(warn_days: int, critical_days: int, explicit: tuple[int, ...] | None = None) -> tuple[int, ...]:
+    """A target's thresholds: its own list, else the defaults within warn_days plus warn_days itself."""
+    if explicit:
+        return tuple(sorted(set(explicit), reverse=True))
+    chosen = {d for d in DEFAULT_THRESHOLDS if d <= warn_days} | {warn_days, critical_days}
+    return tuple(sorted((d for d in chosen if d > 0), reverse=True))
+
+
+def decide(
+    target_id: str, state: AlertState, report: TargetReport, policy: AlertPolicy, now: datetime
+) -> tuple[AlertState, list[AlertEvent]]:
+    """The state after ``report`` and the events it calls for."""
+    soonest = report.soonest
+    if soonest is None or soonest.leaf is None:
+        return _unreachable(target_id, state, report, policy)
+    events: list[AlertEvent] = []
+    if state.unreachable:
+        events.append(
+            AlertEvent(
+                f"{target_id}:unreachable:{state.unreachable_episode}:recovered",
+                EventType.RECOVERED,
+                Severity.INFO,
+                "the endpoint answers again",
+            )
+        )
+        state = replace(state, unreachable=False, unreachable_episode=state.unreachable_episode + 1)
+    state = replace(state, failures=0)
+    leaf = soonest.leaf
+    state, renewal = _renewal(target_id, state, leaf)
+    events += renewal
+    expiry, done = _expiry(target_id, leaf, report, policy, now, state.announced)
+    events += expiry
+    announced = set(state.announced) | done
+    state, problem_events = _problems(target_id, state, report, leaf.fingerprint_sha256)
+    events += problem_events
+    announced |= {e.key for e in problem_events}
+    if policy.repeat_critical_hours and report.status is Status.CRITICAL:
+        bucket = int(now.timestamp() // (policy.repeat_critical_hours * 3600))
+        key = f"{target_id}:{leaf.fingerprint_sha256}:repeat:{bucket}"
+        if key not in announced and not events:
+            worst = [f for f in report.findings if f.severity is Severity.CRITICAL]
+            events.append(
+                AlertEvent(key, EventType.PROBLEM, Severity.CRITICAL, "still critical", findings=tuple(worst))
+            )
+    announced |= {e.key for e in events}
+    return replace(state, announced=frozenset(announced)), events
+
+
+def _unreachable(
+    target_id: str, state: AlertState, report: TargetReport, policy: AlertPolicy
+) -> tuple[AlertState, list[AlertEvent]]:
+    failures = state.failures + 1
+    state = replace(state, failures=failures)
+    if failures < policy.unreachable_after or state.unreachable:
+        return state, []
+    failed = tuple(f for f in report.findings if f.code is FindingCode.CONNECTION_FAILED)
+    reason = failed[0].message if failed else "no address answered"
+    event = AlertEvent(
+        f"{target_id}:unreachable:{state.unreachable_episode}",
+        EventType.UNREACHABLE,
+        Severity.CRITICAL,
+        f"unreachable for {failures} checks in a row: {reason}",
+        findings=failed,
+    )
+    return replace(state, unreachable=True, announced=state.announced | {event.key}), [event]
+
+
+def _renewal(target_id: str, state: AlertState, leaf: CertificateInfo) -> tuple[AlertState, list[AlertEvent]]:
+    old, new = state.fingerprint, leaf.fingerprint_sha256
+    if old == new:
+        return state, []
+    events = []
+    alerted_prefix = f"{target_id}:{old}:"
+    if old is not None and any(
+        key.startswith(alerted_prefix) and (":expiring:" in key or key.endswith(":expired")) for key in state.announced
+    ):
+        events.append(
+            AlertEvent(
+                f"{target_id}:{old}:renewed:{new}",
+                EventType.RENEWED,
+                Severity.INFO,
+                f"a new certificate is served, valid until {leaf.not_after:%Y-%m-%d}",
+                previous_fingerprint=old,
+            )
+        )
+    # Keys of the old certificate are done with; episodes carry on.
+    kept = frozenset(key for key in state.announced if not key.startswith(alerted_prefix))
+    return replace(state, fingerprint=new, announced=kept | {e.key for e in events}), events
+
+
+def _expiry(
+    target_id: str,
+    leaf: CertificateInfo,
+    report: TargetReport,
+    policy: AlertPolicy,
+    now: datetime,
+    announced: frozenset[str],
+) -> tuple[list[AlertEvent], set[str]]:
+    """Expiry events due, and the keys they settle (a tighter threshold settles the looser ones)."""
+    prefix = f"{target_id}:{leaf.fingerprint_sha256}"
+    left = leaf.not_after - now
+    if left < timedelta(0):
+        key = f"{prefix}:expired"
+        if key in announced:
+            return [], set()
+        expired = AlertEvent(
+            key,
+            EventType.EXPIRED,
+            Severity.CRITICAL,
+            f"certificate expired on {leaf.not_after:%Y-%m-%d}",
+            findings=_codes(report, FindingCode.EXPIRED),
+        )
+        return [expired], {key}
+    crossed = [days for days in policy.thresholds if left <= timedelta(days=days)]
+    if not crossed:
+        return [], set()
+    tightest = min(crossed)
+    key = f"{prefix}:expiring:{tightest}"
+    done = {f"{prefix}:expiring:{days}" for days in crossed}
+    if key in announced:
+        return [], done
+    days_left = report.days_left if report.days_left is not None else left.days
+    when = "today" if days_left == 0 else f"in {days_left} day{'s' if days_left != 1 else ''}"
+    severity = Severity.CRITICAL if tightest <= policy.critical_days else Severity.WARNING
+    expiring = AlertEvent(
+        key,
+        EventType.EXPIRING,
+        severity,
+        f"certificate expires {when} ({leaf.not_after:%Y-%m-%d})",
+        threshold_days=tightest,
+        findings=_codes(report, FindingCode.EXPIRING_SOON),
+    )
+    return [expiring], done
+
+
+def _problems(
+    target_id: str, state: AlertState, report: TargetReport, fingerprint: str
+) -> tuple[AlertState, list[AlertEvent]]:
+    present = {
+        f.code.value: f
+        for f in report.findings
+        if f.code not in _NOT_PROBLEMS and (f.severity is Severity.CRITICAL or f.code is FindingCode.RENEWAL_OVERDUE)
+    }
+    new = sorted(set(present) - state.problems)
+    events = []
+    if new:
+        findings = tuple(present[code] for code in new)
+        worst = Severity.CRITICAL if any(f.severity is Severity.CRITICAL for f in findings) else Severity.WARNING
+        events.append(
+            AlertEvent(
+                f"{target_id}:{fingerprint}:problem:{state.problem_episode}:{'+'.join(new)}",
+                EventType.PROBLEM,
+                worst,
+                "; ".join(f.message for f in findings),
+                findings=findings,
+            )
+        )
+    if state.problems and not present:
+        events.append(
+            AlertEvent(
+                f"{target_id}:problems:{state.problem_episode}:recovered",
+                EventType.RECOVERED,
+                Severity.INFO,
+                f"resolved: {', '.join(sorted(state.problems))}",
+            )
+        )
+        return replace(state, problems=frozenset(), problem_episode=state.problem_episode + 1), events
+    return replace(state, problems=frozenset(present)), events
+
+
+def _codes(report: TargetReport, code: FindingCode) -> tuple[Finding, ...]:
+    return tuple(f for f in report.findings if f.code is code)

@@ -1,0 +1,48 @@
+"""Structured logs (powertools Logger) and counts as CloudWatch EMF metrics (powertools Metrics).
+
+Built on first use, not at import (a Logger binds stdout when built). Metrics carry the service
+and, for events, the severity: never a per-target dimension.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+NAMESPACE = "certwatch"
+
+
+@functools.cache
+def logger() -> Logger:
+    """The JSON logger; chalicelib's standard-library loggers get its handler and format too."""
+    built = Logger(service="certwatch")
+    copy_config_to_registered_loggers(source_logger=built, include={"chalicelib"})
+    return built
+
+
+@functools.cache
+def _metrics() -> Metrics:
+    return Metrics(namespace=NAMESPACE, service="certwatch")
+
+
+def count(values: Mapping[str, int]) -> None:
+    """Emit counts for this invocation as one EMF document (nothing when there is nothing to count)."""
+    present = {name: value for name, value in values.items() if value}
+    if not present:
+        return
+    metrics = _metrics()
+    for name, value in present.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.flush_metrics()
+
+
+def count_by_severity(name: str, severities: Mapping[str, int]) -> None:
+    """One EMF document per severity, the severity as its only extra dimension."""
+    for severity, value in severities.items():
+        if value:
+            with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
+                metric.add_dimension(name="severity", value=severity)
