@@ -6,10 +6,11 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 PIP := $(PYTHON) -m pip --disable-pip-version-check --quiet
 
-.PHONY: help venv test lint format typecheck unit run demo bench clean
+.PHONY: help venv test lint format typecheck unit run demo bench bench-sweep clean
 
 help:
-	@echo "make run        start certwatch locally (no AWS account needed)"
+	@echo "make run        start the local stack: API, sweep, checker, events (no AWS account needed)"
+	@echo "make demo       check a zoo of loopback TLS endpoints with certwatch check"
 	@echo "make test       lint, type-check and run the tests"
 	@echo "make bench      measure the checking engine (checks/s, CPU ms per check, memory)"
 	@echo "make format     format the code with ruff"
@@ -45,6 +46,9 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 run: $(STAMP)
+	$(PYTHON) -m lab.local
+
+demo: $(STAMP)
 	$(PYTHON) -m lab.demo
 
 bench: $(STAMP)

@@ -34,6 +34,22 @@ _NOT_PROBLEMS = {
 }
 
 
+# How a problem reads in a subject line; the findings carry the details.
+_PROBLEM_NAMES = {
+    FindingCode.NOT_YET_VALID: "certificate not yet valid",
+    FindingCode.HOSTNAME_MISMATCH: "certificate does not cover the name",
+    FindingCode.SELF_SIGNED: "self-signed certificate",
+    FindingCode.UNTRUSTED_ROOT: "untrusted certificate chain",
+    FindingCode.INCOMPLETE_CHAIN: "incomplete certificate chain",
+    FindingCode.CHAIN_EXPIRING: "intermediate certificate expiring",
+    FindingCode.CHAIN_TOO_LONG: "certificate chain too long",
+    FindingCode.WEAK_KEY: "weak key",
+    FindingCode.WEAK_SIGNATURE: "weak signature",
+    FindingCode.RENEWAL_OVERDUE: "renewal overdue",
+    FindingCode.CERTIFICATE_UNPARSEABLE: "unparseable certificate",
+}
+
+
 class EventType(enum.StrEnum):
     EXPIRING = "certificate.expiring"
     EXPIRED = "certificate.expired"
@@ -112,7 +128,9 @@ def decide(
     expiry, done = _expiry(target_id, leaf, report, policy, now, state.announced)
     events += expiry
     announced = set(state.announced) | done
-    state, problem_events = _problems(target_id, state, report, leaf.fingerprint_sha256)
+    # Inside the expiry thresholds the expiry events say it all: an overdue renewal is no news.
+    ignored = {FindingCode.RENEWAL_OVERDUE} if done else set()
+    state, problem_events = _problems(target_id, state, report, leaf.fingerprint_sha256, ignored)
     events += problem_events
     announced |= {e.key for e in problem_events}
     if policy.repeat_critical_hours and report.status is Status.CRITICAL:
@@ -215,12 +233,13 @@ def _expiry(
 
 
 def _problems(
-    target_id: str, state: AlertState, report: TargetReport, fingerprint: str
+    target_id: str, state: AlertState, report: TargetReport, fingerprint: str, ignored: set[FindingCode]
 ) -> tuple[AlertState, list[AlertEvent]]:
     present = {
         f.code.value: f
         for f in report.findings
-        if f.code not in _NOT_PROBLEMS and (f.severity is Severity.CRITICAL or f.code is FindingCode.RENEWAL_OVERDUE)
+        if f.code not in _NOT_PROBLEMS | ignored
+        and (f.severity is Severity.CRITICAL or f.code is FindingCode.RENEWAL_OVERDUE)
     }
     new = sorted(set(present) - state.problems)
     events = []
@@ -232,7 +251,7 @@ def _problems(
                 f"{target_id}:{fingerprint}:problem:{state.problem_episode}:{'+'.join(new)}",
                 EventType.PROBLEM,
                 worst,
-                "; ".join(f.message for f in findings),
+                ", ".join(_PROBLEM_NAMES.get(f.code, f.code.value) for f in findings),
                 findings=findings,
             )
         )

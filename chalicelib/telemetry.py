@@ -7,6 +7,7 @@ and, for events, the severity: never a per-target dimension.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Mapping
 
 from aws_lambda_powertools import Logger, Metrics
@@ -32,7 +33,7 @@ def _metrics() -> Metrics:
 def count(values: Mapping[str, int]) -> None:
     """Emit counts for this invocation as one EMF document (nothing when there is nothing to count)."""
     present = {name: value for name, value in values.items() if value}
-    if not present:
+    if not present or _disabled():
         return
     metrics = _metrics()
     for name, value in present.items():
@@ -42,7 +43,14 @@ def count(values: Mapping[str, int]) -> None:
 
 def count_by_severity(name: str, severities: Mapping[str, int]) -> None:
     """One EMF document per severity, the severity as its only extra dimension."""
+    if _disabled():
+        return
     for severity, value in severities.items():
         if value:
             with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
                 metric.add_dimension(name="severity", value=severity)
+
+
+def _disabled() -> bool:
+    # powertools honours this for Metrics, not for single_metric: honour it for both.
+    return os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() == "true"

@@ -66,6 +66,14 @@ def issue(team: str, *, admin: bool, now: datetime, name: str = "") -> tuple[str
     return f"cw_{token_id}_{secret}", record
 
 
+def adopt(token: str, team: str, *, admin: bool, now: datetime, name: str = "") -> TokenRecord:
+    """The record for a token made elsewhere (the local stack's CERTWATCH_BOOTSTRAP_TOKEN)."""
+    match = _TOKEN.match(token.strip())
+    if match is None:
+        raise InvalidRequestError("a token looks like cw_<12 hex digits>_<43 URL-safe characters>", field="token")
+    return TokenRecord(match[1], validate_team(team), admin, _hash(match[2]), now, name)
+
+
 def authenticate(header: str | None, store: TokenStore) -> Principal:
     """The principal of an ``Authorization: Bearer <token>`` header; UnauthorizedError otherwise."""
     if not header:
