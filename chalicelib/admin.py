@@ -7,16 +7,19 @@ a deployed stage (``--stage prod``), or the running local stack (``--local``).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from chalicelib.deps import Container
 from chalicelib.engine import utc_now
-from chalicelib.errors import CertwatchError
-from chalicelib.render import iso
+from chalicelib.errors import CertwatchError, ConfigurationError, InvalidRequestError
+from chalicelib.render import columns, iso
 from chalicelib.settings import Settings
-from chalicelib.tokens import issue
+from chalicelib.stack import stack_outputs
+from chalicelib.tokens import issue, validate_team
 
 LOCAL_STAGE = "local"
 LOCAL_REGION = "us-east-1"
@@ -74,6 +77,70 @@ examples:
     revoke.set_defaults(handler=token_revoke)
 
 
+def add_subscription_commands(commands: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    where = [stage_options()]
+    subscribe = commands.add_parser(
+        "subscribe",
+        help="send alert events to an email address (and list or remove subscriptions)",
+        description="Email subscriptions to the stage's alerts topic, filtered by team and severity.",
+        epilog=STAGE_HELP
+        + """
+AWS sends a confirmation email first; events arrive once the recipient confirms.
+
+examples:
+  certwatch subscribe email oncall@example.com --min-severity critical --stage prod
+  certwatch subscribe email web-team@example.com --team web --stage prod
+  certwatch subscribe list --stage prod
+  certwatch subscribe remove arn:aws:sns:eu-west-1:123456789012:certwatch-prod-alerts:0b1c... --stage prod
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = subscribe.add_subparsers(dest="action", metavar="ACTION", parser_class=parser_class)
+    actions.required = True
+    email = actions.add_parser("email", parents=where, help="subscribe an email address")
+    email.add_argument("address", metavar="ADDRESS")
+    email.add_argument("--team", help="only events about this team's targets")
+    email.add_argument(
+        "--min-severity",
+        choices=SEVERITY_ORDER,
+        default="info",
+        help="only events at least this severe (default info: every event)",
+    )
+    email.set_defaults(handler=subscribe_email)
+    listing = actions.add_parser("list", parents=where, help="list the topic's subscriptions and their filters")
+    listing.set_defaults(handler=subscribe_list)
+    remove = actions.add_parser("remove", parents=where, help="remove a subscription by its ARN")
+    remove.add_argument("subscription_arn", metavar="SUBSCRIPTION_ARN")
+    remove.set_defaults(handler=subscribe_remove)
+
+
+def add_slack_commands(commands: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    where = [stage_options()]
+    slack = commands.add_parser(
+        "slack",
+        help="set, test or remove the Slack incoming webhook events are posted to",
+        description="The Slack webhook URL is a secret: it is kept in SSM Parameter Store as a SecureString "
+        "(/certwatch/STAGE/slack-webhook-url) and never printed or logged.",
+        epilog=STAGE_HELP
+        + """
+examples:
+  certwatch slack set-webhook https://hooks.slack.com/services/T000/B000/XXXX --stage prod
+  certwatch slack test --stage prod
+  certwatch slack remove-webhook --stage prod
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = slack.add_subparsers(dest="action", metavar="ACTION", parser_class=parser_class)
+    actions.required = True
+    set_webhook = actions.add_parser("set-webhook", parents=where, help="store the webhook URL (SSM SecureString)")
+    set_webhook.add_argument("url", metavar="URL", help="the incoming webhook URL Slack gave you")
+    set_webhook.set_defaults(handler=slack_set_webhook)
+    test = actions.add_parser("test", parents=where, help="post a sample event through the stored webhook")
+    test.set_defaults(handler=slack_test)
+    remove = actions.add_parser("remove-webhook", parents=where, help="delete the stored webhook URL")
+    remove.set_defaults(handler=slack_remove_webhook)
+
+
 def services(args: argparse.Namespace) -> Container:
     """The services of the stage the command line names, with clients pointed at it."""
     import boto3
@@ -86,11 +153,16 @@ def services(args: argparse.Namespace) -> Container:
         credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
     else:
         stage, endpoint, region, credentials = args.stage, args.endpoint_url, args.region, {}
-    settings = Settings.for_stage(stage)
-    if args.table:
-        settings = Settings.for_stage(stage, table_name=args.table)
+    settings = Settings.for_stage(stage, **({"table_name": args.table} if args.table else {}))
     session = boto3.session.Session(region_name=region, **credentials)
-    return Container(settings, dynamodb=session.client("dynamodb", endpoint_url=endpoint))
+    clients = {name: session.client(name, endpoint_url=endpoint) for name in ("dynamodb", "sns", "ssm", "sqs")}
+    container = Container(settings, **clients)
+    try:
+        outputs = stack_outputs(session.client("cloudformation", endpoint_url=endpoint), stage)
+    except ConfigurationError:
+        return container  # no data stack by that name: the topic ARN follows the stage's naming
+    container.__dict__["topic_arn"] = outputs.get("AlertsTopicArn") or container.topic_arn
+    return container
 
 
 def token_create(args: argparse.Namespace) -> int:
@@ -106,9 +178,7 @@ def token_list(args: argparse.Namespace) -> int:
     records = services(args).store.list_tokens()
     rows = [("ID", "TEAM", "ADMIN", "CREATED", "NAME")]
     rows += [(r.token_id, r.team, "yes" if r.admin else "no", iso(r.created_at) or "", r.name) for r in records]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    _print_table(rows)
     return 0
 
 
@@ -117,3 +187,127 @@ def token_revoke(args: argparse.Namespace) -> int:
         raise CertwatchError(f"no token {args.token_id} (see `certwatch token list`)")
     print(f"revoked token {args.token_id}")
     return 0
+
+
+SEVERITY_ORDER = ["info", "warning", "critical"]
+
+
+def subscribe_email(args: argparse.Namespace) -> int:
+    if "@" not in args.address or args.address.startswith("@") or args.address.endswith("@"):
+        raise InvalidRequestError(f"{args.address!r} is not an email address")
+    services_ = services(args)
+    policy: dict[str, list[str]] = {"severity": SEVERITY_ORDER[SEVERITY_ORDER.index(args.min_severity) :]}
+    if args.team:
+        policy["team"] = [validate_team(args.team)]
+    answer = services_.sns.subscribe(
+        TopicArn=services_.topic_arn,
+        Protocol="email",
+        Endpoint=args.address,
+        Attributes={"FilterPolicy": json.dumps(policy)},
+        ReturnSubscriptionArn=True,
+    )
+    print(f"subscribed {args.address} ({_describe_policy(policy)}): {answer['SubscriptionArn']}")
+    print("AWS sends a confirmation email; events arrive once it is confirmed.", file=sys.stderr)
+    return 0
+
+
+def subscribe_list(args: argparse.Namespace) -> int:
+    services_ = services(args)
+    rows = [("PROTOCOL", "ENDPOINT", "FILTER", "SUBSCRIPTION")]
+    paginator = services_.sns.get_paginator("list_subscriptions_by_topic")
+    for page in paginator.paginate(TopicArn=services_.topic_arn):
+        for subscription in page.get("Subscriptions", []):
+            arn = subscription["SubscriptionArn"]
+            policy = {}
+            if arn.startswith("arn:"):
+                attributes = services_.sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+                policy = json.loads(attributes.get("FilterPolicy") or "{}")
+            rows.append((subscription["Protocol"], subscription["Endpoint"], _describe_policy(policy), arn))
+    _print_table(rows)
+    return 0
+
+
+def subscribe_remove(args: argparse.Namespace) -> int:
+    services(args).sns.unsubscribe(SubscriptionArn=args.subscription_arn)
+    print(f"removed {args.subscription_arn}")
+    return 0
+
+
+def slack_set_webhook(args: argparse.Namespace) -> int:
+    url = args.url.strip()
+    if not (url.startswith(("https://", "http://127.0.0.1", "http://localhost"))):
+        raise InvalidRequestError("the webhook URL must start with https:// (Slack's are https://hooks.slack.com/...)")
+    services_ = services(args)
+    name = services_.settings.slack_parameter
+    services_.ssm.put_parameter(Name=name, Value=url, Type="SecureString", Overwrite=True)
+    print(f"stored the Slack webhook in SSM parameter {name} (SecureString); events are posted there from now on")
+    return 0
+
+
+def slack_test(args: argparse.Namespace) -> int:
+    services_ = services(args)
+    if services_.slack_webhook_url() is None:
+        raise CertwatchError("no Slack webhook is stored: run `certwatch slack set-webhook URL` first")
+    document = sample_document(services_.settings.stage)
+    if not services_.slack.deliver(json.dumps(document)):
+        raise CertwatchError("the sample event was not posted")
+    print("posted a sample event to Slack")
+    return 0
+
+
+def slack_remove_webhook(args: argparse.Namespace) -> int:
+    services_ = services(args)
+    name = services_.settings.slack_parameter
+    try:
+        services_.ssm.delete_parameter(Name=name)
+    except services_.ssm.exceptions.ParameterNotFound:
+        raise CertwatchError(f"no Slack webhook stored in {name}") from None
+    print(f"deleted {name}; events are no longer posted to Slack")
+    return 0
+
+
+def sample_document(stage: str) -> dict[str, Any]:
+    """A made-up event in the v1 document format, to try a delivery channel with."""
+    return {
+        "version": 1,
+        "id": "sample",
+        "type": "certificate.expiring",
+        "severity": "warning",
+        "summary": "certificate expires in 14 days (sample event)",
+        "team": "sample",
+        "target": {
+            "id": "tg_sample",
+            "target": "https://www.example.com:443",
+            "host": "www.example.com",
+            "port": 443,
+            "protocol": "https",
+            "sni": None,
+            "labels": {},
+            "url": None,
+        },
+        "certificate": {
+            "subject": "CN=www.example.com",
+            "issuer": "CN=Example CA",
+            "serial": "1",
+            "fingerprint_sha256": "00" * 32,
+        },
+        "days_left": 14,
+        "not_after": None,
+        "findings": [
+            {
+                "code": "EXPIRING_SOON",
+                "severity": "warning",
+                "message": f"a sample event sent by `certwatch slack test` (stage {stage})",
+            }
+        ],
+        "checked_at": None,
+    }
+
+
+def _describe_policy(policy: dict[str, Any]) -> str:
+    parts = [f"{name}={','.join(values)}" for name, values in sorted(policy.items())]
+    return " ".join(parts) or "every event"
+
+
+def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
+    print(columns(rows))

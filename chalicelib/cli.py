@@ -121,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print one JSON object per target, one per line")
     check.set_defaults(handler=run_check, failure_status=UNKNOWN)
     admin.add_token_commands(commands, _Parser)
+    admin.add_subscription_commands(commands, _Parser)
+    admin.add_slack_commands(commands, _Parser)
     return parser
 
 

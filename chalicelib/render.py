@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,9 +102,13 @@ def table(reports: list[TargetReport]) -> str:
                 where = f"{endpoint}" + (f" ({result.address})" if result.address else "")
                 details.append(where)
                 details += [f"  {f.severity.value:<8} {f.code.value}: {f.message}" for f in findings]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
-    return "\n".join(lines + (["", *details] if details else []))
+    return "\n".join([columns(rows), *(["", *details] if details else [])])
+
+
+def columns(rows: Sequence[Sequence[str]]) -> str:
+    """Rows as left-aligned text columns, two spaces apart (the first row is the header)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
 def _issuer(result: CheckResult) -> str:

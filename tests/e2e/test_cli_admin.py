@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, ClassVar
 
 import boto3
 import pytest
@@ -121,8 +125,110 @@ def test_an_unreachable_stack_is_a_clear_error_not_a_traceback() -> None:
 
 
 def test_every_admin_command_explains_itself() -> None:
-    for args in (["token", "--help"], ["token", "create", "--help"], ["token", "revoke", "--help"]):
+    for args in (
+        ["token", "--help"],
+        ["token", "create", "--help"],
+        ["token", "revoke", "--help"],
+        ["subscribe", "email", "--help"],
+        ["subscribe", "list", "--help"],
+        ["slack", "set-webhook", "--help"],
+        ["slack", "test", "--help"],
+    ):
         done = subprocess.run([CERTWATCH, *args], capture_output=True, text=True, timeout=30)
         assert done.returncode == 0
         assert "--local" in done.stdout
         assert "--stage" in done.stdout
+
+
+def aws_client(port: int, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def test_subscribe_email_filters_by_team_and_severity_and_can_be_listed_and_removed(moto_port: int) -> None:
+    done = certwatch(
+        moto_port, "subscribe", "email", "oncall@example.com", "--team", "web", "--min-severity", "warning"
+    )
+
+    assert done.returncode == 0, done.stderr
+    arn = done.stdout.strip().rsplit(" ", 1)[-1]
+    assert arn.startswith("arn:aws:sns:us-east-1:")
+    assert "confirmation email" in done.stderr
+    attributes = aws_client(moto_port, "sns").get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+    assert attributes["Endpoint"] == "oncall@example.com"
+    assert attributes["TopicArn"].endswith(":certwatch-local-alerts")
+    assert json.loads(attributes["FilterPolicy"]) == {"severity": ["warning", "critical"], "team": ["web"]}
+
+    listing = certwatch(moto_port, "subscribe", "list")
+    assert listing.returncode == 0, listing.stderr
+    (row,) = [line for line in listing.stdout.splitlines() if "oncall@example.com" in line]
+    assert "severity=warning,critical team=web" in row
+    assert arn in row
+
+    removed = certwatch(moto_port, "subscribe", "remove", arn)
+    assert removed.returncode == 0, removed.stderr
+    assert "oncall@example.com" not in certwatch(moto_port, "subscribe", "list").stdout
+
+
+def test_subscribe_refuses_what_is_not_an_email_address(moto_port: int) -> None:
+    done = certwatch(moto_port, "subscribe", "email", "not-an-address")
+
+    assert done.returncode == 1
+    assert "not an email address" in done.stderr
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    bodies: ClassVar[list[bytes]] = []
+
+    def do_POST(self) -> None:
+        self.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_slack_webhook_is_stored_as_a_secret_tested_and_removed(moto_port: int) -> None:
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=receiver.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/services/T000/B000/secret-part"
+    try:
+        stored = certwatch(moto_port, "slack", "set-webhook", url)
+        assert stored.returncode == 0, stored.stderr
+        assert url not in stored.stdout + stored.stderr  # a secret is never echoed
+        parameter = aws_client(moto_port, "ssm").get_parameter(
+            Name="/certwatch/local/slack-webhook-url", WithDecryption=True
+        )["Parameter"]
+        assert (parameter["Type"], parameter["Value"]) == ("SecureString", url)
+
+        tested = certwatch(moto_port, "slack", "test")
+        assert tested.returncode == 0, tested.stderr
+        (body,) = _Receiver.bodies
+        message = json.loads(body)
+        assert message["attachments"][0]["blocks"]
+        assert "www.example.com" in json.dumps(message)
+
+        removed = certwatch(moto_port, "slack", "remove-webhook")
+        assert removed.returncode == 0, removed.stderr
+        after = certwatch(moto_port, "slack", "test")
+        assert after.returncode == 1
+        assert "set-webhook" in after.stderr
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+        thread.join(timeout=5)
+
+
+def test_a_webhook_that_is_not_https_is_refused(moto_port: int) -> None:
+    done = certwatch(moto_port, "slack", "set-webhook", "ftp://hooks.example.com/x")
+
+    assert done.returncode == 1
+    assert "https://" in done.stderr
