@@ -13,6 +13,7 @@ help:
 	@echo "make demo       check a zoo of loopback TLS endpoints with certwatch check"
 	@echo "make test       lint, type-check and run the tests"
 	@echo "make bench      measure the checking engine (checks/s, CPU ms per check, memory)"
+	@echo "make bench-sweep  measure a sweep over 100,000 targets on moto (requests, seconds)"
 	@echo "make format     format the code with ruff"
 	@echo "make clean      remove .venv and caches"
 
@@ -53,6 +54,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PYTHON) -m bench.engine $(BENCH_ARGS)
+
+bench-sweep: $(STAMP)
+	$(PYTHON) -m bench.sweep $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

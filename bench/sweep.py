@@ -1,0 +1,108 @@
+"""Benchmark of the sweep: N targets in DynamoDB (moto, the real infra template), find the due ones,
+lease them and queue them on SQS. Prints the requests each service received and the seconds taken.
+
+    make bench-sweep                                   # 100,000 targets, 1 in 24 due
+    make bench-sweep BENCH_ARGS="--targets 20000 --due-fraction 1"
+
+With checks every 6 hours and a sweep every 15 minutes, a sweep finds about 1/24 of the targets
+due; --due-fraction 1 is the first sweep after an outage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--targets", type=int, default=100_000)
+    parser.add_argument("--due-fraction", type=float, default=1 / 24)
+    parser.add_argument("--teams", type=int, default=50)
+    args = parser.parse_args(argv)
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }.items():
+        os.environ[name] = value
+
+    import boto3
+    from moto import mock_aws
+
+    from chalicelib.deps import Container
+    from chalicelib.dynamo import _target_item
+    from chalicelib.endpoints import parse_target
+    from chalicelib.settings import Settings
+    from chalicelib.sns import RecordingPublisher
+    from chalicelib.stack import deploy_stack
+    from chalicelib.targets import Target, TargetSpec, new_target_id
+
+    with mock_aws():
+        outputs = deploy_stack(boto3.client("cloudformation"), "bench")
+        dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+        now = datetime.now(UTC)
+        due_count = round(args.targets * args.due_fraction)
+        started = time.perf_counter()
+        items = []
+        for index in range(args.targets):
+            next_check = now - timedelta(minutes=1) if index < due_count else now + timedelta(hours=1 + index % 5)
+            target = Target(
+                id=new_target_id() + f"{index:06x}",
+                team=f"team{index % args.teams}",
+                spec=TargetSpec(parse_target(f"host{index}.example.com")),
+                created_at=now,
+                updated_at=now,
+                next_check_at=next_check,
+            )
+            items.append({"PutRequest": {"Item": _dump(_target_item(target))}})
+        for start in range(0, len(items), 25):
+            dynamodb.batch_write_item(RequestItems={outputs["TableName"]: items[start : start + 25]})
+        print(f"loaded {args.targets:,} targets ({due_count:,} due) into moto in {time.perf_counter() - started:.1f} s")
+
+        calls: Counter[str] = Counter()
+        for client in (dynamodb, sqs):
+            client.meta.events.register("before-call.*.*", _counter(calls, client.meta.service_model.service_name))
+        settings = Settings.for_stage("bench", check_queue_url=outputs["CheckQueueUrl"])
+        container = Container(settings, dynamodb=dynamodb, sqs=sqs, publisher=RecordingPublisher())
+        started = time.perf_counter()
+        result = container.sweeper.sweep()
+        seconds = time.perf_counter() - started
+        counted = dict(calls)
+        queued = int(
+            sqs.get_queue_attributes(QueueUrl=outputs["CheckQueueUrl"], AttributeNames=["All"])["Attributes"][
+                "ApproximateNumberOfMessages"
+            ]
+        )
+
+    print(f"sweep: {result.due:,} due, {result.queued:,} leased and queued ({queued:,} messages on the queue)")
+    print(f"seconds:            {seconds:.1f} (moto in-process; AWS adds network latency per request)")
+    dynamo_calls = {k.split(":")[1]: v for k, v in counted.items() if k.startswith("dynamodb:")}
+    sqs_calls = {k.split(":")[1]: v for k, v in counted.items() if k.startswith("sqs:")}
+    print(f"DynamoDB requests:  {sum(dynamo_calls.values()):,} {dict(sorted(dynamo_calls.items()))}")
+    print(f"SQS requests:       {sum(sqs_calls.values()):,} {dict(sorted(sqs_calls.items()))}")
+    return 0
+
+
+def _counter(calls: Counter[str], service: str) -> Any:
+    def count(model: Any, **kwargs: Any) -> None:
+        calls[f"{service}:{model.name}"] += 1
+
+    return count
+
+
+def _dump(item: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeSerializer
+
+    serializer = TypeSerializer()
+    return {name: serializer.serialize(value) for name, value in item.items()}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
