@@ -135,12 +135,15 @@ def decide(
     announced |= {e.key for e in problem_events}
     if policy.repeat_critical_hours and report.status is Status.CRITICAL:
         bucket = int(now.timestamp() // (policy.repeat_critical_hours * 3600))
-        key = f"{target_id}:{leaf.fingerprint_sha256}:repeat:{bucket}"
-        if key not in announced and not events:
+        repeat_prefix = f"{target_id}:{leaf.fingerprint_sha256}:repeat:"
+        key = f"{repeat_prefix}{bucket}"
+        if key not in announced and not any(e.severity is Severity.CRITICAL for e in events):
             worst = [f for f in report.findings if f.severity is Severity.CRITICAL]
             events.append(
                 AlertEvent(key, EventType.PROBLEM, Severity.CRITICAL, "still critical", findings=tuple(worst))
             )
+        # This bucket is covered (by the repeat, or by what was just announced); older ones are done with.
+        announced = {k for k in announced if not k.startswith(repeat_prefix)} | {key}
     announced |= {e.key for e in events}
     return replace(state, announced=frozenset(announced)), events
 
@@ -220,7 +223,8 @@ def _expiry(
         return [], done
     days_left = report.days_left if report.days_left is not None else left.days
     when = "today" if days_left == 0 else f"in {days_left} day{'s' if days_left != 1 else ''}"
-    severity = Severity.CRITICAL if tightest <= policy.critical_days else Severity.WARNING
+    critical = left <= timedelta(days=policy.critical_days)
+    severity = Severity.CRITICAL if critical else Severity.WARNING
     expiring = AlertEvent(
         key,
         EventType.EXPIRING,
@@ -241,6 +245,8 @@ def _problems(
         if f.code not in _NOT_PROBLEMS | ignored
         and (f.severity is Severity.CRITICAL or f.code is FindingCode.RENEWAL_OVERDUE)
     }
+    # An ignored finding still there is not "resolved": it is only not news any more.
+    still_open = {f.code.value for f in report.findings if f.code in ignored} & state.problems
     new = sorted(set(present) - state.problems)
     events = []
     if new:
@@ -255,7 +261,7 @@ def _problems(
                 findings=findings,
             )
         )
-    if state.problems and not present:
+    if state.problems and not present and not still_open:
         events.append(
             AlertEvent(
                 f"{target_id}:problems:{state.problem_episode}:recovered",
@@ -265,7 +271,7 @@ def _problems(
             )
         )
         return replace(state, problems=frozenset(), problem_episode=state.problem_episode + 1), events
-    return replace(state, problems=frozenset(present)), events
+    return replace(state, problems=frozenset(present) | still_open), events
 
 
 def _codes(report: TargetReport, code: FindingCode) -> tuple[Finding, ...]:

@@ -18,6 +18,7 @@ from chalicelib.targets import Target
 DOCUMENT_VERSION = 1
 _COLOURS = {"critical": "#d0021b", "warning": "#f5a623", "info": "#2e7d32"}
 _SLACK_TEXT_LIMIT = 2900  # Block Kit section text is limited to 3000 characters
+_SLACK_FIELD_LIMIT = 1900  # and a field's text to 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,7 @@ def email_subject(document: dict[str, Any]) -> str:
     target = document["target"]
     where = f"{target['host']}:{target['port']}"
     subject = f"[certwatch] {document['severity'].upper()} {where} {document['summary']}"
-    return subject if len(subject) <= 100 else subject[:99] + "…"  # SNS subjects stop at 100
+    return subject if len(subject) < 100 else subject[:98] + "…"  # SNS wants subjects under 100
 
 
 def email_text(document: dict[str, Any]) -> str:
@@ -121,9 +122,14 @@ def email_text(document: dict[str, Any]) -> str:
 
 
 def slack_message(document: dict[str, Any]) -> dict[str, Any]:
-    """A Slack incoming-webhook payload: Block Kit blocks in an attachment coloured by severity."""
+    """A Slack incoming-webhook payload: Block Kit blocks in an attachment coloured by severity.
+
+    Text that comes from a served certificate (issuer, names in messages) is escaped, so a server
+    being checked cannot put ``<!channel>`` or a disguised link into the alert.
+    """
     target, certificate = document["target"], document.get("certificate") or {}
-    headline = f"*{document['severity'].upper()}* `{target['host']}:{target['port']}` {document['summary']}"
+    host = _mrkdwn(f"{target['host']}:{target['port']}")
+    headline = f"*{document['severity'].upper()}* `{host}` {_mrkdwn(document['summary'])}"
     facts = [
         ("Target", target["target"]),
         ("Days left", "-" if document.get("days_left") is None else str(document["days_left"])),
@@ -134,11 +140,16 @@ def slack_message(document: dict[str, Any]) -> dict[str, Any]:
     ]
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": headline[:_SLACK_TEXT_LIMIT]}},
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{name}*\n{value}"} for name, value in facts]},
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*{name}*\n{_mrkdwn(value)[:_SLACK_FIELD_LIMIT]}"} for name, value in facts
+            ],
+        },
     ]
     findings = document.get("findings") or []
     if findings:
-        listed = "\n".join(f"• *{f['code']}* ({f['severity']}): {f['message']}" for f in findings)
+        listed = "\n".join(f"• *{f['code']}* ({f['severity']}): {_mrkdwn(f['message'])}" for f in findings)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": listed[:_SLACK_TEXT_LIMIT]}})
     if target.get("url"):
         blocks.append(
@@ -154,6 +165,11 @@ def slack_message(document: dict[str, Any]) -> dict[str, Any]:
     )
     colour = _COLOURS.get(document["severity"], _COLOURS[Severity.INFO.value])
     return {"text": f"[certwatch] {headline}"[:_SLACK_TEXT_LIMIT], "attachments": [{"color": colour, "blocks": blocks}]}
+
+
+def _mrkdwn(text: str) -> str:
+    """Escape Slack's control characters (mrkdwn links, mentions and entities)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _soonest_leaf(report_document: dict[str, Any]) -> dict[str, Any] | None:

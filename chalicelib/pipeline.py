@@ -133,8 +133,9 @@ class Sweeper:
         with ThreadPoolExecutor(max_workers=self._threads) as pool:
             claimed = list(pool.map(lambda ref: self._lease(ref, now, until), due))
         leased = [ref for ref, ok in zip(due, claimed, strict=True) if ok]
+        published = self._alerter.drain()  # first: a queue outage must not hold up pending events
         self._queue.enqueue(leased)
-        return SweepResult(due=len(due), queued=len(leased), published=self._alerter.drain())
+        return SweepResult(due=len(due), queued=len(leased), published=published)
 
     def _lease(self, ref: tuple[str, str], now: datetime, until: datetime) -> bool:
         return self._store.lease(ref[0], ref[1], now, until)

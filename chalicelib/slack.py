@@ -6,6 +6,7 @@ environment, and it never appears in a log line or an error message.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import time
@@ -67,7 +68,7 @@ class SlackWebhook:
                     raise SlackError(f"Slack refused the message with HTTP {status}") from None
                 wait = _seconds(retry_after) if status == 429 and retry_after else 2.0 ** (attempt - 1)
                 problem = f"HTTP {status}"
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as exc:
                 wait, problem = 2.0 ** (attempt - 1), type(exc).__name__
             if attempt < self._attempts:
                 logger.warning("Slack answered %s; retrying in %.1fs (attempt %d)", problem, wait, attempt)

@@ -1,0 +1,486 @@
+"""The scheduled pipeline end to end on loopback: sweep, worker, checks of real TLS servers, alerts, outbox.
+
+The store is the in-memory one, SNS a RecordingPublisher, SQS a RecordingCheckQueue; the checks are real
+handshakes with TlsServers on 127.0.0.1, names pinned (never real DNS), judged by a controllable clock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib.alerts import AlertState
+from chalicelib.checking import TargetChecker
+from chalicelib.errors import StoreError
+from chalicelib.models import Endpoint, Protocol, Status
+from chalicelib.pipeline import LEASE, OUTBOX_GRACE, Alerter, CheckWorker, Sweeper, SweepResult
+from chalicelib.queue import RecordingCheckQueue, check_message
+from chalicelib.sns import RecordingPublisher
+from chalicelib.store import InMemoryStore
+from chalicelib.targets import DEFAULT_INTERVAL_MINUTES, ResultSummary, Target, TargetSpec
+from lab.certs import Issued, make_cert
+from lab.servers import TlsServer
+from tests.conftest import Pki
+from tests.functional.helpers import Engines, Servers, closed_port
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # the ``now`` of tests/conftest.py
+DAY = timedelta(days=1)
+EXPIRING = "expiring.pipeline.test"
+HEALTHY = "healthy.pipeline.test"
+DOWN = "down.pipeline.test"
+TEAM = "payments"
+
+_ids = itertools.count(1)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, delta: timedelta) -> None:
+        with self._lock:
+            self._now += delta
+
+
+class RiggedStore(InMemoryStore):
+    """The in-memory store, with failures to order and a barrier that makes racing workers really race."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.broken_loads: set[str] = set()
+        self.broken_saves: set[str] = set()
+        self.vanishing: set[str] = set()
+        self.gate: threading.Barrier | None = None
+
+    def get_target(self, team: str, target_id: str) -> Target:
+        if target_id in self.broken_loads:
+            raise StoreError(f"DynamoDB is having a bad day reading {target_id}")
+        return super().get_target(team, target_id)
+
+    def save_result(
+        self, team: str, target_id: str, summary: ResultSummary, document: dict[str, Any], next_check_at: datetime
+    ) -> None:
+        if target_id in self.broken_saves:
+            raise StoreError(f"DynamoDB is having a bad day writing {target_id}")
+        if target_id in self.vanishing:
+            self.delete_target(team, target_id)  # deleted by its team while it was being checked
+        super().save_result(team, target_id, summary, document, next_check_at)
+
+    def get_alert_state(self, team: str, target_id: str) -> AlertState:
+        gate = self.gate
+        if gate is not None:
+            gate.wait(timeout=10)  # every racer has read the state before any writes it
+        return super().get_alert_state(team, target_id)
+
+
+@dataclass(frozen=True)
+class Site:
+    """A loopback TLS server standing for one host name."""
+
+    name: str
+    server: TlsServer
+    leaf: Issued
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+
+@pytest.fixture(scope="module")
+def sites(servers: Servers, pki: Pki) -> dict[str, Site]:
+    def serve(name: str, not_after: datetime) -> Site:
+        leaf = make_cert(name, issuer=pki.intermediate, not_before=not_after - 90 * DAY, not_after=not_after)
+        return Site(name, servers.start(TlsServer([leaf, pki.intermediate])), leaf)
+
+    return {"expiring": serve(EXPIRING, NOW + 5 * DAY), "healthy": serve(HEALTHY, NOW + 80 * DAY)}
+
+
+@dataclass
+class Pipeline:
+    store: RiggedStore
+    publisher: RecordingPublisher
+    clock: Clock
+    alerter: Alerter
+    checker: TargetChecker
+    worker: CheckWorker
+    queue: RecordingCheckQueue = field(default_factory=RecordingCheckQueue)
+
+    def register(
+        self,
+        name: str,
+        port: int,
+        *,
+        team: str = TEAM,
+        paused: bool = False,
+        next_check_at: datetime | None = None,
+    ) -> Target:
+        target = Target(
+            id=f"tg_{next(_ids):012x}0000beef",
+            team=team,
+            spec=TargetSpec(Endpoint(name, port, Protocol.TLS)),
+            created_at=NOW - DAY,
+            updated_at=NOW - DAY,
+            next_check_at=NOW if next_check_at is None else next_check_at,
+            paused=paused,
+        )
+        self.store.create_target(target)
+        return target
+
+    def sweeper(self) -> Sweeper:
+        return Sweeper(self.store, self.queue, self.alerter, self.clock.now, threads=4)
+
+    def published_keys(self) -> list[str]:
+        return [n.key for n in self.publisher.published]
+
+
+@pytest.fixture
+def pipeline(engines: Engines, pki: Pki) -> Pipeline:
+    clock = Clock(NOW)
+    store = RiggedStore()
+    publisher = RecordingPublisher()
+    engine = engines.build(
+        {EXPIRING: ["127.0.0.1"], HEALTHY: ["127.0.0.1"], DOWN: ["127.0.0.1"]}, clock=clock.now, timeout=2.0
+    )
+    alerter = Alerter(store, publisher, clock.now)
+    checker = TargetChecker(store, engine, pki.trust, after_check=alerter.after_check)
+    return Pipeline(store, publisher, clock, alerter, checker, CheckWorker(store, checker))
+
+
+def expiring_key(target: Target, site: Site) -> str:
+    return f"{target.id}:{site.leaf.fingerprint}:expiring:7"
+
+
+def record(message_id: str, body: str | None) -> dict[str, Any]:
+    """An SQS record as the Lambda event carries it (only what the worker reads)."""
+    message: dict[str, Any] = {"messageId": message_id, "receiptHandle": f"rh-{message_id}", "attributes": {}}
+    if body is not None:
+        message["body"] = body
+    return message
+
+
+def message_for(target: Target, message_id: str) -> dict[str, Any]:
+    return record(message_id, check_message(target.team, target.id))
+
+
+# --- checking and alerting ---------------------------------------------------------------------
+
+
+def test_a_check_stores_its_result_and_announces_an_expiring_certificate_once(
+    pipeline: Pipeline, sites: dict[str, Site]
+) -> None:
+    site = sites["expiring"]
+    target = pipeline.register(site.name, site.port)
+
+    checked, failed = pipeline.checker.run([target])
+    assert failed == []
+    (first,) = checked
+    assert first.report.status is Status.CRITICAL
+    assert first.report.days_left == 5
+    (note,) = first.notifications
+    assert note.key == expiring_key(target, site)
+    assert note.subject == (
+        f"[certwatch] CRITICAL {EXPIRING}:{site.port} certificate expires in 5 days "
+        f"({site.leaf.cert.not_valid_after_utc:%Y-%m-%d})"
+    )
+    assert note.document["certificate"]["fingerprint_sha256"] == site.leaf.fingerprint
+    assert note.attributes["days_left"] == "5"
+
+    stored = pipeline.store.get_target(TEAM, target.id)
+    assert stored.latest is not None
+    assert stored.latest.status is Status.CRITICAL
+    assert stored.next_check_at == NOW + timedelta(minutes=DEFAULT_INTERVAL_MINUTES)
+    result = pipeline.store.get_result(TEAM, target.id)
+    assert result is not None
+    assert result["days_left"] == 5
+
+    # The message delivered again (SQS is at least once), later: stored again, announced no more.
+    pipeline.clock.advance(timedelta(minutes=5))
+    (second,), failed = pipeline.checker.run([target])
+    assert failed == []
+    assert second.notifications == ()
+    assert pipeline.published_keys() == [expiring_key(target, site)]
+    assert pipeline.store.pending_notifications() == []
+    assert pipeline.store.get_target(TEAM, target.id).next_check_at == NOW + timedelta(
+        minutes=5 + DEFAULT_INTERVAL_MINUTES
+    )
+
+
+def test_a_healthy_certificate_announces_nothing(pipeline: Pipeline, sites: dict[str, Site]) -> None:
+    site = sites["healthy"]
+    target = pipeline.register(site.name, site.port)
+    (checked,), failed = pipeline.checker.run([target])
+    assert failed == []
+    assert checked.report.status is Status.OK
+    assert checked.notifications == ()
+    assert pipeline.publisher.published == []
+    assert pipeline.store.get_alert_state(TEAM, target.id).fingerprint == site.leaf.fingerprint
+
+
+def test_two_workers_racing_on_one_target_publish_once(pipeline: Pipeline, sites: dict[str, Site]) -> None:
+    site = sites["expiring"]
+    target = pipeline.register(site.name, site.port)
+    pipeline.store.gate = threading.Barrier(2)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = [pool.submit(pipeline.checker.run, [target]) for _ in range(2)]
+        outcomes = [run.result(timeout=20) for run in runs]
+    pipeline.store.gate = None
+
+    assert [failed for _, failed in outcomes] == [[], []]
+    assert sum(len(c.notifications) for checked, _ in outcomes for c in checked) == 1
+    assert pipeline.published_keys() == [expiring_key(target, site)]
+    assert pipeline.store.pending_notifications() == []
+
+
+def test_many_racing_runs_publish_one_notification_per_key(pipeline: Pipeline, sites: dict[str, Site]) -> None:
+    site = sites["expiring"]
+    targets = [pipeline.register(site.name, site.port, team=f"team-{n}") for n in range(4)]
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        runs = [pool.submit(pipeline.checker.run, [t]) for t in targets for _ in range(6)]
+        for run in runs:
+            assert run.result(timeout=20)[1] == []
+    assert Counter(pipeline.published_keys()) == {expiring_key(t, site): 1 for t in targets}
+
+
+def test_an_sns_outage_delays_a_notification_and_loses_nothing(pipeline: Pipeline, sites: dict[str, Site]) -> None:
+    site = sites["expiring"]
+    target = pipeline.register(site.name, site.port)
+    key = expiring_key(target, site)
+
+    pipeline.publisher.failing = True
+    (checked,), failed = pipeline.checker.run([target])
+    assert failed == [], "an SNS outage is no reason to check again"
+    assert checked.notifications == ()
+    assert [n.key for n in pipeline.store.pending_notifications()] == [key]
+    assert key in pipeline.store.get_alert_state(TEAM, target.id).announced
+
+    pipeline.clock.advance(timedelta(minutes=30))
+    pipeline.checker.run([target])
+    assert [n.key for n in pipeline.store.pending_notifications()] == [key], "no duplicate recorded"
+    assert pipeline.alerter.drain() == 0, "still down"
+
+    pipeline.publisher.failing = False
+    assert pipeline.alerter.drain() == 1
+    assert pipeline.published_keys() == [key]
+    assert pipeline.store.pending_notifications() == []
+    assert pipeline.alerter.drain() == 0
+    pipeline.checker.run([target])
+    assert pipeline.published_keys() == [key]
+
+
+def test_drain_leaves_young_notifications_to_the_worker_that_recorded_them(
+    pipeline: Pipeline, sites: dict[str, Site]
+) -> None:
+    site = sites["expiring"]
+    target = pipeline.register(site.name, site.port)
+    pipeline.publisher.failing = True
+    pipeline.checker.run([target])
+    pipeline.publisher.failing = False
+
+    pipeline.clock.advance(OUTBOX_GRACE - timedelta(seconds=1))
+    assert pipeline.alerter.drain() == 0
+    assert len(pipeline.store.pending_notifications()) == 1
+    pipeline.clock.advance(timedelta(seconds=1))
+    assert pipeline.alerter.drain() == 1
+    assert pipeline.published_keys() == [expiring_key(target, site)]
+    assert pipeline.store.pending_notifications() == []
+
+
+# --- the worker --------------------------------------------------------------------------------
+
+
+def test_a_poisoned_message_fails_alone(pipeline: Pipeline, sites: dict[str, Site]) -> None:
+    expiring = pipeline.register(sites["expiring"].name, sites["expiring"].port)
+    healthy = pipeline.register(sites["healthy"].name, sites["healthy"].port)
+    outcome = pipeline.worker.handle(
+        [
+            message_for(expiring, "m-expiring"),
+            record("m-text", "check everything please"),
+            record("m-no-id", json.dumps({"team": TEAM})),
+            record("m-number-id", json.dumps({"team": TEAM, "id": 42})),
+            record("m-list", "[1, 2]"),
+            record("m-no-body", None),
+            message_for(healthy, "m-healthy"),
+        ]
+    )
+    assert outcome.failed_message_ids == ["m-text", "m-no-id", "m-number-id", "m-list", "m-no-body"]
+    assert outcome.checked == 2
+    assert outcome.errors == 0
+    assert outcome.skipped == 0
+    assert outcome.published_by_severity == {"critical": 1}
+    assert pipeline.store.get_result(TEAM, expiring.id) is not None
+    assert pipeline.store.get_result(TEAM, healthy.id) is not None
+
+
+def test_a_deleted_target_is_skipped_not_failed(pipeline: Pipeline, sites: dict[str, Site]) -> None:
+    gone = pipeline.register(sites["expiring"].name, sites["expiring"].port)
+    healthy = pipeline.register(sites["healthy"].name, sites["healthy"].port)
+    pipeline.store.delete_target(TEAM, gone.id)
+    outcome = pipeline.worker.handle(
+        [
+            message_for(gone, "m-gone"),
+            record("m-never", check_message(TEAM, "tg_00000000000000000000")),
+            message_for(healthy, "m-healthy"),
+        ]
+    )
+    assert outcome.failed_message_ids == []
+    assert outcome.skipped == 2
+    assert outcome.checked == 1
+    assert pipeline.publisher.published == []
+
+
+def test_a_target_deleted_during_its_check_is_neither_checked_nor_failed(
+    pipeline: Pipeline, sites: dict[str, Site]
+) -> None:
+    target = pipeline.register(sites["expiring"].name, sites["expiring"].port)
+    pipeline.store.vanishing.add(target.id)
+    outcome = pipeline.worker.handle([message_for(target, "m-1")])
+    assert outcome.failed_message_ids == []
+    assert outcome.checked == 0
+    assert pipeline.publisher.published == []
+    assert pipeline.store.pending_notifications() == []
+
+
+def test_a_paused_target_is_skipped(pipeline: Pipeline, sites: dict[str, Site]) -> None:
+    site = sites["expiring"]
+    paused = pipeline.register(site.name, site.port, paused=True)
+    before = site.server.connections
+    outcome = pipeline.worker.handle([message_for(paused, "m-paused")])
+    assert outcome.skipped == 1
+    assert outcome.checked == 0
+    assert outcome.failed_message_ids == []
+    assert pipeline.store.get_result(TEAM, paused.id) is None
+    assert site.server.connections == before
+    assert pipeline.publisher.published == []
+
+
+def test_duplicate_messages_check_a_target_once(pipeline: Pipeline, sites: dict[str, Site]) -> None:
+    site = sites["expiring"]
+    target = pipeline.register(site.name, site.port)
+    before = site.server.connections
+    outcome = pipeline.worker.handle([message_for(target, f"m-{n}") for n in range(3)])
+    assert outcome.checked == 1
+    assert outcome.failed_message_ids == []
+    assert site.server.connections - before == 1
+    assert pipeline.published_keys() == [expiring_key(target, site)]
+
+
+def test_a_store_failure_loading_a_target_fails_only_its_message(pipeline: Pipeline, sites: dict[str, Site]) -> None:
+    unlucky = pipeline.register(sites["expiring"].name, sites["expiring"].port)
+    healthy = pipeline.register(sites["healthy"].name, sites["healthy"].port)
+    pipeline.store.broken_loads.add(unlucky.id)
+    outcome = pipeline.worker.handle([message_for(unlucky, "m-unlucky"), message_for(healthy, "m-healthy")])
+    assert outcome.failed_message_ids == ["m-unlucky"]
+    assert outcome.checked == 1
+    assert pipeline.store.get_result(TEAM, healthy.id) is not None
+    assert pipeline.store.get_result(TEAM, unlucky.id) is None
+
+
+def test_a_store_failure_saving_a_result_fails_every_message_of_that_target(
+    pipeline: Pipeline, sites: dict[str, Site]
+) -> None:
+    unlucky = pipeline.register(sites["expiring"].name, sites["expiring"].port)
+    healthy = pipeline.register(sites["healthy"].name, sites["healthy"].port)
+    pipeline.store.broken_saves.add(unlucky.id)
+    outcome = pipeline.worker.handle(
+        [message_for(unlucky, "m-1"), message_for(healthy, "m-healthy"), message_for(unlucky, "m-2")]
+    )
+    assert sorted(outcome.failed_message_ids) == ["m-1", "m-2"]
+    assert outcome.checked == 1
+    assert pipeline.publisher.published == [], "nothing is announced about a check that was not recorded"
+    assert pipeline.store.get_alert_state(TEAM, unlucky.id) == AlertState()
+
+
+def test_an_unreachable_target_is_announced_after_two_checks(pipeline: Pipeline) -> None:
+    with closed_port() as port:
+        target = pipeline.register(DOWN, port)
+        first = pipeline.worker.handle([message_for(target, "m-1")])
+        assert (first.checked, first.errors, first.failed_message_ids) == (1, 1, [])
+        assert pipeline.publisher.published == []
+
+        pipeline.clock.advance(timedelta(hours=6))
+        second = pipeline.worker.handle([message_for(target, "m-2")])
+        assert second.published_by_severity == {"critical": 1}
+        (note,) = pipeline.publisher.published
+        assert note.document["type"] == "endpoint.unreachable"
+        assert note.document["findings"][0]["reason"] == "refused"
+
+        pipeline.clock.advance(timedelta(hours=6))
+        pipeline.worker.handle([message_for(target, "m-3")])
+        assert len(pipeline.publisher.published) == 1
+
+
+# --- the sweep ---------------------------------------------------------------------------------
+
+
+def test_the_sweep_queues_due_unpaused_targets_once(pipeline: Pipeline, sites: dict[str, Site]) -> None:
+    site = sites["healthy"]
+    overdue = pipeline.register(site.name, site.port, team="a", next_check_at=NOW - timedelta(hours=2))
+    due = pipeline.register(site.name, site.port, team="b", next_check_at=NOW)
+    later = pipeline.register(site.name, site.port, team="c", next_check_at=NOW + timedelta(minutes=1))
+    pipeline.register(site.name, site.port, team="d", next_check_at=NOW - DAY, paused=True)
+    sweeper = pipeline.sweeper()
+
+    assert sweeper.sweep() == SweepResult(due=2, queued=2, published=0)
+    assert pipeline.queue.sent == [("a", overdue.id), ("b", due.id)]
+
+    # Leased: an immediate second sweep queues nothing again.
+    assert sweeper.sweep() == SweepResult(due=0, queued=0, published=0)
+    assert len(pipeline.queue.sent) == 2
+
+    # A lease whose check never happened (message lost) runs out, and the target is due again.
+    pipeline.clock.advance(LEASE)
+    result = sweeper.sweep()
+    assert result.queued == 3  # the two leased ones, and the one due a minute after the first sweep
+    assert Counter(pipeline.queue.sent) == {("a", overdue.id): 2, ("b", due.id): 2, ("c", later.id): 1}
+
+
+def test_a_checked_target_is_not_due_until_its_interval_has_passed(pipeline: Pipeline, sites: dict[str, Site]) -> None:
+    site = sites["healthy"]
+    target = pipeline.register(site.name, site.port)
+    sweeper = pipeline.sweeper()
+    assert sweeper.sweep().queued == 1
+    pipeline.worker.handle([message_for(target, "m-1")])
+    pipeline.clock.advance(LEASE)
+    assert sweeper.sweep().queued == 0
+    pipeline.clock.advance(timedelta(minutes=DEFAULT_INTERVAL_MINUTES) - LEASE)
+    assert sweeper.sweep().queued == 1
+
+
+def test_concurrent_sweeps_queue_each_target_once(pipeline: Pipeline, sites: dict[str, Site]) -> None:
+    site = sites["healthy"]
+    targets = [pipeline.register(site.name, site.port, team=f"team-{n}") for n in range(40)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = [r.result(timeout=20) for r in [pool.submit(pipeline.sweeper().sweep) for _ in range(4)]]
+    assert sum(r.queued for r in results) == 40
+    assert sorted(pipeline.queue.sent) == sorted((t.team, t.id) for t in targets)
+
+
+def test_the_sweep_drains_the_outbox(pipeline: Pipeline, sites: dict[str, Site]) -> None:
+    site = sites["expiring"]
+    target = pipeline.register(site.name, site.port, next_check_at=NOW + DAY)
+    pipeline.publisher.failing = True
+    pipeline.checker.run([target])
+    pipeline.publisher.failing = False
+    assert pipeline.publisher.published == []
+
+    pipeline.clock.advance(timedelta(minutes=5))
+    result = pipeline.sweeper().sweep()
+    assert result == SweepResult(due=0, queued=0, published=1)
+    assert pipeline.published_keys() == [expiring_key(target, site)]
+    assert pipeline.store.pending_notifications() == []
+    assert pipeline.sweeper().sweep().published == 0

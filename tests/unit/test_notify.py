@@ -1,0 +1,300 @@
+"""Rendering alert events: the SNS JSON document (v1), the email subject and text, attributes, and Slack blocks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib.alerts import AlertEvent, AlertPolicy, AlertState, decide
+from chalicelib.analysis import analyze_chain
+from chalicelib.models import (
+    CheckPolicy,
+    CheckResult,
+    Endpoint,
+    FailureReason,
+    Finding,
+    FindingCode,
+    Severity,
+    Status,
+    TargetReport,
+    status_for,
+)
+from chalicelib.notify import DOCUMENT_VERSION, Notification, email_subject, notification, slack_message
+from chalicelib.render import report_to_dict
+from chalicelib.targets import Target, TargetSpec
+from lab.certs import Issued, make_ca, make_cert
+from tests.conftest import Pki
+
+HOST = "api.example.com"
+TARGET_ID = "tg_0000000000aa1b2c3d4e"
+BASE_URL = "https://certwatch.example.com/"
+EXPIRES = datetime(2026, 12, 1, tzinfo=UTC)
+SLACK_TEXT_LIMIT = 3000
+
+
+def make_target(host: str = HOST, *, labels: dict[str, str] | None = None) -> Target:
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    spec = TargetSpec(Endpoint(host, 443), labels={"env": "prod", "app": "api"} if labels is None else labels)
+    return Target(TARGET_ID, "payments", spec, created, created, created)
+
+
+def report_for(chain: list[Issued], now: datetime, pki: Pki, host: str = HOST) -> TargetReport:
+    analysis = analyze_chain([c.der for c in chain], name=host, now=now, trust=pki.trust, policy=CheckPolicy())
+    result = CheckResult(
+        "192.0.2.10",
+        status_for(analysis.findings),
+        now,
+        analysis.findings,
+        analysis.leaf,
+        analysis.chain,
+        analysis.trusted_by,
+    )
+    return TargetReport(Endpoint(host, 443), (result,), now)
+
+
+def only_event(report: TargetReport, now: datetime, state: AlertState | None = None) -> AlertEvent:
+    _, events = decide(TARGET_ID, state or AlertState(), report, AlertPolicy(), now)
+    (event,) = events
+    return event
+
+
+@pytest.fixture
+def expiring(pki: Pki, now: datetime) -> tuple[AlertEvent, TargetReport, Issued]:
+    """The leaf of api.example.com expires on 2026-12-01, three and a half days after ``now``."""
+    leaf = make_cert(HOST, issuer=pki.intermediate, not_after=EXPIRES, now=now)
+    report = report_for([leaf, pki.intermediate], now, pki)
+    return only_event(report, now), report, leaf
+
+
+@pytest.fixture
+def note(expiring: tuple[AlertEvent, TargetReport, Issued], now: datetime) -> Notification:
+    event, report, _ = expiring
+    return notification(event, make_target(), report_to_dict(report), now, base_url=BASE_URL)
+
+
+def unreachable_note(now: datetime) -> Notification:
+    refused = Finding(
+        FindingCode.CONNECTION_FAILED, Severity.CRITICAL, "connection refused", reason=FailureReason.REFUSED
+    )
+    report = TargetReport(Endpoint(HOST, 443), (CheckResult("192.0.2.10", Status.ERROR, now, (refused,)),), now)
+    state = AlertState(failures=1)
+    return notification(only_event(report, now, state), make_target(), report_to_dict(report), now)
+
+
+def texts(blocks: list[dict[str, Any]]) -> Iterator[str]:
+    """Every text object's text in a list of Block Kit blocks."""
+    for block in blocks:
+        if "text" in block:
+            yield block["text"]["text"]
+        for item in block.get("fields", []) + block.get("elements", []):
+            if isinstance(item.get("text"), dict):
+                yield item["text"]["text"]
+            elif "text" in item:
+                yield item["text"]
+
+
+# --- the SNS document --------------------------------------------------------------------------
+
+
+def test_the_document_is_versioned_json(note: Notification, expiring: tuple[AlertEvent, TargetReport, Issued]) -> None:
+    event, _, leaf = expiring
+    document = json.loads(json.dumps(note.document))
+    assert document == note.document
+    assert document["version"] == DOCUMENT_VERSION == 1
+    assert document["id"] == event.key == note.key
+    assert document["type"] == "certificate.expiring"
+    assert document["severity"] == "critical"
+    assert document["summary"] == "certificate expires in 3 days (2026-12-01)"
+    assert document["team"] == "payments"
+    assert document["target"] == {
+        "id": TARGET_ID,
+        "target": "https://api.example.com:443",
+        "host": HOST,
+        "port": 443,
+        "protocol": "https",
+        "sni": None,
+        "labels": {"env": "prod", "app": "api"},
+        "url": f"https://certwatch.example.com/targets/{TARGET_ID}",
+    }
+    certificate = document["certificate"]
+    assert certificate["subject"] == f"CN={HOST}"
+    assert certificate["issuer"] == "CN=certwatch Test Intermediate"
+    assert certificate["fingerprint_sha256"] == leaf.fingerprint
+    assert certificate["not_after"] == "2026-12-01T00:00:00Z"
+    assert document["days_left"] == 3
+    assert document["not_after"] == "2026-12-01T00:00:00Z"
+    assert document["threshold_days"] == 7
+    assert document["status"] == "critical"
+    assert [f["code"] for f in document["findings"]] == ["EXPIRING_SOON"]
+    assert document["checked_at"] == "2026-11-27T12:00:00Z"
+    assert document["published_at"] == "2026-11-27T12:00:00Z"
+
+
+def test_an_unreachable_document_has_no_certificate(now: datetime) -> None:
+    note = unreachable_note(now)
+    document = json.loads(json.dumps(note.document))
+    assert document["type"] == "endpoint.unreachable"
+    assert document["certificate"] is None
+    assert document["days_left"] is None
+    assert document["target"]["url"] is None
+    assert [(f["code"], f["reason"]) for f in document["findings"]] == [("CONNECTION_FAILED", "refused")]
+    assert "days_left" not in note.attributes
+
+
+def test_a_renewed_document_names_the_previous_certificate(pki: Pki, now: datetime) -> None:
+    old = make_cert(HOST, issuer=pki.intermediate, not_after=EXPIRES, now=now)
+    state, _ = decide(TARGET_ID, AlertState(), report_for([old, pki.intermediate], now, pki), AlertPolicy(), now)
+    new = make_cert(HOST, issuer=pki.intermediate, now=now)
+    report = report_for([new, pki.intermediate], now, pki)
+    event = only_event(report, now, state)
+    document = json.loads(json.dumps(notification(event, make_target(), report_to_dict(report), now).document))
+    assert document["type"] == "certificate.renewed"
+    assert document["previous_fingerprint"] == old.fingerprint
+    assert document["certificate"]["fingerprint_sha256"] == new.fingerprint
+
+
+# --- email -------------------------------------------------------------------------------------
+
+
+def test_the_email_subject_says_it_all(note: Notification) -> None:
+    assert note.subject == "[certwatch] CRITICAL api.example.com:443 certificate expires in 3 days (2026-12-01)"
+    assert note.subject == email_subject(note.document)
+
+
+def test_a_long_subject_is_cut_to_what_sns_takes(pki: Pki, now: datetime) -> None:
+    host = ("a" * 60 + ".") * 3 + "example.com"
+    leaf = make_cert("long.example.com", sans=[host], issuer=pki.intermediate, not_after=EXPIRES, now=now)
+    report = report_for([leaf, pki.intermediate], now, pki, host)
+    note = notification(only_event(report, now), make_target(host), report_to_dict(report), now)
+    assert len(note.subject) <= 100
+    assert note.subject.startswith("[certwatch] CRITICAL aaaa")
+    assert note.subject.endswith("…")
+    assert "\n" not in note.subject
+
+
+def test_the_email_text_tells_what_where_and_when(note: Notification) -> None:
+    text = note.text
+    assert text.startswith("CRITICAL: certificate expires in 3 days (2026-12-01)")
+    assert "https://api.example.com:443" in text
+    assert "payments" in text
+    assert "Days left:  3 (expires 2026-12-01T00:00:00Z)" in text
+    assert "Issuer:     CN=certwatch Test Intermediate" in text
+    assert "EXPIRING_SOON" in text
+    assert "app=api, env=prod" in text
+    assert f"https://certwatch.example.com/targets/{TARGET_ID}" in text
+    assert note.key in text
+
+
+def test_the_email_text_lists_every_finding(pki: Pki, now: datetime) -> None:
+    leaf = make_cert("other.example.com", issuer=pki.intermediate, key="rsa1024", now=now)
+    report = report_for([leaf], now, pki)
+    note = notification(only_event(report, now), make_target(), report_to_dict(report), now)
+    for code in ("HOSTNAME_MISMATCH", "INCOMPLETE_CHAIN", "WEAK_KEY"):
+        assert f"critical {code}: " in note.text
+    assert "Days left" in note.text
+
+
+# --- message attributes ------------------------------------------------------------------------
+
+
+def test_message_attributes_let_subscribers_filter(note: Notification) -> None:
+    assert note.attributes == {
+        "type": "certificate.expiring",
+        "severity": "critical",
+        "team": "payments",
+        "days_left": "3",
+    }
+    assert all(isinstance(value, str) for value in note.attributes.values())
+    assert note.attributes["days_left"].isdigit()
+
+
+def test_an_expired_certificate_has_negative_days_left(pki: Pki, now: datetime) -> None:
+    expired = now - timedelta(days=2, hours=1)
+    leaf = make_cert(HOST, issuer=pki.intermediate, not_before=expired - timedelta(days=90), not_after=expired)
+    report = report_for([leaf, pki.intermediate], now, pki)
+    note = notification(only_event(report, now), make_target(), report_to_dict(report), now)
+    assert note.attributes["type"] == "certificate.expired"
+    assert note.attributes["days_left"] == "-2"
+    assert int(note.attributes["days_left"]) == note.document["days_left"]
+
+
+# --- Slack -------------------------------------------------------------------------------------
+
+
+def test_the_slack_message_is_coloured_by_severity(note: Notification) -> None:
+    colours = {}
+    for severity in ("critical", "warning", "info"):
+        message = slack_message({**note.document, "severity": severity})
+        (attachment,) = message["attachments"]
+        colours[severity] = attachment["color"]
+    assert colours == {"critical": "#d0021b", "warning": "#f5a623", "info": "#2e7d32"}
+    assert slack_message({**note.document, "severity": "unheard-of"})["attachments"][0]["color"] == colours["info"]
+
+
+def test_the_slack_message_says_what_where_and_when(note: Notification) -> None:
+    message = slack_message(note.document)
+    assert HOST in message["text"]
+    blocks = message["attachments"][0]["blocks"]
+    headline = blocks[0]["text"]["text"]
+    assert "CRITICAL" in headline
+    assert f"{HOST}:443" in headline
+    assert "certificate expires in 3 days (2026-12-01)" in headline
+    fields = {f["text"].split("\n", 1)[0]: f["text"].split("\n", 1)[1] for f in blocks[1]["fields"]}
+    assert fields["*Days left*"] == "3"
+    assert fields["*Expires*"] == "2026-12-01T00:00:00Z"
+    assert fields["*Issuer*"] == "certwatch Test Intermediate"
+    assert fields["*Target*"] == "https://api.example.com:443"
+    assert fields["*Team*"] == "payments"
+    assert any("EXPIRING_SOON" in text for text in texts(blocks))
+    json.dumps(message)
+
+
+def test_the_slack_message_links_to_the_target(note: Notification) -> None:
+    blocks = slack_message(note.document)["attachments"][0]["blocks"]
+    (actions,) = [b for b in blocks if b["type"] == "actions"]
+    (button,) = actions["elements"]
+    assert button["type"] == "button"
+    assert button["url"] == f"https://certwatch.example.com/targets/{TARGET_ID}"
+
+
+def test_no_base_url_no_button(now: datetime) -> None:
+    blocks = slack_message(unreachable_note(now).document)["attachments"][0]["blocks"]
+    assert [b for b in blocks if b["type"] == "actions"] == []
+    fields = "\n".join(f["text"] for f in blocks[1]["fields"])
+    assert "*Days left*\n-" in fields
+    assert "*Expires*\n-" in fields
+    assert any("CONNECTION_FAILED" in text for text in texts(blocks))
+
+
+def test_many_findings_stay_within_slack_block_limits(note: Notification) -> None:
+    findings = [
+        {"code": "HOSTNAME_MISMATCH", "severity": "critical", "message": f"name {i} " + "x" * 200} for i in range(100)
+    ]
+    document = {**note.document, "summary": "s" * 5000, "findings": findings}
+    message = slack_message(document)
+    blocks = message["attachments"][0]["blocks"]
+    assert all(len(text) <= SLACK_TEXT_LIMIT for text in texts(blocks))
+    assert len(message["text"]) <= SLACK_TEXT_LIMIT
+    assert "name 0 " in "\n".join(texts(blocks))
+
+
+def test_a_monstrous_issuer_stays_within_slack_block_limits(note: Notification) -> None:
+    certificate = {**note.document["certificate"], "issuer": "O=" + "x" * 5000}  # no CN: shown whole
+    message = slack_message({**note.document, "certificate": certificate})
+    assert all(len(text) <= SLACK_TEXT_LIMIT for text in texts(message["attachments"][0]["blocks"]))
+
+
+def test_a_served_certificate_cannot_ping_the_channel(now: datetime, pki: Pki) -> None:
+    evil_ca = make_ca("Evil <!channel> CA", now=now)
+    leaf = make_cert(HOST, sans=["<!channel>.example", "<https://evil.example|login>"], issuer=evil_ca, now=now)
+    report = report_for([leaf, evil_ca], now, pki)
+    note = notification(only_event(report, now), make_target(), report_to_dict(report), now)
+    message = slack_message(note.document)
+    rendered = "\n".join([message["text"], *texts(message["attachments"][0]["blocks"])])
+    assert "<!channel>" not in rendered
+    assert "<https://evil.example" not in rendered
+    assert "&lt;!channel&gt;" in rendered
