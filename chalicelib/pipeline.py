@@ -130,11 +130,13 @@ class Sweeper:
         now = self._clock()
         due = list(self._store.due_targets(now))
         until = now + LEASE
+        published = self._alerter.drain()  # first: a queue outage must not hold up pending events
         with ThreadPoolExecutor(max_workers=self._threads) as pool:
             claimed = list(pool.map(lambda ref: self._lease(ref, now, until), due))
-        leased = [ref for ref, ok in zip(due, claimed, strict=True) if ok]
-        published = self._alerter.drain()  # first: a queue outage must not hold up pending events
-        self._queue.enqueue(leased)
+            leased = [ref for ref, ok in zip(due, claimed, strict=True) if ok]
+            # A few hundred targets per task: each task sends its SendMessageBatch requests in turn.
+            chunks = [leased[start : start + 200] for start in range(0, len(leased), 200)]
+            list(pool.map(self._queue.enqueue, chunks))
         return SweepResult(due=len(due), queued=len(leased), published=published)
 
     def _lease(self, ref: tuple[str, str], now: datetime, until: datetime) -> bool:

@@ -324,7 +324,9 @@ Events appear below as the email subscribers would read them.
 
 
 def _free(port: int) -> bool:
+    """Whether a server could listen on the port (connections of a stopped run in TIME_WAIT do not count)."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

@@ -1,0 +1,169 @@
+"""Pieces of the pipeline tests: a clock to move, hand-built Lambda events, an SNS switch, a Slack stand-in."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+
+from chalicelib.notify import Notification
+from chalicelib.sns import SnsPublisher
+
+
+class Clock:
+    """The real time plus an offset the test moves forward (the container's ``clock``)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+
+def sqs_record(body: str, *, queue_arn: str, message_id: str | None = None) -> dict[str, Any]:
+    """One record of an SQS event as Lambda delivers it; every record gets a messageId of its own."""
+    now_ms = str(int(time.time() * 1000))
+    return {
+        "messageId": message_id or str(uuid.uuid4()),
+        "receiptHandle": f"handle-{uuid.uuid4().hex}",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": now_ms,
+            "SenderId": "AIDAEXAMPLE",
+            "ApproximateFirstReceiveTimestamp": now_ms,
+        },
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": queue_arn.split(":")[3],
+    }
+
+
+def sqs_event(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    return {"Records": list(records)}
+
+
+def scheduled_event(region: str = "eu-west-1") -> dict[str, Any]:
+    """What EventBridge hands the ``sweep`` function."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:123456789012:rule/certwatch-sweep"],
+        "detail": {},
+    }
+
+
+class SwitchablePublisher:
+    """The real SnsPublisher; ``down`` points it at a topic that does not exist, as in an SNS outage."""
+
+    def __init__(self, client: Any, topic_arn: str) -> None:
+        self._up = SnsPublisher(client, topic_arn)
+        self._gone = SnsPublisher(client, f"{topic_arn}-does-not-exist")
+        self.down = False
+
+    def publish(self, notification: Notification) -> str:
+        return (self._gone if self.down else self._up).publish(notification)
+
+
+class RecordingSqs:
+    """A boto3 SQS client that also keeps the entries of every SendMessageBatch it forwards."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.batches: list[list[dict[str, Any]]] = []
+
+    def send_message_batch(self, **kwargs: Any) -> Any:
+        self.batches.append(list(kwargs["Entries"]))
+        return self._client.send_message_batch(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class SlackReceiver:
+    """A Slack incoming webhook on 127.0.0.1 that records the JSON bodies POSTed to it."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+        self._arrived = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length) or b"null")
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+                with receiver._arrived:
+                    receiver.posts.append(body)
+                    receiver._arrived.notify_all()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # keep the test output for the test
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="slack-receiver", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/services/T000/B000/XXXX"
+
+    def wait_for(self, matches: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
+        """The first post ``matches`` accepts, waiting up to ``timeout`` seconds for it."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while True:
+                for post in self.posts:
+                    if matches(post):
+                        return post
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no matching Slack post within {timeout:g}s; got {self.posts!r}")
+                self._arrived.wait(left)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def slack_text(post: Mapping[str, Any]) -> str:
+    """Everything a Block Kit post shows in its attachment's blocks, as one string."""
+    parts: list[str] = []
+    for block in post["attachments"][0]["blocks"]:
+        if "text" in block:
+            parts.append(block["text"]["text"])
+        parts += [item["text"] for item in block.get("fields", []) + block.get("elements", []) if "text" in item]
+    return "\n".join(str(part) for part in parts)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (the kernel's pick)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
