@@ -23,6 +23,12 @@ def token_auth(auth_request: AuthRequest) -> AuthResponse:
     return api.authorize(auth_request.token, container().store)
 
 
+@app.middleware("all")
+def structured_logs(event: Any, get_response: Any) -> Any:
+    telemetry.bind(app.lambda_context)
+    return get_response(event)
+
+
 @app.middleware("http")
 def reject_invalid_tokens(event: Any, get_response: Any) -> Any:
     return api.require_valid_token(event.context.get("authorizer")) or get_response(event)
@@ -121,7 +127,13 @@ def sweep(event: CloudWatchEvent) -> dict[str, int]:
     return {"due": result.due, "queued": result.queued, "published": result.published}
 
 
-@app.on_sqs_message(queue=SETTINGS.check_queue_name, batch_size=10, name="checker")
+@app.on_sqs_message(
+    queue=SETTINGS.check_queue_name,
+    batch_size=SETTINGS.checker_batch,
+    maximum_batching_window_in_seconds=5,
+    maximum_concurrency=SETTINGS.checker_max_concurrency,
+    name="checker",
+)
 def check_batch(event: SQSEvent) -> dict[str, Any]:
     outcome = container().worker.handle(event.to_dict().get("Records", []))
     telemetry.count(

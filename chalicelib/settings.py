@@ -23,6 +23,8 @@ class Settings:
     check_timeout: float = 10.0
     check_concurrency: int = 32
     sweep_minutes: int = 15
+    checker_batch: int = 25
+    checker_max_concurrency: int = 20
     unreachable_after: int = 2
     repeat_critical_hours: int | None = None
     public_url: str | None = None
@@ -57,6 +59,8 @@ class Settings:
             check_timeout=float(env.get("CERTWATCH_CHECK_TIMEOUT", "10")),
             check_concurrency=int(env.get("CERTWATCH_CHECK_CONCURRENCY", "32")),
             sweep_minutes=int(env.get("CERTWATCH_SWEEP_MINUTES", "15")),
+            checker_batch=int(env.get("CERTWATCH_CHECKER_BATCH", "25")),
+            checker_max_concurrency=int(env.get("CERTWATCH_CHECKER_MAX_CONCURRENCY", "20")),
             unreachable_after=int(env.get("CERTWATCH_UNREACHABLE_AFTER", "2")),
             repeat_critical_hours=repeat or None,
             public_url=env.get("CERTWATCH_PUBLIC_URL") or None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
@@ -23,6 +24,15 @@ def logger() -> Logger:
     built = Logger(service="certwatch")
     copy_config_to_registered_loggers(source_logger=built, include={"chalicelib"})
     return built
+
+
+def bind(context: Any) -> None:
+    """Set up JSON logging for this invocation and tag its lines with the function and request id."""
+    keys = {
+        "function_name": getattr(context, "function_name", None),
+        "request_id": getattr(context, "aws_request_id", None),
+    }
+    logger().append_keys(**{name: value for name, value in keys.items() if value})
 
 
 @functools.cache
