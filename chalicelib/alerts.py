@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from chalicelib.models import CertificateInfo, Finding, FindingCode, Severity, Status, TargetReport
 
@@ -83,6 +84,34 @@ class AlertState:
 
 
 @dataclass(frozen=True, slots=True)
+class Observation:
+    """What a decision needs to know of a check: the certificate that expires first, and the findings."""
+
+    leaf: CertificateInfo | None
+    findings: tuple[Finding, ...]
+    status: Status
+    days_left: int | None
+
+    @classmethod
+    def of(cls, report: TargetReport) -> Observation:
+        soonest = report.soonest
+        leaf = None if soonest is None else soonest.leaf
+        return cls(leaf=leaf, findings=report.findings, status=report.status, days_left=report.days_left)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSubject:
+    """What an alert is about: a registered endpoint, or a certificate the account holds in ACM/IAM."""
+
+    id: str
+    team: str
+    warn_days: int = 30
+    critical_days: int = 7
+    alert_days: tuple[int, ...] | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # the event document's "target" section
+
+
+@dataclass(frozen=True, slots=True)
 class AlertEvent:
     """One announcement to publish."""
 
@@ -104,11 +133,15 @@ def thresholds_for(warn_days: int, critical_days: int, explicit: tuple[int, ...]
 
 
 def decide(
-    target_id: str, state: AlertState, report: TargetReport, policy: AlertPolicy, now: datetime
+    target_id: str,
+    state: AlertState,
+    observed: TargetReport | Observation,
+    policy: AlertPolicy,
+    now: datetime,
 ) -> tuple[AlertState, list[AlertEvent]]:
-    """The state after ``report`` and the events it calls for."""
-    soonest = report.soonest
-    if soonest is None or soonest.leaf is None:
+    """The state after a check (of an endpoint, or of a certificate held in ACM/IAM) and its events."""
+    report = observed if isinstance(observed, Observation) else Observation.of(observed)
+    if report.leaf is None:
         return _unreachable(target_id, state, report, policy)
     events: list[AlertEvent] = []
     if state.unreachable:
@@ -122,7 +155,7 @@ def decide(
         )
         state = replace(state, unreachable=False, unreachable_episode=state.unreachable_episode + 1)
     state = replace(state, failures=0)
-    leaf = soonest.leaf
+    leaf = report.leaf
     state, renewal = _renewal(target_id, state, leaf)
     events += renewal
     expiry, done = _expiry(target_id, leaf, report, policy, now, state.announced)
@@ -149,7 +182,7 @@ def decide(
 
 
 def _unreachable(
-    target_id: str, state: AlertState, report: TargetReport, policy: AlertPolicy
+    target_id: str, state: AlertState, report: Observation, policy: AlertPolicy
 ) -> tuple[AlertState, list[AlertEvent]]:
     failures = state.failures + 1
     state = replace(state, failures=failures)
@@ -193,7 +226,7 @@ def _renewal(target_id: str, state: AlertState, leaf: CertificateInfo) -> tuple[
 def _expiry(
     target_id: str,
     leaf: CertificateInfo,
-    report: TargetReport,
+    report: Observation,
     policy: AlertPolicy,
     now: datetime,
     announced: frozenset[str],
@@ -237,7 +270,7 @@ def _expiry(
 
 
 def _problems(
-    target_id: str, state: AlertState, report: TargetReport, fingerprint: str, ignored: set[FindingCode]
+    target_id: str, state: AlertState, report: Observation, fingerprint: str, ignored: set[FindingCode]
 ) -> tuple[AlertState, list[AlertEvent]]:
     present = {
         f.code.value: f
@@ -274,5 +307,5 @@ def _problems(
     return replace(state, problems=frozenset(present) | still_open), events
 
 
-def _codes(report: TargetReport, code: FindingCode) -> tuple[Finding, ...]:
+def _codes(report: Observation, code: FindingCode) -> tuple[Finding, ...]:
     return tuple(f for f in report.findings if f.code is code)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from chalicelib.alerts import AlertEvent
+from chalicelib.alerts import AlertEvent, AlertSubject
 from chalicelib.models import Severity, short_name
 from chalicelib.render import finding_to_dict, iso
 from chalicelib.targets import Target
@@ -35,31 +35,49 @@ class Notification:
     attributes: dict[str, str] = field(default_factory=dict)
 
 
+def target_subject(target: Target, base_url: str | None = None) -> AlertSubject:
+    """A registered endpoint as the subject of alerts."""
+    endpoint, spec = target.endpoint, target.spec
+    return AlertSubject(
+        id=target.id,
+        team=target.team,
+        warn_days=spec.warn_days,
+        critical_days=spec.critical_days,
+        alert_days=spec.alert_days,
+        details={
+            "id": target.id,
+            "source": "endpoint",
+            "target": str(endpoint),
+            "host": endpoint.host,
+            "port": endpoint.port,
+            "protocol": endpoint.protocol.value,
+            "sni": endpoint.sni,
+            "labels": dict(spec.labels),
+            "url": f"{base_url.rstrip('/')}/targets/{target.id}" if base_url else None,
+        },
+    )
+
+
 def notification(
-    event: AlertEvent, target: Target, report_document: dict[str, Any], now: datetime, *, base_url: str | None = None
+    event: AlertEvent,
+    subject: AlertSubject | Target,
+    report_document: dict[str, Any],
+    now: datetime,
+    *,
+    base_url: str | None = None,
 ) -> Notification:
-    """The Notification of ``event`` about ``target``, from the check result document."""
-    endpoint = target.endpoint
-    soonest = _soonest_leaf(report_document)
-    link = f"{base_url.rstrip('/')}/targets/{target.id}" if base_url else None
+    """The Notification of ``event`` about ``subject``, from the check result document."""
+    if isinstance(subject, Target):
+        subject = target_subject(subject, base_url)
     document: dict[str, Any] = {
         "version": DOCUMENT_VERSION,
         "id": event.key,
         "type": event.type.value,
         "severity": event.severity.value,
         "summary": event.summary,
-        "team": target.team,
-        "target": {
-            "id": target.id,
-            "target": str(endpoint),
-            "host": endpoint.host,
-            "port": endpoint.port,
-            "protocol": endpoint.protocol.value,
-            "sni": endpoint.sni,
-            "labels": dict(target.spec.labels),
-            "url": link,
-        },
-        "certificate": soonest,
+        "team": subject.team,
+        "target": subject.details,
+        "certificate": _soonest_leaf(report_document),
         "days_left": report_document.get("days_left"),
         "not_after": report_document.get("not_after"),
         "threshold_days": event.threshold_days,
@@ -69,13 +87,13 @@ def notification(
         "checked_at": report_document.get("checked_at"),
         "published_at": iso(now),
     }
-    attributes = {"type": event.type.value, "severity": event.severity.value, "team": target.team}
+    attributes = {"type": event.type.value, "severity": event.severity.value, "team": subject.team}
     if isinstance(document["days_left"], int):
         attributes["days_left"] = str(document["days_left"])
     return Notification(
         key=event.key,
-        team=target.team,
-        target_id=target.id,
+        team=subject.team,
+        target_id=subject.id,
         document=document,
         subject=email_subject(document),
         text=email_text(document),
@@ -86,9 +104,7 @@ def notification(
 
 def email_subject(document: dict[str, Any]) -> str:
     """``[certwatch] CRITICAL api.example.com:443 certificate expires in 3 days (2026-12-01)``."""
-    target = document["target"]
-    where = f"{target['host']}:{target['port']}"
-    subject = f"[certwatch] {document['severity'].upper()} {where} {document['summary']}"
+    subject = f"[certwatch] {document['severity'].upper()} {_where(document['target'])} {document['summary']}"
     return subject if len(subject) < 100 else subject[:98] + "…"  # SNS wants subjects under 100
 
 
@@ -128,7 +144,7 @@ def slack_message(document: dict[str, Any]) -> dict[str, Any]:
     being checked cannot put ``<!channel>`` or a disguised link into the alert.
     """
     target, certificate = document["target"], document.get("certificate") or {}
-    host = _mrkdwn(f"{target['host']}:{target['port']}")
+    host = _mrkdwn(_where(target))
     headline = f"*{document['severity'].upper()}* `{host}` {_mrkdwn(document['summary'])}"
     facts = [
         ("Target", target["target"]),
@@ -165,6 +181,13 @@ def slack_message(document: dict[str, Any]) -> dict[str, Any]:
     )
     colour = _COLOURS.get(document["severity"], _COLOURS[Severity.INFO.value])
     return {"text": f"[certwatch] {headline}"[:_SLACK_TEXT_LIMIT], "attachments": [{"color": colour, "blocks": blocks}]}
+
+
+def _where(target: dict[str, Any]) -> str:
+    """How a subject is named in one line: host:port for an endpoint, the domain for an ACM/IAM certificate."""
+    if target.get("host") is not None and target.get("port") is not None:
+        return f"{target['host']}:{target['port']}"
+    return str(target.get("domain") or target.get("target") or target.get("id"))
 
 
 def _mrkdwn(text: str) -> str:

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from chalicelib.alerts import AlertPolicy, decide, thresholds_for
+from chalicelib.alerts import AlertPolicy, AlertSubject, Observation, decide, thresholds_for
 from chalicelib.checking import CheckedTarget
 from chalicelib.errors import CertwatchError, NotFoundError
 from chalicelib.models import Status, TargetReport
-from chalicelib.notify import DOCUMENT_VERSION, Notification, notification, slack_message
+from chalicelib.notify import DOCUMENT_VERSION, Notification, notification, slack_message, target_subject
 from chalicelib.registry import CheckQueue
 from chalicelib.slack import SlackWebhook
 from chalicelib.store import TargetStore
@@ -60,24 +60,29 @@ class Alerter:
         self._clock = clock
         self._settings = settings or AlertSettings()
 
-    def after_check(self, target: Target, report: TargetReport, document: dict[str, Any]) -> list[Notification]:
+    def after_check(
+        self, subject: Target | AlertSubject, observed: TargetReport | Observation, document: dict[str, Any]
+    ) -> list[Notification]:
         """Announce what this check calls for; returns the notifications published now."""
+        if isinstance(subject, Target):
+            subject = target_subject(subject, self._settings.base_url)
         now = self._clock()
-        state = self._store.get_alert_state(target.team, target.id)
-        new_state, events = decide(target.id, state, report, self.policy_for(target), now)
+        state = self._store.get_alert_state(subject.team, subject.id)
+        new_state, events = decide(subject.id, state, observed, self.policy_for(subject), now)
         if not events and new_state == state:
             return []
-        notes = [notification(e, target, document, now, base_url=self._settings.base_url) for e in events]
+        notes = [notification(e, subject, document, now) for e in events]
         fresh = [n for n in notes if self._store.record_notification(n)]
         # Only now, with every event it announces safe in the outbox, does the state move on.
-        self._store.put_alert_state(target.team, target.id, new_state)
+        self._store.put_alert_state(subject.team, subject.id, new_state)
         return self.publish(fresh)
 
-    def policy_for(self, target: Target) -> AlertPolicy:
-        spec = target.spec
+    def policy_for(self, subject: Target | AlertSubject) -> AlertPolicy:
+        if isinstance(subject, Target):
+            subject = target_subject(subject)
         return AlertPolicy(
-            thresholds=thresholds_for(spec.warn_days, spec.critical_days, spec.alert_days),
-            critical_days=spec.critical_days,
+            thresholds=thresholds_for(subject.warn_days, subject.critical_days, subject.alert_days),
+            critical_days=subject.critical_days,
             unreachable_after=self._settings.unreachable_after,
             repeat_critical_hours=self._settings.repeat_critical_hours,
         )

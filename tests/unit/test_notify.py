@@ -112,6 +112,7 @@ def test_the_document_is_versioned_json(note: Notification, expiring: tuple[Aler
     assert document["team"] == "payments"
     assert document["target"] == {
         "id": TARGET_ID,
+        "source": "endpoint",
         "target": "https://api.example.com:443",
         "host": HOST,
         "port": 443,
