@@ -48,6 +48,7 @@ _PROBLEM_NAMES = {
     FindingCode.WEAK_SIGNATURE: "weak signature",
     FindingCode.RENEWAL_OVERDUE: "renewal overdue",
     FindingCode.CERTIFICATE_UNPARSEABLE: "unparseable certificate",
+    FindingCode.RENEWAL_FAILED: "ACM renewal failed",
 }
 
 
