@@ -9,6 +9,7 @@ from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Rat
 from chalicelib import __version__, api, payloads, render, telemetry
 from chalicelib.deps import container
 from chalicelib.openapi import openapi_document
+from chalicelib.scanning import ACM_EVENT_TYPES
 from chalicelib.settings import Settings
 
 app = Chalice(app_name="certwatch")
@@ -146,3 +147,51 @@ def check_batch(event: SQSEvent) -> dict[str, Any]:
 @app.on_sns_message(topic=SETTINGS.topic_name, name="slack")
 def post_to_slack(event: SNSEvent) -> None:
     container().slack.deliver(event.message)
+
+
+@app.schedule(Rate(SETTINGS.inventory_hours, unit=Rate.HOURS), name="inventory")
+def scan_inventory(event: CloudWatchEvent) -> dict[str, Any]:
+    result = container().inventory.scan()
+    for where, problem in result.failures:
+        telemetry.logger().warning("inventory scan incomplete", extra={"where": where, "problem": problem})
+    telemetry.count({"ManagedCertificates": result.seen, "InventoryFailures": len(result.failures)})
+    return {"seen": result.seen, "removed": result.removed, "published": result.published}
+
+
+@app.on_cw_event({"source": ["aws.acm"], "detail-type": sorted(ACM_EVENT_TYPES)}, name="acm_events")
+def acm_event(event: CloudWatchEvent) -> dict[str, int]:
+    return {"published": container().inventory.on_acm_event(event.to_dict())}
+
+
+@app.route("/certificates", methods=["GET"], authorizer=token_auth)
+@api.json_api
+def list_certificates() -> dict[str, Any]:
+    request = api.current(app)
+    params = api.params(request, {"team", "limit", "cursor", "source", "status", "expiring_within_days", "issuer"})
+    services = container()
+    principal = api.principal(request)
+    page = services.inventory.rows(
+        principal,
+        team=services.registry.team_for(principal, params.get("team")),
+        query=payloads.inventory_query(params, services.clock()),
+        limit=payloads.page_limit(params),
+        cursor=params.get("cursor"),
+    )
+    return {
+        "items": [render.inventory_row_to_dict(row) for row in page.items],
+        "next_cursor": page.cursor,
+        "notes": list(page.notes),
+    }
+
+
+@app.route("/discover", methods=["POST"], authorizer=token_auth, content_types=JSON)
+@api.json_api
+def discover() -> dict[str, Any]:
+    request = api.current(app)
+    params = api.params(request, TEAM)
+    register = payloads.discover_request(api.raw_body(request))
+    services = container()
+    principal = api.principal(request)
+    found, failures = services.inventory.discover(principal)
+    outcomes = services.registry.register_discovered(principal, found, team=params.get("team")) if register else []
+    return render.discovery_to_dict(found, outcomes, failures)

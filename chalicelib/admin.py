@@ -11,15 +11,18 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from chalicelib.deps import Container
 from chalicelib.engine import utc_now
 from chalicelib.errors import CertwatchError, ConfigurationError, InvalidRequestError
-from chalicelib.render import columns, iso
+from chalicelib.inventory import InventoryQuery, InventoryRow, Source
+from chalicelib.models import Status
+from chalicelib.render import columns, discovery_to_dict, inventory_csv, inventory_row_to_dict, inventory_table, iso
 from chalicelib.settings import Settings
 from chalicelib.stack import stack_outputs
-from chalicelib.tokens import issue, validate_team
+from chalicelib.tokens import Principal, issue, validate_team
 
 LOCAL_STAGE = "local"
 LOCAL_REGION = "us-east-1"
@@ -141,6 +144,55 @@ examples:
     remove.set_defaults(handler=slack_remove_webhook)
 
 
+def add_inventory_commands(commands: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    where = [stage_options()]
+    inventory = commands.add_parser(
+        "inventory",
+        parents=where,
+        help="list every certificate certwatch knows: endpoints, ACM and IAM",
+        description="One row per certificate: served by a team's endpoints (by fingerprint) or held in ACM/IAM "
+        "(by ARN), sorted by expiry. The same rows as GET /certificates for an admin token.",
+        epilog=STAGE_HELP
+        + """
+examples:
+  certwatch inventory --stage prod                          # ACM and IAM certificates
+  certwatch inventory --team web --stage prod               # plus the web team's endpoints
+  certwatch inventory --expiring-within-days 30 --format csv --stage prod > expiring.csv
+  certwatch inventory --scan --local                        # scan ACM/IAM now, then list
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    inventory.add_argument("--team", help="include this team's endpoint certificates")
+    inventory.add_argument("--source", choices=[s.value for s in Source], help="only this source")
+    inventory.add_argument("--status", choices=[s.value for s in Status], help="only this status")
+    inventory.add_argument(
+        "--expiring-within-days", type=int, metavar="N", help="only certificates expiring within N days"
+    )
+    inventory.add_argument("--issuer", help="only issuers containing this text")
+    inventory.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output (default table)")
+    inventory.add_argument("--scan", action="store_true", help="scan ACM (and IAM) first, as the daily schedule does")
+    inventory.set_defaults(handler=inventory_list)
+
+    discover = commands.add_parser(
+        "discover",
+        parents=where,
+        help="find the public endpoints behind the account's certificates (ELB, CloudFront, API Gateway)",
+        description="Looks at ELBv2 HTTPS/TLS listeners, CloudFront aliases and API Gateway custom domain names "
+        "in the stage's ACM regions, and proposes an endpoint target for every host name (wildcards excepted), "
+        "so what they serve is verified from the outside. --register registers them.",
+        epilog=STAGE_HELP
+        + """
+examples:
+  certwatch discover --stage prod                           # propose
+  certwatch discover --register --team platform --stage prod
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    discover.add_argument("--register", action="store_true", help="register the endpoints found as targets")
+    discover.add_argument("--team", default="platform", help="the team that owns registered targets (default platform)")
+    discover.set_defaults(handler=discover_endpoints)
+
+
 def services(args: argparse.Namespace) -> Container:
     """The services of the stage the command line names, with clients pointed at it."""
     import boto3
@@ -155,8 +207,7 @@ def services(args: argparse.Namespace) -> Container:
         stage, endpoint, region, credentials = args.stage, args.endpoint_url, args.region, {}
     settings = Settings.for_stage(stage, **({"table_name": args.table} if args.table else {}))
     session = boto3.session.Session(region_name=region, **credentials)
-    clients = {name: session.client(name, endpoint_url=endpoint) for name in ("dynamodb", "sns", "ssm", "sqs")}
-    container = Container(settings, **clients)
+    container = Container(settings, session=session, endpoint_url=endpoint)
     try:
         outputs = stack_outputs(session.client("cloudformation", endpoint_url=endpoint), stage)
     except ConfigurationError:
@@ -311,3 +362,54 @@ def _describe_policy(policy: dict[str, Any]) -> str:
 
 def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
     print(columns(rows))
+
+
+OPERATOR = Principal(team="operator", admin=True, token_id="cli")
+
+
+def inventory_list(args: argparse.Namespace) -> int:
+    services_ = services(args)
+    if args.scan:
+        result = services_.inventory.scan()
+        print(f"scanned: {result.seen} certificates in ACM/IAM", file=sys.stderr)
+        for failure in result.failures:
+            print(f"  incomplete: {' / '.join(failure)}", file=sys.stderr)
+    now = services_.clock()
+    query = InventoryQuery(
+        source=Source(args.source) if args.source else None,
+        status=Status(args.status) if args.status else None,
+        expiring_before=None if args.expiring_within_days is None else now + timedelta(days=args.expiring_within_days),
+        issuer=args.issuer,
+    )
+    team = validate_team(args.team) if args.team else OPERATOR.team
+    rows: list[InventoryRow] = []
+    cursor: str | None = None
+    while True:
+        page = services_.inventory.rows(OPERATOR, team=team, query=query, limit=500, cursor=cursor)
+        rows += page.items
+        if page.cursor is None:
+            break
+        cursor = page.cursor
+    if args.format == "json":
+        for row in rows:
+            print(json.dumps(inventory_row_to_dict(row)))
+    elif args.format == "csv":
+        print(inventory_csv(rows), end="")
+    else:
+        print(inventory_table(rows))
+        if not args.team:
+            print("(endpoint certificates: add --team TEAM)", file=sys.stderr)
+    return 0
+
+
+def discover_endpoints(args: argparse.Namespace) -> int:
+    services_ = services(args)
+    found, failures = services_.inventory.discover(OPERATOR)
+    outcomes = services_.registry.register_discovered(OPERATOR, found, team=args.team) if args.register else []
+    document = discovery_to_dict(found, outcomes, failures)
+    rows = [("TARGET", "SOURCE", "OUTCOME")]
+    rows += [(e["target"], e["source"], e["outcome"]) for e in document["endpoints"]]
+    _print_table(rows)
+    for failure in document["failures"]:
+        print(f"incomplete: {failure}", file=sys.stderr)
+    return 0

@@ -13,6 +13,7 @@ from typing import Any, ParamSpec
 
 from chalice.app import AuthResponse, Chalice, Request, Response
 
+from chalicelib.aws_sources import SourceError
 from chalicelib.errors import (
     CertwatchError,
     ConfigurationError,
@@ -44,6 +45,7 @@ ERRORS: tuple[tuple[type[CertwatchError], int, str], ...] = (
     (PayloadTooLargeError, 413, "payload_too_large"),
     (ForbiddenAddressError, 422, "forbidden_address"),
     (ThrottledError, 429, "throttled"),
+    (SourceError, 502, "aws_request_failed"),
     (ConfigurationError, 503, "not_configured"),
     (StoreError, 503, "unavailable"),
     (CertwatchError, 500, "internal_error"),

@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_token_commands(commands, _Parser)
     admin.add_subscription_commands(commands, _Parser)
     admin.add_slack_commands(commands, _Parser)
+    admin.add_inventory_commands(commands, _Parser)
     return parser
 
 

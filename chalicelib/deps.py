@@ -12,13 +12,16 @@ from functools import cached_property
 from typing import Any
 
 from chalicelib.addresses import AddressPolicy
+from chalicelib.aws_sources import AcmSource, IamSource
 from chalicelib.checking import TargetChecker
+from chalicelib.discovery import Discoverer
 from chalicelib.dynamo import DynamoStore
 from chalicelib.engine import CheckEngine, utc_now
 from chalicelib.pipeline import Alerter, AlertSettings, CheckWorker, Publisher, SlackRelay, Sweeper
 from chalicelib.queue import SqsCheckQueue
 from chalicelib.registry import TargetRegistry
 from chalicelib.resolver import SystemResolver
+from chalicelib.scanning import CertificateSource, InventoryService
 from chalicelib.settings import Settings
 from chalicelib.slack import SlackWebhook
 from chalicelib.sns import SnsPublisher
@@ -30,23 +33,39 @@ class Container:
     """Everything the functions use, built on first use; ``overrides`` replace any piece by name."""
 
     def __init__(
-        self, settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now, **overrides: Any
+        self,
+        settings: Settings | None = None,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        session: Any = None,
+        endpoint_url: str | None = None,
+        **overrides: Any,
     ) -> None:
         self.settings = settings or Settings.from_env()
         self.clock = clock
+        self._session = session
+        self._endpoint_url = endpoint_url
+        self._clients: dict[tuple[str, str | None], Any] = {}
         self.__dict__.update(overrides)
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A boto3 client, one per service and region, from this container's session."""
+        key = (service, region)
+        if key not in self._clients:
+            import boto3
+
+            if self._session is None:
+                self._session = boto3.session.Session()
+            self._clients[key] = self._session.client(service, region_name=region, endpoint_url=self._endpoint_url)
+        return self._clients[key]
 
     @cached_property
     def dynamodb(self) -> Any:
-        import boto3
-
-        return boto3.client("dynamodb")
+        return self.client("dynamodb")
 
     @cached_property
     def sqs(self) -> Any:
-        import boto3
-
-        return boto3.client("sqs")
+        return self.client("sqs")
 
     @cached_property
     def store(self) -> TargetStore:
@@ -84,18 +103,14 @@ class Container:
 
     @cached_property
     def sns(self) -> Any:
-        import boto3
-
-        return boto3.client("sns")
+        return self.client("sns")
 
     @cached_property
     def topic_arn(self) -> str:
         if self.settings.topic_arn:
             return self.settings.topic_arn
-        import boto3
-
         # The topic's name follows the stage; its ARN needs the account, which any caller may ask.
-        account = boto3.client("sts").get_caller_identity()["Account"]
+        account = self.client("sts").get_caller_identity()["Account"]
         region = self.sns.meta.region_name
         partition = self.sns.meta.partition
         return f"arn:{partition}:sns:{region}:{account}:{self.settings.topic_name}"
@@ -127,9 +142,7 @@ class Container:
 
     @cached_property
     def ssm(self) -> Any:
-        import boto3
-
-        return boto3.client("ssm")
+        return self.client("ssm")
 
     def slack_webhook_url(self) -> str | None:
         """The webhook URL: the local stack's variable, else the stage's SSM SecureString (cached 5 min)."""
@@ -157,6 +170,41 @@ class Container:
             resolver=self.resolver,
             address_policy=self.address_policy,
             clock=self.clock,
+        )
+
+    @cached_property
+    def acm_regions(self) -> tuple[str, ...]:
+        """Where to look for ACM certificates: CERTWATCH_ACM_REGIONS, else this deployment's region."""
+        return self.settings.acm_regions or (str(self.sns.meta.region_name),)
+
+    def certificate_sources(self) -> list[CertificateSource]:
+        """Fresh sources for one scan (each collects the failures of its own run)."""
+        sources: list[CertificateSource] = [AcmSource(lambda region: self.client("acm", region), self.acm_regions)]
+        if self.settings.scan_iam:
+            sources.append(IamSource(self.client("iam")))
+        return sources
+
+    @cached_property
+    def inventory(self) -> InventoryService:
+        return InventoryService(
+            self.store,
+            self.alerter,
+            self.clock,
+            sources=self.certificate_sources,
+            acm=lambda: AcmSource(lambda region: self.client("acm", region), self.acm_regions),
+            finder=self.discoverer,
+            team=self.settings.acm_team,
+        )
+
+    def discoverer(self) -> Discoverer:
+        """A fresh discoverer (each collects the failures of its own run)."""
+        return Discoverer(
+            elbv2_for=lambda region: self.client("elbv2", region),
+            acm_for=lambda region: self.client("acm", region),
+            apigateway_for=lambda region: self.client("apigateway", region),
+            apigatewayv2_for=lambda region: self.client("apigatewayv2", region),
+            cloudfront=self.client("cloudfront"),
+            regions=self.acm_regions,
         )
 
 

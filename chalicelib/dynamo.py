@@ -8,6 +8,7 @@ Keys (``pk`` / ``sk``):
 ``TEAM#<team>``    ``U#<endpoint key>``  uniqueness of host/port/protocol/SNI per team
 ``TEAM#<team>``    ``A#<target id>``     what has been announced for the target
 ``TEAM#<team>``    ``E#<id>#<event key>``  a notification (the outbox; once per key)
+``INVENTORY``      ``<ARN>``             a certificate held in ACM/IAM, as last assessed
 ``TOKEN``          ``<token id>``        an API token's hash and team
 =================  ====================  ==========================================
 
@@ -38,11 +39,13 @@ from chalicelib.errors import (
     StoreError,
     ThrottledError,
 )
+from chalicelib.inventory import Assessment, assessment_from_dict, assessment_to_dict
 from chalicelib.models import Endpoint, Status
 from chalicelib.notify import Notification
 from chalicelib.store import decode_cursor, encode_cursor
 from chalicelib.targets import (
     DUE_SHARDS,
+    CertificateBrief,
     Page,
     ResultSummary,
     Target,
@@ -227,7 +230,9 @@ class DynamoStore:
         values = _summary_attributes(summary) | {"next_check_at": _ts(next_check_at)}
         names = {f"#{i}": name for i, name in enumerate(values)}
         sets = ", ".join(f"#{i} = :{i}" for i in range(len(values)))
-        removes = [name for name in ("latest_days_left", "latest_not_after") if name not in values]
+        removes = [
+            name for name in ("latest_days_left", "latest_not_after", "latest_certificates") if name not in values
+        ]
         for offset, name in enumerate(removes, start=len(values)):
             names[f"#{offset}"] = name
         expression = f"SET {sets}" + (
@@ -376,6 +381,33 @@ class DynamoStore:
             ExpressionAttributeValues={":now": {"S": _ts(datetime.now(UTC))}},
         )
 
+    # --- certificates held in ACM/IAM ---------------------------------------------------------
+
+    def put_managed(self, assessment: Assessment) -> None:
+        item = {
+            "pk": "INVENTORY",
+            "sk": assessment.certificate.arn,
+            "assessment": json.dumps(assessment_to_dict(assessment), separators=(",", ":")),
+        }
+        self._call("put_item", TableName=self._table, Item=_dump(item))
+
+    def list_managed(self) -> list[Assessment]:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": "INVENTORY"}},
+        }
+        found: list[Assessment] = []
+        while True:
+            answer = self._call("query", **request)
+            found += [assessment_from_dict(json.loads(_load(i)["assessment"])) for i in answer.get("Items", [])]
+            if "LastEvaluatedKey" not in answer:
+                return found
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def delete_managed(self, arn: str) -> None:
+        self._call("delete_item", TableName=self._table, Key=_dump({"pk": "INVENTORY", "sk": arn}))
+
     # --- tokens ------------------------------------------------------------------------------
 
     def put_token(self, record: TokenRecord) -> None:
@@ -486,6 +518,18 @@ def _summary_attributes(summary: ResultSummary) -> dict[str, Any]:
         values["latest_days_left"] = summary.days_left
     if summary.not_after is not None:
         values["latest_not_after"] = _ts(summary.not_after)
+    if summary.certificates:
+        values["latest_certificates"] = [
+            {
+                "fingerprint_sha256": c.fingerprint_sha256,
+                "subject": c.subject,
+                "issuer": c.issuer,
+                "key": c.key,
+                "not_after": _ts(c.not_after),
+                "sans": list(c.sans),
+            }
+            for c in summary.certificates
+        ]
     return values
 
 
@@ -509,6 +553,17 @@ def _target(item: dict[str, Any]) -> Target:
             not_after=_parse_ts(item["latest_not_after"]) if "latest_not_after" in item else None,
             codes=tuple(item.get("latest_codes", [])),
             checked_at=_parse_ts(item["latest_checked_at"]),
+            certificates=tuple(
+                CertificateBrief(
+                    fingerprint_sha256=c["fingerprint_sha256"],
+                    subject=c["subject"],
+                    issuer=c["issuer"],
+                    key=c["key"],
+                    not_after=_parse_ts(c["not_after"]),
+                    sans=tuple(c.get("sans", [])),
+                )
+                for c in item.get("latest_certificates", [])
+            ),
         )
     return Target(
         id=item["id"],

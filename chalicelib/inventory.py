@@ -7,10 +7,11 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from chalicelib.alerts import Observation
-from chalicelib.models import CertificateInfo, Finding, FindingCode, Severity, days_until, status_for
+from chalicelib.models import CertificateInfo, Finding, FindingCode, Severity, Status, days_until, status_for
 
 # ACM renews what it issued when it is in use and validation still works; nobody renews the rest.
 AUTO_RENEWED_TYPES = {"AMAZON_ISSUED", "PRIVATE"}
@@ -177,6 +178,16 @@ def leaf_info(cert: ManagedCertificate) -> CertificateInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class InventoryQuery:
+    """What the inventory view narrows to."""
+
+    source: Source | None = None
+    status: Status | None = None
+    expiring_before: datetime | None = None
+    issuer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class InventoryRow:
     """One certificate in the one inventory: where it is used, where it comes from, and its verdict."""
 
@@ -189,7 +200,74 @@ class InventoryRow:
     not_after: datetime | None
     days_left: int | None
     status: str
-    findings: tuple[Finding, ...]
+    codes: tuple[str, ...]
     used_by: tuple[str, ...] = field(default=())
     region: str | None = None
     team: str | None = None
+
+
+def assessment_to_dict(assessment: Assessment) -> dict[str, object]:
+    """An assessment as plain data (what the stores keep)."""
+    cert = assessment.certificate
+    return {
+        "source": cert.source.value,
+        "arn": cert.arn,
+        "region": cert.region,
+        "domain": cert.domain,
+        "sans": list(cert.sans),
+        "type": cert.type,
+        "status": cert.status,
+        "not_before": _stamp(cert.not_before),
+        "not_after": _stamp(cert.not_after),
+        "key_algorithm": cert.key_algorithm,
+        "issuer": cert.issuer,
+        "serial": cert.serial,
+        "renewal_eligibility": cert.renewal_eligibility,
+        "renewal_status": cert.renewal_status,
+        "renewal_reason": cert.renewal_reason,
+        "in_use_by": list(cert.in_use_by),
+        "name": cert.name,
+        "fingerprint_sha256": cert.fingerprint_sha256,
+        "findings": [
+            {"code": f.code.value, "severity": f.severity.value, "message": f.message} for f in assessment.findings
+        ],
+        "checked_at": _stamp(assessment.checked_at),
+        "warn_days": assessment.warn_days,
+        "critical_days": assessment.critical_days,
+    }
+
+
+def assessment_from_dict(data: dict[str, Any]) -> Assessment:
+    cert = ManagedCertificate(
+        source=Source(data["source"]),
+        arn=data["arn"],
+        region=data.get("region"),
+        domain=data["domain"],
+        sans=tuple(data.get("sans") or ()),
+        type=data["type"],
+        status=data["status"],
+        not_before=_unstamp(data.get("not_before")),
+        not_after=_unstamp(data.get("not_after")),
+        key_algorithm=data["key_algorithm"],
+        issuer=data.get("issuer"),
+        serial=data.get("serial"),
+        renewal_eligibility=data.get("renewal_eligibility"),
+        renewal_status=data.get("renewal_status"),
+        renewal_reason=data.get("renewal_reason"),
+        in_use_by=tuple(data.get("in_use_by") or ()),
+        name=data.get("name"),
+        fingerprint_sha256=data.get("fingerprint_sha256"),
+    )
+    findings = tuple(
+        Finding(FindingCode(f["code"]), Severity(f["severity"]), f["message"]) for f in data.get("findings") or ()
+    )
+    checked_at = datetime.fromisoformat(data["checked_at"])
+    return Assessment(cert, findings, checked_at, int(data["warn_days"]), int(data["critical_days"]))
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def _unstamp(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)

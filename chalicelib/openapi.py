@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import __version__
+from chalicelib.inventory import Source
 from chalicelib.models import FindingCode, Protocol, Status
 from chalicelib.payloads import DEFAULT_LIMIT, MAX_BULK_ROWS, MAX_LIMIT
 from chalicelib.targets import DEFAULT_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
@@ -277,6 +278,78 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": _json(target_with_result, "Checked")} | _errors(400, 401, 403, 404, 429),
             }
         },
+        "/certificates": {
+            "get": {
+                "summary": "Every certificate certwatch knows, one row each, sorted by expiry",
+                "description": "Endpoint certificates of the team (by fingerprint), and certificates held in ACM "
+                "and IAM (by ARN) for admin tokens and the team named by CERTWATCH_ACM_TEAM.",
+                "parameters": [
+                    _TEAM,
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "default": DEFAULT_LIMIT, "maximum": MAX_LIMIT},
+                    },
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "From next_cursor"},
+                    {"name": "source", "in": "query", "schema": {"type": "string", "enum": [s.value for s in Source]}},
+                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": [s.value for s in Status]}},
+                    {"name": "expiring_within_days", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    {
+                        "name": "issuer",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "Text in the issuer",
+                    },
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "items": {"type": "array", "items": _ref("InventoryRow")},
+                                "next_cursor": {"type": ["string", "null"]},
+                                "notes": {"type": "array", "items": {"type": "string"}},
+                            },
+                        },
+                        "A page of certificates",
+                    )
+                }
+                | _errors(400, 401, 403, 429),
+            }
+        },
+        "/discover": {
+            "post": {
+                "summary": "Find the public endpoints behind the account's certificates (admin tokens)",
+                "description": "ELBv2 HTTPS/TLS listeners, CloudFront aliases, API Gateway custom domain names; "
+                'with {"register": true} each is registered as a target (source discovery:...).',
+                "parameters": [_TEAM],
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "properties": {"register": {"type": "boolean", "default": False}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "endpoints": {"type": "array", "items": {"type": "object"}},
+                                "failures": {"type": "array", "items": {"type": "string"}},
+                            },
+                        },
+                        "What was found (and registered)",
+                    )
+                }
+                | _errors(400, 401, 403, 429),
+            }
+        },
     }
     for item in paths.values():
         for operation in item.values():
@@ -308,6 +381,24 @@ def openapi_document() -> dict[str, Any]:
                 "Finding": _FINDING,
                 "CheckResult": _CHECK_RESULT,
                 "Error": _ERROR,
+                "InventoryRow": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string", "description": "SHA-256 fingerprint, or the ACM/IAM ARN"},
+                        "source": {"type": "string", "enum": [s.value for s in Source]},
+                        "subject": {"type": "string"},
+                        "sans": {"type": "array", "items": {"type": "string"}},
+                        "issuer": {"type": "string"},
+                        "key": {"type": "string"},
+                        "not_after": {"type": ["string", "null"], "format": "date-time"},
+                        "days_left": {"type": ["integer", "null"]},
+                        "status": {"type": "string", "enum": [s.value for s in Status]},
+                        "codes": {"type": "array", "items": {"type": "string"}},
+                        "used_by": {"type": "array", "items": {"type": "string"}},
+                        "region": {"type": ["string", "null"]},
+                        "team": {"type": ["string", "null"]},
+                    },
+                },
             },
         },
     }

@@ -17,6 +17,7 @@ from typing import Any
 
 from chalicelib.endpoints import PROTOCOLS, endpoint_from_parts, normalize_hostname, parse_target
 from chalicelib.errors import InvalidRequestError, InvalidTargetError, TrustStoreError
+from chalicelib.inventory import InventoryQuery, Source
 from chalicelib.models import Endpoint, Status
 from chalicelib.targets import (
     DEFAULT_INTERVAL_MINUTES,
@@ -330,3 +331,29 @@ def _csv_labels(cell: str) -> object:
                 return cell  # not a map: _labels refuses it with a message
             labels[key.strip()] = value.strip()
     return labels
+
+
+def inventory_query(query: Mapping[str, str], now: datetime) -> InventoryQuery:
+    """The filters of ``GET /certificates``: source, status, expiring_within_days, issuer."""
+    source = None
+    if "source" in query:
+        try:
+            source = Source(query["source"])
+        except ValueError:
+            allowed = ", ".join(s.value for s in Source)
+            raise InvalidRequestError(f"source must be one of {allowed}", field="source") from None
+    listing = target_filter({k: v for k, v in query.items() if k in ("status", "expiring_within_days")}, now)
+    issuer = query.get("issuer")
+    return InventoryQuery(source=source, status=listing.status, expiring_before=listing.expiring_before, issuer=issuer)
+
+
+def discover_request(raw: bytes | None) -> bool:
+    """``POST /discover``: an empty body proposes; ``{"register": true}`` registers."""
+    if not raw or not raw.strip():
+        return False
+    body = _object(json_document(raw), "the request body")
+    _refuse_unknown(body, {"register"})
+    register = body.get("register", False)
+    if not isinstance(register, bool):
+        raise InvalidRequestError("register must be true or false", field="register")
+    return register

@@ -20,7 +20,7 @@ from chalicelib.checking import CheckedTarget
 from chalicelib.errors import CertwatchError, NotFoundError
 from chalicelib.models import Status, TargetReport
 from chalicelib.notify import DOCUMENT_VERSION, Notification, notification, slack_message, target_subject
-from chalicelib.registry import CheckQueue
+from chalicelib.queue import CheckQueue
 from chalicelib.slack import SlackWebhook
 from chalicelib.store import TargetStore
 from chalicelib.targets import Target

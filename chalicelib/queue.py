@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import StoreError
 
 BATCH = 10  # SendMessageBatch takes at most ten messages
+
+
+class CheckQueue(Protocol):
+    def enqueue(self, refs: Sequence[tuple[str, str]]) -> None:
+        """Ask for these (team, target id) to be checked soon, by a worker."""
 
 
 def check_message(team: str, target_id: str) -> str:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.addresses import AddressPolicy
+from chalicelib.discovery import DiscoveredEndpoint
 from chalicelib.errors import (
     CertwatchError,
     DuplicateTargetError,
@@ -22,6 +23,7 @@ from chalicelib.errors import (
 )
 from chalicelib.models import Endpoint
 from chalicelib.payloads import target_changes, target_spec
+from chalicelib.queue import CheckQueue
 from chalicelib.store import TargetStore, apply_changes
 from chalicelib.targets import BulkOutcome, Page, Target, TargetFilter, TargetSpec, new_target_id
 from chalicelib.tokens import Principal, validate_team
@@ -32,11 +34,6 @@ logger = logging.getLogger(__name__)
 
 class Resolver(Protocol):
     def resolve(self, host: str, port: int, *, timeout: float) -> list[str]: ...
-
-
-class CheckQueue(Protocol):
-    def enqueue(self, refs: Sequence[tuple[str, str]]) -> None:
-        """Ask for these (team, target id) to be checked soon, by a worker."""
 
 
 class Checker(Protocol):
@@ -76,11 +73,14 @@ class TargetRegistry:
         self, principal: Principal, rows: Sequence[object], *, team: str | None = None
     ) -> list[BulkOutcome]:
         """Register many; a bad row is reported and never blocks the others."""
-        owner = self.team_for(principal, team)
+        return self._register_many(self.team_for(principal, team), [(row, "bulk") for row in rows])
+
+    def _register_many(self, owner: str, rows: Sequence[tuple[object, str]]) -> list[BulkOutcome]:
         outcomes: list[BulkOutcome] = []
-        for number, row in enumerate(rows, start=1):
+        for number, (row, source) in enumerate(rows, start=1):
             try:
-                target = self._create(owner, target_spec(row), "bulk")
+                spec = row if isinstance(row, TargetSpec) else target_spec(row)
+                target = self._create(owner, spec, source)
             except DuplicateTargetError as exc:
                 outcomes.append(BulkOutcome(number, "duplicate", existing_id=exc.existing_id))
             except (InvalidRequestError, ForbiddenAddressError) as exc:
@@ -90,6 +90,15 @@ class TargetRegistry:
                 outcomes.append(BulkOutcome(number, "created", target=target))
         self._ask_for_checks([(o.target.team, o.target.id) for o in outcomes if o.target is not None])
         return outcomes
+
+    def register_discovered(
+        self, principal: Principal, found: Sequence[DiscoveredEndpoint], *, team: str | None = None
+    ) -> list[BulkOutcome]:
+        """Register endpoints found behind the account's certificates; each records where it came from."""
+        if not principal.admin:
+            raise PermissionDeniedError("discovery looks at the whole AWS account: admin tokens only")
+        owner = self.team_for(principal, team)
+        return self._register_many(owner, [(TargetSpec(d.endpoint), f"discovery:{d.source}") for d in found])
 
     def list_targets(
         self, principal: Principal, *, where: TargetFilter, limit: int, cursor: str | None, team: str | None = None

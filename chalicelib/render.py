@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.discovery import DiscoveredEndpoint
+from chalicelib.inventory import InventoryRow
 from chalicelib.models import CertificateInfo, CheckResult, Finding, TargetReport, short_name
 from chalicelib.targets import BulkOutcome, ResultSummary, Target
 
@@ -163,3 +167,105 @@ def bulk_outcome_to_dict(outcome: BulkOutcome) -> dict[str, Any]:
     if outcome.reason is not None:
         data["error"] = {"code": outcome.error_code, "message": outcome.reason}
     return data
+
+
+def inventory_row_to_dict(row: InventoryRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "source": row.source.value,
+        "subject": row.subject,
+        "sans": list(row.sans),
+        "issuer": row.issuer,
+        "key": row.key,
+        "not_after": iso(row.not_after),
+        "days_left": row.days_left,
+        "status": row.status,
+        "codes": list(row.codes),
+        "used_by": list(row.used_by),
+        "region": row.region,
+        "team": row.team,
+    }
+
+
+INVENTORY_COLUMNS = ("SOURCE", "SUBJECT", "ISSUER", "KEY", "EXPIRES", "DAYS", "STATUS", "FINDINGS", "USED BY")
+
+
+def inventory_cells(row: InventoryRow) -> tuple[str, ...]:
+    return (
+        row.source.value,
+        short_name(row.subject),
+        short_name(row.issuer)[:40] if row.issuer else "-",
+        row.key,
+        f"{row.not_after:%Y-%m-%d}" if row.not_after else "-",
+        "-" if row.days_left is None else str(row.days_left),
+        row.status,
+        ",".join(row.codes) or "-",
+        ", ".join(row.used_by) or "-",
+    )
+
+
+def inventory_table(rows: Sequence[InventoryRow]) -> str:
+    return columns([INVENTORY_COLUMNS, *(inventory_cells(r) for r in rows)])
+
+
+def inventory_csv(rows: Sequence[InventoryRow]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        [
+            "id",
+            "source",
+            "subject",
+            "issuer",
+            "key",
+            "not_after",
+            "days_left",
+            "status",
+            "findings",
+            "used_by",
+            "region",
+            "team",
+        ]
+    )
+    for row in rows:
+        writer.writerow(
+            [
+                row.id,
+                row.source.value,
+                row.subject,
+                row.issuer,
+                row.key,
+                iso(row.not_after) or "",
+                "" if row.days_left is None else row.days_left,
+                row.status,
+                " ".join(row.codes),
+                " ".join(row.used_by),
+                row.region or "",
+                row.team or "",
+            ]
+        )
+    return out.getvalue()
+
+
+def discovery_to_dict(
+    found: Sequence[DiscoveredEndpoint], outcomes: Sequence[BulkOutcome], failures: Sequence[tuple[str, ...]]
+) -> dict[str, Any]:
+    """What discovery found, and (with register) what became of each endpoint."""
+    by_row = {outcome.row: outcome for outcome in outcomes}
+    endpoints = []
+    for number, item in enumerate(found, start=1):
+        entry: dict[str, Any] = {
+            "target": str(item.endpoint),
+            "host": item.endpoint.host,
+            "port": item.endpoint.port,
+            "protocol": item.endpoint.protocol.value,
+            "source": item.source,
+            "certificate_arn": item.certificate_arn,
+            "region": item.region,
+            "outcome": "proposed",
+        }
+        outcome = by_row.get(number)
+        if outcome is not None:
+            entry |= {k: v for k, v in bulk_outcome_to_dict(outcome).items() if k != "row"}
+        endpoints.append(entry)
+    return {"endpoints": endpoints, "failures": [" / ".join(failure) for failure in failures]}

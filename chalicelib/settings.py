@@ -30,6 +30,10 @@ class Settings:
     public_url: str | None = None
     slack_parameter: str = "/certwatch/dev/slack-webhook-url"
     slack_webhook_url: str | None = None
+    acm_regions: tuple[str, ...] = ()
+    acm_team: str | None = None
+    inventory_hours: int = 24
+    scan_iam: bool = True
 
     @classmethod
     def for_stage(cls, stage: str, **overrides: object) -> Settings:
@@ -66,4 +70,8 @@ class Settings:
             public_url=env.get("CERTWATCH_PUBLIC_URL") or None,
             slack_parameter=env.get("CERTWATCH_SLACK_PARAMETER", base.slack_parameter),
             slack_webhook_url=env.get("CERTWATCH_SLACK_WEBHOOK_URL") or None,
+            acm_regions=tuple(r.strip() for r in env.get("CERTWATCH_ACM_REGIONS", "").split(",") if r.strip()),
+            acm_team=env.get("CERTWATCH_ACM_TEAM") or None,
+            inventory_hours=int(env.get("CERTWATCH_INVENTORY_HOURS", "24")),
+            scan_iam=env.get("CERTWATCH_SCAN_IAM", "true").lower() != "false",
         )

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from chalicelib.alerts import AlertState
 from chalicelib.errors import DuplicateTargetError, InvalidRequestError, NotFoundError
+from chalicelib.inventory import Assessment
 from chalicelib.notify import Notification
 from chalicelib.targets import Page, ResultSummary, Target, TargetChanges, TargetFilter
 from chalicelib.tokens import TokenRecord, TokenStore
@@ -69,6 +70,15 @@ class TargetStore(TokenStore, Protocol):
     def mark_published(self, notification: Notification) -> None:
         """Take a published notification out of the pending ones."""
 
+    def put_managed(self, assessment: Assessment) -> None:
+        """Record the latest assessment of a certificate held in ACM/IAM (by its ARN)."""
+
+    def list_managed(self) -> list[Assessment]:
+        """Every certificate held in ACM/IAM that the last scans saw."""
+
+    def delete_managed(self, arn: str) -> None:
+        """Forget a certificate that is gone from ACM/IAM."""
+
 
 def encode_cursor(position: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode().rstrip("=")
@@ -109,6 +119,7 @@ class InMemoryStore:
         self._tokens: dict[str, TokenRecord] = {}
         self._alert_states: dict[tuple[str, str], AlertState] = {}
         self._outbox: dict[str, tuple[Notification, bool]] = {}  # key -> (notification, published)
+        self._managed: dict[str, Assessment] = {}
 
     def create_target(self, target: Target) -> None:
         with self._lock:
@@ -200,6 +211,18 @@ class InMemoryStore:
         with self._lock:
             if notification.key in self._outbox:
                 self._outbox[notification.key] = (notification, True)
+
+    def put_managed(self, assessment: Assessment) -> None:
+        with self._lock:
+            self._managed[assessment.certificate.arn] = assessment
+
+    def list_managed(self) -> list[Assessment]:
+        with self._lock:
+            return sorted(self._managed.values(), key=lambda a: a.certificate.arn)
+
+    def delete_managed(self, arn: str) -> None:
+        with self._lock:
+            self._managed.pop(arn, None)
 
     def put_token(self, record: TokenRecord) -> None:
         with self._lock:

@@ -35,6 +35,18 @@ class TargetSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class CertificateBrief:
+    """A served certificate in a few words, enough for the inventory (one row per fingerprint)."""
+
+    fingerprint_sha256: str
+    subject: str
+    issuer: str
+    key: str
+    not_after: datetime
+    sans: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ResultSummary:
     """The latest verdict on a target, kept on the target itself so a listing needs no extra read."""
 
@@ -43,15 +55,28 @@ class ResultSummary:
     not_after: datetime | None
     codes: tuple[str, ...]
     checked_at: datetime
+    certificates: tuple[CertificateBrief, ...] = ()
 
     @classmethod
     def of(cls, report: TargetReport) -> ResultSummary:
+        leaves = {r.leaf.fingerprint_sha256: r.leaf for r in report.results if r.leaf is not None}
         return cls(
             status=report.status,
             days_left=report.days_left,
             not_after=report.not_after,
             codes=tuple(dict.fromkeys(f.code.value for f in report.findings)),
             checked_at=report.checked_at,
+            certificates=tuple(
+                CertificateBrief(
+                    fingerprint_sha256=leaf.fingerprint_sha256,
+                    subject=leaf.subject,
+                    issuer=leaf.issuer,
+                    key=f"{leaf.key_type} {leaf.key_size}",
+                    not_after=leaf.not_after,
+                    sans=leaf.sans + leaf.ip_sans,
+                )
+                for leaf in leaves.values()
+            ),
         )
 
 

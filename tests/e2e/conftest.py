@@ -16,6 +16,7 @@ from chalice.test import Client
 from app import app
 from chalicelib import deps
 from chalicelib.deps import Container
+from chalicelib.discovery import DiscoveredEndpoint
 from chalicelib.queue import RecordingCheckQueue
 from chalicelib.resolver import Lookup, SystemResolver
 from chalicelib.settings import Settings
@@ -89,12 +90,17 @@ def decode(raw: bytes) -> Any:
 class Api:
     """Calls the API as one token holder; ``as_(token)`` gives the same client under another token."""
 
-    def __init__(self, transport: Transport, token: str | None) -> None:
+    def __init__(self, transport: Transport, token: str | None, admin_token: str | None = None) -> None:
         self._transport = transport
         self.token = token
+        self.admin_token = admin_token
 
     def as_(self, token: str | None) -> Api:
-        return Api(self._transport, token)
+        return Api(self._transport, token, self.admin_token)
+
+    def as_admin(self) -> Api:
+        assert self.admin_token is not None, "this Api was built without an admin token"
+        return self.as_(self.admin_token)
 
     def call(
         self,
@@ -159,6 +165,16 @@ class Stack:
         assert self.store.delete_token(self.tokens[token])
 
 
+class NoEndpoints:
+    """Discovery in an account with nothing behind its certificates."""
+
+    def __init__(self) -> None:
+        self.failures: list[tuple[str, str, str]] = []
+
+    def discover(self) -> list[DiscoveredEndpoint]:
+        return []
+
+
 class Stacks:
     """Builds in-memory stacks, installs the latest as the app's container, and tears them all down."""
 
@@ -184,6 +200,8 @@ class Stacks:
             trust=self._pki.trust,
             resolver=SystemResolver(pins or {}, lookup=lookup),
             publisher=RecordingPublisher(),
+            certificate_sources=list,  # no AWS account behind these stacks: nothing held in ACM/IAM
+            discoverer=NoEndpoints,
         )
         self._built.append(container)
         deps.use(container)

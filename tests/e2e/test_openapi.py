@@ -122,7 +122,7 @@ def test_path_parameters_and_request_bodies_match_the_routes(document: dict[str,
 @pytest.fixture
 def api(client: Client, stacks: Stacks) -> Api:
     stack = stacks.build(allow_cidrs=LOOPBACK, pins=LOOPBACK_PINS)
-    return Api(client_transport(client), stack.token("alpha"))
+    return Api(client_transport(client), stack.token("alpha"), stack.token("ops", admin=True))
 
 
 def escape(part: str) -> str:
@@ -177,6 +177,11 @@ def test_answers_fit_their_documented_schemas(document: dict[str, Any], api: Api
         ("/targets/{target_id}", "get", api.get(item)),
         ("/targets/{target_id}", "delete", api.delete(item)),
         ("/targets/{target_id}/check", "post", api.post(f"{item}/check")),
+        ("/certificates", "get", api.get("/certificates")),
+        ("/certificates", "get", api.get("/certificates?source=acm")),
+        ("/certificates", "get", api.as_admin().get("/certificates?team=alpha&source=acm")),
+        ("/discover", "post", api.as_admin().post("/discover", {"register": False})),
+        ("/discover", "post", api.post("/discover", {})),
     ]
 
     for path, method, reply in calls:
@@ -194,6 +199,9 @@ def call_with_query(api: Api, path: str, method: str, query: str) -> Reply:
     created = api.register(f"https://query-{next(_fresh)}.example.com")
     url = path.replace("{target_id}", created["id"])
     body: object = {"post": {"target": "https://other.example.com"}, "patch": {"notes": "x"}}.get(method)
+    if path == "/discover":  # admin tokens only
+        body = {"register": False}
+        api = api.as_admin()
     if path.endswith("/bulk"):
         body = [body]
     return api.call(method.upper(), f"{url}?{query}", body)
@@ -204,7 +212,15 @@ def test_every_documented_query_parameter_is_accepted_and_an_undocumented_one_is
     document: dict[str, Any], api: Api, path: str, method: str
 ) -> None:
     documented = {p["name"] for p in document["paths"][path][method].get("parameters", []) if p["in"] == "query"}
-    samples = {"team": "alpha", "limit": "5", "status": "ok", "label": "env:prod", "expiring_within_days": "3"}
+    samples = {
+        "team": "alpha",
+        "limit": "5",
+        "status": "ok",
+        "label": "env:prod",
+        "expiring_within_days": "3",
+        "source": "endpoint",
+        "issuer": "certwatch",
+    }
 
     for name in sorted(documented - {"cursor"}):
         accepted = call_with_query(api, path, method, f"{name}={samples[name]}")
