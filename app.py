@@ -26,7 +26,7 @@ def token_auth(auth_request: AuthRequest) -> AuthResponse:
 
 @app.middleware("all")
 def structured_logs(event: Any, get_response: Any) -> Any:
-    telemetry.bind(app.lambda_context)
+    telemetry.bind(getattr(app, "lambda_context", None))
     return get_response(event)
 
 

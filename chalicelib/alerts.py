@@ -239,12 +239,14 @@ def _expiry(
         key = f"{prefix}:expired"
         if key in announced:
             return [], set()
+        findings = _codes(report, FindingCode.EXPIRED)
+        severity = max((f.severity for f in findings), key=lambda s: s.rank, default=Severity.CRITICAL)
         expired = AlertEvent(
             key,
             EventType.EXPIRED,
-            Severity.CRITICAL,
+            severity,
             f"certificate expired on {leaf.not_after:%Y-%m-%d}",
-            findings=_codes(report, FindingCode.EXPIRED),
+            findings=findings,
         )
         return [expired], {key}
     crossed = [days for days in policy.thresholds if left <= timedelta(days=days)]
@@ -257,15 +259,19 @@ def _expiry(
         return [], done
     days_left = report.days_left if report.days_left is not None else left.days
     when = "today" if days_left == 0 else f"in {days_left} day{'s' if days_left != 1 else ''}"
+    findings = _codes(report, FindingCode.EXPIRING_SOON)
     critical = left <= timedelta(days=policy.critical_days)
-    severity = Severity.CRITICAL if critical else Severity.WARNING
+    # The check's own judgement wins when it has one (an unused ACM certificate's expiry matters less).
+    severity = max((f.severity for f in findings), key=lambda s: s.rank, default=None) or (
+        Severity.CRITICAL if critical else Severity.WARNING
+    )
     expiring = AlertEvent(
         key,
         EventType.EXPIRING,
         severity,
         f"certificate expires {when} ({leaf.not_after:%Y-%m-%d})",
         threshold_days=tightest,
-        findings=_codes(report, FindingCode.EXPIRING_SOON),
+        findings=findings,
     )
     return [expiring], done
 

@@ -124,8 +124,11 @@ def email_text(document: dict[str, Any]) -> str:
             f"Subject:    {certificate.get('subject')}",
             f"Issuer:     {certificate.get('issuer')}",
             f"Serial:     {certificate.get('serial')}",
-            f"SHA-256:    {certificate.get('fingerprint_sha256')}",
         ]
+        if certificate.get("fingerprint_sha256"):
+            lines.append(f"SHA-256:    {certificate['fingerprint_sha256']}")
+        if certificate.get("arn"):
+            lines.append(f"ARN:        {certificate['arn']}")
     if document.get("findings"):
         lines += ["", "Findings:"]
         lines += [f"  - {f['severity']} {f['code']}: {f['message']}" for f in document["findings"]]

@@ -8,7 +8,8 @@ the Slack function on what the alerts topic publishes. Every event's email text 
 Settings (environment): PORT (API, 8000), CERTWATCH_LOCAL_AWS_PORT (moto, 5000),
 CERTWATCH_SWEEP_SECONDS (60), CERTWATCH_SLACK_WEBHOOK_URL (post events there),
 CERTWATCH_BOOTSTRAP_TOKEN (use this admin token instead of a new one),
-CERTWATCH_ALLOW_CIDRS (127.0.0.0/8,::1/128), CERTWATCH_DEMO_PORT (9441: first demo endpoint).
+CERTWATCH_ALLOW_CIDRS (127.0.0.0/8,::1/128), CERTWATCH_DEMO_PORT (9441: first demo endpoint),
+CERTWATCH_ACM_REGIONS (us-east-1: the local ACM scanned every sweep).
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def _set_environment(aws_url: str, api_port: int) -> None:
         POWERTOOLS_LOG_LEVEL=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
     )
     os.environ.setdefault("CERTWATCH_ALLOW_CIDRS", "127.0.0.0/8,::1/128")
+    os.environ.setdefault("CERTWATCH_ACM_REGIONS", REGION)
     os.environ.pop("AWS_PROFILE", None)
 
 
@@ -144,6 +146,7 @@ def _start(
         threads.append(thread)
 
     loop("sweep", lambda: _sweep(application), sweep_seconds)
+    loop("inventory", lambda: _scan_inventory(application), sweep_seconds)
     loop("checker", lambda: _run_checker(application, sqs, outputs["CheckQueueUrl"]), 0.2)
     loop("events", lambda: _deliver_events(application, sqs, console_queue, outputs["AlertsTopicArn"]), 0.2)
     return LocalStack(f"http://127.0.0.1:{api_port}", aws_url, token, demo_targets)
@@ -182,8 +185,8 @@ def _serve_api(app: Any, port: int) -> Any:
     return server
 
 
-def _sweep(application: Any) -> None:
-    event = {
+def _scheduled_event() -> dict[str, Any]:
+    return {
         "version": "0",
         "id": f"local-{time.time_ns()}",
         "detail-type": "Scheduled Event",
@@ -194,9 +197,18 @@ def _sweep(application: Any) -> None:
         "resources": [],
         "detail": {},
     }
-    result = application.sweep(event, None)
+
+
+def _sweep(application: Any) -> None:
+    result = application.sweep(_scheduled_event(), None)
     if result["due"]:
         print(f"[sweep] {result['due']} due, {result['queued']} queued for checking", flush=True)
+
+
+def _scan_inventory(application: Any) -> None:
+    result = application.scan_inventory(_scheduled_event(), None)
+    if result["published"]:
+        print(f"[inventory] {result['seen']} certificate(s) in ACM/IAM, {result['published']} event(s)", flush=True)
 
 
 def _run_checker(application: Any, sqs: Any, queue_url: str) -> None:
@@ -306,6 +318,7 @@ certwatch local stack is running (stage "local"; Ctrl-C stops it; every start is
   API           {stack.api_url}          (OpenAPI: {stack.api_url}/openapi.json)
   AWS (moto)    {stack.aws_url}
   sweep         every {sweep_seconds:g} s; new targets are checked at once
+  inventory     ACM ({os.environ["CERTWATCH_ACM_REGIONS"]}) and IAM on moto, every {sweep_seconds:g} s
   Slack         {"posting to CERTWATCH_SLACK_WEBHOOK_URL" if slack else "off (set CERTWATCH_SLACK_WEBHOOK_URL to post)"}
   admin token   {stack.token}
 

@@ -82,7 +82,9 @@ class Watch:
     events: list[AlertEvent] = field(default_factory=list)
 
     def check(self, chain: list[Issued], at: datetime) -> list[AlertEvent]:
-        return self.see(report_of(chain, at, self.trust), at)
+        # The check and the alerts follow the same thresholds, as a target's spec gives both.
+        policy = CheckPolicy(warn_days=max(30, self.policy.critical_days), critical_days=self.policy.critical_days)
+        return self.see(report_of(chain, at, self.trust, policy=policy), at)
 
     def fail(self, at: datetime) -> list[AlertEvent]:
         return self.see(unreachable_report(at), at)
