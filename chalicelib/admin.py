@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from chalicelib.errors import CertwatchError, ConfigurationError, InvalidRequest
 from chalicelib.inventory import InventoryQuery, InventoryRow, Source
 from chalicelib.models import Status
 from chalicelib.render import columns, discovery_to_dict, inventory_csv, inventory_row_to_dict, inventory_table, iso
-from chalicelib.settings import Settings
+from chalicelib.settings import operator_settings
 from chalicelib.stack import stack_outputs
 from chalicelib.tokens import Principal, issue, validate_team
 
@@ -205,7 +206,9 @@ def services(args: argparse.Namespace) -> Container:
         credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
     else:
         stage, endpoint, region, credentials = args.stage, args.endpoint_url, args.region, {}
-    settings = Settings.for_stage(stage, **({"table_name": args.table} if args.table else {}))
+    settings = operator_settings(stage)
+    if args.table:
+        settings = replace(settings, table_name=args.table)
     session = boto3.session.Session(region_name=region, **credentials)
     container = Container(settings, session=session, endpoint_url=endpoint)
     try:

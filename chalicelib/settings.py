@@ -6,9 +6,11 @@ follow the stage (``certwatch-<stage>`` ...) unless a variable names them.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +77,24 @@ class Settings:
             inventory_hours=int(env.get("CERTWATCH_INVENTORY_HOURS", "24")),
             scan_iam=env.get("CERTWATCH_SCAN_IAM", "true").lower() != "false",
         )
+
+
+CHALICE_CONFIG = Path(__file__).resolve().parent.parent / ".chalice" / "config.json"
+
+
+def stage_environment(stage: str, config: Path = CHALICE_CONFIG) -> dict[str, str]:
+    """The environment variables .chalice/config.json gives a stage (global, then the stage's own)."""
+    try:
+        document = json.loads(config.read_text())
+    except (OSError, ValueError):
+        return {}
+    merged = dict(document.get("environment_variables") or {})
+    merged |= (document.get("stages", {}).get(stage) or {}).get("environment_variables") or {}
+    return {str(k): str(v) for k, v in merged.items()}
+
+
+def operator_settings(stage: str, env: Mapping[str, str] | None = None) -> Settings:
+    """Settings for the operator's commands: the stage's config, overridden by CERTWATCH_* variables."""
+    env = os.environ if env is None else env
+    given = {k: v for k, v in env.items() if k.startswith("CERTWATCH_")}
+    return Settings.from_env({**stage_environment(stage), **given, "CERTWATCH_STAGE": stage})
