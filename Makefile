@@ -6,7 +6,14 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 PIP := $(PYTHON) -m pip --disable-pip-version-check --quiet
 
-.PHONY: help venv test lint format typecheck unit run demo bench bench-sweep clean
+.PHONY: help venv test lint format typecheck unit run demo bench bench-sweep clean deploy destroy package wheelhouse lint-infra policies
+STAGE ?= dev
+BUILD := build
+WHEELHOUSE := $(BUILD)/wheelhouse
+# chalice package probes for credentials and the instance metadata service: keep it offline.
+PACKAGE_ENV := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true \
+	AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-packaging} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-packaging} \
+	PIP_NO_INDEX=1 PIP_FIND_LINKS=$(CURDIR)/$(WHEELHOUSE)
 
 help:
 	@echo "make run        start the local stack: API, sweep, checker, events (no AWS account needed)"
@@ -15,6 +22,10 @@ help:
 	@echo "make bench      measure the checking engine (checks/s, CPU ms per check, memory)"
 	@echo "make bench-sweep  measure a sweep over 100,000 targets on moto (requests, seconds)"
 	@echo "make format     format the code with ruff"
+	@echo "make deploy STAGE=prod    data stack, outputs recorded, chalice deploy, event source settings"
+	@echo "make destroy STAGE=dev    remove the app (DATA=1 also removes the data stack)"
+	@echo "make package STAGE=prod   SAM and Terraform output in build/STAGE (from a wheelhouse)"
+	@echo "make lint-infra           cfn-lint the data stack and the packaged app"
 	@echo "make clean      remove .venv and caches"
 
 venv: $(STAMP)
@@ -59,4 +70,32 @@ bench-sweep: $(STAMP)
 	$(PYTHON) -m bench.sweep $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(BUILD) .pytest_cache .mypy_cache .ruff_cache *.egg-info .chalice/deployments
+
+deploy: $(STAMP)
+	$(PYTHON) infra/deploy.py deploy --stage $(STAGE)
+
+destroy: $(STAMP)
+	$(PYTHON) infra/deploy.py destroy --stage $(STAGE) $(if $(DATA),--data)
+
+# The Lambda runtime's wheels (manylinux, the venv's Python), downloaded once: packaging then
+# needs no index, so the same inputs give the same package.
+$(WHEELHOUSE)/.done: requirements.txt $(STAMP)
+	@mkdir -p $(WHEELHOUSE)
+	$(PIP) download --dest $(WHEELHOUSE) --only-binary=:all: --platform manylinux2014_x86_64 \
+		--implementation cp --python-version $$($(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}{sys.version_info[1]}")') \
+		-r requirements.txt
+	@touch $@
+
+wheelhouse: $(WHEELHOUSE)/.done
+
+package: $(WHEELHOUSE)/.done
+	rm -rf $(BUILD)/$(STAGE)
+	$(PACKAGE_ENV) $(PYTHON) infra/deploy.py package --stage $(STAGE) --out $(BUILD)/$(STAGE)/sam
+	$(PACKAGE_ENV) $(PYTHON) infra/deploy.py package --stage $(STAGE) --out $(BUILD)/$(STAGE)/terraform --terraform
+
+lint-infra: package
+	$(BIN)/cfn-lint infra/template.yaml $(BUILD)/$(STAGE)/sam/sam.json
+
+policies: $(STAMP)
+	$(PYTHON) infra/policy.py

@@ -1,0 +1,171 @@
+"""Deploying certwatch to a stage, in the order that keeps data safe and settings true.
+
+    python infra/deploy.py deploy  --stage prod      # what `make deploy STAGE=prod` runs
+    python infra/deploy.py destroy --stage dev [--data]
+    python infra/deploy.py package --stage prod --out build/prod [--terraform]
+
+deploy: (1) the data stack from infra/template.yaml (its own stack, so data outlives the app),
+(2) its outputs recorded into .chalice/config.json for the stage (the chalice-workshop
+recordresources pattern), (3) ``chalice deploy --stage``, (4) what Chalice cannot express:
+partial batch responses on the checker's SQS mapping and the Slack function's failure
+destination. Every step is idempotent, so re-running is safe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from chalicelib.settings import stage_environment  # noqa: E402
+from chalicelib.stack import deploy_stack, stack_name, stack_outputs  # noqa: E402
+from infra.merge_template import merge_template  # noqa: E402
+
+CONFIG = ROOT / ".chalice" / "config.json"
+CHALICE = str(Path(sys.executable).parent / "chalice")  # the venv's chalice command
+# Stack output -> the environment variable the functions read it from.
+RECORDED = {
+    "TableName": "CERTWATCH_TABLE",
+    "CheckQueueUrl": "CERTWATCH_CHECK_QUEUE_URL",
+    "AlertsTopicArn": "CERTWATCH_TOPIC_ARN",
+    "SlackWebhookParameter": "CERTWATCH_SLACK_PARAMETER",
+}
+
+
+def record_outputs(outputs: dict[str, str], stage: str, config: Path = CONFIG) -> dict[str, str]:
+    """Write the stack's outputs into the stage's environment variables in .chalice/config.json."""
+    document = json.loads(config.read_text())
+    stage_config = document.setdefault("stages", {}).setdefault(stage, {})
+    variables = stage_config.setdefault("environment_variables", {})
+    for output, variable in RECORDED.items():
+        if output in outputs:
+            variables[variable] = outputs[output]
+    config.write_text(json.dumps(document, indent=2) + "\n")
+    return variables
+
+
+def configure_event_sources(lambda_client: Any, stage: str, outputs: dict[str, str]) -> list[str]:
+    """The settings `chalice deploy` leaves out; returns what was changed."""
+    done = []
+    checker = f"certwatch-{stage}-checker"
+    mappings = lambda_client.list_event_source_mappings(FunctionName=checker).get("EventSourceMappings", [])
+    for mapping in mappings:
+        if mapping.get("EventSourceArn") == outputs.get("CheckQueueArn"):
+            if "ReportBatchItemFailures" not in (mapping.get("FunctionResponseTypes") or []):
+                lambda_client.update_event_source_mapping(
+                    UUID=mapping["UUID"], FunctionResponseTypes=["ReportBatchItemFailures"]
+                )
+                done.append(f"{checker}: ReportBatchItemFailures on {mapping['UUID']}")
+    slack = f"certwatch-{stage}-slack"
+    lambda_client.put_function_event_invoke_config(
+        FunctionName=slack,
+        MaximumRetryAttempts=2,
+        DestinationConfig={"OnFailure": {"Destination": outputs["NotifyDeadLetterQueueArn"]}},
+    )
+    done.append(f"{slack}: 2 retries, then {outputs['NotifyDeadLetterQueueArn']}")
+    return done
+
+
+def chalice_environment(stage: str) -> dict[str, str]:
+    """The deploying process's environment: the stage's settings, since app.py names event sources from them."""
+    return {**os.environ, **stage_environment(stage), "CERTWATCH_STAGE": stage}
+
+
+def deploy(stage: str) -> int:
+    import boto3
+
+    session = boto3.session.Session()
+    print(f"1/4 data stack {stack_name(stage)} (infra/template.yaml)", flush=True)
+    outputs = deploy_stack(session.client("cloudformation"), stage)
+    print("2/4 recording its outputs into .chalice/config.json", flush=True)
+    record_outputs(outputs, stage)
+    print(f"3/4 chalice deploy --stage {stage}", flush=True)
+    subprocess.run([CHALICE, "deploy", "--stage", stage], cwd=ROOT, env=chalice_environment(stage), check=True)
+    print("4/4 event source settings Chalice cannot express", flush=True)
+    for change in configure_event_sources(session.client("lambda"), stage, outputs):
+        print(f"    {change}", flush=True)
+    return 0
+
+
+def destroy(stage: str, *, data: bool) -> int:
+    import boto3
+
+    subprocess.run([CHALICE, "delete", "--stage", stage], cwd=ROOT, env=chalice_environment(stage), check=True)
+    if not data:
+        print(f"kept the data stack {stack_name(stage)} (pass --data to delete it, with every target and token)")
+        return 0
+    cloudformation = boto3.client("cloudformation")
+    outputs = stack_outputs(cloudformation, stage)
+    if stage == "prod":
+        boto3.client("dynamodb").update_table(TableName=outputs["TableName"], DeletionProtectionEnabled=False)
+    cloudformation.delete_stack(StackName=stack_name(stage))
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName=stack_name(stage))
+    print(f"deleted the data stack {stack_name(stage)}")
+    return 0
+
+
+def package(stage: str, out: Path, *, terraform: bool) -> int:
+    """`chalice package` with the merge template, for teams that deploy through their own pipelines."""
+    out.mkdir(parents=True, exist_ok=True)
+    merge = out.parent / f"merge-{stage}.json"
+    merge.write_text(json.dumps(merge_template(stage), indent=2) + "\n")
+    command = [CHALICE, "package", "--stage", stage]
+    if terraform:
+        command += ["--pkg-format", "terraform"]
+    else:
+        command += ["--merge-template", str(merge)]
+    subprocess.run([*command, str(out)], cwd=ROOT, env=chalice_environment(stage), check=True)
+    if terraform:  # Terraform output takes no merge template: add the same settings to its JSON
+        generated = out / "chalice.tf.json"
+        generated.write_text(json.dumps(patch_terraform(json.loads(generated.read_text()), stage), indent=2) + "\n")
+    print(f"packaged stage {stage} into {out}")
+    return 0
+
+
+def patch_terraform(document: dict[str, Any], stage: str) -> dict[str, Any]:
+    """What the merge template adds to SAM output, for `chalice package --pkg-format terraform` output."""
+    resources = document.setdefault("resource", {})
+    for mapping in resources.get("aws_lambda_event_source_mapping", {}).values():
+        if "checker" in json.dumps(mapping.get("function_name", "")):
+            mapping["function_response_types"] = ["ReportBatchItemFailures"]
+    resources.setdefault("aws_lambda_function_event_invoke_config", {})["slack_failures"] = {
+        "function_name": "${aws_lambda_function.slack.function_name}",
+        "maximum_retry_attempts": 2,
+        "destination_config": {
+            "on_failure": {
+                "destination": f"arn:${{data.aws_partition.chalice.partition}}:sqs:${{data.aws_region.chalice.name}}:"
+                f"${{data.aws_caller_identity.chalice.account_id}}:certwatch-{stage}-notify-dlq"
+            }
+        },
+    }
+    return document
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = parser.add_subparsers(dest="action", required=True)
+    for name in ("deploy", "destroy", "package"):
+        action = actions.add_parser(name)
+        action.add_argument("--stage", required=True)
+        if name == "destroy":
+            action.add_argument("--data", action="store_true", help="also delete the data stack (targets, tokens)")
+        if name == "package":
+            action.add_argument("--out", type=Path, required=True)
+            action.add_argument("--terraform", action="store_true", help="Terraform JSON instead of SAM")
+    args = parser.parse_args(argv)
+    if args.action == "deploy":
+        return deploy(args.stage)
+    if args.action == "destroy":
+        return destroy(args.stage, data=args.data)
+    return package(args.stage, args.out, terraform=args.terraform)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
