@@ -43,7 +43,7 @@ def record_outputs(outputs: dict[str, str], stage: str, config: Path = CONFIG) -
     """Write the stack's outputs into the stage's environment variables in .chalice/config.json."""
     document = json.loads(config.read_text())
     stage_config = document.setdefault("stages", {}).setdefault(stage, {})
-    variables = stage_config.setdefault("environment_variables", {})
+    variables: dict[str, str] = stage_config.setdefault("environment_variables", {})
     for output, variable in RECORDED.items():
         if output in outputs:
             variables[variable] = outputs[output]
@@ -57,12 +57,12 @@ def configure_event_sources(lambda_client: Any, stage: str, outputs: dict[str, s
     checker = f"certwatch-{stage}-checker"
     mappings = lambda_client.list_event_source_mappings(FunctionName=checker).get("EventSourceMappings", [])
     for mapping in mappings:
-        if mapping.get("EventSourceArn") == outputs.get("CheckQueueArn"):
-            if "ReportBatchItemFailures" not in (mapping.get("FunctionResponseTypes") or []):
-                lambda_client.update_event_source_mapping(
-                    UUID=mapping["UUID"], FunctionResponseTypes=["ReportBatchItemFailures"]
-                )
-                done.append(f"{checker}: ReportBatchItemFailures on {mapping['UUID']}")
+        ours = mapping.get("EventSourceArn") == outputs.get("CheckQueueArn")
+        if ours and "ReportBatchItemFailures" not in (mapping.get("FunctionResponseTypes") or []):
+            lambda_client.update_event_source_mapping(
+                UUID=mapping["UUID"], FunctionResponseTypes=["ReportBatchItemFailures"]
+            )
+            done.append(f"{checker}: ReportBatchItemFailures on {mapping['UUID']}")
     slack = f"certwatch-{stage}-slack"
     lambda_client.put_function_event_invoke_config(
         FunctionName=slack,
