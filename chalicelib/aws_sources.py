@@ -62,6 +62,11 @@ class AcmSource:
         self._regions = tuple(regions)
         self.failures: list[tuple[str, str]] = []
 
+    @property
+    def places(self) -> tuple[str, ...]:
+        """Where a scan looks (the regions): what it does not see there is gone."""
+        return self._regions
+
     def certificates(self) -> Iterator[ManagedCertificate]:
         """Every certificate of every region (a region that fails is skipped and recorded in ``failures``)."""
         self.failures = []
@@ -98,6 +103,8 @@ class IamSource:
     """
 
     WHERE = "iam"
+
+    places = ("iam",)
 
     def __init__(self, client: Any) -> None:
         self._client = client

@@ -266,6 +266,12 @@ def discovery_to_dict(
         }
         outcome = by_row.get(number)
         if outcome is not None:
-            entry |= {k: v for k, v in bulk_outcome_to_dict(outcome).items() if k != "row"}
+            entry["outcome"] = outcome.outcome
+            if outcome.target is not None:
+                entry["target_id"] = outcome.target.id
+            if outcome.existing_id is not None:
+                entry["existing_id"] = outcome.existing_id
+            if outcome.reason is not None:
+                entry["error"] = {"code": outcome.error_code, "message": outcome.reason}
         endpoints.append(entry)
     return {"endpoints": endpoints, "failures": [" / ".join(failure) for failure in failures]}

@@ -50,6 +50,9 @@ DEFAULT_TEAM = "aws"  # the team attribute of events about certificates held in 
 class CertificateSource(Protocol):
     failures: list[tuple[str, str]]
 
+    @property
+    def places(self) -> tuple[str, ...]: ...
+
     def certificates(self) -> Iterator[ManagedCertificate]: ...
 
 
@@ -117,12 +120,13 @@ class InventoryService:
                 seen.add(cert.arn)
                 published += self._record(cert)
             failures += source.failures
-        failed_regions = {where for where, _ in failures}
+        # Only forget what this scan looked for and would have seen: not another region's
+        # certificates, nor those of a region it could not read.
+        looked = {place for source in sources for place in source.places} - {where for where, _ in failures}
         removed = 0
         for known in self._store.list_managed():
             cert = known.certificate
-            # Only forget what a scan that worked would have seen.
-            if cert.arn not in seen and (cert.region or "iam") not in failed_regions:
+            if cert.arn not in seen and (cert.region or "iam") in looked:
                 self._store.delete_managed(cert.arn)
                 removed += 1
         return ScanResult(len(seen), removed, tuple(failures), published)

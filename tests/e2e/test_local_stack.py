@@ -21,13 +21,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chalicelib.tokens import issue
+from lab.certs import make_cert
 from tests.e2e.pipeline_helpers import SlackReceiver, free_port, slack_text
 
 pytestmark = pytest.mark.slow
@@ -233,3 +234,35 @@ def test_the_stack_starts_again_on_the_same_ports_with_fresh_state(token: str) -
     assert (status, listed["items"]) == (200, [])
     assert gone == 404
     assert "stopping" in second.output
+
+
+def test_a_certificate_imported_into_the_local_acm_is_listed_with_its_findings(token: str) -> None:
+    import boto3
+
+    ports = free_ports()
+    now = datetime.now(UTC)
+    # Mid-day, so the whole days left cannot flip while the test runs.
+    issued = make_cert("imported.local.test", not_before=now - timedelta(days=30), not_after=now + timedelta(days=40.5))
+    with local_stack(ports, token) as stack:
+        acm = boto3.client(
+            "acm",
+            endpoint_url=f"http://127.0.0.1:{ports.aws}",
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        arn = acm.import_certificate(Certificate=issued.pem, PrivateKey=issued.key_pem)["CertificateArn"]
+        deadline = time.monotonic() + 15  # the local stack scans its ACM every sweep (2 s here)
+        row: dict[str, Any] | None = None
+        while row is None and time.monotonic() < deadline:
+            status, listed = stack.call("GET", "/certificates?source=acm")
+            assert status == 200, listed
+            row = next((item for item in listed["items"] if item["id"] == arn), None)
+            if row is None:
+                time.sleep(0.25)
+        assert row is not None, f"{arn} not listed within 15 s:\n{stack.output}"
+        stack.wait_for_output(f"Target:     {arn}", timeout=5)  # its expiry event reached the subscribers
+
+    assert {"EXPIRING_SOON", "NOT_AUTO_RENEWED"} <= set(row["codes"])
+    assert (row["source"], row["region"], row["days_left"]) == ("acm", "us-east-1", 40)
+    assert row["subject"] == "CN=imported.local.test"
