@@ -55,10 +55,17 @@ def configure_event_sources(lambda_client: Any, stage: str, outputs: dict[str, s
     """The settings `chalice deploy` leaves out; returns what was changed."""
     done = []
     checker = f"certwatch-{stage}-checker"
-    mappings = lambda_client.list_event_source_mappings(FunctionName=checker).get("EventSourceMappings", [])
+    paginator = lambda_client.get_paginator("list_event_source_mappings")
+    mappings = [
+        mapping
+        for page in paginator.paginate(FunctionName=checker)
+        for mapping in page.get("EventSourceMappings", [])
+        if mapping.get("EventSourceArn") == outputs.get("CheckQueueArn")
+    ]
+    if not mappings:
+        raise SystemExit(f"{checker} has no event source mapping on {outputs.get('CheckQueueArn')}: was it deployed?")
     for mapping in mappings:
-        ours = mapping.get("EventSourceArn") == outputs.get("CheckQueueArn")
-        if ours and "ReportBatchItemFailures" not in (mapping.get("FunctionResponseTypes") or []):
+        if "ReportBatchItemFailures" not in (mapping.get("FunctionResponseTypes") or []):
             lambda_client.update_event_source_mapping(
                 UUID=mapping["UUID"], FunctionResponseTypes=["ReportBatchItemFailures"]
             )

@@ -39,10 +39,15 @@ def capabilities(stage: str) -> dict[str, list[dict[str, Any]]]:
     table = f"arn:aws:dynamodb:*:*:table/certwatch-{stage}"
     queue = f"arn:aws:sqs:*:*:certwatch-{stage}-checks"
     return {
+        # The API's function is certwatch-<stage>; the others certwatch-<stage>-<name>.
         "logs": [
             _allow(
                 ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                f"arn:aws:logs:*:*:log-group:/aws/lambda/certwatch-{stage}-*",
+                [
+                    f"arn:aws:logs:*:*:log-group:/aws/lambda/certwatch-{stage}",
+                    f"arn:aws:logs:*:*:log-group:/aws/lambda/certwatch-{stage}:*",
+                    f"arn:aws:logs:*:*:log-group:/aws/lambda/certwatch-{stage}-*",
+                ],
             )
         ],
         "token-read": [_allow(["dynamodb:GetItem"], table)],
@@ -54,7 +59,6 @@ def capabilities(stage: str) -> dict[str, list[dict[str, Any]]]:
                     "dynamodb:UpdateItem",
                     "dynamodb:DeleteItem",
                     "dynamodb:BatchWriteItem",
-                    "dynamodb:ConditionCheckItem",
                 ],
                 table,
             )
