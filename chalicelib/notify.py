@@ -12,7 +12,7 @@ from typing import Any
 
 from chalicelib.alerts import AlertEvent, AlertSubject
 from chalicelib.models import Severity, short_name
-from chalicelib.render import finding_to_dict, iso
+from chalicelib.render import endpoint_fields, finding_to_dict, iso
 from chalicelib.targets import Target
 
 DOCUMENT_VERSION = 1
@@ -47,10 +47,7 @@ def target_subject(target: Target, base_url: str | None = None) -> AlertSubject:
         details={
             "id": target.id,
             "source": "endpoint",
-            "target": str(endpoint),
-            "host": endpoint.host,
-            "port": endpoint.port,
-            "protocol": endpoint.protocol.value,
+            **endpoint_fields(endpoint),
             "sni": endpoint.sni,
             "labels": dict(spec.labels),
             "url": f"{base_url.rstrip('/')}/targets/{target.id}" if base_url else None,

@@ -45,6 +45,10 @@ _TEAM = {
     "schema": {"type": "string"},
 }
 _ID = {"name": "target_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "default": DEFAULT_LIMIT, "maximum": MAX_LIMIT}}
+_STATUS = {"name": "status", "in": "query", "schema": {"type": "string", "enum": [s.value for s in Status]}}
+_EXPIRING = {"name": "expiring_within_days", "in": "query", "schema": {"type": "integer", "minimum": 0}}
+_CURSOR = {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "From next_cursor"}
 _AUTH: list[dict[str, list[str]]] = [{"bearer": []}]
 
 _TARGET_INPUT = {
@@ -185,15 +189,11 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "List the team's targets with their latest result",
                 "parameters": [
                     _TEAM,
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "schema": {"type": "integer", "default": DEFAULT_LIMIT, "maximum": MAX_LIMIT},
-                    },
-                    {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "From next_cursor"},
-                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": [s.value for s in Status]}},
+                    _LIMIT,
+                    _CURSOR,
+                    _STATUS,
                     {"name": "label", "in": "query", "schema": {"type": "string"}, "description": "key:value"},
-                    {"name": "expiring_within_days", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    _EXPIRING,
                 ],
                 "responses": {
                     "200": _json(
@@ -285,12 +285,8 @@ def openapi_document() -> dict[str, Any]:
                 "and IAM (by ARN) for admin tokens and the team named by CERTWATCH_ACM_TEAM.",
                 "parameters": [
                     _TEAM,
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "schema": {"type": "integer", "default": DEFAULT_LIMIT, "maximum": MAX_LIMIT},
-                    },
-                    {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "From next_cursor"},
+                    _LIMIT,
+                    _CURSOR,
                     {"name": "source", "in": "query", "schema": {"type": "string", "enum": [s.value for s in Source]}},
                     {"name": "status", "in": "query", "schema": {"type": "string", "enum": [s.value for s in Status]}},
                     {"name": "expiring_within_days", "in": "query", "schema": {"type": "integer", "minimum": 0}},

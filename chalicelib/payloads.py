@@ -7,6 +7,7 @@ an InvalidRequestError that names the field.
 from __future__ import annotations
 
 import csv
+import enum
 import io
 import json
 import re
@@ -143,13 +144,7 @@ def bulk_rows(raw: bytes | None, content_type: str) -> list[object]:
 
 def target_filter(query: Mapping[str, str], now: datetime) -> TargetFilter:
     """The filters of ``GET /targets``: status, label=key:value, expiring_within_days."""
-    status = None
-    if "status" in query:
-        try:
-            status = Status(query["status"])
-        except ValueError:
-            allowed = ", ".join(s.value for s in Status)
-            raise InvalidRequestError(f"status must be one of {allowed}", field="status") from None
+    status = _choice(query, "status", Status)
     label = None
     if "label" in query:
         key, sep, value = query["label"].partition(":")
@@ -335,13 +330,7 @@ def _csv_labels(cell: str) -> object:
 
 def inventory_query(query: Mapping[str, str], now: datetime) -> InventoryQuery:
     """The filters of ``GET /certificates``: source, status, expiring_within_days, issuer."""
-    source = None
-    if "source" in query:
-        try:
-            source = Source(query["source"])
-        except ValueError:
-            allowed = ", ".join(s.value for s in Source)
-            raise InvalidRequestError(f"source must be one of {allowed}", field="source") from None
+    source = _choice(query, "source", Source)
     listing = target_filter({k: v for k, v in query.items() if k in ("status", "expiring_within_days")}, now)
     issuer = query.get("issuer")
     return InventoryQuery(source=source, status=listing.status, expiring_before=listing.expiring_before, issuer=issuer)
@@ -357,3 +346,14 @@ def discover_request(raw: bytes | None) -> bool:
     if not isinstance(register, bool):
         raise InvalidRequestError("register must be true or false", field="register")
     return register
+
+
+def _choice[E: enum.Enum](query: Mapping[str, str], name: str, kind: type[E]) -> E | None:
+    """The enum member a query parameter names, None when absent; 400 listing the choices otherwise."""
+    if name not in query:
+        return None
+    try:
+        return kind(query[name])
+    except ValueError:
+        allowed = ", ".join(str(member.value) for member in kind)
+        raise InvalidRequestError(f"{name} must be one of {allowed}", field=name) from None

@@ -10,7 +10,7 @@ from typing import Any
 
 from chalicelib.discovery import DiscoveredEndpoint
 from chalicelib.inventory import InventoryRow
-from chalicelib.models import CertificateInfo, CheckResult, Finding, TargetReport, short_name
+from chalicelib.models import CertificateInfo, CheckResult, Endpoint, Finding, TargetReport, short_name
 from chalicelib.targets import BulkOutcome, ResultSummary, Target
 
 
@@ -62,13 +62,20 @@ def result_to_dict(result: CheckResult) -> dict[str, Any]:
     }
 
 
-def report_to_dict(report: TargetReport) -> dict[str, Any]:
-    endpoint = report.endpoint
+def endpoint_fields(endpoint: Endpoint) -> dict[str, Any]:
+    """How every document names an endpoint: its canonical form and its parts."""
     return {
         "target": str(endpoint),
         "host": endpoint.host,
         "port": endpoint.port,
         "protocol": endpoint.protocol.value,
+    }
+
+
+def report_to_dict(report: TargetReport) -> dict[str, Any]:
+    endpoint = report.endpoint
+    return {
+        **endpoint_fields(endpoint),
         "sni": endpoint.server_name,
         "status": report.status.value,
         "days_left": report.days_left,
@@ -137,10 +144,7 @@ def target_to_dict(target: Target) -> dict[str, Any]:
     return {
         "id": target.id,
         "team": target.team,
-        "target": str(endpoint),
-        "host": endpoint.host,
-        "port": endpoint.port,
-        "protocol": endpoint.protocol.value,
+        **endpoint_fields(endpoint),
         "sni": endpoint.sni,
         "labels": dict(spec.labels),
         "warn_days": spec.warn_days,
@@ -255,10 +259,7 @@ def discovery_to_dict(
     endpoints = []
     for number, item in enumerate(found, start=1):
         entry: dict[str, Any] = {
-            "target": str(item.endpoint),
-            "host": item.endpoint.host,
-            "port": item.endpoint.port,
-            "protocol": item.endpoint.protocol.value,
+            **endpoint_fields(item.endpoint),
             "source": item.source,
             "certificate_arn": item.certificate_arn,
             "region": item.region,
