@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from chalicelib.settings import stage_environment  # noqa: E402
 from chalicelib.stack import deploy_stack, stack_name, stack_outputs  # noqa: E402
-from infra.merge_template import merge_template  # noqa: E402
+from infra.merge_template import GATEWAY_RESPONSES, merge_template  # noqa: E402
 
 CONFIG = ROOT / ".chalice" / "config.json"
 CHALICE = str(Path(sys.executable).parent / "chalice")  # the venv's chalice command
@@ -80,6 +80,37 @@ def configure_event_sources(lambda_client: Any, stage: str, outputs: dict[str, s
     return done
 
 
+def deployed_rest_api(stage: str, chalice_dir: Path = ROOT / ".chalice") -> tuple[str, str] | None:
+    """The REST API id and API Gateway stage `chalice deploy` recorded for ``stage``."""
+    try:
+        record = json.loads((chalice_dir / "deployed" / f"{stage}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    for resource in record.get("resources", []):
+        if resource.get("resource_type") == "rest_api":
+            return str(resource["rest_api_id"]), str(resource.get("api_gateway_stage") or "api")
+    return None
+
+
+def configure_gateway_responses(apigateway: Any, stage: str, chalice_dir: Path = ROOT / ".chalice") -> list[str]:
+    """API Gateway's own error answers in the API's JSON shape (the merge template does it for packages)."""
+    found = deployed_rest_api(stage, chalice_dir)
+    if found is None:
+        return []
+    api_id, api_stage = found
+    done = []
+    for kind, (status, code, message) in GATEWAY_RESPONSES.items():
+        apigateway.put_gateway_response(
+            restApiId=api_id,
+            responseType=kind,
+            statusCode=str(status),
+            responseTemplates={"application/json": json.dumps({"error": {"code": code, "message": message}})},
+        )
+        done.append(f"API {api_id}: {kind} answers {status} {code}")
+    apigateway.create_deployment(restApiId=api_id, stageName=api_stage)
+    return done
+
+
 def chalice_environment(stage: str) -> dict[str, str]:
     """The deploying process's environment: the stage's settings, since app.py names event sources from them."""
     return {**os.environ, **stage_environment(stage), "CERTWATCH_STAGE": stage}
@@ -95,8 +126,10 @@ def deploy(stage: str) -> int:
     record_outputs(outputs, stage)
     print(f"3/4 chalice deploy --stage {stage}", flush=True)
     subprocess.run([CHALICE, "deploy", "--stage", stage], cwd=ROOT, env=chalice_environment(stage), check=True)
-    print("4/4 event source settings Chalice cannot express", flush=True)
-    for change in configure_event_sources(session.client("lambda"), stage, outputs):
+    print("4/4 settings Chalice cannot express", flush=True)
+    changes = configure_event_sources(session.client("lambda"), stage, outputs)
+    changes += configure_gateway_responses(session.client("apigateway"), stage)
+    for change in changes:
         print(f"    {change}", flush=True)
     return 0
 

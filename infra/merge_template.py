@@ -4,7 +4,8 @@ What Chalice cannot express itself, for one stage:
 - the checker's SQS event source reports partial batch failures (ReportBatchItemFailures), so one
   poisoned message is retried alone;
 - the Slack function retries an event twice, then sends it to the notify dead-letter queue
-  (its failure destination) instead of dropping it.
+  (its failure destination) instead of dropping it;
+- API Gateway's own answers (no token, no such route, throttled) carry the API's JSON error shape.
 
     python infra/merge_template.py prod > build/merge-prod.json
 """
@@ -13,6 +14,27 @@ from __future__ import annotations
 
 import json
 import sys
+
+# API Gateway answers some requests itself (no Authorization header, no such route): give those
+# the same JSON error shape the functions use.
+GATEWAY_RESPONSES = {
+    "UNAUTHORIZED": (401, "unauthorized", "missing Authorization header; send Authorization: Bearer <token>"),
+    "MISSING_AUTHENTICATION_TOKEN": (404, "not_found", "no such route"),
+    "ACCESS_DENIED": (403, "forbidden", "access denied"),
+    "THROTTLED": (429, "throttled", "too many requests; retry shortly"),
+    "DEFAULT_5XX": (502, "gateway_error", "the API failed to answer; retry shortly"),
+}
+
+
+def gateway_responses() -> dict[str, dict[str, object]]:
+    """SAM's GatewayResponses for the REST API: JSON bodies like {"error": {"code": ..., "message": ...}}."""
+    return {
+        kind: {
+            "StatusCode": str(status),
+            "ResponseTemplates": {"application/json": json.dumps({"error": {"code": code, "message": message}})},
+        }
+        for kind, (status, code, message) in GATEWAY_RESPONSES.items()
+    }
 
 
 def merge_template(stage: str) -> dict[str, object]:
@@ -26,6 +48,7 @@ def merge_template(stage: str) -> dict[str, object]:
                     }
                 }
             },
+            "RestAPI": {"Properties": {"GatewayResponses": gateway_responses()}},
             "Slack": {
                 "Properties": {
                     "EventInvokeConfig": {

@@ -27,7 +27,8 @@ from chalicelib.scanning import ACM_EVENT_TYPES
 from chalicelib.settings import Settings, stage_environment
 from chalicelib.stack import deploy_stack, stack_name
 from infra import policy as infra_policy
-from infra.deploy import RECORDED, configure_event_sources, record_outputs
+from infra.deploy import RECORDED, configure_event_sources, configure_gateway_responses, record_outputs
+from infra.merge_template import GATEWAY_RESPONSES
 from tests.e2e.policy_helpers import ROOT, SAM_FUNCTIONS, allows, chalice_functions, policy_file
 
 STAGE = "prod"
@@ -403,3 +404,35 @@ def test_cfn_lint_passes(request: pytest.FixtureRequest, template: str) -> None:
     assert CFN_LINT.exists(), f"{CFN_LINT} is missing: install requirements-dev.txt"
     done = subprocess.run([str(CFN_LINT), template], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_gateway_responses_of_the_deployed_api_answer_in_the_api_error_shape(
+    outputs: dict[str, str], tmp_path: Path
+) -> None:
+    apigateway = boto3.client("apigateway")
+    api_id = apigateway.create_rest_api(name="certwatch")["id"]
+    root = apigateway.get_resources(restApiId=api_id)["items"][0]["id"]  # as chalice deploy leaves it: a route
+    apigateway.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigateway.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK")
+    deployed = tmp_path / "deployed"
+    deployed.mkdir()
+    record = {"resources": [{"name": "rest_api", "resource_type": "rest_api", "rest_api_id": api_id}]}
+    (deployed / f"{STAGE}.json").write_text(json.dumps(record))
+
+    changes = configure_gateway_responses(apigateway, STAGE, tmp_path)
+
+    assert len(changes) == len(GATEWAY_RESPONSES)
+    unauthorized = apigateway.get_gateway_response(restApiId=api_id, responseType="UNAUTHORIZED")
+    assert unauthorized["statusCode"] == "401"
+    body = json.loads(unauthorized["responseTemplates"]["application/json"])
+    assert body["error"]["code"] == "unauthorized"
+    assert configure_gateway_responses(apigateway, "never-deployed", tmp_path) == []
+
+
+def test_the_packaged_api_answers_its_own_errors_in_the_api_error_shape(sam: dict[str, Any]) -> None:
+    responses = sam["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+
+    assert responses["UNAUTHORIZED"]["StatusCode"] == "401"
+    for kind, answer in responses.items():
+        body = json.loads(answer["ResponseTemplates"]["application/json"])
+        assert set(body["error"]) == {"code", "message"}, kind
