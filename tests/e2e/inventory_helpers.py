@@ -9,7 +9,6 @@ a certificate's renewal failed, which moto never does.
 from __future__ import annotations
 
 import itertools
-import json
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -143,55 +142,6 @@ class Account:
                 str(group["TargetGroups"][0]["TargetGroupArn"]),
             )
         return self._balancers[region]
-
-
-@dataclass(frozen=True)
-class Published:
-    """One message SNS delivered to the observing queue: the event document and its attributes."""
-
-    document: dict[str, Any]
-    attributes: dict[str, str]
-
-    @property
-    def type(self) -> str:
-        return str(self.document["type"])
-
-    @property
-    def about(self) -> str:
-        """The ARN (or endpoint) the event is about."""
-        return str(self.document["target"]["id"])
-
-
-class Observer:
-    """An SQS queue subscribed to the alerts topic for one team's events (raw delivery)."""
-
-    def __init__(self, sqs: Any, sns: Any, topic_arn: str, team: str) -> None:
-        self._sqs = sqs
-        self.url = sqs.create_queue(QueueName=f"observe-{team}")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(
-            TopicArn=topic_arn,
-            Protocol="sqs",
-            Endpoint=arn,
-            Attributes={"RawMessageDelivery": "true", "FilterPolicy": json.dumps({"team": [team]})},
-        )
-
-    def take(self) -> list[Published]:
-        """Everything delivered since the last call (SNS delivers to SQS inside publish on moto)."""
-        seen: list[Published] = []
-        while True:
-            answer = self._sqs.receive_message(
-                QueueUrl=self.url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
-            )
-            messages = answer.get("Messages", [])
-            if not messages:
-                return seen
-            for message in messages:
-                attributes = message.get("MessageAttributes", {})
-                seen.append(
-                    Published(json.loads(message["Body"]), {k: a["StringValue"] for k, a in attributes.items()})
-                )
-                self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
 
 
 class FailedRenewal:

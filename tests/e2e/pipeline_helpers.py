@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -167,3 +168,57 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Published:
+    """One message SNS delivered to the observing queue: the event document and its attributes."""
+
+    document: dict[str, Any]
+    attributes: dict[str, str]
+    data_types: dict[str, str]
+
+    @property
+    def type(self) -> str:
+        return str(self.document["type"])
+
+    @property
+    def about(self) -> str:
+        """The ARN (or endpoint) the event is about."""
+        return str(self.document["target"]["id"])
+
+
+class Observer:
+    """An SQS queue subscribed to the alerts topic for one team's events (raw delivery)."""
+
+    def __init__(self, sqs: Any, sns: Any, topic_arn: str, team: str) -> None:
+        self._sqs = sqs
+        self.url = sqs.create_queue(QueueName=f"observe-{team}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=arn,
+            Attributes={"RawMessageDelivery": "true", "FilterPolicy": json.dumps({"team": [team]})},
+        )
+
+    def take(self) -> list[Published]:
+        """Everything delivered since the last call (SNS delivers to SQS inside publish on moto)."""
+        seen: list[Published] = []
+        while True:
+            answer = self._sqs.receive_message(
+                QueueUrl=self.url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
+            )
+            messages = answer.get("Messages", [])
+            if not messages:
+                return seen
+            for message in messages:
+                attributes = message.get("MessageAttributes", {})
+                seen.append(
+                    Published(
+                        json.loads(message["Body"]),
+                        {name: a["StringValue"] for name, a in attributes.items()},
+                        {name: a["DataType"] for name, a in attributes.items()},
+                    )
+                )
+                self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])

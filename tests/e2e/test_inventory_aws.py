@@ -35,12 +35,10 @@ from tests.e2e.inventory_helpers import (
     US,
     Account,
     Held,
-    Observer,
-    Published,
     fail_renewal,
     unresolvable,
 )
-from tests.e2e.pipeline_helpers import Clock, scheduled_event
+from tests.e2e.pipeline_helpers import Clock, Observer, Published, scheduled_event
 
 STAGE = "test"
 ACM_TEAM = "aws"  # the team of events about certificates held in ACM/IAM (no CERTWATCH_ACM_TEAM)

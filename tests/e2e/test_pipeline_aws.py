@@ -33,6 +33,7 @@ from lab.servers import TlsServer
 from tests.conftest import Pki
 from tests.e2e.pipeline_helpers import (
     Clock,
+    Observer,
     RecordingSqs,
     SlackReceiver,
     SwitchablePublisher,
@@ -95,55 +96,6 @@ def aws() -> Iterator[Aws]:
             cloudformation = boto3.client("cloudformation")
             outputs = deploy_stack(cloudformation, "test")
             yield Aws(cloudformation, boto3.client("dynamodb"), boto3.client("sqs"), boto3.client("sns"), outputs)
-
-
-@dataclass(frozen=True)
-class Published:
-    """One message SNS delivered to the observing queue: the event document and its attributes."""
-
-    document: dict[str, Any]
-    attributes: dict[str, str]
-    data_types: dict[str, str]
-
-    @property
-    def type(self) -> str:
-        return str(self.document["type"])
-
-
-class Observer:
-    """An SQS queue subscribed to the alerts topic for one team's events (raw delivery)."""
-
-    def __init__(self, aws: Aws, team: str) -> None:
-        self._sqs = aws.sqs
-        self.url = aws.sqs.create_queue(QueueName=f"observe-{team}")["QueueUrl"]
-        arn = aws.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        aws.sns.subscribe(
-            TopicArn=aws.outputs["AlertsTopicArn"],
-            Protocol="sqs",
-            Endpoint=arn,
-            Attributes={"RawMessageDelivery": "true", "FilterPolicy": json.dumps({"team": [team]})},
-        )
-
-    def take(self) -> list[Published]:
-        """Everything delivered since the last call (SNS delivers to SQS inside publish on moto)."""
-        seen: list[Published] = []
-        while True:
-            answer = self._sqs.receive_message(
-                QueueUrl=self.url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
-            )
-            messages = answer.get("Messages", [])
-            if not messages:
-                return seen
-            for message in messages:
-                attributes = message.get("MessageAttributes", {})
-                seen.append(
-                    Published(
-                        json.loads(message["Body"]),
-                        {name: a["StringValue"] for name, a in attributes.items()},
-                        {name: a["DataType"] for name, a in attributes.items()},
-                    )
-                )
-                self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
 
 
 @dataclass
@@ -217,7 +169,7 @@ class Pipeline:
         return payload
 
     def observe(self, team: str) -> Observer:
-        return Observer(self.aws, team)
+        return Observer(self.aws.sqs, self.aws.sns, self.aws.outputs["AlertsTopicArn"], team)
 
     def serve(self, chain: list[Issued], *, port: int = 0) -> TlsServer:
         server = TlsServer(chain, port=port).start()
