@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.alerts import AlertSubject
@@ -322,7 +322,3 @@ def _offset(cursor: str | None) -> int:
     if not isinstance(offset, int) or offset < 0:
         raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor")
     return offset
-
-
-def expiring_before(now: datetime, days: int | None) -> datetime | None:
-    return None if days is None else now + timedelta(days=days)
