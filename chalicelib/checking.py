@@ -64,9 +64,9 @@ class TargetChecker:
         checked: list[CheckedTarget] = []
         failed: list[Target] = []
         for target, report in zip(targets, self._engine.check_many(requests), strict=True):
-            document = report_to_dict(report)
-            upcoming = next_check(report.checked_at, target.spec.check_interval_minutes)
             try:
+                document = report_to_dict(report)
+                upcoming = next_check(report.checked_at, target.spec.check_interval_minutes)
                 self._store.save_result(target.team, target.id, ResultSummary.of(report), document, upcoming)
                 notes = self._after_check(target, report, document) if self._after_check else []
             except NotFoundError:
@@ -75,11 +75,21 @@ class TargetChecker:
                 logger.error("recording the check of %s/%s failed: %s", target.team, target.id, exc)
                 failed.append(target)
                 continue
+            except Exception:  # a bug on one target costs that target's message, never the batch
+                logger.exception("recording the check of %s/%s failed", target.team, target.id)
+                failed.append(target)
+                continue
             checked.append(CheckedTarget(target, report, document, tuple(notes)))
         return checked, failed
 
     def _trust_for(self, ca_bundle: str | None) -> TrustStore | None:
-        return None if ca_bundle is None else _with_bundle(self._trust, ca_bundle)
+        if ca_bundle is None:
+            return None
+        try:
+            return _with_bundle(self._trust, ca_bundle)
+        except CertwatchError as exc:  # validated at registration; if it ever fails, public roots only
+            logger.warning("a stored CA bundle cannot be used: %s", exc)
+            return None
 
 
 @functools.lru_cache(maxsize=256)

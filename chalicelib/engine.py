@@ -27,7 +27,6 @@ from chalicelib.models import (
     Severity,
     Status,
     TargetReport,
-    status_for,
 )
 from chalicelib.resolver import SystemResolver
 from chalicelib.tlsprobe import TlsProbe
@@ -118,6 +117,10 @@ class CheckEngine:
             addresses = self._resolver.resolve(endpoint.host, endpoint.port, timeout=self._timeout)
         except ProbeError as exc:
             return _Resolved((), 0.0, _failed(None, exc, self._clock(), _ms_since(started)))
+        except Exception as exc:  # a bug must cost one result, never the batch
+            logger.exception("unexpected error resolving %s", endpoint)
+            error = ProbeError(FailureReason.DNS, f"internal error while resolving: {exc!r}")
+            return _Resolved((), 0.0, _failed(None, error, self._clock(), _ms_since(started)))
         chosen = addresses if self._all_addresses else addresses[:1]
         return _Resolved(tuple(chosen), time.monotonic() - started)
 
@@ -147,14 +150,9 @@ class CheckEngine:
             trust=request.trust or self._trust,
             policy=request.policy,
         )
-        return CheckResult(
+        return analysis.result(
+            now,
             address=address,
-            status=status_for(analysis.findings),
-            checked_at=now,
-            findings=analysis.findings,
-            leaf=analysis.leaf,
-            chain=analysis.chain,
-            trusted_by=analysis.trusted_by,
             tls_version=handshake.tls_version,
             cipher=handshake.cipher,
             elapsed_ms=_ms_since(begun),

@@ -1,15 +1,22 @@
-"""Trust anchors: the public roots (certifi, else the system bundle) plus a team's own CAs."""
+"""Trust anchors: the public roots (certifi, else the system bundle) plus a team's own CAs.
+
+A team's own anchors (a target's ``ca_bundle``, ``--ca-file``) are *private*: chains that end
+there are judged by what OpenSSL and browsers with that root installed accept, not by the
+CA/Browser Forum's profile for public CAs (see ``pathvalidation``).
+"""
 
 from __future__ import annotations
 
 import ssl
 import warnings
 from collections.abc import Iterable
+from functools import cached_property
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.utils import CryptographyDeprecationWarning
+from cryptography.x509.verification import Store
 
 from chalicelib.errors import TrustStoreError
 
@@ -22,17 +29,23 @@ _SYSTEM_BUNDLES = (
 
 
 class TrustStore:
-    """A set of trust anchors, indexed by subject so a chain's issuer is found in one lookup."""
+    """A set of trust anchors, indexed by subject so a chain's issuer is found in one lookup.
 
-    def __init__(self, anchors: Iterable[x509.Certificate]) -> None:
+    ``anchors`` are judged as public roots; ``private`` anchors are a team's own CAs.
+    """
+
+    def __init__(self, anchors: Iterable[x509.Certificate], private: Iterable[x509.Certificate] = ()) -> None:
         self._by_subject: dict[bytes, list[x509.Certificate]] = {}
         self._fingerprints: set[bytes] = set()
-        for cert in anchors:
+        self._public: list[x509.Certificate] = []
+        self._private: list[x509.Certificate] = []
+        for cert, kind in [*((c, self._public) for c in anchors), *((c, self._private) for c in private)]:
             fingerprint = cert.fingerprint(hashes.SHA256())
             if fingerprint in self._fingerprints:
                 continue
             self._fingerprints.add(fingerprint)
             self._by_subject.setdefault(cert.subject.public_bytes(), []).append(cert)
+            kind.append(cert)
 
     def __len__(self) -> int:
         return len(self._fingerprints)
@@ -46,11 +59,19 @@ class TrustStore:
         return self._by_subject.get(name.public_bytes(), [])
 
     def with_anchors(self, extra: Iterable[x509.Certificate]) -> TrustStore:
-        """A new store holding these anchors and ``extra`` (e.g. a team's internal CA)."""
-        return TrustStore([*self._all(), *extra])
+        """A new store holding these anchors and ``extra`` as private anchors (e.g. a team's internal CA)."""
+        return TrustStore(self._public, [*self._private, *extra])
 
-    def _all(self) -> list[x509.Certificate]:
-        return [cert for certs in self._by_subject.values() for cert in certs]
+    @cached_property
+    def verifier_store(self) -> Store | None:
+        """Every anchor, as pyca's verifier takes them (None when there is none); built once."""
+        anchors = [*self._public, *self._private]
+        return Store(anchors) if anchors else None
+
+    @cached_property
+    def private_store(self) -> Store | None:
+        """The private anchors alone, for judging a chain by the private profile; None without any."""
+        return Store(self._private) if self._private else None
 
 
 def parse_pem_bundle(pem: bytes, *, source: str = "bundle") -> list[x509.Certificate]:
@@ -92,10 +113,7 @@ def default_bundle_path() -> str:
 
 
 def load_trust_store(ca_files: Iterable[str | Path] = (), *, public_roots: bool = True) -> TrustStore:
-    """The public roots (unless ``public_roots`` is false) plus every certificate in ``ca_files``."""
-    anchors: list[x509.Certificate] = []
-    if public_roots:
-        anchors += load_pem_file(default_bundle_path())
-    for path in ca_files:
-        anchors += load_pem_file(path)
-    return TrustStore(anchors)
+    """The public roots (unless ``public_roots`` is false) plus every certificate in ``ca_files`` (private)."""
+    public = load_pem_file(default_bundle_path()) if public_roots else []
+    private = [cert for path in ca_files for cert in load_pem_file(path)]
+    return TrustStore(public, private)

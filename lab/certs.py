@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +29,9 @@ _RSA_SIGNATURE_OIDS = {
     "md5": bytes.fromhex("06092a864886f70d0101040500"),
 }
 _LEGACY_HASHES: dict[str, hashes.HashAlgorithm] = {"sha1": hashes.SHA1(), "md5": hashes.MD5()}
+_PLACEHOLDER_OID = x509.ObjectIdentifier("1.2.840")
+_PLACEHOLDER_OID_DER = bytes.fromhex("06032a8648")
+_SAN_OID_DER = bytes.fromhex("0603551d11")
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,10 @@ def make_cert(
     hash_name: str = "sha256",
     aia_url: str | None = None,
     ber_boolean: bool = False,
+    path_length: int | None = None,
+    extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
+    duplicate_san: bool = False,
+    key_identifiers: bool = True,
 ) -> Issued:
     """Mint a certificate (self-signed when ``issuer`` is None).
 
@@ -85,7 +93,10 @@ def make_cert(
     for leaves and none for CAs; entries that parse as IP addresses become iPAddress names.
     ``hash_name`` ``sha1``/``md5`` (RSA issuers only) yields a legacy signature;
     ``ber_boolean`` encodes the basicConstraints critical flag as BER ``01`` instead of DER
-    ``FF``, which OpenSSL accepts and strict parsers (cryptography) refuse.
+    ``FF``, which OpenSSL accepts and strict parsers (cryptography) refuse. ``extensions`` are
+    added as given (extension, critical); ``duplicate_san`` puts the subjectAltName extension in
+    twice, which RFC 5280 forbids and cryptography refuses to read (DuplicateExtension).
+    ``key_identifiers`` False leaves out the subject and authority key identifiers.
     """
     now = now or datetime.now(UTC)
     private = make_key(key) if isinstance(key, str) else key
@@ -103,13 +114,12 @@ def make_cert(
         .serial_number(next(_serials))
         .not_valid_before(not_before)
         .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(private.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),
-            critical=False,
-        )
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
     )
+    if key_identifiers:  # as every CA tool adds them; some internal CAs' certificates lack them
+        builder = builder.add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(private.public_key()), critical=False
+        ).add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False)
     if ca:
         usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
         builder = builder.add_extension(usage, critical=True)
@@ -120,15 +130,28 @@ def make_cert(
             AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(aia_url)
         )
         builder = builder.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    if duplicate_san:
+        if not names:
+            raise ValueError("duplicate_san needs a subjectAltName")
+        copy = x509.SubjectAlternativeName([_general_name(n) for n in names]).public_bytes()
+        builder = builder.add_extension(x509.UnrecognizedExtension(_PLACEHOLDER_OID, copy), critical=False)
     algorithm = None if isinstance(signer, ed25519.Ed25519PrivateKey) else hashes.SHA256()
     cert = builder.sign(signer, algorithm)
-    if hash_name == "sha256" and not ber_boolean:
+    if hash_name == "sha256" and not ber_boolean and not duplicate_san:
         return Issued(cert, private, cert.public_bytes(serialization.Encoding.DER))
-    return _resign(cert, private, signer, hash_name, ber_boolean)
+    return _resign(cert, private, signer, hash_name, ber_boolean, duplicate_san)
 
 
 def make_ca(cn: str = "Test Root CA", *, issuer: Issued | None = None, days: float = 3650, **kwargs: Any) -> Issued:
-    """A CA certificate: a root when ``issuer`` is None, else an intermediate."""
+    """A CA certificate: a root when ``issuer`` is None, else an intermediate.
+
+    Valid since five years before ``now`` unless ``not_before`` is given: a CA predates what it
+    issues, and verifiers check every CA's dates.
+    """
+    if kwargs.get("not_before") is None:
+        kwargs["not_before"] = (kwargs.get("now") or datetime.now(UTC)) - timedelta(days=5 * 365)
     return make_cert(cn, issuer=issuer, ca=True, days=days, **kwargs)
 
 
@@ -149,8 +172,13 @@ def _general_name(name: str) -> x509.GeneralName:
         return x509.DNSName(name)
 
 
-def _resign(cert: x509.Certificate, private: PrivateKey, signer: PrivateKey, hash_name: str, ber: bool) -> Issued:
+def _resign(
+    cert: x509.Certificate, private: PrivateKey, signer: PrivateKey, hash_name: str, ber: bool, duplicate: bool = False
+) -> Issued:
     tbs = cert.tbs_certificate_bytes
+    if duplicate:
+        # The placeholder's OID has the same encoded length as subjectAltName's: swap it in place.
+        tbs = tbs.replace(_PLACEHOLDER_OID_DER, _SAN_OID_DER, 1)
     if ber:
         if tbs.count(b"\x01\x01\xff") != 1:
             raise ValueError("cannot find the one critical flag to re-encode")
@@ -171,7 +199,7 @@ def _resign(cert: x509.Certificate, private: PrivateKey, signer: PrivateKey, has
         tbs = tbs.replace(_RSA_SIGNATURE_OIDS["sha256"], algorithm_id, 1)
         signature = signer.sign(tbs, padding.PKCS1v15(), _LEGACY_HASHES[hash_name])
     der = _tlv(0x30, tbs + _tlv(0x30, algorithm_id) + _tlv(0x03, b"\x00" + signature))
-    parsed = x509.load_der_x509_certificate(der) if not ber else cert
+    parsed = cert if ber or duplicate else x509.load_der_x509_certificate(der)
     return Issued(parsed, private, der)
 
 

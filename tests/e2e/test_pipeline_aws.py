@@ -28,7 +28,7 @@ from chalicelib.resolver import SystemResolver
 from chalicelib.settings import Settings
 from chalicelib.targets import Target, TargetSpec
 from chalicelib.tokens import issue
-from lab.certs import Issued, make_cert
+from lab.certs import Issued, make_ca, make_cert
 from lab.servers import TlsServer
 from tests.conftest import Pki
 from tests.e2e.pipeline_helpers import (
@@ -58,6 +58,7 @@ NAMES = [
     "outage.pipeline.test",
     "slack.pipeline.test",
     *(f"good{i}.pipeline.test" for i in range(3)),
+    *(f"t{i}.batch.pipeline.test" for i in range(25)),
 ]
 PINS = {name: ["127.0.0.1"] for name in NAMES}
 CREDENTIALS = {
@@ -403,6 +404,36 @@ def test_a_poisoned_message_is_the_only_failure_of_its_batch(pipeline: Pipeline,
     for item in created:
         assert pipeline.show(team, item["id"])["latest"]["status"] == "ok"
     assert observer.take() == []  # healthy certificates: nothing to say
+
+
+def test_a_hostile_certificate_in_the_middle_of_a_batch_costs_no_other_target_its_result(
+    pipeline: Pipeline, pki: Pki
+) -> None:
+    team = "hostile"
+    names = [f"t{i}.batch.pipeline.test" for i in range(25)]
+    healthy = pipeline.serve([make_cert("*.batch.pipeline.test", issuer=pki.intermediate), pki.intermediate])
+    hostile_name = names[12]
+    # The intermediate holds an extension twice: cryptography raises DuplicateExtension when it
+    # is read. (OpenSSL refuses to serve such a leaf, not such an intermediate.)
+    broken = make_ca("Duplicated Intermediate", issuer=pki.root, sans=["ca.batch.pipeline.test"], duplicate_san=True)
+    hostile = pipeline.serve([make_cert(hostile_name, issuer=broken), broken])
+    created = {
+        name: pipeline.register(team, target(name, hostile if name == hostile_name else healthy))["id"]
+        for name in names
+    }
+    records = pipeline.records(pipeline.queued(team))
+    assert len(records) == 25
+
+    answer = pipeline.check(records)
+
+    assert answer == {"batchItemFailures": []}
+    latest = {name: pipeline.show(team, target_id)["latest"] for name, target_id in created.items()}
+    assert all(summary is not None for summary in latest.values())
+    assert {name: summary["status"] for name, summary in latest.items() if name != hostile_name} == dict.fromkeys(
+        [n for n in names if n != hostile_name], "ok"
+    )
+    assert latest[hostile_name]["status"] == "critical"
+    assert latest[hostile_name]["codes"] == ["CERTIFICATE_UNPARSEABLE", "INVALID_INTERMEDIATE"]
 
 
 def test_an_sns_outage_leaves_the_event_in_the_outbox_until_a_sweep_delivers_it_once(

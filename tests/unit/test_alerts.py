@@ -321,7 +321,7 @@ PROBLEM_NAMES = {
     FindingCode.WEAK_KEY: "weak key",
     FindingCode.WEAK_SIGNATURE: "weak signature",
     FindingCode.NOT_YET_VALID: "certificate not yet valid",
-    FindingCode.CHAIN_EXPIRING: "intermediate certificate expiring",
+    FindingCode.CHAIN_EXPIRING: "intermediate or root certificate expiring",
 }
 
 

@@ -440,7 +440,11 @@ def test_a_legacy_signature_by_the_wrong_key_does_not_verify(pki: Pki, now: date
     impostor = make_ca("certwatch RSA Intermediate", issuer=pki.root, key="rsa1024")
     leaf = make_cert(NAME, issuer=impostor, now=now, hash_name="sha1")
     result = _analyze([leaf.der, rsa_intermediate.der], now=now, trust=pki.trust)
-    assert _codes(result) == [FindingCode.INCOMPLETE_CHAIN, FindingCode.WEAK_SIGNATURE]
+    assert _codes(result) == [FindingCode.WEAK_SIGNATURE, FindingCode.INVALID_INTERMEDIATE]
+    assert (
+        "CN=certwatch RSA Intermediate, sent as the issuer, has another key than the one that signed it"
+        in result.findings[1].message
+    )
     assert result.trusted_by is None
 
 
@@ -486,11 +490,13 @@ def test_an_unparseable_intermediate_is_a_warning_and_the_analysis_goes_on(pki: 
     assert status_for(result.findings) is Status.WARNING
 
 
-def test_an_unparseable_only_intermediate_leaves_the_chain_incomplete(pki: Pki, now: datetime) -> None:
+def test_an_unparseable_only_intermediate_is_named_as_the_unusable_one(pki: Pki, now: datetime) -> None:
     broken = make_cert("Broken Intermediate", issuer=pki.root, now=now, ber_boolean=True)
     leaf = _leaf(pki, now)
     result = _analyze([leaf.der, broken.der], now=now, trust=pki.trust)
-    assert _codes(result) == [FindingCode.CERTIFICATE_UNPARSEABLE, FindingCode.INCOMPLETE_CHAIN]
+    assert _codes(result) == [FindingCode.CERTIFICATE_UNPARSEABLE, FindingCode.INVALID_INTERMEDIATE]
+    assert "certificate 2 of the chain cannot be parsed" in result.findings[1].message
+    assert result.findings[1].severity is Severity.CRITICAL
 
 
 # --- several problems at once ------------------------------------------------------------------
