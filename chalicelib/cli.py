@@ -8,19 +8,22 @@ import json
 import math
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import __version__, admin
+from chalicelib.analysis import analyze_chain
 from chalicelib.endpoints import normalize_hostname, parse_target
-from chalicelib.engine import CheckEngine, CheckRequest
+from chalicelib.engine import CheckEngine, CheckRequest, utc_now
 from chalicelib.errors import CertwatchError, InvalidTargetError
 from chalicelib.models import CheckPolicy, Endpoint, Status, worst_status
-from chalicelib.render import report_to_dict, table
+from chalicelib.render import inspection_table, inspection_to_dict, report_to_dict, table
 from chalicelib.resolver import SystemResolver
 from chalicelib.truststore import load_trust_store
+from chalicelib.x509info import split_bundle
 
 UNKNOWN = 3  # monitoring-plugin exit status for "could not check", usage errors included
 
@@ -102,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="critical when it expires within N days (default 7)",
     )
+    _add_at(check)
     check.add_argument(
         "--all-ips",
         action=argparse.BooleanOptionalAction,
@@ -120,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help="print one JSON object per target, one per line")
     check.set_defaults(handler=run_check, failure_status=UNKNOWN)
+    _add_inspect(commands)
     admin.add_token_commands(commands, _Parser)
     admin.add_subscription_commands(commands, _Parser)
     admin.add_slack_commands(commands, _Parser)
@@ -140,17 +145,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    if args.critical_days > args.warn_days:
-        raise CertwatchError("--critical-days must not exceed --warn-days")
+    policy = _policy(args)
     endpoints = [parse_target(text, sni=args.sni) for text in args.targets]
     if args.targets_file:
         endpoints += _read_targets_file(args.targets_file, sni=args.sni)
     if not endpoints:
         raise CertwatchError("no target given: name one or more TARGETs or use --targets-file")
-    policy = CheckPolicy(warn_days=args.warn_days, critical_days=args.critical_days)
+    at: datetime | None = args.at
     engine = CheckEngine(
         trust=load_trust_store(args.ca_file),
         resolver=SystemResolver(_overrides(args.resolve)),
+        clock=utc_now if at is None else lambda: at,
         timeout=args.timeout,
         all_addresses=args.all_ips,
         concurrency=args.concurrency,
@@ -169,6 +174,95 @@ def run_check(args: argparse.Namespace) -> int:
     if not args.json:
         print(table(reports))
     return worst_status(statuses).exit_code
+
+
+INSPECT_EPILOG = """\
+FILE holds the leaf first, then what a server would send after it, as PEM or DER ('-' reads
+stdin). The chain is judged exactly as a served one: same findings, exit status and JSON.
+
+examples:
+  certwatch inspect --name www.example.com fullchain.pem
+  certwatch inspect --name www.example.com --at 2027-03-15 fullchain.pem   # still good then?
+  certwatch inspect --ca-file corp-root.pem --no-public-roots --name intranet.corp.example chain.pem
+"""
+
+
+def _add_inspect(commands: Any) -> None:
+    inspect = commands.add_parser(
+        "inspect",
+        help="judge a certificate chain from a file, as a served one is judged",
+        description="Judge a PEM or DER certificate chain (leaf first) as certwatch check judges a served one.",
+        epilog=INSPECT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    inspect.add_argument("file", metavar="FILE", help="the chain: leaf first, PEM or DER ('-' for stdin)")
+    inspect.add_argument("--name", metavar="NAME", help="the DNS name or IP address the leaf must cover")
+    inspect.add_argument(
+        "--ca-file", action="append", default=[], metavar="PEM", help="extra trust anchors (repeatable)"
+    )
+    inspect.add_argument(
+        "--no-public-roots",
+        dest="public_roots",
+        action="store_false",
+        help="trust only the --ca-file anchors, not the public roots",
+    )
+    inspect.add_argument("--warn-days", type=_non_negative_int, default=30, metavar="N", help="default 30")
+    inspect.add_argument("--critical-days", type=_non_negative_int, default=7, metavar="N", help="default 7")
+    _add_at(inspect)
+    inspect.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    inspect.set_defaults(handler=run_inspect, failure_status=UNKNOWN)
+
+
+def _add_at(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--at",
+        type=_moment,
+        metavar="TIME",
+        help="judge as of TIME instead of now (ISO 8601: 2027-03-15 or 2027-03-15T12:00Z; UTC unless a zone is given)",
+    )
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    policy = _policy(args)
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        raise CertwatchError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
+    served = split_bundle(data)
+    if not served:
+        raise CertwatchError(f"{args.file}: no certificate found (expected PEM or DER)")
+    name = None if args.name is None else _checked_name(args.name)
+    now = args.at or utc_now()
+    trust = load_trust_store(args.ca_file, public_roots=args.public_roots)
+    result = analyze_chain(served, name=name, now=now, trust=trust, policy=policy).result(now)
+    if args.json:
+        print(json.dumps(inspection_to_dict(args.file, name, result)))
+    else:
+        print(inspection_table(args.file, name, result))
+    return result.status.exit_code
+
+
+def _checked_name(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text.strip("[]")))
+    except ValueError:
+        return normalize_hostname(text, what="--name")
+
+
+def _policy(args: argparse.Namespace) -> CheckPolicy:
+    if args.critical_days > args.warn_days:
+        raise CertwatchError("--critical-days must not exceed --warn-days")
+    return CheckPolicy(warn_days=args.warn_days, critical_days=args.critical_days)
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "expected an ISO 8601 date or time, e.g. 2027-03-15 or 2027-03-15T12:00Z"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _read_targets_file(path: str, *, sni: str | None) -> list[Endpoint]:

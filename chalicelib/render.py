@@ -97,23 +97,47 @@ def table(reports: list[TargetReport]) -> str:
         endpoint = report.endpoint
         for result in report.results:
             findings = result.findings + (report.target_findings if result is report.results[0] else ())
-            rows.append(
-                (
-                    endpoint.host,
-                    str(endpoint.port),
-                    result.address or "-",
-                    "-" if result.days_left is None else str(result.days_left),
-                    "-" if result.not_after is None else f"{result.not_after:%Y-%m-%d}",
-                    _issuer(result),
-                    result.status.value,
-                    ",".join(f.code.value for f in findings) or "-",
-                )
-            )
-            if findings:
-                where = f"{endpoint}" + (f" ({result.address})" if result.address else "")
-                details.append(where)
-                details += [f"  {f.severity.value:<8} {f.code.value}: {f.message}" for f in findings]
+            rows.append((endpoint.host, str(endpoint.port), result.address or "-", *_cells(result, findings)))
+            where = f"{endpoint}" + (f" ({result.address})" if result.address else "")
+            details += _details(where, findings)
     return "\n".join([columns(rows), *(["", *details] if details else [])])
+
+
+def inspection_table(source: str, name: str | None, result: CheckResult) -> str:
+    """``certwatch inspect``'s table: the file's row and the message of every finding."""
+    rows = [("FILE", "NAME", *_COLUMNS[3:]), (source, name or "-", *_cells(result, result.findings))]
+    details = _details(source, result.findings)
+    return "\n".join([columns(rows), *(["", *details] if details else [])])
+
+
+def inspection_to_dict(source: str, name: str | None, result: CheckResult) -> dict[str, Any]:
+    """``certwatch inspect --json``: a check's document, with the file and the name judged for the endpoint."""
+    return {
+        "file": source,
+        "name": name,
+        "status": result.status.value,
+        "days_left": result.days_left,
+        "not_after": iso(result.not_after),
+        "findings": [finding_to_dict(f) for f in result.findings],
+        "results": [result_to_dict(result)],
+        "checked_at": iso(result.checked_at),
+    }
+
+
+def _cells(result: CheckResult, findings: tuple[Finding, ...]) -> tuple[str, ...]:
+    return (
+        "-" if result.days_left is None else str(result.days_left),
+        "-" if result.not_after is None else f"{result.not_after:%Y-%m-%d}",
+        _issuer(result),
+        result.status.value,
+        ",".join(f.code.value for f in findings) or "-",
+    )
+
+
+def _details(where: str, findings: tuple[Finding, ...]) -> list[str]:
+    if not findings:
+        return []
+    return [where, *(f"  {f.severity.value:<8} {f.code.value}: {f.message}" for f in findings)]
 
 
 def columns(rows: Sequence[Sequence[str]]) -> str:

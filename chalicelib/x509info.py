@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
+
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
@@ -79,3 +83,48 @@ def is_ca(cert: x509.Certificate) -> bool:
     except x509.ExtensionNotFound:
         return False
     return ext.value.ca
+
+
+_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.DOTALL)
+
+
+def split_bundle(data: bytes) -> list[bytes]:
+    """The certificates of a PEM or DER bundle as DER, in file order, without parsing them.
+
+    A block that is not valid base64 or DER is kept as it is, so that judging the chain names
+    it (CERTIFICATE_UNPARSEABLE) instead of dropping it.
+    """
+    if b"-----BEGIN" in data:
+        blocks = []
+        for match in _PEM_BLOCK.finditer(data):
+            try:
+                blocks.append(base64.b64decode(b"".join(match.group(1).split()), validate=True))
+            except binascii.Error:
+                blocks.append(match.group(1))
+        return blocks
+    return _split_der(data)
+
+
+def _split_der(data: bytes) -> list[bytes]:
+    """Concatenated DER certificates (each a SEQUENCE) split apart; the rest kept whole when malformed."""
+    out, rest = [], data
+    while rest:
+        size = _der_size(rest)
+        if size is None or size > len(rest):
+            out.append(rest)
+            break
+        out.append(rest[:size])
+        rest = rest[size:]
+    return out
+
+
+def _der_size(data: bytes) -> int | None:
+    if len(data) < 2 or data[0] != 0x30:
+        return None
+    first = data[1]
+    if first < 0x80:
+        return 2 + first
+    count = first & 0x7F
+    if count == 0 or count > 4 or len(data) < 2 + count:
+        return None
+    return 2 + count + int.from_bytes(data[2 : 2 + count], "big")
