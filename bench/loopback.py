@@ -1,0 +1,100 @@
+"""Loopback TLS endpoints for the benchmarks: a zoo of chains served from child processes.
+
+The servers run in processes of their own, so a benchmark's CPU figures are the checker's alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
+
+from lab.certs import Issued, make_ca, make_cert
+from lab.servers import TlsServer
+
+# The mix of certificate states the servers present (cycled over the endpoints).
+KINDS = ("healthy", "healthy", "healthy", "expiring", "expired", "wrong-name", "self-signed", "no-intermediate")
+DOMAIN = "bench.test"
+
+
+@dataclass(frozen=True)
+class Zoo:
+    """The endpoints being served: names (``hostN.bench.test``), ports, and the root they chain to."""
+
+    root: Issued
+    ports: list[int]
+
+    @property
+    def names(self) -> list[str]:
+        return [host(i) for i in range(len(self.ports))]
+
+    def targets(self) -> list[str]:
+        return [f"tls://{name}:{port}" for name, port in zip(self.names, self.ports, strict=True)]
+
+
+def host(index: int) -> str:
+    return f"host{index}.{DOMAIN}"
+
+
+def _chain(kind: str, index: int, inter: Issued, now: datetime) -> list[Issued]:
+    name = host(index)
+    day = timedelta(days=1)
+    if kind == "expiring":
+        return [make_cert(name, issuer=inter, not_before=now - 80 * day, not_after=now + 5 * day), inter]
+    if kind == "expired":
+        return [make_cert(name, issuer=inter, not_before=now - 90 * day, not_after=now - day), inter]
+    if kind == "wrong-name":
+        return [make_cert(f"elsewhere.{DOMAIN}", issuer=inter), inter]
+    if kind == "self-signed":
+        return [make_cert(name)]
+    if kind == "no-intermediate":
+        return [make_cert(name, issuer=inter)]
+    return [make_cert(name, issuer=inter), inter]
+
+
+def _serve(chains: list[list[tuple[bytes, bytes]]], ports: Connection, stop: Connection) -> None:
+    """Child process: one TlsServer per chain; sends the ports back, serves until told to stop."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    servers = []
+    for chain in chains:
+        key = load_pem_private_key(chain[0][1], password=None)
+        servers.append(TlsServer([der for der, _ in chain], key).start())  # type: ignore[arg-type]
+    ports.send([s.port for s in servers])
+    stop.recv()
+    for server in servers:
+        server.stop()
+
+
+@contextlib.contextmanager
+def serving(endpoints: int, processes: int = 2) -> Iterator[Zoo]:
+    """Serve ``endpoints`` chains of the KINDS mix from ``processes`` child processes."""
+    now = datetime.now(UTC)
+    root = make_ca("certwatch Bench Root")
+    inter = make_ca("certwatch Bench Intermediate", issuer=root)
+    chains = [_chain(KINDS[i % len(KINDS)], i, inter, now) for i in range(endpoints)]
+    payload = [[(c.der, c.key_pem) for c in chain] for chain in chains]
+    context = multiprocessing.get_context("spawn")
+    shares = [list(range(p, endpoints, processes)) for p in range(processes)]
+    children, stops, ports = [], [], [0] * endpoints
+    try:
+        for share in shares:
+            port_recv, port_send = context.Pipe(duplex=False)
+            stop_recv, stop_send = context.Pipe(duplex=False)
+            child = context.Process(
+                target=_serve, args=([payload[i] for i in share], port_send, stop_recv), daemon=True
+            )
+            child.start()
+            children.append(child)
+            stops.append(stop_send)
+            for index, port in zip(share, port_recv.recv(), strict=True):
+                ports[index] = port
+        yield Zoo(root, ports)
+    finally:
+        for stop in stops:
+            stop.send(True)
+        for child in children:
+            child.join(timeout=10)

@@ -1,0 +1,266 @@
+"""Whole-process benchmark: ``certwatch check --json`` as a user runs it, beside its peers.
+
+Over the same N loopback endpoints in the same run (a zoo of healthy and broken chains served
+from child processes), it measures:
+
+- ``certwatch check --json`` — one process over every target: wall time and CPU (user + system);
+- prometheus-blackbox-exporter's tcp+tls probe (Debian's ``prometheus-blackbox-exporter``;
+  ``--install`` runs apt-get for it, as root) — one /probe request per endpoint, 32 at a time,
+  and the exporter's own CPU; it handshakes and reads the expiry but names no problem, and is
+  given ``insecure_skip_verify`` so its figure is an upper bound;
+- ``openssl s_time -new`` against one endpoint for a few seconds: the raw limit of full TLS
+  handshakes of one OpenSSL process on this machine;
+- start-up: ``certwatch check --help`` (median of 10) beside ``python -c pass``; and importing
+  ``app.py`` beside a bare Chalice app that imports boto3.
+
+The machine's speed drifts between runs; read the ratios, which come from one run.
+
+    make bench                                  # the engine, then this with 500 endpoints
+    python -m bench.whole --endpoints 200 --install
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import loopback
+
+ROOT = Path(__file__).resolve().parent.parent
+CERTWATCH = Path(sys.executable).parent / "certwatch"
+BLACKBOX = "prometheus-blackbox-exporter"
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one contender did over the endpoints."""
+
+    checks: int
+    wall: float
+    cpu: float
+    ok: int
+
+    @property
+    def rate(self) -> float:
+        return self.checks / self.wall
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.cpu * 1000 / self.checks
+
+
+def run_certwatch(zoo: loopback.Zoo, folder: Path, extra: list[str]) -> Run:
+    root = folder / "root.pem"
+    root.write_bytes(zoo.root.pem)
+    targets = folder / "targets.txt"
+    targets.write_text("\n".join(zoo.targets()) + "\n")
+    pins = [f"--resolve={name}:127.0.0.1" for name in zoo.names]
+    command = [str(CERTWATCH), "check", "--json", "--ca-file", str(root), "--targets-file", str(targets), *pins, *extra]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = process.communicate()
+    wall = time.perf_counter() - started
+    usage = _child_cpu()
+    lines = out.splitlines()
+    if len(lines) != len(zoo.ports):
+        raise RuntimeError(f"certwatch printed {len(lines)} reports for {len(zoo.ports)} targets: {err[-400:]}")
+    ok = sum('"status": "ok"' in line for line in lines)
+    return Run(len(lines), wall, usage, ok)
+
+
+_children_cpu_seen = 0.0
+
+
+def _child_cpu() -> float:
+    """CPU seconds of the children waited for since the last call (their rusage)."""
+    global _children_cpu_seen
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = usage.ru_utime + usage.ru_stime
+    spent, _children_cpu_seen = total - _children_cpu_seen, total
+    return spent
+
+
+def run_blackbox(zoo: loopback.Zoo, folder: Path, concurrency: int) -> Run | None:
+    executable = shutil.which(BLACKBOX)
+    if executable is None:
+        return None
+    config = folder / "blackbox.yml"
+    config.write_text(
+        "modules:\n  tls:\n    prober: tcp\n    timeout: 10s\n    tcp:\n      tls: true\n"
+        "      tls_config:\n        insecure_skip_verify: true\n"
+    )
+    port = _free_port()
+    with _process([executable, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}"]) as exporter:
+        _wait_healthy(port)
+        before = _proc_cpu(exporter.pid)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            answers = list(pool.map(lambda p: _probe(port, p), zoo.ports))
+        wall = time.perf_counter() - started
+        cpu = _proc_cpu(exporter.pid) - before
+    return Run(len(answers), wall, cpu, sum(answers))
+
+
+def _probe(port: int, target_port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", f"/probe?module=tls&target=127.0.0.1:{target_port}")
+        body = connection.getresponse().read().decode()
+    finally:
+        connection.close()
+    return "\nprobe_success 1" in body
+
+
+def run_s_time(port: int, seconds: int) -> float | None:
+    if shutil.which("openssl") is None:
+        return None
+    done = subprocess.run(
+        ["openssl", "s_time", "-connect", f"127.0.0.1:{port}", "-new", "-time", str(seconds)],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=False,
+    )
+    match = re.search(r"(\d+) connections in ([\d.]+) real seconds", done.stdout)
+    return None if match is None else int(match.group(1)) / float(match.group(2))
+
+
+def startup() -> tuple[float, float]:
+    """Median seconds of ``certwatch check --help`` and of ``python -c pass``, ten runs each."""
+
+    def median(command: list[str]) -> float:
+        times = []
+        for _ in range(10):
+            started = time.perf_counter()
+            subprocess.run(command, capture_output=True, check=True)
+            times.append(time.perf_counter() - started)
+        return statistics.median(times)
+
+    return median([str(CERTWATCH), "check", "--help"]), median([sys.executable, "-c", "pass"])
+
+
+_BARE_APP = "import boto3\nfrom chalice import Chalice\napp = Chalice(app_name='bare')\n"
+
+
+def app_import() -> tuple[float, float]:
+    """Median seconds to import ``app.py`` (every handler's cold start) and a bare Chalice app with boto3."""
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "PYTHONPATH": str(ROOT)}
+
+    def median(code: str) -> float:
+        times = []
+        for _ in range(5):
+            done = subprocess.run(
+                [sys.executable, "-c", f"import time; t = time.perf_counter()\n{code}\nprint(time.perf_counter() - t)"],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+                env=env,
+            )
+            times.append(float(done.stdout.split()[-1]))
+        return statistics.median(times)
+
+    return median("import app"), median(_BARE_APP)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--endpoints", type=int, default=500, help="loopback TLS servers (default 500)")
+    parser.add_argument("--server-processes", type=int, default=2, help="processes serving TLS (default 2)")
+    parser.add_argument("--concurrency", type=int, default=32, help="blackbox probes in flight (default 32)")
+    parser.add_argument("--s-time", type=int, default=5, help="seconds of openssl s_time (default 5)")
+    parser.add_argument("--install", action="store_true", help=f"apt-get install {BLACKBOX} when it is missing")
+    parser.add_argument("certwatch_args", nargs="*", help="extra options for certwatch check (after --)")
+    args = parser.parse_args(argv)
+    if args.install and shutil.which(BLACKBOX) is None:
+        subprocess.run(["apt-get", "install", "-y", "-q", BLACKBOX], check=False, capture_output=True)
+
+    print(f"whole process: python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.endpoints} endpoints")
+    with loopback.serving(args.endpoints, args.server_processes) as zoo, tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        _child_cpu()
+        mine = run_certwatch(zoo, folder, args.certwatch_args)
+        theirs = run_blackbox(zoo, folder, args.concurrency)
+        raw = run_s_time(zoo.ports[0], args.s_time)
+    rows = [("certwatch check --json", mine)]
+    if theirs is not None:
+        rows.append((f"blackbox_exporter tcp+tls ({args.concurrency} at once)", theirs))
+    for label, run in rows:
+        print(
+            f"  {label:<40} {run.rate:7,.0f} checks/s  {run.cpu_ms:5.2f} CPU ms/check  "
+            f"{run.wall:6.2f} s wall  ({run.ok} ok of {run.checks})"
+        )
+    if theirs is None:
+        print(f"  blackbox_exporter: not installed (apt-get install {BLACKBOX}, or --install): row skipped")
+    else:
+        print(
+            f"  ratio certwatch / blackbox: {mine.rate / theirs.rate:.2f}x checks/s, "
+            f"{mine.cpu_ms / theirs.cpu_ms:.2f}x CPU per check"
+        )
+    if raw is not None:
+        print(f"  openssl s_time -new (one endpoint, {args.s_time} s): {raw:,.0f} handshakes/s")
+    help_s, python_s = startup()
+    print(
+        f"  start-up: certwatch check --help {help_s * 1000:.0f} ms, "
+        f"python -c pass {python_s * 1000:.0f} ms (median of 10)"
+    )
+    app_s, bare_s = app_import()
+    print(
+        f"  cold import: app.py {app_s * 1000:.0f} ms, bare Chalice app with boto3 {bare_s * 1000:.0f} ms "
+        f"({app_s / bare_s:.2f}x; median of 5)"
+    )
+    return 0
+
+
+@contextlib.contextmanager
+def _process(command: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", "/-/healthy")
+            if connection.getresponse().status == 200:
+                return
+        time.sleep(0.05)
+    raise RuntimeError("blackbox_exporter did not start")
+
+
+def _proc_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
