@@ -201,10 +201,13 @@ def patch_terraform(document: dict[str, Any], stage: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # No abbreviations: `destroy --d` must not mean `destroy --data`.
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     actions = parser.add_subparsers(dest="action", required=True)
     for name in ("deploy", "destroy", "package"):
-        action = actions.add_parser(name)
+        action = actions.add_parser(name, allow_abbrev=False)
         action.add_argument("--stage", required=True)
         if name == "destroy":
             action.add_argument("--data", action="store_true", help="also delete the data stack (targets, tokens)")
