@@ -12,24 +12,46 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.alerts import AlertPolicy, AlertState, decide, thresholds_for
 from chalicelib.deps import Container
 from chalicelib.engine import utc_now
 from chalicelib.errors import CertwatchError, ConfigurationError, InvalidRequestError
 from chalicelib.inventory import InventoryQuery, InventoryRow, Source
-from chalicelib.models import Status
-from chalicelib.render import columns, discovery_to_dict, inventory_csv, inventory_row_to_dict, inventory_table, iso
+from chalicelib.models import (
+    CertificateInfo,
+    CheckResult,
+    Endpoint,
+    Finding,
+    FindingCode,
+    Severity,
+    Status,
+    TargetReport,
+)
+from chalicelib.notify import Notification, notification
+from chalicelib.payloads import MAX_DAYS
+from chalicelib.render import (
+    columns,
+    discovery_to_dict,
+    inventory_csv,
+    inventory_row_to_dict,
+    inventory_table,
+    iso,
+    report_to_dict,
+)
 from chalicelib.settings import operator_settings
 from chalicelib.stack import stack_outputs
+from chalicelib.targets import Target, TargetSpec
 from chalicelib.tokens import Principal, issue, validate_team
 
 LOCAL_STAGE = "local"
 LOCAL_REGION = "us-east-1"
+LOCAL_TEAM = "local"  # the team of the admin token `make run` prints (lab/local.py)
 
 STAGE_HELP = """\
-where: a deployed stage uses your AWS credentials and region (AWS_PROFILE, AWS_REGION, ...);
+where: a deployed stage uses your AWS credentials and region (AWS_PROFILE, AWS_DEFAULT_REGION, ...);
 --local talks to the stack `make run` started (moto on 127.0.0.1:$CERTWATCH_LOCAL_AWS_PORT,
 default 5000), no AWS account needed.
 """
@@ -167,7 +189,7 @@ examples:
     inventory.add_argument("--source", choices=[s.value for s in Source], help="only this source")
     inventory.add_argument("--status", choices=[s.value for s in Status], help="only this status")
     inventory.add_argument(
-        "--expiring-within-days", type=int, metavar="N", help="only certificates expiring within N days"
+        "--expiring-within-days", type=_within_days, metavar="N", help="only certificates expiring within N days"
     )
     inventory.add_argument("--issuer", help="only issuers containing this text")
     inventory.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output (default table)")
@@ -192,6 +214,17 @@ examples:
     discover.add_argument("--register", action="store_true", help="register the endpoints found as targets")
     discover.add_argument("--team", default="platform", help="the team that owns registered targets (default platform)")
     discover.set_defaults(handler=discover_endpoints)
+
+
+def _within_days(text: str) -> int:
+    """--expiring-within-days: as many days as GET /certificates takes."""
+    try:
+        days = int(text)
+    except ValueError:
+        days = -1
+    if not 0 <= days <= MAX_DAYS * 10:
+        raise argparse.ArgumentTypeError(f"must be a whole number of days from 0 to {MAX_DAYS * 10}, not {text!r}")
+    return days
 
 
 def services(args: argparse.Namespace) -> Container:
@@ -238,7 +271,11 @@ def token_list(args: argparse.Namespace) -> int:
 
 def token_revoke(args: argparse.Namespace) -> int:
     if not services(args).store.delete_token(args.token_id):
-        raise CertwatchError(f"no token {args.token_id} (see `certwatch token list`)")
+        # A revoked token leaves no record behind, so "revoked before" and "never issued" look alike.
+        raise CertwatchError(
+            f"token {args.token_id} is not active: it is already revoked, or was never issued "
+            "(`certwatch token list` shows the active ones)"
+        )
     print(f"revoked token {args.token_id}")
     return 0
 
@@ -260,8 +297,19 @@ def subscribe_email(args: argparse.Namespace) -> int:
         Attributes={"FilterPolicy": json.dumps(policy)},
         ReturnSubscriptionArn=True,
     )
-    print(f"subscribed {args.address} ({_describe_policy(policy)}): {answer['SubscriptionArn']}")
-    print("AWS sends a confirmation email; events arrive once it is confirmed.", file=sys.stderr)
+    arn = answer["SubscriptionArn"]
+    print(f"subscribed {args.address} ({_describe_policy(policy)}): {arn}")
+    attributes = services_.sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+    if attributes.get("PendingConfirmation") == "true":
+        print("AWS sends a confirmation email; events arrive once it is confirmed.", file=sys.stderr)
+    elif args.local:
+        print(
+            "confirmed at once: the local stack sends no email; "
+            "its terminal (`make run`) shows every event as the email would read",
+            file=sys.stderr,
+        )
+    else:
+        print("already confirmed: events arrive from now on.", file=sys.stderr)
     return 0
 
 
@@ -282,8 +330,16 @@ def subscribe_list(args: argparse.Namespace) -> int:
 
 
 def subscribe_remove(args: argparse.Namespace) -> int:
-    services(args).sns.unsubscribe(SubscriptionArn=args.subscription_arn)
-    print(f"removed {args.subscription_arn}")
+    services_ = services(args)
+    arn = args.subscription_arn
+    try:
+        topic = services_.sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"].get("TopicArn")
+    except services_.sns.exceptions.NotFoundException:
+        topic = None
+    if topic != services_.topic_arn:
+        raise CertwatchError(f"unknown subscription {arn}: `certwatch subscribe list` shows this stage's")
+    services_.sns.unsubscribe(SubscriptionArn=arn)
+    print(f"removed {arn}")
     return 0
 
 
@@ -302,7 +358,7 @@ def slack_test(args: argparse.Namespace) -> int:
     services_ = services(args)
     if services_.slack_webhook_url() is None:
         raise CertwatchError("no Slack webhook is stored: run `certwatch slack set-webhook URL` first")
-    document = sample_document(services_.settings.stage)
+    document = sample_notification(services_.settings.stage, services_.clock()).document
     if not services_.slack.deliver(json.dumps(document)):
         raise CertwatchError("the sample event was not posted")
     print("posted a sample event to Slack")
@@ -320,42 +376,33 @@ def slack_remove_webhook(args: argparse.Namespace) -> int:
     return 0
 
 
-def sample_document(stage: str) -> dict[str, Any]:
-    """A made-up event in the v1 document format, to try a delivery channel with."""
-    return {
-        "version": 1,
-        "id": "sample",
-        "type": "certificate.expiring",
-        "severity": "warning",
-        "summary": "certificate expires in 14 days (sample event)",
-        "team": "sample",
-        "target": {
-            "id": "tg_sample",
-            "target": "https://www.example.com:443",
-            "host": "www.example.com",
-            "port": 443,
-            "protocol": "https",
-            "sni": None,
-            "labels": {},
-            "url": None,
-        },
-        "certificate": {
-            "subject": "CN=www.example.com",
-            "issuer": "CN=Example CA",
-            "serial": "1",
-            "fingerprint_sha256": "00" * 32,
-        },
-        "days_left": 14,
-        "not_after": None,
-        "findings": [
-            {
-                "code": "EXPIRING_SOON",
-                "severity": "warning",
-                "message": f"a sample event sent by `certwatch slack test` (stage {stage})",
-            }
-        ],
-        "checked_at": None,
-    }
+def sample_notification(stage: str, now: datetime) -> Notification:
+    """A made-up event about a certificate expiring in 14 days, built the way real events are, to try a channel."""
+    endpoint = Endpoint("www.example.com", 443)
+    leaf = CertificateInfo(
+        subject="CN=www.example.com",
+        issuer="CN=Example Issuing CA,O=Example",
+        serial="1",
+        sans=("www.example.com",),
+        ip_sans=(),
+        key_type="EC",
+        key_size=256,
+        signature_algorithm="ecdsa-with-SHA256",
+        fingerprint_sha256="00" * 32,
+        not_before=now - timedelta(days=76),
+        not_after=now + timedelta(days=14, hours=1),
+        is_ca=False,
+        self_issued=False,
+    )
+    finding = Finding(
+        FindingCode.EXPIRING_SOON, Severity.WARNING, f"a sample event sent by `certwatch slack test` (stage {stage})"
+    )
+    result = CheckResult("192.0.2.10", Status.WARNING, now, findings=(finding,), leaf=leaf, elapsed_ms=42.0)
+    report = TargetReport(endpoint, (result,), now)
+    target = Target("tg_sample", "sample", TargetSpec(endpoint), created_at=now, updated_at=now, next_check_at=now)
+    _, events = decide(target.id, AlertState(), report, AlertPolicy(thresholds=thresholds_for(30, 7)), now)
+    (event,) = events
+    return notification(replace(event, summary=f"sample event: {event.summary}"), target, report_to_dict(report), now)
 
 
 def _describe_policy(policy: dict[str, Any]) -> str:
@@ -374,7 +421,8 @@ def inventory_list(args: argparse.Namespace) -> int:
     services_ = services(args)
     if args.scan:
         result = services_.inventory.scan()
-        print(f"scanned: {result.seen} certificates in ACM/IAM", file=sys.stderr)
+        noun = "certificate" if result.seen == 1 else "certificates"
+        print(f"scanned: {result.seen} {noun} in ACM/IAM", file=sys.stderr)
         for failure in result.failures:
             print(f"  incomplete: {' / '.join(failure)}", file=sys.stderr)
     now = services_.clock()
@@ -384,7 +432,8 @@ def inventory_list(args: argparse.Namespace) -> int:
         expiring_before=None if args.expiring_within_days is None else now + timedelta(days=args.expiring_within_days),
         issuer=args.issuer,
     )
-    team = validate_team(args.team) if args.team else OPERATOR.team
+    # What an admin token sees: its own team's endpoints (locally, the `local` team's) and ACM/IAM.
+    team = validate_team(args.team) if args.team else LOCAL_TEAM if args.local else OPERATOR.team
     rows: list[InventoryRow] = []
     cursor: str | None = None
     while True:
@@ -400,7 +449,7 @@ def inventory_list(args: argparse.Namespace) -> int:
         print(inventory_csv(rows), end="")
     else:
         print(inventory_table(rows))
-        if not args.team:
+        if team == OPERATOR.team:
             print("(endpoint certificates: add --team TEAM)", file=sys.stderr)
     return 0
 

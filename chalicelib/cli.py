@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from chalicelib.truststore import load_trust_store
 from chalicelib.x509info import split_bundle
 
 UNKNOWN = 3  # monitoring-plugin exit status for "could not check", usage errors included
+BROKEN_PIPE = 141  # what a shell reports for a command that SIGPIPE ended (128 + 13)
 
 CHECK_EPILOG = """\
 targets:
@@ -50,7 +52,13 @@ examples:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors exit 3 (UNKNOWN) instead of 2, which means CRITICAL here."""
+    """argparse, but usage errors exit 3 (UNKNOWN) instead of 2, which means CRITICAL here.
+
+    Options are never abbreviated: ``--ca TARGET`` would otherwise be read as ``--ca-file TARGET``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{**kwargs, "allow_abbrev": False})
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
@@ -133,6 +141,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # so a reader that went away (`| head -1`) shows here, not at exit
+    except BrokenPipeError:
+        # Stop quietly, and keep Python from failing again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -295,23 +315,30 @@ def _overrides(pins: list[str]) -> dict[str, list[str]]:
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
     if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
+        raise argparse.ArgumentTypeError(f"must be a number greater than 0, not {text!r}")
     return value
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+    return _whole_number(text, least=1)
 
 
 def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
+    return _whole_number(text, least=0)
+
+
+def _whole_number(text: str, *, least: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = least - 1
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be a whole number, {least} or more, not {text!r}")
     return value
 
 

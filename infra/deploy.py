@@ -21,9 +21,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from chalicelib.errors import CertwatchError  # noqa: E402
 from chalicelib.settings import stage_environment  # noqa: E402
 from chalicelib.stack import deploy_stack, stack_name, stack_outputs  # noqa: E402
 from infra.merge_template import GATEWAY_RESPONSES, merge_template  # noqa: E402
@@ -55,15 +58,18 @@ def configure_event_sources(lambda_client: Any, stage: str, outputs: dict[str, s
     """The settings `chalice deploy` leaves out; returns what was changed."""
     done = []
     checker = f"certwatch-{stage}-checker"
+    queue = outputs["CheckQueueArn"]
+    # By the queue, not FunctionName=<name>: AWS takes both, but moto matches only what chalice
+    # created the mapping with (the function's ARN).
     paginator = lambda_client.get_paginator("list_event_source_mappings")
     mappings = [
         mapping
-        for page in paginator.paginate(FunctionName=checker)
+        for page in paginator.paginate(EventSourceArn=queue)
         for mapping in page.get("EventSourceMappings", [])
-        if mapping.get("EventSourceArn") == outputs.get("CheckQueueArn")
+        if _function_name(mapping.get("FunctionArn", "")) == checker
     ]
     if not mappings:
-        raise SystemExit(f"{checker} has no event source mapping on {outputs.get('CheckQueueArn')}: was it deployed?")
+        raise SystemExit(f"{checker} has no event source mapping on {queue}: was it deployed?")
     for mapping in mappings:
         if "ReportBatchItemFailures" not in (mapping.get("FunctionResponseTypes") or []):
             lambda_client.update_event_source_mapping(
@@ -78,6 +84,12 @@ def configure_event_sources(lambda_client: Any, stage: str, outputs: dict[str, s
     )
     done.append(f"{slack}: 2 retries, then {outputs['NotifyDeadLetterQueueArn']}")
     return done
+
+
+def _function_name(function_arn: str) -> str:
+    """The function's name in ``arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]``."""
+    parts = function_arn.split(":")
+    return parts[6] if len(parts) > 6 else ""
 
 
 def deployed_rest_api(stage: str, chalice_dir: Path = ROOT / ".chalice") -> tuple[str, str] | None:
@@ -189,10 +201,13 @@ def patch_terraform(document: dict[str, Any], stage: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # No abbreviations: `destroy --d` must not mean `destroy --data`.
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     actions = parser.add_subparsers(dest="action", required=True)
     for name in ("deploy", "destroy", "package"):
-        action = actions.add_parser(name)
+        action = actions.add_parser(name, allow_abbrev=False)
         action.add_argument("--stage", required=True)
         if name == "destroy":
             action.add_argument("--data", action="store_true", help="also delete the data stack (targets, tokens)")
@@ -200,11 +215,18 @@ def main(argv: list[str] | None = None) -> int:
             action.add_argument("--out", type=Path, required=True)
             action.add_argument("--terraform", action="store_true", help="Terraform JSON instead of SAM")
     args = parser.parse_args(argv)
-    if args.action == "deploy":
-        return deploy(args.stage)
-    if args.action == "destroy":
-        return destroy(args.stage, data=args.data)
-    return package(args.stage, args.out, terraform=args.terraform)
+    try:
+        if args.action == "deploy":
+            return deploy(args.stage)
+        if args.action == "destroy":
+            return destroy(args.stage, data=args.data)
+        return package(args.stage, args.out, terraform=args.terraform)
+    except subprocess.CalledProcessError as exc:  # chalice has printed why
+        command = " ".join([Path(exc.cmd[0]).name, *exc.cmd[1:]])
+        print(f"{args.action} stopped: `{command}` failed (exit status {exc.returncode})", file=sys.stderr)
+    except (CertwatchError, BotoCoreError, ClientError) as exc:
+        print(f"{args.action} stopped: {exc}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

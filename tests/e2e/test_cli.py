@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib import cli
 from lab.certs import make_ca, make_cert
 from lab.servers import TlsServer
 from lab.zoo import Exhibit, Zoo, running_zoo
@@ -241,9 +244,12 @@ def test_the_table_has_the_columns_and_one_row_per_target(zoo: Zoo, exhibit: dic
 
 USAGE_ERRORS = {
     "unknown-scheme": (["gopher://example.test"], "unsupported scheme"),
-    "timeout-not-a-number": (["--timeout", "abc", "tls://127.0.0.1:9"], "--timeout"),
-    "timeout-zero": (["--timeout", "0", "tls://127.0.0.1:9"], "--timeout: must be greater than 0"),
-    "timeout-negative": (["--timeout", "-1", "tls://127.0.0.1:9"], "--timeout: must be greater than 0"),
+    "timeout-not-a-number": (
+        ["--timeout", "abc", "tls://127.0.0.1:9"],
+        "argument --timeout: must be a number greater than 0, not 'abc'",
+    ),
+    "timeout-zero": (["--timeout", "0", "tls://127.0.0.1:9"], "--timeout: must be a number greater than 0"),
+    "timeout-negative": (["--timeout", "-1", "tls://127.0.0.1:9"], "--timeout: must be a number greater than 0"),
     "timeout-nan": (["--timeout", "nan", "tls://127.0.0.1:9"], "--timeout"),
     "timeout-inf": (["--timeout", "inf", "tls://127.0.0.1:9"], "--timeout"),
     "no-target": ([], "no target given"),
@@ -254,7 +260,20 @@ USAGE_ERRORS = {
         ["--warn-days", "5", "--critical-days", "10", "tls://127.0.0.1:9"],
         "--critical-days must not exceed --warn-days",
     ),
-    "concurrency-zero": (["--concurrency", "0", "tls://127.0.0.1:9"], "--concurrency"),
+    "concurrency-zero": (
+        ["--concurrency", "0", "tls://127.0.0.1:9"],
+        "argument --concurrency: must be a whole number, 1 or more, not '0'",
+    ),
+    "warn-days-not-a-number": (
+        ["--warn-days", "abc", "tls://127.0.0.1:9"],
+        "argument --warn-days: must be a whole number, 0 or more, not 'abc'",
+    ),
+    "critical-days-negative": (
+        ["--critical-days", "-1", "tls://127.0.0.1:9"],
+        "argument --critical-days: must be a whole number, 0 or more, not '-1'",
+    ),
+    # --ca is no abbreviation of --ca-file: it would swallow the target as a CA file's name
+    "abbreviated-option": (["--ca", "tls://127.0.0.1:9"], "unrecognized arguments: --ca"),
     "unknown-option": (["--no-such-option", "tls://127.0.0.1:9"], "unrecognized arguments"),
 }
 
@@ -292,3 +311,45 @@ def test_version_is_printed() -> None:
 
     assert done.returncode == 0
     assert done.stdout.startswith("certwatch ")
+
+
+def test_no_parser_takes_abbreviated_options() -> None:
+    pending: list[argparse.ArgumentParser] = [cli.build_parser()]
+    seen = 0
+    while pending:
+        parser = pending.pop()
+        seen += 1
+        assert parser.allow_abbrev is False, parser.prog
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                pending += list(action.choices.values())
+    assert seen > 10  # every command and action was walked
+
+
+def run_into_a_closed_pipe(*args: str) -> subprocess.CompletedProcess[str]:
+    """``certwatch ARGS | head -0``, deterministically: the reader of stdout is gone before anything is written."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            [str(CERTWATCH), *args], stdout=write, stderr=subprocess.PIPE, text=True, timeout=60, check=False
+        )
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize(
+    ("args", "status"),
+    [
+        # argparse itself ignores a failed write of help and version, and exits 0
+        pytest.param(["--help"], 0, id="help"),
+        pytest.param(["check", "--help"], 0, id="check-help"),
+        pytest.param(["--version"], 0, id="version"),
+        pytest.param(["check", "--json", "--timeout", "1", "tls://127.0.0.1:9"], cli.BROKEN_PIPE, id="check"),
+    ],
+)
+def test_a_reader_that_goes_away_ends_the_command_quietly(args: list[str], status: int) -> None:
+    done = run_into_a_closed_pipe(*args)
+
+    assert done.stderr == ""  # no BrokenPipeError traceback, no "Exception ignored"
+    assert done.returncode == status

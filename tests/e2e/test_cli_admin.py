@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,11 +19,18 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from chalicelib.cli import BROKEN_PIPE
 from chalicelib.dynamo import DynamoStore
+from chalicelib.models import CheckResult, Endpoint, Status, TargetReport
+from chalicelib.render import report_to_dict
 from chalicelib.stack import deploy_stack
+from chalicelib.targets import ResultSummary, Target, TargetSpec, new_target_id
 from chalicelib.tokens import authenticate
+from chalicelib.x509info import describe
+from lab.certs import make_cert
 
 CERTWATCH = str(Path(sys.executable).parent / "certwatch")
+ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +110,8 @@ def test_token_revoke_makes_the_token_fail_at_once(moto_port: int) -> None:
     assert store(moto_port).get_token(token_id) is None
     again = certwatch(moto_port, "token", "revoke", token_id)
     assert again.returncode == 1
-    assert "no token" in again.stderr
+    assert f"token {token_id} is not active: it is already revoked" in again.stderr
+    assert "Traceback" not in again.stderr
 
 
 def test_a_bad_team_name_is_refused_with_a_message(moto_port: int) -> None:
@@ -158,7 +168,9 @@ def test_subscribe_email_filters_by_team_and_severity_and_can_be_listed_and_remo
     assert done.returncode == 0, done.stderr
     arn = done.stdout.strip().rsplit(" ", 1)[-1]
     assert arn.startswith("arn:aws:sns:us-east-1:")
-    assert "confirmation email" in done.stderr
+    # moto confirms at once and sends nothing: no promise of a confirmation email locally
+    assert "confirmation email" not in done.stderr
+    assert "the local stack sends no email" in done.stderr
     attributes = aws_client(moto_port, "sns").get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
     assert attributes["Endpoint"] == "oncall@example.com"
     assert attributes["TopicArn"].endswith(":certwatch-local-alerts")
@@ -214,7 +226,16 @@ def test_slack_webhook_is_stored_as_a_secret_tested_and_removed(moto_port: int) 
         (body,) = _Receiver.bodies
         message = json.loads(body)
         assert message["attachments"][0]["blocks"]
-        assert "www.example.com" in json.dumps(message)
+        text = json.dumps(message)
+        assert "www.example.com" in text
+        # a whole event, built as real ones are: when the certificate expires, when it was checked
+        assert "None" not in text
+        blocks = message["attachments"][0]["blocks"]
+        facts = dict(field["text"].split("\n", 1) for field in blocks[1]["fields"])
+        assert facts["*Days left*"] == "14"
+        assert re.fullmatch(ISO, facts["*Expires*"]), facts
+        (context,) = blocks[-1]["elements"]
+        assert re.fullmatch(f"certwatch · {ISO}", context["text"]), context
 
         removed = certwatch(moto_port, "slack", "remove-webhook")
         assert removed.returncode == 0, removed.stderr
@@ -232,3 +253,102 @@ def test_a_webhook_that_is_not_https_is_refused(moto_port: int) -> None:
 
     assert done.returncode == 1
     assert "https://" in done.stderr
+
+
+def test_removing_an_unknown_subscription_says_so(moto_port: int) -> None:
+    topic = aws_client(moto_port, "sns").create_topic(Name="someone-elses")["TopicArn"]
+    unknown = f"{topic.replace('someone-elses', 'certwatch-local-alerts')}:0b1c2d3e-0000-4000-8000-000000000000"
+    elsewhere = aws_client(moto_port, "sns").subscribe(
+        TopicArn=topic, Protocol="email", Endpoint="x@example.com", ReturnSubscriptionArn=True
+    )["SubscriptionArn"]
+
+    for arn in (unknown, elsewhere):  # never made, or not this stage's
+        done = certwatch(moto_port, "subscribe", "remove", arn)
+
+        assert done.returncode == 1
+        assert f"unknown subscription {arn}" in done.stderr
+        assert "removed" not in done.stdout
+    assert aws_client(moto_port, "sns").get_subscription_attributes(SubscriptionArn=elsewhere)
+
+
+def _store_checked_endpoint(port: int, team: str, name: str) -> None:
+    """A target of ``team`` whose latest check read a certificate for ``name``, stored as the checker stores it."""
+    now = datetime.now(UTC)
+    endpoint = Endpoint(name, 443)
+    target = Target(new_target_id(), team, TargetSpec(endpoint), created_at=now, updated_at=now, next_check_at=now)
+    leaf = describe(make_cert(name, days=45).cert)
+    report = TargetReport(endpoint, (CheckResult("192.0.2.1", Status.OK, now, leaf=leaf),), now)
+    endpoints = store(port)
+    endpoints.create_target(target)
+    endpoints.save_result(team, target.id, ResultSummary.of(report), report_to_dict(report), now + timedelta(hours=6))
+
+
+def test_the_local_inventory_shows_what_the_local_admin_sees_and_counts_its_scan(moto_port: int) -> None:
+    _store_checked_endpoint(moto_port, "local", "mine.cli.test")
+    _store_checked_endpoint(moto_port, "other", "theirs.cli.test")
+    held = make_cert("held.cli.test", days=200)
+    aws_client(moto_port, "acm").import_certificate(Certificate=held.pem, PrivateKey=held.key_pem)
+
+    scanned = certwatch(moto_port, "inventory", "--scan", "--format", "json")
+    table = certwatch(moto_port, "inventory")
+
+    assert scanned.returncode == 0, scanned.stderr
+    assert "scanned: 1 certificate in ACM/IAM" in scanned.stderr
+    rows = {(row["source"], row["subject"]) for row in map(json.loads, scanned.stdout.splitlines())}
+    assert {("endpoint", "CN=mine.cli.test"), ("acm", "CN=held.cli.test")} <= rows  # the local team's, and ACM's
+    assert ("endpoint", "CN=theirs.cli.test") not in rows
+    assert table.returncode == 0, table.stderr
+    assert "mine.cli.test" in table.stdout
+    assert "add --team" not in table.stderr
+
+
+@pytest.fixture(scope="module")
+def local_endpoint(moto_port: int) -> None:
+    """A row in the local team's inventory, so every listing has something to write."""
+    _store_checked_endpoint(moto_port, "local", "piped.cli.test")
+
+
+def certwatch_into_a_closed_pipe(port: int, *args: str) -> subprocess.CompletedProcess[str]:
+    """``certwatch ARGS --local | head -0``: the reader of stdout is gone before anything is written."""
+    read, write = os.pipe()
+    os.close(read)
+    env = {**os.environ, "CERTWATCH_LOCAL_AWS_PORT": str(port)}
+    try:
+        return subprocess.run(
+            [CERTWATCH, *args, "--local"], stdout=write, stderr=subprocess.PIPE, text=True, env=env, timeout=60
+        )
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["inventory", "--format", "json"],
+        ["inventory"],
+        ["token", "list"],
+        ["subscribe", "list"],
+    ],
+    ids=" ".join,
+)
+def test_a_reader_that_goes_away_ends_each_command_quietly(
+    moto_port: int, local_endpoint: None, args: list[str]
+) -> None:
+    done = certwatch_into_a_closed_pipe(moto_port, *args)
+
+    assert "Traceback" not in done.stderr
+    assert "Exception ignored" not in done.stderr
+    assert done.returncode == BROKEN_PIPE
+
+
+def test_a_wrong_number_of_days_is_named_with_what_is_allowed() -> None:
+    for value in ("abc", "-1", "99999999999"):
+        done = subprocess.run(
+            [CERTWATCH, "inventory", "--expiring-within-days", value, "--local"], capture_output=True, text=True
+        )
+
+        assert done.returncode == 3  # a usage error, before anything is contacted
+        assert f"argument --expiring-within-days: must be a whole number of days from 0 to 36500, not '{value}'" in (
+            done.stderr
+        )
+        assert "Traceback" not in done.stderr

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from chalicelib.stack import deploy_stack, stack_name
 from infra import policy as infra_policy
 from infra.deploy import RECORDED, configure_event_sources, configure_gateway_responses, record_outputs
 from infra.merge_template import GATEWAY_RESPONSES
+from tests.e2e.deploy_helpers import make
 from tests.e2e.policy_helpers import ROOT, SAM_FUNCTIONS, allows, chalice_functions, policy_file
 
 STAGE = "prod"
@@ -192,14 +192,25 @@ def _deployed_functions(outputs: dict[str, str]) -> Any:
         ),
     )["Role"]["Arn"]
     client = boto3.client("lambda")
-    for name in (CHECKER, SLACK):
-        client.create_function(
+    arns = {
+        name: client.create_function(
             FunctionName=name, Runtime="python3.13", Role=role, Handler="app.handler", Code={"ZipFile": _lambda_zip()}
-        )
+        )["FunctionArn"]
+        for name in (CHECKER, SLACK)
+    }
+    # by the function's ARN, as chalice deploy does (moto then finds it by that ARN only, not by name)
     client.create_event_source_mapping(
-        EventSourceArn=outputs["CheckQueueArn"], FunctionName=CHECKER, BatchSize=25, MaximumBatchingWindowInSeconds=5
+        EventSourceArn=outputs["CheckQueueArn"],
+        FunctionName=arns[CHECKER],
+        BatchSize=25,
+        MaximumBatchingWindowInSeconds=5,
     )
     return client
+
+
+def _mappings(client: Any, queue_arn: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = client.list_event_source_mappings(EventSourceArn=queue_arn)["EventSourceMappings"]
+    return found
 
 
 def test_configure_event_sources_turns_on_partial_batch_responses_and_the_slack_failure_destination(
@@ -209,7 +220,7 @@ def test_configure_event_sources_turns_on_partial_batch_responses_and_the_slack_
 
     changes = configure_event_sources(client, STAGE, outputs)
 
-    (mapping,) = client.list_event_source_mappings(FunctionName=CHECKER)["EventSourceMappings"]
+    (mapping,) = _mappings(client, outputs["CheckQueueArn"])
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BatchSize"] == 25  # the rest of what chalice deploy set is left alone
     invoke = client.get_function_event_invoke_config(FunctionName=SLACK)
@@ -221,12 +232,12 @@ def test_configure_event_sources_turns_on_partial_batch_responses_and_the_slack_
 def test_configure_event_sources_twice_is_harmless(outputs: dict[str, str]) -> None:
     client = _deployed_functions(outputs)
     configure_event_sources(client, STAGE, outputs)
-    mappings = client.list_event_source_mappings(FunctionName=CHECKER)["EventSourceMappings"]
+    mappings = _mappings(client, outputs["CheckQueueArn"])
 
     again = configure_event_sources(client, STAGE, outputs)
 
     assert [change for change in again if CHECKER in change] == []  # nothing left to change on the mapping
-    assert client.list_event_source_mappings(FunctionName=CHECKER)["EventSourceMappings"] == mappings
+    assert _mappings(client, outputs["CheckQueueArn"]) == mappings
     invoke = client.get_function_event_invoke_config(FunctionName=SLACK)
     assert invoke["MaximumRetryAttempts"] == 2
     assert invoke["DestinationConfig"] == {"OnFailure": {"Destination": outputs["NotifyDeadLetterQueueArn"]}}
@@ -237,14 +248,19 @@ def test_configure_event_sources_leaves_other_mappings_of_the_checker_alone(outp
     other = boto3.client("sqs").create_queue(QueueName="someone-elses")["QueueUrl"]
     other_arn = boto3.client("sqs").get_queue_attributes(QueueUrl=other, AttributeNames=["QueueArn"])
     client.create_event_source_mapping(EventSourceArn=other_arn["Attributes"]["QueueArn"], FunctionName=CHECKER)
+    client.create_event_source_mapping(EventSourceArn=outputs["CheckQueueArn"], FunctionName=SLACK)  # not the checker
 
     configure_event_sources(client, STAGE, outputs)
 
     by_source = {
-        m["EventSourceArn"]: m.get("FunctionResponseTypes") or []
-        for m in client.list_event_source_mappings(FunctionName=CHECKER)["EventSourceMappings"]
+        (m["EventSourceArn"], m["FunctionArn"].rsplit(":", 1)[1]): m.get("FunctionResponseTypes") or []
+        for m in client.list_event_source_mappings()["EventSourceMappings"]
     }
-    assert by_source == {outputs["CheckQueueArn"]: ["ReportBatchItemFailures"], other_arn["Attributes"]["QueueArn"]: []}
+    assert by_source == {
+        (outputs["CheckQueueArn"], CHECKER): ["ReportBatchItemFailures"],
+        (outputs["CheckQueueArn"], SLACK): [],
+        (other_arn["Attributes"]["QueueArn"], CHECKER): [],
+    }
 
 
 # --- (d) chalice package ----------------------------------------------------------------------------
@@ -253,20 +269,7 @@ def test_configure_event_sources_leaves_other_mappings_of_the_checker_alone(outp
 @pytest.fixture(scope="module")
 def packaged() -> Path:
     """``make package STAGE=prod`` once: build/prod/sam and build/prod/terraform."""
-    make = shutil.which("make")
-    if make is None:
-        pytest.fail("make is not installed; `make package` is how the project packages")
-    environment = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "AWS_PROFILE"}}
-    environment |= {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_ACCESS_KEY_ID": "packaging",
-        "AWS_SECRET_ACCESS_KEY": "packaging",
-    }
-    environment.pop("AWS_SESSION_TOKEN", None)
-    done = subprocess.run(
-        [make, "package", f"STAGE={STAGE}"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=900
-    )
+    done = make("package", f"STAGE={STAGE}")
     output = (done.stdout + done.stderr)[-3000:]
     if done.returncode != 0:
         if not WHEELHOUSE_DONE.exists():
