@@ -14,6 +14,7 @@ from typing import NoReturn
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import __version__, admin
+from chalicelib.addresses import address_text
 from chalicelib.endpoints import normalize_hostname, parse_target
 from chalicelib.engine import CheckEngine, CheckRequest
 from chalicelib.errors import CertwatchError, InvalidTargetError
@@ -193,7 +194,7 @@ def _overrides(pins: list[str]) -> dict[str, list[str]]:
     for pin in pins:
         name, _, address = pin.partition(":")
         try:
-            literal = str(ipaddress.ip_address(address.strip("[]")))
+            literal = address_text(ipaddress.ip_address(address.strip("[]")))
         except ValueError:
             raise CertwatchError(f"--resolve {pin!r}: expected NAME:ADDRESS with an IP address") from None
         overrides.setdefault(normalize_hostname(name, what="--resolve name"), []).append(literal)
