@@ -481,7 +481,8 @@ class Bulk:
 def bulk(aws: Aws) -> Iterator[Bulk]:
     """Stage ``bulk`` (a stack of its own, so no other test's targets are due) with 10,000 targets.
 
-    1,000 are due, 500 are paused though past due (not in the sparse index), the rest due later.
+    1,000 are due, 500 are paused though past due (not in the sparse index), the rest due an hour
+    or more later (so none turns due between two sweeps, however busy the machine).
     Loaded with BatchWriteItem in the store's own item shape: the API would take minutes.
     """
     from chalicelib.stack import deploy_stack
@@ -499,7 +500,7 @@ def bulk(aws: Aws) -> Iterator[Bulk]:
             spec=TargetSpec(endpoint_from_parts(f"host{i}.bulk.example", 443)),
             created_at=now - DAY,
             updated_at=now - DAY,
-            next_check_at=now - timedelta(seconds=1 + i) if is_due or paused else now + timedelta(minutes=1 + i),
+            next_check_at=now - timedelta(seconds=1 + i) if is_due or paused else now + timedelta(hours=1, minutes=i),
             paused=paused,
         )
         items.append({"PutRequest": {"Item": _dump(_target_item(item))}})
