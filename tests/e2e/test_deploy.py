@@ -47,7 +47,7 @@ OUTPUTS = {
 CHECKER = f"certwatch-{STAGE}-checker"
 SLACK = f"certwatch-{STAGE}-slack"
 BUILD = ROOT / "build" / STAGE
-WHEELHOUSE_DONE = ROOT / "build" / "wheelhouse" / ".done"
+WHEELHOUSE_DONE = ROOT / "build" / "wheelhouse" / f".done-{Path(sys.prefix).name}"  # the Makefile's stamp
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
 
 
@@ -264,8 +264,16 @@ def packaged() -> Path:
         "AWS_SECRET_ACCESS_KEY": "packaging",
     }
     environment.pop("AWS_SESSION_TOKEN", None)
+    # The venv (and so the Python) running these tests packages: under `make test PYTHON_VERSION=3.12`
+    # that is .venv-3.12, whose Lambda runtime and wheels differ from 3.13's.
+    python = f"PYTHON_VERSION={sys.version_info.major}.{sys.version_info.minor}"
     done = subprocess.run(
-        [make, "package", f"STAGE={STAGE}"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=900
+        [make, "package", f"STAGE={STAGE}", f"VENV={sys.prefix}", python],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     output = (done.stdout + done.stderr)[-3000:]
     if done.returncode != 0:
@@ -314,6 +322,12 @@ def test_the_package_has_every_function_with_its_handler(sam: dict[str, Any]) ->
     assert functions == set(SAM_FUNCTIONS.values())
     for name, function in chalice_functions(STAGE).items():
         assert _function(sam, name)["Handler"] == function.handler
+
+
+def test_the_package_runs_on_the_python_that_built_it(sam: dict[str, Any]) -> None:
+    """The Lambda runtime follows the venv's Python: 3.12's suite packages (and so checks) a 3.12 app."""
+    runtimes = {_function(sam, name)["Runtime"] for name in SAM_FUNCTIONS}
+    assert runtimes == {f"python{sys.version_info.major}.{sys.version_info.minor}"}
 
 
 def test_the_schedules(sam: dict[str, Any]) -> None:
