@@ -1,15 +1,20 @@
 # certwatch developer commands. Every target builds or refreshes .venv first.
 SHELL := /bin/sh
-VENV ?= .venv
+# PYTHON_VERSION=3.12 (or 3.13) builds and uses .venv-3.12 with exactly that Python; unset, .venv
+# is built with python3.13 where present, else python3.12.
+PYTHON_VERSION ?=
+VENV ?= $(if $(PYTHON_VERSION),.venv-$(PYTHON_VERSION),.venv)
 BIN := $(VENV)/bin
 PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 PIP := $(PYTHON) -m pip --disable-pip-version-check --quiet
 
-.PHONY: help venv test lint format typecheck unit run demo bench bench-sweep clean deploy destroy package wheelhouse lint-infra policies
+.PHONY: help venv test test-all lint format typecheck unit run demo bench bench-sweep clean deploy destroy package wheelhouse lint-infra policies
 STAGE ?= dev
 BUILD := build
 WHEELHOUSE := $(BUILD)/wheelhouse
+# One stamp per venv: the wheels of each venv's Python (cffi is built per version) share the folder.
+WHEELHOUSE_DONE := $(WHEELHOUSE)/.done-$(notdir $(VENV))
 # chalice package probes for credentials and the instance metadata service: keep it offline.
 PACKAGE_ENV := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true \
 	AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-packaging} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-packaging} \
@@ -18,7 +23,8 @@ PACKAGE_ENV := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} AWS_EC2_META
 help:
 	@echo "make run        start the local stack: API, sweep, checker, events (no AWS account needed)"
 	@echo "make demo       check a zoo of loopback TLS endpoints with certwatch check"
-	@echo "make test       lint, type-check and run the tests"
+	@echo "make test       lint, type-check and run the tests (PYTHON_VERSION=3.12 to use that Python)"
+	@echo "make test-all   make test under Python 3.13, then under 3.12 (what CI runs)"
 	@echo "make bench      measure the checking engine (checks/s, CPU ms per check, memory)"
 	@echo "make bench-sweep  measure a sweep over 100,000 targets on moto (requests, seconds)"
 	@echo "make format     format the code with ruff"
@@ -30,10 +36,10 @@ help:
 
 venv: $(STAMP)
 
-# Rebuilt when the requirements change or when .venv was made by another Python than the one
-# scripts/find-python picks (python3.13 where present, else python3.12).
+# Rebuilt when the requirements change or when the venv was made by another Python than the one
+# scripts/find-python picks (PYTHON_VERSION, or python3.13 where present, else python3.12).
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml scripts/find-python
-	@py=$$(scripts/find-python) || exit 1; \
+	@py=$$(scripts/find-python $(PYTHON_VERSION)) || exit 1; \
 	want=$$($$py -c 'import sys; print(sys.version_info[:2])'); \
 	have=$$($(PYTHON) -c 'import sys; print(sys.version_info[:2])' 2>/dev/null || true); \
 	if [ "$$want" != "$$have" ]; then echo "creating $(VENV) with $$py"; $$py -m venv --clear $(VENV); fi
@@ -43,6 +49,13 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml scripts/find-pyth
 
 test: lint typecheck unit
 
+# Both supported Pythons, each in its own venv; a missing one fails here, in one line, before
+# anything runs.
+test-all:
+	@scripts/find-python 3.13 >/dev/null && scripts/find-python 3.12 >/dev/null
+	$(MAKE) test PYTHON_VERSION=3.13 VENV=.venv-3.13
+	$(MAKE) test PYTHON_VERSION=3.12 VENV=.venv-3.12
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -51,8 +64,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Checked against the venv's own Python: typeshed's stubs differ between 3.12 and 3.13.
 typecheck: $(STAMP)
-	$(BIN)/mypy
+	$(BIN)/mypy --python-version $$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
 unit: $(STAMP)
 	$(BIN)/pytest
@@ -70,7 +84,7 @@ bench-sweep: $(STAMP)
 	$(PYTHON) -m bench.sweep $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(BUILD) .pytest_cache .mypy_cache .ruff_cache *.egg-info .chalice/deployments
+	rm -rf $(VENV) .venv-3.12 .venv-3.13 $(BUILD) .pytest_cache .mypy_cache .ruff_cache *.egg-info .chalice/deployments
 
 deploy: $(STAMP)
 	$(PYTHON) infra/deploy.py deploy --stage $(STAGE)
@@ -80,16 +94,16 @@ destroy: $(STAMP)
 
 # The Lambda runtime's wheels (manylinux, the venv's Python), downloaded once: packaging then
 # needs no index, so the same inputs give the same package.
-$(WHEELHOUSE)/.done: requirements.txt $(STAMP)
+$(WHEELHOUSE_DONE): requirements.txt $(STAMP)
 	@mkdir -p $(WHEELHOUSE)
 	$(PIP) download --dest $(WHEELHOUSE) --only-binary=:all: --platform manylinux2014_x86_64 \
 		--implementation cp --python-version $$($(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}{sys.version_info[1]}")') \
 		-r requirements.txt
 	@touch $@
 
-wheelhouse: $(WHEELHOUSE)/.done
+wheelhouse: $(WHEELHOUSE_DONE)
 
-package: $(WHEELHOUSE)/.done
+package: $(WHEELHOUSE_DONE)
 	rm -rf $(BUILD)/$(STAGE)
 	$(PACKAGE_ENV) $(PYTHON) infra/deploy.py package --stage $(STAGE) --out $(BUILD)/$(STAGE)/sam
 	$(PACKAGE_ENV) $(PYTHON) infra/deploy.py package --stage $(STAGE) --out $(BUILD)/$(STAGE)/terraform --terraform

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import __version__, admin
+from chalicelib.addresses import address_text
 from chalicelib.analysis import analyze_chain
 from chalicelib.endpoints import normalize_hostname, parse_target
 from chalicelib.engine import CheckEngine, CheckRequest, utc_now
@@ -264,7 +265,7 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 def _checked_name(text: str) -> str:
     try:
-        return str(ipaddress.ip_address(text.strip("[]")))
+        return address_text(ipaddress.ip_address(text.strip("[]")))
     except ValueError:
         return normalize_hostname(text, what="--name")
 
@@ -307,7 +308,7 @@ def _overrides(pins: list[str]) -> dict[str, list[str]]:
     for pin in pins:
         name, _, address = pin.partition(":")
         try:
-            literal = str(ipaddress.ip_address(address.strip("[]")))
+            literal = address_text(ipaddress.ip_address(address.strip("[]")))
         except ValueError:
             raise CertwatchError(f"--resolve {pin!r}: expected NAME:ADDRESS with an IP address") from None
         overrides.setdefault(normalize_hostname(name, what="--resolve name"), []).append(literal)

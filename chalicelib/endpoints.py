@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from chalicelib.addresses import address_text
 from chalicelib.errors import InvalidTargetError
 from chalicelib.models import Endpoint, Protocol
 
@@ -67,10 +68,12 @@ def endpoint_from_parts(host: str, port: int | None, protocol: str = "https", sn
 
 def _endpoint(host: str, port_text: str | None, protocol: Protocol, sni: str | None, raw: str) -> Endpoint:
     address = _as_address(host)
-    host = normalize_hostname(host, what="host", raw=raw) if address is None else address
+    if address is None:
+        host = normalize_hostname(host, what="host", raw=raw)
+        address = _numeric_ipv4(host, raw)
     port = _parse_port(port_text, protocol, raw)
     name = normalize_hostname(sni, what="SNI name", raw=sni) if sni else None
-    return Endpoint(host=host, port=port, protocol=protocol, sni=name, host_is_address=address is not None)
+    return Endpoint(host=address or host, port=port, protocol=protocol, sni=name, host_is_address=address is not None)
 
 
 def normalize_hostname(name: str, *, what: str = "host", raw: str | None = None) -> str:
@@ -100,9 +103,44 @@ def _parse_port(text: str | None, protocol: Protocol, raw: str) -> int:
 
 def _as_address(host: str) -> str | None:
     try:
-        return str(ipaddress.ip_address(host))
+        return address_text(ipaddress.ip_address(host))
     except ValueError:
         return None
+
+
+def _numeric_ipv4(name: str, raw: str) -> str | None:
+    """The IPv4 address a normalized name spells (``127.1``, ``2130706433``, ``0x7f.1``), or None.
+
+    The system resolver reads these forms as addresses (inet_aton), so they are addresses here
+    too, for duplicates and for the address policy alike. WHATWG URL Standard, host parsing: a
+    host whose last label is a number is an IPv4 address or invalid; full-width digits and dots
+    are already ASCII after IDNA (nameprep).
+    """
+    parts = name.split(".")
+    if not (parts[-1].isascii() and parts[-1].isdigit()) and _ipv4_number(parts[-1]) is None:
+        return None
+    numbers = [_ipv4_number(part) for part in parts]
+    last = numbers[-1]
+    if (
+        len(numbers) > 4
+        or last is None
+        or last >= 256 ** (5 - len(numbers))
+        or any(number is None or number > 255 for number in numbers[:-1])
+    ):
+        raise InvalidTargetError(f"invalid host in {raw!r}: a host ending in a number must be an IPv4 address")
+    return str(ipaddress.IPv4Address(sum((number or 0) << 8 * (3 - i) for i, number in enumerate(numbers[:-1])) + last))
+
+
+def _ipv4_number(part: str) -> int | None:
+    """One part of a numeric IPv4 host: decimal, ``0x`` hexadecimal or ``0``-led octal (WHATWG)."""
+    radix = 10
+    if part.startswith("0x"):
+        part, radix = part[2:], 16
+    elif len(part) > 1 and part.startswith("0"):
+        part, radix = part[1:], 8
+    if not all(digit in "0123456789abcdef"[:radix] for digit in part):
+        return None
+    return int(part, radix) if part else 0
 
 
 def _is_bare_ipv6(raw: str) -> bool:

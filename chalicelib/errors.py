@@ -24,9 +24,10 @@ class TrustStoreError(CertwatchError):
 class ForbiddenAddressError(CertwatchError):
     """A target names or resolves to an address the service must not contact (SSRF protection)."""
 
-    def __init__(self, address: str, reason: str) -> None:
+    def __init__(self, address: str, reason: str, *, ipv4: str | None = None) -> None:
+        carried = f" (IPv4 {ipv4})" if ipv4 else ""
         super().__init__(
-            f"refused {address}: {reason}; certwatch only connects to public addresses "
+            f"refused {address}{carried}: {reason}; certwatch only connects to public addresses "
             "unless CERTWATCH_ALLOW_CIDRS allows it"
         )
         self.address = address

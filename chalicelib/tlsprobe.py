@@ -112,11 +112,16 @@ class TlsProbe:
 
 
 def _served_chain(tls: ssl.SSLSocket) -> list[bytes]:
-    """The DER certificates the server sent, leaf first (public API on 3.13, private before)."""
+    """The DER certificates the server sent, leaf first (public API on 3.13, private on 3.12)."""
     public = getattr(tls, "get_unverified_chain", None)
     if public is not None:
         return list(public())
-    chain = tls._sslobj.get_unverified_chain()  # type: ignore[attr-defined]  # noqa: SLF001 - 3.12
+    return _private_served_chain(tls)
+
+
+def _private_served_chain(tls: ssl.SSLSocket) -> list[bytes]:
+    """Python 3.12's only way to the served chain: the private SSLObject (3.13 made it public)."""
+    chain = tls._sslobj.get_unverified_chain()  # type: ignore[attr-defined]  # noqa: SLF001
     return [cert.public_bytes(ssl._ssl.ENCODING_DER) for cert in chain or []]  # type: ignore[attr-defined]  # noqa: SLF001
 
 

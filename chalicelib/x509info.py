@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import re
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
+from chalicelib.addresses import address_text
 from chalicelib.models import CertificateInfo
 
 # Signature algorithms no client should accept any more (collisions are practical).
@@ -51,7 +53,10 @@ def subject_alt_names(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[st
     except x509.ExtensionNotFound:
         return (), ()
     dns_names = tuple(ext.value.get_values_for_type(x509.DNSName))
-    ip_addresses = tuple(str(ip) for ip in ext.value.get_values_for_type(x509.IPAddress))
+    ip_addresses = tuple(
+        address_text(ip) if isinstance(ip, ipaddress.IPv4Address | ipaddress.IPv6Address) else str(ip)  # a network
+        for ip in ext.value.get_values_for_type(x509.IPAddress)
+    )
     return dns_names, ip_addresses
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,11 @@ def make(*arguments: str, env: dict[str, str] | None = None, timeout: float = 90
     }
     environment.pop("AWS_SESSION_TOKEN", None)
     environment |= env or {}
+    # The venv (and so the Python) running these tests packages: under `make test PYTHON_VERSION=3.12`
+    # that is .venv-3.12, whose Lambda runtime and wheels differ from 3.13's.
+    venv = [f"VENV={sys.prefix}", f"PYTHON_VERSION={sys.version_info.major}.{sys.version_info.minor}"]
     return subprocess.run(
-        [found, *arguments], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout
+        [found, *arguments, *venv], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout
     )
 
 

@@ -378,11 +378,15 @@ FORBIDDEN: list[tuple[str, str]] = [
     ("::", "unspecified"),
     ("100.64.0.1", "carrier-grade NAT"),
     ("100.127.255.254", "carrier-grade NAT"),
-    ("::ffff:10.0.0.1", "private"),
-    ("::ffff:127.0.0.1", "loopback"),
-    ("::ffff:169.254.169.254", "link-local"),
-    ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 of the metadata service
-    ("2002:a00:1::", "private"),  # 6to4 of 10.0.0.1
+    ("::ffff:10.0.0.1", "(IPv4 10.0.0.1): private"),
+    ("::ffff:127.0.0.1", "(IPv4 127.0.0.1): loopback"),
+    ("::ffff:169.254.169.254", "(IPv4 169.254.169.254): link-local"),
+    ("64:ff9b::a9fe:a9fe", "(IPv4 169.254.169.254): link-local"),  # NAT64 of the metadata service
+    ("2002:a00:1::", "(IPv4 10.0.0.1): private"),  # 6to4 of 10.0.0.1
+    ("fec0::1", "site-local"),
+    ("3fff::1", "documentation"),
+    ("192.0.0.8", "IETF protocol assignment"),
+    ("64:ff9b:1::a9fe:a9fe", "local-use NAT64"),
 ]
 
 
@@ -392,10 +396,11 @@ def literal(address: str, port: int = 443) -> str:
 
 
 def assert_forbidden(reply: Reply, address: str, reason: str) -> None:
+    """Refused, naming the address as the user wrote it, then (IPv4 ...) where it carries one, then why."""
     assert reply.status == 422, reply
     assert reply.error["code"] == "forbidden_address"
-    assert address in reply.error["message"]
-    assert reason in reply.error["message"]
+    shown = f"{address} {reason}" if reason.startswith("(IPv4") else f"{address}: {reason}"
+    assert reply.error["message"].startswith(f"refused {shown}"), reply.error["message"]
 
 
 @pytest.mark.parametrize(("address", "reason"), FORBIDDEN)
@@ -437,21 +442,62 @@ def test_public_addresses_and_names_are_accepted(client: Client, stacks: Stacks)
         assert api.post("/targets", {"target": target}).status == 201, target
 
 
-@pytest.mark.parametrize("name", ["127.1", "0x7f.0.0.1", "2130706433", "017700000001", "10.1", "0xa9.0xfe.0xa9.0xfe"])
-def test_numeric_spellings_of_forbidden_addresses_are_refused(client: Client, stacks: Stacks, name: str) -> None:
-    """inet_aton's forms are names to the parser, but resolve to loopback/private/link-local: refused."""
+@pytest.mark.parametrize(
+    ("name", "address", "reason"),
+    [
+        ("127.1", "127.0.0.1", "loopback"),
+        ("0x7f.0.0.1", "127.0.0.1", "loopback"),
+        ("2130706433", "127.0.0.1", "loopback"),
+        ("017700000001", "127.0.0.1", "loopback"),
+        ("１２７.０.０.１", "127.0.0.1", "loopback"),  # full-width digits
+        ("10.1", "10.0.0.1", "private"),
+        ("0xa9.0xfe.0xa9.0xfe", "169.254.169.254", "link-local"),
+    ],
+)
+def test_numeric_spellings_of_forbidden_addresses_are_refused_as_those_addresses(
+    client: Client, stacks: Stacks, name: str, address: str, reason: str
+) -> None:
+    """inet_aton's forms are the addresses the system resolver would connect to: refused as such, no lookup."""
+    looked_up: list[str] = []
 
     def numeric_only(host: str, port: int, *args: Any) -> list[Any]:
+        looked_up.append(host)
         # AI_NUMERICHOST: the system's own reading of numeric forms, and never a DNS query.
         return socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
 
     stack = stacks.build(lookup=numeric_only)
     api = Api(client_transport(client), stack.token("alpha"))
 
-    reply = api.post("/targets", {"target": f"https://{name}"})
+    as_url = api.post("/targets", {"target": f"https://{name}"})
+    as_parts = api.post("/targets", {"host": name, "port": 443})
 
-    assert reply.status == 422, reply
-    assert reply.error["code"] == "forbidden_address"
+    assert_forbidden(as_url, address, reason)
+    assert_forbidden(as_parts, address, reason)
+    assert looked_up == []
+
+
+def test_numeric_spellings_of_an_address_are_that_target(client: Client, stacks: Stacks) -> None:
+    """16843009, 1.1.257 and full-width 1.1.1.1 are 1.1.1.1: duplicates of it, stored as it."""
+    stack = stacks.build()
+    api = Api(client_transport(client), stack.token("alpha"))
+    first = api.register("https://1.1.1.1")
+
+    for spelling in ("16843009", "1.1.257", "0x01.1.1.1", "１.１.１.１", "１。１。１。１"):
+        reply = api.post("/targets", {"target": f"https://{spelling}"})
+        assert reply.status == 409, (spelling, reply)
+        assert reply.error["existing_id"] == first["id"]
+    created = api.post("/targets", {"target": "https://16843009:8443"})
+    assert created.status == 201
+    assert (created.body["host"], created.body["port"]) == ("1.1.1.1", 8443)
+
+
+@pytest.mark.parametrize("host", ["1.2.3.256", "1.2.3.4.5", "4294967296", "example.123"])
+def test_a_host_ending_in_a_number_that_is_no_address_is_400(api: Api, host: str) -> None:
+    reply = api.post("/targets", {"target": f"https://{host}"})
+
+    assert reply.status == 400, reply
+    assert reply.error["field"] == "target"
+    assert "ending in a number must be an IPv4 address" in reply.error["message"]
 
 
 @pytest.mark.parametrize(

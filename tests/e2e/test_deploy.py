@@ -47,7 +47,7 @@ OUTPUTS = {
 CHECKER = f"certwatch-{STAGE}-checker"
 SLACK = f"certwatch-{STAGE}-slack"
 BUILD = ROOT / "build" / STAGE
-WHEELHOUSE_DONE = ROOT / "build" / "wheelhouse" / ".done"
+WHEELHOUSE_DONE = ROOT / "build" / "wheelhouse" / f".done-{Path(sys.prefix).name}"  # the Makefile's stamp
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
 
 
@@ -317,6 +317,12 @@ def test_the_package_has_every_function_with_its_handler(sam: dict[str, Any]) ->
     assert functions == set(SAM_FUNCTIONS.values())
     for name, function in chalice_functions(STAGE).items():
         assert _function(sam, name)["Handler"] == function.handler
+
+
+def test_the_package_runs_on_the_python_that_built_it(sam: dict[str, Any]) -> None:
+    """The Lambda runtime follows the venv's Python: 3.12's suite packages (and so checks) a 3.12 app."""
+    runtimes = {_function(sam, name)["Runtime"] for name in SAM_FUNCTIONS}
+    assert runtimes == {f"python{sys.version_info.major}.{sys.version_info.minor}"}
 
 
 def test_the_schedules(sam: dict[str, Any]) -> None:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
-from chalicelib.addresses import AddressPolicy
+from chalicelib.addresses import AddressPolicy, address_text
 from chalicelib.errors import ForbiddenAddressError
 
 
@@ -38,6 +40,15 @@ from chalicelib.errors import ForbiddenAddressError
         ("::ffff:169.254.169.254", "link-local"),
         ("2002:a00:1::1", "private"),  # 6to4 of 10.0.0.1
         ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 of 169.254.169.254
+        # ranges Python's ipaddress passes as global (on some or all supported versions)
+        ("fec0::1", "site-local"),  # deprecated by RFC 3879
+        ("fefe::1", "site-local"),
+        ("3fff::1", "documentation"),  # RFC 9637
+        ("3fff:fff:ffff::1", "documentation"),
+        ("192.0.0.8", "IETF protocol assignment"),  # global on 3.12.1
+        ("192.0.0.171", "IETF protocol assignment"),
+        ("::ffff:192.0.0.8", "IETF protocol assignment"),
+        ("64:ff9b:1::a9fe:a9fe", "local-use NAT64"),  # RFC 8215; global on 3.12.1
     ],
 )
 def test_refuses_every_non_global_address_class(address: str, reason: str) -> None:
@@ -73,3 +84,61 @@ def test_blank_allow_list_allows_nothing_extra() -> None:
 def test_a_malformed_cidr_is_named() -> None:
     with pytest.raises(ValueError, match="not-a-cidr"):
         AddressPolicy.from_text("127.0.0.0/8,not-a-cidr")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        # global on 3.13 (IANA's exceptions inside 192.0.0.0/24 and 2001::/23), private on 3.12.1:
+        # refused on both, so one deployment answers the same whatever Python runs it
+        "192.0.0.9",
+        "192.0.0.10",
+        "2001:1::1",
+        "2001:1::2",
+        "2001:3::1",
+        "2001:4:112::1",
+        "2001:20::1",
+        "2001:30::1",
+        "2001:2::1",  # benchmarking: private on both
+    ],
+)
+def test_protocol_assignment_blocks_are_refused_whole_on_every_python(address: str) -> None:
+    assert AddressPolicy().refusal(address) == "IETF protocol assignment (not globally routable)"
+
+
+@pytest.mark.parametrize(
+    ("address", "shown"),
+    [
+        ("::ffff:10.0.0.1", "::ffff:10.0.0.1 (IPv4 10.0.0.1): private"),
+        ("::ffff:169.254.169.254", "::ffff:169.254.169.254 (IPv4 169.254.169.254): link-local"),
+        ("2002:a00:1::", "2002:a00:1:: (IPv4 10.0.0.1): private"),
+        ("64:ff9b::a9fe:a9fe", "64:ff9b::a9fe:a9fe (IPv4 169.254.169.254): link-local"),
+        ("64:ff9b::169.254.169.254", "64:ff9b::169.254.169.254 (IPv4 169.254.169.254): link-local"),
+        ("10.0.0.1", "10.0.0.1: private"),
+        ("fc00::1", "fc00::1: private"),
+    ],
+)
+def test_a_refusal_names_the_address_as_given_and_the_ipv4_address_it_carries(address: str, shown: str) -> None:
+    with pytest.raises(ForbiddenAddressError) as raised:
+        AddressPolicy().check(address)
+    assert str(raised.value).startswith(f"refused {shown}")
+    assert raised.value.address == address
+
+
+@pytest.mark.parametrize(
+    ("text", "spelled"),
+    [
+        ("::ffff:10.0.0.1", "::ffff:10.0.0.1"),  # 3.12's str() gives ::ffff:a00:1
+        ("::FFFF:a00:1", "::ffff:10.0.0.1"),
+        ("0:0:0:0:0:ffff:7f00:1", "::ffff:127.0.0.1"),
+        ("::ffff:0.0.0.0", "::ffff:0.0.0.0"),
+        ("::ffff:10.0.0.1%eth0", "::ffff:10.0.0.1%eth0"),
+        ("2002:0a00:0001::", "2002:a00:1::"),
+        ("64:ff9b::169.254.169.254", "64:ff9b::a9fe:a9fe"),
+        ("::10.0.0.1", "::a00:1"),  # IPv4-compatible (deprecated): plain hex, as on every version
+        ("2001:DB8::1", "2001:db8::1"),
+        ("fe80::1%eth0", "fe80::1%eth0"),
+    ],
+)
+def test_an_address_is_spelled_one_way_on_every_python(text: str, spelled: str) -> None:
+    assert address_text(ipaddress.ip_address(text)) == spelled

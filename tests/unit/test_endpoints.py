@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from chalicelib.endpoints import endpoint_from_parts, parse_target
 from chalicelib.errors import InvalidTargetError
 from chalicelib.models import Protocol
+from chalicelib.targets import endpoint_key
 
 
 @pytest.mark.parametrize(
@@ -69,3 +72,81 @@ def test_builds_from_separate_fields() -> None:
     assert (endpoint.host, endpoint.port, endpoint.protocol) == ("mail.example.com", 25, Protocol.SMTP)
     assert str(endpoint) == "smtp://mail.example.com:25"
     assert str(parse_target("[2001:db8::1]:8443")) == "https://[2001:db8::1]:8443"
+
+
+NUMERIC_SPELLINGS = [
+    ("2130706433", "127.0.0.1"),
+    ("127.1", "127.0.0.1"),
+    ("127.0.1", "127.0.0.1"),
+    ("0x7f.1", "127.0.0.1"),
+    ("0X7F.0.0.1", "127.0.0.1"),
+    ("0177.0.0.1", "127.0.0.1"),
+    ("017700000001", "127.0.0.1"),
+    ("0x7f000001", "127.0.0.1"),
+    ("10.1", "10.0.0.1"),
+    ("0xa9.0xfe.0xa9.0xfe", "169.254.169.254"),
+    ("169.16689662", "169.254.169.254"),
+    ("0", "0.0.0.0"),
+    ("4294967295", "255.255.255.255"),
+    ("1.1.257", "1.1.1.1"),
+    ("127.0.0.1.", "127.0.0.1"),
+]
+
+
+@pytest.mark.parametrize(("text", "address"), NUMERIC_SPELLINGS)
+def test_a_host_spelled_in_inet_atons_forms_is_that_address(text: str, address: str) -> None:
+    endpoint = parse_target(f"https://{text}:8443/")
+    assert (endpoint.host, endpoint.host_is_address, endpoint.server_name) == (address, True, None)
+    assert endpoint_key(endpoint) == endpoint_key(parse_target(f"{address}:8443"))
+    assert endpoint_from_parts(text, 8443).host == address
+
+
+@pytest.mark.parametrize(("text", "address"), NUMERIC_SPELLINGS)
+def test_the_reading_of_numeric_hosts_is_the_system_resolvers(text: str, address: str) -> None:
+    """What getaddrinfo would connect to for such a "name" (glibc's inet_aton) is what we store."""
+    assert socket.inet_ntoa(socket.inet_aton(text.rstrip("."))) == address
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("１２７.０.０.１", "127.0.0.1"),  # full-width digits
+        ("１２７。０。０。１", "127.0.0.1"),  # and ideographic full stops
+        ("２１３０７０６４３３", "127.0.0.1"),
+        ("１０.１", "10.0.0.1"),
+        ("０ｘ７ｆ.１", "127.0.0.1"),
+    ],
+)
+def test_a_host_in_full_width_digits_is_that_address(text: str, address: str) -> None:
+    endpoint = parse_target(text)
+    assert (endpoint.host, endpoint.host_is_address, endpoint.server_name) == (address, True, None)
+    assert endpoint_from_parts(text, None).host == address
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1.2.3.256", "256.1.1.1", "1.2.3.4.5", "4294967296", "0x100000000", "1.16777216", "08.0.0.1", "example.123"],
+)
+def test_a_host_ending_in_a_number_that_is_no_address_is_refused(text: str) -> None:
+    with pytest.raises(InvalidTargetError, match="ending in a number must be an IPv4 address"):
+        parse_target(text)
+    with pytest.raises(InvalidTargetError, match="ending in a number"):
+        endpoint_from_parts(text, 443)
+
+
+@pytest.mark.parametrize("text", ["1.example.com", "0x7f.example", "127.0.0.1.nip.io", "host-1.example", "4a.example"])
+def test_names_with_numbers_inside_stay_names(text: str) -> None:
+    endpoint = parse_target(text)
+    assert (endpoint.host, endpoint.host_is_address) == (text, False)
+
+
+@pytest.mark.parametrize(
+    ("text", "host"),
+    [
+        ("[::ffff:10.0.0.1]", "::ffff:10.0.0.1"),
+        ("[::FFFF:a00:1]:443", "::ffff:10.0.0.1"),  # Python 3.12 alone would store ::ffff:a00:1
+        ("::ffff:7f00:1", "::ffff:127.0.0.1"),
+    ],
+)
+def test_an_ipv4_mapped_address_is_stored_in_one_spelling_on_every_python(text: str, host: str) -> None:
+    assert parse_target(text).host == host

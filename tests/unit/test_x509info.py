@@ -50,6 +50,11 @@ def test_lists_dns_and_ip_sans_apart_in_certificate_order(pki: Pki, now: datetim
     assert info.ip_sans == ("192.0.2.7", "2001:db8::7")
 
 
+def test_an_ipv4_mapped_ip_san_is_spelled_the_same_on_every_python(pki: Pki, now: datetime) -> None:
+    leaf = make_cert("mapped.example.com", sans=["::ffff:192.0.2.7"], issuer=pki.intermediate, now=now)
+    assert describe(leaf.cert).ip_sans == ("::ffff:192.0.2.7",)  # 3.12's str() gives ::ffff:c000:207
+
+
 def test_a_certificate_without_sans_has_none(pki: Pki, now: datetime) -> None:
     leaf = make_cert("www.example.com", issuer=pki.intermediate, now=now, sans=[])
     assert describe(leaf.cert).sans == describe(leaf.cert).ip_sans == ()
