@@ -18,6 +18,7 @@ from chalicelib.errors import (
     DuplicateTargetError,
     ForbiddenAddressError,
     InvalidRequestError,
+    NotFoundError,
     PermissionDeniedError,
     ProbeError,
 )
@@ -129,8 +130,10 @@ class TargetRegistry:
     ) -> tuple[Target, dict[str, Any]]:
         owner = self.team_for(principal, team)
         target = self._store.get_target(owner, target_id)
-        (document,) = self._checker().check_targets([target])
-        return self._store.get_target(owner, target_id), document
+        documents = self._checker().check_targets([target])
+        if not documents:  # deleted while it was being checked: its result was not stored
+            raise NotFoundError(f"no target {target_id}")
+        return self._store.get_target(owner, target_id), documents[0]
 
     def team_for(self, principal: Principal, requested: str | None) -> str:
         """The team a request acts on: the caller's own, or any team for an admin."""
