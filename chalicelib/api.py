@@ -29,7 +29,7 @@ from chalicelib.errors import (
     UnauthorizedError,
 )
 from chalicelib.payloads import MAX_BODY_BYTES, refuse_unknown_params
-from chalicelib.tokens import Principal, TokenStore, authenticate
+from chalicelib.tokens import Principal, TokenStore, authenticate, validate_team
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -157,9 +157,12 @@ def raw_body(request: Request) -> bytes:
 
 
 def params(request: Request, allowed: set[str]) -> dict[str, str]:
-    """The query parameters; an unknown one is refused (400), not silently ignored."""
+    """The query parameters; an unknown one is refused (400), not silently ignored, and so is a
+    ``team`` that is no team name (even where the operation turns out not to need it)."""
     given = dict(request.query_params or {})
     refuse_unknown_params(given, allowed)
+    if "team" in given:
+        validate_team(given["team"])
     return given
 
 

@@ -40,7 +40,9 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 MAX_NUMBER_DIGITS = 20
 
-_LABEL_KEY = re.compile(r"[A-Za-z0-9_.\-/]{1,64}")
+LABEL_KEY = r"[A-Za-z0-9_.\-/]{1,64}"  # the whole key must match
+MAX_LABEL_VALUE = 256
+_LABEL_KEY = re.compile(LABEL_KEY)
 _WHOLE = re.compile(r"-?[0-9]{1,9}")  # a whole number in a query string or CSV cell (ASCII digits only)
 _SPEC_FIELDS = {
     "target",
@@ -257,8 +259,10 @@ def _labels(value: object) -> dict[str, str]:
     for key, text in value.items():
         if not _LABEL_KEY.fullmatch(key):
             raise InvalidRequestError(f"label key {key!r}: use 1-64 of A-Z a-z 0-9 _ . - /", field="labels")
-        if not isinstance(text, str) or len(text) > 256:
-            raise InvalidRequestError(f"label {key!r} must be a string of at most 256 characters", field="labels")
+        if not isinstance(text, str) or len(text) > MAX_LABEL_VALUE:
+            raise InvalidRequestError(
+                f"label {key!r} must be a string of at most {MAX_LABEL_VALUE} characters", field="labels"
+            )
     return dict(value)
 
 
@@ -266,15 +270,12 @@ def _alert_days(value: object) -> tuple[int, ...] | None:
     """A target's own alert thresholds: a list of 1-10 distinct day counts."""
     if value is None:
         return None
-    if (
-        not isinstance(value, list)
-        or not 1 <= len(value) <= 10
-        or not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d <= MAX_DAYS for d in value)
-    ):
+    days = [_whole(d) for d in value] if isinstance(value, list) else []
+    if not 1 <= len(days) <= 10 or not all(d is not None and 0 < d <= MAX_DAYS for d in days):
         raise InvalidRequestError(
             f"alert_days must be a list of 1-10 whole numbers of days (1-{MAX_DAYS})", field="alert_days"
         )
-    return tuple(sorted(set(value), reverse=True))
+    return tuple(sorted({d for d in days if d is not None}, reverse=True))
 
 
 def _ca_bundle(value: object) -> str | None:
@@ -292,12 +293,23 @@ def _ca_bundle(value: object) -> str | None:
 def _int(body: Mapping[str, Any], name: str, low: int, high: int, *, default: int | None) -> Any:
     if name not in body or body[name] is None:
         return default
-    value = body[name]
-    if isinstance(value, bool) or not isinstance(value, int):
+    value = _whole(body[name])
+    if value is None:
         raise InvalidRequestError(f"{name} must be a whole number", field=name)
     if not low <= value <= high:
         raise InvalidRequestError(f"{name} must be between {low} and {high}", field=name)
     return value
+
+
+def _whole(value: object) -> int | None:
+    """A JSON whole number as an int: 30, or 30.0 (an integer to JSON Schema too); never true or 30.5."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
 
 
 def _optional_str(body: Mapping[str, Any], name: str, limit: int) -> str | None:

@@ -18,7 +18,8 @@ from typing import Protocol
 from chalicelib.errors import InvalidRequestError, UnauthorizedError
 
 _TOKEN = re.compile(r"cw_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
-_TEAM = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+TEAM_NAME = r"[a-z0-9][a-z0-9_-]{0,63}"  # the whole name must match
+_TEAM = re.compile(TEAM_NAME)
 
 
 @dataclass(frozen=True, slots=True)

@@ -348,3 +348,22 @@ def test_csv_numbers_are_ascii_digits_and_any_other_is_that_rows_refusal(api: Ap
     messages = [r["error"]["message"] for r in reply.body["results"][:3]]
     assert [m.split(" ")[0] for m in messages] == ["alert_days", "warn_days", "alert_days"]
     assert reply.body["results"][3]["target"]["alert_days"] == [14, 7]
+
+
+def test_a_whole_number_written_with_a_zero_fraction_is_that_number(api: Api) -> None:
+    """JSON Schema (and so the OpenAPI document) counts 30.0 as an integer: so does the API."""
+    reply = api.post(
+        "/targets", raw=b'{"target": "https://float.example.com", "warn_days": 30.0, "alert_days": [7.0, 3]}'
+    )
+
+    assert reply.status == 201, reply
+    assert (reply.body["warn_days"], reply.body["alert_days"]) == (30, [7, 3])
+    assert type(reply.body["warn_days"]) is int
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/discover"), ("GET", "/targets"), ("GET", "/certificates")])
+def test_a_team_parameter_that_is_no_team_name_is_400_wherever_it_is_given(api: Api, method: str, path: str) -> None:
+    body = {"register": False} if path == "/discover" else None
+
+    for caller in (api, api.as_admin()):
+        assert_refused(caller.call(method, f"{path}?team=", body), 400, "invalid_field", "team")
