@@ -679,5 +679,5 @@ def _translate(exc: ClientError) -> Exception:
     if code in _THROTTLED or reasons & _RETRYABLE_CANCELLATIONS:
         return ThrottledError("the data store is throttling requests; retry shortly")
     if code == "ResourceNotFoundException":
-        return ConfigurationError(f"the DynamoDB table does not exist ({exc})")
+        return ConfigurationError("the DynamoDB table does not exist: deploy the data stack, or set CERTWATCH_TABLE")
     return StoreError(f"DynamoDB failed: {code or exc}")
