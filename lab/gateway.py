@@ -24,6 +24,13 @@ _KINDS = {
 
 
 class _GatewayResponses(ChaliceRequestHandler):
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method it has no do_<METHOD> for (TRACE, QUERY, ...) with an HTML 501;
+        # every method reaches the routes instead, which answer 404 (no such path) or 405.
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
+
     def _send_error_response(self, error: LocalGatewayException) -> None:
         kind = _KINDS.get((error.CODE, error.headers.get("x-amzn-ErrorType", "")))
         status, body = gateway_response(kind or ("DEFAULT_4XX" if error.CODE < 500 else "DEFAULT_5XX"))

@@ -246,11 +246,15 @@ def test_a_body_without_a_json_content_type_is_415_in_the_error_shape(api: Api) 
     assert api.get("/targets").body["items"] == []
 
 
-def test_a_method_the_path_lacks_is_405_in_the_error_shape(api: Api) -> None:
-    reply = api.call("PUT", "/targets", {"target": "https://put.example.com"})
+@pytest.mark.parametrize("method", ["PUT", "TRACE", "QUERY"])
+def test_a_method_the_path_lacks_is_405_in_the_error_shape(api: Api, method: str) -> None:
+    """http.server alone would answer TRACE or QUERY with a 501 HTML page."""
+    known = api.call(method, "/targets", {"target": "https://put.example.com"})
+    unknown = api.call(method, "/nowhere")
 
-    assert (reply.status, reply.error["code"]) == (405, "method_not_allowed"), reply
-    assert reply.headers["Allow"]
+    assert (known.status, known.error["code"]) == (405, "method_not_allowed"), known
+    assert set(known.headers["Allow"].replace(" ", "").split(",")) == {"GET", "POST"}
+    assert (unknown.status, unknown.error["code"]) == (404, "not_found"), unknown
 
 
 def test_a_check_racing_a_delete_over_http_is_404(base_url: str, stacks: Stacks, pki: Pki) -> None:
