@@ -6,7 +6,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 PIP := $(PYTHON) -m pip --disable-pip-version-check --quiet
 
-.PHONY: help venv test lint format typecheck unit run demo bench bench-sweep clean deploy destroy package wheelhouse lint-infra policies
+.PHONY: help venv test lint format typecheck unit run demo fuzz bench bench-sweep clean deploy destroy package wheelhouse lint-infra policies
 STAGE ?= dev
 BUILD := build
 WHEELHOUSE := $(BUILD)/wheelhouse
@@ -19,6 +19,7 @@ help:
 	@echo "make run        start the local stack: API, sweep, checker, events (no AWS account needed)"
 	@echo "make demo       check a zoo of loopback TLS endpoints with certwatch check"
 	@echo "make test       lint, type-check and run the tests"
+	@echo "make fuzz       schemathesis against the local stack's API, every check (minutes; not in make test)"
 	@echo "make bench      measure the checking engine (checks/s, CPU ms per check, memory)"
 	@echo "make bench-sweep  measure a sweep over 100,000 targets on moto (requests, seconds)"
 	@echo "make format     format the code with ruff"
@@ -62,6 +63,9 @@ run: $(STAMP)
 
 demo: $(STAMP)
 	$(PYTHON) -m lab.demo
+
+fuzz: $(STAMP)
+	$(PYTHON) -m lab.fuzz $(FUZZ_ARGS)
 
 bench: $(STAMP)
 	$(PYTHON) -m bench.engine $(BENCH_ARGS)
