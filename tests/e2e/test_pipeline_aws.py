@@ -499,7 +499,7 @@ def bulk(aws: Aws) -> Iterator[Bulk]:
             spec=TargetSpec(endpoint_from_parts(f"host{i}.bulk.example", 443)),
             created_at=now - DAY,
             updated_at=now - DAY,
-            next_check_at=now - timedelta(seconds=1 + i) if is_due or paused else now + timedelta(minutes=1 + i),
+            next_check_at=now - timedelta(seconds=1 + i) if is_due or paused else now + timedelta(hours=1, minutes=i),
             paused=paused,
         )
         items.append({"PutRequest": {"Item": _dump(_target_item(item))}})
