@@ -58,7 +58,13 @@ _TEAM = {
     "description": "Act on this team (admin tokens only; default: the token's own team)",
     "schema": {"type": "string", "pattern": f"^{TEAM_NAME}$"},
 }
-_ID = {"name": "target_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_ID = {
+    "name": "target_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^tg_[0-9a-f]{20}$"},
+    "description": "Any other text is a 404 too",
+}
 _LIMIT = {
     "name": "limit",
     "in": "query",

@@ -367,3 +367,13 @@ def test_a_team_parameter_that_is_no_team_name_is_400_wherever_it_is_given(api: 
 
     for caller in (api, api.as_admin()):
         assert_refused(caller.call(method, f"{path}?team=", body), 400, "invalid_field", "team")
+
+
+@pytest.mark.parametrize("target_id", ["x" * 1100, "tg_000000000000DEADBEEF", "tg_0%0A", "%ED%B0%80"])
+def test_an_id_certwatch_never_makes_is_404_without_asking_the_store(api: Api, target_id: str) -> None:
+    """DynamoDB refuses a key over 1 KB with a ValidationException of its own: it must not read as an outage."""
+    for method in ("GET", "PATCH", "DELETE", "POST"):
+        path = f"/targets/{target_id}" + ("/check" if method == "POST" else "")
+        reply = api.call(method, path, {"notes": "x"} if method == "PATCH" else None)
+        assert_refused(reply, 404, "not_found")
+        assert "tg_ and 20 hex digits" in reply.error["message"]
