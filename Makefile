@@ -9,7 +9,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 PIP := $(PYTHON) -m pip --disable-pip-version-check --quiet
 
-.PHONY: help venv test test-all lint format typecheck unit run demo bench bench-sweep clean deploy destroy package wheelhouse lint-infra policies
+.PHONY: help venv test test-all lint format typecheck unit run demo fuzz bench bench-sweep clean deploy destroy package wheelhouse lint-infra policies
 STAGE ?= dev
 BUILD := build
 WHEELHOUSE := $(BUILD)/wheelhouse
@@ -25,6 +25,7 @@ help:
 	@echo "make demo       check a zoo of loopback TLS endpoints with certwatch check"
 	@echo "make test       lint, type-check and run the tests (PYTHON_VERSION=3.12 to use that Python)"
 	@echo "make test-all   make test under Python 3.13, then under 3.12 (what CI runs)"
+	@echo "make fuzz       schemathesis against the local stack's API, every check (minutes; not in make test)"
 	@echo "make bench      measure the checking engine (checks/s, CPU ms per check, memory)"
 	@echo "make bench-sweep  measure a sweep over 100,000 targets on moto (requests, seconds)"
 	@echo "make format     format the code with ruff"
@@ -76,6 +77,9 @@ run: $(STAMP)
 
 demo: $(STAMP)
 	$(PYTHON) -m lab.demo
+
+fuzz: $(STAMP)
+	$(PYTHON) -m lab.fuzz $(FUZZ_ARGS)
 
 bench: $(STAMP)
 	$(PYTHON) -m bench.engine $(BENCH_ARGS)

@@ -35,6 +35,11 @@ def reject_invalid_tokens(event: Any, get_response: Any) -> Any:
     return api.require_valid_token(event.context.get("authorizer")) or get_response(event)
 
 
+@app.middleware("http")
+def chalice_errors_in_error_shape(event: Any, get_response: Any) -> Any:
+    return api.in_error_shape(get_response(event), event)
+
+
 @app.route("/health", methods=["GET"])
 def health() -> dict[str, Any]:
     return {"status": "ok", "version": __version__}

@@ -29,7 +29,7 @@ from chalicelib.errors import (
     UnauthorizedError,
 )
 from chalicelib.payloads import MAX_BODY_BYTES, refuse_unknown_params
-from chalicelib.tokens import Principal, TokenStore, authenticate
+from chalicelib.tokens import Principal, TokenStore, authenticate, validate_team
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -61,8 +61,30 @@ def error_response(exc: CertwatchError) -> Response:
         error["existing_id"] = exc.existing_id
     headers: dict[str, str | list[str]] = {"Retry-After": "1"} if status == 429 else {}
     if status >= 500:
-        logger.error("request failed: %s", exc)
+        logger.error("request failed: %s (cause: %s)", exc, exc.__cause__)
     return Response(body={"error": error}, status_code=status, headers=headers)
+
+
+# Chalice answers a few requests itself, as {"Code": ..., "Message": ...}: these get the API's shape.
+_CHALICE_ERRORS = {
+    405: ("method_not_allowed", "this path does not take the {method} method; it takes {allow}"),
+    415: (
+        "unsupported_media_type",
+        "send the request body with Content-Type: application/json (POST /targets/bulk also takes text/csv)",
+    ),
+}
+
+
+def in_error_shape(response: Response, request: Request | None) -> Response:
+    """A response Chalice made itself (405, 415, an unhandled exception's 500) in the API's error shape."""
+    body = response.body
+    if not isinstance(body, dict) or set(body) != {"Code", "Message"}:
+        return response
+    code, message = _CHALICE_ERRORS.get(response.status_code, ("internal_error", "an internal error occurred"))
+    headers = dict(response.headers)
+    message = message.format(method=request.method if request else "this", allow=headers.get("Allow", "none"))
+    error = {"code": code, "message": message}
+    return Response(body={"error": error}, status_code=response.status_code, headers=headers)
 
 
 def json_api[**P](view: Callable[P, Any]) -> Callable[P, Any]:
@@ -83,20 +105,29 @@ def authorize(header: str | None, store: TokenStore) -> AuthResponse:
 
     A valid token yields its team in the context. An invalid one is let through marked
     invalid, so ``require_valid_token`` answers 401 with a JSON body (API Gateway's own
-    denial would be a bare 403); no route runs for it.
+    denial would be a bare 403); no route runs for it. One that cannot be checked (the
+    token store is out of reach) is let through marked unknown, for a 503.
     """
     try:
         principal = authenticate(header, store)
     except UnauthorizedError as exc:
         return AuthResponse(routes=["*"], principal_id="anonymous", context={"valid": "false", "error": str(exc)})
+    except CertwatchError as exc:  # the token store is out of reach: an outage (503), not a bad token
+        logger.error("cannot check a token: %s (cause: %s)", exc, exc.__cause__)
+        return AuthResponse(routes=["*"], principal_id="anonymous", context={"valid": "unknown", "error": str(exc)})
     context = {"valid": "true", "team": principal.team, "admin": str(principal.admin).lower()}
     return AuthResponse(routes=["*"], principal_id=principal.token_id, context=context)
 
 
 def require_valid_token(authorizer_context: Mapping[str, Any] | None) -> Response | None:
-    """The 401 for a request whose token the authorizer marked invalid (None when it may pass)."""
-    if authorizer_context is not None and authorizer_context.get("valid") == "false":
+    """The answer to a token the authorizer refused (401) or could not check (503); None when it may pass."""
+    if authorizer_context is None:
+        return None
+    valid = authorizer_context.get("valid")
+    if valid == "false":
         return error_response(UnauthorizedError(str(authorizer_context.get("error") or "invalid token")))
+    if valid == "unknown":
+        return error_response(StoreError(str(authorizer_context.get("error") or "cannot check the token")))
     return None
 
 
@@ -126,9 +157,12 @@ def raw_body(request: Request) -> bytes:
 
 
 def params(request: Request, allowed: set[str]) -> dict[str, str]:
-    """The query parameters; an unknown one is refused (400), not silently ignored."""
+    """The query parameters; an unknown one is refused (400), not silently ignored, and so is a
+    ``team`` that is no team name (even where the operation turns out not to need it)."""
     given = dict(request.query_params or {})
     refuse_unknown_params(given, allowed)
+    if "team" in given:
+        validate_team(given["team"])
     return given
 
 

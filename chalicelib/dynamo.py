@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.alerts import AlertState
 from chalicelib.endpoints import endpoint_from_parts
@@ -89,7 +89,8 @@ class DynamoStore:
     def create_target(self, target: Target) -> None:
         team = _team_key(target.team)
         try:
-            self._client.transact_write_items(
+            self._send(
+                "transact_write_items",
                 TransactItems=[
                     {
                         "Put": {
@@ -105,7 +106,7 @@ class DynamoStore:
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
-                ]
+                ],
             )
         except ClientError as exc:
             if 1 not in _cancelled_by_condition(exc):  # not the uniqueness item: not a duplicate
@@ -165,7 +166,8 @@ class DynamoStore:
         if removes:
             expression += " REMOVE " + ", ".join(by_name[name] for name in removes)
         try:
-            answer = self._client.update_item(
+            answer = self._send(
+                "update_item",
                 TableName=self._table,
                 Key=_dump({"pk": _team_key(team), "sk": f"T#{target_id}"}),
                 UpdateExpression=expression,
@@ -185,7 +187,8 @@ class DynamoStore:
         partition = _team_key(team)
         key = {"TableName": self._table}
         try:
-            self._client.transact_write_items(
+            self._send(
+                "transact_write_items",
                 TransactItems=[
                     {
                         "Delete": {
@@ -196,7 +199,7 @@ class DynamoStore:
                     },
                     {"Delete": {**key, "Key": _dump({"pk": partition, "sk": f"U#{target.key}"})}},
                     {"Delete": {**key, "Key": _dump({"pk": partition, "sk": f"R#{target_id}"})}},
-                ]
+                ],
             )
         except ClientError as exc:
             if 0 in _cancelled_by_condition(exc):  # the target item's condition: it does not exist
@@ -239,7 +242,8 @@ class DynamoStore:
             " REMOVE " + ", ".join(f"#{i}" for i in range(len(values), len(names))) if removes else ""
         )
         try:
-            self._client.transact_write_items(
+            self._send(
+                "transact_write_items",
                 TransactItems=[
                     {
                         "Update": {
@@ -266,7 +270,7 @@ class DynamoStore:
                             ),
                         }
                     },
-                ]
+                ],
             )
         except ClientError as exc:
             if 0 in _cancelled_by_condition(exc):  # the target item's condition: it does not exist
@@ -298,7 +302,8 @@ class DynamoStore:
 
     def lease(self, team: str, target_id: str, now: datetime, until: datetime) -> bool:
         try:
-            self._client.update_item(
+            self._send(
+                "update_item",
                 TableName=self._table,
                 Key=_dump({"pk": _team_key(team), "sk": f"T#{target_id}"}),
                 UpdateExpression="SET next_check_at = :until",
@@ -352,8 +357,8 @@ class DynamoStore:
             "notification": json.dumps(_notification_json(notification), separators=(",", ":")),
         }
         try:
-            self._client.put_item(
-                TableName=self._table, Item=_dump(item), ConditionExpression="attribute_not_exists(pk)"
+            self._send(
+                "put_item", TableName=self._table, Item=_dump(item), ConditionExpression="attribute_not_exists(pk)"
             )
         except ClientError as exc:
             if _code(exc) == "ConditionalCheckFailedException":
@@ -454,10 +459,22 @@ class DynamoStore:
         return None if item is None else _load(item)
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        """One request, every failure translated into certwatch's errors."""
         try:
-            answer: dict[str, Any] = getattr(self._client, operation)(**kwargs)
+            return self._send(operation, **kwargs)
         except ClientError as exc:
             raise _translate(exc) from exc
+
+    def _send(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        """One request; DynamoDB's own refusals stay ClientError, for the caller to read their codes.
+
+        A request that got no answer at all (connection refused or reset, timeout: botocore's
+        BotoCoreError) is an outage: StoreError, which the API answers 503.
+        """
+        try:
+            answer: dict[str, Any] = getattr(self._client, operation)(**kwargs)
+        except BotoCoreError as exc:
+            raise StoreError(f"DynamoDB unreachable: {type(exc).__name__}") from exc
         return answer
 
 
@@ -662,5 +679,5 @@ def _translate(exc: ClientError) -> Exception:
     if code in _THROTTLED or reasons & _RETRYABLE_CANCELLATIONS:
         return ThrottledError("the data store is throttling requests; retry shortly")
     if code == "ResourceNotFoundException":
-        return ConfigurationError(f"the DynamoDB table does not exist ({exc})")
+        return ConfigurationError("the DynamoDB table does not exist: deploy the data stack, or set CERTWATCH_TABLE")
     return StoreError(f"DynamoDB failed: {code or exc}")

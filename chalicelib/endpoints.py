@@ -26,12 +26,13 @@ DEFAULT_PORTS: dict[Protocol, int] = {
 _SCHEME_ALIASES = {"postgresql": Protocol.POSTGRES}
 _SCHEMES = {p.value: p for p in Protocol} | _SCHEME_ALIASES
 PROTOCOLS = frozenset(_SCHEMES)
-_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
+_PORT = re.compile(r"[0-9]{1,5}")  # ASCII digits: str.isdigit() takes "²", which int() refuses
 _TARGET = re.compile(
-    r"""^(?:(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://)?
+    r"""(?:(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://)?
         (?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:/?#\[\]]+))
         (?::(?P<port>[^/?#]*))?
-        (?:[/?#].*)?$""",
+        (?:[/?#].*)?""",
     re.VERBOSE,
 )
 
@@ -46,7 +47,7 @@ def parse_target(text: str, *, sni: str | None = None) -> Endpoint:
         raise InvalidTargetError("empty target")
     if _is_bare_ipv6(raw):
         return _endpoint(raw, None, Protocol.HTTPS, sni, raw)
-    match = _TARGET.match(raw)
+    match = _TARGET.fullmatch(raw)
     if match is None or ("://" in raw and match["scheme"] is None):
         raise InvalidTargetError(f"cannot read target {raw!r}: expected host, host:port or scheme://host[:port]")
     scheme = (match["scheme"] or "https").lower()
@@ -82,10 +83,10 @@ def normalize_hostname(name: str, *, what: str = "host", raw: str | None = None)
     candidate = name.strip().rstrip(".")
     try:
         candidate = candidate.encode("idna").decode("ascii").lower()
-    except UnicodeError as exc:
-        raise InvalidTargetError(f"invalid {what} in {shown!r}: {exc}") from exc
+    except UnicodeError as exc:  # the idna codec's reason: "label empty", "label too long", ...
+        raise InvalidTargetError(f"invalid {what} in {shown!r}: {getattr(exc, 'reason', 'not a DNS name')}") from exc
     labels = candidate.split(".")
-    if not candidate or len(candidate) > 253 or not all(_LABEL.match(label) for label in labels):
+    if not candidate or len(candidate) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
         raise InvalidTargetError(f"invalid {what} in {shown!r}")
     return candidate
 
@@ -96,7 +97,7 @@ def _parse_port(text: str | None, protocol: Protocol, raw: str) -> int:
         if default is None:
             raise InvalidTargetError(f"{protocol.value}:// needs a port, e.g. {protocol.value}://host:8443")
         return default
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    if not _PORT.fullmatch(text) or not 0 < int(text) < 65536:
         raise InvalidTargetError(f"invalid port {text!r} in {raw!r}: expected 1-65535")
     return int(text)
 

@@ -11,8 +11,20 @@ from typing import Any
 from chalicelib import __version__
 from chalicelib.inventory import Source
 from chalicelib.models import FindingCode, Protocol, Status
-from chalicelib.payloads import DEFAULT_LIMIT, MAX_BULK_ROWS, MAX_LIMIT
+from chalicelib.payloads import (
+    DEFAULT_LIMIT,
+    LABEL_KEY,
+    MAX_BULK_ROWS,
+    MAX_CA_BUNDLE,
+    MAX_DAYS,
+    MAX_INTERVAL_MINUTES,
+    MAX_LABEL_VALUE,
+    MAX_LABELS,
+    MAX_LIMIT,
+    MAX_NOTES,
+)
 from chalicelib.targets import DEFAULT_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
+from chalicelib.tokens import TEAM_NAME
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -31,8 +43,10 @@ def _errors(*statuses: int) -> dict[str, Any]:
         404: "No such target for this team",
         409: "The team already registered this endpoint (error.existing_id names it)",
         413: "Request body over 1 MiB",
+        415: "The body's Content-Type is not one the operation takes",
         422: "The target names or resolves to a forbidden (non-public) address",
         429: "Throttled; retry after the Retry-After header's seconds",
+        503: "The data store is out of reach (unavailable) or certwatch is not configured (not_configured)",
     }
     return {str(s): _json(_ref("Error"), meaning[s]) for s in statuses}
 
@@ -42,39 +56,103 @@ _TEAM = {
     "in": "query",
     "required": False,
     "description": "Act on this team (admin tokens only; default: the token's own team)",
-    "schema": {"type": "string"},
+    "schema": {"type": "string", "pattern": f"^{TEAM_NAME}$"},
 }
-_ID = {"name": "target_id", "in": "path", "required": True, "schema": {"type": "string"}}
-_LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "default": DEFAULT_LIMIT, "maximum": MAX_LIMIT}}
+_ID = {
+    "name": "target_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^tg_[0-9a-f]{20}$"},
+    "description": "Any other text is a 404 too",
+}
+_LIMIT = {
+    "name": "limit",
+    "in": "query",
+    "schema": {"type": "integer", "default": DEFAULT_LIMIT, "minimum": 1, "maximum": MAX_LIMIT},
+}
 _STATUS = {"name": "status", "in": "query", "schema": {"type": "string", "enum": [s.value for s in Status]}}
-_EXPIRING = {"name": "expiring_within_days", "in": "query", "schema": {"type": "integer", "minimum": 0}}
-_CURSOR = {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "From next_cursor"}
+_EXPIRING = {
+    "name": "expiring_within_days",
+    "in": "query",
+    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_DAYS * 10},
+}
+_CURSOR = {
+    "name": "cursor",
+    "in": "query",
+    "schema": {"type": "string"},
+    "description": "From next_cursor (opaque: any other text is a 400 invalid_cursor)",
+}
 _AUTH: list[dict[str, list[str]]] = [{"bearer": []}]
 
+_DAYS = {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_DAYS}
+_INTERVAL = {
+    "type": ["integer", "null"],
+    "minimum": MIN_INTERVAL_MINUTES,
+    "maximum": MAX_INTERVAL_MINUTES,
+    "default": DEFAULT_INTERVAL_MINUTES,
+}
+_LABELS = {
+    "type": "object",
+    "maxProperties": MAX_LABELS,
+    "propertyNames": {"pattern": f"^{LABEL_KEY}$"},
+    "additionalProperties": {"type": "string", "maxLength": MAX_LABEL_VALUE},
+}
+_ALERT_DAYS = {
+    "type": ["array", "null"],
+    "description": "The target's own alert thresholds in days (default: 30, 14, 7, 3, 1 up to warn_days)",
+    "minItems": 1,
+    "maxItems": 10,
+    "items": {"type": "integer", "minimum": 1, "maximum": MAX_DAYS},
+}
 _TARGET_INPUT = {
     "type": "object",
+    "description": "Either target, or host (with port and protocol); null for an optional field means its default. "
+    "critical_days must not exceed warn_days (30 unless given).",
     "additionalProperties": False,
+    "oneOf": [
+        {
+            "required": ["target"],
+            "not": {"anyOf": [{"required": ["host"]}, {"required": ["port"]}, {"required": ["protocol"]}]},
+        },
+        {"required": ["host"], "not": {"required": ["target"]}},
+    ],
     "properties": {
         "target": {
             "type": "string",
+            "minLength": 1,
             "description": "Any target form `certwatch check` accepts: example.com, example.com:8443, "
             "https://example.com/path, [2001:db8::1]:443, smtp://mail.example.com, ...",
         },
-        "host": {"type": "string", "description": "Instead of target: the host name or address"},
-        "port": {"type": "integer", "minimum": 1, "maximum": 65535, "description": "Default: the protocol's port"},
-        "protocol": {"type": "string", "enum": sorted(p.value for p in Protocol), "default": "https"},
-        "sni": {"type": "string", "description": "Server name to send and to match the certificate against"},
-        "labels": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 256}},
-        "warn_days": {"type": "integer", "minimum": 0, "default": 30},
-        "critical_days": {"type": "integer", "minimum": 0, "default": 7},
-        "check_interval_minutes": {
-            "type": "integer",
-            "minimum": MIN_INTERVAL_MINUTES,
-            "default": DEFAULT_INTERVAL_MINUTES,
+        "host": {"type": "string", "minLength": 1, "description": "Instead of target: the host name or address"},
+        "port": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": 65535,
+            "description": "Default: the protocol's port",
         },
-        "ca_bundle": {"type": "string", "description": "PEM trust anchors for an internal CA"},
-        "notes": {"type": "string", "maxLength": 2000},
+        "protocol": {"type": "string", "enum": sorted(p.value for p in Protocol), "default": "https"},
+        "sni": {"type": ["string", "null"], "description": "Server name to send and to match the certificate against"},
+        "labels": _LABELS,
+        "warn_days": {**_DAYS, "default": 30},
+        "critical_days": {**_DAYS, "default": 7},
+        "check_interval_minutes": _INTERVAL,
+        "ca_bundle": {
+            "type": ["string", "null"],
+            "maxLength": MAX_CA_BUNDLE,
+            "description": "PEM trust anchors for an internal CA",
+        },
+        "notes": {"type": ["string", "null"], "maxLength": MAX_NOTES},
+        "alert_days": _ALERT_DAYS,
     },
+}
+
+_BULK_ROWS = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": MAX_BULK_ROWS,
+    "contains": {"not": {"type": "object", "maxProperties": 0}},
+    "description": "TargetInput rows: a row that is not one is reported as rejected, and blocks no other row",
+    "items": {},
 }
 
 _SUMMARY = {
@@ -105,6 +183,7 @@ _TARGET = {
         "check_interval_minutes": {"type": "integer"},
         "ca_bundle": {"type": ["string", "null"]},
         "notes": {"type": ["string", "null"]},
+        "alert_days": {"type": ["array", "null"], "items": {"type": "integer"}},
         "paused": {"type": "boolean"},
         "source": {"type": "string"},
         "created_at": {"type": "string", "format": "date-time"},
@@ -183,7 +262,8 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Register a target; its first check runs right after, without waiting",
                 "parameters": [_TEAM],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("TargetInput")}}},
-                "responses": {"201": _json(_ref("Target"), "Registered")} | _errors(400, 401, 403, 409, 413, 422, 429),
+                "responses": {"201": _json(_ref("Target"), "Registered")}
+                | _errors(400, 401, 403, 409, 413, 415, 422, 429, 503),
             },
             "get": {
                 "summary": "List the team's targets with their latest result",
@@ -192,7 +272,12 @@ def openapi_document() -> dict[str, Any]:
                     _LIMIT,
                     _CURSOR,
                     _STATUS,
-                    {"name": "label", "in": "query", "schema": {"type": "string"}, "description": "key:value"},
+                    {
+                        "name": "label",
+                        "in": "query",
+                        "schema": {"type": "string", "pattern": f"^{LABEL_KEY}:"},
+                        "description": "key:value",
+                    },
                     _EXPIRING,
                 ],
                 "responses": {
@@ -207,7 +292,7 @@ def openapi_document() -> dict[str, Any]:
                         "A page of targets",
                     )
                 }
-                | _errors(400, 401, 403, 429),
+                | _errors(400, 401, 403, 429, 503),
             },
         },
         "/targets/bulk": {
@@ -217,7 +302,19 @@ def openapi_document() -> dict[str, Any]:
                 "requestBody": {
                     "required": True,
                     "content": {
-                        "application/json": {"schema": {"type": "array", "items": _ref("TargetInput")}},
+                        "application/json": {
+                            "schema": {
+                                "oneOf": [
+                                    _BULK_ROWS,
+                                    {
+                                        "type": "object",
+                                        "required": ["targets"],
+                                        "additionalProperties": False,
+                                        "properties": {"targets": _BULK_ROWS},
+                                    },
+                                ]
+                            }
+                        },
                         "text/csv": {
                             "schema": {"type": "string"},
                             "example": "target,labels,warn_days\nexample.com,env=prod;tier=1,21\n",
@@ -250,32 +347,33 @@ def openapi_document() -> dict[str, Any]:
                         "One outcome per row",
                     )
                 }
-                | _errors(400, 401, 403, 413, 429),
+                | _errors(400, 401, 403, 413, 415, 429, 503),
             }
         },
         "/targets/{target_id}": {
             "get": {
                 "summary": "A target and its latest full check result",
                 "parameters": [_ID, _TEAM],
-                "responses": {"200": _json(target_with_result, "The target")} | _errors(400, 401, 403, 404, 429),
+                "responses": {"200": _json(target_with_result, "The target")} | _errors(400, 401, 403, 404, 429, 503),
             },
             "patch": {
                 "summary": "Change labels, thresholds, interval, notes or paused",
                 "parameters": [_ID, _TEAM],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("TargetChanges")}}},
-                "responses": {"200": _json(_ref("Target"), "Changed")} | _errors(400, 401, 403, 404, 413, 429),
+                "responses": {"200": _json(_ref("Target"), "Changed")}
+                | _errors(400, 401, 403, 404, 413, 415, 429, 503),
             },
             "delete": {
                 "summary": "Remove a target with its results and alert state",
                 "parameters": [_ID, _TEAM],
-                "responses": {"204": {"description": "Removed"}} | _errors(400, 401, 403, 404, 429),
+                "responses": {"204": {"description": "Removed"}} | _errors(400, 401, 403, 404, 429, 503),
             },
         },
         "/targets/{target_id}/check": {
             "post": {
                 "summary": "Check now; stores and returns the result",
                 "parameters": [_ID, _TEAM],
-                "responses": {"200": _json(target_with_result, "Checked")} | _errors(400, 401, 403, 404, 429),
+                "responses": {"200": _json(target_with_result, "Checked")} | _errors(400, 401, 403, 404, 415, 429, 503),
             }
         },
         "/certificates": {
@@ -289,7 +387,7 @@ def openapi_document() -> dict[str, Any]:
                     _CURSOR,
                     {"name": "source", "in": "query", "schema": {"type": "string", "enum": [s.value for s in Source]}},
                     {"name": "status", "in": "query", "schema": {"type": "string", "enum": [s.value for s in Status]}},
-                    {"name": "expiring_within_days", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    _EXPIRING,
                     {
                         "name": "issuer",
                         "in": "query",
@@ -310,7 +408,7 @@ def openapi_document() -> dict[str, Any]:
                         "A page of certificates",
                     )
                 }
-                | _errors(400, 401, 403, 429),
+                | _errors(400, 401, 403, 429, 503),
             }
         },
         "/discover": {
@@ -327,6 +425,7 @@ def openapi_document() -> dict[str, Any]:
                                 "type": "object",
                                 "additionalProperties": False,
                                 "properties": {"register": {"type": "boolean", "default": False}},
+                                "description": "No body at all proposes without registering",
                             }
                         }
                     },
@@ -343,7 +442,7 @@ def openapi_document() -> dict[str, Any]:
                         "What was found (and registered)",
                     )
                 }
-                | _errors(400, 401, 403, 429),
+                | _errors(400, 401, 403, 413, 415, 429, 503),
             }
         },
     }
@@ -365,12 +464,19 @@ def openapi_document() -> dict[str, Any]:
                 "TargetInput": _TARGET_INPUT,
                 "TargetChanges": {
                     "type": "object",
+                    "description": "null leaves a field as it is, but clears notes. critical_days must not exceed "
+                    "warn_days once the change is applied.",
                     "additionalProperties": False,
+                    "minProperties": 1,
                     "properties": {
-                        name: _TARGET_INPUT["properties"][name]  # type: ignore[index]
-                        for name in ("labels", "warn_days", "critical_days", "check_interval_minutes")
-                    }
-                    | {"notes": {"type": ["string", "null"]}, "paused": {"type": "boolean"}},
+                        "labels": _LABELS,
+                        "warn_days": _DAYS,
+                        "critical_days": _DAYS,
+                        "check_interval_minutes": _INTERVAL,
+                        "notes": {"type": ["string", "null"], "maxLength": MAX_NOTES},
+                        "paused": {"type": ["boolean", "null"]},
+                        "alert_days": _ALERT_DAYS,
+                    },
                 },
                 "Target": _TARGET,
                 "ResultSummary": _SUMMARY,

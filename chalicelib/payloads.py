@@ -11,7 +11,7 @@ import enum
 import io
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,8 +38,12 @@ MAX_DAYS = 3650
 MAX_INTERVAL_MINUTES = 30 * 24 * 60
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+MAX_NUMBER_DIGITS = 20
 
-_LABEL_KEY = re.compile(r"^[A-Za-z0-9_.\-/]{1,64}$")
+LABEL_KEY = r"[A-Za-z0-9_.\-/]{1,64}"  # the whole key must match
+MAX_LABEL_VALUE = 256
+_LABEL_KEY = re.compile(LABEL_KEY)
+_WHOLE = re.compile(r"-?[0-9]{1,9}")  # a whole number in a query string or CSV cell (ASCII digits only)
 _SPEC_FIELDS = {
     "target",
     "host",
@@ -59,13 +63,64 @@ _INT_FIELDS = {"port", "warn_days", "critical_days", "check_interval_minutes"}
 
 
 def json_document(raw: bytes | None) -> Any:
-    """The JSON value of a request body; 400 when it is not JSON."""
+    """The JSON value of a request body; 400 when it is not JSON, or holds what no field could."""
     if not raw:
         raise InvalidRequestError("the request body is empty; send a JSON object", code="malformed_json")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequestError(f"the request body is not valid JSON: {exc}", code="malformed_json") from exc
+        document = json.loads(raw, parse_int=_json_int)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequestError(
+            f"the request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
+            code="malformed_json",
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidRequestError("the request body is not UTF-8 text", code="malformed_json") from exc
+    except RecursionError as exc:
+        raise InvalidRequestError(
+            "the request body nests arrays or objects too deeply to be a target", code="malformed_json"
+        ) from exc
+    _refuse_lone_surrogates(document)
+    return document
+
+
+def _json_int(text: str) -> int:
+    # Python refuses to convert more than 4300 digits (with a message about its own settings).
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise InvalidRequestError(
+            f"a number in the request body has {len(text)} digits; no field takes more than {MAX_NUMBER_DIGITS}"
+        )
+    return int(text)
+
+
+def _refuse_lone_surrogates(document: object) -> None:
+    """Refuse a string holding half a UTF-16 surrogate pair (``"\\udc00"``): it is no Unicode text.
+
+    JSON may spell one, but it cannot be stored or encoded; the field it is in is named (for a
+    bulk row, the row's field). Iterative: the parser already allowed the document's depth.
+    """
+    pending: list[tuple[object, str | None]] = [(document, None)]
+    while pending:
+        value, field = pending.pop()
+        if isinstance(value, str) and not _is_text(value):
+            raise InvalidRequestError(
+                f"{field or 'the request body'} holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff), "
+                "which is not text",
+                field=field,
+            )
+        if isinstance(value, dict):
+            for key, item in value.items():
+                name = field or (key if _is_text(key) else None)
+                pending += [(key, name), (item, name)]
+        elif isinstance(value, list):
+            pending += [(item, field) for item in value]
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +203,7 @@ def target_filter(query: Mapping[str, str], now: datetime) -> TargetFilter:
     label = None
     if "label" in query:
         key, sep, value = query["label"].partition(":")
-        if not sep or not _LABEL_KEY.match(key):
+        if not sep or not _LABEL_KEY.fullmatch(key):
             raise InvalidRequestError("label must be key:value", field="label")
         label = (key, value)
     expiring_before = None
@@ -202,10 +257,12 @@ def _labels(value: object) -> dict[str, str]:
     if len(value) > MAX_LABELS:
         raise InvalidRequestError(f"at most {MAX_LABELS} labels", field="labels")
     for key, text in value.items():
-        if not _LABEL_KEY.match(key):
+        if not _LABEL_KEY.fullmatch(key):
             raise InvalidRequestError(f"label key {key!r}: use 1-64 of A-Z a-z 0-9 _ . - /", field="labels")
-        if not isinstance(text, str) or len(text) > 256:
-            raise InvalidRequestError(f"label {key!r} must be a string of at most 256 characters", field="labels")
+        if not isinstance(text, str) or len(text) > MAX_LABEL_VALUE:
+            raise InvalidRequestError(
+                f"label {key!r} must be a string of at most {MAX_LABEL_VALUE} characters", field="labels"
+            )
     return dict(value)
 
 
@@ -213,15 +270,12 @@ def _alert_days(value: object) -> tuple[int, ...] | None:
     """A target's own alert thresholds: a list of 1-10 distinct day counts."""
     if value is None:
         return None
-    if (
-        not isinstance(value, list)
-        or not 1 <= len(value) <= 10
-        or not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d <= MAX_DAYS for d in value)
-    ):
+    days = [_whole(d) for d in value] if isinstance(value, list) else []
+    if not 1 <= len(days) <= 10 or not all(d is not None and 0 < d <= MAX_DAYS for d in days):
         raise InvalidRequestError(
             f"alert_days must be a list of 1-10 whole numbers of days (1-{MAX_DAYS})", field="alert_days"
         )
-    return tuple(sorted(set(value), reverse=True))
+    return tuple(sorted({d for d in days if d is not None}, reverse=True))
 
 
 def _ca_bundle(value: object) -> str | None:
@@ -239,12 +293,23 @@ def _ca_bundle(value: object) -> str | None:
 def _int(body: Mapping[str, Any], name: str, low: int, high: int, *, default: int | None) -> Any:
     if name not in body or body[name] is None:
         return default
-    value = body[name]
-    if isinstance(value, bool) or not isinstance(value, int):
+    value = _whole(body[name])
+    if value is None:
         raise InvalidRequestError(f"{name} must be a whole number", field=name)
     if not low <= value <= high:
         raise InvalidRequestError(f"{name} must be between {low} and {high}", field=name)
     return value
+
+
+def _whole(value: object) -> int | None:
+    """A JSON whole number as an int: 30, or 30.0 (an integer to JSON Schema too); never true or 30.5."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
 
 
 def _optional_str(body: Mapping[str, Any], name: str, limit: int) -> str | None:
@@ -277,7 +342,7 @@ def _csv_rows(raw: bytes) -> list[object]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidRequestError("the CSV is not UTF-8 text", code="malformed_csv") from exc
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text, newline=""))  # the csv module reads line ends itself
     header = reader.fieldnames or []
     unknown = [name for name in header if name.strip() not in _SPEC_FIELDS]
     if not header or unknown:
@@ -287,7 +352,7 @@ def _csv_rows(raw: bytes) -> list[object]:
             code="malformed_csv",
         )
     rows: list[object] = []
-    for record in reader:
+    for record in _csv_records(reader):
         if None in record:  # DictReader's key for cells beyond the header
             rows.append(RejectedRow(f"the row has more cells than the header's {len(header)} columns"))
             continue
@@ -299,11 +364,20 @@ def _csv_rows(raw: bytes) -> list[object]:
             if key == "labels":
                 row[key] = _csv_labels(cell)
             elif key == "alert_days":
-                row[key] = [int(d) if d.strip().isdigit() else d for d in cell.split(";") if d.strip()]
+                row[key] = [int(d) if _WHOLE.fullmatch(d.strip()) else d for d in cell.split(";") if d.strip()]
             else:
                 row[key] = cell.strip()
         rows.append(_numbers(row, _INT_FIELDS))  # kept even when empty, so row numbers match the upload
     return rows
+
+
+def _csv_records(reader: csv.DictReader[str]) -> Iterator[dict[str | Any, str | Any]]:
+    """The reader's records; a line the csv module cannot read (a cell over its size limit) is a 400."""
+    try:
+        yield from reader
+    except csv.Error as exc:  # e.g. "field larger than field limit (131072)"
+        line = reader.reader.line_num
+        raise InvalidRequestError(f"CSV line {line} cannot be read: {exc}", code="malformed_csv") from exc
 
 
 def _numbers(fields: Mapping[str, Any], names: set[str]) -> dict[str, Any]:
@@ -311,7 +385,7 @@ def _numbers(fields: Mapping[str, Any], names: set[str]) -> dict[str, Any]:
     converted = dict(fields)
     for name in names & set(fields):
         value = fields[name]
-        if isinstance(value, str) and re.fullmatch(r"-?\d{1,9}", value.strip()):
+        if isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
             converted[name] = int(value)
     return converted
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import StoreError
 
@@ -38,6 +38,8 @@ class SqsCheckQueue:
                 answer = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
             except ClientError as exc:
                 raise StoreError(f"cannot queue checks: {exc}") from exc
+            except BotoCoreError as exc:  # no answer at all: connection refused or reset, timeout
+                raise StoreError(f"cannot queue checks: SQS unreachable: {type(exc).__name__}") from exc
             self.requests += 1
             failed = answer.get("Failed") or []
             if failed:

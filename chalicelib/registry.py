@@ -18,6 +18,7 @@ from chalicelib.errors import (
     DuplicateTargetError,
     ForbiddenAddressError,
     InvalidRequestError,
+    NotFoundError,
     PermissionDeniedError,
     ProbeError,
 )
@@ -25,7 +26,7 @@ from chalicelib.models import Endpoint
 from chalicelib.payloads import target_changes, target_spec
 from chalicelib.queue import CheckQueue
 from chalicelib.store import TargetStore, apply_changes
-from chalicelib.targets import BulkOutcome, Page, Target, TargetFilter, TargetSpec, new_target_id
+from chalicelib.targets import BulkOutcome, Page, Target, TargetFilter, TargetSpec, is_target_id, new_target_id
 from chalicelib.tokens import Principal, validate_team
 
 REGISTRATION_DNS_TIMEOUT = 3.0
@@ -108,12 +109,12 @@ class TargetRegistry:
     def get(
         self, principal: Principal, target_id: str, *, team: str | None = None
     ) -> tuple[Target, dict[str, Any] | None]:
-        owner = self.team_for(principal, team)
+        owner = self._owner_of(principal, target_id, team)
         target = self._store.get_target(owner, target_id)
         return target, self._store.get_result(owner, target_id)
 
     def change(self, principal: Principal, target_id: str, body: object, *, team: str | None = None) -> Target:
-        owner = self.team_for(principal, team)
+        owner = self._owner_of(principal, target_id, team)
         changes = target_changes(body)
         now = self._clock()
         preview = apply_changes(self._store.get_target(owner, target_id), changes, now)
@@ -122,15 +123,17 @@ class TargetRegistry:
         return self._store.update_target(owner, target_id, changes, now)
 
     def remove(self, principal: Principal, target_id: str, *, team: str | None = None) -> None:
-        self._store.delete_target(self.team_for(principal, team), target_id)
+        self._store.delete_target(self._owner_of(principal, target_id, team), target_id)
 
     def check_now(
         self, principal: Principal, target_id: str, *, team: str | None = None
     ) -> tuple[Target, dict[str, Any]]:
-        owner = self.team_for(principal, team)
+        owner = self._owner_of(principal, target_id, team)
         target = self._store.get_target(owner, target_id)
-        (document,) = self._checker().check_targets([target])
-        return self._store.get_target(owner, target_id), document
+        documents = self._checker().check_targets([target])
+        if not documents:  # deleted while it was being checked: its result was not stored
+            raise NotFoundError(f"no target {target_id}")
+        return self._store.get_target(owner, target_id), documents[0]
 
     def team_for(self, principal: Principal, requested: str | None) -> str:
         """The team a request acts on: the caller's own, or any team for an admin."""
@@ -139,6 +142,16 @@ class TargetRegistry:
         if not principal.admin:
             raise PermissionDeniedError("only an admin token may act on another team (?team=)")
         return validate_team(requested)
+
+    def _owner_of(self, principal: Principal, target_id: str, team: str | None) -> str:
+        """The team to look ``target_id`` up in; 404 at once for an id certwatch never makes.
+
+        DynamoDB refuses a key over 1 KB with an error of its own (which would read as an outage).
+        """
+        owner = self.team_for(principal, team)
+        if not is_target_id(target_id):
+            raise NotFoundError(f"no target {target_id!r}: a target id is tg_ and 20 hex digits")
+        return owner
 
     def _ask_for_checks(self, refs: list[tuple[str, str]]) -> None:
         """Queue first checks; if the queue is down the target is due now, so the next sweep checks it."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from chalicelib.models import CheckPolicy, Endpoint, Status, TargetReport
+
+_TARGET_ID = re.compile(r"tg_[0-9a-f]{20}")
 
 DEFAULT_INTERVAL_MINUTES = 360
 MIN_INTERVAL_MINUTES = 5
@@ -164,6 +167,11 @@ def endpoint_key(endpoint: Endpoint) -> str:
 def new_target_id() -> str:
     """A target id that sorts by creation time: 12 hex digits of milliseconds, 8 random."""
     return f"tg_{int(time.time() * 1000):012x}{secrets.token_hex(4)}"
+
+
+def is_target_id(text: str) -> bool:
+    """Whether ``text`` has the shape of the ids ``new_target_id`` makes."""
+    return _TARGET_ID.fullmatch(text) is not None
 
 
 def due_shard(target_id: str) -> str:

@@ -17,8 +17,9 @@ from typing import Protocol
 
 from chalicelib.errors import InvalidRequestError, UnauthorizedError
 
-_TOKEN = re.compile(r"^cw_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
-_TEAM = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_TOKEN = re.compile(r"cw_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
+TEAM_NAME = r"[a-z0-9][a-z0-9_-]{0,63}"  # the whole name must match
+_TEAM = re.compile(TEAM_NAME)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ class TokenStore(Protocol):
 
 
 def validate_team(team: str) -> str:
-    if not _TEAM.match(team):
+    if not _TEAM.fullmatch(team):
         raise InvalidRequestError(
             f"team {team!r}: use 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit",
             field="team",
@@ -68,7 +69,7 @@ def issue(team: str, *, admin: bool, now: datetime, name: str = "") -> tuple[str
 
 def adopt(token: str, team: str, *, admin: bool, now: datetime, name: str = "") -> TokenRecord:
     """The record for a token made elsewhere (the local stack's CERTWATCH_BOOTSTRAP_TOKEN)."""
-    match = _TOKEN.match(token.strip())
+    match = _TOKEN.fullmatch(token.strip())
     if match is None:
         raise InvalidRequestError("a token looks like cw_<12 hex digits>_<43 URL-safe characters>", field="token")
     return TokenRecord(match[1], validate_team(team), admin, _hash(match[2]), now, name)
@@ -81,7 +82,7 @@ def authenticate(header: str | None, store: TokenStore) -> Principal:
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise UnauthorizedError("the Authorization header must be: Bearer <token>")
-    match = _TOKEN.match(token.strip())
+    match = _TOKEN.fullmatch(token.strip())
     if match is None:
         raise UnauthorizedError("invalid token")
     record = store.get_token(match[1])

@@ -81,8 +81,13 @@ def parse_pem_bundle(pem: bytes, *, source: str = "bundle") -> list[x509.Certifi
             # Public bundles still hold a few old roots with a zero or negative serial number.
             warnings.simplefilter("ignore", CryptographyDeprecationWarning)
             certs = x509.load_pem_x509_certificates(pem)
-    except ValueError as exc:
-        raise TrustStoreError(f"{source}: not a PEM certificate bundle ({exc})") from exc
+    except ValueError as exc:  # cryptography's text names its own internals, not the problem
+        problem = (
+            "a certificate block in it is not a valid X.509 certificate (or its base64 or END line is broken)"
+            if b"-----BEGIN CERTIFICATE-----" in pem
+            else "no PEM certificate block (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----) in it"
+        )
+        raise TrustStoreError(f"{source}: not a PEM certificate bundle: {problem}") from exc
     if not certs:
         raise TrustStoreError(f"{source}: no certificate found")
     return certs

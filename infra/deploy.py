@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from chalicelib.errors import CertwatchError  # noqa: E402
 from chalicelib.settings import stage_environment  # noqa: E402
 from chalicelib.stack import deploy_stack, stack_name, stack_outputs  # noqa: E402
-from infra.merge_template import GATEWAY_RESPONSES, merge_template  # noqa: E402
+from infra.merge_template import GATEWAY_RESPONSES, gateway_response, merge_template  # noqa: E402
 
 CONFIG = ROOT / ".chalice" / "config.json"
 CHALICE = str(Path(sys.executable).parent / "chalice")  # the venv's chalice command
@@ -111,14 +111,15 @@ def configure_gateway_responses(apigateway: Any, stage: str, chalice_dir: Path =
         return []
     api_id, api_stage = found
     done = []
-    for kind, (status, code, message) in GATEWAY_RESPONSES.items():
+    for kind in GATEWAY_RESPONSES:
+        status, body = gateway_response(kind)
         apigateway.put_gateway_response(
             restApiId=api_id,
             responseType=kind,
-            statusCode=str(status),
-            responseTemplates={"application/json": json.dumps({"error": {"code": code, "message": message}})},
+            responseTemplates={"application/json": body},
+            **({} if status is None else {"statusCode": str(status)}),
         )
-        done.append(f"API {api_id}: {kind} answers {status} {code}")
+        done.append(f"API {api_id}: {kind} answers {status or 'its own status'} {GATEWAY_RESPONSES[kind][1]}")
     apigateway.create_deployment(restApiId=api_id, stageName=api_stage)
     return done
 

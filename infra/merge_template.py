@@ -16,25 +16,39 @@ import json
 import sys
 
 # API Gateway answers some requests itself (no Authorization header, no such route): give those
-# the same JSON error shape the functions use.
-GATEWAY_RESPONSES = {
+# the same JSON error shape the functions use. Fixed texts: API Gateway's own messages can repeat
+# the request's Authorization header, the caller's whole token. None keeps API Gateway's status.
+NO_ROUTE = (404, "not_found", "no such route: GET /openapi.json lists the paths and their methods")
+GATEWAY_RESPONSES: dict[str, tuple[int | None, str, str]] = {
     "UNAUTHORIZED": (401, "unauthorized", "missing Authorization header; send Authorization: Bearer <token>"),
-    "MISSING_AUTHENTICATION_TOKEN": (404, "not_found", "no such route"),
+    "MISSING_AUTHENTICATION_TOKEN": NO_ROUTE,
+    # This API signs nothing with SigV4: API Gateway reads an Authorization header as a broken
+    # signature only on a request that no route (or method) matched.
+    "INVALID_SIGNATURE": NO_ROUTE,
     "ACCESS_DENIED": (403, "forbidden", "access denied"),
+    "UNSUPPORTED_MEDIA_TYPE": (415, "unsupported_media_type", "send the body with Content-Type: application/json"),
+    "REQUEST_TOO_LARGE": (413, "payload_too_large", "the request body is over the limit"),
     "THROTTLED": (429, "throttled", "too many requests; retry shortly"),
+    "DEFAULT_4XX": (None, "refused", "API Gateway refused the request"),
     "DEFAULT_5XX": (502, "gateway_error", "the API failed to answer; retry shortly"),
 }
 
 
+def gateway_response(kind: str) -> tuple[int | None, str]:
+    """The status (None: API Gateway's own) and JSON body API Gateway answers for a response type."""
+    status, code, message = GATEWAY_RESPONSES[kind]
+    return status, json.dumps({"error": {"code": code, "message": message}})
+
+
 def gateway_responses() -> dict[str, dict[str, object]]:
     """SAM's GatewayResponses for the REST API: JSON bodies like {"error": {"code": ..., "message": ...}}."""
-    return {
-        kind: {
-            "StatusCode": str(status),
-            "ResponseTemplates": {"application/json": json.dumps({"error": {"code": code, "message": message}})},
-        }
-        for kind, (status, code, message) in GATEWAY_RESPONSES.items()
-    }
+    responses: dict[str, dict[str, object]] = {}
+    for kind in GATEWAY_RESPONSES:
+        status, body = gateway_response(kind)
+        responses[kind] = {"ResponseTemplates": {"application/json": body}}
+        if status is not None:
+            responses[kind]["StatusCode"] = str(status)
+    return responses
 
 
 def merge_template(stage: str) -> dict[str, object]:

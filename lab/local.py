@@ -175,11 +175,12 @@ def _subscribe_console(sns: Any, sqs: Any, topic_arn: str) -> str:
 
 def _serve_api(app: Any, port: int) -> Any:
     from chalice.cli.factory import CLIFactory
-    from chalice.local import create_local_server
+
+    from lab.gateway import local_api_server
 
     project_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     config = CLIFactory(project_dir).create_config_obj(chalice_stage_name=STAGE)
-    server = create_local_server(app, config, "127.0.0.1", port)
+    server = local_api_server(app, config, "127.0.0.1", port)
     thread = threading.Thread(target=server.serve_forever, name="local-api", daemon=True)
     thread.start()
     return server

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import socket
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ from chalicelib.settings import Settings
 from chalicelib.sns import RecordingPublisher
 from chalicelib.store import InMemoryStore
 from chalicelib.tokens import issue
-from lab.certs import make_cert
+from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
 from tests.conftest import Pki
 from tests.functional.helpers import no_dns
@@ -253,3 +254,19 @@ def tls(pki: Pki) -> Iterator[LoopbackTls]:
             expired=stack.enter_context(TlsServer([expired, pki.intermediate])),
         )
         yield servers
+
+
+class HookedTlsServer(TlsServer):
+    """A TLS server that runs ``on_connect`` when a client arrives, before its handshake.
+
+    Lets a test act at a known moment inside a check (delete the target, hold the check
+    until another request is done) without timing anything.
+    """
+
+    def __init__(self, chain: Sequence[Issued], on_connect: Callable[[], None]) -> None:
+        super().__init__(chain)
+        self._on_connect = on_connect
+
+    def handle(self, conn: socket.socket) -> None:
+        self._on_connect()
+        super().handle(conn)

@@ -1,4 +1,4 @@
-"""The same API over real HTTP: Chalice's local server (what `chalice local` runs) on 127.0.0.1, via urllib."""
+"""The same API over real HTTP: `make run`'s server (Chalice's local server, lab/gateway.py), via urllib."""
 
 from __future__ import annotations
 
@@ -11,11 +11,24 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from chalice.config import Config
-from chalice.local import create_local_server
 
 from app import app
 from chalicelib.payloads import MAX_BODY_BYTES
-from tests.e2e.conftest import LOOPBACK, LOOPBACK_PINS, ROOT, Api, LoopbackTls, Reply, Stacks, Transport, decode
+from lab.certs import make_cert
+from lab.gateway import local_api_server
+from tests.conftest import Pki
+from tests.e2e.conftest import (
+    LOOPBACK,
+    LOOPBACK_PINS,
+    ROOT,
+    Api,
+    HookedTlsServer,
+    LoopbackTls,
+    Reply,
+    Stacks,
+    Transport,
+    decode,
+)
 
 # No proxy from the environment may stand between the tests and the loopback server.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -23,7 +36,7 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    """``chalice local --stage local`` in-process on a free port; the app's class is restored afterwards."""
+    """``make run``'s API server in-process on a free port; the app's class is restored afterwards."""
     config = Config(
         chalice_stage="local",
         user_provided_params={"chalice_app": app},
@@ -32,7 +45,7 @@ def base_url() -> Iterator[str]:
     )
     original = app.__class__  # create_local_server swaps in a subclass with thread-local current_request
     try:
-        server = create_local_server(app, config, "127.0.0.1", 0)
+        server = local_api_server(app, config, "127.0.0.1", 0)
         thread = threading.Thread(target=server.serve_forever, name="chalice-local", daemon=True)
         thread.start()
         try:
@@ -122,10 +135,11 @@ def test_an_expired_certificate_checks_critical_over_http(api: Api, tls: Loopbac
     assert "EXPIRED" in checked.body["latest"]["codes"]
 
 
-def test_a_missing_token_is_401(api: Api) -> None:
+def test_a_missing_token_is_401_in_the_error_shape(api: Api) -> None:
     reply = api.as_(None).get("/targets")
 
-    assert reply.status == 401
+    assert (reply.status, reply.error["code"]) == (401, "unauthorized")
+    assert reply.headers["Content-Type"] == "application/json"
 
 
 @pytest.mark.parametrize("token", ["nonsense", "cw_000000000000_" + "A" * 43])
@@ -202,3 +216,68 @@ def test_concurrent_requests_each_get_their_own_answer(api: Api) -> None:
     assert [r.body["notes"] for r in replies] == names
     assert [r.body["target"] for r in replies] == [f"{name}:443" for name in names]
     assert len({r.body["id"] for r in replies}) == len(names)
+
+
+# --- what API Gateway answers itself, as the deployment configures it ------------------------------
+
+
+@pytest.mark.parametrize("path", ["/target", "/targets/abc/checks", "/"])
+@pytest.mark.parametrize("with_token", [True, False], ids=["token", "no-token"])
+def test_a_path_that_is_no_route_is_404_and_never_repeats_the_token(api: Api, path: str, with_token: bool) -> None:
+    caller = api if with_token else api.as_(None)
+
+    reply = caller.get(path)
+
+    assert (reply.status, reply.error["code"]) == (404, "not_found"), reply
+    assert reply.headers["Content-Type"] == "application/json"
+    assert api.token is not None
+    assert api.token[3:15] not in json.dumps(reply.body)
+    assert "Authorization=" not in json.dumps(reply.body)
+
+
+def test_a_body_without_a_json_content_type_is_415_in_the_error_shape(api: Api) -> None:
+    """urllib, like ``curl -d``, sends a body with no Content-Type as application/x-www-form-urlencoded."""
+    unlabelled = api.post("/targets", {"target": "https://unlabelled.example.com"}, content_type=None)
+    text = api.post("/targets", {"target": "https://text.example.com"}, content_type="text/plain")
+
+    for reply in (unlabelled, text):
+        assert (reply.status, reply.error["code"]) == (415, "unsupported_media_type"), reply
+        assert "Content-Type: application/json" in reply.error["message"]
+    assert api.get("/targets").body["items"] == []
+
+
+@pytest.mark.parametrize("method", ["PUT", "TRACE", "QUERY"])
+def test_a_method_the_path_lacks_is_405_in_the_error_shape(api: Api, method: str) -> None:
+    """http.server alone would answer TRACE or QUERY with a 501 HTML page."""
+    known = api.call(method, "/targets", {"target": "https://put.example.com"})
+    unknown = api.call(method, "/nowhere")
+
+    assert (known.status, known.error["code"]) == (405, "method_not_allowed"), known
+    assert set(known.headers["Allow"].replace(" ", "").split(",")) == {"GET", "POST"}
+    assert (unknown.status, unknown.error["code"]) == (404, "not_found"), unknown
+
+
+def test_a_check_racing_a_delete_over_http_is_404(base_url: str, stacks: Stacks, pki: Pki) -> None:
+    """The check is held on the wire until a DELETE over HTTP has finished: no timing involved."""
+    name = "race.http.example.test"
+    stack = stacks.build(allow_cidrs=LOOPBACK, pins={name: ["127.0.0.1"]}, check_timeout=60)
+    api = Api(transport(base_url), stack.token("alpha"))
+    connected, deleted = threading.Event(), threading.Event()
+
+    def hold_until_deleted() -> None:
+        connected.set()
+        deleted.wait(60)
+
+    served = make_cert(name, issuer=pki.intermediate)
+    with HookedTlsServer([served, pki.intermediate], hold_until_deleted) as server, ThreadPoolExecutor(1) as pool:
+        created = api.register(f"https://{name}:{server.port}")
+        check = pool.submit(api.post, f"/targets/{created['id']}/check")
+        assert connected.wait(60), "the check never reached the endpoint"
+        removed = api.delete(f"/targets/{created['id']}")
+        deleted.set()
+        checked = check.result(timeout=60)
+
+    assert removed.status == 204, removed
+    assert (checked.status, checked.error["code"]) == (404, "not_found"), checked
+    assert api.get(f"/targets/{created['id']}").status == 404
+    assert stack.store.get_result("alpha", created["id"]) is None

@@ -156,6 +156,7 @@ def test_answers_fit_their_documented_schemas(document: dict[str, Any], api: Api
         ("/targets", "post", api.as_("nonsense").post("/targets", {"target": "https://a.example.com"})),
         ("/targets", "post", api.post("/targets?team=beta", {"target": "https://a.example.com"})),
         ("/targets", "post", api.post("/targets", raw=b" " * (1024 * 1024 + 1))),
+        ("/targets", "post", api.post("/targets", {"target": "https://a.example.com"}, content_type="text/plain")),
         ("/targets", "get", api.get("/targets")),
         ("/targets", "get", api.get("/targets?limit=0")),
         ("/targets/{target_id}", "get", api.get(item)),
@@ -187,7 +188,49 @@ def test_answers_fit_their_documented_schemas(document: dict[str, Any], api: Api
     for path, method, reply in calls:
         assert_documented(document, path, method, reply)
     statuses = {reply.status for _, _, reply in calls}
-    assert statuses == {200, 201, 204, 400, 401, 403, 404, 409, 413, 422}
+    assert statuses == {200, 201, 204, 400, 401, 403, 404, 409, 413, 415, 422}
+
+
+def test_the_target_schemas_take_what_the_api_takes_and_refuse_what_it_refuses(
+    document: dict[str, Any], api: Api
+) -> None:
+    """The parts of TargetInput and TargetChanges JSON Schema can say, against the API's own answers."""
+    jsonschema = pytest.importorskip("jsonschema")
+    target_input = jsonschema.Draft202012Validator({**document, "$ref": "#/components/schemas/TargetInput"})
+    changes = jsonschema.Draft202012Validator({**document, "$ref": "#/components/schemas/TargetChanges"})
+    taken: list[dict[str, Any]] = [
+        {"target": "https://taken-1.example.com"},
+        {"host": "taken-2.example.com", "port": 8443, "protocol": "smtps", "sni": None},
+        {"target": "taken-3.example.com", "warn_days": None, "critical_days": 7.0, "alert_days": [30, 7]},
+        {"target": "taken-4.example.com", "labels": {"env.prod/x": "v" * 256}, "notes": None, "ca_bundle": None},
+    ]
+    refused: list[dict[str, Any]] = [
+        {},
+        {"labels": {}},
+        {"target": "refused.example.com", "host": "refused.example.com"},
+        {"target": "refused.example.com", "port": 443},
+        {"target": "refused.example.com", "warn_days": 3651},
+        {"target": "refused.example.com", "labels": {"bad key": "v"}},  # ("k\n" too, but Python's re reads
+        # the pattern's closing $ as "before a final newline"; JSON Schema's regexes are ECMA-262's)
+        {"target": "refused.example.com", "labels": None},
+        {"target": "refused.example.com", "alert_days": []},
+        {"target": "refused.example.com", "protocol": None},
+        {"target": "refused.example.com", "colour": "red"},
+    ]
+
+    for body in taken:
+        assert target_input.is_valid(body), body
+        assert api.post("/targets", body).status == 201, body
+    for body in refused:
+        assert not target_input.is_valid(body), body
+        assert api.post("/targets", body).status == 400, body
+    path = f"/targets/{api.register('https://changed.example.com')['id']}"
+    for body in ({"paused": None}, {"notes": None, "alert_days": None}, {"warn_days": 30.0}):
+        assert changes.is_valid(body), body
+        assert api.patch(path, body).status == 200, body
+    for body in ({}, {"labels": None}, {"paused": "yes"}, {"target": "elsewhere.example.com"}):
+        assert not changes.is_valid(body), body
+        assert api.patch(path, body).status == 400, body
 
 
 PROTECTED = sorted(app_routes() - PUBLIC)
@@ -242,3 +285,19 @@ def test_the_400_for_an_unknown_query_parameter_is_documented(
 
     assert refused.status == 400
     assert_documented(document, path, method, refused)
+
+
+def test_the_bulk_schema_takes_any_rows_but_no_upload_without_one(document: dict[str, Any], api: Api) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    where = "#/paths/~1targets~1bulk/post/requestBody/content/application~1json/schema"
+    bulk = jsonschema.Draft202012Validator({**document, "$ref": where})
+
+    taken: list[object] = [[{"target": "https://bulk-a.example.com"}, "junk"], {"targets": [{"host": "b.example.com"}]}]
+    refused: list[object] = [[], [{}, {}], {"targets": []}, {"rows": [{"target": "c.example.com"}]}, "d.example.com"]
+
+    for body in taken:
+        assert bulk.is_valid(body), body
+        assert api.post("/targets/bulk", body).status == 200, body
+    for body in refused:
+        assert not bulk.is_valid(body), body
+        assert api.post("/targets/bulk", body).status == 400, body

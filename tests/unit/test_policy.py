@@ -38,6 +38,8 @@ MODULE_SERVICES: dict[str, tuple[str, ...]] = {
     "discovery.py": ("elbv2", "acm", "apigateway", "apigatewayv2", "cloudfront"),
     "deps.py": ("sqs", "sts"),
 }
+# Helpers that take the operation's name as their first argument (dynamo.py's _call and _send).
+BY_NAME = {"_call", "_send"}
 # Where the IAM prefix is not botocore's service name.
 IAM_PREFIX = {"elbv2": "elasticloadbalancing"}
 # Operations any caller may make: no IAM permission can deny them.
@@ -113,7 +115,7 @@ def scan_module(module: str, source: str, services: Iterable[str]) -> list[Need]
         method: str | None = None
         if isinstance(node, ast.Attribute):  # client.put_item(...) or _call(client.list_certificates, ...)
             method = node.attr
-        elif isinstance(node, ast.Call) and _callee(node) == "_call" and node.args:  # self._call("query", ...)
+        elif isinstance(node, ast.Call) and _callee(node) in BY_NAME and node.args:  # self._call("query", ...)
             first = node.args[0]
             if isinstance(first, ast.Constant) and isinstance(first.value, str):
                 method = first.value
@@ -154,7 +156,7 @@ def _transaction_call(node: ast.Call) -> bool:
     if _callee(node) == "transact_write_items":
         return True
     first = node.args[0] if node.args else None
-    return _callee(node) == "_call" and isinstance(first, ast.Constant) and first.value == "transact_write_items"
+    return _callee(node) in BY_NAME and isinstance(first, ast.Constant) and first.value == "transact_write_items"
 
 
 def _encloses(call: ast.AST, node: ast.AST) -> bool:
