@@ -6,10 +6,13 @@ from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Rate, Response, SNSEvent, SQSEvent
 
-from chalicelib import __version__, api, payloads, render, telemetry
+from chalicelib import __version__
+from chalicelib.adapters import telemetry
 from chalicelib.deps import container
-from chalicelib.openapi import openapi_document
-from chalicelib.scanning import ACM_EVENT_TYPES
+from chalicelib.http import api, payloads
+from chalicelib.http.openapi import openapi_document
+from chalicelib.presentation import documents as render
+from chalicelib.services.scanning import ACM_EVENT_TYPES
 from chalicelib.settings import Settings
 
 app = Chalice(app_name="certwatch")

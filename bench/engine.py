@@ -17,10 +17,10 @@ import time
 from collections import Counter
 
 from bench import loopback
-from chalicelib.endpoints import parse_target
-from chalicelib.engine import CheckEngine, CheckRequest
-from chalicelib.resolver import SystemResolver
-from chalicelib.truststore import TrustStore
+from chalicelib.checks.engine import CheckEngine, CheckRequest
+from chalicelib.checks.resolver import SystemResolver
+from chalicelib.domain.endpoints import parse_target
+from chalicelib.domain.truststore import TrustStore
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,13 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
     from moto import mock_aws
 
+    from chalicelib.adapters.cloudformation import deploy_stack
+    from chalicelib.adapters.dynamo import _target_item
+    from chalicelib.adapters.sns import RecordingPublisher
     from chalicelib.deps import Container
-    from chalicelib.dynamo import _target_item
-    from chalicelib.endpoints import parse_target
+    from chalicelib.domain.endpoints import parse_target
+    from chalicelib.domain.targets import Target, TargetSpec, new_target_id
     from chalicelib.settings import Settings
-    from chalicelib.sns import RecordingPublisher
-    from chalicelib.stack import deploy_stack
-    from chalicelib.targets import Target, TargetSpec, new_target_id
 
     with mock_aws():
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():

@@ -11,22 +11,23 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from chalicelib.addresses import AddressPolicy
-from chalicelib.aws_sources import AcmSource, IamSource
-from chalicelib.checking import TargetChecker
-from chalicelib.discovery import Discoverer
-from chalicelib.dynamo import DynamoStore
-from chalicelib.engine import CheckEngine, utc_now
-from chalicelib.pipeline import Alerter, AlertSettings, CheckWorker, Publisher, SlackRelay, Sweeper
-from chalicelib.queue import SqsCheckQueue
-from chalicelib.registry import TargetRegistry
-from chalicelib.resolver import SystemResolver
-from chalicelib.scanning import CertificateSource, InventoryService
+from chalicelib.adapters.certificates import AcmSource, IamSource
+from chalicelib.adapters.discovery import Discoverer
+from chalicelib.adapters.dynamo import DynamoStore
+from chalicelib.adapters.slack import SlackWebhook
+from chalicelib.adapters.sns import SnsPublisher
+from chalicelib.adapters.sqs import SqsCheckQueue
+from chalicelib.checks.engine import CheckEngine
+from chalicelib.checks.resolver import SystemResolver
+from chalicelib.domain.addresses import AddressPolicy
+from chalicelib.domain.clock import utc_now
+from chalicelib.domain.truststore import TrustStore, load_trust_store
+from chalicelib.services.checking import TargetChecker
+from chalicelib.services.pipeline import Alerter, AlertSettings, CheckWorker, Publisher, SlackRelay, Sweeper
+from chalicelib.services.registry import TargetRegistry
+from chalicelib.services.scanning import CertificateSource, InventoryService
+from chalicelib.services.store import TargetStore
 from chalicelib.settings import Settings
-from chalicelib.slack import SlackWebhook
-from chalicelib.sns import SnsPublisher
-from chalicelib.store import TargetStore
-from chalicelib.truststore import TrustStore, load_trust_store
 
 
 class Container:

@@ -6,7 +6,7 @@ status code); nobody matches on message text.
 
 from __future__ import annotations
 
-from chalicelib.models import FailureReason
+from chalicelib.domain.models import FailureReason
 
 
 class CertwatchError(Exception):
@@ -86,3 +86,15 @@ class StoreError(CertwatchError):
 
 class ConfigurationError(CertwatchError):
     """certwatch is not configured for what was asked (a missing table, queue or setting)."""
+
+
+class PublishError(CertwatchError):
+    """SNS did not take a notification; it stays in the outbox for the next run."""
+
+
+class SlackError(CertwatchError):
+    """Slack did not take a message (after the retries a transient failure deserves)."""
+
+
+class SourceError(CertwatchError):
+    """ACM or IAM refused or failed a request for a reason other than throttling (access denied, ...)."""

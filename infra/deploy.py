@@ -26,9 +26,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from chalicelib.adapters.cloudformation import deploy_stack, stack_name, stack_outputs  # noqa: E402
 from chalicelib.errors import CertwatchError  # noqa: E402
 from chalicelib.settings import stage_environment  # noqa: E402
-from chalicelib.stack import deploy_stack, stack_name, stack_outputs  # noqa: E402
 from infra.merge_template import GATEWAY_RESPONSES, gateway_response, merge_template  # noqa: E402
 
 CONFIG = ROOT / ".chalice" / "config.json"

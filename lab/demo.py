@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from chalicelib import cli
+from certwatch import cli
 from lab.zoo import running_zoo
 
 

@@ -49,7 +49,7 @@ SCHEMATHESIS = [
 
 
 def main(argv: list[str]) -> int:
-    from chalicelib.tokens import issue
+    from chalicelib.domain.tokens import issue
 
     token, _ = issue("local", admin=True, now=datetime.now(UTC), name="fuzz")
     api_port, aws_port = _free_port(), _free_port()

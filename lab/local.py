@@ -112,8 +112,8 @@ def _start(
     import boto3
 
     from chalicelib import deps
-    from chalicelib.stack import deploy_stack
-    from chalicelib.truststore import load_trust_store
+    from chalicelib.adapters.cloudformation import deploy_stack
+    from chalicelib.domain.truststore import load_trust_store
 
     outputs = deploy_stack(boto3.client("cloudformation"), STAGE)
     os.environ["CERTWATCH_TOPIC_ARN"] = outputs["AlertsTopicArn"]
@@ -153,7 +153,7 @@ def _start(
 
 
 def _bootstrap_token(container: Any) -> str:
-    from chalicelib.tokens import adopt, issue
+    from chalicelib.domain.tokens import adopt, issue
 
     given = os.environ.get("CERTWATCH_BOOTSTRAP_TOKEN")
     now = datetime.now(UTC)
@@ -247,7 +247,7 @@ def _run_checker(application: Any, sqs: Any, queue_url: str) -> None:
 
 
 def _deliver_events(application: Any, sqs: Any, queue_url: str, topic_arn: str) -> None:
-    from chalicelib.notify import email_subject, email_text
+    from chalicelib.presentation.events import email_subject, email_text
 
     answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
     for message in answer.get("Messages", []):

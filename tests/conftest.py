@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.truststore import TrustStore
+from chalicelib.domain.truststore import TrustStore
 from lab.certs import Issued, make_ca
 
 

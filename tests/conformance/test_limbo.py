@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from chalicelib.analysis import analyze_chain
-from chalicelib.models import CheckPolicy, Severity
-from chalicelib.truststore import TrustStore
-from chalicelib.x509info import split_bundle
+from chalicelib.domain.analysis import analyze_chain
+from chalicelib.domain.models import CheckPolicy, Severity
+from chalicelib.domain.truststore import TrustStore
+from chalicelib.domain.x509info import split_bundle
 
 LIMBO = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "x509-limbo" / "limbo.json"
 # pyca/cryptography's verifier alone is right on this many SERVER cases of the same file.

@@ -16,14 +16,14 @@ from chalice.test import Client
 
 from app import app
 from chalicelib import deps
+from chalicelib.adapters.sns import RecordingPublisher
+from chalicelib.adapters.sqs import RecordingCheckQueue
+from chalicelib.checks.resolver import Lookup, SystemResolver
 from chalicelib.deps import Container
-from chalicelib.discovery import DiscoveredEndpoint
-from chalicelib.queue import RecordingCheckQueue
-from chalicelib.resolver import Lookup, SystemResolver
+from chalicelib.domain.inventory import DiscoveredEndpoint
+from chalicelib.domain.tokens import issue
+from chalicelib.services.store import InMemoryStore
 from chalicelib.settings import Settings
-from chalicelib.sns import RecordingPublisher
-from chalicelib.store import InMemoryStore
-from chalicelib.tokens import issue
 from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
 from tests.conftest import Pki

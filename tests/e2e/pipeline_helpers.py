@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
-from chalicelib.notify import Notification
-from chalicelib.sns import SnsPublisher
+from chalicelib.adapters.sns import SnsPublisher
+from chalicelib.domain.alerts import Notification
 
 
 class Clock:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib.payloads import MAX_BODY_BYTES
-from chalicelib.targets import TargetFilter
+from chalicelib.domain.targets import TargetFilter
+from chalicelib.http.payloads import MAX_BODY_BYTES
 from lab.certs import make_ca, make_cert
 from lab.servers import TlsServer
 from tests.conftest import Pki

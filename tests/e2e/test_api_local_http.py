@@ -13,7 +13,7 @@ import pytest
 from chalice.config import Config
 
 from app import app
-from chalicelib.payloads import MAX_BODY_BYTES
+from chalicelib.http.payloads import MAX_BODY_BYTES
 from lab.certs import make_cert
 from lab.gateway import local_api_server
 from tests.conftest import Pki

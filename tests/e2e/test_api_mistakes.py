@@ -16,14 +16,14 @@ from botocore.config import Config
 from chalice.test import Client
 
 from chalicelib import deps
+from chalicelib.adapters.dynamo import DynamoStore
+from chalicelib.adapters.sns import RecordingPublisher
+from chalicelib.adapters.sqs import RecordingCheckQueue, SqsCheckQueue
+from chalicelib.checks.resolver import SystemResolver
 from chalicelib.deps import Container
-from chalicelib.dynamo import DynamoStore
-from chalicelib.queue import RecordingCheckQueue, SqsCheckQueue
-from chalicelib.resolver import SystemResolver
+from chalicelib.domain.tokens import issue
+from chalicelib.services.store import InMemoryStore
 from chalicelib.settings import Settings
-from chalicelib.sns import RecordingPublisher
-from chalicelib.store import InMemoryStore
-from chalicelib.tokens import issue
 from lab.certs import make_cert
 from tests.conftest import Pki
 from tests.e2e.conftest import LOOPBACK, Api, HookedTlsServer, Reply, Stack, Stacks, client_transport

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import cli
+from certwatch import cli
 from lab.certs import make_ca, make_cert
 from lab.servers import TlsServer
 from lab.zoo import Exhibit, Zoo, running_zoo

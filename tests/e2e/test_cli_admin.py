@@ -19,14 +19,14 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from chalicelib.cli import BROKEN_PIPE
-from chalicelib.dynamo import DynamoStore
-from chalicelib.models import CheckResult, Endpoint, Status, TargetReport
-from chalicelib.render import report_to_dict
-from chalicelib.stack import deploy_stack
-from chalicelib.targets import ResultSummary, Target, TargetSpec, new_target_id
-from chalicelib.tokens import authenticate
-from chalicelib.x509info import describe
+from certwatch.cli import BROKEN_PIPE
+from chalicelib.adapters.cloudformation import deploy_stack
+from chalicelib.adapters.dynamo import DynamoStore
+from chalicelib.domain.models import CheckResult, Endpoint, Status, TargetReport
+from chalicelib.domain.targets import ResultSummary, Target, TargetSpec, new_target_id
+from chalicelib.domain.tokens import authenticate
+from chalicelib.domain.x509info import describe
+from chalicelib.presentation.documents import report_to_dict
 from lab.certs import make_cert
 
 CERTWATCH = str(Path(sys.executable).parent / "certwatch")

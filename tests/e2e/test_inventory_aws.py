@@ -20,11 +20,12 @@ import pytest
 from botocore.exceptions import ClientError
 from chalice.test import Client
 
-from chalicelib import cli, deps
+from certwatch import cli
+from chalicelib import deps
+from chalicelib.checks.resolver import SystemResolver
 from chalicelib.deps import Container
-from chalicelib.resolver import SystemResolver
+from chalicelib.domain.tokens import issue
 from chalicelib.settings import Settings
-from chalicelib.tokens import issue
 from lab.certs import make_cert
 from lab.servers import TlsServer
 from tests.conftest import Pki
@@ -119,7 +120,7 @@ def world(client: Client, pki: Pki) -> Iterator[World]:
     import boto3
     from moto import mock_aws
 
-    from chalicelib.stack import deploy_stack
+    from chalicelib.adapters.cloudformation import deploy_stack
 
     with mock_aws():
         outputs = deploy_stack(boto3.client("cloudformation"), STAGE)

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.tokens import issue
+from chalicelib.domain.tokens import issue
 from lab.certs import make_cert
 from tests.e2e.pipeline_helpers import SlackReceiver, free_port, slack_text
 

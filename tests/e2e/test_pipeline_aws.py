@@ -19,15 +19,15 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import deps
+from chalicelib.adapters.dynamo import _dump, _target_item
+from chalicelib.adapters.sqs import check_message
+from chalicelib.checks.resolver import SystemResolver
 from chalicelib.deps import Container
-from chalicelib.dynamo import _dump, _target_item
-from chalicelib.endpoints import endpoint_from_parts
-from chalicelib.pipeline import OUTBOX_GRACE
-from chalicelib.queue import check_message
-from chalicelib.resolver import SystemResolver
+from chalicelib.domain.endpoints import endpoint_from_parts
+from chalicelib.domain.targets import Target, TargetSpec
+from chalicelib.domain.tokens import issue
+from chalicelib.services.pipeline import OUTBOX_GRACE
 from chalicelib.settings import Settings
-from chalicelib.targets import Target, TargetSpec
-from chalicelib.tokens import issue
 from lab.certs import Issued, make_ca, make_cert
 from lab.servers import TlsServer
 from tests.conftest import Pki
@@ -87,7 +87,7 @@ def aws() -> Iterator[Aws]:
     import boto3
     from moto import mock_aws
 
-    from chalicelib.stack import deploy_stack
+    from chalicelib.adapters.cloudformation import deploy_stack
 
     # The autouse credentials fixture is function-scoped: not active yet at module scope.
     with pytest.MonkeyPatch.context() as patch:
@@ -516,7 +516,7 @@ def bulk(aws: Aws) -> Iterator[Bulk]:
     or more (so a slow machine never sees one of them fall due between the two sweeps).
     Loaded with BatchWriteItem in the store's own item shape: the API would take minutes.
     """
-    from chalicelib.stack import deploy_stack
+    from chalicelib.adapters.cloudformation import deploy_stack
 
     outputs = deploy_stack(aws.cloudformation, "bulk")
     now = datetime.now(UTC)

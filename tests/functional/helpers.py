@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.engine import CheckEngine
-from chalicelib.models import FailureReason, Finding, FindingCode, Severity, TargetReport
-from chalicelib.resolver import SystemResolver
-from chalicelib.truststore import TrustStore
+from chalicelib.checks.engine import CheckEngine
+from chalicelib.checks.resolver import SystemResolver
+from chalicelib.domain.models import FailureReason, Finding, FindingCode, Severity, TargetReport
+from chalicelib.domain.truststore import TrustStore
 from lab.servers import LoopbackServer
 
 # Hostile servers must be given up on within this; small, so the suite stays quick.

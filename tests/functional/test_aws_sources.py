@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from moto import mock_aws
 
-from chalicelib.aws_sources import ACM_KEY_TYPES, AcmSource, IamSource, SourceError
-from chalicelib.errors import InvalidRequestError, NotFoundError, ThrottledError
-from chalicelib.inventory import ManagedCertificate, Source
+from chalicelib.adapters.certificates import ACM_KEY_TYPES, AcmSource, IamSource
+from chalicelib.domain.inventory import ManagedCertificate, Source
+from chalicelib.errors import InvalidRequestError, NotFoundError, SourceError, ThrottledError
 from lab.certs import Issued, make_cert
 
 if TYPE_CHECKING:
@@ -497,7 +497,7 @@ def test_iam_follows_the_marker_and_survives_a_body_it_cannot_parse(caplog: pyte
             "get_server_certificate", _server_certificate("broken", garbage), {"ServerCertificateName": "broken"}
         )
 
-        with caplog.at_level(logging.WARNING, logger="chalicelib.aws_sources"):
+        with caplog.at_level(logging.WARNING, logger="chalicelib.adapters.certificates"):
             found = {cert.name: cert for cert in IamSource(client).certificates()}
         stub.assert_no_pending_responses()
 

@@ -14,7 +14,8 @@ from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from chalicelib.discovery import DiscoveredEndpoint, Discoverer
+from chalicelib.adapters.discovery import Discoverer
+from chalicelib.domain.inventory import DiscoveredEndpoint
 from chalicelib.errors import ThrottledError
 from lab.certs import make_cert
 

@@ -16,14 +16,20 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from chalicelib.dynamo import DUE_INDEX, DynamoStore
-from chalicelib.endpoints import endpoint_from_parts
+from chalicelib.adapters.cloudformation import deploy_stack, stack_name
+from chalicelib.adapters.dynamo import DUE_INDEX, DUE_SHARDS, DynamoStore
+from chalicelib.domain.endpoints import endpoint_from_parts
+from chalicelib.domain.models import Status
+from chalicelib.domain.targets import (
+    ResultSummary,
+    Target,
+    TargetChanges,
+    TargetFilter,
+    TargetSpec,
+    encode_cursor,
+)
+from chalicelib.domain.tokens import TokenRecord
 from chalicelib.errors import ConfigurationError, InvalidRequestError, NotFoundError, StoreError, ThrottledError
-from chalicelib.models import Status
-from chalicelib.stack import deploy_stack, stack_name
-from chalicelib.store import encode_cursor
-from chalicelib.targets import DUE_SHARDS, ResultSummary, Target, TargetChanges, TargetFilter, TargetSpec
-from chalicelib.tokens import TokenRecord
 from tests.functional.conftest import AwsStack
 
 _numbers = itertools.count(1)

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from chalicelib.endpoints import parse_target
-from chalicelib.engine import CheckEngine, CheckRequest
-from chalicelib.models import CheckPolicy, FailureReason, FindingCode, Severity, Status
-from chalicelib.resolver import SystemResolver
-from chalicelib.truststore import TrustStore
+from chalicelib.checks.engine import CheckEngine, CheckRequest
+from chalicelib.checks.resolver import SystemResolver
+from chalicelib.domain.endpoints import parse_target
+from chalicelib.domain.models import CheckPolicy, FailureReason, FindingCode, Severity, Status
+from chalicelib.domain.truststore import TrustStore
 from lab.certs import Issued, make_ca, make_cert
 from lab.servers import GarbageServer, SilentServer, TlsServer
 from tests.conftest import Pki

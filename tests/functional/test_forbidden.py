@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from chalicelib.addresses import AddressPolicy
-from chalicelib.endpoints import parse_target
-from chalicelib.models import FailureReason, FindingCode, Status
+from chalicelib.domain.addresses import AddressPolicy
+from chalicelib.domain.endpoints import parse_target
+from chalicelib.domain.models import FailureReason, FindingCode, Status
 from lab.certs import make_cert
 from lab.servers import TlsServer
 from tests.conftest import Pki

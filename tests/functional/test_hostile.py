@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib.endpoints import parse_target
-from chalicelib.engine import CheckRequest
-from chalicelib.models import FailureReason, FindingCode, Severity, Status, TargetReport
-from chalicelib.resolver import SystemResolver
+from chalicelib.checks.engine import CheckRequest
+from chalicelib.checks.resolver import SystemResolver
+from chalicelib.domain.endpoints import parse_target
+from chalicelib.domain.models import FailureReason, FindingCode, Severity, Status, TargetReport
 from lab.certs import Issued, make_ca, make_cert
 from lab.servers import DripServer, GarbageServer, LoopbackServer, ResetServer, SilentServer, TlsServer
 from tests.conftest import Pki

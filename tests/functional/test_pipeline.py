@@ -17,15 +17,15 @@ from typing import Any
 
 import pytest
 
-from chalicelib.alerts import AlertState
-from chalicelib.checking import TargetChecker
+from chalicelib.adapters.sns import RecordingPublisher
+from chalicelib.adapters.sqs import RecordingCheckQueue, check_message
+from chalicelib.domain.alerts import AlertState
+from chalicelib.domain.models import Endpoint, Protocol, Status
+from chalicelib.domain.targets import DEFAULT_INTERVAL_MINUTES, ResultSummary, Target, TargetSpec
 from chalicelib.errors import StoreError
-from chalicelib.models import Endpoint, Protocol, Status
-from chalicelib.pipeline import LEASE, OUTBOX_GRACE, Alerter, CheckWorker, Sweeper, SweepResult
-from chalicelib.queue import RecordingCheckQueue, check_message
-from chalicelib.sns import RecordingPublisher
-from chalicelib.store import InMemoryStore
-from chalicelib.targets import DEFAULT_INTERVAL_MINUTES, ResultSummary, Target, TargetSpec
+from chalicelib.services.checking import TargetChecker
+from chalicelib.services.pipeline import LEASE, OUTBOX_GRACE, Alerter, CheckWorker, Sweeper, SweepResult
+from chalicelib.services.store import InMemoryStore
 from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
 from tests.conftest import Pki

@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
-from chalicelib.alerts import AlertEvent, EventType
-from chalicelib.models import Endpoint, Severity
-from chalicelib.notify import notification, slack_message
-from chalicelib.pipeline import SlackRelay
-from chalicelib.slack import SlackError, SlackWebhook
-from chalicelib.targets import Target, TargetSpec
+from chalicelib.adapters.slack import SlackWebhook
+from chalicelib.domain.alerts import AlertEvent, EventType
+from chalicelib.domain.models import Endpoint, Severity
+from chalicelib.domain.targets import Target, TargetSpec
+from chalicelib.errors import SlackError
+from chalicelib.presentation.events import notification, slack_message
+from chalicelib.services.pipeline import SlackRelay
 from tests.functional.helpers import closed_port
 
 SECRET = "T0SECRET9/B0SECRET9/xoxb-sekrit-4f9a1c2e7b"
@@ -303,10 +304,10 @@ def test_the_relay_posts_the_slack_message_of_a_document(receiver: Receiver, sle
 def test_the_relay_ignores_what_is_no_v1_document(
     receiver: Receiver, sleeps: Sleeps, caplog: pytest.LogCaptureFixture, message: str
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="chalicelib.pipeline")
+    caplog.set_level(logging.ERROR, logger="chalicelib.services.pipeline")
     assert SlackRelay(webhook(receiver.url, sleeps)).deliver(message) is False
     assert receiver.requests == []
-    assert [r.levelno for r in caplog.records if r.name == "chalicelib.pipeline"] == [logging.ERROR]
+    assert [r.levelno for r in caplog.records if r.name == "chalicelib.services.pipeline"] == [logging.ERROR]
 
 
 def test_the_relay_passes_on_a_refusal(receiver: Receiver, sleeps: Sleeps, now: datetime) -> None:

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.endpoints import parse_target
-from chalicelib.engine import CheckRequest
-from chalicelib.models import FailureReason, FindingCode, Protocol, Severity, Status
+from chalicelib.checks.engine import CheckRequest
+from chalicelib.domain.endpoints import parse_target
+from chalicelib.domain.models import FailureReason, FindingCode, Protocol, Severity, Status
 from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
 from tests.conftest import Pki

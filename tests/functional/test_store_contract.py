@@ -21,13 +21,21 @@ from typing import Any
 
 import pytest
 
-from chalicelib.dynamo import DynamoStore
-from chalicelib.endpoints import endpoint_from_parts
+from chalicelib.adapters.dynamo import DynamoStore
+from chalicelib.domain.endpoints import endpoint_from_parts
+from chalicelib.domain.models import Status
+from chalicelib.domain.targets import (
+    Page,
+    ResultSummary,
+    Target,
+    TargetChanges,
+    TargetFilter,
+    TargetSpec,
+    encode_cursor,
+)
+from chalicelib.domain.tokens import TokenRecord
 from chalicelib.errors import DuplicateTargetError, InvalidRequestError, NotFoundError
-from chalicelib.models import Status
-from chalicelib.store import InMemoryStore, TargetStore, encode_cursor
-from chalicelib.targets import Page, ResultSummary, Target, TargetChanges, TargetFilter, TargetSpec
-from chalicelib.tokens import TokenRecord
+from chalicelib.services.store import InMemoryStore, TargetStore
 from tests.functional.conftest import AwsStack
 
 _numbers = itertools.count(1)

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from chalicelib.endpoints import parse_target
-from chalicelib.tlsprobe import TlsProbe, _private_served_chain, _served_chain, client_context
+from chalicelib.checks.tlsprobe import TlsProbe, _private_served_chain, _served_chain, client_context
+from chalicelib.domain.endpoints import parse_target
 from lab.certs import make_cert
 from lab.servers import TlsServer
 from tests.conftest import Pki

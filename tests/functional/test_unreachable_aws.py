@@ -15,14 +15,14 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 
-from chalicelib.alerts import AlertState
-from chalicelib.dynamo import DynamoStore
-from chalicelib.endpoints import endpoint_from_parts
+from chalicelib.adapters.dynamo import DynamoStore
+from chalicelib.adapters.sqs import SqsCheckQueue
+from chalicelib.domain.alerts import AlertState
+from chalicelib.domain.endpoints import endpoint_from_parts
+from chalicelib.domain.models import Status
+from chalicelib.domain.targets import ResultSummary, Target, TargetChanges, TargetFilter, TargetSpec
+from chalicelib.domain.tokens import issue
 from chalicelib.errors import StoreError
-from chalicelib.models import Status
-from chalicelib.queue import SqsCheckQueue
-from chalicelib.targets import ResultSummary, Target, TargetChanges, TargetFilter, TargetSpec
-from chalicelib.tokens import issue
 from lab.servers import SilentServer
 from tests.functional.helpers import closed_port
 

@@ -4,7 +4,7 @@ import ipaddress
 
 import pytest
 
-from chalicelib.addresses import AddressPolicy, address_text
+from chalicelib.domain.addresses import AddressPolicy, address_text
 from chalicelib.errors import ForbiddenAddressError
 
 

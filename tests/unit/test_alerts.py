@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.alerts import (
+from chalicelib.domain.alerts import (
     DEFAULT_THRESHOLDS,
     AlertEvent,
     AlertPolicy,
@@ -19,8 +19,8 @@ from chalicelib.alerts import (
     decide,
     thresholds_for,
 )
-from chalicelib.analysis import analyze_chain
-from chalicelib.models import (
+from chalicelib.domain.analysis import analyze_chain
+from chalicelib.domain.models import (
     CheckPolicy,
     CheckResult,
     Endpoint,
@@ -32,7 +32,7 @@ from chalicelib.models import (
     TargetReport,
     status_for,
 )
-from chalicelib.truststore import TrustStore
+from chalicelib.domain.truststore import TrustStore
 from lab.certs import Issued, make_ca, make_cert
 from tests.conftest import Pki
 

@@ -9,9 +9,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from chalicelib.analysis import MAX_PARSED_CHAIN, MAX_SANE_CHAIN, ChainAnalysis, analyze_chain
-from chalicelib.models import CheckPolicy, Finding, FindingCode, Severity, Status, status_for
-from chalicelib.truststore import TrustStore
+from chalicelib.domain.analysis import MAX_PARSED_CHAIN, MAX_SANE_CHAIN, ChainAnalysis, analyze_chain
+from chalicelib.domain.models import CheckPolicy, Finding, FindingCode, Severity, Status, status_for
+from chalicelib.domain.truststore import TrustStore
 from lab.certs import Issued, make_ca, make_cert
 from tests.conftest import Pki
 

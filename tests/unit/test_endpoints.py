@@ -4,10 +4,10 @@ import socket
 
 import pytest
 
-from chalicelib.endpoints import endpoint_from_parts, parse_target
+from chalicelib.domain.endpoints import endpoint_from_parts, parse_target
+from chalicelib.domain.models import Protocol
+from chalicelib.domain.targets import endpoint_key
 from chalicelib.errors import InvalidTargetError
-from chalicelib.models import Protocol
-from chalicelib.targets import endpoint_key
 
 
 @pytest.mark.parametrize(

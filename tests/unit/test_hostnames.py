@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.hostnames import covers
+from chalicelib.domain.hostnames import covers
 
 
 @pytest.mark.parametrize(

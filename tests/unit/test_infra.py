@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from chalicelib.dynamo import DUE_INDEX, OUTBOX_INDEX
+from chalicelib.adapters.dynamo import DUE_INDEX, OUTBOX_INDEX
 from infra.merge_template import merge_template
 from tests.e2e.policy_helpers import chalice_functions
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.models import (
+from chalicelib.domain.models import (
     CertificateInfo,
     CheckResult,
     Endpoint,

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.alerts import AlertEvent, AlertPolicy, AlertState, decide
-from chalicelib.analysis import analyze_chain
-from chalicelib.models import (
+from chalicelib.domain.alerts import AlertEvent, AlertPolicy, AlertState, Notification, decide
+from chalicelib.domain.analysis import analyze_chain
+from chalicelib.domain.models import (
     CheckPolicy,
     CheckResult,
     Endpoint,
@@ -23,9 +23,9 @@ from chalicelib.models import (
     TargetReport,
     status_for,
 )
-from chalicelib.notify import DOCUMENT_VERSION, Notification, email_subject, notification, slack_message
-from chalicelib.render import report_to_dict
-from chalicelib.targets import Target, TargetSpec
+from chalicelib.domain.targets import Target, TargetSpec
+from chalicelib.presentation.documents import report_to_dict
+from chalicelib.presentation.events import DOCUMENT_VERSION, email_subject, notification, slack_message
 from lab.certs import Issued, make_ca, make_cert
 from tests.conftest import Pki
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from chalicelib.analysis import analyze_chain
-from chalicelib.models import CheckPolicy, FindingCode, Severity
-from chalicelib.pathvalidation import _verify_cached, plain_reason, verify_path
-from chalicelib.truststore import TrustStore
+from chalicelib.domain.analysis import analyze_chain
+from chalicelib.domain.models import CheckPolicy, FindingCode, Severity
+from chalicelib.domain.pathvalidation import _verify_cached, plain_reason, verify_path
+from chalicelib.domain.truststore import TrustStore
 from lab.certs import make_ca, make_cert
 
 NAME = "svc.internal.example"

@@ -28,14 +28,14 @@ from tests.e2e.policy_helpers import ROOT, allows, chalice_functions, granted_ac
 
 CHALICELIB = ROOT / "chalicelib"
 # Run with the operator's own credentials, never with a Lambda role.
-OPERATOR_ONLY = {"admin.py", "cli.py", "stack.py"}
+OPERATOR_ONLY = {"adapters/cloudformation.py"}  # the operator CLI (certwatch/) is not in the bundle either
 # The services each runtime module talks to (botocore's names).
 MODULE_SERVICES: dict[str, tuple[str, ...]] = {
-    "dynamo.py": ("dynamodb",),
-    "queue.py": ("sqs",),
-    "sns.py": ("sns",),
-    "aws_sources.py": ("acm", "iam"),
-    "discovery.py": ("elbv2", "acm", "apigateway", "apigatewayv2", "cloudfront"),
+    "adapters/dynamo.py": ("dynamodb",),
+    "adapters/sqs.py": ("sqs",),
+    "adapters/sns.py": ("sns",),
+    "adapters/certificates.py": ("acm", "iam"),
+    "adapters/discovery.py": ("elbv2", "acm", "apigateway", "apigatewayv2", "cloudfront"),
     "deps.py": ("sqs", "sts"),
 }
 # Helpers that take the operation's name as their first argument (dynamo.py's _call and _send).
@@ -180,8 +180,12 @@ def _transact_item_kinds(call: ast.Call) -> set[str]:
 
 
 def runtime_modules() -> dict[str, str]:
-    """The source of every chalicelib module that runs inside a Lambda function, by file name."""
-    return {path.name: path.read_text() for path in sorted(CHALICELIB.glob("*.py")) if path.name not in OPERATOR_ONLY}
+    """The source of every chalicelib module that runs inside a Lambda function, by path under chalicelib/.
+
+    Recursive: a module in any package of chalicelib/ is scanned, so none escapes the policy check.
+    """
+    modules = {path.relative_to(CHALICELIB).as_posix(): path for path in sorted(CHALICELIB.rglob("*.py"))}
+    return {name: path.read_text() for name, path in modules.items() if name not in OPERATOR_ONLY}
 
 
 def needed(sources: Mapping[str, str], services: Mapping[str, Iterable[str]] = MODULE_SERVICES) -> list[Need]:
@@ -224,17 +228,17 @@ for _need in NEEDS:
 def test_the_scanner_finds_the_calls_every_adapter_makes() -> None:
     found = {(need.module, need.action) for need in NEEDS}
     assert {
-        ("dynamo.py", "dynamodb:GetItem"),
-        ("dynamo.py", "dynamodb:Query"),  # named by string: self._call("query", ...)
-        ("dynamo.py", "dynamodb:PutItem"),  # both called and carried by a transaction
-        ("dynamo.py", "dynamodb:BatchWriteItem"),
-        ("queue.py", "sqs:SendMessage"),  # SendMessageBatch
-        ("sns.py", "sns:Publish"),
-        ("aws_sources.py", "acm:ListCertificates"),  # passed as _call(client.list_certificates, ...)
-        ("aws_sources.py", "iam:GetServerCertificate"),
-        ("discovery.py", "elasticloadbalancing:DescribeListenerCertificates"),
-        ("discovery.py", "apigateway:GET"),
-        ("discovery.py", "cloudfront:ListDistributions"),
+        ("adapters/dynamo.py", "dynamodb:GetItem"),
+        ("adapters/dynamo.py", "dynamodb:Query"),  # named by string: self._call("query", ...)
+        ("adapters/dynamo.py", "dynamodb:PutItem"),  # both called and carried by a transaction
+        ("adapters/dynamo.py", "dynamodb:BatchWriteItem"),
+        ("adapters/sqs.py", "sqs:SendMessage"),  # SendMessageBatch
+        ("adapters/sns.py", "sns:Publish"),
+        ("adapters/certificates.py", "acm:ListCertificates"),  # passed as _call(client.list_certificates, ...)
+        ("adapters/certificates.py", "iam:GetServerCertificate"),
+        ("adapters/discovery.py", "elasticloadbalancing:DescribeListenerCertificates"),
+        ("adapters/discovery.py", "apigateway:GET"),
+        ("adapters/discovery.py", "cloudfront:ListDistributions"),
         ("deps.py", "sqs:GetQueueUrl"),
         ("deps.py", "ssm:GetParameter"),  # powertools SSMProvider
     } <= found

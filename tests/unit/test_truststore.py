@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import hashes
 
+from chalicelib.domain.truststore import TrustStore, load_pem_file, load_trust_store, parse_pem_bundle
 from chalicelib.errors import CertwatchError, TrustStoreError
-from chalicelib.truststore import TrustStore, load_pem_file, load_trust_store, parse_pem_bundle
 from lab.certs import make_ca
 from tests.conftest import Pki
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography import x509
 
-from chalicelib.x509info import describe
+from chalicelib.domain.x509info import describe
 from lab.certs import Issued, make_ca, make_cert
 from tests.conftest import Pki
 

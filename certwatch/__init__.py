@@ -1,0 +1,1 @@
+"""certwatch, the operator's command (not part of the Lambda bundle)."""

@@ -1,0 +1,349 @@
+"""The ``certwatch`` command: the operator's tool. ``certwatch check`` runs the engine locally."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import math
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from certwatch import admin
+from chalicelib import __version__
+from chalicelib.checks.engine import CheckEngine, CheckRequest
+from chalicelib.checks.resolver import SystemResolver
+from chalicelib.domain.addresses import address_text
+from chalicelib.domain.analysis import analyze_chain
+from chalicelib.domain.clock import utc_now
+from chalicelib.domain.endpoints import normalize_hostname, parse_target
+from chalicelib.domain.models import CheckPolicy, Endpoint, Status, worst_status
+from chalicelib.domain.truststore import load_trust_store
+from chalicelib.domain.x509info import split_bundle
+from chalicelib.errors import CertwatchError, InvalidTargetError
+from chalicelib.presentation.documents import inspection_table, inspection_to_dict, report_to_dict, table
+
+UNKNOWN = 3  # monitoring-plugin exit status for "could not check", usage errors included
+BROKEN_PIPE = 141  # what a shell reports for a command that SIGPIPE ended (128 + 13)
+
+CHECK_EPILOG = """\
+targets:
+  example.com                 HTTPS on 443        example.com:8443       TLS on 8443
+  https://example.com/path    (path ignored)      [2001:db8::1]:443      IPv6 literal
+  smtp://mail.example.com     STARTTLS on 25      submission://host      STARTTLS on 587
+  smtps://host                TLS on 465          imap://host            STARTTLS on 143
+  imaps://host                TLS on 993          pop3://host            STLS on 110
+  pop3s://host                TLS on 995          ftp://host             AUTH TLS on 21
+  ldaps://host                TLS on 636          postgres://host        SSLRequest on 5432
+  tls://host:PORT             TLS on any port
+
+exit status: 0 all ok, 1 worst is a warning, 2 worst is critical, 3 a target could not be
+checked (or the command line is wrong). A critical finding outranks an unreachable target.
+
+examples:
+  certwatch check example.com smtp://mail.example.com
+  certwatch check --warn-days 21 --json --targets-file targets.txt
+  certwatch check --ca-file corp-root.pem intranet.corp.example:8443
+  certwatch check --resolve www.example.com:203.0.113.7 www.example.com   # one backend
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors exit 3 (UNKNOWN) instead of 2, which means CRITICAL here.
+
+    Options are never abbreviated: ``--ca TARGET`` would otherwise be read as ``--ca-file TARGET``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{**kwargs, "allow_abbrev": False})
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(UNKNOWN, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="certwatch",
+        description="certwatch: an independent check of the TLS certificates a team depends on.",
+    )
+    parser.add_argument("--version", action="version", version=f"certwatch {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+    check = commands.add_parser(
+        "check",
+        help="check TLS endpoints now, from this machine",
+        description="Connect to each target, read the certificate chain it serves and report what is wrong.",
+        epilog=CHECK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("targets", nargs="*", metavar="TARGET", help="endpoint to check (forms below)")
+    check.add_argument(
+        "--targets-file", metavar="FILE", help="read targets from FILE, one per line; '#' starts a comment"
+    )
+    check.add_argument("--sni", metavar="NAME", help="server name to send and to match the certificate against")
+    check.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="limit for each check, DNS to handshake (default 10)",
+    )
+    check.add_argument(
+        "--ca-file",
+        action="append",
+        default=[],
+        metavar="PEM",
+        help="extra trust anchors, e.g. an internal CA's root (repeatable)",
+    )
+    check.add_argument(
+        "--warn-days",
+        type=_non_negative_int,
+        default=30,
+        metavar="N",
+        help="warning when the certificate expires within N days (default 30)",
+    )
+    check.add_argument(
+        "--critical-days",
+        type=_non_negative_int,
+        default=7,
+        metavar="N",
+        help="critical when it expires within N days (default 7)",
+    )
+    _add_at(check)
+    check.add_argument(
+        "--all-ips",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="check every A/AAAA address of a name (default on; --no-all-ips checks the first)",
+    )
+    check.add_argument(
+        "--resolve",
+        action="append",
+        default=[],
+        metavar="NAME:ADDRESS",
+        help="use ADDRESS for NAME instead of DNS, like curl (repeatable)",
+    )
+    check.add_argument(
+        "--concurrency", type=_positive_int, default=32, metavar="N", help="checks in flight at once (default 32)"
+    )
+    check.add_argument("--json", action="store_true", help="print one JSON object per target, one per line")
+    check.set_defaults(handler=run_check, failure_status=UNKNOWN)
+    _add_inspect(commands)
+    admin.add_token_commands(commands, _Parser)
+    admin.add_subscription_commands(commands, _Parser)
+    admin.add_slack_commands(commands, _Parser)
+    admin.add_inventory_commands(commands, _Parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # so a reader that went away (`| head -1`) shows here, not at exit
+    except BrokenPipeError:
+        # Stop quietly, and keep Python from failing again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except CertwatchError as exc:
+        print(f"certwatch: {exc}", file=sys.stderr)
+    except (BotoCoreError, ClientError) as exc:
+        print(f"certwatch: AWS request failed: {exc}", file=sys.stderr)
+    return int(getattr(args, "failure_status", 1))
+
+
+def run_check(args: argparse.Namespace) -> int:
+    policy = _policy(args)
+    endpoints = [parse_target(text, sni=args.sni) for text in args.targets]
+    if args.targets_file:
+        endpoints += _read_targets_file(args.targets_file, sni=args.sni)
+    if not endpoints:
+        raise CertwatchError("no target given: name one or more TARGETs or use --targets-file")
+    at: datetime | None = args.at
+    engine = CheckEngine(
+        trust=load_trust_store(args.ca_file),
+        resolver=SystemResolver(_overrides(args.resolve)),
+        clock=utc_now if at is None else lambda: at,
+        timeout=args.timeout,
+        all_addresses=args.all_ips,
+        concurrency=args.concurrency,
+    )
+    statuses: list[Status] = []
+    reports = []
+    try:
+        for report in engine.check_many(CheckRequest(e, policy) for e in endpoints):
+            statuses.append(report.status)
+            if args.json:
+                print(json.dumps(report_to_dict(report)), flush=True)
+            else:
+                reports.append(report)
+    finally:
+        engine.close()
+    if not args.json:
+        print(table(reports))
+    return worst_status(statuses).exit_code
+
+
+INSPECT_EPILOG = """\
+FILE holds the leaf first, then what a server would send after it, as PEM or DER ('-' reads
+stdin). The chain is judged exactly as a served one: same findings, exit status and JSON.
+
+examples:
+  certwatch inspect --name www.example.com fullchain.pem
+  certwatch inspect --name www.example.com --at 2027-03-15 fullchain.pem   # still good then?
+  certwatch inspect --ca-file corp-root.pem --no-public-roots --name intranet.corp.example chain.pem
+"""
+
+
+def _add_inspect(commands: Any) -> None:
+    inspect = commands.add_parser(
+        "inspect",
+        help="judge a certificate chain from a file, as a served one is judged",
+        description="Judge a PEM or DER certificate chain (leaf first) as certwatch check judges a served one.",
+        epilog=INSPECT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    inspect.add_argument("file", metavar="FILE", help="the chain: leaf first, PEM or DER ('-' for stdin)")
+    inspect.add_argument("--name", metavar="NAME", help="the DNS name or IP address the leaf must cover")
+    inspect.add_argument(
+        "--ca-file", action="append", default=[], metavar="PEM", help="extra trust anchors (repeatable)"
+    )
+    inspect.add_argument(
+        "--no-public-roots",
+        dest="public_roots",
+        action="store_false",
+        help="trust only the --ca-file anchors, not the public roots",
+    )
+    inspect.add_argument("--warn-days", type=_non_negative_int, default=30, metavar="N", help="default 30")
+    inspect.add_argument("--critical-days", type=_non_negative_int, default=7, metavar="N", help="default 7")
+    _add_at(inspect)
+    inspect.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    inspect.set_defaults(handler=run_inspect, failure_status=UNKNOWN)
+
+
+def _add_at(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--at",
+        type=_moment,
+        metavar="TIME",
+        help="judge as of TIME instead of now (ISO 8601: 2027-03-15 or 2027-03-15T12:00Z; UTC unless a zone is given)",
+    )
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    policy = _policy(args)
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        raise CertwatchError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
+    served = split_bundle(data)
+    if not served:
+        raise CertwatchError(f"{args.file}: no certificate found (expected PEM or DER)")
+    name = None if args.name is None else _checked_name(args.name)
+    now = args.at or utc_now()
+    trust = load_trust_store(args.ca_file, public_roots=args.public_roots)
+    result = analyze_chain(served, name=name, now=now, trust=trust, policy=policy).result(now)
+    if args.json:
+        print(json.dumps(inspection_to_dict(args.file, name, result)))
+    else:
+        print(inspection_table(args.file, name, result))
+    return result.status.exit_code
+
+
+def _checked_name(text: str) -> str:
+    try:
+        return address_text(ipaddress.ip_address(text.strip("[]")))
+    except ValueError:
+        return normalize_hostname(text, what="--name")
+
+
+def _policy(args: argparse.Namespace) -> CheckPolicy:
+    if args.critical_days > args.warn_days:
+        raise CertwatchError("--critical-days must not exceed --warn-days")
+    return CheckPolicy(warn_days=args.warn_days, critical_days=args.critical_days)
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "expected an ISO 8601 date or time, e.g. 2027-03-15 or 2027-03-15T12:00Z"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _read_targets_file(path: str, *, sni: str | None) -> list[Endpoint]:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as exc:
+        raise CertwatchError(f"cannot read targets file {path}: {exc.strerror or exc}") from exc
+    endpoints = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        try:
+            endpoints.append(parse_target(entry, sni=sni))
+        except InvalidTargetError as exc:
+            raise InvalidTargetError(f"{path}:{number}: {exc}") from exc
+    return endpoints
+
+
+def _overrides(pins: list[str]) -> dict[str, list[str]]:
+    overrides: dict[str, list[str]] = {}
+    for pin in pins:
+        name, _, address = pin.partition(":")
+        try:
+            literal = address_text(ipaddress.ip_address(address.strip("[]")))
+        except ValueError:
+            raise CertwatchError(f"--resolve {pin!r}: expected NAME:ADDRESS with an IP address") from None
+        overrides.setdefault(normalize_hostname(name, what="--resolve name"), []).append(literal)
+    return overrides
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number greater than 0, not {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    return _whole_number(text, least=1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _whole_number(text, least=0)
+
+
+def _whole_number(text: str, *, least: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = least - 1
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be a whole number, {least} or more, not {text!r}")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""The certificates the account holds: ACM (per region) and IAM server certificates, as ManagedCertificates.
+
+Both adapters take their boto3 clients, own their pagination and turn ``ClientError`` into
+certwatch's errors. What cannot be read (a region with access denied or not enabled, a
+certificate that cannot be described) is recorded in the source's ``failures`` as
+``(region or "iam", message)`` and the rest is still read; throttling raises
+``ThrottledError`` so the caller retries the whole listing later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.x509.oid import NameOID
+
+from chalicelib.domain.inventory import ManagedCertificate, Source
+from chalicelib.domain.x509info import subject_alt_names
+from chalicelib.errors import InvalidRequestError, NotFoundError, SourceError, ThrottledError
+
+logger = logging.getLogger(__name__)
+
+# ACM's listing returns RSA_1024 and RSA_2048 certificates only unless asked for every key type.
+ACM_KEY_TYPES = (
+    "RSA_1024",
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "EC_prime256v1",
+    "EC_secp384r1",
+    "EC_secp521r1",
+)
+_PAGE_SIZE = 100
+_THROTTLED = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
+_NOT_FOUND = {"ResourceNotFoundException", "NoSuchEntity"}
+# cryptography's curve names -> ACM's (ACM says prime256v1, OpenSSL's name for secp256r1).
+_ACM_CURVES = {"secp256r1": "prime256v1", "secp384r1": "secp384r1", "secp521r1": "secp521r1"}
+# What cryptography raises for a malformed certificate, at load or lazily when a part is read.
+_UNPARSEABLE = (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType, x509.InvalidVersion)
+
+
+class AcmSource:
+    """Certificates held in ACM across regions; takes a factory of regional boto3 ACM clients.
+
+    ``failures`` lists the ``(region, message)`` of what could not be read during the last
+    ``certificates()`` iteration; read it after the iteration ends.
+    """
+
+    def __init__(self, client_for: Callable[[str], Any], regions: Sequence[str]) -> None:
+        self._client_for = client_for
+        self._regions = tuple(regions)
+        self.failures: list[tuple[str, str]] = []
+
+    @property
+    def places(self) -> tuple[str, ...]:
+        """Where a scan looks (the regions): what it does not see there is gone."""
+        return self._regions
+
+    def certificates(self) -> Iterator[ManagedCertificate]:
+        """Every certificate of every region (a region that fails is skipped and recorded in ``failures``)."""
+        self.failures = []
+        for region in self._regions:
+            try:
+                client = self._client_for(region)
+                arns = _listed_arns(client)
+            except (SourceError, BotoCoreError) as exc:  # access denied, region not enabled, bad region name
+                self._fail(region, str(exc))
+                continue
+            for arn in arns:
+                try:
+                    yield _acm_certificate(_described(client, arn))
+                except NotFoundError:
+                    logger.info("ACM certificate %s was deleted while being listed", arn)
+                except SourceError as exc:
+                    self._fail(region, f"{arn}: {exc}")
+
+    def describe(self, arn: str) -> ManagedCertificate:
+        """One ACM certificate by ARN (its region is read from the ARN); NotFoundError when there is none."""
+        return _acm_certificate(_described(self._client_for(_acm_region(arn)), arn))
+
+    def _fail(self, region: str, message: str) -> None:
+        logger.warning("could not read ACM certificates in %s: %s", region, message)
+        self.failures.append((region, message))
+
+
+class IamSource:
+    """IAM server certificates; takes a boto3 IAM client. Dates come from the certificate body.
+
+    IAM is global: ``failures`` holds ``("iam", message)`` for what could not be read during the
+    last ``certificates()`` iteration (the listing stops at a failed page; a failed certificate is
+    skipped); read it after the iteration ends.
+    """
+
+    WHERE = "iam"
+
+    places = ("iam",)
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.failures: list[tuple[str, str]] = []
+
+    def certificates(self) -> Iterator[ManagedCertificate]:
+        """Every IAM server certificate (one deleted while being listed is skipped)."""
+        self.failures = []
+        for metadata in self._metadata():
+            name = str(metadata["ServerCertificateName"])
+            try:
+                found = _call(self._client.get_server_certificate, "IAM", ServerCertificateName=name)
+            except NotFoundError:
+                logger.info("IAM server certificate %s was deleted while being listed", name)
+                continue
+            except SourceError as exc:
+                self._fail(f"{name}: {exc}")
+                continue
+            body = str(found["ServerCertificate"]["CertificateBody"])
+            yield _iam_certificate(name, str(metadata["Arn"]), body)
+
+    def _metadata(self) -> Iterator[dict[str, Any]]:
+        request: dict[str, Any] = {}
+        while True:
+            try:
+                page = _call(self._client.list_server_certificates, "IAM", **request)
+            except SourceError as exc:
+                self._fail(str(exc))
+                return
+            yield from page.get("ServerCertificateMetadataList", [])
+            if not page.get("IsTruncated"):
+                return
+            request["Marker"] = page["Marker"]
+
+    def _fail(self, message: str) -> None:
+        logger.warning("could not read IAM server certificates: %s", message)
+        self.failures.append((self.WHERE, message))
+
+
+def _iam_certificate(name: str, arn: str, body: str) -> ManagedCertificate:
+    """An IAM server certificate from its PEM body; one that cannot be parsed has no dates."""
+    try:
+        cert = x509.load_pem_x509_certificate(body.encode("ascii"))
+        dns_names, _ = subject_alt_names(cert)
+        return ManagedCertificate(
+            source=Source.IAM,
+            arn=arn,
+            region=None,
+            domain=_common_name(cert) or (dns_names[0] if dns_names else name),
+            sans=dns_names,
+            type="IAM",
+            status="ISSUED",
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            key_algorithm=_acm_key_algorithm(cert),
+            issuer=cert.issuer.rfc4514_string(),
+            serial=format(cert.serial_number, "x"),
+            name=name,
+            fingerprint_sha256=cert.fingerprint(hashes.SHA256()).hex(),
+        )
+    except _UNPARSEABLE as exc:  # UnicodeEncodeError (non-ASCII PEM) is a ValueError too
+        logger.warning("cannot parse the body of IAM server certificate %s: %s", name, exc)
+        return ManagedCertificate(
+            source=Source.IAM,
+            arn=arn,
+            region=None,
+            domain=name,
+            sans=(),
+            type="IAM",
+            status="ISSUED",
+            not_before=None,
+            not_after=None,
+            key_algorithm="UNKNOWN",
+            name=name,
+        )
+
+
+def _acm_key_algorithm(cert: x509.Certificate) -> str:
+    """The certificate's key named the way ACM names key algorithms (RSA_2048, EC_prime256v1, ...)."""
+    try:
+        key = cert.public_key()
+    except UnsupportedAlgorithm:
+        return "UNKNOWN"
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA_{key.key_size}"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC_{_ACM_CURVES.get(key.curve.name, key.curve.name)}"
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "ED25519"
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "ED448"
+    return type(key).__name__.upper()
+
+
+def _listed_arns(client: Any) -> list[str]:
+    request: dict[str, Any] = {"MaxItems": _PAGE_SIZE, "Includes": {"keyTypes": list(ACM_KEY_TYPES)}}
+    arns: list[str] = []
+    while True:
+        page = _call(client.list_certificates, "ACM", **request)
+        arns += [str(summary["CertificateArn"]) for summary in page.get("CertificateSummaryList", [])]
+        token = page.get("NextToken")
+        if not token:
+            return arns
+        request["NextToken"] = token
+
+
+def _described(client: Any, arn: str) -> dict[str, Any]:
+    certificate: dict[str, Any] = _call(client.describe_certificate, "ACM", CertificateArn=arn)["Certificate"]
+    return certificate
+
+
+def _acm_certificate(data: dict[str, Any]) -> ManagedCertificate:
+    arn = str(data["CertificateArn"])
+    renewal = data.get("RenewalSummary") or {}
+    return ManagedCertificate(
+        source=Source.ACM,
+        arn=arn,
+        region=_acm_region(arn),
+        domain=str(data.get("DomainName", "")),
+        sans=tuple(str(name) for name in data.get("SubjectAlternativeNames", [])),
+        type=str(data.get("Type", "")),
+        status=str(data.get("Status", "")),
+        not_before=_utc(data.get("NotBefore")),
+        not_after=_utc(data.get("NotAfter")),
+        # The API model spells RSA_2048, but DescribeCertificate has been seen answering RSA-2048.
+        key_algorithm=str(data.get("KeyAlgorithm", "")).replace("-", "_"),
+        issuer=_optional(data.get("Issuer")),
+        serial=_optional(data.get("Serial")),
+        renewal_eligibility=_optional(data.get("RenewalEligibility")),
+        renewal_status=_optional(renewal.get("RenewalStatus")),
+        renewal_reason=_optional(renewal.get("RenewalStatusReason")),
+        in_use_by=tuple(str(user) for user in data.get("InUseBy", [])),
+    )
+
+
+def _acm_region(arn: str) -> str:
+    """The region of arn:aws:acm:REGION:ACCOUNT:certificate/ID (any partition)."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "acm" or not parts[3] or not parts[5]:
+        raise InvalidRequestError(f"not an ACM certificate ARN: {arn!r}", field="arn")
+    return parts[3]
+
+
+def _common_name(cert: x509.Certificate) -> str | None:
+    for attribute in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
+        value = attribute.value
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    return None
+
+
+def _utc(value: object) -> datetime | None:
+    # botocore parses ACM's epoch timestamps into tzlocal() datetimes.
+    return value.astimezone(UTC) if isinstance(value, datetime) else None
+
+
+def _optional(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _call(operation: Callable[..., Any], service: str, **request: Any) -> dict[str, Any]:
+    """One AWS call, its failures turned into ThrottledError, NotFoundError or SourceError."""
+    try:
+        response: dict[str, Any] = operation(**request)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        if code in _THROTTLED:
+            raise ThrottledError(f"{service} is throttling requests; retry later") from exc
+        if code in _NOT_FOUND:
+            raise NotFoundError(f"no such {service} certificate: {error.get('Message', '')}") from exc
+        raise SourceError(f"{service} failed: {code}: {error.get('Message', '')}") from exc
+    except BotoCoreError as exc:  # no endpoint for the region, connection failure, no credentials
+        raise SourceError(f"{service} failed: {exc}") from exc
+    return response

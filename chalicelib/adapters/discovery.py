@@ -1,0 +1,270 @@
+"""Finding the public TLS endpoints an AWS account serves: ELBv2 listeners, CloudFront, API Gateway.
+
+Each endpoint found this way can be registered as a target and checked from the outside. Only
+names a client can actually connect to are proposed: wildcards are not, nor are internal load
+balancers and private API Gateway domain names, which nothing outside the VPC can reach.
+
+One failing service or region (no permission, not offered there) never loses the others: it is
+recorded in ``Discoverer.failures`` and discovery goes on. Throttling is the exception: it
+raises ThrottledError, because the caller should simply retry later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.domain.endpoints import normalize_hostname
+from chalicelib.domain.inventory import DiscoveredEndpoint
+from chalicelib.domain.models import Endpoint, Protocol
+from chalicelib.errors import InvalidTargetError, ThrottledError
+
+ClientFor = Callable[[str], Any]
+
+GLOBAL = "global"  # the region of a failure of CloudFront, which has none
+
+_LISTENER_PROTOCOLS = {"HTTPS": Protocol.HTTPS, "TLS": Protocol.TLS}
+_THROTTLED = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+}
+# ACM cannot describe these certificates (gone, or no ACM ARN at all): nothing to propose, nothing wrong.
+_UNKNOWN_CERTIFICATE = {"ResourceNotFoundException", "InvalidArnException", "ValidationException"}
+# A load balancer or listener deleted while we walk the list.
+_VANISHED = {"LoadBalancerNotFound", "ListenerNotFound"}
+
+
+class Discoverer:
+    """Walks ELBv2, CloudFront and API Gateway (v1 and v2) in the given regions for public TLS endpoints.
+
+    The ``*_for`` callables return a boto3 client for a region; ``cloudfront`` is the one global
+    client. ``failures`` lists the ``(service, region, message)`` of what the last ``discover()``
+    could not read (service elbv2, acm, apigateway, apigatewayv2 or cloudfront; region ``global``
+    for CloudFront). A Discoverer runs one ``discover()`` at a time.
+    """
+
+    def __init__(
+        self,
+        *,
+        elbv2_for: ClientFor,
+        acm_for: ClientFor,
+        apigateway_for: ClientFor,
+        apigatewayv2_for: ClientFor,
+        cloudfront: Any,
+        regions: Sequence[str],
+    ) -> None:
+        self._elbv2_for = elbv2_for
+        self._acm_for = acm_for
+        self._apigateway_for = apigateway_for
+        self._apigatewayv2_for = apigatewayv2_for
+        self._cloudfront = cloudfront
+        self._regions = tuple(regions)
+        self.failures: list[tuple[str, str, str]] = []
+        self._acm_clients: dict[str, Any] = {}
+        self._names: dict[str, tuple[str, ...]] = {}
+
+    def discover(self) -> list[DiscoveredEndpoint]:
+        """Every public endpoint found, once per (host, port, protocol), sorted by host then port.
+
+        ``failures`` holds what could not be read during this call. Raises ThrottledError when a
+        service throttles.
+        """
+        self.failures = []
+        self._acm_clients = {}
+        self._names = {}
+        found: list[DiscoveredEndpoint] = []
+        for region in self._regions:
+            found += self._collect("elbv2", region, self._load_balancers(region))
+            found += self._collect("apigateway", region, self._rest_domains(region))
+            found += self._collect("apigatewayv2", region, self._v2_domains(region))
+        found += self._collect("cloudfront", GLOBAL, self._distributions())
+        return _deduplicated(found)
+
+    def _collect(self, service: str, region: str, items: Iterable[DiscoveredEndpoint]) -> list[DiscoveredEndpoint]:
+        """Everything ``items`` yields until it fails; a failure is recorded, not raised (but throttling is)."""
+        collected: list[DiscoveredEndpoint] = []
+        try:
+            collected.extend(items)
+        except ClientError as exc:
+            if _code(exc) in _THROTTLED:
+                raise _throttled(service, region) from exc
+            self._fail(service, region, exc)
+        except BotoCoreError as exc:  # no endpoint in that region, connection trouble
+            self._fail(service, region, exc)
+        return collected
+
+    def _fail(self, service: str, region: str, exc: Exception) -> None:
+        self.failures.append((service, region, str(exc)))
+
+    # --- ELBv2 --------------------------------------------------------------------------------
+
+    def _load_balancers(self, region: str) -> Iterator[DiscoveredEndpoint]:
+        client = self._elbv2_for(region)
+        for page in _pages(client.describe_load_balancers, "Marker", "NextMarker"):
+            for balancer in page.get("LoadBalancers", []):
+                if balancer.get("Scheme") == "internal":
+                    continue
+                try:
+                    yield from self._listeners(client, region, balancer["LoadBalancerArn"])
+                except ClientError as exc:
+                    if _code(exc) not in _VANISHED:
+                        raise
+
+    def _listeners(self, client: Any, region: str, balancer_arn: str) -> Iterator[DiscoveredEndpoint]:
+        pages = _pages(client.describe_listeners, "Marker", "NextMarker", LoadBalancerArn=balancer_arn)
+        for page in pages:
+            for listener in page.get("Listeners", []):
+                protocol = _LISTENER_PROTOCOLS.get(listener.get("Protocol", ""))
+                if protocol is None:
+                    continue
+                arn = listener["ListenerArn"]
+                for certificate_arn in self._listener_certificates(client, listener):
+                    for name in self._certificate_names(certificate_arn, region):
+                        host = _hostname(name)
+                        if host is not None:
+                            yield DiscoveredEndpoint(
+                                Endpoint(host=host, port=int(listener["Port"]), protocol=protocol),
+                                f"elbv2:{arn}",
+                                certificate_arn,
+                                region,
+                            )
+
+    def _listener_certificates(self, client: Any, listener: dict[str, Any]) -> list[str]:
+        """The listener's default certificate first, then the extra (SNI) ones, each once."""
+        arns = [c["CertificateArn"] for c in listener.get("Certificates", []) if c.get("CertificateArn")]
+        pages = _pages(
+            client.describe_listener_certificates, "Marker", "NextMarker", ListenerArn=listener["ListenerArn"]
+        )
+        for page in pages:
+            arns += [c["CertificateArn"] for c in page.get("Certificates", []) if c.get("CertificateArn")]
+        return list(dict.fromkeys(arns))
+
+    def _certificate_names(self, arn: str, region: str) -> tuple[str, ...]:
+        """The DomainName and SANs of an ACM certificate; none for IAM server certificates and unknown ARNs."""
+        if arn not in self._names:
+            self._names[arn] = self._describe(arn, _arn_region(arn) or region) if _is_acm(arn) else ()
+        return self._names[arn]
+
+    def _describe(self, arn: str, region: str) -> tuple[str, ...]:
+        try:
+            if region not in self._acm_clients:
+                self._acm_clients[region] = self._acm_for(region)
+            answer = self._acm_clients[region].describe_certificate(CertificateArn=arn)
+        except ClientError as exc:
+            code = _code(exc)
+            if code in _THROTTLED:
+                raise _throttled("acm", region) from exc
+            if code not in _UNKNOWN_CERTIFICATE:  # no permission: say so, but keep the listener's other names
+                self._fail("acm", region, exc)
+            return ()
+        except BotoCoreError as exc:
+            self._fail("acm", region, exc)
+            return ()
+        certificate = answer.get("Certificate", {})
+        names = [certificate.get("DomainName", ""), *certificate.get("SubjectAlternativeNames", [])]
+        return tuple(dict.fromkeys(name for name in names if name))
+
+    # --- API Gateway ----------------------------------------------------------------------------
+
+    def _rest_domains(self, region: str) -> Iterator[DiscoveredEndpoint]:
+        client = self._apigateway_for(region)
+        for page in _pages(client.get_domain_names, "position", "position"):
+            for domain in page.get("items", []):
+                if "PRIVATE" in domain.get("endpointConfiguration", {}).get("types", []):
+                    continue
+                name = domain.get("domainName", "")
+                certificate = domain.get("regionalCertificateArn") or domain.get("certificateArn")
+                yield from _https(name, f"apigateway:{name}", certificate, region)
+
+    def _v2_domains(self, region: str) -> Iterator[DiscoveredEndpoint]:
+        client = self._apigatewayv2_for(region)
+        for page in _pages(client.get_domain_names, "NextToken", "NextToken"):
+            for domain in page.get("Items", []):
+                name = domain.get("DomainName", "")
+                configurations = domain.get("DomainNameConfigurations", [])
+                certificate = next((c["CertificateArn"] for c in configurations if c.get("CertificateArn")), None)
+                yield from _https(name, f"apigatewayv2:{name}", certificate, region)
+
+    # --- CloudFront -------------------------------------------------------------------------------
+
+    def _distributions(self) -> Iterator[DiscoveredEndpoint]:
+        request: dict[str, Any] = {}
+        while True:
+            listing = self._cloudfront.list_distributions(**request).get("DistributionList", {})
+            for distribution in listing.get("Items", []):
+                viewer = distribution.get("ViewerCertificate", {})
+                certificate = viewer.get("ACMCertificateArn") or None
+                source = f"cloudfront:{distribution['Id']}"
+                for alias in distribution.get("Aliases", {}).get("Items", []):
+                    yield from _https(alias, source, certificate, None)
+            marker = listing.get("NextMarker")
+            if not listing.get("IsTruncated") or not marker or marker == request.get("Marker"):
+                return
+            request["Marker"] = marker
+
+
+def _https(name: str, source: str, certificate_arn: str | None, region: str | None) -> Iterator[DiscoveredEndpoint]:
+    host = _hostname(name)
+    if host is not None:
+        yield DiscoveredEndpoint(
+            Endpoint(host=host, port=443, protocol=Protocol.HTTPS), source, certificate_arn, region
+        )
+
+
+def _hostname(name: str) -> str | None:
+    """The normalised host name, or None for a wildcard or something that is no host name."""
+    if "*" in name:
+        return None
+    try:
+        return normalize_hostname(name)
+    except InvalidTargetError:
+        return None
+
+
+def _deduplicated(found: list[DiscoveredEndpoint]) -> list[DiscoveredEndpoint]:
+    """One per (host, port, protocol): the smallest source wins, so listing order never matters."""
+    chosen: dict[tuple[str, int, Protocol], DiscoveredEndpoint] = {}
+    for item in sorted(found, key=lambda d: (*d.key, d.source, d.certificate_arn or "")):
+        chosen.setdefault(item.key, item)
+    return list(chosen.values())
+
+
+def _pages(
+    call: Callable[..., dict[str, Any]], request_token: str, response_token: str, **request: Any
+) -> Iterator[dict[str, Any]]:
+    """Every page of a paginated call, following the token until there is none (or it repeats)."""
+    while True:
+        page = call(**request)
+        yield page
+        token = page.get(response_token)
+        if not token or token == request.get(request_token):
+            return
+        request[request_token] = token
+
+
+def _is_acm(arn: str) -> bool:
+    parts = arn.split(":")
+    return len(parts) >= 6 and parts[0] == "arn" and parts[2] == "acm"
+
+
+def _arn_region(arn: str) -> str | None:
+    parts = arn.split(":")
+    if len(parts) < 6 or not parts[3]:
+        return None
+    return parts[3]
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _throttled(service: str, region: str) -> ThrottledError:
+    where = "" if region == GLOBAL else f" in {region}"
+    return ThrottledError(f"{service} is throttling requests{where}; retry later")

@@ -1,0 +1,185 @@
+"""The checking engine: resolve, shake hands with every address concurrently, analyse, aggregate.
+
+The CLI and the Lambda workers both call ``CheckEngine.check_many``. A check never raises: a
+target that cannot be read becomes a result with a CONNECTION_FAILED finding and a reason, so
+one bad endpoint never costs the rest of a batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from chalicelib.checks.resolver import SystemResolver
+from chalicelib.checks.tlsprobe import TlsProbe
+from chalicelib.domain.addresses import AddressPolicy
+from chalicelib.domain.analysis import analyze_chain
+from chalicelib.domain.clock import Clock, utc_now
+from chalicelib.domain.models import (
+    CheckPolicy,
+    CheckResult,
+    Endpoint,
+    FailureReason,
+    Finding,
+    FindingCode,
+    Severity,
+    Status,
+    TargetReport,
+)
+from chalicelib.domain.truststore import TrustStore
+from chalicelib.errors import ForbiddenAddressError, ProbeError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CheckRequest:
+    """One endpoint to check, with its thresholds and (for an internal CA) its own trust store."""
+
+    endpoint: Endpoint
+    policy: CheckPolicy = field(default_factory=CheckPolicy)
+    trust: TrustStore | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolved:
+    addresses: tuple[str, ...]
+    dns_seconds: float  # spent on the lookup: the rest of the timeout is the handshake's
+    failure: CheckResult | None = None
+
+
+class CheckEngine:
+    """Checks endpoints concurrently on one thread pool, built once and reused (warm Lambdas too)."""
+
+    def __init__(
+        self,
+        *,
+        trust: TrustStore,
+        probe: TlsProbe | None = None,
+        resolver: SystemResolver | None = None,
+        clock: Clock = utc_now,
+        timeout: float = 10.0,
+        all_addresses: bool = True,
+        concurrency: int = 32,
+        address_policy: AddressPolicy | None = None,
+    ) -> None:
+        self._trust = trust
+        self._probe = probe or TlsProbe()
+        self._resolver = resolver or SystemResolver()
+        self._clock = clock
+        self._timeout = timeout
+        self._all_addresses = all_addresses
+        self._address_policy = address_policy
+        self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="certwatch-check")
+
+    def check(self, endpoint: Endpoint, policy: CheckPolicy | None = None) -> TargetReport:
+        """Check one endpoint."""
+        return next(self.check_many([CheckRequest(endpoint, policy or CheckPolicy())]))
+
+    def check_many(self, requests: Iterable[CheckRequest]) -> Iterator[TargetReport]:
+        """Check every request concurrently; reports come back in the order of the requests."""
+        pending = list(requests)
+        lookups = {self._pool.submit(self._resolve, request): index for index, request in enumerate(pending)}
+        probes: list[list[Future[CheckResult]] | CheckResult] = [[] for _ in pending]
+        for done in as_completed(lookups):
+            index = lookups[done]
+            resolved = done.result()
+            if resolved.failure is not None:
+                probes[index] = resolved.failure
+                continue
+            probes[index] = [
+                self._pool.submit(self._check_address, pending[index], address, resolved.dns_seconds)
+                for address in resolved.addresses
+            ]
+        for request, outcome in zip(pending, probes, strict=True):
+            results = (outcome,) if isinstance(outcome, CheckResult) else tuple(f.result() for f in outcome)
+            yield _report(request.endpoint, results, self._clock())
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._resolver.close()
+
+    def _resolve(self, request: CheckRequest) -> _Resolved:
+        endpoint = request.endpoint
+        if endpoint.host_is_address:
+            return _Resolved((endpoint.host,), 0.0)
+        started = time.monotonic()
+        try:
+            addresses = self._resolver.resolve(endpoint.host, endpoint.port, timeout=self._timeout)
+        except ProbeError as exc:
+            return _Resolved((), 0.0, _failed(None, exc, self._clock(), _ms_since(started)))
+        except Exception as exc:  # a bug must cost one result, never the batch
+            logger.exception("unexpected error resolving %s", endpoint)
+            error = ProbeError(FailureReason.DNS, f"internal error while resolving: {exc!r}")
+            return _Resolved((), 0.0, _failed(None, error, self._clock(), _ms_since(started)))
+        chosen = addresses if self._all_addresses else addresses[:1]
+        return _Resolved(tuple(chosen), time.monotonic() - started)
+
+    def _check_address(self, request: CheckRequest, address: str, dns_seconds: float) -> CheckResult:
+        begun = time.monotonic()
+        try:
+            if self._address_policy is not None:
+                self._address_policy.check(address)  # again at check time: DNS may have changed
+            left = self._timeout - dns_seconds
+            if left <= 0:
+                raise ProbeError(FailureReason.TIMEOUT, f"no answer within {self._timeout:g}s (DNS)")
+            handshake = self._probe.handshake(request.endpoint, address, timeout=left)
+        except ProbeError as exc:
+            return _failed(address, exc, self._clock(), _ms_since(begun))
+        except ForbiddenAddressError as exc:
+            refused = ProbeError(FailureReason.FORBIDDEN, str(exc))
+            return _failed(address, refused, self._clock(), _ms_since(begun))
+        except Exception as exc:  # a bug must cost one result, never the batch
+            logger.exception("unexpected error checking %s at %s", request.endpoint, address)
+            error = ProbeError(FailureReason.TLS, f"internal error while checking: {exc!r}")
+            return _failed(address, error, self._clock(), _ms_since(begun))
+        now = self._clock()
+        analysis = analyze_chain(
+            list(handshake.served),
+            name=request.endpoint.checked_name,
+            now=now,
+            trust=request.trust or self._trust,
+            policy=request.policy,
+        )
+        return analysis.result(
+            now,
+            address=address,
+            tls_version=handshake.tls_version,
+            cipher=handshake.cipher,
+            elapsed_ms=_ms_since(begun),
+        )
+
+
+def _failed(address: str | None, error: ProbeError, now: datetime, elapsed_ms: float) -> CheckResult:
+    finding = Finding(FindingCode.CONNECTION_FAILED, Severity.CRITICAL, error.message, reason=error.reason)
+    return CheckResult(address=address, status=Status.ERROR, checked_at=now, findings=(finding,), elapsed_ms=elapsed_ms)
+
+
+def _report(endpoint: Endpoint, results: tuple[CheckResult, ...], now: datetime) -> TargetReport:
+    return TargetReport(endpoint=endpoint, results=results, checked_at=now, target_findings=_disagreement(results))
+
+
+def _disagreement(results: tuple[CheckResult, ...]) -> tuple[Finding, ...]:
+    """ADDRESSES_DISAGREE when the addresses behind one name serve different certificates."""
+    served: dict[str, list[str]] = {}
+    leaves = {}
+    for result in results:
+        if result.leaf is not None:
+            served.setdefault(result.leaf.fingerprint_sha256, []).append(str(result.address))
+            leaves[result.leaf.fingerprint_sha256] = result.leaf
+    if len(served) < 2:
+        return ()
+    described = [
+        f"{', '.join(addresses)}: {leaves[fp].common_name} sha256 {fp[:12]} until {leaves[fp].not_after:%Y-%m-%d}"
+        for fp, addresses in served.items()
+    ]
+    message = f"the addresses serve {len(served)} different certificates ({'; '.join(described)})"
+    return (Finding(FindingCode.ADDRESSES_DISAGREE, Severity.INFO, message),)
+
+
+def _ms_since(begun: float) -> float:
+    return round((time.monotonic() - begun) * 1000, 1)

@@ -1,0 +1,341 @@
+"""Deciding which alert events a check gives rise to: pure, given the target's alert state and ``now``.
+
+The rules, so an expiring certificate reaches a person once and clearly:
+
+* ``certificate.expiring`` when the leaf crosses a threshold (30, 14, 7, 3, 1 days by default):
+  the tightest threshold crossed is announced, the looser ones are marked done with it.
+* ``certificate.expired`` once the leaf is past notAfter.
+* ``certificate.problem`` when critical findings (hostname mismatch, untrusted, incomplete
+  chain, ...) or RENEWAL_OVERDUE appear; ``certificate.recovered`` when they have all cleared.
+* ``endpoint.unreachable`` only after N consecutive checks read nothing (a blip is not a page);
+  ``certificate.recovered`` when it answers again.
+* ``certificate.renewed`` when a new certificate replaces one that was alerted on.
+
+Every event has a deterministic key (target, certificate fingerprint, threshold or episode),
+so two workers deciding from the same state produce the same keys, and the store announces
+each key at most once.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.domain.models import CertificateInfo, Finding, FindingCode, Severity, Status, TargetReport
+
+DEFAULT_THRESHOLDS = (30, 14, 7, 3, 1)
+# Not "problems": expiry has events of its own, reachability too, and disagreement is info.
+_NOT_PROBLEMS = {
+    FindingCode.EXPIRED,
+    FindingCode.EXPIRING_SOON,
+    FindingCode.CONNECTION_FAILED,
+    FindingCode.ADDRESSES_DISAGREE,
+}
+
+
+# How a problem reads in a subject line; the findings carry the details.
+_PROBLEM_NAMES = {
+    FindingCode.NOT_YET_VALID: "certificate not yet valid",
+    FindingCode.HOSTNAME_MISMATCH: "certificate does not cover the name",
+    FindingCode.SELF_SIGNED: "self-signed certificate",
+    FindingCode.UNTRUSTED_ROOT: "untrusted certificate chain",
+    FindingCode.INCOMPLETE_CHAIN: "incomplete certificate chain",
+    FindingCode.CHAIN_EXPIRING: "intermediate or root certificate expiring",
+    FindingCode.INVALID_INTERMEDIATE: "unusable intermediate certificate",
+    FindingCode.NAME_CONSTRAINTS_VIOLATED: "CA name constraints violated",
+    FindingCode.NOT_FOR_SERVER_AUTH: "certificate not for TLS servers",
+    FindingCode.PATH_LENGTH_EXCEEDED: "CA path length exceeded",
+    FindingCode.UNKNOWN_CRITICAL_EXTENSION: "unknown critical extension",
+    FindingCode.CA_CERTIFICATE_AS_LEAF: "CA certificate served as the leaf",
+    FindingCode.PATH_VALIDATION_FAILED: "certificate chain refused",
+    FindingCode.PATH_BUILDING_REQUIRED: "chain order needs path building",
+    FindingCode.NOT_WEB_PKI_COMPLIANT: "chain breaks a Web PKI rule",
+    FindingCode.CHAIN_TOO_LONG: "certificate chain too long",
+    FindingCode.WEAK_KEY: "weak key",
+    FindingCode.WEAK_SIGNATURE: "weak signature",
+    FindingCode.RENEWAL_OVERDUE: "renewal overdue",
+    FindingCode.CERTIFICATE_UNPARSEABLE: "unparseable certificate",
+    FindingCode.RENEWAL_FAILED: "ACM renewal failed",
+}
+
+
+class EventType(enum.StrEnum):
+    EXPIRING = "certificate.expiring"
+    EXPIRED = "certificate.expired"
+    PROBLEM = "certificate.problem"
+    UNREACHABLE = "endpoint.unreachable"
+    RENEWED = "certificate.renewed"
+    RECOVERED = "certificate.recovered"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPolicy:
+    """How a target is alerted on."""
+
+    thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS
+    critical_days: int = 7
+    unreachable_after: int = 2
+    repeat_critical_hours: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    """What has been announced for a target, so each event is announced once."""
+
+    fingerprint: str | None = None
+    announced: frozenset[str] = frozenset()
+    failures: int = 0
+    unreachable: bool = False
+    unreachable_episode: int = 0
+    problems: frozenset[str] = frozenset()
+    problem_episode: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What a decision needs to know of a check: the certificate that expires first, and the findings."""
+
+    leaf: CertificateInfo | None
+    findings: tuple[Finding, ...]
+    status: Status
+    days_left: int | None
+
+    @classmethod
+    def of(cls, report: TargetReport) -> Observation:
+        soonest = report.soonest
+        leaf = None if soonest is None else soonest.leaf
+        return cls(leaf=leaf, findings=report.findings, status=report.status, days_left=report.days_left)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSubject:
+    """What an alert is about: a registered endpoint, or a certificate the account holds in ACM/IAM."""
+
+    id: str
+    team: str
+    warn_days: int = 30
+    critical_days: int = 7
+    alert_days: tuple[int, ...] | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # the event document's "target" section
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """One announcement to publish."""
+
+    key: str
+    type: EventType
+    severity: Severity
+    summary: str
+    threshold_days: int | None = None
+    previous_fingerprint: str | None = None
+    findings: tuple[Finding, ...] = field(default=())
+
+
+def thresholds_for(warn_days: int, critical_days: int, explicit: tuple[int, ...] | None = None) -> tuple[int, ...]:
+    """A target's thresholds: its own list, else the defaults within warn_days plus warn_days itself."""
+    if explicit:
+        return tuple(sorted(set(explicit), reverse=True))
+    chosen = {d for d in DEFAULT_THRESHOLDS if d <= warn_days} | {warn_days, critical_days}
+    return tuple(sorted((d for d in chosen if d > 0), reverse=True))
+
+
+def decide(
+    target_id: str,
+    state: AlertState,
+    observed: TargetReport | Observation,
+    policy: AlertPolicy,
+    now: datetime,
+) -> tuple[AlertState, list[AlertEvent]]:
+    """The state after a check (of an endpoint, or of a certificate held in ACM/IAM) and its events."""
+    report = observed if isinstance(observed, Observation) else Observation.of(observed)
+    if report.leaf is None:
+        return _unreachable(target_id, state, report, policy)
+    events: list[AlertEvent] = []
+    if state.unreachable:
+        events.append(
+            AlertEvent(
+                f"{target_id}:unreachable:{state.unreachable_episode}:recovered",
+                EventType.RECOVERED,
+                Severity.INFO,
+                "the endpoint answers again",
+            )
+        )
+        state = replace(state, unreachable=False, unreachable_episode=state.unreachable_episode + 1)
+    state = replace(state, failures=0)
+    leaf = report.leaf
+    state, renewal = _renewal(target_id, state, leaf)
+    events += renewal
+    expiry, done = _expiry(target_id, leaf, report, policy, now, state.announced)
+    events += expiry
+    announced = set(state.announced) | done
+    # Inside the expiry thresholds the expiry events say it all: an overdue renewal is no news.
+    ignored = {FindingCode.RENEWAL_OVERDUE} if done else set()
+    state, problem_events = _problems(target_id, state, report, leaf.fingerprint_sha256, ignored)
+    events += problem_events
+    announced |= {e.key for e in problem_events}
+    if policy.repeat_critical_hours and report.status is Status.CRITICAL:
+        bucket = int(now.timestamp() // (policy.repeat_critical_hours * 3600))
+        repeat_prefix = f"{target_id}:{leaf.fingerprint_sha256}:repeat:"
+        key = f"{repeat_prefix}{bucket}"
+        if key not in announced and not any(e.severity is Severity.CRITICAL for e in events):
+            worst = [f for f in report.findings if f.severity is Severity.CRITICAL]
+            events.append(
+                AlertEvent(key, EventType.PROBLEM, Severity.CRITICAL, "still critical", findings=tuple(worst))
+            )
+        # This bucket is covered (by the repeat, or by what was just announced); older ones are done with.
+        announced = {k for k in announced if not k.startswith(repeat_prefix)} | {key}
+    announced |= {e.key for e in events}
+    return replace(state, announced=frozenset(announced)), events
+
+
+def _unreachable(
+    target_id: str, state: AlertState, report: Observation, policy: AlertPolicy
+) -> tuple[AlertState, list[AlertEvent]]:
+    failures = state.failures + 1
+    state = replace(state, failures=failures)
+    if failures < policy.unreachable_after or state.unreachable:
+        return state, []
+    failed = tuple(f for f in report.findings if f.code is FindingCode.CONNECTION_FAILED)
+    reason = failed[0].message if failed else "no address answered"
+    event = AlertEvent(
+        f"{target_id}:unreachable:{state.unreachable_episode}",
+        EventType.UNREACHABLE,
+        Severity.CRITICAL,
+        f"unreachable for {failures} checks in a row: {reason}",
+        findings=failed,
+    )
+    return replace(state, unreachable=True, announced=state.announced | {event.key}), [event]
+
+
+def _renewal(target_id: str, state: AlertState, leaf: CertificateInfo) -> tuple[AlertState, list[AlertEvent]]:
+    old, new = state.fingerprint, leaf.fingerprint_sha256
+    if old == new:
+        return state, []
+    events = []
+    alerted_prefix = f"{target_id}:{old}:"
+    if old is not None and any(
+        key.startswith(alerted_prefix) and (":expiring:" in key or key.endswith(":expired")) for key in state.announced
+    ):
+        events.append(
+            AlertEvent(
+                f"{target_id}:{old}:renewed:{new}",
+                EventType.RENEWED,
+                Severity.INFO,
+                f"a new certificate is served, valid until {leaf.not_after:%Y-%m-%d}",
+                previous_fingerprint=old,
+            )
+        )
+    # Keys of the old certificate are done with; episodes carry on.
+    kept = frozenset(key for key in state.announced if not key.startswith(alerted_prefix))
+    return replace(state, fingerprint=new, announced=kept | {e.key for e in events}), events
+
+
+def _expiry(
+    target_id: str,
+    leaf: CertificateInfo,
+    report: Observation,
+    policy: AlertPolicy,
+    now: datetime,
+    announced: frozenset[str],
+) -> tuple[list[AlertEvent], set[str]]:
+    """Expiry events due, and the keys they settle (a tighter threshold settles the looser ones)."""
+    prefix = f"{target_id}:{leaf.fingerprint_sha256}"
+    left = leaf.not_after - now
+    if left < timedelta(0):
+        key = f"{prefix}:expired"
+        if key in announced:
+            return [], set()
+        findings = _codes(report, FindingCode.EXPIRED)
+        severity = max((f.severity for f in findings), key=lambda s: s.rank, default=Severity.CRITICAL)
+        expired = AlertEvent(
+            key,
+            EventType.EXPIRED,
+            severity,
+            f"certificate expired on {leaf.not_after:%Y-%m-%d}",
+            findings=findings,
+        )
+        return [expired], {key}
+    crossed = [days for days in policy.thresholds if left <= timedelta(days=days)]
+    if not crossed:
+        return [], set()
+    tightest = min(crossed)
+    key = f"{prefix}:expiring:{tightest}"
+    done = {f"{prefix}:expiring:{days}" for days in crossed}
+    if key in announced:
+        return [], done
+    days_left = report.days_left if report.days_left is not None else left.days
+    when = "today" if days_left == 0 else f"in {days_left} day{'s' if days_left != 1 else ''}"
+    findings = _codes(report, FindingCode.EXPIRING_SOON)
+    critical = left <= timedelta(days=policy.critical_days)
+    # The check's own judgement wins when it has one (an unused ACM certificate's expiry matters less).
+    severity = max((f.severity for f in findings), key=lambda s: s.rank, default=None) or (
+        Severity.CRITICAL if critical else Severity.WARNING
+    )
+    expiring = AlertEvent(
+        key,
+        EventType.EXPIRING,
+        severity,
+        f"certificate expires {when} ({leaf.not_after:%Y-%m-%d})",
+        threshold_days=tightest,
+        findings=findings,
+    )
+    return [expiring], done
+
+
+def _problems(
+    target_id: str, state: AlertState, report: Observation, fingerprint: str, ignored: set[FindingCode]
+) -> tuple[AlertState, list[AlertEvent]]:
+    present = {
+        f.code.value: f
+        for f in report.findings
+        if f.code not in _NOT_PROBLEMS | ignored
+        and (f.severity is Severity.CRITICAL or f.code is FindingCode.RENEWAL_OVERDUE)
+    }
+    # An ignored finding still there is not "resolved": it is only not news any more.
+    still_open = {f.code.value for f in report.findings if f.code in ignored} & state.problems
+    new = sorted(set(present) - state.problems)
+    events = []
+    if new:
+        findings = tuple(present[code] for code in new)
+        worst = Severity.CRITICAL if any(f.severity is Severity.CRITICAL for f in findings) else Severity.WARNING
+        events.append(
+            AlertEvent(
+                f"{target_id}:{fingerprint}:problem:{state.problem_episode}:{'+'.join(new)}",
+                EventType.PROBLEM,
+                worst,
+                ", ".join(_PROBLEM_NAMES.get(f.code, f.code.value) for f in findings),
+                findings=findings,
+            )
+        )
+    if state.problems and not present and not still_open:
+        events.append(
+            AlertEvent(
+                f"{target_id}:problems:{state.problem_episode}:recovered",
+                EventType.RECOVERED,
+                Severity.INFO,
+                f"resolved: {', '.join(sorted(state.problems))}",
+            )
+        )
+        return replace(state, problems=frozenset(), problem_episode=state.problem_episode + 1), events
+    return replace(state, problems=frozenset(present) | still_open), events
+
+
+def _codes(report: Observation, code: FindingCode) -> tuple[Finding, ...]:
+    return tuple(f for f in report.findings if f.code is code)
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """An event ready to publish: recorded in the outbox first, so nothing is lost if SNS fails."""
+
+    key: str
+    team: str
+    target_id: str
+    document: dict[str, Any]
+    subject: str
+    text: str
+    created_at: datetime
+    attributes: dict[str, str] = field(default_factory=dict)

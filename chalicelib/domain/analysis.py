@@ -1,0 +1,592 @@
+"""What is wrong with a served certificate chain: the findings, apart from any network.
+
+Whether a client would trust the chain is decided by pyca/cryptography's verifier
+(``pathvalidation``); certwatch judges the rest itself and names every problem at once (an
+expired certificate for the wrong name from an untrusted CA is EXPIRED *and* HOSTNAME_MISMATCH
+*and* UNTRUSTED_ROOT, where a verifying TLS client would only report its first error). Expiry,
+weak keys and weak signatures are judged on the path the verifier built, the trust anchor
+included; certificates the server sends but the path does not use matter at most as a warning.
+
+Nothing a server sends can raise out of ``analyze_chain``: any failure while parsing or judging
+becomes a finding on that chain.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa
+
+from chalicelib.domain.hostnames import covers
+from chalicelib.domain.models import (
+    CertificateInfo,
+    CheckPolicy,
+    CheckResult,
+    Finding,
+    FindingCode,
+    Severity,
+    status_for,
+)
+from chalicelib.domain.pathvalidation import PathVerdict, plain_reason, verify_path
+from chalicelib.domain.truststore import TrustStore
+from chalicelib.domain.x509info import WEAK_SIGNATURE_OIDS, describe
+
+logger = logging.getLogger(__name__)
+
+# Chains longer than this are refused by some clients and are almost always a misconfiguration.
+MAX_SANE_CHAIN = 10
+# Never parse more than this many certificates of one handshake (a hostile server may send many).
+MAX_PARSED_CHAIN = 100
+MIN_KEY_BITS = {"RSA": 2048, "DSA": 2048, "EC": 256}
+# The curves browsers accept in certificates (the CA/Browser Forum's list).
+WEB_CURVES = {"secp256r1", "secp384r1", "secp521r1"}
+C, W = Severity.CRITICAL, Severity.WARNING
+
+
+@dataclass(frozen=True, slots=True)
+class ChainAnalysis:
+    """The facts and findings of one served chain."""
+
+    leaf: CertificateInfo | None
+    chain: tuple[CertificateInfo, ...]
+    trusted_by: str | None
+    findings: tuple[Finding, ...]
+
+    def result(
+        self,
+        checked_at: datetime,
+        *,
+        address: str | None = None,
+        tls_version: str | None = None,
+        cipher: str | None = None,
+        elapsed_ms: float = 0.0,
+    ) -> CheckResult:
+        """The check result this analysis amounts to (an address's, or a file's with no address)."""
+        return CheckResult(
+            address=address,
+            status=status_for(self.findings),
+            checked_at=checked_at,
+            findings=self.findings,
+            leaf=self.leaf,
+            chain=self.chain,
+            trusted_by=self.trusted_by,
+            tls_version=tls_version,
+            cipher=cipher,
+            elapsed_ms=elapsed_ms,
+        )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Parsed:
+    cert: x509.Certificate
+    info: CertificateInfo
+
+
+def analyze_chain(
+    served: list[bytes],
+    *,
+    name: str | None,
+    now: datetime,
+    trust: TrustStore,
+    policy: CheckPolicy,
+    max_depth: int | None = None,
+) -> ChainAnalysis:
+    """Judge the DER certificates a server sent (leaf first) for ``name`` at ``now``; never raises.
+
+    ``name`` None judges the chain without a name (``certwatch inspect`` without ``--name``).
+    ``max_depth`` limits the path length as a client's configuration would (None: pyca's default).
+    """
+    try:
+        return _analyze(served, name, now, trust, policy, max_depth)
+    except Exception as exc:  # hostile input must cost one finding on this chain, never the batch
+        logger.warning("analysing a served chain failed: %r", exc)
+        return ChainAnalysis(None, (), None, (_unparseable(f"the certificate chain cannot be analysed: {_why(exc)}"),))
+
+
+def _analyze(
+    served: list[bytes], name: str | None, now: datetime, trust: TrustStore, policy: CheckPolicy, max_depth: int | None
+) -> ChainAnalysis:
+    findings: list[Finding] = []
+    # Certificates carry whole seconds: within the second of notAfter, a certificate is still valid.
+    now = now.replace(microsecond=0)
+    if not served:
+        return ChainAnalysis(None, (), None, (_unparseable("the server sent no certificate"),))
+    if len(served) > MAX_SANE_CHAIN:
+        findings.append(
+            Finding(
+                FindingCode.CHAIN_TOO_LONG,
+                W,
+                f"the server sends {len(served)} certificates; more than {MAX_SANE_CHAIN} is a "
+                "misconfiguration and some clients refuse it",
+            )
+        )
+    parsed: list[_Parsed] = []
+    broken: list[int] = []  # positions (1-based) of the certificates that cannot be parsed
+    for position, der in enumerate(served[:MAX_PARSED_CHAIN]):
+        try:
+            parsed.append(_parse(der))
+        except Exception as exc:  # DuplicateExtension, ValueError, ...: whatever a parser raises
+            if position == 0:
+                findings.append(_unparseable(f"the server's certificate cannot be parsed: {_why(exc)}"))
+                return ChainAnalysis(None, (), None, tuple(findings))
+            findings.append(_unparseable(f"certificate {position + 1} of the chain cannot be parsed: {_why(exc)}", W))
+            broken.append(position + 1)
+    leaf, sent = parsed[0], parsed[1:]
+    findings += _validity(leaf.info, now, policy)
+    covered = name is not None and covers(leaf.info.sans, name, leaf.info.ip_sans)
+    if name is not None and not covered:
+        findings.append(_hostname_mismatch(leaf.info, name))
+    verdict = verify_path(
+        leaf.cert,
+        tuple(p.cert for p in sent),
+        subject=name if covered else _covered_name(leaf.info),
+        now=now,
+        trust=trust,
+        max_depth=max_depth,
+    )
+    if verdict.path and _in_sent_order(verdict.path, sent):
+        walk = _Walk([leaf], verdict.path[-1], None)  # what a non-backtracking client builds too
+    else:  # signatures were checked by the verifier when it built a path: the walk then compares names
+        walk = _walk(leaf, sent, trust, now, broken, signatures=not verdict.path)
+    if verdict.path:
+        path = [leaf]
+        for cert in verdict.path[1:]:
+            try:
+                path.append(_known(cert, sent))
+            except Exception as exc:  # an anchor only the verifier could read: name it
+                what = cert.subject.rfc4514_string()
+                findings.append(_unparseable(f"the trust anchor {what} of the path cannot be read: {_why(exc)}"))
+        anchor: x509.Certificate | None = verdict.path[-1]
+    else:  # no path a client accepts: judge what the server's chain leads to, and its anchor if any
+        path = [p for p in walk.path if not (p is not leaf and p.info.self_issued)]
+        anchor = walk.anchor
+        if anchor is not None and not trust.contains(bytes.fromhex(path[-1].info.fingerprint_sha256)):
+            path.append(_known(anchor, sent))
+    findings += _path_expiry(path[1:], now, policy, anchored=anchor is not None)
+    if verdict.path:
+        findings += _unused(sent, path, now)
+    findings += _weaknesses(path)
+    findings += _trust(verdict, walk, findings, name is not None)
+    return ChainAnalysis(
+        leaf=leaf.info,
+        chain=tuple(p.info for p in sent),
+        trusted_by=None if anchor is None else anchor.subject.rfc4514_string(),
+        findings=tuple(findings),
+    )
+
+
+def _in_sent_order(path: tuple[x509.Certificate, ...], sent: list[_Parsed]) -> bool:
+    """Whether the path's intermediates are the first certificates sent, in the order sent."""
+    middle = path[1:-1]
+    return len(middle) <= len(sent) and all(cert == item.cert for cert, item in zip(middle, sent, strict=False))
+
+
+def _covered_name(leaf: CertificateInfo) -> str | None:
+    """A name the leaf covers, to verify its path for when the name checked is not one.
+
+    Names are judged by ``covers``; the verifier answers for the path (name constraints apply
+    to every name of the leaf either way). None when the leaf names no DNS name or address.
+    """
+    for san in leaf.sans:
+        candidate = "certwatch" + san[1:] if san.startswith("*.") else san
+        if covers(leaf.sans, candidate):
+            return candidate
+    return leaf.ip_sans[0] if leaf.ip_sans else None
+
+
+def _known(cert: x509.Certificate, sent: list[_Parsed]) -> _Parsed:
+    """The parsed form of a certificate of the path (an anchor is described once per process)."""
+    for item in sent:
+        if item.cert == cert:
+            return item
+    return _anchor(cert)
+
+
+@functools.lru_cache(maxsize=1024)
+def _anchor(cert: x509.Certificate) -> _Parsed:
+    return _describe(cert)
+
+
+# What the verifier's refusal means, in the order its reasons are tested.
+_REFUSALS: tuple[tuple[str, FindingCode, str], ...] = (
+    ("subjectAltName", FindingCode.HOSTNAME_MISMATCH, "the certificate does not cover the name for TLS clients"),
+    ("name constraint", FindingCode.NAME_CONSTRAINTS_VIOLATED, "a CA of the chain may not issue for these names"),
+    ("EKU", FindingCode.NOT_FOR_SERVER_AUTH, "the certificate's extended key usage does not allow TLS servers"),
+    ("path length constraint", FindingCode.PATH_LENGTH_EXCEEDED, "the path is longer than a CA's pathLen allows"),
+    (
+        "unaccounted-for critical extensions",
+        FindingCode.UNKNOWN_CRITICAL_EXTENSION,
+        "a certificate of the chain has a critical extension that clients do not know and must refuse",
+    ),
+    (
+        "cA must not be asserted in an EE",
+        FindingCode.CA_CERTIFICATE_AS_LEAF,
+        "the server's certificate is a CA certificate (basicConstraints cA); browsers refuse it as a server's",
+    ),
+)
+
+
+def _trust(verdict: PathVerdict, walk: _Walk, found: list[Finding], named: bool) -> list[Finding]:
+    """What the verifier's verdict and the non-backtracking walk add to the findings judged so far."""
+    extra = []
+    if verdict.broken_rule is not None:
+        extra.append(
+            Finding(
+                FindingCode.NOT_WEB_PKI_COMPLIANT,
+                W,
+                f"the chain breaks a CA/Browser Forum rule for public CAs ({plain_reason(verdict.broken_rule)}); "
+                f"accepted because it ends at your own CA {verdict.path[-1].subject.rfc4514_string()}, as OpenSSL "
+                "and browsers with that root installed accept it",
+            )
+        )
+    if verdict.path and walk.problem is not None:
+        extra.append(
+            Finding(
+                FindingCode.PATH_BUILDING_REQUIRED,
+                W,
+                "a valid path exists only by skipping certificates the server sends first "
+                f"({walk.problem.message}); clients that do not build paths (OpenSSL's default among them) "
+                "fail where browsers succeed: send the chain of the valid path, in order",
+            )
+        )
+    reason = verdict.refusal
+    if reason is None:
+        return extra
+    codes = {f.code for f in found}
+    for marker, code, meaning in _REFUSALS:
+        if marker in reason and code not in codes and (named or code is not FindingCode.HOSTNAME_MISMATCH):
+            extra.append(Finding(code, C, f"{meaning} ({plain_reason(reason)})"))
+    if not verdict.path and walk.problem is not None:
+        extra.append(walk.problem)  # no issuer, a wrong one, an untrusted root: the walk says which
+    elif "exceeds max depth" in reason and not extra:
+        extra.append(
+            Finding(
+                FindingCode.PATH_LENGTH_EXCEEDED, C, f"the path is longer than clients accept ({plain_reason(reason)})"
+            )
+        )
+    if any(f.severity is C for f in [*found, *extra]):
+        return extra  # refused for a reason named (an expired certificate, a weak key, ...)
+    return [
+        *extra,
+        Finding(FindingCode.PATH_VALIDATION_FAILED, C, f"TLS clients refuse the chain: {plain_reason(reason)}"),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    path: list[_Parsed]
+    anchor: x509.Certificate | None
+    problem: Finding | None
+
+
+def _walk(
+    leaf: _Parsed, sent: list[_Parsed], trust: TrustStore, now: datetime, broken: list[int], *, signatures: bool
+) -> _Walk:
+    """The path a client that never backtracks builds (OpenSSL's default chain building).
+
+    At each step: the trust store, else the first certificate sent whose subject is the issuer
+    (preferring one valid now): that path, the anchor it reaches or, when none, why. Without
+    ``signatures``, an issuer is recognised by its name and key identifier alone.
+    """
+    signed_by = _signed_by if signatures else _same_key_id
+    path = [leaf]
+    current = leaf
+    while len(path) <= MAX_PARSED_CHAIN:
+        if trust.contains(bytes.fromhex(current.info.fingerprint_sha256)):
+            return _Walk(path, current.cert, None)
+        for anchor in trust.issuers_named(current.cert.issuer):
+            if signed_by(current.cert, anchor):
+                return _Walk(path, anchor, None)
+        if current.info.self_issued and signed_by(current.cert, current.cert):
+            if current is leaf:
+                return _Walk(
+                    path,
+                    None,
+                    Finding(
+                        FindingCode.SELF_SIGNED,
+                        C,
+                        "the certificate is self-signed and not a trusted anchor "
+                        "(pass its PEM as a CA file to trust it)",
+                    ),
+                )
+            return _Walk(path, None, _untrusted(current.info.subject))
+        named = [p for p in sent if p not in path and p.cert.subject == current.cert.issuer]
+        if not named:
+            break
+        keyed = [p for p in named if _same_key_id(current.cert, p.cert)]
+        if not keyed:
+            subject = named[0].info.subject
+            return _Walk(
+                path, None, _invalid(f"{subject}, sent as the issuer, has another key than the one that signed it")
+            )
+        named = keyed
+        issuer = next((p for p in named if p.info.not_before <= now <= p.info.not_after), named[0])
+        if not issuer.info.is_ca:
+            return _Walk(path, None, _invalid(f"{issuer.info.subject}, sent as the issuer, is not a CA certificate"))
+        if not signed_by(current.cert, issuer.cert):
+            return _Walk(path, None, _invalid(f"the key of {issuer.info.subject}, sent as the issuer, did not sign it"))
+        path.append(issuer)
+        current = issuer
+    if current is leaf:
+        if broken:
+            which = ", ".join(str(n) for n in broken)
+            return _Walk(
+                path, None, _invalid(f"certificate {which} of the chain cannot be parsed, and nothing else issued it")
+            )
+        return _Walk(
+            path,
+            None,
+            Finding(
+                FindingCode.INCOMPLETE_CHAIN,
+                C,
+                f"the server does not send the intermediate certificate that issued it "
+                f"({leaf.info.issuer}), and no trusted root did; clients without that intermediate "
+                "cannot verify it (a private CA's root belongs in a CA file)",
+            ),
+        )
+    return _Walk(path, None, _untrusted(current.info.issuer))
+
+
+def _same_key_id(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer`` is named as the issuer: subject, and key identifier when both carry one."""
+    if cert.issuer != issuer.subject:
+        return False
+    wanted, offered = _key_id(cert, x509.AuthorityKeyIdentifier), _key_id(issuer, x509.SubjectKeyIdentifier)
+    return wanted is None or offered is None or wanted == offered
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_id(
+    cert: x509.Certificate, kind: type[x509.AuthorityKeyIdentifier] | type[x509.SubjectKeyIdentifier]
+) -> bytes | None:
+    try:
+        value = cert.extensions.get_extension_for_class(kind).value
+    except (x509.ExtensionNotFound, ValueError):  # an anchor's malformed extensions are read here first
+        return None
+    return value.key_identifier if isinstance(value, x509.AuthorityKeyIdentifier) else value.digest
+
+
+def _invalid(message: str) -> Finding:
+    return Finding(
+        FindingCode.INVALID_INTERMEDIATE,
+        C,
+        f"the server sends no usable intermediate: {message}",
+    )
+
+
+def _untrusted(root: str) -> Finding:
+    return Finding(
+        FindingCode.UNTRUSTED_ROOT,
+        C,
+        f"the chain leads to {root}, which is not a trusted root (for an internal CA, pass its root as a CA file)",
+    )
+
+
+def _validity(leaf: CertificateInfo, now: datetime, policy: CheckPolicy) -> list[Finding]:
+    left = leaf.not_after - now
+    expiry = f"{leaf.not_after:%Y-%m-%d %H:%M} UTC"
+    if now < leaf.not_before:
+        found = [
+            Finding(
+                FindingCode.NOT_YET_VALID,
+                Severity.CRITICAL,
+                f"the certificate is not valid before {leaf.not_before:%Y-%m-%d %H:%M} UTC",
+            )
+        ]
+    else:
+        found = []
+    if left < timedelta(0):  # RFC 5280: notAfter itself is still inside the validity period
+        found.append(Finding(FindingCode.EXPIRED, Severity.CRITICAL, f"the certificate expired on {expiry}"))
+        return found
+    in_words = _in_days(left)
+    if _within(left, policy.critical_days):
+        found.append(
+            Finding(
+                FindingCode.EXPIRING_SOON,
+                Severity.CRITICAL,
+                f"the certificate expires {in_words} ({expiry}; critical at {policy.critical_days} days)",
+            )
+        )
+    elif _within(left, policy.warn_days):
+        found.append(
+            Finding(
+                FindingCode.EXPIRING_SOON,
+                Severity.WARNING,
+                f"the certificate expires {in_words} ({expiry}; warning at {policy.warn_days} days)",
+            )
+        )
+    lifetime = leaf.lifetime
+    if lifetime > timedelta(0) and left < lifetime / 3:
+        found.append(
+            Finding(
+                FindingCode.RENEWAL_OVERDUE,
+                Severity.WARNING,
+                f"{left.days} of the certificate's {lifetime.days} days are left, under a third; "
+                "automated renewal normally happens at two thirds, so it may have failed",
+            )
+        )
+    return found
+
+
+def _hostname_mismatch(leaf: CertificateInfo, name: str) -> Finding:
+    names = leaf.sans + leaf.ip_sans
+    if names:
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        message = f"{name} is not covered by the certificate's names: {shown}"
+    else:
+        message = f"{name} is not covered: the certificate has no subjectAltName (subject {leaf.subject})"
+    return Finding(FindingCode.HOSTNAME_MISMATCH, Severity.CRITICAL, message)
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse(der: bytes) -> _Parsed:
+    """Parse and describe a certificate once: repeated checks see the same leaves and intermediates."""
+    return _describe(x509.load_der_x509_certificate(der))
+
+
+def _describe(cert: x509.Certificate) -> _Parsed:
+    # cryptography parses lazily: reading every extension now makes a malformed one
+    # (DuplicateExtension, a bad encoding) fail here, where it is caught, not later.
+    len(cert.extensions)
+    return _Parsed(cert, describe(cert))
+
+
+def _why(exc: Exception) -> str:
+    """What is wrong, in words, without a parser's internals."""
+    if isinstance(exc, x509.DuplicateExtension):
+        return f"it holds the extension {exc.oid.dotted_string} twice"
+    if isinstance(exc, UnsupportedAlgorithm):
+        return "it uses an algorithm this checker does not support"
+    if isinstance(exc, ValueError):
+        text = str(exc)
+        return "it is not a valid DER-encoded X.509 certificate" if "ParseError" in text or "{" in text else text
+    return f"{type(exc).__name__}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer`` signed ``cert`` (names match and the signature verifies)."""
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    except ValueError:
+        # A name mismatch, or a hash the strict verifier refuses (SHA-1, MD5): those chains are
+        # still followed, so the weak signature is named once (WEAK_SIGNATURE), not as a break.
+        return cert.issuer == issuer.subject and _legacy_signature_valid(cert, issuer)
+    return True
+
+
+def _legacy_signature_valid(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    key = issuer.public_key()
+    try:
+        algorithm = cert.signature_hash_algorithm
+        if algorithm is None:
+            return False
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
+        elif isinstance(key, dsa.DSAPublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, algorithm)
+        else:
+            return False
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
+        return False
+    return True
+
+
+def _path_expiry(certs: list[_Parsed], now: datetime, policy: CheckPolicy, *, anchored: bool) -> list[Finding]:
+    """Expiry of the CA certificates of the path (the anchor last when ``anchored``): all must be valid."""
+    found = []
+    for position, item in enumerate(certs):
+        info = item.info
+        is_anchor = anchored and position == len(certs) - 1
+        left = info.not_after - now
+        if info.not_before <= now and not _within(left, policy.warn_days) and left >= timedelta(0):
+            continue  # valid, and not yet within a threshold: the common case, kept cheap
+        which = f"the trusted root {info.subject}" if is_anchor else f"intermediate {info.subject}"
+        when = f"{info.not_after:%Y-%m-%d}"
+        if now < info.not_before:
+            found.append(
+                Finding(FindingCode.NOT_YET_VALID, C, f"{which} is not valid before {info.not_before:%Y-%m-%d}")
+            )
+        elif left < timedelta(0):
+            found.append(Finding(FindingCode.CHAIN_EXPIRING, C, f"{which} expired on {when}"))
+        elif _within(left, policy.warn_days):
+            severity = C if _within(left, policy.critical_days) else W
+            found.append(Finding(FindingCode.CHAIN_EXPIRING, severity, f"{which} expires {_in_days(left)} ({when})"))
+    return found
+
+
+def _unused(sent: list[_Parsed], path: list[_Parsed], now: datetime) -> list[Finding]:
+    """Expired certificates the server sends that the path does not use: a warning, never critical."""
+    found = []
+    for item in sent:
+        info = item.info
+        if item in path or info.self_issued or info.not_after >= now:
+            continue
+        found.append(
+            Finding(
+                FindingCode.CHAIN_EXPIRING,
+                W,
+                f"the server also sends {info.subject}, which expired on {info.not_after:%Y-%m-%d}; the valid "
+                "path does not use it, but old clients that pick it fail: stop sending it",
+            )
+        )
+    return found
+
+
+def _weaknesses(path: list[_Parsed]) -> list[Finding]:
+    """Weak keys anywhere on the path (the anchor too); weak signatures on all but the anchor."""
+    found = []
+    for position, item in enumerate(path):
+        info = item.info
+        which = (
+            "the certificate" if position == 0 else f"{'root' if info.self_issued else 'intermediate'} {info.subject}"
+        )
+        problem = _key_problem(item)
+        if problem is not None:
+            found.append(Finding(FindingCode.WEAK_KEY, C, f"{which} has {problem}"))
+        weak = WEAK_SIGNATURE_OIDS.get(item.cert.signature_algorithm_oid.dotted_string)
+        if weak is not None and not info.self_issued:  # nobody checks a root's signature on itself
+            found.append(Finding(FindingCode.WEAK_SIGNATURE, C, f"{which} is signed with {weak}"))
+    return found
+
+
+def _key_problem(item: _Parsed) -> str | None:
+    info = item.info
+    family = info.key_type.split("-")[0]
+    if family == "DSA":
+        return f"a {info.key_size}-bit DSA key (browsers no longer accept DSA)"
+    minimum = MIN_KEY_BITS.get(family)
+    if minimum is not None and info.key_size < minimum:
+        return f"a {info.key_size}-bit {family} key (minimum {minimum})"
+    if family == "RSA" and info.key_size % 8:
+        return f"a {info.key_size}-bit RSA key, not a whole number of bytes (forbidden; some clients refuse it)"
+    curve = info.key_type.partition("-")[2]
+    if family == "EC" and curve not in WEB_CURVES:
+        return f"a key on the curve {curve}, which browsers do not accept (P-256, P-384, P-521)"
+    return None
+
+
+def _unparseable(message: str, severity: Severity = C) -> Finding:
+    return Finding(FindingCode.CERTIFICATE_UNPARSEABLE, severity, message)
+
+
+def _within(left: timedelta, days: int) -> bool:
+    """Whether ``left`` is within a threshold of ``days`` (0 turns the threshold off)."""
+    return days > 0 and left <= timedelta(days=days)
+
+
+def _in_days(left: timedelta) -> str:
+    days = left // timedelta(days=1)
+    if days >= 1:
+        return f"in {days} day{'s' if days != 1 else ''}"
+    hours = left // timedelta(hours=1)
+    return f"in {hours} hour{'s' if hours != 1 else ''}" if hours >= 1 else "in under an hour"

@@ -1,0 +1,148 @@
+"""Turning what a user pastes (``example.com``, ``smtp://mail.example.com``, ...) into an Endpoint."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from chalicelib.domain.addresses import address_text
+from chalicelib.domain.models import Endpoint, Protocol
+from chalicelib.errors import InvalidTargetError
+
+DEFAULT_PORTS: dict[Protocol, int] = {
+    Protocol.HTTPS: 443,
+    Protocol.SMTP: 25,
+    Protocol.SUBMISSION: 587,
+    Protocol.SMTPS: 465,
+    Protocol.IMAP: 143,
+    Protocol.IMAPS: 993,
+    Protocol.POP3: 110,
+    Protocol.POP3S: 995,
+    Protocol.FTP: 21,
+    Protocol.LDAPS: 636,
+    Protocol.POSTGRES: 5432,
+}
+
+_SCHEME_ALIASES = {"postgresql": Protocol.POSTGRES}
+_SCHEMES = {p.value: p for p in Protocol} | _SCHEME_ALIASES
+PROTOCOLS = frozenset(_SCHEMES)
+_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
+_PORT = re.compile(r"[0-9]{1,5}")  # ASCII digits: str.isdigit() takes "²", which int() refuses
+_TARGET = re.compile(
+    r"""(?:(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://)?
+        (?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:/?#\[\]]+))
+        (?::(?P<port>[^/?#]*))?
+        (?:[/?#].*)?""",
+    re.VERBOSE,
+)
+
+
+def parse_target(text: str, *, sni: str | None = None) -> Endpoint:
+    """Parse one TARGET: ``host``, ``host:port``, ``scheme://host[:port][/path]``, ``[v6]:port``.
+
+    Raises InvalidTargetError with a message fit to show the user.
+    """
+    raw = text.strip()
+    if not raw:
+        raise InvalidTargetError("empty target")
+    if _is_bare_ipv6(raw):
+        return _endpoint(raw, None, Protocol.HTTPS, sni, raw)
+    match = _TARGET.fullmatch(raw)
+    if match is None or ("://" in raw and match["scheme"] is None):
+        raise InvalidTargetError(f"cannot read target {raw!r}: expected host, host:port or scheme://host[:port]")
+    scheme = (match["scheme"] or "https").lower()
+    protocol = _SCHEMES.get(scheme)
+    if protocol is None:
+        known = ", ".join(sorted(_SCHEMES))
+        raise InvalidTargetError(f"unsupported scheme {scheme!r} in {raw!r}; use one of: {known}")
+    host = match["v6"] if match["v6"] is not None else match["host"]
+    return _endpoint(host, match["port"], protocol, sni, raw)
+
+
+def endpoint_from_parts(host: str, port: int | None, protocol: str = "https", sni: str | None = None) -> Endpoint:
+    """Build an Endpoint from separate fields (the API's ``{"host", "port", "protocol"}`` form)."""
+    chosen = _SCHEMES.get(protocol.lower())
+    if chosen is None:
+        raise InvalidTargetError(f"unsupported protocol {protocol!r}")
+    return _endpoint(host.strip().strip("[]"), None if port is None else str(port), chosen, sni, host)
+
+
+def _endpoint(host: str, port_text: str | None, protocol: Protocol, sni: str | None, raw: str) -> Endpoint:
+    address = _as_address(host)
+    if address is None:
+        host = normalize_hostname(host, what="host", raw=raw)
+        address = _numeric_ipv4(host, raw)
+    port = _parse_port(port_text, protocol, raw)
+    name = normalize_hostname(sni, what="SNI name", raw=sni) if sni else None
+    return Endpoint(host=address or host, port=port, protocol=protocol, sni=name, host_is_address=address is not None)
+
+
+def normalize_hostname(name: str, *, what: str = "host", raw: str | None = None) -> str:
+    """Lower-case A-label form of a DNS name, trailing dot removed; rejects what is no name."""
+    shown = raw if raw is not None else name
+    candidate = name.strip().rstrip(".")
+    try:
+        candidate = candidate.encode("idna").decode("ascii").lower()
+    except UnicodeError as exc:  # the idna codec's reason: "label empty", "label too long", ...
+        raise InvalidTargetError(f"invalid {what} in {shown!r}: {getattr(exc, 'reason', 'not a DNS name')}") from exc
+    labels = candidate.split(".")
+    if not candidate or len(candidate) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise InvalidTargetError(f"invalid {what} in {shown!r}")
+    return candidate
+
+
+def _parse_port(text: str | None, protocol: Protocol, raw: str) -> int:
+    if text is None or text == "":
+        default = DEFAULT_PORTS.get(protocol)
+        if default is None:
+            raise InvalidTargetError(f"{protocol.value}:// needs a port, e.g. {protocol.value}://host:8443")
+        return default
+    if not _PORT.fullmatch(text) or not 0 < int(text) < 65536:
+        raise InvalidTargetError(f"invalid port {text!r} in {raw!r}: expected 1-65535")
+    return int(text)
+
+
+def _as_address(host: str) -> str | None:
+    try:
+        return address_text(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
+def _numeric_ipv4(name: str, raw: str) -> str | None:
+    """The IPv4 address a normalized name spells (``127.1``, ``2130706433``, ``0x7f.1``), or None.
+
+    The system resolver reads these forms as addresses (inet_aton), so they are addresses here
+    too, for duplicates and for the address policy alike. WHATWG URL Standard, host parsing: a
+    host whose last label is a number is an IPv4 address or invalid; full-width digits and dots
+    are already ASCII after IDNA (nameprep).
+    """
+    parts = name.split(".")
+    if not (parts[-1].isascii() and parts[-1].isdigit()) and _ipv4_number(parts[-1]) is None:
+        return None
+    numbers = [_ipv4_number(part) for part in parts]
+    last = numbers[-1]
+    if (
+        len(numbers) > 4
+        or last is None
+        or last >= 256 ** (5 - len(numbers))
+        or any(number is None or number > 255 for number in numbers[:-1])
+    ):
+        raise InvalidTargetError(f"invalid host in {raw!r}: a host ending in a number must be an IPv4 address")
+    return str(ipaddress.IPv4Address(sum((number or 0) << 8 * (3 - i) for i, number in enumerate(numbers[:-1])) + last))
+
+
+def _ipv4_number(part: str) -> int | None:
+    """One part of a numeric IPv4 host: decimal, ``0x`` hexadecimal or ``0``-led octal (WHATWG)."""
+    radix = 10
+    if part.startswith("0x"):
+        part, radix = part[2:], 16
+    elif len(part) > 1 and part.startswith("0"):
+        part, radix = part[1:], 8
+    if not all(digit in "0123456789abcdef"[:radix] for digit in part):
+        return None
+    return int(part, radix) if part else 0
+
+
+def _is_bare_ipv6(raw: str) -> bool:
+    return raw.count(":") >= 2 and "://" not in raw and not raw.startswith("[") and _as_address(raw) is not None

@@ -1,0 +1,196 @@
+"""The target registry's domain: what a team asked certwatch to watch, and its latest verdict."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.domain.models import CheckPolicy, Endpoint, Status, TargetReport
+from chalicelib.errors import InvalidRequestError
+
+_TARGET_ID = re.compile(r"tg_[0-9a-f]{20}")
+
+DEFAULT_INTERVAL_MINUTES = 360
+MIN_INTERVAL_MINUTES = 5
+
+
+# Targets are spread over this many partitions of the "due" index, so the scheduler's queries
+# never all land on one hot partition.
+@dataclass(frozen=True, slots=True)
+class TargetSpec:
+    """What a client asks certwatch to watch, and how."""
+
+    endpoint: Endpoint
+    labels: dict[str, str] = field(default_factory=dict)
+    warn_days: int = 30
+    critical_days: int = 7
+    check_interval_minutes: int = DEFAULT_INTERVAL_MINUTES
+    ca_bundle: str | None = None
+    notes: str | None = None
+    alert_days: tuple[int, ...] | None = None  # thresholds to announce; None: derived from warn_days
+
+    @property
+    def policy(self) -> CheckPolicy:
+        return CheckPolicy(warn_days=self.warn_days, critical_days=self.critical_days)
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateBrief:
+    """A served certificate in a few words, enough for the inventory (one row per fingerprint)."""
+
+    fingerprint_sha256: str
+    subject: str
+    issuer: str
+    key: str
+    not_after: datetime
+    sans: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ResultSummary:
+    """The latest verdict on a target, kept on the target itself so a listing needs no extra read."""
+
+    status: Status
+    days_left: int | None
+    not_after: datetime | None
+    codes: tuple[str, ...]
+    checked_at: datetime
+    certificates: tuple[CertificateBrief, ...] = ()
+
+    @classmethod
+    def of(cls, report: TargetReport) -> ResultSummary:
+        leaves = {r.leaf.fingerprint_sha256: r.leaf for r in report.results if r.leaf is not None}
+        return cls(
+            status=report.status,
+            days_left=report.days_left,
+            not_after=report.not_after,
+            codes=tuple(dict.fromkeys(f.code.value for f in report.findings)),
+            checked_at=report.checked_at,
+            certificates=tuple(
+                CertificateBrief(
+                    fingerprint_sha256=leaf.fingerprint_sha256,
+                    subject=leaf.subject,
+                    issuer=leaf.issuer,
+                    key=f"{leaf.key_type} {leaf.key_size}",
+                    not_after=leaf.not_after,
+                    sans=leaf.sans + leaf.ip_sans,
+                )
+                for leaf in leaves.values()
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A registered endpoint: its spec, its owner, its schedule and its latest verdict."""
+
+    id: str
+    team: str
+    spec: TargetSpec
+    created_at: datetime
+    updated_at: datetime
+    next_check_at: datetime
+    paused: bool = False
+    source: str = "api"
+    latest: ResultSummary | None = None
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return self.spec.endpoint
+
+    @property
+    def key(self) -> str:
+        return endpoint_key(self.spec.endpoint)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetChanges:
+    """A partial update (PATCH): only the fields that are set change."""
+
+    labels: dict[str, str] | None = None
+    warn_days: int | None = None
+    critical_days: int | None = None
+    check_interval_minutes: int | None = None
+    notes: str | None = None
+    clear_notes: bool = False
+    alert_days: tuple[int, ...] | None = None
+    paused: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetFilter:
+    """What ``GET /targets`` narrows a listing to."""
+
+    status: Status | None = None
+    label: tuple[str, str] | None = None
+    expiring_before: datetime | None = None
+
+    def matches(self, target: Target) -> bool:
+        latest = target.latest
+        if self.status is not None and (latest is None or latest.status is not self.status):
+            return False
+        if self.label is not None and target.spec.labels.get(self.label[0]) != self.label[1]:
+            return False
+        if self.expiring_before is not None:
+            return latest is not None and latest.not_after is not None and latest.not_after <= self.expiring_before
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing; ``cursor`` fetches the next one (None on the last page)."""
+
+    items: tuple[Target, ...]
+    cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BulkOutcome:
+    """What became of one row of a bulk import."""
+
+    row: int
+    outcome: str  # "created", "duplicate" or "rejected"
+    target: Target | None = None
+    existing_id: str | None = None
+    error_code: str | None = None
+    reason: str | None = None
+
+
+def endpoint_key(endpoint: Endpoint) -> str:
+    """What makes two registrations the same target for one team: host, port, protocol and SNI."""
+    return f"{endpoint}#{endpoint.sni or ''}"
+
+
+def new_target_id() -> str:
+    """A target id that sorts by creation time: 12 hex digits of milliseconds, 8 random."""
+    return f"tg_{int(time.time() * 1000):012x}{secrets.token_hex(4)}"
+
+
+def is_target_id(text: str) -> bool:
+    """Whether ``text`` has the shape of the ids ``new_target_id`` makes."""
+    return _TARGET_ID.fullmatch(text) is not None
+
+
+def next_check(checked_at: datetime, interval_minutes: int) -> datetime:
+    return checked_at + timedelta(minutes=interval_minutes)
+
+
+def encode_cursor(position: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error) as exc:
+        raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor") from exc
+    if not isinstance(position, dict):
+        raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor")
+    return position

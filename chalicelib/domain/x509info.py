@@ -1,0 +1,135 @@
+"""Reading the facts certwatch needs out of an X.509 certificate."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
+from chalicelib.domain.addresses import address_text
+from chalicelib.domain.models import CertificateInfo
+
+# Signature algorithms no client should accept any more (collisions are practical).
+WEAK_SIGNATURE_OIDS = {
+    "1.2.840.113549.1.1.2": "md2WithRSAEncryption",
+    "1.2.840.113549.1.1.4": "md5WithRSAEncryption",
+    "1.2.840.113549.1.1.5": "sha1WithRSAEncryption",
+    "1.3.14.3.2.29": "sha1WithRSAEncryption",
+    "1.2.840.10045.4.1": "ecdsa-with-SHA1",
+    "1.2.840.10040.4.3": "dsa-with-sha1",
+}
+
+
+def describe(cert: x509.Certificate) -> CertificateInfo:
+    """The facts of ``cert``. Raises ValueError (or a subclass) when a needed part is malformed."""
+    key_type, key_size = key_facts(cert)
+    dns_names, ip_addresses = subject_alt_names(cert)
+    return CertificateInfo(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        serial=format(cert.serial_number, "x"),
+        sans=dns_names,
+        ip_sans=ip_addresses,
+        key_type=key_type,
+        key_size=key_size,
+        signature_algorithm=signature_algorithm_name(cert),
+        fingerprint_sha256=cert.fingerprint(hashes.SHA256()).hex(),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        is_ca=is_ca(cert),
+        self_issued=cert.issuer == cert.subject,
+    )
+
+
+def subject_alt_names(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The DNS names and the IP addresses of the subjectAltName extension, each in certificate order."""
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return (), ()
+    dns_names = tuple(ext.value.get_values_for_type(x509.DNSName))
+    ip_addresses = tuple(
+        address_text(ip) if isinstance(ip, ipaddress.IPv4Address | ipaddress.IPv6Address) else str(ip)  # a network
+        for ip in ext.value.get_values_for_type(x509.IPAddress)
+    )
+    return dns_names, ip_addresses
+
+
+def key_facts(cert: x509.Certificate) -> tuple[str, int]:
+    """The public key's type and size in bits (the curve size for EC)."""
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC-{key.curve.name}", key.curve.key_size
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519", 256
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "Ed448", 456
+    if isinstance(key, dsa.DSAPublicKey):
+        return "DSA", key.key_size
+    return type(key).__name__, 0
+
+
+def signature_algorithm_name(cert: x509.Certificate) -> str:
+    oid = cert.signature_algorithm_oid
+    name = oid._name  # noqa: SLF001 - cryptography's own short name, the one users recognise
+    return oid.dotted_string if name == "Unknown OID" else name
+
+
+def is_ca(cert: x509.Certificate) -> bool:
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.BasicConstraints)
+    except x509.ExtensionNotFound:
+        return False
+    return ext.value.ca
+
+
+_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.DOTALL)
+
+
+def split_bundle(data: bytes) -> list[bytes]:
+    """The certificates of a PEM or DER bundle as DER, in file order, without parsing them.
+
+    A block that is not valid base64 or DER is kept as it is, so that judging the chain names
+    it (CERTIFICATE_UNPARSEABLE) instead of dropping it.
+    """
+    if b"-----BEGIN" in data:
+        blocks = []
+        for match in _PEM_BLOCK.finditer(data):
+            try:
+                blocks.append(base64.b64decode(b"".join(match.group(1).split()), validate=True))
+            except binascii.Error:
+                blocks.append(match.group(1))
+        return blocks
+    return _split_der(data)
+
+
+def _split_der(data: bytes) -> list[bytes]:
+    """Concatenated DER certificates (each a SEQUENCE) split apart; the rest kept whole when malformed."""
+    out, rest = [], data
+    while rest:
+        size = _der_size(rest)
+        if size is None or size > len(rest):
+            out.append(rest)
+            break
+        out.append(rest[:size])
+        rest = rest[size:]
+    return out
+
+
+def _der_size(data: bytes) -> int | None:
+    if len(data) < 2 or data[0] != 0x30:
+        return None
+    first = data[1]
+    if first < 0x80:
+        return 2 + first
+    count = first & 0x7F
+    if count == 0 or count > 4 or len(data) < 2 + count:
+        return None
+    return 2 + count + int.from_bytes(data[2 : 2 + count], "big")

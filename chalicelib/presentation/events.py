@@ -1,0 +1,188 @@
+"""Rendering alert events for people: the SNS message (JSON document, email text, attributes) and Slack.
+
+The JSON document is versioned and is the contract for subscribers; the email text and the
+Slack blocks are made from it, so every channel says the same thing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.alerts import AlertEvent, AlertSubject, Notification
+from chalicelib.domain.models import Severity, short_name
+from chalicelib.domain.targets import Target
+from chalicelib.presentation.documents import endpoint_fields, finding_to_dict, iso
+
+DOCUMENT_VERSION = 1
+_COLOURS = {"critical": "#d0021b", "warning": "#f5a623", "info": "#2e7d32"}
+_SLACK_TEXT_LIMIT = 2900  # Block Kit section text is limited to 3000 characters
+_SLACK_FIELD_LIMIT = 1900  # and a field's text to 2000
+
+
+def target_subject(target: Target, base_url: str | None = None) -> AlertSubject:
+    """A registered endpoint as the subject of alerts."""
+    endpoint, spec = target.endpoint, target.spec
+    return AlertSubject(
+        id=target.id,
+        team=target.team,
+        warn_days=spec.warn_days,
+        critical_days=spec.critical_days,
+        alert_days=spec.alert_days,
+        details={
+            "id": target.id,
+            "source": "endpoint",
+            **endpoint_fields(endpoint),
+            "sni": endpoint.sni,
+            "labels": dict(spec.labels),
+            "url": f"{base_url.rstrip('/')}/targets/{target.id}" if base_url else None,
+        },
+    )
+
+
+def notification(
+    event: AlertEvent,
+    subject: AlertSubject | Target,
+    report_document: dict[str, Any],
+    now: datetime,
+    *,
+    base_url: str | None = None,
+) -> Notification:
+    """The Notification of ``event`` about ``subject``, from the check result document."""
+    if isinstance(subject, Target):
+        subject = target_subject(subject, base_url)
+    document: dict[str, Any] = {
+        "version": DOCUMENT_VERSION,
+        "id": event.key,
+        "type": event.type.value,
+        "severity": event.severity.value,
+        "summary": event.summary,
+        "team": subject.team,
+        "target": subject.details,
+        "certificate": _soonest_leaf(report_document),
+        "days_left": report_document.get("days_left"),
+        "not_after": report_document.get("not_after"),
+        "threshold_days": event.threshold_days,
+        "previous_fingerprint": event.previous_fingerprint,
+        "status": report_document.get("status"),
+        "findings": [finding_to_dict(f) for f in event.findings] or report_document.get("findings", []),
+        "checked_at": report_document.get("checked_at"),
+        "published_at": iso(now),
+    }
+    attributes = {"type": event.type.value, "severity": event.severity.value, "team": subject.team}
+    if isinstance(document["days_left"], int):
+        attributes["days_left"] = str(document["days_left"])
+    return Notification(
+        key=event.key,
+        team=subject.team,
+        target_id=subject.id,
+        document=document,
+        subject=email_subject(document),
+        text=email_text(document),
+        created_at=now,
+        attributes=attributes,
+    )
+
+
+def email_subject(document: dict[str, Any]) -> str:
+    """``[certwatch] CRITICAL api.example.com:443 certificate expires in 3 days (2026-12-01)``."""
+    subject = f"[certwatch] {document['severity'].upper()} {_where(document['target'])} {document['summary']}"
+    return subject if len(subject) < 100 else subject[:98] + "…"  # SNS wants subjects under 100
+
+
+def email_text(document: dict[str, Any]) -> str:
+    target, certificate = document["target"], document.get("certificate") or {}
+    lines = [
+        f"{document['severity'].upper()}: {document['summary']}",
+        "",
+        f"Target:     {target['target']}" + (f" (SNI {target['sni']})" if target.get("sni") else ""),
+        f"Team:       {document['team']}",
+        f"Event:      {document['type']}",
+    ]
+    if document.get("days_left") is not None:
+        lines.append(f"Days left:  {document['days_left']} (expires {document.get('not_after')})")
+    if certificate:
+        lines += [
+            f"Subject:    {certificate.get('subject')}",
+            f"Issuer:     {certificate.get('issuer')}",
+            f"Serial:     {certificate.get('serial')}",
+        ]
+        if certificate.get("fingerprint_sha256"):
+            lines.append(f"SHA-256:    {certificate['fingerprint_sha256']}")
+        if certificate.get("arn"):
+            lines.append(f"ARN:        {certificate['arn']}")
+    if document.get("findings"):
+        lines += ["", "Findings:"]
+        lines += [f"  - {f['severity']} {f['code']}: {f['message']}" for f in document["findings"]]
+    if target.get("labels"):
+        lines += ["", "Labels:     " + ", ".join(f"{k}={v}" for k, v in sorted(target["labels"].items()))]
+    if target.get("url"):
+        lines += ["", f"Details:    {target['url']}"]
+    lines += ["", f"Checked at {document.get('checked_at')} by certwatch (event {document['id']})."]
+    return "\n".join(lines)
+
+
+def slack_message(document: dict[str, Any]) -> dict[str, Any]:
+    """A Slack incoming-webhook payload: Block Kit blocks in an attachment coloured by severity.
+
+    Text that comes from a served certificate (issuer, names in messages) is escaped, so a server
+    being checked cannot put ``<!channel>`` or a disguised link into the alert.
+    """
+    target, certificate = document["target"], document.get("certificate") or {}
+    host = _mrkdwn(_where(target))
+    headline = f"*{document['severity'].upper()}* `{host}` {_mrkdwn(document['summary'])}"
+    facts = [
+        ("Target", target["target"]),
+        ("Days left", "-" if document.get("days_left") is None else str(document["days_left"])),
+        ("Expires", str(document.get("not_after") or "-")),
+        ("Issuer", short_name(str(certificate.get("issuer") or "-"))),
+        ("Team", document["team"]),
+        ("Event", document["type"]),
+    ]
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": headline[:_SLACK_TEXT_LIMIT]}},
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*{name}*\n{_mrkdwn(value)[:_SLACK_FIELD_LIMIT]}"} for name, value in facts
+            ],
+        },
+    ]
+    findings = document.get("findings") or []
+    if findings:
+        listed = "\n".join(f"• *{f['code']}* ({f['severity']}): {_mrkdwn(f['message'])}" for f in findings)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": listed[:_SLACK_TEXT_LIMIT]}})
+    if target.get("url"):
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {"type": "button", "text": {"type": "plain_text", "text": "Open target"}, "url": target["url"]}
+                ],
+            }
+        )
+    blocks.append(
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"certwatch · {document.get('checked_at')}"}]}
+    )
+    colour = _COLOURS.get(document["severity"], _COLOURS[Severity.INFO.value])
+    return {"text": f"[certwatch] {headline}"[:_SLACK_TEXT_LIMIT], "attachments": [{"color": colour, "blocks": blocks}]}
+
+
+def _where(target: dict[str, Any]) -> str:
+    """How a subject is named in one line: host:port for an endpoint, the domain for an ACM/IAM certificate."""
+    if target.get("host") is not None and target.get("port") is not None:
+        return f"{target['host']}:{target['port']}"
+    return str(target.get("domain") or target.get("target") or target.get("id"))
+
+
+def _mrkdwn(text: str) -> str:
+    """Escape Slack's control characters (mrkdwn links, mentions and entities)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _soonest_leaf(report_document: dict[str, Any]) -> dict[str, Any] | None:
+    leaves = [r["leaf"] for r in report_document.get("results", []) if r.get("leaf")]
+    if not leaves:
+        return None
+    leaf: dict[str, Any] = min(leaves, key=lambda leaf: leaf["not_after"])
+    return leaf

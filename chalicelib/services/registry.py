@@ -1,0 +1,187 @@
+"""The target registry service: what the HTTP API does, apart from HTTP.
+
+Every method takes the calling Principal and enforces team scoping: a team sees only its own
+targets (another team's looks exactly like a missing one); an admin may name any team.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from chalicelib.domain.addresses import AddressPolicy
+from chalicelib.domain.inventory import DiscoveredEndpoint
+from chalicelib.domain.models import Endpoint
+from chalicelib.domain.targets import BulkOutcome, Page, Target, TargetFilter, TargetSpec, is_target_id, new_target_id
+from chalicelib.domain.tokens import Principal, validate_team
+from chalicelib.errors import (
+    CertwatchError,
+    DuplicateTargetError,
+    ForbiddenAddressError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProbeError,
+)
+from chalicelib.http.payloads import target_changes, target_spec
+from chalicelib.services.store import CheckQueue, TargetStore, apply_changes
+
+REGISTRATION_DNS_TIMEOUT = 3.0
+logger = logging.getLogger(__name__)
+
+
+class Resolver(Protocol):
+    def resolve(self, host: str, port: int, *, timeout: float) -> list[str]: ...
+
+
+class Checker(Protocol):
+    def check_targets(self, targets: Sequence[Target]) -> list[dict[str, Any]]:
+        """Check now, store each result, return the result documents in order."""
+
+
+class TargetRegistry:
+    """Registers, lists, changes and removes targets; runs checks on request."""
+
+    def __init__(
+        self,
+        store: TargetStore,
+        *,
+        queue: CheckQueue,
+        checker: Callable[[], Checker],
+        resolver: Resolver,
+        address_policy: AddressPolicy,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str] = new_target_id,
+    ) -> None:
+        self._store = store
+        self._queue = queue
+        self._checker = checker
+        self._resolver = resolver
+        self._policy = address_policy
+        self._clock = clock
+        self._new_id = new_id
+
+    def register(self, principal: Principal, body: object, *, team: str | None = None, source: str = "api") -> Target:
+        """Register one target (409 on a duplicate) and ask for its first check."""
+        target = self._create(self.team_for(principal, team), target_spec(body), source)
+        self._ask_for_checks([(target.team, target.id)])
+        return target
+
+    def register_bulk(
+        self, principal: Principal, rows: Sequence[object], *, team: str | None = None
+    ) -> list[BulkOutcome]:
+        """Register many; a bad row is reported and never blocks the others."""
+        return self._register_many(self.team_for(principal, team), [(row, "bulk") for row in rows])
+
+    def _register_many(self, owner: str, rows: Sequence[tuple[object, str]]) -> list[BulkOutcome]:
+        outcomes: list[BulkOutcome] = []
+        for number, (row, source) in enumerate(rows, start=1):
+            try:
+                spec = row if isinstance(row, TargetSpec) else target_spec(row)
+                target = self._create(owner, spec, source)
+            except DuplicateTargetError as exc:
+                outcomes.append(BulkOutcome(number, "duplicate", existing_id=exc.existing_id))
+            except (InvalidRequestError, ForbiddenAddressError) as exc:
+                code = exc.code if isinstance(exc, InvalidRequestError) else "forbidden_address"
+                outcomes.append(BulkOutcome(number, "rejected", error_code=code, reason=str(exc)))
+            else:
+                outcomes.append(BulkOutcome(number, "created", target=target))
+        self._ask_for_checks([(o.target.team, o.target.id) for o in outcomes if o.target is not None])
+        return outcomes
+
+    def register_discovered(
+        self, principal: Principal, found: Sequence[DiscoveredEndpoint], *, team: str | None = None
+    ) -> list[BulkOutcome]:
+        """Register endpoints found behind the account's certificates; each records where it came from."""
+        if not principal.admin:
+            raise PermissionDeniedError("discovery looks at the whole AWS account: admin tokens only")
+        owner = self.team_for(principal, team)
+        return self._register_many(owner, [(TargetSpec(d.endpoint), f"discovery:{d.source}") for d in found])
+
+    def list_targets(
+        self, principal: Principal, *, where: TargetFilter, limit: int, cursor: str | None, team: str | None = None
+    ) -> Page:
+        return self._store.list_targets(self.team_for(principal, team), limit=limit, cursor=cursor, where=where)
+
+    def get(
+        self, principal: Principal, target_id: str, *, team: str | None = None
+    ) -> tuple[Target, dict[str, Any] | None]:
+        owner = self._owner_of(principal, target_id, team)
+        target = self._store.get_target(owner, target_id)
+        return target, self._store.get_result(owner, target_id)
+
+    def change(self, principal: Principal, target_id: str, body: object, *, team: str | None = None) -> Target:
+        owner = self._owner_of(principal, target_id, team)
+        changes = target_changes(body)
+        now = self._clock()
+        preview = apply_changes(self._store.get_target(owner, target_id), changes, now)
+        if preview.spec.critical_days > preview.spec.warn_days:
+            raise InvalidRequestError("critical_days must not exceed warn_days", field="critical_days")
+        return self._store.update_target(owner, target_id, changes, now)
+
+    def remove(self, principal: Principal, target_id: str, *, team: str | None = None) -> None:
+        self._store.delete_target(self._owner_of(principal, target_id, team), target_id)
+
+    def check_now(
+        self, principal: Principal, target_id: str, *, team: str | None = None
+    ) -> tuple[Target, dict[str, Any]]:
+        owner = self._owner_of(principal, target_id, team)
+        target = self._store.get_target(owner, target_id)
+        documents = self._checker().check_targets([target])
+        if not documents:  # deleted while it was being checked: its result was not stored
+            raise NotFoundError(f"no target {target_id}")
+        return self._store.get_target(owner, target_id), documents[0]
+
+    def team_for(self, principal: Principal, requested: str | None) -> str:
+        """The team a request acts on: the caller's own, or any team for an admin."""
+        if requested is None or requested == principal.team:
+            return principal.team
+        if not principal.admin:
+            raise PermissionDeniedError("only an admin token may act on another team (?team=)")
+        return validate_team(requested)
+
+    def _owner_of(self, principal: Principal, target_id: str, team: str | None) -> str:
+        """The team to look ``target_id`` up in; 404 at once for an id certwatch never makes.
+
+        DynamoDB refuses a key over 1 KB with an error of its own (which would read as an outage).
+        """
+        owner = self.team_for(principal, team)
+        if not is_target_id(target_id):
+            raise NotFoundError(f"no target {target_id!r}: a target id is tg_ and 20 hex digits")
+        return owner
+
+    def _ask_for_checks(self, refs: list[tuple[str, str]]) -> None:
+        """Queue first checks; if the queue is down the target is due now, so the next sweep checks it."""
+        try:
+            self._queue.enqueue(refs)
+        except CertwatchError as exc:
+            logger.warning("could not queue first checks of %d targets: %s", len(refs), exc)
+
+    def _create(self, team: str, spec: TargetSpec, source: str) -> Target:
+        self._guard(spec.endpoint)
+        now = self._clock()
+        target = Target(
+            id=self._new_id(),
+            team=team,
+            spec=spec,
+            created_at=now,
+            updated_at=now,
+            next_check_at=now,
+            source=source,
+        )
+        self._store.create_target(target)
+        return target
+
+    def _guard(self, endpoint: Endpoint) -> None:
+        """SSRF protection at registration: the name itself, or every address it resolves to."""
+        if endpoint.host_is_address:
+            self._policy.check(endpoint.host)
+            return
+        try:
+            addresses = self._resolver.resolve(endpoint.host, endpoint.port, timeout=REGISTRATION_DNS_TIMEOUT)
+        except ProbeError:
+            return  # not resolvable yet: accepted; the checker re-checks every address it connects to
+        for address in addresses:
+            self._policy.check(address)

@@ -1,0 +1,324 @@
+"""The account's certificates: scanning ACM and IAM, ACM's own events, and the one inventory view.
+
+Certificates held in ACM/IAM flow through the same alert decision and events as endpoints
+(their documents say ``"source": "acm"``), so a threshold is announced once whether the daily
+scan or ACM's EventBridge event saw it first.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from chalicelib.domain.alerts import AlertSubject
+from chalicelib.domain.inventory import (
+    Assessment,
+    DiscoveredEndpoint,
+    InventoryQuery,
+    InventoryRow,
+    ManagedCertificate,
+    ManagedPolicy,
+    Source,
+    assess,
+)
+from chalicelib.domain.models import Status, days_until, worst_status
+from chalicelib.domain.targets import TargetFilter
+from chalicelib.domain.tokens import Principal
+from chalicelib.errors import ConfigurationError, InvalidRequestError, PermissionDeniedError
+from chalicelib.presentation.documents import iso
+from chalicelib.services.pipeline import Alerter
+from chalicelib.services.store import TargetStore
+
+logger = logging.getLogger(__name__)
+
+# Events ACM sends to EventBridge about a certificate (source aws.acm).
+ACM_EVENT_TYPES = {
+    "ACM Certificate Approaching Expiration",
+    "ACM Certificate Expired",
+    "ACM Certificate Renewal Action Required",
+    "ACM Certificate Available",
+}
+DEFAULT_TEAM = "aws"  # the team attribute of events about certificates held in ACM/IAM
+
+
+class CertificateSource(Protocol):
+    failures: list[tuple[str, str]]
+
+    @property
+    def places(self) -> tuple[str, ...]: ...
+
+    def certificates(self) -> Iterator[ManagedCertificate]: ...
+
+
+class AcmLookup(Protocol):
+    def describe(self, arn: str) -> ManagedCertificate: ...
+
+
+class EndpointFinder(Protocol):
+    failures: list[tuple[str, str, str]]
+
+    def discover(self) -> list[DiscoveredEndpoint]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    seen: int
+    removed: int
+    failures: tuple[tuple[str, str], ...]
+    published: int
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryPage:
+    items: tuple[InventoryRow, ...]
+    cursor: str | None
+    notes: tuple[str, ...] = field(default=())
+
+
+class InventoryService:
+    """Keeps the inventory of certificates held in ACM/IAM and answers the one inventory view."""
+
+    def __init__(
+        self,
+        store: TargetStore,
+        alerter: Alerter,
+        clock: Callable[[], datetime],
+        *,
+        sources: Callable[[], Sequence[CertificateSource]],
+        acm: Callable[[], AcmLookup],
+        finder: Callable[[], EndpointFinder] | None = None,
+        policy: ManagedPolicy | None = None,
+        team: str | None = None,
+    ) -> None:
+        self._store = store
+        self._alerter = alerter
+        self._clock = clock
+        self._sources = sources
+        self._acm = acm
+        self._finder = finder
+        self._policy = policy or ManagedPolicy()
+        self._team = team
+
+    @property
+    def alert_team(self) -> str:
+        return self._team or DEFAULT_TEAM
+
+    def scan(self) -> ScanResult:
+        """Assess every certificate ACM (each configured region) and IAM hold; forget vanished ones."""
+        seen: set[str] = set()
+        failures: list[tuple[str, str]] = []
+        published = 0
+        sources = self._sources()
+        for source in sources:
+            for cert in source.certificates():
+                seen.add(cert.arn)
+                published += self._record(cert)
+            failures += source.failures
+        # Only forget what this scan looked for and would have seen: not another region's
+        # certificates, nor those of a region it could not read.
+        looked = {place for source in sources for place in source.places} - {where for where, _ in failures}
+        removed = 0
+        for known in self._store.list_managed():
+            cert = known.certificate
+            if cert.arn not in seen and (cert.region or "iam") in looked:
+                self._store.delete_managed(cert.arn)
+                removed += 1
+        return ScanResult(len(seen), removed, tuple(failures), published)
+
+    def on_acm_event(self, event: dict[str, Any]) -> int:
+        """Handle an ACM EventBridge event at once; returns the notifications published."""
+        kind = event.get("detail-type")
+        if kind not in ACM_EVENT_TYPES:
+            logger.info("ignoring ACM event %s", kind)
+            return 0
+        published = 0
+        for arn in event.get("resources") or []:
+            if isinstance(arn, str) and ":acm:" in arn:
+                published += self._record(self._acm().describe(arn))
+        return published
+
+    def discover(self, principal: Principal) -> tuple[list[DiscoveredEndpoint], list[tuple[str, str, str]]]:
+        """The public endpoints behind the account's certificates (admin only: it is the whole account)."""
+        if not principal.admin:
+            raise PermissionDeniedError("discovery looks at the whole AWS account: admin tokens only")
+        if self._finder is None:
+            raise ConfigurationError("discovery is not configured")
+        finder = self._finder()
+        return finder.discover(), list(finder.failures)
+
+    def rows(
+        self,
+        principal: Principal,
+        *,
+        team: str,
+        query: InventoryQuery,
+        limit: int,
+        cursor: str | None,
+    ) -> InventoryPage:
+        """The one inventory: the team's endpoint certificates, and ACM/IAM ones for who may see them."""
+        now = self._clock()
+        rows = [] if query.source in (Source.ACM, Source.IAM) else self._endpoint_rows(team, now)
+        notes: list[str] = []
+        if query.source in (None, Source.ACM, Source.IAM):
+            if self.may_see_managed(principal):
+                rows += [managed_row(a, now, self.alert_team) for a in self._store.list_managed()]
+            elif query.source is not None:
+                raise PermissionDeniedError("ACM and IAM certificates are visible to admin tokens only")
+            else:
+                notes.append("ACM and IAM certificates are visible to admin tokens (and CERTWATCH_ACM_TEAM)")
+        chosen = sorted((r for r in rows if _matches(r, query)), key=_by_expiry)
+        start = _offset(cursor)
+        page = chosen[start : start + limit]
+        more = start + limit < len(chosen)
+        return InventoryPage(tuple(page), _cursor(start + limit) if more else None, tuple(notes))
+
+    def may_see_managed(self, principal: Principal) -> bool:
+        return principal.admin or (self._team is not None and principal.team == self._team)
+
+    def _record(self, cert: ManagedCertificate) -> int:
+        assessment = assess(cert, self._clock(), self._policy)
+        self._store.put_managed(assessment)
+        subject = managed_subject(assessment, self.alert_team)
+        return len(self._alerter.after_check(subject, assessment.observation(), managed_document(assessment)))
+
+    def _endpoint_rows(self, team: str, now: datetime) -> list[InventoryRow]:
+        by_fingerprint: dict[str, InventoryRow] = {}
+        cursor: str | None = None
+        while True:
+            page = self._store.list_targets(team, limit=500, cursor=cursor, where=TargetFilter())
+            for target in page.items:
+                latest = target.latest
+                if latest is None:
+                    continue
+                for brief in latest.certificates:
+                    known = by_fingerprint.get(brief.fingerprint_sha256)
+                    status = latest.status.value
+                    codes = latest.codes
+                    used_by: tuple[str, ...] = (str(target.endpoint),)
+                    if known is not None:
+                        status = worst_status([Status(known.status), latest.status]).value
+                        codes = tuple(dict.fromkeys(known.codes + latest.codes))
+                        used_by = known.used_by + used_by
+                    by_fingerprint[brief.fingerprint_sha256] = InventoryRow(
+                        id=brief.fingerprint_sha256,
+                        source=Source.ENDPOINT,
+                        subject=brief.subject,
+                        sans=brief.sans,
+                        issuer=brief.issuer,
+                        key=brief.key,
+                        not_after=brief.not_after,
+                        days_left=days_until(brief.not_after, now),
+                        status=status,
+                        codes=codes,
+                        used_by=used_by,
+                        team=team,
+                    )
+            if page.cursor is None:
+                return list(by_fingerprint.values())
+            cursor = page.cursor
+
+
+def managed_subject(assessment: Assessment, team: str) -> AlertSubject:
+    cert = assessment.certificate
+    return AlertSubject(
+        id="cert_" + hashlib.sha256(cert.arn.encode()).hexdigest()[:20],
+        team=team,
+        warn_days=assessment.warn_days,
+        critical_days=assessment.critical_days,
+        details={
+            "id": cert.arn,
+            "source": cert.source.value,
+            "arn": cert.arn,
+            "region": cert.region,
+            "domain": cert.domain,
+            "name": cert.name,
+            "type": cert.type,
+            "in_use_by": list(cert.in_use_by),
+            "target": cert.arn,
+            "labels": {},
+            "url": None,
+        },
+    )
+
+
+def managed_document(assessment: Assessment) -> dict[str, Any]:
+    """The check-result document of an ACM/IAM certificate, shaped like an endpoint's."""
+    cert = assessment.certificate
+    leaf = {
+        "subject": f"CN={cert.domain}",
+        "issuer": cert.issuer,
+        "serial": cert.serial,
+        "sans": list(cert.sans),
+        "key_type": cert.key_algorithm,
+        "not_before": iso(cert.not_before),
+        "not_after": iso(cert.not_after),
+        "fingerprint_sha256": cert.fingerprint_sha256,
+        "arn": cert.arn,
+    }
+    return {
+        "target": cert.arn,
+        "status": assessment.status,
+        "days_left": assessment.days_left,
+        "not_after": iso(cert.not_after),
+        "findings": [
+            {"code": f.code.value, "severity": f.severity.value, "message": f.message} for f in assessment.findings
+        ],
+        "results": [{"address": None, "leaf": leaf}],
+        "checked_at": iso(assessment.checked_at),
+    }
+
+
+def managed_row(assessment: Assessment, now: datetime, team: str) -> InventoryRow:
+    cert = assessment.certificate
+    return InventoryRow(
+        id=cert.arn,
+        source=cert.source,
+        subject=f"CN={cert.domain}",
+        sans=cert.sans,
+        issuer=cert.issuer or "",
+        key=cert.key_algorithm,
+        not_after=cert.not_after,
+        days_left=None if cert.not_after is None else days_until(cert.not_after, now),
+        status=assessment.status,
+        codes=tuple(f.code.value for f in assessment.findings),
+        used_by=cert.in_use_by,
+        region=cert.region,
+        team=team,
+    )
+
+
+def _matches(row: InventoryRow, query: InventoryQuery) -> bool:
+    if query.source is not None and row.source is not query.source:
+        return False
+    if query.status is not None and row.status != query.status.value:
+        return False
+    if query.expiring_before is not None and (row.not_after is None or row.not_after > query.expiring_before):
+        return False
+    return query.issuer is None or query.issuer.lower() in row.issuer.lower()
+
+
+def _by_expiry(row: InventoryRow) -> tuple[int, str, str]:
+    when = row.not_after.isoformat() if row.not_after else ""
+    return (row.not_after is None, when, row.id)
+
+
+def _cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode().rstrip("=")
+
+
+def _offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["offset"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor") from exc
+    if not isinstance(offset, int) or offset < 0:
+        raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor")
+    return offset
