@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Rate, Response, SNSEvent, SQSEvent
 
-from chalicelib import __version__, api, payloads, render, telemetry
+from chalicelib import __version__, api, dashboard, payloads, render, telemetry
 from chalicelib.deps import container
 from chalicelib.openapi import openapi_document
 from chalicelib.scanning import ACM_EVENT_TYPES
@@ -43,6 +43,12 @@ def health() -> dict[str, Any]:
 @app.route("/openapi.json", methods=["GET"])
 def openapi() -> dict[str, Any]:
     return openapi_document()
+
+
+# The page holds no data, so it needs no token: it asks for one and sends it with each API call.
+@app.route("/dashboard", methods=["GET"])
+def inventory_page() -> Response:
+    return dashboard.response()
 
 
 @app.route("/targets", methods=["POST"], authorizer=token_auth, content_types=JSON)
