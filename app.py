@@ -9,7 +9,7 @@ from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Rat
 from chalicelib import __version__
 from chalicelib.adapters import telemetry
 from chalicelib.deps import container
-from chalicelib.http import api, payloads
+from chalicelib.http import api, dashboard, payloads
 from chalicelib.http.openapi import openapi_document
 from chalicelib.presentation import documents as render
 from chalicelib.services.scanning import ACM_EVENT_TYPES
@@ -51,6 +51,12 @@ def health() -> dict[str, Any]:
 @app.route("/openapi.json", methods=["GET"])
 def openapi() -> dict[str, Any]:
     return openapi_document()
+
+
+# The page holds no data, so it needs no token: it asks for one and sends it with each API call.
+@app.route("/dashboard", methods=["GET"])
+def inventory_page() -> Response:
+    return dashboard.response()
 
 
 @app.route("/targets", methods=["POST"], authorizer=token_auth, content_types=JSON)

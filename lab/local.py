@@ -317,6 +317,7 @@ def _banner(stack: LocalStack, sweep_seconds: float) -> None:
 certwatch local stack is running (stage "local"; Ctrl-C stops it; every start is fresh)
 
   API           {stack.api_url}          (OpenAPI: {stack.api_url}/openapi.json)
+  dashboard     {stack.api_url}/dashboard (paste the admin token below)
   AWS (moto)    {stack.aws_url}
   sweep         every {sweep_seconds:g} s; new targets are checked at once
   inventory     ACM ({os.environ["CERTWATCH_ACM_REGIONS"]}) and IAM on moto, every {sweep_seconds:g} s

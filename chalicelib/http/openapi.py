@@ -257,6 +257,18 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")},
             }
         },
+        "/dashboard": {
+            "get": {
+                "summary": "The inventory page: one HTML document that asks for a token and reads this API with it",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "The page, with its style and script inline (the CSP admits those two)",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
         "/targets": {
             "post": {
                 "summary": "Register a target; its first check runs right after, without waiting",

@@ -268,6 +268,7 @@ def test_the_deployment_package_is_small_and_holds_no_dev_dependency(rehearsal: 
     with zipfile.ZipFile(rehearsal.package) as package:
         top = {name.split("/")[0] for name in package.namelist()}
         chalice_files = {name for name in package.namelist() if name.startswith("chalice/")}
+        page = {name for name in package.namelist() if name.startswith("chalicelib/http/static/")}
     # The runtime's wheels (requirements.txt and what they need), our code, and Chalice's runtime module.
     allowed = {"app.py", "chalicelib", "chalice"}
     for wheel in WHEELHOUSE.glob("*.whl"):  # what the fixture packaged from
@@ -275,6 +276,9 @@ def test_the_deployment_package_is_small_and_holds_no_dev_dependency(rehearsal: 
             allowed |= {name.split("/")[0] for name in archive.namelist()}
     assert top <= allowed, sorted(top - allowed)
     assert chalice_files <= {"chalice/__init__.py", "chalice/app.py", "chalice/app.pyi"}, chalice_files
+    assert page == {
+        f"chalicelib/http/static/dashboard.{kind}" for kind in ("html", "css", "js")
+    }  # GET /dashboard's files
     for development in ("boto3", "botocore", "moto", "pytest", "_pytest", "mypy", "ruff", "cfnlint", "werkzeug"):
         assert development not in top
 

@@ -1,0 +1,729 @@
+"use strict";
+// certwatch's inventory page. It holds no data of its own: it reads the API it is served by,
+// with the token the user pastes (kept in this tab's sessionStorage, sent only as a header).
+(function () {
+  var TOKEN_KEY = "certwatch.token";
+  var TEAM_KEY = "certwatch.team";
+  var DAY = 86400000;
+  var HORIZON_DAYS = 120;
+  // The API lives where the page does: "/" locally, "/api/" (the stage) behind API Gateway.
+  var BASE = location.pathname.replace(/dashboard\/?$/, "");
+  var STATUSES = ["critical", "error", "warning", "ok", "pending"];
+  var WORDS = { critical: "Critical", error: "Error", warning: "Warning", ok: "OK", pending: "Not checked yet" };
+  var MARKS = { critical: "\u2716", error: "?", warning: "\u25B2", ok: "\u2714", pending: "\u2026" };
+  var SOURCES = { endpoint: "Endpoint", acm: "ACM", iam: "IAM" };
+
+  var state = { rows: [], targets: [], certificates: [], notes: [], team: "", pollUntil: 0, timer: null, shown: "" };
+
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, attrs) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      if (key === "text") node.textContent = attrs[key];
+      else if (key === "class") node.className = attrs[key];
+      else if (key.slice(0, 2) === "on") node.addEventListener(key.slice(2), attrs[key]);
+      else if (attrs[key] !== null && attrs[key] !== undefined && attrs[key] !== false) node.setAttribute(key, attrs[key]);
+    });
+    for (var i = 2; i < arguments.length; i++) append(node, arguments[i]);
+    return node;
+  }
+
+  function append(node, child) {
+    if (child === null || child === undefined || child === false) return;
+    if (Array.isArray(child)) child.forEach(function (c) { append(node, c); });
+    else node.appendChild(typeof child === "string" || typeof child === "number" ? document.createTextNode(String(child)) : child);
+  }
+
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
+
+  function show(node, text, good) {
+    node.textContent = text || "";
+    node.hidden = !text;
+    node.classList.toggle("good", Boolean(good));
+  }
+
+  // --- the API ------------------------------------------------------------------------------
+
+  function ApiError(status, code, message, field) {
+    this.status = status;
+    this.code = code;
+    this.message = message;
+    this.field = field;
+  }
+  ApiError.prototype.toString = function () {
+    return this.message + (this.field ? " (field: " + this.field + ")" : "");
+  };
+
+  function withTeam(path) {
+    if (!state.team) return path;
+    return path + (path.indexOf("?") < 0 ? "?" : "&") + "team=" + encodeURIComponent(state.team);
+  }
+
+  function call(method, path, body) {
+    var headers = { Authorization: "Bearer " + sessionStorage.getItem(TOKEN_KEY), Accept: "application/json" };
+    var init = { method: method, headers: headers, cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(BASE + withTeam(path), init).then(
+      function (answer) {
+        return answer.text().then(function (text) {
+          var parsed = null;
+          try { parsed = text ? JSON.parse(text) : null; } catch (ignored) { parsed = null; }
+          if (answer.ok) return parsed;
+          var error = parsed && (parsed.error || parsed);
+          if (error && typeof error.message === "string") {
+            throw new ApiError(answer.status, error.code || "", error.message, error.field);
+          }
+          if (error && typeof error.Message === "string") throw new ApiError(answer.status, error.Code || "", error.Message);
+          throw new ApiError(answer.status, "", "the API answered " + answer.status + (text ? ": " + text.slice(0, 200) : ""));
+        });
+      },
+      function (failure) {
+        throw new ApiError(0, "network", "cannot reach the API (" + failure.message + ")");
+      }
+    );
+  }
+
+  function everything(path, into) {
+    return call("GET", path).then(function (page) {
+      into.items = into.items.concat(page.items || []);
+      (page.notes || []).forEach(function (note) { if (into.notes.indexOf(note) < 0) into.notes.push(note); });
+      if (page.next_cursor) {
+        var sep = path.indexOf("?") < 0 ? "?" : "&";
+        var base = path.replace(/[?&]cursor=[^&]*/, "");
+        return everything(base + sep + "cursor=" + encodeURIComponent(page.next_cursor), into);
+      }
+      return into;
+    });
+  }
+
+  // --- the model: one row per certificate the team depends on ---------------------------------
+
+  function shortName(name) {
+    if (!name) return "";
+    var match = /(?:^|,)CN=((?:\\.|[^,])*)/.exec(name);
+    return match ? match[1].replace(/\\(.)/g, "$1") : name;
+  }
+
+  function labelText(labels) {
+    return Object.keys(labels || {}).sort().map(function (key) { return key + "=" + labels[key]; });
+  }
+
+  function targetRow(target, issuers) {
+    var latest = target.latest;
+    return {
+      kind: "target",
+      id: target.id,
+      name: target.target,
+      source: "endpoint",
+      status: latest ? latest.status : "pending",
+      paused: Boolean(target.paused),
+      days_left: latest ? latest.days_left : null,
+      not_after: latest ? latest.not_after : null,
+      codes: latest ? latest.codes : [],
+      issuer: (issuers[target.target] || []).join(", "),
+      labels: labelText(target.labels),
+      used_by: [],
+      region: "",
+      checked_at: latest ? latest.checked_at : null,
+      target: target
+    };
+  }
+
+  function managedRow(row) {
+    return {
+      kind: "managed",
+      id: row.id,
+      name: shortName(row.subject) || (row.sans || [])[0] || row.id,
+      source: row.source,
+      status: row.status,
+      paused: false,
+      days_left: row.days_left,
+      not_after: row.not_after,
+      codes: row.codes || [],
+      issuer: shortName(row.issuer),
+      labels: [],
+      used_by: row.used_by || [],
+      region: row.region || "",
+      checked_at: null,
+      certificate: row
+    };
+  }
+
+  function buildRows() {
+    var issuers = {};
+    state.certificates.forEach(function (row) {
+      if (row.source !== "endpoint") return;
+      (row.used_by || []).forEach(function (name) {
+        var known = issuers[name] || (issuers[name] = []);
+        var issuer = shortName(row.issuer);
+        if (issuer && known.indexOf(issuer) < 0) known.push(issuer);
+      });
+    });
+    var rows = state.targets.map(function (target) { return targetRow(target, issuers); });
+    state.certificates.forEach(function (row) { if (row.source !== "endpoint") rows.push(managedRow(row)); });
+    // Soonest expiry first; what has no date yet (not checked, unreachable) before everything.
+    rows.sort(function (a, b) {
+      var x = a.days_left === null || a.days_left === undefined ? -Infinity : a.days_left;
+      var y = b.days_left === null || b.days_left === undefined ? -Infinity : b.days_left;
+      return x === y ? a.name.localeCompare(b.name) : x - y;
+    });
+    state.rows = rows;
+  }
+
+  // --- loading --------------------------------------------------------------------------------
+
+  function load() {
+    var targets = { items: [], notes: [] };
+    var certificates = { items: [], notes: [] };
+    $("refresh").disabled = true;
+    // Targets first: the certificates read after them include every result the targets show.
+    return everything("targets?limit=500", targets)
+      .then(function () { return everything("certificates?limit=500", certificates); })
+      .then(function () {
+        state.targets = targets.items;
+        state.certificates = certificates.items;
+        state.notes = certificates.notes;
+        buildRows();
+        show($("message"), "");
+        $("login").hidden = true;
+        $("app").hidden = false;
+        $("session").hidden = false;
+        render();
+        schedule();
+      })
+      .catch(failed)
+      .then(function () { $("refresh").disabled = false; });
+  }
+
+  function failed(error) {
+    if (error instanceof ApiError && error.status === 401) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      signedOut("The API refused the token: " + error.message);
+    } else {
+      show($("message"), error instanceof ApiError ? String(error) : "Something went wrong: " + error);
+    }
+  }
+
+  // While a target waits for its first check, look again every two seconds (for a minute at most).
+  function schedule() {
+    clearTimeout(state.timer);
+    var waiting = state.rows.some(function (row) { return row.status === "pending" && !row.paused; });
+    if (waiting && Date.now() < state.pollUntil) state.timer = setTimeout(load, 2000);
+  }
+
+  function watchForResults() {
+    state.pollUntil = Date.now() + 60000;
+  }
+
+  function signedOut(why) {
+    clearTimeout(state.timer);
+    $("app").hidden = true;
+    $("session").hidden = true;
+    $("login").hidden = false;
+    show($("message"), "");
+    show($("login-error"), why || "");
+    $("token").value = "";
+    $("token").focus();
+  }
+
+  // --- rendering ----------------------------------------------------------------------------
+
+  function render() {
+    renderSummary();
+    renderTimeline();
+    renderFilterChoices();
+    renderTable();
+  }
+
+  function statusBadge(status) {
+    return el("span", { class: "status s-" + status }, MARKS[status] + " " + WORDS[status]);
+  }
+
+  function day(stamp) { return stamp ? stamp.slice(0, 10) : "\u2014"; }
+
+  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+
+  function renderSummary() {
+    var counts = {};
+    STATUSES.forEach(function (s) { counts[s] = 0; });
+    state.rows.forEach(function (row) { counts[row.status] += 1; });
+    var team = state.team || (state.targets[0] && state.targets[0].team) || "";
+    var verdict = $("verdict");
+    var bad = counts.critical + counts.error;
+    verdict.className = "verdict";
+    if (!state.rows.length) {
+      verdict.textContent = "Nothing watched yet" + (team ? " for team " + team : "") + ": register an endpoint below.";
+    } else if (bad) {
+      verdict.textContent = "Not safe: " + plural(bad, "certificate") + " need" + (bad === 1 ? "s" : "") + " attention now";
+      verdict.classList.add("critical");
+    } else if (counts.warning) {
+      verdict.textContent = "Safe for now: " + plural(counts.warning, "certificate") + " to renew soon";
+      verdict.classList.add("warning");
+    } else {
+      verdict.textContent = "Safe: every certificate is fine";
+      verdict.classList.add("ok");
+    }
+    var list = clear($("counts"));
+    STATUSES.forEach(function (status) {
+      if (status === "pending" && !counts.pending) return;
+      list.appendChild(el("li", { class: "s-" + status }, el("span", { class: "n" }, counts[status]), MARKS[status] + " " + WORDS[status]));
+    });
+    var paused = state.rows.filter(function (row) { return row.paused; }).length;
+    if (paused) list.appendChild(el("li", { class: "s-pending" }, el("span", { class: "n" }, paused), "Paused"));
+
+    var now = Date.now();
+    var dated = state.rows.filter(function (row) { return row.not_after; });
+    var upcoming = dated.filter(function (row) { return Date.parse(row.not_after) >= now; });
+    var expired = dated.length - upcoming.length;
+    var next = upcoming.sort(function (a, b) { return Date.parse(a.not_after) - Date.parse(b.not_after); })[0];
+    var sentence = next
+      ? [el("strong", {}, "Next expiry: "), next.name + " (" + (SOURCES[next.source] || next.source) + ") in " +
+          plural(Math.floor((Date.parse(next.not_after) - now) / DAY), "day") + ", on " + day(next.not_after) + " \u2014 ",
+        statusBadge(next.status)]
+      : [el("strong", {}, "Next expiry: "), "none ahead"];
+    if (expired) sentence.push(" \u00B7 " + plural(expired, "certificate") + " already expired");
+    append(clear($("next-expiry")), sentence);
+    $("notes").textContent = (team ? "Team " + team + ". " : "") + state.notes.join(" ");
+  }
+
+  var SVG = "http://www.w3.org/2000/svg";
+
+  function svg(tag, attrs) {
+    var node = document.createElementNS(SVG, tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      if (key === "text") node.textContent = attrs[key];
+      else node.setAttribute(key, attrs[key]);
+    });
+    for (var i = 2; i < arguments.length; i++) if (arguments[i]) node.appendChild(arguments[i]);
+    return node;
+  }
+
+  // Buckets: what already expired, then one per week from today over the next 120 days.
+  function timelineBuckets() {
+    var now = Date.now();
+    var start = new Date(now);
+    start.setUTCHours(0, 0, 0, 0);
+    var weeks = Math.ceil(HORIZON_DAYS / 7);
+    var buckets = [{ label: "expired", title: "already expired", counts: {} }];
+    for (var w = 0; w < weeks; w++) {
+      var from = new Date(start.getTime() + w * 7 * DAY);
+      buckets.push({ label: from.toISOString().slice(5, 10), title: "week of " + from.toISOString().slice(0, 10), counts: {} });
+    }
+    state.rows.forEach(function (row) {
+      if (!row.not_after) return;
+      var at = Date.parse(row.not_after);
+      var index = at < now ? 0 : 1 + Math.floor((at - start.getTime()) / (7 * DAY));
+      if (at >= now + HORIZON_DAYS * DAY || index >= buckets.length) return;
+      var counts = buckets[index].counts;
+      counts[row.status] = (counts[row.status] || 0) + 1;
+    });
+    return buckets;
+  }
+
+  function renderTimeline() {
+    var buckets = timelineBuckets();
+    var stacked = ["critical", "error", "warning", "ok"];
+    // Drawn at the width it is shown at, so its text stays readable on a phone.
+    var width = Math.max(300, Math.round($("timeline").clientWidth || 760));
+    var height = 160, left = 28, bottom = 36, top = 16;
+    var slot = (width - left) / buckets.length;
+    var every = slot < 24 ? 3 : slot < 40 ? 2 : 1;
+    var totals = buckets.map(function (b) { return stacked.reduce(function (n, s) { return n + (b.counts[s] || 0); }, 0); });
+    var most = Math.max(1, Math.max.apply(null, totals));
+    var scale = (height - bottom - top) / most;
+    var described = buckets
+      .map(function (b, i) { return totals[i] ? b.title + ": " + totals[i] : null; })
+      .filter(Boolean);
+    var chart = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img", "aria-labelledby": "timeline-svg-title timeline-svg-desc" },
+      svg("title", { id: "timeline-svg-title", text: "Certificates expiring per week over the next " + HORIZON_DAYS + " days" }),
+      svg("desc", { id: "timeline-svg-desc", text: described.length ? described.join("; ") : "Nothing expires in this time." }));
+    var axisY = height - bottom;
+    chart.appendChild(svg("line", { class: "axis", x1: left, x2: width, y1: axisY, y2: axisY }));
+    [most, Math.round(most / 2)].forEach(function (tick) {
+      if (!tick) return;
+      var y = axisY - tick * scale;
+      chart.appendChild(svg("line", { class: "axis", x1: left, x2: width, y1: y, y2: y, "stroke-dasharray": "3 4" }));
+      chart.appendChild(svg("text", { x: left - 6, y: y + 4, "text-anchor": "end", text: tick }));
+    });
+    buckets.forEach(function (bucket, i) {
+      var x = left + i * slot + slot * 0.15;
+      var y = axisY;
+      var group = svg("g", { class: "bucket", "data-bucket": bucket.title });
+      stacked.forEach(function (status) {
+        var n = bucket.counts[status] || 0;
+        if (!n) return;
+        var h = n * scale;
+        y -= h;
+        group.appendChild(svg("rect", { class: "f-" + status, "data-status": status, x: x, y: y, width: slot * 0.7, height: h, rx: 2 },
+          svg("title", { text: bucket.title + ": " + n + " " + WORDS[status].toLowerCase() })));
+      });
+      if (totals[i]) group.appendChild(svg("text", { class: "count", x: x + slot * 0.35, y: y - 3, "text-anchor": "middle", text: totals[i] }));
+      if (i % every === 0 && x + slot * 0.35 + 16 < width) {
+        group.appendChild(svg("text", { x: x + slot * 0.35, y: axisY + 14, "text-anchor": "middle", text: bucket.label }));
+      }
+      chart.appendChild(group);
+    });
+    chart.appendChild(svg("text", { x: width, y: height - 4, "text-anchor": "end", text: "weeks from today (month-day, UTC)" }));
+    append(clear($("timeline")), chart);
+
+    var legend = clear($("legend"));
+    stacked.forEach(function (status) {
+      legend.appendChild(el("li", {}, el("span", { class: "swatch f-" + status, "aria-hidden": "true" }), MARKS[status] + " " + WORDS[status]));
+    });
+
+    var body = clear($("timeline-table").tBodies[0]);
+    buckets.forEach(function (bucket, i) {
+      if (!totals[i]) return;
+      body.appendChild(el("tr", {}, el("th", { scope: "row" }, bucket.title),
+        stacked.map(function (status) { return el("td", { class: "num" }, bucket.counts[status] || 0); })));
+    });
+    if (!body.rows.length) body.appendChild(el("tr", {}, el("td", { colspan: 5 }, "Nothing expires in the next " + HORIZON_DAYS + " days.")));
+  }
+
+  function options(select, values, words) {
+    var chosen = select.value;
+    clear(select).appendChild(el("option", { value: "" }, "any"));
+    values.forEach(function (value) { select.appendChild(el("option", { value: value }, words ? words[value] || value : value)); });
+    select.value = values.indexOf(chosen) >= 0 ? chosen : "";
+  }
+
+  function renderFilterChoices() {
+    var present = function (pick) {
+      var seen = [];
+      state.rows.forEach(function (row) { [].concat(pick(row)).forEach(function (v) { if (v && seen.indexOf(v) < 0) seen.push(v); }); });
+      return seen;
+    };
+    options($("f-status"), STATUSES.filter(function (s) { return present(function (r) { return r.status; }).indexOf(s) >= 0; }), WORDS);
+    options($("f-source"), Object.keys(SOURCES).filter(function (s) { return present(function (r) { return r.source; }).indexOf(s) >= 0; }), SOURCES);
+    options($("f-label"), present(function (r) { return r.labels; }).sort());
+  }
+
+  function visibleRows() {
+    var status = $("f-status").value, source = $("f-source").value, label = $("f-label").value;
+    var text = $("f-text").value.trim().toLowerCase();
+    return state.rows.filter(function (row) {
+      if (status && row.status !== status) return false;
+      if (source && row.source !== source) return false;
+      if (label && row.labels.indexOf(label) < 0) return false;
+      if (!text) return true;
+      var haystack = [row.name, row.id, row.issuer, row.source, row.region, row.status, WORDS[row.status]]
+        .concat(row.codes, row.labels, row.used_by).join(" ").toLowerCase();
+      return haystack.indexOf(text) >= 0;
+    });
+  }
+
+  function renderTable() {
+    var rows = visibleRows();
+    // Rows are redrawn only when what they show changed: a redraw under the pointer loses a click.
+    var shown = JSON.stringify([state.rows.length, rows.map(function (row) {
+      return [row.id, row.name, row.status, row.paused, row.days_left, row.not_after, row.issuer, row.labels, row.codes, row.used_by];
+    })]);
+    if (shown === state.shown) return;
+    state.shown = shown;
+    var body = clear($("inventory").tBodies[0]);
+    rows.forEach(function (row) {
+      body.appendChild(el("tr", { class: "r-" + row.status, "data-id": row.id },
+        el("td", {}, statusBadge(row.status), row.paused ? el("span", { class: "tag" }, "paused") : null),
+        el("td", {}, el("button", { type: "button", class: "open", "aria-haspopup": "dialog", onclick: function () { openDetail(row); } }, row.name),
+          row.used_by.length ? el("div", { class: "muted" }, "used by " + row.used_by.length) : null),
+        el("td", { class: "num days" }, row.days_left === null || row.days_left === undefined ? "\u2014" : row.days_left),
+        el("td", { class: "date roomy" }, day(row.not_after)),
+        el("td", { class: "optional" }, row.issuer || "\u2014"),
+        el("td", { class: "optional" }, SOURCES[row.source] || row.source),
+        el("td", { class: "optional" }, row.labels.map(function (l) { return el("span", { class: "tag" }, l); })),
+        el("td", { class: "codes" }, row.codes.length ? row.codes.join(", ") : "\u2014")));
+    });
+    if (!rows.length) {
+      body.appendChild(el("tr", {}, el("td", { colspan: 8 }, state.rows.length ? "No certificate matches the filters." : "No certificate yet.")));
+    }
+    $("shown").textContent = "Showing " + rows.length + " of " + plural(state.rows.length, "certificate") + ", soonest expiry first.";
+  }
+
+  // --- the detail dialog and the actions ------------------------------------------------------
+
+  function fact(term, value) {
+    if (value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length)) return null;
+    return [el("dt", {}, term), el("dd", {}, Array.isArray(value) ? value.join(", ") : value)];
+  }
+
+  function findingList(findings) {
+    if (!findings || !findings.length) return el("p", { class: "muted" }, "No findings.");
+    return el("ul", { class: "findings" }, findings.map(function (f) {
+      return el("li", {}, el("span", { class: "tag" }, f.severity), el("code", {}, f.code), ": " + f.message);
+    }));
+  }
+
+  function certificateItem(cert) {
+    return el("li", {},
+      el("div", {}, el("strong", {}, shortName(cert.subject) || cert.subject), cert.is_ca ? " (CA)" : ""),
+      el("div", { class: "muted" }, "issued by " + (shortName(cert.issuer) || cert.issuer) + " \u00B7 valid until " + day(cert.not_after) +
+        " \u00B7 " + cert.key_type + " " + cert.key_size + (cert.signature_algorithm ? " \u00B7 " + cert.signature_algorithm : "")),
+      cert.sans && cert.sans.length ? el("div", { class: "muted" }, "names: " + cert.sans.concat(cert.ip_sans || []).join(", ")) : null,
+      el("div", { class: "fp" }, "SHA-256 " + cert.fingerprint_sha256));
+  }
+
+  function addressSection(result, several) {
+    var leaf = result.leaf;
+    var served = (leaf ? [leaf] : []).concat((result.chain || []).filter(function (cert) {
+      return !leaf || cert.fingerprint_sha256 !== leaf.fingerprint_sha256;
+    }));
+    return el("section", { class: "address" },
+      el("h3", {}, "Address " + (result.address || "(none)") + " ", statusBadge(result.status)),
+      el("dl", { class: "facts" },
+        fact("Days left", result.days_left === null ? null : String(result.days_left)),
+        fact("Expires", result.not_after),
+        fact("TLS", [result.tls_version, result.cipher].filter(Boolean).join(" \u00B7 ")),
+        fact("Trusted by", result.trusted_by),
+        fact("Checked", result.checked_at && result.checked_at + " (" + result.elapsed_ms + " ms)")),
+      several ? [el("h4", {}, "Findings at this address"), findingList(result.findings)] : null,
+      el("h4", {}, "Chain as served, leaf first"),
+      served.length ? el("ol", { class: "chain" }, served.map(certificateItem)) : el("p", { class: "muted" }, "No certificate was read."));
+  }
+
+  function targetBody(target, result) {
+    var spec = [
+      fact("Status", statusBadge(target.latest ? target.latest.status : "pending")),
+      fact("Days left", target.latest && target.latest.days_left !== null ? String(target.latest.days_left) : null),
+      fact("Expires", target.latest && target.latest.not_after),
+      fact("Checked", target.latest && target.latest.checked_at),
+      fact("Next check", target.paused ? "paused" : target.next_check_at),
+      fact("Labels", labelText(target.labels)),
+      fact("Thresholds", "warning at " + target.warn_days + " days, critical at " + target.critical_days),
+      fact("Registered by", target.source),
+      fact("Team", target.team),
+      fact("Id", target.id),
+      fact("Notes", target.notes)
+    ];
+    var parts = [el("dl", { class: "facts" }, spec)];
+    if (!result) {
+      parts.push(el("p", { class: "muted" }, target.paused ? "Paused before its first check." : "Not checked yet: the first check is queued."));
+      return parts;
+    }
+    parts.push(el("h3", {}, "Findings"), findingList(result.findings));
+    var addresses = result.results || [];
+    parts.push(el("h3", {}, plural(addresses.length, "address") + " behind " + (result.host || target.host)));
+    addresses.forEach(function (r) { parts.push(addressSection(r, addresses.length > 1)); });
+    return parts;
+  }
+
+  function managedBody(row) {
+    var cert = row.certificate;
+    return [
+      el("dl", { class: "facts" },
+        fact("Status", statusBadge(row.status)),
+        fact("Source", SOURCES[row.source] || row.source),
+        fact("Days left", row.days_left === null ? null : String(row.days_left)),
+        fact("Expires", cert.not_after),
+        fact("Subject", cert.subject),
+        fact("Names", cert.sans),
+        fact("Issuer", cert.issuer),
+        fact("Key", cert.key),
+        fact("Region", cert.region),
+        fact("Used by", cert.used_by),
+        fact("Findings", cert.codes),
+        fact("ARN", cert.id)),
+      el("p", { class: "muted" }, "Held in " + (SOURCES[row.source] || row.source) +
+        ": certwatch reads it from the account. Watch the endpoints that serve it to check what they really serve.")
+    ];
+  }
+
+  function openDetail(row) {
+    var dialog = $("detail");
+    $("detail-title").textContent = row.name;
+    show($("detail-message"), "");
+    clear($("detail-actions"));
+    append(clear($("detail-body")), row.kind === "target" ? el("p", { class: "muted" }, "Reading the latest result\u2026") : managedBody(row));
+    if (!dialog.open) dialog.showModal();
+    if (row.kind === "target") {
+      call("GET", "targets/" + encodeURIComponent(row.id)).then(function (answer) { fillTarget(answer, answer.result); }, detailFailed);
+    }
+  }
+
+  function detailFailed(error) {
+    if (error instanceof ApiError && error.status === 401) {
+      $("detail").close();
+      failed(error);
+      return;
+    }
+    show($("detail-message"), String(error));
+  }
+
+  function fillTarget(target, result) {
+    var actions = clear($("detail-actions"));
+    var path = "targets/" + encodeURIComponent(target.id);
+    var busy = function (button, work) {
+      button.disabled = true;
+      show($("detail-message"), "");
+      work().catch(detailFailed).then(function () { button.disabled = false; });
+    };
+    var check = el("button", { type: "button", class: "primary", onclick: function () {
+      busy(check, function () {
+        return call("POST", path + "/check").then(function (answer) {
+          fillTarget(answer, answer.result);
+          show($("detail-message"), "Checked just now.", true);
+          return load();
+        });
+      });
+    } }, "Check now");
+    var pause = el("button", { type: "button", onclick: function () {
+      busy(pause, function () {
+        return call("PATCH", path, { paused: !target.paused }).then(function (changed) {
+          fillTarget(changed, result);
+          show($("detail-message"), changed.paused ? "Paused: no checks, no alerts." : "Resumed.", true);
+          return load();
+        });
+      });
+    } }, target.paused ? "Resume" : "Pause");
+    var remove = el("button", { type: "button", class: "danger", onclick: function () { confirmDelete(target, path, remove); } }, "Delete\u2026");
+    append(actions, [check, pause, remove]);
+    append(clear($("detail-body")), targetBody(target, result));
+    $("detail-title").textContent = target.target;
+  }
+
+  function confirmDelete(target, path, opener) {
+    var box;
+    var keep = el("button", { type: "button", onclick: function () { box.remove(); opener.focus(); } }, "Keep it");
+    var sure = el("button", { type: "button", class: "danger", onclick: function () {
+      sure.disabled = true;
+      call("DELETE", path).then(function () {
+        $("detail").close();
+        show($("message"), "Deleted " + target.target + " and its results.", true);
+        return load().then(function () { show($("message"), "Deleted " + target.target + " and its results.", true); });
+      }).catch(function (error) { sure.disabled = false; detailFailed(error); });
+    } }, "Delete for good");
+    box = el("div", { class: "confirm", role: "group", "aria-label": "Confirm the deletion" },
+      el("p", {}, "Delete " + target.target + "? certwatch stops watching it and forgets its results."), sure, " ", keep);
+    var existing = $("detail-actions").querySelector(".confirm");
+    if (existing) existing.remove();
+    $("detail-actions").appendChild(box);
+    keep.focus();
+  }
+
+  // --- forms, filters, download ---------------------------------------------------------------
+
+  // The register form sends what was typed; the API judges it and its message is shown as is.
+  function registration(form) {
+    var body = { target: form.target.value.trim() };
+    var labels = form.labels.value.trim();
+    if (labels) {
+      var map = {};
+      var isMap = labels.split(";").every(function (pair) {
+        if (!pair.trim()) return true;
+        var at = pair.indexOf("=");
+        if (at < 0) return false;
+        map[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+        return true;
+      });
+      body.labels = isMap ? map : labels;
+    }
+    [["warn_days", form.warn_days], ["critical_days", form.critical_days]].forEach(function (pair) {
+      var text = pair[1].value.trim();
+      if (text) body[pair[0]] = /^-?\d+$/.test(text) ? Number(text) : text;
+    });
+    return body;
+  }
+
+  function register(event) {
+    event.preventDefault();
+    var form = event.target;
+    var result = $("register-result");
+    var button = form.querySelector("button");
+    button.disabled = true;
+    show(result, "");
+    call("POST", "targets", registration(form))
+      .then(function (created) {
+        form.reset();
+        show(result, "Registered " + created.target + ": its first check is on its way.", true);
+        watchForResults();
+        return load();
+      })
+      .catch(function (error) {
+        if (error instanceof ApiError && error.status === 401) return failed(error);
+        show(result, "Not registered: " + error);
+      })
+      .then(function () { button.disabled = false; });
+  }
+
+  function csvCell(value, numeric) {
+    var text = value === null || value === undefined ? "" : String(value);
+    // A spreadsheet runs a cell that starts like a formula; text never should.
+    if (!numeric && /^[=+\-@\t\r]/.test(text)) text = "'" + text;
+    return /[",\r\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+  }
+
+  var CSV_COLUMNS = ["id", "target", "source", "status", "paused", "days_left", "not_after", "issuer", "findings",
+    "labels", "used_by", "region", "checked_at"];
+
+  function download() {
+    var lines = [CSV_COLUMNS.join(",")];
+    visibleRows().forEach(function (row) {
+      lines.push([
+        csvCell(row.id), csvCell(row.name), csvCell(row.source), csvCell(row.status), csvCell(row.paused),
+        csvCell(row.days_left, true), csvCell(row.not_after), csvCell(row.issuer), csvCell(row.codes.join(" ")),
+        csvCell(row.labels.join(";")), csvCell(row.used_by.join(" ")), csvCell(row.region), csvCell(row.checked_at)
+      ].join(","));
+    });
+    var blob = new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
+    var link = el("a", { href: URL.createObjectURL(blob), download: "certwatch-" + (state.team || "inventory") + "-" + new Date().toISOString().slice(0, 10) + ".csv" });
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(function () { URL.revokeObjectURL(link.href); }, 10000);
+  }
+
+  function start() {
+    $("login-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var token = $("token").value.trim();
+      if (!token) return show($("login-error"), "Paste a token first.");
+      // A header cannot carry anything else; the API would never see it.
+      if (!/^[\x21-\x7e]+$/.test(token)) return show($("login-error"), "That is not a token: a token has no spaces or accented letters.");
+      sessionStorage.setItem(TOKEN_KEY, token);
+      $("token").value = "";
+      show($("login-error"), "");
+      load();
+    });
+    $("sign-out").addEventListener("click", function () {
+      sessionStorage.removeItem(TOKEN_KEY);
+      sessionStorage.removeItem(TEAM_KEY);
+      state.team = "";
+      $("team").value = "";
+      signedOut("");
+    });
+    $("refresh").addEventListener("click", load);
+    $("team-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      state.team = $("team").value.trim();
+      if (state.team) sessionStorage.setItem(TEAM_KEY, state.team);
+      else sessionStorage.removeItem(TEAM_KEY);
+      load();
+    });
+    $("register-form").addEventListener("submit", register);
+    ["f-status", "f-source", "f-label"].forEach(function (id) { $(id).addEventListener("change", renderTable); });
+    $("f-text").addEventListener("input", renderTable);
+    $("filters").addEventListener("submit", function (event) { event.preventDefault(); });
+    $("f-clear").addEventListener("click", function () { $("filters").reset(); renderTable(); });
+    $("download").addEventListener("click", download);
+    $("detail-close").addEventListener("click", function () { $("detail").close(); });
+    var resized = null;
+    window.addEventListener("resize", function () {
+      clearTimeout(resized);
+      resized = setTimeout(function () { if (!$("app").hidden) renderTimeline(); }, 150);
+    });
+
+    state.team = sessionStorage.getItem(TEAM_KEY) || "";
+    $("team").value = state.team;
+    if (sessionStorage.getItem(TOKEN_KEY)) {
+      watchForResults();
+      load();
+    } else {
+      signedOut("");
+    }
+  }
+
+  start();
+})();

@@ -1,0 +1,334 @@
+"""The inventory page (GET /dashboard) in a real headless browser, against the local stack as a process.
+
+Debian's chromium, driven by Playwright, does what a person does: a wrong token, then the right
+one; the demo endpoints and an ACM certificate in the table, the header and the timeline; a
+target registered through the form (and one the API refuses); a row opened with the keyboard;
+pause, resume, check now; the filters; the CSV download against GET /targets; a deletion with
+its confirmation; a phone-width screen. Every request the page makes is recorded: none may go
+anywhere but the API. Screenshots land in build/screenshots/ for people to look at.
+
+One browser session, one stack: about half a minute on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import re
+import shutil
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from chalicelib.domain.tokens import issue
+from lab.certs import make_cert
+from tests.e2e.test_local_stack import Stack, free_ports, local_stack
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "build" / "screenshots"
+# Playwright's own browser builds cannot be downloaded here: Debian's chromium is driven instead.
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # runs as root in CI
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+RESULT_TIMEOUT = 30.0  # seconds for the checker to answer on a busy machine
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def chromium() -> str:
+    """Debian's chromium; the test fails (never skips) without it."""
+    path = os.environ.get("CERTWATCH_CHROMIUM") or shutil.which("chromium")
+    if path is None:
+        pytest.fail("this test drives Debian's chromium: apt-get install -y chromium (.ci/run installs it)")
+    return path
+
+
+def api(stack: Stack, method: str, path: str, body: object = None, *, token: str | None = None) -> tuple[int, Any]:
+    """A call to the stack's API with any token; the JSON answer (errors included)."""
+    headers = {"Authorization": f"Bearer {token or stack.token}"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(stack.url + path, data=data, headers=headers, method=method)
+    try:
+        with _OPENER.open(request, timeout=15) as answer:
+            return answer.status, json.loads(answer.read() or b"null")
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.loads(error.read() or b"null")
+
+
+def eventually[T](what: str, probe: Callable[[], T | None], timeout: float = RESULT_TIMEOUT) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {timeout:g}s")
+        time.sleep(0.25)
+
+
+def all_checked(stack: Stack, count: int) -> list[dict[str, Any]] | None:
+    status, listed = api(stack, "GET", "/targets")
+    assert status == 200, listed
+    items: list[dict[str, Any]] = listed["items"]
+    return items if len(items) == count and all(item["latest"] for item in items) else None
+
+
+def acm_row(stack: Stack, arn: str) -> dict[str, Any] | None:
+    status, listed = api(stack, "GET", "/certificates?source=acm")
+    assert status == 200, listed
+    return next((item for item in listed["items"] if item["id"] == arn), None)
+
+
+def row(page: Page, name: str) -> Any:
+    return page.locator("#inventory tbody tr", has=page.get_by_role("button", name=name, exact=True))
+
+
+def shot(page: Page, name: str, *, full_page: bool = False) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=full_page)
+
+
+def trouble(kind: str, text: str) -> bool:
+    """A console message that means the page broke: a refusal by its own policy, or a script error.
+
+    (The browser also logs every 4xx it receives; those are the API answering, which the test provokes.)
+    """
+    return "Security Policy" in text or (kind == "error" and "the server responded with a status of 4" not in text)
+
+
+@pytest.fixture
+def token() -> str:
+    return issue("local", admin=True, now=datetime.now(UTC))[0]
+
+
+@contextlib.contextmanager
+def browser_page() -> Iterator[Page]:
+    """A 1280×800 tab of Debian's chromium (fails the test, inside it, when chromium is missing)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def test_the_inventory_page_in_a_browser(token: str, tmp_path: Path) -> None:
+    with browser_page() as page:
+        drive(page, token, tmp_path)
+
+
+def drive(page: Page, token: str, tmp_path: Path) -> None:
+    expect.set_options(timeout=RESULT_TIMEOUT * 1000)
+    ports = free_ports()
+    expiring, healthy, expired = (f"tls://127.0.0.1:{ports.demo + offset}" for offset in range(3))
+    now = datetime.now(UTC)
+    held = make_cert("imported.local.test", not_before=now - timedelta(days=30), not_after=now + timedelta(days=40.5))
+    requests: list[str] = []
+    troubles: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("pageerror", lambda error: troubles.append(f"page error: {error}"))
+    page.on("console", lambda message: troubles.append(message.text) if trouble(message.type, message.text) else None)
+
+    with local_stack(ports, token) as stack:
+        for target in (expiring, expired):
+            status, created = api(stack, "POST", "/targets", {"target": target, "labels": {"env": "demo"}})
+            assert status == 201, created
+        acm = boto3.client(
+            "acm",
+            endpoint_url=f"http://127.0.0.1:{ports.aws}",
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        arn = acm.import_certificate(Certificate=held.pem, PrivateKey=held.key_pem)["CertificateArn"]
+        checked = eventually("both demo endpoints checked", lambda: all_checked(stack, 2))
+        (soonest,) = [item for item in checked if item["target"] == expiring]
+        held_row = eventually("the ACM certificate in the inventory", lambda: acm_row(stack, arn))
+
+        # A wrong token: the API's own message, and nothing kept.
+        page.goto(f"{stack.url}/dashboard")
+        _, refused = api(stack, "GET", "/targets?limit=500", token="cw_nonsense")
+        page.get_by_label("API token").fill("cw_nonsense")
+        page.get_by_role("button", name="Open").click()
+        expect(page.locator("#login-error")).to_have_text(f"The API refused the token: {refused['error']['message']}")
+        assert page.evaluate("sessionStorage.getItem('certwatch.token')") is None
+        shot(page, "dashboard-wrong-token")
+
+        # The right token: header, timeline and table.
+        page.get_by_label("API token").fill(token)
+        page.get_by_role("button", name="Open").click()
+        expect(row(page, expiring)).to_contain_text("Critical")
+        expect(row(page, expired)).to_contain_text("EXPIRED")
+        expect(row(page, "imported.local.test")).to_contain_text("ACM")
+        expect(page.locator("#verdict")).to_have_text("Not safe: 2 certificates need attention now")
+        expect(page.locator("#next-expiry")).to_contain_text(
+            f"Next expiry: {expiring} (Endpoint) in {soonest['latest']['days_left']} days"
+        )
+        expect(page.locator("#next-expiry")).to_contain_text("1 certificate already expired")
+        assert page.locator("#inventory tbody tr").all_inner_texts()[0].startswith("✖ Critical")
+        bars = page.locator("#timeline svg rect")
+        assert sorted(bars.evaluate_all("rects => rects.map(r => r.dataset.status)")) == sorted(
+            ["critical", "critical", held_row["status"]]
+        )
+        timeline = page.locator("#timeline-table tbody tr").evaluate_all(
+            "rows => rows.map(row => [...row.cells].map(cell => cell.textContent))"
+        )
+        assert timeline[0] == ["already expired", "1", "0", "0", "0"]  # week, critical, error, warning, ok
+        assert len(timeline) == 3, timeline
+        assert page.evaluate("sessionStorage.getItem('certwatch.token')") == token
+        assert token not in page.url
+        assert page.context.cookies() == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        shot(page, "dashboard-1280")
+
+        # Register through the form: first what the API refuses, with the API's own message.
+        page.get_by_text("Watch an endpoint").click()  # the form folds away until asked for
+        form = page.locator("#register-form")
+        _, bad = api(stack, "POST", "/targets", {"target": "gopher://nope.example.com"})
+        form.get_by_label("Target").fill("gopher://nope.example.com")
+        form.get_by_role("button", name="Register").click()
+        expect(page.locator("#register-result")).to_have_text(
+            f"Not registered: {bad['error']['message']} (field: {bad['error']['field']})"
+        )
+        form.get_by_label("Target").fill(healthy)
+        form.get_by_label("Labels").fill("env=lab;owner=web")
+        form.get_by_role("button", name="Register").click()
+        expect(page.locator("#register-result")).to_contain_text(f"Registered {healthy}")
+        expect(row(page, healthy)).to_contain_text("✔ OK")  # the page looks again until the result is in
+        expect(row(page, healthy)).to_contain_text("env=lab")
+        expect(row(page, healthy)).to_contain_text("certwatch Local Demo Intermediate")
+        (created,) = [item for item in api(stack, "GET", "/targets")[1]["items"] if item["target"] == healthy]
+        assert created["labels"] == {"env": "lab", "owner": "web"}
+
+        # Its full result, opened from the keyboard.
+        page.get_by_role("button", name=healthy, exact=True).focus()
+        page.keyboard.press("Enter")
+        dialog = page.get_by_role("dialog")
+        expect(dialog.locator("h2")).to_have_text(healthy)
+        expect(dialog).to_contain_text("Chain as served, leaf first")
+        expect(dialog).to_contain_text("Address 127.0.0.1")
+        expect(dialog).to_contain_text("issued by certwatch Local Demo Intermediate")
+        expect(dialog).to_contain_text("Trusted byCN=certwatch Local Demo Root")
+        shot(page, "dashboard-detail")
+        dialog.get_by_role("button", name="Pause").click()
+        expect(dialog.locator("#detail-message")).to_have_text("Paused: no checks, no alerts.")
+        assert api(stack, "GET", f"/targets/{created['id']}")[1]["paused"] is True
+        expect(row(page, healthy)).to_contain_text("paused")
+        dialog.get_by_role("button", name="Resume").click()
+        expect(dialog.locator("#detail-message")).to_have_text("Resumed.")
+        assert api(stack, "GET", f"/targets/{created['id']}")[1]["paused"] is False
+        before = api(stack, "GET", f"/targets/{created['id']}")[1]["latest"]["checked_at"]
+        dialog.get_by_role("button", name="Check now").click()
+        expect(dialog.locator("#detail-message")).to_have_text("Checked just now.")
+        assert api(stack, "GET", f"/targets/{created['id']}")[1]["latest"]["checked_at"] >= before
+        page.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+        expect(page.get_by_role("button", name="Refresh")).to_be_enabled()  # the page has read the API again
+
+        # The findings with their messages, for the expired one.
+        page.get_by_role("button", name=expired, exact=True).click()
+        expect(dialog).to_contain_text("EXPIRED: the certificate expired on")
+        dialog.get_by_role("button", name="Close").click()
+
+        # Filters.
+        shown = page.locator("#inventory tbody tr")
+        page.get_by_label("Status", exact=True).select_option("critical")
+        expect(shown).to_have_count(2)
+        page.get_by_label("Label", exact=True).select_option("env=lab")
+        expect(shown).to_have_text(["No certificate matches the filters."])
+        page.get_by_role("button", name="Clear").click()
+        page.get_by_label("Label", exact=True).select_option("env=lab")
+        expect(shown).to_have_count(1)
+        expect(shown).to_contain_text(healthy)
+        page.get_by_role("button", name="Clear").click()
+        page.get_by_label("Source", exact=True).select_option("acm")
+        expect(shown).to_have_count(1)
+        expect(shown).to_contain_text("imported.local.test")
+        page.get_by_role("button", name="Clear").click()
+        page.get_by_label("Text", exact=True).fill("demo intermediate")
+        expect(shown).to_have_count(3)
+        page.get_by_role("button", name="Clear").click()
+        expect(shown).to_have_count(4)
+
+        # The CSV download is the table, and the table is what GET /targets says.
+        page.get_by_role("button", name="Refresh").click()
+        expect(page.get_by_role("button", name="Refresh")).to_be_enabled()
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download CSV").click()
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        with saved.open(newline="") as sheet:
+            rows = {line["id"]: line for line in csv.DictReader(sheet)}
+        targets = api(stack, "GET", "/targets")[1]["items"]
+        assert set(rows) == {item["id"] for item in targets} | {arn}
+        for item in targets:
+            line, latest = rows[item["id"]], item["latest"]
+            assert line["target"] == item["target"]
+            assert (line["source"], line["status"], line["paused"]) == ("endpoint", latest["status"], "false")
+            assert (line["days_left"], line["not_after"]) == (str(latest["days_left"]), latest["not_after"])
+            assert line["findings"] == " ".join(latest["codes"])
+            assert line["labels"] == ";".join(f"{k}={v}" for k, v in sorted(item["labels"].items()))
+        assert (rows[arn]["source"], rows[arn]["status"]) == ("acm", held_row["status"])
+        assert rows[arn]["days_left"] == str(held_row["days_left"])
+        assert saved.name.startswith("certwatch-")
+
+        # Delete, with a confirmation that can be declined.
+        page.get_by_role("button", name=healthy, exact=True).click()
+        dialog.get_by_role("button", name="Delete…").click()
+        dialog.get_by_role("button", name="Keep it").click()
+        expect(dialog.get_by_role("button", name="Delete for good")).to_have_count(0)
+        dialog.get_by_role("button", name="Delete…").click()
+        dialog.get_by_role("button", name="Delete for good").click()
+        expect(dialog).to_be_hidden()
+        expect(page.locator("#message")).to_have_text(f"Deleted {healthy} and its results.")
+        expect(row(page, healthy)).to_have_count(0)
+        assert api(stack, "GET", f"/targets/{created['id']}")[0] == 404
+
+        # An admin token picks another team: that team's targets (none), and the account's ACM certificate.
+        page.get_by_label("Team", exact=True).fill("other")
+        page.get_by_role("button", name="Show").click()
+        expect(page.locator("#notes")).to_contain_text("Team other.")
+        expect(shown).to_have_count(1)
+        expect(shown).to_contain_text("imported.local.test")
+        page.get_by_label("Team", exact=True).fill("")
+        page.get_by_role("button", name="Show").click()
+        expect(shown).to_have_count(3)
+
+        # A phone-width screen: every row still readable without sideways scrolling, the timeline redrawn.
+        page.set_viewport_size({"width": 390, "height": 844})
+        expect(page.locator("#timeline svg")).to_have_attribute("viewBox", re.compile(r"^0 0 3\d\d "))
+        expect(row(page, expiring)).to_be_visible()
+        box = page.get_by_role("button", name=expiring, exact=True).bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= 390
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        shot(page, "dashboard-phone", full_page=True)
+
+    assert troubles == []
+    outside = [url for url in requests if not url.startswith(f"{stack.url}/") and not url.startswith("blob:")]
+    assert outside == []
+    assert all(token not in url for url in requests)
+    paths = {url.removeprefix(stack.url).split("?")[0] for url in requests}
+    assert {"/dashboard", "/targets", "/certificates"} <= paths
