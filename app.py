@@ -10,11 +10,12 @@ from chalicelib import __version__, api, payloads, render, telemetry
 from chalicelib.deps import container
 from chalicelib.openapi import openapi_document
 from chalicelib.scanning import ACM_EVENT_TYPES
-from chalicelib.settings import Settings
+from chalicelib.settings import settings_or_exit
 
 app = Chalice(app_name="certwatch")
 # Event sources are named at deploy time: `CERTWATCH_STAGE=prod chalice deploy --stage prod`.
-SETTINGS = Settings.from_env()
+# A bad setting stops the function's start (and `chalice deploy`) with one line naming it.
+SETTINGS = settings_or_exit()
 JSON = ["application/json"]
 TEAM = {"team"}
 

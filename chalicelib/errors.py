@@ -85,3 +85,13 @@ class StoreError(CertwatchError):
 
 class ConfigurationError(CertwatchError):
     """certwatch is not configured for what was asked (a missing table, queue or setting)."""
+
+
+class SettingError(ConfigurationError):
+    """A setting (an environment variable) has a value certwatch cannot use; says which and what is allowed."""
+
+    def __init__(self, name: str, value: str, allowed: str, *, secret: bool = False) -> None:
+        shown = f"<{len(value)} characters, not shown>" if secret else repr(value)
+        super().__init__(f"{name}={shown} is not allowed: {allowed}")
+        self.name = name
+        self.value = value
