@@ -19,7 +19,7 @@ from chalicelib.dynamo import DynamoStore
 from chalicelib.engine import CheckEngine, utc_now
 from chalicelib.pipeline import Alerter, AlertSettings, CheckWorker, Publisher, SlackRelay, Sweeper
 from chalicelib.queue import SqsCheckQueue
-from chalicelib.registry import TargetRegistry
+from chalicelib.registry import BULK_THREADS, TargetRegistry
 from chalicelib.resolver import SystemResolver
 from chalicelib.scanning import CertificateSource, InventoryService
 from chalicelib.settings import Settings
@@ -27,6 +27,8 @@ from chalicelib.slack import SlackWebhook
 from chalicelib.sns import SnsPublisher
 from chalicelib.store import TargetStore
 from chalicelib.truststore import TrustStore, load_trust_store
+
+MAX_CONNECTIONS = 64
 
 
 class Container:
@@ -56,7 +58,13 @@ class Container:
 
             if self._session is None:
                 self._session = boto3.session.Session()
-            self._clients[key] = self._session.client(service, region_name=region, endpoint_url=self._endpoint_url)
+            from botocore.config import Config
+
+            # Bulk imports and sweeps call one client from many threads: a connection each.
+            config = Config(max_pool_connections=MAX_CONNECTIONS)
+            self._clients[key] = self._session.client(
+                service, region_name=region, endpoint_url=self._endpoint_url, config=config
+            )
         return self._clients[key]
 
     @cached_property
@@ -88,7 +96,9 @@ class Container:
 
     @cached_property
     def resolver(self) -> SystemResolver:
-        return SystemResolver()
+        # A thread for every lookup a bulk import or a batch of checks has in flight: a lookup
+        # queued behind others would spend its timeout waiting.
+        return SystemResolver(threads=max(BULK_THREADS, self.settings.check_concurrency))
 
     @cached_property
     def engine(self) -> CheckEngine:

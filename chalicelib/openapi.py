@@ -12,7 +12,7 @@ from chalicelib import __version__
 from chalicelib.inventory import Source
 from chalicelib.models import FindingCode, Protocol, Status
 from chalicelib.payloads import DEFAULT_LIMIT, MAX_BULK_ROWS, MAX_LIMIT
-from chalicelib.targets import DEFAULT_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
+from chalicelib.targets import BULK_OUTCOMES, DEFAULT_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -212,7 +212,9 @@ def openapi_document() -> dict[str, Any]:
         },
         "/targets/bulk": {
             "post": {
-                "summary": f"Register up to {MAX_BULK_ROWS} targets; one outcome per row",
+                "summary": (
+                    f"Register up to {MAX_BULK_ROWS} targets; one outcome per row (send retry and not_processed again)"
+                ),
                 "parameters": [_TEAM],
                 "requestBody": {
                     "required": True,
@@ -235,16 +237,14 @@ def openapi_document() -> dict[str, Any]:
                                         "type": "object",
                                         "properties": {
                                             "row": {"type": "integer"},
-                                            "outcome": {"type": "string", "enum": ["created", "duplicate", "rejected"]},
+                                            "outcome": {"type": "string", "enum": list(BULK_OUTCOMES)},
                                             "target": _ref("Target"),
                                             "existing_id": {"type": "string"},
                                             "error": {"type": "object"},
                                         },
                                     },
                                 },
-                                "created": {"type": "integer"},
-                                "duplicate": {"type": "integer"},
-                                "rejected": {"type": "integer"},
+                                **{kind: {"type": "integer"} for kind in BULK_OUTCOMES},
                             },
                         },
                         "One outcome per row",

@@ -11,7 +11,7 @@ from typing import Any
 from chalicelib.discovery import DiscoveredEndpoint
 from chalicelib.inventory import InventoryRow
 from chalicelib.models import CertificateInfo, CheckResult, Endpoint, Finding, TargetReport, short_name
-from chalicelib.targets import BulkOutcome, ResultSummary, Target
+from chalicelib.targets import BULK_OUTCOMES, BulkOutcome, ResultSummary, Target
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -160,6 +160,12 @@ def target_to_dict(target: Target) -> dict[str, Any]:
         "next_check_at": iso(target.next_check_at),
         "latest": summary_to_dict(target.latest),
     }
+
+
+def bulk_outcomes_to_dict(outcomes: Sequence[BulkOutcome]) -> dict[str, Any]:
+    """The answer of a bulk import: one result per row, and how many rows had each outcome."""
+    counts = {kind: sum(o.outcome == kind for o in outcomes) for kind in BULK_OUTCOMES}
+    return {"results": [bulk_outcome_to_dict(o) for o in outcomes], **counts}
 
 
 def bulk_outcome_to_dict(outcome: BulkOutcome) -> dict[str, Any]:
