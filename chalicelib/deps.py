@@ -6,6 +6,7 @@ build a Container with the pieces they want to replace and install it with ``use
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
@@ -29,6 +30,7 @@ from chalicelib.store import TargetStore
 from chalicelib.truststore import TrustStore, load_trust_store
 
 MAX_CONNECTIONS = 64
+SLACK_URL_MAX_AGE = 300  # seconds
 
 
 class Container:
@@ -155,16 +157,22 @@ class Container:
         return self.client("ssm")
 
     def slack_webhook_url(self) -> str | None:
-        """The webhook URL: the local stack's variable, else the stage's SSM SecureString (cached 5 min)."""
+        """The webhook URL: the local stack's variable, else the stage's SSM SecureString.
+
+        Cached 5 minutes, its absence too: a burst of events asks SSM once, not once an event.
+        """
         if self.settings.slack_webhook_url:
             return self.settings.slack_webhook_url
         from aws_lambda_powertools.utilities.parameters import SSMProvider
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+        if time.monotonic() < self.__dict__.get("_slack_absent_until", 0.0):
+            return None
         provider = self.__dict__.setdefault("_ssm_provider", SSMProvider(boto3_client=self.ssm))
         try:
-            return str(provider.get(self.settings.slack_parameter, decrypt=True, max_age=300))
+            return str(provider.get(self.settings.slack_parameter, decrypt=True, max_age=SLACK_URL_MAX_AGE))
         except GetParameterError:
+            self.__dict__["_slack_absent_until"] = time.monotonic() + SLACK_URL_MAX_AGE
             return None
 
     @cached_property
