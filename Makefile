@@ -9,7 +9,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 PIP := $(PYTHON) -m pip --disable-pip-version-check --quiet
 
-.PHONY: help venv test test-all lint format typecheck unit run demo fuzz bench bench-sweep clean deploy destroy package wheelhouse lint-infra policies
+.PHONY: help venv test test-all lint format typecheck unit run demo fuzz bench bench-sweep bench-local clean deploy destroy package wheelhouse lint-infra policies
 STAGE ?= dev
 BUILD := build
 WHEELHOUSE := $(BUILD)/wheelhouse
@@ -28,6 +28,7 @@ help:
 	@echo "make fuzz       schemathesis against the local stack's API, every check (minutes; not in make test)"
 	@echo "make bench      measure the checking engine (checks/s, CPU ms per check, memory)"
 	@echo "make bench-sweep  measure a sweep over 100,000 targets on moto (requests, seconds)"
+	@echo "make bench-local  import 1,000 targets into the local stack and wait until each is checked"
 	@echo "make format     format the code with ruff"
 	@echo "make deploy STAGE=prod    data stack, outputs recorded, chalice deploy, event source settings"
 	@echo "make destroy STAGE=dev    remove the app (DATA=1 also removes the data stack)"
@@ -86,6 +87,9 @@ bench: $(STAMP)
 
 bench-sweep: $(STAMP)
 	$(PYTHON) -m bench.sweep $(BENCH_ARGS)
+
+bench-local: $(STAMP)
+	$(PYTHON) -m bench.local $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-3.12 .venv-3.13 $(BUILD) .pytest_cache .mypy_cache .ruff_cache *.egg-info .chalice/deployments

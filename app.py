@@ -13,11 +13,12 @@ from chalicelib.http import api, dashboard, payloads
 from chalicelib.http.openapi import openapi_document
 from chalicelib.presentation import documents as render
 from chalicelib.services.scanning import ACM_EVENT_TYPES
-from chalicelib.settings import Settings
+from chalicelib.settings import settings_or_exit
 
 app = Chalice(app_name="certwatch")
 # Event sources are named at deploy time: `CERTWATCH_STAGE=prod chalice deploy --stage prod`.
-SETTINGS = Settings.from_env()
+# A bad setting stops the function's start (and `chalice deploy`) with one line naming it.
+SETTINGS = settings_or_exit()
 JSON = ["application/json"]
 TEAM = {"team"}
 
@@ -76,9 +77,10 @@ def create_targets() -> Response:
     request = api.current(app)
     params = api.params(request, TEAM)
     rows = payloads.bulk_rows(api.raw_body(request), api.content_type(request))
-    outcomes = container().registry.register_bulk(api.principal(request), rows, team=params.get("team"))
-    counts = {kind: sum(o.outcome == kind for o in outcomes) for kind in ("created", "duplicate", "rejected")}
-    return Response(body={"results": [render.bulk_outcome_to_dict(o) for o in outcomes], **counts}, status_code=200)
+    outcomes = container().registry.register_bulk(
+        api.principal(request), rows, team=params.get("team"), time_left=api.time_left(request)
+    )
+    return Response(body=render.bulk_outcomes_to_dict(outcomes), status_code=200)
 
 
 @app.route("/targets", methods=["GET"], authorizer=token_auth)

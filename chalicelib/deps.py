@@ -6,6 +6,7 @@ build a Container with the pieces they want to replace and install it with ``use
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
@@ -24,10 +25,13 @@ from chalicelib.domain.clock import utc_now
 from chalicelib.domain.truststore import TrustStore, load_trust_store
 from chalicelib.services.checking import TargetChecker
 from chalicelib.services.pipeline import Alerter, AlertSettings, CheckWorker, Publisher, SlackRelay, Sweeper
-from chalicelib.services.registry import TargetRegistry
+from chalicelib.services.registry import BULK_THREADS, TargetRegistry
 from chalicelib.services.scanning import CertificateSource, InventoryService
 from chalicelib.services.store import TargetStore
 from chalicelib.settings import Settings
+
+MAX_CONNECTIONS = 64
+SLACK_URL_MAX_AGE = 300  # seconds
 
 
 class Container:
@@ -57,7 +61,13 @@ class Container:
 
             if self._session is None:
                 self._session = boto3.session.Session()
-            self._clients[key] = self._session.client(service, region_name=region, endpoint_url=self._endpoint_url)
+            from botocore.config import Config
+
+            # Bulk imports and sweeps call one client from many threads: a connection each.
+            config = Config(max_pool_connections=MAX_CONNECTIONS)
+            self._clients[key] = self._session.client(
+                service, region_name=region, endpoint_url=self._endpoint_url, config=config
+            )
         return self._clients[key]
 
     @cached_property
@@ -89,7 +99,9 @@ class Container:
 
     @cached_property
     def resolver(self) -> SystemResolver:
-        return SystemResolver()
+        # A thread for every lookup a bulk import or a batch of checks has in flight: a lookup
+        # queued behind others would spend its timeout waiting.
+        return SystemResolver(threads=max(BULK_THREADS, self.settings.check_concurrency))
 
     @cached_property
     def engine(self) -> CheckEngine:
@@ -146,16 +158,22 @@ class Container:
         return self.client("ssm")
 
     def slack_webhook_url(self) -> str | None:
-        """The webhook URL: the local stack's variable, else the stage's SSM SecureString (cached 5 min)."""
+        """The webhook URL: the local stack's variable, else the stage's SSM SecureString.
+
+        Cached 5 minutes, its absence too: a burst of events asks SSM once, not once an event.
+        """
         if self.settings.slack_webhook_url:
             return self.settings.slack_webhook_url
         from aws_lambda_powertools.utilities.parameters import SSMProvider
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+        if time.monotonic() < self.__dict__.get("_slack_absent_until", 0.0):
+            return None
         provider = self.__dict__.setdefault("_ssm_provider", SSMProvider(boto3_client=self.ssm))
         try:
-            return str(provider.get(self.settings.slack_parameter, decrypt=True, max_age=300))
+            return str(provider.get(self.settings.slack_parameter, decrypt=True, max_age=SLACK_URL_MAX_AGE))
         except GetParameterError:
+            self.__dict__["_slack_absent_until"] = time.monotonic() + SLACK_URL_MAX_AGE
             return None
 
     @cached_property

@@ -98,3 +98,13 @@ class SlackError(CertwatchError):
 
 class SourceError(CertwatchError):
     """ACM or IAM refused or failed a request for a reason other than throttling (access denied, ...)."""
+
+
+class SettingError(ConfigurationError):
+    """A setting (an environment variable) has a value certwatch cannot use; says which and what is allowed."""
+
+    def __init__(self, name: str, value: str, allowed: str, *, secret: bool = False) -> None:
+        shown = f"<{len(value)} characters, not shown>" if secret else repr(value)
+        super().__init__(f"{name}={shown} is not allowed: {allowed}")
+        self.name = name
+        self.value = value

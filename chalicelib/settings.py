@@ -1,5 +1,8 @@
 """certwatch's configuration: one Settings object, read from the environment in one place.
 
+Every variable is checked when it is read: a value certwatch cannot use is a SettingError that
+names the variable, its value and what is allowed, never a traceback from deep inside.
+
 Stage values live in ``.chalice/config.json`` (environment_variables); names of AWS resources
 follow the stage (``certwatch-<stage>`` ...) unless a variable names them.
 """
@@ -7,10 +10,18 @@ follow the stage (``certwatch-<stage>`` ...) unless a variable names them.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from chalicelib.domain.addresses import AddressPolicy
+from chalicelib.domain.tokens import validate_team
+from chalicelib.errors import InvalidRequestError, SettingError
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,32 +62,146 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings the environment gives; SettingError names the first variable certwatch cannot use.
+
+        An empty variable counts as unset (its default).
+        """
         env = os.environ if env is None else env
-        base = cls.for_stage(env.get("CERTWATCH_STAGE", "dev"))
-        repeat = int(env.get("CERTWATCH_REPEAT_CRITICAL_HOURS", "0") or 0)
+        stage = read_text(env, "CERTWATCH_STAGE", "dev", _STAGE, "1-40 letters, digits, '-' or '_'")
+        base = cls.for_stage(stage)
+        allow_cidrs = _given(env, "CERTWATCH_ALLOW_CIDRS") or ""
+        try:
+            AddressPolicy.from_text(allow_cidrs)
+        except ValueError:
+            raise SettingError(
+                "CERTWATCH_ALLOW_CIDRS", allow_cidrs, "comma-separated networks such as 10.0.0.0/8,fd00::/8"
+            ) from None
         return replace(
             base,
-            table_name=env.get("CERTWATCH_TABLE", base.table_name),
-            check_queue_name=env.get("CERTWATCH_CHECK_QUEUE", base.check_queue_name),
-            check_queue_url=env.get("CERTWATCH_CHECK_QUEUE_URL") or None,
-            topic_name=env.get("CERTWATCH_TOPIC", base.topic_name),
-            topic_arn=env.get("CERTWATCH_TOPIC_ARN") or None,
-            allow_cidrs=env.get("CERTWATCH_ALLOW_CIDRS", ""),
-            check_timeout=float(env.get("CERTWATCH_CHECK_TIMEOUT", "10")),
-            check_concurrency=int(env.get("CERTWATCH_CHECK_CONCURRENCY", "32")),
-            sweep_minutes=int(env.get("CERTWATCH_SWEEP_MINUTES", "15")),
-            checker_batch=int(env.get("CERTWATCH_CHECKER_BATCH", "25")),
-            checker_max_concurrency=int(env.get("CERTWATCH_CHECKER_MAX_CONCURRENCY", "20")),
-            unreachable_after=int(env.get("CERTWATCH_UNREACHABLE_AFTER", "2")),
-            repeat_critical_hours=repeat or None,
-            public_url=env.get("CERTWATCH_PUBLIC_URL") or None,
-            slack_parameter=env.get("CERTWATCH_SLACK_PARAMETER", base.slack_parameter),
-            slack_webhook_url=env.get("CERTWATCH_SLACK_WEBHOOK_URL") or None,
-            acm_regions=tuple(r.strip() for r in env.get("CERTWATCH_ACM_REGIONS", "").split(",") if r.strip()),
-            acm_team=env.get("CERTWATCH_ACM_TEAM") or None,
-            inventory_hours=int(env.get("CERTWATCH_INVENTORY_HOURS", "24")),
-            scan_iam=env.get("CERTWATCH_SCAN_IAM", "true").lower() != "false",
+            table_name=_given(env, "CERTWATCH_TABLE") or base.table_name,
+            check_queue_name=_given(env, "CERTWATCH_CHECK_QUEUE") or base.check_queue_name,
+            check_queue_url=_given(env, "CERTWATCH_CHECK_QUEUE_URL"),
+            topic_name=_given(env, "CERTWATCH_TOPIC") or base.topic_name,
+            topic_arn=_given(env, "CERTWATCH_TOPIC_ARN"),
+            allow_cidrs=allow_cidrs,
+            check_timeout=read_seconds(env, "CERTWATCH_CHECK_TIMEOUT", 10.0, most=60.0),
+            check_concurrency=read_int(env, "CERTWATCH_CHECK_CONCURRENCY", 32, 1, 256),
+            sweep_minutes=read_int(env, "CERTWATCH_SWEEP_MINUTES", 15, 1, 1440),
+            checker_batch=read_int(env, "CERTWATCH_CHECKER_BATCH", 25, 1, 10_000),  # SQS's batch size limit
+            # The SQS event source's maximum concurrency takes 2-1000.
+            checker_max_concurrency=read_int(env, "CERTWATCH_CHECKER_MAX_CONCURRENCY", 20, 2, 1000),
+            unreachable_after=read_int(env, "CERTWATCH_UNREACHABLE_AFTER", 2, 1, 100),
+            repeat_critical_hours=read_int(env, "CERTWATCH_REPEAT_CRITICAL_HOURS", 0, 0, 8760) or None,
+            public_url=_url(env, "CERTWATCH_PUBLIC_URL"),
+            slack_parameter=read_text(
+                env, "CERTWATCH_SLACK_PARAMETER", base.slack_parameter, _PARAMETER, "an SSM parameter name such as /a/b"
+            ),
+            slack_webhook_url=_url(env, "CERTWATCH_SLACK_WEBHOOK_URL", secret=True),
+            acm_regions=_regions(env, "CERTWATCH_ACM_REGIONS"),
+            acm_team=_team(env, "CERTWATCH_ACM_TEAM"),
+            inventory_hours=read_int(env, "CERTWATCH_INVENTORY_HOURS", 24, 1, 720),
+            scan_iam=read_bool(env, "CERTWATCH_SCAN_IAM", True),
         )
+
+
+def settings_or_exit(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings.from_env for a process's start (a function's cold start, `chalice deploy`).
+
+    A bad setting is one line on standard error and exit status 2: a Lambda function logs that
+    line (and fails its start, which Lambda reports as Runtime.ExitError), never a traceback.
+    """
+    try:
+        return Settings.from_env(env)
+    except SettingError as exc:
+        print(f"certwatch cannot start: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+
+
+_STAGE = re.compile(r"[A-Za-z0-9_-]{1,40}")
+_PARAMETER = re.compile(r"/[A-Za-z0-9_.\-/]{1,1000}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+_INT = re.compile(r"[+-]?\d{1,9}")
+
+
+def _given(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    return value if value is not None and value.strip() else None
+
+
+def read_text(env: Mapping[str, str], name: str, default: str, pattern: re.Pattern[str], allowed: str) -> str:
+    """A text setting that must match ``pattern`` in full."""
+    value = _given(env, name)
+    if value is None:
+        return default
+    if not pattern.fullmatch(value):
+        raise SettingError(name, value, allowed)
+    return value
+
+
+def read_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """A whole-number setting from ``low`` to ``high``."""
+    value = _given(env, name)
+    if value is None:
+        return default
+    if not _INT.fullmatch(value.strip()) or not low <= int(value) <= high:
+        raise SettingError(name, value, f"a whole number from {low} to {high}")
+    return int(value)
+
+
+def read_seconds(env: Mapping[str, str], name: str, default: float, *, most: float) -> float:
+    """A number of seconds above 0, at most ``most``."""
+    value = _given(env, name)
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= most:  # NaN fails this too
+        raise SettingError(name, value, f"a number of seconds above 0, at most {most:g}")
+    return seconds
+
+
+def read_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = _given(env, name)
+    if value is None:
+        return default
+    if value.strip().lower() not in ("true", "false"):
+        raise SettingError(name, value, "true or false")
+    return value.strip().lower() == "true"
+
+
+def _url(env: Mapping[str, str], name: str, *, secret: bool = False) -> str | None:
+    value = _given(env, name)
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value.strip())
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        usable = False
+    if not usable:
+        raise SettingError(name, value, "an http:// or https:// URL", secret=secret)
+    return value.strip()
+
+
+def _regions(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    regions = tuple(r.strip() for r in (_given(env, name) or "").split(",") if r.strip())
+    if not all(_REGION.fullmatch(region) for region in regions):
+        raise SettingError(name, env[name], "comma-separated AWS regions such as us-east-1,eu-west-1")
+    return regions
+
+
+def _team(env: Mapping[str, str], name: str) -> str | None:
+    value = _given(env, name)
+    if value is None:
+        return None
+    try:
+        return validate_team(value)
+    except InvalidRequestError:
+        raise SettingError(
+            name, value, "1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+        ) from None
 
 
 CHALICE_CONFIG = Path(__file__).resolve().parent.parent / ".chalice" / "config.json"

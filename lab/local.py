@@ -1,15 +1,18 @@
 """The local stack (`make run`): certwatch's whole pipeline on this machine, no AWS account needed.
 
-moto's server plays AWS on 127.0.0.1, the resources come from the same infra/template.yaml a
-deployment uses, the API is served by Chalice's local server, and the Lambda handlers of app.py
-run on what the queues deliver: the sweep on a short schedule, the checker on the check queue,
-the Slack function on what the alerts topic publishes. Every event's email text is printed.
+moto's server plays AWS on 127.0.0.1 (one request at a time: lab/localaws.py), the resources
+come from the same infra/template.yaml a deployment uses, the API is served by Chalice's local
+server, and the Lambda handlers of app.py run on what the queues deliver: the sweep on a short
+schedule, the checker on the check queue (batches as configured, a few at once), the Slack
+function on what the alerts topic publishes. Every event's email text is printed; moto's own
+warnings and errors go to a log file the banner names, with the demo CA's PEM file beside it.
 
-Settings (environment): PORT (API, 8000), CERTWATCH_LOCAL_AWS_PORT (moto, 5000),
-CERTWATCH_SWEEP_SECONDS (60), CERTWATCH_SLACK_WEBHOOK_URL (post events there),
-CERTWATCH_BOOTSTRAP_TOKEN (use this admin token instead of a new one),
-CERTWATCH_ALLOW_CIDRS (127.0.0.0/8,::1/128), CERTWATCH_DEMO_PORT (9441: first demo endpoint),
-CERTWATCH_ACM_REGIONS (us-east-1: the local ACM scanned every sweep).
+Settings (environment), each checked at start (a bad one is one line naming it, exit status 2):
+PORT (API, 8000), CERTWATCH_LOCAL_AWS_PORT (moto, 5000), CERTWATCH_SWEEP_SECONDS (60),
+CERTWATCH_DEMO_PORT (9441: first of the three demo endpoints), CERTWATCH_BOOTSTRAP_TOKEN (use this
+admin token instead of a new one), and the functions' own CERTWATCH_* settings (chalicelib/settings.py),
+such as CERTWATCH_SLACK_WEBHOOK_URL (post events there), CERTWATCH_ALLOW_CIDRS (127.0.0.0/8,::1/128)
+and CERTWATCH_ACM_REGIONS (us-east-1: the local ACM scanned every sweep).
 """
 
 from __future__ import annotations
@@ -19,16 +22,75 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from chalicelib.errors import InvalidRequestError, SettingError
+from chalicelib.settings import Settings, read_int, read_seconds
+
 STAGE = "local"
 REGION = "us-east-1"
+# Checker invocations running at once: enough to keep moto busy while others shake hands.
+CHECKERS = 2
+# How long a poller of an empty queue waits before asking again (never on the server: see _run_checker).
+IDLE_POLL = 0.5
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """The local stack's own settings, read from the environment and checked together."""
+
+    api_port: int = 8000
+    aws_port: int = 5000
+    demo_port: int = 9441
+    sweep_seconds: float = 60.0
+    bootstrap_token: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LocalSettings:
+        """The settings ``env`` gives; SettingError names the first one the stack cannot use."""
+        settings = cls(
+            api_port=read_int(env, "PORT", 8000, 1, 65535),
+            aws_port=read_int(env, "CERTWATCH_LOCAL_AWS_PORT", 5000, 1, 65535),
+            demo_port=read_int(env, "CERTWATCH_DEMO_PORT", 9441, 1, 65533),
+            sweep_seconds=read_seconds(env, "CERTWATCH_SWEEP_SECONDS", 60.0, most=86400.0),
+            bootstrap_token=env.get("CERTWATCH_BOOTSTRAP_TOKEN") or None,
+        )
+        if settings.api_port == settings.aws_port:
+            raise SettingError(
+                *_blamed(env, "PORT", "CERTWATCH_LOCAL_AWS_PORT"),
+                f"the API and moto need ports of their own (PORT and CERTWATCH_LOCAL_AWS_PORT are {settings.api_port})",
+            )
+        demo = range(settings.demo_port, settings.demo_port + 3)
+        for port, name in ((settings.api_port, "PORT"), (settings.aws_port, "CERTWATCH_LOCAL_AWS_PORT")):
+            if port in demo:
+                raise SettingError(
+                    *_blamed(env, "CERTWATCH_DEMO_PORT", name),
+                    f"the demo endpoints take CERTWATCH_DEMO_PORT and the two ports after it; {name} is {port}",
+                )
+        if settings.bootstrap_token is not None:
+            from chalicelib.domain.tokens import adopt
+
+            try:
+                adopt(settings.bootstrap_token, STAGE, admin=True, now=datetime.now(UTC))
+            except InvalidRequestError as exc:
+                name = "CERTWATCH_BOOTSTRAP_TOKEN"
+                raise SettingError(name, settings.bootstrap_token, str(exc), secret=True) from None
+        return settings
+
+
+def _blamed(env: Mapping[str, str], first: str, second: str) -> tuple[str, str]:
+    """The variable to name for a clash of two settings (one the user set), and its value."""
+    name = first if env.get(first) or not env.get(second) else second
+    defaults = {"PORT": "8000", "CERTWATCH_LOCAL_AWS_PORT": "5000", "CERTWATCH_DEMO_PORT": "9441"}
+    return name, env.get(name) or defaults[name]
 
 
 @dataclass
@@ -37,16 +99,11 @@ class LocalStack:
     aws_url: str
     token: str
     demo_targets: dict[str, str]
+    demo_ca_file: Path
+    log_file: Path
 
 
 def main() -> int:
-    api_port = int(os.environ.get("PORT", "8000"))
-    aws_port = int(os.environ.get("CERTWATCH_LOCAL_AWS_PORT", "5000"))
-    sweep_seconds = float(os.environ.get("CERTWATCH_SWEEP_SECONDS", "60"))
-    for port, what in ((aws_port, "CERTWATCH_LOCAL_AWS_PORT"), (api_port, "PORT")):
-        if not _free(port):
-            print(f"port {port} is in use: stop what uses it, or set {what} to another port", file=sys.stderr)
-            return 1
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -54,22 +111,37 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    aws_url = f"http://127.0.0.1:{aws_port}"
-    _set_environment(aws_url, api_port)
+    try:
+        local = LocalSettings.from_env(os.environ)
+        _set_environment(local)
+        Settings.from_env()  # the functions' own settings, as app.py will read them
+    except SettingError as exc:
+        print(f"certwatch local stack: {exc}", file=sys.stderr, flush=True)
+        return 2
+    for port, what in ((local.aws_port, "CERTWATCH_LOCAL_AWS_PORT"), (local.api_port, "PORT")):
+        if not _free(port):
+            print(f"port {port} is in use: stop what uses it, or set {what} to another port", file=sys.stderr)
+            return 1
+    print("starting certwatch local stack ...", flush=True)
+    workdir = Path(tempfile.mkdtemp(prefix="certwatch-local-"))
+    log_file = workdir / "local.log"
 
-    import logging
+    from lab.localaws import LocalAwsProcess, log_to
 
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server would log every AWS call
-
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
-    moto.start()
+    log_to(log_file)
+    try:
+        aws = LocalAwsProcess(local.aws_port, log_file)
+    except RuntimeError as exc:
+        print(f"certwatch local stack: {exc}", file=sys.stderr, flush=True)
+        return 1
     threads: list[threading.Thread] = []
     servers: list[Any] = []
     try:
-        stack = _start(aws_url, api_port, sweep_seconds, stop, threads, servers)
-        _banner(stack, sweep_seconds)
+        stack = None if stop.is_set() else _start(local, aws.url, workdir, log_file, stop, threads, servers)
+        if stack is None:
+            print("stopped during start-up", flush=True)
+            return 0
+        _banner(stack, local.sweep_seconds)
         while not stop.wait(0.5):
             pass
         print("\nstopping certwatch local stack ...", flush=True)
@@ -79,20 +151,20 @@ def main() -> int:
             server.stop() if hasattr(server, "stop") else server.shutdown()
         for thread in threads:
             thread.join(timeout=5)
-        moto.stop()
+        aws.stop()
     return 0
 
 
-def _set_environment(aws_url: str, api_port: int) -> None:
+def _set_environment(local: LocalSettings) -> None:
     os.environ.update(
-        AWS_ENDPOINT_URL=aws_url,
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{local.aws_port}",
         AWS_ACCESS_KEY_ID="local",
         AWS_SECRET_ACCESS_KEY="local",
         AWS_DEFAULT_REGION=REGION,
         AWS_REGION=REGION,
         AWS_EC2_METADATA_DISABLED="true",
         CERTWATCH_STAGE=STAGE,
-        CERTWATCH_PUBLIC_URL=f"http://127.0.0.1:{api_port}",
+        CERTWATCH_PUBLIC_URL=f"http://127.0.0.1:{local.api_port}",
         POWERTOOLS_METRICS_DISABLED="true",
         POWERTOOLS_LOG_LEVEL=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
     )
@@ -102,13 +174,15 @@ def _set_environment(aws_url: str, api_port: int) -> None:
 
 
 def _start(
+    local: LocalSettings,
     aws_url: str,
-    api_port: int,
-    sweep_seconds: float,
+    workdir: Path,
+    log_file: Path,
     stop: threading.Event,
     threads: list[threading.Thread],
     servers: list[Any],
-) -> LocalStack:
+) -> LocalStack | None:
+    """Start everything; None when Ctrl-C came first (what did start is in ``threads`` and ``servers``)."""
     import boto3
 
     from chalicelib import deps
@@ -118,44 +192,58 @@ def _start(
     outputs = deploy_stack(boto3.client("cloudformation"), STAGE)
     os.environ["CERTWATCH_TOPIC_ARN"] = outputs["AlertsTopicArn"]
     os.environ["CERTWATCH_CHECK_QUEUE_URL"] = outputs["CheckQueueUrl"]
+    if stop.is_set():
+        return None
 
-    demo_root, demo_servers, demo_targets = _demo_endpoints()
+    demo_root, demo_servers, demo_targets = _demo_endpoints(local.demo_port)
     servers += demo_servers
-    container = deps.Container(trust=load_trust_store().with_anchors([demo_root]))
+    demo_ca_file = workdir / "demo-ca.pem"
+    demo_ca_file.write_bytes(demo_root.pem)
+    container = deps.Container(trust=load_trust_store().with_anchors([demo_root.cert]))
     deps.use(container)
 
     import app as application
 
-    token = _bootstrap_token(container)
+    token = _bootstrap_token(container, local.bootstrap_token)
     sqs = boto3.client("sqs")
     console_queue = _subscribe_console(boto3.client("sns"), sqs, outputs["AlertsTopicArn"])
-    api = _serve_api(application.app, api_port)
-    servers.append(api)
+    if stop.is_set():
+        return None
+    servers.append(_serve_api(application.app, local.api_port))
 
-    def loop(name: str, body: Callable[[], None], every: float) -> None:
+    def loop(name: str, body: Callable[[], object], every: float) -> None:
+        """Run ``body`` until the stack stops: again at once when it found work, else after ``every`` s."""
+
         def run() -> None:
             while not stop.is_set():
                 try:
-                    body()
+                    busy = body()
                 except Exception as exc:  # a local loop keeps going, as Lambda would retry
                     print(f"[{name}] error: {exc!r}", file=sys.stderr, flush=True)
-                stop.wait(every)
+                    busy = False
+                if not busy:
+                    stop.wait(every)
 
         thread = threading.Thread(target=run, name=f"local-{name}", daemon=True)
         thread.start()
         threads.append(thread)
 
-    loop("sweep", lambda: _sweep(application), sweep_seconds)
-    loop("inventory", lambda: _scan_inventory(application), sweep_seconds)
-    loop("checker", lambda: _run_checker(application, sqs, outputs["CheckQueueUrl"]), 0.2)
-    loop("events", lambda: _deliver_events(application, sqs, console_queue, outputs["AlertsTopicArn"]), 0.2)
-    return LocalStack(f"http://127.0.0.1:{api_port}", aws_url, token, demo_targets)
+    batch = container.settings.checker_batch
+    loop("sweep", lambda: _sweep(application), local.sweep_seconds)
+    loop("inventory", lambda: _scan_inventory(application), local.sweep_seconds)
+    for _ in range(CHECKERS):
+        loop("checker", lambda: _run_checker(application, sqs, outputs["CheckQueueUrl"], batch), IDLE_POLL)
+    loop("events", lambda: _deliver_events(application, sqs, console_queue, outputs["AlertsTopicArn"]), IDLE_POLL)
+    if stop.is_set():
+        return None
+    return LocalStack(
+        f"http://127.0.0.1:{local.api_port}", aws_url, token, demo_targets, demo_ca_file.resolve(), log_file.resolve()
+    )
 
 
-def _bootstrap_token(container: Any) -> str:
+def _bootstrap_token(container: Any, given: str | None) -> str:
     from chalicelib.domain.tokens import adopt, issue
 
-    given = os.environ.get("CERTWATCH_BOOTSTRAP_TOKEN")
     now = datetime.now(UTC)
     if given:
         container.store.put_token(adopt(given, "local", admin=True, now=now, name="bootstrap"))
@@ -212,11 +300,24 @@ def _scan_inventory(application: Any) -> None:
         print(f"[inventory] {result['seen']} certificate(s) in ACM/IAM, {result['published']} event(s)", flush=True)
 
 
-def _run_checker(application: Any, sqs: Any, queue_url: str) -> None:
-    answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"])
-    messages = answer.get("Messages", [])
+def _run_checker(application: Any, sqs: Any, queue_url: str, batch: int) -> bool:
+    """One checker invocation on up to ``batch`` messages, as Lambda's SQS event source makes them.
+
+    SQS hands out ten messages per receive, so several receives fill a batch. Receives never
+    wait on the server (moto would hold its one-at-a-time lock while waiting): an empty queue
+    is asked again after a short pause. Returns whether there was anything to check.
+    """
+    messages: list[dict[str, Any]] = []
+    while len(messages) < batch:
+        answer = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=min(10, batch - len(messages)), AttributeNames=["All"]
+        )
+        received = answer.get("Messages", [])
+        messages += received
+        if not received:
+            break
     if not messages:
-        return
+        return False
     records = [
         {
             "messageId": m["MessageId"],
@@ -233,24 +334,24 @@ def _run_checker(application: Any, sqs: Any, queue_url: str) -> None:
     result = application.check_batch({"Records": records}, None)
     failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
     done = [m for m in messages if m["MessageId"] not in failed]
-    if done:
-        sqs.delete_message_batch(
-            QueueUrl=queue_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-        )
+    for start in range(0, len(done), 10):  # DeleteMessageBatch takes ten
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])]
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
     for message in messages:
         if message["MessageId"] in failed:  # retry soon locally (AWS waits the visibility timeout)
             sqs.change_message_visibility(
                 QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=5
             )
     print(f"[checker] checked {len(done)} target(s)" + (f", {len(failed)} to retry" if failed else ""), flush=True)
+    return True
 
 
-def _deliver_events(application: Any, sqs: Any, queue_url: str, topic_arn: str) -> None:
+def _deliver_events(application: Any, sqs: Any, queue_url: str, topic_arn: str) -> bool:
+    """Print the events the topic delivered and hand each to the Slack function; whether there were any."""
     from chalicelib.presentation.events import email_subject, email_text
 
-    answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-    for message in answer.get("Messages", []):
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    for message in messages:
         document = json.loads(message["Body"])
         rule = "=" * 78
         print(f"\n{rule}\nSubject: {email_subject(document)}\n\n{email_text(document)}\n{rule}", flush=True)
@@ -274,11 +375,19 @@ def _deliver_events(application: Any, sqs: Any, queue_url: str, topic_arn: str) 
             application.post_to_slack(event, None)
         except Exception as exc:  # in AWS: retried, then the function's failure destination
             print(f"[slack] not delivered: {exc}", file=sys.stderr, flush=True)
-        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    if messages:
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
+    return bool(messages)
 
 
-def _demo_endpoints() -> tuple[Any, list[Any], dict[str, str]]:
-    """A few loopback TLS endpoints to try the tour on, under a demo CA the local stack trusts."""
+def _demo_endpoints(first_port: int) -> tuple[Any, list[Any], dict[str, str]]:
+    """A few loopback TLS endpoints to try the tour on, under a demo CA the local stack trusts.
+
+    Each is described by what a check finds now (days left as the alert counts them); the
+    expiring one has half a day to spare, so the banner and the first alert agree.
+    """
+    from chalicelib.domain.models import days_until
     from lab.certs import make_ca, make_cert
     from lab.servers import TlsServer
 
@@ -287,31 +396,32 @@ def _demo_endpoints() -> tuple[Any, list[Any], dict[str, str]]:
     root = make_ca("certwatch Local Demo Root")
     inter = make_ca("certwatch Local Demo Intermediate", issuer=root)
     names = ["localhost", "127.0.0.1"]
+    expiring = now + 5.5 * day
+    expired = now - 2.5 * day
     chains = {
-        "expiring in 5 days": [
-            make_cert("localhost", sans=names, issuer=inter, not_before=now - 80 * day, not_after=now + 5 * day),
+        f"expiring in {days_until(expiring, now)} days": [
+            make_cert("localhost", sans=names, issuer=inter, not_before=now - 80 * day, not_after=expiring),
             inter,
         ],
         "healthy": [make_cert("localhost", sans=names, issuer=inter), inter],
-        "expired": [
-            make_cert("localhost", sans=names, issuer=inter, not_before=now - 90 * day, not_after=now - 2 * day),
+        f"expired {-days_until(expired, now)} days ago": [
+            make_cert("localhost", sans=names, issuer=inter, not_before=now - 90 * day, not_after=expired),
             inter,
         ],
     }
-    first = int(os.environ.get("CERTWATCH_DEMO_PORT", "9441"))
     servers, targets = [], {}
     for offset, (what, chain) in enumerate(chains.items()):
-        port = first + offset if _free(first + offset) else 0
+        port = first_port + offset if _free(first_port + offset) else 0
         server = TlsServer(chain, port=port).start()
         servers.append(server)
         targets[what] = f"tls://127.0.0.1:{server.port}"
-    return root.cert, servers, targets
+    return root, servers, targets
 
 
 def _banner(stack: LocalStack, sweep_seconds: float) -> None:
     slack = os.environ.get("CERTWATCH_SLACK_WEBHOOK_URL")
     demo = "\n".join(f"    {target:<28} {what}" for what, target in stack.demo_targets.items())
-    example = stack.demo_targets["expiring in 5 days"]
+    example = next(target for what, target in stack.demo_targets.items() if what.startswith("expiring"))
     print(
         f"""
 certwatch local stack is running (stage "local"; Ctrl-C stops it; every start is fresh)
@@ -323,14 +433,17 @@ certwatch local stack is running (stage "local"; Ctrl-C stops it; every start is
   inventory     ACM ({os.environ["CERTWATCH_ACM_REGIONS"]}) and IAM on moto, every {sweep_seconds:g} s
   Slack         {"posting to CERTWATCH_SLACK_WEBHOOK_URL" if slack else "off (set CERTWATCH_SLACK_WEBHOOK_URL to post)"}
   admin token   {stack.token}
+  log           {stack.log_file}  (moto's own warnings and errors)
+  demo CA       {stack.demo_ca_file}  (trusted here)
 
-  demo endpoints (their CA is trusted here):
+  demo endpoints:
 {demo}
 
 Try it:
   export TOKEN={stack.token}
   curl -sS -X POST {stack.api_url}/targets -H "Authorization: Bearer $TOKEN" \\
        -H 'Content-Type: application/json' -d '{{"target": "{example}"}}'
+  .venv/bin/certwatch check --ca-file {stack.demo_ca_file} {" ".join(stack.demo_targets.values())}
 
 Events appear below as the email subscribers would read them.
 """,

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from chalicelib.domain.truststore import TrustStore
 from lab.certs import Issued, make_ca
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _moto_one_request_at_a_time() -> Iterator[None]:
+    """moto's in-process backends are not thread-safe; AWS's services are. Bulk imports and sweeps
+    call them from many threads, so moto answers one request at a time here, as the local stack's
+    moto server does (lab/localaws.py): a race inside moto must never pass for one of ours."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.RLock()
+    original = BotocoreStubber.process_request
+
+    def serialised(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    BotocoreStubber.process_request = serialised  # type: ignore[method-assign]
+    yield
+    BotocoreStubber.process_request = original  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)

@@ -151,12 +151,17 @@ class Page:
     cursor: str | None
 
 
+# What can become of one row of a bulk import. ``retry``: the data store failed on this row;
+# ``not_processed``: the request's time ran out before the row was reached. Both may be sent again.
+BULK_OUTCOMES = ("created", "duplicate", "rejected", "retry", "not_processed")
+
+
 @dataclass(frozen=True, slots=True)
 class BulkOutcome:
     """What became of one row of a bulk import."""
 
     row: int
-    outcome: str  # "created", "duplicate" or "rejected"
+    outcome: str  # one of BULK_OUTCOMES
     target: Target | None = None
     existing_id: str | None = None
     error_code: str | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec
 
@@ -33,6 +34,8 @@ from chalicelib.http.payloads import MAX_BODY_BYTES, refuse_unknown_params
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
+# API Gateway stops waiting for the function after 29 seconds, whatever the function's timeout.
+GATEWAY_TIMEOUT_SECONDS = 29.0
 
 # Most specific first; the first type an error is an instance of decides.
 ERRORS: tuple[tuple[type[CertwatchError], int, str], ...] = (
@@ -164,6 +167,18 @@ def params(request: Request, allowed: set[str]) -> dict[str, str]:
     if "team" in given:
         validate_team(given["team"])
     return given
+
+
+def time_left(request: Request) -> Callable[[], float]:
+    """Seconds the request may still work: the function's remaining time, within API Gateway's wait."""
+    started = time.monotonic()
+    remaining = getattr(request.lambda_context, "get_remaining_time_in_millis", None)
+
+    def left() -> float:
+        gateway = GATEWAY_TIMEOUT_SECONDS - (time.monotonic() - started)
+        return gateway if remaining is None else min(gateway, remaining() / 1000)
+
+    return left
 
 
 def content_type(request: Request) -> str:

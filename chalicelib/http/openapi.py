@@ -11,7 +11,7 @@ from typing import Any
 from chalicelib import __version__
 from chalicelib.domain.inventory import Source
 from chalicelib.domain.models import FindingCode, Protocol, Status
-from chalicelib.domain.targets import DEFAULT_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
+from chalicelib.domain.targets import BULK_OUTCOMES, DEFAULT_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
 from chalicelib.domain.tokens import TEAM_NAME
 from chalicelib.http.payloads import (
     DEFAULT_LIMIT,
@@ -309,7 +309,9 @@ def openapi_document() -> dict[str, Any]:
         },
         "/targets/bulk": {
             "post": {
-                "summary": f"Register up to {MAX_BULK_ROWS} targets; one outcome per row",
+                "summary": (
+                    f"Register up to {MAX_BULK_ROWS} targets; one outcome per row (send retry and not_processed again)"
+                ),
                 "parameters": [_TEAM],
                 "requestBody": {
                     "required": True,
@@ -344,16 +346,14 @@ def openapi_document() -> dict[str, Any]:
                                         "type": "object",
                                         "properties": {
                                             "row": {"type": "integer"},
-                                            "outcome": {"type": "string", "enum": ["created", "duplicate", "rejected"]},
+                                            "outcome": {"type": "string", "enum": list(BULK_OUTCOMES)},
                                             "target": _ref("Target"),
                                             "existing_id": {"type": "string"},
                                             "error": {"type": "object"},
                                         },
                                     },
                                 },
-                                "created": {"type": "integer"},
-                                "duplicate": {"type": "integer"},
-                                "rejected": {"type": "integer"},
+                                **{kind: {"type": "integer"} for kind in BULK_OUTCOMES},
                             },
                         },
                         "One outcome per row",

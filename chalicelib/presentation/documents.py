@@ -10,7 +10,7 @@ from typing import Any
 
 from chalicelib.domain.inventory import DiscoveredEndpoint, InventoryRow
 from chalicelib.domain.models import CertificateInfo, CheckResult, Endpoint, Finding, TargetReport, short_name
-from chalicelib.domain.targets import BulkOutcome, ResultSummary, Target
+from chalicelib.domain.targets import BULK_OUTCOMES, BulkOutcome, ResultSummary, Target
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -183,6 +183,12 @@ def target_to_dict(target: Target) -> dict[str, Any]:
         "next_check_at": iso(target.next_check_at),
         "latest": summary_to_dict(target.latest),
     }
+
+
+def bulk_outcomes_to_dict(outcomes: Sequence[BulkOutcome]) -> dict[str, Any]:
+    """The answer of a bulk import: one result per row, and how many rows had each outcome."""
+    counts = {kind: sum(o.outcome == kind for o in outcomes) for kind in BULK_OUTCOMES}
+    return {"results": [bulk_outcome_to_dict(o) for o in outcomes], **counts}
 
 
 def bulk_outcome_to_dict(outcome: BulkOutcome) -> dict[str, Any]:

@@ -6,15 +6,27 @@ targets (another team's looks exactly like a missing one); an admin may name any
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.inventory import DiscoveredEndpoint
 from chalicelib.domain.models import Endpoint
-from chalicelib.domain.targets import BulkOutcome, Page, Target, TargetFilter, TargetSpec, is_target_id, new_target_id
+from chalicelib.domain.targets import (
+    BulkOutcome,
+    Page,
+    Target,
+    TargetFilter,
+    TargetSpec,
+    endpoint_key,
+    is_target_id,
+    new_target_id,
+)
 from chalicelib.domain.tokens import Principal, validate_team
 from chalicelib.errors import (
     CertwatchError,
@@ -24,11 +36,21 @@ from chalicelib.errors import (
     NotFoundError,
     PermissionDeniedError,
     ProbeError,
+    ThrottledError,
 )
 from chalicelib.http.payloads import target_changes, target_spec
 from chalicelib.services.store import CheckQueue, TargetStore, apply_changes
 
 REGISTRATION_DNS_TIMEOUT = 3.0
+# A new target's first check is queued at registration; the sweep takes it up only if that check
+# has not happened within this time (the queue was down, the message lost). Sooner, a sweep would
+# queue it a second time while the first is still waiting in a busy queue.
+FIRST_CHECK_GRACE = timedelta(minutes=15)
+# Rows of a bulk import in flight at once: their DNS lookups and writes overlap.
+BULK_THREADS = 32
+# A bulk import starts no row with less time left than this: the row's DNS lookup may take
+# REGISTRATION_DNS_TIMEOUT, then the created rows' first checks are queued and the answer sent.
+BULK_RESERVE_SECONDS = 6.0
 logger = logging.getLogger(__name__)
 
 
@@ -70,26 +92,72 @@ class TargetRegistry:
         return target
 
     def register_bulk(
-        self, principal: Principal, rows: Sequence[object], *, team: str | None = None
+        self,
+        principal: Principal,
+        rows: Sequence[object],
+        *,
+        team: str | None = None,
+        time_left: Callable[[], float] | None = None,
     ) -> list[BulkOutcome]:
-        """Register many; a bad row is reported and never blocks the others."""
-        return self._register_many(self.team_for(principal, team), [(row, "bulk") for row in rows])
+        """Register many rows, each on its own, and queue every created row's first check.
 
-    def _register_many(self, owner: str, rows: Sequence[tuple[object, str]]) -> list[BulkOutcome]:
-        outcomes: list[BulkOutcome] = []
+        Whatever happens to a row (refused, a duplicate, a store failure) is that row's outcome
+        and never touches the others. A row starts only while ``time_left()`` (seconds) leaves
+        BULK_RESERVE_SECONDS; the rest are reported ``not_processed``, to be sent again.
+        """
+        return self._register_many(self.team_for(principal, team), [(row, "bulk") for row in rows], time_left)
+
+    def _register_many(
+        self, owner: str, rows: Sequence[tuple[object, str]], time_left: Callable[[], float] | None = None
+    ) -> list[BulkOutcome]:
+        outcomes: dict[int, BulkOutcome] = {}
+        # Rows naming an endpoint an earlier row names wait for a later wave, so they meet it as a
+        # duplicate instead of racing it.
+        waves: list[list[tuple[int, TargetSpec, str]]] = []
+        seen: Counter[str] = Counter()
         for number, (row, source) in enumerate(rows, start=1):
             try:
                 spec = row if isinstance(row, TargetSpec) else target_spec(row)
-                target = self._create(owner, spec, source)
-            except DuplicateTargetError as exc:
-                outcomes.append(BulkOutcome(number, "duplicate", existing_id=exc.existing_id))
-            except (InvalidRequestError, ForbiddenAddressError) as exc:
-                code = exc.code if isinstance(exc, InvalidRequestError) else "forbidden_address"
-                outcomes.append(BulkOutcome(number, "rejected", error_code=code, reason=str(exc)))
-            else:
-                outcomes.append(BulkOutcome(number, "created", target=target))
-        self._ask_for_checks([(o.target.team, o.target.id) for o in outcomes if o.target is not None])
-        return outcomes
+            except InvalidRequestError as exc:
+                outcomes[number] = BulkOutcome(number, "rejected", error_code=exc.code, reason=str(exc))
+                continue
+            earlier = seen[endpoint_key(spec.endpoint)]
+            seen[endpoint_key(spec.endpoint)] += 1
+            if earlier == len(waves):
+                waves.append([])
+            waves[earlier].append((number, spec, source))
+        # Concurrently: each row waits on its own DNS lookup and its own write.
+        with ThreadPoolExecutor(max_workers=BULK_THREADS, thread_name_prefix="certwatch-bulk") as pool:
+            for wave in waves:
+                for outcome in pool.map(functools.partial(self._register_row, owner, time_left), wave):
+                    outcomes[outcome.row] = outcome
+        ordered = [outcomes[number] for number in sorted(outcomes)]
+        self._ask_for_checks([(o.target.team, o.target.id) for o in ordered if o.target is not None])
+        return ordered
+
+    def _register_row(
+        self, owner: str, time_left: Callable[[], float] | None, row: tuple[int, TargetSpec, str]
+    ) -> BulkOutcome:
+        """One row's outcome; this never raises (a row is the unit of failure)."""
+        number, spec, source = row
+        if time_left is not None and time_left() < BULK_RESERVE_SECONDS:
+            reason = "not processed: the request ran out of time first; send this row again"
+            return BulkOutcome(number, "not_processed", error_code="not_processed", reason=reason)
+        try:
+            target = self._create(owner, spec, source)
+        except DuplicateTargetError as exc:
+            return BulkOutcome(number, "duplicate", existing_id=exc.existing_id)
+        except (InvalidRequestError, ForbiddenAddressError) as exc:
+            code = exc.code if isinstance(exc, InvalidRequestError) else "forbidden_address"
+            return BulkOutcome(number, "rejected", error_code=code, reason=str(exc))
+        except CertwatchError as exc:  # the store failed on this row, not the row itself
+            logger.warning("bulk row %d not registered: %s", number, exc)
+            code = "throttled" if isinstance(exc, ThrottledError) else "unavailable"
+            return BulkOutcome(number, "retry", error_code=code, reason=f"not registered, send it again: {exc}")
+        except Exception:
+            logger.exception("bulk row %d not registered", number)
+            return BulkOutcome(number, "retry", error_code="unavailable", reason="not registered; send it again")
+        return BulkOutcome(number, "created", target=target)
 
     def register_discovered(
         self, principal: Principal, found: Sequence[DiscoveredEndpoint], *, team: str | None = None
@@ -153,7 +221,7 @@ class TargetRegistry:
         return owner
 
     def _ask_for_checks(self, refs: list[tuple[str, str]]) -> None:
-        """Queue first checks; if the queue is down the target is due now, so the next sweep checks it."""
+        """Queue first checks; if the queue is down, the sweep checks them once FIRST_CHECK_GRACE has passed."""
         try:
             self._queue.enqueue(refs)
         except CertwatchError as exc:
@@ -168,7 +236,7 @@ class TargetRegistry:
             spec=spec,
             created_at=now,
             updated_at=now,
-            next_check_at=now,
+            next_check_at=now + FIRST_CHECK_GRACE,
             source=source,
         )
         self._store.create_target(target)

@@ -474,7 +474,7 @@ def test_the_discover_command_registers_and_lists_what_it_found(
     behind = endpoints_behind_certificates(world)
     monkeypatch.setenv("CERTWATCH_ACM_REGIONS", ",".join(REGIONS))
     # The command builds its own Container: keep its resolver away from real DNS too.
-    monkeypatch.setattr(deps, "SystemResolver", lambda: SystemResolver({}, lookup=unresolvable))
+    monkeypatch.setattr(deps, "SystemResolver", lambda **options: SystemResolver({}, lookup=unresolvable, **options))
     capsys.readouterr()
 
     status = cli.main(["discover", "--register", "--team", "platform", "--stage", STAGE, "--region", EU])

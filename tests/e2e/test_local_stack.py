@@ -11,8 +11,8 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,9 +27,12 @@ from typing import Any
 
 import pytest
 
+from bench.local import LocalStackProcess, finish, run
+from bench.local import free_ports as bench_free_ports
+from certwatch.cli import main as certwatch
 from chalicelib.domain.tokens import issue
 from lab.certs import make_cert
-from tests.e2e.pipeline_helpers import SlackReceiver, free_port, slack_text
+from tests.e2e.pipeline_helpers import SlackReceiver, slack_text
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +41,7 @@ SWEEP_SECONDS = 2
 STARTUP_TIMEOUT = 40.0
 DELIVERY_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
+LOAD_TARGETS = 200
 # No proxy from the environment may stand between the tests and the loopback servers.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -49,23 +53,9 @@ class Ports:
     demo: int  # the first of the three demo endpoints; "expiring in 5 days" listens here
 
 
-def _bindable(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def free_ports() -> Ports:
     """Free ports for the API, moto and the demo endpoints (three in a row from ``demo``)."""
-    api, aws = free_port(), free_port()
-    while True:
-        demo = free_port()
-        row = {demo, demo + 1, demo + 2}
-        if demo + 2 < 65536 and not row & {api, aws} and all(_bindable(port) for port in row):
-            return Ports(api, aws, demo)
+    return Ports(*bench_free_ports())
 
 
 @dataclass
@@ -196,6 +186,7 @@ def test_a_registered_target_reaches_slack_and_email_and_ctrl_c_stops_the_stack(
 
         post = slack.wait_for(lambda post: demo in slack_text(post), timeout=DELIVERY_TIMEOUT)
         stack.wait_for_output("Subject: [certwatch] CRITICAL", timeout=5)
+        banner_days = re.search(rf"tls://{demo} +expiring in (\d+) days", stack.output)
         shown_status, shown = stack.call("GET", f"/targets/{created['id']}")
         time.sleep(2 * SWEEP_SECONDS + 1)  # two more sweeps: the event must not come again
         about_demo = [other for other in slack.posts if demo in slack_text(other)]
@@ -205,10 +196,72 @@ def test_a_registered_target_reaches_slack_and_email_and_ctrl_c_stops_the_stack(
     assert post["attachments"][0]["color"] == "#d0021b"  # critical: expires within critical_days
     assert "certificate.expiring" in slack_text(post)
     assert f"CRITICAL* `{demo}`" in slack_text(post)
-    assert f"Subject: [certwatch] CRITICAL {demo} certificate expires in" in stack.output
+    assert banner_days is not None, stack.output
+    # The banner and the alert count the days left alike.
+    assert f"Subject: [certwatch] CRITICAL {demo} certificate expires in {banner_days[1]} days" in stack.output
     assert (shown_status, shown["latest"]["status"]) == (200, "critical")
     assert exit_status == 0, stack.output
     assert "stopping" in stack.output
+
+
+def test_the_banner_names_the_demo_ca_file_and_the_log_that_holds_motos_own_messages(
+    token: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ports = free_ports()
+    with local_stack(ports, token) as stack:
+        stack.wait_for_output("Events appear below", timeout=STARTUP_TIMEOUT)
+        ca_file = re.search(r"^  demo CA +(\S+)", stack.output, re.MULTILINE)
+        log_file = re.search(r"^  log +(\S+)", stack.output, re.MULTILINE)
+        assert ca_file is not None, stack.output
+        assert log_file is not None, stack.output
+        expiring = re.search(rf"(tls://127.0.0.1:{ports.demo}) +expiring in (\d+) days", stack.output)
+        assert expiring is not None, stack.output
+        capsys.readouterr()
+        status = certwatch(["check", "--json", "--ca-file", ca_file[1], expiring[1]])
+        checked = json.loads(capsys.readouterr().out)
+        assert stack.interrupt() == 0, stack.output
+        log = Path(log_file[1]).read_text()
+
+    assert status == 2  # critical: the CA is trusted, so what is left is the expiry
+    assert [f["code"] for f in checked["findings"]] == ["EXPIRING_SOON", "RENEWAL_OVERDUE"]
+    assert checked["days_left"] == int(expiring[2])
+    assert f"--ca-file {ca_file[1]}" in stack.output  # the banner shows how
+    assert "AWS::CloudWatch::Alarm" in log  # moto's warnings went to the log,
+    assert "CloudWatch" not in stack.output  # not to the terminal
+    assert "moto served" in log  # with what serialising its requests cost
+    assert "Traceback" not in stack.output + log
+
+
+def test_ctrl_c_during_start_up_stops_before_the_banner(token: str) -> None:
+    stack = LocalStackProcess(token, sweep_seconds=SWEEP_SECONDS)
+    try:
+        while "starting certwatch local stack" not in stack.output and stack.process.poll() is None:
+            time.sleep(0.05)
+        stack.process.send_signal(signal.SIGINT)  # moto, the data stack and the API still to come
+        status = stack.process.wait(timeout=STOP_TIMEOUT)
+    finally:
+        stack.stop()
+
+    assert status == 0, stack.output
+    assert "stopped during start-up" in stack.output
+    assert "is running" not in stack.output
+    assert "Traceback" not in stack.output
+
+
+def test_a_few_hundred_targets_imported_at_once_are_all_checked_with_no_5xx_and_no_traceback(token: str) -> None:
+    stack = LocalStackProcess(token, sweep_seconds=60)
+    try:
+        stack.wait_until_running(STARTUP_TIMEOUT)
+        measured = run(stack, targets=LOAD_TARGETS, rows_per_request=50, parallel=LOAD_TARGETS // 50, wait_seconds=600)
+    finally:
+        stack.stop()
+    figures = finish(stack, measured)
+
+    assert figures.outcomes == {"created": LOAD_TARGETS}, figures.report()
+    assert (figures.five_xx, figures.missing, figures.tracebacks, figures.errors) == (0, 0, 0, 0), figures.report()
+    assert figures.events == LOAD_TARGETS  # each hostname mismatch announced, once
+    assert figures.exit_status == 0, figures.output[-3000:]
+    assert "moto served" in figures.moto
 
 
 def test_the_stack_starts_again_on_the_same_ports_with_fresh_state(token: str) -> None:

@@ -1,0 +1,102 @@
+"""Settings from the environment: every variable checked, a bad one named in one line with what is allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.errors import ConfigurationError, SettingError
+from chalicelib.settings import Settings, settings_or_exit
+
+
+def test_an_empty_environment_gives_the_defaults_and_empty_variables_count_as_unset() -> None:
+    assert Settings.from_env({}) == Settings.for_stage("dev")
+    assert Settings.from_env({"CERTWATCH_CHECK_TIMEOUT": "", "CERTWATCH_SWEEP_MINUTES": " "}) == Settings.for_stage(
+        "dev"
+    )
+
+
+def test_good_values_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            "CERTWATCH_STAGE": "prod_eu-1",
+            "CERTWATCH_CHECK_TIMEOUT": "2.5",
+            "CERTWATCH_CHECK_CONCURRENCY": "8",
+            "CERTWATCH_SWEEP_MINUTES": "5",
+            "CERTWATCH_CHECKER_BATCH": "10",
+            "CERTWATCH_CHECKER_MAX_CONCURRENCY": "2",
+            "CERTWATCH_UNREACHABLE_AFTER": "3",
+            "CERTWATCH_REPEAT_CRITICAL_HOURS": "0",
+            "CERTWATCH_PUBLIC_URL": "https://api.example.com/api",
+            "CERTWATCH_ACM_REGIONS": "us-east-1, eu-west-1,us-gov-west-1",
+            "CERTWATCH_ACM_TEAM": "platform",
+            "CERTWATCH_INVENTORY_HOURS": "12",
+            "CERTWATCH_SCAN_IAM": "FALSE",
+            "CERTWATCH_ALLOW_CIDRS": "10.0.0.0/8, fd00::/8",
+        }
+    )
+
+    assert (settings.stage, settings.table_name) == ("prod_eu-1", "certwatch-prod_eu-1")
+    assert (settings.check_timeout, settings.check_concurrency, settings.sweep_minutes) == (2.5, 8, 5)
+    assert (settings.checker_batch, settings.checker_max_concurrency, settings.unreachable_after) == (10, 2, 3)
+    assert settings.repeat_critical_hours is None  # 0 is off
+    assert settings.acm_regions == ("us-east-1", "eu-west-1", "us-gov-west-1")
+    assert (settings.acm_team, settings.inventory_hours, settings.scan_iam) == ("platform", 12, False)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("CERTWATCH_STAGE", "my stage", "letters, digits"),
+        ("CERTWATCH_CHECK_TIMEOUT", "abc", "seconds above 0, at most 60"),
+        ("CERTWATCH_CHECK_TIMEOUT", "0", "seconds above 0"),
+        ("CERTWATCH_CHECK_TIMEOUT", "nan", "seconds above 0"),
+        ("CERTWATCH_CHECK_TIMEOUT", "600", "at most 60"),
+        ("CERTWATCH_CHECK_CONCURRENCY", "0", "from 1 to 256"),
+        ("CERTWATCH_CHECK_CONCURRENCY", "1e3", "whole number"),
+        ("CERTWATCH_SWEEP_MINUTES", "15.5", "whole number from 1 to 1440"),
+        ("CERTWATCH_CHECKER_BATCH", "99999999999", "from 1 to 10000"),
+        ("CERTWATCH_CHECKER_MAX_CONCURRENCY", "1", "from 2 to 1000"),
+        ("CERTWATCH_UNREACHABLE_AFTER", "-1", "from 1 to 100"),
+        ("CERTWATCH_REPEAT_CRITICAL_HOURS", "soon", "from 0 to 8760"),
+        ("CERTWATCH_PUBLIC_URL", "api.example.com", "http:// or https:// URL"),
+        ("CERTWATCH_PUBLIC_URL", "http://[::1", "http:// or https:// URL"),
+        ("CERTWATCH_ACM_REGIONS", "us-east-1,mars", "AWS regions"),
+        ("CERTWATCH_ACM_TEAM", "Platform", "lower-case letters"),
+        ("CERTWATCH_INVENTORY_HOURS", "0", "from 1 to 720"),
+        ("CERTWATCH_SCAN_IAM", "no", "true or false"),
+        ("CERTWATCH_ALLOW_CIDRS", "10.0.0.0/33", "networks such as"),
+        ("CERTWATCH_SLACK_PARAMETER", "slack-url", "SSM parameter name"),
+    ],
+)
+def test_a_value_certwatch_cannot_use_is_one_line_naming_the_variable_its_value_and_what_is_allowed(
+    name: str, value: str, allowed: str
+) -> None:
+    with pytest.raises(SettingError) as raised:
+        Settings.from_env({name: value})
+
+    message = str(raised.value)
+    assert message.startswith(f"{name}={value!r} is not allowed: ")
+    assert allowed in message
+    assert "\n" not in message
+    assert isinstance(raised.value, ConfigurationError)  # the API maps it like any missing configuration
+
+
+def test_a_secret_setting_is_named_but_its_value_is_not_shown() -> None:
+    with pytest.raises(SettingError) as raised:
+        Settings.from_env({"CERTWATCH_SLACK_WEBHOOK_URL": "hooks.slack.com/services/T0/B0/secret"})
+
+    assert "secret" not in str(raised.value)
+    assert str(raised.value).startswith("CERTWATCH_SLACK_WEBHOOK_URL=<37 characters, not shown> is not allowed")
+
+
+def test_a_process_start_with_a_bad_setting_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        settings_or_exit({"CERTWATCH_CHECK_TIMEOUT": "abc"})
+
+    assert raised.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "certwatch cannot start: CERTWATCH_CHECK_TIMEOUT='abc' is not allowed: "
+        "a number of seconds above 0, at most 60\n"
+    )
