@@ -66,7 +66,9 @@ def create_target() -> Response:
     request = api.current(app)
     params = api.params(request, TEAM)
     target = container().registry.register(
-        api.principal(request), payloads.json_document(api.raw_body(request)), team=params.get("team")
+        api.principal(request),
+        payloads.target_spec(payloads.json_document(api.raw_body(request))),
+        team=params.get("team"),
     )
     return Response(body=render.target_to_dict(target), status_code=201, headers={"Location": f"/targets/{target.id}"})
 
@@ -113,8 +115,8 @@ def get_target(target_id: str) -> dict[str, Any]:
 def change_target(target_id: str) -> dict[str, Any]:
     request = api.current(app)
     params = api.params(request, TEAM)
-    body = payloads.json_document(api.raw_body(request))
-    target = container().registry.change(api.principal(request), target_id, body, team=params.get("team"))
+    changes = payloads.target_changes(payloads.json_document(api.raw_body(request)))
+    target = container().registry.change(api.principal(request), target_id, changes, team=params.get("team"))
     return render.target_to_dict(target)
 
 

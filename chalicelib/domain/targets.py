@@ -157,6 +157,14 @@ BULK_OUTCOMES = ("created", "duplicate", "rejected", "retry", "not_processed")
 
 
 @dataclass(frozen=True, slots=True)
+class RejectedRow:
+    """A bulk row refused before registration (malformed); its number still counts."""
+
+    reason: str
+    code: str = "invalid_field"
+
+
+@dataclass(frozen=True, slots=True)
 class BulkOutcome:
     """What became of one row of a bulk import."""
 

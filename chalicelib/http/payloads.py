@@ -12,7 +12,6 @@ import io
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +21,7 @@ from chalicelib.domain.models import Endpoint, Status
 from chalicelib.domain.targets import (
     DEFAULT_INTERVAL_MINUTES,
     MIN_INTERVAL_MINUTES,
+    RejectedRow,
     TargetChanges,
     TargetFilter,
     TargetSpec,
@@ -123,17 +123,8 @@ def _is_text(value: str) -> bool:
     return True
 
 
-@dataclass(frozen=True, slots=True)
-class RejectedRow:
-    """A bulk row refused while reading the upload (its number still counts)."""
-
-    reason: str
-
-
 def target_spec(data: object) -> TargetSpec:
     """A TargetSpec from a ``POST /targets`` body (or one bulk row)."""
-    if isinstance(data, RejectedRow):
-        raise InvalidRequestError(data.reason, code="malformed_csv")
     body = _object(data, "the target")
     _refuse_unknown(body, _SPEC_FIELDS)
     sni = _optional_str(body, "sni", 253)
@@ -179,7 +170,7 @@ def target_changes(data: object) -> TargetChanges:
     )
 
 
-def bulk_rows(raw: bytes | None, content_type: str) -> list[object]:
+def bulk_rows(raw: bytes | None, content_type: str) -> list[TargetSpec | RejectedRow]:
     """The rows of a ``POST /targets/bulk`` body: a JSON list, or CSV with a header row."""
     if content_type.split(";")[0].strip().lower() == "text/csv":
         rows = _csv_rows(raw or b"")
@@ -194,7 +185,21 @@ def bulk_rows(raw: bytes | None, content_type: str) -> list[object]:
         raise InvalidRequestError("no targets in the request")
     if len(rows) > MAX_BULK_ROWS:
         raise InvalidRequestError(f"{len(rows)} targets in one request; the limit is {MAX_BULK_ROWS}")
-    return rows
+    return bulk_specs(rows)
+
+
+def bulk_specs(rows: list[Any]) -> list[TargetSpec | RejectedRow]:
+    """Each row of a bulk upload read as a TargetSpec, or refused with the reason (never raises)."""
+    read: list[TargetSpec | RejectedRow] = []
+    for row in rows:
+        if isinstance(row, RejectedRow):
+            read.append(row)
+            continue
+        try:
+            read.append(target_spec(row))
+        except InvalidRequestError as exc:
+            read.append(RejectedRow(str(exc), exc.code))
+    return read
 
 
 def target_filter(query: Mapping[str, str], now: datetime) -> TargetFilter:
@@ -354,7 +359,7 @@ def _csv_rows(raw: bytes) -> list[object]:
     rows: list[object] = []
     for record in _csv_records(reader):
         if None in record:  # DictReader's key for cells beyond the header
-            rows.append(RejectedRow(f"the row has more cells than the header's {len(header)} columns"))
+            rows.append(RejectedRow(f"the row has more cells than the header's {len(header)} columns", "malformed_csv"))
             continue
         row: dict[str, object] = {}
         for name, cell in record.items():

@@ -20,7 +20,9 @@ from chalicelib.domain.models import Endpoint
 from chalicelib.domain.targets import (
     BulkOutcome,
     Page,
+    RejectedRow,
     Target,
+    TargetChanges,
     TargetFilter,
     TargetSpec,
     endpoint_key,
@@ -38,7 +40,6 @@ from chalicelib.errors import (
     ProbeError,
     ThrottledError,
 )
-from chalicelib.http.payloads import target_changes, target_spec
 from chalicelib.services.store import CheckQueue, TargetStore, apply_changes
 
 REGISTRATION_DNS_TIMEOUT = 3.0
@@ -85,16 +86,18 @@ class TargetRegistry:
         self._clock = clock
         self._new_id = new_id
 
-    def register(self, principal: Principal, body: object, *, team: str | None = None, source: str = "api") -> Target:
+    def register(
+        self, principal: Principal, spec: TargetSpec, *, team: str | None = None, source: str = "api"
+    ) -> Target:
         """Register one target (409 on a duplicate) and ask for its first check."""
-        target = self._create(self.team_for(principal, team), target_spec(body), source)
+        target = self._create(self.team_for(principal, team), spec, source)
         self._ask_for_checks([(target.team, target.id)])
         return target
 
     def register_bulk(
         self,
         principal: Principal,
-        rows: Sequence[object],
+        rows: Sequence[TargetSpec | RejectedRow],
         *,
         team: str | None = None,
         time_left: Callable[[], float] | None = None,
@@ -108,18 +111,19 @@ class TargetRegistry:
         return self._register_many(self.team_for(principal, team), [(row, "bulk") for row in rows], time_left)
 
     def _register_many(
-        self, owner: str, rows: Sequence[tuple[object, str]], time_left: Callable[[], float] | None = None
+        self,
+        owner: str,
+        rows: Sequence[tuple[TargetSpec | RejectedRow, str]],
+        time_left: Callable[[], float] | None = None,
     ) -> list[BulkOutcome]:
         outcomes: dict[int, BulkOutcome] = {}
         # Rows naming an endpoint an earlier row names wait for a later wave, so they meet it as a
         # duplicate instead of racing it.
         waves: list[list[tuple[int, TargetSpec, str]]] = []
         seen: Counter[str] = Counter()
-        for number, (row, source) in enumerate(rows, start=1):
-            try:
-                spec = row if isinstance(row, TargetSpec) else target_spec(row)
-            except InvalidRequestError as exc:
-                outcomes[number] = BulkOutcome(number, "rejected", error_code=exc.code, reason=str(exc))
+        for number, (spec, source) in enumerate(rows, start=1):
+            if isinstance(spec, RejectedRow):
+                outcomes[number] = BulkOutcome(number, "rejected", error_code=spec.code, reason=spec.reason)
                 continue
             earlier = seen[endpoint_key(spec.endpoint)]
             seen[endpoint_key(spec.endpoint)] += 1
@@ -180,9 +184,10 @@ class TargetRegistry:
         target = self._store.get_target(owner, target_id)
         return target, self._store.get_result(owner, target_id)
 
-    def change(self, principal: Principal, target_id: str, body: object, *, team: str | None = None) -> Target:
+    def change(
+        self, principal: Principal, target_id: str, changes: TargetChanges, *, team: str | None = None
+    ) -> Target:
         owner = self._owner_of(principal, target_id, team)
-        changes = target_changes(body)
         now = self._clock()
         preview = apply_changes(self._store.get_target(owner, target_id), changes, now)
         if preview.spec.critical_days > preview.spec.warn_days:

@@ -17,7 +17,8 @@ import pytest
 from chalicelib.adapters.sqs import RecordingCheckQueue
 from chalicelib.checks.resolver import SystemResolver
 from chalicelib.domain.addresses import AddressPolicy
-from chalicelib.domain.targets import Target
+from chalicelib.domain.endpoints import parse_target
+from chalicelib.domain.targets import RejectedRow, Target, TargetSpec
 from chalicelib.domain.tokens import Principal
 from chalicelib.errors import StoreError, ThrottledError
 from chalicelib.services.registry import BULK_RESERVE_SECONDS, FIRST_CHECK_GRACE, TargetRegistry
@@ -60,8 +61,8 @@ def registry(
     )
 
 
-def rows(*hosts: str) -> list[object]:
-    return [{"target": f"https://{host}"} for host in hosts]
+def rows(*hosts: str) -> list[TargetSpec | RejectedRow]:
+    return [TargetSpec(parse_target(f"https://{host}")) for host in hosts]
 
 
 def test_a_store_failure_on_one_row_is_that_rows_outcome_and_the_others_are_created_and_queued() -> None:
