@@ -9,10 +9,10 @@ from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Rat
 from chalicelib import __version__
 from chalicelib.adapters import telemetry
 from chalicelib.deps import container
+from chalicelib.domain.inventory import ACM_EVENT_TYPES
 from chalicelib.http import api, dashboard, payloads
 from chalicelib.http.openapi import openapi_document
 from chalicelib.presentation import documents as render
-from chalicelib.services.scanning import ACM_EVENT_TYPES
 from chalicelib.settings import settings_or_exit
 
 app = Chalice(app_name="certwatch")

@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
-import json
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, NoReturn
-
-from botocore.exceptions import BotoCoreError, ClientError
 
 from certwatch import admin
 from chalicelib import __version__
-from chalicelib.checks.engine import CheckEngine, CheckRequest
-from chalicelib.checks.resolver import SystemResolver
-from chalicelib.domain.addresses import address_text
-from chalicelib.domain.analysis import analyze_chain
-from chalicelib.domain.clock import utc_now
-from chalicelib.domain.endpoints import normalize_hostname, parse_target
-from chalicelib.domain.models import CheckPolicy, Endpoint, Status, worst_status
-from chalicelib.domain.truststore import load_trust_store
-from chalicelib.domain.x509info import split_bundle
-from chalicelib.errors import CertwatchError, InvalidTargetError
-from chalicelib.presentation.documents import inspection_table, inspection_to_dict, report_to_dict, table
+from chalicelib.errors import CertwatchError
+
+# Only argparse and the error root are loaded to read a command line: each command imports what it
+# uses when it runs, so `certwatch check --help` starts fast and `check`/`inspect` never load boto3.
 
 UNKNOWN = 3  # monitoring-plugin exit status for "could not check", usage errors included
 BROKEN_PIPE = 141  # what a shell reports for a command that SIGPIPE ended (128 + 13)
@@ -133,8 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--concurrency", type=_positive_int, default=32, metavar="N", help="checks in flight at once (default 32)"
     )
+    check.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="processes checking at once (default: one per core; 1 for a single target)",
+    )
     check.add_argument("--json", action="store_true", help="print one JSON object per target, one per line")
-    check.set_defaults(handler=run_check, failure_status=UNKNOWN)
+    check.set_defaults(handler=_command("run_check"), failure_status=UNKNOWN)
     _add_inspect(commands)
     admin.add_token_commands(commands, _Parser)
     admin.add_subscription_commands(commands, _Parser)
@@ -162,41 +156,23 @@ def _main(argv: Sequence[str] | None) -> int:
         return int(args.handler(args))
     except CertwatchError as exc:
         print(f"certwatch: {exc}", file=sys.stderr)
-    except (BotoCoreError, ClientError) as exc:
+    except Exception as exc:
+        if type(exc).__module__.partition(".")[0] != "botocore":  # BotoCoreError, ClientError
+            raise
         print(f"certwatch: AWS request failed: {exc}", file=sys.stderr)
     return int(getattr(args, "failure_status", 1))
 
 
-def run_check(args: argparse.Namespace) -> int:
-    policy = _policy(args)
-    endpoints = [parse_target(text, sni=args.sni) for text in args.targets]
-    if args.targets_file:
-        endpoints += _read_targets_file(args.targets_file, sni=args.sni)
-    if not endpoints:
-        raise CertwatchError("no target given: name one or more TARGETs or use --targets-file")
-    at: datetime | None = args.at
-    engine = CheckEngine(
-        trust=load_trust_store(args.ca_file),
-        resolver=SystemResolver(_overrides(args.resolve)),
-        clock=utc_now if at is None else lambda: at,
-        timeout=args.timeout,
-        all_addresses=args.all_ips,
-        concurrency=args.concurrency,
-    )
-    statuses: list[Status] = []
-    reports = []
-    try:
-        for report in engine.check_many(CheckRequest(e, policy) for e in endpoints):
-            statuses.append(report.status)
-            if args.json:
-                print(json.dumps(report_to_dict(report)), flush=True)
-            else:
-                reports.append(report)
-    finally:
-        engine.close()
-    if not args.json:
-        print(table(reports))
-    return worst_status(statuses).exit_code
+def _command(name: str) -> Callable[[argparse.Namespace], int]:
+    """The handler ``certwatch.checking.<name>``, imported when the command runs."""
+
+    def run(args: argparse.Namespace) -> int:
+        from certwatch import checking
+
+        handler: Callable[[argparse.Namespace], int] = getattr(checking, name)
+        return handler(args)
+
+    return run
 
 
 INSPECT_EPILOG = """\
@@ -233,7 +209,7 @@ def _add_inspect(commands: Any) -> None:
     inspect.add_argument("--critical-days", type=_non_negative_int, default=7, metavar="N", help="default 7")
     _add_at(inspect)
     inspect.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    inspect.set_defaults(handler=run_inspect, failure_status=UNKNOWN)
+    inspect.set_defaults(handler=_command("run_inspect"), failure_status=UNKNOWN)
 
 
 def _add_at(parser: argparse.ArgumentParser) -> None:
@@ -245,39 +221,6 @@ def _add_at(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_inspect(args: argparse.Namespace) -> int:
-    policy = _policy(args)
-    try:
-        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
-    except OSError as exc:
-        raise CertwatchError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
-    served = split_bundle(data)
-    if not served:
-        raise CertwatchError(f"{args.file}: no certificate found (expected PEM or DER)")
-    name = None if args.name is None else _checked_name(args.name)
-    now = args.at or utc_now()
-    trust = load_trust_store(args.ca_file, public_roots=args.public_roots)
-    result = analyze_chain(served, name=name, now=now, trust=trust, policy=policy).result(now)
-    if args.json:
-        print(json.dumps(inspection_to_dict(args.file, name, result)))
-    else:
-        print(inspection_table(args.file, name, result))
-    return result.status.exit_code
-
-
-def _checked_name(text: str) -> str:
-    try:
-        return address_text(ipaddress.ip_address(text.strip("[]")))
-    except ValueError:
-        return normalize_hostname(text, what="--name")
-
-
-def _policy(args: argparse.Namespace) -> CheckPolicy:
-    if args.critical_days > args.warn_days:
-        raise CertwatchError("--critical-days must not exceed --warn-days")
-    return CheckPolicy(warn_days=args.warn_days, critical_days=args.critical_days)
-
-
 def _moment(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
@@ -286,35 +229,6 @@ def _moment(text: str) -> datetime:
             "expected an ISO 8601 date or time, e.g. 2027-03-15 or 2027-03-15T12:00Z"
         ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _read_targets_file(path: str, *, sni: str | None) -> list[Endpoint]:
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text()
-    except OSError as exc:
-        raise CertwatchError(f"cannot read targets file {path}: {exc.strerror or exc}") from exc
-    endpoints = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        entry = line.split("#", 1)[0].strip()
-        if not entry:
-            continue
-        try:
-            endpoints.append(parse_target(entry, sni=sni))
-        except InvalidTargetError as exc:
-            raise InvalidTargetError(f"{path}:{number}: {exc}") from exc
-    return endpoints
-
-
-def _overrides(pins: list[str]) -> dict[str, list[str]]:
-    overrides: dict[str, list[str]] = {}
-    for pin in pins:
-        name, _, address = pin.partition(":")
-        try:
-            literal = address_text(ipaddress.ip_address(address.strip("[]")))
-        except ValueError:
-            raise CertwatchError(f"--resolve {pin!r}: expected NAME:ADDRESS with an IP address") from None
-        overrides.setdefault(normalize_hostname(name, what="--resolve name"), []).append(literal)
-    return overrides
 
 
 def _positive_float(text: str) -> float:

@@ -10,25 +10,26 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.certificates import AcmSource, IamSource
-from chalicelib.adapters.discovery import Discoverer
-from chalicelib.adapters.dynamo import DynamoStore
-from chalicelib.adapters.slack import SlackWebhook
-from chalicelib.adapters.sns import SnsPublisher
-from chalicelib.adapters.sqs import SqsCheckQueue
-from chalicelib.checks.engine import CheckEngine
-from chalicelib.checks.resolver import SystemResolver
-from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.clock import utc_now
-from chalicelib.domain.truststore import TrustStore, load_trust_store
-from chalicelib.services.checking import TargetChecker
-from chalicelib.services.pipeline import Alerter, AlertSettings, CheckWorker, Publisher, SlackRelay, Sweeper
-from chalicelib.services.registry import BULK_THREADS, TargetRegistry
-from chalicelib.services.scanning import CertificateSource, InventoryService
-from chalicelib.services.store import TargetStore
 from chalicelib.settings import Settings
+
+# Each piece imports what it is built from when it is first built: a function imports only what
+# its handler uses (the authorizer never loads the checking engine or boto3's other services).
+if TYPE_CHECKING:
+    from chalicelib.adapters.discovery import Discoverer
+    from chalicelib.adapters.sqs import SqsCheckQueue
+    from chalicelib.checks.engine import CheckEngine
+    from chalicelib.checks.resolver import SystemResolver
+    from chalicelib.domain.addresses import AddressPolicy
+    from chalicelib.domain.truststore import TrustStore
+    from chalicelib.services.checking import TargetChecker
+    from chalicelib.services.pipeline import Alerter, CheckWorker, Publisher, SlackRelay, Sweeper
+    from chalicelib.services.registry import TargetRegistry
+    from chalicelib.services.scanning import CertificateSource, InventoryService
+    from chalicelib.services.store import TargetStore
+
 
 MAX_CONNECTIONS = 64
 SLACK_URL_MAX_AGE = 300  # seconds
@@ -80,10 +81,14 @@ class Container:
 
     @cached_property
     def store(self) -> TargetStore:
+        from chalicelib.adapters.dynamo import DynamoStore
+
         return DynamoStore(self.dynamodb, self.settings.table_name)
 
     @cached_property
     def queue(self) -> SqsCheckQueue:
+        from chalicelib.adapters.sqs import SqsCheckQueue
+
         url = self.settings.check_queue_url
         if url is None:
             url = self.sqs.get_queue_url(QueueName=self.settings.check_queue_name)["QueueUrl"]
@@ -91,20 +96,29 @@ class Container:
 
     @cached_property
     def address_policy(self) -> AddressPolicy:
+        from chalicelib.domain.addresses import AddressPolicy
+
         return AddressPolicy.from_text(self.settings.allow_cidrs)
 
     @cached_property
     def trust(self) -> TrustStore:
+        from chalicelib.domain.truststore import load_trust_store
+
         return load_trust_store()
 
     @cached_property
     def resolver(self) -> SystemResolver:
+        from chalicelib.checks.resolver import SystemResolver
+        from chalicelib.services.registry import BULK_THREADS
+
         # A thread for every lookup a bulk import or a batch of checks has in flight: a lookup
         # queued behind others would spend its timeout waiting.
         return SystemResolver(threads=max(BULK_THREADS, self.settings.check_concurrency))
 
     @cached_property
     def engine(self) -> CheckEngine:
+        from chalicelib.checks.engine import CheckEngine
+
         return CheckEngine(
             trust=self.trust,
             resolver=self.resolver,
@@ -130,10 +144,14 @@ class Container:
 
     @cached_property
     def publisher(self) -> Publisher:
+        from chalicelib.adapters.sns import SnsPublisher
+
         return SnsPublisher(self.sns, self.topic_arn)
 
     @cached_property
     def alerter(self) -> Alerter:
+        from chalicelib.services.pipeline import Alerter, AlertSettings
+
         settings = AlertSettings(
             unreachable_after=self.settings.unreachable_after,
             repeat_critical_hours=self.settings.repeat_critical_hours,
@@ -143,14 +161,20 @@ class Container:
 
     @cached_property
     def checker(self) -> TargetChecker:
+        from chalicelib.services.checking import TargetChecker
+
         return TargetChecker(self.store, self.engine, self.trust, after_check=self.alerter.after_check)
 
     @cached_property
     def sweeper(self) -> Sweeper:
+        from chalicelib.services.pipeline import Sweeper
+
         return Sweeper(self.store, self.queue, self.alerter, self.clock)
 
     @cached_property
     def worker(self) -> CheckWorker:
+        from chalicelib.services.pipeline import CheckWorker
+
         return CheckWorker(self.store, self.checker)
 
     @cached_property
@@ -178,10 +202,15 @@ class Container:
 
     @cached_property
     def slack(self) -> SlackRelay:
+        from chalicelib.adapters.slack import SlackWebhook
+        from chalicelib.services.pipeline import SlackRelay
+
         return SlackRelay(SlackWebhook(self.slack_webhook_url))
 
     @cached_property
     def registry(self) -> TargetRegistry:
+        from chalicelib.services.registry import TargetRegistry
+
         return TargetRegistry(
             self.store,
             queue=self.queue,
@@ -198,6 +227,8 @@ class Container:
 
     def certificate_sources(self) -> list[CertificateSource]:
         """Fresh sources for one scan (each collects the failures of its own run)."""
+        from chalicelib.adapters.certificates import AcmSource, IamSource
+
         sources: list[CertificateSource] = [AcmSource(lambda region: self.client("acm", region), self.acm_regions)]
         if self.settings.scan_iam:
             sources.append(IamSource(self.client("iam")))
@@ -205,6 +236,9 @@ class Container:
 
     @cached_property
     def inventory(self) -> InventoryService:
+        from chalicelib.adapters.certificates import AcmSource
+        from chalicelib.services.scanning import InventoryService
+
         return InventoryService(
             self.store,
             self.alerter,
@@ -217,6 +251,8 @@ class Container:
 
     def discoverer(self) -> Discoverer:
         """A fresh discoverer (each collects the failures of its own run)."""
+        from chalicelib.adapters.discovery import Discoverer
+
         return Discoverer(
             elbv2_for=lambda region: self.client("elbv2", region),
             acm_for=lambda region: self.client("acm", region),

@@ -154,6 +154,11 @@ class CheckEngine:
         )
 
 
+def unchecked(endpoint: Endpoint, message: str, now: datetime) -> TargetReport:
+    """The report of an endpoint that could not be checked at all (its checker itself failed)."""
+    return _report(endpoint, (_failed(None, ProbeError(FailureReason.TLS, message), now, 0.0),), now)
+
+
 def _failed(address: str | None, error: ProbeError, now: datetime, elapsed_ms: float) -> CheckResult:
     finding = Finding(FindingCode.CONNECTION_FAILED, Severity.CRITICAL, error.message, reason=error.reason)
     return CheckResult(address=address, status=Status.ERROR, checked_at=now, findings=(finding,), elapsed_ms=elapsed_ms)

@@ -29,6 +29,15 @@ _WEAK_ACM_KEYS = {"RSA_1024": 1024}
 _LOWER = {Severity.CRITICAL: Severity.WARNING, Severity.WARNING: Severity.INFO, Severity.INFO: Severity.INFO}
 
 
+# Events ACM sends to EventBridge about a certificate (source aws.acm).
+ACM_EVENT_TYPES = {
+    "ACM Certificate Approaching Expiration",
+    "ACM Certificate Expired",
+    "ACM Certificate Renewal Action Required",
+    "ACM Certificate Available",
+}
+
+
 class Source(enum.StrEnum):
     ENDPOINT = "endpoint"
     ACM = "acm"

@@ -26,7 +26,6 @@ from chalicelib.domain.targets import (
     TargetFilter,
     TargetSpec,
 )
-from chalicelib.domain.truststore import parse_pem_bundle
 from chalicelib.errors import InvalidRequestError, InvalidTargetError, TrustStoreError
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -288,6 +287,8 @@ def _ca_bundle(value: object) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > MAX_CA_BUNDLE:
         raise InvalidRequestError(f"ca_bundle must be PEM text of at most {MAX_CA_BUNDLE} bytes", field="ca_bundle")
+    from chalicelib.domain.truststore import parse_pem_bundle  # cryptography: only when a bundle is sent
+
     try:
         parse_pem_bundle(value.encode(), source="ca_bundle")
     except TrustStoreError as exc:

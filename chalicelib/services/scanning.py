@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from chalicelib.domain.alerts import AlertSubject
 from chalicelib.domain.inventory import (
+    ACM_EVENT_TYPES,
     Assessment,
     DiscoveredEndpoint,
     InventoryQuery,
@@ -37,13 +38,6 @@ from chalicelib.services.store import TargetStore
 
 logger = logging.getLogger(__name__)
 
-# Events ACM sends to EventBridge about a certificate (source aws.acm).
-ACM_EVENT_TYPES = {
-    "ACM Certificate Approaching Expiration",
-    "ACM Certificate Expired",
-    "ACM Certificate Renewal Action Required",
-    "ACM Certificate Available",
-}
 DEFAULT_TEAM = "aws"  # the team attribute of events about certificates held in ACM/IAM
 
 

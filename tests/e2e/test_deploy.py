@@ -23,7 +23,7 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.adapters.cloudformation import deploy_stack, stack_name
-from chalicelib.services.scanning import ACM_EVENT_TYPES
+from chalicelib.domain.inventory import ACM_EVENT_TYPES
 from chalicelib.settings import Settings, stage_environment
 from infra import policy as infra_policy
 from infra.deploy import RECORDED, configure_event_sources, configure_gateway_responses, record_outputs

@@ -30,7 +30,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from app import app
-from chalicelib.services.scanning import ACM_EVENT_TYPES
+from chalicelib.domain.inventory import ACM_EVENT_TYPES
 from chalicelib.settings import Settings, stage_environment
 from infra.merge_template import GATEWAY_RESPONSES
 from tests.e2e.deploy_helpers import ROOT, WHEELHOUSE, leftovers, moto_imports_chalice_swagger, wheelhouse, wiring

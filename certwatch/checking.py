@@ -1,0 +1,124 @@
+"""``certwatch check`` and ``certwatch inspect``: the engine's verdicts, from this machine.
+
+Imported only when one of these commands runs (see cli.py); they never load boto3 or an adapter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from certwatch.workers import check_in_processes, worker_count
+from chalicelib.checks.engine import CheckEngine, CheckRequest
+from chalicelib.checks.resolver import SystemResolver
+from chalicelib.domain.addresses import address_text
+from chalicelib.domain.analysis import analyze_chain
+from chalicelib.domain.clock import utc_now
+from chalicelib.domain.endpoints import normalize_hostname, parse_target
+from chalicelib.domain.models import CheckPolicy, Endpoint, Status, worst_status
+from chalicelib.domain.truststore import load_trust_store
+from chalicelib.domain.x509info import split_bundle
+from chalicelib.errors import CertwatchError, InvalidTargetError
+from chalicelib.presentation.documents import inspection_table, inspection_to_dict, report_to_dict, table
+
+
+def run_check(args: argparse.Namespace) -> int:
+    policy = _policy(args)
+    endpoints = [parse_target(text, sni=args.sni) for text in args.targets]
+    if args.targets_file:
+        endpoints += _read_targets_file(args.targets_file, sni=args.sni)
+    if not endpoints:
+        raise CertwatchError("no target given: name one or more TARGETs or use --targets-file")
+    at: datetime | None = args.at
+    trust = load_trust_store(args.ca_file)
+    overrides = _overrides(args.resolve)
+    requests = [CheckRequest(e, policy) for e in endpoints]
+    workers = worker_count(args.workers, len(requests))
+
+    def engine() -> CheckEngine:
+        return CheckEngine(
+            trust=trust,
+            resolver=SystemResolver(overrides),
+            clock=utc_now if at is None else lambda: at,
+            timeout=args.timeout,
+            all_addresses=args.all_ips,
+            concurrency=max(1, -(-args.concurrency // workers)),  # the same total in flight
+        )
+
+    statuses: list[Status] = []
+    reports = []
+    for report in check_in_processes(requests, engine, workers):
+        statuses.append(report.status)
+        if args.json:
+            print(json.dumps(report_to_dict(report)), flush=True)
+        else:
+            reports.append(report)
+    if not args.json:
+        print(table(reports))
+    return worst_status(statuses).exit_code
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    policy = _policy(args)
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        raise CertwatchError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
+    served = split_bundle(data)
+    if not served:
+        raise CertwatchError(f"{args.file}: no certificate found (expected PEM or DER)")
+    name = None if args.name is None else _checked_name(args.name)
+    now = args.at or utc_now()
+    trust = load_trust_store(args.ca_file, public_roots=args.public_roots)
+    result = analyze_chain(served, name=name, now=now, trust=trust, policy=policy).result(now)
+    if args.json:
+        print(json.dumps(inspection_to_dict(args.file, name, result)))
+    else:
+        print(inspection_table(args.file, name, result))
+    return result.status.exit_code
+
+
+def _checked_name(text: str) -> str:
+    try:
+        return address_text(ipaddress.ip_address(text.strip("[]")))
+    except ValueError:
+        return normalize_hostname(text, what="--name")
+
+
+def _policy(args: argparse.Namespace) -> CheckPolicy:
+    if args.critical_days > args.warn_days:
+        raise CertwatchError("--critical-days must not exceed --warn-days")
+    return CheckPolicy(warn_days=args.warn_days, critical_days=args.critical_days)
+
+
+def _read_targets_file(path: str, *, sni: str | None) -> list[Endpoint]:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as exc:
+        raise CertwatchError(f"cannot read targets file {path}: {exc.strerror or exc}") from exc
+    endpoints = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        try:
+            endpoints.append(parse_target(entry, sni=sni))
+        except InvalidTargetError as exc:
+            raise InvalidTargetError(f"{path}:{number}: {exc}") from exc
+    return endpoints
+
+
+def _overrides(pins: list[str]) -> dict[str, list[str]]:
+    overrides: dict[str, list[str]] = {}
+    for pin in pins:
+        name, _, address = pin.partition(":")
+        try:
+            literal = address_text(ipaddress.ip_address(address.strip("[]")))
+        except ValueError:
+            raise CertwatchError(f"--resolve {pin!r}: expected NAME:ADDRESS with an IP address") from None
+        overrides.setdefault(normalize_hostname(name, what="--resolve name"), []).append(literal)
+    return overrides
