@@ -82,8 +82,11 @@ demo: $(STAMP)
 fuzz: $(STAMP)
 	$(PYTHON) -m lab.fuzz $(FUZZ_ARGS)
 
+# The engine alone, then whole processes side by side: certwatch check --json, blackbox_exporter
+# (installed with apt-get when missing and run as root; its row is skipped otherwise), openssl s_time.
 bench: $(STAMP)
 	$(PYTHON) -m bench.engine $(BENCH_ARGS)
+	$(PYTHON) -m bench.whole --install $(WHOLE_ARGS)
 
 bench-sweep: $(STAMP)
 	$(PYTHON) -m bench.sweep $(BENCH_ARGS)

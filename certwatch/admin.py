@@ -13,10 +13,8 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.cloudformation import stack_outputs
-from chalicelib.deps import Container
 from chalicelib.domain.alerts import AlertPolicy, AlertState, Notification, decide, thresholds_for
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.inventory import InventoryQuery, InventoryRow, Source
@@ -45,6 +43,9 @@ from chalicelib.presentation.documents import (
 )
 from chalicelib.presentation.events import notification
 from chalicelib.settings import operator_settings
+
+if TYPE_CHECKING:
+    from chalicelib.deps import Container
 
 LOCAL_STAGE = "local"
 LOCAL_REGION = "us-east-1"
@@ -229,7 +230,10 @@ def _within_days(text: str) -> int:
 
 def services(args: argparse.Namespace) -> Container:
     """The services of the stage the command line names, with clients pointed at it."""
-    import boto3
+    import boto3  # the AWS clients and adapters load when a command runs, not to read a command line
+
+    from chalicelib.adapters.cloudformation import stack_outputs
+    from chalicelib.deps import Container
 
     if args.local:
         stage = LOCAL_STAGE

@@ -353,3 +353,58 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(args: list[str], statu
 
     assert done.stderr == ""  # no BrokenPipeError traceback, no "Exception ignored"
     assert done.returncode == status
+
+
+def _without_timing(document: dict[str, Any]) -> dict[str, Any]:
+    """A report without what differs between two runs of the same check (when, and how long)."""
+    results = [{k: v for k, v in r.items() if k not in {"checked_at", "elapsed_ms"}} for r in document["results"]]
+    return {**{k: v for k, v in document.items() if k != "checked_at"}, "results": results}
+
+
+def test_workers_change_nothing_but_the_speed(zoo: Zoo) -> None:
+    runs = {workers: check(zoo, "--json", "--workers", str(workers), *zoo.targets) for workers in (1, 2, 3)}
+
+    documents = {workers: [_without_timing(d) for d in json_lines(done)] for workers, done in runs.items()}
+    assert [d["target"] for d in documents[3]] == zoo.targets  # request order, whichever worker checked it
+    assert documents[1] == documents[2] == documents[3]
+    assert {done.returncode for done in runs.values()} == {2}
+    assert all(done.stderr == "" for done in runs.values())
+
+
+def test_a_worker_that_dies_costs_only_its_own_reports(tmp_path: Path) -> None:
+    """A worker process killed mid-run: its targets are reported as not checked, the rest as usual."""
+    script = tmp_path / "dying.py"
+    script.write_text(
+        "import os, sys\n"
+        "from certwatch.workers import check_in_processes\n"
+        "from chalicelib.checks.engine import CheckRequest\n"
+        "from chalicelib.domain.endpoints import parse_target\n"
+        "from chalicelib.presentation.documents import report_to_dict\n"
+        "class Engine:\n"
+        "    def check_many(self, requests):\n"
+        "        from chalicelib.checks.engine import unchecked\n"
+        "        from chalicelib.domain.clock import utc_now\n"
+        "        for request in requests:\n"
+        "            if request.endpoint.host == 'dies.example':\n"
+        "                os._exit(9)\n"
+        "            yield unchecked(request.endpoint, 'fake: checked', utc_now())\n"
+        "    def close(self):\n"
+        "        pass\n"
+        "hosts = ['a.example', 'dies.example', 'c.example', 'd.example', 'e.example', 'f.example']\n"
+        "requests = [CheckRequest(parse_target(h)) for h in hosts]\n"
+        "for report in check_in_processes(requests, Engine, 2):\n"
+        "    print(report.endpoint.host, report.findings[0].message)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False)
+
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0, done.stderr
+    # Worker 0 checks a, c, e; worker 1 dies on its first target: b..f of its share are not checked.
+    assert lines == [
+        "a.example fake: checked",
+        "dies.example not checked: the worker process checking it stopped",
+        "c.example fake: checked",
+        "d.example not checked: the worker process checking it stopped",
+        "e.example fake: checked",
+        "f.example not checked: the worker process checking it stopped",
+    ]
