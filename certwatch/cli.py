@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from certwatch import admin
+from certwatch import admin, webhooks
 from chalicelib import __version__
 from chalicelib.checks.engine import CheckEngine, CheckRequest
 from chalicelib.checks.resolver import SystemResolver
@@ -139,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_token_commands(commands, _Parser)
     admin.add_subscription_commands(commands, _Parser)
     admin.add_slack_commands(commands, _Parser)
+    webhooks.add_webhook_commands(commands, _Parser)
     admin.add_inventory_commands(commands, _Parser)
     return parser
 

@@ -12,11 +12,14 @@ from functools import cached_property
 from typing import Any
 
 from chalicelib.adapters.certificates import AcmSource, IamSource
+from chalicelib.adapters.deliveries import DynamoDeliveryLog
+from chalicelib.adapters.destinations import SsmDestinations
 from chalicelib.adapters.discovery import Discoverer
 from chalicelib.adapters.dynamo import DynamoStore
 from chalicelib.adapters.slack import SlackWebhook
 from chalicelib.adapters.sns import SnsPublisher
 from chalicelib.adapters.sqs import SqsCheckQueue
+from chalicelib.adapters.webhook import WebhookPoster
 from chalicelib.checks.engine import CheckEngine
 from chalicelib.checks.resolver import SystemResolver
 from chalicelib.domain.addresses import AddressPolicy
@@ -27,6 +30,7 @@ from chalicelib.services.pipeline import Alerter, AlertSettings, CheckWorker, Pu
 from chalicelib.services.registry import TargetRegistry
 from chalicelib.services.scanning import CertificateSource, InventoryService
 from chalicelib.services.store import TargetStore
+from chalicelib.services.webhooks import DeliveryLog, DestinationSource, WebhookRelay
 from chalicelib.settings import Settings
 
 
@@ -161,6 +165,22 @@ class Container:
     @cached_property
     def slack(self) -> SlackRelay:
         return SlackRelay(SlackWebhook(self.slack_webhook_url))
+
+    @cached_property
+    def webhook_destinations(self) -> DestinationSource:
+        return SsmDestinations(self.ssm, self.settings.webhook_path)
+
+    @cached_property
+    def deliveries(self) -> DeliveryLog:
+        return DynamoDeliveryLog(self.dynamodb, self.settings.table_name)
+
+    @cached_property
+    def webhook_poster(self) -> WebhookPoster:
+        return WebhookPoster(self.resolver.resolve, self.address_policy)
+
+    @cached_property
+    def webhooks(self) -> WebhookRelay:
+        return WebhookRelay(self.webhook_destinations, self.deliveries, self.webhook_poster, self.clock)
 
     @cached_property
     def registry(self) -> TargetRegistry:

@@ -32,6 +32,7 @@ class Settings:
     public_url: str | None = None
     slack_parameter: str = "/certwatch/dev/slack-webhook-url"
     slack_webhook_url: str | None = None
+    webhook_path: str = "/certwatch/dev/webhooks"
     acm_regions: tuple[str, ...] = ()
     acm_team: str | None = None
     inventory_hours: int = 24
@@ -46,6 +47,7 @@ class Settings:
             check_queue_name=f"certwatch-{stage}-checks",
             topic_name=f"certwatch-{stage}-alerts",
             slack_parameter=f"/certwatch/{stage}/slack-webhook-url",
+            webhook_path=f"/certwatch/{stage}/webhooks",
         )
         return replace(named, **overrides)  # type: ignore[arg-type]
 
@@ -72,6 +74,7 @@ class Settings:
             public_url=env.get("CERTWATCH_PUBLIC_URL") or None,
             slack_parameter=env.get("CERTWATCH_SLACK_PARAMETER", base.slack_parameter),
             slack_webhook_url=env.get("CERTWATCH_SLACK_WEBHOOK_URL") or None,
+            webhook_path=env.get("CERTWATCH_WEBHOOK_PATH", base.webhook_path),
             acm_regions=tuple(r.strip() for r in env.get("CERTWATCH_ACM_REGIONS", "").split(",") if r.strip()),
             acm_team=env.get("CERTWATCH_ACM_TEAM") or None,
             inventory_hours=int(env.get("CERTWATCH_INVENTORY_HOURS", "24")),

@@ -3,10 +3,12 @@
 moto's server plays AWS on 127.0.0.1, the resources come from the same infra/template.yaml a
 deployment uses, the API is served by Chalice's local server, and the Lambda handlers of app.py
 run on what the queues deliver: the sweep on a short schedule, the checker on the check queue,
-the Slack function on what the alerts topic publishes. Every event's email text is printed.
+the Slack and webhooks functions on what the alerts topic publishes. Every event's email text is printed.
 
 Settings (environment): PORT (API, 8000), CERTWATCH_LOCAL_AWS_PORT (moto, 5000),
 CERTWATCH_SWEEP_SECONDS (60), CERTWATCH_SLACK_WEBHOOK_URL (post events there),
+CERTWATCH_WEBHOOK_URL and CERTWATCH_WEBHOOK_SECRET (one signed webhook destination, added at start;
+loopback and plain http are allowed here),
 CERTWATCH_BOOTSTRAP_TOKEN (use this admin token instead of a new one),
 CERTWATCH_ALLOW_CIDRS (127.0.0.0/8,::1/128), CERTWATCH_DEMO_PORT (9441: first demo endpoint),
 CERTWATCH_ACM_REGIONS (us-east-1: the local ACM scanned every sweep).
@@ -37,6 +39,7 @@ class LocalStack:
     aws_url: str
     token: str
     demo_targets: dict[str, str]
+    webhook: str = ""
 
 
 def main() -> int:
@@ -127,6 +130,7 @@ def _start(
     import app as application
 
     token = _bootstrap_token(container)
+    webhook = _local_webhook(container)
     sqs = boto3.client("sqs")
     console_queue = _subscribe_console(boto3.client("sns"), sqs, outputs["AlertsTopicArn"])
     api = _serve_api(application.app, api_port)
@@ -149,7 +153,20 @@ def _start(
     loop("inventory", lambda: _scan_inventory(application), sweep_seconds)
     loop("checker", lambda: _run_checker(application, sqs, outputs["CheckQueueUrl"]), 0.2)
     loop("events", lambda: _deliver_events(application, sqs, console_queue, outputs["AlertsTopicArn"]), 0.2)
-    return LocalStack(f"http://127.0.0.1:{api_port}", aws_url, token, demo_targets)
+    return LocalStack(f"http://127.0.0.1:{api_port}", aws_url, token, demo_targets, webhook)
+
+
+def _local_webhook(container: Any) -> str:
+    """CERTWATCH_WEBHOOK_URL as a generic destination, as `certwatch webhook add` would add it; the banner's line."""
+    url = os.environ.get("CERTWATCH_WEBHOOK_URL")
+    if not url:
+        return "off (set CERTWATCH_WEBHOOK_URL to post signed events)"
+    from certwatch.webhooks import add_from_environment
+
+    given = os.environ.get("CERTWATCH_WEBHOOK_SECRET") or None
+    destination = add_from_environment(container, url, given)
+    secret = "CERTWATCH_WEBHOOK_SECRET" if given else destination.secret
+    return f"posting to CERTWATCH_WEBHOOK_URL as {destination.id}, signed with {secret}"
 
 
 def _bootstrap_token(container: Any) -> str:
@@ -270,10 +287,11 @@ def _deliver_events(application: Any, sqs: Any, queue_url: str, topic_arn: str) 
                 }
             ]
         }
-        try:
-            application.post_to_slack(event, None)
-        except Exception as exc:  # in AWS: retried, then the function's failure destination
-            print(f"[slack] not delivered: {exc}", file=sys.stderr, flush=True)
+        for name, handler in (("slack", application.post_to_slack), ("webhooks", application.post_to_webhooks)):
+            try:
+                handler(event, None)
+            except Exception as exc:  # in AWS: retried, then the function's failure destination
+                print(f"[{name}] not delivered: {exc}", file=sys.stderr, flush=True)
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
@@ -322,6 +340,7 @@ certwatch local stack is running (stage "local"; Ctrl-C stops it; every start is
   sweep         every {sweep_seconds:g} s; new targets are checked at once
   inventory     ACM ({os.environ["CERTWATCH_ACM_REGIONS"]}) and IAM on moto, every {sweep_seconds:g} s
   Slack         {"posting to CERTWATCH_SLACK_WEBHOOK_URL" if slack else "off (set CERTWATCH_SLACK_WEBHOOK_URL to post)"}
+  webhook       {stack.webhook}
   admin token   {stack.token}
 
   demo endpoints (their CA is trusted here):
