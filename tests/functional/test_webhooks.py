@@ -224,14 +224,15 @@ def test_the_url_and_its_secrets_never_reach_a_log_or_an_error(
     caplog.set_level(logging.DEBUG)
     errors: list[CertwatchError] = []
     with closed_port() as port:
-        for url, script in [
+        scenarios: list[tuple[str, list[int | tuple[int, dict[str, str]]]]] = [
             (receiver.url(), [(429, {"Retry-After": "1"}), 200]),
             (receiver.url(), [503, 503, 503, 503]),
             (receiver.url(), [404]),
             (receiver.url(), [(301, {"Location": "https://evil.example/s3cret"})]),
             (f"http://127.0.0.1:{port}/s3cret-path?token=s3cret-query", []),
             ("http://s3cret.webhook.test/s3cret", []),
-        ]:
+        ]
+        for url, script in scenarios:
             receiver.answer(*script)
             try:
                 post(poster(sleeps), url)
