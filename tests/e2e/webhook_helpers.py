@@ -97,7 +97,7 @@ Judge = Callable[[Delivery], str | None]  # what is wrong with a request, or Non
 class Receiver:
     """Records every POST; refuses (400) what ``judge`` finds wrong; else answers the script, then ``ok``."""
 
-    judge: Judge = lambda delivery: None  # noqa: E731
+    judge: Judge = lambda delivery: None
     ok: int = 200
     tls: ssl.SSLContext | None = None
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
