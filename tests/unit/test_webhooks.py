@@ -25,7 +25,7 @@ from chalicelib.domain.webhooks import (
 )
 from chalicelib.errors import InvalidRequestError
 from chalicelib.presentation.events import pagerduty_event, teams_message
-from chalicelib.services.webhooks import new_destination
+from chalicelib.services.webhooks import CLAIM_LEASE, new_destination
 from lab.certs import make_cert
 from tests.conftest import Pki
 from tests.unit.test_alerts import DAY, HOUR, NAME, TARGET, Watch, leaf_until
@@ -140,6 +140,13 @@ def test_new_destination_asks_vet_about_the_url() -> None:
     with pytest.raises(InvalidRequestError, match="address policy"):
         new_destination("https://internal.example/", vet=refuse, now=_now())
     assert asked == ["internal.example"]
+
+
+def test_a_claim_outlasts_the_webhooks_function_so_lambdas_retry_finds_a_dead_claim_free() -> None:
+    config = json.loads((Path(__file__).resolve().parents[2] / ".chalice" / "config.json").read_text())
+    for stage, settings in config["stages"].items():
+        timeout = settings["lambda_functions"]["webhooks"]["lambda_timeout"]
+        assert 0 < timeout <= CLAIM_LEASE.total_seconds(), stage
 
 
 # --- filters -----------------------------------------------------------------------------------------
