@@ -142,11 +142,15 @@ class WebhookRelay:
         try:
             send(destination, document, self._poster, self._clock)
         except CertwatchError as exc:
-            logger.warning("webhook %s did not take event %s: %s", destination.id, key, exc)
-            self._log.release(destination.id, key, self._clock())
-            return "failed"
-        self._log.delivered(destination.id, key, self._clock())
-        return "delivered"
+            problem = str(exc)
+        except Exception as exc:  # whatever else went wrong, the claim is given back (by type: no URL in a log)
+            problem = f"unexpected {type(exc).__name__}"
+        else:
+            self._log.delivered(destination.id, key, self._clock())
+            return "delivered"
+        logger.warning("webhook %s did not take event %s: %s", destination.id, key, problem)
+        self._log.release(destination.id, key, self._clock())
+        return "failed"
 
 
 def send(destination: Destination, document: dict[str, Any], poster: Poster, clock: Callable[[], datetime]) -> bool:

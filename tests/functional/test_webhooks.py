@@ -474,6 +474,24 @@ def test_a_failing_destination_fails_the_event_after_the_others_and_alone_is_ret
     assert [who for who, _, _ in recorder.sent] == [good.id, bad.id]
 
 
+def test_an_unexpected_error_gives_the_claim_back_and_costs_no_other_destination() -> None:
+    broken, good = _destination("https://broken.example/hook"), _destination()
+    with relay_of(broken, good) as (relay, recorder, log):
+
+        def explode(url: WebhookUrl, body: bytes, headers: Any, *, who: str) -> None:
+            if who == broken.id:
+                raise KeyError("s3cret")
+            RecordingPoster.post(recorder, url, body, headers, who=who)
+
+        recorder.post = explode  # type: ignore[method-assign]
+        with pytest.raises(WebhookError, match=f"{broken.id} ") as failed:
+            relay.deliver(_event())
+        assert "s3cret" not in str(failed.value)
+        assert [who for who, _, _ in recorder.sent] == [good.id]
+        at = datetime(2026, 11, 27, 12, tzinfo=UTC)
+        assert log.claim(broken.id, json.loads(_event())["id"], at, at + CLAIM_LEASE) is Claim.CLAIMED
+
+
 def test_a_delivery_in_progress_elsewhere_fails_this_invocation() -> None:
     generic = _destination()
     with relay_of(generic) as (relay, recorder, log):
