@@ -167,6 +167,12 @@ def post_to_slack(event: SNSEvent) -> None:
     container().slack.deliver(event.message)
 
 
+@app.on_sns_message(topic=SETTINGS.topic_name, name="webhooks")
+def post_to_webhooks(event: SNSEvent) -> None:
+    report = container().webhooks.deliver(event.message)
+    telemetry.count({"WebhooksDelivered": len(report.delivered), "WebhooksAlreadyDelivered": len(report.already)})
+
+
 @app.schedule(Rate(SETTINGS.inventory_hours, unit=Rate.HOURS), name="inventory")
 def scan_inventory(event: CloudWatchEvent) -> dict[str, Any]:
     result = container().inventory.scan()

@@ -380,7 +380,7 @@ def slack_remove_webhook(args: argparse.Namespace) -> int:
     return 0
 
 
-def sample_notification(stage: str, now: datetime) -> Notification:
+def sample_notification(stage: str, now: datetime, *, by: str = "certwatch slack test") -> Notification:
     """A made-up event about a certificate expiring in 14 days, built the way real events are, to try a channel."""
     endpoint = Endpoint("www.example.com", 443)
     leaf = CertificateInfo(
@@ -398,9 +398,7 @@ def sample_notification(stage: str, now: datetime) -> Notification:
         is_ca=False,
         self_issued=False,
     )
-    finding = Finding(
-        FindingCode.EXPIRING_SOON, Severity.WARNING, f"a sample event sent by `certwatch slack test` (stage {stage})"
-    )
+    finding = Finding(FindingCode.EXPIRING_SOON, Severity.WARNING, f"a sample event sent by `{by}` (stage {stage})")
     result = CheckResult("192.0.2.10", Status.WARNING, now, findings=(finding,), leaf=leaf, elapsed_ms=42.0)
     report = TargetReport(endpoint, (result,), now)
     target = Target("tg_sample", "sample", TargetSpec(endpoint), created_at=now, updated_at=now, next_check_at=now)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
-from certwatch import admin
+from certwatch import admin, webhooks
 from chalicelib import __version__
 from chalicelib.errors import CertwatchError
 
@@ -133,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_token_commands(commands, _Parser)
     admin.add_subscription_commands(commands, _Parser)
     admin.add_slack_commands(commands, _Parser)
+    webhooks.add_webhook_commands(commands, _Parser)
     admin.add_inventory_commands(commands, _Parser)
     return parser
 

@@ -20,6 +20,7 @@ from chalicelib.settings import Settings
 if TYPE_CHECKING:
     from chalicelib.adapters.discovery import Discoverer
     from chalicelib.adapters.sqs import SqsCheckQueue
+    from chalicelib.adapters.webhook import WebhookPoster
     from chalicelib.checks.engine import CheckEngine
     from chalicelib.checks.resolver import SystemResolver
     from chalicelib.domain.addresses import AddressPolicy
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from chalicelib.services.registry import TargetRegistry
     from chalicelib.services.scanning import CertificateSource, InventoryService
     from chalicelib.services.store import TargetStore
+    from chalicelib.services.webhooks import DeliveryLog, DestinationSource, WebhookRelay
 
 
 MAX_CONNECTIONS = 64
@@ -206,6 +208,30 @@ class Container:
         from chalicelib.services.pipeline import SlackRelay
 
         return SlackRelay(SlackWebhook(self.slack_webhook_url))
+
+    @cached_property
+    def webhook_destinations(self) -> DestinationSource:
+        from chalicelib.adapters.destinations import SsmDestinations
+
+        return SsmDestinations(self.ssm, self.settings.webhook_path)
+
+    @cached_property
+    def deliveries(self) -> DeliveryLog:
+        from chalicelib.adapters.deliveries import DynamoDeliveryLog
+
+        return DynamoDeliveryLog(self.dynamodb, self.settings.table_name)
+
+    @cached_property
+    def webhook_poster(self) -> WebhookPoster:
+        from chalicelib.adapters.webhook import WebhookPoster
+
+        return WebhookPoster(self.resolver.resolve, self.address_policy)
+
+    @cached_property
+    def webhooks(self) -> WebhookRelay:
+        from chalicelib.services.webhooks import WebhookRelay
+
+        return WebhookRelay(self.webhook_destinations, self.deliveries, self.webhook_poster, self.clock)
 
     @cached_property
     def registry(self) -> TargetRegistry:

@@ -96,6 +96,10 @@ class SlackError(CertwatchError):
     """Slack did not take a message (after the retries a transient failure deserves)."""
 
 
+class WebhookError(CertwatchError):
+    """A webhook destination did not take an event, or cannot be one (its URL is never in the message)."""
+
+
 class SourceError(CertwatchError):
     """ACM or IAM refused or failed a request for a reason other than throttling (access denied, ...)."""
 

@@ -43,6 +43,7 @@ class Settings:
     public_url: str | None = None
     slack_parameter: str = "/certwatch/dev/slack-webhook-url"
     slack_webhook_url: str | None = None
+    webhook_path: str = "/certwatch/dev/webhooks"
     acm_regions: tuple[str, ...] = ()
     acm_team: str | None = None
     inventory_hours: int = 24
@@ -57,6 +58,7 @@ class Settings:
             check_queue_name=f"certwatch-{stage}-checks",
             topic_name=f"certwatch-{stage}-alerts",
             slack_parameter=f"/certwatch/{stage}/slack-webhook-url",
+            webhook_path=f"/certwatch/{stage}/webhooks",
         )
         return replace(named, **overrides)  # type: ignore[arg-type]
 
@@ -97,6 +99,9 @@ class Settings:
                 env, "CERTWATCH_SLACK_PARAMETER", base.slack_parameter, _PARAMETER, "an SSM parameter name such as /a/b"
             ),
             slack_webhook_url=_url(env, "CERTWATCH_SLACK_WEBHOOK_URL", secret=True),
+            webhook_path=read_text(
+                env, "CERTWATCH_WEBHOOK_PATH", base.webhook_path, _PARAMETER, "an SSM parameter path such as /a/b"
+            ),
             acm_regions=_regions(env, "CERTWATCH_ACM_REGIONS"),
             acm_team=_team(env, "CERTWATCH_ACM_TEAM"),
             inventory_hours=read_int(env, "CERTWATCH_INVENTORY_HOURS", 24, 1, 720),

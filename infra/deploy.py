@@ -7,8 +7,8 @@
 deploy: (1) the data stack from infra/template.yaml (its own stack, so data outlives the app),
 (2) its outputs recorded into .chalice/config.json for the stage (the chalice-workshop
 recordresources pattern), (3) ``chalice deploy --stage``, (4) what Chalice cannot express:
-partial batch responses on the checker's SQS mapping and the Slack function's failure
-destination. Every step is idempotent, so re-running is safe.
+partial batch responses on the checker's SQS mapping and the failure destination of the Slack
+and webhooks functions. Every step is idempotent, so re-running is safe.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from chalicelib.adapters.cloudformation import deploy_stack, stack_name, stack_outputs  # noqa: E402
 from chalicelib.errors import CertwatchError  # noqa: E402
 from chalicelib.settings import stage_environment  # noqa: E402
-from infra.merge_template import GATEWAY_RESPONSES, gateway_response, merge_template  # noqa: E402
+from infra.merge_template import GATEWAY_RESPONSES, NOTIFIERS, gateway_response, merge_template  # noqa: E402
 
 CONFIG = ROOT / ".chalice" / "config.json"
 CHALICE = str(Path(sys.executable).parent / "chalice")  # the venv's chalice command
@@ -39,6 +39,7 @@ RECORDED = {
     "CheckQueueUrl": "CERTWATCH_CHECK_QUEUE_URL",
     "AlertsTopicArn": "CERTWATCH_TOPIC_ARN",
     "SlackWebhookParameter": "CERTWATCH_SLACK_PARAMETER",
+    "WebhookParameterPath": "CERTWATCH_WEBHOOK_PATH",
 }
 
 
@@ -76,13 +77,14 @@ def configure_event_sources(lambda_client: Any, stage: str, outputs: dict[str, s
                 UUID=mapping["UUID"], FunctionResponseTypes=["ReportBatchItemFailures"]
             )
             done.append(f"{checker}: ReportBatchItemFailures on {mapping['UUID']}")
-    slack = f"certwatch-{stage}-slack"
-    lambda_client.put_function_event_invoke_config(
-        FunctionName=slack,
-        MaximumRetryAttempts=2,
-        DestinationConfig={"OnFailure": {"Destination": outputs["NotifyDeadLetterQueueArn"]}},
-    )
-    done.append(f"{slack}: 2 retries, then {outputs['NotifyDeadLetterQueueArn']}")
+    for notifier in NOTIFIERS:
+        function = f"certwatch-{stage}-{notifier}"
+        lambda_client.put_function_event_invoke_config(
+            FunctionName=function,
+            MaximumRetryAttempts=2,
+            DestinationConfig={"OnFailure": {"Destination": outputs["NotifyDeadLetterQueueArn"]}},
+        )
+        done.append(f"{function}: 2 retries, then {outputs['NotifyDeadLetterQueueArn']}")
     return done
 
 
@@ -188,16 +190,16 @@ def patch_terraform(document: dict[str, Any], stage: str) -> dict[str, Any]:
     for mapping in resources.get("aws_lambda_event_source_mapping", {}).values():
         if "checker" in json.dumps(mapping.get("function_name", "")):
             mapping["function_response_types"] = ["ReportBatchItemFailures"]
-    resources.setdefault("aws_lambda_function_event_invoke_config", {})["slack_failures"] = {
-        "function_name": "${aws_lambda_function.slack.function_name}",
-        "maximum_retry_attempts": 2,
-        "destination_config": {
-            "on_failure": {
-                "destination": f"arn:${{data.aws_partition.chalice.partition}}:sqs:${{data.aws_region.chalice.name}}:"
-                f"${{data.aws_caller_identity.chalice.account_id}}:certwatch-{stage}-notify-dlq"
-            }
-        },
-    }
+    notify_dlq = (
+        f"arn:${{data.aws_partition.chalice.partition}}:sqs:${{data.aws_region.chalice.name}}:"
+        f"${{data.aws_caller_identity.chalice.account_id}}:certwatch-{stage}-notify-dlq"
+    )
+    for notifier in NOTIFIERS:
+        resources.setdefault("aws_lambda_function_event_invoke_config", {})[f"{notifier}_failures"] = {
+            "function_name": f"${{aws_lambda_function.{notifier}.function_name}}",
+            "maximum_retry_attempts": 2,
+            "destination_config": {"on_failure": {"destination": notify_dlq}},
+        }
     return document
 
 

@@ -3,8 +3,8 @@
 What Chalice cannot express itself, for one stage:
 - the checker's SQS event source reports partial batch failures (ReportBatchItemFailures), so one
   poisoned message is retried alone;
-- the Slack function retries an event twice, then sends it to the notify dead-letter queue
-  (its failure destination) instead of dropping it;
+- the Slack and webhooks functions retry an event twice, then send it to the notify dead-letter
+  queue (their failure destination) instead of dropping it;
 - API Gateway's own answers (no token, no such route, throttled) carry the API's JSON error shape.
 
     python infra/merge_template.py prod > build/merge-prod.json
@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import json
 import sys
+
+# The functions the alerts topic invokes (Chalice's name -> its logical id in SAM output): each
+# retries an event twice, then hands it to the notify dead-letter queue.
+NOTIFIERS = {"slack": "Slack", "webhooks": "Webhooks"}
 
 # API Gateway answers some requests itself (no Authorization header, no such route): give those
 # the same JSON error shape the functions use. Fixed texts: API Gateway's own messages can repeat
@@ -63,13 +67,16 @@ def merge_template(stage: str) -> dict[str, object]:
                 }
             },
             "RestAPI": {"Properties": {"GatewayResponses": gateway_responses()}},
-            "Slack": {
-                "Properties": {
-                    "EventInvokeConfig": {
-                        "MaximumRetryAttempts": 2,
-                        "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": {"Fn::Sub": notify_dlq}}},
+            **{
+                function: {
+                    "Properties": {
+                        "EventInvokeConfig": {
+                            "MaximumRetryAttempts": 2,
+                            "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": {"Fn::Sub": notify_dlq}}},
+                        }
                     }
                 }
+                for function in NOTIFIERS.values()
             },
         }
     }

@@ -26,6 +26,7 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     "sweep": ("logs", "table-read", "table-write", "queue-send", "topic-publish"),
     "checker": ("logs", "table-read", "table-write", "topic-publish", "queue-consume"),
     "slack": ("logs", "slack-secret", "notify-dead-letters"),
+    "webhooks": ("logs", "webhook-destinations", "webhook-deliveries", "notify-dead-letters"),
     "inventory": ("logs", "table-read", "table-write", "topic-publish", "acm-read", "iam-read"),
     "acm_events": ("logs", "table-read", "table-write", "topic-publish", "acm-read"),
 }
@@ -75,6 +76,23 @@ def capabilities(stage: str) -> dict[str, list[dict[str, Any]]]:
             _allow(["ssm:GetParameter"], f"arn:aws:ssm:*:*:parameter/certwatch/{stage}/slack-webhook-url")
         ],
         "notify-dead-letters": [_allow(["sqs:SendMessage"], f"arn:aws:sqs:*:*:certwatch-{stage}-notify-dlq")],
+        # Read only: destinations are written by the operator's `certwatch webhook add`.
+        "webhook-destinations": [
+            _allow(
+                ["ssm:GetParametersByPath"],
+                [
+                    f"arn:aws:ssm:*:*:parameter/certwatch/{stage}/webhooks",
+                    f"arn:aws:ssm:*:*:parameter/certwatch/{stage}/webhooks/*",
+                ],
+            )
+        ],
+        # The delivery records only (their partition key starts WEBHOOK#): no target, token or result.
+        "webhook-deliveries": [
+            {
+                **_allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], table),
+                "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["WEBHOOK#*"]}},
+            }
+        ],
         # Listing has no resource to scope to; describing is scoped to certificates.
         "acm-read": [
             _allow(["acm:ListCertificates"], "*"),

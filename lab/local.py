@@ -3,16 +3,18 @@
 moto's server plays AWS on 127.0.0.1 (one request at a time: lab/localaws.py), the resources
 come from the same infra/template.yaml a deployment uses, the API is served by Chalice's local
 server, and the Lambda handlers of app.py run on what the queues deliver: the sweep on a short
-schedule, the checker on the check queue (batches as configured, a few at once), the Slack
-function on what the alerts topic publishes. Every event's email text is printed; moto's own
-warnings and errors go to a log file the banner names, with the demo CA's PEM file beside it.
+schedule, the checker on the check queue (batches as configured, a few at once), the Slack and
+webhooks functions on what the alerts topic publishes. Every event's email text is printed; moto's
+own warnings and errors go to a log file the banner names, with the demo CA's PEM file beside it.
 
 Settings (environment), each checked at start (a bad one is one line naming it, exit status 2):
 PORT (API, 8000), CERTWATCH_LOCAL_AWS_PORT (moto, 5000), CERTWATCH_SWEEP_SECONDS (60),
 CERTWATCH_DEMO_PORT (9441: first of the three demo endpoints), CERTWATCH_BOOTSTRAP_TOKEN (use this
-admin token instead of a new one), and the functions' own CERTWATCH_* settings (chalicelib/settings.py),
-such as CERTWATCH_SLACK_WEBHOOK_URL (post events there), CERTWATCH_ALLOW_CIDRS (127.0.0.0/8,::1/128)
-and CERTWATCH_ACM_REGIONS (us-east-1: the local ACM scanned every sweep).
+admin token instead of a new one), CERTWATCH_WEBHOOK_URL and CERTWATCH_WEBHOOK_SECRET (one signed
+webhook destination, added at start; loopback and plain http are allowed here), and the functions'
+own CERTWATCH_* settings (chalicelib/settings.py), such as CERTWATCH_SLACK_WEBHOOK_URL (post events
+there), CERTWATCH_ALLOW_CIDRS (127.0.0.0/8,::1/128) and CERTWATCH_ACM_REGIONS (us-east-1: the local
+ACM scanned every sweep).
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ class LocalStack:
     demo_targets: dict[str, str]
     demo_ca_file: Path
     log_file: Path
+    webhook: str = ""
 
 
 def main() -> int:
@@ -205,6 +208,7 @@ def _start(
     import app as application
 
     token = _bootstrap_token(container, local.bootstrap_token)
+    webhook = _local_webhook(container)
     sqs = boto3.client("sqs")
     console_queue = _subscribe_console(boto3.client("sns"), sqs, outputs["AlertsTopicArn"])
     if stop.is_set():
@@ -236,9 +240,21 @@ def _start(
     loop("events", lambda: _deliver_events(application, sqs, console_queue, outputs["AlertsTopicArn"]), IDLE_POLL)
     if stop.is_set():
         return None
-    return LocalStack(
-        f"http://127.0.0.1:{local.api_port}", aws_url, token, demo_targets, demo_ca_file.resolve(), log_file.resolve()
-    )
+    api_url = f"http://127.0.0.1:{local.api_port}"
+    return LocalStack(api_url, aws_url, token, demo_targets, demo_ca_file.resolve(), log_file.resolve(), webhook)
+
+
+def _local_webhook(container: Any) -> str:
+    """CERTWATCH_WEBHOOK_URL as a generic destination, as `certwatch webhook add` would add it; the banner's line."""
+    url = os.environ.get("CERTWATCH_WEBHOOK_URL")
+    if not url:
+        return "off (set CERTWATCH_WEBHOOK_URL to post signed events)"
+    from certwatch.webhooks import add_from_environment
+
+    given = os.environ.get("CERTWATCH_WEBHOOK_SECRET") or None
+    destination = add_from_environment(container, url, given)
+    secret = "CERTWATCH_WEBHOOK_SECRET" if given else destination.secret
+    return f"posting to CERTWATCH_WEBHOOK_URL as {destination.id}, signed with {secret}"
 
 
 def _bootstrap_token(container: Any, given: str | None) -> str:
@@ -371,10 +387,11 @@ def _deliver_events(application: Any, sqs: Any, queue_url: str, topic_arn: str) 
                 }
             ]
         }
-        try:
-            application.post_to_slack(event, None)
-        except Exception as exc:  # in AWS: retried, then the function's failure destination
-            print(f"[slack] not delivered: {exc}", file=sys.stderr, flush=True)
+        for name, handler in (("slack", application.post_to_slack), ("webhooks", application.post_to_webhooks)):
+            try:
+                handler(event, None)
+            except Exception as exc:  # in AWS: retried, then the function's failure destination
+                print(f"[{name}] not delivered: {exc}", file=sys.stderr, flush=True)
     if messages:
         entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
         sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
@@ -432,6 +449,7 @@ certwatch local stack is running (stage "local"; Ctrl-C stops it; every start is
   sweep         every {sweep_seconds:g} s; new targets are checked at once
   inventory     ACM ({os.environ["CERTWATCH_ACM_REGIONS"]}) and IAM on moto, every {sweep_seconds:g} s
   Slack         {"posting to CERTWATCH_SLACK_WEBHOOK_URL" if slack else "off (set CERTWATCH_SLACK_WEBHOOK_URL to post)"}
+  webhook       {stack.webhook}
   admin token   {stack.token}
   log           {stack.log_file}  (moto's own warnings and errors)
   demo CA       {stack.demo_ca_file}  (trusted here)

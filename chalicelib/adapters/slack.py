@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.adapters.retrying import DELIVERED, Outcome, Retrier, answered, failed
 from chalicelib.errors import SlackError
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ Opener = Callable[..., Any]
 
 
 class SlackWebhook:
-    """Posts payloads to a Slack incoming webhook; retries 429 (honouring Retry-After), 5xx and network errors."""
+    """Posts payloads to a Slack incoming webhook; retries 429 and 5xx (honouring Retry-After) and network errors."""
 
     def __init__(
         self,
@@ -37,9 +38,7 @@ class SlackWebhook:
     ) -> None:
         self._url = url
         self._open = opener
-        self._sleep = sleep
-        self._attempts = attempts
-        self._max_wait = max_wait
+        self._retrier = Retrier(attempts=attempts, max_wait=max_wait, sleep=sleep)
         self._timeout = timeout
 
     def post(self, payload: dict[str, Any]) -> bool:
@@ -49,31 +48,27 @@ class SlackWebhook:
             logger.info("no Slack webhook configured; skipping the Slack message")
             return False
         data = json.dumps(payload).encode()
-        for attempt in range(1, self._attempts + 1):
+
+        def attempt() -> Outcome:
             request = urllib.request.Request(
                 url, data=data, headers={"Content-Type": "application/json"}, method="POST"
             )
             try:
                 with self._open(request, timeout=self._timeout) as response:
                     response.read()
-                return True
+                return DELIVERED
             except urllib.error.HTTPError as exc:
-                status, retry_after = exc.code, exc.headers.get("Retry-After") if exc.headers else None
+                retry_after = exc.headers.get("Retry-After") if exc.headers else None
                 exc.close()
-                if status != 429 and status < 500:
-                    raise SlackError(f"Slack refused the message with HTTP {status}") from None
-                wait = _seconds(retry_after) if status == 429 and retry_after else 2.0 ** (attempt - 1)
-                problem = f"HTTP {status}"
+                return answered(exc.code, retry_after)
             except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as exc:
-                wait, problem = 2.0 ** (attempt - 1), type(exc).__name__
-            if attempt < self._attempts:
-                logger.warning("Slack answered %s; retrying in %.1fs (attempt %d)", problem, wait, attempt)
-                self._sleep(min(wait, self._max_wait))
-        raise SlackError(f"Slack did not take the message after {self._attempts} attempts (last: {problem})")
+                return failed(exc)
 
-
-def _seconds(retry_after: str) -> float:
-    try:
-        return max(0.0, float(retry_after))
-    except ValueError:
-        return 1.0
+        outcome = self._retrier.run(attempt, "Slack")
+        if outcome.delivered:
+            return True
+        if not outcome.retryable:
+            raise SlackError(f"Slack refused the message with {outcome.problem}")
+        raise SlackError(
+            f"Slack did not take the message after {self._retrier.attempts} attempts (last: {outcome.problem})"
+        )

@@ -70,6 +70,10 @@ class EventType(enum.StrEnum):
     RECOVERED = "certificate.recovered"
 
 
+# Events that close what earlier events opened (a pager resolves the incident with them).
+CLOSING = frozenset({EventType.RENEWED, EventType.RECOVERED})
+
+
 @dataclass(frozen=True, slots=True)
 class AlertPolicy:
     """How a target is alerted on."""
@@ -321,6 +325,29 @@ def _problems(
         )
         return replace(state, problems=frozenset(), problem_episode=state.problem_episode + 1), events
     return replace(state, problems=frozenset(present) | still_open), events
+
+
+def incident(key: str, type: EventType) -> str | None:
+    """The incident an event opens, updates or closes, read from its key: the same for all of them.
+
+    A certificate's expiry (``<target>:<fingerprint>``: every threshold, the expiry, then the
+    renewal that replaces it), an unreachable episode and a problem episode each make one
+    incident. A "still critical" repeat belongs to none: it reminds of what is already open.
+    """
+    if type is EventType.RENEWED:  # <target>:<old fingerprint>:renewed:<new fingerprint>
+        return key.rpartition(":renewed:")[0] or None
+    if type is EventType.EXPIRING:  # <target>:<fingerprint>:expiring:<days>
+        return key.rpartition(":expiring:")[0] or None
+    if type is EventType.EXPIRED:  # <target>:<fingerprint>:expired
+        return key.removesuffix(":expired")
+    if type is EventType.UNREACHABLE:  # <target>:unreachable:<episode>
+        return key
+    if type is EventType.RECOVERED:  # <target>:unreachable:<episode>:recovered, <target>:problems:<episode>:recovered
+        return key.removesuffix(":recovered")
+    head, found, rest = key.rpartition(":problem:")  # <target>:<fingerprint>:problem:<episode>:<codes>
+    if not found:
+        return None  # <target>:<fingerprint>:repeat:<bucket>
+    return f"{head.rpartition(':')[0]}:problems:{rest.partition(':')[0]}"
 
 
 def _codes(report: Observation, code: FindingCode) -> tuple[Finding, ...]:

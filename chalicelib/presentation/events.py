@@ -1,15 +1,17 @@
-"""Rendering alert events for people: the SNS message (JSON document, email text, attributes) and Slack.
+"""Rendering alert events for people: the SNS message (JSON document, email text, attributes), Slack,
+PagerDuty (Events API v2) and Microsoft Teams (an Adaptive Card).
 
-The JSON document is versioned and is the contract for subscribers; the email text and the
-Slack blocks are made from it, so every channel says the same thing.
+The JSON document is versioned and is the contract for subscribers; the email text, the Slack
+blocks, the PagerDuty event and the Teams card are made from it, so every channel says the same thing.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.alerts import AlertEvent, AlertSubject, Notification
+from chalicelib.domain.alerts import CLOSING, AlertEvent, AlertSubject, EventType, Notification, incident
 from chalicelib.domain.models import Severity, short_name
 from chalicelib.domain.targets import Target
 from chalicelib.presentation.documents import endpoint_fields, finding_to_dict, iso
@@ -18,6 +20,9 @@ DOCUMENT_VERSION = 1
 _COLOURS = {"critical": "#d0021b", "warning": "#f5a623", "info": "#2e7d32"}
 _SLACK_TEXT_LIMIT = 2900  # Block Kit section text is limited to 3000 characters
 _SLACK_FIELD_LIMIT = 1900  # and a field's text to 2000
+_TEAMS_COLOURS = {"critical": "attention", "warning": "warning", "info": "good"}
+_PAGERDUTY_SUMMARY_LIMIT = 1024  # Events API v2: payload.summary
+_PAGERDUTY_KEY_LIMIT = 255  # and dedup_key
 
 
 def target_subject(target: Target, base_url: str | None = None) -> AlertSubject:
@@ -128,17 +133,10 @@ def slack_message(document: dict[str, Any]) -> dict[str, Any]:
     Text that comes from a served certificate (issuer, names in messages) is escaped, so a server
     being checked cannot put ``<!channel>`` or a disguised link into the alert.
     """
-    target, certificate = document["target"], document.get("certificate") or {}
+    target = document["target"]
     host = _mrkdwn(_where(target))
     headline = f"*{document['severity'].upper()}* `{host}` {_mrkdwn(document['summary'])}"
-    facts = [
-        ("Target", target["target"]),
-        ("Days left", "-" if document.get("days_left") is None else str(document["days_left"])),
-        ("Expires", str(document.get("not_after") or "-")),
-        ("Issuer", short_name(str(certificate.get("issuer") or "-"))),
-        ("Team", document["team"]),
-        ("Event", document["type"]),
-    ]
+    facts = event_facts(document)
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": headline[:_SLACK_TEXT_LIMIT]}},
         {
@@ -166,6 +164,102 @@ def slack_message(document: dict[str, Any]) -> dict[str, Any]:
     )
     colour = _COLOURS.get(document["severity"], _COLOURS[Severity.INFO.value])
     return {"text": f"[certwatch] {headline}"[:_SLACK_TEXT_LIMIT], "attachments": [{"color": colour, "blocks": blocks}]}
+
+
+def event_facts(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """The facts every chat message of an event shows, as (name, value) pairs."""
+    target, certificate = document["target"], document.get("certificate") or {}
+    return [
+        ("Target", str(target["target"])),
+        ("Days left", "-" if document.get("days_left") is None else str(document["days_left"])),
+        ("Expires", str(document.get("not_after") or "-")),
+        ("Issuer", short_name(str(certificate.get("issuer") or "-"))),
+        ("Team", str(document["team"])),
+        ("Event", str(document["type"])),
+    ]
+
+
+def pagerduty_event(document: dict[str, Any], routing_key: str) -> dict[str, Any] | None:
+    """A PagerDuty Events API v2 event: a trigger, or the resolve of the incident a renewal or recovery closes.
+
+    The ``dedup_key`` is the incident the event belongs to (alerts.incident), so every expiry
+    threshold of a certificate updates one incident, and its renewal resolves it. None for what
+    opens no incident of its own (a "still critical" reminder).
+    """
+    try:
+        kind = EventType(document["type"])
+    except ValueError:
+        return None
+    key = incident(str(document["id"]), kind)
+    if key is None:
+        return None
+    if len(key) > _PAGERDUTY_KEY_LIMIT:
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    if kind in CLOSING:
+        return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": key}
+    target, where = document["target"], _where(document["target"])
+    details: dict[str, Any] = {name.lower().replace(" ", "_"): value for name, value in event_facts(document)}
+    details["event_id"] = document["id"]
+    details["findings"] = [f"{f['code']} ({f['severity']}): {f['message']}" for f in document.get("findings") or []]
+    event: dict[str, Any] = {
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": key,
+        "payload": {
+            "summary": f"{where} {document['summary']}"[:_PAGERDUTY_SUMMARY_LIMIT],
+            "source": where,
+            "severity": document["severity"],
+            "timestamp": document.get("checked_at") or document["published_at"],
+            "component": str(target.get("target") or where),
+            "group": document["team"],
+            "class": document["type"],
+            "custom_details": details,
+        },
+        "client": "certwatch",
+    }
+    if target.get("url"):
+        event["client_url"] = target["url"]
+        event["links"] = [{"href": target["url"], "text": "Open target in certwatch"}]
+    return event
+
+
+def teams_message(document: dict[str, Any]) -> dict[str, Any]:
+    """A Microsoft Teams Workflows message: one Adaptive Card (schema 1.4) with the Slack message's facts.
+
+    Whatever comes from the event is written in TextRuns, which Teams never reads as markdown, so
+    a checked server cannot put a disguised link into the card.
+    """
+    target = document["target"]
+    colour = _TEAMS_COLOURS.get(document["severity"], _TEAMS_COLOURS[Severity.INFO.value])
+    severity = document["severity"].upper()
+    body: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": f"certwatch · {severity}", "color": colour, "weight": "bolder"},
+        _rich([_run(f"{_where(target)} {document['summary']}", size="medium", weight="bolder")]),
+        *(_rich([_run(f"{name}: ", weight="bolder"), _run(value)]) for name, value in event_facts(document)),
+    ]
+    body += [
+        _rich([_run(f"{f['code']} ({f['severity']}): ", weight="bolder"), _run(str(f["message"])[:_SLACK_FIELD_LIMIT])])
+        for f in (document.get("findings") or [])[:20]
+    ]
+    body.append(_rich([_run(f"certwatch · {document.get('checked_at')}", isSubtle=True)]))
+    card: dict[str, Any] = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+    }
+    if target.get("url"):
+        card["actions"] = [{"type": "Action.OpenUrl", "title": "Open target", "url": target["url"]}]
+    attachment = {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
+    return {"type": "message", "attachments": [attachment]}
+
+
+def _rich(inlines: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "RichTextBlock", "inlines": inlines}
+
+
+def _run(text: str, **style: Any) -> dict[str, Any]:
+    return {"type": "TextRun", "text": text, **style}
 
 
 def _where(target: dict[str, Any]) -> str:

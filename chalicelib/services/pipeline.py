@@ -221,15 +221,23 @@ class SlackRelay:
 
     def deliver(self, message: str) -> bool:
         """Post the event document ``message``; SlackError when Slack refuses it for good."""
-        try:
-            document = json.loads(message)
-        except ValueError:
-            logger.error("not a certwatch event document; not posted: %r", message[:200])
-            return False
-        if not isinstance(document, dict) or document.get("version") != DOCUMENT_VERSION:
-            logger.error("unknown event document version; not posted")
+        document = event_document(message)
+        if document is None:
             return False
         return self._webhook.post(slack_message(document))
+
+
+def event_document(message: str) -> dict[str, Any] | None:
+    """The v1 event document an alerts-topic message carries; None (logged) for anything else."""
+    try:
+        document = json.loads(message)
+    except ValueError:
+        logger.error("not a certwatch event document; not posted: %r", message[:200])
+        return None
+    if not isinstance(document, dict) or document.get("version") != DOCUMENT_VERSION:
+        logger.error("unknown event document version; not posted")
+        return None
+    return document
 
 
 def _parse_message(body: object) -> tuple[str, str]:

@@ -25,6 +25,7 @@ SAM_FUNCTIONS = {
     "sweep": "Sweep",
     "checker": "Checker",
     "slack": "Slack",
+    "webhooks": "Webhooks",
     "inventory": "Inventory",
     "acm_events": "AcmEvents",
 }

@@ -43,9 +43,11 @@ OUTPUTS = {
     "AlertsTopicArn",
     "OpsTopicArn",
     "SlackWebhookParameter",
+    "WebhookParameterPath",
 }
 CHECKER = f"certwatch-{STAGE}-checker"
 SLACK = f"certwatch-{STAGE}-slack"
+WEBHOOKS = f"certwatch-{STAGE}-webhooks"
 BUILD = ROOT / "build" / STAGE
 WHEELHOUSE_DONE = ROOT / "build" / "wheelhouse" / f".done-{Path(sys.prefix).name}"  # the Makefile's stamp
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
@@ -71,6 +73,7 @@ def test_the_data_stack_deploys_with_every_output(outputs: dict[str, str]) -> No
     assert outputs["AlertsTopicArn"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:certwatch-{STAGE}-alerts"
     assert outputs["OpsTopicArn"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:certwatch-{STAGE}-ops"
     assert outputs["SlackWebhookParameter"] == Settings.for_stage(STAGE).slack_parameter
+    assert outputs["WebhookParameterPath"] == Settings.for_stage(STAGE).webhook_path
 
 
 def test_the_prod_table_is_protected_from_deletion(outputs: dict[str, str]) -> None:
@@ -114,6 +117,8 @@ REACHES = {
     "topic-publish": [("sns:Publish", "alerts topic")],
     "slack-secret": [("ssm:GetParameter", "slack parameter")],
     "notify-dead-letters": [("sqs:SendMessage", "notify dead-letter queue")],
+    "webhook-destinations": [("ssm:GetParametersByPath", "webhook parameters")],
+    "webhook-deliveries": [("dynamodb:PutItem", "table"), ("dynamodb:UpdateItem", "table")],
 }
 
 
@@ -127,6 +132,7 @@ def test_each_policy_reaches_the_deployed_resources_it_is_for(outputs: dict[str,
         "alerts topic": outputs["AlertsTopicArn"],
         "slack parameter": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{outputs['SlackWebhookParameter']}",
         "notify dead-letter queue": outputs["NotifyDeadLetterQueueArn"],
+        "webhook parameters": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{outputs['WebhookParameterPath']}",
     }
     document = policy_file(STAGE, function)
     for capability in infra_policy.FUNCTIONS[function]:
@@ -154,6 +160,7 @@ def test_record_outputs_writes_the_stage_variables_and_keeps_everything_else(
         "CERTWATCH_CHECK_QUEUE_URL": outputs["CheckQueueUrl"],
         "CERTWATCH_TOPIC_ARN": outputs["AlertsTopicArn"],
         "CERTWATCH_SLACK_PARAMETER": f"/certwatch/{STAGE}/slack-webhook-url",
+        "CERTWATCH_WEBHOOK_PATH": f"/certwatch/{STAGE}/webhooks",
     }
     expected = json.loads(json.dumps(before))
     expected["stages"][STAGE]["environment_variables"].update(recorded)
@@ -179,7 +186,7 @@ def _lambda_zip() -> bytes:
 
 
 def _deployed_functions(outputs: dict[str, str]) -> Any:
-    """The checker (with its SQS mapping, as `chalice deploy` leaves it) and the Slack function, on moto."""
+    """The checker (with its SQS mapping, as `chalice deploy` leaves it), the Slack and webhooks functions, on moto."""
     role = boto3.client("iam").create_role(
         RoleName="certwatch-test-role",
         AssumeRolePolicyDocument=json.dumps(
@@ -196,7 +203,7 @@ def _deployed_functions(outputs: dict[str, str]) -> Any:
         name: client.create_function(
             FunctionName=name, Runtime="python3.13", Role=role, Handler="app.handler", Code={"ZipFile": _lambda_zip()}
         )["FunctionArn"]
-        for name in (CHECKER, SLACK)
+        for name in (CHECKER, SLACK, WEBHOOKS)
     }
     # by the function's ARN, as chalice deploy does (moto then finds it by that ARN only, not by name)
     client.create_event_source_mapping(
@@ -223,10 +230,11 @@ def test_configure_event_sources_turns_on_partial_batch_responses_and_the_slack_
     (mapping,) = _mappings(client, outputs["CheckQueueArn"])
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BatchSize"] == 25  # the rest of what chalice deploy set is left alone
-    invoke = client.get_function_event_invoke_config(FunctionName=SLACK)
-    assert invoke["MaximumRetryAttempts"] == 2
-    assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == outputs["NotifyDeadLetterQueueArn"]
-    assert len(changes) == 2
+    for function in (SLACK, WEBHOOKS):
+        invoke = client.get_function_event_invoke_config(FunctionName=function)
+        assert invoke["MaximumRetryAttempts"] == 2
+        assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == outputs["NotifyDeadLetterQueueArn"]
+    assert len(changes) == 3
 
 
 def test_configure_event_sources_twice_is_harmless(outputs: dict[str, str]) -> None:
@@ -238,9 +246,10 @@ def test_configure_event_sources_twice_is_harmless(outputs: dict[str, str]) -> N
 
     assert [change for change in again if CHECKER in change] == []  # nothing left to change on the mapping
     assert _mappings(client, outputs["CheckQueueArn"]) == mappings
-    invoke = client.get_function_event_invoke_config(FunctionName=SLACK)
-    assert invoke["MaximumRetryAttempts"] == 2
-    assert invoke["DestinationConfig"] == {"OnFailure": {"Destination": outputs["NotifyDeadLetterQueueArn"]}}
+    for function in (SLACK, WEBHOOKS):
+        invoke = client.get_function_event_invoke_config(FunctionName=function)
+        assert invoke["MaximumRetryAttempts"] == 2
+        assert invoke["DestinationConfig"] == {"OnFailure": {"Destination": outputs["NotifyDeadLetterQueueArn"]}}
 
 
 def test_configure_event_sources_leaves_other_mappings_of_the_checker_alone(outputs: dict[str, str]) -> None:
@@ -348,11 +357,14 @@ def test_the_checker_reads_the_check_queue_with_partial_batch_responses(sam: dic
     assert properties["ScalingConfig"] == {"MaximumConcurrency": 20}
 
 
-def test_slack_listens_to_the_alerts_topic_and_dead_letters_its_failures(sam: dict[str, Any]) -> None:
-    event = _event(sam, "slack")
+@pytest.mark.parametrize("function", ["slack", "webhooks"])
+def test_the_notifiers_listen_to_the_alerts_topic_and_dead_letter_their_failures(
+    sam: dict[str, Any], function: str
+) -> None:
+    event = _event(sam, function)
     assert event["Type"] == "SNS"
     assert event["Properties"]["Topic"]["Fn::Sub"].endswith(f":certwatch-{STAGE}-alerts")
-    invoke = _function(sam, "slack")["EventInvokeConfig"]
+    invoke = _function(sam, function)["EventInvokeConfig"]
     assert invoke["MaximumRetryAttempts"] == 2
     failure = invoke["DestinationConfig"]["OnFailure"]
     assert failure["Type"] == "SQS"
@@ -397,10 +409,14 @@ def test_the_terraform_output_has_the_same_event_source_settings(terraform: dict
     assert mapping["function_name"] == "${aws_lambda_function.checker.arn}"
     assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
     assert resources["aws_lambda_function"]["checker"]["function_name"] == CHECKER
-    (invoke,) = resources["aws_lambda_function_event_invoke_config"].values()
-    assert invoke["function_name"] == "${aws_lambda_function.slack.function_name}"
-    assert invoke["maximum_retry_attempts"] == 2
-    assert invoke["destination_config"]["on_failure"]["destination"].endswith(f":certwatch-{STAGE}-notify-dlq")
+    invokes = resources["aws_lambda_function_event_invoke_config"]
+    assert {invoke["function_name"] for invoke in invokes.values()} == {
+        "${aws_lambda_function.slack.function_name}",
+        "${aws_lambda_function.webhooks.function_name}",
+    }
+    for invoke in invokes.values():
+        assert invoke["maximum_retry_attempts"] == 2
+        assert invoke["destination_config"]["on_failure"]["destination"].endswith(f":certwatch-{STAGE}-notify-dlq")
     for name in SAM_FUNCTIONS:
         attached = json.loads(resources["aws_iam_role_policy"][f"{name}_role"]["policy"])
         assert attached == policy_file(STAGE, name), name

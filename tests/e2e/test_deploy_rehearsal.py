@@ -203,15 +203,16 @@ def test_each_schedule_and_the_acm_rule_target_their_function_which_lets_them_in
         assert ("events.amazonaws.com", rule["arn"]) in invokers, function
 
 
-def test_slack_listens_to_the_alerts_topic_and_dead_letters_its_failures(rehearsal: Rehearsal) -> None:
+def test_slack_and_webhooks_listen_to_the_alerts_topic_and_dead_letter_their_failures(rehearsal: Rehearsal) -> None:
     outputs = rehearsal.after_first["stack"]["outputs"]
-    assert rehearsal.after_first["subscriptions"] == [("lambda", _arn("slack"))]
-    slack = rehearsal.after_first["functions"][chalice_functions(STAGE)["slack"].function_name]
-    assert slack["invoke_config"] == {
-        "MaximumRetryAttempts": 2,
-        "DestinationConfig": {"OnFailure": {"Destination": outputs["NotifyDeadLetterQueueArn"]}},
-    }
-    assert ("sns.amazonaws.com", outputs["AlertsTopicArn"]) in slack["invokers"]
+    assert rehearsal.after_first["subscriptions"] == sorted([("lambda", _arn("slack")), ("lambda", _arn("webhooks"))])
+    for name in ("slack", "webhooks"):
+        function = rehearsal.after_first["functions"][chalice_functions(STAGE)[name].function_name]
+        assert function["invoke_config"] == {
+            "MaximumRetryAttempts": 2,
+            "DestinationConfig": {"OnFailure": {"Destination": outputs["NotifyDeadLetterQueueArn"]}},
+        }, name
+        assert ("sns.amazonaws.com", outputs["AlertsTopicArn"]) in function["invokers"], name
 
 
 def test_the_api_serves_every_route_of_app_py_behind_the_token_authorizer(rehearsal: Rehearsal) -> None:

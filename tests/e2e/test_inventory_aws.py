@@ -22,6 +22,7 @@ from chalice.test import Client
 
 from certwatch import cli
 from chalicelib import deps
+from chalicelib.checks import resolver
 from chalicelib.checks.resolver import SystemResolver
 from chalicelib.deps import Container
 from chalicelib.domain.tokens import issue
@@ -474,7 +475,9 @@ def test_the_discover_command_registers_and_lists_what_it_found(
     behind = endpoints_behind_certificates(world)
     monkeypatch.setenv("CERTWATCH_ACM_REGIONS", ",".join(REGIONS))
     # The command builds its own Container: keep its resolver away from real DNS too.
-    monkeypatch.setattr(deps, "SystemResolver", lambda **options: SystemResolver({}, lookup=unresolvable, **options))
+    monkeypatch.setattr(
+        resolver, "SystemResolver", lambda **options: SystemResolver({}, lookup=unresolvable, **options)
+    )
     capsys.readouterr()
 
     status = cli.main(["discover", "--register", "--team", "platform", "--stage", STAGE, "--region", EU])

@@ -1,8 +1,9 @@
-"""The local stack (`make run`) as a real process: API over HTTP, sweep, checker, Slack and email delivery.
+"""The local stack (`make run`) as a real process: API over HTTP, sweep, checker, Slack, webhook and email.
 
-The stack is started with ``python -m lab.local`` on free ports, its Slack webhook pointing at a
-receiver in this process; a target is registered over HTTP and its event must reach Slack and
-the printed email. Ctrl-C (SIGINT) must stop it cleanly, and it must start again on the same ports.
+The stack is started with ``python -m lab.local`` on free ports, its Slack webhook and its
+CERTWATCH_WEBHOOK_URL pointing at receivers in this process; a target is registered over HTTP
+and its event must reach Slack, the webhook (signed) and the printed email. Ctrl-C (SIGINT) must
+stop it cleanly, and it must start again on the same ports.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ from bench.local import LocalStackProcess, finish, run
 from bench.local import free_ports as bench_free_ports
 from certwatch.cli import main as certwatch
 from chalicelib.domain.tokens import issue
+from chalicelib.domain.webhooks import new_secret
 from lab.certs import make_cert
 from tests.e2e.pipeline_helpers import SlackReceiver, slack_text
+from tests.e2e.webhook_helpers import Receiver, signed_by
 
 pytestmark = pytest.mark.slow
 
@@ -117,7 +120,9 @@ class Stack:
 
 
 @contextlib.contextmanager
-def local_stack(ports: Ports, token: str, slack_url: str | None = None) -> Iterator[Stack]:
+def local_stack(
+    ports: Ports, token: str, slack_url: str | None = None, webhook: tuple[str, str] | None = None
+) -> Iterator[Stack]:
     """``python -m lab.local`` from the repository root, healthy; killed in the end whatever happens."""
     env = {
         **os.environ,
@@ -130,9 +135,12 @@ def local_stack(ports: Ports, token: str, slack_url: str | None = None) -> Itera
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
     }
-    env.pop("CERTWATCH_SLACK_WEBHOOK_URL", None)
+    for name in ("CERTWATCH_SLACK_WEBHOOK_URL", "CERTWATCH_WEBHOOK_URL", "CERTWATCH_WEBHOOK_SECRET"):
+        env.pop(name, None)
     if slack_url is not None:
         env["CERTWATCH_SLACK_WEBHOOK_URL"] = slack_url
+    if webhook is not None:
+        env["CERTWATCH_WEBHOOK_URL"], env["CERTWATCH_WEBHOOK_SECRET"] = webhook
     process = subprocess.Popen(
         [sys.executable, "-m", "lab.local"],
         cwd=ROOT,
@@ -175,16 +183,18 @@ def slack() -> Iterator[SlackReceiver]:
         yield receiver
 
 
-def test_a_registered_target_reaches_slack_and_email_and_ctrl_c_stops_the_stack(
+def test_a_registered_target_reaches_slack_a_webhook_and_email_and_ctrl_c_stops_the_stack(
     token: str, slack: SlackReceiver
 ) -> None:
     ports = free_ports()
-    with local_stack(ports, token, slack.url) as stack:
+    secret = new_secret()
+    with Receiver(judge=signed_by(secret)) as hook, local_stack(ports, token, slack.url, (hook.url(), secret)) as stack:
         demo = f"127.0.0.1:{ports.demo}"
         status, created = stack.call("POST", "/targets", {"target": f"tls://{demo}"})
         assert status == 201, created
 
         post = slack.wait_for(lambda post: demo in slack_text(post), timeout=DELIVERY_TIMEOUT)
+        (delivery,) = hook.wait_for(1, timeout=DELIVERY_TIMEOUT)
         stack.wait_for_output("Subject: [certwatch] CRITICAL", timeout=5)
         banner_days = re.search(rf"tls://{demo} +expiring in (\d+) days", stack.output)
         shown_status, shown = stack.call("GET", f"/targets/{created['id']}")
@@ -193,6 +203,12 @@ def test_a_registered_target_reaches_slack_and_email_and_ctrl_c_stops_the_stack(
         exit_status = stack.interrupt()
 
     assert about_demo == [post]
+    assert hook.accepted == [delivery]
+    assert hook.problems == []  # signed with CERTWATCH_WEBHOOK_SECRET
+    assert (delivery.json()["type"], delivery.json()["target"]["id"]) == ("certificate.expiring", created["id"])
+    assert "webhook       posting to CERTWATCH_WEBHOOK_URL as wh_" in stack.output
+    assert secret not in stack.output
+    assert "s3cret" not in stack.output
     assert post["attachments"][0]["color"] == "#d0021b"  # critical: expires within critical_days
     assert "certificate.expiring" in slack_text(post)
     assert f"CRITICAL* `{demo}`" in slack_text(post)

@@ -27,8 +27,9 @@ from infra import policy as infra_policy
 from tests.e2e.policy_helpers import ROOT, allows, chalice_functions, granted_actions, policy_file
 
 CHALICELIB = ROOT / "chalicelib"
-# Run with the operator's own credentials, never with a Lambda role.
-OPERATOR_ONLY = {"adapters/cloudformation.py"}  # the operator CLI (certwatch/) is not in the bundle either
+# Run with the operator's own credentials, never with a Lambda role (the operator CLI, certwatch/, is not
+# in the bundle either).
+OPERATOR_ONLY = {"adapters/cloudformation.py", "adapters/destination_admin.py"}
 # The services each runtime module talks to (botocore's names).
 MODULE_SERVICES: dict[str, tuple[str, ...]] = {
     "adapters/dynamo.py": ("dynamodb",),
@@ -36,6 +37,8 @@ MODULE_SERVICES: dict[str, tuple[str, ...]] = {
     "adapters/sns.py": ("sns",),
     "adapters/certificates.py": ("acm", "iam"),
     "adapters/discovery.py": ("elbv2", "acm", "apigateway", "apigatewayv2", "cloudfront"),
+    "adapters/destinations.py": ("ssm",),
+    "adapters/deliveries.py": ("dynamodb",),
     "deps.py": ("sqs", "sts"),
 }
 # Helpers that take the operation's name as their first argument (dynamo.py's _call and _send).
@@ -241,6 +244,8 @@ def test_the_scanner_finds_the_calls_every_adapter_makes() -> None:
         ("adapters/discovery.py", "cloudfront:ListDistributions"),
         ("deps.py", "sqs:GetQueueUrl"),
         ("deps.py", "ssm:GetParameter"),  # powertools SSMProvider
+        ("adapters/destinations.py", "ssm:GetParametersByPath"),
+        ("adapters/deliveries.py", "dynamodb:PutItem"),
     } <= found
     assert not any(need.action.startswith("sts:") for need in NEEDS), "GetCallerIdentity needs no permission"
 
@@ -455,3 +460,26 @@ def test_each_function_may_write_its_own_logs(stage: str, function: str) -> None
     other = chalice_functions("dev" if stage != "dev" else "prod")[function].function_name
     elsewhere = f"arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/{other}:log-stream:x"
     assert not allows(document, "logs:PutLogEvents", elsewhere)
+
+
+# --- the webhooks function: what it may touch, and what not ----------------------------------------
+
+
+@pytest.mark.parametrize("stage", infra_policy.STAGES)
+def test_the_webhooks_function_reads_destinations_and_writes_only_delivery_records(stage: str) -> None:
+    document = infra_policy.policy(stage, "webhooks")
+    table = f"arn:aws:dynamodb:eu-west-1:123456789012:table/certwatch-{stage}"
+    path = f"arn:aws:ssm:eu-west-1:123456789012:parameter/certwatch/{stage}/webhooks"
+    assert allows(document, "ssm:GetParametersByPath", path)
+    for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"):
+        assert allows(document, action, table)
+    (records,) = [s for s in document["Statement"] if "dynamodb:PutItem" in s["Action"]]
+    assert records["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["WEBHOOK#*"]}}
+    # It adds no destination, reads no Slack secret, and queries, deletes or publishes nothing.
+    assert not allows(document, "ssm:PutParameter", f"{path}/wh_000000000000")
+    assert not allows(document, "ssm:GetParameter", f"{path.rsplit('/', 1)[0]}/slack-webhook-url")
+    for action in ("dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:Scan", "sns:Publish"):
+        assert not allows(document, action, table), action
+    # ... and nothing of another stage's
+    other = "dev" if stage != "dev" else "prod"
+    assert not allows(document, "ssm:GetParametersByPath", path.replace(f"/{stage}/", f"/{other}/"))

@@ -1,0 +1,179 @@
+"""``certwatch webhook ...``: the operator's commands for webhook destinations (generic, PagerDuty, Teams).
+
+A destination lives in SSM Parameter Store as one SecureString (URL, secret and filters); the
+stage's webhooks function reads them. The URL and the secret are never printed but once: the
+signing secret of a generic destination when it is added.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+from certwatch.admin import STAGE_HELP, sample_notification, services, stage_options
+from chalicelib.domain.addresses import AddressPolicy
+from chalicelib.domain.alerts import EventType, incident
+from chalicelib.domain.clock import utc_now
+from chalicelib.domain.webhooks import Destination, Format
+from chalicelib.presentation.documents import columns, iso
+
+if TYPE_CHECKING:  # the AWS and HTTP parts load when a command runs, not to read a command line
+    from chalicelib.adapters.destination_admin import SsmDestinationAdmin
+    from chalicelib.adapters.webhook import WebhookPoster
+    from chalicelib.deps import Container
+
+# What the local stack allows (lab/local.py): a receiver on this machine, over plain http too.
+LOCAL_ALLOW_CIDRS = "127.0.0.0/8,::1/128"
+SEVERITIES = ["info", "warning", "critical"]
+
+
+def add_webhook_commands(commands: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    where = [stage_options()]
+    webhook = commands.add_parser(
+        "webhook",
+        help="send alert events to webhooks: any HTTPS receiver (signed), PagerDuty, Microsoft Teams",
+        description="Each event is POSTed once to every destination whose filters take it: generic receivers get "
+        "the v1 event document signed the Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature), "
+        "PagerDuty an Events API v2 trigger or resolve, Teams an Adaptive Card. URLs and secrets are kept in SSM "
+        "Parameter Store (SecureString, /certwatch/STAGE/webhooks/ID) and never printed again.",
+        epilog=STAGE_HELP
+        + """
+A destination must be https:// on a public address (checked now and before every delivery;
+CERTWATCH_ALLOW_CIDRS opens internal networks). The local stack (--local) also allows loopback,
+and plain http:// to it.
+
+examples:
+  certwatch webhook add https://hooks.example.com/certwatch --team web --stage prod
+  certwatch webhook add https://events.pagerduty.com/v2/enqueue --format pagerduty \\
+      --routing-key R0UT1NGK3Y0000000000000000000000 --min-severity critical --stage prod
+  certwatch webhook add 'https://prod-00.westeurope.logic.azure.com/workflows/...' --format teams --stage prod
+  certwatch webhook add http://127.0.0.1:9000/hook --type certificate.expiring certificate.renewed --local
+  certwatch webhook list --stage prod
+  certwatch webhook test wh_3f9a1c0b7e2d --stage prod
+  certwatch webhook remove wh_3f9a1c0b7e2d --stage prod
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = webhook.add_subparsers(dest="action", metavar="ACTION", parser_class=parser_class)
+    actions.required = True
+    add = actions.add_parser("add", parents=where, help="add a destination (a generic one's secret is shown once)")
+    add.add_argument("url", metavar="URL", help="where to POST (a Teams Workflows URL, PagerDuty's Events URL, ...)")
+    add.add_argument(
+        "--format", choices=[f.value for f in Format], default="generic", help="what it receives (default generic)"
+    )
+    add.add_argument("--team", help="only events about this team's targets")
+    add.add_argument(
+        "--min-severity", choices=SEVERITIES, default="info", help="only events at least this severe (default info)"
+    )
+    add.add_argument(
+        "--type",
+        dest="types",
+        action="extend",
+        nargs="+",
+        choices=[t.value for t in EventType],
+        metavar="TYPE",
+        help="only these event types (default every type): " + ", ".join(t.value for t in EventType),
+    )
+    add.add_argument("--routing-key", help="--format pagerduty: the Events API v2 integration key of the service")
+    add.add_argument("--secret", help="--format generic: sign with this whsec_ secret instead of a new one")
+    add.set_defaults(handler=webhook_add)
+    listing = actions.add_parser("list", parents=where, help="list destinations (ids, hosts, filters; no secrets)")
+    listing.set_defaults(handler=webhook_list)
+    remove = actions.add_parser("remove", parents=where, help="remove a destination by its id")
+    remove.add_argument("destination_id", metavar="ID")
+    remove.set_defaults(handler=webhook_remove)
+    test = actions.add_parser(
+        "test", parents=where, help="send a sample event to a destination (PagerDuty: a trigger, then its resolve)"
+    )
+    test.add_argument("destination_id", metavar="ID")
+    test.set_defaults(handler=webhook_test)
+
+
+def webhook_add(args: argparse.Namespace) -> int:
+    from chalicelib.services.webhooks import new_destination
+
+    services_ = services(args)
+    destination = new_destination(
+        args.url,
+        format=Format(args.format),
+        secret=args.secret,
+        routing_key=args.routing_key,
+        team=args.team,
+        min_severity=args.min_severity,
+        types=args.types or (),
+        vet=_poster(args, services_).addresses,
+        now=utc_now(),
+    )
+    name = _admin(services_).add(destination)
+    print(f"added webhook {destination.id} ({_describe(destination)}) in SSM parameter {name}", file=sys.stderr)
+    if destination.format is Format.GENERIC:
+        print("its signing secret is shown only now; receivers verify webhook-signature with it:", file=sys.stderr)
+        print(destination.secret)
+    return 0
+
+
+def webhook_list(args: argparse.Namespace) -> int:
+    rows = [("ID", "FORMAT", "DESTINATION", "TEAM", "MIN-SEVERITY", "TYPES", "CREATED")]
+    for d in _admin(services(args)).destinations():
+        types = ",".join(sorted(d.types)) or "every type"
+        created = (iso(d.created_at) if d.created_at else None) or ""
+        rows.append((d.id, d.format.value, d.url.shown, d.team or "every team", d.min_severity.value, types, created))
+    print(columns(rows))
+    return 0
+
+
+def webhook_remove(args: argparse.Namespace) -> int:
+    _admin(services(args)).remove(args.destination_id)
+    print(f"removed webhook {args.destination_id}; it gets no events from now on (within a minute)")
+    return 0
+
+
+def webhook_test(args: argparse.Namespace) -> int:
+    from chalicelib.services.webhooks import send
+
+    services_ = services(args)
+    destination = _admin(services_).get(args.destination_id)
+    poster = _poster(args, services_)
+    document = sample_notification(services_.settings.stage, utc_now(), by="certwatch webhook test").document
+    send(destination, document, poster, utc_now)
+    if destination.format is Format.PAGERDUTY:
+        opened = incident(str(document["id"]), EventType.EXPIRING)
+        resolve = {**document, "type": EventType.RENEWED.value, "severity": "info", "id": f"{opened}:renewed:test"}
+        send(destination, resolve, poster, utc_now)
+        print(f"sent a sample trigger to webhook {destination.id}, then resolved it")
+    else:
+        print(f"sent a sample event to webhook {destination.id} ({destination.url.shown})")
+    return 0
+
+
+def add_from_environment(container: Container, url: str, secret: str | None) -> Destination:
+    """The local stack's CERTWATCH_WEBHOOK_URL (and _SECRET): one generic destination, added at start."""
+    from chalicelib.services.webhooks import new_destination
+
+    destination = new_destination(url, secret=secret, vet=container.webhook_poster.addresses, now=utc_now())
+    _admin(container).add(destination)
+    return destination
+
+
+def _admin(services_: Container) -> SsmDestinationAdmin:
+    from chalicelib.adapters.destination_admin import SsmDestinationAdmin
+
+    return SsmDestinationAdmin(services_.ssm, services_.settings.webhook_path)
+
+
+def _poster(args: argparse.Namespace, services_: Container) -> WebhookPoster:
+    from chalicelib.adapters.webhook import WebhookPoster
+
+    """The address policy of the stage; on the local stack, loopback too (as the stack itself allows)."""
+    allowed = services_.settings.allow_cidrs or (LOCAL_ALLOW_CIDRS if args.local else "")
+    return WebhookPoster(services_.resolver.resolve, AddressPolicy.from_text(allowed))
+
+
+def _describe(destination: Destination) -> str:
+    parts = [destination.format.value, f"to {destination.url.shown}"]
+    parts.append(f"team={destination.team}" if destination.team else "every team")
+    parts.append(f"severity>={destination.min_severity.value}")
+    if destination.types:
+        parts.append("types=" + ",".join(sorted(destination.types)))
+    return ", ".join(parts)

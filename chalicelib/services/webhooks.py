@@ -1,0 +1,284 @@
+"""Webhooks: each event the alerts topic publishes, POSTed to every destination that wants it, once.
+
+alerts topic -> webhooks function -> for each destination whose filters take the event: claim
+the delivery (the outbox key extended with the destination), POST it in the destination's
+format with retries, mark it delivered. A destination that fails releases its claim and fails
+the invocation after the others are done, so Lambda retries it (twice) and then hands the event
+to the notify dead-letter queue; the destinations already served are skipped on every retry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from chalicelib import __version__
+from chalicelib.domain.models import Severity
+from chalicelib.domain.tokens import validate_team
+from chalicelib.domain.webhooks import (
+    Claim,
+    Destination,
+    Format,
+    WebhookUrl,
+    check_routing_key,
+    event_types,
+    message_id,
+    new_destination_id,
+    new_secret,
+    parse_url,
+    secret_key,
+    signature,
+)
+from chalicelib.errors import CertwatchError, InvalidRequestError, WebhookError
+from chalicelib.presentation.events import pagerduty_event, teams_message
+from chalicelib.services.pipeline import event_document
+
+logger = logging.getLogger(__name__)
+
+# How long a claim holds before another invocation may take it over: the webhooks function's
+# timeout (.chalice/config.json), so a claim of an invocation that died is free by Lambda's retry.
+CLAIM_LEASE = timedelta(minutes=5)
+
+
+class DestinationSource(Protocol):
+    def destinations(self) -> list[Destination]:
+        """Every registered destination."""
+
+
+class DeliveryLog(Protocol):
+    def claim(self, destination_id: str, event_key: str, now: datetime, until: datetime) -> Claim:
+        """Take the delivery of ``event_key`` to the destination until ``until``, unless delivered or held."""
+
+    def delivered(self, destination_id: str, event_key: str, now: datetime) -> None:
+        """Record that the destination took the event: no invocation sends it there again."""
+
+    def release(self, destination_id: str, event_key: str, now: datetime) -> None:
+        """Give a claim up (the POST failed): the next invocation may claim it at once."""
+
+
+class Poster(Protocol):
+    def post(self, url: WebhookUrl, body: bytes, headers: Callable[[], Mapping[str, str]], *, who: str) -> None:
+        """POST ``body`` with retries; a CertwatchError when the destination did not take it."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """What became of one event: destination ids by outcome, and how many destinations' filters passed it by."""
+
+    delivered: tuple[str, ...] = ()
+    already: tuple[str, ...] = ()  # delivered by an earlier invocation
+    failed: tuple[str, ...] = ()
+    filtered: int = 0
+
+
+class WebhookRelay:
+    """Delivers events to the webhook destinations, each event once per destination."""
+
+    def __init__(
+        self,
+        destinations: DestinationSource,
+        log: DeliveryLog,
+        poster: Poster,
+        clock: Callable[[], datetime],
+        *,
+        threads: int = 8,
+    ) -> None:
+        self._destinations = destinations
+        self._log = log
+        self._poster = poster
+        self._clock = clock
+        self._threads = threads
+
+    def deliver(self, message: str) -> DeliveryReport:
+        """Deliver the event document ``message``; WebhookError naming the destinations that did not take it."""
+        document = event_document(message)
+        if document is None or not isinstance(document.get("id"), str) or not isinstance(document.get("type"), str):
+            return DeliveryReport()
+        every = self._destinations.destinations()
+        wanted = [d for d in every if d.wants(document)]
+        outcomes: dict[str, list[str]] = {"delivered": [], "already": [], "failed": []}
+        if wanted:
+            with ThreadPoolExecutor(max_workers=min(self._threads, len(wanted))) as pool:
+                for destination, outcome in zip(
+                    wanted, pool.map(lambda d: self._once(d, document), wanted), strict=True
+                ):
+                    outcomes[outcome].append(destination.id)
+        report = DeliveryReport(
+            delivered=tuple(outcomes["delivered"]),
+            already=tuple(outcomes["already"]),
+            failed=tuple(outcomes["failed"]),
+            filtered=len(every) - len(wanted),
+        )
+        logger.info(
+            "event %s: %d webhook(s) delivered, %d already, %d failed, %d filtered out",
+            document["id"],
+            len(report.delivered),
+            len(report.already),
+            len(report.failed),
+            report.filtered,
+        )
+        if report.failed:
+            raise WebhookError(
+                f"{len(report.failed)} of {len(wanted)} webhook(s) did not take event {document['id']}: "
+                f"{', '.join(report.failed)} (retried with the function, then the notify dead-letter queue)"
+            )
+        return report
+
+    def _once(self, destination: Destination, document: dict[str, Any]) -> str:
+        key = str(document["id"])
+        now = self._clock()
+        claim = self._log.claim(destination.id, key, now, now + CLAIM_LEASE)
+        if claim is Claim.DELIVERED:
+            return "already"
+        if claim is Claim.BUSY:
+            logger.warning("webhook %s: event %s is being delivered by another invocation", destination.id, key)
+            return "failed"  # retried later, when that delivery is done (or its lease ran out)
+        try:
+            send(destination, document, self._poster, self._clock)
+        except CertwatchError as exc:
+            problem = str(exc)
+        except Exception as exc:  # whatever else went wrong, the claim is given back (by type: no URL in a log)
+            problem = f"unexpected {type(exc).__name__}"
+        else:
+            self._log.delivered(destination.id, key, self._clock())
+            return "delivered"
+        logger.warning("webhook %s did not take event %s: %s", destination.id, key, problem)
+        self._log.release(destination.id, key, self._clock())
+        return "failed"
+
+
+def send(destination: Destination, document: dict[str, Any], poster: Poster, clock: Callable[[], datetime]) -> bool:
+    """POST one event to one destination in its format, with retries but no once-only guard (`webhook test`).
+
+    False when the format has nothing to send for it (PagerDuty and a "still critical" reminder).
+    """
+    request = _request(destination, document, clock)
+    if request is None:
+        return False
+    body, headers = request
+    poster.post(destination.url, body, headers, who=destination.id)
+    return True
+
+
+def _request(
+    destination: Destination, document: dict[str, Any], clock: Callable[[], datetime]
+) -> tuple[bytes, Callable[[], dict[str, str]]] | None:
+    """The body to POST and the headers of each try (a try's signature covers its own timestamp)."""
+    base = {"Content-Type": "application/json", "User-Agent": f"certwatch/{__version__}"}
+    if destination.format is Format.PAGERDUTY:
+        event = pagerduty_event(document, destination.secret)
+        if event is None:
+            return None
+        return _json(event), lambda: base
+    if destination.format is Format.TEAMS:
+        return _json(teams_message(document)), lambda: base
+    body = _json(document)
+    webhook_id = message_id(str(document["id"]))
+
+    def signed() -> dict[str, str]:
+        timestamp = int(clock().timestamp())
+        return {
+            **base,
+            "webhook-id": webhook_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature(destination.secret, webhook_id, timestamp, body),
+        }
+
+    return body, signed
+
+
+def _json(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def new_destination(
+    url: str,
+    *,
+    format: Format = Format.GENERIC,
+    secret: str | None = None,
+    routing_key: str | None = None,
+    team: str | None = None,
+    min_severity: str = "info",
+    types: Sequence[str] = (),
+    vet: Callable[[WebhookUrl], object],
+    now: datetime,
+) -> Destination:
+    """A destination checked as `certwatch webhook add` takes it; ``vet`` judges the URL's addresses (SSRF).
+
+    Generic destinations get a fresh signing secret unless one is given; PagerDuty ones need the
+    routing key; Teams ones need nothing but their URL.
+    """
+    parsed = parse_url(url)
+    if routing_key is not None and format is not Format.PAGERDUTY:
+        raise InvalidRequestError("--routing-key is for --format pagerduty only", field="routing_key")
+    if secret is not None and format is not Format.GENERIC:
+        raise InvalidRequestError("--secret is for --format generic only (it signs the request)", field="secret")
+    if format is Format.PAGERDUTY:
+        if routing_key is None:
+            raise InvalidRequestError("--format pagerduty needs --routing-key", field="routing_key")
+        key = check_routing_key(routing_key)
+    elif format is Format.TEAMS:
+        key = ""
+    else:
+        key = new_secret() if secret is None else secret
+        secret_key(key)
+    try:
+        severity = Severity(min_severity)
+    except ValueError:
+        raise InvalidRequestError("--min-severity is info, warning or critical", field="min_severity") from None
+    destination = Destination(
+        id=new_destination_id(),
+        format=format,
+        url=parsed,
+        secret=key,
+        team=None if team is None else validate_team(team),
+        min_severity=severity,
+        types=event_types(list(types)),
+        created_at=now,
+    )
+    vet(parsed)
+    return destination
+
+
+class InMemoryDestinations:
+    """A DestinationSource in a list (tests)."""
+
+    def __init__(self, destinations: Iterable[Destination] = ()) -> None:
+        self.items = list(destinations)
+
+    def destinations(self) -> list[Destination]:
+        return list(self.items)
+
+
+class InMemoryDeliveryLog:
+    """A DeliveryLog in a dict, safe across threads (tests)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str], tuple[Claim, datetime]] = {}
+
+    def claim(self, destination_id: str, event_key: str, now: datetime, until: datetime) -> Claim:
+        with self._lock:
+            held = self._entries.get((destination_id, event_key))
+            if held is not None and held[0] is Claim.DELIVERED:
+                return Claim.DELIVERED
+            if held is not None and held[1] > now:
+                return Claim.BUSY
+            self._entries[(destination_id, event_key)] = (Claim.CLAIMED, until)
+            return Claim.CLAIMED
+
+    def delivered(self, destination_id: str, event_key: str, now: datetime) -> None:
+        with self._lock:
+            self._entries[(destination_id, event_key)] = (Claim.DELIVERED, now)
+
+    def release(self, destination_id: str, event_key: str, now: datetime) -> None:
+        with self._lock:
+            held = self._entries.get((destination_id, event_key))
+            if held is not None and held[0] is Claim.CLAIMED:
+                self._entries[(destination_id, event_key)] = (Claim.CLAIMED, now)
