@@ -9,25 +9,30 @@ import math
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
+from cryptography import x509
 
 from certwatch import admin
 from chalicelib import __version__
 from chalicelib.checks.engine import CheckEngine, CheckRequest
 from chalicelib.checks.resolver import SystemResolver
-from chalicelib.domain.addresses import address_text
+from chalicelib.deps import ca_checks
+from chalicelib.domain.addresses import AddressPolicy, address_text
 from chalicelib.domain.analysis import analyze_chain
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.endpoints import normalize_hostname, parse_target
 from chalicelib.domain.models import CheckPolicy, Endpoint, Status, worst_status
+from chalicelib.domain.revocation import crl_findings, load_crl
 from chalicelib.domain.truststore import load_trust_store
 from chalicelib.domain.x509info import split_bundle
-from chalicelib.errors import CertwatchError, InvalidTargetError
+from chalicelib.errors import CertwatchError, ConfigurationError, InvalidTargetError
 from chalicelib.presentation.documents import inspection_table, inspection_to_dict, report_to_dict, table
+from chalicelib.settings import Settings
 
 UNKNOWN = 3  # monitoring-plugin exit status for "could not check", usage errors included
 BROKEN_PIPE = 141  # what a shell reports for a command that SIGPIPE ended (128 + 13)
@@ -133,6 +138,18 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--concurrency", type=_positive_int, default=32, metavar="N", help="checks in flight at once (default 32)"
     )
+    check.add_argument(
+        "--revocation",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="ask the CA (CRL, else OCSP) whether the served chain is revoked (default on; CERTWATCH_REVOCATION)",
+    )
+    check.add_argument(
+        "--ari",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="ask an ACME CA for its renewal window, RFC 9773 (default on; CERTWATCH_ARI)",
+    )
     check.add_argument("--json", action="store_true", help="print one JSON object per target, one per line")
     check.set_defaults(handler=run_check, failure_status=UNKNOWN)
     _add_inspect(commands)
@@ -175,13 +192,20 @@ def run_check(args: argparse.Namespace) -> int:
     if not endpoints:
         raise CertwatchError("no target given: name one or more TARGETs or use --targets-file")
     at: datetime | None = args.at
+    resolver = SystemResolver(_overrides(args.resolve))
+    settings = Settings.from_env()
+    settings = replace(settings, revocation=settings.revocation and args.revocation, ari=settings.ari and args.ari)
+    # Targets named here are the operator's choice; the URLs their certificates name are not.
+    revocation, renewal_info = ca_checks(settings, resolver, _address_policy(settings))
     engine = CheckEngine(
         trust=load_trust_store(args.ca_file),
-        resolver=SystemResolver(_overrides(args.resolve)),
+        resolver=resolver,
         clock=utc_now if at is None else lambda: at,
         timeout=args.timeout,
         all_addresses=args.all_ips,
         concurrency=args.concurrency,
+        revocation=revocation,
+        renewal_info=renewal_info,
     )
     statuses: list[Status] = []
     reports = []
@@ -207,6 +231,7 @@ examples:
   certwatch inspect --name www.example.com fullchain.pem
   certwatch inspect --name www.example.com --at 2027-03-15 fullchain.pem   # still good then?
   certwatch inspect --ca-file corp-root.pem --no-public-roots --name intranet.corp.example chain.pem
+  certwatch inspect --ca-file corp-root.pem --crl-file corp-int.crl --name intranet.corp.example chain.pem
 """
 
 
@@ -232,6 +257,13 @@ def _add_inspect(commands: Any) -> None:
     inspect.add_argument("--warn-days", type=_non_negative_int, default=30, metavar="N", help="default 30")
     inspect.add_argument("--critical-days", type=_non_negative_int, default=7, metavar="N", help="default 7")
     _add_at(inspect)
+    inspect.add_argument(
+        "--crl-file",
+        action="append",
+        default=[],
+        metavar="CRL",
+        help="judge revocation by this CRL (DER or PEM) of a CA of the chain (repeatable); nothing is fetched",
+    )
     inspect.add_argument("--json", action="store_true", help="print the result as one JSON object")
     inspect.set_defaults(handler=run_inspect, failure_status=UNKNOWN)
 
@@ -257,12 +289,32 @@ def run_inspect(args: argparse.Namespace) -> int:
     name = None if args.name is None else _checked_name(args.name)
     now = args.at or utc_now()
     trust = load_trust_store(args.ca_file, public_roots=args.public_roots)
-    result = analyze_chain(served, name=name, now=now, trust=trust, policy=policy).result(now)
+    crls = [_read_crl(path) for path in args.crl_file]
+    analysis = analyze_chain(served, name=name, now=now, trust=trust, policy=policy)
+    if crls:
+        analysis = replace(analysis, findings=analysis.findings + crl_findings(analysis.path, crls, now))
+    result = analysis.result(now)
     if args.json:
         print(json.dumps(inspection_to_dict(args.file, name, result)))
     else:
         print(inspection_table(args.file, name, result))
     return result.status.exit_code
+
+
+def _address_policy(settings: Settings) -> AddressPolicy:
+    try:
+        return AddressPolicy.from_text(settings.allow_cidrs)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from exc
+
+
+def _read_crl(path: str) -> x509.CertificateRevocationList:
+    try:
+        return load_crl(Path(path).read_bytes())
+    except OSError as exc:
+        raise CertwatchError(f"cannot read CRL file {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise CertwatchError(f"{path}: not a CRL (expected DER or PEM)") from exc
 
 
 def _checked_name(text: str) -> str:

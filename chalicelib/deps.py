@@ -18,10 +18,15 @@ from chalicelib.adapters.slack import SlackWebhook
 from chalicelib.adapters.sns import SnsPublisher
 from chalicelib.adapters.sqs import SqsCheckQueue
 from chalicelib.checks.engine import CheckEngine
+from chalicelib.checks.fetcher import UrlFetcher
+from chalicelib.checks.renewalinfo import RenewalInfoChecker
 from chalicelib.checks.resolver import SystemResolver
+from chalicelib.checks.revocation import RevocationChecker, RevocationLimits
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.clock import utc_now
+from chalicelib.domain.renewalinfo import directory_table
 from chalicelib.domain.truststore import TrustStore, load_trust_store
+from chalicelib.errors import ConfigurationError
 from chalicelib.services.checking import TargetChecker
 from chalicelib.services.pipeline import Alerter, AlertSettings, CheckWorker, Publisher, SlackRelay, Sweeper
 from chalicelib.services.registry import TargetRegistry
@@ -93,6 +98,7 @@ class Container:
 
     @cached_property
     def engine(self) -> CheckEngine:
+        revocation, renewal_info = ca_checks(self.settings, self.resolver, self.address_policy)
         return CheckEngine(
             trust=self.trust,
             resolver=self.resolver,
@@ -100,6 +106,8 @@ class Container:
             timeout=self.settings.check_timeout,
             concurrency=self.settings.check_concurrency,
             address_policy=self.address_policy,
+            revocation=revocation,
+            renewal_info=renewal_info,
         )
 
     @cached_property
@@ -207,6 +215,27 @@ class Container:
             cloudfront=self.client("cloudfront"),
             regions=self.acm_regions,
         )
+
+
+def ca_checks(
+    settings: Settings, resolver: SystemResolver, address_policy: AddressPolicy
+) -> tuple[RevocationChecker | None, RenewalInfoChecker | None]:
+    """What the engine asks CAs (revocation, ACME renewal information), as the settings switch it on.
+
+    Both fetch through one guarded fetcher: the URLs come from served certificates.
+    """
+    if not (settings.revocation or settings.ari):
+        return None, None
+    try:
+        directories = directory_table(settings.ari_directories)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    fetcher = UrlFetcher(resolver=resolver, address_policy=address_policy, timeout=settings.fetch_timeout)
+    revocation = RevocationChecker(fetcher, RevocationLimits(crl_max_bytes=settings.crl_max_bytes))
+    return (
+        revocation if settings.revocation else None,
+        RenewalInfoChecker(fetcher, directories) if settings.ari else None,
+    )
 
 
 _current: Container | None = None

@@ -98,3 +98,7 @@ class SlackError(CertwatchError):
 
 class SourceError(CertwatchError):
     """ACM or IAM refused or failed a request for a reason other than throttling (access denied, ...)."""
+
+
+class FetchError(CertwatchError):
+    """A URL a certificate names (CRL, OCSP, ACME) could not be fetched, or was refused."""

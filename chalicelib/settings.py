@@ -36,6 +36,11 @@ class Settings:
     acm_team: str | None = None
     inventory_hours: int = 24
     scan_iam: bool = True
+    revocation: bool = True  # ask CAs (CRL, OCSP) whether served certificates are revoked
+    ari: bool = True  # ask ACME CAs for their renewal windows (RFC 9773)
+    ari_directories: str = ""  # JSON: issuer "O=..."/"CN=..." -> ACME directory URL, over the defaults
+    fetch_timeout: float = 5.0  # for everything one check fetches from the URLs a certificate names
+    crl_max_bytes: int = 10 * 1024 * 1024
 
     @classmethod
     def for_stage(cls, stage: str, **overrides: object) -> Settings:
@@ -76,7 +81,17 @@ class Settings:
             acm_team=env.get("CERTWATCH_ACM_TEAM") or None,
             inventory_hours=int(env.get("CERTWATCH_INVENTORY_HOURS", "24")),
             scan_iam=env.get("CERTWATCH_SCAN_IAM", "true").lower() != "false",
+            revocation=_switch(env.get("CERTWATCH_REVOCATION", "on")),
+            ari=_switch(env.get("CERTWATCH_ARI", "on")),
+            ari_directories=env.get("CERTWATCH_ARI_DIRECTORIES", ""),
+            fetch_timeout=float(env.get("CERTWATCH_FETCH_TIMEOUT", "5")),
+            crl_max_bytes=int(env.get("CERTWATCH_CRL_MAX_BYTES", str(10 * 1024 * 1024))),
         )
+
+
+def _switch(text: str) -> bool:
+    """An on/off setting: off, false, no or 0 turn it off (any case); anything else leaves it on."""
+    return text.strip().lower() not in {"off", "false", "no", "0"}
 
 
 CHALICE_CONFIG = Path(__file__).resolve().parent.parent / ".chalice" / "config.json"

@@ -104,6 +104,11 @@ _ALERT_DAYS = {
     "maxItems": 10,
     "items": {"type": "integer", "minimum": 1, "maximum": MAX_DAYS},
 }
+_SWITCH = {
+    "type": ["boolean", "null"],
+    "description": "Ask the CA: revocation (CRL, else OCSP) or ACME renewal information; false where the "
+    "checker may not reach the CA's servers",
+}
 _TARGET_INPUT = {
     "type": "object",
     "description": "Either target, or host (with port and protocol); null for an optional field means its default. "
@@ -143,6 +148,8 @@ _TARGET_INPUT = {
         },
         "notes": {"type": ["string", "null"], "maxLength": MAX_NOTES},
         "alert_days": _ALERT_DAYS,
+        "revocation": {**_SWITCH, "default": True},
+        "ari": {**_SWITCH, "default": True},
     },
 }
 
@@ -184,6 +191,8 @@ _TARGET = {
         "ca_bundle": {"type": ["string", "null"]},
         "notes": {"type": ["string", "null"]},
         "alert_days": {"type": ["array", "null"], "items": {"type": "integer"}},
+        "revocation": {"type": "boolean"},
+        "ari": {"type": "boolean"},
         "paused": {"type": "boolean"},
         "source": {"type": "string"},
         "created_at": {"type": "string", "format": "date-time"},
@@ -488,6 +497,8 @@ def openapi_document() -> dict[str, Any]:
                         "notes": {"type": ["string", "null"], "maxLength": MAX_NOTES},
                         "paused": {"type": ["boolean", "null"]},
                         "alert_days": _ALERT_DAYS,
+                        "revocation": _SWITCH,
+                        "ari": _SWITCH,
                     },
                 },
                 "Target": _TARGET,

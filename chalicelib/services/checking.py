@@ -60,7 +60,16 @@ class TargetChecker:
         Returns what was checked, and the targets whose result could not be stored or alerted
         on (to be retried); a target deleted meanwhile is in neither.
         """
-        requests = [CheckRequest(t.endpoint, t.spec.policy, self._trust_for(t.spec.ca_bundle)) for t in targets]
+        requests = [
+            CheckRequest(
+                t.endpoint,
+                t.spec.policy,
+                self._trust_for(t.spec.ca_bundle),
+                revocation=t.spec.revocation,
+                renewal_info=t.spec.ari,
+            )
+            for t in targets
+        ]
         checked: list[CheckedTarget] = []
         failed: list[Target] = []
         for target, report in zip(targets, self._engine.check_many(requests), strict=True):

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from chalicelib.domain.alerts import AlertState, Notification
 from chalicelib.domain.inventory import Assessment
 from chalicelib.domain.targets import (
+    SPEC_CHANGES,
     Page,
     ResultSummary,
     Target,
@@ -88,9 +89,7 @@ def apply_changes(target: Target, changes: TargetChanges, now: datetime) -> Targ
     """The target as ``changes`` leave it (the in-memory store's update, and the service's preview)."""
     spec = target.spec
     updates: dict[str, Any] = {
-        name: getattr(changes, name)
-        for name in ("labels", "warn_days", "critical_days", "check_interval_minutes", "notes", "alert_days")
-        if getattr(changes, name) is not None
+        name: getattr(changes, name) for name in SPEC_CHANGES if getattr(changes, name) is not None
     }
     if changes.clear_notes:
         updates["notes"] = None
