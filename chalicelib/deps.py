@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from chalicelib.adapters.certificates import AcmSource, IamSource
 from chalicelib.adapters.discovery import Discoverer
 from chalicelib.adapters.dynamo import DynamoStore
+from chalicelib.adapters.history import DynamoCertificateHistory
 from chalicelib.adapters.slack import SlackWebhook
 from chalicelib.adapters.sns import SnsPublisher
 from chalicelib.adapters.sqs import SqsCheckQueue
@@ -31,7 +32,7 @@ from chalicelib.services.checking import TargetChecker
 from chalicelib.services.pipeline import Alerter, AlertSettings, CheckWorker, Publisher, SlackRelay, Sweeper
 from chalicelib.services.registry import TargetRegistry
 from chalicelib.services.scanning import CertificateSource, InventoryService
-from chalicelib.services.store import TargetStore
+from chalicelib.services.store import CertificateHistory, TargetStore
 from chalicelib.settings import Settings
 
 
@@ -138,8 +139,17 @@ class Container:
         return Alerter(self.store, self.publisher, self.clock, settings)
 
     @cached_property
+    def history(self) -> CertificateHistory:
+        store = self.store
+        if isinstance(store, DynamoStore):
+            return DynamoCertificateHistory(self.dynamodb, self.settings.table_name)
+        return cast(CertificateHistory, store)  # the in-memory store keeps the history itself
+
+    @cached_property
     def checker(self) -> TargetChecker:
-        return TargetChecker(self.store, self.engine, self.trust, after_check=self.alerter.after_check)
+        return TargetChecker(
+            self.store, self.engine, self.trust, after_check=self.alerter.after_check, history=self.history
+        )
 
     @cached_property
     def sweeper(self) -> Sweeper:
@@ -203,6 +213,7 @@ class Container:
             acm=lambda: AcmSource(lambda region: self.client("acm", region), self.acm_regions),
             finder=self.discoverer,
             team=self.settings.acm_team,
+            history=self.history,
         )
 
     def discoverer(self) -> Discoverer:

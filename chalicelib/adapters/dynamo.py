@@ -213,6 +213,7 @@ class DynamoStore:
                 raise NotFoundError(f"no target {target_id}") from exc
             raise _translate(exc) from exc
         self._delete_prefixed(partition, f"E#{target_id}#")
+        self._delete_prefixed(partition, f"H#{target_id}#")  # its certificate history (adapters/history.py)
         self._call("delete_item", TableName=self._table, Key=_dump({"pk": partition, "sk": f"A#{target_id}"}))
 
     def _delete_prefixed(self, partition: str, prefix: str) -> None:
