@@ -34,6 +34,7 @@ from chalicelib.domain.revocation import (
     ocsp_request,
     ocsp_urls,
     revocation_findings,
+    revoked_serials,
 )
 from chalicelib.errors import FetchError
 
@@ -57,6 +58,7 @@ class RevocationLimits:
 class _Crl:
     crl: x509.CertificateRevocationList | None
     problem: str | None
+    revoked: dict[int, x509.RevokedCertificate] | None = None  # by serial: a lookup is no scan
 
 
 class RevocationChecker:
@@ -110,21 +112,22 @@ class RevocationChecker:
         problem = self._crl_issuers.get((url, issuer_id), now, lambda: (crl_usable(crl, issuer, now), until))
         if problem is not None:
             return RevocationVerdict(Revocation.UNKNOWN, "crl", url, problem=f"the CRL is not used: {problem}")
-        return crl_scope_verdict(crl, cert, url)
+        return crl_scope_verdict(crl, cert, url, held.revoked)
 
     def _fetch_crl(self, url: str, now: datetime, deadline: float) -> tuple[_Crl, datetime]:
         try:
             fetched = self._fetcher.get(url, max_bytes=self._limits.crl_max_bytes, deadline=deadline)
             crl = load_crl(fetched.body)
             next_update = crl.next_update_utc
+            revoked = revoked_serials(crl)
         except FetchError as exc:
             return _Crl(None, str(exc)), now + self._limits.failure_age
         except ValueError as exc:
             return _Crl(None, f"what {url} serves is not a CRL ({exc})"), now + self._limits.failure_age
         if next_update is None or next_update <= now:
             # Kept briefly: judging says why it is not used (stale, or no nextUpdate).
-            return _Crl(crl, None), now + self._limits.failure_age
-        return _Crl(crl, None), min(next_update, now + self._limits.max_age)
+            return _Crl(crl, None, revoked), now + self._limits.failure_age
+        return _Crl(crl, None, revoked), min(next_update, now + self._limits.max_age)
 
     def _from_ocsp(
         self, url: str, cert: x509.Certificate, issuer: x509.Certificate, now: datetime, deadline: float

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -149,15 +149,26 @@ def judge_crl(
     return crl_scope_verdict(crl, cert, url)
 
 
+def revoked_serials(crl: x509.CertificateRevocationList) -> dict[int, x509.RevokedCertificate]:
+    """The CRL's entries by serial number: one pass, so each later lookup is not a scan of the list."""
+    return {entry.serial_number: entry for entry in crl}
+
+
 def crl_scope_verdict(
-    crl: x509.CertificateRevocationList, cert: x509.Certificate, url: str | None
+    crl: x509.CertificateRevocationList,
+    cert: x509.Certificate,
+    url: str | None,
+    revoked: Mapping[int, x509.RevokedCertificate] | None = None,
 ) -> RevocationVerdict:
-    """What a CRL already found usable (``crl_usable``) says of ``cert``; never raises."""
+    """What a CRL already found usable (``crl_usable``) says of ``cert`` (``revoked``: its entries); never raises."""
     try:
         problem = _scope(crl, cert, url)
         if problem is not None:
             return RevocationVerdict(Revocation.UNKNOWN, "crl", url, problem=f"the CRL is not used: {problem}")
-        entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+        if revoked is None:
+            entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+        else:
+            entry = revoked.get(cert.serial_number)
         reason = None if entry is None else _entry_reason(entry)
         if entry is None or reason == "removeFromCRL":  # removeFromCRL means "not revoked" (delta CRLs)
             return RevocationVerdict(Revocation.GOOD, "crl", url, next_update=crl.next_update_utc)
