@@ -335,3 +335,21 @@ def test_a_revocation_is_one_certificate_revoked_event_in_email_text_and_slack(w
     blocks = json.dumps(posted)
     assert "certificate.revoked" in blocks
     assert "reason: keyCompromise" in blocks
+
+
+def test_a_target_switched_off_is_never_asked_about(world: World, engines: Engines) -> None:
+    target_text = world.serve("revoked-switched-off.revocation.test", crl="/switched-off.crl")
+    serial = world.leaves["revoked-switched-off.revocation.test"].cert.serial_number
+    world.ca.routes["/switched-off.crl"] = make_crl(world.pki.intermediate, [Revoked(serial, REVOKED_AT)])
+    engine, fetcher = _engine(engines, [target_text])
+    store = InMemoryStore()
+    now = datetime.now(UTC)
+    spec = TargetSpec(parse_target(target_text), revocation=False)
+    target = Target("tg_0000000000aa1b2c3d51", "payments", spec, now, now, now)
+    store.create_target(target)
+
+    (checked,), _ = TargetChecker(store, engine, world.pki.trust).run([target])
+
+    assert {FindingCode.REVOKED, FindingCode.REVOCATION_UNKNOWN}.isdisjoint(codes(checked.report))
+    assert fetcher.requests == 0
+    assert world.ca.hits.count("/switched-off.crl") == 0
