@@ -4,8 +4,9 @@ cadence survives the CA/Browser Forum's shrinking lifetimes (``lifetime.SCHEDULE
 Each certificate an endpoint serves is a *sighting*: its fingerprint, when certwatch first saw
 it served, and its validity. A renewal is a new certificate replacing the one seen before it:
 the days between the two changes, how old the replaced certificate was (``age``) and how many
-of its days were left. A cadence is *ready* for a maximum lifetime of L days when every
-renewal seen happened by two thirds of L, leaving a third of an L-day certificate for a
+of its days were left. A cadence is *ready* for a maximum lifetime of L days when each of the
+last RECENT renewals happened by two thirds of L (older ones do not count: a team that
+automated its renewals is judged by how it renews now), leaving a third of an L-day certificate for a
 failed renewal to be noticed and retried (the point RENEWAL_OVERDUE assumes). Only endpoints
 whose chains end at a public root are held to the schedule. Pure: takes ``now``.
 """
@@ -22,6 +23,8 @@ from chalicelib.domain.models import Finding, FindingCode, Severity
 
 # The steps the readiness summary counts (ballot SC-081: 100 days from 2027, 47 from 2029).
 READINESS_STEPS = (100, 47)
+# The renewals a cadence is judged by: the latest few.
+RECENT = 3
 _DAY = timedelta(days=1)
 
 
@@ -61,12 +64,14 @@ class Cadence:
 
     @property
     def renewed_at_age_days(self) -> int | None:
-        """The oldest a certificate got before it was replaced: what a shorter lifetime must allow."""
-        return max((r.age_days for r in self.renewals), default=None)
+        """The oldest a certificate got before it was replaced, over the recent renewals: what a
+        shorter lifetime must allow."""
+        return max((r.age_days for r in self.renewals[-RECENT:]), default=None)
 
     @property
     def least_days_left(self) -> int | None:
-        return min((r.days_left for r in self.renewals), default=None)
+        """The fewest days left at a recent renewal."""
+        return min((r.days_left for r in self.renewals[-RECENT:]), default=None)
 
     def ready_for(self, max_days: int) -> bool | None:
         """Whether renewals as seen leave a third of a ``max_days`` certificate; None when unknown."""

@@ -228,7 +228,7 @@ _NEXT_STEP = {
 _CADENCE = {
     "type": "object",
     "description": "How this endpoint's certificates are renewed, from its check history (registered targets). "
-    "Ready for L days: every renewal seen happened by two thirds of L.",
+    "Ready for L days: each of the last three renewals happened by two thirds of L.",
     "properties": {
         "certificates_seen": {"type": "integer"},
         "renewals": {

@@ -42,6 +42,17 @@ def test_ready_means_renewed_by_two_thirds_of_the_lifetime() -> None:
     assert observed_cadence(_every(59, 1)).ready_for(100) is None
 
 
+def test_a_team_that_renews_faster_now_is_judged_by_its_recent_renewals() -> None:
+    slow_then_fast = _every(300, 3) + [
+        Sighting(f"{n:064x}", NOW + n * 30 * DAY, NOW + n * 30 * DAY - DAY, NOW + (n * 30 + 47) * DAY, True)
+        for n in range(1, 4)
+    ]
+    cadence = observed_cadence(slow_then_fast)
+    assert len(cadence.renewals) == 5
+    assert cadence.renewed_at_age_days == 31  # the last three renewals; the yearly ones before do not count
+    assert cadence.ready_for(47) is True
+
+
 def test_a_public_endpoint_not_ready_for_the_next_step_gets_a_warning() -> None:
     finding = cadence_finding(observed_cadence(_every(90, 2)), NOW)
     assert finding is not None
