@@ -193,7 +193,10 @@ def run_check(args: argparse.Namespace) -> int:
         raise CertwatchError("no target given: name one or more TARGETs or use --targets-file")
     at: datetime | None = args.at
     resolver = SystemResolver(_overrides(args.resolve))
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:  # a malformed CERTWATCH_* variable: one line, not a traceback
+        raise ConfigurationError(f"bad setting: {exc}") from exc
     settings = replace(settings, revocation=settings.revocation and args.revocation, ari=settings.ari and args.ari)
     # Targets named here are the operator's choice; the URLs their certificates name are not.
     revocation, renewal_info = ca_checks(settings, resolver, _address_policy(settings))

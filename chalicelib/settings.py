@@ -84,9 +84,23 @@ class Settings:
             revocation=_switch(env.get("CERTWATCH_REVOCATION", "on")),
             ari=_switch(env.get("CERTWATCH_ARI", "on")),
             ari_directories=env.get("CERTWATCH_ARI_DIRECTORIES", ""),
-            fetch_timeout=float(env.get("CERTWATCH_FETCH_TIMEOUT", "5")),
-            crl_max_bytes=int(env.get("CERTWATCH_CRL_MAX_BYTES", str(10 * 1024 * 1024))),
+            fetch_timeout=_positive(env, "CERTWATCH_FETCH_TIMEOUT", 5.0),
+            crl_max_bytes=int(_positive(env, "CERTWATCH_CRL_MAX_BYTES", 10 * 1024 * 1024)),
         )
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number setting; ValueError naming the setting otherwise."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{name}: expected a positive number, not {text!r}")
+    return value
 
 
 def _switch(text: str) -> bool:

@@ -108,3 +108,22 @@ def test_inspect_judges_a_crl_file_offline(served: Served) -> None:
     assert broken.returncode == 3
     assert "not a CRL" in broken.stderr
     assert "Traceback" not in broken.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("CERTWATCH_FETCH_TIMEOUT", "soon"), ("CERTWATCH_CRL_MAX_BYTES", "-1"), ("CERTWATCH_ARI_DIRECTORIES", "[1]")],
+)
+def test_a_bad_setting_is_one_line_naming_it(served: Served, variable: str, value: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTWATCH_")} | {variable: value}
+    done = subprocess.run(
+        [str(CERTWATCH), "check", f"tls://127.0.0.1:{served.server.port}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 3
+    assert variable in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
