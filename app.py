@@ -205,6 +205,7 @@ def list_certificates() -> dict[str, Any]:
         "items": [render.inventory_row_to_dict(row) for row in page.items],
         "next_cursor": page.cursor,
         "notes": list(page.notes),
+        "readiness": None if page.readiness is None else render.readiness_to_dict(page.readiness),
     }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 
+from lab.authority import revocation_extensions
 from lab.certs import Issued, make_ca, make_cert
 from lab.servers import TlsServer
 
@@ -26,6 +27,7 @@ class Zoo:
 
     root: Issued
     ports: list[int]
+    intermediate: Issued
 
     @property
     def names(self) -> list[str]:
@@ -39,9 +41,12 @@ def host(index: int) -> str:
     return f"host{index}.{DOMAIN}"
 
 
-def _chain(kind: str, index: int, inter: Issued, now: datetime) -> list[Issued]:
+def _chain(kind: str, index: int, inter: Issued, now: datetime, revocation: dict[str, str]) -> list[Issued]:
     name = host(index)
     day = timedelta(days=1)
+    if revocation:  # healthy leaves that name where to ask about them
+        named = revocation_extensions(revocation.get("crl"), revocation.get("ocsp"))
+        return [make_cert(name, issuer=inter, extensions=named), inter]
     if kind == "expiring":
         return [make_cert(name, issuer=inter, not_before=now - 80 * day, not_after=now + 5 * day), inter]
     if kind == "expired":
@@ -70,12 +75,17 @@ def _serve(chains: list[list[tuple[bytes, bytes]]], ports: Connection, stop: Con
 
 
 @contextlib.contextmanager
-def serving(endpoints: int, processes: int = 2) -> Iterator[Zoo]:
-    """Serve ``endpoints`` chains of the KINDS mix from ``processes`` child processes."""
+def serving(endpoints: int, processes: int = 2, revocation: dict[str, str] | None = None) -> Iterator[Zoo]:
+    """Serve ``endpoints`` chains of the KINDS mix from ``processes`` child processes.
+
+    With ``revocation`` (``{"crl": URL}`` and/or ``{"ocsp": URL}``) every endpoint serves a
+    healthy leaf that names those URLs, so every check asks about revocation.
+    """
     now = datetime.now(UTC)
     root = make_ca("certwatch Bench Root")
     inter = make_ca("certwatch Bench Intermediate", issuer=root)
-    chains = [_chain(KINDS[i % len(KINDS)], i, inter, now) for i in range(endpoints)]
+    kinds = ("healthy",) if revocation else KINDS
+    chains = [_chain(kinds[i % len(kinds)], i, inter, now, revocation or {}) for i in range(endpoints)]
     payload = [[(c.der, c.key_pem) for c in chain] for chain in chains]
     context = multiprocessing.get_context("spawn")
     shares = [list(range(p, endpoints, processes)) for p in range(processes)]
@@ -92,7 +102,7 @@ def serving(endpoints: int, processes: int = 2) -> Iterator[Zoo]:
             stops.append(stop_send)
             for index, port in zip(share, port_recv.recv(), strict=True):
                 ports[index] = port
-        yield Zoo(root, ports)
+        yield Zoo(root, ports, inter)
     finally:
         for stop in stops:
             stop.send(True)

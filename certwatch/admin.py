@@ -33,12 +33,14 @@ from chalicelib.domain.tokens import Principal, issue, validate_team
 from chalicelib.errors import CertwatchError, ConfigurationError, InvalidRequestError
 from chalicelib.http.payloads import MAX_DAYS
 from chalicelib.presentation.documents import (
+    cadence_table,
     columns,
     discovery_to_dict,
     inventory_csv,
     inventory_row_to_dict,
     inventory_table,
     iso,
+    readiness_text,
     report_to_dict,
 )
 from chalicelib.presentation.events import notification
@@ -444,6 +446,7 @@ def inventory_list(args: argparse.Namespace) -> int:
         if page.cursor is None:
             break
         cursor = page.cursor
+    readiness, cadences = page.readiness, page.cadences  # of the team's endpoints: the same on every page
     if args.format == "json":
         for row in rows:
             print(json.dumps(inventory_row_to_dict(row)))
@@ -451,6 +454,12 @@ def inventory_list(args: argparse.Namespace) -> int:
         print(inventory_csv(rows), end="")
     else:
         print(inventory_table(rows))
+        if readiness is not None:
+            print()
+            print(readiness_text(readiness))
+        if cadences:
+            print()
+            print(cadence_table(cadences))
         if team == OPERATOR.team:
             print("(endpoint certificates: add --team TEAM)", file=sys.stderr)
     return 0

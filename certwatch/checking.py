@@ -9,21 +9,27 @@ import argparse
 import ipaddress
 import json
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from cryptography import x509
+
 from certwatch.workers import check_in_processes, worker_count
+from chalicelib.checks.authority import ca_checks
 from chalicelib.checks.engine import CheckEngine, CheckRequest
 from chalicelib.checks.resolver import SystemResolver
-from chalicelib.domain.addresses import address_text
+from chalicelib.domain.addresses import AddressPolicy, address_text
 from chalicelib.domain.analysis import analyze_chain
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.endpoints import normalize_hostname, parse_target
 from chalicelib.domain.models import CheckPolicy, Endpoint, Status, worst_status
+from chalicelib.domain.revocation import crl_findings, load_crl
 from chalicelib.domain.truststore import load_trust_store
 from chalicelib.domain.x509info import split_bundle
-from chalicelib.errors import CertwatchError, InvalidTargetError
+from chalicelib.errors import CertwatchError, ConfigurationError, InvalidTargetError
 from chalicelib.presentation.documents import inspection_table, inspection_to_dict, report_to_dict, table
+from chalicelib.settings import Settings
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -36,17 +42,32 @@ def run_check(args: argparse.Namespace) -> int:
     at: datetime | None = args.at
     trust = load_trust_store(args.ca_file)
     overrides = _overrides(args.resolve)
+    settings = Settings.from_env()  # a malformed CERTWATCH_* variable is one line naming it
+    policy_for_urls = _address_policy(settings)
     requests = [CheckRequest(e, policy) for e in endpoints]
     workers = worker_count(args.workers, len(requests))
 
     def engine() -> CheckEngine:
+        resolver = SystemResolver(overrides)
+        # Targets named here are the operator's choice; the URLs their certificates name are not.
+        revocation, renewal_info = ca_checks(
+            resolver,
+            policy_for_urls,
+            revocation=settings.revocation and args.revocation,
+            ari=settings.ari and args.ari,
+            ari_directories=settings.ari_directories,
+            fetch_timeout=settings.fetch_timeout,
+            crl_max_bytes=settings.crl_max_bytes,
+        )
         return CheckEngine(
             trust=trust,
-            resolver=SystemResolver(overrides),
+            resolver=resolver,
             clock=utc_now if at is None else lambda: at,
             timeout=args.timeout,
             all_addresses=args.all_ips,
             concurrency=max(1, -(-args.concurrency // workers)),  # the same total in flight
+            revocation=revocation,
+            renewal_info=renewal_info,
         )
 
     statuses: list[Status] = []
@@ -74,12 +95,32 @@ def run_inspect(args: argparse.Namespace) -> int:
     name = None if args.name is None else _checked_name(args.name)
     now = args.at or utc_now()
     trust = load_trust_store(args.ca_file, public_roots=args.public_roots)
-    result = analyze_chain(served, name=name, now=now, trust=trust, policy=policy).result(now)
+    crls = [_read_crl(path) for path in args.crl_file]
+    analysis = analyze_chain(served, name=name, now=now, trust=trust, policy=policy)
+    if crls:
+        analysis = replace(analysis, findings=analysis.findings + crl_findings(analysis.path, crls, now))
+    result = analysis.result(now)
     if args.json:
         print(json.dumps(inspection_to_dict(args.file, name, result)))
     else:
         print(inspection_table(args.file, name, result))
     return result.status.exit_code
+
+
+def _address_policy(settings: Settings) -> AddressPolicy:
+    try:
+        return AddressPolicy.from_text(settings.allow_cidrs)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from exc
+
+
+def _read_crl(path: str) -> x509.CertificateRevocationList:
+    try:
+        return load_crl(Path(path).read_bytes())
+    except OSError as exc:
+        raise CertwatchError(f"cannot read CRL file {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise CertwatchError(f"{path}: not a CRL (expected DER or PEM)") from exc
 
 
 def _checked_name(text: str) -> str:

@@ -127,6 +127,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="processes checking at once (default: one per core; 1 for a single target)",
     )
+    check.add_argument(
+        "--revocation",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="ask the CA (CRL, else OCSP) whether the served chain is revoked (default on; CERTWATCH_REVOCATION)",
+    )
+    check.add_argument(
+        "--ari",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="ask an ACME CA for its renewal window, RFC 9773 (default on; CERTWATCH_ARI)",
+    )
     check.add_argument("--json", action="store_true", help="print one JSON object per target, one per line")
     check.set_defaults(handler=_command("run_check"), failure_status=UNKNOWN)
     _add_inspect(commands)
@@ -184,6 +196,7 @@ examples:
   certwatch inspect --name www.example.com fullchain.pem
   certwatch inspect --name www.example.com --at 2027-03-15 fullchain.pem   # still good then?
   certwatch inspect --ca-file corp-root.pem --no-public-roots --name intranet.corp.example chain.pem
+  certwatch inspect --ca-file corp-root.pem --crl-file corp-int.crl --name intranet.corp.example chain.pem
 """
 
 
@@ -209,6 +222,13 @@ def _add_inspect(commands: Any) -> None:
     inspect.add_argument("--warn-days", type=_non_negative_int, default=30, metavar="N", help="default 30")
     inspect.add_argument("--critical-days", type=_non_negative_int, default=7, metavar="N", help="default 7")
     _add_at(inspect)
+    inspect.add_argument(
+        "--crl-file",
+        action="append",
+        default=[],
+        metavar="CRL",
+        help="judge revocation by this CRL (DER or PEM) of a CA of the chain (repeatable); nothing is fetched",
+    )
     inspect.add_argument("--json", action="store_true", help="print the result as one JSON object")
     inspect.set_defaults(handler=_command("run_inspect"), failure_status=UNKNOWN)
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from chalicelib.domain.clock import utc_now
 from chalicelib.settings import Settings
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from chalicelib.services.pipeline import Alerter, CheckWorker, Publisher, SlackRelay, Sweeper
     from chalicelib.services.registry import TargetRegistry
     from chalicelib.services.scanning import CertificateSource, InventoryService
-    from chalicelib.services.store import TargetStore
+    from chalicelib.services.store import CertificateHistory, TargetStore
     from chalicelib.services.webhooks import DeliveryLog, DestinationSource, WebhookRelay
 
 
@@ -119,8 +119,19 @@ class Container:
 
     @cached_property
     def engine(self) -> CheckEngine:
+        from chalicelib.checks.authority import ca_checks
         from chalicelib.checks.engine import CheckEngine
 
+        settings = self.settings
+        revocation, renewal_info = ca_checks(
+            self.resolver,
+            self.address_policy,
+            revocation=settings.revocation,
+            ari=settings.ari,
+            ari_directories=settings.ari_directories,
+            fetch_timeout=settings.fetch_timeout,
+            crl_max_bytes=settings.crl_max_bytes,
+        )
         return CheckEngine(
             trust=self.trust,
             resolver=self.resolver,
@@ -128,6 +139,8 @@ class Container:
             timeout=self.settings.check_timeout,
             concurrency=self.settings.check_concurrency,
             address_policy=self.address_policy,
+            revocation=revocation,
+            renewal_info=renewal_info,
         )
 
     @cached_property
@@ -162,10 +175,22 @@ class Container:
         return Alerter(self.store, self.publisher, self.clock, settings)
 
     @cached_property
+    def history(self) -> CertificateHistory:
+        from chalicelib.adapters.dynamo import DynamoStore
+        from chalicelib.adapters.history import DynamoCertificateHistory
+
+        store = self.store
+        if isinstance(store, DynamoStore):
+            return DynamoCertificateHistory(self.dynamodb, self.settings.table_name)
+        return cast("CertificateHistory", store)  # the in-memory store keeps the history itself
+
+    @cached_property
     def checker(self) -> TargetChecker:
         from chalicelib.services.checking import TargetChecker
 
-        return TargetChecker(self.store, self.engine, self.trust, after_check=self.alerter.after_check)
+        return TargetChecker(
+            self.store, self.engine, self.trust, after_check=self.alerter.after_check, history=self.history
+        )
 
     @cached_property
     def sweeper(self) -> Sweeper:
@@ -273,6 +298,7 @@ class Container:
             acm=lambda: AcmSource(lambda region: self.client("acm", region), self.acm_regions),
             finder=self.discoverer,
             team=self.settings.acm_team,
+            history=self.history,
         )
 
     def discoverer(self) -> Discoverer:

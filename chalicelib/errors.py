@@ -112,3 +112,7 @@ class SettingError(ConfigurationError):
         super().__init__(f"{name}={shown} is not allowed: {allowed}")
         self.name = name
         self.value = value
+
+
+class FetchError(CertwatchError):
+    """A URL a certificate names (CRL, OCSP, ACME) could not be fetched, or was refused."""

@@ -48,6 +48,11 @@ class Settings:
     acm_team: str | None = None
     inventory_hours: int = 24
     scan_iam: bool = True
+    revocation: bool = True  # ask CAs (CRL, OCSP) whether served certificates are revoked
+    ari: bool = True  # ask ACME CAs for their renewal windows (RFC 9773)
+    ari_directories: str = ""  # JSON: issuer "O=..."/"CN=..." -> ACME directory URL, over the defaults
+    fetch_timeout: float = 5.0  # for everything one check fetches from the URLs a certificate names
+    crl_max_bytes: int = 10 * 1024 * 1024
 
     @classmethod
     def for_stage(cls, stage: str, **overrides: object) -> Settings:
@@ -106,6 +111,11 @@ class Settings:
             acm_team=_team(env, "CERTWATCH_ACM_TEAM"),
             inventory_hours=read_int(env, "CERTWATCH_INVENTORY_HOURS", 24, 1, 720),
             scan_iam=read_bool(env, "CERTWATCH_SCAN_IAM", True),
+            revocation=read_switch(env, "CERTWATCH_REVOCATION", True),
+            ari=read_switch(env, "CERTWATCH_ARI", True),
+            ari_directories=_given(env, "CERTWATCH_ARI_DIRECTORIES") or "",
+            fetch_timeout=read_seconds(env, "CERTWATCH_FETCH_TIMEOUT", 5.0, most=60.0),
+            crl_max_bytes=read_int(env, "CERTWATCH_CRL_MAX_BYTES", 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
         )
 
 
@@ -174,6 +184,20 @@ def read_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if value.strip().lower() not in ("true", "false"):
         raise SettingError(name, value, "true or false")
     return value.strip().lower() == "true"
+
+
+def read_switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """An on/off setting: on, true, yes, 1 or off, false, no, 0 (any case)."""
+    value = _given(env, name)
+    if value is None:
+        return default
+    word = value.strip().lower()
+    if word not in _ON | _OFF:
+        raise SettingError(name, value, "on or off (true/false, yes/no, 1/0)")
+    return word in _ON
+
+
+_ON, _OFF = {"on", "true", "yes", "1"}, {"off", "false", "no", "0"}
 
 
 def _url(env: Mapping[str, str], name: str, *, secret: bool = False) -> str | None:

@@ -34,6 +34,7 @@ from chalicelib.domain.endpoints import endpoint_from_parts
 from chalicelib.domain.inventory import Assessment, assessment_from_dict, assessment_to_dict
 from chalicelib.domain.models import Endpoint, Status
 from chalicelib.domain.targets import (
+    SPEC_CHANGES,
     CertificateBrief,
     Page,
     ResultSummary,
@@ -155,7 +156,7 @@ class DynamoStore:
 
     def update_target(self, team: str, target_id: str, changes: TargetChanges, now: datetime) -> Target:
         sets: dict[str, Any] = {"updated_at": _ts(now)}
-        for name in ("labels", "warn_days", "critical_days", "check_interval_minutes", "notes", "alert_days"):
+        for name in SPEC_CHANGES:
             value = getattr(changes, name)
             if value is not None:
                 sets[name] = list(value) if name == "alert_days" else value
@@ -212,6 +213,7 @@ class DynamoStore:
                 raise NotFoundError(f"no target {target_id}") from exc
             raise _translate(exc) from exc
         self._delete_prefixed(partition, f"E#{target_id}#")
+        self._delete_prefixed(partition, f"H#{target_id}#")  # its certificate history (adapters/history.py)
         self._call("delete_item", TableName=self._table, Key=_dump({"pk": partition, "sk": f"A#{target_id}"}))
 
     def _delete_prefixed(self, partition: str, prefix: str) -> None:
@@ -511,6 +513,8 @@ def _target_item(target: Target) -> dict[str, Any]:
         "warn_days": spec.warn_days,
         "critical_days": spec.critical_days,
         "check_interval_minutes": spec.check_interval_minutes,
+        "revocation": spec.revocation,
+        "ari": spec.ari,
         "paused": target.paused,
         "source": target.source,
         "created_at": _ts(target.created_at),
@@ -567,6 +571,8 @@ def _target(item: dict[str, Any]) -> Target:
         ca_bundle=item.get("ca_bundle"),
         notes=item.get("notes"),
         alert_days=tuple(int(d) for d in item["alert_days"]) if "alert_days" in item else None,
+        revocation=bool(item.get("revocation", True)),
+        ari=bool(item.get("ari", True)),
     )
     latest = None
     if "latest_status" in item:

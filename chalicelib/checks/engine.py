@@ -11,13 +11,15 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from chalicelib.checks.renewalinfo import RenewalInfoChecker
 from chalicelib.checks.resolver import SystemResolver
+from chalicelib.checks.revocation import RevocationChecker
 from chalicelib.checks.tlsprobe import TlsProbe
 from chalicelib.domain.addresses import AddressPolicy
-from chalicelib.domain.analysis import analyze_chain
+from chalicelib.domain.analysis import ChainAnalysis, analyze_chain
 from chalicelib.domain.clock import Clock, utc_now
 from chalicelib.domain.models import (
     CheckPolicy,
@@ -43,6 +45,8 @@ class CheckRequest:
     endpoint: Endpoint
     policy: CheckPolicy = field(default_factory=CheckPolicy)
     trust: TrustStore | None = None
+    revocation: bool = True  # ask the CA whether the chain is revoked (when the engine can)
+    renewal_info: bool = True  # ask an ACME CA for its renewal window (when the engine can)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +70,12 @@ class CheckEngine:
         all_addresses: bool = True,
         concurrency: int = 32,
         address_policy: AddressPolicy | None = None,
+        revocation: RevocationChecker | None = None,
+        renewal_info: RenewalInfoChecker | None = None,
     ) -> None:
         self._trust = trust
+        self._revocation = revocation
+        self._renewal_info = renewal_info
         self._probe = probe or TlsProbe()
         self._resolver = resolver or SystemResolver()
         self._clock = clock
@@ -145,6 +153,9 @@ class CheckEngine:
             trust=request.trust or self._trust,
             policy=request.policy,
         )
+        extra = self._ask_the_ca(request, analysis, now)
+        if extra:
+            analysis = replace(analysis, findings=analysis.findings + extra)
         return analysis.result(
             now,
             address=address,
@@ -152,6 +163,17 @@ class CheckEngine:
             cipher=handshake.cipher,
             elapsed_ms=_ms_since(begun),
         )
+
+    def _ask_the_ca(self, request: CheckRequest, analysis: ChainAnalysis, now: datetime) -> tuple[Finding, ...]:
+        """What the CA says of the served path: revocation, and an ACME CA's renewal window."""
+        if not analysis.path:
+            return ()  # no path a client builds: the chain's own findings say it all
+        found: tuple[Finding, ...] = ()
+        if self._revocation is not None and request.revocation:
+            found += self._revocation.check(analysis.path, now)
+        if self._renewal_info is not None and request.renewal_info and len(analysis.path) > 1:
+            found += self._renewal_info.check(analysis.path[0], now, request.policy)
+        return found
 
 
 def unchecked(endpoint: Endpoint, message: str, now: datetime) -> TargetReport:

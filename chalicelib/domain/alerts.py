@@ -9,6 +9,9 @@ The rules, so an expiring certificate reaches a person once and clearly:
   chain, ...) or RENEWAL_OVERDUE appear; ``certificate.recovered`` when they have all cleared.
 * ``endpoint.unreachable`` only after N consecutive checks read nothing (a blip is not a page);
   ``certificate.recovered`` when it answers again.
+* ``certificate.revoked`` once per certificate its CA revoked (REVOKED: the leaf or an
+  intermediate); ``certificate.renewal_requested`` once per certificate and severity when its
+  ACME CA's renewal window has started (RENEWAL_REQUESTED).
 * ``certificate.renewed`` when a new certificate replaces one that was alerted on.
 
 Every event has a deterministic key (target, certificate fingerprint, threshold or episode),
@@ -32,6 +35,9 @@ _NOT_PROBLEMS = {
     FindingCode.EXPIRING_SOON,
     FindingCode.CONNECTION_FAILED,
     FindingCode.ADDRESSES_DISAGREE,
+    FindingCode.REVOKED,
+    FindingCode.REVOCATION_UNKNOWN,
+    FindingCode.RENEWAL_REQUESTED,
 }
 
 
@@ -58,6 +64,8 @@ _PROBLEM_NAMES = {
     FindingCode.RENEWAL_OVERDUE: "renewal overdue",
     FindingCode.CERTIFICATE_UNPARSEABLE: "unparseable certificate",
     FindingCode.RENEWAL_FAILED: "ACM renewal failed",
+    FindingCode.LIFETIME_EXCEEDS_POLICY: "lifetime over the public CAs' maximum",
+    FindingCode.RENEWAL_CADENCE_AT_RISK: "renewal cadence too slow for shorter lifetimes",
 }
 
 
@@ -68,6 +76,8 @@ class EventType(enum.StrEnum):
     UNREACHABLE = "endpoint.unreachable"
     RENEWED = "certificate.renewed"
     RECOVERED = "certificate.recovered"
+    REVOKED = "certificate.revoked"
+    RENEWAL_REQUESTED = "certificate.renewal_requested"
 
 
 # Events that close what earlier events opened (a pager resolves the incident with them).
@@ -175,6 +185,9 @@ def decide(
     expiry, done = _expiry(target_id, leaf, report, policy, now, state.announced)
     events += expiry
     announced = set(state.announced) | done
+    ca_events, ca_done = _what_the_ca_says(target_id, leaf, report, state.announced)
+    events += ca_events
+    announced |= ca_done
     # Inside the expiry thresholds the expiry events say it all: an overdue renewal is no news.
     ignored = {FindingCode.RENEWAL_OVERDUE} if done else set()
     state, problem_events = _problems(target_id, state, report, leaf.fingerprint_sha256, ignored)
@@ -221,7 +234,7 @@ def _renewal(target_id: str, state: AlertState, leaf: CertificateInfo) -> tuple[
     events = []
     alerted_prefix = f"{target_id}:{old}:"
     if old is not None and any(
-        key.startswith(alerted_prefix) and (":expiring:" in key or key.endswith(":expired")) for key in state.announced
+        key.startswith(alerted_prefix) and any(mark in key for mark in _REPLACEMENT_NEWS) for key in state.announced
     ):
         events.append(
             AlertEvent(
@@ -235,6 +248,47 @@ def _renewal(target_id: str, state: AlertState, leaf: CertificateInfo) -> tuple[
     # Keys of the old certificate are done with; episodes carry on.
     kept = frozenset(key for key in state.announced if not key.startswith(alerted_prefix))
     return replace(state, fingerprint=new, announced=kept | {e.key for e in events}), events
+
+
+# Announced keys after which a new certificate is news (certificate.renewed).
+_REPLACEMENT_NEWS = (":expiring:", ":expired", ":revoked", ":renewal_requested:")
+
+
+def _what_the_ca_says(
+    target_id: str, leaf: CertificateInfo, report: Observation, announced: frozenset[str]
+) -> tuple[list[AlertEvent], set[str]]:
+    """certificate.revoked and certificate.renewal_requested, each once per certificate (and severity)."""
+    prefix = f"{target_id}:{leaf.fingerprint_sha256}"
+    events = []
+    revoked = _codes(report, FindingCode.REVOKED)
+    if revoked and f"{prefix}:revoked" not in announced:
+        events.append(
+            AlertEvent(
+                f"{prefix}:revoked",
+                EventType.REVOKED,
+                Severity.CRITICAL,
+                "certificate revoked by its CA",
+                findings=revoked,
+            )
+        )
+    requested = _codes(report, FindingCode.RENEWAL_REQUESTED)
+    done: set[str] = set()
+    if requested:
+        severity = max((f.severity for f in requested), key=lambda s: s.rank)
+        key = f"{prefix}:renewal_requested:{severity.value}"
+        # A critical request settles the warning one: it is the same request, later.
+        done = {key} | ({f"{prefix}:renewal_requested:warning"} if severity is Severity.CRITICAL else set())
+        if key not in announced:
+            events.append(
+                AlertEvent(
+                    key,
+                    EventType.RENEWAL_REQUESTED,
+                    severity,
+                    "the CA asks for renewal now (ACME renewal information)",
+                    findings=requested,
+                )
+            )
+    return events, done | {e.key for e in events}
 
 
 def _expiry(

@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa
 
 from chalicelib.domain.hostnames import covers
+from chalicelib.domain.lifetime import lifetime_finding
 from chalicelib.domain.models import (
     CertificateInfo,
     CheckPolicy,
@@ -34,7 +34,7 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.pathvalidation import PathVerdict, plain_reason, verify_path
 from chalicelib.domain.truststore import TrustStore
-from chalicelib.domain.x509info import WEAK_SIGNATURE_OIDS, describe
+from chalicelib.domain.x509info import WEAK_SIGNATURE_OIDS, describe, signature_valid
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,10 @@ class ChainAnalysis:
     chain: tuple[CertificateInfo, ...]
     trusted_by: str | None
     findings: tuple[Finding, ...]
+    # The path a client builds (leaf first, anchor last; empty when none): each certificate's
+    # issuer is the next one, which is what revocation checking needs.
+    path: tuple[x509.Certificate, ...] = ()
+    publicly_trusted: bool = False  # the path ends at a public root (not a team's own CA)
 
     def result(
         self,
@@ -75,6 +79,7 @@ class ChainAnalysis:
             leaf=self.leaf,
             chain=self.chain,
             trusted_by=self.trusted_by,
+            publicly_trusted=self.publicly_trusted,
             tls_version=tls_version,
             cipher=cipher,
             elapsed_ms=elapsed_ms,
@@ -172,11 +177,16 @@ def _analyze(
         findings += _unused(sent, path, now)
     findings += _weaknesses(path)
     findings += _trust(verdict, walk, findings, name is not None)
+    public = bool(verdict.path) and verdict.broken_rule is None and trust.is_public(verdict.path[-1])
+    if public:  # the CA/Browser Forum's lifetime limits bind public CAs, not a team's own
+        findings += filter(None, [lifetime_finding(leaf.info)])
     return ChainAnalysis(
         leaf=leaf.info,
         chain=tuple(p.info for p in sent),
         trusted_by=None if anchor is None else anchor.subject.rfc4514_string(),
         findings=tuple(findings),
+        path=verdict.path,
+        publicly_trusted=public,
     )
 
 
@@ -483,22 +493,11 @@ def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
 
 
 def _legacy_signature_valid(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    key = issuer.public_key()
     try:
         algorithm = cert.signature_hash_algorithm
-        if algorithm is None:
-            return False
-        if isinstance(key, rsa.RSAPublicKey):
-            key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), algorithm)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
-        elif isinstance(key, dsa.DSAPublicKey):
-            key.verify(cert.signature, cert.tbs_certificate_bytes, algorithm)
-        else:
-            return False
-    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
+    except UnsupportedAlgorithm:
         return False
-    return True
+    return signature_valid(issuer.public_key(), cert.signature, cert.tbs_certificate_bytes, algorithm)
 
 
 def _path_expiry(certs: list[_Parsed], now: datetime, policy: CheckPolicy, *, anchored: bool) -> list[Finding]:

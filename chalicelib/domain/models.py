@@ -82,6 +82,12 @@ class FindingCode(enum.StrEnum):
     ADDRESSES_DISAGREE = "ADDRESSES_DISAGREE"
     CERTIFICATE_UNPARSEABLE = "CERTIFICATE_UNPARSEABLE"
     CONNECTION_FAILED = "CONNECTION_FAILED"
+    # What the CA says, and the rules of the public CAs:
+    REVOKED = "REVOKED"
+    REVOCATION_UNKNOWN = "REVOCATION_UNKNOWN"
+    RENEWAL_REQUESTED = "RENEWAL_REQUESTED"
+    LIFETIME_EXCEEDS_POLICY = "LIFETIME_EXCEEDS_POLICY"
+    RENEWAL_CADENCE_AT_RISK = "RENEWAL_CADENCE_AT_RISK"
     # Certificates held in ACM/IAM:
     NOT_AUTO_RENEWED = "NOT_AUTO_RENEWED"
     RENEWAL_FAILED = "RENEWAL_FAILED"
@@ -199,6 +205,7 @@ class CheckResult:
     leaf: CertificateInfo | None = None
     chain: tuple[CertificateInfo, ...] = ()
     trusted_by: str | None = None
+    publicly_trusted: bool = False
     tls_version: str | None = None
     cipher: str | None = None
     elapsed_ms: float = 0.0

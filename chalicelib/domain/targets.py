@@ -35,6 +35,8 @@ class TargetSpec:
     ca_bundle: str | None = None
     notes: str | None = None
     alert_days: tuple[int, ...] | None = None  # thresholds to announce; None: derived from warn_days
+    revocation: bool = True  # ask the CA whether the served chain is revoked (CRL, OCSP)
+    ari: bool = True  # ask an ACME CA for its renewal window (RFC 9773)
 
     @property
     def policy(self) -> CheckPolicy:
@@ -122,6 +124,21 @@ class TargetChanges:
     clear_notes: bool = False
     alert_days: tuple[int, ...] | None = None
     paused: bool | None = None
+    revocation: bool | None = None
+    ari: bool | None = None
+
+
+# The fields of a TargetSpec a TargetChanges may set (paused and clear_notes are handled apart).
+SPEC_CHANGES = (
+    "labels",
+    "warn_days",
+    "critical_days",
+    "check_interval_minutes",
+    "notes",
+    "alert_days",
+    "revocation",
+    "ari",
+)
 
 
 @dataclass(frozen=True, slots=True)

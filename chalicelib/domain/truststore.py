@@ -37,6 +37,7 @@ class TrustStore:
     def __init__(self, anchors: Iterable[x509.Certificate], private: Iterable[x509.Certificate] = ()) -> None:
         self._by_subject: dict[bytes, list[x509.Certificate]] = {}
         self._fingerprints: set[bytes] = set()
+        self._public_fingerprints: set[bytes] = set()
         self._public: list[x509.Certificate] = []
         self._private: list[x509.Certificate] = []
         for cert, kind in [*((c, self._public) for c in anchors), *((c, self._private) for c in private)]:
@@ -46,6 +47,8 @@ class TrustStore:
             self._fingerprints.add(fingerprint)
             self._by_subject.setdefault(cert.subject.public_bytes(), []).append(cert)
             kind.append(cert)
+            if kind is self._public:
+                self._public_fingerprints.add(fingerprint)
 
     def __len__(self) -> int:
         return len(self._fingerprints)
@@ -53,6 +56,10 @@ class TrustStore:
     def contains(self, fingerprint: bytes) -> bool:
         """Whether the certificate with this SHA-256 fingerprint is itself an anchor."""
         return fingerprint in self._fingerprints
+
+    def is_public(self, anchor: x509.Certificate) -> bool:
+        """Whether ``anchor`` is one of the public roots (not a team's own CA)."""
+        return anchor.fingerprint(hashes.SHA256()) in self._public_fingerprints
 
     def issuers_named(self, name: x509.Name) -> list[x509.Certificate]:
         """Anchors whose subject is ``name`` (candidates to have signed a certificate)."""

@@ -133,3 +133,29 @@ def _der_size(data: bytes) -> int | None:
     if count == 0 or count > 4 or len(data) < 2 + count:
         return None
     return 2 + count + int.from_bytes(data[2 : 2 + count], "big")
+
+
+def signature_valid(
+    key: object, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm | None, *, pss: bool = False
+) -> bool:
+    """Whether ``key`` made ``signature`` over ``data`` (RSA PKCS#1 v1.5 or PSS, ECDSA, DSA, EdDSA)."""
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    try:
+        if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            key.verify(signature, data)
+        elif algorithm is None:
+            return False
+        elif isinstance(key, rsa.RSAPublicKey):
+            scheme = padding.PSS(padding.MGF1(algorithm), padding.PSS.AUTO) if pss else padding.PKCS1v15()
+            key.verify(signature, data, scheme, algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, data, ec.ECDSA(algorithm))
+        elif isinstance(key, dsa.DSAPublicKey):
+            key.verify(signature, data, algorithm)
+        else:
+            return False
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
+        return False
+    return True

@@ -104,6 +104,11 @@ _ALERT_DAYS = {
     "maxItems": 10,
     "items": {"type": "integer", "minimum": 1, "maximum": MAX_DAYS},
 }
+_SWITCH = {
+    "type": ["boolean", "null"],
+    "description": "Ask the CA: revocation (CRL, else OCSP) or ACME renewal information; false where the "
+    "checker may not reach the CA's servers",
+}
 _TARGET_INPUT = {
     "type": "object",
     "description": "Either target, or host (with port and protocol); null for an optional field means its default. "
@@ -143,6 +148,8 @@ _TARGET_INPUT = {
         },
         "notes": {"type": ["string", "null"], "maxLength": MAX_NOTES},
         "alert_days": _ALERT_DAYS,
+        "revocation": {**_SWITCH, "default": True},
+        "ari": {**_SWITCH, "default": True},
     },
 }
 
@@ -184,6 +191,8 @@ _TARGET = {
         "ca_bundle": {"type": ["string", "null"]},
         "notes": {"type": ["string", "null"]},
         "alert_days": {"type": ["array", "null"], "items": {"type": "integer"}},
+        "revocation": {"type": "boolean"},
+        "ari": {"type": "boolean"},
         "paused": {"type": "boolean"},
         "source": {"type": "string"},
         "created_at": {"type": "string", "format": "date-time"},
@@ -207,6 +216,54 @@ _FINDING = {
     },
 }
 
+_NEXT_STEP = {
+    "type": ["object", "null"],
+    "description": "The next cut of the CA/Browser Forum's maximum lifetime (null once the last is in force)",
+    "properties": {
+        "from": {"type": "string", "format": "date"},
+        "max_days": {"type": "integer"},
+        "ready": {"type": ["boolean", "null"]},
+    },
+}
+_CADENCE = {
+    "type": "object",
+    "description": "How this endpoint's certificates are renewed, from its check history (registered targets). "
+    "Ready for L days: each of the last three renewals happened by two thirds of L.",
+    "properties": {
+        "certificates_seen": {"type": "integer"},
+        "renewals": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "at": {"type": "string", "format": "date-time"},
+                    "days_since_previous_change": {"type": "integer"},
+                    "age_days": {"type": "integer", "description": "How old the replaced certificate was"},
+                    "days_left": {"type": "integer", "description": "Days the replaced certificate had left"},
+                },
+            },
+        },
+        "renewed_at_age_days": {"type": ["integer", "null"]},
+        "least_days_left": {"type": ["integer", "null"]},
+        "publicly_trusted": {"type": "boolean"},
+        "ready_for_100_days": {"type": ["boolean", "null"]},
+        "ready_for_47_days": {"type": ["boolean", "null"]},
+        "next_step": _NEXT_STEP,
+    },
+}
+_READINESS = {
+    "type": ["object", "null"],
+    "description": "The team's public endpoints by renewal cadence (null when no endpoint is in the view)",
+    "properties": {
+        "endpoints_with_cadence": {"type": "integer"},
+        "endpoints_without_renewal_seen": {"type": "integer"},
+        "ready_for_100_days": {"type": "integer"},
+        "ready_for_47_days": {"type": "integer"},
+        "next_step": _NEXT_STEP,
+        "not_ready_for_next_step": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
 _CHECK_RESULT = {
     "type": ["object", "null"],
     "description": "The engine's full result: the same document `certwatch check --json` prints",
@@ -218,6 +275,7 @@ _CHECK_RESULT = {
         "findings": {"type": "array", "items": _ref("Finding")},
         "results": {"type": "array", "items": {"type": "object", "description": "One per address checked"}},
         "checked_at": {"type": "string", "format": "date-time"},
+        "cadence": _CADENCE,
     },
 }
 
@@ -415,6 +473,7 @@ def openapi_document() -> dict[str, Any]:
                                 "items": {"type": "array", "items": _ref("InventoryRow")},
                                 "next_cursor": {"type": ["string", "null"]},
                                 "notes": {"type": "array", "items": {"type": "string"}},
+                                "readiness": _READINESS,
                             },
                         },
                         "A page of certificates",
@@ -488,6 +547,8 @@ def openapi_document() -> dict[str, Any]:
                         "notes": {"type": ["string", "null"], "maxLength": MAX_NOTES},
                         "paused": {"type": ["boolean", "null"]},
                         "alert_days": _ALERT_DAYS,
+                        "revocation": _SWITCH,
+                        "ari": _SWITCH,
                     },
                 },
                 "Target": _TARGET,

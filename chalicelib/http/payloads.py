@@ -56,8 +56,12 @@ _SPEC_FIELDS = {
     "ca_bundle",
     "notes",
     "alert_days",
+    "revocation",
+    "ari",
 }
+_SWITCHES = {"revocation", "ari"}  # what a target may switch off: asking its CA (CRL/OCSP, ACME ARI)
 _PATCH_FIELDS = {"labels", "warn_days", "critical_days", "check_interval_minutes", "notes", "paused", "alert_days"}
+_PATCH_FIELDS |= _SWITCHES
 _INT_FIELDS = {"port", "warn_days", "critical_days", "check_interval_minutes"}
 
 
@@ -143,6 +147,8 @@ def target_spec(data: object) -> TargetSpec:
         ca_bundle=_ca_bundle(body.get("ca_bundle")),
         notes=_optional_str(body, "notes", MAX_NOTES),
         alert_days=_alert_days(body.get("alert_days")),
+        revocation=_switch(body, "revocation", default=True),
+        ari=_switch(body, "ari", default=True),
     )
 
 
@@ -166,6 +172,8 @@ def target_changes(data: object) -> TargetChanges:
         clear_notes="notes" in body and body["notes"] is None,
         paused=paused,
         alert_days=_alert_days(body.get("alert_days")),
+        revocation=_switch(body, "revocation", default=None),
+        ari=_switch(body, "ari", default=None),
     )
 
 
@@ -253,6 +261,16 @@ def _endpoint(body: Mapping[str, Any], sni: str | None) -> Endpoint:
         return endpoint_from_parts(host, port, protocol, sni)
     except InvalidTargetError as exc:
         raise InvalidRequestError(str(exc), field="target" if has_target else "host") from exc
+
+
+def _switch[D: (bool, None)](body: Mapping[str, Any], name: str, *, default: D) -> bool | D:
+    """A true/false field (null or absent: ``default``)."""
+    value = body.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise InvalidRequestError(f"{name} must be true or false", field=name)
+    return value
 
 
 def _labels(value: object) -> dict[str, str]:
@@ -369,6 +387,8 @@ def _csv_rows(raw: bytes) -> list[object]:
             key = str(name).strip()
             if key == "labels":
                 row[key] = _csv_labels(cell)
+            elif key in _SWITCHES:
+                row[key] = {"true": True, "false": False}.get(cell.strip().lower(), cell.strip())
             elif key == "alert_days":
                 row[key] = [int(d) if _WHOLE.fullmatch(d.strip()) else d for d in cell.split(";") if d.strip()]
             else:

@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.domain.cadence import READINESS_STEPS, Cadence, Readiness
 from chalicelib.domain.inventory import DiscoveredEndpoint, InventoryRow
+from chalicelib.domain.lifetime import next_step
 from chalicelib.domain.models import CertificateInfo, CheckResult, Endpoint, Finding, TargetReport, short_name
 from chalicelib.domain.targets import BULK_OUTCOMES, BulkOutcome, ResultSummary, Target
 
@@ -54,11 +56,90 @@ def result_to_dict(result: CheckResult) -> dict[str, Any]:
         "leaf": None if result.leaf is None else certificate_to_dict(result.leaf),
         "chain": [certificate_to_dict(c) for c in result.chain],
         "trusted_by": result.trusted_by,
+        "publicly_trusted": result.publicly_trusted,
         "tls_version": result.tls_version,
         "cipher": result.cipher,
         "checked_at": iso(result.checked_at),
         "elapsed_ms": result.elapsed_ms,
     }
+
+
+def cadence_to_dict(cadence: Cadence, now: datetime) -> dict[str, Any]:
+    """An endpoint's renewal cadence as seen, and whether it is ready for the coming lifetimes."""
+    step = next_step(now)
+    return {
+        "certificates_seen": cadence.certificates_seen,
+        "renewals": [
+            {
+                "at": iso(r.at),
+                "days_since_previous_change": r.days_since_previous_change,
+                "age_days": r.age_days,
+                "days_left": r.days_left,
+            }
+            for r in cadence.renewals
+        ],
+        "renewed_at_age_days": cadence.renewed_at_age_days,
+        "least_days_left": cadence.least_days_left,
+        "publicly_trusted": cadence.publicly_trusted,
+        **{f"ready_for_{days}_days": cadence.ready_for(days) for days in READINESS_STEPS},
+        "next_step": None
+        if step is None
+        else {"from": f"{step.since:%Y-%m-%d}", "max_days": step.max_days, "ready": cadence.ready_for(step.max_days)},
+    }
+
+
+def readiness_to_dict(readiness: Readiness) -> dict[str, Any]:
+    """The inventory's readiness summary: endpoints ready for 100 and for 47 days."""
+    step = readiness.next_step
+    return {
+        "endpoints_with_cadence": readiness.known,
+        "endpoints_without_renewal_seen": readiness.unknown,
+        **{f"ready_for_{days}_days": count for days, count in readiness.ready.items()},
+        "next_step": None if step is None else {"from": f"{step.since:%Y-%m-%d}", "max_days": step.max_days},
+        "not_ready_for_next_step": list(readiness.at_risk),
+    }
+
+
+def readiness_text(readiness: Readiness) -> str:
+    """The readiness summary in a few lines, for the CLI."""
+    ready = ", ".join(f"{count} ready for {days} days" for days, count in readiness.ready.items())
+    lines = [
+        f"renewal readiness: {readiness.known} public endpoints with a renewal seen ({ready}); "
+        f"{readiness.unknown} without a renewal seen yet"
+    ]
+    step = readiness.next_step
+    if step is not None and readiness.at_risk:
+        names = ", ".join(readiness.at_risk)
+        lines.append(f"not ready for {step.max_days}-day certificates (from {step.since:%Y-%m-%d}): {names}")
+    return "\n".join(lines)
+
+
+CADENCE_COLUMNS = (
+    "ENDPOINT",
+    "CERTIFICATES",
+    "RENEWALS",
+    "RENEWED AT AGE",
+    "LEAST DAYS LEFT",
+    *(f"READY {days}" for days in READINESS_STEPS),
+)
+
+
+def cadence_table(cadences: Sequence[tuple[str, Cadence]]) -> str:
+    """One row per endpoint with a renewal seen: how its certificates are renewed, and for what it is ready."""
+    rows = [CADENCE_COLUMNS]
+    for name, cadence in cadences:
+        ready = tuple({True: "yes", False: "no", None: "-"}[cadence.ready_for(days)] for days in READINESS_STEPS)
+        rows.append(
+            (
+                name,
+                str(cadence.certificates_seen),
+                str(len(cadence.renewals)),
+                f"{cadence.renewed_at_age_days} days",
+                f"{cadence.least_days_left} days",
+                *ready,
+            )
+        )
+    return columns(rows)
 
 
 def endpoint_fields(endpoint: Endpoint) -> dict[str, Any]:
@@ -176,6 +257,8 @@ def target_to_dict(target: Target) -> dict[str, Any]:
         "ca_bundle": spec.ca_bundle,
         "notes": spec.notes,
         "alert_days": None if spec.alert_days is None else list(spec.alert_days),
+        "revocation": spec.revocation,
+        "ari": spec.ari,
         "paused": target.paused,
         "source": target.source,
         "created_at": iso(target.created_at),

@@ -5,17 +5,18 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib.checks.engine import CheckEngine, CheckRequest
 from chalicelib.domain.alerts import Notification
+from chalicelib.domain.cadence import Cadence, Sighting, cadence_finding, observed_cadence
 from chalicelib.domain.models import TargetReport
 from chalicelib.domain.targets import ResultSummary, Target, next_check
 from chalicelib.domain.truststore import TrustStore, parse_pem_bundle
 from chalicelib.errors import CertwatchError, NotFoundError, StoreError
-from chalicelib.presentation.documents import report_to_dict
-from chalicelib.services.store import TargetStore
+from chalicelib.presentation.documents import cadence_to_dict, report_to_dict
+from chalicelib.services.store import CertificateHistory, TargetStore
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +43,13 @@ class TargetChecker:
         trust: TrustStore,
         *,
         after_check: AfterCheck | None = None,
+        history: CertificateHistory | None = None,
     ) -> None:
         self._store = store
         self._engine = engine
         self._trust = trust
         self._after_check = after_check
+        self._history = history
 
     def check_targets(self, targets: Sequence[Target]) -> list[dict[str, Any]]:
         checked, failed = self.run(targets)
@@ -60,12 +63,24 @@ class TargetChecker:
         Returns what was checked, and the targets whose result could not be stored or alerted
         on (to be retried); a target deleted meanwhile is in neither.
         """
-        requests = [CheckRequest(t.endpoint, t.spec.policy, self._trust_for(t.spec.ca_bundle)) for t in targets]
+        requests = [
+            CheckRequest(
+                t.endpoint,
+                t.spec.policy,
+                self._trust_for(t.spec.ca_bundle),
+                revocation=t.spec.revocation,
+                renewal_info=t.spec.ari,
+            )
+            for t in targets
+        ]
         checked: list[CheckedTarget] = []
         failed: list[Target] = []
         for target, report in zip(targets, self._engine.check_many(requests), strict=True):
             try:
+                report, cadence = self._with_cadence(target, report)
                 document = report_to_dict(report)
+                if cadence is not None:
+                    document["cadence"] = cadence_to_dict(cadence, report.checked_at)
                 upcoming = next_check(report.checked_at, target.spec.check_interval_minutes)
                 self._store.save_result(target.team, target.id, ResultSummary.of(report), document, upcoming)
                 notes = self._after_check(target, report, document) if self._after_check else []
@@ -81,6 +96,35 @@ class TargetChecker:
                 continue
             checked.append(CheckedTarget(target, report, document, tuple(notes)))
         return checked, failed
+
+    def _with_cadence(self, target: Target, report: TargetReport) -> tuple[TargetReport, Cadence | None]:
+        """Record the certificates first seen now; the report with the cadence's finding, and the cadence.
+
+        History is secondary: when it cannot be read or written, the check is recorded without it.
+        """
+        if self._history is None:
+            return report, None
+        try:
+            seen = self._history.sightings(target.team, target.id)
+            known = {s.fingerprint for s in seen}
+            for result in report.results:
+                leaf = result.leaf
+                if leaf is None or leaf.fingerprint_sha256 in known:
+                    continue
+                sighting = Sighting(
+                    leaf.fingerprint_sha256, report.checked_at, leaf.not_before, leaf.not_after, result.publicly_trusted
+                )
+                self._history.record_sighting(target.team, target.id, sighting)
+                seen.append(sighting)
+                known.add(sighting.fingerprint)
+        except Exception as exc:  # a store outage or a bug costs the cadence, never the check
+            logger.warning("the certificate history of %s/%s is not available: %r", target.team, target.id, exc)
+            return report, None
+        cadence = observed_cadence(seen)
+        finding = cadence_finding(cadence, report.checked_at)
+        if finding is not None:
+            report = replace(report, target_findings=(*report.target_findings, finding))
+        return report, cadence
 
     def _trust_for(self, ca_bundle: str | None) -> TrustStore | None:
         if ca_bundle is None:

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.alerts import AlertSubject
+from chalicelib.domain.cadence import Cadence, Readiness, observed_cadence, readiness
 from chalicelib.domain.inventory import (
     ACM_EVENT_TYPES,
     Assessment,
@@ -31,10 +32,10 @@ from chalicelib.domain.inventory import (
 from chalicelib.domain.models import Status, days_until, worst_status
 from chalicelib.domain.targets import TargetFilter
 from chalicelib.domain.tokens import Principal
-from chalicelib.errors import ConfigurationError, InvalidRequestError, PermissionDeniedError
+from chalicelib.errors import CertwatchError, ConfigurationError, InvalidRequestError, PermissionDeniedError
 from chalicelib.presentation.documents import iso
 from chalicelib.services.pipeline import Alerter
-from chalicelib.services.store import TargetStore
+from chalicelib.services.store import CertificateHistory, TargetStore
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ class InventoryPage:
     items: tuple[InventoryRow, ...]
     cursor: str | None
     notes: tuple[str, ...] = field(default=())
+    readiness: Readiness | None = None  # of the team's endpoints, when they are in the view
+    cadences: tuple[tuple[str, Cadence], ...] = ()  # (endpoint, cadence) with a renewal seen
 
 
 class InventoryService:
@@ -89,6 +92,7 @@ class InventoryService:
         finder: Callable[[], EndpointFinder] | None = None,
         policy: ManagedPolicy | None = None,
         team: str | None = None,
+        history: CertificateHistory | None = None,
     ) -> None:
         self._store = store
         self._alerter = alerter
@@ -98,6 +102,7 @@ class InventoryService:
         self._finder = finder
         self._policy = policy or ManagedPolicy()
         self._team = team
+        self._history = history
 
     @property
     def alert_team(self) -> str:
@@ -157,7 +162,8 @@ class InventoryService:
     ) -> InventoryPage:
         """The one inventory: the team's endpoint certificates, and ACM/IAM ones for who may see them."""
         now = self._clock()
-        rows = [] if query.source in (Source.ACM, Source.IAM) else self._endpoint_rows(team, now)
+        endpoints: dict[str, str] = {}  # target id -> endpoint, filled by _endpoint_rows
+        rows = [] if query.source in (Source.ACM, Source.IAM) else self._endpoint_rows(team, now, endpoints)
         notes: list[str] = []
         if query.source in (None, Source.ACM, Source.IAM):
             if self.may_see_managed(principal):
@@ -170,7 +176,25 @@ class InventoryService:
         start = _offset(cursor)
         page = chosen[start : start + limit]
         more = start + limit < len(chosen)
-        return InventoryPage(tuple(page), _cursor(start + limit) if more else None, tuple(notes))
+        cadences = self._cadences(team, endpoints) if endpoints else {}
+        return InventoryPage(
+            tuple(page),
+            _cursor(start + limit) if more else None,
+            tuple(notes),
+            readiness=readiness(cadences, now) if endpoints and self._history is not None else None,
+            cadences=tuple((name, c) for name, c in sorted(cadences.items()) if c.known),
+        )
+
+    def _cadences(self, team: str, endpoints: dict[str, str]) -> dict[str, Cadence]:
+        """Each endpoint's renewal cadence, from its certificate history (none when history is unavailable)."""
+        if self._history is None:
+            return {}
+        try:
+            history = self._history.team_sightings(team)
+        except CertwatchError as exc:
+            logger.warning("certificate history unavailable for the inventory: %s", exc)
+            return {}
+        return {name: observed_cadence(history.get(target_id, ())) for target_id, name in endpoints.items()}
 
     def may_see_managed(self, principal: Principal) -> bool:
         return principal.admin or (self._team is not None and principal.team == self._team)
@@ -181,12 +205,13 @@ class InventoryService:
         subject = managed_subject(assessment, self.alert_team)
         return len(self._alerter.after_check(subject, assessment.observation(), managed_document(assessment)))
 
-    def _endpoint_rows(self, team: str, now: datetime) -> list[InventoryRow]:
+    def _endpoint_rows(self, team: str, now: datetime, endpoints: dict[str, str]) -> list[InventoryRow]:
         by_fingerprint: dict[str, InventoryRow] = {}
         cursor: str | None = None
         while True:
             page = self._store.list_targets(team, limit=500, cursor=cursor, where=TargetFilter())
             for target in page.items:
+                endpoints[target.id] = str(target.endpoint)
                 latest = target.latest
                 if latest is None:
                     continue

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.alerts import AlertState, Notification
+from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.inventory import Assessment
 from chalicelib.domain.targets import (
+    SPEC_CHANGES,
     Page,
     ResultSummary,
     Target,
@@ -84,13 +86,24 @@ class TargetStore(TokenStore, Protocol):
         """Forget a certificate that is gone from ACM/IAM."""
 
 
+class CertificateHistory(Protocol):
+    """Which certificates each target served, and since when (its renewal cadence is derived from it)."""
+
+    def record_sighting(self, team: str, target_id: str, sighting: Sighting) -> bool:
+        """Keep ``sighting`` unless this certificate was seen at the target before; False when it was."""
+
+    def sightings(self, team: str, target_id: str) -> list[Sighting]:
+        """Every certificate the target was seen serving, oldest first."""
+
+    def team_sightings(self, team: str) -> dict[str, list[Sighting]]:
+        """Every target's sightings in the team, by target id (oldest first)."""
+
+
 def apply_changes(target: Target, changes: TargetChanges, now: datetime) -> Target:
     """The target as ``changes`` leave it (the in-memory store's update, and the service's preview)."""
     spec = target.spec
     updates: dict[str, Any] = {
-        name: getattr(changes, name)
-        for name in ("labels", "warn_days", "critical_days", "check_interval_minutes", "notes", "alert_days")
-        if getattr(changes, name) is not None
+        name: getattr(changes, name) for name in SPEC_CHANGES if getattr(changes, name) is not None
     }
     if changes.clear_notes:
         updates["notes"] = None
@@ -110,6 +123,7 @@ class InMemoryStore:
         self._alert_states: dict[tuple[str, str], AlertState] = {}
         self._outbox: dict[str, tuple[Notification, bool]] = {}  # key -> (notification, published)
         self._managed: dict[str, Assessment] = {}
+        self._history: dict[tuple[str, str], dict[str, Sighting]] = {}
 
     def create_target(self, target: Target) -> None:
         with self._lock:
@@ -149,6 +163,7 @@ class InMemoryStore:
             self._keys.pop((team, target.key), None)
             self._results.pop((team, target_id), None)
             self._alert_states.pop((team, target_id), None)
+            self._history.pop((team, target_id), None)
             for key in [k for k, (n, _) in self._outbox.items() if (n.team, n.target_id) == (team, target_id)]:
                 del self._outbox[key]
 
@@ -214,6 +229,22 @@ class InMemoryStore:
         with self._lock:
             self._managed.pop(arn, None)
 
+    def record_sighting(self, team: str, target_id: str, sighting: Sighting) -> bool:
+        with self._lock:
+            seen = self._history.setdefault((team, target_id), {})
+            if sighting.fingerprint in seen:
+                return False
+            seen[sighting.fingerprint] = sighting
+            return True
+
+    def sightings(self, team: str, target_id: str) -> list[Sighting]:
+        with self._lock:
+            return _oldest_first(self._history.get((team, target_id), {}).values())
+
+    def team_sightings(self, team: str) -> dict[str, list[Sighting]]:
+        with self._lock:
+            return {tid: _oldest_first(seen.values()) for (owner, tid), seen in self._history.items() if owner == team}
+
     def put_token(self, record: TokenRecord) -> None:
         with self._lock:
             self._tokens[record.token_id] = record
@@ -235,6 +266,10 @@ class InMemoryStore:
         if target is None:
             raise NotFoundError(f"no target {target_id}")
         return target
+
+
+def _oldest_first(sightings: Iterable[Sighting]) -> list[Sighting]:
+    return sorted(sightings, key=lambda s: (s.first_seen, s.fingerprint))
 
 
 class CheckQueue(Protocol):

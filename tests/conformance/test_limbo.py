@@ -1,7 +1,7 @@
 """x509-limbo's server cases through the path of ``certwatch inspect`` (the public conformance suite).
 
 Every SERVER case of ``../shared/conformance/x509-limbo/limbo.json`` is judged as ``certwatch
-inspect --no-public-roots --ca-file TRUSTED --name NAME --at TIME`` judges a file: the case's
+inspect --no-public-roots --ca-file TRUSTED --crl-file CRL --name NAME --at TIME`` judges a file: the case's
 trusted certificates are the only (private) anchors, and "refused" means any critical finding.
 Thresholds are off (0 days): limbo asks about validity, not about warnings ahead of expiry.
 
@@ -22,6 +22,7 @@ from cryptography import x509
 
 from chalicelib.domain.analysis import analyze_chain
 from chalicelib.domain.models import CheckPolicy, Severity
+from chalicelib.domain.revocation import crl_findings, load_crl
 from chalicelib.domain.truststore import TrustStore
 from chalicelib.domain.x509info import split_bundle
 
@@ -31,13 +32,15 @@ PYCA_ALONE = 157
 
 _CN = "the name is only wrong in the subject CN: TLS clients match subjectAltName only and ignore the CN"
 _PEDANTIC_IDS = "a key identifier rule of RFC 5280/CABF that pyca does not enforce and TLS clients ignore"
-_CRL = "the case's CRL revokes it; certwatch reads revocation from the CA's own CRL/OCSP servers, not from a file"
+_CRL = (
+    "a CRL that breaks an RFC 5280 rule is not used (REVOCATION_UNKNOWN, info), never taken as a refusal: "
+    "certwatch pages nobody on a CRL it cannot rely on"
+)
 _PYCA = "pyca's verifier refuses a valid chain here (a known limitation): certwatch does not override it"
 _CA_LEAF = "a CA certificate as the leaf: RFC 5280 allows it, browsers refuse it (CA_CERTIFICATE_AS_LEAF)"
 _PSL = "a wildcard on a public suffix: judging it needs the public suffix list, which certwatch does not carry"
 _PRIVATE = "private anchors: a public-CA profile rule that OpenSSL and browsers with that root do not enforce (warning)"
 KNOWN_DIFFERENCES: dict[str, str] = {
-    "crl::revoked-certificate-with-crl": _CRL,
     "crl::crlnumber-missing": _CRL,
     "crl::crlnumber-critical": _CRL,
     "crl::issuer-missing-crlsign": _CRL,
@@ -101,7 +104,9 @@ def _refused(case: dict[str, Any]) -> tuple[bool, list[str]]:
         policy=CheckPolicy(warn_days=0, critical_days=0),
         max_depth=case["max_chain_depth"],
     )
-    critical = [f"{f.code.value}: {f.message}" for f in analysis.findings if f.severity is Severity.CRITICAL]
+    crls = [load_crl(pem.encode()) for pem in case.get("crls") or ()]
+    findings = analysis.findings + crl_findings(analysis.path, crls, now)
+    critical = [f"{f.code.value}: {f.message}" for f in findings if f.severity is Severity.CRITICAL]
     return bool(critical), critical
 
 

@@ -201,6 +201,23 @@ def test_patch_changes_labels_thresholds_interval_notes_and_paused(api: Api) -> 
     assert api.get(path).body["notes"] is None
 
 
+def test_asking_the_ca_is_on_by_default_and_a_target_may_switch_it_off(api: Api) -> None:
+    default = api.register("https://asks.example.com")
+    assert (default["revocation"], default["ari"]) == (True, True)
+    quiet = api.register("https://internal-only.example.com", revocation=False, ari=False)
+    assert (quiet["revocation"], quiet["ari"]) == (False, False)
+    path = f"/targets/{quiet['id']}"
+
+    changed = api.patch(path, {"ari": True})
+
+    assert changed.status == 200, changed
+    assert (changed.body["revocation"], changed.body["ari"]) == (False, True)
+    refused = api.post("/targets", {"target": "https://bad-switch.example.com", "revocation": "no"})
+    assert refused.status == 400
+    assert refused.body["error"]["field"] == "revocation"
+    assert api.patch(path, {"ari": 0}).status == 400
+
+
 def test_delete_removes_the_target_and_the_endpoint_can_be_registered_again(api: Api, stack: Stack) -> None:
     created = api.register("https://delete.example.com")
     path = f"/targets/{created['id']}"

@@ -22,6 +22,8 @@ from moto.server import ThreadedMotoServer
 from certwatch.cli import BROKEN_PIPE
 from chalicelib.adapters.cloudformation import deploy_stack
 from chalicelib.adapters.dynamo import DynamoStore
+from chalicelib.adapters.history import DynamoCertificateHistory
+from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.models import CheckResult, Endpoint, Status, TargetReport
 from chalicelib.domain.targets import ResultSummary, Target, TargetSpec, new_target_id
 from chalicelib.domain.tokens import authenticate
@@ -271,7 +273,7 @@ def test_removing_an_unknown_subscription_says_so(moto_port: int) -> None:
     assert aws_client(moto_port, "sns").get_subscription_attributes(SubscriptionArn=elsewhere)
 
 
-def _store_checked_endpoint(port: int, team: str, name: str) -> None:
+def _store_checked_endpoint(port: int, team: str, name: str) -> str:
     """A target of ``team`` whose latest check read a certificate for ``name``, stored as the checker stores it."""
     now = datetime.now(UTC)
     endpoint = Endpoint(name, 443)
@@ -281,6 +283,30 @@ def _store_checked_endpoint(port: int, team: str, name: str) -> None:
     endpoints = store(port)
     endpoints.create_target(target)
     endpoints.save_result(team, target.id, ResultSummary.of(report), report_to_dict(report), now + timedelta(hours=6))
+    return target.id
+
+
+def test_the_inventory_shows_the_renewal_cadence_and_readiness_of_the_teams_endpoints(moto_port: int) -> None:
+    slow = _store_checked_endpoint(moto_port, "renewals", "slow.cli.test")
+    new = _store_checked_endpoint(moto_port, "renewals", "new.cli.test")  # one certificate seen, no renewal yet
+    history = DynamoCertificateHistory(store(moto_port)._client, "certwatch-local")
+    now = datetime.now(UTC)
+    for fingerprint, seen in (("a" * 64, now - timedelta(days=100)), ("b" * 64, now - timedelta(days=10))):
+        sighting = Sighting(fingerprint, seen, seen - timedelta(days=1), seen + timedelta(days=99), True)
+        assert history.record_sighting("renewals", slow, sighting)
+    assert history.record_sighting("renewals", new, Sighting("c" * 64, now, now, now + timedelta(days=90), True))
+
+    done = certwatch(moto_port, "inventory", "--team", "renewals")
+
+    assert done.returncode == 0, done.stderr
+    assert (
+        "renewal readiness: 1 public endpoints with a renewal seen (0 ready for 100 days, 0 ready for 47 days); "
+        in done.stdout
+    )
+    assert "1 without a renewal seen yet" in done.stdout
+    assert "not ready for 100-day certificates (from 2027-03-15): https://slow.cli.test:443" in done.stdout
+    (row,) = [line for line in done.stdout.splitlines() if line.startswith("https://slow.cli.test:443 ")]
+    assert row.split() == ["https://slow.cli.test:443", "2", "1", "91", "days", "9", "days", "no", "no"]
 
 
 def test_the_local_inventory_shows_what_the_local_admin_sees_and_counts_its_scan(moto_port: int) -> None:

@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.dynamo import DynamoStore
+from chalicelib.adapters.history import DynamoCertificateHistory
+from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.endpoints import endpoint_from_parts
 from chalicelib.domain.models import Status
 from chalicelib.domain.targets import (
@@ -35,7 +37,7 @@ from chalicelib.domain.targets import (
 )
 from chalicelib.domain.tokens import TokenRecord
 from chalicelib.errors import DuplicateTargetError, InvalidRequestError, NotFoundError
-from chalicelib.services.store import InMemoryStore, TargetStore
+from chalicelib.services.store import CertificateHistory, InMemoryStore, TargetStore
 from tests.functional.conftest import AwsStack
 
 _numbers = itertools.count(1)
@@ -392,6 +394,8 @@ class StoreContract:
             ),
             (TargetChanges(warn_days=60, critical_days=14), lambda s: _spec(s, warn_days=60, critical_days=14), False),
             (TargetChanges(check_interval_minutes=15), lambda s: _spec(s, check_interval_minutes=15), False),
+            (TargetChanges(revocation=False, ari=False), lambda s: _spec(s, revocation=False, ari=False), False),
+            (TargetChanges(ari=True), lambda s: _spec(s, ari=True), False),
             (TargetChanges(notes="second"), lambda s: _spec(s, notes="second"), False),
             (TargetChanges(clear_notes=True), lambda s: _spec(s, notes=None), False),
             (TargetChanges(paused=True), lambda s: s, True),
@@ -570,11 +574,50 @@ class StoreContract:
                 assert store.get_target(team, target.id) == expected
                 assert store.get_result(team, target.id) == result[1]
 
+    # --- certificate history (the renewal cadence's) --------------------------------------------
+
+    def test_a_certificate_is_recorded_once_per_target_and_read_oldest_first(
+        self, store: TargetStore, history: CertificateHistory, team: str, now: datetime
+    ) -> None:
+        first, second = new_target(team, now), new_target(team, now)
+        store.create_target(first)
+        store.create_target(second)
+        later = _sighting("b" * 64, now + timedelta(days=60))
+        earlier = _sighting("a" * 64, now)
+        assert history.record_sighting(team, first.id, later)
+        assert history.record_sighting(team, first.id, earlier)
+        assert not history.record_sighting(
+            team, first.id, dataclasses.replace(earlier, first_seen=now + timedelta(days=1))
+        )
+        assert history.record_sighting(team, second.id, earlier)  # another target: its own history
+
+        assert history.sightings(team, first.id) == [earlier, later]
+        assert history.team_sightings(team) == {first.id: [earlier, later], second.id: [earlier]}
+        assert history.sightings(f"{team}-other", first.id) == []
+
+        store.delete_target(team, first.id)
+        assert history.sightings(team, first.id) == []
+        assert history.team_sightings(team) == {second.id: [earlier]}
+
+
+def _sighting(fingerprint: str, first_seen: datetime) -> Sighting:
+    return Sighting(
+        fingerprint=fingerprint,
+        first_seen=first_seen,
+        not_before=first_seen - timedelta(hours=1),
+        not_after=first_seen + timedelta(days=90),
+        publicly_trusted=True,
+    )
+
 
 class TestInMemoryStore(StoreContract):
     @pytest.fixture
     def store(self) -> InMemoryStore:
         return InMemoryStore()
+
+    @pytest.fixture
+    def history(self, store: InMemoryStore) -> CertificateHistory:
+        return store
 
     def test_a_cursor_without_a_position_is_refused(self, store: TargetStore, team: str, now: datetime) -> None:
         super().test_a_cursor_without_a_position_is_refused(store, team, now)
@@ -584,6 +627,10 @@ class TestDynamoStore(StoreContract):
     @pytest.fixture
     def store(self, aws_stack: AwsStack) -> DynamoStore:
         return DynamoStore(_AtomicRequests(aws_stack.dynamodb), aws_stack.table)
+
+    @pytest.fixture
+    def history(self, aws_stack: AwsStack) -> CertificateHistory:
+        return DynamoCertificateHistory(aws_stack.dynamodb, aws_stack.table)
 
 
 class _AtomicRequests:

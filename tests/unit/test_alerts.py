@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -590,3 +590,42 @@ def test_explicit_alert_days_are_the_only_thresholds_announced(pki: Pki, now: da
     for at in every(now, now + 35 * DAY - HOUR, 12 * HOUR):
         watch.check(chain, at)
     assert [(e.threshold_days, e.severity) for e in watch.events] == [(20, Severity.WARNING), (2, Severity.CRITICAL)]
+
+
+def _with(report: TargetReport, *findings: Finding) -> TargetReport:
+    """The report with findings the CA's answers add (revocation, renewal information)."""
+    (result,) = report.results
+    extended = replace(result, findings=result.findings + findings, status=status_for(result.findings + findings))
+    return replace(report, results=(extended,))
+
+
+def test_what_the_ca_says_is_announced_once_per_certificate_and_a_new_certificate_is_the_all_clear(
+    pki: Pki, now: datetime
+) -> None:
+    leaf = make_cert(NAME, issuer=pki.intermediate, now=now)
+    healthy = report_of([leaf, pki.intermediate], now, pki.trust)
+    requested = Finding(FindingCode.RENEWAL_REQUESTED, Severity.WARNING, "the CA asks for renewal now")
+    urgent = Finding(FindingCode.RENEWAL_REQUESTED, Severity.CRITICAL, "the CA asks for renewal now")
+    revoked = Finding(FindingCode.REVOKED, Severity.CRITICAL, "the certificate was revoked (reason: keyCompromise)")
+    policy = AlertPolicy()
+    state = AlertState()
+    seen: list[list[tuple[EventType, Severity]]] = []
+    for report in (
+        _with(healthy, requested),
+        _with(healthy, requested),
+        _with(healthy, urgent),
+        _with(healthy, urgent, revoked),
+        _with(healthy, urgent, revoked),
+    ):
+        state, events = decide(TARGET, state, report, policy, now)
+        seen.append([(e.type, e.severity) for e in events])
+    assert seen == [
+        [(EventType.RENEWAL_REQUESTED, Severity.WARNING)],
+        [],
+        [(EventType.RENEWAL_REQUESTED, Severity.CRITICAL)],
+        [(EventType.REVOKED, Severity.CRITICAL)],  # not a certificate.problem as well
+        [],
+    ]
+    renewed = report_of([make_cert(NAME, issuer=pki.intermediate, now=now), pki.intermediate], now, pki.trust)
+    state, events = decide(TARGET, state, renewed, policy, now)
+    assert [e.type for e in events] == [EventType.RENEWED]

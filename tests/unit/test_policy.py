@@ -33,6 +33,7 @@ OPERATOR_ONLY = {"adapters/cloudformation.py", "adapters/destination_admin.py"}
 # The services each runtime module talks to (botocore's names).
 MODULE_SERVICES: dict[str, tuple[str, ...]] = {
     "adapters/dynamo.py": ("dynamodb",),
+    "adapters/history.py": ("dynamodb",),
     "adapters/sqs.py": ("sqs",),
     "adapters/sns.py": ("sns",),
     "adapters/certificates.py": ("acm", "iam"),

@@ -139,6 +139,7 @@ def test_a_result_document_has_the_leaf_chain_and_handshake(reports: list[Target
         "leaf",
         "chain",
         "trusted_by",
+        "publicly_trusted",
         "tls_version",
         "cipher",
         "checked_at",
