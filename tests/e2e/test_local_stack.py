@@ -32,6 +32,7 @@ from bench.local import free_ports as bench_free_ports
 from certwatch.cli import main as certwatch
 from chalicelib.domain.tokens import issue
 from lab.certs import make_cert
+from tests.e2e import contract
 from tests.e2e.pipeline_helpers import SlackReceiver, slack_text
 
 pytestmark = pytest.mark.slow
@@ -76,6 +77,7 @@ class Stack:
         return "".join(self.lines)
 
     def call(self, method: str, path: str, body: object = None) -> tuple[int, Any]:
+        """The API's answer: the status, and the JSON document (the text of an error); checked against the document."""
         headers = {"Authorization": f"Bearer {self.token}"}
         data = None
         if body is not None:
@@ -84,10 +86,12 @@ class Stack:
         request = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
         try:
             with _OPENER.open(request, timeout=15) as answer:
-                return answer.status, json.loads(answer.read() or b"null")
+                status, raw = answer.status, answer.read()
         except urllib.error.HTTPError as error:
             with error:
-                return error.code, error.read().decode(errors="replace")
+                status, raw = error.code, error.read()
+        contract.check(method, path, status, contract.decode(raw), sent=data, headers=headers)
+        return status, json.loads(raw or b"null") if status < 400 else raw.decode(errors="replace")
 
     def wait_until_healthy(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT
