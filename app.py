@@ -13,6 +13,7 @@ from chalicelib.domain.inventory import ACM_EVENT_TYPES
 from chalicelib.http import api, dashboard, payloads
 from chalicelib.http.openapi import openapi_document
 from chalicelib.presentation import documents as render
+from chalicelib.presentation import shapes
 from chalicelib.settings import settings_or_exit
 
 app = Chalice(app_name="certwatch")
@@ -20,7 +21,6 @@ app = Chalice(app_name="certwatch")
 # A bad setting stops the function's start (and `chalice deploy`) with one line naming it.
 SETTINGS = settings_or_exit()
 JSON = ["application/json"]
-TEAM = {"team"}
 
 
 @app.authorizer(ttl_seconds=0)
@@ -46,7 +46,7 @@ def chalice_errors_in_error_shape(event: Any, get_response: Any) -> Any:
 
 @app.route("/health", methods=["GET"])
 def health() -> dict[str, Any]:
-    return {"status": "ok", "version": __version__}
+    return render.health_to_dict(__version__)
 
 
 @app.route("/openapi.json", methods=["GET"])
@@ -64,7 +64,7 @@ def inventory_page() -> Response:
 @api.json_api
 def create_target() -> Response:
     request = api.current(app)
-    params = api.params(request, TEAM)
+    params = api.params(request, shapes.TeamQuery)
     target = container().registry.register(
         api.principal(request),
         payloads.target_spec(payloads.json_document(api.raw_body(request))),
@@ -77,7 +77,7 @@ def create_target() -> Response:
 @api.json_api
 def create_targets() -> Response:
     request = api.current(app)
-    params = api.params(request, TEAM)
+    params = api.params(request, shapes.TeamQuery)
     rows = payloads.bulk_rows(api.raw_body(request), api.content_type(request))
     outcomes = container().registry.register_bulk(
         api.principal(request), rows, team=params.get("team"), time_left=api.time_left(request)
@@ -89,7 +89,7 @@ def create_targets() -> Response:
 @api.json_api
 def list_targets() -> dict[str, Any]:
     request = api.current(app)
-    params = api.params(request, {"team", "limit", "cursor", "status", "label", "expiring_within_days"})
+    params = api.params(request, shapes.TargetQuery)
     services = container()
     page = services.registry.list_targets(
         api.principal(request),
@@ -98,23 +98,23 @@ def list_targets() -> dict[str, Any]:
         cursor=params.get("cursor"),
         team=params.get("team"),
     )
-    return {"items": [render.target_to_dict(t) for t in page.items], "next_cursor": page.cursor}
+    return render.target_page_to_dict(page)
 
 
 @app.route("/targets/{target_id}", methods=["GET"], authorizer=token_auth)
 @api.json_api
 def get_target(target_id: str) -> dict[str, Any]:
     request = api.current(app)
-    params = api.params(request, TEAM)
+    params = api.params(request, shapes.TeamQuery)
     target, result = container().registry.get(api.principal(request), target_id, team=params.get("team"))
-    return {**render.target_to_dict(target), "result": result}
+    return render.target_with_result_to_dict(target, result)
 
 
 @app.route("/targets/{target_id}", methods=["PATCH"], authorizer=token_auth, content_types=JSON)
 @api.json_api
 def change_target(target_id: str) -> dict[str, Any]:
     request = api.current(app)
-    params = api.params(request, TEAM)
+    params = api.params(request, shapes.TeamQuery)
     changes = payloads.target_changes(payloads.json_document(api.raw_body(request)))
     target = container().registry.change(api.principal(request), target_id, changes, team=params.get("team"))
     return render.target_to_dict(target)
@@ -124,7 +124,7 @@ def change_target(target_id: str) -> dict[str, Any]:
 @api.json_api
 def delete_target(target_id: str) -> Response:
     request = api.current(app)
-    params = api.params(request, TEAM)
+    params = api.params(request, shapes.TeamQuery)
     container().registry.remove(api.principal(request), target_id, team=params.get("team"))
     return Response(body="", status_code=204)
 
@@ -133,9 +133,9 @@ def delete_target(target_id: str) -> Response:
 @api.json_api
 def check_target(target_id: str) -> dict[str, Any]:
     request = api.current(app)
-    params = api.params(request, TEAM)
+    params = api.params(request, shapes.TeamQuery)
     target, result = container().registry.check_now(api.principal(request), target_id, team=params.get("team"))
-    return {**render.target_to_dict(target), "result": result}
+    return render.target_with_result_to_dict(target, result)
 
 
 @app.schedule(Rate(SETTINGS.sweep_minutes, unit=Rate.MINUTES), name="sweep")
@@ -191,7 +191,7 @@ def acm_event(event: CloudWatchEvent) -> dict[str, int]:
 @api.json_api
 def list_certificates() -> dict[str, Any]:
     request = api.current(app)
-    params = api.params(request, {"team", "limit", "cursor", "source", "status", "expiring_within_days", "issuer"})
+    params = api.params(request, shapes.CertificateQuery)
     services = container()
     principal = api.principal(request)
     page = services.inventory.rows(
@@ -201,19 +201,14 @@ def list_certificates() -> dict[str, Any]:
         limit=payloads.page_limit(params),
         cursor=params.get("cursor"),
     )
-    return {
-        "items": [render.inventory_row_to_dict(row) for row in page.items],
-        "next_cursor": page.cursor,
-        "notes": list(page.notes),
-        "readiness": None if page.readiness is None else render.readiness_to_dict(page.readiness),
-    }
+    return render.certificate_page_to_dict(page.items, page.cursor, page.notes, page.readiness)
 
 
 @app.route("/discover", methods=["POST"], authorizer=token_auth, content_types=JSON)
 @api.json_api
 def discover() -> dict[str, Any]:
     request = api.current(app)
-    params = api.params(request, TEAM)
+    params = api.params(request, shapes.TeamQuery)
     register = payloads.discover_request(api.raw_body(request))
     services = container()
     principal = api.principal(request)

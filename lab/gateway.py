@@ -2,13 +2,15 @@
 
 API Gateway refuses some requests before any function runs (no such route, no Authorization
 header); a deployment sets those answers to the API's JSON error shape (GATEWAY_RESPONSES in
-infra/merge_template.py). Chalice's local server imitates API Gateway's defaults instead, one of
-which repeats the caller's whole Authorization header. This server sends the configured answers.
+infra/merge_template.py). Chalice's local server and its test client imitate API Gateway's
+defaults instead, one of which repeats the caller's whole Authorization header. This server sends
+the configured answers, and ``deployed_refusal`` gives them to the tests' in-process client.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGatewayException, create_local_server
@@ -32,10 +34,16 @@ class _GatewayResponses(ChaliceRequestHandler):
         raise AttributeError(name)
 
     def _send_error_response(self, error: LocalGatewayException) -> None:
-        kind = _KINDS.get((error.CODE, error.headers.get("x-amzn-ErrorType", "")))
-        status, body = gateway_response(kind or ("DEFAULT_4XX" if error.CODE < 500 else "DEFAULT_5XX"))
+        status, body = deployed_refusal(error.CODE, error.headers)
         headers = {"Content-Type": "application/json", "x-amzn-RequestId": error.headers.get("x-amzn-RequestId", "")}
-        self._send_http_response(status or error.CODE, headers, body)
+        self._send_http_response(status, headers, body)
+
+
+def deployed_refusal(status: int, headers: Mapping[str, str]) -> tuple[int, str]:
+    """The status and body a deployment answers for a request Chalice's gateway refused with ``status``."""
+    kind = _KINDS.get((status, headers.get("x-amzn-ErrorType", "")))
+    configured, body = gateway_response(kind or ("DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"))
+    return configured or status, body
 
 
 def local_api_server(app: Any, config: Any, host: str, port: int) -> LocalDevServer:

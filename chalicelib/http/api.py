@@ -31,6 +31,8 @@ from chalicelib.errors import (
     UnauthorizedError,
 )
 from chalicelib.http.payloads import MAX_BODY_BYTES, refuse_unknown_params
+from chalicelib.presentation.documents import error_to_dict
+from chalicelib.presentation.schema import fields
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -57,15 +59,16 @@ ERRORS: tuple[tuple[type[CertwatchError], int, str], ...] = (
 
 def error_response(exc: CertwatchError) -> Response:
     status, code = next((s, c) for kind, s, c in ERRORS if isinstance(exc, kind))
-    error: dict[str, Any] = {"code": getattr(exc, "code", None) or code, "message": str(exc)}
-    if isinstance(exc, InvalidRequestError) and exc.field:
-        error["field"] = exc.field
-    if isinstance(exc, DuplicateTargetError):
-        error["existing_id"] = exc.existing_id
+    body = error_to_dict(
+        getattr(exc, "code", None) or code,
+        str(exc),
+        field=exc.field if isinstance(exc, InvalidRequestError) and exc.field else None,
+        existing_id=exc.existing_id if isinstance(exc, DuplicateTargetError) else None,
+    )
     headers: dict[str, str | list[str]] = {"Retry-After": "1"} if status == 429 else {}
     if status >= 500:
         logger.error("request failed: %s (cause: %s)", exc, exc.__cause__)
-    return Response(body={"error": error}, status_code=status, headers=headers)
+    return Response(body=body, status_code=status, headers=headers)
 
 
 # Chalice answers a few requests itself, as {"Code": ..., "Message": ...}: these get the API's shape.
@@ -86,8 +89,7 @@ def in_error_shape(response: Response, request: Request | None) -> Response:
     code, message = _CHALICE_ERRORS.get(response.status_code, ("internal_error", "an internal error occurred"))
     headers = dict(response.headers)
     message = message.format(method=request.method if request else "this", allow=headers.get("Allow", "none"))
-    error = {"code": code, "message": message}
-    return Response(body={"error": error}, status_code=response.status_code, headers=headers)
+    return Response(body=error_to_dict(code, message), status_code=response.status_code, headers=headers)
 
 
 def json_api[**P](view: Callable[P, Any]) -> Callable[P, Any]:
@@ -159,11 +161,12 @@ def raw_body(request: Request) -> bytes:
     return body
 
 
-def params(request: Request, allowed: set[str]) -> dict[str, str]:
-    """The query parameters; an unknown one is refused (400), not silently ignored, and so is a
-    ``team`` that is no team name (even where the operation turns out not to need it)."""
+def params(request: Request, shape: type) -> dict[str, str]:
+    """The query parameters of a query string ``shape`` (``chalicelib/presentation/shapes.py``); an
+    unknown one is refused (400), not silently ignored, and so is a ``team`` that is no team name
+    (even where the operation turns out not to need it)."""
     given = dict(request.query_params or {})
-    refuse_unknown_params(given, allowed)
+    refuse_unknown_params(given, set(fields(shape)))
     if "team" in given:
         validate_team(given["team"])
     return given

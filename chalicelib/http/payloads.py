@@ -1,7 +1,9 @@
 """Reading API input (JSON bodies, CSV uploads, query strings) into domain objects, strictly.
 
 Unknown fields are refused rather than dropped, booleans are not numbers, and every refusal is
-an InvalidRequestError that names the field.
+an InvalidRequestError that names the field. Which fields there are, their bounds and their
+defaults come from the declared shapes (``chalicelib/presentation/shapes.py``), the declaration
+the OpenAPI document is generated from.
 """
 
 from __future__ import annotations
@@ -18,51 +20,26 @@ from typing import Any
 from chalicelib.domain.endpoints import PROTOCOLS, endpoint_from_parts, normalize_hostname, parse_target
 from chalicelib.domain.inventory import InventoryQuery, Source
 from chalicelib.domain.models import Endpoint, Status
-from chalicelib.domain.targets import (
-    DEFAULT_INTERVAL_MINUTES,
-    MIN_INTERVAL_MINUTES,
-    RejectedRow,
-    TargetChanges,
-    TargetFilter,
-    TargetSpec,
-)
+from chalicelib.domain.targets import RejectedRow, TargetChanges, TargetFilter, TargetSpec
 from chalicelib.errors import InvalidRequestError, InvalidTargetError, TrustStoreError
+from chalicelib.presentation import shapes
+from chalicelib.presentation.schema import ABSENT, Field, Spec, fields
 
 MAX_BODY_BYTES = 1024 * 1024
-MAX_BULK_ROWS = 1000
-MAX_LABELS = 32
-MAX_NOTES = 2000
-MAX_CA_BUNDLE = 64 * 1024
-MAX_DAYS = 3650
-MAX_INTERVAL_MINUTES = 30 * 24 * 60
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
 MAX_NUMBER_DIGITS = 20
+# The declared bounds under the names callers knew here; the parser reads each field's own declaration.
+DEFAULT_LIMIT = shapes.DEFAULT_LIMIT
+LABEL_KEY = shapes.LABEL_KEY
+MAX_BULK_ROWS = shapes.MAX_BULK_ROWS
+MAX_CA_BUNDLE = shapes.MAX_CA_BUNDLE
+MAX_DAYS = shapes.MAX_DAYS
+MAX_INTERVAL_MINUTES = shapes.MAX_INTERVAL_MINUTES
+MAX_LABEL_VALUE = shapes.MAX_LABEL_VALUE
+MAX_LABELS = shapes.MAX_LABELS
+MAX_LIMIT = shapes.MAX_LIMIT
+MAX_NOTES = shapes.MAX_NOTES
 
-LABEL_KEY = r"[A-Za-z0-9_.\-/]{1,64}"  # the whole key must match
-MAX_LABEL_VALUE = 256
-_LABEL_KEY = re.compile(LABEL_KEY)
 _WHOLE = re.compile(r"-?[0-9]{1,9}")  # a whole number in a query string or CSV cell (ASCII digits only)
-_SPEC_FIELDS = {
-    "target",
-    "host",
-    "port",
-    "protocol",
-    "sni",
-    "labels",
-    "warn_days",
-    "critical_days",
-    "check_interval_minutes",
-    "ca_bundle",
-    "notes",
-    "alert_days",
-    "revocation",
-    "ari",
-}
-_SWITCHES = {"revocation", "ari"}  # what a target may switch off: asking its CA (CRL/OCSP, ACME ARI)
-_PATCH_FIELDS = {"labels", "warn_days", "critical_days", "check_interval_minutes", "notes", "paused", "alert_days"}
-_PATCH_FIELDS |= _SWITCHES
-_INT_FIELDS = {"port", "warn_days", "critical_days", "check_interval_minutes"}
 
 
 def json_document(raw: bytes | None) -> Any:
@@ -127,53 +104,50 @@ def _is_text(value: str) -> bool:
 
 
 def target_spec(data: object) -> TargetSpec:
-    """A TargetSpec from a ``POST /targets`` body (or one bulk row)."""
+    """A TargetSpec from a ``POST /targets`` body (or one bulk row): a ``shapes.TargetInput``."""
+    declared = fields(shapes.TargetInput)
     body = _object(data, "the target")
-    _refuse_unknown(body, _SPEC_FIELDS)
-    sni = _optional_str(body, "sni", 253)
-    endpoint = _endpoint(body, sni)
-    warn_days = _int(body, "warn_days", 0, MAX_DAYS, default=30)
-    critical_days = _int(body, "critical_days", 0, MAX_DAYS, default=7)
+    _refuse_unknown(body, set(declared))
+    sni = _optional_str(body, declared["sni"])
+    endpoint = _endpoint(body, sni, declared)
+    warn_days = _int(body, declared["warn_days"])
+    critical_days = _int(body, declared["critical_days"])
     if critical_days > warn_days:
         raise InvalidRequestError("critical_days must not exceed warn_days", field="critical_days")
     return TargetSpec(
         endpoint=endpoint,
-        labels=_labels(body.get("labels", {})),
+        labels=_labels(body, declared["labels"]) or {},
         warn_days=warn_days,
         critical_days=critical_days,
-        check_interval_minutes=_int(
-            body, "check_interval_minutes", MIN_INTERVAL_MINUTES, MAX_INTERVAL_MINUTES, default=DEFAULT_INTERVAL_MINUTES
-        ),
-        ca_bundle=_ca_bundle(body.get("ca_bundle")),
-        notes=_optional_str(body, "notes", MAX_NOTES),
-        alert_days=_alert_days(body.get("alert_days")),
-        revocation=_switch(body, "revocation", default=True),
-        ari=_switch(body, "ari", default=True),
+        check_interval_minutes=_int(body, declared["check_interval_minutes"]),
+        ca_bundle=_ca_bundle(body, declared["ca_bundle"]),
+        notes=_optional_str(body, declared["notes"]),
+        alert_days=_alert_days(body, declared["alert_days"]),
+        revocation=bool(_bool(body, declared["revocation"])),
+        ari=bool(_bool(body, declared["ari"])),
     )
 
 
 def target_changes(data: object) -> TargetChanges:
-    """A TargetChanges from a ``PATCH /targets/{id}`` body; ``"notes": null`` clears the notes."""
+    """A TargetChanges from a ``PATCH /targets/{id}`` body (a ``shapes.TargetChanges``); ``"notes": null``
+    clears the notes."""
+    declared = fields(shapes.TargetChanges)
     body = _object(data, "the request body")
-    _refuse_unknown(body, _PATCH_FIELDS)
+    _refuse_unknown(body, set(declared))
     if not body:
-        raise InvalidRequestError(f"nothing to change: send one or more of {', '.join(sorted(_PATCH_FIELDS))}")
-    paused = body.get("paused")
-    if paused is not None and not isinstance(paused, bool):
-        raise InvalidRequestError("paused must be true or false", field="paused")
+        raise InvalidRequestError(f"nothing to change: send one or more of {', '.join(sorted(declared))}")
+    paused = _bool(body, declared["paused"])
     return TargetChanges(
-        labels=_labels(body["labels"]) if "labels" in body else None,
-        warn_days=_int(body, "warn_days", 0, MAX_DAYS, default=None),
-        critical_days=_int(body, "critical_days", 0, MAX_DAYS, default=None),
-        check_interval_minutes=_int(
-            body, "check_interval_minutes", MIN_INTERVAL_MINUTES, MAX_INTERVAL_MINUTES, default=None
-        ),
-        notes=_optional_str(body, "notes", MAX_NOTES),
+        labels=_labels(body, declared["labels"]),
+        warn_days=_int(body, declared["warn_days"]),
+        critical_days=_int(body, declared["critical_days"]),
+        check_interval_minutes=_int(body, declared["check_interval_minutes"]),
+        notes=_optional_str(body, declared["notes"]),
         clear_notes="notes" in body and body["notes"] is None,
         paused=paused,
-        alert_days=_alert_days(body.get("alert_days")),
-        revocation=_switch(body, "revocation", default=None),
-        ari=_switch(body, "ari", default=None),
+        alert_days=_alert_days(body, declared["alert_days"]),
+        revocation=_bool(body, declared["revocation"]),
+        ari=_bool(body, declared["ari"]),
     )
 
 
@@ -190,8 +164,9 @@ def bulk_rows(raw: bytes | None, content_type: str) -> list[TargetSpec | Rejecte
         rows = document
     if all(row == {} for row in rows):
         raise InvalidRequestError("no targets in the request")
-    if len(rows) > MAX_BULK_ROWS:
-        raise InvalidRequestError(f"{len(rows)} targets in one request; the limit is {MAX_BULK_ROWS}")
+    limit = fields(shapes.BulkUpload)["targets"].spec.max_length
+    if limit is not None and len(rows) > limit:
+        raise InvalidRequestError(f"{len(rows)} targets in one request; the limit is {limit}")
     return bulk_specs(rows)
 
 
@@ -210,36 +185,40 @@ def bulk_specs(rows: list[Any]) -> list[TargetSpec | RejectedRow]:
 
 
 def target_filter(query: Mapping[str, str], now: datetime) -> TargetFilter:
-    """The filters of ``GET /targets``: status, label=key:value, expiring_within_days."""
+    """The filters of ``GET /targets`` (a ``shapes.TargetQuery``): status, label=key:value, expiring_within_days."""
+    declared = fields(shapes.TargetQuery)
     status = _choice(query, "status", Status)
     label = None
     if "label" in query:
-        key, sep, value = query["label"].partition(":")
-        if not sep or not _LABEL_KEY.fullmatch(key):
+        if not _matches(declared["label"].spec, query["label"]):
             raise InvalidRequestError("label must be key:value", field="label")
+        key, _, value = query["label"].partition(":")
         label = (key, value)
     expiring_before = None
-    if "expiring_within_days" in query:
-        days = _int(_numbers(query, {"expiring_within_days"}), "expiring_within_days", 0, MAX_DAYS * 10, default=0)
+    expiring = declared["expiring_within_days"]
+    if expiring.name in query:
+        days = _int(_numbers(query, {expiring.name}), expiring)
         expiring_before = now + timedelta(days=days)
     return TargetFilter(status=status, label=label, expiring_before=expiring_before)
 
 
 def page_limit(query: Mapping[str, str]) -> int:
-    return int(_int(_numbers(query, {"limit"}), "limit", 1, MAX_LIMIT, default=DEFAULT_LIMIT))
+    """The ``limit`` of a listing's query string (a ``shapes.PageQuery``)."""
+    limit = fields(shapes.PageQuery)["limit"]
+    return int(_int(_numbers(query, {limit.name}), limit))
 
 
 def refuse_unknown_params(query: Mapping[str, str], allowed: set[str]) -> None:
     _refuse_unknown(query, allowed, what="query parameter")
 
 
-def _endpoint(body: Mapping[str, Any], sni: str | None) -> Endpoint:
+def _endpoint(body: Mapping[str, Any], sni: str | None, declared: Mapping[str, Field]) -> Endpoint:
     if sni is not None:
         try:
             normalize_hostname(sni, what="sni")
         except InvalidTargetError as exc:
             raise InvalidRequestError(str(exc), field="sni") from exc
-    protocol = body.get("protocol", "https")
+    protocol = body.get("protocol", declared["protocol"].default)
     if not isinstance(protocol, str) or protocol.lower() not in PROTOCOLS:
         raise InvalidRequestError(f"protocol must be one of {', '.join(sorted(PROTOCOLS))}", field="protocol")
     has_target = "target" in body
@@ -257,71 +236,99 @@ def _endpoint(body: Mapping[str, Any], sni: str | None) -> Endpoint:
         host = body["host"]
         if not isinstance(host, str):
             raise InvalidRequestError("host must be a string", field="host")
-        port = _int(body, "port", 1, 65535, default=None)
+        port = _int(body, declared["port"])
         return endpoint_from_parts(host, port, protocol, sni)
     except InvalidTargetError as exc:
         raise InvalidRequestError(str(exc), field="target" if has_target else "host") from exc
 
 
-def _switch[D: (bool, None)](body: Mapping[str, Any], name: str, *, default: D) -> bool | D:
-    """A true/false field (null or absent: ``default``)."""
-    value = body.get(name)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise InvalidRequestError(f"{name} must be true or false", field=name)
-    return value
-
-
-def _labels(value: object) -> dict[str, str]:
+def _labels(body: Mapping[str, Any], field: Field) -> dict[str, str] | None:
+    """A map of labels; None when the body has none."""
+    if field.name not in body:
+        return None
+    value, spec = body[field.name], field.spec
+    keys, values = spec.keys or Spec("string"), spec.items or Spec("string")
     if not isinstance(value, dict):
-        raise InvalidRequestError("labels must be an object of strings", field="labels")
-    if len(value) > MAX_LABELS:
-        raise InvalidRequestError(f"at most {MAX_LABELS} labels", field="labels")
+        raise InvalidRequestError("labels must be an object of strings", field=field.name)
+    if not _fits_length(spec, len(value)):
+        raise InvalidRequestError(f"at most {spec.max_length} labels", field=field.name)
     for key, text in value.items():
-        if not _LABEL_KEY.fullmatch(key):
-            raise InvalidRequestError(f"label key {key!r}: use 1-64 of A-Z a-z 0-9 _ . - /", field="labels")
-        if not isinstance(text, str) or len(text) > MAX_LABEL_VALUE:
+        if not _matches(keys, key):
+            raise InvalidRequestError(f"label key {key!r}: use 1-64 of A-Z a-z 0-9 _ . - /", field=field.name)
+        if not isinstance(text, str) or not _fits_length(values, len(text)):
             raise InvalidRequestError(
-                f"label {key!r} must be a string of at most {MAX_LABEL_VALUE} characters", field="labels"
+                f"label {key!r} must be a string of at most {values.max_length} characters", field=field.name
             )
     return dict(value)
 
 
-def _alert_days(value: object) -> tuple[int, ...] | None:
-    """A target's own alert thresholds: a list of 1-10 distinct day counts."""
+def _alert_days(body: Mapping[str, Any], field: Field) -> tuple[int, ...] | None:
+    """A target's own alert thresholds: a list of distinct day counts."""
+    value, spec = body.get(field.name), field.spec
     if value is None:
         return None
+    each = spec.items or Spec("integer")
     days = [_whole(d) for d in value] if isinstance(value, list) else []
-    if not 1 <= len(days) <= 10 or not all(d is not None and 0 < d <= MAX_DAYS for d in days):
+    if not (days and _fits_length(spec, len(days))) or not all(d is not None and _in_range(each, d) for d in days):
         raise InvalidRequestError(
-            f"alert_days must be a list of 1-10 whole numbers of days (1-{MAX_DAYS})", field="alert_days"
+            f"{field.name} must be a list of {spec.min_length}-{spec.max_length} whole numbers of days "
+            f"({each.low}-{each.high})",
+            field=field.name,
         )
     return tuple(sorted({d for d in days if d is not None}, reverse=True))
 
 
-def _ca_bundle(value: object) -> str | None:
+def _ca_bundle(body: Mapping[str, Any], field: Field) -> str | None:
+    value = body.get(field.name)
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > MAX_CA_BUNDLE:
-        raise InvalidRequestError(f"ca_bundle must be PEM text of at most {MAX_CA_BUNDLE} bytes", field="ca_bundle")
+    if not isinstance(value, str) or not _fits_length(field.spec, len(value)):
+        raise InvalidRequestError(
+            f"{field.name} must be PEM text of at most {field.spec.max_length} bytes", field=field.name
+        )
     from chalicelib.domain.truststore import parse_pem_bundle  # cryptography: only when a bundle is sent
 
     try:
-        parse_pem_bundle(value.encode(), source="ca_bundle")
+        parse_pem_bundle(value.encode(), source=field.name)
     except TrustStoreError as exc:
-        raise InvalidRequestError(str(exc), field="ca_bundle") from exc
+        raise InvalidRequestError(str(exc), field=field.name) from exc
     return value
 
 
-def _int(body: Mapping[str, Any], name: str, low: int, high: int, *, default: int | None) -> Any:
+def _int(body: Mapping[str, Any], field: Field) -> Any:
+    """A whole number within the field's declared range; its declared default (or None) when absent or null."""
+    name = field.name
     if name not in body or body[name] is None:
-        return default
+        return None if field.default is ABSENT else field.default
     value = _whole(body[name])
     if value is None:
         raise InvalidRequestError(f"{name} must be a whole number", field=name)
-    if not low <= value <= high:
-        raise InvalidRequestError(f"{name} must be between {low} and {high}", field=name)
+    if not _in_range(field.spec, value):
+        raise InvalidRequestError(f"{name} must be between {field.spec.low} and {field.spec.high}", field=name)
+    return value
+
+
+def _in_range(spec: Spec, value: int) -> bool:
+    return (spec.low is None or spec.low <= value) and (spec.high is None or value <= spec.high)
+
+
+def _fits_length(spec: Spec, length: int) -> bool:
+    return (spec.min_length is None or spec.min_length <= length) and (
+        spec.max_length is None or length <= spec.max_length
+    )
+
+
+def _matches(spec: Spec, text: str) -> bool:
+    return spec.pattern is None or re.fullmatch(spec.pattern, text) is not None
+
+
+def _bool(body: Mapping[str, Any], field: Field) -> bool | None:
+    """True or false; the field's declared default (or None) when absent, or null where null is allowed."""
+    if field.name not in body or (body[field.name] is None and field.spec.nullable):
+        return None if field.default is ABSENT else bool(field.default)
+    value = body[field.name]
+    if not isinstance(value, bool):
+        raise InvalidRequestError(f"{field.name} must be true or false", field=field.name)
     return value
 
 
@@ -336,12 +343,14 @@ def _whole(value: object) -> int | None:
     return None
 
 
-def _optional_str(body: Mapping[str, Any], name: str, limit: int) -> str | None:
-    value = body.get(name)
+def _optional_str(body: Mapping[str, Any], field: Field) -> str | None:
+    value = body.get(field.name)
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > limit:
-        raise InvalidRequestError(f"{name} must be a string of at most {limit} characters", field=name)
+    if not isinstance(value, str) or not _fits_length(field.spec, len(value)):
+        raise InvalidRequestError(
+            f"{field.name} must be a string of at most {field.spec.max_length} characters", field=field.name
+        )
     return value
 
 
@@ -368,10 +377,11 @@ def _csv_rows(raw: bytes) -> list[object]:
         raise InvalidRequestError("the CSV is not UTF-8 text", code="malformed_csv") from exc
     reader = csv.DictReader(io.StringIO(text, newline=""))  # the csv module reads line ends itself
     header = reader.fieldnames or []
-    unknown = [name for name in header if name.strip() not in _SPEC_FIELDS]
+    declared = fields(shapes.TargetInput)
+    unknown = [name for name in header if name.strip() not in declared]
     if not header or unknown:
         raise InvalidRequestError(
-            f"CSV header must name columns among {', '.join(sorted(_SPEC_FIELDS))}"
+            f"CSV header must name columns among {', '.join(sorted(declared))}"
             + (f"; unknown column {unknown[0]!r}" if unknown else ""),
             code="malformed_csv",
         )
@@ -385,15 +395,17 @@ def _csv_rows(raw: bytes) -> list[object]:
             if cell is None or not cell.strip():
                 continue  # an empty cell means "the default"
             key = str(name).strip()
-            if key == "labels":
+            kind = declared[key].spec.kind
+            if kind == "object":  # labels
                 row[key] = _csv_labels(cell)
-            elif key in _SWITCHES:
-                row[key] = {"true": True, "false": False}.get(cell.strip().lower(), cell.strip())
-            elif key == "alert_days":
+            elif kind == "array":  # alert_days
                 row[key] = [int(d) if _WHOLE.fullmatch(d.strip()) else d for d in cell.split(";") if d.strip()]
+            elif kind == "boolean":  # revocation, ari
+                row[key] = {"true": True, "false": False}.get(cell.strip().lower(), cell.strip())
             else:
                 row[key] = cell.strip()
-        rows.append(_numbers(row, _INT_FIELDS))  # kept even when empty, so row numbers match the upload
+        # Kept even when empty, so row numbers match the upload.
+        rows.append(_numbers(row, {name for name, field in declared.items() if field.spec.kind == "integer"}))
     return rows
 
 
@@ -440,12 +452,10 @@ def discover_request(raw: bytes | None) -> bool:
     """``POST /discover``: an empty body proposes; ``{"register": true}`` registers."""
     if not raw or not raw.strip():
         return False
+    declared = fields(shapes.DiscoverRequest)
     body = _object(json_document(raw), "the request body")
-    _refuse_unknown(body, {"register"})
-    register = body.get("register", False)
-    if not isinstance(register, bool):
-        raise InvalidRequestError("register must be true or false", field="register")
-    return register
+    _refuse_unknown(body, set(declared))
+    return bool(_bool(body, declared["register"]))
 
 
 def _choice[E: enum.Enum](query: Mapping[str, str], name: str, kind: type[E]) -> E | None:

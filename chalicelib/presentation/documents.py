@@ -1,103 +1,110 @@
-"""Presenting check results: JSON documents (CLI --json, the API) and the CLI's table."""
+"""Presenting check results: JSON documents (CLI --json, the API) and the CLI's table.
+
+Every JSON document the API answers is built as its declared shape (``shapes.py``) and turned
+into JSON by ``to_json``: a renderer cannot write a field the OpenAPI document does not declare.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.cadence import READINESS_STEPS, Cadence, Readiness
 from chalicelib.domain.inventory import DiscoveredEndpoint, InventoryRow
 from chalicelib.domain.lifetime import next_step
 from chalicelib.domain.models import CertificateInfo, CheckResult, Endpoint, Finding, TargetReport, short_name
-from chalicelib.domain.targets import BULK_OUTCOMES, BulkOutcome, ResultSummary, Target
-
-
-def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a ``Z``, the one timestamp format certwatch writes."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+from chalicelib.domain.targets import BULK_OUTCOMES, BulkOutcome, Page, ResultSummary, Target
+from chalicelib.presentation import shapes
+from chalicelib.presentation.schema import ABSENT, to_json
+from chalicelib.presentation.schema import iso as iso  # the one timestamp format, for everything that writes one
 
 
 def finding_to_dict(finding: Finding) -> dict[str, Any]:
-    data: dict[str, Any] = {"code": finding.code.value, "severity": finding.severity.value, "message": finding.message}
-    if finding.reason is not None:
-        data["reason"] = finding.reason.value
-    return data
+    return dict(to_json(_finding(finding)))
 
 
-def certificate_to_dict(info: CertificateInfo) -> dict[str, Any]:
-    return {
-        "subject": info.subject,
-        "issuer": info.issuer,
-        "serial": info.serial,
-        "sans": list(info.sans),
-        "ip_sans": list(info.ip_sans),
-        "key_type": info.key_type,
-        "key_size": info.key_size,
-        "signature_algorithm": info.signature_algorithm,
-        "fingerprint_sha256": info.fingerprint_sha256,
-        "not_before": iso(info.not_before),
-        "not_after": iso(info.not_after),
-        "is_ca": info.is_ca,
-    }
+def _finding(finding: Finding) -> shapes.Finding:
+    reason = ABSENT if finding.reason is None else finding.reason
+    return shapes.Finding(code=finding.code, severity=finding.severity, message=finding.message, reason=reason)
+
+
+def _certificate(info: CertificateInfo) -> shapes.Certificate:
+    return shapes.Certificate(
+        subject=info.subject,
+        issuer=info.issuer,
+        serial=info.serial,
+        sans=info.sans,
+        ip_sans=info.ip_sans,
+        key_type=info.key_type,
+        key_size=info.key_size,
+        signature_algorithm=info.signature_algorithm,
+        fingerprint_sha256=info.fingerprint_sha256,
+        not_before=info.not_before,
+        not_after=info.not_after,
+        is_ca=info.is_ca,
+    )
+
+
+def _address_result(result: CheckResult) -> shapes.AddressResult:
+    return shapes.AddressResult(
+        address=result.address,
+        status=result.status,
+        days_left=result.days_left,
+        not_after=result.not_after,
+        findings=tuple(_finding(f) for f in result.findings),
+        leaf=None if result.leaf is None else _certificate(result.leaf),
+        chain=tuple(_certificate(c) for c in result.chain),
+        trusted_by=result.trusted_by,
+        publicly_trusted=result.publicly_trusted,
+        tls_version=result.tls_version,
+        cipher=result.cipher,
+        checked_at=result.checked_at,
+        elapsed_ms=result.elapsed_ms,
+    )
 
 
 def result_to_dict(result: CheckResult) -> dict[str, Any]:
-    return {
-        "address": result.address,
-        "status": result.status.value,
-        "days_left": result.days_left,
-        "not_after": iso(result.not_after),
-        "findings": [finding_to_dict(f) for f in result.findings],
-        "leaf": None if result.leaf is None else certificate_to_dict(result.leaf),
-        "chain": [certificate_to_dict(c) for c in result.chain],
-        "trusted_by": result.trusted_by,
-        "publicly_trusted": result.publicly_trusted,
-        "tls_version": result.tls_version,
-        "cipher": result.cipher,
-        "checked_at": iso(result.checked_at),
-        "elapsed_ms": result.elapsed_ms,
-    }
+    return dict(to_json(_address_result(result)))
 
 
 def cadence_to_dict(cadence: Cadence, now: datetime) -> dict[str, Any]:
     """An endpoint's renewal cadence as seen, and whether it is ready for the coming lifetimes."""
     step = next_step(now)
-    return {
-        "certificates_seen": cadence.certificates_seen,
-        "renewals": [
-            {
-                "at": iso(r.at),
-                "days_since_previous_change": r.days_since_previous_change,
-                "age_days": r.age_days,
-                "days_left": r.days_left,
-            }
-            for r in cadence.renewals
-        ],
-        "renewed_at_age_days": cadence.renewed_at_age_days,
-        "least_days_left": cadence.least_days_left,
-        "publicly_trusted": cadence.publicly_trusted,
-        **{f"ready_for_{days}_days": cadence.ready_for(days) for days in READINESS_STEPS},
-        "next_step": None
+    shown = shapes.Cadence(
+        certificates_seen=cadence.certificates_seen,
+        renewals=tuple(
+            shapes.Renewal(r.at, r.days_since_previous_change, r.age_days, r.days_left) for r in cadence.renewals
+        ),
+        renewed_at_age_days=cadence.renewed_at_age_days,
+        least_days_left=cadence.least_days_left,
+        publicly_trusted=cadence.publicly_trusted,
+        ready_for_100_days=cadence.ready_for(100),
+        ready_for_47_days=cadence.ready_for(47),
+        next_step=None
         if step is None
-        else {"from": f"{step.since:%Y-%m-%d}", "max_days": step.max_days, "ready": cadence.ready_for(step.max_days)},
-    }
+        else shapes.NextStep(f"{step.since:%Y-%m-%d}", step.max_days, cadence.ready_for(step.max_days)),
+    )
+    return dict(to_json(shown))
 
 
 def readiness_to_dict(readiness: Readiness) -> dict[str, Any]:
     """The inventory's readiness summary: endpoints ready for 100 and for 47 days."""
+    return dict(to_json(_readiness(readiness)))
+
+
+def _readiness(readiness: Readiness) -> shapes.Readiness:
     step = readiness.next_step
-    return {
-        "endpoints_with_cadence": readiness.known,
-        "endpoints_without_renewal_seen": readiness.unknown,
-        **{f"ready_for_{days}_days": count for days, count in readiness.ready.items()},
-        "next_step": None if step is None else {"from": f"{step.since:%Y-%m-%d}", "max_days": step.max_days},
-        "not_ready_for_next_step": list(readiness.at_risk),
-    }
+    return shapes.Readiness(
+        endpoints_with_cadence=readiness.known,
+        endpoints_without_renewal_seen=readiness.unknown,
+        ready_for_100_days=readiness.ready[100],
+        ready_for_47_days=readiness.ready[47],
+        next_step=None if step is None else shapes.NextStep(f"{step.since:%Y-%m-%d}", step.max_days),
+        not_ready_for_next_step=tuple(readiness.at_risk),
+    )
 
 
 def readiness_text(readiness: Readiness) -> str:
@@ -153,17 +160,22 @@ def endpoint_fields(endpoint: Endpoint) -> dict[str, Any]:
 
 
 def report_to_dict(report: TargetReport) -> dict[str, Any]:
+    """A target's check: what ``certwatch check --json`` prints, and what a target's ``result`` holds."""
     endpoint = report.endpoint
-    return {
-        **endpoint_fields(endpoint),
-        "sni": endpoint.server_name,
-        "status": report.status.value,
-        "days_left": report.days_left,
-        "not_after": iso(report.not_after),
-        "findings": [finding_to_dict(f) for f in report.findings],
-        "results": [result_to_dict(r) for r in report.results],
-        "checked_at": iso(report.checked_at),
-    }
+    document = shapes.CheckResult(
+        target=str(endpoint),
+        host=endpoint.host,
+        port=endpoint.port,
+        protocol=endpoint.protocol,
+        sni=endpoint.server_name,
+        status=report.status,
+        days_left=report.days_left,
+        not_after=report.not_after,
+        findings=tuple(_finding(f) for f in report.findings),
+        results=tuple(_address_result(r) for r in report.results),
+        checked_at=report.checked_at,
+    )
+    return dict(to_json(document))
 
 
 _COLUMNS = ("HOST", "PORT", "ADDRESS", "DAYS", "EXPIRES", "ISSUER", "STATUS", "FINDINGS")
@@ -230,77 +242,140 @@ def _issuer(result: CheckResult) -> str:
     return "-" if result.leaf is None else short_name(result.leaf.issuer)[:40]
 
 
-def summary_to_dict(summary: ResultSummary | None) -> dict[str, Any] | None:
+def _summary(summary: ResultSummary | None) -> shapes.ResultSummary | None:
     if summary is None:
         return None
-    return {
-        "status": summary.status.value,
-        "days_left": summary.days_left,
-        "not_after": iso(summary.not_after),
-        "codes": list(summary.codes),
-        "checked_at": iso(summary.checked_at),
-    }
+    return shapes.ResultSummary(
+        status=summary.status,
+        days_left=summary.days_left,
+        not_after=summary.not_after,
+        codes=summary.codes,
+        checked_at=summary.checked_at,
+    )
+
+
+def summary_to_dict(summary: ResultSummary | None) -> dict[str, Any] | None:
+    document: dict[str, Any] | None = to_json(_summary(summary))
+    return document
+
+
+def _target(target: Target) -> shapes.Target:
+    spec, endpoint = target.spec, target.spec.endpoint
+    return shapes.Target(
+        id=target.id,
+        team=target.team,
+        target=str(endpoint),
+        host=endpoint.host,
+        port=endpoint.port,
+        protocol=endpoint.protocol,
+        sni=endpoint.sni,
+        labels=dict(spec.labels),
+        warn_days=spec.warn_days,
+        critical_days=spec.critical_days,
+        check_interval_minutes=spec.check_interval_minutes,
+        ca_bundle=spec.ca_bundle,
+        notes=spec.notes,
+        alert_days=spec.alert_days,
+        revocation=spec.revocation,
+        ari=spec.ari,
+        paused=target.paused,
+        source=target.source,
+        created_at=target.created_at,
+        updated_at=target.updated_at,
+        next_check_at=target.next_check_at,
+        latest=_summary(target.latest),
+    )
 
 
 def target_to_dict(target: Target) -> dict[str, Any]:
     """A registered target as the API shows it, with its latest result summary."""
-    spec, endpoint = target.spec, target.spec.endpoint
-    return {
-        "id": target.id,
-        "team": target.team,
-        **endpoint_fields(endpoint),
-        "sni": endpoint.sni,
-        "labels": dict(spec.labels),
-        "warn_days": spec.warn_days,
-        "critical_days": spec.critical_days,
-        "check_interval_minutes": spec.check_interval_minutes,
-        "ca_bundle": spec.ca_bundle,
-        "notes": spec.notes,
-        "alert_days": None if spec.alert_days is None else list(spec.alert_days),
-        "revocation": spec.revocation,
-        "ari": spec.ari,
-        "paused": target.paused,
-        "source": target.source,
-        "created_at": iso(target.created_at),
-        "updated_at": iso(target.updated_at),
-        "next_check_at": iso(target.next_check_at),
-        "latest": summary_to_dict(target.latest),
-    }
+    return dict(to_json(_target(target)))
+
+
+def target_with_result_to_dict(target: Target, result: dict[str, Any] | None) -> dict[str, Any]:
+    """A target with its latest full result, as stored (``report_to_dict``'s document), or None."""
+    shown = _target(target)
+    fields = {name: getattr(shown, name) for name in shown.__dataclass_fields__}
+    return dict(to_json(shapes.TargetWithResult(**fields, result=result)))
+
+
+def target_page_to_dict(page: Page) -> dict[str, Any]:
+    return dict(to_json(shapes.TargetPage(items=tuple(_target(t) for t in page.items), next_cursor=page.cursor)))
 
 
 def bulk_outcomes_to_dict(outcomes: Sequence[BulkOutcome]) -> dict[str, Any]:
     """The answer of a bulk import: one result per row, and how many rows had each outcome."""
     counts = {kind: sum(o.outcome == kind for o in outcomes) for kind in BULK_OUTCOMES}
-    return {"results": [bulk_outcome_to_dict(o) for o in outcomes], **counts}
+    return dict(to_json(shapes.BulkOutcomes(results=tuple(_bulk_outcome(o) for o in outcomes), **counts)))
 
 
-def bulk_outcome_to_dict(outcome: BulkOutcome) -> dict[str, Any]:
-    data: dict[str, Any] = {"row": outcome.row, "outcome": outcome.outcome}
-    if outcome.target is not None:
-        data["target"] = target_to_dict(outcome.target)
-    if outcome.existing_id is not None:
-        data["existing_id"] = outcome.existing_id
-    if outcome.reason is not None:
-        data["error"] = {"code": outcome.error_code, "message": outcome.reason}
-    return data
+def _bulk_outcome(outcome: BulkOutcome) -> shapes.BulkRowOutcome:
+    return shapes.BulkRowOutcome(
+        row=outcome.row,
+        outcome=outcome.outcome,
+        target=ABSENT if outcome.target is None else _target(outcome.target),
+        existing_id=ABSENT if outcome.existing_id is None else outcome.existing_id,
+        error=_outcome_error(outcome),
+    )
+
+
+def _outcome_error(outcome: BulkOutcome) -> shapes.ErrorDetail:
+    if outcome.reason is None:
+        absent: shapes.ErrorDetail = ABSENT
+        return absent
+    return shapes.ErrorDetail(code=outcome.error_code or "invalid_field", message=outcome.reason)
+
+
+def error_to_dict(
+    code: str, message: str, *, field: str | None = None, existing_id: str | None = None
+) -> dict[str, Any]:
+    """Every error answer's body: ``{"error": {"code": ..., "message": ...}}``, with the field at fault."""
+    detail = shapes.ErrorDetail(
+        code=code,
+        message=message,
+        field=ABSENT if field is None else field,
+        existing_id=ABSENT if existing_id is None else existing_id,
+    )
+    return dict(to_json(shapes.Error(error=detail)))
+
+
+def health_to_dict(version: str) -> dict[str, Any]:
+    return dict(to_json(shapes.Health(status="ok", version=version)))
+
+
+def _inventory_row(row: InventoryRow) -> shapes.InventoryRow:
+    return shapes.InventoryRow(
+        id=row.id,
+        source=row.source,
+        subject=row.subject,
+        sans=row.sans,
+        issuer=row.issuer,
+        key=row.key,
+        not_after=row.not_after,
+        days_left=row.days_left,
+        status=row.status,
+        codes=row.codes,
+        used_by=row.used_by,
+        region=row.region,
+        team=row.team,
+    )
 
 
 def inventory_row_to_dict(row: InventoryRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "source": row.source.value,
-        "subject": row.subject,
-        "sans": list(row.sans),
-        "issuer": row.issuer,
-        "key": row.key,
-        "not_after": iso(row.not_after),
-        "days_left": row.days_left,
-        "status": row.status,
-        "codes": list(row.codes),
-        "used_by": list(row.used_by),
-        "region": row.region,
-        "team": row.team,
-    }
+    return dict(to_json(_inventory_row(row)))
+
+
+def certificate_page_to_dict(
+    rows: Sequence[InventoryRow], cursor: str | None, notes: Sequence[str], readiness: Readiness | None
+) -> dict[str, Any]:
+    """A page of ``GET /certificates``, with the readiness of the team's endpoints for shorter lifetimes."""
+    document = shapes.CertificatePage(
+        items=tuple(_inventory_row(row) for row in rows),
+        next_cursor=cursor,
+        notes=tuple(notes),
+        readiness=None if readiness is None else _readiness(readiness),
+    )
+    return dict(to_json(document))
 
 
 INVENTORY_COLUMNS = ("SOURCE", "SUBJECT", "ISSUER", "KEY", "EXPIRES", "DAYS", "STATUS", "FINDINGS", "USED BY")
@@ -370,21 +445,21 @@ def discovery_to_dict(
     by_row = {outcome.row: outcome for outcome in outcomes}
     endpoints = []
     for number, item in enumerate(found, start=1):
-        entry: dict[str, Any] = {
-            **endpoint_fields(item.endpoint),
-            "source": item.source,
-            "certificate_arn": item.certificate_arn,
-            "region": item.region,
-            "outcome": "proposed",
-        }
         outcome = by_row.get(number)
-        if outcome is not None:
-            entry["outcome"] = outcome.outcome
-            if outcome.target is not None:
-                entry["target_id"] = outcome.target.id
-            if outcome.existing_id is not None:
-                entry["existing_id"] = outcome.existing_id
-            if outcome.reason is not None:
-                entry["error"] = {"code": outcome.error_code, "message": outcome.reason}
-        endpoints.append(entry)
-    return {"endpoints": endpoints, "failures": [" / ".join(failure) for failure in failures]}
+        endpoints.append(
+            shapes.DiscoveredEndpoint(
+                target=str(item.endpoint),
+                host=item.endpoint.host,
+                port=item.endpoint.port,
+                protocol=item.endpoint.protocol,
+                source=item.source,
+                certificate_arn=item.certificate_arn,
+                region=item.region,
+                outcome="proposed" if outcome is None else outcome.outcome,
+                target_id=ABSENT if outcome is None or outcome.target is None else outcome.target.id,
+                existing_id=ABSENT if outcome is None or outcome.existing_id is None else outcome.existing_id,
+                error=ABSENT if outcome is None else _outcome_error(outcome),
+            )
+        )
+    document = shapes.Discovery(endpoints=tuple(endpoints), failures=tuple(" / ".join(f) for f in failures))
+    return dict(to_json(document))

@@ -25,8 +25,11 @@ from chalicelib.domain.tokens import issue
 from chalicelib.services.store import InMemoryStore
 from chalicelib.settings import Settings
 from lab.certs import Issued, make_cert
+from lab.gateway import deployed_refusal
 from lab.servers import TlsServer
 from tests.conftest import Pki
+from tests.e2e import contract
+from tests.e2e.contract import decode
 from tests.functional.helpers import no_dns
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,27 +72,28 @@ def client() -> Iterator[Client]:
 
 
 def client_transport(client: Client) -> Transport:
-    """Requests through the test client's local API Gateway (authorizer included), no sockets."""
+    """Requests through the test client's local API Gateway (authorizer included), no sockets.
+
+    What the gateway refuses before any route runs (no Authorization header, no such path) is
+    answered as a deployment answers it (lab/gateway.py), not with Chalice's imitation of API
+    Gateway's defaults.
+    """
 
     def send(method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
         answer = client.http.request(method, path, headers=headers, body=body)
+        if "x-amzn-ErrorType" in answer.headers:  # refused by the gateway itself
+            status, refusal = deployed_refusal(answer.status_code, answer.headers)
+            return Reply(status, decode(refusal.encode()), answer.headers)
         return Reply(answer.status_code, decode(answer.body), answer.headers)
 
     return send
 
 
-def decode(raw: bytes) -> Any:
-    if not raw:
-        return None
-    text = raw.decode()
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 class Api:
-    """Calls the API as one token holder; ``as_(token)`` gives the same client under another token."""
+    """Calls the API as one token holder; ``as_(token)`` gives the same client under another token.
+
+    Every exchange is checked against the OpenAPI document (``contract.check``).
+    """
 
     def __init__(self, transport: Transport, token: str | None, admin_token: str | None = None) -> None:
         self._transport = transport
@@ -124,7 +128,9 @@ class Api:
         if content_type is not None and method in {"POST", "PATCH", "PUT"}:
             sent["Content-Type"] = content_type
         sent.update(headers or {})
-        return self._transport(method, path, sent, body)
+        reply = self._transport(method, path, sent, body)
+        contract.check(method, path, reply.status, reply.body, sent=body, headers=sent)
+        return reply
 
     def get(self, path: str) -> Reply:
         return self.call("GET", path)

@@ -27,8 +27,8 @@ from tests.e2e.conftest import (
     Reply,
     Stacks,
     Transport,
-    decode,
 )
+from tests.e2e.contract import decode
 
 # No proxy from the environment may stand between the tests and the loopback server.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))

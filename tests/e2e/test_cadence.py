@@ -124,7 +124,7 @@ def test_the_api_shows_each_endpoints_cadence_and_the_inventory_its_readiness(
         (90, 90, 10),
     ]
     assert cadence["ready_for_100_days"] is False
-    assert cadence["next_step"] == {"from": "2027-03-15", "max_days": 100, "ready": False}
+    assert cadence["next_step"] == {"since": "2027-03-15", "max_days": 100, "ready": False}
     at_risk = [f for f in slow["findings"] if f["code"] == "RENEWAL_CADENCE_AT_RISK"]
     assert [f["severity"] for f in at_risk] == ["warning"]
     assert "renewed when 90 days old" in at_risk[0]["message"]
@@ -140,6 +140,6 @@ def test_the_api_shows_each_endpoints_cadence_and_the_inventory_its_readiness(
         "endpoints_without_renewal_seen": 0,
         "ready_for_100_days": 1,
         "ready_for_47_days": 0,
-        "next_step": {"from": "2027-03-15", "max_days": 100},
+        "next_step": {"since": "2027-03-15", "max_days": 100},
         "not_ready_for_next_step": [f"tls://{SLOW}:{servers[SLOW].port}"],
     }

@@ -15,6 +15,7 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.http.dashboard import page
+from tests.e2e import contract
 
 PAGE_HEADERS = {
     "content-type": "text/html; charset=utf-8",
@@ -40,6 +41,7 @@ def test_the_page_is_served_to_anyone_with_or_without_a_token(client: Client) ->
     for headers in ({}, {"Authorization": "Bearer cw_nonsense"}):
         answer = client.http.get("/dashboard", headers=headers)
 
+        contract.check("GET", "/dashboard", answer.status_code, contract.decode(answer.body))
         sent = {name.lower(): value for name, value in answer.headers.items()}
         assert answer.status_code == 200
         assert {name: sent.get(name) for name in PAGE_HEADERS} == PAGE_HEADERS

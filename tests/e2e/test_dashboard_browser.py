@@ -32,6 +32,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from chalicelib.domain.tokens import issue
 from lab.certs import make_cert
+from tests.e2e import contract
 from tests.e2e.test_local_stack import Stack, free_ports, local_stack
 
 pytestmark = pytest.mark.slow
@@ -70,10 +71,12 @@ def api(stack: Stack, method: str, path: str, body: object = None, *, token: str
     request = urllib.request.Request(stack.url + path, data=data, headers=headers, method=method)
     try:
         with _OPENER.open(request, timeout=15) as answer:
-            return answer.status, json.loads(answer.read() or b"null")
+            status, raw = answer.status, answer.read()
     except urllib.error.HTTPError as error:
         with error:
-            return error.code, json.loads(error.read() or b"null")
+            status, raw = error.code, error.read()
+    contract.check(method, path, status, contract.decode(raw), sent=data, headers=headers)
+    return status, json.loads(raw or b"null")
 
 
 def eventually[T](what: str, probe: Callable[[], T | None], timeout: float = RESULT_TIMEOUT) -> T:

@@ -30,6 +30,7 @@ from chalicelib.settings import Settings
 from lab.certs import make_cert
 from lab.servers import TlsServer
 from tests.conftest import Pki
+from tests.e2e import contract
 from tests.e2e.inventory_helpers import (
     DAY,
     EU,
@@ -81,7 +82,9 @@ class World:
             headers["Content-Type"] = "application/json"
             raw = json.dumps(body).encode()
         answer = self.client.http.request(method, path, headers=headers, body=raw)
-        return answer.status_code, json.loads(answer.body) if answer.body else None
+        document = json.loads(answer.body) if answer.body else None
+        contract.check(method, path, answer.status_code, document, sent=raw, headers=headers)
+        return answer.status_code, document
 
     def certificates(self, query: str = "source=acm") -> dict[str, dict[str, Any]]:
         """GET /certificates?<query> as the admin, every row by id (one page is enough here)."""
@@ -512,7 +515,7 @@ def test_get_certificates_and_the_inventory_command_agree(world: World, capsys: 
     server = world.serve(ALPHA, days=20)
     status, created = world.call("POST", "/targets?team=alpha", world.admin, {"target": f"tls://{ALPHA}:{server.port}"})
     assert status == 201, created
-    status, checked = world.call("POST", f"/targets/{created['id']}/check?team=alpha", world.admin, {})
+    status, checked = world.call("POST", f"/targets/{created['id']}/check?team=alpha", world.admin)
     assert status == 200, checked
     used = world.account.import_cert(EU, "used.inventory.test", days=40)
     world.account.use(used)

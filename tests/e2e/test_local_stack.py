@@ -34,6 +34,7 @@ from certwatch.cli import main as certwatch
 from chalicelib.domain.tokens import issue
 from chalicelib.domain.webhooks import new_secret
 from lab.certs import make_cert
+from tests.e2e import contract
 from tests.e2e.pipeline_helpers import SlackReceiver, slack_text
 from tests.e2e.webhook_helpers import Receiver, signed_by
 
@@ -79,6 +80,7 @@ class Stack:
         return "".join(self.lines)
 
     def call(self, method: str, path: str, body: object = None) -> tuple[int, Any]:
+        """The API's answer: the status, and the JSON document (the text of an error); checked against the document."""
         headers = {"Authorization": f"Bearer {self.token}"}
         data = None
         if body is not None:
@@ -87,10 +89,12 @@ class Stack:
         request = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
         try:
             with _OPENER.open(request, timeout=15) as answer:
-                return answer.status, json.loads(answer.read() or b"null")
+                status, raw = answer.status, answer.read()
         except urllib.error.HTTPError as error:
             with error:
-                return error.code, error.read().decode(errors="replace")
+                status, raw = error.code, error.read()
+        contract.check(method, path, status, contract.decode(raw), sent=data, headers=headers)
+        return status, json.loads(raw or b"null") if status < 400 else raw.decode(errors="replace")
 
     def wait_until_healthy(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT

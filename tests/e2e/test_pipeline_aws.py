@@ -31,6 +31,7 @@ from chalicelib.settings import Settings
 from lab.certs import Issued, make_ca, make_cert
 from lab.servers import TlsServer
 from tests.conftest import Pki
+from tests.e2e import contract
 from tests.e2e.pipeline_helpers import (
     Clock,
     Observer,
@@ -122,20 +123,28 @@ class Pipeline:
             self.tokens[team] = token
         return self.tokens[team]
 
+    def call(self, team: str, method: str, path: str, body: object = None) -> tuple[int, Any]:
+        """A call to the API as ``team``, checked against the OpenAPI document; the status and the JSON answer."""
+        headers = {"Authorization": f"Bearer {self.token(team)}"}
+        raw = b""
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            raw = json.dumps(body).encode()
+        answer = self.client.http.request(method, path, headers=headers, body=raw)
+        document = contract.decode(answer.body)
+        contract.check(method, path, answer.status_code, document, sent=raw, headers=headers)
+        return answer.status_code, document
+
     def register(self, team: str, target: str) -> dict[str, Any]:
-        answer = self.client.http.post(
-            "/targets",
-            headers={"Authorization": f"Bearer {self.token(team)}", "Content-Type": "application/json"},
-            body=json.dumps({"target": target}).encode(),
-        )
-        assert answer.status_code == 201, answer.body
-        body: dict[str, Any] = json.loads(answer.body)
+        status, body = self.call(team, "POST", "/targets", {"target": target})
+        assert status == 201, body
+        assert isinstance(body, dict)
         return body
 
     def show(self, team: str, target_id: str) -> dict[str, Any]:
-        answer = self.client.http.get(f"/targets/{target_id}", headers={"Authorization": f"Bearer {self.token(team)}"})
-        assert answer.status_code == 200, answer.body
-        body: dict[str, Any] = json.loads(answer.body)
+        status, body = self.call(team, "GET", f"/targets/{target_id}")
+        assert status == 200, body
+        assert isinstance(body, dict)
         return body
 
     def queued(self, team: str) -> list[dict[str, Any]]:
@@ -389,10 +398,7 @@ def test_a_poisoned_message_is_the_only_failure_of_its_batch(pipeline: Pipeline,
     names = [f"good{i}.pipeline.test" for i in range(3)]
     created = [pipeline.register(team, target(name, pipeline.serve(chain_for(pki, name)))) for name in names]
     deleted = pipeline.register(team, "tls://127.0.0.1:9")
-    answer = pipeline.client.http.delete(
-        f"/targets/{deleted['id']}", headers={"Authorization": f"Bearer {pipeline.token(team)}"}
-    )
-    assert answer.status_code == 204
+    assert pipeline.call(team, "DELETE", f"/targets/{deleted['id']}")[0] == 204
     records = pipeline.records(pipeline.queued(team))
     assert len(records) == 4
     poisoned = sqs_record('{"team": "poison", "id": ', queue_arn=pipeline.queue_arn)

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 
 ROOT = Path(__file__).resolve().parents[2]
 ADAPTIVE_CARD = jsonschema.Draft6Validator(

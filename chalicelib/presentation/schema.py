@@ -1,0 +1,325 @@
+"""Declared JSON documents: the vocabulary the API's shapes are written in, and its three readers.
+
+A shape is a frozen dataclass (the API's are in ``shapes.py``). Each field's annotation gives
+its JSON type — ``str``, ``int``, ``bool``, ``float``, ``datetime``, a ``str`` enum, another
+shape, ``tuple[X, ...]`` (an array), ``dict[str, X]`` (a map), ``Any`` — and ``Annotated``
+markers give its bounds: ``Range`` (whole numbers), ``Length`` (characters, items or entries),
+``Pattern`` (the whole text; on a map's key type: the keys), ``Choices``, ``Doc`` (the
+description), ``As`` (a document of another shape, already rendered) and ``Extra`` (JSON Schema
+keywords no marker says). ``None`` in the type admits ``null``. A field's default says whether
+it may be left out:
+
+- no default: always present in an answer, required in a request;
+- ``= ABSENT``: may be left out of a request; left out of an answer built without it;
+- any other value: may be left out of a request, and then means that value (the schema's ``default``).
+
+A shape's docstring is its description in the OpenAPI document; a ``SCHEMA`` class variable adds
+keywords for the whole object (``CLOSED`` refuses unknown fields).
+
+The readers: ``Components`` writes JSON Schema (the OpenAPI document), ``fields`` gives the
+request parser each field's bounds, and ``to_json`` turns a shape into the JSON an answer
+carries. All three read the same annotations, so the document, the parser and the renderers
+cannot disagree about a field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import inspect
+import re
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, Union, get_args, get_origin, get_type_hints
+
+
+class _Absent:
+    """The value of a field left out of its document."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Final[Any] = _Absent()
+CLOSED: Final[Mapping[str, Any]] = {"additionalProperties": False}
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """What one declared type allows: its JSON type and bounds, read from its annotation."""
+
+    kind: str  # a JSON Schema type ("string", "integer", "boolean", "number", "array", "object"), "shape" or "any"
+    nullable: bool = False
+    low: int | None = None  # whole numbers
+    high: int | None = None
+    min_length: int | None = None  # characters, items or entries
+    max_length: int | None = None
+    pattern: str | None = None  # the whole text must match (Python's re and ECMA-262 alike)
+    choices: tuple[str, ...] | None = None
+    format: str | None = None
+    items: Spec | None = None  # an array's items, a map's values
+    keys: Spec | None = None  # a map's keys
+    shape: type | None = None
+    doc: str | None = None
+    extra: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """Whole numbers from ``low`` to ``high``, both included."""
+
+    low: int
+    high: int
+
+    def narrow(self, spec: Spec) -> Spec:
+        return replace(spec, low=self.low, high=self.high)
+
+
+@dataclass(frozen=True, slots=True)
+class Length:
+    """At least ``low`` and at most ``high`` characters (text), items (arrays) or entries (maps)."""
+
+    low: int | None = None
+    high: int | None = None
+
+    def narrow(self, spec: Spec) -> Spec:
+        return replace(spec, min_length=self.low, max_length=self.high)
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """A regular expression the whole text matches (written to work in Python and ECMA-262)."""
+
+    regex: str
+
+    def narrow(self, spec: Spec) -> Spec:
+        return replace(spec, pattern=self.regex)
+
+
+@dataclass(frozen=True, slots=True)
+class Choices:
+    """The only texts allowed."""
+
+    values: tuple[str, ...]
+
+    @classmethod
+    def of(cls, kind: type[enum.StrEnum]) -> Choices:
+        return cls(tuple(member.value for member in kind))
+
+    def narrow(self, spec: Spec) -> Spec:
+        return replace(spec, choices=self.values)
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    """The description of a field or type."""
+
+    text: str
+
+    def narrow(self, spec: Spec) -> Spec:
+        return replace(spec, doc=self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class As:
+    """The value is a document of ``shape`` already rendered (e.g. stored as JSON)."""
+
+    shape: type
+
+    def narrow(self, spec: Spec) -> Spec:
+        return replace(spec, kind="shape", shape=self.shape, items=None, keys=None)
+
+
+@dataclass(frozen=True)
+class Extra:
+    """JSON Schema keywords no marker says (e.g. ``contains``)."""
+
+    keywords: Mapping[str, Any]
+
+    def __hash__(self) -> int:  # typing caches Annotated[...] by its arguments
+        return hash(tuple(sorted(self.keywords)))
+
+    def narrow(self, spec: Spec) -> Spec:
+        return replace(spec, extra=(*spec.extra, *self.keywords.items()))
+
+
+_SCALARS: dict[object, str] = {str: "string", bool: "boolean", int: "integer", float: "number"}
+
+
+def spec_of(annotation: object) -> Spec:
+    """The Spec of a declared type (see the module's docstring for what may be declared)."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        spec = spec_of(args[0])
+        for marker in args[1:]:
+            spec = marker.narrow(spec)
+        return spec
+    if origin in (Union, types.UnionType):
+        members = [arg for arg in args if arg is not type(None)]
+        if len(members) != 1:
+            raise TypeError(f"{annotation}: declare one type, or one type or None")
+        return replace(spec_of(members[0]), nullable=True)
+    if origin in (tuple, list):
+        if origin is tuple and (len(args) != 2 or args[1] is not Ellipsis):
+            raise TypeError(f"{annotation}: declare an array as tuple[X, ...]")
+        return Spec("array", items=spec_of(args[0]))
+    if origin is dict:
+        keys = spec_of(args[0])
+        if keys.kind != "string":
+            raise TypeError(f"{annotation}: a map's keys are text")
+        return Spec("object", items=spec_of(args[1]), keys=keys)
+    if annotation in _SCALARS:
+        return Spec(_SCALARS[annotation])
+    if annotation is datetime:
+        return Spec("string", format="date-time")
+    if annotation is Any:
+        return Spec("any")
+    if isinstance(annotation, type) and issubclass(annotation, enum.StrEnum):
+        return Spec("string", choices=tuple(member.value for member in annotation))
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        return Spec("shape", shape=annotation)
+    raise TypeError(f"{annotation!r} is no declarable JSON type")
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One field of a shape: its name, what it allows, and whether and how it may be left out."""
+
+    name: str
+    spec: Spec
+    default: Any  # ABSENT when leaving the field out means no value
+    required: bool
+
+
+@functools.cache
+def fields(shape: type) -> Mapping[str, Field]:
+    """The declared fields of a shape, by name, in declaration order."""
+    hints = get_type_hints(shape, include_extras=True)
+    found: dict[str, Field] = {}
+    for declared in dataclasses.fields(shape):
+        if declared.default is not dataclasses.MISSING:
+            default, required = declared.default, False
+        elif declared.default_factory is not dataclasses.MISSING:
+            default, required = declared.default_factory(), False
+        else:
+            default, required = ABSENT, True
+        found[declared.name] = Field(declared.name, spec_of(hints[declared.name]), default, required)
+    return types.MappingProxyType(found)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a ``Z``, the one timestamp format certwatch writes."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def to_json(value: Any) -> Any:
+    """A shape (and what it holds) as JSON data: enums as their values, times as ``iso``, ABSENT fields left out."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            declared.name: to_json(item)
+            for declared in dataclasses.fields(value)
+            if (item := getattr(value, declared.name)) is not ABSENT
+        }
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, list | tuple):
+        return [to_json(item) for item in value]
+    if isinstance(value, dict):
+        return {key: to_json(item) for key, item in value.items()}
+    return value
+
+
+class Components:
+    """JSON Schema of declared types; each shape once, under ``#/components/schemas/<its class name>``."""
+
+    def __init__(self) -> None:
+        self.schemas: dict[str, dict[str, Any]] = {}
+        self._shapes: dict[str, type] = {}
+
+    def ref(self, shape: type) -> dict[str, Any]:
+        """A reference to ``shape``'s schema, written on first use."""
+        name = shape.__name__
+        if self._shapes.setdefault(name, shape) is not shape:
+            raise TypeError(f"two shapes are named {name}")
+        if name not in self.schemas:
+            self.schemas[name] = {}  # taken before it is written, so a shape may hold itself
+            self.schemas[name] = self._object(shape)
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    def schema(self, annotation: object) -> dict[str, Any]:
+        """The JSON Schema of any declared type (a shape is a reference to its component)."""
+        return self.of(spec_of(annotation))
+
+    def of(self, spec: Spec) -> dict[str, Any]:
+        """The JSON Schema of a Spec."""
+        schema: dict[str, Any]
+        if spec.kind == "shape":
+            assert spec.shape is not None
+            schema = self.ref(spec.shape)
+        elif spec.kind == "any":
+            schema = {}
+        else:
+            schema = {"type": spec.kind}
+        if spec.format is not None:
+            schema["format"] = spec.format
+        if spec.choices is not None:
+            schema["enum"] = list(spec.choices)
+        if spec.low is not None:
+            schema["minimum"] = spec.low
+        if spec.high is not None:
+            schema["maximum"] = spec.high
+        counted = {"string": "Length", "array": "Items", "object": "Properties"}.get(spec.kind)
+        if counted is not None and spec.min_length is not None:
+            schema[f"min{counted}"] = spec.min_length
+        if counted is not None and spec.max_length is not None:
+            schema[f"max{counted}"] = spec.max_length
+        if spec.pattern is not None:
+            schema["pattern"] = f"^(?:{spec.pattern})$"
+        if spec.kind == "array" and spec.items is not None:
+            schema["items"] = self.of(spec.items)
+        if spec.kind == "object" and spec.items is not None:
+            if spec.keys is not None and spec.keys.pattern is not None:
+                schema["propertyNames"] = {"pattern": f"^(?:{spec.keys.pattern})$"}
+            schema["additionalProperties"] = self.of(spec.items)
+        schema.update(spec.extra)
+        if spec.nullable:
+            schema = _nullable(schema)
+        if spec.doc is not None:
+            schema["description"] = spec.doc
+        return schema
+
+    def _object(self, shape: type) -> dict[str, Any]:
+        declared = fields(shape)
+        properties = {}
+        for field in declared.values():
+            properties[field.name] = self.of(field.spec)
+            if field.default is not ABSENT:
+                properties[field.name]["default"] = to_json(field.default)
+        doc = re.sub(r"(?<!\n)\n(?!\n)", " ", inspect.cleandoc(shape.__doc__ or ""))  # a paragraph is one line
+        if not doc or doc.startswith(f"{shape.__name__}("):  # dataclass() writes one from the signature
+            raise TypeError(f"{shape.__name__} has no docstring: it is the shape's description")
+        schema: dict[str, Any] = {"type": "object", "description": doc}
+        required = [field.name for field in declared.values() if field.required]
+        if required:
+            schema["required"] = required
+        schema["properties"] = properties
+        schema.update(getattr(shape, "SCHEMA", {}))
+        return schema
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(schema.get("type"), str):
+        nullable = {**schema, "type": [schema["type"], "null"]}
+        if "enum" in schema:
+            nullable["enum"] = [*schema["enum"], None]
+        return nullable
+    if not schema:
+        return schema
+    return {"anyOf": [schema, {"type": "null"}]}

@@ -1,0 +1,473 @@
+"""The HTTP API's documents, declared once: what each request may hold and what each answer holds.
+
+The OpenAPI document (``chalicelib/http/openapi.py``) is generated from these classes, the
+request parser (``chalicelib/http/payloads.py``) reads its field names, bounds and defaults from
+them, and the renderers (``documents.py``) build answers as instances of them, so the three
+cannot drift apart. ``schema.py`` says how a field is declared.
+
+To add a field to a document: declare it here, on its shape, with its type and bounds.
+
+- In an answer, give it no default, then pass its value where ``documents.py`` builds the shape
+  (mypy points at every place that must); or default it to ``ABSENT`` when it is only sometimes
+  there.
+- In a request, default it to ``ABSENT`` (or to the value its absence means), then read it in
+  ``payloads.py`` with the field's declared bounds (``fields(Shape)["name"]``). Until it is read
+  the parser accepts it and ignores it, so read it in the same change.
+
+The schema and the parser's list of accepted fields follow without another edit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, ClassVar
+
+from chalicelib.domain.inventory import Source
+from chalicelib.domain.models import CheckPolicy, FailureReason, FindingCode, Protocol, Severity, Status
+from chalicelib.domain.targets import BULK_OUTCOMES, DEFAULT_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
+from chalicelib.domain.tokens import TEAM_NAME
+from chalicelib.presentation.schema import ABSENT, CLOSED, As, Choices, Doc, Extra, Length, Pattern, Range
+
+MAX_BULK_ROWS = 1000
+MAX_LABELS = 32
+MAX_LABEL_VALUE = 256
+LABEL_KEY = r"[A-Za-z0-9_.\-/]{1,64}"
+MAX_NOTES = 2000
+MAX_CA_BUNDLE = 64 * 1024
+MAX_SNI = 253
+MAX_DAYS = 3650
+MAX_ALERT_DAYS = 10
+MAX_INTERVAL_MINUTES = 30 * 24 * 60
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+_POLICY = CheckPolicy()  # the default thresholds
+
+# --- the types fields share ------------------------------------------------------------------------
+
+Days = Annotated[int, Range(0, MAX_DAYS)]
+Interval = Annotated[int, Range(MIN_INTERVAL_MINUTES, MAX_INTERVAL_MINUTES)]
+Port = Annotated[int, Range(1, 65535)]
+Labels = Annotated[
+    dict[Annotated[str, Pattern(LABEL_KEY)], Annotated[str, Length(high=MAX_LABEL_VALUE)]],
+    Length(high=MAX_LABELS),
+    Doc("String labels; a key is 1-64 of A-Z a-z 0-9 _ . - /"),
+]
+AlertDays = Annotated[
+    tuple[Annotated[int, Range(1, MAX_DAYS)], ...],
+    Length(1, MAX_ALERT_DAYS),
+    Doc("The target's own alert thresholds in days (default: 30, 14, 7, 3, 1 up to warn_days)"),
+]
+Notes = Annotated[str, Length(high=MAX_NOTES)]
+CaBundle = Annotated[str, Length(high=MAX_CA_BUNDLE), Doc("PEM trust anchors for an internal CA")]
+Team = Annotated[str, Pattern(TEAM_NAME)]
+StatusText = Annotated[str, Choices.of(Status)]
+Code = Annotated[str, Choices.of(FindingCode)]
+Outcome = Annotated[str, Choices(BULK_OUTCOMES)]
+ExpiringWithin = Annotated[int, Range(0, MAX_DAYS * 10), Doc("Certificates expiring within this many days")]
+Switch = Annotated[
+    bool,
+    Doc(
+        "Ask the CA: revocation (CRL, else OCSP) or ACME renewal information; false where the checker may not "
+        "reach the CA's servers"
+    ),
+]
+
+# --- requests --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TargetInput:
+    """Either target, or host (with port and protocol); null for an optional field means its default.
+    critical_days must not exceed warn_days (30 unless given)."""
+
+    SCHEMA: ClassVar[Mapping[str, Any]] = {
+        **CLOSED,
+        "oneOf": [
+            {
+                "required": ["target"],
+                "not": {"anyOf": [{"required": ["host"]}, {"required": ["port"]}, {"required": ["protocol"]}]},
+            },
+            {"required": ["host"], "not": {"required": ["target"]}},
+        ],
+    }
+
+    target: Annotated[
+        str,
+        Length(low=1),
+        Doc(
+            "Any target form `certwatch check` accepts: example.com, example.com:8443, "
+            "https://example.com/path, [2001:db8::1]:443, smtp://mail.example.com, ..."
+        ),
+    ] = ABSENT
+    host: Annotated[str, Length(low=1), Doc("Instead of target: the host name or address")] = ABSENT
+    port: Annotated[Port | None, Doc("Default: the protocol's port")] = ABSENT
+    protocol: Protocol = Protocol.HTTPS
+    sni: Annotated[
+        Annotated[str, Length(high=MAX_SNI)] | None, Doc("Server name to send and to match the certificate against")
+    ] = ABSENT
+    labels: Labels = ABSENT
+    warn_days: Days | None = _POLICY.warn_days
+    critical_days: Days | None = _POLICY.critical_days
+    check_interval_minutes: Interval | None = DEFAULT_INTERVAL_MINUTES
+    ca_bundle: CaBundle | None = ABSENT
+    notes: Notes | None = ABSENT
+    alert_days: AlertDays | None = ABSENT
+    revocation: Switch | None = True
+    ari: Switch | None = True
+
+
+@dataclass(frozen=True, slots=True)
+class TargetChanges:
+    """The fields to change: null leaves a field as it is, but clears notes. critical_days must not
+    exceed warn_days once the change is applied."""
+
+    SCHEMA: ClassVar[Mapping[str, Any]] = {**CLOSED, "minProperties": 1}
+
+    labels: Labels = ABSENT
+    warn_days: Days | None = ABSENT
+    critical_days: Days | None = ABSENT
+    check_interval_minutes: Interval | None = ABSENT
+    notes: Notes | None = ABSENT
+    paused: bool | None = ABSENT
+    alert_days: AlertDays | None = ABSENT
+    revocation: Switch | None = ABSENT
+    ari: Switch | None = ABSENT
+
+
+BulkRows = Annotated[
+    tuple[Any, ...],
+    Length(1, MAX_BULK_ROWS),
+    Extra({"contains": {"not": {"type": "object", "maxProperties": 0}}}),
+    Doc("TargetInput rows: a row that is not one is reported as rejected, and blocks no other row"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class BulkUpload:
+    """The rows of a bulk import, in an object (a bare list of rows is taken too)."""
+
+    SCHEMA: ClassVar[Mapping[str, Any]] = CLOSED
+
+    targets: BulkRows
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoverRequest:
+    """What to do with the endpoints found; no body at all proposes without registering."""
+
+    SCHEMA: ClassVar[Mapping[str, Any]] = CLOSED
+
+    register: bool = False
+
+
+# --- query strings ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TeamQuery:
+    """The query string of an operation on one team's targets."""
+
+    team: Annotated[Team, Doc("Act on this team (admin tokens only; default: the token's own team)")] = ABSENT
+
+
+@dataclass(frozen=True, slots=True)
+class PageQuery(TeamQuery):
+    """The query string of a listing, a page at a time."""
+
+    limit: Annotated[int, Range(1, MAX_LIMIT)] = DEFAULT_LIMIT
+    cursor: Annotated[str, Doc("From next_cursor (opaque: any other text is a 400 invalid_cursor)")] = ABSENT
+
+
+@dataclass(frozen=True, slots=True)
+class TargetQuery(PageQuery):
+    """The query string of ``GET /targets``."""
+
+    status: Status = ABSENT
+    label: Annotated[str, Pattern(LABEL_KEY + r":[\s\S]*"), Doc("key:value")] = ABSENT
+    expiring_within_days: ExpiringWithin = ABSENT
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateQuery(PageQuery):
+    """The query string of ``GET /certificates``."""
+
+    source: Source = ABSENT
+    status: Status = ABSENT
+    expiring_within_days: ExpiringWithin = ABSENT
+    issuer: Annotated[str, Doc("Text in the issuer")] = ABSENT
+
+
+# --- answers ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """Up, and the version answering."""
+
+    status: Annotated[str, Choices(("ok",))]
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetail:
+    """What went wrong: a code to act on and a message to read."""
+
+    code: str
+    message: str
+    field: Annotated[str, Doc("The field or query parameter at fault")] = ABSENT
+    existing_id: Annotated[str, Doc("The target the team already registered for this endpoint")] = ABSENT
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """Every error answer."""
+
+    error: ErrorDetail
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing found about a certificate or a connection."""
+
+    code: FindingCode
+    severity: Severity
+    message: str
+    reason: Annotated[FailureReason, Doc("For CONNECTION_FAILED: dns, refused, timeout, tls, protocol, forbidden")] = (
+        ABSENT
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate:
+    """A certificate a server sent."""
+
+    subject: str
+    issuer: str
+    serial: str
+    sans: tuple[str, ...]
+    ip_sans: tuple[str, ...]
+    key_type: str
+    key_size: int
+    signature_algorithm: str
+    fingerprint_sha256: str
+    not_before: datetime
+    not_after: datetime
+    is_ca: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AddressResult:
+    """The check of one address of an endpoint."""
+
+    address: str | None
+    status: Status
+    days_left: int | None
+    not_after: datetime | None
+    findings: tuple[Finding, ...]
+    leaf: Certificate | None
+    chain: tuple[Certificate, ...]
+    trusted_by: str | None
+    publicly_trusted: Annotated[bool, Doc("The path ends at a public root (the CA/Browser Forum's rules apply)")]
+    tls_version: str | None
+    cipher: str | None
+    checked_at: datetime
+    elapsed_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class Renewal:
+    """A change of the certificate an endpoint serves."""
+
+    at: datetime
+    days_since_previous_change: int
+    age_days: Annotated[int, Doc("How old the replaced certificate was")]
+    days_left: Annotated[int, Doc("Days the replaced certificate had left")]
+
+
+@dataclass(frozen=True, slots=True)
+class NextStep:
+    """The next cut of the CA/Browser Forum's maximum lifetime."""
+
+    SCHEMA: ClassVar[Mapping[str, Any]] = {**CLOSED}
+
+    since: Annotated[str, Doc("The date it takes effect (YYYY-MM-DD)")]
+    max_days: int
+    ready: Annotated[bool | None, Doc("Whether this endpoint's renewals would survive it")] = ABSENT
+
+
+@dataclass(frozen=True, slots=True)
+class Cadence:
+    """How an endpoint's certificates are renewed, from its check history. Ready for L days: each of the
+    last three renewals happened by two thirds of L."""
+
+    certificates_seen: int
+    renewals: tuple[Renewal, ...]
+    renewed_at_age_days: int | None
+    least_days_left: int | None
+    publicly_trusted: bool
+    ready_for_100_days: bool | None
+    ready_for_47_days: bool | None
+    next_step: Annotated[NextStep | None, Doc("null once the last cut is in force")]
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    """The team's public endpoints by renewal cadence."""
+
+    endpoints_with_cadence: int
+    endpoints_without_renewal_seen: int
+    ready_for_100_days: int
+    ready_for_47_days: int
+    next_step: NextStep | None
+    not_ready_for_next_step: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The engine's full result: the same document `certwatch check --json` prints."""
+
+    target: str
+    host: str
+    port: int
+    protocol: Protocol
+    sni: str | None
+    status: Status
+    days_left: int | None
+    not_after: datetime | None
+    findings: tuple[Finding, ...]
+    results: Annotated[tuple[AddressResult, ...], Doc("One per address checked")]
+    checked_at: datetime
+    cadence: Annotated[Cadence, Doc("Registered targets: how the endpoint's certificates are renewed")] = ABSENT
+
+
+@dataclass(frozen=True, slots=True)
+class ResultSummary:
+    """The latest verdict on a target."""
+
+    status: Status
+    days_left: int | None
+    not_after: datetime | None
+    codes: tuple[Code, ...]
+    checked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A registered target with its latest result summary (null before its first check)."""
+
+    id: str
+    team: str
+    target: Annotated[str, Doc("Canonical form, e.g. https://example.com:443")]
+    host: str
+    port: Port
+    protocol: Protocol
+    sni: str | None
+    labels: Labels
+    warn_days: Days
+    critical_days: Days
+    check_interval_minutes: Interval
+    ca_bundle: str | None
+    notes: str | None
+    alert_days: AlertDays | None
+    revocation: Switch
+    ari: Switch
+    paused: bool
+    source: str
+    created_at: datetime
+    updated_at: datetime
+    next_check_at: datetime
+    latest: ResultSummary | None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetWithResult(Target):
+    """A target with its latest full check result (null before its first check)."""
+
+    result: Annotated[dict[str, Any] | None, As(CheckResult)]
+
+
+@dataclass(frozen=True, slots=True)
+class TargetPage:
+    """A page of targets; next_cursor fetches the next one (null on the last page)."""
+
+    items: tuple[Target, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BulkRowOutcome:
+    """What became of one row of a bulk import (rows are numbered from 1)."""
+
+    row: int
+    outcome: Outcome
+    target: Annotated[Target, Doc("The target created")] = ABSENT
+    existing_id: Annotated[str, Doc("The target this row duplicates")] = ABSENT
+    error: Annotated[ErrorDetail, Doc("Why the row was rejected, or must be sent again")] = ABSENT
+
+
+@dataclass(frozen=True, slots=True)
+class BulkOutcomes:
+    """One outcome per row, and how many rows had each outcome."""
+
+    results: tuple[BulkRowOutcome, ...]
+    created: int
+    duplicate: int
+    rejected: int
+    retry: int
+    not_processed: int
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryRow:
+    """One certificate certwatch knows: where it comes from, where it is used, and its verdict."""
+
+    id: Annotated[str, Doc("SHA-256 fingerprint, or the ACM/IAM ARN")]
+    source: Source
+    subject: str
+    sans: tuple[str, ...]
+    issuer: str
+    key: str
+    not_after: datetime | None
+    days_left: int | None
+    status: StatusText
+    codes: tuple[str, ...]
+    used_by: tuple[str, ...]
+    region: str | None
+    team: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CertificatePage:
+    """A page of certificates, and notes on what could not be read (e.g. a region out of reach)."""
+
+    items: tuple[InventoryRow, ...]
+    next_cursor: str | None
+    notes: tuple[str, ...]
+    readiness: Annotated[Readiness | None, Doc("null when no endpoint is in the view")]
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveredEndpoint:
+    """An endpoint found behind one of the account's certificates, and what became of it."""
+
+    target: str
+    host: str
+    port: Port
+    protocol: Protocol
+    source: Annotated[str, Doc("elbv2:<listener arn>, cloudfront:<id>, apigateway:<name> or apigatewayv2:<name>")]
+    certificate_arn: str | None
+    region: Annotated[str | None, Doc("null for CloudFront (global)")]
+    outcome: Annotated[str, Choices(("proposed", *BULK_OUTCOMES))]
+    target_id: Annotated[str, Doc("The target registered for it")] = ABSENT
+    existing_id: Annotated[str, Doc("The target the team already had for it")] = ABSENT
+    error: ErrorDetail = ABSENT
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """What discovery found (and registered), and where it could not look."""
+
+    endpoints: tuple[DiscoveredEndpoint, ...]
+    failures: tuple[str, ...]
