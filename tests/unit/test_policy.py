@@ -37,6 +37,7 @@ MODULE_SERVICES: dict[str, tuple[str, ...]] = {
     "adapters/certificates.py": ("acm", "iam"),
     "adapters/discovery.py": ("elbv2", "acm", "apigateway", "apigatewayv2", "cloudfront"),
     "deps.py": ("sqs", "sts"),
+    "adapters/aws.py": (),  # reads errors and follows page tokens; the adapters that use it make the calls
 }
 # Helpers that take the operation's name as their first argument (dynamo.py's _call and _send).
 BY_NAME = {"_call", "_send"}
