@@ -19,7 +19,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import deps
-from chalicelib.adapters.dynamo import _dump, _target_item
+from chalicelib.adapters.dynamo import codec
 from chalicelib.adapters.sqs import check_message
 from chalicelib.checks.resolver import SystemResolver
 from chalicelib.deps import Container
@@ -534,7 +534,7 @@ def bulk(aws: Aws) -> Iterator[Bulk]:
             next_check_at=now - timedelta(seconds=1 + i) if is_due or paused else now + DAY + timedelta(minutes=i),
             paused=paused,
         )
-        items.append({"PutRequest": {"Item": _dump(_target_item(item))}})
+        items.append({"PutRequest": {"Item": codec.dump(codec.target_item(item))}})
         if is_due:
             due.add((team, target_id))
     assert (len(due), sum(i % 20 == 7 for i in range(TOTAL))) == (DUE, PAUSED)
