@@ -41,11 +41,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from chalicelib.adapters.cloudformation import deploy_stack
     from chalicelib.adapters.dynamo import codec
-    from chalicelib.adapters.sns import RecordingPublisher
     from chalicelib.deps import Container
     from chalicelib.domain.endpoints import parse_target
     from chalicelib.domain.targets import Target, TargetSpec, new_target_id
     from chalicelib.settings import Settings
+    from tests.support.fakes import RecordingPublisher
 
     with mock_aws():
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():

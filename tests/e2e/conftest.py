@@ -16,18 +16,16 @@ from chalice.test import Client
 
 from app import app
 from chalicelib import deps
-from chalicelib.adapters.sns import RecordingPublisher
-from chalicelib.adapters.sqs import RecordingCheckQueue
 from chalicelib.checks.resolver import Lookup, SystemResolver
 from chalicelib.deps import Container
 from chalicelib.domain.inventory import DiscoveredEndpoint
 from chalicelib.domain.tokens import issue
-from chalicelib.services.store import InMemoryStore
 from chalicelib.settings import Settings
 from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
 from tests.conftest import Pki
 from tests.functional.helpers import no_dns
+from tests.support.fakes import InMemoryStore, RecordingCheckQueue, RecordingPublisher
 
 ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.0/8"

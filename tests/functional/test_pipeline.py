@@ -17,19 +17,18 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.sns import RecordingPublisher
-from chalicelib.adapters.sqs import RecordingCheckQueue, check_message
+from chalicelib.adapters.sqs import check_message
 from chalicelib.domain.alerts import AlertState
 from chalicelib.domain.models import Endpoint, Protocol, Status
 from chalicelib.domain.targets import DEFAULT_INTERVAL_MINUTES, ResultSummary, Target, TargetSpec
 from chalicelib.errors import StoreError
 from chalicelib.services.checking import TargetChecker
 from chalicelib.services.pipeline import LEASE, OUTBOX_GRACE, Alerter, CheckWorker, Sweeper, SweepResult
-from chalicelib.services.store import InMemoryStore
 from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
 from tests.conftest import Pki
 from tests.functional.helpers import Engines, Servers, closed_port
+from tests.support.fakes import InMemoryStore, RecordingCheckQueue, RecordingPublisher
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # the ``now`` of tests/conftest.py
 DAY = timedelta(days=1)

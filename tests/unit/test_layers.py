@@ -111,3 +111,13 @@ def test_every_package_of_chalicelib_is_a_known_layer() -> None:
 )
 def test_an_upward_or_sideways_import_is_caught(module: str, imported: str) -> None:
     assert violations({module: [imported]}) != []
+
+
+def test_no_test_fake_ships_in_the_lambda_bundle() -> None:
+    fakes = [
+        f"{path.relative_to(ROOT)}: {node.name}"
+        for path in sorted(ROOT.glob("chalicelib/**/*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef) and node.name.startswith(("InMemory", "Recording", "Fake"))
+    ]
+    assert fakes == [], "fakes belong in tests/support/"
