@@ -143,7 +143,7 @@ class Container:
 
     @cached_property
     def checker(self) -> TargetChecker:
-        return TargetChecker(self.store, self.engine, self.trust, after_check=self.alerter.after_check)
+        return TargetChecker(self.store, self.engine, self.trust, after_check=self.alerter.after_target_check)
 
     @cached_property
     def sweeper(self) -> Sweeper:

@@ -185,6 +185,11 @@ def target_to_dict(target: Target) -> dict[str, Any]:
     }
 
 
+def checked_target_to_dict(target: Target, report: TargetReport | None) -> dict[str, Any]:
+    """A target with the full report of its latest check (None before the first)."""
+    return {**target_to_dict(target), "result": None if report is None else report_to_dict(report)}
+
+
 def bulk_outcomes_to_dict(outcomes: Sequence[BulkOutcome]) -> dict[str, Any]:
     """The answer of a bulk import: one result per row, and how many rows had each outcome."""
     counts = {kind: sum(o.outcome == kind for o in outcomes) for kind in BULK_OUTCOMES}

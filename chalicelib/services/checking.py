@@ -6,7 +6,6 @@ import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from chalicelib.checks.engine import CheckEngine, CheckRequest
 from chalicelib.domain.alerts import Notification
@@ -14,21 +13,19 @@ from chalicelib.domain.models import TargetReport
 from chalicelib.domain.targets import ResultSummary, Target, next_check
 from chalicelib.domain.truststore import TrustStore, parse_pem_bundle
 from chalicelib.errors import CertwatchError, NotFoundError, StoreError
-from chalicelib.presentation.documents import report_to_dict
 from chalicelib.services.store import TargetStore
 
 logger = logging.getLogger(__name__)
 
-AfterCheck = Callable[[Target, TargetReport, dict[str, Any]], list[Notification]]
+AfterCheck = Callable[[Target, TargetReport], list[Notification]]
 
 
 @dataclass(frozen=True, slots=True)
 class CheckedTarget:
-    """A target, the report of the check just made, its JSON document, and the notifications published."""
+    """A target, the report of the check just made, and the notifications published."""
 
     target: Target
     report: TargetReport
-    document: dict[str, Any]
     notifications: tuple[Notification, ...] = ()
 
 
@@ -48,11 +45,11 @@ class TargetChecker:
         self._trust = trust
         self._after_check = after_check
 
-    def check_targets(self, targets: Sequence[Target]) -> list[dict[str, Any]]:
+    def check_targets(self, targets: Sequence[Target]) -> list[TargetReport]:
         checked, failed = self.run(targets)
         if failed:
             raise StoreError(f"could not record the check of {failed[0].id}")
-        return [c.document for c in checked]
+        return [c.report for c in checked]
 
     def run(self, targets: Sequence[Target]) -> tuple[list[CheckedTarget], list[Target]]:
         """Check every target concurrently, store each result and alert on it.
@@ -65,10 +62,9 @@ class TargetChecker:
         failed: list[Target] = []
         for target, report in zip(targets, self._engine.check_many(requests), strict=True):
             try:
-                document = report_to_dict(report)
                 upcoming = next_check(report.checked_at, target.spec.check_interval_minutes)
-                self._store.save_result(target.team, target.id, ResultSummary.of(report), document, upcoming)
-                notes = self._after_check(target, report, document) if self._after_check else []
+                self._store.save_result(target.team, target.id, ResultSummary.of(report), report, upcoming)
+                notes = self._after_check(target, report) if self._after_check else []
             except NotFoundError:
                 continue  # deleted while it was being checked: nothing to record, nobody to tell
             except CertwatchError as exc:
@@ -79,7 +75,7 @@ class TargetChecker:
                 logger.exception("recording the check of %s/%s failed", target.team, target.id)
                 failed.append(target)
                 continue
-            checked.append(CheckedTarget(target, report, document, tuple(notes)))
+            checked.append(CheckedTarget(target, report, tuple(notes)))
         return checked, failed
 
     def _trust_for(self, ca_bundle: str | None) -> TrustStore | None:

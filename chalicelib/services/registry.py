@@ -12,11 +12,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.inventory import DiscoveredEndpoint
-from chalicelib.domain.models import Endpoint
+from chalicelib.domain.models import Endpoint, TargetReport
 from chalicelib.domain.targets import (
     BulkOutcome,
     Page,
@@ -60,8 +60,8 @@ class Resolver(Protocol):
 
 
 class Checker(Protocol):
-    def check_targets(self, targets: Sequence[Target]) -> list[dict[str, Any]]:
-        """Check now, store each result, return the result documents in order."""
+    def check_targets(self, targets: Sequence[Target]) -> list[TargetReport]:
+        """Check now, store each result, return the reports in order."""
 
 
 class TargetRegistry:
@@ -179,7 +179,7 @@ class TargetRegistry:
 
     def get(
         self, principal: Principal, target_id: str, *, team: str | None = None
-    ) -> tuple[Target, dict[str, Any] | None]:
+    ) -> tuple[Target, TargetReport | None]:
         owner = self._owner_of(principal, target_id, team)
         target = self._store.get_target(owner, target_id)
         return target, self._store.get_result(owner, target_id)
@@ -199,13 +199,13 @@ class TargetRegistry:
 
     def check_now(
         self, principal: Principal, target_id: str, *, team: str | None = None
-    ) -> tuple[Target, dict[str, Any]]:
+    ) -> tuple[Target, TargetReport]:
         owner = self._owner_of(principal, target_id, team)
         target = self._store.get_target(owner, target_id)
-        documents = self._checker().check_targets([target])
-        if not documents:  # deleted while it was being checked: its result was not stored
+        reports = self._checker().check_targets([target])
+        if not reports:  # deleted while it was being checked: its result was not stored
             raise NotFoundError(f"no target {target_id}")
-        return self._store.get_target(owner, target_id), documents[0]
+        return self._store.get_target(owner, target_id), reports[0]
 
     def team_for(self, principal: Principal, requested: str | None) -> str:
         """The team a request acts on: the caller's own, or any team for an admin."""

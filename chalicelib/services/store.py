@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from chalicelib.domain.alerts import AlertState, Notification
 from chalicelib.domain.inventory import Assessment
+from chalicelib.domain.models import TargetReport
 from chalicelib.domain.targets import (
     Page,
     ResultSummary,
@@ -42,12 +43,12 @@ class TargetStore(TokenStore, Protocol):
         """Remove the target with its result (NotFoundError if there is none)."""
 
     def save_result(
-        self, team: str, target_id: str, summary: ResultSummary, document: dict[str, Any], next_check_at: datetime
+        self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, next_check_at: datetime
     ) -> None:
         """Record a check's outcome; NotFoundError when the target was deleted meanwhile."""
 
-    def get_result(self, team: str, target_id: str) -> dict[str, Any] | None:
-        """The latest full check result document, if the target was ever checked."""
+    def get_result(self, team: str, target_id: str) -> TargetReport | None:
+        """The latest check's full report, if the target was ever checked."""
 
     def due_targets(self, now: datetime) -> Iterator[tuple[str, str]]:
         """(team, id) of unpaused targets whose next check is at or before ``now``, without a full scan."""

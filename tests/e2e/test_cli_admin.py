@@ -26,7 +26,6 @@ from chalicelib.domain.models import CheckResult, Endpoint, Status, TargetReport
 from chalicelib.domain.targets import ResultSummary, Target, TargetSpec, new_target_id
 from chalicelib.domain.tokens import authenticate
 from chalicelib.domain.x509info import describe
-from chalicelib.presentation.documents import report_to_dict
 from lab.certs import make_cert
 
 CERTWATCH = str(Path(sys.executable).parent / "certwatch")
@@ -280,7 +279,7 @@ def _store_checked_endpoint(port: int, team: str, name: str) -> None:
     report = TargetReport(endpoint, (CheckResult("192.0.2.1", Status.OK, now, leaf=leaf),), now)
     endpoints = store(port)
     endpoints.create_target(target)
-    endpoints.save_result(team, target.id, ResultSummary.of(report), report_to_dict(report), now + timedelta(hours=6))
+    endpoints.save_result(team, target.id, ResultSummary.of(report), report, now + timedelta(hours=6))
 
 
 def test_the_local_inventory_shows_what_the_local_admin_sees_and_counts_its_scan(moto_port: int) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from chalicelib.adapters.sqs import check_message
 from chalicelib.domain.alerts import AlertState
-from chalicelib.domain.models import Endpoint, Protocol, Status
+from chalicelib.domain.models import Endpoint, Protocol, Status, TargetReport
 from chalicelib.domain.targets import DEFAULT_INTERVAL_MINUTES, ResultSummary, Target, TargetSpec
 from chalicelib.errors import StoreError
 from chalicelib.services.checking import TargetChecker
@@ -72,13 +72,13 @@ class RiggedStore(InMemoryStore):
         return super().get_target(team, target_id)
 
     def save_result(
-        self, team: str, target_id: str, summary: ResultSummary, document: dict[str, Any], next_check_at: datetime
+        self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, next_check_at: datetime
     ) -> None:
         if target_id in self.broken_saves:
             raise StoreError(f"DynamoDB is having a bad day writing {target_id}")
         if target_id in self.vanishing:
             self.delete_target(team, target_id)  # deleted by its team while it was being checked
-        super().save_result(team, target_id, summary, document, next_check_at)
+        super().save_result(team, target_id, summary, report, next_check_at)
 
     def get_alert_state(self, team: str, target_id: str) -> AlertState:
         gate = self.gate
@@ -156,7 +156,7 @@ def pipeline(engines: Engines, pki: Pki) -> Pipeline:
         {EXPIRING: ["127.0.0.1"], HEALTHY: ["127.0.0.1"], DOWN: ["127.0.0.1"]}, clock=clock.now, timeout=2.0
     )
     alerter = Alerter(store, publisher, clock.now)
-    checker = TargetChecker(store, engine, pki.trust, after_check=alerter.after_check)
+    checker = TargetChecker(store, engine, pki.trust, after_check=alerter.after_target_check)
     return Pipeline(store, publisher, clock, alerter, checker, CheckWorker(store, checker))
 
 
@@ -205,7 +205,7 @@ def test_a_check_stores_its_result_and_announces_an_expiring_certificate_once(
     assert stored.next_check_at == NOW + timedelta(minutes=DEFAULT_INTERVAL_MINUTES)
     result = pipeline.store.get_result(TEAM, target.id)
     assert result is not None
-    assert result["days_left"] == 5
+    assert result.days_left == 5
 
     # The message delivered again (SQS is at least once), later: stored again, announced no more.
     pipeline.clock.advance(timedelta(minutes=5))

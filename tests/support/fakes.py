@@ -1,19 +1,22 @@
 """Fakes of the outside systems, for tests and the benchmarks: a store in a dict, a queue and a publisher that remember.
 
 InMemoryStore keeps the TargetStore contract (tests/functional/test_store_contract.py runs the
-same suite against it and DynamoDB).
+same suite against it and DynamoDB); it keeps reports in the DynamoDB store's storage format, so
+what a test reads back has made the same round trip as on DynamoDB.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
 
+from chalicelib.adapters.dynamo import codec
 from chalicelib.domain.alerts import AlertState, Notification
 from chalicelib.domain.inventory import Assessment
+from chalicelib.domain.models import TargetReport
 from chalicelib.domain.targets import (
     Page,
     ResultSummary,
@@ -35,7 +38,7 @@ class InMemoryStore:
         self._lock = threading.Lock()
         self._targets: dict[tuple[str, str], Target] = {}
         self._keys: dict[tuple[str, str], str] = {}
-        self._results: dict[tuple[str, str], dict[str, Any]] = {}
+        self._results: dict[tuple[str, str], str] = {}  # JSON, as the DynamoDB store keeps reports
         self._tokens: dict[str, TokenRecord] = {}
         self._alert_states: dict[tuple[str, str], AlertState] = {}
         self._outbox: dict[str, tuple[Notification, bool]] = {}  # key -> (notification, published)
@@ -83,16 +86,17 @@ class InMemoryStore:
                 del self._outbox[key]
 
     def save_result(
-        self, team: str, target_id: str, summary: ResultSummary, document: dict[str, Any], next_check_at: datetime
+        self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, next_check_at: datetime
     ) -> None:
         with self._lock:
             target = self._get(team, target_id)
             self._targets[(team, target_id)] = dataclasses.replace(target, latest=summary, next_check_at=next_check_at)
-            self._results[(team, target_id)] = document
+            self._results[(team, target_id)] = codec.compact_json(codec.report_record(report))
 
-    def get_result(self, team: str, target_id: str) -> dict[str, Any] | None:
+    def get_result(self, team: str, target_id: str) -> TargetReport | None:
         with self._lock:
-            return self._results.get((team, target_id))
+            stored = self._results.get((team, target_id))
+        return None if stored is None else codec.report(json.loads(stored))
 
     def due_targets(self, now: datetime) -> Iterator[tuple[str, str]]:
         with self._lock:

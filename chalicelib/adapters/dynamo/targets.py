@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.adapters.dynamo import codec
 from chalicelib.adapters.dynamo.table import Table, cancelled_by_condition, condition_failed, translate
+from chalicelib.domain.models import TargetReport
 from chalicelib.domain.targets import (
     Page,
     ResultSummary,
@@ -165,7 +166,7 @@ class TargetItems(Table):
                 pending = self._call("batch_write_item", RequestItems=pending).get("UnprocessedItems") or {}
 
     def save_result(
-        self, team: str, target_id: str, summary: ResultSummary, document: dict[str, Any], next_check_at: datetime
+        self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, next_check_at: datetime
     ) -> None:
         partition = codec.team_key(team)
         values = codec.summary_attributes(summary) | {"next_check_at": codec.ts(next_check_at)}
@@ -200,7 +201,7 @@ class TargetItems(Table):
                                 {
                                     "pk": partition,
                                     "sk": codec.result_key(target_id),
-                                    "document": codec.compact_json(document),
+                                    "report": codec.compact_json(codec.report_record(report)),
                                     "checked_at": codec.ts(summary.checked_at),
                                 }
                             ),
@@ -213,12 +214,12 @@ class TargetItems(Table):
                 raise NotFoundError(f"no target {target_id}") from exc
             raise translate(exc) from exc
 
-    def get_result(self, team: str, target_id: str) -> dict[str, Any] | None:
+    def get_result(self, team: str, target_id: str) -> TargetReport | None:
         item = self._get_item(codec.team_key(team), codec.result_key(target_id))
         if item is None:
             return None
-        document: dict[str, Any] = json.loads(item["document"])
-        return document
+        # Items written before the report had a format of its own hold the API's document instead.
+        return codec.report(json.loads(item["report"] if "report" in item else item["document"]))
 
     def due_targets(self, now: datetime) -> Iterator[tuple[str, str]]:
         for shard in range(codec.DUE_SHARDS):
