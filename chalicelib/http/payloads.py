@@ -25,6 +25,7 @@ from chalicelib.domain.targets import (
     TargetChanges,
     TargetFilter,
     TargetSpec,
+    check_thresholds,
 )
 from chalicelib.domain.truststore import parse_pem_bundle
 from chalicelib.errors import InvalidRequestError, InvalidTargetError, TrustStoreError
@@ -131,8 +132,7 @@ def target_spec(data: object) -> TargetSpec:
     endpoint = _endpoint(body, sni)
     warn_days = _int(body, "warn_days", 0, MAX_DAYS, default=30)
     critical_days = _int(body, "critical_days", 0, MAX_DAYS, default=7)
-    if critical_days > warn_days:
-        raise InvalidRequestError("critical_days must not exceed warn_days", field="critical_days")
+    check_thresholds(warn_days, critical_days)
     return TargetSpec(
         endpoint=endpoint,
         labels=_labels(body.get("labels", {})),

@@ -25,6 +25,7 @@ from chalicelib.domain.targets import (
     TargetChanges,
     TargetFilter,
     TargetSpec,
+    check_thresholds,
     endpoint_key,
     is_target_id,
     new_target_id,
@@ -190,8 +191,7 @@ class TargetRegistry:
         owner = self._owner_of(principal, target_id, team)
         now = self._clock()
         preview = apply_changes(self._store.get_target(owner, target_id), changes, now)
-        if preview.spec.critical_days > preview.spec.warn_days:
-            raise InvalidRequestError("critical_days must not exceed warn_days", field="critical_days")
+        check_thresholds(preview.spec.warn_days, preview.spec.critical_days)
         return self._store.update_target(owner, target_id, changes, now)
 
     def remove(self, principal: Principal, target_id: str, *, team: str | None = None) -> None:
