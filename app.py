@@ -208,8 +208,5 @@ def discover() -> dict[str, Any]:
     request = api.current(app)
     params = api.params(request, TEAM)
     register = payloads.discover_request(api.raw_body(request))
-    services = container()
-    principal = api.principal(request)
-    found, failures = services.inventory.discover(principal)
-    outcomes = services.registry.register_discovered(principal, found, team=params.get("team")) if register else []
-    return render.discovery_to_dict(found, outcomes, failures)
+    found = container().registry.discover(api.principal(request), register=register, team=params.get("team"))
+    return render.discovery_to_dict(found.found, found.outcomes, found.failures)

@@ -455,10 +455,8 @@ def inventory_list(args: argparse.Namespace) -> int:
 
 
 def discover_endpoints(args: argparse.Namespace) -> int:
-    services_ = services(args)
-    found, failures = services_.inventory.discover(OPERATOR)
-    outcomes = services_.registry.register_discovered(OPERATOR, found, team=args.team) if args.register else []
-    document = discovery_to_dict(found, outcomes, failures)
+    found = services(args).registry.discover(OPERATOR, register=args.register, team=args.team)
+    document = discovery_to_dict(found.found, found.outcomes, found.failures)
     rows = [("TARGET", "SOURCE", "OUTCOME")]
     rows += [(e["target"], e["source"], e["outcome"]) for e in document["endpoints"]]
     _print_table(rows)

@@ -189,6 +189,7 @@ class Container:
             resolver=self.resolver,
             address_policy=self.address_policy,
             clock=self.clock,
+            finder=self.discoverer,
         )
 
     @cached_property
@@ -211,7 +212,6 @@ class Container:
             self.clock,
             sources=self.certificate_sources,
             acm=lambda: AcmSource(lambda region: self.client("acm", region), self.acm_regions),
-            finder=self.discoverer,
             team=self.settings.acm_team,
         )
 

@@ -11,6 +11,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -33,6 +34,7 @@ from chalicelib.domain.targets import (
 from chalicelib.domain.tokens import Principal, validate_team
 from chalicelib.errors import (
     CertwatchError,
+    ConfigurationError,
     DuplicateTargetError,
     ForbiddenAddressError,
     InvalidRequestError,
@@ -65,6 +67,21 @@ class Checker(Protocol):
         """Check now, store each result, return the reports in order."""
 
 
+class EndpointFinder(Protocol):
+    failures: list[tuple[str, str, str]]
+
+    def discover(self) -> list[DiscoveredEndpoint]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """What discovery found, what became of those it registered (row n is ``found[n-1]``), what it could not read."""
+
+    found: tuple[DiscoveredEndpoint, ...]
+    outcomes: tuple[BulkOutcome, ...]
+    failures: tuple[tuple[str, str, str], ...]
+
+
 class TargetRegistry:
     """Registers, lists, changes and removes targets; runs checks on request."""
 
@@ -77,6 +94,7 @@ class TargetRegistry:
         resolver: Resolver,
         address_policy: AddressPolicy,
         clock: Callable[[], datetime],
+        finder: Callable[[], EndpointFinder] | None = None,
         new_id: Callable[[], str] = new_target_id,
     ) -> None:
         self._store = store
@@ -85,6 +103,7 @@ class TargetRegistry:
         self._resolver = resolver
         self._policy = address_policy
         self._clock = clock
+        self._finder = finder
         self._new_id = new_id
 
     def register(
@@ -164,14 +183,23 @@ class TargetRegistry:
             return BulkOutcome(number, "retry", error_code="unavailable", reason="not registered; send it again")
         return BulkOutcome(number, "created", target=target)
 
-    def register_discovered(
-        self, principal: Principal, found: Sequence[DiscoveredEndpoint], *, team: str | None = None
-    ) -> list[BulkOutcome]:
-        """Register endpoints found behind the account's certificates; each records where it came from."""
+    def discover(self, principal: Principal, *, register: bool, team: str | None = None) -> Discovery:
+        """The public endpoints behind the account's certificates, and with ``register`` registered as targets.
+
+        Admin only: it looks at the whole AWS account. Each registered target records where it
+        came from (``discovery:<source>``).
+        """
         if not principal.admin:
             raise PermissionDeniedError("discovery looks at the whole AWS account: admin tokens only")
-        owner = self.team_for(principal, team)
-        return self._register_many(owner, [(TargetSpec(d.endpoint), f"discovery:{d.source}") for d in found])
+        if self._finder is None:
+            raise ConfigurationError("discovery is not configured")
+        finder = self._finder()
+        found = finder.discover()
+        outcomes: list[BulkOutcome] = []
+        if register:
+            rows = [(TargetSpec(d.endpoint), f"discovery:{d.source}") for d in found]
+            outcomes = self._register_many(self.team_for(principal, team), rows)
+        return Discovery(tuple(found), tuple(outcomes), tuple(finder.failures))
 
     def list_targets(
         self, principal: Principal, *, where: TargetFilter, limit: int, cursor: str | None, team: str | None = None

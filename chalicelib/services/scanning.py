@@ -19,7 +19,6 @@ from typing import Any, Protocol
 from chalicelib.domain.alerts import AlertSubject
 from chalicelib.domain.inventory import (
     Assessment,
-    DiscoveredEndpoint,
     InventoryQuery,
     InventoryRow,
     ManagedCertificate,
@@ -30,7 +29,7 @@ from chalicelib.domain.inventory import (
 from chalicelib.domain.models import Status, days_until, worst_status
 from chalicelib.domain.targets import TargetFilter
 from chalicelib.domain.tokens import Principal
-from chalicelib.errors import ConfigurationError, InvalidRequestError, PermissionDeniedError
+from chalicelib.errors import InvalidRequestError, PermissionDeniedError
 from chalicelib.presentation.documents import iso
 from chalicelib.services.pipeline import Alerter
 from chalicelib.services.store import TargetStore
@@ -60,12 +59,6 @@ class AcmLookup(Protocol):
     def describe(self, arn: str) -> ManagedCertificate: ...
 
 
-class EndpointFinder(Protocol):
-    failures: list[tuple[str, str, str]]
-
-    def discover(self) -> list[DiscoveredEndpoint]: ...
-
-
 @dataclass(frozen=True, slots=True)
 class ScanResult:
     seen: int
@@ -92,7 +85,6 @@ class InventoryService:
         *,
         sources: Callable[[], Sequence[CertificateSource]],
         acm: Callable[[], AcmLookup],
-        finder: Callable[[], EndpointFinder] | None = None,
         policy: ManagedPolicy | None = None,
         team: str | None = None,
     ) -> None:
@@ -101,7 +93,6 @@ class InventoryService:
         self._clock = clock
         self._sources = sources
         self._acm = acm
-        self._finder = finder
         self._policy = policy or ManagedPolicy()
         self._team = team
 
@@ -142,15 +133,6 @@ class InventoryService:
             if isinstance(arn, str) and ":acm:" in arn:
                 published += self._record(self._acm().describe(arn))
         return published
-
-    def discover(self, principal: Principal) -> tuple[list[DiscoveredEndpoint], list[tuple[str, str, str]]]:
-        """The public endpoints behind the account's certificates (admin only: it is the whole account)."""
-        if not principal.admin:
-            raise PermissionDeniedError("discovery looks at the whole AWS account: admin tokens only")
-        if self._finder is None:
-            raise ConfigurationError("discovery is not configured")
-        finder = self._finder()
-        return finder.discover(), list(finder.failures)
 
     def rows(
         self,
