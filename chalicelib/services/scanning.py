@@ -7,9 +7,7 @@ scan or ACM's EventBridge event saw it first.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +25,7 @@ from chalicelib.domain.inventory import (
     assess,
 )
 from chalicelib.domain.models import Status, days_until, worst_status
-from chalicelib.domain.targets import TargetFilter
+from chalicelib.domain.targets import TargetFilter, decode_cursor, encode_cursor
 from chalicelib.domain.tokens import Principal
 from chalicelib.errors import InvalidRequestError, PermissionDeniedError
 from chalicelib.presentation.documents import iso
@@ -158,7 +156,7 @@ class InventoryService:
         start = _offset(cursor)
         page = chosen[start : start + limit]
         more = start + limit < len(chosen)
-        return InventoryPage(tuple(page), _cursor(start + limit) if more else None, tuple(notes))
+        return InventoryPage(tuple(page), encode_cursor({"offset": start + limit}) if more else None, tuple(notes))
 
     def may_see_managed(self, principal: Principal) -> bool:
         return principal.admin or (self._team is not None and principal.team == self._team)
@@ -290,17 +288,11 @@ def _by_expiry(row: InventoryRow) -> tuple[int, str, str]:
     return (row.not_after is None, when, row.id)
 
 
-def _cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode().rstrip("=")
-
-
 def _offset(cursor: str | None) -> int:
+    """Where a page of the inventory starts: the offset its cursor carries (0 without one)."""
     if not cursor:
         return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["offset"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor") from exc
+    offset = decode_cursor(cursor).get("offset")
     if not isinstance(offset, int) or offset < 0:
         raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor")
     return offset
