@@ -11,9 +11,9 @@ class AlertItems(Table):
     """A target's alert state (``A#``), replaced whole after each decision."""
 
     def get_alert_state(self, team: str, target_id: str) -> AlertState:
-        item = self._get_item(codec.team_key(team), codec.alert_key(target_id))
+        item = self._get_item(codec.TEAM + team, codec.ALERTS + target_id)
         return AlertState() if item is None else codec.alert_state(item)
 
     def put_alert_state(self, team: str, target_id: str, state: AlertState) -> None:
-        key = {"pk": codec.team_key(team), "sk": codec.alert_key(target_id)}
+        key = {"pk": codec.TEAM + team, "sk": codec.ALERTS + target_id}
         self._call("put_item", TableName=self._table, Item=codec.dump(key | codec.alert_state_item(state)))

@@ -7,6 +7,7 @@ rendering, so changing what the API shows never changes what is stored.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 from datetime import UTC, datetime, timedelta
@@ -76,33 +77,17 @@ def compact_json(data: object) -> str:
 # --- keys ------------------------------------------------------------------------------------------
 
 
-INVENTORY = "INVENTORY"  # the partition of certificates held in ACM/IAM (sort key: the ARN)
-TOKENS = "TOKEN"  # the partition of API tokens (sort key: the token id)
-
-
-def team_key(team: str) -> str:
-    return f"TEAM#{team}"
-
-
-def target_key(target_id: str) -> str:
-    return f"T#{target_id}"
-
-
-def result_key(target_id: str) -> str:
-    return f"R#{target_id}"
-
-
-def endpoint_key(key: str) -> str:
-    """The item that keeps one endpoint (host, port, protocol, SNI) unique within a team."""
-    return f"U#{key}"
-
-
-def alert_key(target_id: str) -> str:
-    return f"A#{target_id}"
-
-
-def outbox_prefix(target_id: str) -> str:
-    return f"E#{target_id}#"
+# Partitions: a team's records (then the team's name), certificates held in ACM/IAM (sort key:
+# the ARN), API tokens (sort key: the token id).
+TEAM = "TEAM#"
+INVENTORY = "INVENTORY"
+TOKENS = "TOKEN"
+# What a team's partition holds, by the prefix of the sort key (then the target id).
+TARGET = "T#"  # a target, with its latest result summary
+RESULT = "R#"  # the latest check's full report
+UNIQUE = "U#"  # then the endpoint's key (host, port, protocol, SNI): unique within the team
+ALERTS = "A#"  # what has been announced about the target
+OUTBOX = "E#"  # then the target id, "#" and the event key: a notification
 
 
 def due_shard(target_id: str) -> str:
@@ -115,8 +100,8 @@ def due_shard(target_id: str) -> str:
 def target_item(target: Target) -> dict[str, Any]:
     spec, endpoint = target.spec, target.spec.endpoint
     item: dict[str, Any] = {
-        "pk": team_key(target.team),
-        "sk": target_key(target.id),
+        "pk": TEAM + target.team,
+        "sk": TARGET + target.id,
         "id": target.id,
         "team": target.team,
         "host": endpoint.host,
@@ -340,40 +325,18 @@ def _finding(data: dict[str, Any]) -> Finding:
 
 
 def _certificate_record(info: CertificateInfo) -> dict[str, Any]:
-    return {
-        "subject": info.subject,
-        "issuer": info.issuer,
-        "serial": info.serial,
-        "sans": list(info.sans),
-        "ip_sans": list(info.ip_sans),
-        "key_type": info.key_type,
-        "key_size": info.key_size,
-        "signature_algorithm": info.signature_algorithm,
-        "fingerprint_sha256": info.fingerprint_sha256,
-        "not_before": ts(info.not_before),
-        "not_after": ts(info.not_after),
-        "is_ca": info.is_ca,
-        "self_issued": info.self_issued,
-    }
+    """Every field of the certificate; times as ``ts`` text."""
+    record = {field.name: getattr(info, field.name) for field in dataclasses.fields(info)}
+    times = {"not_before": ts(info.not_before), "not_after": ts(info.not_after)}
+    return record | times | {"sans": list(info.sans), "ip_sans": list(info.ip_sans)}
 
 
 def _certificate(data: dict[str, Any]) -> CertificateInfo:
-    return CertificateInfo(
-        subject=data["subject"],
-        issuer=data["issuer"],
-        serial=data["serial"],
-        sans=tuple(data["sans"]),
-        ip_sans=tuple(data["ip_sans"]),
-        key_type=data["key_type"],
-        key_size=int(data["key_size"]),
-        signature_algorithm=data["signature_algorithm"],
-        fingerprint_sha256=data["fingerprint_sha256"],
-        not_before=_moment(data["not_before"]),
-        not_after=_moment(data["not_after"]),
-        is_ca=bool(data["is_ca"]),
-        # Format 1 did not keep it (the API does not show it): issuer and subject alike.
-        self_issued=bool(data.get("self_issued", data["subject"] == data["issuer"])),
-    )
+    # Format 1 did not keep self_issued (the API does not show it): issuer and subject alike.
+    self_issued = bool(data.get("self_issued", data["subject"] == data["issuer"]))
+    times = {"not_before": _moment(data["not_before"]), "not_after": _moment(data["not_after"])}
+    names = {"sans": tuple(data["sans"]), "ip_sans": tuple(data["ip_sans"])}
+    return CertificateInfo(**(data | times | names | {"self_issued": self_issued}))
 
 
 def _moment(text: str) -> datetime:

@@ -21,7 +21,7 @@ class OutboxItems(Table):
 
     def record_notification(self, notification: Notification) -> bool:
         item = {
-            "pk": codec.team_key(notification.team),
+            "pk": codec.TEAM + notification.team,
             "sk": _sort_key(notification),
             "key": notification.key,
             "outbox_status": PENDING,
@@ -55,11 +55,11 @@ class OutboxItems(Table):
         self._call(
             "update_item",
             TableName=self._table,
-            Key=codec.dump({"pk": codec.team_key(notification.team), "sk": _sort_key(notification)}),
+            Key=codec.dump({"pk": codec.TEAM + notification.team, "sk": _sort_key(notification)}),
             UpdateExpression="SET published_at = :now REMOVE outbox_status",
             ExpressionAttributeValues={":now": {"S": codec.ts(datetime.now(UTC))}},
         )
 
 
 def _sort_key(notification: Notification) -> str:
-    return f"{codec.outbox_prefix(notification.target_id)}{notification.key}"
+    return f"{codec.OUTBOX}{notification.target_id}#{notification.key}"

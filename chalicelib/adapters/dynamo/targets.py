@@ -32,7 +32,7 @@ class TargetItems(Table):
     """Targets (``T#``), the uniqueness of their endpoints (``U#``) and their latest results (``R#``)."""
 
     def create_target(self, target: Target) -> None:
-        team = codec.team_key(target.team)
+        team = codec.TEAM + target.team
         try:
             self._send(
                 "transact_write_items",
@@ -47,9 +47,7 @@ class TargetItems(Table):
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": codec.dump(
-                                {"pk": team, "sk": codec.endpoint_key(target.key), "target_id": target.id}
-                            ),
+                            "Item": codec.dump({"pk": team, "sk": codec.UNIQUE + target.key, "target_id": target.id}),
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
@@ -58,36 +56,36 @@ class TargetItems(Table):
         except ClientError as exc:
             if 1 not in cancelled_by_condition(exc):  # not the uniqueness item: not a duplicate
                 raise translate(exc) from exc
-            existing = self._get_item(team, codec.endpoint_key(target.key))
+            existing = self._get_item(team, codec.UNIQUE + target.key)
             if existing is None:  # the racing writer already deleted it again: say so, retryable
                 raise ThrottledError("a concurrent change to the same endpoint; retry") from exc
             raise DuplicateTargetError(str(existing["target_id"])) from exc
 
     def get_target(self, team: str, target_id: str) -> Target:
-        item = self._get_item(codec.team_key(team), codec.target_key(target_id))
+        item = self._get_item(codec.TEAM + team, codec.TARGET + target_id)
         if item is None:
             raise NotFoundError(f"no target {target_id}")
         return codec.target(item)
 
     def list_targets(self, team: str, *, limit: int, cursor: str | None, where: TargetFilter) -> Page:
-        partition = codec.team_key(team)
+        partition = codec.TEAM + team
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": partition}, ":prefix": {"S": codec.target_key("")}},
+            "ExpressionAttributeValues": {":pk": {"S": partition}, ":prefix": {"S": codec.TARGET}},
             "Limit": min(1000, max(limit + 1, 100)),
         }
         _add_filter(request, where)
         if cursor:
             after = decode_cursor(cursor).get("sk")
-            if not isinstance(after, str) or not after.startswith(codec.target_key("")):
+            if not isinstance(after, str) or not after.startswith(codec.TARGET):
                 raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor")
             request["ExclusiveStartKey"] = {"pk": {"S": partition}, "sk": {"S": after}}
         # One more than the page: whether there is a next one.
         found = [codec.target(item) for item in itertools.islice(self._query(**request), limit + 1)]
         page = found[:limit]
         more = len(found) > limit
-        return Page(tuple(page), encode_cursor({"sk": codec.target_key(page[-1].id)}) if more else None)
+        return Page(tuple(page), encode_cursor({"sk": codec.TARGET + page[-1].id}) if more else None)
 
     def update_target(self, team: str, target_id: str, changes: TargetChanges, now: datetime) -> Target:
         sets: dict[str, Any] = {"updated_at": codec.ts(now)}
@@ -111,7 +109,7 @@ class TargetItems(Table):
             answer = self._send(
                 "update_item",
                 TableName=self._table,
-                Key=codec.dump({"pk": codec.team_key(team), "sk": codec.target_key(target_id)}),
+                Key=codec.dump({"pk": codec.TEAM + team, "sk": codec.TARGET + target_id}),
                 UpdateExpression=expression,
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames=names,
@@ -126,7 +124,7 @@ class TargetItems(Table):
 
     def delete_target(self, team: str, target_id: str) -> None:
         target = self.get_target(team, target_id)
-        partition = codec.team_key(team)
+        partition = codec.TEAM + team
         table = {"TableName": self._table}
         try:
             self._send(
@@ -135,12 +133,12 @@ class TargetItems(Table):
                     {
                         "Delete": {
                             **table,
-                            "Key": codec.dump({"pk": partition, "sk": codec.target_key(target_id)}),
+                            "Key": codec.dump({"pk": partition, "sk": codec.TARGET + target_id}),
                             "ConditionExpression": "attribute_exists(pk)",
                         }
                     },
-                    {"Delete": {**table, "Key": codec.dump({"pk": partition, "sk": codec.endpoint_key(target.key)})}},
-                    {"Delete": {**table, "Key": codec.dump({"pk": partition, "sk": codec.result_key(target_id)})}},
+                    {"Delete": {**table, "Key": codec.dump({"pk": partition, "sk": codec.UNIQUE + target.key})}},
+                    {"Delete": {**table, "Key": codec.dump({"pk": partition, "sk": codec.RESULT + target_id})}},
                 ],
             )
         except ClientError as exc:
@@ -148,8 +146,8 @@ class TargetItems(Table):
                 raise NotFoundError(f"no target {target_id}") from exc
             raise translate(exc) from exc
         # What was announced about it: its notifications, then its alert state.
-        self._delete_prefixed(partition, codec.outbox_prefix(target_id))
-        key = {"pk": partition, "sk": codec.alert_key(target_id)}
+        self._delete_prefixed(partition, f"{codec.OUTBOX}{target_id}#")
+        key = {"pk": partition, "sk": codec.ALERTS + target_id}
         self._call("delete_item", TableName=self._table, Key=codec.dump(key))
 
     def _delete_prefixed(self, partition: str, prefix: str) -> None:
@@ -168,7 +166,7 @@ class TargetItems(Table):
     def save_result(
         self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, next_check_at: datetime
     ) -> None:
-        partition = codec.team_key(team)
+        partition = codec.TEAM + team
         values = codec.summary_attributes(summary) | {"next_check_at": codec.ts(next_check_at)}
         names = {f"#{i}": name for i, name in enumerate(values)}
         sets = ", ".join(f"#{i} = :{i}" for i in range(len(values)))
@@ -185,7 +183,7 @@ class TargetItems(Table):
                     {
                         "Update": {
                             "TableName": self._table,
-                            "Key": codec.dump({"pk": partition, "sk": codec.target_key(target_id)}),
+                            "Key": codec.dump({"pk": partition, "sk": codec.TARGET + target_id}),
                             "UpdateExpression": expression,
                             "ConditionExpression": "attribute_exists(pk)",
                             "ExpressionAttributeNames": names,
@@ -200,7 +198,7 @@ class TargetItems(Table):
                             "Item": codec.dump(
                                 {
                                     "pk": partition,
-                                    "sk": codec.result_key(target_id),
+                                    "sk": codec.RESULT + target_id,
                                     "report": codec.compact_json(codec.report_record(report)),
                                     "checked_at": codec.ts(summary.checked_at),
                                 }
@@ -215,7 +213,7 @@ class TargetItems(Table):
             raise translate(exc) from exc
 
     def get_result(self, team: str, target_id: str) -> TargetReport | None:
-        item = self._get_item(codec.team_key(team), codec.result_key(target_id))
+        item = self._get_item(codec.TEAM + team, codec.RESULT + target_id)
         if item is None:
             return None
         # Items written before the report had a format of its own hold the API's document instead.
@@ -230,14 +228,14 @@ class TargetItems(Table):
                 ExpressionAttributeValues={":shard": {"S": str(shard)}, ":now": {"S": codec.ts(now)}},
             )
             for item in due:  # the index holds the keys only
-                yield item["pk"].removeprefix(codec.team_key("")), item["sk"].removeprefix(codec.target_key(""))
+                yield item["pk"].removeprefix(codec.TEAM), item["sk"].removeprefix(codec.TARGET)
 
     def lease(self, team: str, target_id: str, now: datetime, until: datetime) -> bool:
         try:
             self._send(
                 "update_item",
                 TableName=self._table,
-                Key=codec.dump({"pk": codec.team_key(team), "sk": codec.target_key(target_id)}),
+                Key=codec.dump({"pk": codec.TEAM + team, "sk": codec.TARGET + target_id}),
                 UpdateExpression="SET next_check_at = :until",
                 ConditionExpression="attribute_exists(due_shard) AND next_check_at <= :now",
                 ExpressionAttributeValues={":until": {"S": codec.ts(until)}, ":now": {"S": codec.ts(now)}},
