@@ -222,21 +222,7 @@ def report_record(report: TargetReport) -> dict[str, Any]:
         },
         "checked_at": ts(report.checked_at),
         "target_findings": [_finding_record(f) for f in report.target_findings],
-        "results": [
-            {
-                "address": r.address,
-                "status": r.status.value,
-                "checked_at": ts(r.checked_at),
-                "findings": [_finding_record(f) for f in r.findings],
-                "leaf": None if r.leaf is None else _certificate_record(r.leaf),
-                "chain": [_certificate_record(c) for c in r.chain],
-                "trusted_by": r.trusted_by,
-                "tls_version": r.tls_version,
-                "cipher": r.cipher,
-                "elapsed_ms": r.elapsed_ms,
-            }
-            for r in report.results
-        ],
+        "results": [_result_record(r) for r in report.results],
     }
 
 
@@ -286,6 +272,16 @@ def _report_format_1(document: dict[str, Any]) -> TargetReport:
     )
 
 
+def _result_record(result: CheckResult) -> dict[str, Any]:
+    """Every field of the result; its findings and certificates as records of their own."""
+    return _fields(result) | {
+        "checked_at": ts(result.checked_at),
+        "findings": [_finding_record(f) for f in result.findings],
+        "leaf": None if result.leaf is None else _certificate_record(result.leaf),
+        "chain": [_certificate_record(c) for c in result.chain],
+    }
+
+
 def _result(data: dict[str, Any], *, days_left: int | None = None) -> CheckResult:
     leaf = None if data.get("leaf") is None else _certificate(data["leaf"])
     checked_at = _moment(data["checked_at"])
@@ -326,9 +322,8 @@ def _finding(data: dict[str, Any]) -> Finding:
 
 def _certificate_record(info: CertificateInfo) -> dict[str, Any]:
     """Every field of the certificate; times as ``ts`` text."""
-    record = {field.name: getattr(info, field.name) for field in dataclasses.fields(info)}
     times = {"not_before": ts(info.not_before), "not_after": ts(info.not_after)}
-    return record | times | {"sans": list(info.sans), "ip_sans": list(info.ip_sans)}
+    return _fields(info) | times | {"sans": list(info.sans), "ip_sans": list(info.ip_sans)}
 
 
 def _certificate(data: dict[str, Any]) -> CertificateInfo:
@@ -337,6 +332,11 @@ def _certificate(data: dict[str, Any]) -> CertificateInfo:
     times = {"not_before": _moment(data["not_before"]), "not_after": _moment(data["not_after"])}
     names = {"sans": tuple(data["sans"]), "ip_sans": tuple(data["ip_sans"])}
     return CertificateInfo(**(data | times | names | {"self_issued": self_issued}))
+
+
+def _fields(record: Any) -> dict[str, Any]:
+    """A dataclass's fields by name (one level deep: the caller encodes what JSON cannot hold)."""
+    return {field.name: getattr(record, field.name) for field in dataclasses.fields(record)}
 
 
 def _moment(text: str) -> datetime:
@@ -382,29 +382,11 @@ def alert_state(item: dict[str, Any]) -> AlertState:
 
 
 def notification_record(notification: Notification) -> dict[str, Any]:
-    return {
-        "key": notification.key,
-        "team": notification.team,
-        "target_id": notification.target_id,
-        "document": notification.document,
-        "subject": notification.subject,
-        "text": notification.text,
-        "created_at": ts(notification.created_at),
-        "attributes": notification.attributes,
-    }
+    return _fields(notification) | {"created_at": ts(notification.created_at)}
 
 
 def notification(data: dict[str, Any]) -> Notification:
-    return Notification(
-        key=data["key"],
-        team=data["team"],
-        target_id=data["target_id"],
-        document=data["document"],
-        subject=data["subject"],
-        text=data["text"],
-        created_at=parse_ts(data["created_at"]),
-        attributes=data.get("attributes", {}),
-    )
+    return Notification(**data | {"created_at": parse_ts(data["created_at"])})
 
 
 def token_item(record: TokenRecord) -> dict[str, Any]:
