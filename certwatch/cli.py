@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from certwatch import admin
+from certwatch import admin_arguments
 from chalicelib import __version__
 from chalicelib.checks.engine import CheckEngine, CheckRequest
 from chalicelib.checks.resolver import SystemResolver
@@ -137,10 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print one JSON object per target, one per line")
     check.set_defaults(handler=run_check, failure_status=UNKNOWN)
     _add_inspect(commands)
-    admin.add_token_commands(commands, _Parser)
-    admin.add_subscription_commands(commands, _Parser)
-    admin.add_slack_commands(commands, _Parser)
-    admin.add_inventory_commands(commands, _Parser)
+    admin_arguments.add_token_commands(commands, _Parser)
+    admin_arguments.add_subscription_commands(commands, _Parser)
+    admin_arguments.add_slack_commands(commands, _Parser)
+    admin_arguments.add_inventory_commands(commands, _Parser)
     return parser
 
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.certificates import AcmSource, IamSource
 from chalicelib.adapters.discovery import Discoverer
@@ -29,6 +29,10 @@ from chalicelib.services.registry import BULK_THREADS, TargetRegistry
 from chalicelib.services.scanning import CertificateSource, InventoryService
 from chalicelib.services.store import TargetStore
 from chalicelib.settings import Settings
+
+if TYPE_CHECKING:  # operator-only adapters, imported when the operator's commands use them
+    from chalicelib.adapters.sns_subscriptions import SnsSubscriptions
+    from chalicelib.adapters.ssm_parameters import SsmSecureString
 
 MAX_CONNECTIONS = 64
 SLACK_URL_MAX_AGE = 300  # seconds
@@ -175,6 +179,20 @@ class Container:
         except GetParameterError:
             self.__dict__["_slack_absent_until"] = time.monotonic() + SLACK_URL_MAX_AGE
             return None
+
+    @cached_property
+    def slack_parameter(self) -> SsmSecureString:
+        """Where the Slack webhook URL is kept; the operator's ``certwatch slack`` writes it."""
+        from chalicelib.adapters.ssm_parameters import SsmSecureString
+
+        return SsmSecureString(self.ssm, self.settings.slack_parameter)
+
+    @cached_property
+    def subscriptions(self) -> SnsSubscriptions:
+        """The alerts topic's subscriptions (the operator's ``certwatch subscribe``)."""
+        from chalicelib.adapters.sns_subscriptions import SnsSubscriptions
+
+        return SnsSubscriptions(self.sns, self.topic_arn)
 
     @cached_property
     def slack(self) -> SlackRelay:

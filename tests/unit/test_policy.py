@@ -27,8 +27,9 @@ from infra import policy as infra_policy
 from tests.e2e.policy_helpers import ROOT, allows, chalice_functions, granted_actions, policy_file
 
 CHALICELIB = ROOT / "chalicelib"
-# Run with the operator's own credentials, never with a Lambda role.
-OPERATOR_ONLY = {"adapters/cloudformation.py"}  # the operator CLI (certwatch/) is not in the bundle either
+# Run with the operator's own credentials, never with a Lambda role (the operator CLI, certwatch/,
+# is not in the bundle either).
+OPERATOR_ONLY = {"adapters/cloudformation.py", "adapters/sns_subscriptions.py", "adapters/ssm_parameters.py"}
 # The services each runtime module talks to (botocore's names).
 MODULE_SERVICES: dict[str, tuple[str, ...]] = {
     **{
