@@ -28,7 +28,6 @@ from chalicelib.domain.tokens import issue
 from chalicelib.settings import Settings
 from lab.certs import make_cert
 from lab.servers import TlsServer
-from tests.conftest import Pki
 from tests.e2e.inventory_helpers import (
     DAY,
     EU,
@@ -40,6 +39,7 @@ from tests.e2e.inventory_helpers import (
     unresolvable,
 )
 from tests.e2e.pipeline_helpers import Clock, Observer, Published, scheduled_event
+from tests.support.pki import Pki
 
 STAGE = "test"
 ACM_TEAM = "aws"  # the team of events about certificates held in ACM/IAM (no CERTWATCH_ACM_TEAM)

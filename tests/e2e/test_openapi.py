@@ -11,7 +11,7 @@ from chalice.test import Client
 
 from app import app
 from chalicelib import __version__
-from tests.e2e.conftest import LOOPBACK, LOOPBACK_PINS, Api, LoopbackTls, Reply, Stacks, client_transport
+from tests.support.api import LOOPBACK, LOOPBACK_PINS, Api, LoopbackTls, Reply, Stacks, client_transport
 
 PUBLIC = {("/health", "get"), ("/openapi.json", "get"), ("/dashboard", "get")}
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]

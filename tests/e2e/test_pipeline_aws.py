@@ -30,7 +30,6 @@ from chalicelib.services.pipeline import OUTBOX_GRACE
 from chalicelib.settings import Settings
 from lab.certs import Issued, make_ca, make_cert
 from lab.servers import TlsServer
-from tests.conftest import Pki
 from tests.e2e.pipeline_helpers import (
     Clock,
     Observer,
@@ -42,7 +41,8 @@ from tests.e2e.pipeline_helpers import (
     sqs_event,
     sqs_record,
 )
-from tests.functional.helpers import no_dns
+from tests.support.net import no_dns
+from tests.support.pki import Pki
 
 DAY = timedelta(days=1)
 # Every name the loopback servers answer for; the checker's resolver pins them to 127.0.0.1.

@@ -21,8 +21,8 @@ from chalicelib.domain.targets import RejectedRow, Target, TargetSpec
 from chalicelib.domain.tokens import Principal
 from chalicelib.errors import StoreError, ThrottledError
 from chalicelib.services.registry import BULK_RESERVE_SECONDS, FIRST_CHECK_GRACE, TargetRegistry
-from tests.functional.helpers import no_dns
 from tests.support.fakes import InMemoryStore, RecordingCheckQueue
+from tests.support.net import no_dns
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 ALICE = Principal(team="web", admin=False, token_id="t1")

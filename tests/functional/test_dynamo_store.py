@@ -32,8 +32,8 @@ from chalicelib.domain.targets import (
 from chalicelib.domain.tokens import TokenRecord
 from chalicelib.errors import ConfigurationError, InvalidRequestError, NotFoundError, StoreError, ThrottledError
 from chalicelib.presentation.documents import report_to_dict
-from tests.functional.conftest import AwsStack
 from tests.support import reports
+from tests.support.aws import AwsStack
 
 _numbers = itertools.count(1)
 

@@ -26,9 +26,10 @@ from chalicelib.services.checking import TargetChecker
 from chalicelib.services.pipeline import LEASE, OUTBOX_GRACE, Alerter, CheckWorker, Sweeper, SweepResult
 from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
-from tests.conftest import Pki
-from tests.functional.helpers import Engines, Servers, closed_port
+from tests.functional.helpers import Engines, Servers
 from tests.support.fakes import InMemoryStore, RecordingCheckQueue, RecordingPublisher
+from tests.support.net import closed_port
+from tests.support.pki import Pki
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # the ``now`` of tests/conftest.py
 DAY = timedelta(days=1)

@@ -36,8 +36,8 @@ from chalicelib.domain.targets import (
 from chalicelib.domain.tokens import TokenRecord
 from chalicelib.errors import DuplicateTargetError, InvalidRequestError, NotFoundError
 from chalicelib.services.store import TargetStore
-from tests.functional.conftest import AwsStack
 from tests.support import reports
+from tests.support.aws import AwsStack
 from tests.support.fakes import InMemoryStore
 
 _numbers = itertools.count(1)

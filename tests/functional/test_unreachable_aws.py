@@ -24,8 +24,8 @@ from chalicelib.domain.targets import ResultSummary, Target, TargetChanges, Targ
 from chalicelib.domain.tokens import issue
 from chalicelib.errors import StoreError
 from lab.servers import SilentServer
-from tests.functional.helpers import closed_port
 from tests.support import reports
+from tests.support.net import closed_port
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 TARGET = Target(

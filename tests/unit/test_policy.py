@@ -24,7 +24,7 @@ from botocore import xform_name
 from chalice.constants import DEFAULT_HANDLER_NAME
 
 from infra import policy as infra_policy
-from tests.e2e.policy_helpers import ROOT, allows, chalice_functions, granted_actions, policy_file
+from tests.support.policy import ROOT, allows, chalice_functions, granted_actions, policy_file
 
 CHALICELIB = ROOT / "chalicelib"
 # Run with the operator's own credentials, never with a Lambda role (the operator CLI, certwatch/,
