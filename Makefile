@@ -23,7 +23,8 @@ PACKAGE_ENV := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} AWS_EC2_META
 help:
 	@echo "make run        start the local stack: API, sweep, checker, events (no AWS account needed)"
 	@echo "make demo       check a zoo of loopback TLS endpoints with certwatch check"
-	@echo "make test       lint, type-check and run the tests (PYTHON_VERSION=3.12 to use that Python)"
+	@echo "make test       lint, type-check and run every test (PYTHON_VERSION=3.12 to use that Python)"
+	@echo "make unit       the fast unit tests only (tests/unit)"
 	@echo "make test-all   make test under Python 3.13, then under 3.12 (what CI runs)"
 	@echo "make fuzz       schemathesis against the local stack's API, every check (minutes; not in make test)"
 	@echo "make bench      measure the checking engine (checks/s, CPU ms per check, memory)"
@@ -49,7 +50,9 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml scripts/find-pyth
 	$(PIP) install --no-deps -e .
 	@touch $@
 
-test: lint typecheck unit
+# Everything: lint, types, and every test (unit, functional, e2e, conformance).
+test: lint typecheck
+	$(BIN)/pytest
 
 # Both supported Pythons, each in its own venv; a missing one fails here, in one line, before
 # anything runs.
@@ -70,8 +73,9 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --python-version $$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
+# The fast tests only: pure logic, no network, no moto (a few seconds).
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest tests/unit
 
 run: $(STAMP)
 	$(PYTHON) -m lab.local

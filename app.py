@@ -106,8 +106,8 @@ def list_targets() -> dict[str, Any]:
 def get_target(target_id: str) -> dict[str, Any]:
     request = api.current(app)
     params = api.params(request, shapes.TeamQuery)
-    target, result = container().registry.get(api.principal(request), target_id, team=params.get("team"))
-    return render.target_with_result_to_dict(target, result)
+    target, report = container().registry.get(api.principal(request), target_id, team=params.get("team"))
+    return render.checked_target_to_dict(target, report)
 
 
 @app.route("/targets/{target_id}", methods=["PATCH"], authorizer=token_auth, content_types=JSON)
@@ -134,8 +134,8 @@ def delete_target(target_id: str) -> Response:
 def check_target(target_id: str) -> dict[str, Any]:
     request = api.current(app)
     params = api.params(request, shapes.TeamQuery)
-    target, result = container().registry.check_now(api.principal(request), target_id, team=params.get("team"))
-    return render.target_with_result_to_dict(target, result)
+    target, report = container().registry.check_now(api.principal(request), target_id, team=params.get("team"))
+    return render.checked_target_to_dict(target, report)
 
 
 @app.schedule(Rate(SETTINGS.sweep_minutes, unit=Rate.MINUTES), name="sweep")
@@ -210,8 +210,5 @@ def discover() -> dict[str, Any]:
     request = api.current(app)
     params = api.params(request, shapes.TeamQuery)
     register = payloads.discover_request(api.raw_body(request))
-    services = container()
-    principal = api.principal(request)
-    found, failures = services.inventory.discover(principal)
-    outcomes = services.registry.register_discovered(principal, found, team=params.get("team")) if register else []
-    return render.discovery_to_dict(found, outcomes, failures)
+    found = container().registry.discover(api.principal(request), register=register, team=params.get("team"))
+    return render.discovery_to_dict(found.found, found.outcomes, found.failures)

@@ -40,12 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     from moto import mock_aws
 
     from chalicelib.adapters.cloudformation import deploy_stack
-    from chalicelib.adapters.dynamo import _target_item
-    from chalicelib.adapters.sns import RecordingPublisher
+    from chalicelib.adapters.dynamo import codec
     from chalicelib.deps import Container
     from chalicelib.domain.endpoints import parse_target
     from chalicelib.domain.targets import Target, TargetSpec, new_target_id
     from chalicelib.settings import Settings
+    from tests.support.fakes import RecordingPublisher
 
     with mock_aws():
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                 updated_at=now,
                 next_check_at=next_check,
             )
-            items.append({"PutRequest": {"Item": _dump(_target_item(target))}})
+            items.append({"PutRequest": {"Item": codec.dump(codec.target_item(target))}})
         for start in range(0, len(items), 25):
             dynamodb.batch_write_item(RequestItems={outputs["TableName"]: items[start : start + 25]})
         print(f"loaded {args.targets:,} targets ({due_count:,} due) into moto in {time.perf_counter() - started:.1f} s")
@@ -100,13 +100,6 @@ def _counter(calls: Counter[str], service: str) -> Any:
         calls[f"{service}:{model.name}"] += 1
 
     return count
-
-
-def _dump(item: dict[str, Any]) -> dict[str, Any]:
-    from boto3.dynamodb.types import TypeSerializer
-
-    serializer = TypeSerializer()
-    return {name: serializer.serialize(value) for name, value in item.items()}
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""The operator's commands against a stage: ``certwatch token ...`` (and later subscriptions, Slack).
+"""The operator's commands against a stage: tokens, email subscriptions, the Slack webhook, the inventory.
 
-They talk to the stage's AWS resources directly with the operator's own AWS credentials:
-a deployed stage (``--stage prod``), or the running local stack (``--local``).
+They act on the stage's AWS resources with the operator's own AWS credentials, through the same
+adapters as the functions (built by chalicelib/deps.py): a deployed stage (``--stage prod``), or
+the running local stack (``--local``). Their command lines are declared in admin_arguments.py.
+boto3 and the adapters are imported when a command runs, not when the ``certwatch`` command starts.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from certwatch.admin_arguments import SEVERITIES
 from chalicelib.domain.alerts import AlertPolicy, AlertState, Notification, decide, thresholds_for
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.inventory import InventoryQuery, InventoryRow, Source
@@ -31,7 +34,6 @@ from chalicelib.domain.models import (
 from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.domain.tokens import Principal, issue, validate_team
 from chalicelib.errors import CertwatchError, ConfigurationError, InvalidRequestError
-from chalicelib.http.payloads import MAX_DAYS
 from chalicelib.presentation.documents import (
     cadence_table,
     columns,
@@ -52,182 +54,6 @@ if TYPE_CHECKING:
 LOCAL_STAGE = "local"
 LOCAL_REGION = "us-east-1"
 LOCAL_TEAM = "local"  # the team of the admin token `make run` prints (lab/local.py)
-
-STAGE_HELP = """\
-where: a deployed stage uses your AWS credentials and region (AWS_PROFILE, AWS_DEFAULT_REGION, ...);
---local talks to the stack `make run` started (moto on 127.0.0.1:$CERTWATCH_LOCAL_AWS_PORT,
-default 5000), no AWS account needed.
-"""
-
-
-def stage_options() -> argparse.ArgumentParser:
-    """A parent parser with the options that say which stage a command acts on."""
-    parser = argparse.ArgumentParser(add_help=False)
-    where = parser.add_argument_group("where (a deployed stage, or --local)")
-    where.add_argument(
-        "--stage",
-        default=os.environ.get("CERTWATCH_STAGE", "dev"),
-        help="deployed stage to act on (default: $CERTWATCH_STAGE or dev)",
-    )
-    where.add_argument("--local", action="store_true", help="act on the local stack started by `make run`")
-    where.add_argument("--region", help="AWS region (default: your AWS configuration's)")
-    where.add_argument("--endpoint-url", help="AWS endpoint override (e.g. a moto server)")
-    where.add_argument("--table", help="DynamoDB table (default: certwatch-STAGE)")
-    return parser
-
-
-def add_token_commands(commands: Any, parser_class: type[argparse.ArgumentParser]) -> None:
-    token = commands.add_parser(
-        "token",
-        help="create, list and revoke API tokens",
-        description="API tokens: each belongs to one team; an admin token may act on every team.",
-        epilog=STAGE_HELP
-        + """
-examples:
-  certwatch token create --team web --local            # on the local stack
-  certwatch token create --team ops --admin --name "ops on-call" --stage prod
-  certwatch token list --stage prod
-  certwatch token revoke 3f9a1c0b7e2d --stage prod
-""",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    actions = token.add_subparsers(dest="action", metavar="ACTION", parser_class=parser_class)
-    actions.required = True
-    where = [stage_options()]
-    create = actions.add_parser("create", parents=where, help="create a token and print it (shown once)")
-    create.add_argument("--team", required=True, help="the team the token acts for")
-    create.add_argument("--admin", action="store_true", help="may act on every team (?team=)")
-    create.add_argument("--name", default="", help="a note to recognise the token by in `token list`")
-    create.set_defaults(handler=token_create)
-    listing = actions.add_parser("list", parents=where, help="list tokens (ids, teams, names; never the tokens)")
-    listing.set_defaults(handler=token_list)
-    revoke = actions.add_parser("revoke", parents=where, help="revoke a token by its id (see `token list`)")
-    revoke.add_argument("token_id", metavar="TOKEN_ID")
-    revoke.set_defaults(handler=token_revoke)
-
-
-def add_subscription_commands(commands: Any, parser_class: type[argparse.ArgumentParser]) -> None:
-    where = [stage_options()]
-    subscribe = commands.add_parser(
-        "subscribe",
-        help="send alert events to an email address (and list or remove subscriptions)",
-        description="Email subscriptions to the stage's alerts topic, filtered by team and severity.",
-        epilog=STAGE_HELP
-        + """
-AWS sends a confirmation email first; events arrive once the recipient confirms.
-
-examples:
-  certwatch subscribe email oncall@example.com --min-severity critical --stage prod
-  certwatch subscribe email web-team@example.com --team web --stage prod
-  certwatch subscribe list --stage prod
-  certwatch subscribe remove arn:aws:sns:eu-west-1:123456789012:certwatch-prod-alerts:0b1c... --stage prod
-""",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    actions = subscribe.add_subparsers(dest="action", metavar="ACTION", parser_class=parser_class)
-    actions.required = True
-    email = actions.add_parser("email", parents=where, help="subscribe an email address")
-    email.add_argument("address", metavar="ADDRESS")
-    email.add_argument("--team", help="only events about this team's targets")
-    email.add_argument(
-        "--min-severity",
-        choices=SEVERITY_ORDER,
-        default="info",
-        help="only events at least this severe (default info: every event)",
-    )
-    email.set_defaults(handler=subscribe_email)
-    listing = actions.add_parser("list", parents=where, help="list the topic's subscriptions and their filters")
-    listing.set_defaults(handler=subscribe_list)
-    remove = actions.add_parser("remove", parents=where, help="remove a subscription by its ARN")
-    remove.add_argument("subscription_arn", metavar="SUBSCRIPTION_ARN")
-    remove.set_defaults(handler=subscribe_remove)
-
-
-def add_slack_commands(commands: Any, parser_class: type[argparse.ArgumentParser]) -> None:
-    where = [stage_options()]
-    slack = commands.add_parser(
-        "slack",
-        help="set, test or remove the Slack incoming webhook events are posted to",
-        description="The Slack webhook URL is a secret: it is kept in SSM Parameter Store as a SecureString "
-        "(/certwatch/STAGE/slack-webhook-url) and never printed or logged.",
-        epilog=STAGE_HELP
-        + """
-examples:
-  certwatch slack set-webhook https://hooks.slack.com/services/T000/B000/XXXX --stage prod
-  certwatch slack test --stage prod
-  certwatch slack remove-webhook --stage prod
-""",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    actions = slack.add_subparsers(dest="action", metavar="ACTION", parser_class=parser_class)
-    actions.required = True
-    set_webhook = actions.add_parser("set-webhook", parents=where, help="store the webhook URL (SSM SecureString)")
-    set_webhook.add_argument("url", metavar="URL", help="the incoming webhook URL Slack gave you")
-    set_webhook.set_defaults(handler=slack_set_webhook)
-    test = actions.add_parser("test", parents=where, help="post a sample event through the stored webhook")
-    test.set_defaults(handler=slack_test)
-    remove = actions.add_parser("remove-webhook", parents=where, help="delete the stored webhook URL")
-    remove.set_defaults(handler=slack_remove_webhook)
-
-
-def add_inventory_commands(commands: Any, parser_class: type[argparse.ArgumentParser]) -> None:
-    where = [stage_options()]
-    inventory = commands.add_parser(
-        "inventory",
-        parents=where,
-        help="list every certificate certwatch knows: endpoints, ACM and IAM",
-        description="One row per certificate: served by a team's endpoints (by fingerprint) or held in ACM/IAM "
-        "(by ARN), sorted by expiry. The same rows as GET /certificates for an admin token.",
-        epilog=STAGE_HELP
-        + """
-examples:
-  certwatch inventory --stage prod                          # ACM and IAM certificates
-  certwatch inventory --team web --stage prod               # plus the web team's endpoints
-  certwatch inventory --expiring-within-days 30 --format csv --stage prod > expiring.csv
-  certwatch inventory --scan --local                        # scan ACM/IAM now, then list
-""",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    inventory.add_argument("--team", help="include this team's endpoint certificates")
-    inventory.add_argument("--source", choices=[s.value for s in Source], help="only this source")
-    inventory.add_argument("--status", choices=[s.value for s in Status], help="only this status")
-    inventory.add_argument(
-        "--expiring-within-days", type=_within_days, metavar="N", help="only certificates expiring within N days"
-    )
-    inventory.add_argument("--issuer", help="only issuers containing this text")
-    inventory.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output (default table)")
-    inventory.add_argument("--scan", action="store_true", help="scan ACM (and IAM) first, as the daily schedule does")
-    inventory.set_defaults(handler=inventory_list)
-
-    discover = commands.add_parser(
-        "discover",
-        parents=where,
-        help="find the public endpoints behind the account's certificates (ELB, CloudFront, API Gateway)",
-        description="Looks at ELBv2 HTTPS/TLS listeners, CloudFront aliases and API Gateway custom domain names "
-        "in the stage's ACM regions, and proposes an endpoint target for every host name (wildcards excepted), "
-        "so what they serve is verified from the outside. --register registers them.",
-        epilog=STAGE_HELP
-        + """
-examples:
-  certwatch discover --stage prod                           # propose
-  certwatch discover --register --team platform --stage prod
-""",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    discover.add_argument("--register", action="store_true", help="register the endpoints found as targets")
-    discover.add_argument("--team", default="platform", help="the team that owns registered targets (default platform)")
-    discover.set_defaults(handler=discover_endpoints)
-
-
-def _within_days(text: str) -> int:
-    """--expiring-within-days: as many days as GET /certificates takes."""
-    try:
-        days = int(text)
-    except ValueError:
-        days = -1
-    if not 0 <= days <= MAX_DAYS * 10:
-        raise argparse.ArgumentTypeError(f"must be a whole number of days from 0 to {MAX_DAYS * 10}, not {text!r}")
-    return days
 
 
 def services(args: argparse.Namespace) -> Container:
@@ -251,7 +77,7 @@ def services(args: argparse.Namespace) -> Container:
     session = boto3.session.Session(region_name=region, **credentials)
     container = Container(settings, session=session, endpoint_url=endpoint)
     try:
-        outputs = stack_outputs(session.client("cloudformation", endpoint_url=endpoint), stage)
+        outputs = stack_outputs(container.client("cloudformation"), stage)
     except ConfigurationError:
         return container  # no data stack by that name: the topic ARN follows the stage's naming
     container.__dict__["topic_arn"] = outputs.get("AlertsTopicArn") or container.topic_arn
@@ -286,27 +112,16 @@ def token_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
-SEVERITY_ORDER = ["info", "warning", "critical"]
-
-
 def subscribe_email(args: argparse.Namespace) -> int:
     if "@" not in args.address or args.address.startswith("@") or args.address.endswith("@"):
         raise InvalidRequestError(f"{args.address!r} is not an email address")
-    services_ = services(args)
-    policy: dict[str, list[str]] = {"severity": SEVERITY_ORDER[SEVERITY_ORDER.index(args.min_severity) :]}
+    subscriptions = services(args).subscriptions
+    policy: dict[str, list[str]] = {"severity": SEVERITIES[SEVERITIES.index(args.min_severity) :]}
     if args.team:
         policy["team"] = [validate_team(args.team)]
-    answer = services_.sns.subscribe(
-        TopicArn=services_.topic_arn,
-        Protocol="email",
-        Endpoint=args.address,
-        Attributes={"FilterPolicy": json.dumps(policy)},
-        ReturnSubscriptionArn=True,
-    )
-    arn = answer["SubscriptionArn"]
-    print(f"subscribed {args.address} ({_describe_policy(policy)}): {arn}")
-    attributes = services_.sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
-    if attributes.get("PendingConfirmation") == "true":
+    subscription = subscriptions.subscribe_email(args.address, policy)
+    print(f"subscribed {args.address} ({_describe_policy(policy)}): {subscription.arn}")
+    if subscription.pending:
         print("AWS sends a confirmation email; events arrive once it is confirmed.", file=sys.stderr)
     elif args.local:
         print(
@@ -320,31 +135,18 @@ def subscribe_email(args: argparse.Namespace) -> int:
 
 
 def subscribe_list(args: argparse.Namespace) -> int:
-    services_ = services(args)
     rows = [("PROTOCOL", "ENDPOINT", "FILTER", "SUBSCRIPTION")]
-    paginator = services_.sns.get_paginator("list_subscriptions_by_topic")
-    for page in paginator.paginate(TopicArn=services_.topic_arn):
-        for subscription in page.get("Subscriptions", []):
-            arn = subscription["SubscriptionArn"]
-            policy = {}
-            if arn.startswith("arn:"):
-                attributes = services_.sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
-                policy = json.loads(attributes.get("FilterPolicy") or "{}")
-            rows.append((subscription["Protocol"], subscription["Endpoint"], _describe_policy(policy), arn))
+    for subscription in services(args).subscriptions.list():
+        policy = _describe_policy(subscription.filter_policy)
+        rows.append((subscription.protocol, subscription.endpoint, policy, subscription.arn))
     _print_table(rows)
     return 0
 
 
 def subscribe_remove(args: argparse.Namespace) -> int:
-    services_ = services(args)
     arn = args.subscription_arn
-    try:
-        topic = services_.sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"].get("TopicArn")
-    except services_.sns.exceptions.NotFoundException:
-        topic = None
-    if topic != services_.topic_arn:
+    if not services(args).subscriptions.remove(arn):
         raise CertwatchError(f"unknown subscription {arn}: `certwatch subscribe list` shows this stage's")
-    services_.sns.unsubscribe(SubscriptionArn=arn)
     print(f"removed {arn}")
     return 0
 
@@ -353,10 +155,10 @@ def slack_set_webhook(args: argparse.Namespace) -> int:
     url = args.url.strip()
     if not (url.startswith(("https://", "http://127.0.0.1", "http://localhost"))):
         raise InvalidRequestError("the webhook URL must start with https:// (Slack's are https://hooks.slack.com/...)")
-    services_ = services(args)
-    name = services_.settings.slack_parameter
-    services_.ssm.put_parameter(Name=name, Value=url, Type="SecureString", Overwrite=True)
-    print(f"stored the Slack webhook in SSM parameter {name} (SecureString); events are posted there from now on")
+    parameter = services(args).slack_parameter
+    parameter.put(url)
+    stored = f"stored the Slack webhook in SSM parameter {parameter.name} (SecureString)"
+    print(f"{stored}; events are posted there from now on")
     return 0
 
 
@@ -372,13 +174,10 @@ def slack_test(args: argparse.Namespace) -> int:
 
 
 def slack_remove_webhook(args: argparse.Namespace) -> int:
-    services_ = services(args)
-    name = services_.settings.slack_parameter
-    try:
-        services_.ssm.delete_parameter(Name=name)
-    except services_.ssm.exceptions.ParameterNotFound:
-        raise CertwatchError(f"no Slack webhook stored in {name}") from None
-    print(f"deleted {name}; events are no longer posted to Slack")
+    parameter = services(args).slack_parameter
+    if not parameter.delete():
+        raise CertwatchError(f"no Slack webhook stored in {parameter.name}")
+    print(f"deleted {parameter.name}; events are no longer posted to Slack")
     return 0
 
 
@@ -466,10 +265,8 @@ def inventory_list(args: argparse.Namespace) -> int:
 
 
 def discover_endpoints(args: argparse.Namespace) -> int:
-    services_ = services(args)
-    found, failures = services_.inventory.discover(OPERATOR)
-    outcomes = services_.registry.register_discovered(OPERATOR, found, team=args.team) if args.register else []
-    document = discovery_to_dict(found, outcomes, failures)
+    found = services(args).registry.discover(OPERATOR, register=args.register, team=args.team)
+    document = discovery_to_dict(found.found, found.outcomes, found.failures)
     rows = [("TARGET", "SOURCE", "OUTCOME")]
     rows += [(e["target"], e["source"], e["outcome"]) for e in document["endpoints"]]
     _print_table(rows)

@@ -25,6 +25,7 @@ from chalicelib.domain.clock import utc_now
 from chalicelib.domain.endpoints import normalize_hostname, parse_target
 from chalicelib.domain.models import CheckPolicy, Endpoint, Status, worst_status
 from chalicelib.domain.revocation import crl_findings, load_crl
+from chalicelib.domain.targets import check_thresholds
 from chalicelib.domain.truststore import load_trust_store
 from chalicelib.domain.x509info import split_bundle
 from chalicelib.errors import CertwatchError, ConfigurationError, InvalidTargetError
@@ -131,8 +132,7 @@ def _checked_name(text: str) -> str:
 
 
 def _policy(args: argparse.Namespace) -> CheckPolicy:
-    if args.critical_days > args.warn_days:
-        raise CertwatchError("--critical-days must not exceed --warn-days")
+    check_thresholds(args.warn_days, args.critical_days, warn="--warn-days", critical="--critical-days")
     return CheckPolicy(warn_days=args.warn_days, critical_days=args.critical_days)
 
 

@@ -6,11 +6,12 @@ import argparse
 import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
-from certwatch import admin, webhooks
+from certwatch import admin_arguments
+from certwatch.handlers import handler
 from chalicelib import __version__
 from chalicelib.errors import CertwatchError
 
@@ -140,13 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="ask an ACME CA for its renewal window, RFC 9773 (default on; CERTWATCH_ARI)",
     )
     check.add_argument("--json", action="store_true", help="print one JSON object per target, one per line")
-    check.set_defaults(handler=_command("run_check"), failure_status=UNKNOWN)
+    check.set_defaults(handler=handler("certwatch.checking", "run_check"), failure_status=UNKNOWN)
     _add_inspect(commands)
-    admin.add_token_commands(commands, _Parser)
-    admin.add_subscription_commands(commands, _Parser)
-    admin.add_slack_commands(commands, _Parser)
-    webhooks.add_webhook_commands(commands, _Parser)
-    admin.add_inventory_commands(commands, _Parser)
+    admin_arguments.add_token_commands(commands, _Parser)
+    admin_arguments.add_subscription_commands(commands, _Parser)
+    admin_arguments.add_slack_commands(commands, _Parser)
+    admin_arguments.add_webhook_commands(commands, _Parser)
+    admin_arguments.add_inventory_commands(commands, _Parser)
     return parser
 
 
@@ -174,18 +175,6 @@ def _main(argv: Sequence[str] | None) -> int:
             raise
         print(f"certwatch: AWS request failed: {exc}", file=sys.stderr)
     return int(getattr(args, "failure_status", 1))
-
-
-def _command(name: str) -> Callable[[argparse.Namespace], int]:
-    """The handler ``certwatch.checking.<name>``, imported when the command runs."""
-
-    def run(args: argparse.Namespace) -> int:
-        from certwatch import checking
-
-        handler: Callable[[argparse.Namespace], int] = getattr(checking, name)
-        return handler(args)
-
-    return run
 
 
 INSPECT_EPILOG = """\
@@ -230,7 +219,7 @@ def _add_inspect(commands: Any) -> None:
         help="judge revocation by this CRL (DER or PEM) of a CA of the chain (repeatable); nothing is fetched",
     )
     inspect.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    inspect.set_defaults(handler=_command("run_inspect"), failure_status=UNKNOWN)
+    inspect.set_defaults(handler=handler("certwatch.checking", "run_inspect"), failure_status=UNKNOWN)
 
 
 def _add_at(parser: argparse.ArgumentParser) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from certwatch.admin import STAGE_HELP, sample_notification, services, stage_options
+from certwatch.admin import sample_notification, services
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.alerts import EventType, incident
 from chalicelib.domain.clock import utc_now
@@ -25,69 +25,6 @@ if TYPE_CHECKING:  # the AWS and HTTP parts load when a command runs, not to rea
 
 # What the local stack allows (lab/local.py): a receiver on this machine, over plain http too.
 LOCAL_ALLOW_CIDRS = "127.0.0.0/8,::1/128"
-SEVERITIES = ["info", "warning", "critical"]
-
-
-def add_webhook_commands(commands: Any, parser_class: type[argparse.ArgumentParser]) -> None:
-    where = [stage_options()]
-    webhook = commands.add_parser(
-        "webhook",
-        help="send alert events to webhooks: any HTTPS receiver (signed), PagerDuty, Microsoft Teams",
-        description="Each event is POSTed once to every destination whose filters take it: generic receivers get "
-        "the v1 event document signed the Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature), "
-        "PagerDuty an Events API v2 trigger or resolve, Teams an Adaptive Card. URLs and secrets are kept in SSM "
-        "Parameter Store (SecureString, /certwatch/STAGE/webhooks/ID) and never printed again.",
-        epilog=STAGE_HELP
-        + """
-A destination must be https:// on a public address (checked now and before every delivery;
-CERTWATCH_ALLOW_CIDRS opens internal networks). The local stack (--local) also allows loopback,
-and plain http:// to it.
-
-examples:
-  certwatch webhook add https://hooks.example.com/certwatch --team web --stage prod
-  certwatch webhook add https://events.pagerduty.com/v2/enqueue --format pagerduty \\
-      --routing-key R0UT1NGK3Y0000000000000000000000 --min-severity critical --stage prod
-  certwatch webhook add 'https://prod-00.westeurope.logic.azure.com/workflows/...' --format teams --stage prod
-  certwatch webhook add http://127.0.0.1:9000/hook --type certificate.expiring certificate.renewed --local
-  certwatch webhook list --stage prod
-  certwatch webhook test wh_3f9a1c0b7e2d --stage prod
-  certwatch webhook remove wh_3f9a1c0b7e2d --stage prod
-""",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    actions = webhook.add_subparsers(dest="action", metavar="ACTION", parser_class=parser_class)
-    actions.required = True
-    add = actions.add_parser("add", parents=where, help="add a destination (a generic one's secret is shown once)")
-    add.add_argument("url", metavar="URL", help="where to POST (a Teams Workflows URL, PagerDuty's Events URL, ...)")
-    add.add_argument(
-        "--format", choices=[f.value for f in Format], default="generic", help="what it receives (default generic)"
-    )
-    add.add_argument("--team", help="only events about this team's targets")
-    add.add_argument(
-        "--min-severity", choices=SEVERITIES, default="info", help="only events at least this severe (default info)"
-    )
-    add.add_argument(
-        "--type",
-        dest="types",
-        action="extend",
-        nargs="+",
-        choices=[t.value for t in EventType],
-        metavar="TYPE",
-        help="only these event types (default every type): " + ", ".join(t.value for t in EventType),
-    )
-    add.add_argument("--routing-key", help="--format pagerduty: the Events API v2 integration key of the service")
-    add.add_argument("--secret", help="--format generic: sign with this whsec_ secret instead of a new one")
-    add.set_defaults(handler=webhook_add)
-    listing = actions.add_parser("list", parents=where, help="list destinations (ids, hosts, filters; no secrets)")
-    listing.set_defaults(handler=webhook_list)
-    remove = actions.add_parser("remove", parents=where, help="remove a destination by its id")
-    remove.add_argument("destination_id", metavar="ID")
-    remove.set_defaults(handler=webhook_remove)
-    test = actions.add_parser(
-        "test", parents=where, help="send a sample event to a destination (PagerDuty: a trigger, then its resolve)"
-    )
-    test.add_argument("destination_id", metavar="ID")
-    test.set_defaults(handler=webhook_test)
 
 
 def webhook_add(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.clock import utc_now
 from chalicelib.settings import Settings
@@ -19,7 +19,9 @@ from chalicelib.settings import Settings
 # its handler uses (the authorizer never loads the checking engine or boto3's other services).
 if TYPE_CHECKING:
     from chalicelib.adapters.discovery import Discoverer
+    from chalicelib.adapters.sns_subscriptions import SnsSubscriptions
     from chalicelib.adapters.sqs import SqsCheckQueue
+    from chalicelib.adapters.ssm_parameters import SsmSecureString
     from chalicelib.adapters.webhook import WebhookPoster
     from chalicelib.checks.engine import CheckEngine
     from chalicelib.checks.resolver import SystemResolver
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from chalicelib.services.pipeline import Alerter, CheckWorker, Publisher, SlackRelay, Sweeper
     from chalicelib.services.registry import TargetRegistry
     from chalicelib.services.scanning import CertificateSource, InventoryService
-    from chalicelib.services.store import CertificateHistory, TargetStore
+    from chalicelib.services.store import TargetStore
     from chalicelib.services.webhooks import DeliveryLog, DestinationSource, WebhookRelay
 
 
@@ -175,21 +177,11 @@ class Container:
         return Alerter(self.store, self.publisher, self.clock, settings)
 
     @cached_property
-    def history(self) -> CertificateHistory:
-        from chalicelib.adapters.dynamo import DynamoStore
-        from chalicelib.adapters.history import DynamoCertificateHistory
-
-        store = self.store
-        if isinstance(store, DynamoStore):
-            return DynamoCertificateHistory(self.dynamodb, self.settings.table_name)
-        return cast("CertificateHistory", store)  # the in-memory store keeps the history itself
-
-    @cached_property
     def checker(self) -> TargetChecker:
         from chalicelib.services.checking import TargetChecker
 
         return TargetChecker(
-            self.store, self.engine, self.trust, after_check=self.alerter.after_check, history=self.history
+            self.store, self.engine, self.trust, after_check=self.alerter.after_target_check, history=self.store
         )
 
     @cached_property
@@ -228,6 +220,20 @@ class Container:
             return None
 
     @cached_property
+    def slack_parameter(self) -> SsmSecureString:
+        """Where the Slack webhook URL is kept; the operator's ``certwatch slack`` writes it."""
+        from chalicelib.adapters.ssm_parameters import SsmSecureString
+
+        return SsmSecureString(self.ssm, self.settings.slack_parameter)
+
+    @cached_property
+    def subscriptions(self) -> SnsSubscriptions:
+        """The alerts topic's subscriptions (the operator's ``certwatch subscribe``)."""
+        from chalicelib.adapters.sns_subscriptions import SnsSubscriptions
+
+        return SnsSubscriptions(self.sns, self.topic_arn)
+
+    @cached_property
     def slack(self) -> SlackRelay:
         from chalicelib.adapters.slack import SlackWebhook
         from chalicelib.services.pipeline import SlackRelay
@@ -242,7 +248,7 @@ class Container:
 
     @cached_property
     def deliveries(self) -> DeliveryLog:
-        from chalicelib.adapters.deliveries import DynamoDeliveryLog
+        from chalicelib.adapters.dynamo.deliveries import DynamoDeliveryLog
 
         return DynamoDeliveryLog(self.dynamodb, self.settings.table_name)
 
@@ -269,6 +275,7 @@ class Container:
             resolver=self.resolver,
             address_policy=self.address_policy,
             clock=self.clock,
+            finder=self.discoverer,
         )
 
     @cached_property
@@ -296,9 +303,8 @@ class Container:
             self.clock,
             sources=self.certificate_sources,
             acm=lambda: AcmSource(lambda region: self.client("acm", region), self.acm_regions),
-            finder=self.discoverer,
             team=self.settings.acm_team,
-            history=self.history,
+            history=self.store,
         )
 
     def discoverer(self) -> Discoverer:

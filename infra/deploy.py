@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from chalicelib.adapters.aws import parse_arn  # noqa: E402
 from chalicelib.adapters.cloudformation import deploy_stack, stack_name, stack_outputs  # noqa: E402
 from chalicelib.errors import CertwatchError  # noqa: E402
 from chalicelib.settings import stage_environment  # noqa: E402
@@ -90,8 +91,9 @@ def configure_event_sources(lambda_client: Any, stage: str, outputs: dict[str, s
 
 def _function_name(function_arn: str) -> str:
     """The function's name in ``arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]``."""
-    parts = function_arn.split(":")
-    return parts[6] if len(parts) > 6 else ""
+    arn = parse_arn(function_arn)
+    parts = [] if arn is None else arn.resource.split(":")
+    return parts[1] if len(parts) > 1 else ""
 
 
 def deployed_rest_api(stage: str, chalice_dir: Path = ROOT / ".chalice") -> tuple[str, str] | None:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from chalicelib.domain.truststore import TrustStore
-from lab.certs import Issued, make_ca
+from tests.support.pki import Pki, make_pki
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -52,17 +50,6 @@ def now() -> datetime:
     return datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class Pki:
-    """A private root and an intermediate it issued; ``trust`` trusts the root only."""
-
-    root: Issued
-    intermediate: Issued
-    trust: TrustStore
-
-
 @pytest.fixture(scope="session")
 def pki() -> Pki:
-    root = make_ca("certwatch Test Root")
-    intermediate = make_ca("certwatch Test Intermediate", issuer=root)
-    return Pki(root, intermediate, TrustStore([root.cert]))
+    return make_pki()

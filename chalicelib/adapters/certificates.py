@@ -9,6 +9,7 @@ certificate that cannot be described) is recorded in the source's ``failures`` a
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
+from chalicelib.adapters.aws import error_code, error_message, is_throttling, pages, parse_arn
 from chalicelib.domain.inventory import ManagedCertificate, Source
 from chalicelib.domain.x509info import subject_alt_names
 from chalicelib.errors import InvalidRequestError, NotFoundError, SourceError, ThrottledError
@@ -38,7 +40,6 @@ ACM_KEY_TYPES = (
     "EC_secp521r1",
 )
 _PAGE_SIZE = 100
-_THROTTLED = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
 _NOT_FOUND = {"ResourceNotFoundException", "NoSuchEntity"}
 # cryptography's curve names -> ACM's (ACM says prime256v1, OpenSSL's name for secp256r1).
 _ACM_CURVES = {"secp256r1": "prime256v1", "secp384r1": "secp384r1", "secp521r1": "secp521r1"}
@@ -123,17 +124,12 @@ class IamSource:
             yield _iam_certificate(name, str(metadata["Arn"]), body)
 
     def _metadata(self) -> Iterator[dict[str, Any]]:
-        request: dict[str, Any] = {}
-        while True:
-            try:
-                page = _call(self._client.list_server_certificates, "IAM", **request)
-            except SourceError as exc:
-                self._fail(str(exc))
-                return
-            yield from page.get("ServerCertificateMetadataList", [])
-            if not page.get("IsTruncated"):
-                return
-            request["Marker"] = page["Marker"]
+        listing = pages(functools.partial(_call, self._client.list_server_certificates, "IAM"), "Marker", "Marker")
+        try:
+            for page in listing:
+                yield from page.get("ServerCertificateMetadataList", [])
+        except SourceError as exc:
+            self._fail(str(exc))
 
     def _fail(self, message: str) -> None:
         logger.warning("could not read IAM server certificates: %s", message)
@@ -196,15 +192,14 @@ def _acm_key_algorithm(cert: x509.Certificate) -> str:
 
 
 def _listed_arns(client: Any) -> list[str]:
-    request: dict[str, Any] = {"MaxItems": _PAGE_SIZE, "Includes": {"keyTypes": list(ACM_KEY_TYPES)}}
-    arns: list[str] = []
-    while True:
-        page = _call(client.list_certificates, "ACM", **request)
-        arns += [str(summary["CertificateArn"]) for summary in page.get("CertificateSummaryList", [])]
-        token = page.get("NextToken")
-        if not token:
-            return arns
-        request["NextToken"] = token
+    listing = pages(
+        functools.partial(_call, client.list_certificates, "ACM"),
+        "NextToken",
+        "NextToken",
+        MaxItems=_PAGE_SIZE,
+        Includes={"keyTypes": list(ACM_KEY_TYPES)},
+    )
+    return [str(summary["CertificateArn"]) for page in listing for summary in page.get("CertificateSummaryList", [])]
 
 
 def _described(client: Any, arn: str) -> dict[str, Any]:
@@ -238,10 +233,10 @@ def _acm_certificate(data: dict[str, Any]) -> ManagedCertificate:
 
 def _acm_region(arn: str) -> str:
     """The region of arn:aws:acm:REGION:ACCOUNT:certificate/ID (any partition)."""
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "acm" or not parts[3] or not parts[5]:
+    parsed = parse_arn(arn)
+    if parsed is None or parsed.service != "acm" or not parsed.region or not parsed.resource:
         raise InvalidRequestError(f"not an ACM certificate ARN: {arn!r}", field="arn")
-    return parts[3]
+    return parsed.region
 
 
 def _common_name(cert: x509.Certificate) -> str | None:
@@ -265,13 +260,11 @@ def _call(operation: Callable[..., Any], service: str, **request: Any) -> dict[s
     try:
         response: dict[str, Any] = operation(**request)
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        if code in _THROTTLED:
+        if is_throttling(exc):
             raise ThrottledError(f"{service} is throttling requests; retry later") from exc
-        if code in _NOT_FOUND:
-            raise NotFoundError(f"no such {service} certificate: {error.get('Message', '')}") from exc
-        raise SourceError(f"{service} failed: {code}: {error.get('Message', '')}") from exc
+        if error_code(exc) in _NOT_FOUND:
+            raise NotFoundError(f"no such {service} certificate: {error_message(exc)}") from exc
+        raise SourceError(f"{service} failed: {error_code(exc)}: {error_message(exc)}") from exc
     except BotoCoreError as exc:  # no endpoint for the region, connection failure, no credentials
         raise SourceError(f"{service} failed: {exc}") from exc
     return response

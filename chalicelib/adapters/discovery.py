@@ -16,6 +16,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.adapters.aws import error_code, is_throttling, pages, parse_arn
 from chalicelib.domain.endpoints import normalize_hostname
 from chalicelib.domain.inventory import DiscoveredEndpoint
 from chalicelib.domain.models import Endpoint, Protocol
@@ -26,15 +27,6 @@ ClientFor = Callable[[str], Any]
 GLOBAL = "global"  # the region of a failure of CloudFront, which has none
 
 _LISTENER_PROTOCOLS = {"HTTPS": Protocol.HTTPS, "TLS": Protocol.TLS}
-_THROTTLED = {
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "RequestThrottled",
-    "RequestThrottledException",
-}
 # ACM cannot describe these certificates (gone, or no ACM ARN at all): nothing to propose, nothing wrong.
 _UNKNOWN_CERTIFICATE = {"ResourceNotFoundException", "InvalidArnException", "ValidationException"}
 # A load balancer or listener deleted while we walk the list.
@@ -93,7 +85,7 @@ class Discoverer:
         try:
             collected.extend(items)
         except ClientError as exc:
-            if _code(exc) in _THROTTLED:
+            if is_throttling(exc):
                 raise _throttled(service, region) from exc
             self._fail(service, region, exc)
         except BotoCoreError as exc:  # no endpoint in that region, connection trouble
@@ -107,19 +99,18 @@ class Discoverer:
 
     def _load_balancers(self, region: str) -> Iterator[DiscoveredEndpoint]:
         client = self._elbv2_for(region)
-        for page in _pages(client.describe_load_balancers, "Marker", "NextMarker"):
+        for page in pages(client.describe_load_balancers, "Marker", "NextMarker"):
             for balancer in page.get("LoadBalancers", []):
                 if balancer.get("Scheme") == "internal":
                     continue
                 try:
                     yield from self._listeners(client, region, balancer["LoadBalancerArn"])
                 except ClientError as exc:
-                    if _code(exc) not in _VANISHED:
+                    if error_code(exc) not in _VANISHED:
                         raise
 
     def _listeners(self, client: Any, region: str, balancer_arn: str) -> Iterator[DiscoveredEndpoint]:
-        pages = _pages(client.describe_listeners, "Marker", "NextMarker", LoadBalancerArn=balancer_arn)
-        for page in pages:
+        for page in pages(client.describe_listeners, "Marker", "NextMarker", LoadBalancerArn=balancer_arn):
             for listener in page.get("Listeners", []):
                 protocol = _LISTENER_PROTOCOLS.get(listener.get("Protocol", ""))
                 if protocol is None:
@@ -139,17 +130,21 @@ class Discoverer:
     def _listener_certificates(self, client: Any, listener: dict[str, Any]) -> list[str]:
         """The listener's default certificate first, then the extra (SNI) ones, each once."""
         arns = [c["CertificateArn"] for c in listener.get("Certificates", []) if c.get("CertificateArn")]
-        pages = _pages(
+        listing = pages(
             client.describe_listener_certificates, "Marker", "NextMarker", ListenerArn=listener["ListenerArn"]
         )
-        for page in pages:
+        for page in listing:
             arns += [c["CertificateArn"] for c in page.get("Certificates", []) if c.get("CertificateArn")]
         return list(dict.fromkeys(arns))
 
     def _certificate_names(self, arn: str, region: str) -> tuple[str, ...]:
         """The DomainName and SANs of an ACM certificate; none for IAM server certificates and unknown ARNs."""
         if arn not in self._names:
-            self._names[arn] = self._describe(arn, _arn_region(arn) or region) if _is_acm(arn) else ()
+            parsed = parse_arn(arn)
+            if parsed is None or parsed.service != "acm":
+                self._names[arn] = ()
+            else:
+                self._names[arn] = self._describe(arn, parsed.region or region)
         return self._names[arn]
 
     def _describe(self, arn: str, region: str) -> tuple[str, ...]:
@@ -158,10 +153,9 @@ class Discoverer:
                 self._acm_clients[region] = self._acm_for(region)
             answer = self._acm_clients[region].describe_certificate(CertificateArn=arn)
         except ClientError as exc:
-            code = _code(exc)
-            if code in _THROTTLED:
+            if is_throttling(exc):
                 raise _throttled("acm", region) from exc
-            if code not in _UNKNOWN_CERTIFICATE:  # no permission: say so, but keep the listener's other names
+            if error_code(exc) not in _UNKNOWN_CERTIFICATE:  # no permission: say so, keep the listener's other names
                 self._fail("acm", region, exc)
             return ()
         except BotoCoreError as exc:
@@ -175,7 +169,7 @@ class Discoverer:
 
     def _rest_domains(self, region: str) -> Iterator[DiscoveredEndpoint]:
         client = self._apigateway_for(region)
-        for page in _pages(client.get_domain_names, "position", "position"):
+        for page in pages(client.get_domain_names, "position", "position"):
             for domain in page.get("items", []):
                 if "PRIVATE" in domain.get("endpointConfiguration", {}).get("types", []):
                     continue
@@ -185,7 +179,7 @@ class Discoverer:
 
     def _v2_domains(self, region: str) -> Iterator[DiscoveredEndpoint]:
         client = self._apigatewayv2_for(region)
-        for page in _pages(client.get_domain_names, "NextToken", "NextToken"):
+        for page in pages(client.get_domain_names, "NextToken", "NextToken"):
             for domain in page.get("Items", []):
                 name = domain.get("DomainName", "")
                 configurations = domain.get("DomainNameConfigurations", [])
@@ -195,19 +189,18 @@ class Discoverer:
     # --- CloudFront -------------------------------------------------------------------------------
 
     def _distributions(self) -> Iterator[DiscoveredEndpoint]:
-        request: dict[str, Any] = {}
-        while True:
-            listing = self._cloudfront.list_distributions(**request).get("DistributionList", {})
+        for listing in pages(self._distribution_list, "Marker", "NextMarker"):
             for distribution in listing.get("Items", []):
                 viewer = distribution.get("ViewerCertificate", {})
                 certificate = viewer.get("ACMCertificateArn") or None
                 source = f"cloudfront:{distribution['Id']}"
                 for alias in distribution.get("Aliases", {}).get("Items", []):
                     yield from _https(alias, source, certificate, None)
-            marker = listing.get("NextMarker")
-            if not listing.get("IsTruncated") or not marker or marker == request.get("Marker"):
-                return
-            request["Marker"] = marker
+
+    def _distribution_list(self, **request: Any) -> dict[str, Any]:
+        """One page of distributions: CloudFront nests the page (and its marker) in DistributionList."""
+        listing: dict[str, Any] = self._cloudfront.list_distributions(**request).get("DistributionList", {})
+        return listing
 
 
 def _https(name: str, source: str, certificate_arn: str | None, region: str | None) -> Iterator[DiscoveredEndpoint]:
@@ -234,35 +227,6 @@ def _deduplicated(found: list[DiscoveredEndpoint]) -> list[DiscoveredEndpoint]:
     for item in sorted(found, key=lambda d: (*d.key, d.source, d.certificate_arn or "")):
         chosen.setdefault(item.key, item)
     return list(chosen.values())
-
-
-def _pages(
-    call: Callable[..., dict[str, Any]], request_token: str, response_token: str, **request: Any
-) -> Iterator[dict[str, Any]]:
-    """Every page of a paginated call, following the token until there is none (or it repeats)."""
-    while True:
-        page = call(**request)
-        yield page
-        token = page.get(response_token)
-        if not token or token == request.get(request_token):
-            return
-        request[request_token] = token
-
-
-def _is_acm(arn: str) -> bool:
-    parts = arn.split(":")
-    return len(parts) >= 6 and parts[0] == "arn" and parts[2] == "acm"
-
-
-def _arn_region(arn: str) -> str | None:
-    parts = arn.split(":")
-    if len(parts) < 6 or not parts[3]:
-        return None
-    return parts[3]
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def _throttled(service: str, region: str) -> ThrottledError:

@@ -35,17 +35,3 @@ class SnsPublisher:
         except (ClientError, BotoCoreError) as exc:
             raise PublishError(f"SNS publish failed: {exc}") from exc
         return str(answer["MessageId"])
-
-
-class RecordingPublisher:
-    """A publisher that keeps what it was given (tests), and can be told to fail like SNS down."""
-
-    def __init__(self) -> None:
-        self.published: list[Notification] = []
-        self.failing = False
-
-    def publish(self, notification: Notification) -> str:
-        if self.failing:
-            raise PublishError("SNS is down (RecordingPublisher.failing)")
-        self.published.append(notification)
-        return f"message-{len(self.published)}"

@@ -39,13 +39,3 @@ class SqsCheckQueue:
             failed = answer.get("Failed") or []
             if failed:
                 raise StoreError(f"cannot queue {len(failed)} checks: {failed[0].get('Message', failed[0])}")
-
-
-class RecordingCheckQueue:
-    """A queue that remembers what was asked (tests; or a stack with no worker)."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-
-    def enqueue(self, refs: Sequence[tuple[str, str]]) -> None:
-        self.sent.extend(refs)

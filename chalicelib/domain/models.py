@@ -10,6 +10,10 @@ import enum
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chalicelib.domain.cadence import Cadence
 
 
 class Severity(enum.StrEnum):
@@ -229,6 +233,8 @@ class TargetReport:
     results: tuple[CheckResult, ...]
     checked_at: datetime
     target_findings: tuple[Finding, ...] = field(default=())
+    # A registered target's renewals as seen over its checks (the checking service adds it).
+    cadence: Cadence | None = None
 
     @property
     def status(self) -> Status:

@@ -21,8 +21,6 @@ DEFAULT_INTERVAL_MINUTES = 360
 MIN_INTERVAL_MINUTES = 5
 
 
-# Targets are spread over this many partitions of the "due" index, so the scheduler's queries
-# never all land on one hot partition.
 @dataclass(frozen=True, slots=True)
 class TargetSpec:
     """What a client asks certwatch to watch, and how."""
@@ -191,6 +189,18 @@ class BulkOutcome:
     existing_id: str | None = None
     error_code: str | None = None
     reason: str | None = None
+
+
+def check_thresholds(
+    warn_days: int, critical_days: int, *, warn: str = "warn_days", critical: str = "critical_days"
+) -> None:
+    """Refuse a critical threshold beyond the warning one: it would be critical before it ever warned.
+
+    ``warn`` and ``critical`` name the two as the caller's user knows them (a body's fields, a
+    command line's options).
+    """
+    if critical_days > warn_days:
+        raise InvalidRequestError(f"{critical} must not exceed {warn}", field=critical)
 
 
 def endpoint_key(endpoint: Endpoint) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 from chalicelib.domain.endpoints import PROTOCOLS, endpoint_from_parts, normalize_hostname, parse_target
 from chalicelib.domain.inventory import InventoryQuery, Source
 from chalicelib.domain.models import Endpoint, Status
-from chalicelib.domain.targets import RejectedRow, TargetChanges, TargetFilter, TargetSpec
+from chalicelib.domain.targets import RejectedRow, TargetChanges, TargetFilter, TargetSpec, check_thresholds
 from chalicelib.errors import InvalidRequestError, InvalidTargetError, TrustStoreError
 from chalicelib.presentation import shapes
 from chalicelib.presentation.schema import ABSENT, Field, Spec, fields
@@ -112,8 +112,7 @@ def target_spec(data: object) -> TargetSpec:
     endpoint = _endpoint(body, sni, declared)
     warn_days = _int(body, declared["warn_days"])
     critical_days = _int(body, declared["critical_days"])
-    if critical_days > warn_days:
-        raise InvalidRequestError("critical_days must not exceed warn_days", field="critical_days")
+    check_thresholds(warn_days, critical_days)
     return TargetSpec(
         endpoint=endpoint,
         labels=_labels(body, declared["labels"]) or {},

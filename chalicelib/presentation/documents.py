@@ -70,10 +70,10 @@ def result_to_dict(result: CheckResult) -> dict[str, Any]:
     return dict(to_json(_address_result(result)))
 
 
-def cadence_to_dict(cadence: Cadence, now: datetime) -> dict[str, Any]:
+def _cadence(cadence: Cadence, now: datetime) -> shapes.Cadence:
     """An endpoint's renewal cadence as seen, and whether it is ready for the coming lifetimes."""
     step = next_step(now)
-    shown = shapes.Cadence(
+    return shapes.Cadence(
         certificates_seen=cadence.certificates_seen,
         renewals=tuple(
             shapes.Renewal(r.at, r.days_since_previous_change, r.age_days, r.days_left) for r in cadence.renewals
@@ -87,7 +87,6 @@ def cadence_to_dict(cadence: Cadence, now: datetime) -> dict[str, Any]:
         if step is None
         else shapes.NextStep(f"{step.since:%Y-%m-%d}", step.max_days, cadence.ready_for(step.max_days)),
     )
-    return dict(to_json(shown))
 
 
 def readiness_to_dict(readiness: Readiness) -> dict[str, Any]:
@@ -174,6 +173,7 @@ def report_to_dict(report: TargetReport) -> dict[str, Any]:
         findings=tuple(_finding(f) for f in report.findings),
         results=tuple(_address_result(r) for r in report.results),
         checked_at=report.checked_at,
+        cadence=ABSENT if report.cadence is None else _cadence(report.cadence, report.checked_at),
     )
     return dict(to_json(document))
 
@@ -292,15 +292,16 @@ def target_to_dict(target: Target) -> dict[str, Any]:
     return dict(to_json(_target(target)))
 
 
-def target_with_result_to_dict(target: Target, result: dict[str, Any] | None) -> dict[str, Any]:
-    """A target with its latest full result, as stored (``report_to_dict``'s document), or None."""
-    shown = _target(target)
-    fields = {name: getattr(shown, name) for name in shown.__dataclass_fields__}
-    return dict(to_json(shapes.TargetWithResult(**fields, result=result)))
-
-
 def target_page_to_dict(page: Page) -> dict[str, Any]:
     return dict(to_json(shapes.TargetPage(items=tuple(_target(t) for t in page.items), next_cursor=page.cursor)))
+
+
+def checked_target_to_dict(target: Target, report: TargetReport | None) -> dict[str, Any]:
+    """A target with the full report of its latest check (None before the first)."""
+    shown = _target(target)
+    fields = {name: getattr(shown, name) for name in shown.__dataclass_fields__}
+    result = None if report is None else report_to_dict(report)
+    return dict(to_json(shapes.TargetWithResult(**fields, result=result)))
 
 
 def bulk_outcomes_to_dict(outcomes: Sequence[BulkOutcome]) -> dict[str, Any]:

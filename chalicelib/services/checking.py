@@ -6,30 +6,27 @@ import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from chalicelib.checks.engine import CheckEngine, CheckRequest
 from chalicelib.domain.alerts import Notification
-from chalicelib.domain.cadence import Cadence, Sighting, cadence_finding, observed_cadence
+from chalicelib.domain.cadence import Sighting, cadence_finding, observed_cadence
 from chalicelib.domain.models import TargetReport
 from chalicelib.domain.targets import ResultSummary, Target, next_check
 from chalicelib.domain.truststore import TrustStore, parse_pem_bundle
 from chalicelib.errors import CertwatchError, NotFoundError, StoreError
-from chalicelib.presentation.documents import cadence_to_dict, report_to_dict
 from chalicelib.services.store import CertificateHistory, TargetStore
 
 logger = logging.getLogger(__name__)
 
-AfterCheck = Callable[[Target, TargetReport, dict[str, Any]], list[Notification]]
+AfterCheck = Callable[[Target, TargetReport], list[Notification]]
 
 
 @dataclass(frozen=True, slots=True)
 class CheckedTarget:
-    """A target, the report of the check just made, its JSON document, and the notifications published."""
+    """A target, the report of the check just made, and the notifications published."""
 
     target: Target
     report: TargetReport
-    document: dict[str, Any]
     notifications: tuple[Notification, ...] = ()
 
 
@@ -51,11 +48,11 @@ class TargetChecker:
         self._after_check = after_check
         self._history = history
 
-    def check_targets(self, targets: Sequence[Target]) -> list[dict[str, Any]]:
+    def check_targets(self, targets: Sequence[Target]) -> list[TargetReport]:
         checked, failed = self.run(targets)
         if failed:
             raise StoreError(f"could not record the check of {failed[0].id}")
-        return [c.document for c in checked]
+        return [c.report for c in checked]
 
     def run(self, targets: Sequence[Target]) -> tuple[list[CheckedTarget], list[Target]]:
         """Check every target concurrently, store each result and alert on it.
@@ -77,13 +74,10 @@ class TargetChecker:
         failed: list[Target] = []
         for target, report in zip(targets, self._engine.check_many(requests), strict=True):
             try:
-                report, cadence = self._with_cadence(target, report)
-                document = report_to_dict(report)
-                if cadence is not None:
-                    document["cadence"] = cadence_to_dict(cadence, report.checked_at)
+                report = self._with_cadence(target, report)
                 upcoming = next_check(report.checked_at, target.spec.check_interval_minutes)
-                self._store.save_result(target.team, target.id, ResultSummary.of(report), document, upcoming)
-                notes = self._after_check(target, report, document) if self._after_check else []
+                self._store.save_result(target.team, target.id, ResultSummary.of(report), report, upcoming)
+                notes = self._after_check(target, report) if self._after_check else []
             except NotFoundError:
                 continue  # deleted while it was being checked: nothing to record, nobody to tell
             except CertwatchError as exc:
@@ -94,16 +88,16 @@ class TargetChecker:
                 logger.exception("recording the check of %s/%s failed", target.team, target.id)
                 failed.append(target)
                 continue
-            checked.append(CheckedTarget(target, report, document, tuple(notes)))
+            checked.append(CheckedTarget(target, report, tuple(notes)))
         return checked, failed
 
-    def _with_cadence(self, target: Target, report: TargetReport) -> tuple[TargetReport, Cadence | None]:
-        """Record the certificates first seen now; the report with the cadence's finding, and the cadence.
+    def _with_cadence(self, target: Target, report: TargetReport) -> TargetReport:
+        """Record the certificates first seen now; the report with the cadence, and its finding if any.
 
         History is secondary: when it cannot be read or written, the check is recorded without it.
         """
         if self._history is None:
-            return report, None
+            return report
         try:
             seen = self._history.sightings(target.team, target.id)
             known = {s.fingerprint for s in seen}
@@ -119,12 +113,11 @@ class TargetChecker:
                 known.add(sighting.fingerprint)
         except Exception as exc:  # a store outage or a bug costs the cadence, never the check
             logger.warning("the certificate history of %s/%s is not available: %r", target.team, target.id, exc)
-            return report, None
+            return report
         cadence = observed_cadence(seen)
         finding = cadence_finding(cadence, report.checked_at)
-        if finding is not None:
-            report = replace(report, target_findings=(*report.target_findings, finding))
-        return report, cadence
+        findings = report.target_findings if finding is None else (*report.target_findings, finding)
+        return replace(report, target_findings=findings, cadence=cadence)
 
     def _trust_for(self, ca_bundle: str | None) -> TrustStore | None:
         if ca_bundle is None:

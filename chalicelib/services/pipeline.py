@@ -19,6 +19,7 @@ from chalicelib.domain.alerts import AlertPolicy, AlertSubject, Notification, Ob
 from chalicelib.domain.models import Status, TargetReport
 from chalicelib.domain.targets import Target
 from chalicelib.errors import CertwatchError, NotFoundError
+from chalicelib.presentation.documents import report_to_dict
 from chalicelib.presentation.events import DOCUMENT_VERSION, notification, slack_message, target_subject
 from chalicelib.services.checking import CheckedTarget
 from chalicelib.services.store import CheckQueue, TargetStore
@@ -79,6 +80,10 @@ class Alerter:
         # Only now, with every event it announces safe in the outbox, does the state move on.
         self._store.put_alert_state(subject.team, subject.id, new_state)
         return self.publish(fresh)
+
+    def after_target_check(self, target: Target, report: TargetReport) -> list[Notification]:
+        """``after_check`` for a registered endpoint: its events carry the report's JSON document."""
+        return self.after_check(target, report, report_to_dict(report))
 
     def policy_for(self, subject: Target | AlertSubject) -> AlertPolicy:
         if isinstance(subject, Target):

@@ -11,12 +11,13 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.inventory import DiscoveredEndpoint
-from chalicelib.domain.models import Endpoint
+from chalicelib.domain.models import Endpoint, TargetReport
 from chalicelib.domain.targets import (
     BulkOutcome,
     Page,
@@ -25,6 +26,7 @@ from chalicelib.domain.targets import (
     TargetChanges,
     TargetFilter,
     TargetSpec,
+    check_thresholds,
     endpoint_key,
     is_target_id,
     new_target_id,
@@ -32,6 +34,7 @@ from chalicelib.domain.targets import (
 from chalicelib.domain.tokens import Principal, validate_team
 from chalicelib.errors import (
     CertwatchError,
+    ConfigurationError,
     DuplicateTargetError,
     ForbiddenAddressError,
     InvalidRequestError,
@@ -60,8 +63,23 @@ class Resolver(Protocol):
 
 
 class Checker(Protocol):
-    def check_targets(self, targets: Sequence[Target]) -> list[dict[str, Any]]:
-        """Check now, store each result, return the result documents in order."""
+    def check_targets(self, targets: Sequence[Target]) -> list[TargetReport]:
+        """Check now, store each result, return the reports in order."""
+
+
+class EndpointFinder(Protocol):
+    failures: list[tuple[str, str, str]]
+
+    def discover(self) -> list[DiscoveredEndpoint]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """What discovery found, what became of those it registered (row n is ``found[n-1]``), what it could not read."""
+
+    found: tuple[DiscoveredEndpoint, ...]
+    outcomes: tuple[BulkOutcome, ...]
+    failures: tuple[tuple[str, str, str], ...]
 
 
 class TargetRegistry:
@@ -76,6 +94,7 @@ class TargetRegistry:
         resolver: Resolver,
         address_policy: AddressPolicy,
         clock: Callable[[], datetime],
+        finder: Callable[[], EndpointFinder] | None = None,
         new_id: Callable[[], str] = new_target_id,
     ) -> None:
         self._store = store
@@ -84,6 +103,7 @@ class TargetRegistry:
         self._resolver = resolver
         self._policy = address_policy
         self._clock = clock
+        self._finder = finder
         self._new_id = new_id
 
     def register(
@@ -163,14 +183,23 @@ class TargetRegistry:
             return BulkOutcome(number, "retry", error_code="unavailable", reason="not registered; send it again")
         return BulkOutcome(number, "created", target=target)
 
-    def register_discovered(
-        self, principal: Principal, found: Sequence[DiscoveredEndpoint], *, team: str | None = None
-    ) -> list[BulkOutcome]:
-        """Register endpoints found behind the account's certificates; each records where it came from."""
+    def discover(self, principal: Principal, *, register: bool, team: str | None = None) -> Discovery:
+        """The public endpoints behind the account's certificates, and with ``register`` registered as targets.
+
+        Admin only: it looks at the whole AWS account. Each registered target records where it
+        came from (``discovery:<source>``).
+        """
         if not principal.admin:
             raise PermissionDeniedError("discovery looks at the whole AWS account: admin tokens only")
-        owner = self.team_for(principal, team)
-        return self._register_many(owner, [(TargetSpec(d.endpoint), f"discovery:{d.source}") for d in found])
+        if self._finder is None:
+            raise ConfigurationError("discovery is not configured")
+        finder = self._finder()
+        found = finder.discover()
+        outcomes: list[BulkOutcome] = []
+        if register:
+            rows = [(TargetSpec(d.endpoint), f"discovery:{d.source}") for d in found]
+            outcomes = self._register_many(self.team_for(principal, team), rows)
+        return Discovery(tuple(found), tuple(outcomes), tuple(finder.failures))
 
     def list_targets(
         self, principal: Principal, *, where: TargetFilter, limit: int, cursor: str | None, team: str | None = None
@@ -179,7 +208,7 @@ class TargetRegistry:
 
     def get(
         self, principal: Principal, target_id: str, *, team: str | None = None
-    ) -> tuple[Target, dict[str, Any] | None]:
+    ) -> tuple[Target, TargetReport | None]:
         owner = self._owner_of(principal, target_id, team)
         target = self._store.get_target(owner, target_id)
         return target, self._store.get_result(owner, target_id)
@@ -190,8 +219,7 @@ class TargetRegistry:
         owner = self._owner_of(principal, target_id, team)
         now = self._clock()
         preview = apply_changes(self._store.get_target(owner, target_id), changes, now)
-        if preview.spec.critical_days > preview.spec.warn_days:
-            raise InvalidRequestError("critical_days must not exceed warn_days", field="critical_days")
+        check_thresholds(preview.spec.warn_days, preview.spec.critical_days)
         return self._store.update_target(owner, target_id, changes, now)
 
     def remove(self, principal: Principal, target_id: str, *, team: str | None = None) -> None:
@@ -199,13 +227,13 @@ class TargetRegistry:
 
     def check_now(
         self, principal: Principal, target_id: str, *, team: str | None = None
-    ) -> tuple[Target, dict[str, Any]]:
+    ) -> tuple[Target, TargetReport]:
         owner = self._owner_of(principal, target_id, team)
         target = self._store.get_target(owner, target_id)
-        documents = self._checker().check_targets([target])
-        if not documents:  # deleted while it was being checked: its result was not stored
+        reports = self._checker().check_targets([target])
+        if not reports:  # deleted while it was being checked: its result was not stored
             raise NotFoundError(f"no target {target_id}")
-        return self._store.get_target(owner, target_id), documents[0]
+        return self._store.get_target(owner, target_id), reports[0]
 
     def team_for(self, principal: Principal, requested: str | None) -> str:
         """The team a request acts on: the caller's own, or any team for an admin."""

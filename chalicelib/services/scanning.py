@@ -7,9 +7,7 @@ scan or ACM's EventBridge event saw it first.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +19,6 @@ from chalicelib.domain.cadence import Cadence, Readiness, observed_cadence, read
 from chalicelib.domain.inventory import (
     ACM_EVENT_TYPES,
     Assessment,
-    DiscoveredEndpoint,
     InventoryQuery,
     InventoryRow,
     ManagedCertificate,
@@ -30,9 +27,9 @@ from chalicelib.domain.inventory import (
     assess,
 )
 from chalicelib.domain.models import Status, days_until, worst_status
-from chalicelib.domain.targets import TargetFilter
+from chalicelib.domain.targets import TargetFilter, decode_cursor, encode_cursor
 from chalicelib.domain.tokens import Principal
-from chalicelib.errors import CertwatchError, ConfigurationError, InvalidRequestError, PermissionDeniedError
+from chalicelib.errors import CertwatchError, InvalidRequestError, PermissionDeniedError
 from chalicelib.presentation.documents import iso
 from chalicelib.services.pipeline import Alerter
 from chalicelib.services.store import CertificateHistory, TargetStore
@@ -53,12 +50,6 @@ class CertificateSource(Protocol):
 
 class AcmLookup(Protocol):
     def describe(self, arn: str) -> ManagedCertificate: ...
-
-
-class EndpointFinder(Protocol):
-    failures: list[tuple[str, str, str]]
-
-    def discover(self) -> list[DiscoveredEndpoint]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +80,6 @@ class InventoryService:
         *,
         sources: Callable[[], Sequence[CertificateSource]],
         acm: Callable[[], AcmLookup],
-        finder: Callable[[], EndpointFinder] | None = None,
         policy: ManagedPolicy | None = None,
         team: str | None = None,
         history: CertificateHistory | None = None,
@@ -99,7 +89,6 @@ class InventoryService:
         self._clock = clock
         self._sources = sources
         self._acm = acm
-        self._finder = finder
         self._policy = policy or ManagedPolicy()
         self._team = team
         self._history = history
@@ -142,15 +131,6 @@ class InventoryService:
                 published += self._record(self._acm().describe(arn))
         return published
 
-    def discover(self, principal: Principal) -> tuple[list[DiscoveredEndpoint], list[tuple[str, str, str]]]:
-        """The public endpoints behind the account's certificates (admin only: it is the whole account)."""
-        if not principal.admin:
-            raise PermissionDeniedError("discovery looks at the whole AWS account: admin tokens only")
-        if self._finder is None:
-            raise ConfigurationError("discovery is not configured")
-        finder = self._finder()
-        return finder.discover(), list(finder.failures)
-
     def rows(
         self,
         principal: Principal,
@@ -179,7 +159,7 @@ class InventoryService:
         cadences = self._cadences(team, endpoints) if endpoints else {}
         return InventoryPage(
             tuple(page),
-            _cursor(start + limit) if more else None,
+            encode_cursor({"offset": start + limit}) if more else None,
             tuple(notes),
             readiness=readiness(cadences, now) if endpoints and self._history is not None else None,
             cadences=tuple((name, c) for name, c in sorted(cadences.items()) if c.known),
@@ -327,17 +307,11 @@ def _by_expiry(row: InventoryRow) -> tuple[int, str, str]:
     return (row.not_after is None, when, row.id)
 
 
-def _cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode().rstrip("=")
-
-
 def _offset(cursor: str | None) -> int:
+    """Where a page of the inventory starts: the offset its cursor carries (0 without one)."""
     if not cursor:
         return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["offset"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor") from exc
+    offset = decode_cursor(cursor).get("offset")
     if not isinstance(offset, int) or offset < 0:
         raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor")
     return offset

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -244,41 +243,3 @@ def new_destination(
     )
     vet(parsed)
     return destination
-
-
-class InMemoryDestinations:
-    """A DestinationSource in a list (tests)."""
-
-    def __init__(self, destinations: Iterable[Destination] = ()) -> None:
-        self.items = list(destinations)
-
-    def destinations(self) -> list[Destination]:
-        return list(self.items)
-
-
-class InMemoryDeliveryLog:
-    """A DeliveryLog in a dict, safe across threads (tests)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: dict[tuple[str, str], tuple[Claim, datetime]] = {}
-
-    def claim(self, destination_id: str, event_key: str, now: datetime, until: datetime) -> Claim:
-        with self._lock:
-            held = self._entries.get((destination_id, event_key))
-            if held is not None and held[0] is Claim.DELIVERED:
-                return Claim.DELIVERED
-            if held is not None and held[1] > now:
-                return Claim.BUSY
-            self._entries[(destination_id, event_key)] = (Claim.CLAIMED, until)
-            return Claim.CLAIMED
-
-    def delivered(self, destination_id: str, event_key: str, now: datetime) -> None:
-        with self._lock:
-            self._entries[(destination_id, event_key)] = (Claim.DELIVERED, now)
-
-    def release(self, destination_id: str, event_key: str, now: datetime) -> None:
-        with self._lock:
-            held = self._entries.get((destination_id, event_key))
-            if held is not None and held[0] is Claim.CLAIMED:
-                self._entries[(destination_id, event_key)] = (Claim.CLAIMED, now)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 import uuid
@@ -161,13 +160,6 @@ def slack_text(post: Mapping[str, Any]) -> str:
             parts.append(block["text"]["text"])
         parts += [item["text"] for item in block.get("fields", []) + block.get("elements", []) if "text" in item]
     return "\n".join(str(part) for part in parts)
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now (the kernel's pick)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -15,17 +15,8 @@ from chalicelib.domain.targets import TargetFilter
 from chalicelib.http.payloads import MAX_BODY_BYTES
 from lab.certs import make_ca, make_cert
 from lab.servers import TlsServer
-from tests.conftest import Pki
-from tests.e2e.conftest import (
-    LOOPBACK,
-    LOOPBACK_PINS,
-    Api,
-    LoopbackTls,
-    Reply,
-    Stack,
-    Stacks,
-    client_transport,
-)
+from tests.support.api import LOOPBACK, LOOPBACK_PINS, Api, LoopbackTls, Reply, Stack, Stacks, client_transport
+from tests.support.pki import Pki
 
 MISSING_ID = "tg_000000000000deadbeef"
 # Every route behind the token; ``{id}`` is filled with an existing target's id.

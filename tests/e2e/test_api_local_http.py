@@ -16,8 +16,7 @@ from app import app
 from chalicelib.http.payloads import MAX_BODY_BYTES
 from lab.certs import make_cert
 from lab.gateway import local_api_server
-from tests.conftest import Pki
-from tests.e2e.conftest import (
+from tests.support.api import (
     LOOPBACK,
     LOOPBACK_PINS,
     ROOT,
@@ -28,7 +27,8 @@ from tests.e2e.conftest import (
     Stacks,
     Transport,
 )
-from tests.e2e.contract import decode
+from tests.support.contract import decode
+from tests.support.pki import Pki
 
 # No proxy from the environment may stand between the tests and the loopback server.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))

@@ -17,18 +17,17 @@ from chalice.test import Client
 
 from chalicelib import deps
 from chalicelib.adapters.dynamo import DynamoStore
-from chalicelib.adapters.sns import RecordingPublisher
-from chalicelib.adapters.sqs import RecordingCheckQueue, SqsCheckQueue
+from chalicelib.adapters.sqs import SqsCheckQueue
 from chalicelib.checks.resolver import SystemResolver
 from chalicelib.deps import Container
 from chalicelib.domain.tokens import issue
 from chalicelib.services.registry import FIRST_CHECK_GRACE
-from chalicelib.services.store import InMemoryStore
 from chalicelib.settings import Settings
 from lab.certs import make_cert
-from tests.conftest import Pki
-from tests.e2e.conftest import LOOPBACK, Api, HookedTlsServer, Reply, Stack, Stacks, client_transport
-from tests.functional.helpers import closed_port, no_dns
+from tests.support.api import LOOPBACK, Api, HookedTlsServer, Reply, Stack, Stacks, client_transport
+from tests.support.fakes import InMemoryStore, RecordingCheckQueue, RecordingPublisher
+from tests.support.net import closed_port, no_dns
+from tests.support.pki import Pki
 
 # Text that only says how the code failed, never what is wrong with the request.
 INTERNALS = ("sys.set_int_max_str_digits", "cryptography.io", "ParseError", "Tag {", "codec", "Traceback", "Errno")

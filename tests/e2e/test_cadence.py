@@ -17,18 +17,16 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import deps
-from chalicelib.adapters.sns import RecordingPublisher
-from chalicelib.adapters.sqs import RecordingCheckQueue
 from chalicelib.checks.resolver import SystemResolver
 from chalicelib.deps import Container
 from chalicelib.domain.tokens import issue
-from chalicelib.services.store import InMemoryStore
 from chalicelib.settings import Settings
 from lab.certs import Issued, make_cert
 from lab.servers import TlsServer, server_context
-from tests.conftest import Pki
-from tests.e2e.conftest import Api, NoEndpoints, client_transport
-from tests.functional.helpers import no_dns
+from tests.support.api import Api, NoEndpoints, client_transport
+from tests.support.fakes import InMemoryStore, RecordingCheckQueue, RecordingPublisher
+from tests.support.net import no_dns
+from tests.support.pki import Pki
 
 START = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)  # 180 days later is still before 15 March 2027
 SLOW, BRISK = "slow.cadence.test", "brisk.cadence.test"

@@ -22,13 +22,11 @@ from moto.server import ThreadedMotoServer
 from certwatch.cli import BROKEN_PIPE
 from chalicelib.adapters.cloudformation import deploy_stack
 from chalicelib.adapters.dynamo import DynamoStore
-from chalicelib.adapters.history import DynamoCertificateHistory
 from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.models import CheckResult, Endpoint, Status, TargetReport
 from chalicelib.domain.targets import ResultSummary, Target, TargetSpec, new_target_id
 from chalicelib.domain.tokens import authenticate
 from chalicelib.domain.x509info import describe
-from chalicelib.presentation.documents import report_to_dict
 from lab.certs import make_cert
 
 CERTWATCH = str(Path(sys.executable).parent / "certwatch")
@@ -282,14 +280,14 @@ def _store_checked_endpoint(port: int, team: str, name: str) -> str:
     report = TargetReport(endpoint, (CheckResult("192.0.2.1", Status.OK, now, leaf=leaf),), now)
     endpoints = store(port)
     endpoints.create_target(target)
-    endpoints.save_result(team, target.id, ResultSummary.of(report), report_to_dict(report), now + timedelta(hours=6))
+    endpoints.save_result(team, target.id, ResultSummary.of(report), report, now + timedelta(hours=6))
     return target.id
 
 
 def test_the_inventory_shows_the_renewal_cadence_and_readiness_of_the_teams_endpoints(moto_port: int) -> None:
     slow = _store_checked_endpoint(moto_port, "renewals", "slow.cli.test")
     new = _store_checked_endpoint(moto_port, "renewals", "new.cli.test")  # one certificate seen, no renewal yet
-    history = DynamoCertificateHistory(store(moto_port)._client, "certwatch-local")
+    history = store(moto_port)
     now = datetime.now(UTC)
     for fingerprint, seen in (("a" * 64, now - timedelta(days=100)), ("b" * 64, now - timedelta(days=10))):
         sighting = Sighting(fingerprint, seen, seen - timedelta(days=1), seen + timedelta(days=99), True)

@@ -16,7 +16,7 @@ import pytest
 from lab.authority import CaHttpServer, Revoked, make_crl, revocation_extensions
 from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
-from tests.conftest import Pki
+from tests.support.pki import Pki
 
 CERTWATCH = Path(sys.executable).parent / "certwatch"
 NAME = "revoked.cli.test"

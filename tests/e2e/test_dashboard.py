@@ -15,7 +15,7 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.http.dashboard import page
-from tests.e2e import contract
+from tests.support import contract
 
 PAGE_HEADERS = {
     "content-type": "text/html; charset=utf-8",

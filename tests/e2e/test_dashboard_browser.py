@@ -32,8 +32,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from chalicelib.domain.tokens import issue
 from lab.certs import make_cert
-from tests.e2e import contract
 from tests.e2e.test_local_stack import Stack, free_ports, local_stack
+from tests.support import contract
 
 pytestmark = pytest.mark.slow
 

@@ -29,7 +29,7 @@ from infra import policy as infra_policy
 from infra.deploy import RECORDED, configure_event_sources, configure_gateway_responses, record_outputs
 from infra.merge_template import GATEWAY_RESPONSES
 from tests.e2e.deploy_helpers import make
-from tests.e2e.policy_helpers import ROOT, SAM_FUNCTIONS, allows, chalice_functions, policy_file
+from tests.support.policy import ROOT, SAM_FUNCTIONS, allows, chalice_functions, policy_file
 
 STAGE = "prod"
 REGION = "eu-west-1"  # tests/conftest.py's

@@ -34,7 +34,7 @@ from chalicelib.domain.inventory import ACM_EVENT_TYPES
 from chalicelib.settings import Settings, stage_environment
 from infra.merge_template import GATEWAY_RESPONSES
 from tests.e2e.deploy_helpers import ROOT, WHEELHOUSE, leftovers, moto_imports_chalice_swagger, wheelhouse, wiring
-from tests.e2e.policy_helpers import chalice_functions, policy_file
+from tests.support.policy import chalice_functions, policy_file
 
 STAGE = "prod"
 REGION = "eu-west-1"

@@ -29,8 +29,6 @@ from chalicelib.domain.tokens import issue
 from chalicelib.settings import Settings
 from lab.certs import make_cert
 from lab.servers import TlsServer
-from tests.conftest import Pki
-from tests.e2e import contract
 from tests.e2e.inventory_helpers import (
     DAY,
     EU,
@@ -42,6 +40,8 @@ from tests.e2e.inventory_helpers import (
     unresolvable,
 )
 from tests.e2e.pipeline_helpers import Clock, Observer, Published, scheduled_event
+from tests.support import contract
+from tests.support.pki import Pki
 
 STAGE = "test"
 ACM_TEAM = "aws"  # the team of events about certificates held in ACM/IAM (no CERTWATCH_ACM_TEAM)

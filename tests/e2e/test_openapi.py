@@ -1,6 +1,6 @@
 """GET /openapi.json against the app it describes: routes, security, references, and the answers themselves.
 
-Every call through ``Api`` is checked against the document (``tests/e2e/contract.py``); the tests
+Every call through ``Api`` is checked against the document (``tests/support/contract.py``); the tests
 here make sure the document is valid OpenAPI, that it covers the app's routes, and that the
 check itself refuses what the document does not say.
 """
@@ -24,8 +24,8 @@ from chalicelib.domain.models import Endpoint
 from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.http.openapi import openapi_document
 from chalicelib.presentation import documents as render
-from tests.e2e import contract
-from tests.e2e.conftest import LOOPBACK, LOOPBACK_PINS, Api, LoopbackTls, Reply, Stacks, client_transport
+from tests.support import contract
+from tests.support.api import LOOPBACK, LOOPBACK_PINS, Api, LoopbackTls, Reply, Stacks, client_transport
 
 PUBLIC = {("/health", "get"), ("/openapi.json", "get"), ("/dashboard", "get")}
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]

@@ -19,7 +19,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import deps
-from chalicelib.adapters.dynamo import _dump, _target_item
+from chalicelib.adapters.dynamo import codec
 from chalicelib.adapters.sqs import check_message
 from chalicelib.checks.resolver import SystemResolver
 from chalicelib.deps import Container
@@ -30,8 +30,6 @@ from chalicelib.services.pipeline import OUTBOX_GRACE
 from chalicelib.settings import Settings
 from lab.certs import Issued, make_ca, make_cert
 from lab.servers import TlsServer
-from tests.conftest import Pki
-from tests.e2e import contract
 from tests.e2e.pipeline_helpers import (
     Clock,
     Observer,
@@ -43,7 +41,9 @@ from tests.e2e.pipeline_helpers import (
     sqs_event,
     sqs_record,
 )
-from tests.functional.helpers import no_dns
+from tests.support import contract
+from tests.support.net import no_dns
+from tests.support.pki import Pki
 
 DAY = timedelta(days=1)
 # Every name the loopback servers answer for; the checker's resolver pins them to 127.0.0.1.
@@ -543,7 +543,7 @@ def bulk(aws: Aws) -> Iterator[Bulk]:
             next_check_at=now - timedelta(seconds=1 + i) if is_due or paused else now + DAY + timedelta(minutes=i),
             paused=paused,
         )
-        items.append({"PutRequest": {"Item": _dump(_target_item(item))}})
+        items.append({"PutRequest": {"Item": codec.dump(codec.target_item(item))}})
         if is_due:
             due.add((team, target_id))
     assert (len(due), sum(i % 20 == 7 for i in range(TOTAL))) == (DUE, PAUSED)

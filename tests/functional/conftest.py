@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.functional.helpers import Engines, Servers
-
-if TYPE_CHECKING:
-    from tests.conftest import Pki
+from tests.support.aws import AwsStack
+from tests.support.pki import Pki
 
 
 @pytest.fixture(scope="module")
@@ -28,19 +25,6 @@ def engines(pki: Pki) -> Iterator[Engines]:
     built = Engines(pki.trust)
     yield built
     built.close()
-
-
-@dataclass(frozen=True)
-class AwsStack:
-    """moto's AWS with the stage ``test`` of infra/template.yaml deployed, and clients on it."""
-
-    outputs: dict[str, str]
-    cloudformation: Any
-    dynamodb: Any
-
-    @property
-    def table(self) -> str:
-        return self.outputs["TableName"]
 
 
 @pytest.fixture(scope="module")

@@ -15,16 +15,12 @@ from chalicelib.checks.resolver import SystemResolver
 from chalicelib.domain.models import FailureReason, Finding, FindingCode, Severity, TargetReport
 from chalicelib.domain.truststore import TrustStore
 from lab.servers import LoopbackServer
+from tests.support.net import no_dns
 
 # Hostile servers must be given up on within this; small, so the suite stays quick.
 TIMEOUT = 1.5
 # What a check may take beyond its timeout (thread hand-offs, a loaded CI machine).
 SLACK = 1.0
-
-
-def no_dns(host: str, *args: Any) -> list[Any]:
-    """A getaddrinfo stand-in that knows no name: a test that forgets to pin one fails as dns, offline."""
-    raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
 
 class Servers:
@@ -101,15 +97,6 @@ def stopwatch() -> Iterator[Stopwatch]:
         yield watch
     finally:
         watch.elapsed = time.monotonic() - watch.started
-
-
-@contextlib.contextmanager
-def closed_port(host: str = "127.0.0.1") -> Iterator[int]:
-    """A port bound on ``host`` but never listened on: connecting to it is refused, and nobody else gets it."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        yield int(sock.getsockname()[1])
 
 
 class AlertServer(LoopbackServer):

@@ -13,8 +13,9 @@ from chalicelib.domain.endpoints import parse_target
 from chalicelib.domain.models import Endpoint, FailureReason, FindingCode, Protocol, Severity, Status
 from lab.certs import Issued, make_cert
 from lab.servers import TlsServer, server_context
-from tests.conftest import Pki
-from tests.functional.helpers import Engines, Servers, closed_port, codes
+from tests.functional.helpers import Engines, Servers, codes
+from tests.support.net import closed_port
+from tests.support.pki import Pki
 
 NAME = "www.addresses.test"
 

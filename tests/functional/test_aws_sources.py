@@ -25,7 +25,7 @@ from chalicelib.errors import InvalidRequestError, NotFoundError, SourceError, T
 from lab.certs import Issued, make_cert
 
 if TYPE_CHECKING:
-    from tests.conftest import Pki
+    from tests.support.pki import Pki
 
 EU, US = "eu-west-1", "us-east-1"
 ACCOUNT = "123456789012"

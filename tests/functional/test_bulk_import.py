@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.sqs import RecordingCheckQueue
 from chalicelib.checks.resolver import SystemResolver
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.endpoints import parse_target
@@ -22,8 +21,8 @@ from chalicelib.domain.targets import RejectedRow, Target, TargetSpec
 from chalicelib.domain.tokens import Principal
 from chalicelib.errors import StoreError, ThrottledError
 from chalicelib.services.registry import BULK_RESERVE_SECONDS, FIRST_CHECK_GRACE, TargetRegistry
-from chalicelib.services.store import InMemoryStore
-from tests.functional.helpers import no_dns
+from tests.support.fakes import InMemoryStore, RecordingCheckQueue
+from tests.support.net import no_dns
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 ALICE = Principal(team="web", admin=False, token_id="t1")

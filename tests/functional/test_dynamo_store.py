@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import json
 import secrets
 import uuid
 from collections.abc import Callable
@@ -30,7 +31,9 @@ from chalicelib.domain.targets import (
 )
 from chalicelib.domain.tokens import TokenRecord
 from chalicelib.errors import ConfigurationError, InvalidRequestError, NotFoundError, StoreError, ThrottledError
-from tests.functional.conftest import AwsStack
+from chalicelib.presentation.documents import report_to_dict
+from tests.support import reports
+from tests.support.aws import AwsStack
 
 _numbers = itertools.count(1)
 
@@ -177,7 +180,7 @@ def test_no_operation_of_the_store_scans_the_table(aws_stack: AwsStack, now: dat
     store.list_targets(team, limit=5, cursor=None, where=TargetFilter(label=("env", "prod")))
     store.update_target(team, target.id, TargetChanges(paused=True), now)
     store.update_target(team, target.id, TargetChanges(paused=False), now)
-    store.save_result(team, target.id, ResultSummary(Status.OK, 90, now, (), now), {}, now)
+    store.save_result(team, target.id, ResultSummary(Status.OK, 90, now, (), now), reports.report(now), now)
     store.get_result(team, target.id)
     list(store.due_targets(now))
     store.put_token(token)
@@ -234,6 +237,42 @@ def test_a_cursor_for_another_kind_of_row_is_refused(store: DynamoStore, now: da
             store.list_targets(team, limit=5, cursor=encode_cursor(position), where=TargetFilter())
 
 
+# --- stored reports ------------------------------------------------------------------------------
+
+
+def test_a_result_stored_before_the_report_format_reads_back_as_what_the_api_showed(
+    store: DynamoStore, aws_stack: AwsStack, now: datetime
+) -> None:
+    team = new_team()
+    target = new_target(team, now)
+    store.create_target(target)
+    document = report_to_dict(reports.everything(now))
+    # The item as certwatch wrote it until the report had a format of its own: the API's document.
+    item = {"pk": f"TEAM#{team}", "sk": f"R#{target.id}", "document": json.dumps(document), "checked_at": "x"}
+    aws_stack.dynamodb.put_item(TableName=aws_stack.table, Item={k: {"S": v} for k, v in item.items()})
+
+    stored = store.get_result(team, target.id)
+
+    assert stored is not None
+    assert report_to_dict(stored) == document
+
+
+def test_a_result_is_stored_in_the_report_format_not_as_the_api_document(
+    store: DynamoStore, aws_stack: AwsStack, now: datetime
+) -> None:
+    team = new_team()
+    target = new_target(team, now)
+    store.create_target(target)
+    report = reports.everything(now)
+    store.save_result(team, target.id, ResultSummary.of(report), report, now + timedelta(hours=6))
+
+    key = {"pk": {"S": f"TEAM#{team}"}, "sk": {"S": f"R#{target.id}"}}
+    item = aws_stack.dynamodb.get_item(TableName=aws_stack.table, Key=key)["Item"]
+
+    assert "document" not in item
+    assert json.loads(item["report"]["S"])["format"] == 2
+
+
 # --- concurrent writers, request by request -------------------------------------------------------
 
 
@@ -258,7 +297,7 @@ def test_a_writer_landing_between_the_requests_of_another_loses_nothing(
             next_check_at=now + timedelta(hours=6),
             latest=_latest(now),
         )
-        assert store.get_result(team, target.id) == {"checked": target.id}
+        assert store.get_result(team, target.id) == reports.report(now, host=target.endpoint.host)
 
 
 def _edit(store: DynamoStore, target: Target, now: datetime) -> None:
@@ -267,7 +306,8 @@ def _edit(store: DynamoStore, target: Target, now: datetime) -> None:
 
 
 def _check(store: DynamoStore, target: Target, now: datetime) -> None:
-    store.save_result(target.team, target.id, _latest(now), {"checked": target.id}, now + timedelta(hours=6))
+    report = reports.report(now, host=target.endpoint.host)
+    store.save_result(target.team, target.id, _latest(now), report, now + timedelta(hours=6))
 
 
 def _latest(now: datetime) -> ResultSummary:
@@ -301,7 +341,7 @@ def test_client_errors_become_certwatch_errors(code: str, error: type[Exception]
         ("query", lambda: list(store.due_targets(now))),
         ("transact_write_items", lambda: store.create_target(target)),
         ("update_item", lambda: store.update_target("team", target.id, TargetChanges(notes="n"), now)),
-        ("transact_write_items", lambda: store.save_result("team", target.id, latest, {}, now)),
+        ("transact_write_items", lambda: store.save_result("team", target.id, latest, reports.report(now), now)),
         ("get_item", lambda: store.get_result("team", target.id)),
         ("get_item", lambda: store.delete_target("team", target.id)),
         ("put_item", lambda: store.put_token(token)),
@@ -371,7 +411,8 @@ def test_a_cancelled_transaction_is_not_found_only_when_the_target_is_gone(
     store = DynamoStore(client, aws_stack.table)
     reasons = [{"Code": reason}] + [{"Code": "None"}] * (1 if operation == "save_result" else 2)
     if operation == "save_result":
-        act = functools.partial(store.save_result, team, target.id, ResultSummary(Status.OK, 90, now, (), now), {}, now)
+        summary = ResultSummary(Status.OK, 90, now, (), now)
+        act = functools.partial(store.save_result, team, target.id, summary, reports.report(now), now)
     else:
         act = functools.partial(store.delete_target, team, target.id)
 

@@ -17,18 +17,18 @@ from chalicelib.domain.models import CheckPolicy, FailureReason, FindingCode, Se
 from chalicelib.domain.truststore import TrustStore
 from lab.certs import Issued, make_ca, make_cert
 from lab.servers import GarbageServer, SilentServer, TlsServer
-from tests.conftest import Pki
 from tests.functional.helpers import (
     SLACK,
     AlertServer,
     Engines,
     HangUpServer,
     Servers,
-    closed_port,
     codes,
     failure,
     stopwatch,
 )
+from tests.support.net import closed_port
+from tests.support.pki import Pki
 
 DOMAIN = "findings.test"
 C, W = Severity.CRITICAL, Severity.WARNING

@@ -7,8 +7,8 @@ from chalicelib.domain.endpoints import parse_target
 from chalicelib.domain.models import FailureReason, FindingCode, Status
 from lab.certs import make_cert
 from lab.servers import TlsServer
-from tests.conftest import Pki
 from tests.functional.helpers import Engines, Servers
+from tests.support.pki import Pki
 
 
 def test_a_name_that_now_resolves_to_a_forbidden_address_is_refused_not_contacted(

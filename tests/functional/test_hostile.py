@@ -17,7 +17,6 @@ from chalicelib.domain.endpoints import parse_target
 from chalicelib.domain.models import FailureReason, FindingCode, Severity, Status, TargetReport
 from lab.certs import Issued, make_ca, make_cert
 from lab.servers import DripServer, GarbageServer, LoopbackServer, ResetServer, SilentServer, TlsServer
-from tests.conftest import Pki
 from tests.functional.helpers import (
     SLACK,
     TIMEOUT,
@@ -34,6 +33,7 @@ from tests.functional.helpers import (
     failure,
     stopwatch,
 )
+from tests.support.pki import Pki
 
 Outcome = FailureReason | FindingCode
 

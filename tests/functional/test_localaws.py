@@ -22,7 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from lab.localaws import LocalAwsProcess, Serialised
-from tests.e2e.pipeline_helpers import free_port
+from tests.support.net import free_port
 
 TABLE = "local-aws-test"
 

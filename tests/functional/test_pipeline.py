@@ -17,19 +17,19 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.sns import RecordingPublisher
-from chalicelib.adapters.sqs import RecordingCheckQueue, check_message
+from chalicelib.adapters.sqs import check_message
 from chalicelib.domain.alerts import AlertState
-from chalicelib.domain.models import Endpoint, Protocol, Status
+from chalicelib.domain.models import Endpoint, Protocol, Status, TargetReport
 from chalicelib.domain.targets import DEFAULT_INTERVAL_MINUTES, ResultSummary, Target, TargetSpec
 from chalicelib.errors import StoreError
 from chalicelib.services.checking import TargetChecker
 from chalicelib.services.pipeline import LEASE, OUTBOX_GRACE, Alerter, CheckWorker, Sweeper, SweepResult
-from chalicelib.services.store import InMemoryStore
 from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
-from tests.conftest import Pki
-from tests.functional.helpers import Engines, Servers, closed_port
+from tests.functional.helpers import Engines, Servers
+from tests.support.fakes import InMemoryStore, RecordingCheckQueue, RecordingPublisher
+from tests.support.net import closed_port
+from tests.support.pki import Pki
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # the ``now`` of tests/conftest.py
 DAY = timedelta(days=1)
@@ -73,13 +73,13 @@ class RiggedStore(InMemoryStore):
         return super().get_target(team, target_id)
 
     def save_result(
-        self, team: str, target_id: str, summary: ResultSummary, document: dict[str, Any], next_check_at: datetime
+        self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, next_check_at: datetime
     ) -> None:
         if target_id in self.broken_saves:
             raise StoreError(f"DynamoDB is having a bad day writing {target_id}")
         if target_id in self.vanishing:
             self.delete_target(team, target_id)  # deleted by its team while it was being checked
-        super().save_result(team, target_id, summary, document, next_check_at)
+        super().save_result(team, target_id, summary, report, next_check_at)
 
     def get_alert_state(self, team: str, target_id: str) -> AlertState:
         gate = self.gate
@@ -157,7 +157,7 @@ def pipeline(engines: Engines, pki: Pki) -> Pipeline:
         {EXPIRING: ["127.0.0.1"], HEALTHY: ["127.0.0.1"], DOWN: ["127.0.0.1"]}, clock=clock.now, timeout=2.0
     )
     alerter = Alerter(store, publisher, clock.now)
-    checker = TargetChecker(store, engine, pki.trust, after_check=alerter.after_check)
+    checker = TargetChecker(store, engine, pki.trust, after_check=alerter.after_target_check)
     return Pipeline(store, publisher, clock, alerter, checker, CheckWorker(store, checker))
 
 
@@ -206,7 +206,7 @@ def test_a_check_stores_its_result_and_announces_an_expiring_certificate_once(
     assert stored.next_check_at == NOW + timedelta(minutes=DEFAULT_INTERVAL_MINUTES)
     result = pipeline.store.get_result(TEAM, target.id)
     assert result is not None
-    assert result["days_left"] == 5
+    assert result.days_left == 5
 
     # The message delivered again (SQS is at least once), later: stored again, announced no more.
     pipeline.clock.advance(timedelta(minutes=5))

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.sns import RecordingPublisher
 from chalicelib.checks.engine import CheckEngine
 from chalicelib.checks.fetcher import UrlFetcher
 from chalicelib.checks.renewalinfo import RenewalInfoChecker
@@ -28,12 +27,13 @@ from chalicelib.domain.renewalinfo import cert_id
 from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.services.checking import TargetChecker
 from chalicelib.services.pipeline import Alerter, SlackRelay
-from chalicelib.services.store import InMemoryStore
 from lab.authority import CaHttpServer
 from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
-from tests.conftest import Pki
-from tests.functional.helpers import Engines, Servers, codes, no_dns
+from tests.functional.helpers import Engines, Servers, codes
+from tests.support.fakes import InMemoryStore, RecordingPublisher
+from tests.support.net import no_dns
+from tests.support.pki import Pki
 
 ACME_HOST = "acme.ari.test"
 START = datetime.now(UTC).replace(microsecond=0)
@@ -177,7 +177,9 @@ def test_a_renewal_request_is_one_event_in_email_text_and_slack(
     store, publisher = InMemoryStore(), RecordingPublisher()
     target = Target("tg_0000000000aa1b2c3d50", "payments", TargetSpec(parse_target(target_text)), START, START, START)
     store.create_target(target)
-    checker = TargetChecker(store, engine, pki.trust, after_check=Alerter(store, publisher, clock.now).after_check)
+    checker = TargetChecker(
+        store, engine, pki.trust, after_check=Alerter(store, publisher, clock.now).after_target_check
+    )
 
     for _ in range(3):
         checker.run([store.get_target("payments", target.id)])

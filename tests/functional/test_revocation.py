@@ -17,7 +17,6 @@ import pytest
 from cryptography import x509
 from cryptography.x509 import ocsp
 
-from chalicelib.adapters.sns import RecordingPublisher
 from chalicelib.checks.engine import CheckEngine
 from chalicelib.checks.fetcher import UrlFetcher
 from chalicelib.checks.resolver import SystemResolver
@@ -28,7 +27,6 @@ from chalicelib.domain.models import FindingCode, Severity, TargetReport
 from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.services.checking import TargetChecker
 from chalicelib.services.pipeline import Alerter, SlackRelay
-from chalicelib.services.store import InMemoryStore
 from lab.authority import (
     CaHttpServer,
     Revoked,
@@ -40,8 +38,10 @@ from lab.authority import (
 )
 from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
-from tests.conftest import Pki
-from tests.functional.helpers import SLACK, Engines, Servers, codes, no_dns, stopwatch
+from tests.functional.helpers import SLACK, Engines, Servers, codes, stopwatch
+from tests.support.fakes import InMemoryStore, RecordingPublisher
+from tests.support.net import no_dns
+from tests.support.pki import Pki
 
 CA_HOST = "ca.revocation.test"
 FETCH_TIMEOUT = 1.5
@@ -317,7 +317,7 @@ def test_a_revocation_is_one_certificate_revoked_event_in_email_text_and_slack(w
     target = Target("tg_0000000000aa1b2c3d4f", "payments", TargetSpec(parse_target(target_text)), now, now, now)
     store.create_target(target)
     alerter = Alerter(store, publisher, lambda: datetime.now(UTC))
-    checker = TargetChecker(store, engine, world.pki.trust, after_check=alerter.after_check)
+    checker = TargetChecker(store, engine, world.pki.trust, after_check=alerter.after_target_check)
 
     for _ in range(3):  # the same revoked certificate, checked again and again: announced once
         checker.run([store.get_target("payments", target.id)])

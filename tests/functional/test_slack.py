@@ -22,7 +22,7 @@ from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.errors import SlackError
 from chalicelib.presentation.events import notification, slack_message
 from chalicelib.services.pipeline import SlackRelay
-from tests.functional.helpers import closed_port
+from tests.support.net import closed_port
 
 SECRET = "T0SECRET9/B0SECRET9/xoxb-sekrit-4f9a1c2e7b"
 PATH = f"/services/{SECRET}"

@@ -11,8 +11,8 @@ from chalicelib.domain.endpoints import parse_target
 from chalicelib.domain.models import FailureReason, FindingCode, Protocol, Severity, Status
 from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
-from tests.conftest import Pki
 from tests.functional.helpers import Engines, Servers, codes, failure
+from tests.support.pki import Pki
 
 LOOPBACK = ["127.0.0.1", "::1"]
 

@@ -22,10 +22,9 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.dynamo import DynamoStore
-from chalicelib.adapters.history import DynamoCertificateHistory
 from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.endpoints import endpoint_from_parts
-from chalicelib.domain.models import Status
+from chalicelib.domain.models import Status, TargetReport
 from chalicelib.domain.targets import (
     Page,
     ResultSummary,
@@ -37,8 +36,10 @@ from chalicelib.domain.targets import (
 )
 from chalicelib.domain.tokens import TokenRecord
 from chalicelib.errors import DuplicateTargetError, InvalidRequestError, NotFoundError
-from chalicelib.services.store import CertificateHistory, InMemoryStore, TargetStore
-from tests.functional.conftest import AwsStack
+from chalicelib.services.store import TargetStore
+from tests.support import reports
+from tests.support.aws import AwsStack
+from tests.support.fakes import InMemoryStore
 
 _numbers = itertools.count(1)
 
@@ -152,10 +153,14 @@ class StoreContract:
         leaving = [t for t in targets if t.id in due][:8]
         arriving = [t for t in targets if not t.paused and t.id not in due][:8]
         for target in leaving:
-            store.save_result(team, target.id, summary(Status.OK, now, 80), {}, now + timedelta(hours=6))
+            store.save_result(
+                team, target.id, summary(Status.OK, now, 80), reports.report(now), now + timedelta(hours=6)
+            )
             schedule[target.id] = (False, now + timedelta(hours=6))
         for target in arriving:
-            store.save_result(team, target.id, summary(Status.OK, now, 80), {}, now - timedelta(minutes=1))
+            store.save_result(
+                team, target.id, summary(Status.OK, now, 80), reports.report(now), now - timedelta(minutes=1)
+            )
             schedule[target.id] = (False, now - timedelta(minutes=1))
         moved = due_ids(store, team, now)
         assert set(moved) == expected()
@@ -304,7 +309,7 @@ class StoreContract:
             store.create_target(target)
             ids[name] = target.id
         # A summary written by a check (not at creation) is what the filters see too.
-        store.save_result(team, ids["checked-later-prod"], summary(Status.CRITICAL, now, 1), {}, now)
+        store.save_result(team, ids["checked-later-prod"], summary(Status.CRITICAL, now, 1), reports.report(now), now)
         for _ in range(3):
             store.create_target(new_target(f"{team}-other", now, labels=prod, latest=summary(Status.OK, now, 3)))
 
@@ -426,7 +431,7 @@ class StoreContract:
         assert due_ids(store, team, now) == []
         store.update_target(team, target.id, TargetChanges(paused=True), now)  # pausing twice is harmless
         store.update_target(team, target.id, TargetChanges(notes="still paused"), now)
-        store.save_result(team, target.id, summary(Status.OK, now, 90), {}, now - timedelta(minutes=5))
+        store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), now - timedelta(minutes=5))
         assert due_ids(store, team, now) == []  # a check landing does not unpause either
 
         store.update_target(team, target.id, TargetChanges(paused=False), now)
@@ -437,30 +442,30 @@ class StoreContract:
 
     # --- results -------------------------------------------------------------------------------
 
-    def test_a_result_stores_its_summary_document_and_next_check(
+    def test_a_result_stores_its_summary_report_and_next_check(
         self, store: TargetStore, team: str, now: datetime
     ) -> None:
         target = new_target(team, now, labels={"env": "prod"}, notes="keep me")
         store.create_target(target)
         first = summary(Status.WARNING, now, 21)
-        document = {"status": "warning", "results": [{"address": "192.0.2.1", "days_left": 21}], "n": 1.5}
+        report = reports.everything(now)  # every field of a report, times to the microsecond
 
-        store.save_result(team, target.id, first, document, now + timedelta(hours=6))
+        store.save_result(team, target.id, first, report, now + timedelta(hours=6))
 
         assert store.get_target(team, target.id) == dataclasses.replace(
             target, latest=first, next_check_at=now + timedelta(hours=6)
         )
-        assert store.get_result(team, target.id) == document
+        assert store.get_result(team, target.id) == report
 
         # A later check without a certificate replaces the summary, days_left and not_after included.
         later = now + timedelta(hours=6)
         second = ResultSummary(Status.ERROR, None, None, ("connection_failed",), later)
-        store.save_result(team, target.id, second, {"status": "error"}, later + timedelta(hours=6))
+        store.save_result(team, target.id, second, reports.unreachable(later), later + timedelta(hours=6))
 
         assert store.get_target(team, target.id) == dataclasses.replace(
             target, latest=second, next_check_at=later + timedelta(hours=6)
         )
-        assert store.get_result(team, target.id) == {"status": "error"}
+        assert store.get_result(team, target.id) == reports.unreachable(later)
 
     def test_a_result_for_a_deleted_target_is_refused_and_leaves_nothing(
         self, store: TargetStore, team: str, now: datetime
@@ -470,9 +475,9 @@ class StoreContract:
         store.delete_target(team, target.id)
 
         with pytest.raises(NotFoundError):
-            store.save_result(team, target.id, summary(Status.OK, now, 90), {"status": "ok"}, now)
+            store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), now)
         with pytest.raises(NotFoundError):
-            store.save_result(team, "tg_0000000000000000000", summary(Status.OK, now, 90), {}, now)
+            store.save_result(team, "tg_0000000000000000000", summary(Status.OK, now, 90), reports.report(now), now)
 
         with pytest.raises(NotFoundError):
             store.get_target(team, target.id)
@@ -488,7 +493,7 @@ class StoreContract:
         neighbour = new_target(team, now)
         store.create_target(target)
         store.create_target(neighbour)
-        store.save_result(team, target.id, summary(Status.OK, now, 90), {"status": "ok"}, now)
+        store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), now)
 
         store.delete_target(team, target.id)
 
@@ -577,27 +582,27 @@ class StoreContract:
     # --- certificate history (the renewal cadence's) --------------------------------------------
 
     def test_a_certificate_is_recorded_once_per_target_and_read_oldest_first(
-        self, store: TargetStore, history: CertificateHistory, team: str, now: datetime
+        self, store: TargetStore, team: str, now: datetime
     ) -> None:
         first, second = new_target(team, now), new_target(team, now)
         store.create_target(first)
         store.create_target(second)
         later = _sighting("b" * 64, now + timedelta(days=60))
         earlier = _sighting("a" * 64, now)
-        assert history.record_sighting(team, first.id, later)
-        assert history.record_sighting(team, first.id, earlier)
-        assert not history.record_sighting(
+        assert store.record_sighting(team, first.id, later)
+        assert store.record_sighting(team, first.id, earlier)
+        assert not store.record_sighting(
             team, first.id, dataclasses.replace(earlier, first_seen=now + timedelta(days=1))
         )
-        assert history.record_sighting(team, second.id, earlier)  # another target: its own history
+        assert store.record_sighting(team, second.id, earlier)  # another target: its own history
 
-        assert history.sightings(team, first.id) == [earlier, later]
-        assert history.team_sightings(team) == {first.id: [earlier, later], second.id: [earlier]}
-        assert history.sightings(f"{team}-other", first.id) == []
+        assert store.sightings(team, first.id) == [earlier, later]
+        assert store.team_sightings(team) == {first.id: [earlier, later], second.id: [earlier]}
+        assert store.sightings(f"{team}-other", first.id) == []
 
         store.delete_target(team, first.id)
-        assert history.sightings(team, first.id) == []
-        assert history.team_sightings(team) == {second.id: [earlier]}
+        assert store.sightings(team, first.id) == []
+        assert store.team_sightings(team) == {second.id: [earlier]}
 
 
 def _sighting(fingerprint: str, first_seen: datetime) -> Sighting:
@@ -615,10 +620,6 @@ class TestInMemoryStore(StoreContract):
     def store(self) -> InMemoryStore:
         return InMemoryStore()
 
-    @pytest.fixture
-    def history(self, store: InMemoryStore) -> CertificateHistory:
-        return store
-
     def test_a_cursor_without_a_position_is_refused(self, store: TargetStore, team: str, now: datetime) -> None:
         super().test_a_cursor_without_a_position_is_refused(store, team, now)
 
@@ -627,10 +628,6 @@ class TestDynamoStore(StoreContract):
     @pytest.fixture
     def store(self, aws_stack: AwsStack) -> DynamoStore:
         return DynamoStore(_AtomicRequests(aws_stack.dynamodb), aws_stack.table)
-
-    @pytest.fixture
-    def history(self, aws_stack: AwsStack) -> CertificateHistory:
-        return DynamoCertificateHistory(aws_stack.dynamodb, aws_stack.table)
 
 
 class _AtomicRequests:
@@ -667,7 +664,7 @@ def _spec(spec: TargetSpec, **changes: Any) -> TargetSpec:
 
 def _edit_and_result(
     target: Target, now: datetime
-) -> tuple[TargetChanges, tuple[ResultSummary, dict[str, Any], datetime], Target]:
+) -> tuple[TargetChanges, tuple[ResultSummary, TargetReport, datetime], Target]:
     """An API edit, a check result, and the target as both of them leave it."""
     edit = TargetChanges(labels={"env": "prod", "owner": "web"}, notes="edited")
     result = summary(Status.WARNING, now, 14)
@@ -679,7 +676,8 @@ def _edit_and_result(
         latest=result,
         next_check_at=next_check_at,
     )
-    return edit, (result, {"status": "warning", "target": target.id}, next_check_at), expected
+    report = reports.report(now, host=target.endpoint.host, days_left=14, status=Status.WARNING)
+    return edit, (result, report, next_check_at), expected
 
 
 def _after(start: threading.Barrier, write: Callable[..., Any], *args: Any) -> Any:

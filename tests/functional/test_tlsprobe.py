@@ -12,8 +12,8 @@ from chalicelib.checks.tlsprobe import TlsProbe, _private_served_chain, _served_
 from chalicelib.domain.endpoints import parse_target
 from lab.certs import make_cert
 from lab.servers import TlsServer
-from tests.conftest import Pki
 from tests.functional.helpers import Servers
+from tests.support.pki import Pki
 
 NAME = "chain.tlsprobe.test"
 

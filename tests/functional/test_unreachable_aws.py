@@ -24,7 +24,8 @@ from chalicelib.domain.targets import ResultSummary, Target, TargetChanges, Targ
 from chalicelib.domain.tokens import issue
 from chalicelib.errors import StoreError
 from lab.servers import SilentServer
-from tests.functional.helpers import closed_port
+from tests.support import reports
+from tests.support.net import closed_port
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 TARGET = Target(
@@ -59,7 +60,7 @@ STORE_CALLS: dict[str, Callable[[DynamoStore], object]] = {
     "list_targets": lambda store: store.list_targets("alpha", limit=5, cursor=None, where=TargetFilter()),
     "update_target": lambda store: store.update_target("alpha", TARGET.id, TargetChanges(notes="n"), NOW),
     "delete_target": lambda store: store.delete_target("alpha", TARGET.id),
-    "save_result": lambda store: store.save_result("alpha", TARGET.id, SUMMARY, {}, NOW),
+    "save_result": lambda store: store.save_result("alpha", TARGET.id, SUMMARY, reports.report(NOW), NOW),
     "lease": lambda store: store.lease("alpha", TARGET.id, NOW, NOW + timedelta(minutes=5)),
     "put_alert_state": lambda store: store.put_alert_state("alpha", TARGET.id, AlertState()),
     "put_token": lambda store: store.put_token(issue("alpha", admin=False, now=NOW)[1]),

@@ -25,9 +25,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.adapters.deliveries import DynamoDeliveryLog
 from chalicelib.adapters.destination_admin import SsmDestinationAdmin
 from chalicelib.adapters.destinations import SsmDestinations, destination_to_json
+from chalicelib.adapters.dynamo.deliveries import DynamoDeliveryLog
 from chalicelib.adapters.retrying import Retrier
 from chalicelib.adapters.webhook import WebhookPoster
 from chalicelib.checks.resolver import SystemResolver
@@ -39,16 +39,15 @@ from chalicelib.errors import CertwatchError, ForbiddenAddressError, NotFoundErr
 from chalicelib.services.webhooks import (
     CLAIM_LEASE,
     DeliveryLog,
-    InMemoryDeliveryLog,
-    InMemoryDestinations,
     WebhookRelay,
     new_destination,
 )
 from lab.certs import make_cert
 from lab.servers import server_context
-from tests.conftest import Pki
 from tests.e2e.webhook_helpers import Receiver, Sleeps
-from tests.functional.helpers import closed_port, no_dns
+from tests.support.fakes import InMemoryDeliveryLog, InMemoryDestinations
+from tests.support.net import closed_port, no_dns
+from tests.support.pki import Pki
 
 LOOPBACK = AddressPolicy.from_text("127.0.0.0/8,::1/128")
 HEADERS = {"Content-Type": "application/json"}

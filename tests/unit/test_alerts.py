@@ -34,7 +34,7 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.truststore import TrustStore
 from lab.certs import Issued, make_ca, make_cert
-from tests.conftest import Pki
+from tests.support.pki import Pki
 
 NAME = "api.example.com"
 TARGET = "tg_0000000000aa1b2c3d4e"

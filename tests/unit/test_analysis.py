@@ -13,7 +13,7 @@ from chalicelib.domain.analysis import MAX_PARSED_CHAIN, MAX_SANE_CHAIN, ChainAn
 from chalicelib.domain.models import CheckPolicy, Finding, FindingCode, Severity, Status, status_for
 from chalicelib.domain.truststore import TrustStore
 from lab.certs import Issued, make_ca, make_cert
-from tests.conftest import Pki
+from tests.support.pki import Pki
 
 NAME = "www.example.com"
 ROOT = "CN=certwatch Test Root"

@@ -17,7 +17,7 @@ import yaml  # type: ignore[import-untyped]
 
 from chalicelib.adapters.dynamo import DUE_INDEX, OUTBOX_INDEX
 from infra.merge_template import merge_template
-from tests.e2e.policy_helpers import chalice_functions
+from tests.support.policy import chalice_functions
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"

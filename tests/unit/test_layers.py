@@ -111,3 +111,27 @@ def test_every_package_of_chalicelib_is_a_known_layer() -> None:
 )
 def test_an_upward_or_sideways_import_is_caught(module: str, imported: str) -> None:
     assert violations({module: [imported]}) != []
+
+
+def test_no_test_fake_ships_in_the_lambda_bundle() -> None:
+    fakes = [
+        f"{path.relative_to(ROOT)}: {node.name}"
+        for path in sorted(ROOT.glob("chalicelib/**/*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef) and node.name.startswith(("InMemory", "Recording", "Fake"))
+    ]
+    assert fakes == [], "fakes belong in tests/support/"
+
+
+def test_tests_share_pieces_through_tests_support_never_a_conftest() -> None:
+    """A conftest holds fixtures for its folder; what test modules import lives in tests/support/
+    (or a helpers module of their own folder), and the unit tests import no other suite's helpers."""
+    found = []
+    for path in sorted(ROOT.glob("tests/**/*.py")):
+        where = path.relative_to(ROOT)
+        for name in imports(path):
+            parts = name.split(".")
+            another_suite = parts[0] == "tests" and parts[1] not in {"support", where.parts[1]}
+            if "conftest" in parts or (where.parts[1] == "unit" and another_suite):
+                found.append(f"{where} imports {name}")
+    assert found == []

@@ -11,7 +11,7 @@ from chalicelib.domain.lifetime import max_lifetime_days, next_step
 from chalicelib.domain.models import CheckPolicy, FindingCode, Severity
 from chalicelib.domain.truststore import TrustStore
 from lab.certs import make_cert
-from tests.conftest import Pki
+from tests.support.pki import Pki
 
 STEP_200 = datetime(2026, 3, 15, tzinfo=UTC)
 

@@ -27,7 +27,7 @@ from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.presentation.documents import report_to_dict
 from chalicelib.presentation.events import DOCUMENT_VERSION, email_subject, notification, slack_message
 from lab.certs import Issued, make_ca, make_cert
-from tests.conftest import Pki
+from tests.support.pki import Pki
 
 HOST = "api.example.com"
 TARGET_ID = "tg_0000000000aa1b2c3d4e"

@@ -2,7 +2,7 @@
 
 Chalice's policy generator reads app.py only, so these tests read the runtime modules of
 chalicelib/ instead: every boto3 operation they reference (``client.put_item(...)``, an operation
-handed to a helper as ``client.list_certificates``, or named by string as in dynamo.py's
+handed to a helper as ``client.list_certificates``, or named by string as in the DynamoDB adapter's
 ``self._call("query", ...)``) is looked up in botocore's service models and turned into the IAM
 action it needs. Then: everything needed is granted, nothing granted goes unused, the committed
 policy files are what infra/policy.py generates, and every function has its own.
@@ -24,25 +24,43 @@ from botocore import xform_name
 from chalice.constants import DEFAULT_HANDLER_NAME
 
 from infra import policy as infra_policy
-from tests.e2e.policy_helpers import ROOT, allows, chalice_functions, granted_actions, policy_file
+from tests.support.policy import ROOT, allows, chalice_functions, granted_actions, policy_file
 
 CHALICELIB = ROOT / "chalicelib"
-# Run with the operator's own credentials, never with a Lambda role (the operator CLI, certwatch/, is not
-# in the bundle either).
-OPERATOR_ONLY = {"adapters/cloudformation.py", "adapters/destination_admin.py"}
+# Run with the operator's own credentials, never with a Lambda role (the operator CLI, certwatch/,
+# is not in the bundle either).
+OPERATOR_ONLY = {
+    "adapters/cloudformation.py",
+    "adapters/destination_admin.py",
+    "adapters/sns_subscriptions.py",
+    "adapters/ssm_parameters.py",
+}
 # The services each runtime module talks to (botocore's names).
 MODULE_SERVICES: dict[str, tuple[str, ...]] = {
-    "adapters/dynamo.py": ("dynamodb",),
-    "adapters/history.py": ("dynamodb",),
+    **{
+        f"adapters/dynamo/{name}.py": ("dynamodb",)
+        for name in (
+            "__init__",
+            "codec",
+            "table",
+            "targets",
+            "alerts",
+            "outbox",
+            "history",
+            "deliveries",
+            "inventory",
+            "tokens",
+        )
+    },
     "adapters/sqs.py": ("sqs",),
     "adapters/sns.py": ("sns",),
     "adapters/certificates.py": ("acm", "iam"),
     "adapters/discovery.py": ("elbv2", "acm", "apigateway", "apigatewayv2", "cloudfront"),
     "adapters/destinations.py": ("ssm",),
-    "adapters/deliveries.py": ("dynamodb",),
     "deps.py": ("sqs", "sts"),
+    "adapters/aws.py": (),  # reads errors and follows page tokens; the adapters that use it make the calls
 }
-# Helpers that take the operation's name as their first argument (dynamo.py's _call and _send).
+# Helpers that take the operation's name as their first argument (the DynamoDB adapter's _call and _send).
 BY_NAME = {"_call", "_send"}
 # Where the IAM prefix is not botocore's service name.
 IAM_PREFIX = {"elbv2": "elasticloadbalancing"}
@@ -232,10 +250,12 @@ for _need in NEEDS:
 def test_the_scanner_finds_the_calls_every_adapter_makes() -> None:
     found = {(need.module, need.action) for need in NEEDS}
     assert {
-        ("adapters/dynamo.py", "dynamodb:GetItem"),
-        ("adapters/dynamo.py", "dynamodb:Query"),  # named by string: self._call("query", ...)
-        ("adapters/dynamo.py", "dynamodb:PutItem"),  # both called and carried by a transaction
-        ("adapters/dynamo.py", "dynamodb:BatchWriteItem"),
+        ("adapters/dynamo/table.py", "dynamodb:GetItem"),
+        ("adapters/dynamo/table.py", "dynamodb:Query"),  # named by string: self._call("query", ...)
+        ("adapters/dynamo/targets.py", "dynamodb:PutItem"),  # carried by a transaction
+        ("adapters/dynamo/tokens.py", "dynamodb:PutItem"),  # called
+        ("adapters/dynamo/targets.py", "dynamodb:BatchWriteItem"),
+        ("adapters/dynamo/outbox.py", "dynamodb:UpdateItem"),
         ("adapters/sqs.py", "sqs:SendMessage"),  # SendMessageBatch
         ("adapters/sns.py", "sns:Publish"),
         ("adapters/certificates.py", "acm:ListCertificates"),  # passed as _call(client.list_certificates, ...)
@@ -246,7 +266,7 @@ def test_the_scanner_finds_the_calls_every_adapter_makes() -> None:
         ("deps.py", "sqs:GetQueueUrl"),
         ("deps.py", "ssm:GetParameter"),  # powertools SSMProvider
         ("adapters/destinations.py", "ssm:GetParametersByPath"),
-        ("adapters/deliveries.py", "dynamodb:PutItem"),
+        ("adapters/dynamo/deliveries.py", "dynamodb:PutItem"),
     } <= found
     assert not any(need.action.startswith("sts:") for need in NEEDS), "GetCallerIdentity needs no permission"
 

@@ -25,7 +25,7 @@ from chalicelib.domain.revocation import (
 )
 from lab.authority import Revoked, make_crl, ocsp_answer, ocsp_responder_cert, revocation_extensions
 from lab.certs import Issued, make_ca, make_cert
-from tests.conftest import Pki
+from tests.support.pki import Pki
 
 URL = "http://ca.test/int.crl"
 

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import hashes
 from chalicelib.domain.truststore import TrustStore, load_pem_file, load_trust_store, parse_pem_bundle
 from chalicelib.errors import CertwatchError, TrustStoreError
 from lab.certs import make_ca
-from tests.conftest import Pki
+from tests.support.pki import Pki
 
 
 def test_a_store_counts_each_anchor_once(pki: Pki) -> None:

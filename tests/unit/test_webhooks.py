@@ -27,7 +27,7 @@ from chalicelib.errors import InvalidRequestError
 from chalicelib.presentation.events import pagerduty_event, teams_message
 from chalicelib.services.webhooks import CLAIM_LEASE, new_destination
 from lab.certs import make_cert
-from tests.conftest import Pki
+from tests.support.pki import Pki
 from tests.unit.test_alerts import DAY, HOUR, NAME, TARGET, Watch, leaf_until
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "data" / "adaptive-card-1.4.schema.json").read_text())

@@ -8,7 +8,7 @@ from cryptography import x509
 
 from chalicelib.domain.x509info import describe
 from lab.certs import Issued, make_ca, make_cert
-from tests.conftest import Pki
+from tests.support.pki import Pki
 
 
 @pytest.fixture(scope="module")

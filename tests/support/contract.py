@@ -1,6 +1,6 @@
 """Every exchange the API tests make, checked against the generated OpenAPI document.
 
-Each way the tests call the API (the ``Api`` client of ``conftest.py``; the helpers of the
+Each way the tests call the API (the ``Api`` client of ``tests/support/api.py``; the helpers of the
 pipeline, inventory, local-stack, dashboard and browser tests) passes what it sent and what came
 back to ``check``:
 

@@ -1,4 +1,4 @@
-"""Webhook deliveries in DynamoDB: each event reaches each destination once.
+"""Webhook deliveries: each event reaches each destination once.
 
 The outbox key extended with the destination: ``WEBHOOK#<destination id>`` / ``D#<event key>``
 in the certwatch table. Before a POST the relay claims the item (a conditional put that only a
@@ -13,47 +13,41 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from chalicelib.adapters.dynamo import _translate, _ts
+from chalicelib.adapters.dynamo import codec
+from chalicelib.adapters.dynamo.table import Table, condition_failed, translate
 from chalicelib.domain.webhooks import Claim
-from chalicelib.errors import StoreError
 
 KEEP = timedelta(days=30)
 _CLAIMED, _DELIVERED = "claimed", "delivered"
 
 
-class DynamoDeliveryLog:
-    """A DeliveryLog on the certwatch table; takes a boto3 DynamoDB client."""
-
-    def __init__(self, client: Any, table_name: str) -> None:
-        self._client = client
-        self._table = table_name
+class DynamoDeliveryLog(Table):
+    """A DeliveryLog on the certwatch table; takes a boto3 DynamoDB client and the table's name."""
 
     def claim(self, destination_id: str, event_key: str, now: datetime, until: datetime) -> Claim:
-        item = {
-            **_key(destination_id, event_key),
-            "state": {"S": _CLAIMED},
-            "lease_until": {"S": _ts(until)},
-            "expires_at": {"N": str(int((now + KEEP).timestamp()))},
+        item = _key(destination_id, event_key) | {
+            "state": _CLAIMED,
+            "lease_until": codec.ts(until),
+            "expires_at": int((now + KEEP).timestamp()),
         }
         try:
-            self._client.put_item(
+            self._send(
+                "put_item",
                 TableName=self._table,
-                Item=item,
+                Item=codec.dump(item),
                 ConditionExpression="attribute_not_exists(pk) OR (#state = :claimed AND lease_until <= :now)",
                 ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={":claimed": {"S": _CLAIMED}, ":now": {"S": _ts(now)}},
+                ExpressionAttributeValues={":claimed": {"S": _CLAIMED}, ":now": {"S": codec.ts(now)}},
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise _translate(exc) from exc
-        except BotoCoreError as exc:
-            raise StoreError(f"DynamoDB unreachable: {type(exc).__name__}") from exc
+            if not condition_failed(exc):
+                raise translate(exc) from exc
         else:
             return Claim.CLAIMED
-        held = self._state(destination_id, event_key)
-        return Claim.DELIVERED if held == _DELIVERED else Claim.BUSY
+        held = self._get_item(**_key(destination_id, event_key))
+        return Claim.DELIVERED if held is not None and held.get("state") == _DELIVERED else Claim.BUSY
 
     def delivered(self, destination_id: str, event_key: str, now: datetime) -> None:
         self._update(destination_id, event_key, "SET #state = :state, delivered_at = :now REMOVE lease_until", now)
@@ -65,10 +59,10 @@ class DynamoDeliveryLog:
     def _update(
         self, destination_id: str, event_key: str, expression: str, now: datetime, *, only_claimed: bool = False
     ) -> None:
-        values = {":now": {"S": _ts(now)}}
+        values = {":now": {"S": codec.ts(now)}}
         request: dict[str, Any] = {
             "TableName": self._table,
-            "Key": _key(destination_id, event_key),
+            "Key": codec.dump(_key(destination_id, event_key)),
             "UpdateExpression": expression,
             "ExpressionAttributeValues": values,
         }
@@ -80,26 +74,12 @@ class DynamoDeliveryLog:
         else:
             values[":state"] = {"S": _DELIVERED}
         try:
-            self._client.update_item(**request)
+            self._send("update_item", **request)
         except ClientError as exc:
-            if only_claimed and exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if only_claimed and condition_failed(exc):
                 return  # delivered meanwhile, or gone: nothing to release
-            raise _translate(exc) from exc
-        except BotoCoreError as exc:
-            raise StoreError(f"DynamoDB unreachable: {type(exc).__name__}") from exc
-
-    def _state(self, destination_id: str, event_key: str) -> str | None:
-        try:
-            answer = self._client.get_item(
-                TableName=self._table, Key=_key(destination_id, event_key), ConsistentRead=True
-            )
-        except ClientError as exc:
-            raise _translate(exc) from exc
-        except BotoCoreError as exc:
-            raise StoreError(f"DynamoDB unreachable: {type(exc).__name__}") from exc
-        item = answer.get("Item")
-        return None if item is None else str(item.get("state", {}).get("S"))
+            raise translate(exc) from exc
 
 
-def _key(destination_id: str, event_key: str) -> dict[str, Any]:
-    return {"pk": {"S": f"WEBHOOK#{destination_id}"}, "sk": {"S": f"D#{event_key}"}}
+def _key(destination_id: str, event_key: str) -> dict[str, str]:
+    return {"pk": f"{codec.WEBHOOK}{destination_id}", "sk": f"{codec.DELIVERY}{event_key}"}

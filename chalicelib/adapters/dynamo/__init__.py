@@ -1,0 +1,41 @@
+"""The DynamoDB adapter: targets, results, alerts, the outbox, history, deliveries, inventory, tokens: one table.
+
+The table is declared in infra/template.yaml. Keys (``pk`` / ``sk``), one module per kind of record:
+
+================  ========================  ===========================================  =============
+``TEAM#<team>``   ``T#<target id>``         a target, with its latest result summary     targets.py
+``TEAM#<team>``   ``R#<target id>``         the latest full check report (JSON)          targets.py
+``TEAM#<team>``   ``U#<endpoint key>``      uniqueness of host/port/protocol/SNI         targets.py
+``TEAM#<team>``   ``A#<target id>``         what has been announced for the target       alerts.py
+``TEAM#<team>``   ``E#<id>#<event key>``    a notification (the outbox; once per key)    outbox.py
+``TEAM#<team>``   ``H#<id>#<fingerprint>``  a certificate the target served, first seen  history.py
+``WEBHOOK#<id>``  ``D#<event key>``         a webhook delivery: claimed, then delivered  deliveries.py
+``INVENTORY``     ``<ARN>``                 a certificate held in ACM/IAM, as assessed   inventory.py
+``TOKEN``         ``<token id>``            an API token's hash and team                 tokens.py
+================  ========================  ===========================================  =============
+
+codec.py turns domain objects into items and back; table.py makes the requests (one Query loop
+for every listing, DynamoDB's refusals translated into certwatch's errors).
+
+Listing a team's targets is one Query on its partition (ids sort by creation). The sparse
+global index ``due`` (``due_shard``, ``next_check_at``) holds unpaused targets only, spread
+over a few shards, so the scheduler finds due targets with a handful of Queries at any size.
+Writes are partial updates or transactions with conditions, so an API edit and a check
+landing at once never lose each other's fields.
+"""
+
+from __future__ import annotations
+
+from chalicelib.adapters.dynamo.alerts import AlertItems
+from chalicelib.adapters.dynamo.codec import DUE_SHARDS
+from chalicelib.adapters.dynamo.history import HistoryItems
+from chalicelib.adapters.dynamo.inventory import InventoryItems
+from chalicelib.adapters.dynamo.outbox import OUTBOX_INDEX, OutboxItems
+from chalicelib.adapters.dynamo.targets import DUE_INDEX, TargetItems
+from chalicelib.adapters.dynamo.tokens import TokenItems
+
+__all__ = ["DUE_INDEX", "DUE_SHARDS", "OUTBOX_INDEX", "DynamoStore"]
+
+
+class DynamoStore(TargetItems, AlertItems, OutboxItems, HistoryItems, InventoryItems, TokenItems):
+    """A TargetStore on one DynamoDB table; takes a boto3 DynamoDB client and the table's name."""

@@ -1,0 +1,65 @@
+"""The outbox: each notification recorded once, pending until SNS has taken it."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime
+
+from botocore.exceptions import ClientError
+
+from chalicelib.adapters.dynamo import codec
+from chalicelib.adapters.dynamo.table import Table, condition_failed, translate
+from chalicelib.domain.alerts import Notification
+
+OUTBOX_INDEX = "outbox"
+PENDING = "pending"
+
+
+class OutboxItems(Table):
+    """Notifications (``E#<target id>#<event key>``); the sparse ``outbox`` index holds the pending ones."""
+
+    def record_notification(self, notification: Notification) -> bool:
+        item = {
+            "pk": codec.TEAM + notification.team,
+            "sk": _sort_key(notification),
+            "key": notification.key,
+            "outbox_status": PENDING,
+            "outbox_at": codec.ts(notification.created_at),
+            "notification": codec.compact_json(codec.notification_record(notification)),
+        }
+        try:
+            self._send(
+                "put_item",
+                TableName=self._table,
+                Item=codec.dump(item),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                return False
+            raise translate(exc) from exc
+        return True
+
+    def pending_notifications(self, limit: int = 100) -> list[Notification]:
+        pending = self._query(
+            TableName=self._table,
+            IndexName=OUTBOX_INDEX,
+            KeyConditionExpression="outbox_status = :pending",
+            ExpressionAttributeValues={":pending": {"S": PENDING}},
+            Limit=limit,
+        )
+        return [codec.notification(json.loads(item["notification"])) for item in itertools.islice(pending, limit)]
+
+    def mark_published(self, notification: Notification) -> None:
+        self._call(
+            "update_item",
+            TableName=self._table,
+            Key=codec.dump({"pk": codec.TEAM + notification.team, "sk": _sort_key(notification)}),
+            UpdateExpression="SET published_at = :now REMOVE outbox_status",
+            ExpressionAttributeValues={":now": {"S": codec.ts(datetime.now(UTC))}},
+        )
+
+
+def _sort_key(notification: Notification) -> str:
+    return f"{codec.OUTBOX}{notification.target_id}#{notification.key}"

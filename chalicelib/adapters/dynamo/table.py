@@ -1,0 +1,84 @@
+"""Requests to the one table: a call with its failures translated, an item by key, a Query page after page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.adapters.aws import THROTTLING, error_code, pages
+from chalicelib.adapters.dynamo.codec import dump, load
+from chalicelib.errors import ConfigurationError, StoreError, ThrottledError
+
+# Besides throttling: a transaction that met another one in flight, to be retried the same way.
+_RETRYABLE = THROTTLING | {"TransactionConflictException", "TransactionInProgressException"}
+# A transaction cancelled for any of these reasons can simply be retried.
+_RETRYABLE_CANCELLATIONS = {
+    "TransactionConflict",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+    "RequestLimitExceeded",
+}
+
+
+class Table:
+    """One DynamoDB table and a boto3 client; every record kind's requests go through here."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def _get_item(self, pk: str, sk: str) -> dict[str, Any] | None:
+        answer = self._call("get_item", TableName=self._table, Key=dump({"pk": pk, "sk": sk}), ConsistentRead=True)
+        item = answer.get("Item")
+        return None if item is None else load(item)
+
+    def _query(self, **request: Any) -> Iterator[dict[str, Any]]:
+        """Every item a Query finds, read page after page as the caller goes (the one pagination loop)."""
+        for page in pages(lambda **r: self._call("query", **r), "ExclusiveStartKey", "LastEvaluatedKey", **request):
+            yield from (load(item) for item in page.get("Items", []))
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        """One request, every failure translated into certwatch's errors."""
+        try:
+            return self._send(operation, **kwargs)
+        except ClientError as exc:
+            raise translate(exc) from exc
+
+    def _send(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        """One request; DynamoDB's own refusals stay ClientError, for the caller to read their codes.
+
+        A request that got no answer at all (connection refused or reset, timeout: botocore's
+        BotoCoreError) is an outage: StoreError, which the API answers 503.
+        """
+        try:
+            answer: dict[str, Any] = getattr(self._client, operation)(**kwargs)
+        except BotoCoreError as exc:
+            raise StoreError(f"DynamoDB unreachable: {type(exc).__name__}") from exc
+        return answer
+
+
+def condition_failed(exc: ClientError) -> bool:
+    """Whether a single write was refused by its condition."""
+    return error_code(exc) == "ConditionalCheckFailedException"
+
+
+def cancelled_by_condition(exc: ClientError) -> set[int]:
+    """Positions of the transaction's items whose condition failed (empty unless it was only that)."""
+    if error_code(exc) != "TransactionCanceledException":
+        return set()
+    reasons = [str(r.get("Code") or "None") for r in exc.response.get("CancellationReasons", [])]
+    if any(code in _RETRYABLE_CANCELLATIONS for code in reasons):
+        return set()
+    return {position for position, code in enumerate(reasons) if code == "ConditionalCheckFailed"}
+
+
+def translate(exc: ClientError) -> Exception:
+    code = error_code(exc)
+    reasons = {str(r.get("Code")) for r in exc.response.get("CancellationReasons", [])}
+    if code in _RETRYABLE or reasons & _RETRYABLE_CANCELLATIONS:
+        return ThrottledError("the data store is throttling requests; retry shortly")
+    if code == "ResourceNotFoundException":
+        return ConfigurationError("the DynamoDB table does not exist: deploy the data stack, or set CERTWATCH_TABLE")
+    return StoreError(f"DynamoDB failed: {code or exc}")

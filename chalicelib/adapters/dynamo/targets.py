@@ -1,0 +1,267 @@
+"""Targets, their latest results and the ``due`` index the sweep reads."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.adapters.dynamo import codec
+from chalicelib.adapters.dynamo.table import Table, cancelled_by_condition, condition_failed, translate
+from chalicelib.domain.models import TargetReport
+from chalicelib.domain.targets import (
+    SPEC_CHANGES,
+    Page,
+    ResultSummary,
+    Target,
+    TargetChanges,
+    TargetFilter,
+    decode_cursor,
+    encode_cursor,
+)
+from chalicelib.errors import DuplicateTargetError, InvalidRequestError, NotFoundError, ThrottledError
+
+DUE_INDEX = "due"
+
+
+class TargetItems(Table):
+    """Targets (``T#``), the uniqueness of their endpoints (``U#``) and their latest results (``R#``)."""
+
+    def create_target(self, target: Target) -> None:
+        team = codec.TEAM + target.team
+        try:
+            self._send(
+                "transact_write_items",
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": codec.dump(codec.target_item(target)),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": codec.dump({"pk": team, "sk": codec.UNIQUE + target.key, "target_id": target.id}),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ],
+            )
+        except ClientError as exc:
+            if 1 not in cancelled_by_condition(exc):  # not the uniqueness item: not a duplicate
+                raise translate(exc) from exc
+            existing = self._get_item(team, codec.UNIQUE + target.key)
+            if existing is None:  # the racing writer already deleted it again: say so, retryable
+                raise ThrottledError("a concurrent change to the same endpoint; retry") from exc
+            raise DuplicateTargetError(str(existing["target_id"])) from exc
+
+    def get_target(self, team: str, target_id: str) -> Target:
+        item = self._get_item(codec.TEAM + team, codec.TARGET + target_id)
+        if item is None:
+            raise NotFoundError(f"no target {target_id}")
+        return codec.target(item)
+
+    def list_targets(self, team: str, *, limit: int, cursor: str | None, where: TargetFilter) -> Page:
+        partition = codec.TEAM + team
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": partition}, ":prefix": {"S": codec.TARGET}},
+            "Limit": min(1000, max(limit + 1, 100)),
+        }
+        _add_filter(request, where)
+        if cursor:
+            after = decode_cursor(cursor).get("sk")
+            if not isinstance(after, str) or not after.startswith(codec.TARGET):
+                raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor")
+            request["ExclusiveStartKey"] = {"pk": {"S": partition}, "sk": {"S": after}}
+        # One more than the page: whether there is a next one.
+        found = [codec.target(item) for item in itertools.islice(self._query(**request), limit + 1)]
+        page = found[:limit]
+        more = len(found) > limit
+        return Page(tuple(page), encode_cursor({"sk": codec.TARGET + page[-1].id}) if more else None)
+
+    def update_target(self, team: str, target_id: str, changes: TargetChanges, now: datetime) -> Target:
+        sets: dict[str, Any] = {"updated_at": codec.ts(now)}
+        for name in SPEC_CHANGES:
+            value = getattr(changes, name)
+            if value is not None:
+                sets[name] = list(value) if name == "alert_days" else value
+        removes = ["notes"] if changes.clear_notes else []
+        if changes.paused is not None:
+            sets["paused"] = changes.paused
+            if changes.paused:
+                removes.append("due_shard")
+            else:
+                sets["due_shard"] = codec.due_shard(target_id)
+        names = {f"#{i}": name for i, name in enumerate([*sets, *removes])}
+        by_name = {name: alias for alias, name in names.items()}
+        expression = "SET " + ", ".join(f"{by_name[name]} = :{i}" for i, name in enumerate(sets))
+        if removes:
+            expression += " REMOVE " + ", ".join(by_name[name] for name in removes)
+        try:
+            answer = self._send(
+                "update_item",
+                TableName=self._table,
+                Key=codec.dump({"pk": codec.TEAM + team, "sk": codec.TARGET + target_id}),
+                UpdateExpression=expression,
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={f":{i}": codec.attribute(v) for i, v in enumerate(sets.values())},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                raise NotFoundError(f"no target {target_id}") from exc
+            raise translate(exc) from exc
+        return codec.target(codec.load(answer["Attributes"]))
+
+    def delete_target(self, team: str, target_id: str) -> None:
+        target = self.get_target(team, target_id)
+        partition = codec.TEAM + team
+        table = {"TableName": self._table}
+        try:
+            self._send(
+                "transact_write_items",
+                TransactItems=[
+                    {
+                        "Delete": {
+                            **table,
+                            "Key": codec.dump({"pk": partition, "sk": codec.TARGET + target_id}),
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    },
+                    {"Delete": {**table, "Key": codec.dump({"pk": partition, "sk": codec.UNIQUE + target.key})}},
+                    {"Delete": {**table, "Key": codec.dump({"pk": partition, "sk": codec.RESULT + target_id})}},
+                ],
+            )
+        except ClientError as exc:
+            if 0 in cancelled_by_condition(exc):  # the target item's condition: it does not exist
+                raise NotFoundError(f"no target {target_id}") from exc
+            raise translate(exc) from exc
+        # What was announced about it: its notifications, then its alert state; and its certificate history.
+        self._delete_prefixed(partition, f"{codec.OUTBOX}{target_id}#")
+        self._delete_prefixed(partition, f"{codec.HISTORY}{target_id}#")
+        key = {"pk": partition, "sk": codec.ALERTS + target_id}
+        self._call("delete_item", TableName=self._table, Key=codec.dump(key))
+
+    def _delete_prefixed(self, partition: str, prefix: str) -> None:
+        found = self._query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": partition}, ":prefix": {"S": prefix}},
+            ProjectionExpression="pk, sk",
+        )
+        keys = [{"DeleteRequest": {"Key": codec.dump(item)}} for item in found]
+        for start in range(0, len(keys), 25):  # BatchWriteItem takes 25 at most
+            pending: dict[str, Any] = {self._table: keys[start : start + 25]}
+            while pending:
+                pending = self._call("batch_write_item", RequestItems=pending).get("UnprocessedItems") or {}
+
+    def save_result(
+        self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, next_check_at: datetime
+    ) -> None:
+        partition = codec.TEAM + team
+        values = codec.summary_attributes(summary) | {"next_check_at": codec.ts(next_check_at)}
+        names = {f"#{i}": name for i, name in enumerate(values)}
+        sets = ", ".join(f"#{i} = :{i}" for i in range(len(values)))
+        removes = [name for name in codec.SUMMARY_OPTIONAL if name not in values]
+        for offset, name in enumerate(removes, start=len(values)):
+            names[f"#{offset}"] = name
+        expression = f"SET {sets}" + (
+            " REMOVE " + ", ".join(f"#{i}" for i in range(len(values), len(names))) if removes else ""
+        )
+        try:
+            self._send(
+                "transact_write_items",
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": codec.dump({"pk": partition, "sk": codec.TARGET + target_id}),
+                            "UpdateExpression": expression,
+                            "ConditionExpression": "attribute_exists(pk)",
+                            "ExpressionAttributeNames": names,
+                            "ExpressionAttributeValues": {
+                                f":{i}": codec.attribute(v) for i, v in enumerate(values.values())
+                            },
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": codec.dump(
+                                {
+                                    "pk": partition,
+                                    "sk": codec.RESULT + target_id,
+                                    "report": codec.compact_json(codec.report_record(report)),
+                                    "checked_at": codec.ts(summary.checked_at),
+                                }
+                            ),
+                        }
+                    },
+                ],
+            )
+        except ClientError as exc:
+            if 0 in cancelled_by_condition(exc):  # the target item's condition: it does not exist
+                raise NotFoundError(f"no target {target_id}") from exc
+            raise translate(exc) from exc
+
+    def get_result(self, team: str, target_id: str) -> TargetReport | None:
+        item = self._get_item(codec.TEAM + team, codec.RESULT + target_id)
+        if item is None:
+            return None
+        # Items written before the report had a format of its own hold the API's document instead.
+        return codec.report(json.loads(item["report"] if "report" in item else item["document"]))
+
+    def due_targets(self, now: datetime) -> Iterator[tuple[str, str]]:
+        for shard in range(codec.DUE_SHARDS):
+            due = self._query(
+                TableName=self._table,
+                IndexName=DUE_INDEX,
+                KeyConditionExpression="due_shard = :shard AND next_check_at <= :now",
+                ExpressionAttributeValues={":shard": {"S": str(shard)}, ":now": {"S": codec.ts(now)}},
+            )
+            for item in due:  # the index holds the keys only
+                yield item["pk"].removeprefix(codec.TEAM), item["sk"].removeprefix(codec.TARGET)
+
+    def lease(self, team: str, target_id: str, now: datetime, until: datetime) -> bool:
+        try:
+            self._send(
+                "update_item",
+                TableName=self._table,
+                Key=codec.dump({"pk": codec.TEAM + team, "sk": codec.TARGET + target_id}),
+                UpdateExpression="SET next_check_at = :until",
+                ConditionExpression="attribute_exists(due_shard) AND next_check_at <= :now",
+                ExpressionAttributeValues={":until": {"S": codec.ts(until)}, ":now": {"S": codec.ts(now)}},
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                return False  # checked, paused or deleted since the index said it was due
+            raise translate(exc) from exc
+        return True
+
+
+def _add_filter(request: dict[str, Any], where: TargetFilter) -> None:
+    conditions, names, values = [], {}, {}
+    if where.status is not None:
+        conditions.append("latest_status = :status")
+        values[":status"] = {"S": where.status.value}
+    if where.label is not None:
+        conditions.append("labels.#label = :label")
+        names["#label"] = where.label[0]
+        values[":label"] = {"S": where.label[1]}
+    if where.expiring_before is not None:
+        conditions.append("latest_not_after <= :before")
+        values[":before"] = {"S": codec.ts(where.expiring_before)}
+    if conditions:
+        request["FilterExpression"] = " AND ".join(conditions)
+        request["ExpressionAttributeValues"] |= values
+        if names:
+            request["ExpressionAttributeNames"] = names

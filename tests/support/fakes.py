@@ -1,0 +1,257 @@
+"""Fakes of the outside systems, for tests and the benchmarks: a store in a dict, a queue and a publisher that remember.
+
+InMemoryStore keeps the TargetStore contract (tests/functional/test_store_contract.py runs the
+same suite against it and DynamoDB); it keeps reports in the DynamoDB store's storage format, so
+what a test reads back has made the same round trip as on DynamoDB.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+
+from chalicelib.adapters.dynamo import codec
+from chalicelib.domain.alerts import AlertState, Notification
+from chalicelib.domain.cadence import Sighting
+from chalicelib.domain.inventory import Assessment
+from chalicelib.domain.models import TargetReport
+from chalicelib.domain.targets import (
+    Page,
+    ResultSummary,
+    Target,
+    TargetChanges,
+    TargetFilter,
+    decode_cursor,
+    encode_cursor,
+)
+from chalicelib.domain.tokens import TokenRecord
+from chalicelib.domain.webhooks import Claim, Destination
+from chalicelib.errors import DuplicateTargetError, InvalidRequestError, NotFoundError, PublishError
+from chalicelib.services.store import apply_changes
+
+
+class InMemoryStore:
+    """A TargetStore in a dict, safe across threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._targets: dict[tuple[str, str], Target] = {}
+        self._keys: dict[tuple[str, str], str] = {}
+        self._results: dict[tuple[str, str], str] = {}  # JSON, as the DynamoDB store keeps reports
+        self._tokens: dict[str, TokenRecord] = {}
+        self._alert_states: dict[tuple[str, str], AlertState] = {}
+        self._outbox: dict[str, tuple[Notification, bool]] = {}  # key -> (notification, published)
+        self._managed: dict[str, Assessment] = {}
+        self._history: dict[tuple[str, str], dict[str, Sighting]] = {}
+
+    def create_target(self, target: Target) -> None:
+        with self._lock:
+            existing = self._keys.get((target.team, target.key))
+            if existing is not None:
+                raise DuplicateTargetError(existing)
+            self._targets[(target.team, target.id)] = target
+            self._keys[(target.team, target.key)] = target.id
+
+    def get_target(self, team: str, target_id: str) -> Target:
+        with self._lock:
+            return self._get(team, target_id)
+
+    def list_targets(self, team: str, *, limit: int, cursor: str | None, where: TargetFilter) -> Page:
+        after = ""
+        if cursor:
+            after = decode_cursor(cursor).get("after", "")
+            if not isinstance(after, str) or not after.startswith("tg_"):
+                raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor")
+        with self._lock:
+            ids = sorted(tid for (owner, tid) in self._targets if owner == team and tid > after)
+            matching = [t for t in (self._targets[(team, tid)] for tid in ids) if where.matches(t)]
+        page = matching[:limit]
+        more = len(matching) > limit
+        return Page(tuple(page), encode_cursor({"after": page[-1].id}) if more else None)
+
+    def update_target(self, team: str, target_id: str, changes: TargetChanges, now: datetime) -> Target:
+        with self._lock:
+            updated = apply_changes(self._get(team, target_id), changes, now)
+            self._targets[(team, target_id)] = updated
+            return updated
+
+    def delete_target(self, team: str, target_id: str) -> None:
+        with self._lock:
+            target = self._get(team, target_id)
+            del self._targets[(team, target_id)]
+            self._keys.pop((team, target.key), None)
+            self._results.pop((team, target_id), None)
+            self._alert_states.pop((team, target_id), None)
+            self._history.pop((team, target_id), None)
+            for key in [k for k, (n, _) in self._outbox.items() if (n.team, n.target_id) == (team, target_id)]:
+                del self._outbox[key]
+
+    def save_result(
+        self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, next_check_at: datetime
+    ) -> None:
+        with self._lock:
+            target = self._get(team, target_id)
+            self._targets[(team, target_id)] = dataclasses.replace(target, latest=summary, next_check_at=next_check_at)
+            self._results[(team, target_id)] = codec.compact_json(codec.report_record(report))
+
+    def get_result(self, team: str, target_id: str) -> TargetReport | None:
+        with self._lock:
+            stored = self._results.get((team, target_id))
+        return None if stored is None else codec.report(json.loads(stored))
+
+    def due_targets(self, now: datetime) -> Iterator[tuple[str, str]]:
+        with self._lock:
+            due = [t for t in self._targets.values() if not t.paused and t.next_check_at <= now]
+        yield from ((t.team, t.id) for t in sorted(due, key=lambda t: t.next_check_at))
+
+    def lease(self, team: str, target_id: str, now: datetime, until: datetime) -> bool:
+        with self._lock:
+            target = self._targets.get((team, target_id))
+            if target is None or target.paused or target.next_check_at > now:
+                return False
+            self._targets[(team, target_id)] = dataclasses.replace(target, next_check_at=until)
+            return True
+
+    def get_alert_state(self, team: str, target_id: str) -> AlertState:
+        with self._lock:
+            return self._alert_states.get((team, target_id), AlertState())
+
+    def put_alert_state(self, team: str, target_id: str, state: AlertState) -> None:
+        with self._lock:
+            self._alert_states[(team, target_id)] = state
+
+    def record_notification(self, notification: Notification) -> bool:
+        with self._lock:
+            if notification.key in self._outbox:
+                return False
+            self._outbox[notification.key] = (notification, False)
+            return True
+
+    def pending_notifications(self, limit: int = 100) -> list[Notification]:
+        with self._lock:
+            pending = [n for n, published in self._outbox.values() if not published]
+        return sorted(pending, key=lambda n: n.created_at)[:limit]
+
+    def mark_published(self, notification: Notification) -> None:
+        with self._lock:
+            if notification.key in self._outbox:
+                self._outbox[notification.key] = (notification, True)
+
+    def put_managed(self, assessment: Assessment) -> None:
+        with self._lock:
+            self._managed[assessment.certificate.arn] = assessment
+
+    def list_managed(self) -> list[Assessment]:
+        with self._lock:
+            return sorted(self._managed.values(), key=lambda a: a.certificate.arn)
+
+    def delete_managed(self, arn: str) -> None:
+        with self._lock:
+            self._managed.pop(arn, None)
+
+    def record_sighting(self, team: str, target_id: str, sighting: Sighting) -> bool:
+        with self._lock:
+            seen = self._history.setdefault((team, target_id), {})
+            if sighting.fingerprint in seen:
+                return False
+            seen[sighting.fingerprint] = sighting
+            return True
+
+    def sightings(self, team: str, target_id: str) -> list[Sighting]:
+        with self._lock:
+            return _oldest_first(self._history.get((team, target_id), {}).values())
+
+    def team_sightings(self, team: str) -> dict[str, list[Sighting]]:
+        with self._lock:
+            return {tid: _oldest_first(seen.values()) for (owner, tid), seen in self._history.items() if owner == team}
+
+    def put_token(self, record: TokenRecord) -> None:
+        with self._lock:
+            self._tokens[record.token_id] = record
+
+    def get_token(self, token_id: str) -> TokenRecord | None:
+        with self._lock:
+            return self._tokens.get(token_id)
+
+    def list_tokens(self) -> list[TokenRecord]:
+        with self._lock:
+            return sorted(self._tokens.values(), key=lambda r: (r.team, r.created_at))
+
+    def delete_token(self, token_id: str) -> bool:
+        with self._lock:
+            return self._tokens.pop(token_id, None) is not None
+
+    def _get(self, team: str, target_id: str) -> Target:
+        target = self._targets.get((team, target_id))
+        if target is None:
+            raise NotFoundError(f"no target {target_id}")
+        return target
+
+
+def _oldest_first(sightings: Iterable[Sighting]) -> list[Sighting]:
+    return sorted(sightings, key=lambda s: (s.first_seen, s.fingerprint))
+
+
+class RecordingCheckQueue:
+    """A queue that remembers what was asked (tests; or a stack with no worker)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def enqueue(self, refs: Sequence[tuple[str, str]]) -> None:
+        self.sent.extend(refs)
+
+
+class RecordingPublisher:
+    """A publisher that keeps what it was given (tests), and can be told to fail like SNS down."""
+
+    def __init__(self) -> None:
+        self.published: list[Notification] = []
+        self.failing = False
+
+    def publish(self, notification: Notification) -> str:
+        if self.failing:
+            raise PublishError("SNS is down (RecordingPublisher.failing)")
+        self.published.append(notification)
+        return f"message-{len(self.published)}"
+
+
+class InMemoryDestinations:
+    """A DestinationSource in a list (tests)."""
+
+    def __init__(self, destinations: Iterable[Destination] = ()) -> None:
+        self.items = list(destinations)
+
+    def destinations(self) -> list[Destination]:
+        return list(self.items)
+
+
+class InMemoryDeliveryLog:
+    """A DeliveryLog in a dict, safe across threads (tests)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str], tuple[Claim, datetime]] = {}
+
+    def claim(self, destination_id: str, event_key: str, now: datetime, until: datetime) -> Claim:
+        with self._lock:
+            held = self._entries.get((destination_id, event_key))
+            if held is not None and held[0] is Claim.DELIVERED:
+                return Claim.DELIVERED
+            if held is not None and held[1] > now:
+                return Claim.BUSY
+            self._entries[(destination_id, event_key)] = (Claim.CLAIMED, until)
+            return Claim.CLAIMED
+
+    def delivered(self, destination_id: str, event_key: str, now: datetime) -> None:
+        with self._lock:
+            self._entries[(destination_id, event_key)] = (Claim.DELIVERED, now)
+
+    def release(self, destination_id: str, event_key: str, now: datetime) -> None:
+        with self._lock:
+            held = self._entries.get((destination_id, event_key))
+            if held is not None and held[0] is Claim.CLAIMED:
+                self._entries[(destination_id, event_key)] = (Claim.CLAIMED, now)
