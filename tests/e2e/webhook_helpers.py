@@ -1,7 +1,7 @@
 """Webhook receivers on 127.0.0.1 for the tests: they record every POST, judge it, and answer as scripted.
 
-``verify`` is the signature check the README shows a receiver (read out of README.md, so the
-README's few lines are what the tests run); PAGERDUTY_EVENT is the shape of an Events API v2
+``verify`` is the signature check the manual shows a receiver (read out of docs/alerts.md, so
+the manual's few lines are what the tests run); PAGERDUTY_EVENT is the shape of an Events API v2
 event (PagerDuty's documented fields and limits); ADAPTIVE_CARD the Adaptive Cards 1.4 schema.
 """
 
@@ -68,12 +68,12 @@ PAGERDUTY_EVENT = jsonschema.Draft7Validator(
 
 
 def readme_verify() -> Callable[[str, dict[str, str], bytes], bool]:
-    """The ``verify`` function of README.md's receiver example, compiled from the README itself."""
-    text = (ROOT / "README.md").read_text()
+    """The ``verify`` function of docs/alerts.md's receiver example, compiled from the page itself."""
+    text = (ROOT / "docs" / "alerts.md").read_text()
     match = re.search(r"```python\n(# verify a certwatch webhook.*?)```", text, re.DOTALL)
-    assert match, "README.md has no receiver example starting '# verify a certwatch webhook'"
+    assert match, "docs/alerts.md has no receiver example starting '# verify a certwatch webhook'"
     scope: dict[str, Any] = {}
-    exec(compile(match.group(1), "README.md", "exec"), scope)
+    exec(compile(match.group(1), "docs/alerts.md", "exec"), scope)
     verify: Callable[[str, dict[str, str], bytes], bool] = scope["verify"]
     return verify
 
@@ -173,7 +173,7 @@ class Receiver:
 
 
 def signed_by(secret: str) -> Judge:
-    """A generic receiver's judge: every request carries a valid, fresh signature (README's verify)."""
+    """A generic receiver's judge: every request carries a valid, fresh signature (docs/alerts.md's verify)."""
     verify = readme_verify()
 
     def judge(delivery: Delivery) -> str | None:
