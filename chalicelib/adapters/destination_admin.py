@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.adapters.aws import error_code
 from chalicelib.adapters.destinations import SsmDestinations, destination_to_json, parameter_name
 from chalicelib.domain.webhooks import Destination
 from chalicelib.errors import NotFoundError, StoreError
@@ -52,6 +53,6 @@ class SsmDestinationAdmin:
         try:
             getattr(self._client, operation)(**request)
         except ClientError as exc:  # the code only: a message could repeat what was sent
-            raise StoreError(f"SSM {operation} failed: {exc.response.get('Error', {}).get('Code')}") from exc
+            raise StoreError(f"SSM {operation} failed: {error_code(exc)}") from exc
         except BotoCoreError as exc:
             raise StoreError(f"SSM could not be reached: {type(exc).__name__}") from exc

@@ -18,6 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.adapters.aws import THROTTLING, error_code, pages
 from chalicelib.domain.models import Severity
 from chalicelib.domain.webhooks import Destination, Format, event_types, is_destination_id, parse_url
 from chalicelib.errors import CertwatchError, ConfigurationError, StoreError, ThrottledError
@@ -52,19 +53,14 @@ class SsmDestinations:
         return found
 
     def _parameters(self) -> list[tuple[str, str]]:
-        request: dict[str, Any] = {"Path": self._path, "Recursive": False, "WithDecryption": True}
-        found = []
-        while True:
-            try:
-                answer = self._client.get_parameters_by_path(**request)
-            except ClientError as exc:
-                raise _translate(exc) from exc
-            except BotoCoreError as exc:
-                raise StoreError(f"SSM could not be reached: {type(exc).__name__}") from exc
-            found += [(p["Name"], p["Value"]) for p in answer.get("Parameters", [])]
-            if not answer.get("NextToken"):
-                return found
-            request["NextToken"] = answer["NextToken"]
+        request = {"Path": self._path, "Recursive": False, "WithDecryption": True}
+        try:
+            found = pages(self._client.get_parameters_by_path, "NextToken", "NextToken", **request)
+            return [(p["Name"], p["Value"]) for page in found for p in page.get("Parameters", [])]
+        except ClientError as exc:
+            raise _translate(exc) from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"SSM could not be reached: {type(exc).__name__}") from exc
 
 
 def parameter_name(path: str, destination_id: str) -> str:
@@ -103,8 +99,8 @@ def destination_from_json(text: str) -> Destination:
 
 
 def _translate(exc: ClientError) -> CertwatchError:
-    code = str(exc.response.get("Error", {}).get("Code", ""))
-    if code in {"ThrottlingException", "TooManyUpdates"}:
+    code = error_code(exc)
+    if code in THROTTLING or code == "TooManyUpdates":
         return ThrottledError("SSM is throttling requests; retry shortly")
     if code == "AccessDeniedException":
         return ConfigurationError("SSM refused to read the webhook destinations (AccessDenied): check the role")
