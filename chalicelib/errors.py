@@ -6,7 +6,10 @@ status code); nobody matches on message text.
 
 from __future__ import annotations
 
-from chalicelib.domain.models import FailureReason
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the error root imports nothing: `certwatch --help` and the authorizer load it first
+    from chalicelib.domain.models import FailureReason
 
 
 class CertwatchError(Exception):
