@@ -217,14 +217,17 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def to_json(value: Any) -> Any:
     """A shape (and what it holds) as JSON data: enums as their values, times as ``iso``, ABSENT fields left out."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            declared.name: to_json(item)
-            for declared in dataclasses.fields(value)
-            if (item := getattr(value, declared.name)) is not ABSENT
-        }
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    names = _field_names(kind)
+    if names is not None:
+        return {name: to_json(item) for name in names if (item := getattr(value, name)) is not ABSENT}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime):
@@ -234,6 +237,12 @@ def to_json(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: to_json(item) for key, item in value.items()}
     return value
+
+
+@functools.cache
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    """The field names of a dataclass, in order (rendering reads them for every value); None for other types."""
+    return tuple(f.name for f in dataclasses.fields(kind)) if dataclasses.is_dataclass(kind) else None
 
 
 class Components:
