@@ -239,10 +239,14 @@ def to_json(value: Any) -> Any:
     return value
 
 
-@functools.cache
+_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
 def _field_names(kind: type) -> tuple[str, ...] | None:
     """The field names of a dataclass, in order (rendering reads them for every value); None for other types."""
-    return tuple(f.name for f in dataclasses.fields(kind)) if dataclasses.is_dataclass(kind) else None
+    if kind not in _NAMES:
+        _NAMES[kind] = tuple(f.name for f in dataclasses.fields(kind)) if dataclasses.is_dataclass(kind) else None
+    return _NAMES[kind]
 
 
 class Components:
