@@ -50,9 +50,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml scripts/find-pyth
 	$(PIP) install --no-deps -e .
 	@touch $@
 
-# Everything: lint, types, and every test (unit, functional, e2e, conformance).
+# Everything: lint, types, and every test (unit, functional, e2e, conformance), spread over
+# TEST_WORKERS processes (default: one per core), each test file whole in one of them.
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 test: lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Both supported Pythons, each in its own venv; a missing one fails here, in one line, before
 # anything runs.

@@ -9,6 +9,7 @@ API Gateway resources, revision ids, timestamps).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -44,9 +45,20 @@ def make(*arguments: str, env: dict[str, str] | None = None, timeout: float = 90
     # The venv (and so the Python) running these tests packages: under `make test PYTHON_VERSION=3.12`
     # that is .venv-3.12, whose Lambda runtime and wheels differ from 3.13's.
     venv = [f"VENV={sys.prefix}", f"PYTHON_VERSION={sys.version_info.major}.{sys.version_info.minor}"]
-    return subprocess.run(
-        [found, *arguments, *venv], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout
-    )
+    with one_build_at_a_time():
+        return subprocess.run(
+            [found, *arguments, *venv], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout
+        )
+
+
+@contextlib.contextmanager
+def one_build_at_a_time() -> Iterator[None]:
+    """Hold the project's build lock: tests in parallel workers (pytest -n) fill build/ and package in turn."""
+    lock = ROOT / "build" / ".tests.lock"
+    lock.parent.mkdir(exist_ok=True)
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        yield
 
 
 def wheelhouse() -> Path:
