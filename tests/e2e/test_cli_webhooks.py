@@ -8,7 +8,7 @@ import time
 import boto3
 
 from tests.e2e.test_cli_admin import certwatch, moto_port  # noqa: F401 (moto_port is a fixture)
-from tests.e2e.webhook_helpers import Receiver, pagerduty_shaped, signed_by
+from tests.support.webhooks import Receiver, pagerduty_shaped, signed_by
 
 ROUTING_KEY = "R0UT1NGK3Y0123456789abcdefABCDEF"
 

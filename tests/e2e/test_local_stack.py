@@ -35,8 +35,8 @@ from chalicelib.domain.tokens import issue
 from chalicelib.domain.webhooks import new_secret
 from lab.certs import make_cert
 from tests.e2e.pipeline_helpers import SlackReceiver, slack_text
-from tests.e2e.webhook_helpers import Receiver, signed_by
 from tests.support import contract
+from tests.support.webhooks import Receiver, signed_by
 
 pytestmark = pytest.mark.slow
 

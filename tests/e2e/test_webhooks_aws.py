@@ -35,8 +35,8 @@ from chalicelib.settings import Settings
 from lab.servers import TlsServer
 from tests.e2e.pipeline_helpers import Clock, Published, SwitchablePublisher
 from tests.e2e.test_pipeline_aws import CREDENTIALS, Aws, Pipeline, chain_for, target
-from tests.e2e.webhook_helpers import Receiver, Sleeps, pagerduty_shaped, signed_by, teams_shaped
 from tests.support.pki import Pki
+from tests.support.webhooks import Receiver, Sleeps, pagerduty_shaped, signed_by, teams_shaped
 
 STAGE = "hooks"
 ROUTING_KEY = "R0UT1NGK3Y0123456789abcdefABCDEF"

@@ -44,10 +44,10 @@ from chalicelib.services.webhooks import (
 )
 from lab.certs import make_cert
 from lab.servers import server_context
-from tests.e2e.webhook_helpers import Receiver, Sleeps
 from tests.support.fakes import InMemoryDeliveryLog, InMemoryDestinations
 from tests.support.net import closed_port, no_dns
 from tests.support.pki import Pki
+from tests.support.webhooks import Receiver, Sleeps
 
 LOOPBACK = AddressPolicy.from_text("127.0.0.0/8,::1/128")
 HEADERS = {"Content-Type": "application/json"}
