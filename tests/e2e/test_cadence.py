@@ -9,7 +9,6 @@ readiness summary.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -24,26 +23,12 @@ from chalicelib.settings import Settings
 from lab.certs import Issued, make_cert
 from lab.servers import TlsServer, server_context
 from tests.support.api import Api, NoEndpoints, client_transport
-from tests.support.fakes import InMemoryStore, RecordingCheckQueue, RecordingPublisher
+from tests.support.fakes import Clock, InMemoryStore, RecordingCheckQueue, RecordingPublisher
 from tests.support.net import no_dns
 from tests.support.pki import Pki
 
 START = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)  # 180 days later is still before 15 March 2027
 SLOW, BRISK = "slow.cadence.test", "brisk.cadence.test"
-
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def advance(self, delta: timedelta) -> None:
-        with self._lock:
-            self._now += delta
 
 
 def _leaf(pki: Pki, name: str, issued: datetime) -> Issued:

@@ -27,7 +27,7 @@ from chalicelib.services.pipeline import LEASE, OUTBOX_GRACE, Alerter, CheckWork
 from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
 from tests.functional.helpers import Engines, Servers
-from tests.support.fakes import InMemoryStore, RecordingCheckQueue, RecordingPublisher
+from tests.support.fakes import Clock, InMemoryStore, RecordingCheckQueue, RecordingPublisher
 from tests.support.net import closed_port
 from tests.support.pki import Pki
 
@@ -39,22 +39,6 @@ DOWN = "down.pipeline.test"
 TEAM = "payments"
 
 _ids = itertools.count(1)
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: datetime) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def advance(self, delta: timedelta) -> None:
-        with self._lock:
-            self._now += delta
 
 
 class RiggedStore(InMemoryStore):

@@ -8,7 +8,6 @@ would. Time is a clock the test moves, so Retry-After is honoured without sleepi
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,26 +30,12 @@ from lab.authority import CaHttpServer
 from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
 from tests.functional.helpers import Engines, Servers, codes
-from tests.support.fakes import InMemoryStore, RecordingPublisher
+from tests.support.fakes import Clock, InMemoryStore, RecordingPublisher
 from tests.support.net import no_dns
 from tests.support.pki import Pki
 
 ACME_HOST = "acme.ari.test"
 START = datetime.now(UTC).replace(microsecond=0)
-
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def advance(self, delta: timedelta) -> None:
-        with self._lock:
-            self._now += delta
 
 
 @dataclass

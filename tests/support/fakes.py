@@ -11,7 +11,7 @@ import dataclasses
 import json
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from chalicelib.adapters.dynamo import codec
 from chalicelib.domain.alerts import AlertState, Notification
@@ -193,6 +193,22 @@ class InMemoryStore:
 
 def _oldest_first(sightings: Iterable[Sighting]) -> list[Sighting]:
     return sorted(sightings, key=lambda s: (s.first_seen, s.fingerprint))
+
+
+class Clock:
+    """A clock the test moves by hand (thread-safe: checks read it from worker threads)."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, delta: timedelta) -> None:
+        with self._lock:
+            self._now += delta
 
 
 class RecordingCheckQueue:
