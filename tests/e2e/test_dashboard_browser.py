@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
 import os
 import re
 import shutil
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +30,6 @@ from playwright.sync_api import Page, expect, sync_playwright
 from chalicelib.domain.tokens import issue
 from lab.certs import make_cert
 from tests.e2e.test_local_stack import Stack, free_ports, local_stack
-from tests.support import contract
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +46,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 RESULT_TIMEOUT = 30.0  # seconds for the checker to answer on a busy machine
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def chromium() -> str:
@@ -59,24 +54,6 @@ def chromium() -> str:
     if path is None:
         pytest.fail("this test drives Debian's chromium: apt-get install -y chromium (.ci/run installs it)")
     return path
-
-
-def api(stack: Stack, method: str, path: str, body: object = None, *, token: str | None = None) -> tuple[int, Any]:
-    """A call to the stack's API with any token; the JSON answer (errors included)."""
-    headers = {"Authorization": f"Bearer {token or stack.token}"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    request = urllib.request.Request(stack.url + path, data=data, headers=headers, method=method)
-    try:
-        with _OPENER.open(request, timeout=15) as answer:
-            status, raw = answer.status, answer.read()
-    except urllib.error.HTTPError as error:
-        with error:
-            status, raw = error.code, error.read()
-    contract.check(method, path, status, contract.decode(raw), sent=data, headers=headers)
-    return status, json.loads(raw or b"null")
 
 
 def eventually[T](what: str, probe: Callable[[], T | None], timeout: float = RESULT_TIMEOUT) -> T:
@@ -91,14 +68,14 @@ def eventually[T](what: str, probe: Callable[[], T | None], timeout: float = RES
 
 
 def all_checked(stack: Stack, count: int) -> list[dict[str, Any]] | None:
-    status, listed = api(stack, "GET", "/targets")
+    status, listed = stack.call("GET", "/targets")
     assert status == 200, listed
     items: list[dict[str, Any]] = listed["items"]
     return items if len(items) == count and all(item["latest"] for item in items) else None
 
 
 def acm_row(stack: Stack, arn: str) -> dict[str, Any] | None:
-    status, listed = api(stack, "GET", "/certificates?source=acm")
+    status, listed = stack.call("GET", "/certificates?source=acm")
     assert status == 200, listed
     return next((item for item in listed["items"] if item["id"] == arn), None)
 
@@ -156,7 +133,7 @@ def drive(page: Page, token: str, tmp_path: Path) -> None:
 
     with local_stack(ports, token) as stack:
         for target in (expiring, expired):
-            status, created = api(stack, "POST", "/targets", {"target": target, "labels": {"env": "demo"}})
+            status, created = stack.call("POST", "/targets", {"target": target, "labels": {"env": "demo"}})
             assert status == 201, created
         acm = boto3.client(
             "acm",
@@ -172,7 +149,7 @@ def drive(page: Page, token: str, tmp_path: Path) -> None:
 
         # A wrong token: the API's own message, and nothing kept.
         page.goto(f"{stack.url}/dashboard")
-        _, refused = api(stack, "GET", "/targets?limit=500", token="cw_nonsense")
+        _, refused = stack.call("GET", "/targets?limit=500", token="cw_nonsense")
         page.get_by_label("API token").fill("cw_nonsense")
         page.get_by_role("button", name="Open").click()
         expect(page.locator("#login-error")).to_have_text(f"The API refused the token: {refused['error']['message']}")
@@ -209,7 +186,7 @@ def drive(page: Page, token: str, tmp_path: Path) -> None:
         # Register through the form: first what the API refuses, with the API's own message.
         page.get_by_text("Watch an endpoint").click()  # the form folds away until asked for
         form = page.locator("#register-form")
-        _, bad = api(stack, "POST", "/targets", {"target": "gopher://nope.example.com"})
+        _, bad = stack.call("POST", "/targets", {"target": "gopher://nope.example.com"})
         form.get_by_label("Target").fill("gopher://nope.example.com")
         form.get_by_role("button", name="Register").click()
         expect(page.locator("#register-result")).to_have_text(
@@ -222,7 +199,7 @@ def drive(page: Page, token: str, tmp_path: Path) -> None:
         expect(row(page, healthy)).to_contain_text("✔ OK")  # the page looks again until the result is in
         expect(row(page, healthy)).to_contain_text("env=lab")
         expect(row(page, healthy)).to_contain_text("certwatch Local Demo Intermediate")
-        (created,) = [item for item in api(stack, "GET", "/targets")[1]["items"] if item["target"] == healthy]
+        (created,) = [item for item in stack.call("GET", "/targets")[1]["items"] if item["target"] == healthy]
         assert created["labels"] == {"env": "lab", "owner": "web"}
 
         # Its full result, opened from the keyboard.
@@ -237,15 +214,15 @@ def drive(page: Page, token: str, tmp_path: Path) -> None:
         shot(page, "dashboard-detail")
         dialog.get_by_role("button", name="Pause").click()
         expect(dialog.locator("#detail-message")).to_have_text("Paused: no checks, no alerts.")
-        assert api(stack, "GET", f"/targets/{created['id']}")[1]["paused"] is True
+        assert stack.call("GET", f"/targets/{created['id']}")[1]["paused"] is True
         expect(row(page, healthy)).to_contain_text("paused")
         dialog.get_by_role("button", name="Resume").click()
         expect(dialog.locator("#detail-message")).to_have_text("Resumed.")
-        assert api(stack, "GET", f"/targets/{created['id']}")[1]["paused"] is False
-        before = api(stack, "GET", f"/targets/{created['id']}")[1]["latest"]["checked_at"]
+        assert stack.call("GET", f"/targets/{created['id']}")[1]["paused"] is False
+        before = stack.call("GET", f"/targets/{created['id']}")[1]["latest"]["checked_at"]
         dialog.get_by_role("button", name="Check now").click()
         expect(dialog.locator("#detail-message")).to_have_text("Checked just now.")
-        assert api(stack, "GET", f"/targets/{created['id']}")[1]["latest"]["checked_at"] >= before
+        assert stack.call("GET", f"/targets/{created['id']}")[1]["latest"]["checked_at"] >= before
         page.keyboard.press("Escape")
         expect(dialog).to_be_hidden()
         expect(page.get_by_role("button", name="Refresh")).to_be_enabled()  # the page has read the API again
@@ -284,7 +261,7 @@ def drive(page: Page, token: str, tmp_path: Path) -> None:
         download.value.save_as(saved)
         with saved.open(newline="") as sheet:
             rows = {line["id"]: line for line in csv.DictReader(sheet)}
-        targets = api(stack, "GET", "/targets")[1]["items"]
+        targets = stack.call("GET", "/targets")[1]["items"]
         assert set(rows) == {item["id"] for item in targets} | {arn}
         for item in targets:
             line, latest = rows[item["id"]], item["latest"]
@@ -307,7 +284,7 @@ def drive(page: Page, token: str, tmp_path: Path) -> None:
         expect(dialog).to_be_hidden()
         expect(page.locator("#message")).to_have_text(f"Deleted {healthy} and its results.")
         expect(row(page, healthy)).to_have_count(0)
-        assert api(stack, "GET", f"/targets/{created['id']}")[0] == 404
+        assert stack.call("GET", f"/targets/{created['id']}")[0] == 404
 
         # An admin token picks another team: that team's targets (none), and the account's ACM certificate.
         page.get_by_label("Team", exact=True).fill("other")

@@ -79,9 +79,10 @@ class Stack:
     def output(self) -> str:
         return "".join(self.lines)
 
-    def call(self, method: str, path: str, body: object = None) -> tuple[int, Any]:
-        """The API's answer: the status, and the JSON document (the text of an error); checked against the document."""
-        headers = {"Authorization": f"Bearer {self.token}"}
+    def call(self, method: str, path: str, body: object = None, *, token: str | None = None) -> tuple[int, Any]:
+        """The API's answer (under the stack's token, or ``token``): the status and the JSON document (the text of an
+        answer that is not JSON); checked against the OpenAPI document."""
+        headers = {"Authorization": f"Bearer {token or self.token}"}
         data = None
         if body is not None:
             data = json.dumps(body).encode()
@@ -93,8 +94,9 @@ class Stack:
         except urllib.error.HTTPError as error:
             with error:
                 status, raw = error.code, error.read()
-        contract.check(method, path, status, contract.decode(raw), sent=data, headers=headers)
-        return status, json.loads(raw or b"null") if status < 400 else raw.decode(errors="replace")
+        document = contract.decode(raw)
+        contract.check(method, path, status, document, sent=data, headers=headers)
+        return status, document
 
     def wait_until_healthy(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT
