@@ -9,7 +9,8 @@ from child processes), it measures:
   and the exporter's own CPU; it handshakes and reads the expiry but names no problem, and is
   given ``insecure_skip_verify`` so its figure is an upper bound;
 - ``openssl s_time -new`` against one endpoint for a few seconds: the raw limit of full TLS
-  handshakes of one OpenSSL process on this machine;
+  handshakes of one OpenSSL process on this machine, and the CPU its client spends on each (the
+  floor under any checker built on the same OpenSSL);
 - start-up: ``certwatch check --help`` (median of 10) beside ``python -c pass``; and importing
   ``app.py`` beside a bare Chalice app that imports boto3.
 
@@ -27,6 +28,7 @@ import http.client
 import os
 import re
 import shutil
+import ssl
 import statistics
 import subprocess
 import sys
@@ -130,9 +132,11 @@ def _probe(port: int, target_port: int) -> bool:
     return "\nprobe_success 1" in body
 
 
-def run_s_time(port: int, seconds: int) -> float | None:
+def run_s_time(port: int, seconds: int) -> tuple[float, float] | None:
+    """Full handshakes per second of ``openssl s_time -new``, and its CPU milliseconds per handshake."""
     if shutil.which("openssl") is None:
         return None
+    _child_cpu()
     done = subprocess.run(
         ["openssl", "s_time", "-connect", f"127.0.0.1:{port}", "-new", "-time", str(seconds)],
         capture_output=True,
@@ -140,8 +144,12 @@ def run_s_time(port: int, seconds: int) -> float | None:
         timeout=seconds + 30,
         check=False,
     )
+    cpu = _child_cpu()
     match = re.search(r"(\d+) connections in ([\d.]+) real seconds", done.stdout)
-    return None if match is None else int(match.group(1)) / float(match.group(2))
+    if match is None or not int(match.group(1)):
+        return None
+    handshakes = int(match.group(1))
+    return handshakes / float(match.group(2)), cpu * 1000 / handshakes
 
 
 def startup() -> tuple[float, float]:
@@ -194,7 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.install and shutil.which(BLACKBOX) is None:
         subprocess.run(["apt-get", "install", "-y", "-q", BLACKBOX], check=False, capture_output=True)
 
-    print(f"whole process: python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.endpoints} endpoints")
+    print(
+        f"whole process: python {sys.version.split()[0]} ({ssl.OPENSSL_VERSION}), {os.cpu_count()} CPUs, "
+        f"{args.endpoints} endpoints"
+    )
     with loopback.serving(args.endpoints, args.server_processes) as zoo, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         _child_cpu()
@@ -217,7 +228,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{mine.cpu_ms / theirs.cpu_ms:.2f}x CPU per check"
         )
     if raw is not None:
-        print(f"  openssl s_time -new (one endpoint, {args.s_time} s): {raw:,.0f} handshakes/s")
+        print(
+            f"  openssl s_time -new (one endpoint, {args.s_time} s): {raw[0]:,.0f} handshakes/s, "
+            f"{raw[1]:.2f} CPU ms per handshake (OpenSSL's client alone)"
+        )
     help_s, python_s = startup()
     print(
         f"  start-up: certwatch check --help {help_s * 1000:.0f} ms, "

@@ -23,7 +23,7 @@ from chalicelib.domain.addresses import AddressPolicy, address_text
 from chalicelib.domain.analysis import analyze_chain
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.endpoints import normalize_hostname, parse_target
-from chalicelib.domain.models import CheckPolicy, Endpoint, Status, worst_status
+from chalicelib.domain.models import CheckPolicy, Endpoint, Status, TargetReport, worst_status
 from chalicelib.domain.revocation import crl_findings, load_crl
 from chalicelib.domain.targets import check_thresholds
 from chalicelib.domain.truststore import load_trust_store
@@ -71,17 +71,23 @@ def run_check(args: argparse.Namespace) -> int:
             renewal_info=renewal_info,
         )
 
-    statuses: list[Status] = []
-    reports = []
-    for report in check_in_processes(requests, engine, workers):
-        statuses.append(report.status)
-        if args.json:
-            print(json.dumps(report_to_dict(report)), flush=True)
-        else:
-            reports.append(report)
-    if not args.json:
-        print(table(reports))
-    return worst_status(statuses).exit_code
+    if args.json:  # each worker renders its own reports: a line is cheaper to send back than a report
+        statuses: list[Status] = []
+        for status, line in check_in_processes(requests, engine, workers, _json_line):
+            statuses.append(status)
+            print(line, flush=True)
+        return worst_status(statuses).exit_code
+    reports = list(check_in_processes(requests, engine, workers, _as_is))
+    print(table(reports))
+    return worst_status([report.status for report in reports]).exit_code
+
+
+def _json_line(report: TargetReport) -> tuple[Status, str]:
+    return report.status, json.dumps(report_to_dict(report))
+
+
+def _as_is(report: TargetReport) -> TargetReport:
+    return report
 
 
 def run_inspect(args: argparse.Namespace) -> int:

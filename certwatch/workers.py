@@ -3,22 +3,25 @@
 The engine keeps the handshakes of one process concurrent on threads, but parsing, judging and
 rendering run under one GIL: one process per core does that work in parallel. Each worker is a
 fork of this process (the parsed trust store and the targets are inherited, nothing is pickled
-on the way in) that checks every N-th target with its own engine and sends each report back as
-it is ready; the reports are handed on in the order of the targets, as one engine gives them.
+on the way in) that checks every N-th target with its own engine, presents each report as the
+caller asked (a JSON line travels back as text, cheaper than the report it renders) and sends it
+back as it is ready; what comes back is handed on in the order of the targets, as one engine
+gives them.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.checks.engine import CheckEngine, CheckRequest, unchecked
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.models import TargetReport
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 
 def worker_count(asked: int | None, targets: int) -> int:
@@ -27,10 +30,13 @@ def worker_count(asked: int | None, targets: int) -> int:
     return max(1, min(asked or cores, targets))
 
 
-def check_in_processes(
-    requests: Sequence[CheckRequest], engine: Callable[[], CheckEngine], workers: int
-) -> Iterator[TargetReport]:
-    """The report of every request, in request order, from ``workers`` processes.
+def check_in_processes[Presented](
+    requests: Sequence[CheckRequest],
+    engine: Callable[[], CheckEngine],
+    workers: int,
+    present: Callable[[TargetReport], Presented],
+) -> Iterator[Presented]:
+    """``present`` of the report of every request, in request order, from ``workers`` processes.
 
     One worker, or a process that already runs other threads (forking those is unsafe), checks
     here on the engine's threads alone.
@@ -38,30 +44,41 @@ def check_in_processes(
     if workers <= 1 or threading.active_count() > 1 or not hasattr(os, "fork"):
         built = engine()
         try:
-            yield from built.check_many(requests)
+            yield from map(present, built.check_many(requests))
         finally:
             built.close()
         return
-    yield from _Pool(requests, engine, workers).reports()
+    yield from _Pool(requests, engine, workers, present).reports()
 
 
 class _Pool:
-    def __init__(self, requests: Sequence[CheckRequest], engine: Callable[[], CheckEngine], workers: int) -> None:
+    def __init__(
+        self,
+        requests: Sequence[CheckRequest],
+        engine: Callable[[], CheckEngine],
+        workers: int,
+        present: Callable[[TargetReport], Any],
+    ) -> None:
+        import multiprocessing  # here, not at the top: a run over one target never pays for it
+
         self._requests = requests
         self._workers = workers
+        self._present = present
         context = multiprocessing.get_context("fork")
         self._pipes: dict[Connection, int] = {}
         self._processes = []
         for share in range(workers):
             receive, send = context.Pipe(duplex=False)
-            process = context.Process(target=_work, args=(engine, requests, share, workers, send), daemon=True)
+            process = context.Process(target=_work, args=(engine, present, requests, share, workers, send), daemon=True)
             process.start()
             send.close()  # the worker holds the only writing end: its exit is our end of file
             self._pipes[receive] = share
             self._processes.append(process)
 
-    def reports(self) -> Iterator[TargetReport]:
-        ready: dict[int, TargetReport] = {}
+    def reports(self) -> Iterator[Any]:
+        from multiprocessing.connection import wait
+
+        ready: dict[int, Any] = {}
         following = 0
         try:
             while following < len(self._requests):
@@ -79,30 +96,36 @@ class _Pool:
             for pipe in self._pipes:
                 pipe.close()
 
-    def _receive(self, pipe: Connection, ready: dict[int, TargetReport]) -> None:
+    def _receive(self, pipe: Connection, ready: dict[int, Any]) -> None:
         try:
             message: Any = pipe.recv()
         except EOFError:  # the worker is gone: what it did not report cannot come any more
             share = self._pipes.pop(pipe)
             now = utc_now()
             for index in range(share, len(self._requests), self._workers):
-                ready.setdefault(index, unchecked(self._requests[index].endpoint, _LOST, now))
+                if index not in ready:
+                    ready[index] = self._present(unchecked(self._requests[index].endpoint, _LOST, now))
             return
-        index, report = message
-        ready[index] = report
+        index, presented = message
+        ready[index] = presented
 
 
 _LOST = "not checked: the worker process checking it stopped"
 
 
 def _work(
-    engine: Callable[[], CheckEngine], requests: Sequence[CheckRequest], share: int, workers: int, pipe: Connection
+    engine: Callable[[], CheckEngine],
+    present: Callable[[TargetReport], Any],
+    requests: Sequence[CheckRequest],
+    share: int,
+    workers: int,
+    pipe: Connection,
 ) -> None:
     built = engine()
     try:
         mine = requests[share::workers]
         for position, report in enumerate(built.check_many(mine)):
-            pipe.send((share + position * workers, report))
+            pipe.send((share + position * workers, present(report)))
     finally:
         built.close()
         pipe.close()

@@ -392,7 +392,7 @@ def test_a_worker_that_dies_costs_only_its_own_reports(tmp_path: Path) -> None:
         "        pass\n"
         "hosts = ['a.example', 'dies.example', 'c.example', 'd.example', 'e.example', 'f.example']\n"
         "requests = [CheckRequest(parse_target(h)) for h in hosts]\n"
-        "for report in check_in_processes(requests, Engine, 2):\n"
+        "for report in check_in_processes(requests, Engine, 2, lambda report: report):\n"
         "    print(report.endpoint.host, report.findings[0].message)\n"
     )
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False)
