@@ -35,17 +35,14 @@ from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.domain.tokens import Principal, issue, validate_team
 from chalicelib.errors import CertwatchError, ConfigurationError, InvalidRequestError
 from chalicelib.presentation.documents import (
-    cadence_table,
-    columns,
     discovery_to_dict,
     inventory_csv,
     inventory_row_to_dict,
     inventory_table,
-    iso,
     readiness_text,
-    report_to_dict,
 )
 from chalicelib.presentation.events import notification
+from chalicelib.presentation.reports import cadence_table, columns, iso, report_to_dict
 from chalicelib.settings import operator_settings
 
 if TYPE_CHECKING:

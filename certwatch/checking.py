@@ -23,13 +23,12 @@ from chalicelib.domain.addresses import AddressPolicy, address_text
 from chalicelib.domain.analysis import analyze_chain
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.endpoints import normalize_hostname, parse_target
-from chalicelib.domain.models import CheckPolicy, Endpoint, Status, TargetReport, worst_status
+from chalicelib.domain.models import CheckPolicy, Endpoint, Status, TargetReport, check_thresholds, worst_status
 from chalicelib.domain.revocation import crl_findings, load_crl
-from chalicelib.domain.targets import check_thresholds
 from chalicelib.domain.truststore import load_trust_store
 from chalicelib.domain.x509info import split_bundle
 from chalicelib.errors import CertwatchError, ConfigurationError, InvalidTargetError
-from chalicelib.presentation.documents import inspection_table, inspection_to_dict, report_to_dict, table
+from chalicelib.presentation.reports import inspection_table, inspection_to_dict, report_to_dict, table
 from chalicelib.settings import Settings
 
 

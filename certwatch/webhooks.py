@@ -16,7 +16,7 @@ from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.alerts import EventType, incident
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.webhooks import Destination, Format
-from chalicelib.presentation.documents import columns, iso
+from chalicelib.presentation.reports import columns, iso
 
 if TYPE_CHECKING:  # the AWS and HTTP parts load when a command runs, not to read a command line
     from chalicelib.adapters.destination_admin import SsmDestinationAdmin

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from chalicelib.errors import InvalidRequestError
+
 if TYPE_CHECKING:
     from chalicelib.domain.cadence import Cadence
 
@@ -169,6 +171,18 @@ class CheckPolicy:
 
     warn_days: int = 30
     critical_days: int = 7
+
+
+def check_thresholds(
+    warn_days: int, critical_days: int, *, warn: str = "warn_days", critical: str = "critical_days"
+) -> None:
+    """Refuse a critical threshold beyond the warning one: it would be critical before it ever warned.
+
+    ``warn`` and ``critical`` name the two as the caller's user knows them (a body's fields, a
+    command line's options).
+    """
+    if critical_days > warn_days:
+        raise InvalidRequestError(f"{critical} must not exceed {warn}", field=critical)
 
 
 @dataclass(frozen=True, slots=True)

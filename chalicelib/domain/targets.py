@@ -191,18 +191,6 @@ class BulkOutcome:
     reason: str | None = None
 
 
-def check_thresholds(
-    warn_days: int, critical_days: int, *, warn: str = "warn_days", critical: str = "critical_days"
-) -> None:
-    """Refuse a critical threshold beyond the warning one: it would be critical before it ever warned.
-
-    ``warn`` and ``critical`` name the two as the caller's user knows them (a body's fields, a
-    command line's options).
-    """
-    if critical_days > warn_days:
-        raise InvalidRequestError(f"{critical} must not exceed {warn}", field=critical)
-
-
 def endpoint_key(endpoint: Endpoint) -> str:
     """What makes two registrations the same target for one team: host, port, protocol and SNI."""
     return f"{endpoint}#{endpoint.sni or ''}"

@@ -19,8 +19,8 @@ from typing import Any
 
 from chalicelib.domain.endpoints import PROTOCOLS, endpoint_from_parts, normalize_hostname, parse_target
 from chalicelib.domain.inventory import InventoryQuery, Source
-from chalicelib.domain.models import Endpoint, Status
-from chalicelib.domain.targets import RejectedRow, TargetChanges, TargetFilter, TargetSpec, check_thresholds
+from chalicelib.domain.models import Endpoint, Status, check_thresholds
+from chalicelib.domain.targets import RejectedRow, TargetChanges, TargetFilter, TargetSpec
 from chalicelib.errors import InvalidRequestError, InvalidTargetError, TrustStoreError
 from chalicelib.presentation import shapes
 from chalicelib.presentation.schema import ABSENT, Field, Spec, fields

@@ -1,7 +1,9 @@
-"""Presenting check results: JSON documents (CLI --json, the API) and the CLI's table.
+"""Presenting the API's documents: targets and their pages, bulk outcomes, errors, the inventory.
 
 Every JSON document the API answers is built as its declared shape (``shapes.py``) and turned
 into JSON by ``to_json``: a renderer cannot write a field the OpenAPI document does not declare.
+A check's own document and tables (``certwatch check``, a target's ``result``) are in
+``reports.py``.
 """
 
 from __future__ import annotations
@@ -9,84 +11,16 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.cadence import READINESS_STEPS, Cadence, Readiness
+from chalicelib.domain.cadence import Readiness
 from chalicelib.domain.inventory import DiscoveredEndpoint, InventoryRow
-from chalicelib.domain.lifetime import next_step
-from chalicelib.domain.models import CertificateInfo, CheckResult, Endpoint, Finding, TargetReport, short_name
+from chalicelib.domain.models import TargetReport, short_name
 from chalicelib.domain.targets import BULK_OUTCOMES, BulkOutcome, Page, ResultSummary, Target
 from chalicelib.presentation import shapes
+from chalicelib.presentation.reports import columns, report_to_dict
 from chalicelib.presentation.schema import ABSENT, to_json
 from chalicelib.presentation.schema import iso as iso  # the one timestamp format, for everything that writes one
-
-
-def finding_to_dict(finding: Finding) -> dict[str, Any]:
-    return dict(to_json(_finding(finding)))
-
-
-def _finding(finding: Finding) -> shapes.Finding:
-    reason = ABSENT if finding.reason is None else finding.reason
-    return shapes.Finding(code=finding.code, severity=finding.severity, message=finding.message, reason=reason)
-
-
-def _certificate(info: CertificateInfo) -> shapes.Certificate:
-    return shapes.Certificate(
-        subject=info.subject,
-        issuer=info.issuer,
-        serial=info.serial,
-        sans=info.sans,
-        ip_sans=info.ip_sans,
-        key_type=info.key_type,
-        key_size=info.key_size,
-        signature_algorithm=info.signature_algorithm,
-        fingerprint_sha256=info.fingerprint_sha256,
-        not_before=info.not_before,
-        not_after=info.not_after,
-        is_ca=info.is_ca,
-    )
-
-
-def _address_result(result: CheckResult) -> shapes.AddressResult:
-    return shapes.AddressResult(
-        address=result.address,
-        status=result.status,
-        days_left=result.days_left,
-        not_after=result.not_after,
-        findings=tuple(_finding(f) for f in result.findings),
-        leaf=None if result.leaf is None else _certificate(result.leaf),
-        chain=tuple(_certificate(c) for c in result.chain),
-        trusted_by=result.trusted_by,
-        publicly_trusted=result.publicly_trusted,
-        tls_version=result.tls_version,
-        cipher=result.cipher,
-        checked_at=result.checked_at,
-        elapsed_ms=result.elapsed_ms,
-    )
-
-
-def result_to_dict(result: CheckResult) -> dict[str, Any]:
-    return dict(to_json(_address_result(result)))
-
-
-def _cadence(cadence: Cadence, now: datetime) -> shapes.Cadence:
-    """An endpoint's renewal cadence as seen, and whether it is ready for the coming lifetimes."""
-    step = next_step(now)
-    return shapes.Cadence(
-        certificates_seen=cadence.certificates_seen,
-        renewals=tuple(
-            shapes.Renewal(r.at, r.days_since_previous_change, r.age_days, r.days_left) for r in cadence.renewals
-        ),
-        renewed_at_age_days=cadence.renewed_at_age_days,
-        least_days_left=cadence.least_days_left,
-        publicly_trusted=cadence.publicly_trusted,
-        ready_for_100_days=cadence.ready_for(100),
-        ready_for_47_days=cadence.ready_for(47),
-        next_step=None
-        if step is None
-        else shapes.NextStep(f"{step.since:%Y-%m-%d}", step.max_days, cadence.ready_for(step.max_days)),
-    )
 
 
 def readiness_to_dict(readiness: Readiness) -> dict[str, Any]:
@@ -118,128 +52,6 @@ def readiness_text(readiness: Readiness) -> str:
         names = ", ".join(readiness.at_risk)
         lines.append(f"not ready for {step.max_days}-day certificates (from {step.since:%Y-%m-%d}): {names}")
     return "\n".join(lines)
-
-
-CADENCE_COLUMNS = (
-    "ENDPOINT",
-    "CERTIFICATES",
-    "RENEWALS",
-    "RENEWED AT AGE",
-    "LEAST DAYS LEFT",
-    *(f"READY {days}" for days in READINESS_STEPS),
-)
-
-
-def cadence_table(cadences: Sequence[tuple[str, Cadence]]) -> str:
-    """One row per endpoint with a renewal seen: how its certificates are renewed, and for what it is ready."""
-    rows = [CADENCE_COLUMNS]
-    for name, cadence in cadences:
-        ready = tuple({True: "yes", False: "no", None: "-"}[cadence.ready_for(days)] for days in READINESS_STEPS)
-        rows.append(
-            (
-                name,
-                str(cadence.certificates_seen),
-                str(len(cadence.renewals)),
-                f"{cadence.renewed_at_age_days} days",
-                f"{cadence.least_days_left} days",
-                *ready,
-            )
-        )
-    return columns(rows)
-
-
-def endpoint_fields(endpoint: Endpoint) -> dict[str, Any]:
-    """How every document names an endpoint: its canonical form and its parts."""
-    return {
-        "target": str(endpoint),
-        "host": endpoint.host,
-        "port": endpoint.port,
-        "protocol": endpoint.protocol.value,
-    }
-
-
-def report_to_dict(report: TargetReport) -> dict[str, Any]:
-    """A target's check: what ``certwatch check --json`` prints, and what a target's ``result`` holds."""
-    endpoint = report.endpoint
-    document = shapes.CheckResult(
-        target=str(endpoint),
-        host=endpoint.host,
-        port=endpoint.port,
-        protocol=endpoint.protocol,
-        sni=endpoint.server_name,
-        status=report.status,
-        days_left=report.days_left,
-        not_after=report.not_after,
-        findings=tuple(_finding(f) for f in report.findings),
-        results=tuple(_address_result(r) for r in report.results),
-        checked_at=report.checked_at,
-        cadence=ABSENT if report.cadence is None else _cadence(report.cadence, report.checked_at),
-    )
-    return dict(to_json(document))
-
-
-_COLUMNS = ("HOST", "PORT", "ADDRESS", "DAYS", "EXPIRES", "ISSUER", "STATUS", "FINDINGS")
-
-
-def table(reports: list[TargetReport]) -> str:
-    """One row per target and address, then the message of every finding below the table."""
-    rows: list[tuple[str, ...]] = [_COLUMNS]
-    details: list[str] = []
-    for report in reports:
-        endpoint = report.endpoint
-        for result in report.results:
-            findings = result.findings + (report.target_findings if result is report.results[0] else ())
-            rows.append((endpoint.host, str(endpoint.port), result.address or "-", *_cells(result, findings)))
-            where = f"{endpoint}" + (f" ({result.address})" if result.address else "")
-            details += _details(where, findings)
-    return "\n".join([columns(rows), *(["", *details] if details else [])])
-
-
-def inspection_table(source: str, name: str | None, result: CheckResult) -> str:
-    """``certwatch inspect``'s table: the file's row and the message of every finding."""
-    rows = [("FILE", "NAME", *_COLUMNS[3:]), (source, name or "-", *_cells(result, result.findings))]
-    details = _details(source, result.findings)
-    return "\n".join([columns(rows), *(["", *details] if details else [])])
-
-
-def inspection_to_dict(source: str, name: str | None, result: CheckResult) -> dict[str, Any]:
-    """``certwatch inspect --json``: a check's document, with the file and the name judged for the endpoint."""
-    return {
-        "file": source,
-        "name": name,
-        "status": result.status.value,
-        "days_left": result.days_left,
-        "not_after": iso(result.not_after),
-        "findings": [finding_to_dict(f) for f in result.findings],
-        "results": [result_to_dict(result)],
-        "checked_at": iso(result.checked_at),
-    }
-
-
-def _cells(result: CheckResult, findings: tuple[Finding, ...]) -> tuple[str, ...]:
-    return (
-        "-" if result.days_left is None else str(result.days_left),
-        "-" if result.not_after is None else f"{result.not_after:%Y-%m-%d}",
-        _issuer(result),
-        result.status.value,
-        ",".join(f.code.value for f in findings) or "-",
-    )
-
-
-def _details(where: str, findings: tuple[Finding, ...]) -> list[str]:
-    if not findings:
-        return []
-    return [where, *(f"  {f.severity.value:<8} {f.code.value}: {f.message}" for f in findings)]
-
-
-def columns(rows: Sequence[Sequence[str]]) -> str:
-    """Rows as left-aligned text columns, two spaces apart (the first row is the header)."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)
-
-
-def _issuer(result: CheckResult) -> str:
-    return "-" if result.leaf is None else short_name(result.leaf.issuer)[:40]
 
 
 def _summary(summary: ResultSummary | None) -> shapes.ResultSummary | None:

@@ -14,7 +14,7 @@ from typing import Any
 from chalicelib.domain.alerts import CLOSING, AlertEvent, AlertSubject, EventType, Notification, incident
 from chalicelib.domain.models import Severity, short_name
 from chalicelib.domain.targets import Target
-from chalicelib.presentation.documents import endpoint_fields, finding_to_dict, iso
+from chalicelib.presentation.reports import endpoint_fields, finding_to_dict, iso
 
 DOCUMENT_VERSION = 1
 _COLOURS = {"critical": "#d0021b", "warning": "#f5a623", "info": "#2e7d32"}

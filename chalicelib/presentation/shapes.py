@@ -2,10 +2,12 @@
 
 The OpenAPI document (``chalicelib/http/openapi.py``) is generated from these classes, the
 request parser (``chalicelib/http/payloads.py``) reads its field names, bounds and defaults from
-them, and the renderers (``documents.py``) build answers as instances of them, so the three
-cannot drift apart. ``schema.py`` says how a field is declared.
+them, and the renderers (``documents.py``, ``reports.py``) build answers as instances of them, so
+the three cannot drift apart. ``schema.py`` says how a field is declared. A check's own document
+(its report, addresses, certificates, findings) is declared in ``result_shapes.py`` and imported
+here, so that rendering a check loads only those.
 
-To add a field to a document: declare it here, on its shape, with its type and bounds.
+To add a field to a document: declare it on its shape, with its type and bounds.
 
 - In an answer, give it no default, then pass its value where ``documents.py`` builds the shape
   (mypy points at every place that must); or default it to ``ABSENT`` when it is only sometimes
@@ -25,9 +27,17 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
 from chalicelib.domain.inventory import Source
-from chalicelib.domain.models import CheckPolicy, FailureReason, FindingCode, Protocol, Severity, Status
+from chalicelib.domain.models import CheckPolicy, FindingCode, Protocol, Status
 from chalicelib.domain.targets import BULK_OUTCOMES, DEFAULT_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
 from chalicelib.domain.tokens import TEAM_NAME
+from chalicelib.presentation.result_shapes import AddressResult as AddressResult
+from chalicelib.presentation.result_shapes import Cadence as Cadence
+from chalicelib.presentation.result_shapes import Certificate as Certificate
+from chalicelib.presentation.result_shapes import CheckResult as CheckResult
+from chalicelib.presentation.result_shapes import Finding as Finding
+from chalicelib.presentation.result_shapes import NextStep as NextStep
+from chalicelib.presentation.result_shapes import Readiness as Readiness
+from chalicelib.presentation.result_shapes import Renewal as Renewal
 from chalicelib.presentation.schema import ABSENT, CLOSED, As, Choices, Doc, Extra, Length, Pattern, Range
 
 MAX_BULK_ROWS = 1000
@@ -225,121 +235,6 @@ class Error:
     """Every error answer."""
 
     error: ErrorDetail
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One thing found about a certificate or a connection."""
-
-    code: FindingCode
-    severity: Severity
-    message: str
-    reason: Annotated[FailureReason, Doc("For CONNECTION_FAILED: dns, refused, timeout, tls, protocol, forbidden")] = (
-        ABSENT
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Certificate:
-    """A certificate a server sent."""
-
-    subject: str
-    issuer: str
-    serial: str
-    sans: tuple[str, ...]
-    ip_sans: tuple[str, ...]
-    key_type: str
-    key_size: int
-    signature_algorithm: str
-    fingerprint_sha256: str
-    not_before: datetime
-    not_after: datetime
-    is_ca: bool
-
-
-@dataclass(frozen=True, slots=True)
-class AddressResult:
-    """The check of one address of an endpoint."""
-
-    address: str | None
-    status: Status
-    days_left: int | None
-    not_after: datetime | None
-    findings: tuple[Finding, ...]
-    leaf: Certificate | None
-    chain: tuple[Certificate, ...]
-    trusted_by: str | None
-    publicly_trusted: Annotated[bool, Doc("The path ends at a public root (the CA/Browser Forum's rules apply)")]
-    tls_version: str | None
-    cipher: str | None
-    checked_at: datetime
-    elapsed_ms: float
-
-
-@dataclass(frozen=True, slots=True)
-class Renewal:
-    """A change of the certificate an endpoint serves."""
-
-    at: datetime
-    days_since_previous_change: int
-    age_days: Annotated[int, Doc("How old the replaced certificate was")]
-    days_left: Annotated[int, Doc("Days the replaced certificate had left")]
-
-
-@dataclass(frozen=True, slots=True)
-class NextStep:
-    """The next cut of the CA/Browser Forum's maximum lifetime."""
-
-    SCHEMA: ClassVar[Mapping[str, Any]] = {**CLOSED}
-
-    since: Annotated[str, Doc("The date it takes effect (YYYY-MM-DD)")]
-    max_days: int
-    ready: Annotated[bool | None, Doc("Whether this endpoint's renewals would survive it")] = ABSENT
-
-
-@dataclass(frozen=True, slots=True)
-class Cadence:
-    """How an endpoint's certificates are renewed, from its check history. Ready for L days: each of the
-    last three renewals happened by two thirds of L."""
-
-    certificates_seen: int
-    renewals: tuple[Renewal, ...]
-    renewed_at_age_days: int | None
-    least_days_left: int | None
-    publicly_trusted: bool
-    ready_for_100_days: bool | None
-    ready_for_47_days: bool | None
-    next_step: Annotated[NextStep | None, Doc("null once the last cut is in force")]
-
-
-@dataclass(frozen=True, slots=True)
-class Readiness:
-    """The team's public endpoints by renewal cadence."""
-
-    endpoints_with_cadence: int
-    endpoints_without_renewal_seen: int
-    ready_for_100_days: int
-    ready_for_47_days: int
-    next_step: NextStep | None
-    not_ready_for_next_step: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    """The engine's full result: the same document `certwatch check --json` prints."""
-
-    target: str
-    host: str
-    port: int
-    protocol: Protocol
-    sni: str | None
-    status: Status
-    days_left: int | None
-    not_after: datetime | None
-    findings: tuple[Finding, ...]
-    results: Annotated[tuple[AddressResult, ...], Doc("One per address checked")]
-    checked_at: datetime
-    cadence: Annotated[Cadence, Doc("Registered targets: how the endpoint's certificates are renewed")] = ABSENT
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,8 @@ from chalicelib.domain.alerts import AlertPolicy, AlertSubject, Notification, Ob
 from chalicelib.domain.models import Status, TargetReport
 from chalicelib.domain.targets import Target
 from chalicelib.errors import CertwatchError, NotFoundError
-from chalicelib.presentation.documents import report_to_dict
 from chalicelib.presentation.events import DOCUMENT_VERSION, notification, slack_message, target_subject
+from chalicelib.presentation.reports import report_to_dict
 from chalicelib.services.checking import CheckedTarget
 from chalicelib.services.store import CheckQueue, TargetStore
 

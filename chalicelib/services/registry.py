@@ -17,7 +17,7 @@ from typing import Protocol
 
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.inventory import DiscoveredEndpoint
-from chalicelib.domain.models import Endpoint, TargetReport
+from chalicelib.domain.models import Endpoint, TargetReport, check_thresholds
 from chalicelib.domain.targets import (
     BulkOutcome,
     Page,
@@ -26,7 +26,6 @@ from chalicelib.domain.targets import (
     TargetChanges,
     TargetFilter,
     TargetSpec,
-    check_thresholds,
     endpoint_key,
     is_target_id,
     new_target_id,

@@ -30,7 +30,7 @@ from chalicelib.domain.models import Status, days_until, worst_status
 from chalicelib.domain.targets import TargetFilter, decode_cursor, encode_cursor
 from chalicelib.domain.tokens import Principal
 from chalicelib.errors import CertwatchError, InvalidRequestError, PermissionDeniedError
-from chalicelib.presentation.documents import iso
+from chalicelib.presentation.reports import iso
 from chalicelib.services.pipeline import Alerter
 from chalicelib.services.store import CertificateHistory, TargetStore
 

@@ -379,7 +379,7 @@ def test_a_worker_that_dies_costs_only_its_own_reports(tmp_path: Path) -> None:
         "from certwatch.workers import check_in_processes\n"
         "from chalicelib.checks.engine import CheckRequest\n"
         "from chalicelib.domain.endpoints import parse_target\n"
-        "from chalicelib.presentation.documents import report_to_dict\n"
+        "from chalicelib.presentation.reports import report_to_dict\n"
         "class Engine:\n"
         "    def check_many(self, requests):\n"
         "        from chalicelib.checks.engine import unchecked\n"

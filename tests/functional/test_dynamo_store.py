@@ -31,7 +31,7 @@ from chalicelib.domain.targets import (
 )
 from chalicelib.domain.tokens import TokenRecord
 from chalicelib.errors import ConfigurationError, InvalidRequestError, NotFoundError, StoreError, ThrottledError
-from chalicelib.presentation.documents import report_to_dict
+from chalicelib.presentation.reports import report_to_dict
 from tests.support import reports
 from tests.support.aws import AwsStack
 

@@ -24,8 +24,8 @@ from chalicelib.domain.models import (
     status_for,
 )
 from chalicelib.domain.targets import Target, TargetSpec
-from chalicelib.presentation.documents import report_to_dict
 from chalicelib.presentation.events import DOCUMENT_VERSION, email_subject, notification, slack_message
+from chalicelib.presentation.reports import report_to_dict
 from lab.certs import Issued, make_ca, make_cert
 from tests.support.pki import Pki
 

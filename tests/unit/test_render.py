@@ -18,7 +18,7 @@ from chalicelib.domain.models import (
     Status,
     TargetReport,
 )
-from chalicelib.presentation.documents import iso, report_to_dict, table
+from chalicelib.presentation.reports import iso, report_to_dict, table
 
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 EXPIRING = Finding(FindingCode.EXPIRING_SOON, Severity.WARNING, "the certificate expires in 20 days")

@@ -17,7 +17,7 @@ import pytest
 from chalicelib.adapters.dynamo import codec
 from chalicelib.domain.models import Endpoint, FindingCode, Protocol, Status, TargetReport
 from chalicelib.errors import StoreError
-from chalicelib.presentation.documents import report_to_dict
+from chalicelib.presentation.reports import report_to_dict
 from tests.support import reports
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
