@@ -11,19 +11,20 @@ watchdog that shuts the socket, so a server that drips bytes cannot hold a worke
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import ipaddress
-import socket
 import ssl
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from chalicelib.checks.resolver import SystemResolver
 from chalicelib.domain.addresses import AddressPolicy, address_text
 from chalicelib.errors import FetchError, ForbiddenAddressError, ProbeError
+
+if TYPE_CHECKING:
+    import http.client
 
 MAX_REDIRECTS = 3
 _CHUNK = 64 * 1024
@@ -109,6 +110,10 @@ class UrlFetcher:
         deadline: float,
         accept: str | None,
     ) -> tuple[int, dict[str, str], bytes]:
+        import http.client  # on the first fetch, not at start-up: most checks never make one
+
+        from chalicelib.checks.pinned import PinnedHttp, PinnedHttps
+
         scheme, host, port, path = _parts(url)
         address = self._address(host, port, deadline, url)
         left = deadline - time.monotonic()
@@ -116,9 +121,9 @@ class UrlFetcher:
             raise FetchError(f"{_shown(url)}: no answer within {self._timeout:g}s")
         connection: http.client.HTTPConnection
         if scheme == "https":
-            connection = _PinnedHttps(host, port, address, left, self._https_context())
+            connection = PinnedHttps(host, port, address, left, self._https_context())
         else:
-            connection = _PinnedHttp(host, port, address, left)
+            connection = PinnedHttp(host, port, address, left)
         headers = {"User-Agent": _AGENT, "Accept-Encoding": "identity", "Connection": "close"}
         if accept:
             headers["Accept"] = accept
@@ -174,40 +179,6 @@ class UrlFetcher:
         return self._context
 
 
-class _PinnedHttp(http.client.HTTPConnection):
-    """An HTTP connection to a host name, made to the one address already allowed."""
-
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self._address = address
-        self._raw: socket.socket | None = None
-
-    def connect(self) -> None:
-        self._raw = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._raw
-
-    def abort(self) -> None:
-        """Called by the watchdog at the deadline: whatever is blocked on the socket returns."""
-        raw = self._raw
-        if raw is not None:
-            with contextlib.suppress(OSError):
-                raw.shutdown(socket.SHUT_RDWR)
-
-
-class _PinnedHttps(_PinnedHttp):
-    """The same over TLS, verified for the host name (a CA's own server proves who it is)."""
-
-    default_port = 443
-
-    def __init__(self, host: str, port: int, address: str, timeout: float, context: ssl.SSLContext) -> None:
-        super().__init__(host, port, address, timeout)
-        self._tls = context
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock = self._tls.wrap_socket(self.sock, server_hostname=self.host)
-
-
 def _parts(url: str) -> tuple[str, str, int, str]:
     """Scheme, host, port and request path of an allowed URL; FetchError for anything else."""
     try:
@@ -246,6 +217,8 @@ def _read(response: http.client.HTTPResponse, max_bytes: int, url: str) -> bytes
 
 
 def _problem(exc: BaseException) -> str:
+    import http.client  # loaded already: only a fetch fails
+
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, ssl.SSLCertVerificationError):

@@ -57,6 +57,17 @@ def test_inspect_judges_a_file_without_aws(tmp_path: Path) -> None:
     assert heavy(modules) == []
 
 
+def test_checking_one_target_loads_only_what_a_check_uses() -> None:
+    """One target, nothing to fetch: no process pool, no HTTP client, none of the API's other documents."""
+    modules = imported([str(CERTWATCH), "check", "--json", "--timeout", "1", "tls://127.0.0.1:9"])
+    assert "chalicelib.checks.engine" in modules  # it did check
+    assert "chalicelib.presentation.reports" in modules  # and rendered the report
+    assert heavy(modules) == []
+    unused = ("multiprocessing", "http.client", "chalicelib.presentation.shapes", "chalicelib.presentation.documents")
+    assert sorted(m for m in modules if m.startswith(unused)) == []
+    assert sorted(m for m in modules if m in {"chalicelib.domain.inventory", "chalicelib.domain.targets"}) == []
+
+
 def test_importing_app_loads_neither_engine_nor_adapters_nor_boto3() -> None:
     modules = imported(["-c", "import app"], AWS_DEFAULT_REGION="us-east-1")
     assert "chalice" in modules
