@@ -11,6 +11,8 @@ from child processes), it measures:
 - ``openssl s_time -new`` against one endpoint for a few seconds: the raw limit of full TLS
   handshakes of one OpenSSL process on this machine, and the CPU its client spends on each (the
   floor under any checker built on the same OpenSSL);
+- the handshakes alone: certwatch's TLS probe (Python's ssl) over every endpoint, one at a time,
+  reading each chain and judging nothing — what a check costs before certwatch does its work;
 - start-up: ``certwatch check --help`` (median of 10) beside ``python -c pass``; and importing
   ``app.py`` beside a bare Chalice app that imports boto3.
 
@@ -152,6 +154,22 @@ def run_s_time(port: int, seconds: int) -> tuple[float, float] | None:
     return handshakes / float(match.group(2)), cpu * 1000 / handshakes
 
 
+def handshakes_alone(zoo: loopback.Zoo) -> float:
+    """CPU milliseconds per handshake of certwatch's probe alone (Python's ssl), one at a time over every
+    endpoint: reading each served chain and judging none of it, the floor under a check on this stack."""
+    from chalicelib.checks.tlsprobe import TlsProbe
+    from chalicelib.domain.endpoints import parse_target
+    from chalicelib.errors import ProbeError
+
+    probe = TlsProbe()
+    endpoints = [parse_target(target) for target in zoo.targets()]
+    started = time.process_time()
+    for endpoint in endpoints:
+        with contextlib.suppress(ProbeError):
+            probe.handshake(endpoint, "127.0.0.1", timeout=10)
+    return (time.process_time() - started) * 1000 / len(endpoints)
+
+
 def startup() -> tuple[float, float]:
     """Median seconds of ``certwatch check --help`` and of ``python -c pass``, ten runs each."""
 
@@ -212,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         mine = run_certwatch(zoo, folder, args.certwatch_args)
         theirs = run_blackbox(zoo, folder, args.concurrency)
         raw = run_s_time(zoo.ports[0], args.s_time)
+        floor = handshakes_alone(zoo)
     rows = [("certwatch check --json", mine)]
     if theirs is not None:
         rows.append((f"blackbox_exporter tcp+tls ({args.concurrency} at once)", theirs))
@@ -232,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
             f"  openssl s_time -new (one endpoint, {args.s_time} s): {raw[0]:,.0f} handshakes/s, "
             f"{raw[1]:.2f} CPU ms per handshake (OpenSSL's client alone)"
         )
+    versus = "" if theirs is None else f" ({floor / theirs.cpu_ms:.2f}x blackbox's whole check)"
+    print(f"  handshakes alone, certwatch's probe (Python's ssl), one at a time: {floor:.2f} CPU ms each{versus}")
     help_s, python_s = startup()
     print(
         f"  start-up: certwatch check --help {help_s * 1000:.0f} ms, "
