@@ -29,7 +29,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from chalicelib.domain.tokens import issue
 from lab.certs import make_cert
-from tests.e2e.test_local_stack import Stack, free_ports, local_stack
+from tests.support.localstack import Stack, free_ports, local_stack
 
 pytestmark = pytest.mark.slow
 

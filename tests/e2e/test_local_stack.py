@@ -8,20 +8,12 @@ stop it cleanly, and it must start again on the same ports.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
-import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,153 +21,18 @@ from typing import Any
 import pytest
 
 from bench.local import LocalStackProcess, finish, run
-from bench.local import free_ports as bench_free_ports
 from certwatch.cli import main as certwatch
 from chalicelib.domain.tokens import issue
 from chalicelib.domain.webhooks import new_secret
 from lab.certs import make_cert
 from tests.e2e.pipeline_helpers import SlackReceiver, slack_text
-from tests.support import contract
+from tests.support.localstack import STARTUP_TIMEOUT, STOP_TIMEOUT, SWEEP_SECONDS, free_ports, local_stack
 from tests.support.webhooks import Receiver, signed_by
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-SWEEP_SECONDS = 2
-STARTUP_TIMEOUT = 40.0
 DELIVERY_TIMEOUT = 30.0
-STOP_TIMEOUT = 15.0
 LOAD_TARGETS = 200
-# No proxy from the environment may stand between the tests and the loopback servers.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-@dataclass(frozen=True)
-class Ports:
-    api: int
-    aws: int
-    demo: int  # the first of the three demo endpoints; "expiring in 5 days" listens here
-
-
-def free_ports() -> Ports:
-    """Free ports for the API, moto and the demo endpoints (three in a row from ``demo``)."""
-    return Ports(*bench_free_ports())
-
-
-@dataclass
-class Stack:
-    """A running ``python -m lab.local`` and everything it printed so far."""
-
-    process: subprocess.Popen[str]
-    ports: Ports
-    token: str
-    lines: list[str] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.api}"
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def call(self, method: str, path: str, body: object = None, *, token: str | None = None) -> tuple[int, Any]:
-        """The API's answer (under the stack's token, or ``token``): the status and the JSON document (the text of an
-        answer that is not JSON); checked against the OpenAPI document."""
-        headers = {"Authorization": f"Bearer {token or self.token}"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
-        try:
-            with _OPENER.open(request, timeout=15) as answer:
-                status, raw = answer.status, answer.read()
-        except urllib.error.HTTPError as error:
-            with error:
-                status, raw = error.code, error.read()
-        document = contract.decode(raw)
-        contract.check(method, path, status, document, sent=data, headers=headers)
-        return status, document
-
-    def wait_until_healthy(self) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"the local stack exited with {self.process.returncode}:\n{self.output}")
-            with contextlib.suppress(OSError), _OPENER.open(self.url + "/health", timeout=2) as answer:
-                if answer.status == 200 and json.loads(answer.read())["status"] == "ok":
-                    return
-            time.sleep(0.2)
-        pytest.fail(f"GET /health did not answer within {STARTUP_TIMEOUT:g}s:\n{self.output}")
-
-    def wait_for_output(self, text: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.output:
-            if time.monotonic() > deadline:
-                pytest.fail(f"{text!r} not printed within {timeout:g}s:\n{self.output}")
-            time.sleep(0.1)
-
-    def interrupt(self) -> int:
-        """Ctrl-C: SIGINT, then the exit status (fails the test unless it exits within STOP_TIMEOUT)."""
-        self.process.send_signal(signal.SIGINT)
-        try:
-            return self.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"the local stack did not stop within {STOP_TIMEOUT:g}s of SIGINT:\n{self.output}")
-
-
-@contextlib.contextmanager
-def local_stack(
-    ports: Ports, token: str, slack_url: str | None = None, webhook: tuple[str, str] | None = None
-) -> Iterator[Stack]:
-    """``python -m lab.local`` from the repository root, healthy; killed in the end whatever happens."""
-    env = {
-        **os.environ,
-        "PORT": str(ports.api),
-        "CERTWATCH_LOCAL_AWS_PORT": str(ports.aws),
-        "CERTWATCH_DEMO_PORT": str(ports.demo),
-        "CERTWATCH_SWEEP_SECONDS": str(SWEEP_SECONDS),
-        "CERTWATCH_BOOTSTRAP_TOKEN": token,
-        "PYTHONUNBUFFERED": "1",
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-    }
-    for name in ("CERTWATCH_SLACK_WEBHOOK_URL", "CERTWATCH_WEBHOOK_URL", "CERTWATCH_WEBHOOK_SECRET"):
-        env.pop(name, None)
-    if slack_url is not None:
-        env["CERTWATCH_SLACK_WEBHOOK_URL"] = slack_url
-    if webhook is not None:
-        env["CERTWATCH_WEBHOOK_URL"], env["CERTWATCH_WEBHOOK_SECRET"] = webhook
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lab.local"],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        bufsize=1,
-    )
-    stack = Stack(process, ports, token)
-    assert process.stdout is not None
-    stdout = process.stdout
-
-    def read() -> None:
-        for line in stdout:
-            stack.lines.append(line)
-
-    reader = threading.Thread(target=read, name="local-stack-stdout", daemon=True)
-    reader.start()
-    try:
-        stack.wait_until_healthy()
-        yield stack
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=STOP_TIMEOUT)
-        reader.join(timeout=5)
-        stdout.close()
 
 
 @pytest.fixture
