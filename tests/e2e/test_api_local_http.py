@@ -4,79 +4,37 @@ from __future__ import annotations
 
 import json
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from chalice.config import Config
 
-from app import app
 from chalicelib.http.payloads import MAX_BODY_BYTES
 from lab.certs import make_cert
-from lab.gateway import local_api_server
 from tests.support.api import (
     LOOPBACK,
     LOOPBACK_PINS,
-    ROOT,
     Api,
     HookedTlsServer,
     LoopbackTls,
-    Reply,
     Stacks,
-    Transport,
+    http_transport,
+    serving_over_http,
 )
-from tests.support.contract import decode
 from tests.support.pki import Pki
-
-# No proxy from the environment may stand between the tests and the loopback server.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    """``make run``'s API server in-process on a free port; the app's class is restored afterwards."""
-    config = Config(
-        chalice_stage="local",
-        user_provided_params={"chalice_app": app},
-        config_from_disk=json.loads((ROOT / ".chalice" / "config.json").read_text()),
-        default_params={"project_dir": str(ROOT), "api_gateway_stage": "api", "autogen_policy": True},
-    )
-    original = app.__class__  # create_local_server swaps in a subclass with thread-local current_request
-    try:
-        server = local_api_server(app, config, "127.0.0.1", 0)
-        thread = threading.Thread(target=server.serve_forever, name="chalice-local", daemon=True)
-        thread.start()
-        try:
-            host, port = server.server.server_address[:2]
-            yield f"http://{host!s}:{port}"
-        finally:
-            server.shutdown()
-            thread.join(timeout=10)
-            server.server.server_close()
-    finally:
-        app.__class__ = original
-
-
-def transport(base_url: str) -> Transport:
-    def send(method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
-        request = urllib.request.Request(base_url + path, data=body or None, headers=headers, method=method)
-        try:
-            with _OPENER.open(request, timeout=15) as answer:
-                return Reply(answer.status, decode(answer.read()), dict(answer.headers.items()))
-        except urllib.error.HTTPError as error:
-            with error:
-                return Reply(error.code, decode(error.read()), dict(error.headers.items()))
-
-    return send
+    with serving_over_http() as url:
+        yield url
 
 
 @pytest.fixture
 def api(base_url: str, stacks: Stacks) -> Api:
     """Team alpha over HTTP, against a stack that may check the loopback TLS servers."""
     stack = stacks.build(allow_cidrs=LOOPBACK, pins=LOOPBACK_PINS)
-    return Api(transport(base_url), stack.token("alpha"))
+    return Api(http_transport(base_url), stack.token("alpha"))
 
 
 def test_health_and_openapi_are_served_without_a_token(api: Api) -> None:
@@ -261,7 +219,7 @@ def test_a_check_racing_a_delete_over_http_is_404(base_url: str, stacks: Stacks,
     """The check is held on the wire until a DELETE over HTTP has finished: no timing involved."""
     name = "race.http.example.test"
     stack = stacks.build(allow_cidrs=LOOPBACK, pins={name: ["127.0.0.1"]}, check_timeout=60)
-    api = Api(transport(base_url), stack.token("alpha"))
+    api = Api(http_transport(base_url), stack.token("alpha"))
     connected, deleted = threading.Event(), threading.Event()
 
     def hold_until_deleted() -> None:

@@ -10,94 +10,29 @@ readiness summary.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from chalice.test import Client
 
-from chalicelib import deps
-from chalicelib.checks.resolver import SystemResolver
-from chalicelib.deps import Container
-from chalicelib.domain.tokens import issue
-from chalicelib.settings import Settings
-from lab.certs import Issued, make_cert
-from lab.servers import TlsServer, server_context
-from tests.support.api import Api, NoEndpoints, client_transport
-from tests.support.fakes import Clock, InMemoryStore, RecordingCheckQueue, RecordingPublisher
-from tests.support.net import no_dns
+from tests.support.api import Api, client_transport
+from tests.support.cadence import BRISK, SLOW, Renewals, renewing_endpoints
 from tests.support.pki import Pki
-
-START = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)  # 180 days later is still before 15 March 2027
-SLOW, BRISK = "slow.cadence.test", "brisk.cadence.test"
-
-
-def _leaf(pki: Pki, name: str, issued: datetime) -> Issued:
-    """A 100-day certificate, issued an hour before it is first served."""
-    return make_cert(
-        name, issuer=pki.intermediate, not_before=issued - timedelta(hours=1), not_after=issued + timedelta(days=100)
-    )
 
 
 @pytest.fixture
-def world(pki: Pki, client: Client) -> Iterator[tuple[Api, Clock, dict[str, TlsServer]]]:
-    clock = Clock(START)
-    servers = {name: TlsServer([_leaf(pki, name, START), pki.intermediate]).start() for name in (SLOW, BRISK)}
-    store = InMemoryStore()
-    container = Container(
-        Settings.for_stage("local", allow_cidrs="127.0.0.0/8", check_timeout=3.0),
-        clock=clock.now,
-        store=store,
-        queue=RecordingCheckQueue(),
-        trust=pki.trust,
-        resolver=SystemResolver({name: ["127.0.0.1"] for name in servers}, lookup=no_dns),
-        publisher=RecordingPublisher(),
-        certificate_sources=list,
-        discoverer=NoEndpoints,
-    )
-    deps.use(container)
-    token, record = issue("web", admin=False, now=START, name="cadence")
-    store.put_token(record)
-    try:
-        yield Api(client_transport(client), token), clock, servers
-    finally:
-        deps.use(None)
-        if "engine" in container.__dict__:
-            container.engine.close()
-        for server in servers.values():
-            server.stop()
+def world(pki: Pki, client: Client) -> Iterator[tuple[Api, Renewals]]:
+    with renewing_endpoints(pki) as renewals:
+        yield Api(client_transport(client), renewals.token), renewals
 
 
-def _renew(pki: Pki, server: TlsServer, name: str, now: datetime) -> None:
-    leaf = _leaf(pki, name, now)
-    server.context = server_context([leaf, pki.intermediate], leaf.key)
-
-
-def test_the_api_shows_each_endpoints_cadence_and_the_inventory_its_readiness(
-    pki: Pki, world: tuple[Api, Clock, dict[str, TlsServer]]
-) -> None:
-    api, clock, servers = world
-    ids = {name: api.register(f"tls://{name}:{server.port}")["id"] for name, server in servers.items()}
-
-    def check(name: str) -> dict[str, object]:
-        reply = api.post(f"/targets/{ids[name]}/check")
-        assert reply.status == 200, reply
-        result = reply.body["result"]
-        assert isinstance(result, dict)
-        return result
-
-    for name in servers:
-        cadence = check(name)["cadence"]
-        assert isinstance(cadence, dict)
+def test_the_api_shows_each_endpoints_cadence_and_the_inventory_its_readiness(world: tuple[Api, Renewals]) -> None:
+    api, renewals = world
+    servers = renewals.servers
+    ids = renewals.register(api)
+    for target_id in ids.values():
+        cadence = api.get(f"/targets/{target_id}").body["result"]["cadence"]
         assert (cadence["certificates_seen"], cadence["renewals"]) == (1, [])
-    # Three renewals 60 days apart for one, two 90 days apart for the other.
-    for day in (60, 90, 120, 180):
-        clock.advance(START + timedelta(days=day) - clock.now())
-        if day in (60, 120, 180):
-            _renew(pki, servers[BRISK], BRISK, clock.now())
-            check(BRISK)
-        if day in (90, 180):
-            _renew(pki, servers[SLOW], SLOW, clock.now())
-            check(SLOW)
+    renewals.six_months(api, ids)
 
     slow = api.get(f"/targets/{ids[SLOW]}").body["result"]
     cadence = slow["cadence"]

@@ -5,14 +5,19 @@ The fixtures that build them are in tests/e2e/conftest.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
-from collections.abc import Callable, Mapping, Sequence
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from chalice.config import Config
 from chalice.test import Client
 
 from chalicelib import deps
@@ -22,7 +27,7 @@ from chalicelib.domain.inventory import DiscoveredEndpoint
 from chalicelib.domain.tokens import issue
 from chalicelib.settings import Settings
 from lab.certs import Issued
-from lab.gateway import deployed_refusal
+from lab.gateway import deployed_refusal, local_api_server
 from lab.servers import TlsServer
 from tests.support import contract
 from tests.support.contract import decode
@@ -60,6 +65,56 @@ class Reply:
 
 class Transport(Protocol):
     def __call__(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply: ...
+
+
+# No proxy from the environment may stand between the tests and the loopback server.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@contextlib.contextmanager
+def serving_over_http() -> Iterator[str]:
+    """``make run``'s API server (Chalice's local server, lab/gateway.py) in this process on a free port.
+
+    It serves ``app`` with whatever container ``deps.use`` installed; the app's class is restored
+    afterwards (the local server swaps in a subclass with a thread-local current_request).
+    """
+    from app import app  # here, not at the top: the unit tests import this module without the app
+
+    config = Config(
+        chalice_stage="local",
+        user_provided_params={"chalice_app": app},
+        config_from_disk=json.loads((ROOT / ".chalice" / "config.json").read_text()),
+        default_params={"project_dir": str(ROOT), "api_gateway_stage": "api", "autogen_policy": True},
+    )
+    original = app.__class__
+    try:
+        server = local_api_server(app, config, "127.0.0.1", 0)
+        thread = threading.Thread(target=server.serve_forever, name="chalice-local", daemon=True)
+        thread.start()
+        try:
+            host, port = server.server.server_address[:2]
+            yield f"http://{host!s}:{port}"
+        finally:
+            server.shutdown()
+            thread.join(timeout=10)
+            server.server.server_close()
+    finally:
+        app.__class__ = original
+
+
+def http_transport(base_url: str) -> Transport:
+    """Requests over real HTTP to ``base_url`` (``serving_over_http``), via urllib."""
+
+    def send(method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        request = urllib.request.Request(base_url + path, data=body or None, headers=headers, method=method)
+        try:
+            with _OPENER.open(request, timeout=15) as answer:
+                return Reply(answer.status, decode(answer.read()), dict(answer.headers.items()))
+        except urllib.error.HTTPError as error:
+            with error:
+                return Reply(error.code, decode(error.read()), dict(error.headers.items()))
+
+    return send
 
 
 def client_transport(client: Client) -> Transport:
