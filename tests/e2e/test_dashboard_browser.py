@@ -29,7 +29,10 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from chalicelib.domain.tokens import issue
 from lab.certs import make_cert
+from tests.support.api import Api, http_transport, serving_over_http
+from tests.support.cadence import BRISK, SLOW, renewing_endpoints
 from tests.support.localstack import Stack, free_ports, local_stack
+from tests.support.pki import Pki
 
 pytestmark = pytest.mark.slow
 
@@ -312,3 +315,49 @@ def drive(page: Page, token: str, tmp_path: Path) -> None:
     assert all(token not in url for url in requests)
     paths = {url.removeprefix(stack.url).split("?")[0] for url in requests}
     assert {"/dashboard", "/targets", "/certificates"} <= paths
+
+
+def test_the_page_shows_readiness_for_shorter_lifetimes_and_a_targets_renewal_cadence(pki: Pki) -> None:
+    """Two endpoints renewed over six months (tests/support/cadence.py), the API served over HTTP in this process."""
+    troubles: list[str] = []
+    with renewing_endpoints(pki) as renewals, serving_over_http() as base_url, browser_page() as page:
+        page.on("pageerror", lambda error: troubles.append(f"page error: {error}"))
+        page.on(
+            "console", lambda message: troubles.append(message.text) if trouble(message.type, message.text) else None
+        )
+        api = Api(http_transport(base_url), renewals.token)
+        ids = renewals.register(api)
+        renewals.six_months(api, ids)
+        readiness = api.get("/certificates").body["readiness"]
+        slow, brisk = renewals.target(SLOW), renewals.target(BRISK)
+        assert readiness["not_ready_for_next_step"] == [slow]  # what the page must say, from the API
+
+        page.goto(f"{base_url}/dashboard")
+        page.get_by_label("API token").fill(renewals.token)
+        page.get_by_role("button", name="Open").click()
+        expect(page.locator("#readiness")).to_have_text(
+            "Shorter lifetimes: 2 public endpoints with a renewal seen (1 ready for 100-day certificates, "
+            f"0 for 47-day ones). Not ready for 100-day certificates (from 2027-03-15): {slow}."
+        )
+
+        page.get_by_role("button", name=slow, exact=True).click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog.locator("h2")).to_have_text(slow)
+        expect(dialog).to_contain_text("Renewal cadence")
+        expect(dialog).to_contain_text("Certificates seen3")
+        expect(dialog).to_contain_text("Renewed at age90 days")
+        expect(dialog).to_contain_text("Ready for 100 daysno")
+        expect(dialog).to_contain_text("Next cut100 days from 2027-03-15 \u2014 ready: no")
+        expect(dialog.locator("ol.renewals li")).to_have_count(2)
+        expect(dialog.locator("ol.renewals li").first).to_contain_text(
+            "90 days after the change before (the old certificate was 90 days old, 10 days left)"
+        )
+        shot(page, "dashboard-cadence")
+        page.keyboard.press("Escape")
+
+        page.get_by_role("button", name=brisk, exact=True).click()
+        expect(dialog.locator("h2")).to_have_text(brisk)
+        expect(dialog).to_contain_text("Renewed at age60 days")
+        expect(dialog).to_contain_text("Ready for 100 daysyes")
+        expect(dialog).to_contain_text("Ready for 47 daysno")
+    assert troubles == []

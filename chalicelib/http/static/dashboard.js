@@ -13,7 +13,7 @@
   var MARKS = { critical: "\u2716", error: "?", warning: "\u25B2", ok: "\u2714", pending: "\u2026" };
   var SOURCES = { endpoint: "Endpoint", acm: "ACM", iam: "IAM" };
 
-  var state = { rows: [], targets: [], certificates: [], notes: [], team: "", pollUntil: 0, timer: null, shown: "" };
+  var state = { rows: [], targets: [], certificates: [], notes: [], readiness: null, team: "", pollUntil: 0, timer: null, shown: "" };
 
   function $(id) { return document.getElementById(id); }
 
@@ -91,6 +91,7 @@
     return call("GET", path).then(function (page) {
       into.items = into.items.concat(page.items || []);
       (page.notes || []).forEach(function (note) { if (into.notes.indexOf(note) < 0) into.notes.push(note); });
+      if (page.readiness) into.readiness = page.readiness;
       if (page.next_cursor) {
         var sep = path.indexOf("?") < 0 ? "?" : "&";
         var base = path.replace(/[?&]cursor=[^&]*/, "");
@@ -187,6 +188,7 @@
         state.targets = targets.items;
         state.certificates = certificates.items;
         state.notes = certificates.notes;
+        state.readiness = certificates.readiness || null;
         buildRows();
         show($("message"), "");
         $("login").hidden = true;
@@ -287,7 +289,28 @@
       : [el("strong", {}, "Next expiry: "), "none ahead"];
     if (expired) sentence.push(" \u00B7 " + plural(expired, "certificate") + " already expired");
     append(clear($("next-expiry")), sentence);
+    renderReadiness();
     $("notes").textContent = (team ? "Team " + team + ". " : "") + state.notes.join(" ");
+  }
+
+  // Readiness for shorter lifetimes (CA/B Forum SC-081), as GET /certificates sums it up for the
+  // team's publicly trusted endpoints; nothing is said while there are none.
+  function renderReadiness() {
+    var r = state.readiness;
+    var line = $("readiness");
+    line.hidden = !r || !(r.endpoints_with_cadence + r.endpoints_without_renewal_seen);
+    if (line.hidden) return;
+    var parts = [el("strong", {}, "Shorter lifetimes: "),
+      plural(r.endpoints_with_cadence, "public endpoint") + " with a renewal seen (" +
+        r.ready_for_100_days + " ready for 100-day certificates, " + r.ready_for_47_days + " for 47-day ones)"];
+    if (r.endpoints_without_renewal_seen) parts.push("; " + r.endpoints_without_renewal_seen + " without a renewal seen yet");
+    parts.push(".");
+    var step = r.next_step;
+    if (step && r.not_ready_for_next_step.length) {
+      parts.push(" Not ready for " + step.max_days + "-day certificates (from " + step.since + "): " +
+        r.not_ready_for_next_step.join(", ") + ".");
+    }
+    append(clear(line), parts);
   }
 
   var SVG = "http://www.w3.org/2000/svg";
@@ -484,6 +507,31 @@
       served.length ? el("ol", { class: "chain" }, served.map(certificateItem)) : el("p", { class: "muted" }, "No certificate was read."));
   }
 
+  function yesNo(ready) { return ready === true ? "yes" : ready === false ? "no" : "not known yet"; }
+
+  // How the endpoint's certificates are renewed (a registered target's history), and for which
+  // of the coming maximum lifetimes that is soon enough.
+  function cadenceSection(cadence) {
+    var step = cadence.next_step;
+    return [
+      el("h3", {}, "Renewal cadence"),
+      el("dl", { class: "facts" },
+        fact("Certificates seen", String(cadence.certificates_seen)),
+        fact("Renewed at age", cadence.renewed_at_age_days === null ? null : plural(cadence.renewed_at_age_days, "day")),
+        fact("Least days left", cadence.least_days_left === null ? null : plural(cadence.least_days_left, "day")),
+        fact("Ready for 100 days", yesNo(cadence.ready_for_100_days)),
+        fact("Ready for 47 days", yesNo(cadence.ready_for_47_days)),
+        fact("Next cut", step ? step.max_days + " days from " + step.since + " \u2014 ready: " + yesNo(step.ready) : null)),
+      cadence.renewals.length
+        ? el("ol", { class: "renewals" }, cadence.renewals.map(function (r) {
+          return el("li", {}, "Renewed " + day(r.at) + ", " + plural(r.days_since_previous_change, "day") +
+            " after the change before (the old certificate was " + plural(r.age_days, "day") + " old, " +
+            plural(r.days_left, "day") + " left)");
+        }))
+        : el("p", { class: "muted" }, "No renewal seen yet.")
+    ];
+  }
+
   function targetBody(target, result) {
     var spec = [
       fact("Status", statusBadge(target.latest ? target.latest.status : "pending")),
@@ -504,6 +552,7 @@
       return parts;
     }
     parts.push(el("h3", {}, "Findings"), findingList(result.findings));
+    if (result.cadence) parts.push(cadenceSection(result.cadence));
     var addresses = result.results || [];
     parts.push(el("h3", {}, plural(addresses.length, "address") + " behind " + (result.host || target.host)));
     addresses.forEach(function (r) { parts.push(addressSection(r, addresses.length > 1)); });
