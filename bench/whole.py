@@ -11,8 +11,9 @@ from child processes), it measures:
 - ``openssl s_time -new`` against one endpoint for a few seconds: the raw limit of full TLS
   handshakes of one OpenSSL process on this machine, and the CPU its client spends on each (the
   floor under any checker built on the same OpenSSL);
-- the handshakes alone: certwatch's TLS probe (Python's ssl) over every endpoint, one at a time,
-  reading each chain and judging nothing — what a check costs before certwatch does its work;
+- certwatch's floor (``bench/floor.py``, a fresh process each round): the TLS handshake (Python's
+  ssl) and the judging of the chain, one target at a time, nothing else — what no check on this
+  stack can do without, as a ratio of blackbox's whole check;
 - start-up: ``certwatch check --help`` (median of 10) beside ``python -c pass``; and importing
   ``app.py`` beside a bare Chalice app that imports boto3.
 
@@ -154,20 +155,19 @@ def run_s_time(port: int, seconds: int) -> tuple[float, float] | None:
     return handshakes / float(match.group(2)), cpu * 1000 / handshakes
 
 
-def handshakes_alone(zoo: loopback.Zoo) -> float:
-    """CPU milliseconds per handshake of certwatch's probe alone (Python's ssl), one at a time over every
-    endpoint: reading each served chain and judging none of it, the floor under a check on this stack."""
-    from chalicelib.checks.tlsprobe import TlsProbe
-    from chalicelib.domain.endpoints import parse_target
-    from chalicelib.errors import ProbeError
-
-    probe = TlsProbe()
-    endpoints = [parse_target(target) for target in zoo.targets()]
-    started = time.process_time()
-    for endpoint in endpoints:
-        with contextlib.suppress(ProbeError):
-            probe.handshake(endpoint, "127.0.0.1", timeout=10)
-    return (time.process_time() - started) * 1000 / len(endpoints)
+def run_floor(folder: Path) -> tuple[float, float]:
+    """certwatch's floor (``bench/floor.py``, in a fresh process): CPU ms per target of the handshake,
+    and of judging the chain, one target at a time over the targets ``run_certwatch`` wrote."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.floor", str(folder / "targets.txt"), str(folder / "root.pem")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env=ENV,
+    )
+    handshake, judging = done.stdout.split()
+    return float(handshake), float(judging)
 
 
 def startup() -> tuple[float, float]:
@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-processes", type=int, default=2, help="processes serving TLS (default 2)")
     parser.add_argument("--concurrency", type=int, default=32, help="blackbox probes in flight (default 32)")
     parser.add_argument("--s-time", type=int, default=5, help="seconds of openssl s_time (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of each contender, in turn (default 3)")
     parser.add_argument("--install", action="store_true", help=f"apt-get install {BLACKBOX} when it is missing")
     parser.add_argument("certwatch_args", nargs="*", help="extra options for certwatch check (after --)")
     args = parser.parse_args(argv)
@@ -227,32 +228,51 @@ def main(argv: list[str] | None = None) -> int:
     with loopback.serving(args.endpoints, args.server_processes) as zoo, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         _child_cpu()
-        mine = run_certwatch(zoo, folder, args.certwatch_args)
-        theirs = run_blackbox(zoo, folder, args.concurrency)
+        mine: list[Run] = []
+        theirs: list[Run] = []
+        floors: list[tuple[float, float]] = []
+        for _ in range(max(1, args.rounds)):  # in turn, so a drift of the machine's speed hits every row alike
+            mine.append(run_certwatch(zoo, folder, args.certwatch_args))
+            blackbox = run_blackbox(zoo, folder, args.concurrency)
+            if blackbox is not None:
+                theirs.append(blackbox)
+            floors.append(run_floor(folder))
         raw = run_s_time(zoo.ports[0], args.s_time)
-        floor = handshakes_alone(zoo)
+    rounds = len(mine)
+    print(f"  medians of {rounds} rounds (lowest-highest in brackets); the ratios are each round's own")
     rows = [("certwatch check --json", mine)]
-    if theirs is not None:
+    if theirs:
         rows.append((f"blackbox_exporter tcp+tls ({args.concurrency} at once)", theirs))
-    for label, run in rows:
+    for label, runs in rows:
         print(
-            f"  {label:<40} {run.rate:7,.0f} checks/s  {run.cpu_ms:5.2f} CPU ms/check  "
-            f"{run.wall:6.2f} s wall  ({run.ok} ok of {run.checks})"
+            f"  {label:<40} {_spread([r.rate for r in runs], '{:,.0f}')} checks/s  "
+            f"{_spread([r.cpu_ms for r in runs])} CPU ms/check  {_spread([r.wall for r in runs])} s wall  "
+            f"({runs[0].ok} ok of {runs[0].checks})"
         )
-    if theirs is None:
+    if not theirs:
         print(f"  blackbox_exporter: not installed (apt-get install {BLACKBOX}, or --install): row skipped")
     else:
+        pairs = list(zip(mine, theirs, strict=True))
         print(
-            f"  ratio certwatch / blackbox: {mine.rate / theirs.rate:.2f}x checks/s, "
-            f"{mine.cpu_ms / theirs.cpu_ms:.2f}x CPU per check"
+            f"  ratio certwatch / blackbox: {_spread([m.rate / t.rate for m, t in pairs])}x checks/s, "
+            f"{_spread([m.cpu_ms / t.cpu_ms for m, t in pairs])}x CPU per check"
         )
     if raw is not None:
         print(
             f"  openssl s_time -new (one endpoint, {args.s_time} s): {raw[0]:,.0f} handshakes/s, "
             f"{raw[1]:.2f} CPU ms per handshake (OpenSSL's client alone)"
         )
-    versus = "" if theirs is None else f" ({floor / theirs.cpu_ms:.2f}x blackbox's whole check)"
-    print(f"  handshakes alone, certwatch's probe (Python's ssl), one at a time: {floor:.2f} CPU ms each{versus}")
+    handshakes, judgings = [h for h, _ in floors], [j for _, j in floors]
+    print(
+        f"  certwatch's floor, one target at a time (bench/floor.py): the handshake {_spread(handshakes)} "
+        f"+ judging the chain {_spread(judgings)} CPU ms"
+    )
+    if theirs:
+        against = list(zip(floors, theirs, strict=True))
+        print(
+            f"    as blackbox's whole check: the handshake {_spread([h / t.cpu_ms for (h, _), t in against])}x, "
+            f"with the judging {_spread([(h + j) / t.cpu_ms for (h, j), t in against])}x"
+        )
     help_s, python_s = startup()
     print(
         f"  start-up: certwatch check --help {help_s * 1000:.0f} ms, "
@@ -264,6 +284,14 @@ def main(argv: list[str] | None = None) -> int:
         f"({app_s / bare_s:.2f}x; median of 5)"
     )
     return 0
+
+
+def _spread(values: list[float], form: str = "{:.2f}") -> str:
+    """The median, and the lowest and highest in brackets when there are several."""
+    middle = form.format(statistics.median(values))
+    if len(values) < 2:
+        return middle
+    return f"{middle} ({form.format(min(values))}-{form.format(max(values))})"
 
 
 @contextlib.contextmanager

@@ -1,0 +1,41 @@
+"""The whole-process benchmark runs and prints its rows (a small zoo, one round): it does not rot.
+
+Speed is never asserted here (bench/README.md holds the figures); only that every row is there
+and reads as figures.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+FIGURE = r"\d+(?:\.\d+)?"
+
+
+def test_the_whole_process_benchmark_prints_every_row() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.whole", "--endpoints", "8", "--rounds", "1", "--s-time", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
+    assert re.search(rf"certwatch check --json +{FIGURE} checks/s +{FIGURE} CPU ms/check .*\(3 ok of 8\)", out), out
+    assert "ratio certwatch / blackbox" in out or "blackbox_exporter: not installed" in out, out
+    floor = re.search(rf"the handshake ({FIGURE}) \+ judging the chain ({FIGURE}) CPU ms", out)
+    assert floor is not None, out
+    assert float(floor[1]) > 0
+    assert float(floor[2]) > 0
+    assert re.search(rf"start-up: certwatch check --help {FIGURE} ms", out), out
+    assert re.search(rf"cold import: app.py {FIGURE} ms, bare Chalice app with boto3 {FIGURE} ms", out), out
