@@ -252,11 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     if not theirs:
         print(f"  blackbox_exporter: not installed (apt-get install {BLACKBOX}, or --install): row skipped")
     else:
-        pairs = list(zip(mine, theirs, strict=True))
-        print(
-            f"  ratio certwatch / blackbox: {_spread([m.rate / t.rate for m, t in pairs])}x checks/s, "
-            f"{_spread([m.cpu_ms / t.cpu_ms for m, t in pairs])}x CPU per check"
-        )
+        print(ratio_line(mine, theirs))
     if raw is not None:
         print(
             f"  openssl s_time -new (one endpoint, {args.s_time} s): {raw[0]:,.0f} handshakes/s, "
@@ -267,8 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         f"  certwatch's floor, one target at a time (bench/floor.py): the handshake {_spread(handshakes)} "
         f"+ judging the chain {_spread(judgings)} CPU ms"
     )
-    if theirs:
-        against = list(zip(floors, theirs, strict=True))
+    against = [(floor, t) for floor, t in zip(floors, theirs, strict=False) if t.cpu > 0]
+    if against:
         print(
             f"    as blackbox's whole check: the handshake {_spread([h / t.cpu_ms for (h, _), t in against])}x, "
             f"with the judging {_spread([(h + j) / t.cpu_ms for (h, j), t in against])}x"
@@ -284,6 +280,15 @@ def main(argv: list[str] | None = None) -> int:
         f"({app_s / bare_s:.2f}x; median of 5)"
     )
     return 0
+
+
+def ratio_line(mine: list[Run], theirs: list[Run]) -> str:
+    """certwatch / blackbox, each round's own ratio: checks/s, and CPU per check where blackbox's was measurable."""
+    pairs = list(zip(mine, theirs, strict=True))
+    cpu = [m.cpu_ms / t.cpu_ms for m, t in pairs if t.cpu > 0]
+    return f"  ratio certwatch / blackbox: {_spread([m.rate / t.rate for m, t in pairs])}x checks/s, " + (
+        f"{_spread(cpu)}x CPU per check" if cpu else _TOO_SHORT
+    )
 
 
 def _spread(values: list[float], form: str = "{:.2f}") -> str:
@@ -322,6 +327,10 @@ def _wait_healthy(port: int) -> None:
                 return
         time.sleep(0.05)
     raise RuntimeError("blackbox_exporter did not start")
+
+
+# The exporter's CPU is read from /proc in clock ticks (10 ms): a small run can show none.
+_TOO_SHORT = "CPU per check not compared: blackbox's run was too short to measure (use more endpoints)"
 
 
 def _proc_cpu(pid: int) -> float:

@@ -39,3 +39,18 @@ def test_the_whole_process_benchmark_prints_every_row() -> None:
     assert float(floor[2]) > 0
     assert re.search(rf"start-up: certwatch check --help {FIGURE} ms", out), out
     assert re.search(rf"cold import: app.py {FIGURE} ms, bare Chalice app with boto3 {FIGURE} ms", out), out
+
+
+def test_a_blackbox_run_too_short_to_show_cpu_is_not_divided_by() -> None:
+    """blackbox's CPU is read in 10 ms clock ticks: a small run can show none (it once ended the benchmark)."""
+    from bench.whole import Run, ratio_line
+
+    mine = [Run(checks=8, wall=0.2, cpu=0.05, ok=3)]
+
+    assert ratio_line(mine, [Run(checks=8, wall=0.1, cpu=0.0, ok=8)]) == (
+        "  ratio certwatch / blackbox: 0.50x checks/s, "
+        "CPU per check not compared: blackbox's run was too short to measure (use more endpoints)"
+    )
+    assert ratio_line(mine, [Run(checks=8, wall=0.1, cpu=0.01, ok=8)]) == (
+        "  ratio certwatch / blackbox: 0.50x checks/s, 5.00x CPU per check"
+    )
