@@ -94,6 +94,40 @@ class Figures:
         return "\n".join(lines)
 
 
+def start_local_stack(
+    api: int, aws: int, demo: int, token: str, sweep_seconds: float, extra: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """``python -m lab.local`` from the repository root on these ports, its output on one text pipe.
+
+    No Slack webhook or generic webhook from this environment reaches it; ``extra`` sets what the
+    caller wants (``CERTWATCH_SLACK_WEBHOOK_URL`` pointing at a test receiver, say).
+    """
+    env = {
+        **os.environ,
+        "PORT": str(api),
+        "CERTWATCH_LOCAL_AWS_PORT": str(aws),
+        "CERTWATCH_DEMO_PORT": str(demo),
+        "CERTWATCH_SWEEP_SECONDS": f"{sweep_seconds:g}",
+        "CERTWATCH_BOOTSTRAP_TOKEN": token,
+        "PYTHONUNBUFFERED": "1",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+    for name in ("CERTWATCH_SLACK_WEBHOOK_URL", "CERTWATCH_WEBHOOK_URL", "CERTWATCH_WEBHOOK_SECRET"):
+        env.pop(name, None)
+    env.update(extra or {})
+    return subprocess.Popen(
+        [sys.executable, "-m", "lab.local"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+
+
 class LocalStackProcess:
     """``python -m lab.local`` on free ports, its output kept; stopped with Ctrl-C (SIGINT)."""
 
@@ -101,28 +135,7 @@ class LocalStackProcess:
         self.api_port, aws_port, demo_port = free_ports()
         self.demo_healthy = demo_port + 1  # the second demo endpoint is the healthy one
         self.token = token
-        env = {
-            **os.environ,
-            "PORT": str(self.api_port),
-            "CERTWATCH_LOCAL_AWS_PORT": str(aws_port),
-            "CERTWATCH_DEMO_PORT": str(demo_port),
-            "CERTWATCH_SWEEP_SECONDS": f"{sweep_seconds:g}",
-            "CERTWATCH_BOOTSTRAP_TOKEN": token,
-            "PYTHONUNBUFFERED": "1",
-            "NO_PROXY": "127.0.0.1,localhost",
-            "no_proxy": "127.0.0.1,localhost",
-        }
-        env.pop("CERTWATCH_SLACK_WEBHOOK_URL", None)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "lab.local"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-        )
+        self.process = start_local_stack(self.api_port, aws_port, demo_port, token, sweep_seconds)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, name="local-stack-output", daemon=True)
         self._reader.start()

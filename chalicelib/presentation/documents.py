@@ -19,8 +19,7 @@ from chalicelib.domain.models import TargetReport, short_name
 from chalicelib.domain.targets import BULK_OUTCOMES, BulkOutcome, Page, ResultSummary, Target
 from chalicelib.presentation import shapes
 from chalicelib.presentation.reports import columns, report_to_dict
-from chalicelib.presentation.schema import ABSENT, to_json
-from chalicelib.presentation.schema import iso as iso  # the one timestamp format, for everything that writes one
+from chalicelib.presentation.schema import ABSENT, iso, to_json
 
 
 def readiness_to_dict(readiness: Readiness) -> dict[str, Any]:

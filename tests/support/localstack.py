@@ -9,25 +9,22 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench.local import free_ports as bench_free_ports
+from bench.local import start_local_stack
 from tests.support import contract
 
-ROOT = Path(__file__).resolve().parents[2]
 SWEEP_SECONDS = 2
 STARTUP_TIMEOUT = 40.0
 STOP_TIMEOUT = 15.0
@@ -115,33 +112,12 @@ def local_stack(
     ports: Ports, token: str, slack_url: str | None = None, webhook: tuple[str, str] | None = None
 ) -> Iterator[Stack]:
     """``python -m lab.local`` from the repository root, healthy; killed in the end whatever happens."""
-    env = {
-        **os.environ,
-        "PORT": str(ports.api),
-        "CERTWATCH_LOCAL_AWS_PORT": str(ports.aws),
-        "CERTWATCH_DEMO_PORT": str(ports.demo),
-        "CERTWATCH_SWEEP_SECONDS": str(SWEEP_SECONDS),
-        "CERTWATCH_BOOTSTRAP_TOKEN": token,
-        "PYTHONUNBUFFERED": "1",
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-    }
-    for name in ("CERTWATCH_SLACK_WEBHOOK_URL", "CERTWATCH_WEBHOOK_URL", "CERTWATCH_WEBHOOK_SECRET"):
-        env.pop(name, None)
+    extra = {}
     if slack_url is not None:
-        env["CERTWATCH_SLACK_WEBHOOK_URL"] = slack_url
+        extra["CERTWATCH_SLACK_WEBHOOK_URL"] = slack_url
     if webhook is not None:
-        env["CERTWATCH_WEBHOOK_URL"], env["CERTWATCH_WEBHOOK_SECRET"] = webhook
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lab.local"],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        bufsize=1,
-    )
+        extra["CERTWATCH_WEBHOOK_URL"], extra["CERTWATCH_WEBHOOK_SECRET"] = webhook
+    process = start_local_stack(ports.api, ports.aws, ports.demo, token, SWEEP_SECONDS, extra)
     stack = Stack(process, ports, token)
     assert process.stdout is not None
     stdout = process.stdout
