@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
 from chalicelib.adapters.sns import SnsPublisher
 from chalicelib.domain.alerts import Notification
+from tests.support.webhooks import Receiver
 
 
 class Clock:
@@ -98,58 +97,30 @@ class RecordingSqs:
 
 
 class SlackReceiver:
-    """A Slack incoming webhook on 127.0.0.1 that records the JSON bodies POSTed to it."""
+    """A Slack incoming webhook on 127.0.0.1 (a tests/support/webhooks Receiver) that hands back the JSON posted."""
 
     def __init__(self) -> None:
-        self.posts: list[dict[str, Any]] = []
-        self._arrived = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                body = json.loads(self.rfile.read(length) or b"null")
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-                with receiver._arrived:
-                    receiver.posts.append(body)
-                    receiver._arrived.notify_all()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # keep the test output for the test
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="slack-receiver", daemon=True)
+        self._receiver = Receiver()
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/services/T000/B000/XXXX"
+        return self._receiver.url("/services/T000/B000/XXXX")
+
+    @property
+    def posts(self) -> list[dict[str, Any]]:
+        return [delivery.json() for delivery in self._receiver.accepted]
 
     def wait_for(self, matches: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
         """The first post ``matches`` accepts, waiting up to ``timeout`` seconds for it."""
-        deadline = time.monotonic() + timeout
-        with self._arrived:
-            while True:
-                for post in self.posts:
-                    if matches(post):
-                        return post
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"no matching Slack post within {timeout:g}s; got {self.posts!r}")
-                self._arrived.wait(left)
+        post: dict[str, Any] = self._receiver.wait_for_one(lambda delivery: matches(delivery.json()), timeout).json()
+        return post
 
     def __enter__(self) -> Self:
-        self._thread.start()
+        self._receiver.__enter__()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._receiver.__exit__(kind, value, tb)
 
 
 def slack_text(post: Mapping[str, Any]) -> str:

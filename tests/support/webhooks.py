@@ -149,6 +149,18 @@ class Receiver:
                 self._lock.wait(left)
             return list(self.accepted)
 
+    def wait_for_one(self, matches: Callable[[Delivery], bool], timeout: float = 10.0) -> Delivery:
+        """The first accepted delivery ``matches`` accepts, waiting up to ``timeout`` seconds for it."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                for delivery in self.accepted:
+                    if matches(delivery):
+                        return delivery
+                left = deadline - time.monotonic()
+                assert left > 0, f"no matching delivery within {timeout:g}s; got {self.accepted!r}"
+                self._lock.wait(left)
+
     def _take(self, delivery: Delivery) -> tuple[int, dict[str, str]]:
         with self._lock:
             self.requests.append(delivery)
