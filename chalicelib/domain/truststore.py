@@ -7,13 +7,15 @@ CA/Browser Forum's profile for public CAs (see ``pathvalidation``).
 
 from __future__ import annotations
 
+import re
 import ssl
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.verification import Store
@@ -82,22 +84,102 @@ class TrustStore:
 
 
 def parse_pem_bundle(pem: bytes, *, source: str = "bundle") -> list[x509.Certificate]:
-    """Every certificate in a PEM bundle; TrustStoreError when there is none or it is malformed."""
-    try:
-        with warnings.catch_warnings():
-            # Public bundles still hold a few old roots with a zero or negative serial number.
-            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-            certs = x509.load_pem_x509_certificates(pem)
-    except ValueError as exc:  # cryptography's text names its own internals, not the problem
+    """Every certificate of a PEM bundle, each read whole; TrustStoreError naming the first that is not.
+
+    What a caller hands in (a target's ``ca_bundle``, ``--ca-file``) is refused here, at the edge,
+    so that no check ever meets a certificate it cannot read.
+    """
+    certs, problems = read_pem_bundle(pem, source=source)
+    if problems:
+        raise TrustStoreError(problems[0])
+    return certs
+
+
+def read_pem_bundle(pem: bytes, *, source: str = "bundle") -> tuple[list[x509.Certificate], list[str]]:
+    """The certificates of a PEM bundle that read whole, and a line for each block that does not.
+
+    cryptography parses lazily: a subject that is not UTF-8, say, loads and then raises in
+    whatever code first reads it. Every field is read here, so a certificate either is usable
+    anywhere or is named (with its place in the bundle) as the one that is not. A bundle with no
+    certificate at all is one problem.
+    """
+    blocks = _PEM_CERTIFICATE.findall(pem)
+    if not blocks:
         problem = (
             "a certificate block in it is not a valid X.509 certificate (or its base64 or END line is broken)"
             if b"-----BEGIN CERTIFICATE-----" in pem
             else "no PEM certificate block (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----) in it"
         )
-        raise TrustStoreError(f"{source}: not a PEM certificate bundle: {problem}") from exc
-    if not certs:
-        raise TrustStoreError(f"{source}: no certificate found")
-    return certs
+        return [], [f"{source}: not a PEM certificate bundle: {problem}"]
+    certs, problems = [], []
+    for position, block in enumerate(blocks, start=1):
+        where = f"certificate {position} of {len(blocks)}" if len(blocks) > 1 else "its certificate"
+        try:
+            certs.append(_read_whole(block))
+        except _Unreadable as exc:
+            problems.append(f"{source}: {where} cannot be used: {exc}")
+    return certs, problems
+
+
+# One whole block, BEGIN to END: a block with a broken END line is no block (said as such above).
+_PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", re.DOTALL)
+
+
+class _Unreadable(Exception):
+    """What part of a certificate cannot be read, in words."""
+
+
+def _read_whole(block: bytes) -> x509.Certificate:
+    with warnings.catch_warnings():
+        # Public bundles still hold a few old roots with a zero or negative serial number.
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        try:
+            cert = x509.load_pem_x509_certificate(block)
+        except x509.InvalidVersion as exc:
+            raise _Unreadable(
+                f"its X.509 version field says v{exc.parsed_version + 1}; certificates are v3 (or v1, some old roots)"
+            ) from exc
+        except Exception as exc:  # whatever cryptography raises: the caller's bytes, not our bug
+            raise _Unreadable(f"it is not a valid X.509 certificate ({_der_problem(exc)})") from exc
+        for part, read in _PARTS:
+            try:
+                read(cert)
+            except Exception as exc:  # ValueError, UnsupportedAlgorithm, DuplicateExtension, ...
+                raise _Unreadable(f"{part} cannot be read ({_der_problem(exc)})") from exc
+    return cert
+
+
+# Every part of a certificate that a check may read, in the order a reader meets them.
+_PARTS: tuple[tuple[str, Callable[[x509.Certificate], object]], ...] = (
+    ("its serial number", lambda c: c.serial_number),
+    ("its subject", lambda c: (c.subject.rfc4514_string(), c.subject.public_bytes())),
+    ("its issuer", lambda c: (c.issuer.rfc4514_string(), c.issuer.public_bytes())),
+    ("its validity dates", lambda c: (c.not_valid_before_utc, c.not_valid_after_utc)),
+    ("its extensions", lambda c: [extension.value for extension in c.extensions]),
+    ("its public key", lambda c: c.public_key()),
+    ("its signature algorithm", lambda c: (c.signature_algorithm_oid, c.signature_hash_algorithm)),
+)
+# What cryptography's DER parser calls the trouble (its messages quote Rust debug output).
+_DER_KINDS = {
+    "InvalidValue": "a value is not what its type allows, such as text that is not UTF-8",
+    "InvalidLength": "a length is wrong",
+    "ShortData": "it is cut short",
+    "ExtraData": "bytes follow where none may",
+    "UnexpectedTag": "a field is not the one expected there",
+    "InvalidSetOrdering": "a SET is not in DER order",
+    "UnknownDefinedBy": "an algorithm it names is unknown",
+}
+
+
+def _der_problem(exc: Exception) -> str:
+    if isinstance(exc, x509.DuplicateExtension):
+        return f"the extension {exc.oid.dotted_string} appears twice"
+    if isinstance(exc, UnsupportedAlgorithm):
+        return "it uses an algorithm certwatch does not support"
+    kind = re.search(r"kind: (\w+)", str(exc))
+    if kind is not None:
+        return _DER_KINDS.get(kind[1], f"malformed DER: {kind[1]}")
+    return str(exc) or type(exc).__name__
 
 
 def load_pem_file(path: str | Path) -> list[x509.Certificate]:

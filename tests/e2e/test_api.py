@@ -16,7 +16,7 @@ from chalicelib.http.payloads import MAX_BODY_BYTES
 from lab.certs import make_ca, make_cert
 from lab.servers import TlsServer
 from tests.support.api import LOOPBACK, LOOPBACK_PINS, Api, LoopbackTls, Reply, Stack, Stacks, client_transport
-from tests.support.pki import Pki
+from tests.support.pki import UNREADABLE_ANCHORS, Pki, unreadable_anchor
 
 MISSING_ID = "tg_000000000000deadbeef"
 # Every route behind the token; ``{id}`` is filled with an existing target's id.
@@ -778,6 +778,40 @@ def test_bulk_json_reports_every_row_and_a_bad_row_blocks_nothing(api: Api, stac
     assert all("target" not in r for r in results if r["outcome"] != "created")
     assert stack.queue.sent == [("alpha", existing["id"]), ("alpha", one["id"]), ("alpha", four["id"])]
     assert sorted(ids(api.get("/targets"))) == sorted([existing["id"], one["id"], four["id"]])
+
+
+@pytest.mark.parametrize("kind", sorted(UNREADABLE_ANCHORS))
+def test_a_ca_bundle_that_does_not_read_whole_is_400_naming_it_alone_or_in_a_bulk(
+    api: Api, stack: Stack, pki: Pki, kind: str
+) -> None:
+    bundle = (pki.root.pem + unreadable_anchor(kind)).decode()
+    alone = api.post("/targets", {"target": f"https://alone-{kind}.example.com", "ca_bundle": bundle})
+    assert alone.status == 400, alone
+    assert (alone.error["code"], alone.error["field"]) == ("invalid_field", "ca_bundle")
+    assert alone.error["message"].startswith("ca_bundle: certificate 2 of 2 cannot be used: ")
+    assert UNREADABLE_ANCHORS[kind] in alone.error["message"]
+
+    good = pki.root.pem.decode()
+    rows = [
+        {"target": f"https://first-{kind}.example.com", "ca_bundle": good},
+        {"target": f"https://broken-{kind}.example.com", "ca_bundle": bundle},
+        {"target": f"https://third-{kind}.example.com"},
+    ]
+    bulk = api.post("/targets/bulk", rows)
+    assert bulk.status == 200, bulk
+    assert [r["outcome"] for r in bulk.body["results"]] == ["created", "rejected", "created"]
+    assert bulk.body["results"][1]["error"]["code"] == "invalid_field"
+    assert UNREADABLE_ANCHORS[kind] in bulk.body["results"][1]["error"]["message"]
+
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["target", "ca_bundle"])
+    writer.writerows([[f"https://csv-{row['target'][8:]}", row.get("ca_bundle", "")] for row in rows])
+    upload = api.post("/targets/bulk", raw=text.getvalue(), content_type="text/csv")
+    assert upload.status == 200, upload
+    assert [r["outcome"] for r in upload.body["results"]] == ["created", "rejected", "created"]
+    assert UNREADABLE_ANCHORS[kind] in upload.body["results"][1]["error"]["message"]
+    assert len(stack.queue.sent) == 4
 
 
 def test_bulk_accepts_an_object_with_a_targets_list(api: Api) -> None:

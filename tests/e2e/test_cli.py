@@ -19,6 +19,7 @@ from certwatch import cli
 from lab.certs import make_ca, make_cert
 from lab.servers import TlsServer
 from lab.zoo import Exhibit, Zoo, running_zoo
+from tests.support.pki import UNREADABLE_ANCHORS, Pki, unreadable_anchor
 
 # lab.servers enables TLS 1.0 on purpose (to serve legacy chains); Python 3.13 warns about that.
 
@@ -289,6 +290,26 @@ def test_a_usage_error_exits_3_with_a_message_and_no_traceback(args: list[str], 
     assert done.returncode == 3
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("command", ["check", "inspect"])
+@pytest.mark.parametrize("kind", sorted(UNREADABLE_ANCHORS))
+def test_a_ca_file_that_does_not_read_whole_is_one_line_and_exit_3(
+    tmp_path: Path, pki: Pki, command: str, kind: str
+) -> None:
+    ca_file = tmp_path / "team-ca.pem"
+    ca_file.write_bytes(pki.root.pem + unreadable_anchor(kind))
+    leaf = tmp_path / "leaf.pem"
+    leaf.write_bytes(pki.intermediate.pem)
+    what = "tls://127.0.0.1:9" if command == "check" else str(leaf)
+
+    done = run(command, "--ca-file", str(ca_file), what)
+
+    assert done.returncode == 3
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"certwatch: {ca_file}: certificate 2 of 2 cannot be used: "), line
+    assert UNREADABLE_ANCHORS[kind] in line
     assert done.stdout == ""
 
 

@@ -6,10 +6,16 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import hashes
 
-from chalicelib.domain.truststore import TrustStore, load_pem_file, load_trust_store, parse_pem_bundle
+from chalicelib.domain.truststore import (
+    TrustStore,
+    load_pem_file,
+    load_trust_store,
+    parse_pem_bundle,
+    read_pem_bundle,
+)
 from chalicelib.errors import CertwatchError, TrustStoreError
 from lab.certs import make_ca
-from tests.support.pki import Pki
+from tests.support.pki import UNREADABLE_ANCHORS, Pki, unreadable_anchor
 
 
 def test_a_store_counts_each_anchor_once(pki: Pki) -> None:
@@ -78,6 +84,35 @@ def test_parses_every_certificate_of_a_bundle(pki: Pki) -> None:
 def test_what_is_no_bundle_is_a_trust_store_error_naming_its_source(pem: bytes) -> None:
     with pytest.raises(TrustStoreError, match=r"^team-ca\.pem: "):
         parse_pem_bundle(pem, source="team-ca.pem")
+
+
+@pytest.mark.parametrize("kind", sorted(UNREADABLE_ANCHORS))
+def test_a_certificate_that_loads_but_does_not_read_whole_is_refused_naming_its_place_and_part(
+    pki: Pki, kind: str
+) -> None:
+    bundle = pki.root.pem + unreadable_anchor(kind) + pki.intermediate.pem
+    with pytest.raises(TrustStoreError) as caught:
+        parse_pem_bundle(bundle, source="ca_bundle")
+    message = str(caught.value)
+    assert message.startswith("ca_bundle: certificate 2 of 3 cannot be used: "), message
+    assert UNREADABLE_ANCHORS[kind] in message
+    assert "ParseError" not in message, "cryptography's internals stay out"
+    assert "{" not in message
+
+
+@pytest.mark.parametrize("kind", sorted(UNREADABLE_ANCHORS))
+def test_a_store_built_from_what_reads_whole_can_be_judged_against(pki: Pki, kind: str) -> None:
+    certs, problems = read_pem_bundle(pki.root.pem + unreadable_anchor(kind), source="ca_bundle")
+    assert [c.fingerprint(hashes.SHA256()).hex() for c in certs] == [pki.root.fingerprint]
+    assert len(problems) == 1
+    assert problems[0].startswith("ca_bundle: certificate 2 of 2 cannot be used: ")
+    store = TrustStore([], certs)  # reads each anchor's subject: it would raise on the broken one
+    assert store.issuers_named(pki.root.cert.subject) == certs
+
+
+def test_a_lone_broken_certificate_is_named_without_a_count() -> None:
+    with pytest.raises(TrustStoreError, match=r"^team-ca\.pem: its certificate cannot be used: its subject"):
+        parse_pem_bundle(unreadable_anchor("subject-not-utf8"), source="team-ca.pem")
 
 
 def test_trust_store_errors_are_certwatch_errors() -> None:
