@@ -104,8 +104,12 @@ class CheckEngine:
                 for address in resolved.addresses
             ]
         for request, outcome in zip(pending, probes, strict=True):
-            results = (outcome,) if isinstance(outcome, CheckResult) else tuple(f.result() for f in outcome)
-            yield _report(request.endpoint, results, self._clock())
+            try:
+                results = (outcome,) if isinstance(outcome, CheckResult) else tuple(f.result() for f in outcome)
+                yield _report(request.endpoint, results, self._clock())
+            except Exception as exc:  # a bug must cost one report, never the batch
+                logger.exception("unexpected error reporting on %s", request.endpoint)
+                yield unchecked(request.endpoint, f"internal error while checking: {exc!r}", self._clock())
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -136,6 +140,24 @@ class CheckEngine:
             if left <= 0:
                 raise ProbeError(FailureReason.TIMEOUT, f"no answer within {self._timeout:g}s (DNS)")
             handshake = self._probe.handshake(request.endpoint, address, timeout=left)
+            now = self._clock()
+            analysis = analyze_chain(
+                list(handshake.served),
+                name=request.endpoint.checked_name,
+                now=now,
+                trust=request.trust or self._trust,
+                policy=request.policy,
+            )
+            extra = self._ask_the_ca(request, analysis, now)
+            if extra:
+                analysis = replace(analysis, findings=analysis.findings + extra)
+            return analysis.result(
+                now,
+                address=address,
+                tls_version=handshake.tls_version,
+                cipher=handshake.cipher,
+                elapsed_ms=_ms_since(begun),
+            )
         except ProbeError as exc:
             return _failed(address, exc, self._clock(), _ms_since(begun))
         except ForbiddenAddressError as exc:
@@ -145,24 +167,6 @@ class CheckEngine:
             logger.exception("unexpected error checking %s at %s", request.endpoint, address)
             error = ProbeError(FailureReason.TLS, f"internal error while checking: {exc!r}")
             return _failed(address, error, self._clock(), _ms_since(begun))
-        now = self._clock()
-        analysis = analyze_chain(
-            list(handshake.served),
-            name=request.endpoint.checked_name,
-            now=now,
-            trust=request.trust or self._trust,
-            policy=request.policy,
-        )
-        extra = self._ask_the_ca(request, analysis, now)
-        if extra:
-            analysis = replace(analysis, findings=analysis.findings + extra)
-        return analysis.result(
-            now,
-            address=address,
-            tls_version=handshake.tls_version,
-            cipher=handshake.cipher,
-            elapsed_ms=_ms_since(begun),
-        )
 
     def _ask_the_ca(self, request: CheckRequest, analysis: ChainAnalysis, now: datetime) -> tuple[Finding, ...]:
         """What the CA says of the served path: revocation, and an ACME CA's renewal window."""

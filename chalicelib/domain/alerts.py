@@ -63,6 +63,7 @@ _PROBLEM_NAMES = {
     FindingCode.WEAK_SIGNATURE: "weak signature",
     FindingCode.RENEWAL_OVERDUE: "renewal overdue",
     FindingCode.CERTIFICATE_UNPARSEABLE: "unparseable certificate",
+    FindingCode.CA_BUNDLE_UNUSABLE: "the target's CA bundle cannot be used",
     FindingCode.RENEWAL_FAILED: "ACM renewal failed",
     FindingCode.LIFETIME_EXCEEDS_POLICY: "lifetime over the public CAs' maximum",
     FindingCode.RENEWAL_CADENCE_AT_RISK: "renewal cadence too slow for shorter lifetimes",

@@ -10,9 +10,9 @@ from dataclasses import dataclass, replace
 from chalicelib.checks.engine import CheckEngine, CheckRequest
 from chalicelib.domain.alerts import Notification
 from chalicelib.domain.cadence import Sighting, cadence_finding, observed_cadence
-from chalicelib.domain.models import TargetReport
+from chalicelib.domain.models import Finding, FindingCode, Severity, TargetReport
 from chalicelib.domain.targets import ResultSummary, Target, next_check
-from chalicelib.domain.truststore import TrustStore, parse_pem_bundle
+from chalicelib.domain.truststore import TrustStore, read_pem_bundle
 from chalicelib.errors import CertwatchError, NotFoundError, StoreError
 from chalicelib.services.store import CertificateHistory, TargetStore
 
@@ -58,25 +58,27 @@ class TargetChecker:
         """Check every target concurrently, store each result and alert on it.
 
         Returns what was checked, and the targets whose result could not be stored or alerted
-        on (to be retried); a target deleted meanwhile is in neither.
+        on (to be retried); a target deleted meanwhile is in neither. Whatever goes wrong with
+        one target (its CA bundle, the engine, its history, the store, the alerts) costs that
+        target alone.
         """
-        requests = [
-            CheckRequest(
-                t.endpoint,
-                t.spec.policy,
-                self._trust_for(t.spec.ca_bundle),
-                revocation=t.spec.revocation,
-                renewal_info=t.spec.ari,
-            )
-            for t in targets
-        ]
         checked: list[CheckedTarget] = []
         failed: list[Target] = []
-        for target, report in zip(targets, self._engine.check_many(requests), strict=True):
+        ready: list[tuple[Target, _Prepared]] = []
+        for target in targets:
             try:
-                report = self._with_cadence(target, report)
+                ready.append((target, self._prepare(target)))
+            except Exception:  # a bug on one target costs that target's message, never the batch
+                logger.exception("preparing the check of %s/%s failed", target.team, target.id)
+                failed.append(target)
+        reports = self._engine.check_many([setup.request for _, setup in ready])
+        for (target, setup), report in zip(ready, reports, strict=True):
+            try:
+                report = _with_findings(report, setup.findings)
+                report, sightings = self._with_cadence(target, report)
                 upcoming = next_check(report.checked_at, target.spec.check_interval_minutes)
-                self._store.save_result(target.team, target.id, ResultSummary.of(report), report, upcoming)
+                summary = ResultSummary.of(report)
+                self._store.save_result(target.team, target.id, summary, report, upcoming, sightings=sightings)
                 notes = self._after_check(target, report) if self._after_check else []
             except NotFoundError:
                 continue  # deleted while it was being checked: nothing to record, nobody to tell
@@ -91,45 +93,69 @@ class TargetChecker:
             checked.append(CheckedTarget(target, report, tuple(notes)))
         return checked, failed
 
-    def _with_cadence(self, target: Target, report: TargetReport) -> TargetReport:
-        """Record the certificates first seen now; the report with the cadence, and its finding if any.
+    def _prepare(self, target: Target) -> _Prepared:
+        """What the engine is asked for this target, and what its CA bundle adds to the verdict."""
+        trust: TrustStore | None = None
+        findings: tuple[Finding, ...] = ()
+        if target.spec.ca_bundle is not None:
+            trust, findings = _with_bundle(self._trust, target.spec.ca_bundle)
+        spec = target.spec
+        request = CheckRequest(spec.endpoint, spec.policy, trust, revocation=spec.revocation, renewal_info=spec.ari)
+        return _Prepared(request, findings)
 
-        History is secondary: when it cannot be read or written, the check is recorded without it.
+    def _with_cadence(self, target: Target, report: TargetReport) -> tuple[TargetReport, tuple[Sighting, ...]]:
+        """The report with the renewal cadence (and its finding if any), and the certificates first seen now.
+
+        The new sightings are written with the result, in the same conditional write, so a
+        target deleted meanwhile keeps no history. History is secondary: when it cannot be
+        read, the check is recorded without it.
         """
         if self._history is None:
-            return report
+            return report, ()
         try:
             seen = self._history.sightings(target.team, target.id)
-            known = {s.fingerprint for s in seen}
-            for result in report.results:
-                leaf = result.leaf
-                if leaf is None or leaf.fingerprint_sha256 in known:
-                    continue
-                sighting = Sighting(
-                    leaf.fingerprint_sha256, report.checked_at, leaf.not_before, leaf.not_after, result.publicly_trusted
-                )
-                self._history.record_sighting(target.team, target.id, sighting)
-                seen.append(sighting)
-                known.add(sighting.fingerprint)
         except Exception as exc:  # a store outage or a bug costs the cadence, never the check
             logger.warning("the certificate history of %s/%s is not available: %r", target.team, target.id, exc)
-            return report
-        cadence = observed_cadence(seen)
+            return report, ()
+        known = {s.fingerprint for s in seen}
+        new: dict[str, Sighting] = {}
+        for result in report.results:
+            leaf = result.leaf
+            if leaf is None or leaf.fingerprint_sha256 in known or leaf.fingerprint_sha256 in new:
+                continue
+            new[leaf.fingerprint_sha256] = Sighting(
+                leaf.fingerprint_sha256, report.checked_at, leaf.not_before, leaf.not_after, result.publicly_trusted
+            )
+        cadence = observed_cadence([*seen, *new.values()])
         finding = cadence_finding(cadence, report.checked_at)
         findings = report.target_findings if finding is None else (*report.target_findings, finding)
-        return replace(report, target_findings=findings, cadence=cadence)
+        return replace(report, target_findings=findings, cadence=cadence), tuple(new.values())
 
-    def _trust_for(self, ca_bundle: str | None) -> TrustStore | None:
-        if ca_bundle is None:
-            return None
-        try:
-            return _with_bundle(self._trust, ca_bundle)
-        except CertwatchError as exc:  # validated at registration; if it ever fails, public roots only
-            logger.warning("a stored CA bundle cannot be used: %s", exc)
-            return None
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    request: CheckRequest
+    findings: tuple[Finding, ...]  # the target's own, known before any check (an unusable CA bundle)
+
+
+def _with_findings(report: TargetReport, findings: tuple[Finding, ...]) -> TargetReport:
+    return replace(report, target_findings=(*findings, *report.target_findings)) if findings else report
 
 
 @functools.lru_cache(maxsize=256)
-def _with_bundle(base: TrustStore, ca_bundle: str) -> TrustStore:
-    """The public roots plus a target's own CA bundle (built once per distinct bundle)."""
-    return base.with_anchors(parse_pem_bundle(ca_bundle.encode(), source="ca_bundle"))
+def _with_bundle(base: TrustStore, ca_bundle: str) -> tuple[TrustStore, tuple[Finding, ...]]:
+    """The public roots plus a target's own CA bundle, built once per distinct bundle.
+
+    Bundles are read whole at registration; one stored before that (or that a newer
+    cryptography no longer reads) is used for what still reads, and named as a finding on the
+    target, never raised into the batch it shares.
+    """
+    certs, problems = read_pem_bundle(ca_bundle.encode(), source="the target's ca_bundle")
+    if not problems:
+        return base.with_anchors(certs), ()
+    rest = "its other certificates and the public roots" if certs else "the public roots alone"
+    message = (
+        f"{'; '.join(problems)}. The chain was judged with {rest}: "
+        "register the target again with a bundle that reads (POST /targets)"
+    )
+    return base.with_anchors(certs), (Finding(FindingCode.CA_BUNDLE_UNUSABLE, Severity.CRITICAL, message),)

@@ -207,15 +207,38 @@ class CheckWorker:
                 continue
             by_target[ref] = [message_id]
             targets.append(target)
-        checked, failed = self._checker.run(targets)
+        checked, failed = self._run(targets)
         outcome.checked = len(checked)
         outcome.errors = sum(c.report.status is Status.ERROR for c in checked)
         for note in (n for c in checked for n in c.notifications):
-            severity = str(note.document["severity"])
+            severity = str(note.document.get("severity", "unknown"))
             outcome.published_by_severity[severity] = outcome.published_by_severity.get(severity, 0) + 1
         for target in failed:
             outcome.failed_message_ids += by_target[(target.team, target.id)]
         return outcome
+
+    def _run(self, targets: Sequence[Target]) -> tuple[list[CheckedTarget], list[Target]]:
+        """The checker's run of the batch; should it raise all the same, each target's run alone.
+
+        The checker contains each target's failures itself; this is the last line, so that a
+        bug it did not foresee still fails the one message whose target raises, never the batch.
+        """
+        try:
+            return self._checker.run(targets)
+        except Exception:
+            logger.exception("checking a batch of %d targets failed: checking each alone", len(targets))
+        checked: list[CheckedTarget] = []
+        failed: list[Target] = []
+        for target in targets:
+            try:
+                done, undone = self._checker.run([target])
+            except Exception:
+                logger.exception("checking %s/%s failed", target.team, target.id)
+                failed.append(target)
+                continue
+            checked += done
+            failed += undone
+        return checked, failed
 
 
 class SlackRelay:

@@ -58,9 +58,20 @@ class TargetStore(TokenStore, CertificateHistory, Protocol):
         """Remove the target with its result (NotFoundError if there is none)."""
 
     def save_result(
-        self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, next_check_at: datetime
+        self,
+        team: str,
+        target_id: str,
+        summary: ResultSummary,
+        report: TargetReport,
+        next_check_at: datetime,
+        *,
+        sightings: Sequence[Sighting] = (),
     ) -> None:
-        """Record a check's outcome; NotFoundError when the target was deleted meanwhile."""
+        """Record a check's outcome and the certificates it saw first, all or nothing.
+
+        NotFoundError when the target was deleted meanwhile: then nothing is written, history
+        included. A sighting of a certificate seen before keeps what was first recorded.
+        """
 
     def get_result(self, team: str, target_id: str) -> TargetReport | None:
         """The latest check's full report, if the target was ever checked."""

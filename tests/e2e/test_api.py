@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import socket
@@ -1085,6 +1086,28 @@ def test_a_targets_own_ca_bundle_is_trusted_for_its_checks(loopback: Api, tls: L
     assert with_bundle.body["latest"]["status"] == "ok", with_bundle.body["result"]
     assert without.body["latest"]["status"] == "critical"
     assert {"UNTRUSTED_ROOT", "INCOMPLETE_CHAIN"} & set(without.body["latest"]["codes"])
+
+
+def test_check_now_of_a_target_whose_stored_bundle_no_longer_reads_is_200_with_the_finding(
+    client: Client, stacks: Stacks
+) -> None:
+    stack = stacks.build(allow_cidrs=LOOPBACK, pins=LOOPBACK_PINS)
+    api = Api(client_transport(client), stack.token("alpha"))
+    internal_root = make_ca("Internal Team Root")
+    served = make_cert("healthy.api.example.test", issuer=internal_root)
+    with TlsServer([served]) as server:
+        created = api.register(f"https://healthy.api.example.test:{server.port}", ca_bundle=internal_root.pem.decode())
+        # As a bundle accepted before bundles were read whole is stored: one anchor in it cannot be read.
+        stored = stack.store.get_target("alpha", created["id"])
+        broken = (unreadable_anchor("subject-not-utf8") + internal_root.pem).decode()
+        spec = dataclasses.replace(stored.spec, ca_bundle=broken)
+        stack.store._targets[("alpha", stored.id)] = dataclasses.replace(stored, spec=spec)
+
+        checked = api.post(f"/targets/{created['id']}/check")
+
+    assert checked.status == 200, checked
+    assert checked.body["latest"]["codes"] == ["CA_BUNDLE_UNUSABLE"]
+    assert checked.body["latest"]["days_left"] is not None, "the chain is still judged with the anchor that reads"
 
 
 def test_a_name_rebound_to_loopback_after_registration_is_not_contacted(

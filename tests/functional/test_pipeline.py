@@ -10,6 +10,7 @@ import itertools
 import json
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ import pytest
 
 from chalicelib.adapters.sqs import check_message
 from chalicelib.domain.alerts import AlertState
+from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.models import Endpoint, Protocol, Status, TargetReport
 from chalicelib.domain.targets import DEFAULT_INTERVAL_MINUTES, ResultSummary, Target, TargetSpec
 from chalicelib.errors import StoreError
@@ -57,13 +59,20 @@ class RiggedStore(InMemoryStore):
         return super().get_target(team, target_id)
 
     def save_result(
-        self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, next_check_at: datetime
+        self,
+        team: str,
+        target_id: str,
+        summary: ResultSummary,
+        report: TargetReport,
+        next_check_at: datetime,
+        *,
+        sightings: Sequence[Sighting] = (),
     ) -> None:
         if target_id in self.broken_saves:
             raise StoreError(f"DynamoDB is having a bad day writing {target_id}")
         if target_id in self.vanishing:
             self.delete_target(team, target_id)  # deleted by its team while it was being checked
-        super().save_result(team, target_id, summary, report, next_check_at)
+        super().save_result(team, target_id, summary, report, next_check_at, sightings=sightings)
 
     def get_alert_state(self, team: str, target_id: str) -> AlertState:
         gate = self.gate

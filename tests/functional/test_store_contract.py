@@ -604,6 +604,27 @@ class StoreContract:
         assert store.sightings(team, first.id) == []
         assert store.team_sightings(team) == {second.id: [earlier]}
 
+    def test_a_result_records_the_certificates_first_seen_with_it_all_or_nothing(
+        self, store: TargetStore, team: str, now: datetime
+    ) -> None:
+        target = new_target(team, now)
+        store.create_target(target)
+        first = _sighting("c" * 64, now)
+        store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), now, sightings=[first])
+        again = dataclasses.replace(first, first_seen=now + timedelta(days=1))
+        other = _sighting("d" * 64, now + timedelta(days=1))
+        later = now + timedelta(days=1)
+        store.save_result(
+            team, target.id, summary(Status.OK, later, 89), reports.report(later), later, sightings=[again, other]
+        )
+        assert store.sightings(team, target.id) == [first, other], "a certificate seen before keeps its first sighting"
+
+        store.delete_target(team, target.id)
+        with pytest.raises(NotFoundError):
+            store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), now, sightings=[first])
+        assert store.sightings(team, target.id) == [], "a target deleted before its check was recorded keeps no history"
+        assert store.team_sightings(team) == {}
+
 
 def _sighting(fingerprint: str, first_seen: datetime) -> Sighting:
     return Sighting(

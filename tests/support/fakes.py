@@ -90,12 +90,22 @@ class InMemoryStore:
                 del self._outbox[key]
 
     def save_result(
-        self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, next_check_at: datetime
+        self,
+        team: str,
+        target_id: str,
+        summary: ResultSummary,
+        report: TargetReport,
+        next_check_at: datetime,
+        *,
+        sightings: Sequence[Sighting] = (),
     ) -> None:
         with self._lock:
             target = self._get(team, target_id)
             self._targets[(team, target_id)] = dataclasses.replace(target, latest=summary, next_check_at=next_check_at)
             self._results[(team, target_id)] = codec.compact_json(codec.report_record(report))
+            seen = self._history.setdefault((team, target_id), {})
+            for sighting in sightings:
+                seen.setdefault(sighting.fingerprint, sighting)
 
     def get_result(self, team: str, target_id: str) -> TargetReport | None:
         with self._lock:

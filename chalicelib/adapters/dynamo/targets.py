@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.adapters.dynamo import codec
 from chalicelib.adapters.dynamo.table import Table, cancelled_by_condition, condition_failed, translate
+from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.models import TargetReport
 from chalicelib.domain.targets import (
     SPEC_CHANGES,
@@ -157,6 +158,8 @@ class TargetItems(Table):
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
             ExpressionAttributeValues={":pk": {"S": partition}, ":prefix": {"S": prefix}},
             ProjectionExpression="pk, sk",
+            # After the target's own item is gone: every write conditioned on it that got in first is seen.
+            ConsistentRead=True,
         )
         keys = [{"DeleteRequest": {"Key": codec.dump(item)}} for item in found]
         for start in range(0, len(keys), 25):  # BatchWriteItem takes 25 at most
@@ -165,7 +168,14 @@ class TargetItems(Table):
                 pending = self._call("batch_write_item", RequestItems=pending).get("UnprocessedItems") or {}
 
     def save_result(
-        self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, next_check_at: datetime
+        self,
+        team: str,
+        target_id: str,
+        summary: ResultSummary,
+        report: TargetReport,
+        next_check_at: datetime,
+        *,
+        sightings: Sequence[Sighting] = (),
     ) -> None:
         partition = codec.TEAM + team
         values = codec.summary_attributes(summary) | {"next_check_at": codec.ts(next_check_at)}
@@ -206,12 +216,33 @@ class TargetItems(Table):
                             ),
                         }
                     },
+                    *(self._first_sighting(team, target_id, s) for s in sightings),
                 ],
             )
         except ClientError as exc:
             if 0 in cancelled_by_condition(exc):  # the target item's condition: it does not exist
                 raise NotFoundError(f"no target {target_id}") from exc
             raise translate(exc) from exc
+
+    def _first_sighting(self, team: str, target_id: str, sighting: Sighting) -> dict[str, Any]:
+        """A sighting as one item of a transaction: written unless the certificate was seen before.
+
+        An update that sets each attribute only where it is missing: a condition would cancel
+        the whole transaction when two checks of the target race to record the same certificate.
+        """
+        item = codec.sighting_item(team, target_id, sighting)
+        key = {name: item.pop(name) for name in ("pk", "sk")}
+        names = {f"#{i}": name for i, name in enumerate(item)}
+        sets = ", ".join(f"#{i} = if_not_exists(#{i}, :{i})" for i in range(len(item)))
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": codec.dump(key),
+                "UpdateExpression": f"SET {sets}",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": {f":{i}": codec.attribute(v) for i, v in enumerate(item.values())},
+            }
+        }
 
     def get_result(self, team: str, target_id: str) -> TargetReport | None:
         item = self._get_item(codec.TEAM + team, codec.RESULT + target_id)
