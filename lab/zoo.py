@@ -56,6 +56,7 @@ def running_zoo(now: datetime | None = None) -> Iterator[Zoo]:
 
     def leaf(name: str, **kwargs: object) -> Issued:
         kwargs.setdefault("issuer", inter)
+        kwargs.setdefault("days", 90.5)
         return make_cert(name, now=now, **kwargs)  # type: ignore[arg-type]
 
     def tls(
@@ -63,24 +64,25 @@ def running_zoo(now: datetime | None = None) -> Iterator[Zoo]:
     ) -> Exhibit:
         return Exhibit(name, TlsServer(chain, dialogue=dialogue), scheme, frozenset(expected))
 
+    # Expiry half a day off the whole days: runs minutes apart read the same number of days.
     exhibits = [
         tls("healthy.demo.test", [leaf("healthy.demo.test"), inter], set()),
         tls(
             "expiring.demo.test",
-            [leaf("expiring.demo.test", not_before=now - 80 * day, not_after=now + 5 * day), inter],
+            [leaf("expiring.demo.test", not_before=now - 80 * day, not_after=now + 5.5 * day), inter],
             {"EXPIRING_SOON", "RENEWAL_OVERDUE"},
         ),
         tls(
             "expired.demo.test",
-            [leaf("expired.demo.test", not_before=now - 90 * day, not_after=now - 2 * day), inter],
+            [leaf("expired.demo.test", not_before=now - 90 * day, not_after=now - 2.5 * day), inter],
             {"EXPIRED"},
         ),
         tls("wrong-name.demo.test", [leaf("other.demo.test"), inter], {"HOSTNAME_MISMATCH"}),
-        tls("self-signed.demo.test", [make_cert("self-signed.demo.test", now=now)], {"SELF_SIGNED"}),
+        tls("self-signed.demo.test", [make_cert("self-signed.demo.test", now=now, days=90.5)], {"SELF_SIGNED"}),
         tls("no-intermediate.demo.test", [leaf("no-intermediate.demo.test")], {"INCOMPLETE_CHAIN"}),
         tls(
             "stale-acme.demo.test",
-            [leaf("stale-acme.demo.test", not_before=now - 150 * day, not_after=now + 50 * day), inter],
+            [leaf("stale-acme.demo.test", not_before=now - 150 * day, not_after=now + 50.5 * day), inter],
             {"RENEWAL_OVERDUE"},
         ),
         tls("weak.demo.test", [leaf("weak.demo.test", key="rsa1024"), inter], {"WEAK_KEY"}),

@@ -529,3 +529,18 @@ def test_warnings_alone_amount_to_a_warning_status(pki: Pki, now: datetime) -> N
     result = _analyze(served, now=now, trust=pki.trust)
     assert sorted(_codes(result)) == sorted([FindingCode.CHAIN_TOO_LONG, FindingCode.EXPIRING_SOON])
     assert status_for(result.findings) is Status.WARNING
+
+
+def test_days_left_and_the_expiry_message_agree_within_the_second_after_a_whole_day(pki: Pki, now: datetime) -> None:
+    # A certificate that expires exactly ten days after it was made, checked 0.4 s later: the
+    # table's DAYS and "expires in N days" count from the same whole second.
+    leaf = make_cert("fresh.example", issuer=pki.intermediate, not_before=now, not_after=now + timedelta(days=10))
+    moment = now + timedelta(seconds=0.4)
+    policy = CheckPolicy(warn_days=30)
+    analysis = analyze_chain(
+        [leaf.der, pki.intermediate.der], name="fresh.example", now=moment, trust=pki.trust, policy=policy
+    )
+    result = analysis.result(moment)
+    (expiring,) = [f for f in result.findings if f.code is FindingCode.EXPIRING_SOON]
+    assert result.days_left == 10
+    assert "expires in 10 days" in expiring.message
