@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
+import idna
+
 from chalicelib.domain.addresses import address_text
 from chalicelib.domain.models import Endpoint, Protocol
 from chalicelib.errors import InvalidTargetError
@@ -78,17 +80,59 @@ def _endpoint(host: str, port_text: str | None, protocol: Protocol, sni: str | N
 
 
 def normalize_hostname(name: str, *, what: str = "host", raw: str | None = None) -> str:
-    """Lower-case A-label form of a DNS name, trailing dot removed; rejects what is no name."""
+    """Lower-case A-label form of a DNS name, trailing dot removed; rejects what is no name.
+
+    A name is read as browsers read it (UTS #46 non-transitional processing, IDNA 2008, as in the
+    WHATWG URL Standard): mapped first (case, full-width forms, ``。``), then each label that is
+    not ASCII must be a valid IDNA 2008 U-label and becomes its A-label, so ``faß.de`` is
+    ``xn--fa-hia.de``, never ``fass.de``. An ASCII label is checked by ``_LABEL`` alone, which
+    allows what IDNA 2008 does not: ``_`` (``_dmarc``, internal names) and ``--`` in third and
+    fourth place (browsers skip that check too). An ``xn--`` label must be a valid A-label.
+    """
     shown = raw if raw is not None else name
-    candidate = name.strip().rstrip(".")
     try:
-        candidate = candidate.encode("idna").decode("ascii").lower()
-    except UnicodeError as exc:  # the idna codec's reason: "label empty", "label too long", ...
-        raise InvalidTargetError(f"invalid {what} in {shown!r}: {getattr(exc, 'reason', 'not a DNS name')}") from exc
-    labels = candidate.split(".")
-    if not candidate or len(candidate) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
-        raise InvalidTargetError(f"invalid {what} in {shown!r}")
+        mapped = idna.uts46_remap(name.strip(), std3_rules=False)  # deviations (ß, ς, ZWJ) are kept
+    except ValueError as exc:  # idna.IDNAError is one: a code point UTS #46 disallows
+        raise InvalidTargetError(f"invalid {what} in {shown!r}: {exc}") from exc
+    labels = [_a_label(label, what, shown) for label in mapped.rstrip(".").split(".")]
+    candidate = ".".join(labels)
+    problem = _name_problem(candidate, labels)
+    if problem is not None:
+        raise InvalidTargetError(f"invalid {what} in {shown!r}: {problem}")
     return candidate
+
+
+def _a_label(label: str, what: str, shown: str) -> str:
+    """One mapped label as it goes on the wire: ASCII as it is, any other label as its A-label."""
+    if label.isascii() and not label.startswith("xn--"):
+        return label
+    try:
+        return idna.alabel(label).decode("ascii")
+    except ValueError as exc:  # idna.IDNAError and its kinds: code point, CONTEXTJ/O, Bidi, Punycode
+        if label.isascii():
+            problem = f"{label!r} is no valid A-label ({exc})"
+        elif getattr(exc, "code", None) in ("label_too_long", "input_too_long"):
+            problem = f"label {label!r} is longer than 63 characters as an A-label"
+        elif isinstance(exc, idna.IDNABidiError):
+            problem = f"label {label!r} breaks the bidirectional text rule of IDNA 2008 ({exc})"
+        else:
+            problem = f"label {label!r} is not allowed by IDNA 2008 ({exc})"
+        raise InvalidTargetError(f"invalid {what} in {shown!r}: {problem}") from exc
+
+
+def _name_problem(name: str, labels: list[str]) -> str | None:
+    if not name:
+        return "it is empty"
+    if len(name) > 253:
+        return "it is longer than 253 characters"
+    for label in labels:
+        if not label:
+            return "it has an empty label"
+        if len(label) > 63:
+            return f"label {label!r} is longer than 63 characters"
+        if not _LABEL.fullmatch(label):
+            return f"label {label!r} may hold only letters, digits, '-' and '_', and no '-' at either end"
+    return None
 
 
 def _parse_port(text: str | None, protocol: Protocol, raw: str) -> int:
@@ -115,7 +159,7 @@ def _numeric_ipv4(name: str, raw: str) -> str | None:
     The system resolver reads these forms as addresses (inet_aton), so they are addresses here
     too, for duplicates and for the address policy alike. WHATWG URL Standard, host parsing: a
     host whose last label is a number is an IPv4 address or invalid; full-width digits and dots
-    are already ASCII after IDNA (nameprep).
+    are already ASCII after the UTS #46 mapping.
     """
     parts = name.split(".")
     if not (parts[-1].isascii() and parts[-1].isdigit()) and _ipv4_number(parts[-1]) is None:

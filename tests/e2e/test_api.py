@@ -500,6 +500,23 @@ def test_numeric_spellings_of_an_address_are_that_target(client: Client, stacks:
     assert (created.body["host"], created.body["port"]) == ("1.1.1.1", 8443)
 
 
+def test_an_internationalised_name_is_registered_as_browsers_send_it(client: Client, stacks: Stacks) -> None:
+    """faß.de is xn--fa-hia.de (UTS #46 non-transitional), not fass.de (IDNA 2003): another domain."""
+    stack = stacks.build(pins={"xn--fa-hia.de": ["93.184.215.14"], "fass.de": ["93.184.215.15"]})
+    api = Api(client_transport(client), stack.token("alpha"))
+
+    created = api.register("https://faß.de", sni="STRASSE.de")
+
+    assert (created["host"], created["sni"]) == ("xn--fa-hia.de", "strasse.de")
+    assert stack.store.get_target("alpha", created["id"]).spec.endpoint.host == "xn--fa-hia.de"
+    again = api.post("/targets", {"target": "https://XN--FA-HIA.DE.", "sni": "strasse.de"})
+    assert (again.status, again.error["existing_id"]) == (409, created["id"])
+    other = api.post("/targets", {"target": "https://fass.de", "sni": "strasse.de"})
+    assert (other.status, other.body["host"]) == (201, "fass.de")
+    parts = api.post("/targets", {"host": "faß.de", "port": 443})
+    assert (parts.status, parts.body["host"]) == (201, "xn--fa-hia.de")
+
+
 @pytest.mark.parametrize("host", ["1.2.3.256", "1.2.3.4.5", "4294967296", "example.123"])
 def test_a_host_ending_in_a_number_that_is_no_address_is_400(api: Api, host: str) -> None:
     reply = api.post("/targets", {"target": f"https://{host}"})
@@ -593,6 +610,7 @@ BAD_FIELDS: list[tuple[dict[str, Any], str]] = [
     ({"target": "gopher://a.example.com"}, "target"),
     ({"target": "https://a.example.com:99999"}, "target"),
     ({"target": "https://bad_host!.example.com"}, "target"),
+    ({"target": "https://a\u200db.example.com"}, "target"),
     ({"target": "https://a.example.com", "host": "a.example.com"}, "target"),
     ({"labels": {"env": "prod"}}, "target"),
     ({}, "target"),

@@ -217,6 +217,26 @@ def test_a_refusal_names_the_field_and_what_is_wrong_with_it(api: Api, fields: d
     assert_refused(reply, 400, "invalid_field", field)
 
 
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"target": "https://a\u200db.example"}, "target", "Joiner U+200D not allowed"),
+        ({"target": "https://\U0001f600.example"}, "target", "label '\U0001f600' is not allowed by IDNA 2008"),
+        ({"target": "https://xn--zz.example"}, "target", "'xn--zz' is no valid A-label"),
+        ({"host": "\U0001f600.example", "port": 443}, "host", "IDNA 2008"),
+        ({"target": "https://[2001:db8::1]", "sni": "a\u200cb.example"}, "sni", "Joiner U+200C not allowed"),
+    ],
+)
+def test_a_name_idna_2008_refuses_is_400_saying_why(
+    api: Api, stack: Stack, fields: dict[str, Any], field: str, message: str
+) -> None:
+    reply = api.post("/targets", fields)
+
+    assert_refused(reply, 400, "invalid_field", field)
+    assert message in reply.error["message"], reply
+    assert stack.queue.sent == []
+
+
 def test_what_is_wrong_with_a_ca_bundle_is_said_plainly(api: Api) -> None:
     garbage = api.post("/targets", {"target": "https://a.example.com", "ca_bundle": "not a certificate"})
     bad_der = api.post(

@@ -255,6 +255,8 @@ USAGE_ERRORS = {
     "timeout-inf": (["--timeout", "inf", "tls://127.0.0.1:9"], "--timeout"),
     "no-target": ([], "no target given"),
     "bad-port": (["127.0.0.1:70000"], "invalid port"),
+    "joiner-in-name": (["https://a\u200db.example"], "Joiner U+200D not allowed"),
+    "emoji-sni": (["--sni", "\U0001f600.example", "tls://127.0.0.1:9"], "is not allowed by IDNA 2008"),
     "bad-resolve": (["--resolve", "example.test:not-an-address", "example.test"], "expected NAME:ADDRESS"),
     "missing-ca-file": (["--ca-file", "/nonexistent/ca.pem", "tls://127.0.0.1:9"], "cannot read CA file"),
     "critical-above-warn": (

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import re
 import socket
 
 import pytest
 
-from chalicelib.domain.endpoints import endpoint_from_parts, parse_target
+from chalicelib.domain.endpoints import endpoint_from_parts, normalize_hostname, parse_target
+from chalicelib.domain.hostnames import covers
 from chalicelib.domain.models import Protocol
 from chalicelib.domain.targets import endpoint_key
 from chalicelib.errors import InvalidTargetError
@@ -150,3 +152,76 @@ def test_names_with_numbers_inside_stay_names(text: str) -> None:
 )
 def test_an_ipv4_mapped_address_is_stored_in_one_spelling_on_every_python(text: str, host: str) -> None:
     assert parse_target(text).host == host
+
+
+# --- names as browsers read them: UTS #46 non-transitional, IDNA 2008 ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "host"),
+    [
+        ("faß.de", "xn--fa-hia.de"),  # IDNA 2003 (Python's "idna" codec) gave fass.de, another domain
+        ("straße.de", "xn--strae-oqa.de"),
+        ("FASS.DE", "fass.de"),
+        ("ΣΑΣ.gr", "xn--mxa9ab.gr"),  # case-folded to σασ, final sigma left as it is
+        ("σας.gr", "xn--mxa8ab.gr"),  # ς is kept: IDNA 2003 made it σ, the name above
+        ("Ⅸ.example", "ix.example"),  # UTS #46 maps the Roman numeral to its letters
+        ("ｅｘａｍｐｌｅ．com", "example.com"),  # full-width letters and full stop
+        ("bücher.example。", "xn--bcher-kva.example"),  # an ideographic full stop as the trailing dot
+        ("\u0915\u094d\u200d\u0937.example", "xn--11b2ezcw70k.example"),  # ZWJ after a virama: CONTEXTJ allows it
+        ("xn--fa-hia.de", "xn--fa-hia.de"),  # an A-label is kept
+        ("XN--Bcher-KVA.example", "xn--bcher-kva.example"),
+        ("_dmarc.example.com", "_dmarc.example.com"),  # ASCII labels keep what they allowed: "_"
+        ("a_b.bücher.example", "a_b.xn--bcher-kva.example"),
+        ("ab--c.example", "ab--c.example"),  # hyphens in 3rd and 4th place, as browsers (CheckHyphens=false)
+        ("Internal_Host.corp.", "internal_host.corp"),
+    ],
+)
+def test_a_name_is_stored_as_browsers_send_it(text: str, host: str) -> None:
+    endpoint = parse_target(f"https://{text}/")
+    assert (endpoint.host, endpoint.host_is_address, endpoint.checked_name) == (host, False, host)
+    assert endpoint_from_parts(text, None).host == host
+    assert normalize_hostname(text) == host
+
+
+def test_a_certificate_for_the_idna_2003_name_does_not_cover_the_name_checked() -> None:
+    """faß.de and fass.de are two registrations: a certificate for one says nothing of the other."""
+    checked = parse_target("faß.de", sni="straße.de").checked_name
+    assert checked == "xn--strae-oqa.de"
+    assert covers(["xn--strae-oqa.de"], checked)
+    assert covers(["XN--STRAE-OQA.DE"], checked)
+    assert not covers(["strasse.de"], checked)
+    assert not covers(["straße.de"], checked)  # a U-label in a dNSName SAN is no A-label
+    assert not covers(["xn--fa-hia.de"], parse_target("fass.de").checked_name)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("a\u200db.example", "Joiner U+200D not allowed"),  # IDNA 2003 dropped it silently: ab.example
+        ("a\u200cb.example", "Joiner U+200C not allowed"),
+        ("\U0001f600.example", "U+1F600"),  # an emoji: valid in IDNA 2003, not in IDNA 2008
+        ("xn--ls8h.la", "'xn--ls8h' is no valid A-label"),  # the A-label of an emoji
+        ("xn--zz.de", "'xn--zz' is no valid A-label"),  # no Punycode
+        ("xn--abc.de", "'xn--abc' is no valid A-label"),
+        ("xn--.de", "'xn--' is no valid A-label"),
+        ("xn---bbk.de", "'xn---bbk' is no valid A-label"),  # not the canonical spelling of its U-label
+        ("\u0661\u0662\u0663.com", "bidirectional"),  # Arabic-Indic digits alone break the Bidi rule
+        ("é_x.com", "U+005F"),  # IDNA 2008 has no "_" in a U-label
+        ("-é.example", "hyphen"),
+        ("a\ufffdb.example", "U+FFFD"),  # disallowed by UTS #46 itself
+        ("ü" * 60 + ".example", "longer than 63 characters as an A-label"),
+        ("a..b.example", "empty label"),
+        (".", "empty"),
+        ("a" * 64 + ".example", "longer than 63"),
+        (".".join(["a" * 63] * 4), "longer than 253"),
+    ],
+)
+def test_a_name_that_idna_2008_refuses_is_refused_naming_the_host_and_the_problem(text: str, fragment: str) -> None:
+    with pytest.raises(InvalidTargetError, match=re.escape(fragment)) as refused:
+        parse_target(f"https://{text}")
+    assert str(refused.value).startswith(f"invalid host in {f'https://{text}'!r}")
+    with pytest.raises(InvalidTargetError, match=re.escape(fragment)):
+        parse_target("[::1]", sni=text)
+    with pytest.raises(InvalidTargetError, match=re.escape(fragment)):
+        endpoint_from_parts(text, 443)
