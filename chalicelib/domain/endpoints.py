@@ -30,6 +30,9 @@ _SCHEMES = {p.value: p for p in Protocol} | _SCHEME_ALIASES
 PROTOCOLS = frozenset(_SCHEMES)
 _LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
 _PORT = re.compile(r"[0-9]{1,5}")  # ASCII digits: str.isdigit() takes "²", which int() refuses
+_CANNOT_READ = "cannot read target {!r}: expected host, host:port or scheme://host[:port]"
+_BEFORE_COLON = re.compile(r"(?P<word>[^:/?#\[\]\\]+):(?P<rest>.*)", re.DOTALL)
+_LEADING_PORT = re.compile(r"[0-9]+(?:[/?#].*)?", re.DOTALL)
 _TARGET = re.compile(
     r"""(?:(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://)?
         (?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:/?#\[\]]+))
@@ -49,9 +52,10 @@ def parse_target(text: str, *, sni: str | None = None) -> Endpoint:
         raise InvalidTargetError("empty target")
     if _is_bare_ipv6(raw):
         return _endpoint(raw, None, Protocol.HTTPS, sni, raw)
+    _refuse_slashes_amiss(raw)
     match = _TARGET.fullmatch(raw)
     if match is None or ("://" in raw and match["scheme"] is None):
-        raise InvalidTargetError(f"cannot read target {raw!r}: expected host, host:port or scheme://host[:port]")
+        raise InvalidTargetError(_CANNOT_READ.format(raw))
     scheme = (match["scheme"] or "https").lower()
     protocol = _SCHEMES.get(scheme)
     if protocol is None:
@@ -59,6 +63,34 @@ def parse_target(text: str, *, sni: str | None = None) -> Endpoint:
         raise InvalidTargetError(f"unsupported scheme {scheme!r} in {raw!r}; use one of: {known}")
     host = match["v6"] if match["v6"] is not None else match["host"]
     return _endpoint(host, match["port"], protocol, sni, raw)
+
+
+def _refuse_slashes_amiss(raw: str) -> None:
+    """Refuse ``https:/host``, ``https:///host``, ``https:host``: a scheme is followed by exactly ``//``.
+
+    Browsers (WHATWG URL Standard, special schemes) read each of these as ``https://host/``, but
+    here the same colon also parts host from port: ``https:/127.0.0.1`` would read as the host
+    ``https``. What was meant is likely, not certain: refuse, and show the spelling that works.
+    A colon followed by a slash after anything else (``example.com:/path``) is no form at all.
+    """
+    match = _BEFORE_COLON.fullmatch(raw)
+    if match is None:
+        return
+    word, rest = match["word"], match["rest"]
+    after = rest.lstrip("/\\")
+    if rest[: len(rest) - len(after)] == "//":
+        return
+    scheme = word.lower()
+    if scheme in _SCHEMES:
+        if not after:
+            shown = f"{scheme}://HOST"
+        elif _LEADING_PORT.fullmatch(after):
+            shown = f"{scheme}://HOST:{after}"
+        else:
+            shown = f"{scheme}://{after}"
+        raise InvalidTargetError(f"cannot read target {raw!r}: a scheme takes two slashes, as in {shown}")
+    if rest != after:
+        raise InvalidTargetError(_CANNOT_READ.format(raw))
 
 
 def endpoint_from_parts(host: str, port: int | None, protocol: str = "https", sni: str | None = None) -> Endpoint:

@@ -517,6 +517,15 @@ def test_an_internationalised_name_is_registered_as_browsers_send_it(client: Cli
     assert (parts.status, parts.body["host"]) == (201, "xn--fa-hia.de")
 
 
+def test_a_url_with_one_slash_after_its_scheme_is_400_not_the_host_https(api: Api, stack: Stack) -> None:
+    reply = api.post("/targets", {"target": "https:/127.0.0.1"})
+
+    assert reply.status == 400, reply
+    assert reply.error["field"] == "target"
+    assert "a scheme takes two slashes, as in https://127.0.0.1" in reply.error["message"]
+    assert stack.queue.sent == []
+
+
 @pytest.mark.parametrize("host", ["1.2.3.256", "1.2.3.4.5", "4294967296", "example.123"])
 def test_a_host_ending_in_a_number_that_is_no_address_is_400(api: Api, host: str) -> None:
     reply = api.post("/targets", {"target": f"https://{host}"})
@@ -610,6 +619,7 @@ BAD_FIELDS: list[tuple[dict[str, Any], str]] = [
     ({"target": "gopher://a.example.com"}, "target"),
     ({"target": "https://a.example.com:99999"}, "target"),
     ({"target": "https://bad_host!.example.com"}, "target"),
+    ({"target": "https:/a.example.com"}, "target"),
     ({"target": "https://a\u200db.example.com"}, "target"),
     ({"target": "https://a.example.com", "host": "a.example.com"}, "target"),
     ({"labels": {"env": "prod"}}, "target"),

@@ -220,6 +220,13 @@ def test_a_refusal_names_the_field_and_what_is_wrong_with_it(api: Api, fields: d
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
+        (
+            {"target": "https:/127.0.0.1"},
+            "target",
+            "cannot read target 'https:/127.0.0.1': a scheme takes two slashes, as in https://127.0.0.1",
+        ),
+        ({"target": "https:///127.0.0.1"}, "target", "as in https://127.0.0.1"),
+        ({"target": "https:127.0.0.1"}, "target", "as in https://127.0.0.1"),
         ({"target": "https://a\u200db.example"}, "target", "Joiner U+200D not allowed"),
         ({"target": "https://\U0001f600.example"}, "target", "label '\U0001f600' is not allowed by IDNA 2008"),
         ({"target": "https://xn--zz.example"}, "target", "'xn--zz' is no valid A-label"),
@@ -227,7 +234,7 @@ def test_a_refusal_names_the_field_and_what_is_wrong_with_it(api: Api, fields: d
         ({"target": "https://[2001:db8::1]", "sni": "a\u200cb.example"}, "sni", "Joiner U+200C not allowed"),
     ],
 )
-def test_a_name_idna_2008_refuses_is_400_saying_why(
+def test_a_malformed_url_or_a_name_idna_2008_refuses_is_400_saying_why(
     api: Api, stack: Stack, fields: dict[str, Any], field: str, message: str
 ) -> None:
     reply = api.post("/targets", fields)

@@ -255,6 +255,7 @@ USAGE_ERRORS = {
     "timeout-inf": (["--timeout", "inf", "tls://127.0.0.1:9"], "--timeout"),
     "no-target": ([], "no target given"),
     "bad-port": (["127.0.0.1:70000"], "invalid port"),
+    "one-slash-url": (["https:/127.0.0.1"], "a scheme takes two slashes, as in https://127.0.0.1"),
     "joiner-in-name": (["https://a\u200db.example"], "Joiner U+200D not allowed"),
     "emoji-sni": (["--sni", "\U0001f600.example", "tls://127.0.0.1:9"], "is not allowed by IDNA 2008"),
     "bad-resolve": (["--resolve", "example.test:not-an-address", "example.test"], "expected NAME:ADDRESS"),
@@ -312,6 +313,16 @@ def test_a_ca_file_that_does_not_read_whole_is_one_line_and_exit_3(
     (line,) = done.stderr.splitlines()
     assert line.startswith(f"certwatch: {ca_file}: certificate 2 of 2 cannot be used: "), line
     assert UNREADABLE_ANCHORS[kind] in line
+    assert done.stdout == ""
+
+
+def test_a_url_with_one_slash_after_its_scheme_is_one_line_naming_the_fix() -> None:
+    done = run("check", "https:/127.0.0.1")
+
+    assert done.returncode == cli.UNKNOWN == 3
+    assert done.stderr == (
+        "certwatch: cannot read target 'https:/127.0.0.1': a scheme takes two slashes, as in https://127.0.0.1\n"
+    )
     assert done.stdout == ""
 
 

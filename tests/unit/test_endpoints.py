@@ -225,3 +225,45 @@ def test_a_name_that_idna_2008_refuses_is_refused_naming_the_host_and_the_proble
         parse_target("[::1]", sni=text)
     with pytest.raises(InvalidTargetError, match=re.escape(fragment)):
         endpoint_from_parts(text, 443)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("https:/127.0.0.1", "a scheme takes two slashes, as in https://127.0.0.1"),
+        ("https:/127.0.0.1:8443/x", "as in https://127.0.0.1:8443/x"),
+        ("HTTPS:/example.com", "as in https://example.com"),
+        ("https:///example.com", "as in https://example.com"),
+        ("https:////example.com", "as in https://example.com"),
+        ("https:\\\\example.com", "as in https://example.com"),
+        ("https://\\example.com", "as in https://example.com"),
+        ("https:example.com", "as in https://example.com"),
+        ("smtps:mail.example.com:465", "as in smtps://mail.example.com:465"),
+        ("postgresql:/db.example.com", "as in postgresql://db.example.com"),
+        ("https:", "as in https://HOST"),
+        ("https:/", "as in https://HOST"),
+        ("https:///", "as in https://HOST"),
+        ("https:8443", "as in https://HOST:8443"),  # no host named "https", nor https://0.0.32.251
+        ("example.com:/path", "cannot read target"),  # a scheme "example.com" or an empty port?
+        ("htps:/example.com", "cannot read target"),
+    ],
+)
+def test_a_scheme_without_its_two_slashes_is_refused_rather_than_guessed(text: str, fragment: str) -> None:
+    """Browsers read ``https:/host`` as ``https://host``; we would have read the host ``https``."""
+    with pytest.raises(InvalidTargetError, match=re.escape(fragment)) as refused:
+        parse_target(text)
+    assert str(refused.value).startswith(f"cannot read target {text!r}")
+
+
+@pytest.mark.parametrize(
+    ("text", "host", "port"),
+    [
+        ("https://example.com:/path", "example.com", 443),  # an empty port after "//" is the default (WHATWG)
+        ("example.com:", "example.com", 443),
+        ("mail:587", "mail", 587),
+        ("example.com:8443/path", "example.com", 8443),
+    ],
+)
+def test_colons_and_slashes_that_read_one_way_only_still_do(text: str, host: str, port: int) -> None:
+    endpoint = parse_target(text)
+    assert (endpoint.host, endpoint.port) == (host, port)
