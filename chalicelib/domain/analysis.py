@@ -177,6 +177,7 @@ def _analyze(
         findings += _unused(sent, path, now)
     findings += _weaknesses(path)
     findings += _trust(verdict, walk, findings, name is not None)
+    findings += filter(None, [_key_usage(leaf)])
     public = bool(verdict.path) and verdict.broken_rule is None and trust.is_public(verdict.path[-1])
     if public:  # the CA/Browser Forum's lifetime limits bind public CAs, not a team's own
         findings += filter(None, [lifetime_finding(leaf.info)])
@@ -556,6 +557,67 @@ def _weaknesses(path: list[_Parsed]) -> list[Finding]:
         if weak is not None and not info.self_issued:  # nobody checks a root's signature on itself
             found.append(Finding(FindingCode.WEAK_SIGNATURE, C, f"{which} is signed with {weak}"))
     return found
+
+
+# keyUsage bits by their RFC 5280 names (the ones clients print), with cryptography's attribute.
+_USAGE_BITS = (
+    ("digital_signature", "digitalSignature"),
+    ("content_commitment", "nonRepudiation"),
+    ("key_encipherment", "keyEncipherment"),
+    ("data_encipherment", "dataEncipherment"),
+    ("key_agreement", "keyAgreement"),
+    ("key_cert_sign", "keyCertSign"),
+    ("crl_sign", "cRLSign"),
+)
+
+
+def _key_usage(leaf: _Parsed) -> Finding | None:
+    """A leaf whose keyUsage does not let its key do what a TLS server's key does: sign the handshake.
+
+    TLS 1.3 and every ECDHE handshake have the server sign with its key (digitalSignature);
+    only TLS 1.2's RSA key exchange uses keyEncipherment instead. OpenSSL refuses a leaf with
+    none of digitalSignature, keyEncipherment and keyAgreement ("unsuitable certificate
+    purpose") and one with no bit at all; browsers and Java also refuse one without
+    digitalSignature in every handshake that signs. A CA certificate served as the leaf is
+    already named as such (CA_CERTIFICATE_AS_LEAF): its keyUsage is a CA's, the same mistake.
+    """
+    if leaf.info.is_ca:
+        return None
+    try:
+        usage = leaf.cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None  # without keyUsage a key may be used for anything (RFC 5280)
+    if usage.digital_signature:
+        return None
+    bits = [name for attribute, name in _USAGE_BITS if getattr(usage, attribute)]
+    if usage.key_agreement:  # cryptography reads these two only beside keyAgreement
+        bits += [
+            name for name, on in (("encipherOnly", usage.encipher_only), ("decipherOnly", usage.decipher_only)) if on
+        ]
+    shown = f"the certificate's key usage ({', '.join(bits)})"
+    needed = "a server's certificate needs digitalSignature"
+    if not bits:
+        message = (
+            "the certificate's keyUsage extension sets no bit, which RFC 5280 forbids: clients refuse the "
+            f"certificate as invalid; {needed}"
+        )
+    elif not (usage.key_encipherment or usage.key_agreement):
+        message = (
+            f"{shown} allows no TLS server use: clients refuse it (OpenSSL: unsuitable certificate purpose); {needed}"
+        )
+    elif leaf.info.key_type == "RSA":
+        unless = " unless the server picks TLS 1.2 with RSA key exchange" if usage.key_encipherment else ""
+        message = (
+            f"{shown} lacks digitalSignature, which TLS 1.3 and ECDHE handshakes need: browsers and Java refuse "
+            f"it{unless} (OpenSSL accepts it)"
+        )
+    else:
+        family = leaf.info.key_type.split("-")[0]
+        message = (
+            f"{shown} lacks digitalSignature, which its {family} key needs in every TLS handshake: browsers and "
+            "Java refuse it, OpenSSL in TLS 1.2"
+        )
+    return Finding(FindingCode.NOT_FOR_SERVER_AUTH, C, message)
 
 
 def _key_problem(item: _Parsed) -> str | None:

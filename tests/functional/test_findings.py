@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from chalicelib.checks.engine import CheckEngine, CheckRequest
 from chalicelib.checks.resolver import SystemResolver
@@ -54,7 +56,13 @@ EXPECTED: dict[str, tuple[dict[FindingCode, Severity], Status]] = {
     "chain-too-long": ({FindingCode.CHAIN_TOO_LONG: W}, Status.WARNING),
     "unparseable-leaf": ({FindingCode.CERTIFICATE_UNPARSEABLE: C}, Status.CRITICAL),
     "unparseable-in-chain": ({FindingCode.CERTIFICATE_UNPARSEABLE: W}, Status.WARNING),
+    "crl-sign-only": ({FindingCode.NOT_FOR_SERVER_AUTH: C}, Status.CRITICAL),
 }
+# A critical keyUsage of cRLSign alone (with serverAuth): OpenSSL says "unsuitable certificate purpose".
+CRL_SIGN_ONLY = [
+    (x509.KeyUsage(False, False, False, False, False, False, True, False, False), True),
+    (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+]
 
 
 def host(case: str) -> str:
@@ -114,6 +122,7 @@ def _chains(pki: Pki, now: datetime) -> dict[str, list[Issued]]:
             inter,
             make_cert(f"stray.{DOMAIN}", issuer=inter, ber_boolean=True, now=now),
         ],
+        "crl-sign-only": [leaf("crl-sign-only", extensions=CRL_SIGN_ONLY), inter],
     }
 
 
@@ -171,6 +180,18 @@ def test_a_weak_signature_is_named_without_breaking_the_chain(
     assert result.leaf.signature_algorithm == "sha1WithRSAEncryption"
     assert result.trusted_by == pki.root.cert.subject.rfc4514_string()
     assert "sha1WithRSAEncryption" in report.findings[0].message
+
+
+def test_a_leaf_whose_key_usage_is_crl_sign_only_is_refused_on_a_path_still_known(
+    pki: Pki, exhibits: dict[str, Exhibit], engine: CheckEngine
+) -> None:
+    report = engine.check(parse_target(exhibits["crl-sign-only"].target("crl-sign-only")))
+
+    (result,) = report.results
+    (finding,) = report.findings
+    assert "key usage (cRLSign)" in finding.message
+    assert "unsuitable certificate purpose" in finding.message
+    assert result.trusted_by == pki.root.cert.subject.rfc4514_string()
 
 
 def test_an_unparseable_leaf_leaves_no_certificate_facts(exhibits: dict[str, Exhibit], engine: CheckEngine) -> None:

@@ -7,7 +7,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from chalicelib.domain.analysis import MAX_PARSED_CHAIN, MAX_SANE_CHAIN, ChainAnalysis, analyze_chain
 from chalicelib.domain.models import CheckPolicy, Finding, FindingCode, Severity, Status, status_for
@@ -446,6 +446,129 @@ def test_a_legacy_signature_by_the_wrong_key_does_not_verify(pki: Pki, now: date
         in result.findings[1].message
     )
     assert result.trusted_by is None
+
+
+# --- the leaf's key usage ----------------------------------------------------------------------
+
+SERVER_AUTH = (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+_USAGE_ARGUMENTS = (
+    "digital_signature",
+    "content_commitment",
+    "key_encipherment",
+    "data_encipherment",
+    "key_agreement",
+    "key_cert_sign",
+    "crl_sign",
+    "encipher_only",
+    "decipher_only",
+)
+
+
+def _usage(*bits: str) -> tuple[x509.KeyUsage, bool]:
+    """A critical keyUsage extension with these bits set and the others clear."""
+    return x509.KeyUsage(**{name: name in bits for name in _USAGE_ARGUMENTS}), True
+
+
+@pytest.fixture(params=["public", "private"])
+def either_anchor(request: pytest.FixtureRequest, pki: Pki) -> TrustStore:
+    """The test root as a public root, then as a team's own CA (``--ca-file``): the leaf's rules bind both."""
+    return pki.trust if request.param == "public" else TrustStore([], [pki.root.cert])
+
+
+def test_a_leaf_whose_key_usage_is_crl_sign_only_is_not_for_tls_servers(
+    pki: Pki, now: datetime, either_anchor: TrustStore
+) -> None:
+    leaf = _leaf(pki, now, extensions=[_usage("crl_sign"), SERVER_AUTH])
+    result = _analyze([leaf.der, pki.intermediate.der], now=now, trust=either_anchor)
+    finding = _only(result, FindingCode.NOT_FOR_SERVER_AUTH)
+    assert _codes(result) == [FindingCode.NOT_FOR_SERVER_AUTH]
+    assert finding.severity is Severity.CRITICAL
+    assert "key usage (cRLSign)" in finding.message
+    assert "unsuitable certificate purpose" in finding.message
+    # The path stays known (revocation is checked on it), only the leaf's purpose is wrong.
+    assert result.trusted_by == ROOT
+    assert result.path == (leaf.cert, pki.intermediate.cert, pki.root.cert)
+
+
+def test_a_key_usage_with_no_bit_set_is_not_for_tls_servers(pki: Pki, now: datetime, either_anchor: TrustStore) -> None:
+    empty = _usage()
+    assert empty[0].public_bytes() == bytes.fromhex("030100")  # a BIT STRING with no bit: RFC 5280 forbids it
+    leaf = _leaf(pki, now, extensions=[empty, SERVER_AUTH])
+    result = _analyze([leaf.der, pki.intermediate.der], now=now, trust=either_anchor)
+    assert _codes(result) == [FindingCode.NOT_FOR_SERVER_AUTH]
+    finding = result.findings[0]
+    assert finding.severity is Severity.CRITICAL
+    assert "sets no bit" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("key", "bits"),
+    [
+        ("ec256", ("digital_signature",)),
+        ("rsa2048", ("digital_signature",)),
+        ("rsa2048", ("digital_signature", "key_encipherment")),
+        ("ed25519", ("digital_signature",)),
+    ],
+)
+def test_a_leaf_allowed_to_sign_is_fine(
+    pki: Pki, now: datetime, either_anchor: TrustStore, key: str, bits: tuple[str, ...]
+) -> None:
+    leaf = _leaf(pki, now, key=key, extensions=[_usage(*bits), SERVER_AUTH])
+    result = _analyze([leaf.der, pki.intermediate.der], now=now, trust=either_anchor)
+    assert result.findings == ()
+
+
+@pytest.mark.parametrize(
+    ("key", "bits", "fragment"),
+    [
+        ("ec256", ("key_encipherment",), "which its EC key needs in every TLS handshake"),
+        ("ec256", ("key_agreement",), "which its EC key needs in every TLS handshake"),
+        ("ed25519", ("key_encipherment",), "which its Ed25519 key needs in every TLS handshake"),
+        ("rsa2048", ("key_encipherment",), "unless the server picks TLS 1.2 with RSA key exchange"),
+        ("rsa2048", ("key_agreement",), "which TLS 1.3 and ECDHE handshakes need: browsers and Java refuse it ("),
+    ],
+)
+def test_a_leaf_not_allowed_to_sign_is_not_for_tls_servers(
+    pki: Pki, now: datetime, either_anchor: TrustStore, key: str, bits: tuple[str, ...], fragment: str
+) -> None:
+    leaf = _leaf(pki, now, key=key, extensions=[_usage(*bits), SERVER_AUTH])
+    result = _analyze([leaf.der, pki.intermediate.der], now=now, trust=either_anchor)
+    assert _codes(result) == [FindingCode.NOT_FOR_SERVER_AUTH]
+    finding = result.findings[0]
+    assert finding.severity is Severity.CRITICAL
+    assert "lacks digitalSignature" in finding.message
+    assert fragment in finding.message
+
+
+def test_a_leaf_without_a_name_is_judged_by_its_key_usage_too(pki: Pki, now: datetime) -> None:
+    leaf = _leaf(pki, now, extensions=[_usage("crl_sign")])
+    result = analyze_chain([leaf.der, pki.intermediate.der], name=None, now=now, trust=pki.trust, policy=CheckPolicy())
+    assert _codes(result) == [FindingCode.NOT_FOR_SERVER_AUTH]
+
+
+def test_a_wrong_extended_key_usage_and_a_wrong_key_usage_are_two_findings(pki: Pki, now: datetime) -> None:
+    client_only = (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+    leaf = _leaf(pki, now, extensions=[_usage("crl_sign"), client_only])
+    result = _analyze([leaf.der, pki.intermediate.der], now=now, trust=pki.trust)
+    messages = [f.message for f in result.findings if f.code is FindingCode.NOT_FOR_SERVER_AUTH]
+    assert _codes(result) == [FindingCode.NOT_FOR_SERVER_AUTH, FindingCode.NOT_FOR_SERVER_AUTH]
+    assert "extended key usage" in messages[0]
+    assert "key usage (cRLSign)" in messages[1]
+
+
+def test_a_leaf_that_may_sign_certificates_is_still_refused_by_the_verifier(
+    pki: Pki, now: datetime, either_anchor: TrustStore
+) -> None:
+    leaf = _leaf(pki, now, extensions=[_usage("digital_signature", "key_cert_sign"), SERVER_AUTH])
+    result = _analyze([leaf.der, pki.intermediate.der], now=now, trust=either_anchor)
+    assert _codes(result) == [FindingCode.PATH_VALIDATION_FAILED]
+    assert "keyUsage must not assert keyCertSign" in result.findings[0].message
+
+
+def test_a_ca_certificate_as_the_leaf_is_named_once_not_again_for_its_key_usage(pki: Pki, now: datetime) -> None:
+    leaf = make_cert(NAME, issuer=pki.intermediate, now=now, ca=True, sans=[NAME])  # keyCertSign, cRLSign
+    result = _analyze([leaf.der, pki.intermediate.der], now=now, trust=pki.trust)
+    assert _codes(result) == [FindingCode.CA_CERTIFICATE_AS_LEAF]
 
 
 # --- what cannot be read -----------------------------------------------------------------------
