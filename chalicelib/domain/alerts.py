@@ -61,6 +61,7 @@ _PROBLEM_NAMES = {
     FindingCode.CHAIN_TOO_LONG: "certificate chain too long",
     FindingCode.WEAK_KEY: "weak key",
     FindingCode.WEAK_SIGNATURE: "weak signature",
+    FindingCode.BAD_SIGNATURE: "certificate signature does not verify",
     FindingCode.RENEWAL_OVERDUE: "renewal overdue",
     FindingCode.CERTIFICATE_UNPARSEABLE: "unparseable certificate",
     FindingCode.CA_BUNDLE_UNUSABLE: "the target's CA bundle cannot be used",

@@ -310,7 +310,8 @@ def _walk(
     while len(path) <= MAX_PARSED_CHAIN:
         if trust.contains(bytes.fromhex(current.info.fingerprint_sha256)):
             return _Walk(path, current.cert, None)
-        for anchor in trust.issuers_named(current.cert.issuer):
+        anchors = trust.issuers_named(current.cert.issuer)
+        for anchor in anchors:
             if signed_by(current.cert, anchor):
                 return _Walk(path, anchor, None)
         if current.info.self_issued and signed_by(current.cert, current.cert):
@@ -328,6 +329,10 @@ def _walk(
             return _Walk(path, None, _untrusted(current.info.subject))
         named = [p for p in sent if p not in path and p.cert.subject == current.cert.issuer]
         if not named:
+            # The trusted root it names (by name and key identifier) did not sign it: its signature is broken.
+            named_anchor = next((a for a in anchors if _same_key_id(current.cert, a)), None)
+            if named_anchor is not None:
+                return _Walk(path, None, _bad_signature(current, named_anchor, leaf=current is leaf, anchor=True))
             break
         keyed = [p for p in named if _same_key_id(current.cert, p.cert)]
         if not keyed:
@@ -340,7 +345,12 @@ def _walk(
         if not issuer.info.is_ca:
             return _Walk(path, None, _invalid(f"{issuer.info.subject}, sent as the issuer, is not a CA certificate"))
         if not signed_by(current.cert, issuer.cert):
-            return _Walk(path, None, _invalid(f"the key of {issuer.info.subject}, sent as the issuer, did not sign it"))
+            if any(signed_by(current.cert, p.cert) for p in named):  # the signature is sound: X is the wrong one
+                which = issuer.info.subject
+                return _Walk(
+                    path, None, _invalid(f"the key of {which}, sent as the issuer, did not sign it (another did)")
+                )
+            return _Walk(path, None, _bad_signature(current, issuer.cert, leaf=current is leaf, anchor=False))
         path.append(issuer)
         current = issuer
     if current is leaf:
@@ -387,6 +397,27 @@ def _invalid(message: str) -> Finding:
         FindingCode.INVALID_INTERMEDIATE,
         C,
         f"the server sends no usable intermediate: {message}",
+    )
+
+
+def _bad_signature(cert: _Parsed, issuer: x509.Certificate, *, leaf: bool, anchor: bool) -> Finding:
+    """A certificate whose issuer is found by name and key identifier, but whose signature its key does not verify.
+
+    OpenSSL calls it "certificate signature failure": the certificate was damaged or altered
+    after the CA signed it. Without key identifiers to tell, the issuer may also be another CA
+    of the same name.
+    """
+    which = "the server's certificate" if leaf else f"intermediate {cert.info.subject}"
+    named = issuer.subject.rfc4514_string()
+    whose = f"the trusted root {named}" if anchor else f"{named} (sent by the server)"
+    wanted = _key_id(cert.cert, x509.AuthorityKeyIdentifier)
+    identified = wanted is not None and wanted == _key_id(issuer, x509.SubjectKeyIdentifier)
+    cause = "damaged or altered" if identified else "damaged or altered, or another CA of that name issued it"
+    return Finding(
+        FindingCode.BAD_SIGNATURE,
+        C,
+        f"the signature of {which} does not verify with the key of its issuer, {whose}: the certificate is {cause} "
+        '(clients say "certificate signature failure"); install it again as the CA issued it',
     )
 
 

@@ -30,7 +30,7 @@ from tests.functional.helpers import (
     stopwatch,
 )
 from tests.support.net import closed_port
-from tests.support.pki import Pki
+from tests.support.pki import Pki, with_broken_signature
 
 DOMAIN = "findings.test"
 C, W = Severity.CRITICAL, Severity.WARNING
@@ -57,6 +57,7 @@ EXPECTED: dict[str, tuple[dict[FindingCode, Severity], Status]] = {
     "unparseable-leaf": ({FindingCode.CERTIFICATE_UNPARSEABLE: C}, Status.CRITICAL),
     "unparseable-in-chain": ({FindingCode.CERTIFICATE_UNPARSEABLE: W}, Status.WARNING),
     "crl-sign-only": ({FindingCode.NOT_FOR_SERVER_AUTH: C}, Status.CRITICAL),
+    "bad-signature": ({FindingCode.BAD_SIGNATURE: C}, Status.CRITICAL),
 }
 # A critical keyUsage of cRLSign alone (with serverAuth): OpenSSL says "unsuitable certificate purpose".
 CRL_SIGN_ONLY = [
@@ -123,6 +124,7 @@ def _chains(pki: Pki, now: datetime) -> dict[str, list[Issued]]:
             make_cert(f"stray.{DOMAIN}", issuer=inter, ber_boolean=True, now=now),
         ],
         "crl-sign-only": [leaf("crl-sign-only", extensions=CRL_SIGN_ONLY), inter],
+        "bad-signature": [with_broken_signature(leaf("bad-signature")), inter],
     }
 
 
@@ -192,6 +194,18 @@ def test_a_leaf_whose_key_usage_is_crl_sign_only_is_refused_on_a_path_still_know
     assert "key usage (cRLSign)" in finding.message
     assert "unsuitable certificate purpose" in finding.message
     assert result.trusted_by == pki.root.cert.subject.rfc4514_string()
+
+
+def test_a_damaged_leaf_signature_is_named_with_the_intermediate_that_issued_it(
+    pki: Pki, exhibits: dict[str, Exhibit], engine: CheckEngine
+) -> None:
+    report = engine.check(parse_target(exhibits["bad-signature"].target("bad-signature")))
+
+    (finding,) = report.findings
+    intermediate = pki.intermediate.cert.subject.rfc4514_string()
+    assert finding.message.startswith(
+        f"the signature of the server's certificate does not verify with the key of its issuer, {intermediate}"
+    )
 
 
 def test_an_unparseable_leaf_leaves_no_certificate_facts(exhibits: dict[str, Exhibit], engine: CheckEngine) -> None:

@@ -75,3 +75,12 @@ def _teletex_root(cn: str) -> bytes:
         .sign(key, hashes.SHA256())
     )
     return cert.public_bytes(serialization.Encoding.DER)
+
+
+def with_broken_signature(issued: Issued) -> Issued:
+    """``issued`` with one bit of its signature flipped: correctly issued, then damaged (same key, so servable).
+
+    The signature is a certificate's last field, so its last byte is the DER's last byte.
+    """
+    der = issued.der[:-1] + bytes([issued.der[-1] ^ 0x01])
+    return Issued(x509.load_der_x509_certificate(der), issued.key, der)

@@ -13,7 +13,7 @@ from chalicelib.domain.analysis import MAX_PARSED_CHAIN, MAX_SANE_CHAIN, ChainAn
 from chalicelib.domain.models import CheckPolicy, Finding, FindingCode, Severity, Status, status_for
 from chalicelib.domain.truststore import TrustStore
 from lab.certs import Issued, make_ca, make_cert
-from tests.support.pki import Pki
+from tests.support.pki import Pki, with_broken_signature
 
 NAME = "www.example.com"
 ROOT = "CN=certwatch Test Root"
@@ -569,6 +569,73 @@ def test_a_ca_certificate_as_the_leaf_is_named_once_not_again_for_its_key_usage(
     leaf = make_cert(NAME, issuer=pki.intermediate, now=now, ca=True, sans=[NAME])  # keyCertSign, cRLSign
     result = _analyze([leaf.der, pki.intermediate.der], now=now, trust=pki.trust)
     assert _codes(result) == [FindingCode.CA_CERTIFICATE_AS_LEAF]
+
+
+# --- signatures that do not verify -------------------------------------------------------------
+
+
+def test_a_leaf_whose_signature_is_broken_says_so_and_names_the_intermediate(
+    pki: Pki, now: datetime, either_anchor: TrustStore
+) -> None:
+    leaf = with_broken_signature(_leaf(pki, now))
+    result = _analyze([leaf.der, pki.intermediate.der], now=now, trust=either_anchor)
+    assert _codes(result) == [FindingCode.BAD_SIGNATURE]
+    finding = result.findings[0]
+    assert finding.severity is Severity.CRITICAL
+    assert finding.message.startswith(
+        f"the signature of the server's certificate does not verify with the key of its issuer, {INTERMEDIATE} "
+        "(sent by the server): the certificate is damaged or altered"
+    )
+    assert "certificate signature failure" in finding.message
+    assert result.trusted_by is None
+
+
+def test_a_leaf_whose_signature_is_broken_names_the_trusted_root_that_issued_it(
+    pki: Pki, now: datetime, either_anchor: TrustStore
+) -> None:
+    leaf = with_broken_signature(make_cert(NAME, issuer=pki.root, now=now))
+    result = _analyze([leaf.der], now=now, trust=either_anchor)
+    assert _codes(result) == [FindingCode.BAD_SIGNATURE]  # not INCOMPLETE_CHAIN: nothing is missing
+    assert (
+        "the signature of the server's certificate does not verify with the key of its issuer, "
+        f"the trusted root {ROOT}:" in result.findings[0].message
+    )
+
+
+@pytest.mark.parametrize("root_sent", [False, True])
+def test_an_intermediate_whose_signature_is_broken_is_named_with_its_issuer(
+    pki: Pki, now: datetime, either_anchor: TrustStore, root_sent: bool
+) -> None:
+    leaf = _leaf(pki, now)
+    served = [leaf.der, with_broken_signature(pki.intermediate).der, *([pki.root.der] if root_sent else [])]
+    result = _analyze(served, now=now, trust=either_anchor)
+    assert _codes(result) == [FindingCode.BAD_SIGNATURE]  # not UNTRUSTED_ROOT: the root is trusted
+    whose = f"{ROOT} (sent by the server)" if root_sent else f"the trusted root {ROOT}"
+    assert (
+        f"the signature of intermediate {INTERMEDIATE} does not verify with the key of its issuer, {whose}:"
+        in result.findings[0].message
+    )
+
+
+def test_a_broken_signature_without_key_identifiers_may_also_be_another_ca_of_that_name(now: datetime) -> None:
+    root = make_ca("Old-school Root", now=now, key_identifiers=False)
+    inter = make_ca("Old-school Intermediate", issuer=root, now=now, key_identifiers=False)
+    leaf = with_broken_signature(make_cert(NAME, issuer=inter, now=now, key_identifiers=False))
+    result = _analyze([leaf.der, inter.der], now=now, trust=TrustStore([], [root.cert]))
+    assert _codes(result) == [FindingCode.BAD_SIGNATURE]
+    assert "damaged or altered, or another CA of that name issued it" in result.findings[0].message
+
+
+def test_an_intermediate_of_that_name_that_did_not_sign_it_is_not_a_broken_signature(pki: Pki, now: datetime) -> None:
+    root = make_ca("Old-school Root", now=now, key_identifiers=False)  # trusted by nobody here
+    signer = make_ca("Old-school Intermediate", issuer=root, now=now, key_identifiers=False)
+    namesake = make_ca("Old-school Intermediate", issuer=root, now=now, key_identifiers=False)
+    leaf = make_cert(NAME, issuer=signer, now=now, key_identifiers=False)
+    result = _analyze([leaf.der, namesake.der, signer.der], now=now, trust=pki.trust)
+    assert _codes(result) == [FindingCode.INVALID_INTERMEDIATE]
+    assert "the key of CN=Old-school Intermediate, sent as the issuer, did not sign it (another did)" in (
+        result.findings[0].message
+    )
 
 
 # --- what cannot be read -----------------------------------------------------------------------
