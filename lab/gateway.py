@@ -15,6 +15,7 @@ from typing import Any
 
 from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGatewayException, create_local_server
 
+from chalicelib.domain.tokens import redacted
 from infra.merge_template import gateway_response
 
 # (status, x-amzn-ErrorType) of chalice.local's refusals -> the gateway response type API Gateway uses.
@@ -32,6 +33,10 @@ class _GatewayResponses(ChaliceRequestHandler):
         if name.startswith("do_"):
             return self._generic_handle
         raise AttributeError(name)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Each request line goes to stderr, path and query included: a token pasted there is cut to its id.
+        super().log_message("%s", redacted(format % args))
 
     def _send_error_response(self, error: LocalGatewayException) -> None:
         status, body = deployed_refusal(error.CODE, error.headers)

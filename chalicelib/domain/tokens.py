@@ -18,6 +18,8 @@ from typing import Protocol
 from chalicelib.errors import InvalidRequestError, UnauthorizedError
 
 _TOKEN = re.compile(r"cw_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
+# A token's id followed by any part of its secret, even cut short or run into other text.
+_TOKEN_SHAPED = re.compile(r"cw_([0-9a-f]{12})_[A-Za-z0-9_-]+")
 TEAM_NAME = r"[a-z0-9][a-z0-9_-]{0,63}"  # the whole name must match
 _TEAM = re.compile(TEAM_NAME)
 
@@ -91,6 +93,17 @@ def authenticate(header: str | None, store: TokenStore) -> Principal:
     if not hmac.compare_digest(expected, _hash(match[2])) or record is None:
         raise UnauthorizedError("invalid or revoked token")
     return Principal(team=record.team, admin=record.admin, token_id=record.token_id)
+
+
+def pasted_token_id(text: str) -> str | None:
+    """The id of a token pasted into ``text`` (a path, a field name), or None when there is none."""
+    match = _TOKEN_SHAPED.search(text)
+    return match[1] if match else None
+
+
+def redacted(text: str) -> str:
+    """``text`` with every token in it cut to ``cw_<id>_<redacted>``: which token it was, never its secret."""
+    return _TOKEN_SHAPED.sub(lambda match: f"cw_{match[1]}_<redacted>", text)
 
 
 def _hash(secret: str) -> str:

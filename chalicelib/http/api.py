@@ -14,7 +14,7 @@ from typing import Any, ParamSpec
 
 from chalice.app import AuthResponse, Chalice, Request, Response
 
-from chalicelib.domain.tokens import Principal, TokenStore, authenticate, validate_team
+from chalicelib.domain.tokens import Principal, TokenStore, authenticate, redacted, validate_team
 from chalicelib.errors import (
     CertwatchError,
     ConfigurationError,
@@ -67,7 +67,7 @@ def error_response(exc: CertwatchError) -> Response:
     )
     headers: dict[str, str | list[str]] = {"Retry-After": "1"} if status == 429 else {}
     if status >= 500:
-        logger.error("request failed: %s (cause: %s)", exc, exc.__cause__)
+        logger.error("request failed: %s (cause: %s)", redacted(str(exc)), redacted(str(exc.__cause__)))
     return Response(body=body, status_code=status, headers=headers)
 
 

@@ -17,6 +17,7 @@ from chalicelib.domain.cadence import Readiness
 from chalicelib.domain.inventory import DiscoveredEndpoint, InventoryRow
 from chalicelib.domain.models import TargetReport, short_name
 from chalicelib.domain.targets import BULK_OUTCOMES, BulkOutcome, Page, ResultSummary, Target
+from chalicelib.domain.tokens import redacted
 from chalicelib.presentation import shapes
 from chalicelib.presentation.reports import columns, report_to_dict
 from chalicelib.presentation.schema import ABSENT, iso, to_json
@@ -135,20 +136,30 @@ def _outcome_error(outcome: BulkOutcome) -> shapes.ErrorDetail:
     if outcome.reason is None:
         absent: shapes.ErrorDetail = ABSENT
         return absent
-    return shapes.ErrorDetail(code=outcome.error_code or "invalid_field", message=outcome.reason)
+    return _error_detail(outcome.error_code or "invalid_field", outcome.reason)
 
 
 def error_to_dict(
     code: str, message: str, *, field: str | None = None, existing_id: str | None = None
 ) -> dict[str, Any]:
     """Every error answer's body: ``{"error": {"code": ..., "message": ...}}``, with the field at fault."""
-    detail = shapes.ErrorDetail(
+    return dict(to_json(shapes.Error(error=_error_detail(code, message, field=field, existing_id=existing_id))))
+
+
+def _error_detail(
+    code: str, message: str, *, field: str | None = None, existing_id: str | None = None
+) -> shapes.ErrorDetail:
+    """What the API says went wrong, an answer's or a bulk row's: the one place error text meets the wire.
+
+    Messages and field names quote what the caller sent, and a caller may have sent a token where
+    it does not belong (a path, a field name, a CSV header): no answer repeats one.
+    """
+    return shapes.ErrorDetail(
         code=code,
-        message=message,
-        field=ABSENT if field is None else field,
+        message=redacted(message),
+        field=ABSENT if field is None else redacted(field),
         existing_id=ABSENT if existing_id is None else existing_id,
     )
-    return dict(to_json(shapes.Error(error=detail)))
 
 
 def health_to_dict(version: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from chalicelib.domain.targets import (
     is_target_id,
     new_target_id,
 )
-from chalicelib.domain.tokens import Principal, validate_team
+from chalicelib.domain.tokens import Principal, pasted_token_id, validate_team
 from chalicelib.errors import (
     CertwatchError,
     ConfigurationError,
@@ -249,6 +249,13 @@ class TargetRegistry:
         """
         owner = self.team_for(principal, team)
         if not is_target_id(target_id):
+            if (token_id := pasted_token_id(target_id)) is not None:
+                raise NotFoundError(
+                    f"no target with that id: it looks like an API token (id {token_id}). Never put a token in a "
+                    "URL: servers and proxies keep URLs in their logs, so treat it as seen: revoke it "
+                    f"(certwatch token revoke {token_id}), create a new one and send it in the header "
+                    "Authorization: Bearer <token>"
+                )
             raise NotFoundError(f"no target {target_id!r}: a target id is tg_ and 20 hex digits")
         return owner
 

@@ -193,6 +193,23 @@ def test_a_path_that_is_no_route_is_404_and_never_repeats_the_token(api: Api, pa
     assert "Authorization=" not in json.dumps(reply.body)
 
 
+def test_the_servers_request_log_never_holds_a_token_sent_in_a_url(
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The server logs each request line (as a proxy would): a token pasted into the URL is cut to its id."""
+    token = api.token
+    assert token is not None
+    secret = token.split("_", 2)[2]
+
+    api.get(f"/targets/{token}")
+    api.get(f"/targets?{token}=1")
+
+    logged = capsys.readouterr().err
+    assert f"GET /targets/cw_{token[3:15]}_<redacted>" in logged, logged
+    assert f"GET /targets?cw_{token[3:15]}_<redacted>=1" in logged, logged
+    assert secret not in logged
+
+
 def test_a_body_without_a_json_content_type_is_415_in_the_error_shape(api: Api) -> None:
     """urllib, like ``curl -d``, sends a body with no Content-Type as application/x-www-form-urlencoded."""
     unlabelled = api.post("/targets", {"target": "https://unlabelled.example.com"}, content_type=None)

@@ -6,6 +6,8 @@ local server standing in for API Gateway) are in test_api_local_http.py.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -406,3 +408,59 @@ def test_an_id_certwatch_never_makes_is_404_without_asking_the_store(api: Api, t
         reply = api.call(method, path, {"notes": "x"} if method == "PATCH" else None)
         assert_refused(reply, 404, "not_found")
         assert "tg_ and 20 hex digits" in reply.error["message"]
+
+
+# --- a token pasted where it does not belong ------------------------------------------------------
+
+TOKEN_SHAPED = re.compile(r"cw_[0-9a-f]{12}_[A-Za-z0-9_-]+")
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE", "POST"])
+def test_a_token_in_a_path_is_never_echoed_and_the_404_says_to_revoke_it(api: Api, stack: Stack, method: str) -> None:
+    """A token that went into a URL may sit in proxy and server logs now: the answer says to revoke it."""
+    token = api.token
+    assert token is not None
+    path = f"/targets/{token}" + ("/check" if method == "POST" else "")
+
+    reply = api.call(method, path, {"notes": "x"} if method == "PATCH" else None)
+
+    assert_refused(reply, 404, "not_found")
+    assert not TOKEN_SHAPED.search(json.dumps(reply.body)), reply
+    message = reply.error["message"]
+    assert "looks like an API token" in message, message
+    assert f"certwatch token revoke {stack.tokens[token]}" in message, message
+
+
+@pytest.mark.parametrize(
+    ("method", "where", "body"),
+    [
+        ("GET", "/targets?{token}=1", None),
+        ("GET", "/targets?team={token}", None),
+        ("POST", "/targets", {"target": "https://{token}:99999"}),
+        ("POST", "/targets", {"{token}": 1, "target": "https://t.example.com"}),
+        ("POST", "/targets", {"target": "https://t.example.com", "labels": {"{token} ": "x"}}),
+        ("POST", "/targets/bulk", [{"target": "https://{token}:99999"}]),
+    ],
+)
+def test_no_refusal_repeats_a_token_given_where_some_input_belongs(
+    api: Api, method: str, where: str, body: object
+) -> None:
+    token = api.token
+    assert token is not None
+    sent = json.loads(json.dumps(body).replace("{token}", token)) if body is not None else None
+
+    reply = api.call(method, where.replace("{token}", token), sent)
+
+    assert reply.status == (200 if where == "/targets/bulk" else 400), reply
+    assert "error" in (reply.body["results"][0] if where == "/targets/bulk" else reply.body), reply
+    assert not TOKEN_SHAPED.search(json.dumps(reply.body)), reply
+
+
+def test_a_csv_header_naming_a_token_is_refused_without_repeating_it(api: Api) -> None:
+    token = api.token
+    assert token is not None
+
+    reply = api.post("/targets/bulk", raw=f"target,{token}\nhttps://t.example.com,1\n", content_type="text/csv")
+
+    assert_refused(reply, 400, "malformed_csv")
+    assert not TOKEN_SHAPED.search(json.dumps(reply.body)), reply
