@@ -137,12 +137,14 @@ class Hits:
 class CaHttpServer:
     """A CA's HTTP side on 127.0.0.1: ``routes`` maps a path to bytes, or to a function of (method, body).
 
-    ``silent`` paths accept the request and never answer; ``redirects`` maps a path to a Location.
+    ``silent`` paths accept the request and never answer; ``dripping`` paths send a 200's headers,
+    then one byte of body every so many seconds, forever; ``redirects`` maps a path to a Location.
     """
 
     def __init__(self) -> None:
         self.routes: dict[str, bytes | Route] = {}
         self.silent: set[str] = set()
+        self.dripping: dict[str, float] = {}  # path -> seconds between bytes
         self.redirects: dict[str, str] = {}
         self.hits = Hits()
         self._stopped = threading.Event()
@@ -176,6 +178,16 @@ class CaHttpServer:
         self._server.server_close()
         self._thread.join(timeout=5)
 
+    def _drip(self, request: BaseHTTPRequestHandler, interval: float) -> None:
+        request.send_response(200)
+        request.send_header("Content-Length", "50000")  # within every cap: only time ends it
+        request.end_headers()
+        while not self._stopped.wait(interval):
+            try:
+                request.wfile.write(b"\x30")
+            except OSError:  # the client gave up
+                return
+
     def _answer(self, request: BaseHTTPRequestHandler, method: str) -> None:
         path = request.path
         self.hits.paths.append(path)
@@ -183,6 +195,9 @@ class CaHttpServer:
         body = request.rfile.read(size) if size else b""
         if path in self.silent:
             self._stopped.wait(30)
+            return
+        if path in self.dripping:
+            self._drip(request, self.dripping[path])
             return
         if path in self.redirects:
             request.send_response(302)
@@ -201,6 +216,7 @@ class CaHttpServer:
         request.send_response(status)
         for name, value in headers.items():
             request.send_header(name, value)
-        request.send_header("Content-Length", str(len(payload)))
+        if "Content-Length" not in headers:  # a route may declare a length of its own, to fall short of it
+            request.send_header("Content-Length", str(len(payload)))
         request.end_headers()
         request.wfile.write(payload)

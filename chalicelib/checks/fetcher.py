@@ -131,25 +131,35 @@ class UrlFetcher:
             headers["Content-Type"] = content_type
         with self._lock:
             self._sent += 1
-        watchdog = threading.Timer(left, connection.abort)
+        late = f"{_shown(url)}: no answer within {self._timeout:g}s"
+        expired = threading.Event()
+
+        def give_up() -> None:
+            expired.set()
+            connection.abort()
+
+        # The socket's timeout bounds each read, and a server dripping a byte at a time resets it:
+        # the watchdog bounds the whole exchange.
+        watchdog = threading.Timer(left, give_up)
         watchdog.daemon = True
         watchdog.start()
         try:
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
             answer = {name.lower(): value for name, value in response.getheaders()}
-            if response.status != 200:
-                return response.status, answer, b""
-            return response.status, answer, _read(response, max_bytes, url)
-        except FetchError:
-            raise
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            if time.monotonic() >= deadline or isinstance(exc, TimeoutError):
-                raise FetchError(f"{_shown(url)}: no answer within {self._timeout:g}s") from exc
+            data = _read(response, max_bytes, url) if response.status == 200 else b""
+        except (FetchError, OSError, http.client.HTTPException, ValueError) as exc:
+            if expired.is_set() or time.monotonic() >= deadline or isinstance(exc, TimeoutError):
+                raise FetchError(late) from exc
+            if isinstance(exc, FetchError):
+                raise
             raise FetchError(f"{_shown(url)}: {_problem(exc)}") from exc
         finally:
             watchdog.cancel()
             connection.close()
+        if expired.is_set():  # the socket was shut mid-answer: what arrived is a piece of it
+            raise FetchError(late)
+        return response.status, answer, data
 
     def _address(self, host: str, port: int, deadline: float, url: str) -> str:
         """The first address of ``host`` the policy allows (checked now, for this connection)."""
@@ -209,6 +219,8 @@ def _read(response: http.client.HTTPResponse, max_bytes: int, url: str) -> bytes
     while True:
         chunk = response.read1(_CHUNK)
         if not chunk:
+            if response.length:  # http.client counts down what Content-Length declared
+                raise FetchError(f"{_shown(url)}: the answer ended after {size} of its {size + response.length} bytes")
             return b"".join(parts)
         size += len(chunk)
         if size > max_bytes:

@@ -91,11 +91,12 @@ def _engine(
     *,
     limits: RevocationLimits | None = None,
     pins: dict[str, list[str]] | None = None,
+    timeout: float = FETCH_TIMEOUT,
 ) -> tuple[CheckEngine, UrlFetcher]:
     """An engine checking revocation, names pinned to loopback, fetching under CERTWATCH_ALLOW_CIDRS=127.0.0.0/8."""
     pins = {t.split("//")[1].split(":")[0]: ["127.0.0.1"] for t in targets} | {CA_HOST: ["127.0.0.1"]} | (pins or {})
     resolver = SystemResolver(pins, lookup=no_dns)
-    fetcher = UrlFetcher(resolver=resolver, address_policy=LOOPBACK, timeout=FETCH_TIMEOUT)
+    fetcher = UrlFetcher(resolver=resolver, address_policy=LOOPBACK, timeout=timeout)
     engine = engines.build(resolver=resolver, revocation=RevocationChecker(fetcher, limits))
     return engine, fetcher
 
@@ -226,6 +227,33 @@ def test_a_crl_over_the_size_cap_or_a_silent_responder_ends_within_the_timeout(w
     with stopwatch() as again:
         assert FindingCode.REVOCATION_UNKNOWN in codes(_check(engine, silent))
     assert again.elapsed < FETCH_TIMEOUT
+
+
+@pytest.mark.parametrize("source", ["crl", "ocsp"])
+def test_a_server_that_drips_its_answer_did_not_answer_in_time(world: World, engines: Engines, source: str) -> None:
+    """Headers, then a byte at a time: each read gets a byte long before a socket timeout would fire."""
+    name = f"drip-{source}.revocation.test"
+    path = f"/drip-{source}"
+    world.ca.dripping[path] = 0.02
+    target = world.serve(name, crl=path if source == "crl" else None, ocsp_path=path if source == "ocsp" else None)
+    engine, _ = _engine(engines, [target], timeout=0.3)
+
+    report = _check(engine, target)
+
+    message = _only(report, FindingCode.REVOCATION_UNKNOWN)
+    assert f"{source.upper()}: {world.url(path)}: no answer within 0.3s" in message, message
+    assert report.status.value == "ok"
+
+
+def test_an_answer_cut_short_of_its_declared_length_says_so(world: World, engines: Engines) -> None:
+    crl = make_crl(world.pki.intermediate, [])
+    world.ca.routes["/short.crl"] = lambda method, body: (200, {"Content-Length": str(len(crl))}, crl[:-50])
+    target = world.serve("short-crl.revocation.test", crl="/short.crl")
+    engine, _ = _engine(engines, [target])
+
+    message = _only(_check(engine, target), FindingCode.REVOCATION_UNKNOWN)
+
+    assert f"the answer ended after {len(crl) - 50} of its {len(crl)} bytes" in message, message
 
 
 @pytest.mark.parametrize(
