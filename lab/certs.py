@@ -1,8 +1,8 @@
 """Minting certificates for tests, the bench and the demo: any validity, names, key, hash or chain shape.
 
-``make_cert`` covers what ``cryptography`` builds directly; SHA-1/MD5 signatures (which
-cryptography refuses to produce) and a non-DER encoding that strict parsers reject are
-assembled by hand from the builder's TBS bytes.
+``make_cert`` covers what ``cryptography`` builds directly; SHA-1/MD5 signatures and a zero or
+negative serial number (which cryptography refuses to produce) and a non-DER encoding that
+strict parsers reject are assembled by hand from the builder's TBS bytes.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import ssl
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -86,6 +88,8 @@ def make_cert(
     extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
     duplicate_san: bool = False,
     key_identifiers: bool = True,
+    serial: int | None = None,
+    country: str | None = None,
 ) -> Issued:
     """Mint a certificate (self-signed when ``issuer`` is None).
 
@@ -96,13 +100,22 @@ def make_cert(
     ``FF``, which OpenSSL accepts and strict parsers (cryptography) refuse. ``extensions`` are
     added as given (extension, critical); ``duplicate_san`` puts the subjectAltName extension in
     twice, which RFC 5280 forbids and cryptography refuses to read (DuplicateExtension).
-    ``key_identifiers`` False leaves out the subject and authority key identifiers.
+    ``key_identifiers`` False leaves out the subject and authority key identifiers. ``serial``
+    sets the serial number, zero or negative included (RFC 5280 wants it positive; old roots and
+    some private CAs break that, and cryptography only warns when it parses one). ``country``
+    adds a countryName to the subject, of any length (cryptography warns about one that is not
+    two letters long each time it reads the subject).
     """
     now = now or datetime.now(UTC)
     private = make_key(key) if isinstance(key, str) else key
     not_before = not_before or now - timedelta(days=1)
     not_after = not_after or now + timedelta(days=days)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+    if country is not None:
+        with warnings.catch_warnings():  # any length, on purpose
+            warnings.simplefilter("ignore", UserWarning)
+            attributes.append(x509.NameAttribute(NameOID.COUNTRY_NAME, country, _validate=False))
+    subject = x509.Name(attributes)
     signer = issuer.key if issuer else private
     issuer_name = issuer.cert.subject if issuer else subject
     names = list(sans) if sans is not None else ([] if ca else [cn])
@@ -111,7 +124,7 @@ def make_cert(
         .subject_name(subject)
         .issuer_name(issuer_name)
         .public_key(private.public_key())
-        .serial_number(next(_serials))
+        .serial_number(serial if serial is not None and serial > 0 else next(_serials))
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
@@ -139,9 +152,10 @@ def make_cert(
         builder = builder.add_extension(x509.UnrecognizedExtension(_PLACEHOLDER_OID, copy), critical=False)
     algorithm = None if isinstance(signer, ed25519.Ed25519PrivateKey) else hashes.SHA256()
     cert = builder.sign(signer, algorithm)
-    if hash_name == "sha256" and not ber_boolean and not duplicate_san:
+    odd_serial = serial is not None and serial <= 0
+    if hash_name == "sha256" and not ber_boolean and not duplicate_san and not odd_serial:
         return Issued(cert, private, cert.public_bytes(serialization.Encoding.DER))
-    return _resign(cert, private, signer, hash_name, ber_boolean, duplicate_san)
+    return _resign(cert, private, signer, hash_name, ber_boolean, duplicate_san, serial if odd_serial else None)
 
 
 def make_ca(cn: str = "Test Root CA", *, issuer: Issued | None = None, days: float = 3650, **kwargs: Any) -> Issued:
@@ -173,9 +187,17 @@ def _general_name(name: str) -> x509.GeneralName:
 
 
 def _resign(
-    cert: x509.Certificate, private: PrivateKey, signer: PrivateKey, hash_name: str, ber: bool, duplicate: bool = False
+    cert: x509.Certificate,
+    private: PrivateKey,
+    signer: PrivateKey,
+    hash_name: str,
+    ber: bool,
+    duplicate: bool = False,
+    serial: int | None = None,
 ) -> Issued:
     tbs = cert.tbs_certificate_bytes
+    if serial is not None:
+        tbs = _with_serial(tbs, cert.serial_number, serial)
     if duplicate:
         # The placeholder's OID has the same encoded length as subjectAltName's: swap it in place.
         tbs = tbs.replace(_PLACEHOLDER_OID_DER, _SAN_OID_DER, 1)
@@ -199,8 +221,23 @@ def _resign(
         tbs = tbs.replace(_RSA_SIGNATURE_OIDS["sha256"], algorithm_id, 1)
         signature = signer.sign(tbs, padding.PKCS1v15(), _LEGACY_HASHES[hash_name])
     der = _tlv(0x30, tbs + _tlv(0x30, algorithm_id) + _tlv(0x03, b"\x00" + signature))
-    parsed = cert if ber or duplicate else x509.load_der_x509_certificate(der)
-    return Issued(parsed, private, der)
+    if ber or duplicate:  # cryptography refuses to read either
+        return Issued(cert, private, der)
+    with warnings.catch_warnings():  # a serial that is not positive, on purpose
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return Issued(x509.load_der_x509_certificate(der), private, der)
+
+
+def _with_serial(tbs: bytes, old: int, new: int) -> bytes:
+    """The TBS certificate with its serial number (just after the version) swapped for ``new``."""
+    header = 2 + (tbs[1] & 0x7F if tbs[1] & 0x80 else 0)
+    version = bytes.fromhex("a003020102")
+    was = _tlv(0x02, old.to_bytes(old.bit_length() // 8 + 1, "big", signed=True))
+    content = tbs[header:]
+    if not content.startswith(version + was):
+        raise ValueError("cannot find the serial number to replace")
+    now = _tlv(0x02, new.to_bytes((new + (new < 0)).bit_length() // 8 + 1, "big", signed=True))
+    return _tlv(0x30, version + now + content[len(version + was) :])
 
 
 def _tlv(tag: int, content: bytes) -> bytes:

@@ -6,13 +6,40 @@ import base64
 import binascii
 import ipaddress
 import re
+import warnings
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 
 from chalicelib.domain.addresses import address_text
 from chalicelib.domain.models import CertificateInfo
+
+# What cryptography warns about while it reads a certificate is data about that certificate, which
+# a server or a caller chose (RFC 5280 wants a positive serial and name attributes of set lengths;
+# old roots and private CAs break both): the verdict says what matters to a client, and stderr and
+# the Lambda's log are no place for it.
+CERTIFICATE_WARNINGS: tuple[tuple[type[Warning], str], ...] = (
+    (CryptographyDeprecationWarning, "Parsed a serial number which wasn't positive"),
+    (UserWarning, "Attribute's length must be"),
+)
+
+
+def quiet_certificate_warnings() -> None:
+    """Keep CERTIFICATE_WARNINGS out of this process's output (calling it again changes nothing).
+
+    One process-wide filter rather than a catch_warnings block around each parse: cryptography
+    warns lazily (about the serial each time it is read, about a name when it is first read), on
+    the checker's threads, and catch_warnings swaps the process's one filter list, which is not
+    thread-safe. The filters name the two messages, so any other warning still shows.
+    """
+    for category, message in CERTIFICATE_WARNINGS:
+        warnings.filterwarnings("ignore", message=re.escape(message), category=category)
+
+
+# The code that reads certificates (analysis, revocation, the inventory's IAM reader) imports this module.
+quiet_certificate_warnings()
 
 # Signature algorithms no client should accept any more (collisions are practical).
 WEAK_SIGNATURE_OIDS = {

@@ -179,6 +179,41 @@ def test_ipv6_targets_and_pins(v6_server: tuple[TlsServer, Path]) -> None:
     assert done.returncode == 0
 
 
+@pytest.fixture(scope="module", params=[0, -1], ids=["serial-0", "serial-negative"])
+def odd_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[int, Path, int]]:
+    """A server whose leaf has a serial that is not positive and a three-letter countryName.
+
+    Yields its port, the folder of the root's PEM (root.pem) and the leaf's (chain.pem), and the serial.
+    """
+    root = make_ca("certwatch CLI Root")
+    leaf = make_cert("odd.cli.test", issuer=root, serial=request.param, country="USA")
+    directory = tmp_path_factory.mktemp("odd")
+    (directory / "root.pem").write_bytes(root.pem)
+    (directory / "chain.pem").write_bytes(leaf.pem)
+    with TlsServer([leaf]) as server:
+        yield server.port, directory, request.param
+
+
+def test_what_cryptography_warns_about_a_served_certificate_stays_off_stderr(
+    odd_server: tuple[int, Path, int],
+) -> None:
+    """Warnings about a certificate's serial or name lengths are data about the certificate, not the run's news."""
+    port, directory, serial = odd_server
+    ca_file = str(directory / "root.pem")
+
+    pin = "odd.cli.test:127.0.0.1"
+    checked = run("check", "--json", "--ca-file", ca_file, "--resolve", pin, f"odd.cli.test:{port}")
+    inspected = run("inspect", "--json", "--ca-file", ca_file, "--name", "odd.cli.test", str(directory / "chain.pem"))
+
+    for done in (checked, inspected):
+        assert done.stderr == ""
+        (document,) = json_lines(done)
+        leaf = document["results"][0]["leaf"] if "results" in document else document["leaf"]
+        assert (leaf["subject"], leaf["serial"]) == ("C=USA,CN=odd.cli.test", format(serial, "x"))
+
+
 def test_targets_file_skips_comments_and_blank_lines(zoo: Zoo, exhibit: dict[str, Exhibit], tmp_path: Path) -> None:
     targets = tmp_path / "targets.txt"
     targets.write_text(

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
 
-from chalicelib.domain.x509info import describe
+from chalicelib.domain.x509info import describe, quiet_certificate_warnings
 from lab.certs import Issued, make_ca, make_cert
 from tests.support.pki import Pki
 
@@ -136,3 +137,20 @@ def test_a_ber_encoded_certificate_cannot_be_described(pki: Pki, now: datetime) 
     broken = make_cert("www.example.com", issuer=pki.intermediate, now=now, ber_boolean=True)
     with pytest.raises(ValueError, match="asn1"):  # the docstring's contract, which analysis relies on
         describe(x509.load_der_x509_certificate(broken.der))
+
+
+@pytest.mark.parametrize("serial", [0, -1])
+def test_what_cryptography_warns_about_a_certificates_content_is_silenced_and_nothing_else(
+    pki: Pki, serial: int
+) -> None:
+    der = make_cert("odd.example", issuer=pki.intermediate, serial=serial, country="USA").der
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.resetwarnings()
+        warnings.simplefilter("always")
+        quiet_certificate_warnings()
+        info = describe(x509.load_der_x509_certificate(der))
+        warnings.warn("any other warning", UserWarning, stacklevel=1)
+
+    assert (info.subject, info.serial) == ("C=USA,CN=odd.example", format(serial, "x"))
+    assert [str(w.message) for w in seen] == ["any other warning"]
