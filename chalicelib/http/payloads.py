@@ -384,6 +384,10 @@ def _csv_rows(raw: bytes) -> list[object]:
             + (f"; unknown column {unknown[0]!r}" if unknown else ""),
             code="malformed_csv",
         )
+    names = [name.strip() for name in header]
+    twice = next((name for index, name in enumerate(names) if name in names[:index]), None)
+    if twice is not None:  # each row would keep only the last of its cells, silently
+        raise InvalidRequestError(f"the CSV header names column {twice!r} twice", code="malformed_csv")
     rows: list[object] = []
     for record in _csv_records(reader):
         if None in record:  # DictReader's key for cells beyond the header

@@ -220,6 +220,8 @@ def test_csv_cells_are_text_read_as_numbers_labels_and_alert_days() -> None:
         (b'{"target": "a.example.com"}', "application/json", "invalid_field", "send a JSON list"),
         (b"[" + b'{"target": "a.example.com"},' * 1000 + b"{}]", "application/json", "invalid_field", "1001 targets"),
         (b"target,colour\na.example.com,red\n", "text/csv", "malformed_csv", "unknown column 'colour'"),
+        (b"target,target\na.example.com,b.example.com\n", "text/csv", "malformed_csv", "names column 'target' twice"),
+        (b"target,warn_days, warn_days \na.example.com,1,2\n", "text/csv", "malformed_csv", "column 'warn_days' twice"),
         (b"\xff\n", "text/csv", "malformed_csv", "not UTF-8"),
     ],
 )
