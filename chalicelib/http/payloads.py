@@ -21,6 +21,7 @@ from chalicelib.domain.endpoints import PROTOCOLS, endpoint_from_parts, normaliz
 from chalicelib.domain.inventory import InventoryQuery, Source
 from chalicelib.domain.models import Endpoint, Status, check_thresholds
 from chalicelib.domain.targets import RejectedRow, TargetChanges, TargetFilter, TargetSpec
+from chalicelib.domain.tokens import pasted_token_id
 from chalicelib.errors import InvalidRequestError, InvalidTargetError, TrustStoreError
 from chalicelib.presentation import shapes
 from chalicelib.presentation.schema import ABSENT, Field, Spec, fields
@@ -108,6 +109,7 @@ def target_spec(data: object) -> TargetSpec:
     declared = fields(shapes.TargetInput)
     body = _object(data, "the target")
     _refuse_unknown(body, set(declared))
+    _refuse_tokens(body)
     sni = _optional_str(body, declared["sni"])
     endpoint = _endpoint(body, sni, declared)
     warn_days = _int(body, declared["warn_days"])
@@ -133,6 +135,7 @@ def target_changes(data: object) -> TargetChanges:
     declared = fields(shapes.TargetChanges)
     body = _object(data, "the request body")
     _refuse_unknown(body, set(declared))
+    _refuse_tokens(body)
     if not body:
         raise InvalidRequestError(f"nothing to change: send one or more of {', '.join(sorted(declared))}")
     paused = _bool(body, declared["paused"])
@@ -357,6 +360,23 @@ def _object(data: object, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidRequestError(f"{what} must be a JSON object")
     return data
+
+
+def _refuse_tokens(body: Mapping[str, Any]) -> None:
+    """Refuse an API token pasted into a target's fields: stored, it would be shown in every listing."""
+    pending: list[tuple[object, str]] = [(value, name) for name, value in body.items()]
+    while pending:
+        value, name = pending.pop()
+        if isinstance(value, dict):
+            pending += [(item, name) for pair in value.items() for item in pair]
+        elif isinstance(value, list):
+            pending += [(item, name) for item in value]
+        elif isinstance(value, str) and (token_id := pasted_token_id(value)) is not None:
+            raise InvalidRequestError(
+                f"{name} holds an API token (cw_{token_id}_...): a token belongs in the Authorization header "
+                f"only; revoke this one, it may be in logs now (certwatch token revoke {token_id})",
+                field=name,
+            )
 
 
 def _refuse_unknown(body: Mapping[str, Any], allowed: set[str], *, what: str = "field") -> None:

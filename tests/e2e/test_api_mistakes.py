@@ -464,3 +464,31 @@ def test_a_csv_header_naming_a_token_is_refused_without_repeating_it(api: Api) -
 
     assert_refused(reply, 400, "malformed_csv")
     assert not TOKEN_SHAPED.search(json.dumps(reply.body)), reply
+
+
+@pytest.mark.parametrize(
+    ("method", "where", "body", "field"),
+    [
+        ("POST", "/targets", {"target": "https://{token}.example.com"}, "target"),
+        ("POST", "/targets", {"host": "{token}.example.com"}, "host"),
+        ("POST", "/targets", {"target": "https://t.example.com", "labels": {"{token}": "x"}}, "labels"),
+        ("POST", "/targets", {"target": "https://t.example.com", "labels": {"env": "{token}"}}, "labels"),
+        ("POST", "/targets", {"target": "https://t.example.com", "notes": "our token is {token}"}, "notes"),
+        ("PATCH", "/targets/{id}", {"notes": "{token}"}, "notes"),
+    ],
+)
+def test_a_token_given_as_a_targets_data_is_refused_not_stored(
+    api: Api, method: str, where: str, body: dict[str, Any], field: str
+) -> None:
+    """Stored, a token would be shown in every listing of the team (and lower-cased, it would still leak its id)."""
+    token = api.token
+    assert token is not None
+    existing = api.register("https://existing.example.com")
+    sent = json.loads(json.dumps(body).replace("{token}", token))
+
+    reply = api.call(method, where.replace("{id}", existing["id"]), sent)
+
+    assert_refused(reply, 400, "invalid_field", field)
+    assert "belongs in the Authorization header" in reply.error["message"]
+    assert not TOKEN_SHAPED.search(json.dumps(reply.body)), reply
+    assert [t["id"] for t in api.get("/targets").body["items"]] == [existing["id"]]
