@@ -9,7 +9,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 PIP := $(PYTHON) -m pip --disable-pip-version-check --quiet
 
-.PHONY: help venv test test-all lint format typecheck unit run demo fuzz bench bench-sweep bench-local clean deploy destroy package wheelhouse lint-infra policies
+.PHONY: help venv test test-all test-bare lint format typecheck unit run demo fuzz bench bench-sweep bench-local clean deploy destroy package wheelhouse lint-infra policies
 STAGE ?= dev
 BUILD := build
 WHEELHOUSE := $(BUILD)/wheelhouse
@@ -25,7 +25,8 @@ help:
 	@echo "make demo       check a zoo of loopback TLS endpoints with certwatch check"
 	@echo "make test       lint, type-check and run every test (PYTHON_VERSION=3.12 to use that Python)"
 	@echo "make unit       the fast unit tests only (tests/unit)"
-	@echo "make test-all   make test under Python 3.13, then under 3.12 (what CI runs)"
+	@echo "make test-all   make test under Python 3.13, then under 3.12"
+	@echo "make test-bare  make test in a fresh clone of HEAD with nothing beside it (a newcomer's first run)"
 	@echo "make fuzz       schemathesis against the local stack's API, every check (minutes; not in make test)"
 	@echo "make bench      measure the checking engine (checks/s, CPU ms per check, memory)"
 	@echo "make bench-sweep  measure a sweep over 100,000 targets on moto (requests, seconds)"
@@ -62,6 +63,11 @@ test-all:
 	@scripts/find-python 3.13 >/dev/null && scripts/find-python 3.12 >/dev/null
 	$(MAKE) test PYTHON_VERSION=3.13 VENV=.venv-3.13
 	$(MAKE) test PYTHON_VERSION=3.12 VENV=.venv-3.12
+
+# A newcomer's first `make test`: a fresh clone of HEAD in an empty folder, its own .venv, no
+# ../shared and no CI variable beside it (scripts/bare-clone-test). Commit first: it clones HEAD.
+test-bare:
+	scripts/bare-clone-test $(PYTHON_VERSION)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

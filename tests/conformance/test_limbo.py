@@ -1,8 +1,10 @@
 """x509-limbo's server cases through the path of ``certwatch inspect`` (the public conformance suite).
 
-Every SERVER case of ``../shared/conformance/x509-limbo/limbo.json`` is judged as ``certwatch
-inspect --no-public-roots --ca-file TRUSTED --crl-file CRL --name NAME --at TIME`` judges a file: the case's
-trusted certificates are the only (private) anchors, and "refused" means any critical finding.
+Every SERVER case of ``../shared/conformance/x509-limbo/limbo.json`` (or of the file ``CERTWATCH_LIMBO``
+names) is judged as ``certwatch inspect --no-public-roots --ca-file TRUSTED --crl-file CRL --name NAME
+--at TIME`` judges a file: the case's trusted certificates are the only (private) anchors, and "refused"
+means any critical finding. Where the file is absent, the module is skipped with one line saying so,
+except under ``CI=true``, where that is a failure.
 Thresholds are off (0 days): limbo asks about validity, not about warnings ahead of expiry.
 
 The cases where certwatch knowingly differs from limbo's expected result are listed below with
@@ -13,6 +15,7 @@ any other case disagrees.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,11 @@ from chalicelib.domain.revocation import crl_findings, load_crl
 from chalicelib.domain.truststore import TrustStore
 from chalicelib.domain.x509info import split_bundle
 
-LIMBO = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "x509-limbo" / "limbo.json"
+# The suite lives beside the checkout in CI (../shared); CERTWATCH_LIMBO names another copy.
+LIMBO = Path(
+    os.environ.get("CERTWATCH_LIMBO")
+    or Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "x509-limbo" / "limbo.json"
+)
 # pyca/cryptography's verifier alone is right on this many SERVER cases of the same file.
 PYCA_ALONE = 157
 
@@ -79,8 +86,15 @@ KNOWN_DIFFERENCES: dict[str, str] = {
 
 
 def _cases() -> list[dict[str, Any]]:
-    if not LIMBO.is_file():  # CI has ../shared beside the checkout; a missing suite is a failure, never a skip
-        raise FileNotFoundError(f"the x509-limbo suite is missing: {LIMBO}")
+    if not LIMBO.is_file():
+        where = f"the x509-limbo suite is not at {LIMBO}"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):  # CI has it: missing there is a failure
+            raise FileNotFoundError(f"{where} (CI=true: the conformance cases must run)")
+        pytest.skip(
+            f"{where}: its 198 conformance cases are not run here (CI runs them; "
+            "set CERTWATCH_LIMBO to a copy of that limbo.json to run them)",
+            allow_module_level=True,
+        )
     document = json.loads(LIMBO.read_text())
     return [case for case in document["testcases"] if case["validation_kind"] == "SERVER"]
 
