@@ -20,7 +20,7 @@ from botocore.stub import Stubber
 from chalicelib.adapters.cloudformation import deploy_stack, stack_name
 from chalicelib.adapters.dynamo import DUE_INDEX, DUE_SHARDS, DynamoStore
 from chalicelib.domain.endpoints import endpoint_from_parts
-from chalicelib.domain.models import Status
+from chalicelib.domain.models import Endpoint, Protocol, Status
 from chalicelib.domain.targets import (
     ResultSummary,
     Target,
@@ -457,3 +457,16 @@ def test_the_data_stack_deploys_twice_and_the_second_time_changes_nothing(
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     assert store.get_token(token.token_id) == token
     assert set(outputs) >= {"TableName", "CheckQueueUrl", "AlertsTopicArn"}
+
+
+def test_a_target_stored_with_a_name_todays_rules_refuse_still_reads(store: DynamoStore, now: datetime) -> None:
+    # IDNA 2003 accepted emoji domains ("xn--ls8h.la"), IDNA 2008 does not: stored data is read as stored.
+    team = new_team()
+    endpoint = Endpoint("xn--ls8h.la", 443, Protocol.HTTPS)
+    target = dataclasses.replace(new_target(team, now), spec=TargetSpec(endpoint=endpoint))
+    store.create_target(target)
+
+    assert store.get_target(team, target.id).endpoint == endpoint
+    page = store.list_targets(team, limit=10, cursor=None, where=TargetFilter())
+    assert [t.id for t in page.items] == [target.id]
+    store.delete_target(team, target.id)

@@ -17,7 +17,6 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from chalicelib.domain.alerts import AlertState, Notification
 from chalicelib.domain.cadence import Cadence, Renewal, Sighting
-from chalicelib.domain.endpoints import endpoint_from_parts
 from chalicelib.domain.models import (
     CertificateInfo,
     CheckResult,
@@ -167,7 +166,9 @@ def summary_attributes(summary: ResultSummary) -> dict[str, Any]:
 
 
 def target(item: dict[str, Any]) -> Target:
-    endpoint: Endpoint = endpoint_from_parts(item["host"], int(item["port"]), item["protocol"], item.get("sni"))
+    # As stored, never parsed again: a name an earlier version accepted (IDNA 2003) must still read.
+    host = item["host"]
+    endpoint = Endpoint(host, int(item["port"]), Protocol(item["protocol"]), item.get("sni"), _is_address(host))
     spec = TargetSpec(
         endpoint=endpoint,
         labels={str(k): str(v) for k, v in item.get("labels", {}).items()},
