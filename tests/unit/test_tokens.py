@@ -20,6 +20,7 @@ SECRET = TOKEN.split("_", 2)[2]
         f"unknown column {TOKEN[:30]!r}",  # cut short: still part of the secret
         f"{TOKEN},{TOKEN}",
     ],
+    ids=["quoted", "in-a-path", "cut-short", "twice"],  # the token is random: pytest-xdist's workers must agree
 )
 def test_a_token_anywhere_in_a_text_is_cut_to_its_id(text: str) -> None:
     shown = redacted(text)
