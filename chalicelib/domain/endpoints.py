@@ -56,7 +56,10 @@ def parse_target(text: str, *, sni: str | None = None) -> Endpoint:
     match = _TARGET.fullmatch(raw)
     if match is None or ("://" in raw and match["scheme"] is None):
         raise InvalidTargetError(_CANNOT_READ.format(raw))
-    scheme = (match["scheme"] or "https").lower()
+    # Without a scheme, a port other than HTTPS's says "TLS on that port" (tls://), as documented.
+    port = match["port"]
+    bare = "tls" if port and _PORT.fullmatch(port) and int(port) != DEFAULT_PORTS[Protocol.HTTPS] else "https"
+    scheme = (match["scheme"] or bare).lower()
     protocol = _SCHEMES.get(scheme)
     if protocol is None:
         known = ", ".join(sorted(_SCHEMES))
@@ -108,6 +111,8 @@ def _endpoint(host: str, port_text: str | None, protocol: Protocol, sni: str | N
         address = _numeric_ipv4(host, raw)
     port = _parse_port(port_text, protocol, raw)
     name = normalize_hostname(sni, what="SNI name", raw=sni) if sni else None
+    if name == host and address is None:
+        name = None  # the name a host sends anyway: the same endpoint as without it
     return Endpoint(host=address or host, port=port, protocol=protocol, sni=name, host_is_address=address is not None)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.domain.models import CheckPolicy, Endpoint, Status, TargetReport
+from chalicelib.domain.models import CheckPolicy, Endpoint, Protocol, Status, TargetReport
 from chalicelib.errors import InvalidRequestError
 
 _TARGET_ID = re.compile(r"tg_[0-9a-f]{20}")
@@ -192,8 +192,26 @@ class BulkOutcome:
 
 
 def endpoint_key(endpoint: Endpoint) -> str:
-    """What makes two registrations the same target for one team: host, port, protocol and SNI."""
+    """What makes two registrations the same target for one team: the handshake they reach.
+
+    That is the host, port and SNI, and how TLS starts: implicit TLS is one way whatever the
+    scheme (``https://``, ``tls://``, ``smtps://``, ...), SMTP's STARTTLS one on port 587 as on
+    25. Case, a trailing dot, a default port and an SNI equal to the host are gone already (the
+    endpoint is normalized when parsed). Implicit TLS keys as ``https``, as every ``https://``
+    target's key always read, so those keys are what earlier versions stored.
+    """
+    way = _HANDSHAKES.get(endpoint.protocol, endpoint.protocol.value)
+    host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
+    return f"{way}://{host}:{endpoint.port}#{endpoint.sni or ''}"
+
+
+def legacy_endpoint_key(endpoint: Endpoint) -> str:
+    """The key versions before ``endpoint_key`` stored: the scheme as given (for a store's older items)."""
     return f"{endpoint}#{endpoint.sni or ''}"
+
+
+_IMPLICIT_TLS = (Protocol.HTTPS, Protocol.TLS, Protocol.SMTPS, Protocol.IMAPS, Protocol.POP3S, Protocol.LDAPS)
+_HANDSHAKES = dict.fromkeys(_IMPLICIT_TLS, Protocol.HTTPS.value) | {Protocol.SUBMISSION: Protocol.SMTP.value}
 
 
 def new_target_id() -> str:

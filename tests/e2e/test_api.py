@@ -142,6 +142,45 @@ def test_a_duplicate_is_409_naming_the_existing_target(api: Api, stack: Stack) -
     assert stack.queue.sent == [("alpha", first["id"]), ("alpha", other_sni.body["id"])]
 
 
+def test_every_spelling_of_one_endpoint_is_409_naming_the_first_alone_or_in_a_bulk(api: Api, stack: Stack) -> None:
+    """Scheme (implicit TLS is one handshake), case, trailing dot, default port, an SNI equal to the host."""
+    first = api.register("tls://spell.example.com:8443")
+    web = api.register("spell.example.com")
+    spellings: dict[str, list[dict[str, Any]]] = {
+        first["id"]: [
+            {"target": "spell.example.com:8443"},
+            {"target": "https://SPELL.example.com.:8443/path"},
+            {"target": "spell.example.com:8443", "sni": "spell.example.com"},
+            {"host": "spell.example.com", "port": 8443, "protocol": "https"},
+        ],
+        web["id"]: [
+            {"target": "tls://spell.example.com:443"},
+            {"target": "https://spell.example.com:443"},
+            {"target": "spell.example.com:443"},
+        ],
+    }
+    for existing, bodies in spellings.items():
+        for body in bodies:
+            reply = api.post("/targets", body)
+            assert (reply.status, reply.error.get("existing_id")) == (409, existing), (body, reply)
+    assert first["target"] == "tls://spell.example.com:8443"
+
+    bulk = api.post(
+        "/targets/bulk",
+        [
+            *spellings[first["id"]],
+            {"target": "fresh-spell.example.com:8443"},
+            {"target": "tls://fresh-spell.example.com:8443"},
+        ],
+    )
+    assert bulk.status == 200, bulk
+    results = bulk.body["results"]
+    assert [r["outcome"] for r in results] == ["duplicate"] * 4 + ["created", "duplicate"]
+    assert {r["existing_id"] for r in results[:4]} == {first["id"]}
+    assert results[5]["existing_id"] == results[4]["target"]["id"]
+    assert len(stack.queue.sent) == 3
+
+
 def test_get_shows_the_target_and_no_result_before_a_check(api: Api) -> None:
     created = api.register("https://get.example.com", labels={"env": "dev"})
 
@@ -884,7 +923,7 @@ def test_bulk_csv_reads_labels_numbers_and_empty_cells(api: Api, stack: Stack) -
     assert first["labels"] == {"env": "prod", "tier": "1"}
     assert (first["warn_days"], first["critical_days"], first["check_interval_minutes"]) == (21, 7, 60)
     assert first["notes"] == "first, with a comma"
-    assert second["target"] == "https://csv-two.example.com:8443"
+    assert second["target"] == "tls://csv-two.example.com:8443"  # host:PORT is TLS on that port
     assert (second["labels"], second["warn_days"], second["check_interval_minutes"]) == ({}, 30, 360)
     assert seventh["labels"] == {"team": "a", "env": "dev"}
     assert (seventh["target"], seventh["sni"]) == ("smtp://csv-seven.example.com:25", "mx.example.com")
@@ -1106,7 +1145,10 @@ def test_a_targets_own_ca_bundle_is_trusted_for_its_checks(loopback: Api, tls: L
     with TlsServer([served]) as server:
         target = f"https://healthy.api.example.test:{server.port}"
         trusted = loopback.register(target, ca_bundle=internal_root.pem.decode())
-        other = loopback.post("/targets", {"target": target, "sni": "healthy.api.example.test"}).body
+        # The same server as another target (by its address, with the name as SNI), without the bundle.
+        other = loopback.post(
+            "/targets", {"target": f"https://127.0.0.1:{server.port}", "sni": "healthy.api.example.test"}
+        ).body
 
         with_bundle = loopback.post(f"/targets/{trusted['id']}/check")
         without = loopback.post(f"/targets/{other['id']}/check")

@@ -172,7 +172,7 @@ def test_ipv6_targets_and_pins(v6_server: tuple[TlsServer, Path]) -> None:
     by_name, by_address = json_lines(done)
     assert (by_name["status"], [r["address"] for r in by_name["results"]]) == ("ok", ["::1"])
     assert (by_address["target"], by_address["sni"], by_address["status"]) == (
-        f"https://[::1]:{server.port}",
+        f"tls://[::1]:{server.port}",
         None,
         "ok",
     )

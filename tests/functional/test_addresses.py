@@ -68,7 +68,7 @@ def test_an_ipv6_literal_target_is_checked_over_ipv6(v6: TlsServer, engines: Eng
 
     report = engines.build().check(endpoint)
 
-    assert (endpoint.host, endpoint.protocol) == ("::1", Protocol.HTTPS)
+    assert (endpoint.host, endpoint.protocol) == ("::1", Protocol.TLS)  # [v6]:PORT is TLS on that port
     assert report.findings == ()
     (result,) = report.results
     assert result.address == "::1"

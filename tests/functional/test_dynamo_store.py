@@ -470,3 +470,28 @@ def test_a_target_stored_with_a_name_todays_rules_refuse_still_reads(store: Dyna
     page = store.list_targets(team, limit=10, cursor=None, where=TargetFilter())
     assert [t.id for t in page.items] == [target.id]
     store.delete_target(team, target.id)
+
+
+def test_a_target_stored_before_its_uniqueness_key_was_recorded_is_deleted_whole(
+    store: DynamoStore, aws_stack: AwsStack, now: datetime
+) -> None:
+    # As an earlier version stored a tls:// target: no unique_key on the item, and a uniqueness
+    # item keyed by the scheme as given (today's key for implicit TLS reads https://).
+    team = new_team()
+    endpoint = Endpoint("legacy.example.com", 9443, Protocol.TLS)
+    target = dataclasses.replace(new_target(team, now), spec=TargetSpec(endpoint=endpoint))
+    store.create_target(target)
+    client, table, partition = aws_stack.dynamodb, aws_stack.table, {"S": f"TEAM#{team}"}
+    client.update_item(
+        TableName=table, Key={"pk": partition, "sk": {"S": f"T#{target.id}"}}, UpdateExpression="REMOVE unique_key"
+    )
+    client.delete_item(TableName=table, Key={"pk": partition, "sk": {"S": f"U#{target.key}"}})
+    legacy = "U#tls://legacy.example.com:9443#"
+    client.put_item(TableName=table, Item={"pk": partition, "sk": {"S": legacy}, "target_id": {"S": target.id}})
+
+    store.delete_target(team, target.id)
+
+    left = client.query(
+        TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": partition}
+    )["Items"]
+    assert left == [], "the legacy uniqueness item would block registering this endpoint as tls:// again"

@@ -230,22 +230,55 @@ class StoreContract:
             store.get_target(team, again.id)
         assert [t.id for t in all_pages(store, team, limit=10)[0].items] == [first.id]
 
-    def test_endpoints_differing_in_team_sni_port_or_protocol_are_not_duplicates(
+    def test_endpoints_differing_in_team_sni_port_or_how_tls_starts_are_not_duplicates(
         self, store: TargetStore, team: str, now: datetime
     ) -> None:
-        store.create_target(new_target(team, now, host="api.example.com", port=443, sni="api.example.com"))
+        store.create_target(new_target(team, now, host="api.example.com", port=443, sni="edge.example.com"))
         others = [
-            new_target(f"{team}-other", now, host="api.example.com", port=443, sni="api.example.com"),
+            new_target(f"{team}-other", now, host="api.example.com", port=443, sni="edge.example.com"),
             new_target(team, now, host="api.example.com", port=443),
             new_target(team, now, host="api.example.com", port=443, sni="www.example.com"),
-            new_target(team, now, host="api.example.com", port=8443, sni="api.example.com"),
-            new_target(team, now, host="api.example.com", port=443, protocol="tls", sni="api.example.com"),
+            new_target(team, now, host="api.example.com", port=8443, sni="edge.example.com"),
+            new_target(team, now, host="api.example.com", port=443, protocol="smtp", sni="edge.example.com"),
         ]
         for target in others:
             store.create_target(target)
 
         for target in others:
             assert store.get_target(target.team, target.id) == target
+
+    @pytest.mark.parametrize(
+        ("first", "second"),
+        [
+            (("https", 443, None), ("tls", 443, None)),
+            (("tls", 8443, None), ("https", 8443, None)),
+            (("smtps", 465, None), ("tls", 465, None)),
+            (("submission", 587, None), ("smtp", 587, None)),
+            (("https", 443, "api.example.com"), ("https", 443, None)),
+        ],
+        ids=["tls-is-https", "https-is-tls", "smtps-is-tls", "submission-is-smtp-on-587", "sni-equal-to-the-host"],
+    )
+    def test_two_spellings_of_one_handshake_are_one_target(
+        self,
+        store: TargetStore,
+        team: str,
+        now: datetime,
+        first: tuple[str, int, str | None],
+        second: tuple[str, int, str | None],
+    ) -> None:
+        (protocol, port, sni), (again_protocol, again_port, again_sni) = first, second
+        original = new_target(team, now, host="api.example.com", port=port, protocol=protocol, sni=sni)
+        store.create_target(original)
+
+        spelling = new_target(
+            team, now, host="api.example.com", port=again_port, protocol=again_protocol, sni=again_sni
+        )
+        with pytest.raises(DuplicateTargetError) as caught:
+            store.create_target(spelling)
+        assert caught.value.existing_id == original.id
+
+        store.delete_target(team, original.id)
+        store.create_target(spelling)  # the endpoint is free again once its target is gone
 
     def test_another_teams_target_is_not_found(self, store: TargetStore, team: str, now: datetime) -> None:
         target = new_target(team, now)

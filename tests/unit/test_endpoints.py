@@ -17,12 +17,13 @@ from chalicelib.errors import InvalidTargetError
     [
         ("example.com", "example.com", 443, Protocol.HTTPS),
         ("Example.COM.", "example.com", 443, Protocol.HTTPS),
-        ("example.com:8443", "example.com", 8443, Protocol.HTTPS),
+        ("example.com:8443", "example.com", 8443, Protocol.TLS),  # "TLS on port 8443", as documented
+        ("example.com:443", "example.com", 443, Protocol.HTTPS),
         ("https://example.com/path?q=1", "example.com", 443, Protocol.HTTPS),
         ("https://example.com:9443/", "example.com", 9443, Protocol.HTTPS),
         ("[2001:db8::1]:443", "2001:db8::1", 443, Protocol.HTTPS),
         ("2001:db8::1", "2001:db8::1", 443, Protocol.HTTPS),
-        ("192.0.2.7:8443", "192.0.2.7", 8443, Protocol.HTTPS),
+        ("192.0.2.7:8443", "192.0.2.7", 8443, Protocol.TLS),
         ("smtp://mail.example.com", "mail.example.com", 25, Protocol.SMTP),
         ("submission://mail.example.com", "mail.example.com", 587, Protocol.SUBMISSION),
         ("smtps://mail.example.com", "mail.example.com", 465, Protocol.SMTPS),
@@ -41,6 +42,39 @@ from chalicelib.errors import InvalidTargetError
 def test_parses_the_forms_a_user_pastes(text: str, host: str, port: int, protocol: Protocol) -> None:
     endpoint = parse_target(text)
     assert (endpoint.host, endpoint.port, endpoint.protocol) == (host, port, protocol)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("https://Example.COM.", "example.com"),
+        ("https://example.com:443/path", "example.com"),
+        ("example.com:8443", "tls://example.com:8443"),
+        ("example.com:8443", "https://example.com:8443"),
+        ("smtps://mail.example.com", "tls://mail.example.com:465"),
+        ("submission://mail.example.com", "smtp://mail.example.com:587"),
+        ("https://xn--fa-hia.de", "faß.de"),
+    ],
+)
+def test_two_spellings_of_one_endpoint_have_one_key(first: str, second: str) -> None:
+    assert endpoint_key(parse_target(first)) == endpoint_key(parse_target(second))
+
+
+def test_an_sni_equal_to_the_host_is_the_endpoint_without_one() -> None:
+    assert parse_target("example.com", sni="EXAMPLE.com.") == parse_target("example.com")
+    assert parse_target("[::1]:443", sni="api.example.com").sni == "api.example.com"
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("example.com", "example.com:8443"),
+        ("smtp://mail.example.com:465", "smtps://mail.example.com"),  # STARTTLS is not implicit TLS
+        ("example.com", "www.example.com"),
+    ],
+)
+def test_other_endpoints_have_other_keys(first: str, second: str) -> None:
+    assert endpoint_key(parse_target(first)) != endpoint_key(parse_target(second))
 
 
 def test_address_literals_send_no_sni_unless_asked() -> None:
@@ -73,7 +107,7 @@ def test_builds_from_separate_fields() -> None:
     endpoint = endpoint_from_parts("Mail.Example.com", None, "smtp")
     assert (endpoint.host, endpoint.port, endpoint.protocol) == ("mail.example.com", 25, Protocol.SMTP)
     assert str(endpoint) == "smtp://mail.example.com:25"
-    assert str(parse_target("[2001:db8::1]:8443")) == "https://[2001:db8::1]:8443"
+    assert str(parse_target("[2001:db8::1]:8443")) == "tls://[2001:db8::1]:8443"
 
 
 NUMERIC_SPELLINGS = [

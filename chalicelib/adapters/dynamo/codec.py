@@ -29,7 +29,7 @@ from chalicelib.domain.models import (
     Status,
     TargetReport,
 )
-from chalicelib.domain.targets import CertificateBrief, ResultSummary, Target, TargetSpec
+from chalicelib.domain.targets import CertificateBrief, ResultSummary, Target, TargetSpec, legacy_endpoint_key
 from chalicelib.domain.tokens import TokenRecord
 from chalicelib.errors import StoreError
 
@@ -121,6 +121,9 @@ def target_item(target: Target) -> dict[str, Any]:
         "created_at": ts(target.created_at),
         "updated_at": ts(target.updated_at),
         "next_check_at": ts(target.next_check_at),
+        # The key of its uniqueness item, as written: a delete removes that one item whatever
+        # later versions derive from the endpoint.
+        "unique_key": target.key,
     }
     optional = {
         "sni": endpoint.sni,
@@ -163,6 +166,11 @@ def summary_attributes(summary: ResultSummary) -> dict[str, Any]:
             for c in summary.certificates
         ]
     return values
+
+
+def unique_key(item: dict[str, Any]) -> str:
+    """The key of a stored target's uniqueness item (``U#``): as written, else as versions that kept none wrote it."""
+    return str(item["unique_key"]) if "unique_key" in item else legacy_endpoint_key(target(item).endpoint)
 
 
 def target(item: dict[str, Any]) -> Target:

@@ -124,8 +124,10 @@ class TargetItems(Table):
         return codec.target(codec.load(answer["Attributes"]))
 
     def delete_target(self, team: str, target_id: str) -> None:
-        target = self.get_target(team, target_id)
         partition = codec.TEAM + team
+        item = self._get_item(partition, codec.TARGET + target_id)
+        if item is None:
+            raise NotFoundError(f"no target {target_id}")
         table = {"TableName": self._table}
         try:
             self._send(
@@ -138,7 +140,12 @@ class TargetItems(Table):
                             "ConditionExpression": "attribute_exists(pk)",
                         }
                     },
-                    {"Delete": {**table, "Key": codec.dump({"pk": partition, "sk": codec.UNIQUE + target.key})}},
+                    {
+                        "Delete": {
+                            **table,
+                            "Key": codec.dump({"pk": partition, "sk": codec.UNIQUE + codec.unique_key(item)}),
+                        }
+                    },
                     {"Delete": {**table, "Key": codec.dump({"pk": partition, "sk": codec.RESULT + target_id})}},
                 ],
             )
