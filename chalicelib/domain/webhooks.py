@@ -120,7 +120,9 @@ def parse_url(text: str) -> WebhookUrl:
         raise InvalidRequestError("the webhook URL cannot be read (a bad port or address?)", field="url") from None
     scheme = parts.scheme.lower()
     if scheme not in {"https", "http"}:
-        raise InvalidRequestError("a webhook URL starts with https://", field="url")
+        raise InvalidRequestError(
+            "a webhook URL starts with https:// (or http:// for a receiver on a loopback address)", field="url"
+        )
     if parts.username is not None or parts.password is not None:
         raise InvalidRequestError("a webhook URL carries no user name or password", field="url")
     host = parts.hostname or ""
@@ -136,6 +138,21 @@ def parse_url(text: str) -> WebhookUrl:
         host = address
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return WebhookUrl(raw, scheme, host, port or (443 if scheme == "https" else 80), target)
+
+
+def local_http_only(url: WebhookUrl) -> WebhookUrl:
+    """``url``, if it is https, or plain http to this machine by its URL alone: a loopback address or
+    ``localhost`` (which RFC 6761 6.3 keeps on loopback). A URL read without DNS is judged so; a
+    destination is judged by the addresses its name resolves to (adapters.webhook).
+    """
+    loopback = url.host == "localhost" or (url.host_is_address and ipaddress.ip_address(url.host).is_loopback)
+    if url.scheme == "http" and not loopback:
+        raise InvalidRequestError(
+            f"{url.shown}: plain http:// is only for a receiver on this machine (127.0.0.1, ::1 or localhost); "
+            "use https://",
+            field="url",
+        )
+    return url
 
 
 def new_destination_id() -> str:
