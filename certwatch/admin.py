@@ -43,7 +43,7 @@ from chalicelib.presentation.documents import (
 )
 from chalicelib.presentation.events import notification
 from chalicelib.presentation.reports import cadence_table, columns, iso, report_to_dict
-from chalicelib.settings import operator_settings
+from chalicelib.settings import operator_settings, read_int
 
 if TYPE_CHECKING:
     from chalicelib.deps import Container
@@ -54,21 +54,25 @@ LOCAL_TEAM = "local"  # the team of the admin token `make run` prints (lab/local
 
 
 def services(args: argparse.Namespace) -> Container:
-    """The services of the stage the command line names, with clients pointed at it."""
-    import boto3  # the AWS clients and adapters load when a command runs, not to read a command line
+    """The services of the stage the command line names, with clients pointed at it.
 
-    from chalicelib.adapters.cloudformation import stack_outputs
-    from chalicelib.deps import Container
-
+    The settings are read first, so a bad one is one line before anything loads or connects.
+    """
     if args.local:
         stage = LOCAL_STAGE
-        port = os.environ.get("CERTWATCH_LOCAL_AWS_PORT", "5000")
+        port = read_int(os.environ, "CERTWATCH_LOCAL_AWS_PORT", 5000, 1, 65535)
         endpoint = args.endpoint_url or f"http://127.0.0.1:{port}"
         region = args.region or LOCAL_REGION
         credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
     else:
         stage, endpoint, region, credentials = args.stage, args.endpoint_url, args.region, {}
     settings = operator_settings(stage)
+
+    import boto3  # the AWS clients and adapters load when a command runs, not to read a command line
+
+    from chalicelib.adapters.cloudformation import stack_outputs
+    from chalicelib.deps import Container
+
     if args.table:
         settings = replace(settings, table_name=args.table)
     session = boto3.session.Session(region_name=region, **credentials)

@@ -33,6 +33,7 @@ from chalicelib.settings import Settings
 
 
 def run_check(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()  # first: a malformed CERTWATCH_* variable is one line naming it
     policy = _policy(args)
     endpoints = [parse_target(text, sni=args.sni) for text in args.targets]
     if args.targets_file:
@@ -42,7 +43,6 @@ def run_check(args: argparse.Namespace) -> int:
     at: datetime | None = args.at
     trust = load_trust_store(args.ca_file)
     overrides = _overrides(args.resolve)
-    settings = Settings.from_env()  # a malformed CERTWATCH_* variable is one line naming it
     policy_for_urls = _address_policy(settings)
     requests = [CheckRequest(e, policy) for e in endpoints]
     workers = worker_count(args.workers, len(requests))

@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 from certwatch import admin_arguments
 from certwatch.handlers import handler
 from chalicelib import __version__
-from chalicelib.errors import CertwatchError
+from chalicelib.errors import CertwatchError, SettingError
 
 # Only argparse and the error root are loaded to read a command line: each command imports what it
 # uses when it runs, so `certwatch check --help` starts fast and `check`/`inspect` never load boto3.
@@ -168,6 +168,9 @@ def _main(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args))
+    except SettingError as exc:  # a setting is part of the command line: status 2 would read as critical
+        print(f"certwatch: {exc}", file=sys.stderr)
+        return UNKNOWN
     except CertwatchError as exc:
         print(f"certwatch: {exc}", file=sys.stderr)
     except Exception as exc:

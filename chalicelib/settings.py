@@ -1,7 +1,8 @@
 """certwatch's configuration: one Settings object, read from the environment in one place.
 
-Every variable is checked when it is read: a value certwatch cannot use is a SettingError that
-names the variable, its value and what is allowed, never a traceback from deep inside.
+Every variable is checked when it is read, whole (a JSON value and every URL in it too): a value
+certwatch cannot use is a SettingError that names the variable, its value, what is wrong with it
+and an example of a good one, never a traceback from deep inside nor a failure of each check later.
 
 Stage values live in ``.chalice/config.json`` (environment_variables); names of AWS resources
 follow the stage (``certwatch-<stage>`` ...) unless a variable names them.
@@ -17,7 +18,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.tokens import validate_team
@@ -74,23 +75,11 @@ class Settings:
         An empty variable counts as unset (its default).
         """
         env = os.environ if env is None else env
-        stage = read_text(env, "CERTWATCH_STAGE", "dev", _STAGE, "1-40 letters, digits, '-' or '_'")
+        stage = read_text(env, "CERTWATCH_STAGE", "dev", _STAGE, "1-40 letters, digits, '-' or '_'", example="prod")
         base = cls.for_stage(stage)
-        allow_cidrs = _given(env, "CERTWATCH_ALLOW_CIDRS") or ""
-        try:
-            AddressPolicy.from_text(allow_cidrs)
-        except ValueError:
-            raise SettingError(
-                "CERTWATCH_ALLOW_CIDRS", allow_cidrs, "comma-separated networks such as 10.0.0.0/8,fd00::/8"
-            ) from None
         return replace(
-            base,
-            table_name=_given(env, "CERTWATCH_TABLE") or base.table_name,
-            check_queue_name=_given(env, "CERTWATCH_CHECK_QUEUE") or base.check_queue_name,
-            check_queue_url=_given(env, "CERTWATCH_CHECK_QUEUE_URL"),
-            topic_name=_given(env, "CERTWATCH_TOPIC") or base.topic_name,
-            topic_arn=_given(env, "CERTWATCH_TOPIC_ARN"),
-            allow_cidrs=allow_cidrs,
+            _with_resources(env, base),
+            allow_cidrs=_networks(env, "CERTWATCH_ALLOW_CIDRS"),
             check_timeout=read_seconds(env, "CERTWATCH_CHECK_TIMEOUT", 10.0, most=60.0),
             check_concurrency=read_int(env, "CERTWATCH_CHECK_CONCURRENCY", 32, 1, 256),
             sweep_minutes=read_int(env, "CERTWATCH_SWEEP_MINUTES", 15, 1, 1440),
@@ -98,25 +87,71 @@ class Settings:
             # The SQS event source's maximum concurrency takes 2-1000.
             checker_max_concurrency=read_int(env, "CERTWATCH_CHECKER_MAX_CONCURRENCY", 20, 2, 1000),
             unreachable_after=read_int(env, "CERTWATCH_UNREACHABLE_AFTER", 2, 1, 100),
-            repeat_critical_hours=read_int(env, "CERTWATCH_REPEAT_CRITICAL_HOURS", 0, 0, 8760) or None,
-            public_url=_url(env, "CERTWATCH_PUBLIC_URL"),
-            slack_parameter=read_text(
-                env, "CERTWATCH_SLACK_PARAMETER", base.slack_parameter, _PARAMETER, "an SSM parameter name such as /a/b"
-            ),
-            slack_webhook_url=_url(env, "CERTWATCH_SLACK_WEBHOOK_URL", secret=True),
-            webhook_path=read_text(
-                env, "CERTWATCH_WEBHOOK_PATH", base.webhook_path, _PARAMETER, "an SSM parameter path such as /a/b"
-            ),
+            repeat_critical_hours=read_int(env, "CERTWATCH_REPEAT_CRITICAL_HOURS", 0, 0, 8760, example=24) or None,
+            public_url=_base_url(env, "CERTWATCH_PUBLIC_URL"),
+            slack_webhook_url=_slack_url(env, "CERTWATCH_SLACK_WEBHOOK_URL"),
             acm_regions=_regions(env, "CERTWATCH_ACM_REGIONS"),
             acm_team=_team(env, "CERTWATCH_ACM_TEAM"),
             inventory_hours=read_int(env, "CERTWATCH_INVENTORY_HOURS", 24, 1, 720),
             scan_iam=read_bool(env, "CERTWATCH_SCAN_IAM", True),
             revocation=read_switch(env, "CERTWATCH_REVOCATION", True),
             ari=read_switch(env, "CERTWATCH_ARI", True),
-            ari_directories=_given(env, "CERTWATCH_ARI_DIRECTORIES") or "",
+            ari_directories=_ari_directories(env, "CERTWATCH_ARI_DIRECTORIES"),
             fetch_timeout=read_seconds(env, "CERTWATCH_FETCH_TIMEOUT", 5.0, most=60.0),
             crl_max_bytes=read_int(env, "CERTWATCH_CRL_MAX_BYTES", 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
         )
+
+
+def _with_resources(env: Mapping[str, str], base: Settings) -> Settings:
+    """``base`` with the AWS resources' names, ARN and URL given, each as AWS spells it."""
+    return replace(
+        base,
+        table_name=read_text(
+            env,
+            "CERTWATCH_TABLE",
+            base.table_name,
+            _TABLE,
+            "a DynamoDB table name: 3-255 letters, digits, '_', '-' or '.'",
+        ),
+        check_queue_name=read_text(
+            env,
+            "CERTWATCH_CHECK_QUEUE",
+            base.check_queue_name,
+            _NAME_80,
+            "an SQS queue name: 1-80 letters, digits, '-' or '_'",
+        ),
+        check_queue_url=_optional(
+            env,
+            "CERTWATCH_CHECK_QUEUE_URL",
+            _QUEUE_URL,
+            "an SQS queue URL: http(s)://<host>/<12-digit account>/<queue name>",
+            f"https://sqs.us-east-1.amazonaws.com/123456789012/{base.check_queue_name}",
+        ),
+        topic_name=read_text(
+            env, "CERTWATCH_TOPIC", base.topic_name, _NAME_256, "an SNS topic name: 1-256 letters, digits, '-' or '_'"
+        ),
+        topic_arn=_optional(
+            env,
+            "CERTWATCH_TOPIC_ARN",
+            _TOPIC_ARN,
+            "an SNS topic ARN: arn:<partition>:sns:<region>:<12-digit account>:<topic name>",
+            f"arn:aws:sns:us-east-1:123456789012:{base.topic_name}",
+        ),
+        slack_parameter=read_text(
+            env,
+            "CERTWATCH_SLACK_PARAMETER",
+            base.slack_parameter,
+            _PARAMETER,
+            "an SSM parameter name: / then letters, digits, '_', '.', '-' or '/'",
+        ),
+        webhook_path=read_text(
+            env,
+            "CERTWATCH_WEBHOOK_PATH",
+            base.webhook_path,
+            _PARAMETER,
+            "an SSM parameter path: / then letters, digits, '_', '.', '-' or '/'",
+        ),
+    )
 
 
 def settings_or_exit(env: Mapping[str, str] | None = None) -> Settings:
@@ -136,6 +171,19 @@ _STAGE = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _PARAMETER = re.compile(r"/[A-Za-z0-9_.\-/]{1,1000}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 _INT = re.compile(r"[+-]?\d{1,9}")
+# AWS's rules for the names: DynamoDB tables 3-255 of [A-Za-z0-9_.-]; SQS queues 1-80 and SNS topics
+# 1-256 of [A-Za-z0-9_-] (a .fifo queue or topic would refuse certwatch's messages, which carry no group).
+_TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_NAME_80 = re.compile(r"[A-Za-z0-9_-]{1,80}")
+_NAME_256 = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_QUEUE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?/\d{12}/[A-Za-z0-9_-]{1,80}")
+_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}")
+_ARI_EXAMPLE = '{"O=Example CA": "https://acme.example.com/directory"}'
+
+
+def refused(name: str, value: str, allowed: str, example: object, *, secret: bool = False) -> SettingError:
+    """The SettingError for ``value``: what is wrong or allowed, then an example of a good value."""
+    return SettingError(name, value, f"{allowed}, for example {example}", secret=secret)
 
 
 def _given(env: Mapping[str, str], name: str) -> str | None:
@@ -143,23 +191,40 @@ def _given(env: Mapping[str, str], name: str) -> str | None:
     return value if value is not None and value.strip() else None
 
 
-def read_text(env: Mapping[str, str], name: str, default: str, pattern: re.Pattern[str], allowed: str) -> str:
-    """A text setting that must match ``pattern`` in full."""
+def read_text(
+    env: Mapping[str, str],
+    name: str,
+    default: str,
+    pattern: re.Pattern[str],
+    allowed: str,
+    *,
+    example: str | None = None,
+) -> str:
+    """A text setting that must match ``pattern`` in full (the example: the default, unless given)."""
     value = _given(env, name)
     if value is None:
         return default
     if not pattern.fullmatch(value):
-        raise SettingError(name, value, allowed)
+        raise refused(name, value, allowed, example or default)
     return value
 
 
-def read_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    """A whole-number setting from ``low`` to ``high``."""
+def _optional(env: Mapping[str, str], name: str, pattern: re.Pattern[str], allowed: str, example: str) -> str | None:
+    value = _given(env, name)
+    if value is not None and not pattern.fullmatch(value.strip()):
+        raise refused(name, value, allowed, example)
+    return None if value is None else value.strip()
+
+
+def read_int(
+    env: Mapping[str, str], name: str, default: int, low: int, high: int, *, example: int | None = None
+) -> int:
+    """A whole-number setting from ``low`` to ``high`` (the example: the default, unless given)."""
     value = _given(env, name)
     if value is None:
         return default
     if not _INT.fullmatch(value.strip()) or not low <= int(value) <= high:
-        raise SettingError(name, value, f"a whole number from {low} to {high}")
+        raise refused(name, value, f"a whole number from {low} to {high}", default if example is None else example)
     return int(value)
 
 
@@ -173,7 +238,7 @@ def read_seconds(env: Mapping[str, str], name: str, default: float, *, most: flo
     except ValueError:
         seconds = math.nan
     if not 0 < seconds <= most:  # NaN fails this too
-        raise SettingError(name, value, f"a number of seconds above 0, at most {most:g}")
+        raise refused(name, value, f"a number of seconds above 0, at most {most:g}", f"{default:g}")
     return seconds
 
 
@@ -182,7 +247,7 @@ def read_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if value is None:
         return default
     if value.strip().lower() not in ("true", "false"):
-        raise SettingError(name, value, "true or false")
+        raise refused(name, value, "true or false", str(not default).lower())
     return value.strip().lower() == "true"
 
 
@@ -193,31 +258,104 @@ def read_switch(env: Mapping[str, str], name: str, default: bool) -> bool:
         return default
     word = value.strip().lower()
     if word not in _ON | _OFF:
-        raise SettingError(name, value, "on or off (true/false, yes/no, 1/0)")
+        raise refused(name, value, "on or off (true/false, yes/no, 1/0)", "off" if default else "on")
     return word in _ON
 
 
 _ON, _OFF = {"on", "true", "yes", "1"}, {"off", "false", "no", "0"}
 
 
-def _url(env: Mapping[str, str], name: str, *, secret: bool = False) -> str | None:
+def _networks(env: Mapping[str, str], name: str) -> str:
+    value = _given(env, name) or ""
+    for part in value.split(","):
+        try:
+            AddressPolicy.from_text(part)
+        except ValueError:
+            raise refused(
+                name, value, f"{part.strip()!r} is not a network; comma-separated networks", "10.0.0.0/8,fd00::/8"
+            ) from None
+    return value
+
+
+def _base_url(env: Mapping[str, str], name: str) -> str | None:
+    """The API's base URL: links in messages are it followed by a path, so it has no query or fragment."""
     value = _given(env, name)
     if value is None:
         return None
+    text = value.strip()
+    problem: str | None
     try:
-        parts = urlsplit(value.strip())
-        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - urlsplit reads the port only when asked: a bad one raises here
     except ValueError:
-        usable = False
-    if not usable:
-        raise SettingError(name, value, "an http:// or https:// URL", secret=secret)
+        problem = "it cannot be read as a URL (a bad port or address?)"
+    else:
+        problem = _base_url_problem(parts)
+    if problem:
+        raise refused(name, value, f"{problem}; the API's base URL, an http:// or https:// URL", _PUBLIC_EXAMPLE)
+    return text
+
+
+_PUBLIC_EXAMPLE = "https://certwatch.example.com/api"
+
+
+def _base_url_problem(parts: SplitResult) -> str | None:
+    if parts.scheme.lower() not in ("http", "https"):
+        return "it does not start with http:// or https://"
+    if not parts.hostname:
+        return "it has no host"
+    if parts.username is not None or parts.password is not None:
+        return "it carries a user name or password"
+    if parts.query or parts.fragment:
+        return "it has a query or fragment (a link adds a path to it)"
+    return None
+
+
+def _slack_url(env: Mapping[str, str], name: str) -> str | None:
+    """A Slack incoming webhook URL: https://, or plain http:// to a receiver on this machine."""
+    value = _given(env, name)
+    if value is None:
+        return None
+    from chalicelib.domain.webhooks import local_http_only, parse_url  # loaded only when given: cold starts
+
+    try:
+        local_http_only(parse_url(value))
+    except InvalidRequestError as exc:
+        example = "https://hooks.slack.com/services/T000/B000/XXXX"
+        raise refused(name, value, f"{exc}; a Slack incoming webhook URL", example, secret=True) from None
     return value.strip()
+
+
+def _ari_directories(env: Mapping[str, str], name: str) -> str:
+    """CERTWATCH_ARI_DIRECTORIES read whole, as the checker will read it, every directory URL included."""
+    value = _given(env, name)
+    if value is None:
+        return ""
+    from chalicelib.domain.renewalinfo import directory_table  # cryptography: loaded only when given
+
+    try:
+        table = directory_table(value)
+    except ValueError as exc:
+        # The domain's message names the variable already; the SettingError names it once.
+        raise refused(name, value, str(exc).removeprefix(f"{name}: "), _ARI_EXAMPLE) from None
+    for key, url in table.items():
+        try:
+            parts = urlsplit(url)
+            usable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        except ValueError:
+            usable = False
+        if not usable:
+            raise refused(name, value, f"the directory of {key!r} is not an http(s) URL with a host", _ARI_EXAMPLE)
+    return value
 
 
 def _regions(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     regions = tuple(r.strip() for r in (_given(env, name) or "").split(",") if r.strip())
-    if not all(_REGION.fullmatch(region) for region in regions):
-        raise SettingError(name, env[name], "comma-separated AWS regions such as us-east-1,eu-west-1")
+    for region in regions:
+        if not _REGION.fullmatch(region):
+            raise refused(
+                name, env[name], f"{region!r} is not an AWS region; comma-separated regions", "us-east-1,eu-west-1"
+            )
     return regions
 
 
@@ -228,8 +366,8 @@ def _team(env: Mapping[str, str], name: str) -> str | None:
     try:
         return validate_team(value)
     except InvalidRequestError:
-        raise SettingError(
-            name, value, "1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+        raise refused(
+            name, value, "1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit", "platform"
         ) from None
 
 
@@ -251,4 +389,5 @@ def operator_settings(stage: str, env: Mapping[str, str] | None = None) -> Setti
     """Settings for the operator's commands: the stage's config, overridden by CERTWATCH_* variables."""
     env = os.environ if env is None else env
     given = {k: v for k, v in env.items() if k.startswith("CERTWATCH_")}
+    Settings.from_env(given)  # each as given: a bad CERTWATCH_STAGE is refused though the command names the stage
     return Settings.from_env({**stage_environment(stage), **given, "CERTWATCH_STAGE": stage})

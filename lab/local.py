@@ -11,10 +11,10 @@ Settings (environment), each checked at start (a bad one is one line naming it, 
 PORT (API, 8000), CERTWATCH_LOCAL_AWS_PORT (moto, 5000), CERTWATCH_SWEEP_SECONDS (60),
 CERTWATCH_DEMO_PORT (9441: first of the three demo endpoints), CERTWATCH_BOOTSTRAP_TOKEN (use this
 admin token instead of a new one), CERTWATCH_WEBHOOK_URL and CERTWATCH_WEBHOOK_SECRET (one signed
-webhook destination, added at start; loopback and plain http are allowed here), and the functions'
-own CERTWATCH_* settings (chalicelib/settings.py), such as CERTWATCH_SLACK_WEBHOOK_URL (post events
-there), CERTWATCH_ALLOW_CIDRS (127.0.0.0/8,::1/128) and CERTWATCH_ACM_REGIONS (us-east-1: the local
-ACM scanned every sweep).
+webhook destination, added at start: a receiver on this machine over http or https, else https to
+an address the stack may reach), and the functions' own CERTWATCH_* settings (chalicelib/settings.py),
+such as CERTWATCH_SLACK_WEBHOOK_URL (post events there), CERTWATCH_ALLOW_CIDRS (127.0.0.0/8,::1/128)
+and CERTWATCH_ACM_REGIONS (us-east-1: the local ACM scanned every sweep).
 """
 
 from __future__ import annotations
@@ -34,11 +34,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from chalicelib.errors import InvalidRequestError, SettingError
-from chalicelib.settings import Settings, read_int, read_seconds
+from chalicelib.domain.addresses import AddressPolicy
+from chalicelib.errors import CertwatchError, InvalidRequestError, SettingError
+from chalicelib.settings import Settings, read_int, read_seconds, refused
 
 STAGE = "local"
 REGION = "us-east-1"
+ALLOW_CIDRS = "127.0.0.0/8,::1/128"  # CERTWATCH_ALLOW_CIDRS unless set: the demo endpoints, local receivers
 # Checker invocations running at once: enough to keep moto busy while others shake hands.
 CHECKERS = 2
 # How long a poller of an empty queue waits before asking again (never on the server: see _run_checker).
@@ -54,38 +56,58 @@ class LocalSettings:
     demo_port: int = 9441
     sweep_seconds: float = 60.0
     bootstrap_token: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LocalSettings:
-        """The settings ``env`` gives; SettingError names the first one the stack cannot use."""
+        """The settings ``env`` gives; SettingError names the first one the stack cannot use.
+
+        The functions' settings are checked as given, those the stack sets itself too (a bad value is
+        a mistake to point out even where the stack puts its own); the webhook destination is judged
+        as the stack will judge it when it adds it, under the stack's CERTWATCH_ALLOW_CIDRS.
+        """
+        Settings.from_env(env)
         settings = cls(
             api_port=read_int(env, "PORT", 8000, 1, 65535),
             aws_port=read_int(env, "CERTWATCH_LOCAL_AWS_PORT", 5000, 1, 65535),
             demo_port=read_int(env, "CERTWATCH_DEMO_PORT", 9441, 1, 65533),
             sweep_seconds=read_seconds(env, "CERTWATCH_SWEEP_SECONDS", 60.0, most=86400.0),
-            bootstrap_token=env.get("CERTWATCH_BOOTSTRAP_TOKEN") or None,
+            bootstrap_token=_bootstrap_token_setting(env),
+            webhook_url=_webhook_url_setting(env),
+            webhook_secret=_webhook_secret_setting(env),
         )
-        if settings.api_port == settings.aws_port:
-            raise SettingError(
-                *_blamed(env, "PORT", "CERTWATCH_LOCAL_AWS_PORT"),
-                f"the API and moto need ports of their own (PORT and CERTWATCH_LOCAL_AWS_PORT are {settings.api_port})",
-            )
-        demo = range(settings.demo_port, settings.demo_port + 3)
-        for port, name in ((settings.api_port, "PORT"), (settings.aws_port, "CERTWATCH_LOCAL_AWS_PORT")):
-            if port in demo:
-                raise SettingError(
-                    *_blamed(env, "CERTWATCH_DEMO_PORT", name),
-                    f"the demo endpoints take CERTWATCH_DEMO_PORT and the two ports after it; {name} is {port}",
-                )
-        if settings.bootstrap_token is not None:
-            from chalicelib.domain.tokens import adopt
-
-            try:
-                adopt(settings.bootstrap_token, STAGE, admin=True, now=datetime.now(UTC))
-            except InvalidRequestError as exc:
-                name = "CERTWATCH_BOOTSTRAP_TOKEN"
-                raise SettingError(name, settings.bootstrap_token, str(exc), secret=True) from None
+        _check_ports(env, settings)
         return settings
+
+
+def _check_ports(env: Mapping[str, str], settings: LocalSettings) -> None:
+    """The API, moto and the three demo endpoints each need ports of their own."""
+    api, aws, demo = settings.api_port, settings.aws_port, settings.demo_port
+    if api == aws:
+        name, value = _blamed(env, "PORT", "CERTWATCH_LOCAL_AWS_PORT")
+        other = "CERTWATCH_LOCAL_AWS_PORT" if name == "PORT" else "PORT"
+        problem = f"the API and moto need ports of their own ({other} is {api} too)"
+        raise refused(name, value, problem, _example_port(name, settings))
+    for port, other in ((api, "PORT"), (aws, "CERTWATCH_LOCAL_AWS_PORT")):
+        if demo <= port < demo + 3:
+            name, value = _blamed(env, "CERTWATCH_DEMO_PORT", other)
+            if name == "CERTWATCH_DEMO_PORT":
+                problem = f"the demo endpoints take this port and the two after it, and {other} is {port}"
+            else:
+                problem = f"the demo endpoints take CERTWATCH_DEMO_PORT ({demo}) and the two ports after it"
+            raise refused(name, value, problem, _example_port(name, settings))
+
+
+def _example_port(name: str, settings: LocalSettings) -> int:
+    """A port for ``name`` that clashes with none of the others: the example a clash's message gives."""
+    api, aws, demo = settings.api_port, settings.aws_port, settings.demo_port
+    first, span, taken = {
+        "PORT": (8000, 1, {aws, demo, demo + 1, demo + 2}),
+        "CERTWATCH_LOCAL_AWS_PORT": (5000, 1, {api, demo, demo + 1, demo + 2}),
+        "CERTWATCH_DEMO_PORT": (9441, 3, {api, aws}),
+    }[name]
+    return next(p for p in range(first, 65536 - span) if taken.isdisjoint(range(p, p + span)))
 
 
 def _blamed(env: Mapping[str, str], first: str, second: str) -> tuple[str, str]:
@@ -93,6 +115,76 @@ def _blamed(env: Mapping[str, str], first: str, second: str) -> tuple[str, str]:
     name = first if env.get(first) or not env.get(second) else second
     defaults = {"PORT": "8000", "CERTWATCH_LOCAL_AWS_PORT": "5000", "CERTWATCH_DEMO_PORT": "9441"}
     return name, env.get(name) or defaults[name]
+
+
+def _given(env: Mapping[str, str], name: str) -> str | None:
+    """A setting's value without the spaces around it; None when unset or empty (its default)."""
+    return (env.get(name) or "").strip() or None
+
+
+def _bootstrap_token_setting(env: Mapping[str, str]) -> str | None:
+    """CERTWATCH_BOOTSTRAP_TOKEN: a token as `certwatch token create` makes them (a secret: never shown)."""
+    from chalicelib.domain.tokens import adopt, issue
+
+    name, given = "CERTWATCH_BOOTSTRAP_TOKEN", _given(env, "CERTWATCH_BOOTSTRAP_TOKEN")
+    if given is None:
+        return None
+    now = datetime.now(UTC)
+    try:
+        adopt(given, STAGE, admin=True, now=now)
+    except InvalidRequestError as exc:
+        raise refused(name, given, str(exc), issue(STAGE, admin=True, now=now)[0], secret=True) from None
+    return given
+
+
+def _webhook_url_setting(env: Mapping[str, str]) -> str | None:
+    """CERTWATCH_WEBHOOK_URL judged as adding it will judge it: its form, then the addresses it reaches."""
+    name, given = "CERTWATCH_WEBHOOK_URL", _given(env, "CERTWATCH_WEBHOOK_URL")
+    if given is None:
+        return None
+    from chalicelib.adapters.webhook import WebhookPoster
+    from chalicelib.checks.resolver import SystemResolver
+    from chalicelib.domain.webhooks import parse_url
+
+    policy = AddressPolicy.from_text(_given(env, "CERTWATCH_ALLOW_CIDRS") or ALLOW_CIDRS)
+    try:
+        WebhookPoster(SystemResolver(threads=1).resolve, policy).addresses(parse_url(given))
+    except CertwatchError as exc:
+        rule, example = _webhook_rule(policy)
+        raise refused(name, given, f"{exc}; {rule}", example, secret=True) from None
+    return given
+
+
+def _webhook_rule(policy: AddressPolicy) -> tuple[str, str]:
+    """What CERTWATCH_WEBHOOK_URL may be under the stack's address policy, and an example of one."""
+    if policy.refusal("127.0.0.1") is None:
+        return (
+            "the local stack takes http:// or https:// to this machine (127.0.0.1, ::1, localhost), "
+            "else https:// to a public address or one CERTWATCH_ALLOW_CIDRS allows",
+            "http://127.0.0.1:9000/hook",
+        )
+    rule = (
+        "https:// to a public address or one CERTWATCH_ALLOW_CIDRS allows; http:// to this machine "
+        f"only while CERTWATCH_ALLOW_CIDRS allows loopback, as it does when unset ({ALLOW_CIDRS})"
+    )
+    networks = policy.allowed_networks
+    if not networks:
+        return rule, "https://hooks.example.com/certwatch"
+    host = networks[0][1] if networks[0].num_addresses > 1 else networks[0][0]
+    return rule, f"https://[{host}]/hook" if host.version == 6 else f"https://{host}/hook"
+
+
+def _webhook_secret_setting(env: Mapping[str, str]) -> str | None:
+    from chalicelib.domain.webhooks import new_secret, secret_key
+
+    name, given = "CERTWATCH_WEBHOOK_SECRET", _given(env, "CERTWATCH_WEBHOOK_SECRET")
+    if given is None:
+        return None
+    try:
+        secret_key(given)
+    except InvalidRequestError as exc:
+        raise refused(name, given, str(exc), new_secret(), secret=True) from None
+    return given
 
 
 @dataclass
@@ -171,8 +263,9 @@ def _set_environment(local: LocalSettings) -> None:
         POWERTOOLS_METRICS_DISABLED="true",
         POWERTOOLS_LOG_LEVEL=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
     )
-    os.environ.setdefault("CERTWATCH_ALLOW_CIDRS", "127.0.0.0/8,::1/128")
-    os.environ.setdefault("CERTWATCH_ACM_REGIONS", REGION)
+    for name, default in (("CERTWATCH_ALLOW_CIDRS", ALLOW_CIDRS), ("CERTWATCH_ACM_REGIONS", REGION)):
+        if not os.environ.get(name, "").strip():  # empty is unset, as for every setting
+            os.environ[name] = default
     os.environ.pop("AWS_PROFILE", None)
 
 
@@ -208,7 +301,7 @@ def _start(
     import app as application
 
     token = _bootstrap_token(container, local.bootstrap_token)
-    webhook = _local_webhook(container)
+    webhook = _local_webhook(container, local)
     sqs = boto3.client("sqs")
     console_queue = _subscribe_console(boto3.client("sns"), sqs, outputs["AlertsTopicArn"])
     if stop.is_set():
@@ -244,16 +337,14 @@ def _start(
     return LocalStack(api_url, aws_url, token, demo_targets, demo_ca_file.resolve(), log_file.resolve(), webhook)
 
 
-def _local_webhook(container: Any) -> str:
+def _local_webhook(container: Any, local: LocalSettings) -> str:
     """CERTWATCH_WEBHOOK_URL as a generic destination, as `certwatch webhook add` would add it; the banner's line."""
-    url = os.environ.get("CERTWATCH_WEBHOOK_URL")
-    if not url:
+    if local.webhook_url is None:
         return "off (set CERTWATCH_WEBHOOK_URL to post signed events)"
     from certwatch.webhooks import add_from_environment
 
-    given = os.environ.get("CERTWATCH_WEBHOOK_SECRET") or None
-    destination = add_from_environment(container, url, given)
-    secret = "CERTWATCH_WEBHOOK_SECRET" if given else destination.secret
+    destination = add_from_environment(container, local.webhook_url, local.webhook_secret)
+    secret = "CERTWATCH_WEBHOOK_SECRET" if local.webhook_secret else destination.secret
     return f"posting to CERTWATCH_WEBHOOK_URL as {destination.id}, signed with {secret}"
 
 
