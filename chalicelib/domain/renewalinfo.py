@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 from cryptography import x509
 
@@ -59,27 +60,38 @@ def cert_id(cert: x509.Certificate) -> str | None:
 
 
 def directory_table(text: str, defaults: Mapping[str, str] = DEFAULT_DIRECTORIES) -> dict[str, str]:
-    """The defaults, changed by ``CERTWATCH_ARI_DIRECTORIES`` (a JSON object; "" removes an entry)."""
+    """The defaults, changed by a JSON object of issuer attribute -> directory URL ("" removes an entry).
+
+    ValueError says what is wrong with ``text`` (the caller names the setting it came from).
+    """
     table = dict(defaults)
     if not text.strip():
         return table
     try:
         given = json.loads(text)
     except ValueError as exc:
-        raise ValueError(f"CERTWATCH_ARI_DIRECTORIES: not a JSON object ({exc})") from exc
+        raise ValueError(f"not a JSON object ({exc})") from exc
     if not isinstance(given, dict):
-        raise ValueError('CERTWATCH_ARI_DIRECTORIES: expected a JSON object {"O=Issuer Org": "https://.../directory"}')
+        raise ValueError('expected a JSON object {"O=Issuer Org": "https://.../directory"}')
     for key, url in given.items():
         attribute, _, value = str(key).partition("=")
         if attribute not in _ATTRIBUTES or not value:
-            raise ValueError(f"CERTWATCH_ARI_DIRECTORIES: {key!r} is not O=<organization> or CN=<common name>")
-        if not isinstance(url, str) or (url and not url.startswith(("https://", "http://"))):
-            raise ValueError(f"CERTWATCH_ARI_DIRECTORIES: the directory of {key!r} is not an http(s) URL")
+            raise ValueError(f"{key!r} is not O=<organization> or CN=<common name>")
+        if not isinstance(url, str) or (url and not _is_http_url(url)):
+            raise ValueError(f"the directory of {key!r} is not an http(s) URL with a host")
         if url:
             table[str(key)] = url
         else:
             table.pop(str(key), None)
     return table
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is no number, a bracketed host that is no address
+        return False
 
 
 def directory_for(issuer: x509.Name, table: Mapping[str, str]) -> str | None:
