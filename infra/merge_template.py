@@ -22,7 +22,12 @@ NOTIFIERS = {"slack": "Slack", "webhooks": "Webhooks"}
 # API Gateway answers some requests itself (no Authorization header, no such route): give those
 # the same JSON error shape the functions use. Fixed texts: API Gateway's own messages can repeat
 # the request's Authorization header, the caller's whole token. None keeps API Gateway's status.
-NO_ROUTE = (404, "not_found", "no such route: GET /openapi.json lists the paths and their methods")
+# The text names no path: API Gateway's template would repeat the request's, a token pasted there included.
+NO_ROUTE = (
+    404,
+    "not_found",
+    "no route matches this method and path; the API's paths and their methods are listed at GET /openapi.json",
+)
 GATEWAY_RESPONSES: dict[str, tuple[int | None, str, str]] = {
     "UNAUTHORIZED": (401, "unauthorized", "missing Authorization header; send Authorization: Bearer <token>"),
     "MISSING_AUTHENTICATION_TOKEN": NO_ROUTE,

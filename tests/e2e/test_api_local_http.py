@@ -232,6 +232,15 @@ def test_a_method_the_path_lacks_is_405_in_the_error_shape(api: Api, method: str
     assert (unknown.status, unknown.error["code"]) == (404, "not_found"), unknown
 
 
+def test_an_unknown_route_says_where_the_routes_are_listed(api: Api) -> None:
+    """Not "no such route: GET /openapi.json lists ...", which reads as if /openapi.json were missing."""
+    for reply in (api.get("/nowhere"), api.as_(None).get("/nowhere"), api.call("DELETE", "/health/x")):
+        assert (reply.status, reply.error["code"]) == (404, "not_found"), reply
+        assert reply.error["message"] == (
+            "no route matches this method and path; the API's paths and their methods are listed at GET /openapi.json"
+        )
+
+
 def test_a_check_racing_a_delete_over_http_is_404(base_url: str, stacks: Stacks, pki: Pki) -> None:
     """The check is held on the wire until a DELETE over HTTP has finished: no timing involved."""
     name = "race.http.example.test"
