@@ -176,8 +176,27 @@ def _main(argv: Sequence[str] | None) -> int:
     except Exception as exc:
         if type(exc).__module__.partition(".")[0] != "botocore":  # BotoCoreError, ClientError
             raise
-        print(f"certwatch: AWS request failed: {exc}", file=sys.stderr)
+        print(f"certwatch: {_aws_failure(exc, args)}", file=sys.stderr)
     return int(getattr(args, "failure_status", 1))
+
+
+def _aws_failure(exc: Exception, args: argparse.Namespace) -> str:
+    """What went wrong talking to AWS; without a region or credentials, most often a forgotten --local."""
+    from botocore.exceptions import NoCredentialsError, NoRegionError  # loaded already: it raised
+
+    if getattr(args, "local", True) or not isinstance(exc, NoRegionError | NoCredentialsError):
+        return f"AWS request failed: {exc}"
+    local = "add --local to act on the local stack `make run` started"
+    where = f"the deployed stage '{args.stage}'"
+    if isinstance(exc, NoRegionError):
+        return (
+            f"no AWS region is configured for {where}: {local}, or name the stage's region with "
+            "--region REGION or AWS_DEFAULT_REGION (and the stage with --stage)"
+        )
+    return (
+        f"no AWS credentials were found for {where}: {local}, or give this shell credentials for the "
+        "stage's account (AWS_PROFILE, `aws configure`, ...) and name the stage with --stage"
+    )
 
 
 INSPECT_EPILOG = """\

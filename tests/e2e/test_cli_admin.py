@@ -134,6 +134,46 @@ def test_an_unreachable_stack_is_a_clear_error_not_a_traceback() -> None:
     assert "Traceback" not in done.stderr
 
 
+def without_aws(tmp_path: Path, **settings: str) -> dict[str, str]:
+    """An environment with no AWS region or credentials from anywhere (variables, files, the instance)."""
+    kept = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    missing = str(tmp_path / "none")
+    return {
+        **kept,
+        "HOME": str(tmp_path),
+        "AWS_CONFIG_FILE": missing,
+        "AWS_SHARED_CREDENTIALS_FILE": missing,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # should anything still be sent, it stays on this machine
+        **settings,
+    }
+
+
+@pytest.mark.parametrize(
+    ("settings", "missing"),
+    [({}, "no AWS region is configured"), ({"AWS_DEFAULT_REGION": "eu-west-1"}, "no AWS credentials were found")],
+)
+def test_an_operator_command_without_aws_says_to_add_local_or_name_the_stage(
+    tmp_path: Path, settings: dict[str, str], missing: str
+) -> None:
+    """Forgetting --local once read "AWS request failed: You must specify a region." and nothing else."""
+    env = without_aws(tmp_path, **settings)
+
+    done = subprocess.run(
+        [CERTWATCH, "token", "create", "--team", "web"], capture_output=True, text=True, env=env, timeout=60
+    )
+
+    assert done.returncode == 1
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"certwatch: {missing} for the deployed stage 'dev': "), line
+    assert "add --local to act on the local stack `make run` started" in line
+    assert "--stage" in line
+    if not settings:
+        assert "--region REGION or AWS_DEFAULT_REGION" in line
+    else:
+        assert "AWS_PROFILE" in line
+
+
 def test_every_admin_command_explains_itself() -> None:
     for args in (
         ["token", "--help"],
