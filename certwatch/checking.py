@@ -26,7 +26,7 @@ from chalicelib.domain.endpoints import normalize_hostname, parse_target
 from chalicelib.domain.models import CheckPolicy, Endpoint, Status, TargetReport, check_thresholds, worst_status
 from chalicelib.domain.revocation import crl_findings, load_crl
 from chalicelib.domain.truststore import load_trust_store
-from chalicelib.domain.x509info import split_bundle
+from chalicelib.domain.x509info import not_a_bundle, split_bundle
 from chalicelib.errors import CertwatchError, ConfigurationError, InvalidTargetError
 from chalicelib.presentation.reports import inspection_table, inspection_to_dict, report_to_dict, table
 from chalicelib.settings import Settings
@@ -95,9 +95,12 @@ def run_inspect(args: argparse.Namespace) -> int:
         data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     except OSError as exc:
         raise CertwatchError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
+    holds = not_a_bundle(data)
+    if holds is not None:
+        raise CertwatchError(
+            f"{args.file}: no certificate found: the file {holds}; expected a PEM CERTIFICATE block or DER"
+        )
     served = split_bundle(data)
-    if not served:
-        raise CertwatchError(f"{args.file}: no certificate found (expected PEM or DER)")
     name = None if args.name is None else _checked_name(args.name)
     now = args.at or utc_now()
     trust = load_trust_store(args.ca_file, public_roots=args.public_roots)

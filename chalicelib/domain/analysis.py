@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 # Chains longer than this are refused by some clients and are almost always a misconfiguration.
 MAX_SANE_CHAIN = 10
+# The first certificate, whether a server sent it or a file (`certwatch inspect`) holds it.
+_LEAF = "the leaf, the first certificate of the chain,"
 # Never parse more than this many certificates of one handshake (a hostile server may send many).
 MAX_PARSED_CHAIN = 100
 MIN_KEY_BITS = {"RSA": 2048, "DSA": 2048, "EC": 256}
@@ -137,7 +139,7 @@ def _analyze(
             parsed.append(_parse(der))
         except Exception as exc:  # DuplicateExtension, ValueError, ...: whatever a parser raises
             if position == 0:
-                findings.append(_unparseable(f"the server's certificate cannot be parsed: {_why(exc)}"))
+                findings.append(_unparseable(f"{_LEAF} cannot be parsed: {_why(exc)}"))
                 return ChainAnalysis(None, (), None, tuple(findings))
             findings.append(_unparseable(f"certificate {position + 1} of the chain cannot be parsed: {_why(exc)}", W))
             broken.append(position + 1)

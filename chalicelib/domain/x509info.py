@@ -137,6 +137,31 @@ def split_bundle(data: bytes) -> list[bytes]:
     return _split_der(data)
 
 
+_PEM_LABEL = re.compile(rb"-----BEGIN ([A-Z0-9 ]{1,64})-----")
+
+
+def not_a_bundle(data: bytes) -> str | None:
+    """What ``data`` holds instead of a certificate ("holds text", "is empty", ...); None when it holds one.
+
+    A PEM CERTIFICATE block, or binary data that starts as DER does (a SEQUENCE), counts as a
+    certificate even when it does not parse: judging the chain then names what is wrong with it.
+    """
+    if _PEM_BLOCK.search(data):
+        return None
+    labels = list(dict.fromkeys(label.decode() for label in _PEM_LABEL.findall(data)))
+    if labels:
+        return f"holds a PEM {labels[0]} block" if len(labels) == 1 else f"holds PEM blocks {', '.join(labels)}"
+    if not data.strip():
+        return "is empty"
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and all(c.isprintable() or c in "\t\r\n" for c in text):
+        return "holds text"
+    return None if data[0] == 0x30 else "holds binary data that is not DER"
+
+
 def _split_der(data: bytes) -> list[bytes]:
     """Concatenated DER certificates (each a SEQUENCE) split apart; the rest kept whole when malformed."""
     out, rest = [], data

@@ -351,6 +351,43 @@ def test_a_ca_file_that_does_not_read_whole_is_one_line_and_exit_3(
     assert done.stdout == ""
 
 
+NOT_CERTIFICATES = {
+    "text": (b"build-host-7\n", "holds text"),
+    "key": (b"-----BEGIN PRIVATE KEY-----\nMC4CAQAw\n-----END PRIVATE KEY-----\n", "holds a PEM PRIVATE KEY block"),
+    "empty": (b"", "is empty"),
+    "binary": (b"\x7fELF\x02\x01\x01\x00", "holds binary data that is not DER"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_CERTIFICATES))
+def test_inspect_of_a_file_holding_no_certificate_says_what_it_holds_and_exits_3(tmp_path: Path, kind: str) -> None:
+    """/etc/hostname once read "CERTIFICATE_UNPARSEABLE: the server's certificate cannot be parsed" (exit 2)."""
+    data, holds = NOT_CERTIFICATES[kind]
+    path = tmp_path / f"{kind}.pem"
+    path.write_bytes(data)
+
+    done = run("inspect", str(path))
+
+    assert done.returncode == cli.UNKNOWN == 3
+    assert done.stderr == (
+        f"certwatch: {path}: no certificate found: the file {holds}; expected a PEM CERTIFICATE block or DER\n"
+    )
+    assert done.stdout == ""
+
+
+def test_inspect_of_a_certificate_block_that_does_not_parse_is_a_finding_about_the_files_leaf(tmp_path: Path) -> None:
+    path = tmp_path / "broken.pem"
+    path.write_bytes(b"-----BEGIN CERTIFICATE-----\nMIIBkTCB+wIJAKHHIG...\n-----END CERTIFICATE-----\n")
+
+    done = run("inspect", "--json", str(path))
+
+    assert done.returncode == 2, done.stderr
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert finding["code"] == "CERTIFICATE_UNPARSEABLE"
+    assert finding["message"].startswith("the leaf, the first certificate of the chain, cannot be parsed: ")
+    assert "server" not in finding["message"]
+
+
 def test_a_url_with_one_slash_after_its_scheme_is_one_line_naming_the_fix() -> None:
     done = run("check", "https:/127.0.0.1")
 

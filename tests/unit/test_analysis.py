@@ -647,7 +647,7 @@ def test_an_unparseable_leaf_is_critical_and_ends_the_analysis(pki: Pki, now: da
     assert _codes(result) == [FindingCode.CERTIFICATE_UNPARSEABLE]
     finding = result.findings[0]
     assert finding.severity is Severity.CRITICAL
-    assert "the server's certificate cannot be parsed" in finding.message
+    assert "the leaf, the first certificate of the chain, cannot be parsed" in finding.message
     assert (result.leaf, result.chain, result.trusted_by) == (None, (), None)
     assert status_for(result.findings) is Status.CRITICAL
 

@@ -84,7 +84,9 @@ def test_a_leaf_holding_an_extension_twice_is_unparseable_in_plain_words(now: da
 
     (finding,) = analysis.findings
     assert finding.code is FindingCode.CERTIFICATE_UNPARSEABLE
-    assert finding.message == "the server's certificate cannot be parsed: it holds the extension 2.5.29.17 twice"
+    assert finding.message == (
+        "the leaf, the first certificate of the chain, cannot be parsed: it holds the extension 2.5.29.17 twice"
+    )
 
 
 def test_without_a_name_the_path_alone_is_judged(now: datetime) -> None:

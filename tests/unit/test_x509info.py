@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography import x509
 
-from chalicelib.domain.x509info import describe, quiet_certificate_warnings
+from chalicelib.domain.x509info import describe, not_a_bundle, quiet_certificate_warnings
 from lab.certs import Issued, make_ca, make_cert
 from tests.support.pki import Pki
 
@@ -154,3 +154,30 @@ def test_what_cryptography_warns_about_a_certificates_content_is_silenced_and_no
 
     assert (info.subject, info.serial) == ("C=USA,CN=odd.example", format(serial, "x"))
     assert [str(w.message) for w in seen] == ["any other warning"]
+
+
+@pytest.mark.parametrize(
+    ("data", "holds"),
+    [
+        (b"", "is empty"),
+        (b" \n", "is empty"),
+        (b"build-host-7\n", "holds text"),
+        (b"0123 starts like a DER SEQUENCE, but is text\n", "holds text"),
+        (b"-----BEGIN EC PRIVATE KEY-----\nAA==\n-----END EC PRIVATE KEY-----\n", "holds a PEM EC PRIVATE KEY block"),
+        (
+            b"-----BEGIN CERTIFICATE REQUEST-----\n-----END CERTIFICATE REQUEST-----\n"
+            b"-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n",
+            "holds PEM blocks CERTIFICATE REQUEST, PRIVATE KEY",
+        ),
+        (b"\x7fELF\x02\x01\x01\x00", "holds binary data that is not DER"),
+    ],
+)
+def test_what_a_file_holds_instead_of_a_certificate_is_named(data: bytes, holds: str) -> None:
+    assert not_a_bundle(data) == holds
+
+
+def test_a_certificate_counts_as_one_even_when_it_does_not_parse(pki: Pki) -> None:
+    assert not_a_bundle(pki.root.pem) is None
+    assert not_a_bundle(pki.root.der) is None
+    assert not_a_bundle(b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n") is None
+    assert not_a_bundle(b"\x30\x82\x01") is None  # cut short: DER all the same, and judged so
