@@ -239,7 +239,7 @@ _REFUSALS: tuple[tuple[str, FindingCode, str], ...] = (
     (
         "cA must not be asserted in an EE",
         FindingCode.CA_CERTIFICATE_AS_LEAF,
-        "the server's certificate is a CA certificate (basicConstraints cA); browsers refuse it as a server's",
+        "the leaf {leaf} is a CA certificate (basicConstraints cA): browsers refuse a CA certificate as a server's",
     ),
 )
 
@@ -247,12 +247,13 @@ _REFUSALS: tuple[tuple[str, FindingCode, str], ...] = (
 def _trust(verdict: PathVerdict, walk: _Walk, found: list[Finding], named: bool) -> list[Finding]:
     """What the verifier's verdict and the non-backtracking walk add to the findings judged so far."""
     extra = []
+    chain = verdict.path or _walked(walk)
     if verdict.broken_rule is not None:
         extra.append(
             Finding(
                 FindingCode.NOT_WEB_PKI_COMPLIANT,
                 W,
-                f"the chain breaks a CA/Browser Forum rule for public CAs ({plain_reason(verdict.broken_rule)}); "
+                f"the chain breaks a rule for public CAs: {plain_reason(verdict.broken_rule, chain)}; "
                 f"accepted because it ends at your own CA {verdict.path[-1].subject.rfc4514_string()}, as OpenSSL "
                 "and browsers with that root installed accept it",
             )
@@ -273,21 +274,33 @@ def _trust(verdict: PathVerdict, walk: _Walk, found: list[Finding], named: bool)
     codes = {f.code for f in found}
     for marker, code, meaning in _REFUSALS:
         if marker in reason and code not in codes and (named or code is not FindingCode.HOSTNAME_MISMATCH):
-            extra.append(Finding(code, C, f"{meaning} ({plain_reason(reason)})"))
+            if "{leaf}" in meaning:  # the meaning says all the verifier's words would
+                message = meaning.format(leaf=walk.path[0].info.subject)
+            else:
+                message = f"{meaning}: {plain_reason(reason, chain)}"
+            extra.append(Finding(code, C, message))
     if not verdict.path and walk.problem is not None:
         extra.append(walk.problem)  # no issuer, a wrong one, an untrusted root: the walk says which
     elif "exceeds max depth" in reason and not extra:
         extra.append(
             Finding(
-                FindingCode.PATH_LENGTH_EXCEEDED, C, f"the path is longer than clients accept ({plain_reason(reason)})"
+                FindingCode.PATH_LENGTH_EXCEEDED,
+                C,
+                f"the path is longer than clients accept: {plain_reason(reason, chain)}",
             )
         )
     if any(f.severity is C for f in [*found, *extra]):
         return extra  # refused for a reason named (an expired certificate, a weak key, ...)
     return [
         *extra,
-        Finding(FindingCode.PATH_VALIDATION_FAILED, C, f"TLS clients refuse the chain: {plain_reason(reason)}"),
+        Finding(FindingCode.PATH_VALIDATION_FAILED, C, f"TLS clients refuse the chain: {plain_reason(reason, chain)}"),
     ]
+
+
+def _walked(walk: _Walk) -> tuple[x509.Certificate, ...]:
+    """The certificates of the walk's path, leaf first, and the anchor it reached."""
+    walked = tuple(p.cert for p in walk.path)
+    return walked if walk.anchor is None or walk.anchor in walked else (*walked, walk.anchor)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,12 +26,13 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
 from cryptography.x509.verification import (
     Criticality,
     ExtensionPolicy,
@@ -119,18 +120,90 @@ def _verify_cached(
     return PathVerdict((), refusal=refusal)
 
 
-def plain_reason(reason: str) -> str:
-    """The verifier's reason without its prefix and object dumps, naming the certificate it was at."""
+def plain_reason(reason: str, chain: Sequence[x509.Certificate] = ()) -> str:
+    """The verifier's reason without its prefix and object dumps, naming the certificate it was at.
+
+    A broken extension rule names the extension and the certificate ("the root CN=X has no
+    keyUsage extension, ..."): ``chain`` (leaf first, anchor last) tells which one it is when the
+    verifier does not say, and whether it is the leaf, an intermediate or the root.
+    """
     text = reason.removeprefix("validation failed: ").removeprefix("candidates exhausted: ")
     text = text.removeprefix("fatal error: ")
     at = _AT.search(text)
+    subject = None if at is None else at.group(1)
     if at is not None:
-        text = text[: at.start()].rstrip() + f" (at {at.group(1) or 'a certificate with an empty subject'})"
+        text = text[: at.start()].rstrip()
+    rule = _EXTENSION_RULE.fullmatch(text)
+    if rule is not None:
+        return _extension_rule(ObjectIdentifier(rule.group(1)), rule.group(2), subject, chain)
+    if subject is not None:
+        text += f" (at {subject or 'a certificate with an empty subject'})"
     return _RUST_DEBUG.sub("", text).strip()
+
+
+def _extension_rule(
+    oid: ObjectIdentifier, complaint: str, subject: str | None, chain: Sequence[x509.Certificate]
+) -> str:
+    """pyca's "invalid extension: <oid>: <complaint>" as a sentence about the certificate and the extension."""
+    # cryptography's own name for the extension (RFC 5280's: keyUsage), the one its repr shows.
+    known = oid._name  # noqa: SLF001
+    name = known if known != "Unknown OID" else oid.dotted_string
+    if subject is not None:
+        at = next((c for c in chain if c.subject.rfc4514_string() == subject), None)
+    else:  # unnamed: the verifier was judging an issuer, a CA of the chain (never the leaf)
+        suspects = [c for c in chain[1:] if _breaks(c, oid, complaint)]
+        at = suspects[0] if len(suspects) == 1 else None
+    if at is not None:
+        who = f"{_role(at, chain)} {at.subject.rfc4514_string() or '(with an empty subject)'}"
+    elif subject is not None:
+        who = f"the certificate {subject or '(with an empty subject)'}"
+    else:
+        who = "a CA of the chain"
+    if complaint == _MISSING:
+        return f"{who} has no {name} extension, which the CA/Browser Forum requires"
+    if complaint == _PROHIBITED:
+        return f"{who} has a {name} extension, which the CA/Browser Forum forbids there"
+    if complaint == _CRITICALITY:
+        critical = None if at is None else _extension(at, oid)
+        if critical is None:
+            return (
+                f"{who} marks its {name} extension critical where the CA/Browser Forum forbids it, "
+                "or not where it requires it"
+            )
+        if critical.critical:
+            return f"{who} marks its {name} extension critical, which the CA/Browser Forum forbids"
+        return f"{who} does not mark its {name} extension critical, which the CA/Browser Forum requires"
+    return f"{who}: {name}: {complaint}"
+
+
+def _role(cert: x509.Certificate, chain: Sequence[x509.Certificate]) -> str:
+    if cert == chain[0]:
+        return "the leaf"
+    if cert == chain[-1] and cert.subject == cert.issuer:
+        return "the root"
+    return "the intermediate"
+
+
+def _extension(cert: x509.Certificate, oid: ObjectIdentifier) -> x509.Extension[x509.ExtensionType] | None:
+    try:
+        return cert.extensions.get_extension_for_oid(oid)
+    except Exception:  # absent, or unreadable: the verifier read it, certwatch need not
+        return None
+
+
+def _breaks(cert: x509.Certificate, oid: ObjectIdentifier, complaint: str) -> bool:
+    """Whether ``cert`` can be the certificate pyca's extension complaint is about."""
+    present = _extension(cert, oid) is not None
+    return not present if complaint == _MISSING else present
 
 
 # pyca's messages end with "(encountered processing <Certificate(subject=<Name(CN=x)>, ...)>)".
 _AT = re.compile(r"\(encountered processing <Certificate\(subject=<Name\((.*?)\)>.*$", re.DOTALL)
+# ... and a broken extension rule reads "invalid extension: 2.5.29.15: Certificate is missing required extension".
+_EXTENSION_RULE = re.compile(r"invalid extension: (\d+(?:\.\d+)+): (.+)", re.DOTALL)
+_MISSING = "Certificate is missing required extension"
+_PROHIBITED = "Certificate contains prohibited extension"
+_CRITICALITY = "Certificate extension has incorrect criticality"
 # ... and some quote Rust debug output: "Forbidden public key algorithm: AlgorithmIdentifier { ... }".
 _RUST_DEBUG = re.compile(r":? ?[A-Z][A-Za-z]+ \{.*\}", re.DOTALL)
 _TIME = re.compile(r"not valid at validation time")
