@@ -62,11 +62,13 @@ class SlackWebhook:
                 exc.close()
                 return answered(exc.code, retry_after)
             except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as exc:
-                return failed(exc)
+                return failed(exc, "Slack", self._timeout)
 
         outcome = self._retrier.run(attempt, "Slack")
         if outcome.delivered:
             return True
+        if outcome.status is None:  # nothing answered
+            raise SlackError(f"{outcome.problem}; gave up after {self._retrier.attempts} attempts")
         if not outcome.retryable:
             raise SlackError(f"Slack refused the message with {outcome.problem}")
         raise SlackError(

@@ -66,12 +66,15 @@ class WebhookPoster:
             try:
                 addresses = self._allowed(url)
             except ProbeError as exc:  # DNS failed: perhaps only for a moment
-                return Outcome(retryable=True, problem=exc.message)
+                return Outcome(retryable=True, problem=f"{exc.message} (is the host name in the URL right?)")
             return self._try(url, addresses, body, dict(headers()))
 
         outcome = self._retrier.run(attempt, f"webhook {who}")
         if outcome.delivered:
             return
+        if outcome.status is None:  # nothing answered: the problem names the URL
+            tried = f"; gave up after {self._retrier.attempts} attempts" if outcome.retryable else ""
+            raise WebhookError(f"webhook {who}: {outcome.problem}{tried}")
         if not outcome.retryable:
             raise WebhookError(f"webhook {who} ({url.shown}) refused the event with {outcome.problem}")
         raise WebhookError(
@@ -97,9 +100,9 @@ class WebhookPoster:
                 response.read(65536)  # what a receiver says is not needed: a bounded read keeps the connection sane
                 return answered(response.status, response.getheader("Retry-After"))
             except ssl.SSLCertVerificationError as exc:
-                return Outcome(problem=f"TLS certificate refused ({exc.verify_message})")
+                return Outcome(problem=f"the TLS certificate of {url.shown} is refused: {exc.verify_message}")
             except (OSError, http.client.HTTPException) as exc:
-                problem = failed(exc)  # this address failed: the next one may answer
+                problem = failed(exc, url.shown, self._timeout)  # this address failed: the next one may answer
             finally:
                 connection.close()
         return problem

@@ -8,6 +8,7 @@ import time
 import boto3
 
 from tests.e2e.test_cli_admin import certwatch, moto_port  # noqa: F401 (moto_port is a fixture)
+from tests.support.net import closed_port
 from tests.support.webhooks import Receiver, pagerduty_shaped, signed_by
 
 ROUTING_KEY = "R0UT1NGK3Y0123456789abcdefABCDEF"
@@ -84,6 +85,26 @@ def test_a_pagerduty_webhook_test_triggers_then_resolves(moto_port: int) -> None
     trigger, resolve = (d.json() for d in pagerduty.accepted)
     assert (trigger["event_action"], resolve["event_action"]) == ("trigger", "resolve")
     assert trigger["dedup_key"] == resolve["dedup_key"]
+
+
+def test_a_webhook_test_with_nothing_listening_says_it_could_not_connect(moto_port: int) -> None:  # noqa: F811
+    """It once said "answered ConnectionRefusedError" at each try, and named no URL."""
+    with closed_port() as port:
+        added = certwatch(moto_port, "webhook", "add", f"http://127.0.0.1:{port}/hook")
+        assert added.returncode == 0, added.stderr
+        (destination_id,) = [word for word in added.stderr.split() if word.startswith("wh_")]
+
+        tested = certwatch(moto_port, "webhook", "test", destination_id)
+
+    refused = f"could not connect to http://127.0.0.1:{port}/…: connection refused (is the receiver running?)"
+    assert tested.returncode == 1
+    *retries, last = tested.stderr.splitlines()
+    assert retries == [
+        f"webhook {destination_id}: {refused}; retrying in {wait}s (attempt {n})"
+        for n, wait in ((1, "1.0"), (2, "2.0"), (3, "4.0"))
+    ]
+    assert last == f"certwatch: webhook {destination_id}: {refused}; gave up after 4 attempts"
+    assert certwatch(moto_port, "webhook", "remove", destination_id).returncode == 0
 
 
 def test_a_destination_on_the_metadata_service_is_refused(moto_port: int) -> None:  # noqa: F811
