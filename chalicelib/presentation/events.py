@@ -105,7 +105,9 @@ def email_text(document: dict[str, Any]) -> str:
         f"Event:      {document['type']}",
     ]
     if document.get("days_left") is not None:
-        lines.append(f"Days left:  {document['days_left']} (expires {document.get('not_after')})")
+        (left, days), (_, until) = _time_left(document)
+        shown = f"{days} ({until})" if _expired(document) else f"{days} (expires {until})"
+        lines.append(f"{left + ':':<12}{shown}")
     if certificate:
         lines += [
             f"Subject:    {certificate.get('subject')}",
@@ -171,12 +173,25 @@ def event_facts(document: dict[str, Any]) -> list[tuple[str, str]]:
     target, certificate = document["target"], document.get("certificate") or {}
     return [
         ("Target", str(target["target"])),
-        ("Days left", "-" if document.get("days_left") is None else str(document["days_left"])),
-        ("Expires", str(document.get("not_after") or "-")),
+        *_time_left(document),
         ("Issuer", short_name(str(certificate.get("issuer") or "-"))),
         ("Team", str(document["team"])),
         ("Event", str(document["type"])),
     ]
+
+
+def _expired(document: dict[str, Any]) -> bool:
+    days = document.get("days_left")
+    return isinstance(days, int) and days < 0
+
+
+def _time_left(document: dict[str, Any]) -> tuple[tuple[str, str], tuple[str, str]]:
+    """("Days left", "3") and ("Expires", date); for an expired certificate ("Expired", "2 days ago") and
+    ("Expired on", date): a person reads "-2 days left" as a typo."""
+    days, until = document.get("days_left"), str(document.get("not_after") or "-")
+    if isinstance(days, int) and days < 0:  # days_until: minus the whole days since (at least 1)
+        return ("Expired", f"{-days} day{'s' if days != -1 else ''} ago"), ("Expired on", until)
+    return ("Days left", "-" if days is None else str(days)), ("Expires", until)
 
 
 def pagerduty_event(document: dict[str, Any], routing_key: str) -> dict[str, Any] | None:

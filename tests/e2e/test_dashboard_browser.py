@@ -233,6 +233,8 @@ def drive(page: Page, token: str, tmp_path: Path) -> None:
         # The findings with their messages, for the expired one.
         page.get_by_role("button", name=expired, exact=True).click()
         expect(dialog).to_contain_text("EXPIRED: the certificate expired on")
+        expect(dialog.locator("dl.facts").first).to_contain_text(re.compile(r"Expired\d+ days? agoExpired on"))
+        expect(dialog.locator("dl.facts").first).not_to_contain_text("Days left")
         dialog.get_by_role("button", name="Close").click()
 
         # Filters.

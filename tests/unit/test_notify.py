@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +25,14 @@ from chalicelib.domain.models import (
     status_for,
 )
 from chalicelib.domain.targets import Target, TargetSpec
-from chalicelib.presentation.events import DOCUMENT_VERSION, email_subject, notification, slack_message
+from chalicelib.presentation.events import (
+    DOCUMENT_VERSION,
+    email_subject,
+    notification,
+    pagerduty_event,
+    slack_message,
+    teams_message,
+)
 from chalicelib.presentation.reports import report_to_dict
 from lab.certs import Issued, make_ca, make_cert
 from tests.support.pki import Pki
@@ -221,6 +229,38 @@ def test_an_expired_certificate_has_negative_days_left(pki: Pki, now: datetime) 
     assert note.attributes["type"] == "certificate.expired"
     assert note.attributes["days_left"] == "-2"
     assert int(note.attributes["days_left"]) == note.document["days_left"]
+
+
+@pytest.mark.parametrize(
+    ("ago", "said"), [(timedelta(days=2, hours=1), "2 days ago"), (timedelta(hours=3), "1 day ago")]
+)
+def test_an_expired_certificate_reads_expired_n_days_ago_in_every_message(
+    pki: Pki, now: datetime, ago: timedelta, said: str
+) -> None:
+    """Not "Days left: -2 (expires ...)"."""
+    expired = now - ago
+    leaf = make_cert(HOST, issuer=pki.intermediate, not_before=expired - timedelta(days=90), not_after=expired)
+    report = report_for([leaf, pki.intermediate], now, pki)
+    note = notification(only_event(report, now), make_target(), report_to_dict(report), now, base_url=BASE_URL)
+    until = note.document["not_after"]
+
+    slack = slack_message(note.document)["attachments"][0]["blocks"]
+    fields = {f["text"].split("\n", 1)[0]: f["text"].split("\n", 1)[1] for f in slack[1]["fields"]}
+    card = teams_message(note.document)["attachments"][0]["content"]
+    runs = ["".join(run["text"] for run in block["inlines"]) for block in card["body"] if "inlines" in block]
+    paged = pagerduty_event(note.document, "R" * 32)
+    assert paged is not None
+    details = paged["payload"]["custom_details"]
+
+    assert f"Expired:    {said} ({until})" in note.text
+    assert (fields["*Expired*"], fields["*Expired on*"]) == (said, until)
+    assert f"Expired: {said}" in runs
+    assert (details["expired"], details["expired_on"]) == (said, until)
+    for shown in (note.text, json.dumps(slack), json.dumps(card), json.dumps(details)):
+        assert "Days left" not in shown
+        assert "days_left" not in shown
+        assert re.search(r"(?<![\w-])-\d", shown) is None, shown  # no negative number (dates aside)
+    assert note.document["days_left"] < 0  # the machine-readable number stays as it was
 
 
 # --- Slack -------------------------------------------------------------------------------------

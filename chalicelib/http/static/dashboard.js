@@ -473,6 +473,12 @@
     return [el("dt", {}, term), el("dd", {}, Array.isArray(value) ? value.join(", ") : value)];
   }
 
+  // Days left and the expiry; once expired, how long ago (a negative count reads as a typo).
+  function expiryFacts(days, notAfter) {
+    if (typeof days === "number" && days < 0) return [fact("Expired", plural(-days, "day") + " ago"), fact("Expired on", notAfter)];
+    return [fact("Days left", days === null || days === undefined ? null : String(days)), fact("Expires", notAfter)];
+  }
+
   function findingList(findings) {
     if (!findings || !findings.length) return el("p", { class: "muted" }, "No findings.");
     return el("ul", { class: "findings" }, findings.map(function (f) {
@@ -497,8 +503,7 @@
     return el("section", { class: "address" },
       el("h3", {}, "Address " + (result.address || "(none)") + " ", statusBadge(result.status)),
       el("dl", { class: "facts" },
-        fact("Days left", result.days_left === null ? null : String(result.days_left)),
-        fact("Expires", result.not_after),
+        expiryFacts(result.days_left, result.not_after),
         fact("TLS", [result.tls_version, result.cipher].filter(Boolean).join(" \u00B7 ")),
         fact("Trusted by", result.trusted_by),
         fact("Checked", result.checked_at && result.checked_at + " (" + result.elapsed_ms + " ms)")),
@@ -535,8 +540,7 @@
   function targetBody(target, result) {
     var spec = [
       fact("Status", statusBadge(target.latest ? target.latest.status : "pending")),
-      fact("Days left", target.latest && target.latest.days_left !== null ? String(target.latest.days_left) : null),
-      fact("Expires", target.latest && target.latest.not_after),
+      expiryFacts(target.latest && target.latest.days_left, target.latest && target.latest.not_after),
       fact("Checked", target.latest && target.latest.checked_at),
       fact("Next check", target.paused ? "paused" : target.next_check_at),
       fact("Labels", labelText(target.labels)),
@@ -565,8 +569,7 @@
       el("dl", { class: "facts" },
         fact("Status", statusBadge(row.status)),
         fact("Source", SOURCES[row.source] || row.source),
-        fact("Days left", row.days_left === null ? null : String(row.days_left)),
-        fact("Expires", cert.not_after),
+        expiryFacts(row.days_left, cert.not_after),
         fact("Subject", cert.subject),
         fact("Names", cert.sans),
         fact("Issuer", cert.issuer),
