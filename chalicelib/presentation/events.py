@@ -8,6 +8,7 @@ blocks, the PagerDuty event and the Teams card are made from it, so every channe
 from __future__ import annotations
 
 import hashlib
+import urllib.parse
 from datetime import datetime
 from typing import Any
 
@@ -26,8 +27,13 @@ _PAGERDUTY_KEY_LIMIT = 255  # and dedup_key
 
 
 def target_subject(target: Target, base_url: str | None = None) -> AlertSubject:
-    """A registered endpoint as the subject of alerts."""
+    """A registered endpoint as the subject of alerts.
+
+    ``url`` is the target in the API (for programs: it wants a token); ``page_url`` the inventory
+    page opened on it, which the messages people click link to.
+    """
     endpoint, spec = target.endpoint, target.spec
+    base = base_url.rstrip("/") if base_url else None
     return AlertSubject(
         id=target.id,
         team=target.team,
@@ -40,9 +46,15 @@ def target_subject(target: Target, base_url: str | None = None) -> AlertSubject:
             **endpoint_fields(endpoint),
             "sni": endpoint.sni,
             "labels": dict(spec.labels),
-            "url": f"{base_url.rstrip('/')}/targets/{target.id}" if base_url else None,
+            "url": f"{base}/targets/{target.id}" if base else None,
+            "page_url": page_url(base, target.id, target.team) if base else None,
         },
     )
+
+
+def page_url(base_url: str, target_id: str, team: str) -> str:
+    """The inventory page (GET /dashboard) opened on one target, once a token is given."""
+    return f"{base_url.rstrip('/')}/dashboard#" + urllib.parse.urlencode({"target": target_id, "team": team})
 
 
 def notification(
@@ -123,8 +135,8 @@ def email_text(document: dict[str, Any]) -> str:
         lines += [f"  - {f['severity']} {f['code']}: {f['message']}" for f in document["findings"]]
     if target.get("labels"):
         lines += ["", "Labels:     " + ", ".join(f"{k}={v}" for k, v in sorted(target["labels"].items()))]
-    if target.get("url"):
-        lines += ["", f"Details:    {target['url']}"]
+    if _link(target):
+        lines += ["", f"Details:    {_link(target)}"]
     lines += ["", f"Checked at {document.get('checked_at')} by certwatch (event {document['id']})."]
     return "\n".join(lines)
 
@@ -152,12 +164,12 @@ def slack_message(document: dict[str, Any]) -> dict[str, Any]:
     if findings:
         listed = "\n".join(f"• *{f['code']}* ({f['severity']}): {_mrkdwn(f['message'])}" for f in findings)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": listed[:_SLACK_TEXT_LIMIT]}})
-    if target.get("url"):
+    if _link(target):
         blocks.append(
             {
                 "type": "actions",
                 "elements": [
-                    {"type": "button", "text": {"type": "plain_text", "text": "Open target"}, "url": target["url"]}
+                    {"type": "button", "text": {"type": "plain_text", "text": "Open target"}, "url": _link(target)}
                 ],
             }
         )
@@ -232,9 +244,9 @@ def pagerduty_event(document: dict[str, Any], routing_key: str) -> dict[str, Any
         },
         "client": "certwatch",
     }
-    if target.get("url"):
-        event["client_url"] = target["url"]
-        event["links"] = [{"href": target["url"], "text": "Open target in certwatch"}]
+    if _link(target):
+        event["client_url"] = _link(target)
+        event["links"] = [{"href": _link(target), "text": "Open target in certwatch"}]
     return event
 
 
@@ -263,10 +275,16 @@ def teams_message(document: dict[str, Any]) -> dict[str, Any]:
         "version": "1.4",
         "body": body,
     }
-    if target.get("url"):
-        card["actions"] = [{"type": "Action.OpenUrl", "title": "Open target", "url": target["url"]}]
+    if _link(target):
+        card["actions"] = [{"type": "Action.OpenUrl", "title": "Open target", "url": _link(target)}]
     attachment = {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
     return {"type": "message", "attachments": [attachment]}
+
+
+def _link(target: dict[str, Any]) -> str | None:
+    """Where a person clicking the message goes: the page on the target (a document without one: the API)."""
+    link = target.get("page_url") or target.get("url")
+    return str(link) if link else None
 
 
 def _rich(inlines: list[dict[str, Any]]) -> dict[str, Any]:

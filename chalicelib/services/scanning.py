@@ -242,6 +242,7 @@ def managed_subject(assessment: Assessment, team: str) -> AlertSubject:
             "target": cert.arn,
             "labels": {},
             "url": None,
+            "page_url": None,
         },
     )
 

@@ -28,6 +28,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from chalicelib.domain.tokens import issue
+from chalicelib.presentation.events import page_url
 from lab.certs import make_cert
 from tests.support.api import Api, http_transport, serving_over_http
 from tests.support.cadence import BRISK, SLOW, renewing_endpoints
@@ -362,4 +363,45 @@ def test_the_page_shows_readiness_for_shorter_lifetimes_and_a_targets_renewal_ca
         expect(dialog).to_contain_text("Renewed at age60 days")
         expect(dialog).to_contain_text("Ready for 100 daysyes")
         expect(dialog).to_contain_text("Ready for 47 daysno")
+    assert troubles == []
+
+
+def test_an_alerts_link_opens_the_page_on_its_target_once_the_token_is_given(pki: Pki) -> None:
+    """The alert's Details link was the API's URL, which a browser answers with a 401 JSON body."""
+    troubles: list[str] = []
+    with renewing_endpoints(pki) as renewals, serving_over_http() as base_url, browser_page() as page:
+        page.on("pageerror", lambda error: troubles.append(f"page error: {error}"))
+        page.on(
+            "console", lambda message: troubles.append(message.text) if trouble(message.type, message.text) else None
+        )
+        api = Api(http_transport(base_url), renewals.token)
+        ids = renewals.register(api)
+        slow, brisk = renewals.target(SLOW), renewals.target(BRISK)
+        dialog = page.get_by_role("dialog")
+
+        page.goto(page_url(base_url, ids[SLOW], "web"))  # what the alert about SLOW links to
+        page.get_by_label("API token").fill(renewals.token)
+        page.get_by_role("button", name="Open").click()
+        expect(dialog.locator("h2")).to_have_text(slow)
+        expect(dialog).to_contain_text(f"Id{ids[SLOW]}")
+        expect(dialog).to_contain_text("Chain as served, leaf first")
+        expect(row(page, slow)).to_have_attribute("aria-current", "true")
+        expect(row(page, brisk)).not_to_have_attribute("aria-current", "true")
+        shot(page, "dashboard-linked")
+
+        # Another alert's link, followed while the page is open.
+        page.evaluate("url => { location.href = url; }", page_url(base_url, ids[BRISK], "web"))
+        expect(dialog.locator("h2")).to_have_text(brisk)
+        expect(dialog).to_contain_text(f"Id{ids[BRISK]}")
+        page.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+        expect(row(page, brisk)).to_have_attribute("aria-current", "true")
+        expect(row(page, slow)).not_to_have_attribute("aria-current", "true")
+
+        # A link to a target that is gone says so in the dialog, in the API's words.
+        gone = "tg_000000000000deadbeef"
+        missing = api.get(f"/targets/{gone}")
+        assert missing.status == 404, missing
+        page.evaluate("url => { location.href = url; }", page_url(base_url, gone, "web"))
+        expect(dialog.locator("#detail-message")).to_have_text(missing.error["message"])
     assert troubles == []

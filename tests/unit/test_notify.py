@@ -42,6 +42,7 @@ TARGET_ID = "tg_0000000000aa1b2c3d4e"
 BASE_URL = "https://certwatch.example.com/"
 EXPIRES = datetime(2026, 12, 1, tzinfo=UTC)
 SLACK_TEXT_LIMIT = 3000
+PAGE_URL = f"https://certwatch.example.com/dashboard#target={TARGET_ID}&team=payments"
 
 
 def make_target(host: str = HOST, *, labels: dict[str, str] | None = None) -> Target:
@@ -128,6 +129,7 @@ def test_the_document_is_versioned_json(note: Notification, expiring: tuple[Aler
         "sni": None,
         "labels": {"env": "prod", "app": "api"},
         "url": f"https://certwatch.example.com/targets/{TARGET_ID}",
+        "page_url": PAGE_URL,
     }
     certificate = document["certificate"]
     assert certificate["subject"] == f"CN={HOST}"
@@ -150,6 +152,7 @@ def test_an_unreachable_document_has_no_certificate(now: datetime) -> None:
     assert document["certificate"] is None
     assert document["days_left"] is None
     assert document["target"]["url"] is None
+    assert document["target"]["page_url"] is None
     assert [(f["code"], f["reason"]) for f in document["findings"]] == [("CONNECTION_FAILED", "refused")]
     assert "days_left" not in note.attributes
 
@@ -194,7 +197,8 @@ def test_the_email_text_tells_what_where_and_when(note: Notification) -> None:
     assert "Issuer:     CN=certwatch Test Intermediate" in text
     assert "EXPIRING_SOON" in text
     assert "app=api, env=prod" in text
-    assert f"https://certwatch.example.com/targets/{TARGET_ID}" in text
+    assert f"Details:    {PAGE_URL}\n" in text  # the page a person opens, not the API's JSON
+    assert "/targets/" not in text
     assert note.key in text
 
 
@@ -299,7 +303,7 @@ def test_the_slack_message_links_to_the_target(note: Notification) -> None:
     (actions,) = [b for b in blocks if b["type"] == "actions"]
     (button,) = actions["elements"]
     assert button["type"] == "button"
-    assert button["url"] == f"https://certwatch.example.com/targets/{TARGET_ID}"
+    assert button["url"] == PAGE_URL
 
 
 def test_no_base_url_no_button(now: datetime) -> None:

@@ -286,6 +286,20 @@ def test_an_opening_event_is_a_trigger_with_its_incident_as_dedup_key(severity: 
     assert event["links"] == [{"href": "https://cw.example/t", "text": "Open target in certwatch"}]
 
 
+def test_pagerduty_and_teams_link_to_the_page_of_the_target_when_the_document_names_it() -> None:
+    document = _event_document("certificate.expiring", f"{TARGET}:{'ab' * 32}:expiring:3", url="https://cw.example/t")
+    page = "https://cw.example/dashboard#target=t&team=web"
+    document["target"]["page_url"] = page
+
+    event = pagerduty_event(document, ROUTING_KEY)
+    card = teams_message(document)["attachments"][0]["content"]
+
+    assert event is not None
+    assert event["client_url"] == page
+    assert event["links"] == [{"href": page, "text": "Open target in certwatch"}]
+    assert card["actions"][0]["url"] == page
+
+
 def test_a_renewal_resolves_the_incident_of_the_certificate_it_replaces() -> None:
     old = "ab" * 32
     event = pagerduty_event(_event_document("certificate.renewed", f"{TARGET}:{old}:renewed:{'cd' * 32}", "info"), "k")

@@ -13,7 +13,8 @@
   var MARKS = { critical: "\u2716", error: "?", warning: "\u25B2", ok: "\u2714", pending: "\u2026" };
   var SOURCES = { endpoint: "Endpoint", acm: "ACM", iam: "IAM" };
 
-  var state = { rows: [], targets: [], certificates: [], notes: [], readiness: null, team: "", pollUntil: 0, timer: null, shown: "" };
+  var state = { rows: [], targets: [], certificates: [], notes: [], readiness: null, team: "", pollUntil: 0, timer: null, shown: "",
+    linked: "", linkPending: false };
 
   function $(id) { return document.getElementById(id); }
 
@@ -196,6 +197,7 @@
         $("session").hidden = false;
         render();
         schedule();
+        if (state.linkPending) openLinked();
       })
       .catch(failed)
       .then(function () { $("refresh").disabled = false; });
@@ -442,14 +444,15 @@
   function renderTable() {
     var rows = visibleRows();
     // Rows are redrawn only when what they show changed: a redraw under the pointer loses a click.
-    var shown = JSON.stringify([state.rows.length, rows.map(function (row) {
+    var shown = JSON.stringify([state.rows.length, state.linked, rows.map(function (row) {
       return [row.id, row.name, row.status, row.paused, row.days_left, row.not_after, row.issuer, row.labels, row.codes, row.used_by];
     })]);
     if (shown === state.shown) return;
     state.shown = shown;
     var body = clear($("inventory").tBodies[0]);
     rows.forEach(function (row) {
-      body.appendChild(el("tr", { class: "r-" + row.status, "data-id": row.id },
+      var linked = row.id === state.linked;
+      body.appendChild(el("tr", { class: "r-" + row.status + (linked ? " linked" : ""), "data-id": row.id, "aria-current": linked ? "true" : null },
         el("td", {}, statusBadge(row.status), row.paused ? el("span", { class: "tag" }, "paused") : null),
         el("td", {}, el("button", { type: "button", class: "open", "aria-haspopup": "dialog", onclick: function () { openDetail(row); } }, row.name),
           row.used_by.length ? el("div", { class: "muted" }, "used by " + row.used_by.length) : null),
@@ -593,6 +596,39 @@
     if (row.kind === "target") {
       call("GET", "targets/" + encodeURIComponent(row.id)).then(function (answer) { fillTarget(answer, answer.result); }, detailFailed);
     }
+  }
+
+  // An alert's link: /dashboard#target=<id>&team=<team> opens that target once the table is read.
+  function link() {
+    var params = new URLSearchParams(location.hash.replace(/^#/, ""));
+    var id = params.get("target");
+    return id ? { id: id, team: params.get("team") || "" } : null;
+  }
+
+  // The link's team becomes the page's (an admin token reads any team; a team token its own).
+  function followLink() {
+    var linked = link();
+    if (!linked) return false;
+    state.linkPending = true;
+    if (linked.team && linked.team !== state.team) {
+      state.team = linked.team;
+      sessionStorage.setItem(TEAM_KEY, state.team);
+      $("team").value = state.team;
+      return true;  // the table must be read again, for that team
+    }
+    return false;
+  }
+
+  function openLinked() {
+    var linked = link();
+    state.linkPending = false;
+    if (!linked) return;
+    var row = state.rows.filter(function (r) { return r.id === linked.id; })[0];
+    state.linked = linked.id;
+    renderTable();
+    var line = $("inventory").querySelector("tr.linked");
+    if (line) line.scrollIntoView({ block: "center" });
+    openDetail(row || { kind: "target", id: linked.id, name: linked.id });
   }
 
   function detailFailed(error) {
@@ -769,6 +805,13 @@
 
     state.team = sessionStorage.getItem(TEAM_KEY) || "";
     $("team").value = state.team;
+    followLink();
+    window.addEventListener("hashchange", function () {
+      var reread = followLink();
+      if (!state.linkPending || $("app").hidden) return;  // no link, or no token yet: the link waits for the table
+      if (reread) load();
+      else openLinked();
+    });
     if (sessionStorage.getItem(TOKEN_KEY)) {
       watchForResults();
       load();
