@@ -97,9 +97,8 @@ def run_inspect(args: argparse.Namespace) -> int:
         raise CertwatchError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
     holds = not_a_bundle(data)
     if holds is not None:
-        raise CertwatchError(
-            f"{args.file}: no certificate found: the file {holds}; expected a PEM CERTIFICATE block or DER"
-        )
+        where, what = ("standard input", "the input") if args.file == "-" else (args.file, "the file")
+        raise CertwatchError(f"{where}: no certificate found: {what} {holds}; expected a PEM CERTIFICATE block or DER")
     served = split_bundle(data)
     name = None if args.name is None else _checked_name(args.name)
     now = args.at or utc_now()

@@ -375,6 +375,16 @@ def test_inspect_of_a_file_holding_no_certificate_says_what_it_holds_and_exits_3
     assert done.stdout == ""
 
 
+def test_inspect_of_standard_input_holding_no_certificate_names_the_input() -> None:
+    done = run("inspect", "-", stdin="not a certificate\n")
+
+    assert done.returncode == 3
+    assert done.stderr == (
+        "certwatch: standard input: no certificate found: the input holds text; "
+        "expected a PEM CERTIFICATE block or DER\n"
+    )
+
+
 def test_inspect_of_a_certificate_block_that_does_not_parse_is_a_finding_about_the_files_leaf(tmp_path: Path) -> None:
     path = tmp_path / "broken.pem"
     path.write_bytes(b"-----BEGIN CERTIFICATE-----\nMIIBkTCB+wIJAKHHIG...\n-----END CERTIFICATE-----\n")
