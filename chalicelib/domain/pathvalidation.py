@@ -173,7 +173,9 @@ def _extension_rule(
         if critical.critical:
             return f"{who} marks its {name} extension critical, which the CA/Browser Forum forbids"
         return f"{who} does not mark its {name} extension critical, which the CA/Browser Forum requires"
-    return f"{who}: {name}: {complaint}"
+    if "unaccounted-for critical extension" in complaint:
+        return f"{who} marks its {name} extension critical, which clients that do not know it refuse"
+    return f"{who}, its {name} extension: {complaint}"
 
 
 def _role(cert: x509.Certificate, chain: Sequence[x509.Certificate]) -> str:

@@ -208,3 +208,17 @@ def test_a_ca_certificate_as_the_leaf_reads_without_nested_parentheses(now: date
     assert message == (
         f"the leaf CN={NAME} is a CA certificate (basicConstraints cA): browsers refuse a CA certificate as a server's"
     )
+
+
+def test_an_unknown_critical_extension_is_named_with_its_certificate(now: datetime) -> None:
+    root = make_ca("Root", now=now)
+    unknown = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.55738.666.1"), b"\x05\x00")
+    leaf = make_cert(NAME, issuer=root, now=now, extensions=[(unknown, True)])
+
+    message = _messages([leaf.der], TrustStore([root.cert]), now)[FindingCode.UNKNOWN_CRITICAL_EXTENSION]
+
+    assert message == (
+        "a certificate of the chain has a critical extension that clients do not know and must refuse: "
+        f"the leaf CN={NAME} marks its 1.3.6.1.4.1.55738.666.1 extension critical, which clients that do not know "
+        "it refuse"
+    )
