@@ -45,6 +45,11 @@ ALLOW_CIDRS = "127.0.0.0/8,::1/128"  # CERTWATCH_ALLOW_CIDRS unless set: the dem
 CHECKERS = 2
 # How long a poller of an empty queue waits before asking again (never on the server: see _run_checker).
 IDLE_POLL = 0.5
+# How often the main thread looks whether a signal came (and the API whether to stop serving);
+# how long start-up and the loops may take to finish what they are doing once one did, and moto
+# to exit once asked (then it is killed).
+STOP_POLL = 0.1
+STOP_GRACE = 3.0
 
 
 @dataclass(frozen=True)
@@ -198,14 +203,35 @@ class LocalStack:
     webhook: str = ""
 
 
+class _StopSignals:
+    """SIGINT and SIGTERM, noted for the main thread, which then stops the stack.
+
+    The handler only sets a flag. It runs on the main thread between two bytecodes, also while
+    that thread holds a lock (inside ``Event.set``, say): a handler that takes the same lock never
+    gets it, and the stack hangs with every thread waiting. A second signal, as ``make`` forwards
+    one after ``timeout`` or ``docker stop`` sent the first, only sets the flag again.
+    """
+
+    def __init__(self) -> None:
+        self._noted = False
+        signal.signal(signal.SIGINT, self._note)
+        signal.signal(signal.SIGTERM, self._note)
+
+    def _note(self, signum: int, frame: FrameType | None) -> None:
+        self._noted = True
+
+    def asked(self) -> bool:
+        """Whether a signal came."""
+        return self._noted
+
+    def wait(self) -> None:
+        """Until a signal came."""
+        while not self._noted:
+            time.sleep(STOP_POLL)
+
+
 def main() -> int:
-    stop = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    signals = _StopSignals()  # first of all: from here on a signal asks for a clean stop
     try:
         local = LocalSettings.from_env(os.environ)
         _set_environment(local)
@@ -224,30 +250,86 @@ def main() -> int:
     from lab.localaws import LocalAwsProcess, log_to
 
     log_to(log_file)
-    try:
-        aws = LocalAwsProcess(local.aws_port, log_file)
-    except RuntimeError as exc:
-        print(f"certwatch local stack: {exc}", file=sys.stderr, flush=True)
-        return 1
+    aws = None
+    if not signals.asked():
+        try:
+            aws = LocalAwsProcess(local.aws_port, log_file, cancelled=signals.asked)
+        except RuntimeError as exc:
+            print(f"certwatch local stack: {exc}", file=sys.stderr, flush=True)
+            return 1
+    stop = threading.Event()  # what the stack's threads wait on; set by this thread, never by a handler
     threads: list[threading.Thread] = []
     servers: list[Any] = []
+    stack = None
     try:
-        stack = None if stop.is_set() else _start(local, aws.url, workdir, log_file, stop, threads, servers)
-        if stack is None:
-            print("stopped during start-up", flush=True)
-            return 0
-        _banner(stack, local.sweep_seconds)
-        while not stop.wait(0.5):
-            pass
-        print("\nstopping certwatch local stack ...", flush=True)
+        if aws is not None and not signals.asked():
+            aws_url = aws.url
+            stack = _start_watched(
+                signals, threads, lambda: _start(local, aws_url, workdir, log_file, stop, threads, servers)
+            )
+        if stack is not None:
+            _banner(stack, local.sweep_seconds)
+            signals.wait()
+            print("\nstopping certwatch local stack ...", flush=True)
+        else:
+            print("stopping certwatch local stack during start-up ...", flush=True)
     finally:
         stop.set()
-        for server in servers:
-            server.stop() if hasattr(server, "stop") else server.shutdown()
-        for thread in threads:
-            thread.join(timeout=5)
-        aws.stop()
+        _shut_down(servers, threads, aws)
+    print("certwatch local stack stopped" + ("" if stack is not None else " during start-up"), flush=True)
     return 0
+
+
+def _start_watched(
+    signals: _StopSignals, threads: list[threading.Thread], start: Callable[[], LocalStack | None]
+) -> LocalStack | None:
+    """What ``start`` started, run on a thread of its own (added to ``threads``); None when a signal came first.
+
+    The main thread stays free to notice a signal while start-up waits on moto (a deploy, say).
+    Then ``start`` is left to see the stop between two of its steps, and the shut-down waits for it.
+    """
+    outcome: list[LocalStack | BaseException | None] = []
+
+    def run() -> None:
+        try:
+            outcome.append(start())
+        except BaseException as exc:  # raised again on the main thread, unless the stack is stopping
+            outcome.append(exc)
+
+    starter = threading.Thread(target=run, name="local-start", daemon=True)
+    threads.append(starter)
+    starter.start()
+    while starter.is_alive() and not signals.asked():
+        starter.join(STOP_POLL)
+    if signals.asked():
+        return None
+    (started,) = outcome
+    if isinstance(started, BaseException):
+        raise started
+    return started
+
+
+def _shut_down(servers: list[Any], threads: list[threading.Thread], aws: Any) -> None:
+    """Let the threads finish, stop the servers, then moto; moto's process is stopped and reaped whatever fails first.
+
+    Start-up, the first of ``threads``, may still be finishing a step (it stops at the next):
+    the loops and servers it started on the way are in the lists by the time it is done. A thread
+    still busy STOP_GRACE seconds after the stop began is left behind, to end with the process;
+    so is a moto that does not answer (its process is killed).
+    """
+    deadline = time.monotonic() + STOP_GRACE
+    try:
+        for thread in threads:  # not a copy: start-up may add the loops it started while it is joined
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        for server in list(servers):
+            if hasattr(server, "stop"):  # lab.servers' demo endpoints
+                server.stop()
+            else:  # chalice's LocalDevServer: stop serving, then let go of the port
+                server.shutdown()
+                server.server.server_close()
+    finally:
+        if aws is not None:
+            aws.stop(timeout=STOP_GRACE)
 
 
 def _set_environment(local: LocalSettings) -> None:
@@ -316,7 +398,8 @@ def _start(
                 try:
                     busy = body()
                 except Exception as exc:  # a local loop keeps going, as Lambda would retry
-                    print(f"[{name}] error: {exc!r}", file=sys.stderr, flush=True)
+                    if not stop.is_set():  # once stopping, moto going away is no news
+                        print(f"[{name}] error: {exc!r}", file=sys.stderr, flush=True)
                     busy = False
                 if not busy:
                     stop.wait(every)
@@ -376,7 +459,9 @@ def _serve_api(app: Any, port: int) -> Any:
     project_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     config = CLIFactory(project_dir).create_config_obj(chalice_stage_name=STAGE)
     server = local_api_server(app, config, "127.0.0.1", port)
-    thread = threading.Thread(target=server.serve_forever, name="local-api", daemon=True)
+    thread = threading.Thread(
+        target=server.server.serve_forever, kwargs={"poll_interval": STOP_POLL}, name="local-api", daemon=True
+    )
     thread.start()
     return server
 

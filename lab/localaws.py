@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger("lab.localaws")
+# How often the server looks whether it is asked to stop, or its parent is gone.
+STOP_POLL = 0.1
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
@@ -186,7 +188,9 @@ class LocalAws:
         lighten_moto()
         self.app = Serialised(DomainDispatcherApplication(create_backend_app))
         self._server = make_server("127.0.0.1", port, self.app, threaded=True, request_handler=MotoRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": STOP_POLL}, name="local-aws", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -206,32 +210,37 @@ class LocalAwsProcess:
     """LocalAws in a process of its own, so moto's work runs beside the stack's, not under its GIL.
 
     It logs to ``log_file`` (with what serialising cost, when it stops), does not see Ctrl-C (the
-    stack stops it last, with ``stop``) and exits by itself if the stack's process goes away.
+    stack stops it last, with ``stop``) and exits by itself if the stack's process goes away, even
+    killed with SIGKILL: it asks for its parent a few times a second. Starting waits until moto
+    answers, or until ``cancelled()`` (the stack is asked to stop: then ``stop`` it, ready or not).
     """
 
-    def __init__(self, port: int, log_file: Path, *, ready_within: float = 60.0) -> None:
+    def __init__(
+        self, port: int, log_file: Path, *, ready_within: float = 60.0, cancelled: Callable[[], bool] = lambda: False
+    ) -> None:
         self.url = f"http://127.0.0.1:{port}"
         # A session of its own: Ctrl-C in the terminal is for the stack, which stops moto last.
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "lab.localaws", str(port), str(log_file)],
+            [sys.executable, "-m", "lab.localaws", str(port), str(log_file), str(os.getpid())],
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         deadline = time.monotonic() + ready_within
-        while not _accepts(port):
+        while not _accepts(port) and not cancelled():
             if self._process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"moto's server did not start on port {port}; see {log_file}")
             time.sleep(0.05)
 
     def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, and SIGKILL if it is still there ``timeout`` s later; returns once the process is reaped."""
         if self._process.poll() is None:
             self._process.terminate()
             try:
                 self._process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self._process.kill()
-                self._process.wait()
+        self._process.wait()
 
 
 def _accepts(port: int) -> bool:
@@ -253,15 +262,14 @@ def log_to(path: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m lab.localaws PORT LOG_FILE``: serve until SIGTERM, or until the parent process is gone."""
-    port, log_file = int(argv[0]), Path(argv[1])
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    """``python -m lab.localaws PORT LOG_FILE PARENT_PID``: serve until SIGTERM, or until that process is gone."""
+    port, log_file, parent = int(argv[0]), Path(argv[1]), int(argv[2])
+    terminated: list[int] = []  # the handler only notes the signal: taking a lock there can deadlock (see lab.local)
+    signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))
     log_to(log_file)
-    parent = os.getppid()
     server = LocalAws(port).start()
-    while not stop.wait(0.5) and os.getppid() == parent:
-        pass
+    while not terminated and os.getppid() == parent:
+        time.sleep(STOP_POLL)
     server.stop()
     logger.info("%s", server.app.stats.summary())
     return 0

@@ -2,7 +2,7 @@
 
 ``local_stack`` starts it on free ports from the repository root and waits until it is healthy;
 ``Stack`` calls its API over HTTP (each answer checked against the OpenAPI document), reads what it
-printed, and stops it with Ctrl-C.
+printed, and stops it with Ctrl-C or any signals (``launch`` starts one without waiting for it).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -44,6 +45,23 @@ def free_ports() -> Ports:
     return Ports(*bench_free_ports())
 
 
+def held(ports: Ports) -> list[int]:
+    """Those of the stack's ports a new server could not listen on, as the next ``make run`` asks."""
+
+    def listenable(port: int) -> bool:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the stack's servers bind
+            try:
+                probe.bind(("127.0.0.1", port))
+                probe.listen()
+            except OSError:
+                return False
+        return True
+
+    every = (ports.api, ports.aws, ports.demo, ports.demo + 1, ports.demo + 2)
+    return [port for port in every if not listenable(port)]
+
+
 @dataclass
 class Stack:
     """A running ``python -m lab.local`` and everything it printed so far."""
@@ -52,6 +70,7 @@ class Stack:
     ports: Ports
     token: str
     lines: list[str] = field(default_factory=list)
+    _reader: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -100,18 +119,35 @@ class Stack:
 
     def interrupt(self) -> int:
         """Ctrl-C: SIGINT, then the exit status (fails the test unless it exits within STOP_TIMEOUT)."""
-        self.process.send_signal(signal.SIGINT)
+        status = self.stop_with(signal.SIGINT)
+        if status is None:
+            pytest.fail(f"the local stack did not stop within {STOP_TIMEOUT:g}s of SIGINT:\n{self.output}")
+        return status
+
+    def stop_with(self, *signals: signal.Signals, gap: float = 0.0) -> int | None:
+        """Send ``signals``, ``gap`` seconds apart; the exit status, None if it is still running STOP_TIMEOUT later."""
+        for n, signum in enumerate(signals):
+            if n and gap:
+                time.sleep(gap)
+            self.process.send_signal(signum)
         try:
             return self.process.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"the local stack did not stop within {STOP_TIMEOUT:g}s of SIGINT:\n{self.output}")
+            return None
+
+    def close(self) -> None:
+        """Kill it if it still runs, and wait until its output is read."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=STOP_TIMEOUT)
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
-@contextlib.contextmanager
-def local_stack(
-    ports: Ports, token: str, slack_url: str | None = None, webhook: tuple[str, str] | None = None
-) -> Iterator[Stack]:
-    """``python -m lab.local`` from the repository root, healthy; killed in the end whatever happens."""
+def launch(ports: Ports, token: str, slack_url: str | None = None, webhook: tuple[str, str] | None = None) -> Stack:
+    """``python -m lab.local`` from the repository root on ``ports``, its output read as it comes; not waited for."""
     extra = {}
     if slack_url is not None:
         extra["CERTWATCH_SLACK_WEBHOOK_URL"] = slack_url
@@ -126,14 +162,19 @@ def local_stack(
         for line in stdout:
             stack.lines.append(line)
 
-    reader = threading.Thread(target=read, name="local-stack-stdout", daemon=True)
-    reader.start()
+    stack._reader = threading.Thread(target=read, name="local-stack-stdout", daemon=True)
+    stack._reader.start()
+    return stack
+
+
+@contextlib.contextmanager
+def local_stack(
+    ports: Ports, token: str, slack_url: str | None = None, webhook: tuple[str, str] | None = None
+) -> Iterator[Stack]:
+    """``python -m lab.local`` from the repository root, healthy; killed in the end whatever happens."""
+    stack = launch(ports, token, slack_url, webhook)
     try:
         stack.wait_until_healthy()
         yield stack
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=STOP_TIMEOUT)
-        reader.join(timeout=5)
-        stdout.close()
+        stack.close()
