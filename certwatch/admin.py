@@ -18,7 +18,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from certwatch.admin_arguments import SEVERITIES
-from chalicelib.domain.alerts import AlertPolicy, AlertState, Notification, decide, thresholds_for
+from chalicelib.domain.alerts import (
+    AlertPolicy,
+    AlertState,
+    AlertSubject,
+    Notification,
+    Observation,
+    decide,
+    thresholds_for,
+)
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.inventory import InventoryQuery, InventoryRow, Source
 from chalicelib.domain.models import (
@@ -41,8 +49,9 @@ from chalicelib.presentation.documents import (
     inventory_table,
     readiness_text,
 )
-from chalicelib.presentation.events import notification
-from chalicelib.presentation.reports import cadence_table, columns, iso, report_to_dict
+from chalicelib.presentation.event_shapes import EventDocument
+from chalicelib.presentation.events import event_document, wire
+from chalicelib.presentation.reports import cadence_table, columns, iso
 from chalicelib.settings import operator_settings, read_int
 
 if TYPE_CHECKING:
@@ -167,8 +176,8 @@ def slack_test(args: argparse.Namespace) -> int:
     services_ = services(args)
     if services_.slack_webhook_url() is None:
         raise CertwatchError("no Slack webhook is stored: run `certwatch slack set-webhook URL` first")
-    document = sample_notification(services_.settings.stage, services_.clock()).document
-    if not services_.slack.deliver(json.dumps(document)):
+    document = sample_event(services_.settings.stage, services_.clock(), base_url=services_.settings.public_url)
+    if not services_.slack.deliver(json.dumps(wire(document))):
         raise CertwatchError("the sample event was not posted")
     print("posted a sample event to Slack")
     return 0
@@ -180,6 +189,13 @@ def slack_remove_webhook(args: argparse.Namespace) -> int:
         raise CertwatchError(f"no Slack webhook stored in {parameter.name}")
     print(f"deleted {parameter.name}; events are no longer posted to Slack")
     return 0
+
+
+def sample_event(
+    stage: str, now: datetime, *, base_url: str | None = None, by: str = "certwatch slack test"
+) -> EventDocument:
+    """The event document of ``sample_notification``, as the alerts topic would carry it."""
+    return event_document(sample_notification(stage, now, by=by), base_url)
 
 
 def sample_notification(stage: str, now: datetime, *, by: str = "certwatch slack test") -> Notification:
@@ -206,7 +222,8 @@ def sample_notification(stage: str, now: datetime, *, by: str = "certwatch slack
     target = Target("tg_sample", "sample", TargetSpec(endpoint), created_at=now, updated_at=now, next_check_at=now)
     _, events = decide(target.id, AlertState(), report, AlertPolicy(thresholds=thresholds_for(30, 7)), now)
     (event,) = events
-    return notification(replace(event, summary=f"sample event: {event.summary}"), target, report_to_dict(report), now)
+    sample = replace(event, summary=f"sample event: {event.summary}")
+    return Notification.of(sample, AlertSubject.of_target(target), Observation.of(report), now)
 
 
 def _describe_policy(policy: dict[str, Any]) -> str:

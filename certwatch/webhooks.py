@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from certwatch.admin import sample_notification, services
+from certwatch.admin import sample_event, services
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.alerts import EventType, incident
 from chalicelib.domain.clock import utc_now
+from chalicelib.domain.models import Severity
 from chalicelib.domain.webhooks import Destination, Format
 from chalicelib.presentation.reports import columns, iso
 
@@ -67,17 +69,16 @@ def webhook_remove(args: argparse.Namespace) -> int:
 
 
 def webhook_test(args: argparse.Namespace) -> int:
-    from chalicelib.services.webhooks import send
-
     services_ = services(args)
     destination = _admin(services_).get(args.destination_id)
     poster = _poster(args, services_)
-    document = sample_notification(services_.settings.stage, utc_now(), by="certwatch webhook test").document
-    send(destination, document, poster, utc_now)
+    stage, base_url = services_.settings.stage, services_.settings.public_url
+    document = sample_event(stage, utc_now(), base_url=base_url, by="certwatch webhook test")
+    poster.deliver(destination, document)
     if destination.format is Format.PAGERDUTY:
-        opened = incident(str(document["id"]), EventType.EXPIRING)
-        resolve = {**document, "type": EventType.RENEWED.value, "severity": "info", "id": f"{opened}:renewed:test"}
-        send(destination, resolve, poster, utc_now)
+        opened = incident(document.id, EventType.EXPIRING)
+        resolve = replace(document, type=EventType.RENEWED, severity=Severity.INFO, id=f"{opened}:renewed:test")
+        poster.deliver(destination, resolve)
         print(f"sent a sample trigger to webhook {destination.id}, then resolved it")
     else:
         print(f"sent a sample event to webhook {destination.id} ({destination.url.shown})")

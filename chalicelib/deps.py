@@ -27,12 +27,15 @@ if TYPE_CHECKING:
     from chalicelib.checks.resolver import SystemResolver
     from chalicelib.domain.addresses import AddressPolicy
     from chalicelib.domain.truststore import TrustStore
+    from chalicelib.services.alerting import Alerter, Publisher
     from chalicelib.services.checking import TargetChecker
-    from chalicelib.services.pipeline import Alerter, CheckWorker, Publisher, SlackRelay, Sweeper
     from chalicelib.services.registry import TargetRegistry
     from chalicelib.services.scanning import CertificateSource, InventoryService
+    from chalicelib.services.slack_relay import SlackRelay
     from chalicelib.services.store import TargetStore
+    from chalicelib.services.sweeping import Sweeper
     from chalicelib.services.webhooks import DeliveryLog, DestinationSource, WebhookRelay
+    from chalicelib.services.worker import CheckWorker
 
 
 MAX_CONNECTIONS = 64
@@ -163,16 +166,15 @@ class Container:
     def publisher(self) -> Publisher:
         from chalicelib.adapters.sns import SnsPublisher
 
-        return SnsPublisher(self.sns, self.topic_arn)
+        return SnsPublisher(self.sns, self.topic_arn, base_url=self.settings.public_url)
 
     @cached_property
     def alerter(self) -> Alerter:
-        from chalicelib.services.pipeline import Alerter, AlertSettings
+        from chalicelib.services.alerting import Alerter, AlertSettings
 
         settings = AlertSettings(
             unreachable_after=self.settings.unreachable_after,
             repeat_critical_hours=self.settings.repeat_critical_hours,
-            base_url=self.settings.public_url,
         )
         return Alerter(self.store, self.publisher, self.clock, settings)
 
@@ -186,13 +188,13 @@ class Container:
 
     @cached_property
     def sweeper(self) -> Sweeper:
-        from chalicelib.services.pipeline import Sweeper
+        from chalicelib.services.sweeping import Sweeper
 
         return Sweeper(self.store, self.queue, self.alerter, self.clock)
 
     @cached_property
     def worker(self) -> CheckWorker:
-        from chalicelib.services.pipeline import CheckWorker
+        from chalicelib.services.worker import CheckWorker
 
         return CheckWorker(self.store, self.checker)
 
@@ -236,7 +238,7 @@ class Container:
     @cached_property
     def slack(self) -> SlackRelay:
         from chalicelib.adapters.slack import SlackWebhook
-        from chalicelib.services.pipeline import SlackRelay
+        from chalicelib.services.slack_relay import SlackRelay
 
         return SlackRelay(SlackWebhook(self.slack_webhook_url))
 

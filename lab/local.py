@@ -19,7 +19,6 @@ and CERTWATCH_ACM_REGIONS (us-east-1: the local ACM scanned every sweep).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -540,11 +539,12 @@ def _run_checker(application: Any, sqs: Any, queue_url: str, batch: int) -> bool
 
 def _deliver_events(application: Any, sqs: Any, queue_url: str, topic_arn: str) -> bool:
     """Print the events the topic delivered and hand each to the Slack function; whether there were any."""
+    from chalicelib.presentation.event_shapes import read_event
     from chalicelib.presentation.events import email_subject, email_text
 
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
     for message in messages:
-        document = json.loads(message["Body"])
+        document = read_event(message["Body"])
         rule = "=" * 78
         print(f"\n{rule}\nSubject: {email_subject(document)}\n\n{email_text(document)}\n{rule}", flush=True)
         event = {

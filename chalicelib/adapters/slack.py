@@ -17,6 +17,8 @@ from typing import Any
 
 from chalicelib.adapters.retrying import DELIVERED, Outcome, Retrier, answered, failed
 from chalicelib.errors import SlackError
+from chalicelib.presentation.event_shapes import EventDocument
+from chalicelib.presentation.events import slack_message
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,10 @@ class SlackWebhook:
         self._open = opener
         self._retrier = Retrier(attempts=attempts, max_wait=max_wait, sleep=sleep)
         self._timeout = timeout
+
+    def post_event(self, document: EventDocument) -> bool:
+        """Post one alert event, rendered here as Slack's message; False when no webhook is configured."""
+        return self.post(slack_message(document))
 
     def post(self, payload: dict[str, Any]) -> bool:
         """Deliver ``payload``; False when no webhook is configured, SlackError when Slack refuses."""

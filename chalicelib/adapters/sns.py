@@ -2,34 +2,37 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.domain.alerts import Notification
 from chalicelib.errors import PublishError
+from chalicelib.presentation.events import attributes as event_attributes
+from chalicelib.presentation.events import email_subject, event_document, sns_message
 
 
 class SnsPublisher:
-    """Publishes a Notification: the JSON document by default, the text to email subscribers."""
+    """Publishes a Notification, rendered here at its wire: the declared event document by default, the
+    text to email subscribers, and the attributes a subscription's filter policy reads."""
 
-    def __init__(self, client: Any, topic_arn: str) -> None:
+    def __init__(self, client: Any, topic_arn: str, *, base_url: str | None = None) -> None:
         self._client = client
         self._topic = topic_arn
+        self._base_url = base_url
 
     def publish(self, notification: Notification) -> str:
-        document = json.dumps(notification.document, separators=(",", ":"))
+        document = event_document(notification, self._base_url)
         attributes = {
             name: {"DataType": "Number" if name == "days_left" else "String", "StringValue": value}
-            for name, value in notification.attributes.items()
+            for name, value in event_attributes(document).items()
         }
         try:
             answer = self._client.publish(
                 TopicArn=self._topic,
                 MessageStructure="json",
-                Message=json.dumps({"default": document, "email": notification.text}),
-                Subject=notification.subject,
+                Message=sns_message(document),
+                Subject=email_subject(document),
                 MessageAttributes=attributes,
             )
         except (ClientError, BotoCoreError) as exc:

@@ -1,4 +1,5 @@
-"""The webhook adapter: POSTing to a destination URL, only ever to an address certwatch may contact.
+"""The webhook adapter: an event rendered in a destination's format (generic and signed, PagerDuty,
+Teams) and POSTed to its URL, only ever to an address certwatch may contact.
 
 No SSRF through a webhook: before every try the destination's name is resolved again and every
 address checked against the same policy as targets (public addresses, plus CERTWATCH_ALLOW_CIDRS);
@@ -14,14 +15,21 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import json
 import socket
 import ssl
 from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
 
+from chalicelib import __version__
 from chalicelib.adapters.retrying import Outcome, Retrier, answered, failed
 from chalicelib.domain.addresses import AddressPolicy
-from chalicelib.domain.webhooks import WebhookUrl
+from chalicelib.domain.clock import utc_now
+from chalicelib.domain.webhooks import Destination, Format, WebhookUrl, message_id, signature
 from chalicelib.errors import ProbeError, WebhookError
+from chalicelib.presentation.event_shapes import EventDocument
+from chalicelib.presentation.events import pagerduty_event, teams_message, wire
 
 Resolve = Callable[..., list[str]]  # SystemResolver.resolve: (host, port, *, timeout) -> addresses
 
@@ -37,7 +45,9 @@ class WebhookPoster:
         retrier: Retrier | None = None,
         timeout: float = 15.0,
         tls: Callable[[], ssl.SSLContext] | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self._clock = clock
         self._resolve = resolve
         self._policy = policy
         self._retrier = retrier or Retrier(attempts=4, max_wait=30.0)
@@ -55,6 +65,16 @@ class WebhookPoster:
             return self._allowed(url)
         except ProbeError as exc:
             raise WebhookError(exc.message) from None
+
+    def deliver(self, destination: Destination, document: EventDocument) -> bool:
+        """POST one event in the destination's format, rendered here at the wire; False when the format
+        has nothing to send for it (PagerDuty and a "still critical" reminder)."""
+        request = _request(destination, document, self._clock)
+        if request is None:
+            return False
+        body, headers = request
+        self.post(destination.url, body, headers, who=destination.id)
+        return True
 
     def post(self, url: WebhookUrl, body: bytes, headers: Callable[[], Mapping[str, str]], *, who: str) -> None:
         """Deliver ``body``, or raise WebhookError (ForbiddenAddressError: the address policy refused it).
@@ -113,6 +133,37 @@ class WebhookPoster:
         if self._context is None:
             self._context = self._tls()
         return _PinnedHTTPSConnection(url.host, url.port, address, timeout=self._timeout, context=self._context)
+
+
+def _request(
+    destination: Destination, document: EventDocument, clock: Callable[[], datetime]
+) -> tuple[bytes, Callable[[], dict[str, str]]] | None:
+    """The body to POST and the headers of each try (a try's signature covers its own timestamp)."""
+    base = {"Content-Type": "application/json", "User-Agent": f"certwatch/{__version__}"}
+    if destination.format is Format.PAGERDUTY:
+        event = pagerduty_event(document, destination.secret)
+        if event is None:
+            return None
+        return _json(event), lambda: base
+    if destination.format is Format.TEAMS:
+        return _json(teams_message(document)), lambda: base
+    body = _json(wire(document))
+    webhook_id = message_id(document.id)
+
+    def signed() -> dict[str, str]:
+        timestamp = int(clock().timestamp())
+        return {
+            **base,
+            "webhook-id": webhook_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature(destination.secret, webhook_id, timestamp, body),
+        }
+
+    return body, signed
+
+
+def _json(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):

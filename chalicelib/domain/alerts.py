@@ -22,11 +22,16 @@ each key at most once.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
-from chalicelib.domain.models import CertificateInfo, Finding, FindingCode, Severity, Status, TargetReport
+from chalicelib.domain.models import CertificateInfo, Endpoint, Finding, FindingCode, Severity, Status, TargetReport
+from chalicelib.domain.targets import Target
+
+if TYPE_CHECKING:  # inventory imports this module (Observation)
+    from chalicelib.domain.inventory import ManagedCertificate
 
 DEFAULT_THRESHOLDS = (30, 14, 7, 3, 1)
 # Not "problems": expiry has events of its own, reachability too, and disagreement is info.
@@ -117,24 +122,48 @@ class Observation:
     findings: tuple[Finding, ...]
     status: Status
     days_left: int | None
+    checked_at: datetime | None = None
 
     @classmethod
     def of(cls, report: TargetReport) -> Observation:
         soonest = report.soonest
         leaf = None if soonest is None else soonest.leaf
-        return cls(leaf=leaf, findings=report.findings, status=report.status, days_left=report.days_left)
+        return cls(
+            leaf=leaf,
+            findings=report.findings,
+            status=report.status,
+            days_left=report.days_left,
+            checked_at=report.checked_at,
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class AlertSubject:
-    """What an alert is about: a registered endpoint, or a certificate the account holds in ACM/IAM."""
+    """What an alert is about: a registered endpoint (``endpoint``), or a certificate the account holds
+    in ACM/IAM (``managed``)."""
 
-    id: str
+    id: str  # the target's id, or the managed certificate's alert id
     team: str
     warn_days: int = 30
     critical_days: int = 7
     alert_days: tuple[int, ...] | None = None
-    details: dict[str, Any] = field(default_factory=dict)  # the event document's "target" section
+    endpoint: Endpoint | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    managed: ManagedCertificate | None = None
+
+    @classmethod
+    def of_target(cls, target: Target) -> AlertSubject:
+        """A registered endpoint as the subject of alerts."""
+        spec = target.spec
+        return cls(
+            id=target.id,
+            team=target.team,
+            warn_days=spec.warn_days,
+            critical_days=spec.critical_days,
+            alert_days=spec.alert_days,
+            endpoint=target.endpoint,
+            labels=dict(spec.labels),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,13 +441,25 @@ def _codes(report: Observation, code: FindingCode) -> tuple[Finding, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    """An event ready to publish: recorded in the outbox first, so nothing is lost if SNS fails."""
+    """An event ready to publish: recorded in the outbox first, so nothing is lost if SNS fails.
+
+    Typed facts, not a rendered message: each channel renders it at its edge (the SNS publisher,
+    the Slack and webhook relays), from the one declared event document.
+    """
 
     key: str
     team: str
     target_id: str
-    document: dict[str, Any]
-    subject: str
-    text: str
+    event: AlertEvent
+    subject: AlertSubject
+    observed: Observation
     created_at: datetime
-    attributes: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, event: AlertEvent, subject: AlertSubject, observed: Observation, now: datetime) -> Notification:
+        return cls(event.key, subject.team, subject.id, event, subject, observed, now)
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """What the event is about: its own findings, else everything the check found."""
+        return self.event.findings or self.observed.findings

@@ -112,6 +112,7 @@ class Assessment:
             findings=self.findings,
             status=status_for(self.findings),
             days_left=self.days_left,
+            checked_at=self.checked_at,
         )
 
 

@@ -22,10 +22,8 @@ import ipaddress
 import re
 import secrets
 import urllib.parse
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from chalicelib.domain.alerts import CLOSING, EventType
 from chalicelib.domain.endpoints import normalize_hostname
@@ -91,23 +89,20 @@ class Destination:
     types: frozenset[EventType] = frozenset()  # empty: every type
     created_at: datetime | None = None
 
-    def wants(self, document: Mapping[str, Any]) -> bool:
-        """Whether this destination gets the event ``document`` (filters apply before anything is sent).
+    def wants(self, team: str, type: EventType, severity: Severity) -> bool:
+        """Whether this destination gets an event of ``team``, ``type`` and ``severity`` (filters apply
+        before anything is sent).
 
         PagerDuty gets every renewal and recovery of its team, whatever the other filters say: they
         resolve the incidents it was paged for (resolving one never opened does nothing).
         """
-        if self.team is not None and document.get("team") != self.team:
+        if self.team is not None and team != self.team:
             return False
-        if self.format is Format.PAGERDUTY and document.get("type") in CLOSING:
+        if self.format is Format.PAGERDUTY and type in CLOSING:
             return True
-        try:
-            severity = Severity(str(document.get("severity")))
-        except ValueError:
-            return False
         if severity.rank < self.min_severity.rank:
             return False
-        return not self.types or document.get("type") in self.types
+        return not self.types or type in self.types
 
 
 def parse_url(text: str) -> WebhookUrl:

@@ -13,6 +13,7 @@ from typing import Any
 
 from chalicelib import __version__
 from chalicelib.presentation import shapes
+from chalicelib.presentation.event_shapes import EventDocument
 from chalicelib.presentation.schema import ABSENT, Components, fields, to_json
 
 _ERRORS = {
@@ -199,6 +200,20 @@ def openapi_document() -> dict[str, Any]:
             "Authenticate with `Authorization: Bearer <token>` (see `certwatch token create`).",
         },
         "paths": paths,
+        "webhooks": {
+            "event": {
+                "post": {
+                    "summary": "An alert event: the alerts topic's message, and the body a generic webhook receives",
+                    "description": "Signed the Standard Webhooks way (headers webhook-id, webhook-timestamp, "
+                    "webhook-signature); docs/alerts.md says how to verify it.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": doc.components.ref(EventDocument)}},
+                    },
+                    "responses": {"2XX": {"description": "Taken; any other answer is retried, then given up"}},
+                }
+            }
+        },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": doc.components.schemas,

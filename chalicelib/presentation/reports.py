@@ -22,16 +22,17 @@ from chalicelib.presentation.schema import iso as iso  # the one timestamp forma
 
 
 def finding_to_dict(finding: Finding) -> dict[str, Any]:
-    return dict(to_json(_finding(finding)))
+    return dict(to_json(finding_shape(finding)))
 
 
-def _finding(finding: Finding) -> shapes.Finding:
+def finding_shape(finding: Finding) -> shapes.Finding:
     reason = ABSENT if finding.reason is None else finding.reason
     return shapes.Finding(code=finding.code, severity=finding.severity, message=finding.message, reason=reason)
 
 
-def _certificate(info: CertificateInfo) -> shapes.Certificate:
-    return shapes.Certificate(
+def certificate_shape[C: shapes.Certificate](info: CertificateInfo, shape: type[C], **extra: Any) -> C:
+    """A certificate's facts as ``shape`` (the report's Certificate, or a document's richer kind of it)."""
+    return shape(
         subject=info.subject,
         issuer=info.issuer,
         serial=info.serial,
@@ -44,6 +45,7 @@ def _certificate(info: CertificateInfo) -> shapes.Certificate:
         not_before=info.not_before,
         not_after=info.not_after,
         is_ca=info.is_ca,
+        **extra,
     )
 
 
@@ -53,9 +55,9 @@ def _address_result(result: CheckResult) -> shapes.AddressResult:
         status=result.status,
         days_left=result.days_left,
         not_after=result.not_after,
-        findings=tuple(_finding(f) for f in result.findings),
-        leaf=None if result.leaf is None else _certificate(result.leaf),
-        chain=tuple(_certificate(c) for c in result.chain),
+        findings=tuple(finding_shape(f) for f in result.findings),
+        leaf=None if result.leaf is None else certificate_shape(result.leaf, shapes.Certificate),
+        chain=tuple(certificate_shape(c, shapes.Certificate) for c in result.chain),
         trusted_by=result.trusted_by,
         publicly_trusted=result.publicly_trusted,
         tls_version=result.tls_version,
@@ -138,7 +140,7 @@ def report_to_dict(report: TargetReport) -> dict[str, Any]:
         status=report.status,
         days_left=report.days_left,
         not_after=report.not_after,
-        findings=tuple(_finding(f) for f in report.findings),
+        findings=tuple(finding_shape(f) for f in report.findings),
         results=tuple(_address_result(r) for r in report.results),
         checked_at=report.checked_at,
         cadence=ABSENT if report.cadence is None else _cadence(report.cadence, report.checked_at),

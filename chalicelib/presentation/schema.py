@@ -1,4 +1,4 @@
-"""Declared JSON documents: the vocabulary the API's shapes are written in, and its three readers.
+"""Declared JSON documents: the vocabulary the API's shapes are written in, and its readers.
 
 A shape is a frozen dataclass (the API's are in ``shapes.py``). Each field's annotation gives
 its JSON type — ``str``, ``int``, ``bool``, ``float``, ``datetime``, a ``str`` enum, another
@@ -17,8 +17,9 @@ A shape's docstring is its description in the OpenAPI document; a ``SCHEMA`` cla
 keywords for the whole object (``CLOSED`` refuses unknown fields).
 
 The readers: ``Components`` writes JSON Schema (the OpenAPI document), ``fields`` gives the
-request parser each field's bounds, and ``to_json`` turns a shape into the JSON an answer
-carries. All three read the same annotations, so the document, the parser and the renderers
+request parser each field's bounds, ``to_json`` turns a shape into the JSON an answer
+carries, and ``from_json`` reads such JSON back into its shape (a document that crossed a wire).
+All of them read the same annotations, so the document, the parser and the renderers
 cannot disagree about a field.
 """
 
@@ -237,6 +238,69 @@ def to_json(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: to_json(item) for key, item in value.items()}
     return value
+
+
+def from_json[T](shape: type[T], data: Any) -> T:
+    """A shape read back from the JSON ``to_json`` wrote (a document that crossed a wire): its declared
+    types checked, nothing more kept than it declares. ValueError names the first field that does not fit.
+    """
+    value: T = _read(shape, data, shape.__name__)
+    return value
+
+
+def _read(annotation: Any, data: Any, where: str) -> Any:
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _read(args[0], data, where)
+    if origin in (Union, types.UnionType):
+        if data is None and type(None) in args:
+            return None
+        (member,) = [arg for arg in args if arg is not type(None)]
+        return _read(member, data, where)
+    if origin in (tuple, list):
+        if not isinstance(data, list):
+            raise ValueError(f"{where}: expected a list")
+        return tuple(_read(args[0], item, f"{where}[{i}]") for i, item in enumerate(data))
+    if origin is dict:
+        if not isinstance(data, dict):
+            raise ValueError(f"{where}: expected an object")
+        return {str(key): _read(args[1], item, f"{where}.{key}") for key, item in data.items()}
+    if annotation is Any:
+        return data
+    if annotation is datetime:
+        if not isinstance(data, str):
+            raise ValueError(f"{where}: expected a date-time")
+        try:
+            return datetime.fromisoformat(data).astimezone(UTC)
+        except ValueError:
+            raise ValueError(f"{where}: {data!r} is no date-time") from None
+    if isinstance(annotation, type) and issubclass(annotation, enum.StrEnum):
+        try:
+            return annotation(data)
+        except ValueError:
+            raise ValueError(f"{where}: {data!r} is none of {', '.join(m.value for m in annotation)}") from None
+    if annotation in _SCALARS:
+        if annotation is float and isinstance(data, int) and not isinstance(data, bool):
+            return float(data)
+        if type(data) is not annotation:
+            raise ValueError(f"{where}: expected {_SCALARS[annotation]}")
+        return data
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        if not isinstance(data, dict):
+            raise ValueError(f"{where}: expected an object")
+        hints = get_type_hints(annotation, include_extras=True)
+        declared = fields(annotation)
+        unknown = sorted(set(data) - set(declared))
+        if unknown:
+            raise ValueError(f"{where}: undeclared field {unknown[0]!r}")
+        values = {}
+        for name, field in declared.items():
+            if name in data:
+                values[name] = _read(hints[name], data[name], f"{where}.{name}")
+            elif field.required:
+                raise ValueError(f"{where}: {name} is missing")
+        return annotation(**values)
+    raise TypeError(f"{annotation!r} is no declarable JSON type")
 
 
 _NAMES: dict[type, tuple[str, ...] | None] = {}

@@ -30,8 +30,7 @@ from chalicelib.domain.models import Status, days_until, worst_status
 from chalicelib.domain.targets import TargetFilter, decode_cursor, encode_cursor
 from chalicelib.domain.tokens import Principal
 from chalicelib.errors import CertwatchError, InvalidRequestError, PermissionDeniedError
-from chalicelib.presentation.reports import iso
-from chalicelib.services.pipeline import Alerter
+from chalicelib.services.alerting import Alerter
 from chalicelib.services.store import CertificateHistory, TargetStore
 
 logger = logging.getLogger(__name__)
@@ -183,7 +182,7 @@ class InventoryService:
         assessment = assess(cert, self._clock(), self._policy)
         self._store.put_managed(assessment)
         subject = managed_subject(assessment, self.alert_team)
-        return len(self._alerter.after_check(subject, assessment.observation(), managed_document(assessment)))
+        return len(self._alerter.after_check(subject, assessment.observation()))
 
     def _endpoint_rows(self, team: str, now: datetime, endpoints: dict[str, str]) -> list[InventoryRow]:
         by_fingerprint: dict[str, InventoryRow] = {}
@@ -224,54 +223,15 @@ class InventoryService:
 
 
 def managed_subject(assessment: Assessment, team: str) -> AlertSubject:
+    """A certificate held in ACM/IAM as the subject of alerts (its alert state is keyed by its ARN)."""
     cert = assessment.certificate
     return AlertSubject(
         id="cert_" + hashlib.sha256(cert.arn.encode()).hexdigest()[:20],
         team=team,
         warn_days=assessment.warn_days,
         critical_days=assessment.critical_days,
-        details={
-            "id": cert.arn,
-            "source": cert.source.value,
-            "arn": cert.arn,
-            "region": cert.region,
-            "domain": cert.domain,
-            "name": cert.name,
-            "type": cert.type,
-            "in_use_by": list(cert.in_use_by),
-            "target": cert.arn,
-            "labels": {},
-            "url": None,
-            "page_url": None,
-        },
+        managed=cert,
     )
-
-
-def managed_document(assessment: Assessment) -> dict[str, Any]:
-    """The check-result document of an ACM/IAM certificate, shaped like an endpoint's."""
-    cert = assessment.certificate
-    leaf = {
-        "subject": f"CN={cert.domain}",
-        "issuer": cert.issuer,
-        "serial": cert.serial,
-        "sans": list(cert.sans),
-        "key_type": cert.key_algorithm,
-        "not_before": iso(cert.not_before),
-        "not_after": iso(cert.not_after),
-        "fingerprint_sha256": cert.fingerprint_sha256,
-        "arn": cert.arn,
-    }
-    return {
-        "target": cert.arn,
-        "status": assessment.status,
-        "days_left": assessment.days_left,
-        "not_after": iso(cert.not_after),
-        "findings": [
-            {"code": f.code.value, "severity": f.severity.value, "message": f.message} for f in assessment.findings
-        ],
-        "results": [{"address": None, "leaf": leaf}],
-        "checked_at": iso(assessment.checked_at),
-    }
 
 
 def managed_row(assessment: Assessment, now: datetime, team: str) -> InventoryRow:

@@ -9,15 +9,13 @@ to the notify dead-letter queue; the destinations already served are skipped on 
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
-from chalicelib import __version__
 from chalicelib.domain.models import Severity
 from chalicelib.domain.tokens import validate_team
 from chalicelib.domain.webhooks import (
@@ -27,16 +25,13 @@ from chalicelib.domain.webhooks import (
     WebhookUrl,
     check_routing_key,
     event_types,
-    message_id,
     new_destination_id,
     new_secret,
     parse_url,
     secret_key,
-    signature,
 )
 from chalicelib.errors import CertwatchError, InvalidRequestError, WebhookError
-from chalicelib.presentation.events import pagerduty_event, teams_message
-from chalicelib.services.pipeline import event_document
+from chalicelib.presentation.event_shapes import EventDocument, read_event
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +57,12 @@ class DeliveryLog(Protocol):
 
 
 class Poster(Protocol):
-    def post(self, url: WebhookUrl, body: bytes, headers: Callable[[], Mapping[str, str]], *, who: str) -> None:
-        """POST ``body`` with retries; a CertwatchError when the destination did not take it."""
+    def deliver(self, destination: Destination, document: EventDocument) -> bool:
+        """POST the event in the destination's format (rendered by the poster), with retries.
+
+        False when the format has nothing to send for it (PagerDuty and a "still critical"
+        reminder); a CertwatchError when the destination did not take it.
+        """
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +95,13 @@ class WebhookRelay:
 
     def deliver(self, message: str) -> DeliveryReport:
         """Deliver the event document ``message``; WebhookError naming the destinations that did not take it."""
-        document = event_document(message)
-        if document is None or not isinstance(document.get("id"), str) or not isinstance(document.get("type"), str):
+        try:
+            document = read_event(message)
+        except ValueError as exc:
+            logger.error("not a certwatch event document; not delivered: %s", exc)
             return DeliveryReport()
         every = self._destinations.destinations()
-        wanted = [d for d in every if d.wants(document)]
+        wanted = [d for d in every if d.wants(document.team, document.type, document.severity)]
         outcomes: dict[str, list[str]] = {"delivered": [], "already": [], "failed": []}
         if wanted:
             with ThreadPoolExecutor(max_workers=min(self._threads, len(wanted))) as pool:
@@ -116,7 +117,7 @@ class WebhookRelay:
         )
         logger.info(
             "event %s: %d webhook(s) delivered, %d already, %d failed, %d filtered out",
-            document["id"],
+            document.id,
             len(report.delivered),
             len(report.already),
             len(report.failed),
@@ -124,13 +125,13 @@ class WebhookRelay:
         )
         if report.failed:
             raise WebhookError(
-                f"{len(report.failed)} of {len(wanted)} webhook(s) did not take event {document['id']}: "
+                f"{len(report.failed)} of {len(wanted)} webhook(s) did not take event {document.id}: "
                 f"{', '.join(report.failed)} (retried with the function, then the notify dead-letter queue)"
             )
         return report
 
-    def _once(self, destination: Destination, document: dict[str, Any]) -> str:
-        key = str(document["id"])
+    def _once(self, destination: Destination, document: EventDocument) -> str:
+        key = document.id
         now = self._clock()
         claim = self._log.claim(destination.id, key, now, now + CLAIM_LEASE)
         if claim is Claim.DELIVERED:
@@ -139,7 +140,7 @@ class WebhookRelay:
             logger.warning("webhook %s: event %s is being delivered by another invocation", destination.id, key)
             return "failed"  # retried later, when that delivery is done (or its lease ran out)
         try:
-            send(destination, document, self._poster, self._clock)
+            self._poster.deliver(destination, document)
         except CertwatchError as exc:
             problem = str(exc)
         except Exception as exc:  # whatever else went wrong, the claim is given back (by type: no URL in a log)
@@ -150,50 +151,6 @@ class WebhookRelay:
         logger.warning("webhook %s did not take event %s: %s", destination.id, key, problem)
         self._log.release(destination.id, key, self._clock())
         return "failed"
-
-
-def send(destination: Destination, document: dict[str, Any], poster: Poster, clock: Callable[[], datetime]) -> bool:
-    """POST one event to one destination in its format, with retries but no once-only guard (`webhook test`).
-
-    False when the format has nothing to send for it (PagerDuty and a "still critical" reminder).
-    """
-    request = _request(destination, document, clock)
-    if request is None:
-        return False
-    body, headers = request
-    poster.post(destination.url, body, headers, who=destination.id)
-    return True
-
-
-def _request(
-    destination: Destination, document: dict[str, Any], clock: Callable[[], datetime]
-) -> tuple[bytes, Callable[[], dict[str, str]]] | None:
-    """The body to POST and the headers of each try (a try's signature covers its own timestamp)."""
-    base = {"Content-Type": "application/json", "User-Agent": f"certwatch/{__version__}"}
-    if destination.format is Format.PAGERDUTY:
-        event = pagerduty_event(document, destination.secret)
-        if event is None:
-            return None
-        return _json(event), lambda: base
-    if destination.format is Format.TEAMS:
-        return _json(teams_message(document)), lambda: base
-    body = _json(document)
-    webhook_id = message_id(str(document["id"]))
-
-    def signed() -> dict[str, str]:
-        timestamp = int(clock().timestamp())
-        return {
-            **base,
-            "webhook-id": webhook_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": signature(destination.secret, webhook_id, timestamp, body),
-        }
-
-    return body, signed
-
-
-def _json(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def new_destination(

@@ -13,6 +13,7 @@ from typing import Any, Self
 
 from chalicelib.adapters.sns import SnsPublisher
 from chalicelib.domain.alerts import Notification
+from tests.support.contract import check_event
 from tests.support.webhooks import Receiver
 
 
@@ -177,9 +178,11 @@ class Observer:
                 return seen
             for message in messages:
                 attributes = message.get("MessageAttributes", {})
+                document = json.loads(message["Body"])
+                check_event(document, "an event SNS delivered")  # every one fits the declared document
                 seen.append(
                     Published(
-                        json.loads(message["Body"]),
+                        document,
                         {name: a["StringValue"] for name, a in attributes.items()},
                         {name: a["DataType"] for name, a in attributes.items()},
                     )

@@ -8,6 +8,7 @@ import time
 import boto3
 
 from tests.e2e.test_cli_admin import certwatch, moto_port  # noqa: F401 (moto_port is a fixture)
+from tests.support.contract import check_event
 from tests.support.net import closed_port
 from tests.support.webhooks import Receiver, pagerduty_shaped, signed_by
 
@@ -38,6 +39,7 @@ def test_a_generic_webhook_is_added_with_its_secret_shown_once_tested_listed_and
         assert tested.returncode == 0, tested.stderr
         (sample,) = receiver.accepted
         assert receiver.problems == []
+        check_event(sample.json(), "the sample event")
         assert sample.json()["type"] == "certificate.expiring"
         assert "certwatch webhook test" in json.dumps(sample.json()["findings"])
         assert abs(int(sample.headers["webhook-timestamp"]) - time.time()) < 300

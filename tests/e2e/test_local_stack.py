@@ -28,6 +28,7 @@ from chalicelib.domain.tokens import issue
 from chalicelib.domain.webhooks import new_secret
 from lab.certs import make_cert
 from tests.e2e.pipeline_helpers import SlackReceiver, slack_text
+from tests.support.contract import check_event
 from tests.support.localstack import (
     STARTUP_TIMEOUT,
     STOP_TIMEOUT,
@@ -88,6 +89,7 @@ def test_a_registered_target_reaches_slack_a_webhook_and_email_and_ctrl_c_stops_
     assert about_demo == [post]
     assert hook.accepted == [delivery]
     assert hook.problems == []  # signed with CERTWATCH_WEBHOOK_SECRET
+    check_event(delivery.json(), "the webhook the local stack posted")
     assert (delivery.json()["type"], delivery.json()["target"]["id"]) == ("certificate.expiring", created["id"])
     assert "webhook       posting to CERTWATCH_WEBHOOK_URL as wh_" in stack.output
     assert secret not in stack.output

@@ -26,7 +26,7 @@ from chalicelib.deps import Container
 from chalicelib.domain.endpoints import endpoint_from_parts
 from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.domain.tokens import issue
-from chalicelib.services.pipeline import OUTBOX_GRACE
+from chalicelib.services.alerting import OUTBOX_GRACE
 from chalicelib.settings import Settings
 from lab.certs import Issued, make_ca, make_cert
 from lab.servers import TlsServer
@@ -459,7 +459,7 @@ def test_an_sns_outage_leaves_the_event_in_the_outbox_until_a_sweep_delivers_it_
     assert answer == {"batchItemFailures": []}  # the check is done; only its announcement waits
     assert observer.take() == []
     pending = [n for n in pipeline.container.store.pending_notifications() if n.team == team]
-    assert [(n.target_id, n.document["type"]) for n in pending] == [(created["id"], "certificate.expiring")]
+    assert [(n.target_id, n.event.type.value) for n in pending] == [(created["id"], "certificate.expiring")]
     items = pipeline.aws.dynamodb.query(
         TableName=pipeline.aws.outputs["TableName"],
         KeyConditionExpression="pk = :pk AND begins_with(sk, :e)",

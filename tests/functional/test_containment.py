@@ -29,19 +29,19 @@ from chalicelib.adapters.sqs import check_message
 from chalicelib.checks import engine as engine_module
 from chalicelib.checks.resolver import SystemResolver
 from chalicelib.checks.tlsprobe import Handshake, TlsProbe
-from chalicelib.domain.alerts import AlertState
+from chalicelib.domain.alerts import AlertState, Observation
 from chalicelib.domain.analysis import analyze_chain
 from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.models import Endpoint, FindingCode, Protocol, Severity, Status, TargetReport
 from chalicelib.domain.targets import ResultSummary, Target, TargetSpec
 from chalicelib.errors import StoreError
-from chalicelib.presentation import reports as report_documents
-from chalicelib.services import pipeline as pipeline_module
+from chalicelib.services.alerting import Alerter
 from chalicelib.services.checking import TargetChecker
-from chalicelib.services.pipeline import Alerter, CheckWorker
+from chalicelib.services.worker import CheckWorker
 from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
 from tests.functional.helpers import Engines, Servers
+from tests.support import events, fakes
 from tests.support.aws import AwsStack
 from tests.support.fakes import Clock, InMemoryStore, RecordingPublisher
 from tests.support.pki import UNREADABLE_ANCHORS, Pki, unreadable_anchor
@@ -207,10 +207,10 @@ def test_a_stored_bundle_that_does_not_read_is_a_finding_on_its_target_and_the_b
     # The chain is still judged, with what of the bundle reads: its expiry is known.
     assert report.days_left == 80
     assert [f.code for f in report.findings] == [FindingCode.CA_BUNDLE_UNUSABLE]
-    (note,) = world.publisher.published
-    assert note.document["type"] == "certificate.problem", note.document
-    assert "CA bundle" in note.subject
-    assert note.target_id == broken.id
+    (document,) = world.publisher.documents
+    assert document["type"] == "certificate.problem", document
+    assert "CA bundle" in document["summary"]
+    assert document["target"]["id"] == broken.id
 
 
 # --- a bug at any stage of one target's check ---------------------------------------------------
@@ -225,6 +225,7 @@ STAGES = (
     "history",
     "save",
     "alert-state",
+    "observe",
     "render",
     "whole-run",
 )
@@ -278,9 +279,12 @@ def fault_at(world: Worker, stage: str, victim: Target, fault: BaseException) ->
         elif stage in ("history", "save", "alert-state"):
             world.store.faults[(stage, victim.id)] = fault
             stack.callback(world.store.faults.clear)
-        elif stage == "render":
-            patched = only_victim(report_documents.report_to_dict, lambda report: report.endpoint.host == host)
-            stack.enter_context(mock.patch.object(pipeline_module, "report_to_dict", patched))
+        elif stage == "observe":
+            patched = only_victim(Observation.of, lambda report: report.endpoint.host == host)
+            stack.enter_context(mock.patch.object(Observation, "of", patched))
+        elif stage == "render":  # what the publisher does with a notification: the SNS adapter renders it
+            patched = only_victim(events.rendered, lambda note, *_: note.target_id == victim.id)
+            stack.enter_context(mock.patch.object(fakes, "rendered", patched))
         elif stage == "whole-run":
             real_run = TargetChecker.run
             patched = only_victim(real_run, lambda _self, targets: len(targets) > 1 and victim in targets)

@@ -24,11 +24,14 @@ from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.models import Endpoint, Protocol, Status, TargetReport
 from chalicelib.domain.targets import DEFAULT_INTERVAL_MINUTES, ResultSummary, Target, TargetSpec
 from chalicelib.errors import StoreError
+from chalicelib.services.alerting import OUTBOX_GRACE, Alerter
 from chalicelib.services.checking import TargetChecker
-from chalicelib.services.pipeline import LEASE, OUTBOX_GRACE, Alerter, CheckWorker, Sweeper, SweepResult
+from chalicelib.services.sweeping import LEASE, Sweeper, SweepResult
+from chalicelib.services.worker import CheckWorker
 from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
 from tests.functional.helpers import Engines, Servers
+from tests.support.events import rendered, subject_line
 from tests.support.fakes import Clock, InMemoryStore, RecordingCheckQueue, RecordingPublisher
 from tests.support.net import closed_port
 from tests.support.pki import Pki
@@ -186,12 +189,12 @@ def test_a_check_stores_its_result_and_announces_an_expiring_certificate_once(
     assert first.report.days_left == 5
     (note,) = first.notifications
     assert note.key == expiring_key(target, site)
-    assert note.subject == (
+    assert subject_line(note) == (
         f"[certwatch] CRITICAL {EXPIRING}:{site.port} certificate expires in 5 days "
         f"({site.leaf.cert.not_valid_after_utc:%Y-%m-%d})"
     )
-    assert note.document["certificate"]["fingerprint_sha256"] == site.leaf.fingerprint
-    assert note.attributes["days_left"] == "5"
+    assert rendered(note)["certificate"]["fingerprint_sha256"] == site.leaf.fingerprint
+    assert note.observed.days_left == 5
 
     stored = pipeline.store.get_target(TEAM, target.id)
     assert stored.latest is not None
@@ -409,8 +412,8 @@ def test_an_unreachable_target_is_announced_after_two_checks(pipeline: Pipeline)
         second = pipeline.worker.handle([message_for(target, "m-2")])
         assert second.published_by_severity == {"critical": 1}
         (note,) = pipeline.publisher.published
-        assert note.document["type"] == "endpoint.unreachable"
-        assert note.document["findings"][0]["reason"] == "refused"
+        assert rendered(note)["type"] == "endpoint.unreachable"
+        assert rendered(note)["findings"][0]["reason"] == "refused"
 
         pipeline.clock.advance(timedelta(hours=6))
         pipeline.worker.handle([message_for(target, "m-3")])

@@ -11,7 +11,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -24,13 +23,15 @@ from chalicelib.domain.endpoints import parse_target
 from chalicelib.domain.models import FindingCode, Severity, TargetReport
 from chalicelib.domain.renewalinfo import cert_id
 from chalicelib.domain.targets import Target, TargetSpec
+from chalicelib.services.alerting import Alerter
 from chalicelib.services.checking import TargetChecker
-from chalicelib.services.pipeline import Alerter, SlackRelay
+from chalicelib.services.slack_relay import SlackRelay
 from lab.authority import CaHttpServer
 from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
 from tests.functional.helpers import Engines, Servers, codes
-from tests.support.fakes import Clock, InMemoryStore, RecordingPublisher
+from tests.support.events import rendered, text
+from tests.support.fakes import Clock, InMemoryStore, RecordingPublisher, RecordingSlack
 from tests.support.net import no_dns
 from tests.support.pki import Pki
 
@@ -143,15 +144,6 @@ def test_a_ca_that_does_not_answer_costs_no_finding(pki: Pki, servers: Servers, 
     assert report.status.value == "ok"
 
 
-class RecordingWebhook:
-    def __init__(self) -> None:
-        self.posted: list[dict[str, Any]] = []
-
-    def post(self, payload: dict[str, Any]) -> bool:
-        self.posted.append(payload)
-        return True
-
-
 def test_a_renewal_request_is_one_event_in_email_text_and_slack(
     pki: Pki, servers: Servers, acme: Acme, engines: Engines
 ) -> None:
@@ -171,12 +163,13 @@ def test_a_renewal_request_is_one_event_in_email_text_and_slack(
         clock.advance(timedelta(hours=2))
 
     (note,) = publisher.published
-    assert note.document["type"] == "certificate.renewal_requested"
-    assert note.document["severity"] == "warning"
-    assert "RENEWAL_REQUESTED" in note.text
-    assert "https://ca.example/incidents/2026-12" in note.text
-    webhook = RecordingWebhook()
-    assert SlackRelay(webhook).deliver(json.dumps(note.document))
+    document, body = rendered(note), text(note)
+    assert document["type"] == "certificate.renewal_requested"
+    assert document["severity"] == "warning"
+    assert "RENEWAL_REQUESTED" in body
+    assert "https://ca.example/incidents/2026-12" in body
+    webhook = RecordingSlack()
+    assert SlackRelay(webhook).deliver(json.dumps(rendered(note)))
     (posted,) = webhook.posted
     assert "certificate.renewal_requested" in json.dumps(posted)
     assert "RENEWAL_REQUESTED" in json.dumps(posted)

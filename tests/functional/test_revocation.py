@@ -11,7 +11,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from cryptography import x509
@@ -25,8 +24,9 @@ from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.endpoints import parse_target
 from chalicelib.domain.models import FindingCode, Severity, TargetReport
 from chalicelib.domain.targets import Target, TargetSpec
+from chalicelib.services.alerting import Alerter
 from chalicelib.services.checking import TargetChecker
-from chalicelib.services.pipeline import Alerter, SlackRelay
+from chalicelib.services.slack_relay import SlackRelay
 from lab.authority import (
     CaHttpServer,
     Revoked,
@@ -39,7 +39,8 @@ from lab.authority import (
 from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
 from tests.functional.helpers import SLACK, Engines, Servers, codes, stopwatch
-from tests.support.fakes import InMemoryStore, RecordingPublisher
+from tests.support.events import rendered, subject_line, text
+from tests.support.fakes import InMemoryStore, RecordingPublisher, RecordingSlack
 from tests.support.net import no_dns
 from tests.support.pki import Pki
 
@@ -324,17 +325,6 @@ def test_a_leaf_that_names_no_revocation_source_gets_no_revocation_finding(world
     assert fetcher.requests == 0
 
 
-class RecordingWebhook:
-    """Slack's incoming webhook as the relay sees it: keeps every payload."""
-
-    def __init__(self) -> None:
-        self.posted: list[dict[str, Any]] = []
-
-    def post(self, payload: dict[str, Any]) -> bool:
-        self.posted.append(payload)
-        return True
-
-
 def test_a_revocation_is_one_certificate_revoked_event_in_email_text_and_slack(world: World, engines: Engines) -> None:
     target_text = world.serve("revoked-alerted.revocation.test", crl="/alerted.crl")
     serial = world.leaves["revoked-alerted.revocation.test"].cert.serial_number
@@ -351,14 +341,15 @@ def test_a_revocation_is_one_certificate_revoked_event_in_email_text_and_slack(w
         checker.run([store.get_target("payments", target.id)])
 
     (note,) = publisher.published
-    assert note.document["type"] == "certificate.revoked"
-    assert note.document["severity"] == "critical"
-    assert "REVOKED" in note.text
-    assert "reason: keyCompromise" in note.text
-    assert f"{REVOKED_AT:%Y-%m-%d}" in note.text
-    assert note.subject.startswith("[certwatch] CRITICAL revoked-alerted.revocation.test:")
-    webhook = RecordingWebhook()
-    assert SlackRelay(webhook).deliver(json.dumps(note.document))
+    document, body = rendered(note), text(note)
+    assert document["type"] == "certificate.revoked"
+    assert document["severity"] == "critical"
+    assert "REVOKED" in body
+    assert "reason: keyCompromise" in body
+    assert f"{REVOKED_AT:%Y-%m-%d}" in body
+    assert subject_line(note).startswith("[certwatch] CRITICAL revoked-alerted.revocation.test:")
+    webhook = RecordingSlack()
+    assert SlackRelay(webhook).deliver(json.dumps(rendered(note)))
     (posted,) = webhook.posted
     blocks = json.dumps(posted)
     assert "certificate.revoked" in blocks

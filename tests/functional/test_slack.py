@@ -16,12 +16,15 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.slack import SlackWebhook
-from chalicelib.domain.alerts import AlertEvent, EventType
-from chalicelib.domain.models import Endpoint, Severity
+from chalicelib.domain.alerts import AlertEvent, AlertSubject, EventType, Notification, Observation
+from chalicelib.domain.models import Endpoint, Severity, Status
 from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.errors import SlackError
-from chalicelib.presentation.events import notification, slack_message
-from chalicelib.services.pipeline import SlackRelay
+from chalicelib.presentation.event_shapes import EventDocument
+from chalicelib.presentation.events import slack_message
+from chalicelib.presentation.schema import from_json
+from chalicelib.services.slack_relay import SlackRelay
+from tests.support.events import rendered
 from tests.support.net import closed_port
 
 SECRET = "T0SECRET9/B0SECRET9/xoxb-sekrit-4f9a1c2e7b"
@@ -263,6 +266,7 @@ def test_the_url_never_reaches_a_log_or_an_error(
 
 
 def _document(now: datetime) -> dict[str, Any]:
+    """An expiring event as the alerts topic carries it."""
     created = datetime(2026, 1, 1, tzinfo=UTC)
     spec = TargetSpec(Endpoint("api.example.com", 443))
     target = Target("tg_0000000000aa1b2c3d4e", "payments", spec, created, created, created)
@@ -273,22 +277,16 @@ def _document(now: datetime) -> dict[str, Any]:
         "certificate expires in 3 days (2026-12-01)",
         threshold_days=3,
     )
-    report = {
-        "status": "critical",
-        "days_left": 3,
-        "not_after": "2026-12-01T00:00:00Z",
-        "findings": [],
-        "results": [],
-        "checked_at": "2026-11-27T12:00:00Z",
-    }
-    return notification(event, target, report, now, base_url="https://certwatch.example.com").document
+    observed = Observation(None, (), Status.CRITICAL, 3, checked_at=now)
+    note = Notification.of(event, AlertSubject.of_target(target), observed, now)
+    return rendered(note, "https://certwatch.example.com")
 
 
 def test_the_relay_posts_the_slack_message_of_a_document(receiver: Receiver, sleeps: Sleeps, now: datetime) -> None:
     document = _document(now)
     assert SlackRelay(webhook(receiver.url, sleeps)).deliver(json.dumps(document)) is True
     (request,) = receiver.requests
-    assert request.json() == json.loads(json.dumps(slack_message(document)))
+    assert request.json() == json.loads(json.dumps(slack_message(from_json(EventDocument, document))))
     assert "api.example.com" in request.json()["text"]
 
 
@@ -307,10 +305,10 @@ def test_the_relay_posts_the_slack_message_of_a_document(receiver: Receiver, sle
 def test_the_relay_ignores_what_is_no_v1_document(
     receiver: Receiver, sleeps: Sleeps, caplog: pytest.LogCaptureFixture, message: str
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="chalicelib.services.pipeline")
+    caplog.set_level(logging.ERROR, logger="chalicelib.services.slack_relay")
     assert SlackRelay(webhook(receiver.url, sleeps)).deliver(message) is False
     assert receiver.requests == []
-    assert [r.levelno for r in caplog.records if r.name == "chalicelib.services.pipeline"] == [logging.ERROR]
+    assert [r.levelno for r in caplog.records if r.name == "chalicelib.services.slack_relay"] == [logging.ERROR]
 
 
 def test_the_relay_passes_on_a_refusal(receiver: Receiver, sleeps: Sleeps, now: datetime) -> None:

@@ -16,7 +16,7 @@ import socket
 import ssl
 import threading
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,6 +44,7 @@ from chalicelib.services.webhooks import (
 )
 from lab.certs import make_cert
 from lab.servers import server_context
+from tests.support.events import event_data
 from tests.support.fakes import InMemoryDeliveryLog, InMemoryDestinations
 from tests.support.net import closed_port, no_dns
 from tests.support.pki import Pki
@@ -401,10 +402,12 @@ def test_the_stored_json_round_trips() -> None:
 # --- the relay ---------------------------------------------------------------------------------------------
 
 
-class RecordingPoster:
-    """A Poster that records what it would send; ``failing`` destinations raise instead."""
+class RecordingPoster(WebhookPoster):
+    """The webhook adapter with its HTTP part recorded instead of sent: each event rendered in its
+    destination's format and signed as for real; ``failing`` destinations raise instead."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        super().__init__(lambda *_, **__: [], AddressPolicy(), clock=clock)
         self.sent: list[tuple[str, bytes, dict[str, str]]] = []
         self.failing: set[str] = set()
         self._lock = threading.Lock()
@@ -417,34 +420,14 @@ class RecordingPoster:
 
 
 def _event(type: str = "certificate.expiring", severity: str = "critical", team: str = "web") -> str:
-    return json.dumps(
-        {
-            "version": 1,
-            "id": f"tg_0000000000aa1b2c3d4e:{'ab' * 32}:{'expiring:7' if type.endswith('expiring') else 'x'}",
-            "type": type,
-            "severity": severity,
-            "summary": "certificate expires in 4 days",
-            "team": team,
-            "target": {
-                "id": "tg_0000000000aa1b2c3d4e",
-                "target": "https://api.example.com",
-                "host": "api.example.com",
-                "port": 443,
-            },
-            "certificate": None,
-            "days_left": 4,
-            "not_after": "2026-12-01T00:00:00Z",
-            "findings": [],
-            "checked_at": "2026-11-27T12:00:00Z",
-            "published_at": "2026-11-27T12:00:00Z",
-        }
-    )
+    key = f"tg_0000000000aa1b2c3d4e:{'ab' * 32}:{'expiring:7' if type.endswith('expiring') else 'x'}"
+    return json.dumps(event_data(type, key, severity, team=team))
 
 
 @contextlib.contextmanager
 def relay_of(*destinations: Destination) -> Iterator[tuple[WebhookRelay, RecordingPoster, InMemoryDeliveryLog]]:
-    recorder, log = RecordingPoster(), InMemoryDeliveryLog()
     at = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    recorder, log = RecordingPoster(lambda: at), InMemoryDeliveryLog()
     yield WebhookRelay(InMemoryDestinations(destinations), log, recorder, lambda: at), recorder, log
 
 

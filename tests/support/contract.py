@@ -39,6 +39,11 @@ class ContractError(AssertionError):
     """An exchange the OpenAPI document does not describe."""
 
 
+def check_event(document: object, where: str = "an event") -> None:
+    """Fail unless ``document`` (an event as JSON data) fits the declared event document (the OpenAPI's webhooks)."""
+    _fit("#/components/schemas/EventDocument", document, where, "event")
+
+
 def decode(raw: bytes) -> Any:
     """An answer's body as the tests read it: the JSON value, the text when it is not JSON, None when empty."""
     if not raw:

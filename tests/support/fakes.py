@@ -12,6 +12,7 @@ import json
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from chalicelib.adapters.dynamo import codec
 from chalicelib.domain.alerts import AlertState, Notification
@@ -30,7 +31,10 @@ from chalicelib.domain.targets import (
 from chalicelib.domain.tokens import TokenRecord
 from chalicelib.domain.webhooks import Claim, Destination
 from chalicelib.errors import DuplicateTargetError, InvalidRequestError, NotFoundError, PublishError
+from chalicelib.presentation.event_shapes import EventDocument
+from chalicelib.presentation.events import slack_message
 from chalicelib.services.store import apply_changes
+from tests.support.events import rendered
 
 
 class InMemoryStore:
@@ -232,17 +236,35 @@ class RecordingCheckQueue:
 
 
 class RecordingPublisher:
-    """A publisher that keeps what it was given (tests), and can be told to fail like SNS down."""
+    """A publisher that keeps what it was given (tests), and can be told to fail like SNS down.
 
-    def __init__(self) -> None:
+    Each notification is rendered as the SNS publisher renders it and checked against the declared
+    event document: no test publishes an event a subscriber could not read.
+    """
+
+    def __init__(self, base_url: str | None = None) -> None:
         self.published: list[Notification] = []
+        self.documents: list[dict[str, Any]] = []
         self.failing = False
+        self.base_url = base_url
 
     def publish(self, notification: Notification) -> str:
         if self.failing:
             raise PublishError("SNS is down (RecordingPublisher.failing)")
+        self.documents.append(rendered(notification, self.base_url))
         self.published.append(notification)
         return f"message-{len(self.published)}"
+
+
+class RecordingSlack:
+    """Slack's incoming webhook as the relay sees it: each event rendered as the Slack adapter renders it, kept."""
+
+    def __init__(self) -> None:
+        self.posted: list[dict[str, Any]] = []
+
+    def post_event(self, document: EventDocument) -> bool:
+        self.posted.append(slack_message(document))
+        return True
 
 
 class InMemoryDestinations:

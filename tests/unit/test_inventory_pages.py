@@ -10,7 +10,7 @@ from chalicelib.domain.inventory import InventoryQuery, ManagedCertificate, Sour
 from chalicelib.domain.targets import encode_cursor
 from chalicelib.domain.tokens import Principal
 from chalicelib.errors import InvalidRequestError
-from chalicelib.services.pipeline import Alerter
+from chalicelib.services.alerting import Alerter
 from chalicelib.services.scanning import InventoryService
 from tests.support.fakes import InMemoryStore, RecordingPublisher
 

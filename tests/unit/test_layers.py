@@ -2,7 +2,9 @@
 
 Imports point down: the HTTP edge and the operator's CLI use services; services use the checking
 engine, the presentation of documents and the domain; adapters (one per outside system) use the
-domain only; the domain imports nothing above it. The composition root (deps.py) may import
+domain, and the presentation of the wire they send (the SNS adapter renders the event document);
+the domain imports nothing above it. Services pass alert events on as typed facts: they never
+import the event document's renderers (``presentation.events``). The composition root (deps.py) may import
 anything, and nothing but app.py, the CLI and the tests may import it.
 """
 
@@ -21,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "errors": {"domain"},
     "checks": {"domain", "errors"},
     "presentation": {"domain", "errors"},
-    "adapters": {"domain", "errors"},
+    "adapters": {"domain", "errors", "presentation"},
     "services": {"checks", "presentation", "domain", "errors"},
     "http": {"services", "presentation", "domain", "errors", "package"},
     "settings": {"domain", "errors"},
@@ -41,6 +43,10 @@ ALLOWED: dict[str, set[str]] = {
         "package",
     },
 }
+
+
+# What a layer may not import although its layer is allowed: (importing layer, module prefix).
+FORBIDDEN: tuple[tuple[str, str], ...] = (("services", "chalicelib.presentation.events"),)
 
 
 def layer(module: str) -> str | None:
@@ -86,6 +92,8 @@ def violations(sources: dict[str, list[str]]) -> list[str]:
             qualified = ".".join(name.split(".")[1:3])  # e.g. adapters.telemetry
             if theirs not in ALLOWED[mine] and qualified not in ALLOWED[mine]:
                 found.append(f"{module} imports {name} ({mine} -> {theirs})")
+            elif any(mine == layer_ and (name + ".").startswith(prefix + ".") for layer_, prefix in FORBIDDEN):
+                found.append(f"{module} imports {name} (forbidden to {mine})")
     return found
 
 
@@ -103,7 +111,8 @@ def test_every_package_of_chalicelib_is_a_known_layer() -> None:
     ("module", "imported"),
     [
         ("chalicelib.domain.models", "chalicelib.services.registry.TargetRegistry"),
-        ("chalicelib.adapters.sns", "chalicelib.presentation.events.email_text"),
+        ("chalicelib.adapters.sns", "chalicelib.services.pipeline.Alerter"),
+        ("chalicelib.services.alerting", "chalicelib.presentation.events.email_text"),
         ("chalicelib.services.registry", "chalicelib.http.payloads.target_spec"),
         ("chalicelib.http.api", "chalicelib.adapters.dynamo.DynamoStore"),
         ("chalicelib.services.pipeline", "certwatch.admin.main"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
@@ -10,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.alerts import AlertEvent, AlertPolicy, AlertState, Notification, decide
+from chalicelib.domain.alerts import (
+    AlertEvent,
+    AlertPolicy,
+    AlertState,
+    AlertSubject,
+    Notification,
+    Observation,
+    decide,
+)
 from chalicelib.domain.analysis import analyze_chain
 from chalicelib.domain.models import (
     CheckPolicy,
@@ -25,16 +34,11 @@ from chalicelib.domain.models import (
     status_for,
 )
 from chalicelib.domain.targets import Target, TargetSpec
-from chalicelib.presentation.events import (
-    DOCUMENT_VERSION,
-    email_subject,
-    notification,
-    pagerduty_event,
-    slack_message,
-    teams_message,
-)
-from chalicelib.presentation.reports import report_to_dict
+from chalicelib.presentation import result_shapes
+from chalicelib.presentation.event_shapes import DOCUMENT_VERSION
+from chalicelib.presentation.events import attributes, email_subject, pagerduty_event, slack_message, teams_message
 from lab.certs import Issued, make_ca, make_cert
+from tests.support.events import rendered, subject_line, text, typed
 from tests.support.pki import Pki
 
 HOST = "api.example.com"
@@ -65,6 +69,10 @@ def report_for(chain: list[Issued], now: datetime, pki: Pki, host: str = HOST) -
     return TargetReport(Endpoint(host, 443), (result,), now)
 
 
+def note_of(event: AlertEvent, target: Target, report: TargetReport, now: datetime) -> Notification:
+    return Notification.of(event, AlertSubject.of_target(target), Observation.of(report), now)
+
+
 def only_event(report: TargetReport, now: datetime, state: AlertState | None = None) -> AlertEvent:
     _, events = decide(TARGET_ID, state or AlertState(), report, AlertPolicy(), now)
     (event,) = events
@@ -82,7 +90,7 @@ def expiring(pki: Pki, now: datetime) -> tuple[AlertEvent, TargetReport, Issued]
 @pytest.fixture
 def note(expiring: tuple[AlertEvent, TargetReport, Issued], now: datetime) -> Notification:
     event, report, _ = expiring
-    return notification(event, make_target(), report_to_dict(report), now, base_url=BASE_URL)
+    return note_of(event, make_target(), report, now)
 
 
 def unreachable_note(now: datetime) -> Notification:
@@ -91,7 +99,7 @@ def unreachable_note(now: datetime) -> Notification:
     )
     report = TargetReport(Endpoint(HOST, 443), (CheckResult("192.0.2.10", Status.ERROR, now, (refused,)),), now)
     state = AlertState(failures=1)
-    return notification(only_event(report, now, state), make_target(), report_to_dict(report), now)
+    return note_of(only_event(report, now, state), make_target(), report, now)
 
 
 def texts(blocks: list[dict[str, Any]]) -> Iterator[str]:
@@ -111,8 +119,8 @@ def texts(blocks: list[dict[str, Any]]) -> Iterator[str]:
 
 def test_the_document_is_versioned_json(note: Notification, expiring: tuple[AlertEvent, TargetReport, Issued]) -> None:
     event, _, leaf = expiring
-    document = json.loads(json.dumps(note.document))
-    assert document == note.document
+    document = rendered(note, BASE_URL)
+    assert json.loads(json.dumps(document)) == document
     assert document["version"] == DOCUMENT_VERSION == 1
     assert document["id"] == event.key == note.key
     assert document["type"] == "certificate.expiring"
@@ -147,14 +155,14 @@ def test_the_document_is_versioned_json(note: Notification, expiring: tuple[Aler
 
 def test_an_unreachable_document_has_no_certificate(now: datetime) -> None:
     note = unreachable_note(now)
-    document = json.loads(json.dumps(note.document))
+    document = rendered(note)
     assert document["type"] == "endpoint.unreachable"
     assert document["certificate"] is None
     assert document["days_left"] is None
     assert document["target"]["url"] is None
     assert document["target"]["page_url"] is None
     assert [(f["code"], f["reason"]) for f in document["findings"]] == [("CONNECTION_FAILED", "refused")]
-    assert "days_left" not in note.attributes
+    assert "days_left" not in attributes(typed(note))
 
 
 def test_a_renewed_document_names_the_previous_certificate(pki: Pki, now: datetime) -> None:
@@ -163,7 +171,7 @@ def test_a_renewed_document_names_the_previous_certificate(pki: Pki, now: dateti
     new = make_cert(HOST, issuer=pki.intermediate, now=now)
     report = report_for([new, pki.intermediate], now, pki)
     event = only_event(report, now, state)
-    document = json.loads(json.dumps(notification(event, make_target(), report_to_dict(report), now).document))
+    document = rendered(note_of(event, make_target(), report, now))
     assert document["type"] == "certificate.renewed"
     assert document["previous_fingerprint"] == old.fingerprint
     assert document["certificate"]["fingerprint_sha256"] == new.fingerprint
@@ -173,66 +181,70 @@ def test_a_renewed_document_names_the_previous_certificate(pki: Pki, now: dateti
 
 
 def test_the_email_subject_says_it_all(note: Notification) -> None:
-    assert note.subject == "[certwatch] CRITICAL api.example.com:443 certificate expires in 3 days (2026-12-01)"
-    assert note.subject == email_subject(note.document)
+    assert subject_line(note) == "[certwatch] CRITICAL api.example.com:443 certificate expires in 3 days (2026-12-01)"
+    assert subject_line(note, BASE_URL) == email_subject(typed(note))
 
 
 def test_a_long_subject_is_cut_to_what_sns_takes(pki: Pki, now: datetime) -> None:
     host = ("a" * 60 + ".") * 3 + "example.com"
     leaf = make_cert("long.example.com", sans=[host], issuer=pki.intermediate, not_after=EXPIRES, now=now)
     report = report_for([leaf, pki.intermediate], now, pki, host)
-    note = notification(only_event(report, now), make_target(host), report_to_dict(report), now)
-    assert len(note.subject) <= 100
-    assert note.subject.startswith("[certwatch] CRITICAL aaaa")
-    assert note.subject.endswith("…")
-    assert "\n" not in note.subject
+    note = note_of(only_event(report, now), make_target(host), report, now)
+    subject = subject_line(note)
+    assert len(subject) <= 100
+    assert subject.startswith("[certwatch] CRITICAL aaaa")
+    assert subject.endswith("…")
+    assert "\n" not in subject
 
 
 def test_the_email_text_tells_what_where_and_when(note: Notification) -> None:
-    text = note.text
-    assert text.startswith("CRITICAL: certificate expires in 3 days (2026-12-01)")
-    assert "https://api.example.com:443" in text
-    assert "payments" in text
-    assert "Days left:  3 (expires 2026-12-01T00:00:00Z)" in text
-    assert "Issuer:     CN=certwatch Test Intermediate" in text
-    assert "EXPIRING_SOON" in text
-    assert "app=api, env=prod" in text
-    assert f"Details:    {PAGE_URL}\n" in text  # the page a person opens, not the API's JSON
-    assert "/targets/" not in text
-    assert note.key in text
+    body = text(note, BASE_URL)
+    assert body.startswith("CRITICAL: certificate expires in 3 days (2026-12-01)")
+    assert "https://api.example.com:443" in body
+    assert "payments" in body
+    assert "Days left:  3 (expires 2026-12-01T00:00:00Z)" in body
+    assert "Issuer:     CN=certwatch Test Intermediate" in body
+    assert "EXPIRING_SOON" in body
+    assert "app=api, env=prod" in body
+    assert f"Details:    {PAGE_URL}\n" in body  # the page a person opens, not the API's JSON
+    assert "/targets/" not in body
+    assert note.key in body
 
 
 def test_the_email_text_lists_every_finding(pki: Pki, now: datetime) -> None:
     leaf = make_cert("other.example.com", issuer=pki.intermediate, key="rsa1024", now=now)
     report = report_for([leaf], now, pki)
-    note = notification(only_event(report, now), make_target(), report_to_dict(report), now)
+    note = note_of(only_event(report, now), make_target(), report, now)
+    body = text(note)
     for code in ("HOSTNAME_MISMATCH", "INCOMPLETE_CHAIN", "WEAK_KEY"):
-        assert f"critical {code}: " in note.text
-    assert "Days left" in note.text
+        assert f"critical {code}: " in body
+    assert "Days left" in body
 
 
 # --- message attributes ------------------------------------------------------------------------
 
 
 def test_message_attributes_let_subscribers_filter(note: Notification) -> None:
-    assert note.attributes == {
+    found = attributes(typed(note))
+    assert found == {
         "type": "certificate.expiring",
         "severity": "critical",
         "team": "payments",
         "days_left": "3",
     }
-    assert all(isinstance(value, str) for value in note.attributes.values())
-    assert note.attributes["days_left"].isdigit()
+    assert all(isinstance(value, str) for value in found.values())
+    assert found["days_left"].isdigit()
 
 
 def test_an_expired_certificate_has_negative_days_left(pki: Pki, now: datetime) -> None:
     expired = now - timedelta(days=2, hours=1)
     leaf = make_cert(HOST, issuer=pki.intermediate, not_before=expired - timedelta(days=90), not_after=expired)
     report = report_for([leaf, pki.intermediate], now, pki)
-    note = notification(only_event(report, now), make_target(), report_to_dict(report), now)
-    assert note.attributes["type"] == "certificate.expired"
-    assert note.attributes["days_left"] == "-2"
-    assert int(note.attributes["days_left"]) == note.document["days_left"]
+    note = note_of(only_event(report, now), make_target(), report, now)
+    found = attributes(typed(note))
+    assert found["type"] == "certificate.expired"
+    assert found["days_left"] == "-2"
+    assert int(found["days_left"]) == rendered(note)["days_left"]
 
 
 @pytest.mark.parametrize(
@@ -245,26 +257,28 @@ def test_an_expired_certificate_reads_expired_n_days_ago_in_every_message(
     expired = now - ago
     leaf = make_cert(HOST, issuer=pki.intermediate, not_before=expired - timedelta(days=90), not_after=expired)
     report = report_for([leaf, pki.intermediate], now, pki)
-    note = notification(only_event(report, now), make_target(), report_to_dict(report), now, base_url=BASE_URL)
-    until = note.document["not_after"]
+    note = note_of(only_event(report, now), make_target(), report, now)
+    document = typed(note, BASE_URL)
+    until = rendered(note)["not_after"]
 
-    slack = slack_message(note.document)["attachments"][0]["blocks"]
+    slack = slack_message(document)["attachments"][0]["blocks"]
     fields = {f["text"].split("\n", 1)[0]: f["text"].split("\n", 1)[1] for f in slack[1]["fields"]}
-    card = teams_message(note.document)["attachments"][0]["content"]
+    card = teams_message(document)["attachments"][0]["content"]
     runs = ["".join(run["text"] for run in block["inlines"]) for block in card["body"] if "inlines" in block]
-    paged = pagerduty_event(note.document, "R" * 32)
+    paged = pagerduty_event(document, "R" * 32)
     assert paged is not None
     details = paged["payload"]["custom_details"]
 
-    assert f"Expired:    {said} ({until})" in note.text
+    body = text(note, BASE_URL)
+    assert f"Expired:    {said} ({until})" in body
     assert (fields["*Expired*"], fields["*Expired on*"]) == (said, until)
     assert f"Expired: {said}" in runs
     assert (details["expired"], details["expired_on"]) == (said, until)
-    for shown in (note.text, json.dumps(slack), json.dumps(card), json.dumps(details)):
+    for shown in (body, json.dumps(slack), json.dumps(card), json.dumps(details)):
         assert "Days left" not in shown
         assert "days_left" not in shown
         assert re.search(r"(?<![\w-])-\d", shown) is None, shown  # no negative number (dates aside)
-    assert note.document["days_left"] < 0  # the machine-readable number stays as it was
+    assert rendered(note)["days_left"] < 0  # the machine-readable number stays as it was
 
 
 # --- Slack -------------------------------------------------------------------------------------
@@ -272,16 +286,15 @@ def test_an_expired_certificate_reads_expired_n_days_ago_in_every_message(
 
 def test_the_slack_message_is_coloured_by_severity(note: Notification) -> None:
     colours = {}
-    for severity in ("critical", "warning", "info"):
-        message = slack_message({**note.document, "severity": severity})
+    for severity in Severity:
+        message = slack_message(dataclasses.replace(typed(note), severity=severity))
         (attachment,) = message["attachments"]
-        colours[severity] = attachment["color"]
+        colours[severity.value] = attachment["color"]
     assert colours == {"critical": "#d0021b", "warning": "#f5a623", "info": "#2e7d32"}
-    assert slack_message({**note.document, "severity": "unheard-of"})["attachments"][0]["color"] == colours["info"]
 
 
 def test_the_slack_message_says_what_where_and_when(note: Notification) -> None:
-    message = slack_message(note.document)
+    message = slack_message(typed(note))
     assert HOST in message["text"]
     blocks = message["attachments"][0]["blocks"]
     headline = blocks[0]["text"]["text"]
@@ -299,7 +312,7 @@ def test_the_slack_message_says_what_where_and_when(note: Notification) -> None:
 
 
 def test_the_slack_message_links_to_the_target(note: Notification) -> None:
-    blocks = slack_message(note.document)["attachments"][0]["blocks"]
+    blocks = slack_message(typed(note, BASE_URL))["attachments"][0]["blocks"]
     (actions,) = [b for b in blocks if b["type"] == "actions"]
     (button,) = actions["elements"]
     assert button["type"] == "button"
@@ -307,7 +320,7 @@ def test_the_slack_message_links_to_the_target(note: Notification) -> None:
 
 
 def test_no_base_url_no_button(now: datetime) -> None:
-    blocks = slack_message(unreachable_note(now).document)["attachments"][0]["blocks"]
+    blocks = slack_message(typed(unreachable_note(now)))["attachments"][0]["blocks"]
     assert [b for b in blocks if b["type"] == "actions"] == []
     fields = "\n".join(f["text"] for f in blocks[1]["fields"])
     assert "*Days left*\n-" in fields
@@ -316,10 +329,11 @@ def test_no_base_url_no_button(now: datetime) -> None:
 
 
 def test_many_findings_stay_within_slack_block_limits(note: Notification) -> None:
-    findings = [
-        {"code": "HOSTNAME_MISMATCH", "severity": "critical", "message": f"name {i} " + "x" * 200} for i in range(100)
-    ]
-    document = {**note.document, "summary": "s" * 5000, "findings": findings}
+    findings = tuple(
+        result_shapes.Finding(FindingCode.HOSTNAME_MISMATCH, Severity.CRITICAL, f"name {i} " + "x" * 200)
+        for i in range(100)
+    )
+    document = dataclasses.replace(typed(note), summary="s" * 5000, findings=findings)
     message = slack_message(document)
     blocks = message["attachments"][0]["blocks"]
     assert all(len(text) <= SLACK_TEXT_LIMIT for text in texts(blocks))
@@ -328,8 +342,10 @@ def test_many_findings_stay_within_slack_block_limits(note: Notification) -> Non
 
 
 def test_a_monstrous_issuer_stays_within_slack_block_limits(note: Notification) -> None:
-    certificate = {**note.document["certificate"], "issuer": "O=" + "x" * 5000}  # no CN: shown whole
-    message = slack_message({**note.document, "certificate": certificate})
+    document = typed(note)
+    assert document.certificate is not None
+    certificate = dataclasses.replace(document.certificate, issuer="O=" + "x" * 5000)  # no CN: shown whole
+    message = slack_message(dataclasses.replace(document, certificate=certificate))
     assert all(len(text) <= SLACK_TEXT_LIMIT for text in texts(message["attachments"][0]["blocks"]))
 
 
@@ -337,9 +353,9 @@ def test_a_served_certificate_cannot_ping_the_channel(now: datetime, pki: Pki) -
     evil_ca = make_ca("Evil <!channel> CA", now=now)
     leaf = make_cert(HOST, sans=["<!channel>.example", "<https://evil.example|login>"], issuer=evil_ca, now=now)
     report = report_for([leaf, evil_ca], now, pki)
-    note = notification(only_event(report, now), make_target(), report_to_dict(report), now)
-    message = slack_message(note.document)
-    rendered = "\n".join([message["text"], *texts(message["attachments"][0]["blocks"])])
-    assert "<!channel>" not in rendered
-    assert "<https://evil.example" not in rendered
-    assert "&lt;!channel&gt;" in rendered
+    note = note_of(only_event(report, now), make_target(), report, now)
+    message = slack_message(typed(note))
+    shown = "\n".join([message["text"], *texts(message["attachments"][0]["blocks"])])
+    assert "<!channel>" not in shown
+    assert "<https://evil.example" not in shown
+    assert "&lt;!channel&gt;" in shown

@@ -24,9 +24,12 @@ from chalicelib.domain.webhooks import (
     signature,
 )
 from chalicelib.errors import InvalidRequestError
+from chalicelib.presentation.event_shapes import EventDocument
 from chalicelib.presentation.events import pagerduty_event, teams_message
+from chalicelib.presentation.schema import from_json
 from chalicelib.services.webhooks import CLAIM_LEASE, new_destination
 from lab.certs import make_cert
+from tests.support.events import event_data
 from tests.support.pki import Pki
 from tests.unit.test_alerts import DAY, HOUR, NAME, TARGET, Watch, leaf_until
 
@@ -152,8 +155,11 @@ def test_a_claim_outlasts_the_webhooks_function_so_lambdas_retry_finds_a_dead_cl
 # --- filters -----------------------------------------------------------------------------------------
 
 
-def _document(type: str = "certificate.expiring", severity: str = "critical", team: str = "web") -> dict[str, Any]:
-    return {"version": 1, "id": "k", "type": type, "severity": severity, "team": team}
+def _document(
+    type: str = "certificate.expiring", severity: str = "critical", team: str = "web"
+) -> tuple[str, EventType, Severity]:
+    """What a destination's filters read of an event: its team, type and severity."""
+    return team, EventType(type), Severity(severity)
 
 
 def _destination(**kwargs: Any) -> Destination:
@@ -171,7 +177,7 @@ def test_filters_by_team_severity_and_type() -> None:
         "info renewed, web": _document(type="certificate.renewed", severity="info"),
         "critical unreachable, web": _document(type="endpoint.unreachable"),
     }
-    wanted = {name: [d.wants(doc) for d in (everything, web_critical, expiry)] for name, doc in cases.items()}
+    wanted = {name: [d.wants(*doc) for d in (everything, web_critical, expiry)] for name, doc in cases.items()}
     assert wanted == {
         "critical expiring, web": [True, True, True],
         "warning expiring, web": [True, False, True],
@@ -185,11 +191,11 @@ def test_pagerduty_gets_the_resolving_events_of_its_team_whatever_its_other_filt
     pager = _destination(
         format=Format.PAGERDUTY, team="web", min_severity=Severity.CRITICAL, types=frozenset({EventType.EXPIRING})
     )
-    assert pager.wants(_document(type="certificate.renewed", severity="info"))
-    assert pager.wants(_document(type="certificate.recovered", severity="info"))
-    assert not pager.wants(_document(type="certificate.recovered", severity="info", team="api"))
-    assert not pager.wants(_document(type="endpoint.unreachable"))
-    assert not pager.wants(_document(severity="warning"))
+    assert pager.wants(*_document(type="certificate.renewed", severity="info"))
+    assert pager.wants(*_document(type="certificate.recovered", severity="info"))
+    assert not pager.wants(*_document(type="certificate.recovered", severity="info", team="api"))
+    assert not pager.wants(*_document(type="endpoint.unreachable"))
+    assert not pager.wants(*_document(severity="warning"))
 
 
 # --- incidents: what opens one is what closes it -------------------------------------------------------
@@ -251,22 +257,8 @@ def test_a_still_critical_reminder_opens_no_incident(pki: Pki, now: datetime) ->
 # --- PagerDuty ------------------------------------------------------------------------------------------
 
 
-def _event_document(type: str, key: str, severity: str = "critical", url: str | None = None) -> dict[str, Any]:
-    return {
-        "version": 1,
-        "id": key,
-        "type": type,
-        "severity": severity,
-        "summary": "certificate expires in 3 days (2026-12-01)",
-        "team": "web",
-        "target": {"id": TARGET, "target": "https://api.example.com", "host": NAME, "port": 443, "url": url},
-        "certificate": {"issuer": "CN=Example CA,O=Example"},
-        "days_left": 3,
-        "not_after": "2026-12-01T00:00:00Z",
-        "findings": [{"code": "EXPIRING_SOON", "severity": severity, "message": "expires in 3 days"}],
-        "checked_at": "2026-11-28T00:00:00Z",
-        "published_at": "2026-11-28T00:00:01Z",
-    }
+def _event_document(type: str, key: str, severity: str = "critical", url: str | None = None) -> EventDocument:
+    return from_json(EventDocument, event_data(type, key, severity, url))
 
 
 @pytest.mark.parametrize("severity", ["critical", "warning", "info"])
@@ -287,9 +279,10 @@ def test_an_opening_event_is_a_trigger_with_its_incident_as_dedup_key(severity: 
 
 
 def test_pagerduty_and_teams_link_to_the_page_of_the_target_when_the_document_names_it() -> None:
-    document = _event_document("certificate.expiring", f"{TARGET}:{'ab' * 32}:expiring:3", url="https://cw.example/t")
+    data = event_data("certificate.expiring", f"{TARGET}:{'ab' * 32}:expiring:3", url="https://cw.example/t")
     page = "https://cw.example/dashboard#target=t&team=web"
-    document["target"]["page_url"] = page
+    data["target"]["page_url"] = page
+    document = from_json(EventDocument, data)
 
     event = pagerduty_event(document, ROUTING_KEY)
     card = teams_message(document)["attachments"][0]["content"]
@@ -306,7 +299,7 @@ def test_a_renewal_resolves_the_incident_of_the_certificate_it_replaces() -> Non
     assert event == {"routing_key": "k", "event_action": "resolve", "dedup_key": f"{TARGET}:{old}"}
 
 
-def test_a_reminder_and_an_unknown_type_send_nothing() -> None:
+def test_a_reminder_and_a_key_of_no_incident_send_nothing() -> None:
     assert pagerduty_event(_event_document("certificate.problem", f"{TARGET}:{'ab' * 32}:repeat:7"), "k") is None
     assert pagerduty_event(_event_document("certificate.revoked", f"{TARGET}:x"), "k") is None
 
@@ -331,7 +324,7 @@ def test_the_teams_message_carries_a_valid_adaptive_card_with_the_slack_facts() 
     card = attachment["content"]
     assert [e.message for e in CARD.iter_errors(card)] == []
     text = _card_text(card)
-    for fact in ("Target: ", "https://api.example.com", "Days left: ", "3", "Issuer: ", "Example CA", "Team: "):
+    for fact in ("Target: ", "https://api.example.com:443", "Days left: ", "3", "Issuer: ", "Example CA", "Team: "):
         assert fact in text
     assert card["actions"] == [
         {"type": "Action.OpenUrl", "title": "Open target", "url": "https://cw.example/targets/tg"}
@@ -345,10 +338,10 @@ def test_the_schema_check_would_catch_a_broken_card() -> None:
 
 
 def test_text_from_a_served_certificate_never_reaches_markdown() -> None:
-    document = _event_document("certificate.problem", "k")
-    document["certificate"]["issuer"] = "CN=[Click to renew](https://evil.example)"
-    document["findings"][0]["message"] = "**urgent** [renew here](https://evil.example)"
-    card = teams_message(document)["attachments"][0]["content"]
+    data = event_data("certificate.problem", "k")
+    data["certificate"]["issuer"] = "CN=[Click to renew](https://evil.example)"
+    data["findings"][0]["message"] = "**urgent** [renew here](https://evil.example)"
+    card = teams_message(from_json(EventDocument, data))["attachments"][0]["content"]
     assert [e.message for e in CARD.iter_errors(card)] == []
     markdown = [block["text"] for block in card["body"] if block["type"] == "TextBlock"]
     assert not any("evil" in text for text in markdown)

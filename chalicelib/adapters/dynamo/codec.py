@@ -15,8 +15,9 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from chalicelib.domain.alerts import AlertState, Notification
+from chalicelib.domain.alerts import AlertEvent, AlertState, AlertSubject, EventType, Notification, Observation
 from chalicelib.domain.cadence import Cadence, Renewal, Sighting
+from chalicelib.domain.inventory import ManagedCertificate, Source
 from chalicelib.domain.models import (
     CertificateInfo,
     CheckResult,
@@ -227,16 +228,9 @@ def target(item: dict[str, Any]) -> Target:
 
 def report_record(report: TargetReport) -> dict[str, Any]:
     """A report as stored (JSON-ready): every field, timestamps to the microsecond."""
-    endpoint = report.endpoint
     return {
         "format": REPORT_FORMAT,
-        "endpoint": {
-            "host": endpoint.host,
-            "port": endpoint.port,
-            "protocol": endpoint.protocol.value,
-            "sni": endpoint.sni,
-            "host_is_address": endpoint.host_is_address,
-        },
+        "endpoint": _endpoint_record(report.endpoint),
         "checked_at": ts(report.checked_at),
         "target_findings": [_finding_record(f) for f in report.target_findings],
         "results": [_result_record(r) for r in report.results],
@@ -248,15 +242,8 @@ def report(record: dict[str, Any]) -> TargetReport:
     """A stored report: ``REPORT_FORMAT``, or format 1 (the API's JSON document of the check)."""
     version = record.get("format", 1)
     if version == REPORT_FORMAT:
-        endpoint = record["endpoint"]
         return TargetReport(
-            endpoint=Endpoint(
-                host=endpoint["host"],
-                port=int(endpoint["port"]),
-                protocol=Protocol(endpoint["protocol"]),
-                sni=endpoint["sni"],
-                host_is_address=bool(endpoint["host_is_address"]),
-            ),
+            endpoint=_endpoint(record["endpoint"]),
             results=tuple(_result(r) for r in record["results"]),
             checked_at=_moment(record["checked_at"]),
             target_findings=tuple(_finding(f) for f in record["target_findings"]),
@@ -339,6 +326,20 @@ def _result(data: dict[str, Any]) -> CheckResult:
         tls_version=data.get("tls_version"),
         cipher=data.get("cipher"),
         elapsed_ms=float(data.get("elapsed_ms", 0.0)),
+    )
+
+
+def _endpoint_record(endpoint: Endpoint) -> dict[str, Any]:
+    return _fields(endpoint) | {"protocol": endpoint.protocol.value}
+
+
+def _endpoint(data: dict[str, Any]) -> Endpoint:
+    return Endpoint(
+        host=data["host"],
+        port=int(data["port"]),
+        protocol=Protocol(data["protocol"]),
+        sni=data["sni"],
+        host_is_address=bool(data["host_is_address"]),
     )
 
 
@@ -446,12 +447,92 @@ def alert_state(item: dict[str, Any]) -> AlertState:
     )
 
 
-def notification_record(notification: Notification) -> dict[str, Any]:
-    return _fields(notification) | {"created_at": ts(notification.created_at)}
+NOTIFICATION_FORMAT = 2  # typed facts; format 1 (never deployed) held the rendered document
+
+
+def notification_record(note: Notification) -> dict[str, Any]:
+    """A notification as the outbox keeps it: the facts its channels render, not a rendered message."""
+    event, subject, observed = note.event, note.subject, note.observed
+    return {
+        "format": NOTIFICATION_FORMAT,
+        "key": note.key,
+        "team": note.team,
+        "target_id": note.target_id,
+        "created_at": ts(note.created_at),
+        "event": _fields(event)
+        | {"type": event.type.value, "severity": event.severity.value}
+        | {"findings": [_finding_record(f) for f in event.findings]},
+        "subject": _fields(subject)
+        | {
+            "alert_days": None if subject.alert_days is None else list(subject.alert_days),
+            "endpoint": None if subject.endpoint is None else _endpoint_record(subject.endpoint),
+            "labels": dict(subject.labels),
+            "managed": None if subject.managed is None else _managed_record(subject.managed),
+        },
+        "observed": {
+            "leaf": None if observed.leaf is None else _certificate_record(observed.leaf),
+            "findings": [_finding_record(f) for f in observed.findings],
+            "status": observed.status.value,
+            "days_left": observed.days_left,
+            "checked_at": None if observed.checked_at is None else ts(observed.checked_at),
+        },
+    }
 
 
 def notification(data: dict[str, Any]) -> Notification:
-    return Notification(**data | {"created_at": parse_ts(data["created_at"])})
+    version = data.get("format")
+    if version != NOTIFICATION_FORMAT:
+        raise StoreError(f"a stored notification has format {version!r}; this version of certwatch reads 2")
+    event, subject, observed = data["event"], data["subject"], data["observed"]
+    return Notification(
+        key=data["key"],
+        team=data["team"],
+        target_id=data["target_id"],
+        event=AlertEvent(
+            key=event["key"],
+            type=EventType(event["type"]),
+            severity=Severity(event["severity"]),
+            summary=event["summary"],
+            threshold_days=event["threshold_days"],
+            previous_fingerprint=event["previous_fingerprint"],
+            findings=tuple(_finding(f) for f in event["findings"]),
+        ),
+        subject=AlertSubject(
+            id=subject["id"],
+            team=subject["team"],
+            warn_days=int(subject["warn_days"]),
+            critical_days=int(subject["critical_days"]),
+            alert_days=None if subject["alert_days"] is None else tuple(int(d) for d in subject["alert_days"]),
+            endpoint=None if subject["endpoint"] is None else _endpoint(subject["endpoint"]),
+            labels={str(k): str(v) for k, v in subject["labels"].items()},
+            managed=None if subject["managed"] is None else _managed(subject["managed"]),
+        ),
+        observed=Observation(
+            leaf=None if observed["leaf"] is None else _certificate(observed["leaf"]),
+            findings=tuple(_finding(f) for f in observed["findings"]),
+            status=Status(observed["status"]),
+            days_left=observed["days_left"],
+            checked_at=None if observed["checked_at"] is None else _moment(observed["checked_at"]),
+        ),
+        created_at=parse_ts(data["created_at"]),
+    )
+
+
+def _managed_record(cert: ManagedCertificate) -> dict[str, Any]:
+    times = {
+        name: None if (moment := getattr(cert, name)) is None else ts(moment) for name in ("not_before", "not_after")
+    }
+    return (
+        _fields(cert)
+        | times
+        | {"source": cert.source.value, "sans": list(cert.sans), "in_use_by": list(cert.in_use_by)}
+    )
+
+
+def _managed(data: dict[str, Any]) -> ManagedCertificate:
+    times = {name: None if data[name] is None else _moment(data[name]) for name in ("not_before", "not_after")}
+    lists = {"sans": tuple(data["sans"]), "in_use_by": tuple(data["in_use_by"])}
+    return ManagedCertificate(**(data | times | lists | {"source": Source(data["source"])}))
 
 
 def token_item(record: TokenRecord) -> dict[str, Any]:

@@ -1,0 +1,100 @@
+"""Alerting after each check: decide what to announce, record it in the outbox, publish it.
+
+A notification is recorded before it is published, and the alert state moves on only once every
+event it announces is safe in the outbox: an SNS outage delays an event to the next sweep's
+drain and loses nothing, and two workers deciding from the same state announce each key once.
+Notifications are typed facts; the publisher renders them at its wire.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from chalicelib.domain.alerts import AlertPolicy, AlertSubject, Notification, Observation, decide, thresholds_for
+from chalicelib.domain.models import TargetReport
+from chalicelib.domain.targets import Target
+from chalicelib.errors import CertwatchError
+from chalicelib.services.store import TargetStore
+
+logger = logging.getLogger(__name__)
+
+# The sweep publishes pending notifications older than this: younger ones are still being
+# published by the worker that recorded them.
+OUTBOX_GRACE = timedelta(minutes=2)
+
+
+class Publisher(Protocol):
+    def publish(self, notification: Notification) -> str:
+        """Publish one notification (rendered by the publisher); PublishError when it is not taken."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSettings:
+    unreachable_after: int = 2
+    repeat_critical_hours: int | None = None
+
+
+class Alerter:
+    """After each check: decide, record in the outbox, publish."""
+
+    def __init__(
+        self,
+        store: TargetStore,
+        publisher: Publisher,
+        clock: Callable[[], datetime],
+        settings: AlertSettings | None = None,
+    ) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._clock = clock
+        self._settings = settings or AlertSettings()
+
+    def after_check(self, subject: AlertSubject, observed: Observation) -> list[Notification]:
+        """Announce what this check calls for; returns the notifications published now."""
+        now = self._clock()
+        state = self._store.get_alert_state(subject.team, subject.id)
+        new_state, events = decide(subject.id, state, observed, self.policy_for(subject), now)
+        if not events and new_state == state:
+            return []
+        notes = [Notification.of(e, subject, observed, now) for e in events]
+        fresh = [n for n in notes if self._store.record_notification(n)]
+        # Only now, with every event it announces safe in the outbox, does the state move on.
+        self._store.put_alert_state(subject.team, subject.id, new_state)
+        return self.publish(fresh)
+
+    def after_target_check(self, target: Target, report: TargetReport) -> list[Notification]:
+        """``after_check`` for a registered endpoint."""
+        return self.after_check(AlertSubject.of_target(target), Observation.of(report))
+
+    def policy_for(self, subject: AlertSubject) -> AlertPolicy:
+        return AlertPolicy(
+            thresholds=thresholds_for(subject.warn_days, subject.critical_days, subject.alert_days),
+            critical_days=subject.critical_days,
+            unreachable_after=self._settings.unreachable_after,
+            repeat_critical_hours=self._settings.repeat_critical_hours,
+        )
+
+    def publish(self, notes: Sequence[Notification]) -> list[Notification]:
+        """Publish each; a failure leaves it pending for the next drain. Returns those that went out."""
+        published = []
+        for note in notes:
+            try:
+                self._publisher.publish(note)
+            except CertwatchError as exc:
+                logger.warning("notification %s stays in the outbox: %s", note.key, exc)
+                continue
+            except Exception:  # a bug rendering one notification must not hold up the others (or the sweep)
+                logger.exception("notification %s stays in the outbox", note.key)
+                continue
+            self._store.mark_published(note)
+            published.append(note)
+        return published
+
+    def drain(self) -> int:
+        """Publish what earlier runs recorded but could not publish; returns how many went out."""
+        cutoff = self._clock() - OUTBOX_GRACE
+        return len(self.publish([n for n in self._store.pending_notifications() if n.created_at <= cutoff]))

@@ -1,0 +1,115 @@
+"""The checker's SQS worker: a batch of check messages, each target checked once, one bad message never
+costing the others (a partial batch response names the messages to retry)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from chalicelib.domain.models import Status
+from chalicelib.domain.targets import Target
+from chalicelib.errors import CertwatchError, NotFoundError
+from chalicelib.services.checking import CheckedTarget
+from chalicelib.services.store import TargetStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchOutcome:
+    """What a worker made of an SQS batch: ids of messages to retry, and counts for metrics."""
+
+    failed_message_ids: list[str] = field(default_factory=list)
+    checked: int = 0
+    errors: int = 0
+    skipped: int = 0
+    published_by_severity: dict[str, int] = field(default_factory=dict)
+
+
+class Checker(Protocol):
+    def run(self, targets: Sequence[Target]) -> tuple[list[CheckedTarget], list[Target]]: ...
+
+
+class CheckWorker:
+    """Handles a batch of check messages: one bad message never costs the others."""
+
+    def __init__(self, store: TargetStore, checker: Checker) -> None:
+        self._store = store
+        self._checker = checker
+
+    def handle(self, records: Sequence[dict[str, Any]]) -> BatchOutcome:
+        outcome = BatchOutcome()
+        by_target: dict[tuple[str, str], list[str]] = {}
+        targets: list[Target] = []
+        for record in records:
+            message_id = str(record.get("messageId", ""))
+            try:
+                ref = _parse_message(record.get("body"))
+            except ValueError as exc:
+                logger.error("poisoned message %s: %s", message_id, exc)
+                outcome.failed_message_ids.append(message_id)  # retried, then the dead-letter queue
+                continue
+            if ref in by_target:  # the same target twice in one batch: check it once
+                by_target[ref].append(message_id)
+                continue
+            try:
+                target = self._store.get_target(*ref)
+            except NotFoundError:
+                outcome.skipped += 1  # deleted since it was queued
+                continue
+            except CertwatchError as exc:
+                logger.error("cannot load %s/%s: %s", *ref, exc)
+                outcome.failed_message_ids.append(message_id)
+                continue
+            if target.paused:
+                outcome.skipped += 1
+                continue
+            by_target[ref] = [message_id]
+            targets.append(target)
+        checked, failed = self._run(targets)
+        outcome.checked = len(checked)
+        outcome.errors = sum(c.report.status is Status.ERROR for c in checked)
+        for note in (n for c in checked for n in c.notifications):
+            severity = note.event.severity.value
+            outcome.published_by_severity[severity] = outcome.published_by_severity.get(severity, 0) + 1
+        for target in failed:
+            outcome.failed_message_ids += by_target[(target.team, target.id)]
+        return outcome
+
+    def _run(self, targets: Sequence[Target]) -> tuple[list[CheckedTarget], list[Target]]:
+        """The checker's run of the batch; should it raise all the same, each target's run alone.
+
+        The checker contains each target's failures itself; this is the last line, so that a
+        bug it did not foresee still fails the one message whose target raises, never the batch.
+        """
+        try:
+            return self._checker.run(targets)
+        except Exception:
+            logger.exception("checking a batch of %d targets failed: checking each alone", len(targets))
+        checked: list[CheckedTarget] = []
+        failed: list[Target] = []
+        for target in targets:
+            try:
+                done, undone = self._checker.run([target])
+            except Exception:
+                logger.exception("checking %s/%s failed", target.team, target.id)
+                failed.append(target)
+                continue
+            checked += done
+            failed += undone
+        return checked, failed
+
+
+def _parse_message(body: object) -> tuple[str, str]:
+    if not isinstance(body, str):
+        raise ValueError("no message body")
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise ValueError(f"not JSON: {body[:80]!r}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("team"), str) or not isinstance(data.get("id"), str):
+        raise ValueError(f"expected {{'team': ..., 'id': ...}}, got {body[:80]!r}")
+    return data["team"], data["id"]
