@@ -187,6 +187,28 @@ def acm_event(event: CloudWatchEvent) -> dict[str, int]:
     return {"published": container().inventory.on_acm_event(event.to_dict())}
 
 
+@app.route("/settings", methods=["GET"], authorizer=token_auth)
+@api.json_api
+def get_team_settings() -> dict[str, Any]:
+    request = api.current(app)
+    params = api.params(request, shapes.TeamQuery)
+    return render.team_settings_to_dict(
+        container().registry.team_settings(api.principal(request), team=params.get("team"))
+    )
+
+
+@app.route("/settings", methods=["PATCH"], authorizer=token_auth, content_types=JSON)
+@api.json_api
+def change_team_settings() -> dict[str, Any]:
+    request = api.current(app)
+    params = api.params(request, shapes.TeamQuery)
+    body = payloads.json_document(api.raw_body(request))
+    changed = container().registry.change_team_settings(
+        api.principal(request), lambda current: payloads.team_settings(body, current), team=params.get("team")
+    )
+    return render.team_settings_to_dict(changed)
+
+
 @app.route("/certificates", methods=["GET"], authorizer=token_auth)
 @api.json_api
 def list_certificates() -> dict[str, Any]:

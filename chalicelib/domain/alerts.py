@@ -22,7 +22,7 @@ each key at most once.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -89,6 +89,12 @@ class EventType(enum.StrEnum):
 
 # Events that close what earlier events opened (a pager resolves the incident with them).
 CLOSING = frozenset({EventType.RENEWED, EventType.RECOVERED})
+# Events about a certificate, whichever endpoint serves it: announced once per certificate and team
+# (naming every endpoint that serves it) where the team groups its events. The others are about
+# one endpoint (a name it does not cover, an outage, a chain one node sends) and stay its own.
+CERTIFICATE_EVENTS = frozenset(
+    {EventType.EXPIRING, EventType.EXPIRED, EventType.REVOKED, EventType.RENEWAL_REQUESTED, EventType.RENEWED}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +172,30 @@ class AlertSubject:
         )
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class Holder:
+    """One place a certificate is served or held: a registered endpoint, or a certificate in ACM/IAM."""
+
+    kind: str  # "endpoint", "acm" or "iam"
+    id: str  # the target's id, or the certificate's ARN
+    name: str  # the endpoint as `certwatch check` takes it, or the ARN
+
+    @classmethod
+    def of(cls, subject: AlertSubject) -> Holder:
+        if subject.managed is not None:
+            return cls(subject.managed.source.value, subject.managed.arn, subject.managed.arn)
+        return cls("endpoint", subject.id, str(subject.endpoint))
+
+    def encode(self) -> str:
+        """One text (a member of the store's set of a certificate's holders)."""
+        return f"{self.kind} {self.id} {self.name}"
+
+    @classmethod
+    def decode(cls, text: str) -> Holder:
+        kind, id, name = text.split(" ", 2)
+        return cls(kind, id, name)
+
+
 @dataclass(frozen=True, slots=True)
 class AlertEvent:
     """One announcement to publish."""
@@ -177,6 +207,20 @@ class AlertEvent:
     threshold_days: int | None = None
     previous_fingerprint: str | None = None
     findings: tuple[Finding, ...] = field(default=())
+    holders: tuple[Holder, ...] = ()  # every endpoint (and ACM/IAM certificate) it is about
+
+
+def grouped(event: AlertEvent, subject_id: str, scope: str, holders: Iterable[Holder]) -> AlertEvent:
+    """``event`` of one subject as its scope announces it: a certificate's event keyed by the scope (the
+    team) instead of the subject, so every endpoint serving that certificate announces it once, naming
+    ``holders``; an endpoint's own event naming that endpoint alone."""
+    named = tuple(sorted(set(holders)))
+    if event.type not in CERTIFICATE_EVENTS or scope == subject_id:
+        return replace(event, holders=named)
+    prefix = f"{subject_id}:"
+    if not event.key.startswith(prefix):
+        raise ValueError(f"event key {event.key!r} is not {subject_id!r}'s")
+    return replace(event, key=f"{scope}:{event.key.removeprefix(prefix)}", holders=named)
 
 
 def thresholds_for(warn_days: int, critical_days: int, explicit: tuple[int, ...] | None = None) -> tuple[int, ...]:

@@ -166,6 +166,21 @@ def openapi_document() -> dict[str, Any]:
                 | doc.errors(400, 401, 403, 404, 415, 429, 503),
             }
         },
+        "/settings": {
+            "get": {
+                "summary": "The team's settings (how its alerts are told)",
+                "parameters": team,
+                "responses": {"200": doc.answer(shapes.TeamSettings, "The team's settings")}
+                | doc.errors(400, 401, 403, 429, 503),
+            },
+            "patch": {
+                "summary": "Change the team's settings; the checkers use them within a minute",
+                "parameters": team,
+                "requestBody": doc.body(shapes.TeamSettingsChanges),
+                "responses": {"200": doc.answer(shapes.TeamSettings, "Changed")}
+                | doc.errors(400, 401, 403, 413, 415, 429, 503),
+            },
+        },
         "/certificates": {
             "get": {
                 "summary": "Every certificate certwatch knows, one row each, sorted by expiry",

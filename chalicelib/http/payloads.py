@@ -14,6 +14,7 @@ import io
 import json
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from chalicelib.domain.endpoints import PROTOCOLS, endpoint_from_parts, normaliz
 from chalicelib.domain.inventory import InventoryQuery, Source
 from chalicelib.domain.models import Endpoint, Status, check_thresholds
 from chalicelib.domain.targets import RejectedRow, TargetChanges, TargetFilter, TargetSpec
+from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import pasted_token_id
 from chalicelib.errors import InvalidRequestError, InvalidTargetError, TrustStoreError
 from chalicelib.presentation import shapes
@@ -127,6 +129,17 @@ def target_spec(data: object) -> TargetSpec:
         revocation=bool(_bool(body, declared["revocation"])),
         ari=bool(_bool(body, declared["ari"])),
     )
+
+
+def team_settings(data: object, current: TeamSettings) -> TeamSettings:
+    """``current`` with a ``PATCH /settings`` body applied (a ``shapes.TeamSettingsChanges``)."""
+    declared = fields(shapes.TeamSettingsChanges)
+    body = _object(data, "the request body")
+    _refuse_unknown(body, set(declared))
+    if not body:
+        raise InvalidRequestError(f"nothing to change: send one or more of {', '.join(sorted(declared))}")
+    grouping = _bool(body, declared["group_by_certificate"])
+    return replace(current, group_by_certificate=current.group_by_certificate if grouping is None else grouping)
 
 
 def target_changes(data: object) -> TargetChanges:

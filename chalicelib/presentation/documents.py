@@ -17,6 +17,7 @@ from chalicelib.domain.cadence import Readiness
 from chalicelib.domain.inventory import DiscoveredEndpoint, InventoryRow
 from chalicelib.domain.models import TargetReport, short_name
 from chalicelib.domain.targets import BULK_OUTCOMES, BulkOutcome, Page, ResultSummary, Target
+from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import redacted
 from chalicelib.presentation import shapes
 from chalicelib.presentation.reports import columns, report_to_dict
@@ -97,6 +98,11 @@ def _target(target: Target) -> shapes.Target:
         next_check_at=target.next_check_at,
         latest=_summary(target.latest),
     )
+
+
+def team_settings_to_dict(settings: TeamSettings) -> dict[str, Any]:
+    """A team's settings as the API shows them."""
+    return dict(to_json(shapes.TeamSettings(group_by_certificate=settings.group_by_certificate)))
 
 
 def target_to_dict(target: Target) -> dict[str, Any]:

@@ -59,6 +59,17 @@ class EventCertificate(Certificate):
 
 
 @dataclass(frozen=True, slots=True)
+class EventEndpoint:
+    """One endpoint (or ACM/IAM certificate) an event is about."""
+
+    SCHEMA: ClassVar[Mapping[str, Any]] = {**CLOSED}
+
+    source: Source
+    id: Annotated[str, Doc("The target's id; for ACM and IAM, the certificate's ARN")]
+    target: Annotated[str, Doc("The endpoint as `certwatch check` takes it; for ACM and IAM, the ARN")]
+
+
+@dataclass(frozen=True, slots=True)
 class EventDocument:
     """An alert event, as the alerts topic publishes it and a generic webhook receives it (version 1)."""
 
@@ -80,6 +91,14 @@ class EventDocument:
     findings: tuple[Finding, ...]
     checked_at: datetime | None
     published_at: datetime
+    endpoints: Annotated[
+        tuple[EventEndpoint, ...],
+        Doc(
+            "Every endpoint the event is about: for an event about a certificate (expiring, expired, "
+            "revoked, renewal requested, renewed), every endpoint of the team that serves it (renewed: "
+            "that served it) where the team groups its events by certificate; otherwise the target alone"
+        ),
+    ] = ()
 
 
 def read_event(message: str) -> EventDocument:

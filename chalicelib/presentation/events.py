@@ -19,7 +19,13 @@ from typing import Any
 from chalicelib.domain.alerts import CLOSING, Notification, incident
 from chalicelib.domain.inventory import Source
 from chalicelib.domain.models import Severity, short_name
-from chalicelib.presentation.event_shapes import DOCUMENT_VERSION, EventCertificate, EventDocument, EventTarget
+from chalicelib.presentation.event_shapes import (
+    DOCUMENT_VERSION,
+    EventCertificate,
+    EventDocument,
+    EventEndpoint,
+    EventTarget,
+)
 from chalicelib.presentation.reports import certificate_shape, finding_shape
 from chalicelib.presentation.schema import ABSENT, iso, to_json
 
@@ -29,6 +35,7 @@ _SLACK_FIELD_LIMIT = 1900  # and a field's text to 2000
 _TEAMS_COLOURS = {"critical": "attention", "warning": "warning", "info": "good"}
 _PAGERDUTY_SUMMARY_LIMIT = 1024  # Events API v2: payload.summary
 _PAGERDUTY_KEY_LIMIT = 255  # and dedup_key
+_LISTED = 50  # endpoints a message names one by one; the rest are counted
 
 
 def page_url(base_url: str, target_id: str, team: str) -> str:
@@ -67,6 +74,7 @@ def event_document(note: Notification, base_url: str | None = None) -> EventDocu
         findings=tuple(finding_shape(f) for f in note.findings),
         checked_at=observed.checked_at,
         published_at=note.created_at,
+        endpoints=tuple(EventEndpoint(Source(h.kind), h.id, h.name) for h in note.event.holders),
     )
 
 
@@ -123,7 +131,7 @@ def attributes(document: EventDocument) -> dict[str, str]:
 
 def email_subject(document: EventDocument) -> str:
     """``[certwatch] CRITICAL api.example.com:443 certificate expires in 3 days (2026-12-01)``."""
-    subject = f"[certwatch] {document.severity.value.upper()} {_where(document.target)} {document.summary}"
+    subject = f"[certwatch] {document.severity.value.upper()} {_where(document)} {document.summary}"
     return subject if len(subject) < 100 else subject[:98] + "…"  # SNS wants subjects under 100
 
 
@@ -151,6 +159,11 @@ def email_text(document: EventDocument) -> str:
             lines.append(f"SHA-256:    {certificate.fingerprint_sha256}")
         if certificate.arn is not ABSENT:
             lines.append(f"ARN:        {certificate.arn}")
+    if len(document.endpoints) > 1:
+        lines += ["", f"Served by {len(document.endpoints)} endpoints:"]
+        lines += [f"  - {e.target}" for e in document.endpoints[:_LISTED]]
+        if len(document.endpoints) > _LISTED:
+            lines.append(f"  - and {len(document.endpoints) - _LISTED} more")
     if document.findings:
         lines += ["", "Findings:"]
         lines += [f"  - {f.severity.value} {f.code.value}: {f.message}" for f in document.findings]
@@ -178,7 +191,7 @@ def slack_message(document: EventDocument) -> dict[str, Any]:
     being checked cannot put ``<!channel>`` or a disguised link into the alert.
     """
     target = document.target
-    host = _mrkdwn(_where(target))
+    host = _mrkdwn(_where(document))
     severity = document.severity.value
     headline = f"*{severity.upper()}* `{host}` {_mrkdwn(document.summary)}"
     blocks: list[dict[str, Any]] = [
@@ -208,13 +221,23 @@ def slack_message(document: EventDocument) -> dict[str, Any]:
 def event_facts(document: EventDocument) -> list[tuple[str, str]]:
     """The facts every chat message of an event shows, as (name, value) pairs."""
     certificate = document.certificate
-    return [
+    facts = [
         ("Target", document.target.target),
         *_time_left(document),
         ("Issuer", short_name(certificate.issuer) if certificate is not None and certificate.issuer else "-"),
         ("Team", document.team),
         ("Event", document.type.value),
     ]
+    if len(document.endpoints) > 1:
+        facts.insert(1, ("Endpoints", _endpoints(document)))
+    return facts
+
+
+def _endpoints(document: EventDocument) -> str:
+    """ "40: https://a.example.com:443, https://b.example.com:443, ... and 30 more" (the first ten named)."""
+    names = [e.target for e in document.endpoints]
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return f"{len(names)}: {shown}"
 
 
 def _expired(document: EventDocument) -> bool:
@@ -244,9 +267,10 @@ def pagerduty_event(document: EventDocument, routing_key: str) -> dict[str, Any]
         key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
     if document.type in CLOSING:
         return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": key}
-    target, where = document.target, _where(document.target)
+    target, where = document.target, _where(document)
     details: dict[str, Any] = {name.lower().replace(" ", "_"): value for name, value in event_facts(document)}
     details["event_id"] = document.id
+    details["endpoints"] = [e.target for e in document.endpoints[:_LISTED]]
     details["findings"] = [f"{f.code.value} ({f.severity.value}): {f.message}" for f in document.findings]
     event: dict[str, Any] = {
         "routing_key": routing_key,
@@ -282,7 +306,7 @@ def teams_message(document: EventDocument) -> dict[str, Any]:
     severity = document.severity.value.upper()
     body: list[dict[str, Any]] = [
         {"type": "TextBlock", "text": f"certwatch · {severity}", "color": colour, "weight": "bolder"},
-        _rich([_run(f"{_where(target)} {document.summary}", size="medium", weight="bolder")]),
+        _rich([_run(f"{_where(document)} {document.summary}", size="medium", weight="bolder")]),
         *(_rich([_run(f"{name}: ", weight="bolder"), _run(value)]) for name, value in event_facts(document)),
     ]
     body += [
@@ -316,8 +340,12 @@ def _run(text: str, **style: Any) -> dict[str, Any]:
     return {"type": "TextRun", "text": text, **style}
 
 
-def _where(target: EventTarget) -> str:
-    """How a subject is named in one line: host:port for an endpoint, the domain for an ACM/IAM certificate."""
+def _where(document: EventDocument) -> str:
+    """How a subject is named in one line: host:port for an endpoint, the domain for an ACM/IAM
+    certificate, and for a certificate several endpoints serve its name and how many they are."""
+    target, certificate = document.target, document.certificate
+    if len(document.endpoints) > 1 and certificate is not None:
+        return f"{short_name(certificate.subject)} ({len(document.endpoints)} endpoints)"
     if target.host is not ABSENT and target.port is not ABSENT:
         return f"{target.host}:{target.port}"
     return target.domain if target.domain is not ABSENT else target.target

@@ -213,6 +213,30 @@ class CertificateQuery(PageQuery):
 
 
 @dataclass(frozen=True, slots=True)
+class TeamSettings:
+    """How a team's alerts are told."""
+
+    SCHEMA: ClassVar[Mapping[str, Any]] = {**CLOSED}
+
+    group_by_certificate: Annotated[
+        bool,
+        Doc(
+            "One event per certificate (its expiry, revocation, renewal request and renewal), naming every "
+            "endpoint of the team that serves it; false: one per endpoint"
+        ),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class TeamSettingsChanges:
+    """The team settings to change; those left out stay as they are."""
+
+    SCHEMA: ClassVar[Mapping[str, Any]] = {**CLOSED, "minProperties": 1}
+
+    group_by_certificate: bool = ABSENT
+
+
+@dataclass(frozen=True, slots=True)
 class Health:
     """Up, and the version answering."""
 

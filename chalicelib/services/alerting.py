@@ -9,14 +9,28 @@ Notifications are typed facts; the publisher renders them at its wire.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from chalicelib.domain.alerts import AlertPolicy, AlertSubject, Notification, Observation, decide, thresholds_for
+from chalicelib.domain.alerts import (
+    CERTIFICATE_EVENTS,
+    AlertEvent,
+    AlertPolicy,
+    AlertSubject,
+    EventType,
+    Holder,
+    Notification,
+    Observation,
+    decide,
+    grouped,
+    thresholds_for,
+)
 from chalicelib.domain.models import TargetReport
 from chalicelib.domain.targets import Target
+from chalicelib.domain.teams import TeamSettings
 from chalicelib.errors import CertwatchError
 from chalicelib.services.store import TargetStore
 
@@ -25,6 +39,8 @@ logger = logging.getLogger(__name__)
 # The sweep publishes pending notifications older than this: younger ones are still being
 # published by the worker that recorded them.
 OUTBOX_GRACE = timedelta(minutes=2)
+# How long a team's settings are taken as read: a change reaches the checkers within a minute.
+TEAM_SETTINGS_MAX_AGE = 60.0
 
 
 class Publisher(Protocol):
@@ -52,6 +68,7 @@ class Alerter:
         self._publisher = publisher
         self._clock = clock
         self._settings = settings or AlertSettings()
+        self._team_settings: dict[str, tuple[float, TeamSettings]] = {}
 
     def after_check(self, subject: AlertSubject, observed: Observation) -> list[Notification]:
         """Announce what this check calls for; returns the notifications published now."""
@@ -60,6 +77,7 @@ class Alerter:
         new_state, events = decide(subject.id, state, observed, self.policy_for(subject), now)
         if not events and new_state == state:
             return []
+        events = self._as_the_team_tells_it(subject, state.fingerprint, new_state.fingerprint, events)
         notes = [Notification.of(e, subject, observed, now) for e in events]
         fresh = [n for n in notes if self._store.record_notification(n)]
         # Only now, with every event it announces safe in the outbox, does the state move on.
@@ -69,6 +87,51 @@ class Alerter:
     def after_target_check(self, target: Target, report: TargetReport) -> list[Notification]:
         """``after_check`` for a registered endpoint."""
         return self.after_check(AlertSubject.of_target(target), Observation.of(report))
+
+    def _as_the_team_tells_it(
+        self, subject: AlertSubject, before: str | None, after: str | None, events: Sequence[AlertEvent]
+    ) -> list[AlertEvent]:
+        """The subject's events as its team announces them: a certificate's once for every endpoint
+        that serves it (naming them all), unless the team chose one event per endpoint.
+
+        The holders of a certificate change only when an endpoint starts or stops serving it, so
+        a check of an unchanged endpoint reads them only to name them in an event.
+        """
+        holder = Holder.of(subject)
+        if not self._settings_of(subject.team).group_by_certificate:
+            return [grouped(e, subject.id, subject.id, [holder]) for e in events]
+        remaining: frozenset[Holder] = frozenset()
+        moved: frozenset[Holder] = frozenset()
+        if before != after:
+            if after is not None:
+                self._store.join_certificate(subject.team, after, holder)
+            if before is not None:
+                remaining, moved = self._store.leave_certificate(subject.team, before, holder)
+        told: list[AlertEvent] = []
+        serving: frozenset[Holder] | None = None
+        for event in events:
+            if event.type is EventType.RENEWED:
+                if remaining:  # other endpoints still serve the old certificate: it is not replaced yet
+                    continue
+                told.append(grouped(event, subject.id, subject.team, moved | {holder}))
+            elif event.type in CERTIFICATE_EVENTS and after is not None:
+                if serving is None:
+                    serving = self._store.certificate_holders(subject.team, after)
+                    if holder not in serving:  # it served this certificate before holders were kept
+                        self._store.join_certificate(subject.team, after, holder)
+                told.append(grouped(event, subject.id, subject.team, serving | {holder}))
+            else:
+                told.append(grouped(event, subject.id, subject.team, [holder]))
+        return told
+
+    def _settings_of(self, team: str) -> TeamSettings:
+        """A team's settings, read at most once a minute per team (a batch checks many of its targets)."""
+        now = time.monotonic()
+        cached = self._team_settings.get(team)
+        if cached is None or cached[0] <= now:
+            cached = (now + TEAM_SETTINGS_MAX_AGE, self._store.team_settings(team))
+            self._team_settings[team] = cached
+        return cached[1]
 
     def policy_for(self, subject: AlertSubject) -> AlertPolicy:
         return AlertPolicy(

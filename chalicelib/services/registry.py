@@ -30,6 +30,7 @@ from chalicelib.domain.targets import (
     is_target_id,
     new_target_id,
 )
+from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import Principal, pasted_token_id, validate_team
 from chalicelib.errors import (
     CertwatchError,
@@ -233,6 +234,19 @@ class TargetRegistry:
         if not reports:  # deleted while it was being checked: its result was not stored
             raise NotFoundError(f"no target {target_id}")
         return self._store.get_target(owner, target_id), reports[0]
+
+    def team_settings(self, principal: Principal, *, team: str | None = None) -> TeamSettings:
+        """The settings of the caller's team (any team's, for an admin)."""
+        return self._store.team_settings(self.team_for(principal, team))
+
+    def change_team_settings(
+        self, principal: Principal, change: Callable[[TeamSettings], TeamSettings], *, team: str | None = None
+    ) -> TeamSettings:
+        """Apply ``change`` to a team's settings; the alerter reads them within a minute."""
+        owner = self.team_for(principal, team)
+        changed = change(self._store.team_settings(owner))
+        self._store.put_team_settings(owner, changed)
+        return changed
 
     def team_for(self, principal: Principal, requested: str | None) -> str:
         """The team a request acts on: the caller's own, or any team for an admin."""

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib.domain.alerts import AlertState, Notification
+from chalicelib.domain.alerts import AlertState, Holder, Notification
 from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.inventory import Assessment
 from chalicelib.domain.models import TargetReport
@@ -23,6 +23,7 @@ from chalicelib.domain.targets import (
     TargetChanges,
     TargetFilter,
 )
+from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import TokenStore
 
 
@@ -39,7 +40,33 @@ class CertificateHistory(Protocol):
         """Every target's sightings in the team, by target id (oldest first)."""
 
 
-class TargetStore(TokenStore, CertificateHistory, Protocol):
+class CertificateHolders(Protocol):
+    """Which endpoints (and ACM/IAM certificates) of a team serve each certificate, by its fingerprint."""
+
+    def certificate_holders(self, team: str, fingerprint: str) -> frozenset[Holder]:
+        """Every holder of the certificate now."""
+
+    def join_certificate(self, team: str, fingerprint: str, holder: Holder) -> None:
+        """``holder`` serves the certificate now."""
+
+    def leave_certificate(
+        self, team: str, fingerprint: str, holder: Holder
+    ) -> tuple[frozenset[Holder], frozenset[Holder]]:
+        """``holder`` serves it no more: who still does, and who moved on from it (``holder`` too).
+
+        A certificate nobody serves any more is forgotten with that answer.
+        """
+
+
+class TeamSettingsStore(Protocol):
+    def team_settings(self, team: str) -> TeamSettings:
+        """What the team chose (the defaults when it chose nothing)."""
+
+    def put_team_settings(self, team: str, settings: TeamSettings) -> None:
+        """Replace the team's settings."""
+
+
+class TargetStore(TokenStore, CertificateHistory, CertificateHolders, TeamSettingsStore, Protocol):
     """Targets, their latest results, what was announced, the certificates they served, and API tokens."""
 
     def create_target(self, target: Target) -> None:
@@ -55,7 +82,8 @@ class TargetStore(TokenStore, CertificateHistory, Protocol):
         """Change only the fields set in ``changes``; other writers' fields are kept."""
 
     def delete_target(self, team: str, target_id: str) -> None:
-        """Remove the target with its result (NotFoundError if there is none)."""
+        """Remove the target with everything of it: its result, alert state, notifications, history,
+        and its place among the holders of the certificates it served (NotFoundError if there is none)."""
 
     def save_result(
         self,

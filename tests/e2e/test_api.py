@@ -29,12 +29,15 @@ PROTECTED: list[tuple[str, str]] = [
     ("PATCH", "/targets/{id}"),
     ("DELETE", "/targets/{id}"),
     ("POST", "/targets/{id}/check"),
+    ("GET", "/settings"),
+    ("PATCH", "/settings"),
 ]
 # A body each protected route accepts, so only the thing under test can fail.
 BODIES: dict[tuple[str, str], object] = {
     ("POST", "/targets"): {"target": "https://fresh.example.com"},
     ("POST", "/targets/bulk"): [{"target": "https://fresh-bulk.example.com"}],
     ("PATCH", "/targets/{id}"): {"notes": "changed"},
+    ("PATCH", "/settings"): {"group_by_certificate": True},
 }
 
 
@@ -1215,3 +1218,37 @@ def test_delete_after_a_check_removes_the_result_and_allows_registering_again(lo
     assert loopback.post(f"{path}/check").status == 404
     again = loopback.register(tls.healthy_target)
     assert loopback.get(f"/targets/{again['id']}").body["result"] is None
+
+
+# --- the team's settings -----------------------------------------------------------------------------
+
+
+def test_a_team_groups_its_events_by_certificate_until_it_says_otherwise(api: Api, stack: Stack) -> None:
+    assert api.get("/settings").body == {"group_by_certificate": True}
+
+    changed = api.patch("/settings", {"group_by_certificate": False})
+
+    assert (changed.status, changed.body) == (200, {"group_by_certificate": False})
+    assert api.get("/settings").body == {"group_by_certificate": False}
+    assert stack.store.team_settings("alpha").group_by_certificate is False
+    assert stack.store.team_settings("beta").group_by_certificate is True, "another team's are its own"
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [({}, "invalid_field"), ({"group_by_certificate": "no"}, "invalid_field"), ({"colour": 1}, "unknown_field")],
+    ids=["empty", "not-a-boolean", "unknown"],
+)
+def test_a_bad_settings_change_is_400_and_changes_nothing(api: Api, body: dict[str, Any], code: str) -> None:
+    reply = api.patch("/settings", body)
+
+    assert reply.status == 400, reply
+    assert reply.error["code"] == code
+    assert api.get("/settings").body == {"group_by_certificate": True}
+
+
+def test_an_admin_sets_another_teams_settings_and_a_team_cannot(api: Api, stack: Stack) -> None:
+    admin = api.as_(stack.token("ops", admin=True))
+    assert admin.patch("/settings?team=alpha", {"group_by_certificate": False}).status == 200
+    assert api.get("/settings").body == {"group_by_certificate": False}
+    assert api.get("/settings?team=ops").status == 403

@@ -245,6 +245,8 @@ def call_with_query(api: Api, path: str, method: str, query: str) -> Reply:
         api = api.as_admin()
     if path.endswith("/bulk"):
         body = [body]
+    if path == "/settings" and method == "patch":
+        body = {"group_by_certificate": True}
     return api.call(method.upper(), f"{url}?{query}", body)
 
 

@@ -237,7 +237,7 @@ def test_pagerduty_is_triggered_by_expiry_and_resolved_by_the_renewal(hooks: Hoo
     assert (
         trigger["dedup_key"]
         == resolve["dedup_key"]
-        == f"{created['id']}:{expiring.document['certificate']['fingerprint_sha256']}"
+        == f"{team}:{expiring.document['certificate']['fingerprint_sha256']}"  # the team's certificate
     )
     assert trigger["routing_key"] == resolve["routing_key"] == ROUTING_KEY
     assert trigger["payload"]["severity"] == "critical"

@@ -16,16 +16,20 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from chalicelib.adapters.dynamo import DynamoStore
+from chalicelib.domain.alerts import AlertEvent, AlertSubject, EventType, Holder, Notification, Observation
 from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.endpoints import endpoint_from_parts
-from chalicelib.domain.models import Status, TargetReport
+from chalicelib.domain.inventory import ManagedCertificate, Source
+from chalicelib.domain.models import Severity, Status, TargetReport
 from chalicelib.domain.targets import (
+    CertificateBrief,
     Page,
     ResultSummary,
     Target,
@@ -34,6 +38,7 @@ from chalicelib.domain.targets import (
     TargetSpec,
     encode_cursor,
 )
+from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import TokenRecord
 from chalicelib.errors import DuplicateTargetError, InvalidRequestError, NotFoundError
 from chalicelib.services.store import TargetStore
@@ -657,6 +662,110 @@ class StoreContract:
             store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), now, sightings=[first])
         assert store.sightings(team, target.id) == [], "a target deleted before its check was recorded keeps no history"
         assert store.team_sightings(team) == {}
+
+    # --- who serves each certificate (the team's certificate events name them) -------------------
+
+    def test_a_certificates_holders_join_leave_and_are_forgotten_with_the_last(
+        self, store: TargetStore, team: str, now: datetime
+    ) -> None:
+        a, b = Holder("endpoint", "tg_a", "tls://a.example.com:8443"), Holder("acm", "arn:aws:acm:x", "arn:aws:acm:x")
+        fingerprint = "e" * 64
+        assert store.certificate_holders(team, fingerprint) == frozenset()
+        store.join_certificate(team, fingerprint, a)
+        store.join_certificate(team, fingerprint, a)  # again: still one
+        store.join_certificate(team, fingerprint, b)
+        assert store.certificate_holders(team, fingerprint) == {a, b}
+        assert store.certificate_holders(f"{team}-other", fingerprint) == frozenset()
+
+        assert store.leave_certificate(team, fingerprint, a) == (frozenset({b}), frozenset({a}))
+        assert store.leave_certificate(team, fingerprint, b) == (frozenset(), frozenset({a, b}))
+        assert store.certificate_holders(team, fingerprint) == frozenset()
+        store.join_certificate(team, fingerprint, b)  # served again: who moved on before is forgotten
+        assert store.leave_certificate(team, fingerprint, b) == (frozenset(), frozenset({b}))
+
+    def test_concurrent_joins_of_one_certificate_lose_no_holder(
+        self, store: TargetStore, team: str, now: datetime
+    ) -> None:
+        holders = [Holder("endpoint", f"tg_{n}", f"tls://n{n}.example.com:443") for n in range(12)]
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            list(pool.map(lambda h: store.join_certificate(team, "f" * 64, h), holders))
+        assert store.certificate_holders(team, "f" * 64) == set(holders)
+
+    def test_a_deleted_target_is_no_holder_of_what_it_served(
+        self, store: TargetStore, team: str, now: datetime
+    ) -> None:
+        target = new_target(team, now)
+        store.create_target(target)
+        brief = CertificateBrief("d" * 64, "CN=x", "CN=ca", "EC 256", now + timedelta(days=30))
+        store.save_result(
+            team,
+            target.id,
+            dataclasses.replace(summary(Status.OK, now, 30), certificates=(brief,)),
+            reports.report(now),
+            now,
+        )
+        other = Holder("endpoint", "tg_other", "tls://other.example.com:443")
+        mine = Holder("endpoint", target.id, str(target.endpoint))
+        store.join_certificate(team, brief.fingerprint_sha256, mine)
+        store.join_certificate(team, brief.fingerprint_sha256, other)
+
+        store.delete_target(team, target.id)
+
+        assert store.certificate_holders(team, brief.fingerprint_sha256) == {other}
+
+    def test_a_teams_settings_are_its_own_and_default_to_grouping(
+        self, store: TargetStore, team: str, now: datetime
+    ) -> None:
+        assert store.team_settings(team) == TeamSettings(group_by_certificate=True)
+        store.put_team_settings(team, TeamSettings(group_by_certificate=False))
+        assert store.team_settings(team) == TeamSettings(group_by_certificate=False)
+        assert store.team_settings(f"{team}-other") == TeamSettings()
+
+    # --- the outbox -----------------------------------------------------------------------------
+
+    def test_a_notification_is_kept_whole_once_per_key_until_published(
+        self, store: TargetStore, team: str, now: datetime
+    ) -> None:
+        target = new_target(team, now, host="outbox.example.com")
+        report = reports.report(now, days_left=5, status=Status.CRITICAL)
+        holders = (Holder("endpoint", target.id, str(target.endpoint)), Holder("acm", "arn:aws:acm:x", "arn:aws:acm:x"))
+        event = AlertEvent(
+            f"{team}:{'a' * 64}:expiring:7",
+            EventType.EXPIRING,
+            Severity.CRITICAL,
+            "expires in 5 days",
+            7,
+            findings=report.findings,
+            holders=holders,
+        )
+        managed = AlertSubject(
+            "cert_1",
+            team,
+            managed=ManagedCertificate(
+                Source.ACM,
+                "arn:aws:acm:x",
+                "eu-west-1",
+                "x.example.com",
+                ("x.example.com",),
+                "IMPORTED",
+                "ISSUED",
+                now - timedelta(days=80),
+                now + timedelta(days=5),
+                "RSA_2048",
+                in_use_by=("arn:elb",),
+            ),
+        )
+        notes = [
+            Notification.of(event, AlertSubject.of_target(target), Observation.of(report), now),
+            Notification.of(replace(event, key=f"{team}:b:expired"), managed, Observation.of(report), now),
+        ]
+        assert [store.record_notification(n) for n in notes] == [True, True]
+        assert not store.record_notification(notes[0]), "once per key"
+
+        pending = [n for n in store.pending_notifications() if n.team == team]
+        assert sorted(pending, key=lambda n: n.key) == sorted(notes, key=lambda n: n.key)
+        store.mark_published(notes[0])
+        assert [n.key for n in store.pending_notifications() if n.team == team] == [notes[1].key]
 
 
 def _sighting(fingerprint: str, first_seen: datetime) -> Sighting:

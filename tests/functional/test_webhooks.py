@@ -14,9 +14,8 @@ import json
 import logging
 import socket
 import ssl
-import threading
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,7 +44,7 @@ from chalicelib.services.webhooks import (
 from lab.certs import make_cert
 from lab.servers import server_context
 from tests.support.events import event_data
-from tests.support.fakes import InMemoryDeliveryLog, InMemoryDestinations
+from tests.support.fakes import InMemoryDeliveryLog, InMemoryDestinations, RecordingWebhookPoster
 from tests.support.net import closed_port, no_dns
 from tests.support.pki import Pki
 from tests.support.webhooks import Receiver, Sleeps
@@ -402,32 +401,15 @@ def test_the_stored_json_round_trips() -> None:
 # --- the relay ---------------------------------------------------------------------------------------------
 
 
-class RecordingPoster(WebhookPoster):
-    """The webhook adapter with its HTTP part recorded instead of sent: each event rendered in its
-    destination's format and signed as for real; ``failing`` destinations raise instead."""
-
-    def __init__(self, clock: Callable[[], datetime]) -> None:
-        super().__init__(lambda *_, **__: [], AddressPolicy(), clock=clock)
-        self.sent: list[tuple[str, bytes, dict[str, str]]] = []
-        self.failing: set[str] = set()
-        self._lock = threading.Lock()
-
-    def post(self, url: WebhookUrl, body: bytes, headers: Any, *, who: str) -> None:
-        if who in self.failing:
-            raise WebhookError(f"webhook {who} ({url.shown}) did not take the event")
-        with self._lock:
-            self.sent.append((who, body, dict(headers())))
-
-
 def _event(type: str = "certificate.expiring", severity: str = "critical", team: str = "web") -> str:
     key = f"tg_0000000000aa1b2c3d4e:{'ab' * 32}:{'expiring:7' if type.endswith('expiring') else 'x'}"
     return json.dumps(event_data(type, key, severity, team=team))
 
 
 @contextlib.contextmanager
-def relay_of(*destinations: Destination) -> Iterator[tuple[WebhookRelay, RecordingPoster, InMemoryDeliveryLog]]:
+def relay_of(*destinations: Destination) -> Iterator[tuple[WebhookRelay, RecordingWebhookPoster, InMemoryDeliveryLog]]:
     at = datetime(2026, 11, 27, 12, tzinfo=UTC)
-    recorder, log = RecordingPoster(lambda: at), InMemoryDeliveryLog()
+    recorder, log = RecordingWebhookPoster(lambda: at), InMemoryDeliveryLog()
     yield WebhookRelay(InMemoryDestinations(destinations), log, recorder, lambda: at), recorder, log
 
 
@@ -485,7 +467,7 @@ def test_an_unexpected_error_gives_the_claim_back_and_costs_no_other_destination
         def explode(url: WebhookUrl, body: bytes, headers: Any, *, who: str) -> None:
             if who == broken.id:
                 raise KeyError("s3cret")
-            RecordingPoster.post(recorder, url, body, headers, who=who)
+            RecordingWebhookPoster.post(recorder, url, body, headers, who=who)
 
         recorder.post = explode  # type: ignore[method-assign]
         with pytest.raises(WebhookError, match=f"{broken.id} ") as failed:

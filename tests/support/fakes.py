@@ -10,12 +10,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.dynamo import codec
-from chalicelib.domain.alerts import AlertState, Notification
+from chalicelib.adapters.webhook import WebhookPoster
+from chalicelib.domain.addresses import AddressPolicy
+from chalicelib.domain.alerts import AlertState, Holder, Notification
 from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.inventory import Assessment
 from chalicelib.domain.models import TargetReport
@@ -28,9 +30,10 @@ from chalicelib.domain.targets import (
     decode_cursor,
     encode_cursor,
 )
+from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import TokenRecord
-from chalicelib.domain.webhooks import Claim, Destination
-from chalicelib.errors import DuplicateTargetError, InvalidRequestError, NotFoundError, PublishError
+from chalicelib.domain.webhooks import Claim, Destination, WebhookUrl
+from chalicelib.errors import DuplicateTargetError, InvalidRequestError, NotFoundError, PublishError, WebhookError
 from chalicelib.presentation.event_shapes import EventDocument
 from chalicelib.presentation.events import slack_message
 from chalicelib.services.store import apply_changes
@@ -50,6 +53,8 @@ class InMemoryStore:
         self._outbox: dict[str, tuple[Notification, bool]] = {}  # key -> (notification, published)
         self._managed: dict[str, Assessment] = {}
         self._history: dict[tuple[str, str], dict[str, Sighting]] = {}
+        self._holders: dict[tuple[str, str], tuple[set[Holder], set[Holder]]] = {}  # (serving, moved on)
+        self._team_settings: dict[str, TeamSettings] = {}
 
     def create_target(self, target: Target) -> None:
         with self._lock:
@@ -90,8 +95,39 @@ class InMemoryStore:
             self._results.pop((team, target_id), None)
             self._alert_states.pop((team, target_id), None)
             self._history.pop((team, target_id), None)
-            for key in [k for k, (n, _) in self._outbox.items() if (n.team, n.target_id) == (team, target_id)]:
+            for key in [k for k, (n, _) in self._outbox.items() if n.team == team and k.startswith(f"{target_id}:")]:
                 del self._outbox[key]
+        holder = Holder("endpoint", target_id, str(target.endpoint))
+        for brief in target.latest.certificates if target.latest is not None else ():
+            self.leave_certificate(team, brief.fingerprint_sha256, holder)
+
+    def certificate_holders(self, team: str, fingerprint: str) -> frozenset[Holder]:
+        with self._lock:
+            serving, _ = self._holders.get((team, fingerprint), (set(), set()))
+            return frozenset(serving)
+
+    def join_certificate(self, team: str, fingerprint: str, holder: Holder) -> None:
+        with self._lock:
+            self._holders.setdefault((team, fingerprint), (set(), set()))[0].add(holder)
+
+    def leave_certificate(
+        self, team: str, fingerprint: str, holder: Holder
+    ) -> tuple[frozenset[Holder], frozenset[Holder]]:
+        with self._lock:
+            serving, moved = self._holders.setdefault((team, fingerprint), (set(), set()))
+            serving.discard(holder)
+            moved.add(holder)
+            if not serving:
+                del self._holders[(team, fingerprint)]
+            return frozenset(serving), frozenset(moved)
+
+    def team_settings(self, team: str) -> TeamSettings:
+        with self._lock:
+            return self._team_settings.get(team, TeamSettings())
+
+    def put_team_settings(self, team: str, settings: TeamSettings) -> None:
+        with self._lock:
+            self._team_settings[team] = settings
 
     def save_result(
         self,
@@ -265,6 +301,23 @@ class RecordingSlack:
     def post_event(self, document: EventDocument) -> bool:
         self.posted.append(slack_message(document))
         return True
+
+
+class RecordingWebhookPoster(WebhookPoster):
+    """The webhook adapter with its HTTP part recorded instead of sent: each event rendered in its
+    destination's format and signed as for real; ``failing`` destinations raise instead."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        super().__init__(lambda *_, **__: [], AddressPolicy(), clock=clock)
+        self.sent: list[tuple[str, bytes, dict[str, str]]] = []
+        self.failing: set[str] = set()
+        self._lock = threading.Lock()
+
+    def post(self, url: WebhookUrl, body: bytes, headers: Any, *, who: str) -> None:
+        if who in self.failing:
+            raise WebhookError(f"webhook {who} ({url.shown}) did not take the event")
+        with self._lock:
+            self.sent.append((who, body, dict(headers())))
 
 
 class InMemoryDestinations:

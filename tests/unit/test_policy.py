@@ -47,6 +47,7 @@ MODULE_SERVICES: dict[str, tuple[str, ...]] = {
             "alerts",
             "outbox",
             "history",
+            "holders",
             "deliveries",
             "inventory",
             "tokens",

@@ -7,8 +7,10 @@ The table is declared in infra/template.yaml. Keys (``pk`` / ``sk``), one module
 ``TEAM#<team>``   ``R#<target id>``         the latest full check report (JSON)          targets.py
 ``TEAM#<team>``   ``U#<endpoint key>``      uniqueness of host/port/protocol/SNI         targets.py
 ``TEAM#<team>``   ``A#<target id>``         what has been announced for the target       alerts.py
-``TEAM#<team>``   ``E#<id>#<event key>``    a notification (the outbox; once per key)    outbox.py
+``TEAM#<team>``   ``E#<event key>``         a notification (the outbox; once per key)    outbox.py
 ``TEAM#<team>``   ``H#<id>#<fingerprint>``  a certificate the target served, first seen  history.py
+``TEAM#<team>``   ``C#<fingerprint>``       the endpoints that serve a certificate now   holders.py
+``TEAM#<team>``   ``S#team``                the team's settings                          holders.py
 ``WEBHOOK#<id>``  ``D#<event key>``         a webhook delivery: claimed, then delivered  deliveries.py
 ``INVENTORY``     ``<ARN>``                 a certificate held in ACM/IAM, as assessed   inventory.py
 ``TOKEN``         ``<token id>``            an API token's hash and team                 tokens.py
@@ -29,6 +31,7 @@ from __future__ import annotations
 from chalicelib.adapters.dynamo.alerts import AlertItems
 from chalicelib.adapters.dynamo.codec import DUE_SHARDS
 from chalicelib.adapters.dynamo.history import HistoryItems
+from chalicelib.adapters.dynamo.holders import HolderItems
 from chalicelib.adapters.dynamo.inventory import InventoryItems
 from chalicelib.adapters.dynamo.outbox import OUTBOX_INDEX, OutboxItems
 from chalicelib.adapters.dynamo.targets import DUE_INDEX, TargetItems
@@ -37,5 +40,5 @@ from chalicelib.adapters.dynamo.tokens import TokenItems
 __all__ = ["DUE_INDEX", "DUE_SHARDS", "OUTBOX_INDEX", "DynamoStore"]
 
 
-class DynamoStore(TargetItems, AlertItems, OutboxItems, HistoryItems, InventoryItems, TokenItems):
+class DynamoStore(TargetItems, AlertItems, OutboxItems, HistoryItems, HolderItems, InventoryItems, TokenItems):
     """A TargetStore on one DynamoDB table; takes a boto3 DynamoDB client and the table's name."""

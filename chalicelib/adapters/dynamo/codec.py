@@ -15,7 +15,15 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from chalicelib.domain.alerts import AlertEvent, AlertState, AlertSubject, EventType, Notification, Observation
+from chalicelib.domain.alerts import (
+    AlertEvent,
+    AlertState,
+    AlertSubject,
+    EventType,
+    Holder,
+    Notification,
+    Observation,
+)
 from chalicelib.domain.cadence import Cadence, Renewal, Sighting
 from chalicelib.domain.inventory import ManagedCertificate, Source
 from chalicelib.domain.models import (
@@ -31,6 +39,7 @@ from chalicelib.domain.models import (
     TargetReport,
 )
 from chalicelib.domain.targets import CertificateBrief, ResultSummary, Target, TargetSpec, legacy_endpoint_key
+from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import TokenRecord
 from chalicelib.errors import StoreError
 
@@ -87,11 +96,13 @@ TARGET = "T#"  # a target, with its latest result summary
 RESULT = "R#"  # the latest check's full report
 UNIQUE = "U#"  # then the endpoint's key (host, port, protocol, SNI): unique within the team
 ALERTS = "A#"  # what has been announced about the target
-OUTBOX = "E#"  # then the target id, "#" and the event key: a notification
+OUTBOX = "E#"  # then the event key (an endpoint's own start with its id): a notification
 # A webhook destination's partition (then its id), and what it holds (then the event's key).
 WEBHOOK = "WEBHOOK#"
 DELIVERY = "D#"  # a delivery of one event to the destination: claimed, then delivered
 HISTORY = "H#"  # then the target id, "#" and a certificate's fingerprint: when it was first served
+CERTIFICATE = "C#"  # then a certificate's fingerprint: which endpoints of the team serve it
+SETTINGS = "S#team"  # the team's settings
 
 
 def due_shard(target_id: str) -> str:
@@ -461,7 +472,7 @@ def notification_record(note: Notification) -> dict[str, Any]:
         "created_at": ts(note.created_at),
         "event": _fields(event)
         | {"type": event.type.value, "severity": event.severity.value}
-        | {"findings": [_finding_record(f) for f in event.findings]},
+        | {"findings": [_finding_record(f) for f in event.findings], "holders": [h.encode() for h in event.holders]},
         "subject": _fields(subject)
         | {
             "alert_days": None if subject.alert_days is None else list(subject.alert_days),
@@ -496,6 +507,7 @@ def notification(data: dict[str, Any]) -> Notification:
             threshold_days=event["threshold_days"],
             previous_fingerprint=event["previous_fingerprint"],
             findings=tuple(_finding(f) for f in event["findings"]),
+            holders=tuple(Holder.decode(h) for h in event["holders"]),
         ),
         subject=AlertSubject(
             id=subject["id"],
@@ -556,3 +568,20 @@ def token(item: dict[str, Any]) -> TokenRecord:
         created_at=parse_ts(item["created_at"]),
         name=item.get("name", ""),
     )
+
+
+# --- certificates' holders and the team's settings ----------------------------------------------------
+
+
+def holders(members: object) -> frozenset[Holder]:
+    """A stored string set of holders (absent when empty: DynamoDB keeps no empty set)."""
+    return frozenset(Holder.decode(str(m)) for m in members or ())  # type: ignore[attr-defined]
+
+
+def team_settings_item(settings: TeamSettings) -> dict[str, Any]:
+    return _fields(settings)
+
+
+def team_settings(item: dict[str, Any]) -> TeamSettings:
+    defaults = TeamSettings()
+    return TeamSettings(group_by_certificate=bool(item.get("group_by_certificate", defaults.group_by_certificate)))

@@ -17,7 +17,7 @@ PENDING = "pending"
 
 
 class OutboxItems(Table):
-    """Notifications (``E#<target id>#<event key>``); the sparse ``outbox`` index holds the pending ones."""
+    """Notifications (``E#<event key>``); the sparse ``outbox`` index holds the pending ones."""
 
     def record_notification(self, notification: Notification) -> bool:
         item = {
@@ -62,4 +62,6 @@ class OutboxItems(Table):
 
 
 def _sort_key(notification: Notification) -> str:
-    return f"{codec.OUTBOX}{notification.target_id}#{notification.key}"
+    # By the event's key alone: a certificate's event that several endpoints of the team decide is
+    # one item, so it is recorded (and published) once. An endpoint's own keys start with its id.
+    return f"{codec.OUTBOX}{notification.key}"

@@ -11,7 +11,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.dynamo import codec
-from chalicelib.adapters.dynamo.table import Table, cancelled_by_condition, condition_failed, translate
+from chalicelib.adapters.dynamo.holders import HolderItems
+from chalicelib.adapters.dynamo.table import cancelled_by_condition, condition_failed, translate
+from chalicelib.domain.alerts import Holder
 from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.models import TargetReport
 from chalicelib.domain.targets import (
@@ -29,7 +31,7 @@ from chalicelib.errors import DuplicateTargetError, InvalidRequestError, NotFoun
 DUE_INDEX = "due"
 
 
-class TargetItems(Table):
+class TargetItems(HolderItems):
     """Targets (``T#``), the uniqueness of their endpoints (``U#``) and their latest results (``R#``)."""
 
     def create_target(self, target: Target) -> None:
@@ -154,10 +156,15 @@ class TargetItems(Table):
                 raise NotFoundError(f"no target {target_id}") from exc
             raise translate(exc) from exc
         # What was announced about it: its notifications, then its alert state; and its certificate history.
-        self._delete_prefixed(partition, f"{codec.OUTBOX}{target_id}#")
+        self._delete_prefixed(partition, f"{codec.OUTBOX}{target_id}:")
         self._delete_prefixed(partition, f"{codec.HISTORY}{target_id}#")
         key = {"pk": partition, "sk": codec.ALERTS + target_id}
         self._call("delete_item", TableName=self._table, Key=codec.dump(key))
+        # And its place among the holders of what it served (the team's certificate events name them).
+        target = codec.target(item)
+        holder = Holder("endpoint", target_id, str(target.endpoint))
+        for brief in target.latest.certificates if target.latest is not None else ():
+            self.leave_certificate(team, brief.fingerprint_sha256, holder)
 
     def _delete_prefixed(self, partition: str, prefix: str) -> None:
         found = self._query(
