@@ -28,7 +28,7 @@ from chalicelib.domain.alerts import (
     thresholds_for,
 )
 from chalicelib.domain.clock import utc_now
-from chalicelib.domain.inventory import InventoryQuery, InventoryRow, Source
+from chalicelib.domain.inventory import InventoryQuery, InventoryRow, RowStatus, Source
 from chalicelib.domain.models import (
     CertificateInfo,
     CheckResult,
@@ -249,7 +249,7 @@ def inventory_list(args: argparse.Namespace) -> int:
     now = services_.clock()
     query = InventoryQuery(
         source=Source(args.source) if args.source else None,
-        status=Status(args.status) if args.status else None,
+        status=RowStatus(args.status) if args.status else None,
         expiring_before=None if args.expiring_within_days is None else now + timedelta(days=args.expiring_within_days),
         issuer=args.issuer,
     )

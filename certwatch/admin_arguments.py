@@ -16,6 +16,7 @@ from certwatch.handlers import handler
 SEVERITIES = ["info", "warning", "critical"]  # the least severe first: Severity
 SOURCES = ["endpoint", "acm", "iam"]  # inventory.Source
 STATUSES = ["ok", "warning", "critical", "error"]  # models.Status
+ROW_STATUSES = [*STATUSES, "pending"]  # inventory.RowStatus
 FORMATS = ["generic", "pagerduty", "teams"]  # webhooks.Format
 EVENT_TYPES = [  # alerts.EventType
     "certificate.expiring",
@@ -171,7 +172,11 @@ examples:
     )
     inventory.add_argument("--team", help="include this team's endpoint certificates")
     inventory.add_argument("--source", choices=SOURCES, help="only this source")
-    inventory.add_argument("--status", choices=STATUSES, help="only this status")
+    inventory.add_argument(
+        "--status",
+        choices=ROW_STATUSES,
+        help="only this status (error: an endpoint that never answered; pending: not checked yet)",
+    )
     inventory.add_argument(
         "--expiring-within-days", type=_within_days, metavar="N", help="only certificates expiring within N days"
     )

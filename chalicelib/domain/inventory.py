@@ -1,11 +1,13 @@
 """The certificate inventory's domain: certificates the account holds (ACM, IAM), what is wrong with
-them, and one row per certificate across endpoints, ACM and IAM. Pure: takes ``now``.
+them, and one row per certificate across endpoints, ACM and IAM (and one per endpoint that served
+none), each with one status. Pure: takes ``now``.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,10 +20,11 @@ from chalicelib.domain.models import (
     FindingCode,
     Protocol,
     Severity,
-    Status,
     days_until,
     status_for,
+    worst_status,
 )
+from chalicelib.domain.targets import Target
 
 # ACM renews what it issued when it is in use and validation still works; nobody renews the rest.
 AUTO_RENEWED_TYPES = {"AMAZON_ISSUED", "PRIVATE"}
@@ -197,21 +200,57 @@ def leaf_info(cert: ManagedCertificate) -> CertificateInfo:
     )
 
 
+class RowStatus(enum.StrEnum):
+    """An inventory row's status: its latest verdict (a check's ``Status``), or pending before the first.
+
+    A certificate's row has the worst verdict of the endpoints serving it. An endpoint that served
+    no certificate is a row of its own: ``error`` when it never answered, ``pending`` before its
+    first check. The API, ``certwatch inventory`` and the page all read these words.
+    """
+
+    OK = "ok"
+    WARNING = "warning"
+    CRITICAL = "critical"
+    ERROR = "error"
+    PENDING = "pending"
+
+
+class RowKind(enum.StrEnum):
+    """What an inventory row stands for."""
+
+    CERTIFICATE = "certificate"  # served by endpoints (one row per fingerprint) or held in ACM/IAM (per ARN)
+    ENDPOINT = "endpoint"  # a registered endpoint that served no certificate: unreachable, or not checked yet
+
+
 @dataclass(frozen=True, slots=True)
 class InventoryQuery:
     """What the inventory view narrows to."""
 
     source: Source | None = None
-    status: Status | None = None
+    status: str | None = None  # a RowStatus value (a check's Status names the same words)
     expiring_before: datetime | None = None
     issuer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class InventoryRow:
-    """One certificate in the one inventory: where it is used, where it comes from, and its verdict."""
+class EndpointUse:
+    """A registered endpoint in an inventory row, as its latest check left it."""
 
-    id: str  # fingerprint (endpoint certificates) or ARN (ACM/IAM)
+    target_id: str
+    target: str
+    status: RowStatus
+    codes: tuple[str, ...]
+    checked_at: datetime | None  # None before the first check
+    next_check_at: datetime | None  # None while paused
+    paused: bool
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryRow:
+    """One certificate in the one inventory (or an endpoint that served none): where it is used, its verdict."""
+
+    id: str  # fingerprint (endpoint certificates), ARN (ACM/IAM) or target id (an endpoint without a certificate)
     source: Source
     subject: str
     sans: tuple[str, ...]
@@ -219,11 +258,93 @@ class InventoryRow:
     key: str
     not_after: datetime | None
     days_left: int | None
-    status: str
+    status: RowStatus
     codes: tuple[str, ...]
     used_by: tuple[str, ...] = field(default=())
     region: str | None = None
     team: str | None = None
+    kind: RowKind = RowKind.CERTIFICATE
+    checked_at: datetime | None = None  # the latest check of an endpoint serving it
+    next_check_at: datetime | None = None  # the soonest next check of an endpoint serving it
+    endpoints: tuple[EndpointUse, ...] = ()
+
+
+def endpoint_rows(targets: Iterable[Target], team: str, now: datetime) -> list[InventoryRow]:
+    """The team's endpoints in the inventory: one row per certificate served, naming every endpoint that
+    serves it, and one row per endpoint that served none (never answered, or not checked yet)."""
+    serving: dict[str, list[Target]] = {}
+    rows: list[InventoryRow] = []
+    for target in targets:
+        latest = target.latest
+        briefs = latest.certificates if latest is not None else ()
+        for brief in briefs:
+            serving.setdefault(brief.fingerprint_sha256, []).append(target)
+        if not briefs:
+            rows.append(_endpoint_row(target, team))
+    for fingerprint, served_by in serving.items():
+        rows.append(_certificate_row(fingerprint, served_by, team, now))
+    return rows
+
+
+def _use(target: Target) -> EndpointUse:
+    latest = target.latest
+    return EndpointUse(
+        target_id=target.id,
+        target=str(target.endpoint),
+        status=RowStatus.PENDING if latest is None else RowStatus(latest.status.value),
+        codes=() if latest is None else latest.codes,
+        checked_at=None if latest is None else latest.checked_at,
+        next_check_at=None if target.paused else target.next_check_at,
+        paused=target.paused,
+        labels=dict(target.spec.labels),
+    )
+
+
+def _endpoint_row(target: Target, team: str) -> InventoryRow:
+    use = _use(target)
+    return InventoryRow(
+        id=target.id,
+        source=Source.ENDPOINT,
+        subject="",
+        sans=(),
+        issuer="",
+        key="",
+        not_after=None,
+        days_left=None,
+        status=use.status,
+        codes=use.codes,
+        used_by=(use.target,),
+        team=team,
+        kind=RowKind.ENDPOINT,
+        checked_at=use.checked_at,
+        next_check_at=use.next_check_at,
+        endpoints=(use,),
+    )
+
+
+def _certificate_row(fingerprint: str, served_by: list[Target], team: str, now: datetime) -> InventoryRow:
+    uses = tuple(_use(target) for target in served_by)
+    summaries = [target.latest for target in served_by if target.latest is not None]
+    brief = next(b for b in summaries[0].certificates if b.fingerprint_sha256 == fingerprint)
+    checked = [use.checked_at for use in uses if use.checked_at is not None]
+    upcoming = [use.next_check_at for use in uses if use.next_check_at is not None]
+    return InventoryRow(
+        id=fingerprint,
+        source=Source.ENDPOINT,
+        subject=brief.subject,
+        sans=brief.sans,
+        issuer=brief.issuer,
+        key=brief.key,
+        not_after=brief.not_after,
+        days_left=days_until(brief.not_after, now),
+        status=RowStatus(worst_status([s.status for s in summaries]).value),
+        codes=tuple(dict.fromkeys(code for s in summaries for code in s.codes)),
+        used_by=tuple(use.target for use in uses),
+        team=team,
+        checked_at=max(checked, default=None),
+        next_check_at=min(upcoming, default=None),
+        endpoints=uses,
+    )
 
 
 def assessment_to_dict(assessment: Assessment) -> dict[str, object]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from datetime import UTC
 from typing import Any
 
 from chalicelib.domain.cadence import Readiness
@@ -175,6 +176,7 @@ def health_to_dict(version: str) -> dict[str, Any]:
 def _inventory_row(row: InventoryRow) -> shapes.InventoryRow:
     return shapes.InventoryRow(
         id=row.id,
+        kind=row.kind,
         source=row.source,
         subject=row.subject,
         sans=row.sans,
@@ -187,6 +189,21 @@ def _inventory_row(row: InventoryRow) -> shapes.InventoryRow:
         used_by=row.used_by,
         region=row.region,
         team=row.team,
+        checked_at=row.checked_at,
+        next_check_at=row.next_check_at,
+        endpoints=tuple(
+            shapes.InventoryEndpoint(
+                target_id=use.target_id,
+                target=use.target,
+                status=use.status,
+                codes=use.codes,
+                checked_at=use.checked_at,
+                next_check_at=use.next_check_at,
+                paused=use.paused,
+                labels=dict(use.labels),
+            )
+            for use in row.endpoints
+        ),
     )
 
 
@@ -207,18 +224,30 @@ def certificate_page_to_dict(
     return dict(to_json(document))
 
 
-INVENTORY_COLUMNS = ("SOURCE", "SUBJECT", "ISSUER", "KEY", "EXPIRES", "DAYS", "STATUS", "FINDINGS", "USED BY")
+INVENTORY_COLUMNS = (
+    "SOURCE",
+    "SUBJECT",
+    "ISSUER",
+    "KEY",
+    "EXPIRES",
+    "DAYS",
+    "STATUS",
+    "CHECKED",
+    "FINDINGS",
+    "USED BY",
+)
 
 
 def inventory_cells(row: InventoryRow) -> tuple[str, ...]:
     return (
         row.source.value,
-        short_name(row.subject),
+        short_name(row.subject) or "-",
         short_name(row.issuer)[:40] if row.issuer else "-",
-        row.key,
+        row.key or "-",
         f"{row.not_after:%Y-%m-%d}" if row.not_after else "-",
         "-" if row.days_left is None else str(row.days_left),
-        row.status,
+        row.status.value,
+        f"{row.checked_at.astimezone(UTC):%Y-%m-%dT%H:%MZ}" if row.checked_at else "-",
         ",".join(row.codes) or "-",
         ", ".join(row.used_by) or "-",
     )
@@ -245,6 +274,9 @@ def inventory_csv(rows: Sequence[InventoryRow]) -> str:
             "used_by",
             "region",
             "team",
+            "kind",
+            "checked_at",
+            "next_check_at",
         ]
     )
     for row in rows:
@@ -257,11 +289,14 @@ def inventory_csv(rows: Sequence[InventoryRow]) -> str:
                 row.key,
                 iso(row.not_after) or "",
                 "" if row.days_left is None else row.days_left,
-                row.status,
+                row.status.value,
                 " ".join(row.codes),
                 " ".join(row.used_by),
                 row.region or "",
                 row.team or "",
+                row.kind.value,
+                iso(row.checked_at) or "",
+                iso(row.next_check_at) or "",
             ]
         )
     return out.getvalue()

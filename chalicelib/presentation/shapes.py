@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
-from chalicelib.domain.inventory import Source
+from chalicelib.domain.inventory import RowKind, RowStatus, Source
 from chalicelib.domain.models import CheckPolicy, FindingCode, Protocol, Status
 from chalicelib.domain.targets import BULK_OUTCOMES, DEFAULT_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
 from chalicelib.domain.tokens import TEAM_NAME
@@ -339,10 +339,29 @@ class BulkOutcomes:
 
 
 @dataclass(frozen=True, slots=True)
-class InventoryRow:
-    """One certificate certwatch knows: where it comes from, where it is used, and its verdict."""
+class InventoryEndpoint:
+    """A registered endpoint serving an inventory row's certificate, as its latest check left it."""
 
-    id: Annotated[str, Doc("SHA-256 fingerprint, or the ACM/IAM ARN")]
+    target_id: str
+    target: str
+    status: RowStatus
+    codes: tuple[str, ...]
+    checked_at: Annotated[datetime | None, Doc("null before its first check")]
+    next_check_at: Annotated[datetime | None, Doc("null while paused")]
+    paused: bool
+    labels: Labels
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryRow:
+    """One certificate certwatch knows (or an endpoint that served none): where it comes from, where it is used,
+    and its verdict."""
+
+    id: Annotated[str, Doc("SHA-256 fingerprint, the ACM/IAM ARN, or the target id of an endpoint without one")]
+    kind: Annotated[
+        RowKind,
+        Doc("certificate; endpoint for a registered endpoint that served no certificate (unreachable, not checked)"),
+    ]
     source: Source
     subject: str
     sans: tuple[str, ...]
@@ -350,11 +369,17 @@ class InventoryRow:
     key: str
     not_after: datetime | None
     days_left: int | None
-    status: StatusText
+    status: Annotated[
+        RowStatus,
+        Doc("The worst verdict of the endpoints serving it; error: never answered; pending: not checked yet"),
+    ]
     codes: tuple[str, ...]
     used_by: tuple[str, ...]
     region: str | None
     team: str | None
+    checked_at: Annotated[datetime | None, Doc("The latest check of an endpoint serving it (null for ACM/IAM)")]
+    next_check_at: Annotated[datetime | None, Doc("The soonest next check of an endpoint serving it")]
+    endpoints: Annotated[tuple[InventoryEndpoint, ...], Doc("The registered endpoints serving it")]
 
 
 @dataclass(frozen=True, slots=True)

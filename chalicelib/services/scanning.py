@@ -23,11 +23,13 @@ from chalicelib.domain.inventory import (
     InventoryRow,
     ManagedCertificate,
     ManagedPolicy,
+    RowStatus,
     Source,
     assess,
+    endpoint_rows,
 )
-from chalicelib.domain.models import Status, days_until, worst_status
-from chalicelib.domain.targets import TargetFilter, decode_cursor, encode_cursor
+from chalicelib.domain.models import days_until
+from chalicelib.domain.targets import Target, TargetFilter, decode_cursor, encode_cursor
 from chalicelib.domain.tokens import Principal
 from chalicelib.errors import CertwatchError, InvalidRequestError, PermissionDeniedError
 from chalicelib.services.alerting import Alerter
@@ -185,41 +187,16 @@ class InventoryService:
         return len(self._alerter.after_check(subject, assessment.observation()))
 
     def _endpoint_rows(self, team: str, now: datetime, endpoints: dict[str, str]) -> list[InventoryRow]:
-        by_fingerprint: dict[str, InventoryRow] = {}
+        targets: list[Target] = []
         cursor: str | None = None
         while True:
             page = self._store.list_targets(team, limit=500, cursor=cursor, where=TargetFilter())
-            for target in page.items:
-                endpoints[target.id] = str(target.endpoint)
-                latest = target.latest
-                if latest is None:
-                    continue
-                for brief in latest.certificates:
-                    known = by_fingerprint.get(brief.fingerprint_sha256)
-                    status = latest.status.value
-                    codes = latest.codes
-                    used_by: tuple[str, ...] = (str(target.endpoint),)
-                    if known is not None:
-                        status = worst_status([Status(known.status), latest.status]).value
-                        codes = tuple(dict.fromkeys(known.codes + latest.codes))
-                        used_by = known.used_by + used_by
-                    by_fingerprint[brief.fingerprint_sha256] = InventoryRow(
-                        id=brief.fingerprint_sha256,
-                        source=Source.ENDPOINT,
-                        subject=brief.subject,
-                        sans=brief.sans,
-                        issuer=brief.issuer,
-                        key=brief.key,
-                        not_after=brief.not_after,
-                        days_left=days_until(brief.not_after, now),
-                        status=status,
-                        codes=codes,
-                        used_by=used_by,
-                        team=team,
-                    )
+            targets += page.items
             if page.cursor is None:
-                return list(by_fingerprint.values())
+                break
             cursor = page.cursor
+        endpoints.update((target.id, str(target.endpoint)) for target in targets)
+        return endpoint_rows(targets, team, now)
 
 
 def managed_subject(assessment: Assessment, team: str) -> AlertSubject:
@@ -245,7 +222,7 @@ def managed_row(assessment: Assessment, now: datetime, team: str) -> InventoryRo
         key=cert.key_algorithm,
         not_after=cert.not_after,
         days_left=None if cert.not_after is None else days_until(cert.not_after, now),
-        status=assessment.status,
+        status=RowStatus(assessment.status),
         codes=tuple(f.code.value for f in assessment.findings),
         used_by=cert.in_use_by,
         region=cert.region,
@@ -256,7 +233,7 @@ def managed_row(assessment: Assessment, now: datetime, team: str) -> InventoryRo
 def _matches(row: InventoryRow, query: InventoryQuery) -> bool:
     if query.source is not None and row.source is not query.source:
         return False
-    if query.status is not None and row.status != query.status.value:
+    if query.status is not None and row.status != query.status:
         return False
     if query.expiring_before is not None and (row.not_after is None or row.not_after > query.expiring_before):
         return False

@@ -23,7 +23,7 @@ from certwatch.cli import BROKEN_PIPE
 from chalicelib.adapters.cloudformation import deploy_stack
 from chalicelib.adapters.dynamo import DynamoStore
 from chalicelib.domain.cadence import Sighting
-from chalicelib.domain.models import CheckResult, Endpoint, Status, TargetReport
+from chalicelib.domain.models import CheckResult, Endpoint, Finding, FindingCode, Severity, Status, TargetReport
 from chalicelib.domain.targets import ResultSummary, Target, TargetSpec, new_target_id
 from chalicelib.domain.tokens import authenticate
 from chalicelib.domain.x509info import describe
@@ -364,6 +364,47 @@ def test_the_local_inventory_shows_what_the_local_admin_sees_and_counts_its_scan
     assert table.returncode == 0, table.stderr
     assert "mine.cli.test" in table.stdout
     assert "add --team" not in table.stderr
+
+
+def test_the_inventory_lists_the_endpoints_that_never_answered_as_error_and_the_unchecked_as_pending(
+    moto_port: int,
+) -> None:
+    served = _store_checked_endpoint(moto_port, "statuses", "served.cli.test")
+    now = datetime.now(UTC)
+    endpoints = store(moto_port)
+    refused, waiting = (
+        Target(
+            new_target_id(),
+            "statuses",
+            TargetSpec(Endpoint(name, 443)),
+            created_at=now,
+            updated_at=now,
+            next_check_at=now,
+        )
+        for name in ("refused.cli.test", "waiting.cli.test")
+    )
+    for target in (refused, waiting):
+        endpoints.create_target(target)
+    failure = Finding(FindingCode.CONNECTION_FAILED, Severity.CRITICAL, "connection refused")
+    report = TargetReport(refused.endpoint, (CheckResult("192.0.2.2", Status.ERROR, now, findings=(failure,)),), now)
+    endpoints.save_result("statuses", refused.id, ResultSummary.of(report), report, now + timedelta(hours=6))
+
+    unreachable = certwatch(moto_port, "inventory", "--team", "statuses", "--status", "error", "--format", "json")
+    pending = certwatch(moto_port, "inventory", "--team", "statuses", "--status", "pending")
+
+    assert unreachable.returncode == 0, unreachable.stderr
+    (row,) = [json.loads(line) for line in unreachable.stdout.splitlines()]
+    assert (row["id"], row["kind"], row["status"], row["used_by"]) == (
+        refused.id,
+        "endpoint",
+        "error",
+        ["https://refused.cli.test:443"],
+    )
+    assert row["codes"] == ["CONNECTION_FAILED"]
+    assert pending.returncode == 0, pending.stderr
+    (line,) = [text for text in pending.stdout.splitlines() if text.startswith("endpoint ")]
+    assert line.split() == ["endpoint", "-", "-", "-", "-", "-", "pending", "-", "-", "https://waiting.cli.test:443"]
+    assert served not in pending.stdout + unreachable.stdout
 
 
 @pytest.fixture(scope="module")
