@@ -3,20 +3,26 @@
 Debian's chromium, driven by Playwright, does what a person does: a wrong token, then the right
 one; the demo endpoints and an ACM certificate in the table, the header and the timeline; a
 target registered through the form (and one the API refuses); a row opened with the keyboard;
-pause, resume, check now; the filters; the CSV download against GET /targets; a deletion with
+pause, resume, check now; the filters; the CSV download against GET /certificates; a deletion with
 its confirmation; a phone-width screen. Every request the page makes is recorded: none may go
 anywhere but the API. Screenshots land in build/screenshots/ for people to look at.
 
-One browser session, one stack: about half a minute on a quiet machine.
+Another stack holds the issue's case, three certificates behind seven targets (two endpoints serving
+one certificate, two another, two that never answer): the page counts certificates and endpoints
+apart, groups each certificate's endpoints under it, sorts by any column, filters by its count
+chips exactly as `certwatch inventory --status` does, opens a `#certificate=` link, and reads the
+API again every minute for as long as it is open (the page's clock is Playwright's, moved forward).
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import os
 import re
 import shutil
+import socket
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -27,9 +33,14 @@ import boto3
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from certwatch import cli
+from chalicelib.adapters.dynamo import DynamoStore
+from chalicelib.domain.models import Endpoint
+from chalicelib.domain.targets import Target, TargetSpec, new_target_id
 from chalicelib.domain.tokens import issue
 from chalicelib.presentation.events import page_url
 from lab.certs import make_cert
+from lab.servers import TlsServer
 from tests.support.api import Api, http_transport, serving_over_http
 from tests.support.cadence import BRISK, SLOW, renewing_endpoints
 from tests.support.localstack import Stack, free_ports, local_stack
@@ -166,9 +177,9 @@ def drive(page: Page, token: str, tmp_path: Path) -> None:
         expect(row(page, expiring)).to_contain_text("Critical")
         expect(row(page, expired)).to_contain_text("EXPIRED")
         expect(row(page, "imported.local.test")).to_contain_text("ACM")
-        expect(page.locator("#verdict")).to_have_text("Not safe: 2 certificates need attention now")
+        expect(page.locator("#verdict")).to_have_text("Not safe: 2 certificates need attention")
         expect(page.locator("#next-expiry")).to_contain_text(
-            f"Next expiry: {expiring} (Endpoint) in {soonest['latest']['days_left']} days"
+            f"Next expiry: localhost ({expiring}) in {soonest['latest']['days_left']} days"
         )
         expect(page.locator("#next-expiry")).to_contain_text("1 certificate already expired")
         assert page.locator("#inventory tbody tr").all_inner_texts()[0].startswith("✖ Critical")
@@ -258,7 +269,7 @@ def drive(page: Page, token: str, tmp_path: Path) -> None:
         page.get_by_role("button", name="Clear").click()
         expect(shown).to_have_count(4)
 
-        # The CSV download is the table, and the table is what GET /targets says.
+        # The CSV download is the table, and the table is what GET /certificates says.
         page.get_by_role("button", name="Refresh").click()
         expect(page.get_by_role("button", name="Refresh")).to_be_enabled()
         with page.expect_download() as download:
@@ -267,17 +278,24 @@ def drive(page: Page, token: str, tmp_path: Path) -> None:
         download.value.save_as(saved)
         with saved.open(newline="") as sheet:
             rows = {line["id"]: line for line in csv.DictReader(sheet)}
-        targets = stack.call("GET", "/targets")[1]["items"]
-        assert set(rows) == {item["id"] for item in targets} | {arn}
-        for item in targets:
-            line, latest = rows[item["id"]], item["latest"]
-            assert line["target"] == item["target"]
-            assert (line["source"], line["status"], line["paused"]) == ("endpoint", latest["status"], "false")
-            assert (line["days_left"], line["not_after"]) == (str(latest["days_left"]), latest["not_after"])
-            assert line["findings"] == " ".join(latest["codes"])
-            assert line["labels"] == ";".join(f"{k}={v}" for k, v in sorted(item["labels"].items()))
-        assert (rows[arn]["source"], rows[arn]["status"]) == ("acm", held_row["status"])
-        assert rows[arn]["days_left"] == str(held_row["days_left"])
+        listed = stack.call("GET", "/certificates")[1]["items"]
+        assert set(rows) == {item["id"] for item in listed}
+        assert arn in rows
+        for item in listed:
+            line = rows[item["id"]]
+            assert (line["kind"], line["source"], line["status"], line["paused"]) == (
+                item["kind"],
+                item["source"],
+                item["status"],
+                "false",
+            )
+            assert line["days_left"] == ("" if item["days_left"] is None else str(item["days_left"]))
+            assert (line["not_after"], line["checked_at"]) == (item["not_after"] or "", item["checked_at"] or "")
+            assert line["findings"] == " ".join(item["codes"])
+            assert line["used_by"] == " ".join(item["used_by"])
+            labels = sorted({f"{k}={v}" for use in item["endpoints"] for k, v in use["labels"].items()})
+            assert line["labels"] == ";".join(labels)
+        assert [rows[item["id"]]["name"] for item in listed if item["source"] == "endpoint"] == ["localhost"] * 3
         assert saved.name.startswith("certwatch-")
 
         # Delete, with a confirmation that can be declined.
@@ -404,4 +422,188 @@ def test_an_alerts_link_opens_the_page_on_its_target_once_the_token_is_given(pki
         assert missing.status == 404, missing
         page.evaluate("url => { location.href = url; }", page_url(base_url, gone, "web"))
         expect(dialog.locator("#detail-message")).to_have_text(missing.error["message"])
+    assert troubles == []
+
+
+def aws(port: int, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: a check of it is refused."""
+    with contextlib.closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def never_checked(stack: Stack, name: str) -> str:
+    """A paused target stored without a check, as a bulk import leaves one before its first: pending for good."""
+    now = datetime.now(UTC)
+    target = Target(
+        new_target_id(),
+        "local",
+        TargetSpec(Endpoint(name, 443)),
+        created_at=now,
+        updated_at=now,
+        next_check_at=now + timedelta(days=1),
+        paused=True,
+    )
+    DynamoStore(aws(stack.ports.aws, "dynamodb"), "certwatch-local").create_target(target)
+    return target.id
+
+
+def inventory_command(capsys: pytest.CaptureFixture[str], *argv: str) -> set[str]:
+    """``certwatch inventory --local --format json ARGV`` (in this process): the ids of its rows."""
+    capsys.readouterr()
+    status = cli.main(["inventory", "--local", "--format", "json", *argv])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    return {json.loads(line)["id"] for line in out.splitlines() if line.strip()}
+
+
+def shown_ids(page: Page) -> list[str]:
+    ids: list[str] = page.locator("#inventory tbody tr[data-id]").evaluate_all("rows => rows.map(r => r.dataset.id)")
+    return ids
+
+
+def test_three_certificates_behind_seven_targets_read_as_certificates_and_agree_with_the_inventory_command(
+    token: str, pki: Pki, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = datetime.now(UTC)
+
+    def leaf(name: str, days: float) -> Any:
+        return make_cert(name, sans=[name, "127.0.0.1"], issuer=pki.intermediate, not_after=now + timedelta(days=days))
+
+    soon, later, fine = leaf("soon.page.test", 3.5), leaf("later.page.test", 20.5), leaf("fine.page.test", 200.5)
+    troubles: list[str] = []
+    ports = free_ports()
+    with contextlib.ExitStack() as running:
+        servers = {
+            name: running.enter_context(TlsServer([issued, pki.intermediate]))
+            for name, issued in (
+                ("soon-1", soon),
+                ("soon-2", soon),
+                ("later", later),
+                ("fine-1", fine),
+                ("fine-2", fine),
+            )
+        }
+        served = {name: f"tls://127.0.0.1:{server.port}" for name, server in servers.items()}
+        unreachable = [f"tls://127.0.0.1:{closed_port()}" for _ in range(2)]
+        stack = running.enter_context(local_stack(ports, token))
+        page = running.enter_context(browser_page())
+        page.on("pageerror", lambda error: troubles.append(f"page error: {error}"))
+        page.on(
+            "console", lambda message: troubles.append(message.text) if trouble(message.type, message.text) else None
+        )
+        bundle = pki.root.pem.decode()
+        for target in [*served.values(), *unreachable]:
+            status, created = stack.call(
+                "POST", "/targets", {"target": target, "ca_bundle": bundle, "revocation": False, "ari": False}
+            )
+            assert status == 201, created
+        eventually("the seven targets checked", lambda: all_checked(stack, 7))
+        listed = {item["id"]: item for item in stack.call("GET", "/certificates")[1]["items"]}
+        ids = {
+            item["subject"].removeprefix("CN="): item["id"] for item in listed.values() if item["kind"] == "certificate"
+        }
+        assert set(ids) == {"soon.page.test", "later.page.test", "fine.page.test"}
+        bare = sorted(item_id for item_id, item in listed.items() if item["kind"] == "endpoint")
+        assert [listed[item_id]["status"] for item_id in bare] == ["error", "error"]
+
+        # The page's clock is Playwright's: it runs on its own, and the test moves it a minute ahead.
+        page.clock.install()
+        page.goto(f"{stack.url}/dashboard")
+        page.get_by_label("API token").fill(token)
+        page.get_by_role("button", name="Open").click()
+        expect(page.locator("#verdict")).to_have_text(
+            "Not safe: 2 certificates need attention, 2 endpoints unreachable"
+        )
+        chips = page.locator("#counts button.chip")
+        expect(chips).to_have_text(["1✖ Critical", "2? Error", "1▲ Warning", "1✔ OK"])
+        shown = page.locator("#shown")
+        expect(shown).to_have_text(
+            "Showing 3 of 3 certificates and 2 of 2 endpoints without one, sorted by days left, soonest expiry first."
+        )
+        expect(page.locator("#next-expiry")).to_contain_text("Next expiry: soon.page.test (2 endpoints) in 3 days")
+        assert shown_ids(page) == [*sorted(bare, key=lambda i: listed[i]["used_by"][0]), *ids.values()]
+
+        # One row per certificate; its endpoints open under it.
+        grouped = page.locator("#inventory tbody tr", has=page.get_by_role("button", name="soon.page.test", exact=True))
+        expect(grouped).to_contain_text("✖ Critical")
+        grouped.get_by_role("button", name="2 endpoints").click()
+        expect(grouped.get_by_role("button", name="2 endpoints")).to_have_attribute("aria-expanded", "true")
+        under = page.locator(f"#inventory tbody tr.sub[data-of='{ids['soon.page.test']}']")
+        expect(under).to_have_count(2)
+        expect(row(page, served["soon-1"])).to_contain_text("just now")
+        expect(row(page, served["later"])).to_contain_text("▲ Warning")  # one endpoint: named in the row itself
+        shot(page, "dashboard-certificates", full_page=True)
+        grouped.get_by_role("button", name="2 endpoints").click()
+        expect(under).to_have_count(0)
+
+        # Sorting: a header's button, by mouse or keyboard, says so in aria-sort.
+        header = page.locator("#inventory thead th")
+        page.get_by_role("button", name="Certificate", exact=True).click()
+        expect(header.nth(1)).to_have_attribute("aria-sort", "ascending")
+        expect(header.nth(2)).not_to_have_attribute("aria-sort", re.compile(".*"))
+        assert shown_ids(page)[:3] == [ids["fine.page.test"], ids["later.page.test"], ids["soon.page.test"]]
+        page.get_by_role("button", name="Certificate", exact=True).press("Enter")
+        expect(header.nth(1)).to_have_attribute("aria-sort", "descending")
+        assert shown_ids(page)[-3:] == [ids["soon.page.test"], ids["later.page.test"], ids["fine.page.test"]]
+        page.get_by_role("button", name="Status", exact=True).focus()
+        page.keyboard.press("Enter")
+        expect(header.nth(0)).to_have_attribute("aria-sort", "ascending")
+        assert [listed[i]["status"] for i in shown_ids(page)] == ["critical", "error", "error", "warning", "ok"]
+        expect(shown).to_contain_text("sorted by status, worst first.")
+
+        # A link to a certificate opens its row, its endpoints shown.
+        fingerprint = ids["soon.page.test"]
+        page.evaluate("hash => { location.hash = hash; }", f"certificate={fingerprint.upper()}")
+        linked = page.locator(f"#inventory tbody tr[data-id='{fingerprint}']")
+        expect(linked).to_have_attribute("aria-current", "true")
+        expect(linked.get_by_role("button", name="2 endpoints")).to_have_attribute("aria-expanded", "true")
+        expect(under).to_have_count(2)
+        expect(page.get_by_role("dialog")).to_be_hidden()
+
+        # The page reads the API again every minute, also after the first (it used to stop there).
+        updated = page.locator("#updated")
+        expect(updated).to_have_text(re.compile(r"^updated \d\d:\d\d:\d\d$"))
+        for minute, name in enumerate(["first.pending.test", "second.pending.test"], start=1):
+            before = updated.inner_text()
+            never_checked(stack, name)
+            page.clock.fast_forward(61_000)
+            expect(row(page, f"https://{name}:443")).to_contain_text("Not checked yet")
+            expect(updated).not_to_have_text(before)
+            expect(chips.last).to_have_text(f"{minute}… Not checked yet")
+        expect(page.locator("#verdict")).to_have_text(
+            "Not safe: 2 certificates need attention, 2 endpoints unreachable"
+        )
+        rows_now = stack.call("GET", "/certificates")[1]["items"]  # its pending rows checked against the OpenAPI too
+        assert sorted(item["status"] for item in rows_now if item["kind"] == "endpoint") == [
+            "error",
+            "error",
+            "pending",
+            "pending",
+        ]
+
+        # Each count chip shows exactly the rows `certwatch inventory --status` lists for the same team.
+        monkeypatch.setenv("CERTWATCH_LOCAL_AWS_PORT", str(ports.aws))
+        assert inventory_command(capsys) == set(shown_ids(page))
+        for word in ("critical", "error", "warning", "ok", "pending"):
+            chip = page.locator(f"#counts button[data-status='{word}']")
+            chip.click()
+            expect(chip).to_have_attribute("aria-pressed", "true")
+            expect(page.get_by_label("Status", exact=True)).to_have_value(word)
+            rows = set(shown_ids(page))
+            assert rows, word
+            assert inventory_command(capsys, "--status", word) == rows, word
+            chip.click()
+            expect(chip).to_have_attribute("aria-pressed", "false")
+        assert inventory_command(capsys, "--status", "error") == set(bare)
     assert troubles == []

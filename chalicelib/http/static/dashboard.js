@@ -12,9 +12,11 @@
   var WORDS = { critical: "Critical", error: "Error", warning: "Warning", ok: "OK", pending: "Not checked yet" };
   var MARKS = { critical: "\u2716", error: "?", warning: "\u25B2", ok: "\u2714", pending: "\u2026" };
   var SOURCES = { endpoint: "Endpoint", acm: "ACM", iam: "IAM" };
+  var REFRESH_MS = 60000;  // the page reads the API again every minute while it is open
+  var POLL_MS = 2000;  // and every two seconds while a new target waits for its first check
 
-  var state = { rows: [], targets: [], certificates: [], notes: [], readiness: null, team: "", pollUntil: 0, timer: null, shown: "",
-    linked: "", linkPending: false };
+  var state = { rows: [], notes: [], readiness: null, team: "", pollUntil: 0, timer: null, shown: "", read: "", reads: 0,
+    updated: null, failedAt: null, linked: null, linkPending: false, sort: { key: "days", dir: 1 }, expanded: {} };
 
   function $(id) { return document.getElementById(id); }
 
@@ -102,7 +104,7 @@
     });
   }
 
-  // --- the model: one row per certificate the team depends on ---------------------------------
+  // --- the model: the rows of GET /certificates, one per certificate and per endpoint without one --
 
   function shortName(name) {
     if (!name) return "";
@@ -114,93 +116,93 @@
     return Object.keys(labels || {}).sort().map(function (key) { return key + "=" + labels[key]; });
   }
 
-  function targetRow(target, issuers) {
-    var latest = target.latest;
+  function byName(a, b) { return a.name.localeCompare(b.name); }
+
+  function endpointOf(use) {
     return {
-      kind: "target",
-      id: target.id,
-      name: target.target,
-      source: "endpoint",
-      status: latest ? latest.status : "pending",
-      paused: Boolean(target.paused),
-      days_left: latest ? latest.days_left : null,
-      not_after: latest ? latest.not_after : null,
-      codes: latest ? latest.codes : [],
-      issuer: (issuers[target.target] || []).join(", "),
-      labels: labelText(target.labels),
-      used_by: [],
-      region: "",
-      checked_at: latest ? latest.checked_at : null,
-      target: target
+      id: use.target_id,
+      name: use.target,
+      status: use.status,
+      codes: use.codes || [],
+      checked_at: use.checked_at,
+      next_check_at: use.next_check_at,
+      paused: Boolean(use.paused),
+      labels: labelText(use.labels)
     };
   }
 
-  function managedRow(row) {
+  // The API says each row's status; the page only words and arranges it.
+  function toRow(item) {
+    var endpoints = (item.endpoints || []).map(endpointOf).sort(byName);
+    var labels = [];
+    endpoints.forEach(function (use) {
+      use.labels.forEach(function (label) { if (labels.indexOf(label) < 0) labels.push(label); });
+    });
+    var bare = item.kind === "endpoint";
     return {
-      kind: "managed",
-      id: row.id,
-      name: shortName(row.subject) || (row.sans || [])[0] || row.id,
-      source: row.source,
-      status: row.status,
-      paused: false,
-      days_left: row.days_left,
-      not_after: row.not_after,
-      codes: row.codes || [],
-      issuer: shortName(row.issuer),
-      labels: [],
-      used_by: row.used_by || [],
-      region: row.region || "",
-      checked_at: null,
-      certificate: row
+      kind: item.kind,
+      id: item.id,
+      name: bare ? (endpoints[0] ? endpoints[0].name : item.id) : shortName(item.subject) || (item.sans || [])[0] || item.id,
+      source: item.source,
+      status: item.status,
+      paused: endpoints.length > 0 && endpoints.every(function (use) { return use.paused; }),
+      days_left: item.days_left,
+      not_after: item.not_after,
+      codes: item.codes || [],
+      issuer: shortName(item.issuer),
+      labels: labels.sort(),
+      used_by: item.used_by || [],
+      region: item.region || "",
+      checked_at: item.checked_at,
+      next_check_at: item.next_check_at,
+      endpoints: endpoints,
+      item: item
     };
   }
 
-  function buildRows() {
-    var issuers = {};
-    state.certificates.forEach(function (row) {
-      if (row.source !== "endpoint") return;
-      (row.used_by || []).forEach(function (name) {
-        var known = issuers[name] || (issuers[name] = []);
-        var issuer = shortName(row.issuer);
-        if (issuer && known.indexOf(issuer) < 0) known.push(issuer);
-      });
-    });
-    var rows = state.targets.map(function (target) { return targetRow(target, issuers); });
-    state.certificates.forEach(function (row) { if (row.source !== "endpoint") rows.push(managedRow(row)); });
-    // Soonest expiry first; what has no date yet (not checked, unreachable) before everything.
-    rows.sort(function (a, b) {
-      var x = a.days_left === null || a.days_left === undefined ? -Infinity : a.days_left;
-      var y = b.days_left === null || b.days_left === undefined ? -Infinity : b.days_left;
-      return x === y ? a.name.localeCompare(b.name) : x - y;
-    });
-    state.rows = rows;
+  // Where a certificate is: the endpoint serving it, how many serve it, or ACM/IAM.
+  function whereIs(row) {
+    if (row.source !== "endpoint") return SOURCES[row.source] || row.source;
+    return row.endpoints.length === 1 ? row.endpoints[0].name : plural(row.endpoints.length, "endpoint");
   }
 
   // --- loading --------------------------------------------------------------------------------
 
   function load() {
-    var targets = { items: [], notes: [] };
+    var read = ++state.reads;
     var certificates = { items: [], notes: [] };
     $("refresh").disabled = true;
-    // Targets first: the certificates read after them include every result the targets show.
-    return everything("targets?limit=500", targets)
-      .then(function () { return everything("certificates?limit=500", certificates); })
+    return everything("certificates?limit=500", certificates)
       .then(function () {
-        state.targets = targets.items;
-        state.certificates = certificates.items;
+        if (read !== state.reads) return;  // a later read answers instead
+        // What did not change is not drawn again (only the table's "3 min ago" may have moved).
+        var answer = JSON.stringify([state.team, certificates]);
+        var same = answer === state.read && !$("app").hidden;
+        state.read = answer;
+        state.rows = certificates.items.map(toRow);
         state.notes = certificates.notes;
         state.readiness = certificates.readiness || null;
-        buildRows();
+        state.updated = new Date();
+        state.failedAt = null;
         show($("message"), "");
         $("login").hidden = true;
         $("app").hidden = false;
         $("session").hidden = false;
-        render();
-        schedule();
+        if (same) renderTable();
+        else render();
         if (state.linkPending) openLinked();
       })
-      .catch(failed)
-      .then(function () { $("refresh").disabled = false; });
+      .catch(function (error) {
+        if (read !== state.reads) return;
+        state.failedAt = new Date();
+        failed(error);
+      })
+      .then(function () {
+        if (read !== state.reads) return;
+        $("refresh").disabled = false;
+        renderUpdated();
+        schedule();
+      });
   }
 
   function failed(error) {
@@ -212,19 +214,39 @@
     }
   }
 
-  // While a target waits for its first check, look again every two seconds (for a minute at most).
+  // The next read: in REFRESH_MS for as long as the page is open (after a failed read too), sooner
+  // while a new target waits for its first check (every two seconds, for a minute at most).
   function schedule() {
     clearTimeout(state.timer);
-    var waiting = state.rows.some(function (row) { return row.status === "pending" && !row.paused; });
-    if (waiting && Date.now() < state.pollUntil) state.timer = setTimeout(load, 2000);
+    state.timer = null;
+    if (!sessionStorage.getItem(TOKEN_KEY)) return;  // signed out: nothing to read with
+    var waiting = Date.now() < state.pollUntil && state.rows.some(function (row) { return row.status === "pending" && !row.paused; });
+    state.timer = setTimeout(load, waiting ? POLL_MS : REFRESH_MS);
   }
 
   function watchForResults() {
     state.pollUntil = Date.now() + 60000;
   }
 
+  // A tab in the background may run its timers late: coming back, a stale page reads again at once.
+  function onVisible() {
+    if (document.hidden || $("app").hidden || !sessionStorage.getItem(TOKEN_KEY)) return;
+    if (!state.updated || Date.now() - state.updated.getTime() >= REFRESH_MS) load();
+  }
+
+  function clock(moment) { return moment.toTimeString().slice(0, 8); }  // "12:03:04", the reader's own time
+
+  function renderUpdated() {
+    var line = $("updated");
+    var text = state.updated ? "updated " + clock(state.updated) : "";
+    if (state.failedAt) text = "update failed at " + clock(state.failedAt) + (state.updated ? " (last updated " + clock(state.updated) + ")" : "");
+    line.textContent = text;
+    line.setAttribute("datetime", (state.failedAt || state.updated || new Date()).toISOString());
+  }
+
   function signedOut(why) {
     clearTimeout(state.timer);
+    state.timer = null;
     $("app").hidden = true;
     $("session").hidden = true;
     $("login").hidden = false;
@@ -251,33 +273,79 @@
 
   function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
 
+  // How long ago a check was, and how soon the next is: words that need no time zone.
+  function span(ms) {
+    var minutes = Math.floor(ms / 60000);
+    if (minutes < 60) return plural(minutes, "min");
+    var hours = Math.floor(minutes / 60);
+    return hours < 48 ? plural(hours, "hour") : plural(Math.floor(hours / 24), "day");
+  }
+
+  function ago(stamp) {
+    if (!stamp) return "\u2014";
+    var ms = Date.now() - Date.parse(stamp);
+    return ms < 60000 ? "just now" : span(ms) + " ago";
+  }
+
+  function until(stamp, paused) {
+    if (paused) return "paused";
+    if (!stamp) return "\u2014";
+    var ms = Date.parse(stamp) - Date.now();
+    return ms < 60000 ? "due now" : "in " + span(ms);
+  }
+
+  function moment(text, stamp) {
+    return stamp ? el("time", { datetime: stamp, title: stamp }, text) : text;
+  }
+
+  function needs(n) { return n === 1 ? "needs" : "need"; }
+
+  // The verdict counts certificates; endpoints that served none are counted apart.
   function renderSummary() {
     var counts = {};
     STATUSES.forEach(function (s) { counts[s] = 0; });
     state.rows.forEach(function (row) { counts[row.status] += 1; });
-    var team = state.team || (state.targets[0] && state.targets[0].team) || "";
+    var certificates = state.rows.filter(function (row) { return row.kind !== "endpoint"; });
+    var count = function (rows, statuses) { return rows.filter(function (row) { return statuses.indexOf(row.status) >= 0; }).length; };
+    var urgent = count(certificates, ["critical", "error"]);
+    var attention = urgent + count(certificates, ["warning"]);
+    var bare = state.rows.filter(function (row) { return row.kind === "endpoint"; });
+    var unreachable = count(bare, ["error"]);
+    var waiting = count(bare, ["pending"]);
+    var own = state.rows.filter(function (row) { return row.source === "endpoint"; })[0];
+    var team = state.team || (own && own.item.team) || "";
     var verdict = $("verdict");
-    var bad = counts.critical + counts.error;
     verdict.className = "verdict";
     if (!state.rows.length) {
       verdict.textContent = "Nothing watched yet" + (team ? " for team " + team : "") + ": register an endpoint below.";
-    } else if (bad) {
-      verdict.textContent = "Not safe: " + plural(bad, "certificate") + " need" + (bad === 1 ? "s" : "") + " attention now";
+    } else if (urgent || unreachable) {
+      var parts = [];
+      if (attention) parts.push(plural(attention, "certificate") + " " + needs(attention) + " attention");
+      if (unreachable) parts.push(plural(unreachable, "endpoint") + " unreachable");
+      verdict.textContent = "Not safe: " + parts.join(", ");
       verdict.classList.add("critical");
-    } else if (counts.warning) {
-      verdict.textContent = "Safe for now: " + plural(counts.warning, "certificate") + " to renew soon";
+    } else if (attention) {
+      verdict.textContent = "Safe for now: " + plural(attention, "certificate") + " to renew soon";
       verdict.classList.add("warning");
+    } else if (!certificates.length) {
+      verdict.textContent = "Waiting for the first checks: " + plural(waiting, "endpoint") + " not checked yet";
     } else {
-      verdict.textContent = "Safe: every certificate is fine";
+      verdict.textContent = "Safe: every certificate is fine" + (waiting ? "; " + plural(waiting, "endpoint") + " not checked yet" : "");
       verdict.classList.add("ok");
     }
+    // One chip per status: how many rows have it; pressing one shows only those (again: all).
     var list = clear($("counts"));
     STATUSES.forEach(function (status) {
       if (status === "pending" && !counts.pending) return;
-      list.appendChild(el("li", { class: "s-" + status }, el("span", { class: "n" }, counts[status]), MARKS[status] + " " + WORDS[status]));
+      list.appendChild(el("li", {}, el("button", {
+        type: "button", class: "chip s-" + status, "data-status": status, "aria-pressed": "false",
+        title: "Show only the rows with this status",
+        onclick: function () { chooseStatus(status); }
+      }, el("span", { class: "n" }, counts[status]), el("span", { "aria-hidden": "true" }, MARKS[status] + " "), WORDS[status])));
     });
     var paused = state.rows.filter(function (row) { return row.paused; }).length;
-    if (paused) list.appendChild(el("li", { class: "s-pending" }, el("span", { class: "n" }, paused), "Paused"));
+    if (paused) list.appendChild(el("li", { class: "plain s-pending" }, el("span", { class: "n" }, paused), "Paused"));
+    syncChips();
 
     var now = Date.now();
     var dated = state.rows.filter(function (row) { return row.not_after; });
@@ -285,7 +353,7 @@
     var expired = dated.length - upcoming.length;
     var next = upcoming.sort(function (a, b) { return Date.parse(a.not_after) - Date.parse(b.not_after); })[0];
     var sentence = next
-      ? [el("strong", {}, "Next expiry: "), next.name + " (" + (SOURCES[next.source] || next.source) + ") in " +
+      ? [el("strong", {}, "Next expiry: "), next.name + " (" + whereIs(next) + ") in " +
           plural(Math.floor((Date.parse(next.not_after) - now) / DAY), "day") + ", on " + day(next.not_after) + " \u2014 ",
         statusBadge(next.status)]
       : [el("strong", {}, "Next expiry: "), "none ahead"];
@@ -293,6 +361,19 @@
     append(clear($("next-expiry")), sentence);
     renderReadiness();
     $("notes").textContent = (team ? "Team " + team + ". " : "") + state.notes.join(" ");
+  }
+
+  function chooseStatus(status) {
+    var select = $("f-status");
+    select.value = select.value === status ? "" : status;
+    renderTable();
+  }
+
+  function syncChips() {
+    var chosen = $("f-status").value;
+    Array.prototype.forEach.call($("counts").querySelectorAll("button.chip"), function (chip) {
+      chip.setAttribute("aria-pressed", String(chip.getAttribute("data-status") === chosen));
+    });
   }
 
   // Readiness for shorter lifetimes (CA/B Forum SC-081), as GET /certificates sums it up for the
@@ -422,7 +503,7 @@
       state.rows.forEach(function (row) { [].concat(pick(row)).forEach(function (v) { if (v && seen.indexOf(v) < 0) seen.push(v); }); });
       return seen;
     };
-    options($("f-status"), STATUSES.filter(function (s) { return present(function (r) { return r.status; }).indexOf(s) >= 0; }), WORDS);
+    options($("f-status"), STATUSES, WORDS);  // every status, so that any chip can choose its own
     options($("f-source"), Object.keys(SOURCES).filter(function (s) { return present(function (r) { return r.source; }).indexOf(s) >= 0; }), SOURCES);
     options($("f-label"), present(function (r) { return r.labels; }).sort());
   }
@@ -436,37 +517,164 @@
       if (label && row.labels.indexOf(label) < 0) return false;
       if (!text) return true;
       var haystack = [row.name, row.id, row.issuer, row.source, row.region, row.status, WORDS[row.status]]
-        .concat(row.codes, row.labels, row.used_by).join(" ").toLowerCase();
+        .concat(row.codes, row.labels, row.used_by, row.item.sans || []).join(" ").toLowerCase();
       return haystack.indexOf(text) >= 0;
     });
   }
 
+  // --- sorting: a column header's button sorts by it; again, the other way ---------------------
+
+  var RANK = { critical: 0, error: 1, warning: 2, pending: 3, ok: 4 };
+  function instant(value, missing) { return value ? Date.parse(value) : missing; }
+  var SORTS = {
+    status: { key: function (row) { return RANK[row.status]; }, words: ["status, worst first", "status, best first"] },
+    name: { key: function (row) { return row.name.toLowerCase(); }, words: ["name, A to Z", "name, Z to A"] },
+    days: { key: function (row) { return row.days_left === null || row.days_left === undefined ? -Infinity : row.days_left; },
+      words: ["days left, soonest expiry first", "days left, latest expiry first"] },
+    expires: { key: function (row) { return instant(row.not_after, -Infinity); }, words: ["expiry, soonest first", "expiry, latest first"] },
+    checked: { key: function (row) { return instant(row.checked_at, -Infinity); }, words: ["last check, oldest first", "last check, newest first"] },
+    next: { key: function (row) { return instant(row.paused ? null : row.next_check_at, Infinity); }, words: ["next check, soonest first", "next check, latest first"] },
+    issuer: { key: function (row) { return row.issuer.toLowerCase(); }, words: ["issuer, A to Z", "issuer, Z to A"] },
+    source: { key: function (row) { return SOURCES[row.source] || row.source; }, words: ["source, A to Z", "source, Z to A"] }
+  };
+
+  function sortBy(key) {
+    state.sort = { key: key, dir: state.sort.key === key ? -state.sort.dir : 1 };
+    renderTable();
+  }
+
+  function sorted(rows) {
+    var key = SORTS[state.sort.key].key, dir = state.sort.dir;
+    return rows.slice().sort(function (a, b) {
+      var x = key(a), y = key(b);
+      if (x < y) return -dir;
+      if (x > y) return dir;
+      return a.name.localeCompare(b.name) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+    });
+  }
+
+  // The sorted column says so in aria-sort; the arrows are for the eye only.
+  function renderSortHeaders() {
+    Array.prototype.forEach.call($("inventory").tHead.querySelectorAll("button.sort"), function (button) {
+      var th = button.parentNode;
+      var chosen = button.getAttribute("data-sort") === state.sort.key;
+      if (chosen) th.setAttribute("aria-sort", state.sort.dir > 0 ? "ascending" : "descending");
+      else th.removeAttribute("aria-sort");
+      var arrow = button.querySelector(".arrow") || button.appendChild(el("span", { class: "arrow", "aria-hidden": "true" }));
+      arrow.textContent = chosen ? (state.sort.dir > 0 ? " \u25B2" : " \u25BC") : " \u2195";
+    });
+  }
+
+  // --- the table: a row per certificate (its endpoints below it, when opened) ------------------
+
+  // A row's link: #certificate=<fingerprint>, or #target=<id> for the row showing that endpoint.
+  function linkedRow(row) {
+    var linked = state.linked;
+    if (!linked) return false;
+    if (linked.kind === "certificate") return row.id === linked.id;
+    return row.endpoints.length === 1 && row.endpoints[0].id === linked.id;
+  }
+
+  function linkedEndpoint(use) {
+    return Boolean(state.linked) && state.linked.kind === "target" && use.id === state.linked.id;
+  }
+
+  function targetButton(use) {
+    return el("button", { type: "button", class: "open", "aria-haspopup": "dialog", "data-key": "target:" + use.id,
+      onclick: function () { openTarget(use.id, use.name); } }, use.name);
+  }
+
+  function nameCell(row, opened) {
+    var uses = row.endpoints;
+    var name = row.kind === "endpoint"
+      ? targetButton(uses[0] || { id: row.id, name: row.name })
+      : el("button", { type: "button", class: "open", "aria-haspopup": "dialog", "data-key": "open:" + row.id,
+        onclick: function () { openDetail(row); } }, row.name);
+    var under = null;
+    if (row.kind === "endpoint") {
+      under = el("div", { class: "muted" }, row.status === "pending" ? "no check yet" : "no certificate read");
+    } else if (row.source !== "endpoint") {
+      under = row.used_by.length ? el("div", { class: "muted" }, "used by " + row.used_by.length) : null;
+    } else if (uses.length === 1) {
+      under = el("div", { class: "muted" }, "served by ", targetButton(uses[0]));
+    } else if (uses.length > 1) {
+      under = el("div", {}, el("button", { type: "button", class: "toggle", "aria-expanded": String(opened), "data-key": "toggle:" + row.id,
+        onclick: function () { state.expanded[row.id] = !opened; renderTable(); } },
+        el("span", { "aria-hidden": "true" }, opened ? "\u25BE " : "\u25B8 "), plural(uses.length, "endpoint")));
+    }
+    return el("td", {}, name, under);
+  }
+
+  function tags(labels) { return labels.map(function (l) { return el("span", { class: "tag" }, l); }); }
+
+  function certificateLine(row, opened) {
+    var linked = linkedRow(row);
+    return el("tr", { class: "r-" + row.status + (linked ? " linked" : ""), "data-id": row.id, "data-kind": row.kind,
+      "aria-current": linked ? "true" : null },
+      el("td", {}, statusBadge(row.status), row.paused ? el("span", { class: "tag" }, "paused") : null),
+      nameCell(row, opened),
+      el("td", { class: "num days" }, row.days_left === null || row.days_left === undefined ? "\u2014" : row.days_left),
+      el("td", { class: "date roomy" }, day(row.not_after)),
+      el("td", { class: "date roomy checked" }, moment(ago(row.checked_at), row.checked_at)),
+      el("td", { class: "date optional next" }, moment(until(row.next_check_at, row.paused), row.next_check_at)),
+      el("td", { class: "optional" }, row.issuer || "\u2014"),
+      el("td", { class: "optional" }, SOURCES[row.source] || row.source),
+      el("td", { class: "optional" }, tags(row.labels)),
+      el("td", { class: "codes" }, row.codes.length ? row.codes.join(", ") : "\u2014"));
+  }
+
+  function endpointLine(row, use) {
+    var linked = linkedEndpoint(use);
+    return el("tr", { class: "sub r-" + use.status + (linked ? " linked" : ""), "data-target-id": use.id, "data-of": row.id,
+      "aria-current": linked ? "true" : null },
+      el("td", {}, statusBadge(use.status), use.paused ? el("span", { class: "tag" }, "paused") : null),
+      el("td", {}, targetButton(use)),
+      el("td", { class: "num days" }, ""),
+      el("td", { class: "date roomy" }, ""),
+      el("td", { class: "date roomy checked" }, moment(ago(use.checked_at), use.checked_at)),
+      el("td", { class: "date optional next" }, moment(until(use.next_check_at, use.paused), use.next_check_at)),
+      el("td", { class: "optional" }, ""),
+      el("td", { class: "optional" }, ""),
+      el("td", { class: "optional" }, tags(use.labels)),
+      el("td", { class: "codes" }, use.codes.length ? use.codes.join(", ") : "\u2014"));
+  }
+
   function renderTable() {
-    var rows = visibleRows();
+    syncChips();
+    renderSortHeaders();
+    var rows = sorted(visibleRows());
+    var opened = function (row) { return row.endpoints.length > 1 && Boolean(state.expanded[row.id]); };
     // Rows are redrawn only when what they show changed: a redraw under the pointer loses a click.
-    var shown = JSON.stringify([state.rows.length, state.linked, rows.map(function (row) {
-      return [row.id, row.name, row.status, row.paused, row.days_left, row.not_after, row.issuer, row.labels, row.codes, row.used_by];
+    var shown = JSON.stringify([state.rows.length, state.linked, state.sort, rows.map(function (row) {
+      return [row.id, row.name, row.status, row.paused, row.days_left, row.not_after, row.issuer, row.labels, row.codes, row.used_by,
+        ago(row.checked_at), until(row.next_check_at, row.paused), opened(row) ? row.endpoints.map(function (use) {
+          return [use.id, use.name, use.status, use.paused, use.labels, use.codes, ago(use.checked_at), until(use.next_check_at, use.paused)];
+        }) : null];
     })]);
     if (shown === state.shown) return;
     state.shown = shown;
-    var body = clear($("inventory").tBodies[0]);
+    var body = $("inventory").tBodies[0];
+    var focused = body.contains(document.activeElement) ? document.activeElement.getAttribute("data-key") : null;
+    clear(body);
     rows.forEach(function (row) {
-      var linked = row.id === state.linked;
-      body.appendChild(el("tr", { class: "r-" + row.status + (linked ? " linked" : ""), "data-id": row.id, "aria-current": linked ? "true" : null },
-        el("td", {}, statusBadge(row.status), row.paused ? el("span", { class: "tag" }, "paused") : null),
-        el("td", {}, el("button", { type: "button", class: "open", "aria-haspopup": "dialog", onclick: function () { openDetail(row); } }, row.name),
-          row.used_by.length ? el("div", { class: "muted" }, "used by " + row.used_by.length) : null),
-        el("td", { class: "num days" }, row.days_left === null || row.days_left === undefined ? "\u2014" : row.days_left),
-        el("td", { class: "date roomy" }, day(row.not_after)),
-        el("td", { class: "optional" }, row.issuer || "\u2014"),
-        el("td", { class: "optional" }, SOURCES[row.source] || row.source),
-        el("td", { class: "optional" }, row.labels.map(function (l) { return el("span", { class: "tag" }, l); })),
-        el("td", { class: "codes" }, row.codes.length ? row.codes.join(", ") : "\u2014")));
+      body.appendChild(certificateLine(row, opened(row)));
+      if (opened(row)) row.endpoints.forEach(function (use) { body.appendChild(endpointLine(row, use)); });
     });
     if (!rows.length) {
-      body.appendChild(el("tr", {}, el("td", { colspan: 8 }, state.rows.length ? "No certificate matches the filters." : "No certificate yet.")));
+      body.appendChild(el("tr", {}, el("td", { colspan: 10 }, state.rows.length ? "No certificate matches the filters." : "No certificate yet.")));
     }
-    $("shown").textContent = "Showing " + rows.length + " of " + plural(state.rows.length, "certificate") + ", soonest expiry first.";
+    if (focused) {
+      var again = Array.prototype.filter.call(body.querySelectorAll("[data-key]"), function (node) { return node.getAttribute("data-key") === focused; })[0];
+      if (again) again.focus();
+    }
+    var kinds = function (list) {
+      var bare = list.filter(function (row) { return row.kind === "endpoint"; }).length;
+      return { certificates: list.length - bare, endpoints: bare };
+    };
+    var all = kinds(state.rows), seen = kinds(rows);
+    var text = "Showing " + seen.certificates + " of " + plural(all.certificates, "certificate");
+    if (all.endpoints) text += " and " + seen.endpoints + " of " + plural(all.endpoints, "endpoint") + " without one";
+    $("shown").textContent = text + ", sorted by " + SORTS[state.sort.key].words[state.sort.dir > 0 ? 0 : 1] + ".";
   }
 
   // --- the detail dialog and the actions ------------------------------------------------------
@@ -566,43 +774,64 @@
     return parts;
   }
 
-  function managedBody(row) {
-    var cert = row.certificate;
-    return [
-      el("dl", { class: "facts" },
-        fact("Status", statusBadge(row.status)),
-        fact("Source", SOURCES[row.source] || row.source),
-        expiryFacts(row.days_left, cert.not_after),
-        fact("Subject", cert.subject),
-        fact("Names", cert.sans),
-        fact("Issuer", cert.issuer),
-        fact("Key", cert.key),
-        fact("Region", cert.region),
-        fact("Used by", cert.used_by),
-        fact("Findings", cert.codes),
-        fact("ARN", cert.id)),
-      el("p", { class: "muted" }, "Held in " + (SOURCES[row.source] || row.source) +
-        ": certwatch reads it from the account. Watch the endpoints that serve it to check what they really serve.")
-    ];
+  // A certificate's own facts, and the endpoints serving it (each opens that target's detail).
+  function certificateBody(row) {
+    var cert = row.item;
+    var held = row.source !== "endpoint";
+    var parts = [el("dl", { class: "facts" },
+      fact("Status", statusBadge(row.status)),
+      fact("Source", SOURCES[row.source] || row.source),
+      expiryFacts(row.days_left, cert.not_after),
+      fact("Subject", cert.subject),
+      fact("Names", cert.sans),
+      fact("Issuer", cert.issuer),
+      fact("Key", cert.key),
+      fact("Region", cert.region),
+      fact("Last checked", cert.checked_at),
+      fact("Next check", cert.next_check_at),
+      fact("Findings", cert.codes),
+      held ? fact("Used by", cert.used_by) : null,
+      held ? fact("ARN", cert.id) : fact("SHA-256", cert.id))];
+    if (held) {
+      parts.push(el("p", { class: "muted" }, "Held in " + (SOURCES[row.source] || row.source) +
+        ": certwatch reads it from the account. Watch the endpoints that serve it to check what they really serve."));
+      return parts;
+    }
+    parts.push(el("h3", {}, "Served by " + plural(row.endpoints.length, "endpoint")),
+      el("ul", { class: "served" }, row.endpoints.map(function (use) {
+        return el("li", {}, statusBadge(use.status), " ", targetButton(use), use.paused ? el("span", { class: "tag" }, "paused") : null,
+          el("span", { class: "muted" }, " \u00B7 checked " + ago(use.checked_at) + " \u00B7 next check " + until(use.next_check_at, use.paused)));
+      })));
+    return parts;
+  }
+
+  function openDialog(title) {
+    $("detail-title").textContent = title;
+    show($("detail-message"), "");
+    clear($("detail-actions"));
+    if (!$("detail").open) $("detail").showModal();
   }
 
   function openDetail(row) {
-    var dialog = $("detail");
-    $("detail-title").textContent = row.name;
-    show($("detail-message"), "");
-    clear($("detail-actions"));
-    append(clear($("detail-body")), row.kind === "target" ? el("p", { class: "muted" }, "Reading the latest result\u2026") : managedBody(row));
-    if (!dialog.open) dialog.showModal();
-    if (row.kind === "target") {
-      call("GET", "targets/" + encodeURIComponent(row.id)).then(function (answer) { fillTarget(answer, answer.result); }, detailFailed);
-    }
+    if (row.kind === "endpoint") return openTarget(row.id, row.name);
+    openDialog(row.name);
+    append(clear($("detail-body")), certificateBody(row));
   }
 
-  // An alert's link: /dashboard#target=<id>&team=<team> opens that target once the table is read.
+  function openTarget(id, name) {
+    openDialog(name);
+    append(clear($("detail-body")), el("p", { class: "muted" }, "Reading the latest result\u2026"));
+    call("GET", "targets/" + encodeURIComponent(id)).then(function (answer) { fillTarget(answer, answer.result); }, detailFailed);
+  }
+
+  // An alert's link: /dashboard#target=<id>&team=<team> opens that target once the table is read;
+  // #certificate=<SHA-256 fingerprint> opens that certificate's row, its endpoints shown.
   function link() {
     var params = new URLSearchParams(location.hash.replace(/^#/, ""));
-    var id = params.get("target");
-    return id ? { id: id, team: params.get("team") || "" } : null;
+    var team = params.get("team") || "";
+    if (params.get("target")) return { kind: "target", id: params.get("target"), team: team };
+    var fingerprint = (params.get("certificate") || "").toLowerCase().replace(/[^0-9a-f]/g, "");
+    return fingerprint ? { kind: "certificate", id: fingerprint, team: team } : null;
   }
 
   // The link's team becomes the page's (an admin token reads any team; a team token its own).
@@ -619,16 +848,34 @@
     return false;
   }
 
+  function rowOf(linked) {
+    return state.rows.filter(function (row) {
+      if (linked.kind === "certificate") return row.id === linked.id;
+      return row.endpoints.some(function (use) { return use.id === linked.id; });
+    })[0];
+  }
+
   function openLinked() {
     var linked = link();
     state.linkPending = false;
     if (!linked) return;
-    var row = state.rows.filter(function (r) { return r.id === linked.id; })[0];
-    state.linked = linked.id;
+    state.linked = { kind: linked.kind, id: linked.id };
+    var row = rowOf(linked);
+    if (row) {
+      state.expanded[row.id] = true;
+      if (visibleRows().indexOf(row) < 0) $("filters").reset();  // the filters must not hide what the link names
+    }
+    state.shown = "";
     renderTable();
     var line = $("inventory").querySelector("tr.linked");
     if (line) line.scrollIntoView({ block: "center" });
-    openDetail(row || { kind: "target", id: linked.id, name: linked.id });
+    if (linked.kind === "target") {
+      var use = row && row.endpoints.filter(function (u) { return u.id === linked.id; })[0];
+      openTarget(linked.id, use ? use.name : linked.id);
+    } else if (!row) {
+      show($("message"), "No certificate with the SHA-256 fingerprint " + linked.id + " in " +
+        (state.team ? "team " + state.team + "'s" : "this") + " inventory.");
+    }
   }
 
   function detailFailed(error) {
@@ -743,16 +990,17 @@
     return /[",\r\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
   }
 
-  var CSV_COLUMNS = ["id", "target", "source", "status", "paused", "days_left", "not_after", "issuer", "findings",
-    "labels", "used_by", "region", "checked_at"];
+  var CSV_COLUMNS = ["id", "kind", "name", "source", "status", "paused", "days_left", "not_after", "issuer", "findings",
+    "labels", "used_by", "region", "checked_at", "next_check_at"];
 
   function download() {
     var lines = [CSV_COLUMNS.join(",")];
-    visibleRows().forEach(function (row) {
+    sorted(visibleRows()).forEach(function (row) {
       lines.push([
-        csvCell(row.id), csvCell(row.name), csvCell(row.source), csvCell(row.status), csvCell(row.paused),
+        csvCell(row.id), csvCell(row.kind), csvCell(row.name), csvCell(row.source), csvCell(row.status), csvCell(row.paused),
         csvCell(row.days_left, true), csvCell(row.not_after), csvCell(row.issuer), csvCell(row.codes.join(" ")),
-        csvCell(row.labels.join(";")), csvCell(row.used_by.join(" ")), csvCell(row.region), csvCell(row.checked_at)
+        csvCell(row.labels.join(";")), csvCell(row.used_by.join(" ")), csvCell(row.region), csvCell(row.checked_at),
+        csvCell(row.next_check_at)
       ].join(","));
     });
     var blob = new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
@@ -797,6 +1045,10 @@
     $("f-clear").addEventListener("click", function () { $("filters").reset(); renderTable(); });
     $("download").addEventListener("click", download);
     $("detail-close").addEventListener("click", function () { $("detail").close(); });
+    Array.prototype.forEach.call($("inventory").tHead.querySelectorAll("button.sort"), function (button) {
+      button.addEventListener("click", function () { sortBy(button.getAttribute("data-sort")); });
+    });
+    document.addEventListener("visibilitychange", onVisible);
     var resized = null;
     window.addEventListener("resize", function () {
       clearTimeout(resized);
