@@ -227,7 +227,7 @@ class InventoryQuery:
     """What the inventory view narrows to."""
 
     source: Source | None = None
-    status: str | None = None  # a RowStatus value (a check's Status names the same words)
+    status: RowStatus | None = None
     expiring_before: datetime | None = None
     issuer: str | None = None
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.endpoints import PROTOCOLS, endpoint_from_parts, normalize_hostname, parse_target
-from chalicelib.domain.inventory import InventoryQuery, Source
+from chalicelib.domain.inventory import InventoryQuery, RowStatus, Source
 from chalicelib.domain.models import Endpoint, Status, check_thresholds
 from chalicelib.domain.targets import RejectedRow, TargetChanges, TargetFilter, TargetSpec
 from chalicelib.domain.teams import TeamSettings
@@ -478,10 +478,10 @@ def _csv_labels(cell: str) -> object:
 
 def inventory_query(query: Mapping[str, str], now: datetime) -> InventoryQuery:
     """The filters of ``GET /certificates``: source, status, expiring_within_days, issuer."""
-    source = _choice(query, "source", Source)
-    listing = target_filter({k: v for k, v in query.items() if k in ("status", "expiring_within_days")}, now)
+    source, status = _choice(query, "source", Source), _choice(query, "status", RowStatus)
+    listing = target_filter({k: v for k, v in query.items() if k == "expiring_within_days"}, now)
     issuer = query.get("issuer")
-    return InventoryQuery(source=source, status=listing.status, expiring_before=listing.expiring_before, issuer=issuer)
+    return InventoryQuery(source=source, status=status, expiring_before=listing.expiring_before, issuer=issuer)
 
 
 def discover_request(raw: bytes | None) -> bool:

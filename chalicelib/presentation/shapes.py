@@ -204,7 +204,7 @@ class CertificateQuery(PageQuery):
     """The query string of ``GET /certificates``."""
 
     source: Source = ABSENT
-    status: Status = ABSENT
+    status: RowStatus = ABSENT
     expiring_within_days: ExpiringWithin = ABSENT
     issuer: Annotated[str, Doc("Text in the issuer")] = ABSENT
 

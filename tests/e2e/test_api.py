@@ -1252,3 +1252,17 @@ def test_an_admin_sets_another_teams_settings_and_a_team_cannot(api: Api, stack:
     assert admin.patch("/settings?team=alpha", {"group_by_certificate": False}).status == 200
     assert api.get("/settings").body == {"group_by_certificate": False}
     assert api.get("/settings?team=ops").status == 403
+
+
+def test_the_inventory_lists_endpoints_not_yet_checked_under_pending(api: Api) -> None:
+    created = api.register("https://never-checked.example.com")
+
+    pending = api.get("/certificates?status=pending")
+    ok = api.get("/certificates?status=ok")
+
+    assert pending.status == 200, pending
+    (row,) = pending.body["items"]
+    assert (row["status"], row["kind"]) == ("pending", "endpoint")
+    assert created["id"] in {e["target_id"] for e in row["endpoints"]}
+    assert ok.body["items"] == []
+    assert api.get("/certificates?status=later").status == 400

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.inventory import Source
+from chalicelib.domain.inventory import RowStatus, Source
 from chalicelib.domain.models import Endpoint, Protocol, Status
 from chalicelib.domain.targets import DEFAULT_INTERVAL_MINUTES, RejectedRow, TargetChanges, TargetSpec
 from chalicelib.errors import InvalidRequestError
@@ -276,7 +276,7 @@ def test_the_inventory_query_reads_source_status_days_and_issuer() -> None:
 
     assert (query.source, query.status, query.expiring_before, query.issuer) == (
         Source.ACM,
-        Status.CRITICAL,
+        RowStatus.CRITICAL,
         NOW + timedelta(days=7),
         "Amazon",
     )
