@@ -120,7 +120,8 @@ def _analyze(
 ) -> ChainAnalysis:
     findings: list[Finding] = []
     # Certificates carry whole seconds: within the second of notAfter, a certificate is still valid.
-    now = now.replace(microsecond=0)
+    # What is left is counted from the moment itself, as a result's days_left counts it.
+    moment, now = now, now.replace(microsecond=0)
     if not served:
         return ChainAnalysis(None, (), None, (_unparseable("the server sent no certificate"),))
     if len(served) > MAX_SANE_CHAIN:
@@ -144,7 +145,7 @@ def _analyze(
             findings.append(_unparseable(f"certificate {position + 1} of the chain cannot be parsed: {_why(exc)}", W))
             broken.append(position + 1)
     leaf, sent = parsed[0], parsed[1:]
-    findings += _validity(leaf.info, now, policy)
+    findings += _validity(leaf.info, now, policy, moment)
     covered = name is not None and covers(leaf.info.sans, name, leaf.info.ip_sans)
     if name is not None and not covered:
         findings.append(_hostname_mismatch(leaf.info, name))
@@ -444,8 +445,8 @@ def _untrusted(root: str) -> Finding:
     )
 
 
-def _validity(leaf: CertificateInfo, now: datetime, policy: CheckPolicy) -> list[Finding]:
-    left = leaf.not_after - now
+def _validity(leaf: CertificateInfo, now: datetime, policy: CheckPolicy, moment: datetime) -> list[Finding]:
+    """The leaf's own dates at ``now`` (whole seconds); what is left counted from ``moment`` (exact)."""
     expiry = f"{leaf.not_after:%Y-%m-%d %H:%M} UTC"
     if now < leaf.not_before:
         found = [
@@ -457,9 +458,10 @@ def _validity(leaf: CertificateInfo, now: datetime, policy: CheckPolicy) -> list
         ]
     else:
         found = []
-    if left < timedelta(0):  # RFC 5280: notAfter itself is still inside the validity period
+    if leaf.not_after < now:  # RFC 5280: notAfter itself is still inside the validity period
         found.append(Finding(FindingCode.EXPIRED, Severity.CRITICAL, f"the certificate expired on {expiry}"))
         return found
+    left = leaf.not_after - moment
     in_words = _in_days(left)
     if _within(left, policy.critical_days):
         found.append(

