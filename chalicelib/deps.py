@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from chalicelib.services.checking import TargetChecker
     from chalicelib.services.registry import TargetRegistry
     from chalicelib.services.scanning import CertificateSource, InventoryService
+    from chalicelib.services.silencing import Silencing
     from chalicelib.services.slack_relay import SlackRelay
     from chalicelib.services.store import TargetStore
     from chalicelib.services.sweeping import Sweeper
@@ -265,6 +266,12 @@ class Container:
         from chalicelib.services.webhooks import WebhookRelay
 
         return WebhookRelay(self.webhook_destinations, self.deliveries, self.webhook_poster, self.clock)
+
+    @cached_property
+    def silencing(self) -> Silencing:
+        from chalicelib.services.silencing import Silencing
+
+        return Silencing(self.store, self.clock, max_days=self.settings.silence_max_days)
 
     @cached_property
     def registry(self) -> TargetRegistry:

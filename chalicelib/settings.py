@@ -48,6 +48,7 @@ class Settings:
     acm_regions: tuple[str, ...] = ()
     acm_team: str | None = None
     inventory_hours: int = 24
+    silence_max_days: int = 30
     scan_iam: bool = True
     revocation: bool = True  # ask CAs (CRL, OCSP) whether served certificates are revoked
     ari: bool = True  # ask ACME CAs for their renewal windows (RFC 9773)
@@ -93,6 +94,7 @@ class Settings:
             acm_regions=_regions(env, "CERTWATCH_ACM_REGIONS"),
             acm_team=_team(env, "CERTWATCH_ACM_TEAM"),
             inventory_hours=read_int(env, "CERTWATCH_INVENTORY_HOURS", 24, 1, 720),
+            silence_max_days=read_int(env, "CERTWATCH_SILENCE_MAX_DAYS", 30, 1, 365),
             scan_iam=read_bool(env, "CERTWATCH_SCAN_IAM", True),
             revocation=read_switch(env, "CERTWATCH_REVOCATION", True),
             ari=read_switch(env, "CERTWATCH_ARI", True),

@@ -4,7 +4,8 @@ The rules, so an expiring certificate reaches a person once and clearly:
 
 * ``certificate.expiring`` when the leaf crosses a threshold (30, 14, 7, 3, 1 days by default):
   the tightest threshold crossed is announced, the looser ones are marked done with it.
-* ``certificate.expired`` once the leaf is past notAfter.
+* ``certificate.expired`` once the leaf is past notAfter, and again if it is still in place a day
+  later (no silence but one naming the certificate hides that one).
 * ``certificate.problem`` when critical findings (hostname mismatch, untrusted, incomplete
   chain, ...) or RENEWAL_OVERDUE appear; ``certificate.recovered`` when they have all cleared.
 * ``endpoint.unreachable`` only after N consecutive checks read nothing (a blip is not a page);
@@ -34,6 +35,10 @@ if TYPE_CHECKING:  # inventory imports this module (Observation)
     from chalicelib.domain.inventory import ManagedCertificate
 
 DEFAULT_THRESHOLDS = (30, 14, 7, 3, 1)
+# A certificate still in place this long after notAfter is announced again, past any silence but
+# one that names it.
+STILL_THERE_AFTER = timedelta(days=1)
+STILL_THERE = "still-there"  # the key's suffix of that second certificate.expired
 # Not "problems": expiry has events of its own, reachability too, and disagreement is info.
 _NOT_PROBLEMS = {
     FindingCode.EXPIRED,
@@ -378,11 +383,18 @@ def _expiry(
     prefix = f"{target_id}:{leaf.fingerprint_sha256}"
     left = leaf.not_after - now
     if left < timedelta(0):
-        key = f"{prefix}:expired"
-        if key in announced:
-            return [], set()
+        key, still = f"{prefix}:expired", f"{prefix}:expired:{STILL_THERE}"
         findings = _codes(report, FindingCode.EXPIRED)
         severity = max((f.severity for f in findings), key=lambda s: s.rank, default=Severity.CRITICAL)
+        if -left > STILL_THERE_AFTER:
+            # Still in place a day after it expired: said again, and no silence but one naming the
+            # certificate hides it (domain.silences). One found this late gets this one alone.
+            if still in announced:
+                return [], set()
+            when = f"certificate expired on {leaf.not_after:%Y-%m-%d} and is still in place a day later"
+            return [AlertEvent(still, EventType.EXPIRED, severity, when, findings=findings)], {key, still}
+        if key in announced:
+            return [], set()
         expired = AlertEvent(
             key,
             EventType.EXPIRED,
@@ -467,8 +479,8 @@ def incident(key: str, type: EventType) -> str | None:
         return key.rpartition(":renewed:")[0] or None
     if type is EventType.EXPIRING:  # <target>:<fingerprint>:expiring:<days>
         return key.rpartition(":expiring:")[0] or None
-    if type is EventType.EXPIRED:  # <target>:<fingerprint>:expired
-        return key.removesuffix(":expired")
+    if type is EventType.EXPIRED:  # <target>:<fingerprint>:expired[:still-there]
+        return key.removesuffix(f":{STILL_THERE}").removesuffix(":expired")
     if type is EventType.UNREACHABLE:  # <target>:unreachable:<episode>
         return key
     if type is EventType.RECOVERED:  # <target>:unreachable:<episode>:recovered, <target>:problems:<episode>:recovered
@@ -498,6 +510,7 @@ class Notification:
     subject: AlertSubject
     observed: Observation
     created_at: datetime
+    silenced_by: str | None = None  # the silence or maintenance window that keeps it from being delivered
 
     @classmethod
     def of(cls, event: AlertEvent, subject: AlertSubject, observed: Observation, now: datetime) -> Notification:
@@ -507,3 +520,18 @@ class Notification:
     def findings(self) -> tuple[Finding, ...]:
         """What the event is about: its own findings, else everything the check found."""
         return self.event.findings or self.observed.findings
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """A notification as the outbox keeps it: delivered (published), waiting, or silenced."""
+
+    notification: Notification
+    published: bool
+
+    @property
+    def state(self) -> str:
+        """``silenced`` (recorded, never delivered), ``published`` or ``pending`` (to be published)."""
+        if self.notification.silenced_by is not None:
+            return "silenced"
+        return "published" if self.published else "pending"

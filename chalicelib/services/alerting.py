@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -29,6 +29,7 @@ from chalicelib.domain.alerts import (
     thresholds_for,
 )
 from chalicelib.domain.models import TargetReport
+from chalicelib.domain.silences import Match, silenced_by
 from chalicelib.domain.targets import Target
 from chalicelib.domain.teams import TeamSettings
 from chalicelib.errors import CertwatchError
@@ -78,11 +79,37 @@ class Alerter:
         if not events and new_state == state:
             return []
         events = self._as_the_team_tells_it(subject, state.fingerprint, new_state.fingerprint, events)
-        notes = [Notification.of(e, subject, observed, now) for e in events]
+        renewed = {e.previous_fingerprint for e in events if e.type is EventType.RENEWED}
+        if state.fingerprint is not None and state.fingerprint != new_state.fingerprint:
+            self._end_silences_of_the_replaced(subject, state.fingerprint, renewed, now)
+        notes = self._quieted([Notification.of(e, subject, observed, now) for e in events], now)
         fresh = [n for n in notes if self._store.record_notification(n)]
         # Only now, with every event it announces safe in the outbox, does the state move on.
         self._store.put_alert_state(subject.team, subject.id, new_state)
-        return self.publish(fresh)
+        return self.publish([n for n in fresh if n.silenced_by is None])
+
+    def _quieted(self, notes: list[Notification], now: datetime) -> list[Notification]:
+        """Each notification with the silence or maintenance window that keeps it from being delivered."""
+        if not notes:
+            return notes
+        team = notes[0].team
+        silences, windows = self._store.silences(team), self._store.windows(team)
+        if not (silences or windows):
+            return notes
+        return [replace(n, silenced_by=silenced_by(n, silences, windows, now)) for n in notes]
+
+    def _end_silences_of_the_replaced(
+        self, subject: AlertSubject, replaced: str, renewed: set[str | None], now: datetime
+    ) -> None:
+        """Silences made "until the certificate changes" end when it does: a target's when the target
+        serves another certificate, a certificate's when it is replaced everywhere (certificate.renewed)."""
+        for silence in self._store.silences(subject.team):
+            if not silence.active(now) or silence.until_certificate_changes != replaced:
+                continue
+            mine = silence.match is Match.TARGET and silence.value == subject.id
+            gone = silence.match is Match.CERTIFICATE and replaced in renewed
+            if mine or gone:
+                self._store.end_silence(subject.team, silence.id, now)
 
     def after_target_check(self, target: Target, report: TargetReport) -> list[Notification]:
         """``after_check`` for a registered endpoint."""

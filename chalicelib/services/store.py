@@ -11,10 +11,11 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib.domain.alerts import AlertState, Holder, Notification
+from chalicelib.domain.alerts import AlertState, Holder, Notification, RecordedEvent
 from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.inventory import Assessment
 from chalicelib.domain.models import TargetReport
+from chalicelib.domain.silences import MaintenanceWindow, Silence
 from chalicelib.domain.targets import (
     SPEC_CHANGES,
     Page,
@@ -66,7 +67,29 @@ class TeamSettingsStore(Protocol):
         """Replace the team's settings."""
 
 
-class TargetStore(TokenStore, CertificateHistory, CertificateHolders, TeamSettingsStore, Protocol):
+class Quiet(Protocol):
+    """A team's silences and maintenance windows."""
+
+    def put_silence(self, silence: Silence) -> None:
+        """Keep a silence (a new one, or one changed)."""
+
+    def silences(self, team: str) -> list[Silence]:
+        """Every silence of the team, ended ones too."""
+
+    def end_silence(self, team: str, silence_id: str, now: datetime) -> Silence:
+        """End a silence now; NotFoundError when the team has none of that id."""
+
+    def put_window(self, window: MaintenanceWindow) -> None:
+        """Keep a maintenance window."""
+
+    def windows(self, team: str) -> list[MaintenanceWindow]:
+        """Every maintenance window of the team, past ones too."""
+
+    def end_window(self, team: str, window_id: str, now: datetime) -> MaintenanceWindow:
+        """End a window now; NotFoundError when the team has none of that id."""
+
+
+class TargetStore(TokenStore, CertificateHistory, CertificateHolders, TeamSettingsStore, Quiet, Protocol):
     """Targets, their latest results, what was announced, the certificates they served, and API tokens."""
 
     def create_target(self, target: Target) -> None:
@@ -117,7 +140,11 @@ class TargetStore(TokenStore, CertificateHistory, CertificateHolders, TeamSettin
         """Replace the target's alert state."""
 
     def record_notification(self, notification: Notification) -> bool:
-        """Add to the outbox as pending; False when its key was recorded before (announce once)."""
+        """Add to the outbox as pending (a silenced one only to be shown); False when its key was recorded
+        before (announce once)."""
+
+    def team_events(self, team: str, limit: int = 100) -> list[RecordedEvent]:
+        """The team's recorded events, newest first: published, pending or silenced."""
 
     def pending_notifications(self, limit: int = 100) -> list[Notification]:
         """Recorded but not yet published notifications, oldest first."""

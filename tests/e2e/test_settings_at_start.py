@@ -112,6 +112,7 @@ BAD: dict[str, list[Bad]] = {
     "CERTWATCH_ACM_REGIONS": [Bad("us-east-1,mars", "'mars' is not an AWS region")],
     "CERTWATCH_ACM_TEAM": [Bad("Platform", "lower-case letters")],
     "CERTWATCH_INVENTORY_HOURS": [Bad("0", "from 1 to 720")],
+    "CERTWATCH_SILENCE_MAX_DAYS": [Bad("366", "from 1 to 365")],
     "CERTWATCH_SCAN_IAM": [Bad("no", "true or false")],
     "CERTWATCH_REVOCATION": [Bad("sometimes", "on or off")],
     "CERTWATCH_ARI": [Bad("2", "on or off")],

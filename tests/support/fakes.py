@@ -17,10 +17,11 @@ from typing import Any
 from chalicelib.adapters.dynamo import codec
 from chalicelib.adapters.webhook import WebhookPoster
 from chalicelib.domain.addresses import AddressPolicy
-from chalicelib.domain.alerts import AlertState, Holder, Notification
+from chalicelib.domain.alerts import AlertState, Holder, Notification, RecordedEvent
 from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.inventory import Assessment
 from chalicelib.domain.models import TargetReport
+from chalicelib.domain.silences import MaintenanceWindow, Silence
 from chalicelib.domain.targets import (
     Page,
     ResultSummary,
@@ -55,6 +56,8 @@ class InMemoryStore:
         self._history: dict[tuple[str, str], dict[str, Sighting]] = {}
         self._holders: dict[tuple[str, str], tuple[set[Holder], set[Holder]]] = {}  # (serving, moved on)
         self._team_settings: dict[str, TeamSettings] = {}
+        self._silences: dict[tuple[str, str], Silence] = {}
+        self._windows: dict[tuple[str, str], MaintenanceWindow] = {}
 
     def create_target(self, target: Target) -> None:
         with self._lock:
@@ -180,9 +183,46 @@ class InMemoryStore:
             self._outbox[notification.key] = (notification, False)
             return True
 
+    def team_events(self, team: str, limit: int = 100) -> list[RecordedEvent]:
+        with self._lock:
+            found = [RecordedEvent(n, published) for n, published in self._outbox.values() if n.team == team]
+        return sorted(found, key=lambda r: (r.notification.created_at, r.notification.key), reverse=True)[:limit]
+
+    def put_silence(self, silence: Silence) -> None:
+        with self._lock:
+            self._silences[(silence.team, silence.id)] = silence
+
+    def silences(self, team: str) -> list[Silence]:
+        with self._lock:
+            return [s for (owner, _), s in self._silences.items() if owner == team]
+
+    def end_silence(self, team: str, silence_id: str, now: datetime) -> Silence:
+        with self._lock:
+            found = self._silences.get((team, silence_id))
+            if found is None:
+                raise NotFoundError(f"no silence {silence_id}")
+            ended = self._silences[(team, silence_id)] = dataclasses.replace(found, ended_at=now)
+            return ended
+
+    def put_window(self, window: MaintenanceWindow) -> None:
+        with self._lock:
+            self._windows[(window.team, window.id)] = window
+
+    def windows(self, team: str) -> list[MaintenanceWindow]:
+        with self._lock:
+            return [w for (owner, _), w in self._windows.items() if owner == team]
+
+    def end_window(self, team: str, window_id: str, now: datetime) -> MaintenanceWindow:
+        with self._lock:
+            found = self._windows.get((team, window_id))
+            if found is None:
+                raise NotFoundError(f"no maintenance window {window_id}")
+            ended = self._windows[(team, window_id)] = dataclasses.replace(found, ended_at=now)
+            return ended
+
     def pending_notifications(self, limit: int = 100) -> list[Notification]:
         with self._lock:
-            pending = [n for n, published in self._outbox.values() if not published]
+            pending = [n for n, published in self._outbox.values() if not published and n.silenced_by is None]
         return sorted(pending, key=lambda n: n.created_at)[:limit]
 
     def mark_published(self, notification: Notification) -> None:

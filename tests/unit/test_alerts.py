@@ -17,6 +17,7 @@ from chalicelib.domain.alerts import (
     AlertState,
     EventType,
     decide,
+    incident,
     thresholds_for,
 )
 from chalicelib.domain.analysis import analyze_chain
@@ -200,7 +201,9 @@ def test_first_seen_at_five_days_announces_only_the_tightest_threshold(pki: Pki,
     assert [e.threshold_days for e in watch.events] == [7, 3]
 
 
-def test_expired_is_announced_once(pki: Pki, now: datetime, watch: Watch) -> None:
+def test_expired_is_announced_once_and_once_more_if_still_in_place_a_day_later(
+    pki: Pki, now: datetime, watch: Watch
+) -> None:
     leaf = leaf_until(pki, now, 2 * DAY)
     chain = [leaf, pki.intermediate]
     for at in every(now, now + 5 * DAY, 4 * HOUR):
@@ -209,18 +212,25 @@ def test_expired_is_announced_once(pki: Pki, now: datetime, watch: Watch) -> Non
         (EventType.EXPIRING, 3),
         (EventType.EXPIRING, 1),
         (EventType.EXPIRED, None),
+        (EventType.EXPIRED, None),
     ]
-    expired = watch.events[-1]
+    expired, still = watch.of_type(EventType.EXPIRED)
     assert expired.severity is Severity.CRITICAL
     assert expired.key == f"{TARGET}:{leaf.fingerprint}:expired"
     assert expired.summary == f"certificate expired on {leaf.cert.not_valid_after_utc:%Y-%m-%d}"
     assert [f.code for f in expired.findings] == [FindingCode.EXPIRED]
+    assert still.key == f"{TARGET}:{leaf.fingerprint}:expired:still-there"
+    assert still.summary.endswith("and is still in place a day later")
+    assert incident(still.key, still.type) == incident(expired.key, expired.type) == f"{TARGET}:{leaf.fingerprint}"
 
 
-def test_a_certificate_first_seen_expired_is_announced_as_expired_only(pki: Pki, now: datetime, watch: Watch) -> None:
+def test_a_certificate_first_seen_expired_for_days_is_announced_as_still_in_place_only(
+    pki: Pki, now: datetime, watch: Watch
+) -> None:
     chain = [leaf_until(pki, now, -3 * DAY), pki.intermediate]
     (event,) = watch.check(chain, now)
     assert event.type is EventType.EXPIRED
+    assert event.key.endswith(":expired:still-there")
     assert watch.check(chain, now + DAY) == []
 
 

@@ -11,6 +11,8 @@ The table is declared in infra/template.yaml. Keys (``pk`` / ``sk``), one module
 ``TEAM#<team>``   ``H#<id>#<fingerprint>``  a certificate the target served, first seen  history.py
 ``TEAM#<team>``   ``C#<fingerprint>``       the endpoints that serve a certificate now   holders.py
 ``TEAM#<team>``   ``S#team``                the team's settings                          holders.py
+``TEAM#<team>``   ``Q#<silence id>``        a silence (until its end, or ended)          silences.py
+``TEAM#<team>``   ``M#<window id>``         a maintenance window                         silences.py
 ``WEBHOOK#<id>``  ``D#<event key>``         a webhook delivery: claimed, then delivered  deliveries.py
 ``INVENTORY``     ``<ARN>``                 a certificate held in ACM/IAM, as assessed   inventory.py
 ``TOKEN``         ``<token id>``            an API token's hash and team                 tokens.py
@@ -34,11 +36,14 @@ from chalicelib.adapters.dynamo.history import HistoryItems
 from chalicelib.adapters.dynamo.holders import HolderItems
 from chalicelib.adapters.dynamo.inventory import InventoryItems
 from chalicelib.adapters.dynamo.outbox import OUTBOX_INDEX, OutboxItems
+from chalicelib.adapters.dynamo.silences import SilenceItems
 from chalicelib.adapters.dynamo.targets import DUE_INDEX, TargetItems
 from chalicelib.adapters.dynamo.tokens import TokenItems
 
 __all__ = ["DUE_INDEX", "DUE_SHARDS", "OUTBOX_INDEX", "DynamoStore"]
 
 
-class DynamoStore(TargetItems, AlertItems, OutboxItems, HistoryItems, HolderItems, InventoryItems, TokenItems):
+class DynamoStore(
+    TargetItems, AlertItems, OutboxItems, HistoryItems, HolderItems, SilenceItems, InventoryItems, TokenItems
+):
     """A TargetStore on one DynamoDB table; takes a boto3 DynamoDB client and the table's name."""

@@ -39,6 +39,7 @@ from chalicelib.domain.models import (
     TargetReport,
     days_until,
 )
+from chalicelib.domain.silences import MaintenanceWindow, Match, Silence
 from chalicelib.domain.targets import CertificateBrief, ResultSummary, Target, TargetSpec, legacy_endpoint_key
 from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import TokenRecord
@@ -104,6 +105,8 @@ DELIVERY = "D#"  # a delivery of one event to the destination: claimed, then del
 HISTORY = "H#"  # then the target id, "#" and a certificate's fingerprint: when it was first served
 CERTIFICATE = "C#"  # then a certificate's fingerprint: which endpoints of the team serve it
 SETTINGS = "S#team"  # the team's settings
+SILENCE = "Q#"  # then a silence's id
+WINDOW = "M#"  # then a maintenance window's id
 
 
 def due_shard(target_id: str) -> str:
@@ -474,6 +477,7 @@ def notification_record(note: Notification) -> dict[str, Any]:
         "team": note.team,
         "target_id": note.target_id,
         "created_at": ts(note.created_at),
+        "silenced_by": note.silenced_by,
         "event": _fields(event)
         | {"type": event.type.value, "severity": event.severity.value}
         | {"findings": [_finding_record(f) for f in event.findings], "holders": [h.encode() for h in event.holders]},
@@ -531,6 +535,7 @@ def notification(data: dict[str, Any]) -> Notification:
             checked_at=None if observed["checked_at"] is None else _moment(observed["checked_at"]),
         ),
         created_at=parse_ts(data["created_at"]),
+        silenced_by=data.get("silenced_by"),
     )
 
 
@@ -589,3 +594,36 @@ def team_settings_item(settings: TeamSettings) -> dict[str, Any]:
 def team_settings(item: dict[str, Any]) -> TeamSettings:
     defaults = TeamSettings()
     return TeamSettings(group_by_certificate=bool(item.get("group_by_certificate", defaults.group_by_certificate)))
+
+
+# --- silences and maintenance windows ---------------------------------------------------------------
+
+
+def silence_record(silence: Silence) -> dict[str, Any]:
+    moments = {name: _ts_or_none(getattr(silence, name)) for name in ("created_at", "ends_at", "ended_at")}
+    return _fields(silence) | moments | {"match": silence.match.value}
+
+
+def silence(data: dict[str, Any]) -> Silence:
+    moments = {name: _moment_or_none(data[name]) for name in ("created_at", "ends_at", "ended_at")}
+    return Silence(**(data | moments | {"match": Match(data["match"])}))
+
+
+def window_record(window: MaintenanceWindow) -> dict[str, Any]:
+    names = ("starts_at", "ends_at", "created_at", "ended_at")
+    return (
+        _fields(window) | {name: _ts_or_none(getattr(window, name)) for name in names} | {"labels": dict(window.labels)}
+    )
+
+
+def window(data: dict[str, Any]) -> MaintenanceWindow:
+    names = ("starts_at", "ends_at", "created_at", "ended_at")
+    return MaintenanceWindow(**(data | {name: _moment_or_none(data[name]) for name in names}))
+
+
+def _ts_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else ts(moment)
+
+
+def _moment_or_none(text: str | None) -> Any:
+    return None if text is None else _moment(text)

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.adapters.dynamo import codec
 from chalicelib.adapters.dynamo.table import Table, condition_failed, translate
-from chalicelib.domain.alerts import Notification
+from chalicelib.domain.alerts import Notification, RecordedEvent
 
 OUTBOX_INDEX = "outbox"
 PENDING = "pending"
@@ -24,10 +24,11 @@ class OutboxItems(Table):
             "pk": codec.TEAM + notification.team,
             "sk": _sort_key(notification),
             "key": notification.key,
-            "outbox_status": PENDING,
             "outbox_at": codec.ts(notification.created_at),
             "notification": codec.compact_json(codec.notification_record(notification)),
         }
+        if notification.silenced_by is None:  # a silenced one is kept to be shown, never published
+            item["outbox_status"] = PENDING
         try:
             self._send(
                 "put_item",
@@ -59,6 +60,21 @@ class OutboxItems(Table):
             UpdateExpression="SET published_at = :now REMOVE outbox_status",
             ExpressionAttributeValues={":now": {"S": codec.ts(datetime.now(UTC))}},
         )
+
+    def team_events(self, team: str, limit: int = 100) -> list[RecordedEvent]:
+        found = self._query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :e)",
+            ExpressionAttributeValues={":pk": {"S": codec.TEAM + team}, ":e": {"S": codec.OUTBOX}},
+        )
+        recorded = [
+            RecordedEvent(
+                codec.notification(json.loads(item["notification"])),
+                published=item.get("published_at") is not None,
+            )
+            for item in found
+        ]
+        return sorted(recorded, key=lambda r: (r.notification.created_at, r.notification.key), reverse=True)[:limit]
 
 
 def _sort_key(notification: Notification) -> str:

@@ -1,0 +1,108 @@
+"""Silences and maintenance windows of a team: made, listed and ended; and the events they kept quiet.
+
+The alerter reads them when an event is about to be told (``services/alerting.py``); this service
+is what the API and the operator's commands call to make and end them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from chalicelib.domain.alerts import RecordedEvent
+from chalicelib.domain.silences import (
+    MaintenanceWindow,
+    Match,
+    Silence,
+    SilenceRequest,
+    WindowRequest,
+    check_span,
+    new_silence_id,
+    new_window_id,
+)
+from chalicelib.domain.tokens import Principal
+from chalicelib.errors import InvalidRequestError
+from chalicelib.services.store import TargetStore
+
+
+class Silencing:
+    """Makes and ends a team's silences and maintenance windows, within the longest allowed."""
+
+    def __init__(self, store: TargetStore, clock: Callable[[], datetime], *, max_days: int = 30) -> None:
+        self._store = store
+        self._clock = clock
+        self._max_days = max_days
+
+    def silence(self, principal: Principal, team: str, request: SilenceRequest) -> Silence:
+        """A new silence of ``team``; a target's must exist, and be checked to end when its certificate changes."""
+        now = self._clock()
+        check_span(now, request.ends_at, now, self._max_days)
+        until: str | None = None
+        if request.match is Match.TARGET:
+            target = self._store.get_target(team, request.value)  # NotFoundError: 404
+            if request.until_certificate_changes:
+                latest = target.latest
+                if latest is None or not latest.certificates:
+                    raise InvalidRequestError(
+                        f"{target.id} has served no certificate yet: silence it for a time instead",
+                        field="until_certificate_changes",
+                    )
+                until = min(latest.certificates, key=lambda c: c.not_after).fingerprint_sha256
+        elif request.match is Match.CERTIFICATE:
+            until = request.value if request.until_certificate_changes else None
+        elif request.until_certificate_changes:
+            raise InvalidRequestError(
+                "until_certificate_changes is for a target's or a certificate's silence",
+                field="until_certificate_changes",
+            )
+        silence = Silence(
+            id=new_silence_id(),
+            team=team,
+            match=request.match,
+            value=request.value,
+            author=request.author or f"token {principal.token_id}",
+            reason=request.reason,
+            created_at=now,
+            ends_at=request.ends_at,
+            until_certificate_changes=until,
+        )
+        self._store.put_silence(silence)
+        return silence
+
+    def silences(self, team: str) -> list[Silence]:
+        """The team's silences, newest first (ended ones too)."""
+        return sorted(self._store.silences(team), key=lambda s: s.created_at, reverse=True)
+
+    def end_silence(self, team: str, silence_id: str) -> Silence:
+        return self._store.end_silence(team, silence_id, self._clock())
+
+    def window(self, principal: Principal, team: str, request: WindowRequest) -> MaintenanceWindow:
+        now = self._clock()
+        check_span(request.starts_at, request.ends_at, now, self._max_days)
+        window = MaintenanceWindow(
+            id=new_window_id(),
+            team=team,
+            starts_at=request.starts_at,
+            ends_at=request.ends_at,
+            author=request.author or f"token {principal.token_id}",
+            reason=request.reason,
+            created_at=now,
+            labels=dict(request.labels),
+        )
+        self._store.put_window(window)
+        return window
+
+    def windows(self, team: str) -> list[MaintenanceWindow]:
+        """The team's maintenance windows, soonest start first (past ones too)."""
+        return sorted(self._store.windows(team), key=lambda w: w.starts_at)
+
+    def end_window(self, team: str, window_id: str) -> MaintenanceWindow:
+        return self._store.end_window(team, window_id, self._clock())
+
+    def events(self, team: str, *, limit: int = 100) -> list[RecordedEvent]:
+        """The team's recent events, newest first: delivered, waiting to be, or kept quiet."""
+        return self._store.team_events(team, limit)
+
+    @property
+    def max_days(self) -> int:
+        return self._max_days
