@@ -209,6 +209,82 @@ def change_team_settings() -> dict[str, Any]:
     return render.team_settings_to_dict(changed)
 
 
+@app.route("/silences", methods=["POST"], authorizer=token_auth, content_types=JSON)
+@api.json_api
+def create_silence() -> Response:
+    request = api.current(app)
+    params = api.params(request, shapes.TeamQuery)
+    services, principal = container(), api.principal(request)
+    wanted = payloads.silence_request(payloads.json_document(api.raw_body(request)), services.clock())
+    team = services.registry.team_for(principal, params.get("team"))
+    silence = services.silencing.silence(principal, team, wanted)
+    body = render.silence_to_dict(silence, services.clock())
+    return Response(body=body, status_code=201, headers={"Location": f"/silences/{silence.id}"})
+
+
+@app.route("/silences", methods=["GET"], authorizer=token_auth)
+@api.json_api
+def list_silences() -> dict[str, Any]:
+    request = api.current(app)
+    params = api.params(request, shapes.TeamQuery)
+    services = container()
+    team = services.registry.team_for(api.principal(request), params.get("team"))
+    return render.silence_page_to_dict(services.silencing.silences(team), services.clock())
+
+
+@app.route("/silences/{silence_id}", methods=["DELETE"], authorizer=token_auth)
+@api.json_api
+def end_silence(silence_id: str) -> dict[str, Any]:
+    request = api.current(app)
+    params = api.params(request, shapes.TeamQuery)
+    services = container()
+    team = services.registry.team_for(api.principal(request), params.get("team"))
+    return render.silence_to_dict(services.silencing.end_silence(team, silence_id), services.clock())
+
+
+@app.route("/maintenance", methods=["POST"], authorizer=token_auth, content_types=JSON)
+@api.json_api
+def create_window() -> Response:
+    request = api.current(app)
+    params = api.params(request, shapes.TeamQuery)
+    services, principal = container(), api.principal(request)
+    wanted = payloads.window_request(payloads.json_document(api.raw_body(request)), services.clock())
+    team = services.registry.team_for(principal, params.get("team"))
+    window = services.silencing.window(principal, team, wanted)
+    body = render.window_to_dict(window, services.clock())
+    return Response(body=body, status_code=201, headers={"Location": f"/maintenance/{window.id}"})
+
+
+@app.route("/maintenance", methods=["GET"], authorizer=token_auth)
+@api.json_api
+def list_windows() -> dict[str, Any]:
+    request = api.current(app)
+    params = api.params(request, shapes.TeamQuery)
+    services = container()
+    team = services.registry.team_for(api.principal(request), params.get("team"))
+    return render.window_page_to_dict(services.silencing.windows(team), services.clock())
+
+
+@app.route("/maintenance/{window_id}", methods=["DELETE"], authorizer=token_auth)
+@api.json_api
+def end_window(window_id: str) -> dict[str, Any]:
+    request = api.current(app)
+    params = api.params(request, shapes.TeamQuery)
+    services = container()
+    team = services.registry.team_for(api.principal(request), params.get("team"))
+    return render.window_to_dict(services.silencing.end_window(team, window_id), services.clock())
+
+
+@app.route("/events", methods=["GET"], authorizer=token_auth)
+@api.json_api
+def list_events() -> dict[str, Any]:
+    request = api.current(app)
+    params = api.params(request, shapes.EventQuery)
+    services = container()
+    team = services.registry.team_for(api.principal(request), params.get("team"))
+    return render.event_page_to_dict(services.silencing.events(team, limit=payloads.page_limit(params)))
+
+
 @app.route("/certificates", methods=["GET"], authorizer=token_auth)
 @api.json_api
 def list_certificates() -> dict[str, Any]:

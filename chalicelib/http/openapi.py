@@ -28,13 +28,20 @@ _ERRORS = {
     429: "Throttled; retry after the Retry-After header's seconds",
     503: "The data store is out of reach (unavailable) or certwatch is not configured (not_configured)",
 }
-_TARGET_ID = {
-    "name": "target_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "pattern": "^tg_[0-9a-f]{20}$"},
-    "description": "Any other text is a 404 too",
-}
+
+
+def _id(name: str, pattern: str) -> dict[str, Any]:
+    """A path parameter holding an id certwatch made."""
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": f"^{pattern}$"},
+        "description": "Any other text is a 404 too",
+    }
+
+
+_TARGET_ID = _id("target_id", "tg_[0-9a-f]{20}")
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 _CSV_EXAMPLE = "target,labels,warn_days\nexample.com,env=prod;tier=1,21\n"
 
@@ -180,6 +187,61 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": doc.answer(shapes.TeamSettings, "Changed")}
                 | doc.errors(400, 401, 403, 413, 415, 429, 503),
             },
+        },
+        "/silences": {
+            "post": {
+                "summary": "Silence a target, a certificate, a label or a finding for a while",
+                "description": "Its events are recorded and shown (GET /events), never delivered; docs/alerts.md "
+                "says what a silence can and cannot hide.",
+                "parameters": team,
+                "requestBody": doc.body(shapes.SilenceInput),
+                "responses": {"201": doc.answer(shapes.Silence, "Silenced")}
+                | doc.errors(400, 401, 403, 404, 413, 415, 429, 503),
+            },
+            "get": {
+                "summary": "The team's silences (ended ones too)",
+                "parameters": team,
+                "responses": {"200": doc.answer(shapes.SilencePage, "The silences")}
+                | doc.errors(400, 401, 403, 429, 503),
+            },
+        },
+        "/silences/{silence_id}": {
+            "delete": {
+                "summary": "End a silence now",
+                "parameters": [_id("silence_id", "si_[0-9a-f]{16}"), *team],
+                "responses": {"200": doc.answer(shapes.Silence, "Ended")} | doc.errors(400, 401, 403, 404, 429, 503),
+            }
+        },
+        "/maintenance": {
+            "post": {
+                "summary": "Plan a maintenance window: the team's events quieted for its period",
+                "parameters": team,
+                "requestBody": doc.body(shapes.MaintenanceInput),
+                "responses": {"201": doc.answer(shapes.MaintenanceWindow, "Planned")}
+                | doc.errors(400, 401, 403, 413, 415, 429, 503),
+            },
+            "get": {
+                "summary": "The team's maintenance windows (past ones too)",
+                "parameters": team,
+                "responses": {"200": doc.answer(shapes.MaintenancePage, "The windows")}
+                | doc.errors(400, 401, 403, 429, 503),
+            },
+        },
+        "/maintenance/{window_id}": {
+            "delete": {
+                "summary": "End a maintenance window now",
+                "parameters": [_id("window_id", "mw_[0-9a-f]{16}"), *team],
+                "responses": {"200": doc.answer(shapes.MaintenanceWindow, "Ended")}
+                | doc.errors(400, 401, 403, 404, 429, 503),
+            }
+        },
+        "/events": {
+            "get": {
+                "summary": "The team's recent events: delivered, waiting, or kept quiet by a silence or window",
+                "parameters": doc.query(shapes.EventQuery),
+                "responses": {"200": doc.answer(shapes.EventPage, "Newest first")}
+                | doc.errors(400, 401, 403, 429, 503),
+            }
         },
         "/certificates": {
             "get": {

@@ -15,12 +15,13 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.endpoints import PROTOCOLS, endpoint_from_parts, normalize_hostname, parse_target
 from chalicelib.domain.inventory import InventoryQuery, RowStatus, Source
-from chalicelib.domain.models import Endpoint, Status, check_thresholds
+from chalicelib.domain.models import Endpoint, FindingCode, Status, check_thresholds
+from chalicelib.domain.silences import Match, SilenceRequest, WindowRequest
 from chalicelib.domain.targets import RejectedRow, TargetChanges, TargetFilter, TargetSpec
 from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import pasted_token_id
@@ -140,6 +141,84 @@ def team_settings(data: object, current: TeamSettings) -> TeamSettings:
         raise InvalidRequestError(f"nothing to change: send one or more of {', '.join(sorted(declared))}")
     grouping = _bool(body, declared["group_by_certificate"])
     return replace(current, group_by_certificate=current.group_by_certificate if grouping is None else grouping)
+
+
+def silence_request(data: object, now: datetime) -> SilenceRequest:
+    """A ``POST /silences`` body (a ``shapes.SilenceInput``): what to quiet, until when, and why."""
+    declared = fields(shapes.SilenceInput)
+    body = _object(data, "the request body")
+    _refuse_unknown(body, set(declared))
+    _refuse_tokens(body)
+    named = [m for m in Match if m.value in body]
+    if len(named) != 1:
+        raise InvalidRequestError("name one thing to silence: target, certificate, label or finding", field="target")
+    (match,) = named
+    value = _pattern_str(body, declared[match.value])
+    if match is Match.FINDING and value not in {c.value for c in FindingCode}:
+        raise InvalidRequestError(
+            f"finding must be a finding code, such as HOSTNAME_MISMATCH: {value!r}", field="finding"
+        )
+    if ("days" in body) == ("ends_at" in body):
+        raise InvalidRequestError("say for how long: days, or ends_at (one of them)", field="days")
+    days = _int(body, declared["days"])
+    ends_at = now + timedelta(days=days) if days is not None else _moment(body, declared["ends_at"])
+    return SilenceRequest(
+        match=match,
+        value=value,
+        reason=_text(body, declared["reason"]),
+        ends_at=ends_at,
+        until_certificate_changes=bool(_bool(body, declared["until_certificate_changes"])),
+        author=_optional_str(body, declared["author"]),
+    )
+
+
+def window_request(data: object, now: datetime) -> WindowRequest:
+    """A ``POST /maintenance`` body (a ``shapes.MaintenanceInput``)."""
+    declared = fields(shapes.MaintenanceInput)
+    body = _object(data, "the request body")
+    _refuse_unknown(body, set(declared))
+    _refuse_tokens(body)
+    return WindowRequest(
+        starts_at=_moment(body, declared["starts_at"]) if "starts_at" in body else now,
+        ends_at=_moment(body, declared["ends_at"]),
+        reason=_text(body, declared["reason"]),
+        labels=_labels(body, declared["labels"]) or {},
+        author=_optional_str(body, declared["author"]),
+    )
+
+
+def _moment(body: Mapping[str, Any], field: Field) -> datetime:
+    """A date-time with its offset (RFC 3339: ``2026-12-01T08:00:00Z``), in UTC."""
+    value = body.get(field.name)
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidRequestError(
+            f"{field.name} must be a date and time with its offset, such as 2026-12-01T08:00:00Z", field=field.name
+        ) from None
+    if moment.tzinfo is None:
+        raise InvalidRequestError(f"{field.name} needs its offset (Z for UTC)", field=field.name)
+    return moment.astimezone(UTC)
+
+
+def _text(body: Mapping[str, Any], field: Field) -> str:
+    """A required text within the field's declared length."""
+    value = body.get(field.name)
+    if not isinstance(value, str) or not value.strip() or not _fits_length(field.spec, len(value)):
+        raise InvalidRequestError(
+            f"{field.name} must be text of {field.spec.min_length}-{field.spec.max_length} characters",
+            field=field.name,
+        )
+    return value
+
+
+def _pattern_str(body: Mapping[str, Any], field: Field) -> str:
+    value = body.get(field.name)
+    if not isinstance(value, str) or not _matches(field.spec, value):
+        raise InvalidRequestError(f"{field.name}: {field.spec.doc or 'not in the form it takes'}", field=field.name)
+    return value
 
 
 def target_changes(data: object) -> TargetChanges:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.domain.alerts import RecordedEvent
 from chalicelib.domain.cadence import Readiness
 from chalicelib.domain.inventory import DiscoveredEndpoint, InventoryRow
 from chalicelib.domain.models import TargetReport, short_name
+from chalicelib.domain.silences import MaintenanceWindow, Silence
 from chalicelib.domain.targets import BULK_OUTCOMES, BulkOutcome, Page, ResultSummary, Target
 from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import redacted
@@ -99,6 +101,73 @@ def _target(target: Target) -> shapes.Target:
         next_check_at=target.next_check_at,
         latest=_summary(target.latest),
     )
+
+
+def silence_to_dict(silence: Silence, now: datetime) -> dict[str, Any]:
+    return dict(to_json(_silence(silence, now)))
+
+
+def silence_page_to_dict(silences: Sequence[Silence], now: datetime) -> dict[str, Any]:
+    return dict(to_json(shapes.SilencePage(items=tuple(_silence(s, now) for s in silences))))
+
+
+def _silence(silence: Silence, now: datetime) -> shapes.Silence:
+    return shapes.Silence(
+        id=silence.id,
+        team=silence.team,
+        match=silence.match,
+        value=silence.value,
+        author=silence.author,
+        reason=silence.reason,
+        created_at=silence.created_at,
+        ends_at=silence.ends_at,
+        ended_at=silence.ended_at,
+        until_certificate_changes=silence.until_certificate_changes,
+        active=silence.active(now),
+    )
+
+
+def window_to_dict(window: MaintenanceWindow, now: datetime) -> dict[str, Any]:
+    return dict(to_json(_window(window, now)))
+
+
+def window_page_to_dict(windows: Sequence[MaintenanceWindow], now: datetime) -> dict[str, Any]:
+    return dict(to_json(shapes.MaintenancePage(items=tuple(_window(w, now) for w in windows))))
+
+
+def _window(window: MaintenanceWindow, now: datetime) -> shapes.MaintenanceWindow:
+    return shapes.MaintenanceWindow(
+        id=window.id,
+        team=window.team,
+        starts_at=window.starts_at,
+        ends_at=window.ends_at,
+        ended_at=window.ended_at,
+        labels=dict(window.labels),
+        author=window.author,
+        reason=window.reason,
+        created_at=window.created_at,
+        active=window.active(now),
+    )
+
+
+def event_page_to_dict(events: Sequence[RecordedEvent]) -> dict[str, Any]:
+    """A team's recorded events (``GET /events``)."""
+    items = tuple(
+        shapes.RecordedEvent(
+            id=r.notification.key,
+            type=r.notification.event.type,
+            severity=r.notification.event.severity,
+            summary=r.notification.event.summary,
+            team=r.notification.team,
+            target_id=r.notification.target_id,
+            endpoints=tuple(h.id for h in r.notification.event.holders),
+            created_at=r.notification.created_at,
+            state=r.state,
+            silenced_by=r.notification.silenced_by,
+        )
+        for r in events
+    )
+    return dict(to_json(shapes.EventPage(items=items)))
 
 
 def team_settings_to_dict(settings: TeamSettings) -> dict[str, Any]:

@@ -26,8 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
+from chalicelib.domain.alerts import EventType
 from chalicelib.domain.inventory import RowKind, RowStatus, Source
-from chalicelib.domain.models import CheckPolicy, FindingCode, Protocol, Status
+from chalicelib.domain.models import CheckPolicy, FindingCode, Protocol, Severity, Status
+from chalicelib.domain.silences import Match
 from chalicelib.domain.targets import BULK_OUTCOMES, DEFAULT_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
 from chalicelib.domain.tokens import TEAM_NAME
 from chalicelib.presentation.result_shapes import AddressResult as AddressResult
@@ -45,6 +47,8 @@ MAX_LABELS = 32
 MAX_LABEL_VALUE = 256
 LABEL_KEY = r"[A-Za-z0-9_.\-/]{1,64}"
 MAX_NOTES = 2000
+MAX_REASON = 500
+MAX_AUTHOR = 200
 MAX_CA_BUNDLE = 64 * 1024
 MAX_SNI = 253
 MAX_DAYS = 3650
@@ -234,6 +238,123 @@ class TeamSettingsChanges:
     SCHEMA: ClassVar[Mapping[str, Any]] = {**CLOSED, "minProperties": 1}
 
     group_by_certificate: bool = ABSENT
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceInput:
+    """A silence to make: exactly one of target, certificate, label and finding; for days, or until ends_at
+    (at most CERTWATCH_SILENCE_MAX_DAYS either way); and why."""
+
+    SCHEMA: ClassVar[Mapping[str, Any]] = {
+        **CLOSED,
+        "allOf": [
+            {"oneOf": [{"required": [name]} for name in ("target", "certificate", "label", "finding")]},
+            {"oneOf": [{"required": ["days"]}, {"required": ["ends_at"]}]},
+        ],
+    }
+
+    reason: Annotated[str, Length(1, MAX_REASON)]
+    target: Annotated[str, Pattern(r"tg_[0-9a-f]{20}"), Doc("A target's id: its events")] = ABSENT
+    certificate: Annotated[str, Pattern(r"[0-9a-f]{64}"), Doc("A SHA-256 fingerprint: its events")] = ABSENT
+    label: Annotated[str, Pattern(LABEL_KEY + r"=[\s\S]{0,256}"), Doc("key=value: its targets' events")] = ABSENT
+    finding: Annotated[FindingCode, Doc("Events whose findings include this code")] = ABSENT
+    days: Annotated[int, Range(1, 365), Doc("How long, from now")] = ABSENT
+    ends_at: Annotated[datetime, Doc("Until when")] = ABSENT
+    until_certificate_changes: Annotated[
+        bool, Doc("A target's or a certificate's silence: end early, once the certificate is replaced")
+    ] = False
+    author: Annotated[str, Length(1, MAX_AUTHOR), Doc("Who asks (default: the token's id)")] = ABSENT
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """A silence: what it quiets, who made it and why, and until when."""
+
+    id: str
+    team: str
+    match: Match
+    value: Annotated[str, Doc("The target id, fingerprint, key=value label or finding code it quiets")]
+    author: str
+    reason: str
+    created_at: datetime
+    ends_at: datetime
+    ended_at: Annotated[datetime | None, Doc("When it was ended early (DELETE, or its certificate replaced)")]
+    until_certificate_changes: Annotated[str | None, Doc("The certificate whose replacement ends it")]
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SilencePage:
+    """A team's silences, newest first (ended ones too)."""
+
+    items: tuple[Silence, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceInput:
+    """Planned work: the team's events (of the targets with all these labels; every target without) are
+    quieted from starts_at (default: now) to ends_at, at most CERTWATCH_SILENCE_MAX_DAYS."""
+
+    SCHEMA: ClassVar[Mapping[str, Any]] = {**CLOSED}
+
+    ends_at: datetime
+    reason: Annotated[str, Length(1, MAX_REASON)]
+    starts_at: datetime = ABSENT
+    labels: Labels = ABSENT
+    author: Annotated[str, Length(1, MAX_AUTHOR), Doc("Who plans it (default: the token's id)")] = ABSENT
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceWindow:
+    """A maintenance window of a team."""
+
+    id: str
+    team: str
+    starts_at: datetime
+    ends_at: datetime
+    ended_at: datetime | None
+    labels: dict[str, str]
+    author: str
+    reason: str
+    created_at: datetime
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenancePage:
+    """A team's maintenance windows, soonest first (past ones too)."""
+
+    items: tuple[MaintenanceWindow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event as it was recorded: delivered (published), waiting to be (pending), or kept quiet (silenced)."""
+
+    id: Annotated[str, Doc("The event's key")]
+    type: EventType
+    severity: Severity
+    summary: str
+    team: str
+    target_id: Annotated[str, Doc("The target (or ACM/IAM alert id) whose check decided it")]
+    endpoints: Annotated[tuple[str, ...], Doc("Every endpoint it is about")]
+    created_at: datetime
+    state: Annotated[str, Choices(("published", "pending", "silenced"))]
+    silenced_by: Annotated[str | None, Doc("The silence or maintenance window that kept it quiet")]
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """A team's recent events, newest first."""
+
+    items: tuple[RecordedEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery(TeamQuery):
+    """The query string of ``GET /events``."""
+
+    limit: Annotated[int, Range(1, MAX_LIMIT)] = DEFAULT_LIMIT
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ is what the API and the operator's commands call to make and end them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 
@@ -21,8 +22,11 @@ from chalicelib.domain.silences import (
     new_window_id,
 )
 from chalicelib.domain.tokens import Principal
-from chalicelib.errors import InvalidRequestError
+from chalicelib.errors import InvalidRequestError, NotFoundError
 from chalicelib.services.store import TargetStore
+
+_SILENCE_ID = re.compile(r"si_[0-9a-f]{16}")
+_WINDOW_ID = re.compile(r"mw_[0-9a-f]{16}")
 
 
 class Silencing:
@@ -74,6 +78,8 @@ class Silencing:
         return sorted(self._store.silences(team), key=lambda s: s.created_at, reverse=True)
 
     def end_silence(self, team: str, silence_id: str) -> Silence:
+        if not _SILENCE_ID.fullmatch(silence_id):
+            raise NotFoundError("no silence with that id (silences' ids are si_ and 16 hex digits)")
         return self._store.end_silence(team, silence_id, self._clock())
 
     def window(self, principal: Principal, team: str, request: WindowRequest) -> MaintenanceWindow:
@@ -97,6 +103,8 @@ class Silencing:
         return sorted(self._store.windows(team), key=lambda w: w.starts_at)
 
     def end_window(self, team: str, window_id: str) -> MaintenanceWindow:
+        if not _WINDOW_ID.fullmatch(window_id):
+            raise NotFoundError("no maintenance window with that id (their ids are mw_ and 16 hex digits)")
         return self._store.end_window(team, window_id, self._clock())
 
     def events(self, team: str, *, limit: int = 100) -> list[RecordedEvent]:

@@ -1266,3 +1266,140 @@ def test_the_inventory_lists_endpoints_not_yet_checked_under_pending(api: Api) -
     assert created["id"] in {e["target_id"] for e in row["endpoints"]}
     assert ok.body["items"] == []
     assert api.get("/certificates?status=later").status == 400
+
+
+# --- silences, maintenance windows and the events they keep quiet ---------------------------------------
+
+
+def test_a_silence_is_made_listed_and_ended(api: Api, stack: Stack) -> None:
+    target = api.register("https://silenced.example.com")
+
+    made = api.post("/silences", {"target": target["id"], "days": 7, "reason": "migrating", "author": "alice"})
+
+    assert made.status == 201, made
+    silence = made.body
+    assert made.headers.get("Location") == f"/silences/{silence['id']}"
+    assert (silence["match"], silence["value"], silence["author"], silence["active"]) == (
+        "target",
+        target["id"],
+        "alice",
+        True,
+    )
+    assert api.get("/silences").body["items"] == [silence]
+    ended = api.delete(f"/silences/{silence['id']}")
+    assert ended.status == 200, ended
+    assert (ended.body["active"], ended.body["ended_at"] is not None) == (False, True)
+    assert api.delete("/silences/si_0000000000000000").status == 404
+    assert api.delete("/silences/nothing-like-an-id").status == 404
+    other = api.as_(stack.token("beta"))
+    assert other.get("/silences").body["items"] == [], "another team's are its own"
+    assert other.delete(f"/silences/{silence['id']}").status == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"days": 1, "reason": "x"}, "target"),
+        ({"certificate": "a" * 64, "label": "env=prod", "days": 1, "reason": "x"}, "target"),
+        ({"certificate": "a" * 64, "reason": "x"}, "days"),
+        ({"certificate": "a" * 64, "days": 1, "ends_at": "2026-12-30T00:00:00Z", "reason": "x"}, "days"),
+        ({"certificate": "a" * 64, "days": 31, "reason": "x"}, "ends_at"),
+        ({"certificate": "a" * 64, "ends_at": "2020-01-01T00:00:00Z", "reason": "x"}, "ends_at"),
+        ({"certificate": "a" * 64, "ends_at": "tomorrow", "reason": "x"}, "ends_at"),
+        ({"certificate": "A" * 64, "days": 1, "reason": "x"}, "certificate"),
+        ({"finding": "NO_SUCH_CODE", "days": 1, "reason": "x"}, "finding"),
+        ({"label": "env", "days": 1, "reason": "x"}, "label"),
+        (
+            {"label": "env=prod", "days": 1, "reason": "x", "until_certificate_changes": True},
+            "until_certificate_changes",
+        ),
+        ({"certificate": "a" * 64, "days": 1, "reason": ""}, "reason"),
+        ({"certificate": "a" * 64, "days": 1}, "reason"),
+        ({"certificate": "a" * 64, "days": 1, "reason": "x", "colour": "red"}, "colour"),
+    ],
+    ids=[
+        "nothing-named",
+        "two-named",
+        "no-end",
+        "two-ends",
+        "too-long",
+        "ended",
+        "not-a-time",
+        "upper-case",
+        "unknown-code",
+        "label-without-value",
+        "until-for-a-label",
+        "empty-reason",
+        "no-reason",
+        "unknown-field",
+    ],
+)
+def test_a_silence_that_is_not_one_is_400_naming_the_field(api: Api, body: dict[str, Any], field: str) -> None:
+    reply = api.post("/silences", body)
+
+    assert reply.status == 400, reply
+    assert reply.error["field"] == field
+    assert api.get("/silences").body["items"] == []
+
+
+def test_a_silence_of_a_target_another_team_owns_or_nobody_does_is_404(api: Api, stack: Stack) -> None:
+    theirs = api.as_(stack.token("beta")).register("https://theirs.example.com")
+    for target_id in (theirs["id"], MISSING_ID):
+        reply = api.post("/silences", {"target": target_id, "days": 1, "reason": "x"})
+        assert reply.status == 404, reply
+
+
+def test_a_target_never_checked_has_no_certificate_to_wait_for(api: Api) -> None:
+    target = api.register("https://unchecked-ack.example.com")
+    reply = api.post("/silences", {"target": target["id"], "days": 3, "reason": "x", "until_certificate_changes": True})
+    assert reply.status == 400, reply
+    assert "served no certificate yet" in reply.error["message"]
+
+
+def test_a_maintenance_window_is_planned_listed_and_ended(api: Api) -> None:
+    planned = api.post(
+        "/maintenance",
+        {
+            "starts_at": "2099-01-01T00:00:00Z",
+            "ends_at": "2099-01-02T00:00:00+01:00",
+            "reason": "upgrade",
+            "labels": {"env": "prod"},
+        },
+    )
+    assert planned.status == 201, planned
+    window = planned.body
+    assert (window["starts_at"], window["ends_at"], window["labels"], window["active"]) == (
+        "2099-01-01T00:00:00Z",
+        "2099-01-01T23:00:00Z",
+        {"env": "prod"},
+        False,
+    )
+    assert api.get("/maintenance").body["items"] == [window]
+    assert api.delete(f"/maintenance/{window['id']}").body["ended_at"] is not None
+    refused = api.post("/maintenance", {"ends_at": "2099-01-01T00:00:00Z", "reason": "upgrade"})
+    assert (refused.status, refused.error["field"]) == (400, "ends_at"), "starting now, it would last decades"
+
+
+def test_events_list_says_which_were_kept_quiet_and_by_what(loopback: Api, tls: LoopbackTls) -> None:
+    internal_root = make_ca("Internal Team Root")
+    soon = make_cert("healthy.api.example.test", issuer=internal_root, days=5)
+    with TlsServer([soon]) as server:
+        created = loopback.register(
+            f"https://healthy.api.example.test:{server.port}", ca_bundle=internal_root.pem.decode()
+        )
+        quiet = loopback.post("/silences", {"target": created["id"], "days": 1, "reason": "known"}).body
+        assert loopback.post(f"/targets/{created['id']}/check").status == 200
+    expired = loopback.register(tls.expired_target)
+    loopback.post("/silences", {"target": expired["id"], "days": 1, "reason": "known too"})
+    assert loopback.post(f"/targets/{expired['id']}/check").status == 200
+
+    still, expiring = loopback.get("/events").body["items"]
+    assert (expiring["type"], expiring["state"], expiring["silenced_by"], expiring["endpoints"]) == (
+        "certificate.expiring",
+        "silenced",
+        quiet["id"],
+        [created["id"]],
+    )
+    # Expired days ago and still served: no silence of the target hides that (only one naming the certificate).
+    assert (still["type"], still["state"], still["silenced_by"]) == ("certificate.expired", "published", None)
+    assert still["id"].endswith(":expired:still-there")

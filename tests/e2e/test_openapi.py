@@ -247,6 +247,18 @@ def call_with_query(api: Api, path: str, method: str, query: str) -> Reply:
         body = [body]
     if path == "/settings" and method == "patch":
         body = {"group_by_certificate": True}
+    if path == "/silences" and method == "post":
+        body = {"target": created["id"], "days": 1, "reason": "a query's test"}
+    if path == "/maintenance" and method == "post":
+        body = {"ends_at": "2099-01-01T00:00:00Z", "starts_at": "2098-12-31T00:00:00Z", "reason": "a query's test"}
+    if "{silence_id}" in path:
+        made = api.post("/silences", {"target": created["id"], "days": 1, "reason": "to end"})
+        url = path.replace("{silence_id}", made.body["id"])
+    if "{window_id}" in path:
+        made = api.post(
+            "/maintenance", {"ends_at": "2099-01-01T00:00:00Z", "starts_at": "2098-12-31T00:00:00Z", "reason": "x"}
+        )
+        url = path.replace("{window_id}", made.body["id"])
     return api.call(method.upper(), f"{url}?{query}", body)
 
 

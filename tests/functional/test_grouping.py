@@ -8,136 +8,33 @@ Teams), as the alerts topic would, so each channel's count is what a person woul
 
 from __future__ import annotations
 
-import itertools
 import json
-import socket
 from collections import Counter
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from chalicelib.adapters.sqs import check_message
-from chalicelib.checks.resolver import SystemResolver
-from chalicelib.domain.models import Endpoint, Protocol
-from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.domain.teams import TeamSettings
-from chalicelib.domain.webhooks import Format
-from chalicelib.services.alerting import Alerter
-from chalicelib.services.checking import TargetChecker
-from chalicelib.services.slack_relay import SlackRelay
-from chalicelib.services.webhooks import WebhookRelay, new_destination
-from chalicelib.services.worker import CheckWorker
-from lab.certs import Issued, make_cert
-from lab.servers import TlsServer, server_context
-from tests.functional.helpers import Engines, Servers
-from tests.support.fakes import (
-    Clock,
-    InMemoryDeliveryLog,
-    InMemoryDestinations,
-    InMemoryStore,
-    RecordingPublisher,
-    RecordingSlack,
-    RecordingWebhookPoster,
+from lab.certs import make_cert
+from tests.functional.helpers import (
+    DAY,
+    DOMAIN,
+    NOW,
+    TEAM,
+    Engines,
+    Servers,
+    World,
+    alert_world,
+    renew,
+    serve,
+    wildcard,
 )
 from tests.support.pki import Pki
-
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-DAY = timedelta(days=1)
-DOMAIN = "group.test"
-TEAM = "web"
-_ids = itertools.count(1)
-
-
-@dataclass
-class World:
-    store: InMemoryStore
-    clock: Clock
-    publisher: RecordingPublisher
-    worker: CheckWorker
-    slack: RecordingSlack
-    webhooks: RecordingWebhookPoster
-    relay: WebhookRelay
-    relayed: int = 0
-
-    def register(self, server: TlsServer, count: int, *, team: str = TEAM) -> list[Target]:
-        made = []
-        for _ in range(count):
-            number = next(_ids)
-            target = Target(
-                id=f"tg_{number:012x}00c0ffee",
-                team=team,
-                spec=TargetSpec(Endpoint(f"n{number}.{DOMAIN}", server.port, Protocol.TLS)),
-                created_at=NOW,
-                updated_at=NOW,
-                next_check_at=NOW,
-            )
-            self.store.create_target(target)
-            made.append(target)
-        return made
-
-    def check(self, targets: list[Target]) -> None:
-        """Check ``targets`` in SQS batches of 25, as the checker function takes them, then relay what was published."""
-        for start in range(0, len(targets), 25):
-            batch = targets[start : start + 25]
-            records = [{"messageId": t.id, "body": check_message(t.team, t.id)} for t in batch]
-            assert self.worker.handle(records).failed_message_ids == []
-        for document in self.publisher.documents[self.relayed :]:
-            message = json.dumps(document)
-            SlackRelay(self.slack).deliver(message)
-            self.relay.deliver(message)
-        self.relayed = len(self.publisher.documents)
-
-    def events(self, type: str) -> list[dict[str, Any]]:
-        return [d for d in self.publisher.documents if d["type"] == type]
-
-    def posted(self) -> Counter[str]:
-        """How many messages each webhook destination received."""
-        return Counter(who for who, _, _ in self.webhooks.sent)
 
 
 @pytest.fixture
 def world(engines: Engines, pki: Pki) -> World:
-    clock = Clock(NOW)
-    store = InMemoryStore()
-
-    def loopback(host: str, port: int, *args: Any) -> list[Any]:
-        if not host.endswith(DOMAIN):
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
-
-    engine = engines.build(resolver=SystemResolver(lookup=loopback), clock=clock.now, timeout=5.0)
-    publisher = RecordingPublisher()
-    alerter = Alerter(store, publisher, clock.now)
-    checker = TargetChecker(store, engine, pki.trust, after_check=alerter.after_target_check, history=store)
-
-    def vet(url: object) -> list[str]:  # every destination here is a recording one: nothing to resolve
-        return []
-
-    destinations = [
-        new_destination("https://hooks.example.com/generic", vet=vet, now=NOW),
-        new_destination(
-            "https://events.pagerduty.com/v2/enqueue", format=Format.PAGERDUTY, routing_key="R" * 32, vet=vet, now=NOW
-        ),
-        new_destination("https://teams.example.com/workflow", format=Format.TEAMS, vet=vet, now=NOW),
-    ]
-    webhooks = RecordingWebhookPoster(clock.now)
-    relay = WebhookRelay(InMemoryDestinations(destinations), InMemoryDeliveryLog(), webhooks, clock.now)
-    return World(store, clock, publisher, CheckWorker(store, checker), RecordingSlack(), webhooks, relay)
-
-
-def wildcard(pki: Pki, not_after: datetime) -> Issued:
-    return make_cert(f"*.{DOMAIN}", issuer=pki.intermediate, not_before=not_after - 90 * DAY, not_after=not_after)
-
-
-def serve(servers: Servers, pki: Pki, leaf: Issued) -> TlsServer:
-    return servers.start(TlsServer([leaf, pki.intermediate]))
-
-
-def renew(server: TlsServer, pki: Pki, leaf: Issued) -> None:
-    """The server serves ``leaf`` from its next handshake on (as a load balancer given the new certificate)."""
-    server.context = server_context([leaf, pki.intermediate], leaf.key)
+    return alert_world(engines, pki)
 
 
 def names(document: dict[str, Any]) -> set[str]:

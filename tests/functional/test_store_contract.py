@@ -28,6 +28,7 @@ from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.endpoints import endpoint_from_parts
 from chalicelib.domain.inventory import ManagedCertificate, Source
 from chalicelib.domain.models import Severity, Status, TargetReport
+from chalicelib.domain.silences import MaintenanceWindow, Match, Silence
 from chalicelib.domain.targets import (
     CertificateBrief,
     Page,
@@ -766,6 +767,66 @@ class StoreContract:
         assert sorted(pending, key=lambda n: n.key) == sorted(notes, key=lambda n: n.key)
         store.mark_published(notes[0])
         assert [n.key for n in store.pending_notifications() if n.team == team] == [notes[1].key]
+
+    # --- silences, maintenance windows and the events recorded ----------------------------------
+
+    def test_silences_and_windows_are_kept_whole_per_team_and_ended(
+        self, store: TargetStore, team: str, now: datetime
+    ) -> None:
+        quiet = Silence(
+            "si_0123456789abcdef",
+            team,
+            Match.CERTIFICATE,
+            "c" * 64,
+            "alice",
+            "renewing",
+            now,
+            now + timedelta(days=7),
+            until_certificate_changes="c" * 64,
+        )
+        window = MaintenanceWindow(
+            "mw_0123456789abcdef",
+            team,
+            now + timedelta(hours=1),
+            now + timedelta(hours=3),
+            "bob",
+            "upgrade",
+            now,
+            {"env": "prod"},
+        )
+        store.put_silence(quiet)
+        store.put_window(window)
+        assert store.silences(team) == [quiet]
+        assert store.windows(team) == [window]
+        assert store.silences(f"{team}-other") == []
+
+        later = now + timedelta(hours=2)
+        assert store.end_silence(team, quiet.id, later) == replace(quiet, ended_at=later)
+        assert store.end_window(team, window.id, later) == replace(window, ended_at=later)
+        assert store.silences(team)[0].ended_at == later
+        with pytest.raises(NotFoundError):
+            store.end_silence(f"{team}-other", quiet.id, later)
+        with pytest.raises(NotFoundError):
+            store.end_window(team, "mw_ffffffffffffffff", later)
+
+    def test_a_silenced_notification_is_recorded_to_be_shown_never_to_be_published(
+        self, store: TargetStore, team: str, now: datetime
+    ) -> None:
+        target = new_target(team, now, host="quiet.example.com")
+        report = reports.report(now, days_left=5, status=Status.CRITICAL)
+        event = AlertEvent(f"{team}:{'e' * 64}:expiring:7", EventType.EXPIRING, Severity.CRITICAL, "soon", 7)
+        told = Notification.of(event, AlertSubject.of_target(target), Observation.of(report), now)
+        quiet = replace(told, key=f"{team}:{'f' * 64}:expiring:7", silenced_by="si_0123456789abcdef")
+        assert store.record_notification(told)
+        assert store.record_notification(replace(quiet, created_at=now + timedelta(seconds=1)))
+
+        assert [n.key for n in store.pending_notifications() if n.team == team] == [told.key]
+        store.mark_published(told)
+        assert [(r.notification.key, r.state) for r in store.team_events(team)] == [
+            (quiet.key, "silenced"),
+            (told.key, "published"),
+        ]
+        assert store.team_events(team, limit=1)[0].notification.silenced_by == "si_0123456789abcdef"
 
 
 def _sighting(fingerprint: str, first_seen: datetime) -> Sighting:
