@@ -276,3 +276,91 @@ examples:
     )
     test.add_argument("destination_id", metavar="ID")
     test.set_defaults(handler=handler("certwatch.webhooks", "webhook_test"))
+
+
+def add_silence_commands(commands: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    where = [stage_options()]
+    silence = commands.add_parser(
+        "silence",
+        help="keep a team's alerts about a target, certificate, label or finding quiet for a while",
+        description="A silenced event is recorded and shown (certwatch events, GET /events, the page), never "
+        "delivered. A silence always ends (at most CERTWATCH_SILENCE_MAX_DAYS); a certificate still served a day "
+        "after it expired is told anyway, unless the silence names that certificate.",
+    )
+    actions = silence.add_subparsers(dest="action", required=True, parser_class=parser_class)
+    add = actions.add_parser(
+        "add",
+        parents=where,
+        help="silence one thing",
+        epilog=STAGE_HELP
+        + """
+examples:
+  certwatch silence add --team web --target tg_0194c6f2a1b2c3d4e5f6 --days 7 --reason "migrating" --stage prod
+  certwatch silence add --team web --certificate 0995e7... --days 30 --until-certificate-changes \\
+      --reason "renewal ordered" --stage prod
+  certwatch silence add --team web --label env=staging --until 2026-12-24T00:00:00Z --reason "freeze" --stage prod
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    what = add.add_mutually_exclusive_group(required=True)
+    what.add_argument("--target", help="a target's id: its events")
+    what.add_argument("--certificate", metavar="SHA256", help="a certificate's SHA-256 fingerprint: its events")
+    what.add_argument("--label", metavar="KEY=VALUE", help="the events of targets with this label")
+    what.add_argument("--finding", metavar="CODE", help="events whose findings include this code")
+    when = add.add_mutually_exclusive_group(required=True)
+    when.add_argument("--days", type=int, help="for this many days from now")
+    when.add_argument("--until", metavar="TIME", help="until this time (RFC 3339, e.g. 2026-12-24T00:00:00Z)")
+    add.add_argument("--reason", required=True, help="why (shown with every event it quiets)")
+    add.add_argument(
+        "--until-certificate-changes", action="store_true", help="end early, when the certificate is replaced"
+    )
+    add.add_argument("--author", help="who asks (default: the operator's command line)")
+    add.add_argument("--team", help="the team (default: the operator's; with --local, the local stack's)")
+    add.set_defaults(handler=handler("certwatch.silences", "silence_add"))
+    listing = actions.add_parser("list", parents=where, help="a team's silences, ended ones too")
+    listing.add_argument("--team", help="the team")
+    listing.set_defaults(handler=handler("certwatch.silences", "silence_list"))
+    end = actions.add_parser("end", parents=where, help="end a silence now")
+    end.add_argument("silence_id")
+    end.add_argument("--team", help="the team")
+    end.set_defaults(handler=handler("certwatch.silences", "silence_end"))
+
+    maintenance = commands.add_parser(
+        "maintenance", help="plan a maintenance window: a team's alerts (or its labelled targets') quiet for a period"
+    )
+    actions = maintenance.add_subparsers(dest="action", required=True, parser_class=parser_class)
+    add = actions.add_parser(
+        "add",
+        parents=where,
+        help="plan a window",
+        epilog=STAGE_HELP
+        + """
+examples:
+  certwatch maintenance add --team web --start 2026-12-20T22:00:00Z --end 2026-12-21T02:00:00Z \\
+      --label env=prod --reason "load balancer upgrade" --stage prod
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add.add_argument("--start", metavar="TIME", help="from (RFC 3339; default: now)")
+    add.add_argument("--end", metavar="TIME", required=True, help="to (RFC 3339)")
+    add.add_argument("--label", action="append", metavar="KEY=VALUE", help="only targets with this label (repeat)")
+    add.add_argument("--reason", required=True, help="why")
+    add.add_argument("--author", help="who plans it")
+    add.add_argument("--team", help="the team")
+    add.set_defaults(handler=handler("certwatch.silences", "maintenance_add"))
+    listing = actions.add_parser("list", parents=where, help="a team's windows, past ones too")
+    listing.add_argument("--team", help="the team")
+    listing.set_defaults(handler=handler("certwatch.silences", "maintenance_list"))
+    end = actions.add_parser("end", parents=where, help="end a window now")
+    end.add_argument("window_id")
+    end.add_argument("--team", help="the team")
+    end.set_defaults(handler=handler("certwatch.silences", "maintenance_end"))
+
+    events = commands.add_parser(
+        "events",
+        parents=where,
+        help="a team's recent events: told, waiting, or kept quiet (and by what)",
+    )
+    events.add_argument("--team", help="the team")
+    events.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    events.set_defaults(handler=handler("certwatch.silences", "events_list"))

@@ -457,3 +457,59 @@ def test_a_wrong_number_of_days_is_named_with_what_is_allowed() -> None:
             done.stderr
         )
         assert "Traceback" not in done.stderr
+
+
+def test_silences_windows_and_events_from_the_command_line(moto_port: int) -> None:
+    now = datetime.now(UTC)
+    target = Target(new_target_id(), "quiet", TargetSpec(Endpoint("quiet.example.com", 443)), now, now, now)
+    store(moto_port).create_target(target)
+
+    made = certwatch(
+        moto_port, "silence", "add", "--team", "quiet", "--target", target.id, "--days", "3", "--reason", "migrating"
+    )
+    planned = certwatch(
+        moto_port,
+        "maintenance",
+        "add",
+        "--team",
+        "quiet",
+        "--end",
+        (now + timedelta(hours=2)).isoformat(),
+        "--label",
+        "env=prod",
+        "--reason",
+        "upgrade",
+    )
+    too_long = certwatch(
+        moto_port, "silence", "add", "--team", "quiet", "--label", "env=prod", "--days", "40", "--reason", "x"
+    )
+    unknown = certwatch(
+        moto_port,
+        "silence",
+        "add",
+        "--team",
+        "quiet",
+        "--target",
+        "tg_00000000000000000000",
+        "--days",
+        "1",
+        "--reason",
+        "x",
+    )
+
+    assert made.returncode == 0, made.stderr
+    assert re.fullmatch(rf"si_[0-9a-f]{{16}}: target {target.id} silenced until {ISO}\n", made.stdout)
+    assert planned.returncode == 0, planned.stderr
+    assert "env=prod quiet from" in planned.stdout
+    assert (too_long.returncode, too_long.stderr.count("\n")) == (1, 1)
+    assert "at most 30 days" in too_long.stderr
+    assert unknown.returncode == 1
+    assert "no target" in unknown.stderr
+    silence_id = made.stdout.split(":")[0]
+    listed = certwatch(moto_port, "silence", "list", "--team", "quiet")
+    assert silence_id in listed.stdout
+    assert "migrating" in listed.stdout
+    assert certwatch(moto_port, "maintenance", "list", "--team", "quiet").stdout.count("mw_") == 1
+    assert certwatch(moto_port, "silence", "end", silence_id, "--team", "quiet").returncode == 0
+    assert " no " in certwatch(moto_port, "silence", "list", "--team", "quiet").stdout
+    assert certwatch(moto_port, "events", "--team", "quiet").stdout.startswith("AT")
