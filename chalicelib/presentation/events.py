@@ -38,9 +38,11 @@ _PAGERDUTY_KEY_LIMIT = 255  # and dedup_key
 _LISTED = 50  # endpoints a message names one by one; the rest are counted
 
 
-def page_url(base_url: str, target_id: str, team: str) -> str:
-    """The inventory page (GET /dashboard) opened on one target, once a token is given."""
-    return f"{base_url.rstrip('/')}/dashboard#" + urllib.parse.urlencode({"target": target_id, "team": team})
+def page_url(base_url: str, target_id: str, team: str, *, certificate: str | None = None) -> str:
+    """The inventory page (GET /dashboard) opened on one target (or on a certificate several endpoints
+    serve: its row, open on them), once a token is given."""
+    opened = {"certificate": certificate} if certificate else {"target": target_id}
+    return f"{base_url.rstrip('/')}/dashboard#" + urllib.parse.urlencode({**opened, "team": team})
 
 
 # --- the document the alerts topic carries ---------------------------------------------------------
@@ -105,12 +107,19 @@ def _target(note: Notification, base_url: str | None) -> EventTarget:
         target=str(endpoint),
         labels=dict(subject.labels),
         url=f"{base}/targets/{subject.id}" if base else None,
-        page_url=page_url(base, subject.id, subject.team) if base else None,
+        page_url=page_url(base, subject.id, subject.team, certificate=_shared(note)) if base else None,
         host=endpoint.host,
         port=endpoint.port,
         protocol=endpoint.protocol,
         sni=endpoint.sni,
     )
+
+
+def _shared(note: Notification) -> str | None:
+    """The certificate a team's event is about when several endpoints serve it (the page opens its row)."""
+    leaf = note.observed.leaf
+    endpoints = [h for h in note.event.holders if h.kind == "endpoint"]
+    return leaf.fingerprint_sha256 if leaf is not None and len(endpoints) > 1 else None
 
 
 def wire(document: EventDocument) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from chalicelib.domain.alerts import (
     AlertPolicy,
     AlertState,
     AlertSubject,
+    Holder,
     Notification,
     Observation,
     decide,
@@ -359,3 +360,19 @@ def test_a_served_certificate_cannot_ping_the_channel(now: datetime, pki: Pki) -
     assert "<!channel>" not in shown
     assert "<https://evil.example" not in shown
     assert "&lt;!channel&gt;" in shown
+
+
+def test_the_link_of_an_event_many_endpoints_share_opens_the_certificates_row(
+    expiring: tuple[AlertEvent, TargetReport, Issued], now: datetime
+) -> None:
+    event, report, leaf = expiring
+    holders = tuple(Holder("endpoint", f"tg_{n:020x}", f"https://n{n}.example.com:443") for n in range(3))
+    note = note_of(dataclasses.replace(event, holders=holders), make_target(), report, now)
+
+    document = rendered(note, BASE_URL)
+
+    assert document["target"]["page_url"] == (
+        f"https://certwatch.example.com/dashboard#certificate={leaf.fingerprint}&team=payments"
+    )
+    assert document["target"]["url"] == f"https://certwatch.example.com/targets/{TARGET_ID}"
+    assert [e["target"] for e in document["endpoints"]] == [h.name for h in holders]
