@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import re
 import secrets
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.domain.endpoints import normalize_hostname
 from chalicelib.domain.models import CheckPolicy, Endpoint, Protocol, Status, TargetReport
-from chalicelib.errors import InvalidRequestError
+from chalicelib.errors import InvalidRequestError, InvalidTargetError
 
 _TARGET_ID = re.compile(r"tg_[0-9a-f]{20}")
 
@@ -32,6 +35,8 @@ class TargetSpec:
     check_interval_minutes: int = DEFAULT_INTERVAL_MINUTES
     ca_bundle: str | None = None
     notes: str | None = None
+    owner: str | None = None  # who acts on its alerts: a person, a group or an address, as the team writes it
+    runbook_url: str | None = None  # how to act: an http(s) page (see runbook_url)
     alert_days: tuple[int, ...] | None = None  # thresholds to announce; None: derived from warn_days
     revocation: bool = True  # ask the CA whether the served chain is revoked (CRL, OCSP)
     ari: bool = True  # ask an ACME CA for its renewal window (RFC 9773)
@@ -119,24 +124,30 @@ class TargetChanges:
     critical_days: int | None = None
     check_interval_minutes: int | None = None
     notes: str | None = None
-    clear_notes: bool = False
+    owner: str | None = None
+    runbook_url: str | None = None
+    cleared: frozenset[str] = frozenset()  # among CLEARABLE: the fields a null in the request empties
     alert_days: tuple[int, ...] | None = None
     paused: bool | None = None
     revocation: bool | None = None
     ari: bool | None = None
 
 
-# The fields of a TargetSpec a TargetChanges may set (paused and clear_notes are handled apart).
+# The fields of a TargetSpec a TargetChanges may set (paused and cleared are handled apart).
 SPEC_CHANGES = (
     "labels",
     "warn_days",
     "critical_days",
     "check_interval_minutes",
     "notes",
+    "owner",
+    "runbook_url",
     "alert_days",
     "revocation",
     "ari",
 )
+# The free-text fields a change may empty (null in a PATCH); the others fall back to defaults instead.
+CLEARABLE = ("notes", "owner", "runbook_url")
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +223,43 @@ def legacy_endpoint_key(endpoint: Endpoint) -> str:
 
 _IMPLICIT_TLS = (Protocol.HTTPS, Protocol.TLS, Protocol.SMTPS, Protocol.IMAPS, Protocol.POP3S, Protocol.LDAPS)
 _HANDSHAKES = dict.fromkeys(_IMPLICIT_TLS, Protocol.HTTPS.value) | {Protocol.SUBMISSION: Protocol.SMTP.value}
+
+
+def runbook_problem(text: str) -> str | None:
+    """Why ``text`` is no runbook address a person may be sent to from an alert, or None when it is one.
+
+    It must be an absolute http(s) URL (RFC 3986) with a host and no user name or password (a
+    password in a link every alert repeats is a leaked password), written without spaces or
+    control characters, which ``urlsplit`` would silently drop or a chat message would cut at.
+    """
+    if not text or any(c.isspace() or not c.isprintable() for c in text):
+        return "an http(s) URL without spaces or control characters, such as https://wiki.example.com/runbooks/tls"
+    try:
+        parts = urllib.parse.urlsplit(text)
+        parts.port  # noqa: B018 - urlsplit reads the port only when asked: a bad one raises here
+    except ValueError:
+        return "an http(s) URL with a valid host and port"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "an http:// or https:// URL"
+    if "@" in parts.netloc:
+        return "a URL without a user name or password"
+    host = parts.hostname or ""
+    if not host:
+        return "an http(s) URL with a host"
+    if not _is_address(host):
+        try:
+            normalize_hostname(host, what="host")
+        except InvalidTargetError as exc:
+            return f"an http(s) URL with a valid host ({exc})"
+    return None
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def new_target_id() -> str:

@@ -153,7 +153,7 @@ def openapi_document() -> dict[str, Any]:
                 | doc.errors(400, 401, 403, 404, 429, 503),
             },
             "patch": {
-                "summary": "Change labels, thresholds, interval, notes or paused",
+                "summary": "Change labels, thresholds, interval, notes, owner, runbook or paused",
                 "parameters": [_TARGET_ID, *team],
                 "requestBody": doc.body(shapes.TargetChanges),
                 "responses": {"200": doc.answer(shapes.Target, "Changed")}

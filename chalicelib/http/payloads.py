@@ -22,7 +22,7 @@ from chalicelib.domain.endpoints import PROTOCOLS, endpoint_from_parts, normaliz
 from chalicelib.domain.inventory import InventoryQuery, RowStatus, Source
 from chalicelib.domain.models import Endpoint, FindingCode, Status, check_thresholds
 from chalicelib.domain.silences import Match, SilenceRequest, WindowRequest
-from chalicelib.domain.targets import RejectedRow, TargetChanges, TargetFilter, TargetSpec
+from chalicelib.domain.targets import CLEARABLE, RejectedRow, TargetChanges, TargetFilter, TargetSpec, runbook_problem
 from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import pasted_token_id
 from chalicelib.errors import InvalidRequestError, InvalidTargetError, TrustStoreError
@@ -126,6 +126,8 @@ def target_spec(data: object) -> TargetSpec:
         check_interval_minutes=_int(body, declared["check_interval_minutes"]),
         ca_bundle=_ca_bundle(body, declared["ca_bundle"]),
         notes=_optional_str(body, declared["notes"]),
+        owner=_optional_str(body, declared["owner"]),
+        runbook_url=_runbook_url(body, declared["runbook_url"]),
         alert_days=_alert_days(body, declared["alert_days"]),
         revocation=bool(_bool(body, declared["revocation"])),
         ari=bool(_bool(body, declared["ari"])),
@@ -223,7 +225,7 @@ def _pattern_str(body: Mapping[str, Any], field: Field) -> str:
 
 def target_changes(data: object) -> TargetChanges:
     """A TargetChanges from a ``PATCH /targets/{id}`` body (a ``shapes.TargetChanges``); ``"notes": null``
-    clears the notes."""
+    clears the notes (and so for owner and runbook_url)."""
     declared = fields(shapes.TargetChanges)
     body = _object(data, "the request body")
     _refuse_unknown(body, set(declared))
@@ -237,7 +239,9 @@ def target_changes(data: object) -> TargetChanges:
         critical_days=_int(body, declared["critical_days"]),
         check_interval_minutes=_int(body, declared["check_interval_minutes"]),
         notes=_optional_str(body, declared["notes"]),
-        clear_notes="notes" in body and body["notes"] is None,
+        owner=_optional_str(body, declared["owner"]),
+        runbook_url=_runbook_url(body, declared["runbook_url"]),
+        cleared=frozenset(name for name in CLEARABLE if name in body and body[name] is None),
         paused=paused,
         alert_days=_alert_days(body, declared["alert_days"]),
         revocation=_bool(body, declared["revocation"]),
@@ -389,6 +393,15 @@ def _ca_bundle(body: Mapping[str, Any], field: Field) -> str | None:
     return value
 
 
+def _runbook_url(body: Mapping[str, Any], field: Field) -> str | None:
+    """A runbook's http(s) URL, kept as written (``targets.runbook_problem`` says what one is)."""
+    value = _optional_str(body, field)
+    problem = None if value is None else runbook_problem(value)
+    if problem is not None:
+        raise InvalidRequestError(f"{field.name} must be {problem}", field=field.name)
+    return value
+
+
 def _int(body: Mapping[str, Any], field: Field) -> Any:
     """A whole number within the field's declared range; its declared default (or None) when absent or null."""
     name = field.name
@@ -444,6 +457,10 @@ def _optional_str(body: Mapping[str, Any], field: Field) -> str | None:
     if not isinstance(value, str) or not _fits_length(field.spec, len(value)):
         raise InvalidRequestError(
             f"{field.name} must be a string of at most {field.spec.max_length} characters", field=field.name
+        )
+    if not _matches(field.spec, value):  # owner: one line, no control characters
+        raise InvalidRequestError(
+            f"{field.name} must be one line of text, without control characters", field=field.name
         )
     return value
 

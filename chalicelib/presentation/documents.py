@@ -91,6 +91,8 @@ def _target(target: Target) -> shapes.Target:
         check_interval_minutes=spec.check_interval_minutes,
         ca_bundle=spec.ca_bundle,
         notes=spec.notes,
+        owner=spec.owner,
+        runbook_url=spec.runbook_url,
         alert_days=spec.alert_days,
         revocation=spec.revocation,
         ari=spec.ari,

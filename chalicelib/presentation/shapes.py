@@ -49,6 +49,8 @@ LABEL_KEY = r"[A-Za-z0-9_.\-/]{1,64}"
 MAX_NOTES = 2000
 MAX_REASON = 500
 MAX_AUTHOR = 200
+MAX_OWNER = 200
+MAX_RUNBOOK_URL = 2000
 MAX_CA_BUNDLE = 64 * 1024
 MAX_SNI = 253
 MAX_DAYS = 3650
@@ -74,6 +76,17 @@ AlertDays = Annotated[
     Doc("The target's own alert thresholds in days (default: 30, 14, 7, 3, 1 up to warn_days)"),
 ]
 Notes = Annotated[str, Length(high=MAX_NOTES)]
+Owner = Annotated[
+    str,
+    Length(high=MAX_OWNER),
+    Pattern(r"[^\x00-\x1f\x7f]*"),
+    Doc("Who acts on the target's alerts: a person, a group or an address, e.g. web-oncall (one line)"),
+]
+RunbookUrl = Annotated[
+    str,
+    Length(high=MAX_RUNBOOK_URL),
+    Doc("How to act on them: an http(s) URL with a host and no user name or password, shown in every alert"),
+]
 CaBundle = Annotated[str, Length(high=MAX_CA_BUNDLE), Doc("PEM trust anchors for an internal CA")]
 Team = Annotated[str, Pattern(TEAM_NAME)]
 StatusText = Annotated[str, Choices.of(Status)]
@@ -127,6 +140,8 @@ class TargetInput:
     check_interval_minutes: Interval | None = DEFAULT_INTERVAL_MINUTES
     ca_bundle: CaBundle | None = ABSENT
     notes: Notes | None = ABSENT
+    owner: Owner | None = ABSENT
+    runbook_url: RunbookUrl | None = ABSENT
     alert_days: AlertDays | None = ABSENT
     revocation: Switch | None = True
     ari: Switch | None = True
@@ -134,8 +149,8 @@ class TargetInput:
 
 @dataclass(frozen=True, slots=True)
 class TargetChanges:
-    """The fields to change: null leaves a field as it is, but clears notes. critical_days must not
-    exceed warn_days once the change is applied."""
+    """The fields to change: null leaves a field as it is, but clears notes, owner and runbook_url.
+    critical_days must not exceed warn_days once the change is applied."""
 
     SCHEMA: ClassVar[Mapping[str, Any]] = {**CLOSED, "minProperties": 1}
 
@@ -144,6 +159,8 @@ class TargetChanges:
     critical_days: Days | None = ABSENT
     check_interval_minutes: Interval | None = ABSENT
     notes: Notes | None = ABSENT
+    owner: Owner | None = ABSENT
+    runbook_url: RunbookUrl | None = ABSENT
     paused: bool | None = ABSENT
     alert_days: AlertDays | None = ABSENT
     revocation: Switch | None = ABSENT
@@ -410,6 +427,8 @@ class Target:
     check_interval_minutes: Interval
     ca_bundle: str | None
     notes: str | None
+    owner: str | None
+    runbook_url: str | None
     alert_days: AlertDays | None
     revocation: Switch
     ari: Switch

@@ -17,6 +17,7 @@ from chalicelib.domain.inventory import Assessment
 from chalicelib.domain.models import TargetReport
 from chalicelib.domain.silences import MaintenanceWindow, Silence
 from chalicelib.domain.targets import (
+    CLEARABLE,
     SPEC_CHANGES,
     Page,
     ResultSummary,
@@ -168,8 +169,7 @@ def apply_changes(target: Target, changes: TargetChanges, now: datetime) -> Targ
     updates: dict[str, Any] = {
         name: getattr(changes, name) for name in SPEC_CHANGES if getattr(changes, name) is not None
     }
-    if changes.clear_notes:
-        updates["notes"] = None
+    updates |= dict.fromkeys(set(CLEARABLE) & changes.cleared)
     paused = target.paused if changes.paused is None else changes.paused
     return dataclasses.replace(target, spec=dataclasses.replace(spec, **updates), paused=paused, updated_at=now)
 

@@ -235,6 +235,96 @@ def test_patch_changes_labels_thresholds_interval_notes_and_paused(api: Api) -> 
     assert api.get(path).body["notes"] is None
 
 
+RUNBOOK = "https://wiki.example.com/runbooks/tls?team=web#renew"
+
+
+def test_a_target_carries_an_owner_and_a_runbook_set_changed_and_cleared_like_notes(api: Api) -> None:
+    created = api.register("https://owned.example.com", owner="web-oncall", runbook_url=RUNBOOK, notes="n")
+    path = f"/targets/{created['id']}"
+    listed = api.get("/targets").body["items"]
+
+    changed = api.patch(path, {"owner": "payments@example.com", "runbook_url": "http://10.0.0.8:8080/tls"})
+    kept = api.patch(path, {"notes": "still owned"})
+    cleared = api.patch(path, {"owner": None, "runbook_url": None})
+
+    assert (created["owner"], created["runbook_url"], created["notes"]) == ("web-oncall", RUNBOOK, "n")
+    assert [(t["owner"], t["runbook_url"]) for t in listed] == [("web-oncall", RUNBOOK)]
+    assert changed.status == 200, changed
+    assert (changed.body["owner"], changed.body["runbook_url"]) == ("payments@example.com", "http://10.0.0.8:8080/tls")
+    assert (kept.body["owner"], kept.body["runbook_url"]) == ("payments@example.com", "http://10.0.0.8:8080/tls")
+    assert cleared.status == 200, cleared
+    assert (cleared.body["owner"], cleared.body["runbook_url"], cleared.body["notes"]) == (None, None, "still owned")
+    shown = api.get(path).body
+    assert (shown["owner"], shown["runbook_url"]) == (None, None)
+    assert api.register("https://unowned.example.com")["owner"] is None
+
+
+@pytest.mark.parametrize(
+    ("runbook", "said"),
+    [
+        ("javascript:alert(1)", "http:// or https://"),
+        ("wiki.example.com/tls", "http:// or https://"),
+        ("https://ops:hunter2@wiki.example.com/tls", "without a user name or password"),
+        ("https://@wiki.example.com/tls", "without a user name or password"),
+        ("https:///tls", "with a host"),
+        ("https://wiki.example.com:99999/", "valid host and port"),
+        ("https://wiki example.com/", "without spaces"),
+        ("https://wiki.example.com/\nBcc: x", "without spaces or control characters"),
+        ("https://wiki..example.com/", "valid host"),
+        ("https://wiki.example.com/" + "a" * 2000, "at most 2000 characters"),
+        ("", "http(s) URL"),
+    ],
+)
+def test_a_runbook_that_is_no_http_url_is_400_naming_the_field(api: Api, stack: Stack, runbook: str, said: str) -> None:
+    existing = api.register("https://existing.example.com")
+
+    created = api.post("/targets", {"target": "https://bad-runbook.example.com", "runbook_url": runbook})
+    changed = api.patch(f"/targets/{existing['id']}", {"runbook_url": runbook})
+
+    for reply in (created, changed):
+        assert (reply.status, reply.error["code"], reply.error.get("field")) == (400, "invalid_field", "runbook_url")
+        assert said in reply.error["message"], reply
+    assert api.get(f"/targets/{existing['id']}").body["runbook_url"] is None
+    assert stack.queue.sent == [("alpha", existing["id"])]
+
+
+@pytest.mark.parametrize("owner", ["o" * 201, "web\noncall", "web\toncall", 42])
+def test_an_owner_is_one_line_of_at_most_200_characters(api: Api, owner: object) -> None:
+    reply = api.post("/targets", {"target": "https://bad-owner.example.com", "owner": owner})
+
+    assert (reply.status, reply.error["code"], reply.error.get("field")) == (400, "invalid_field", "owner"), reply
+
+
+def test_bulk_csv_takes_owner_and_runbook_columns(api: Api) -> None:
+    text = (
+        "target,owner,runbook_url,notes\r\n"
+        f"https://csv-owned.example.com,web-oncall,{RUNBOOK},renewed by cert-manager\r\n"
+        "https://csv-unowned.example.com,,,\r\n"
+        "https://csv-bad-runbook.example.com,web,ftp://files.example.com/tls,\r\n"
+    )
+
+    reply = api.post("/targets/bulk", raw=text, content_type="text/csv")
+
+    assert reply.status == 200, reply
+    owned, unowned, bad = reply.body["results"]
+    assert (owned["target"]["owner"], owned["target"]["runbook_url"]) == ("web-oncall", RUNBOOK)
+    assert owned["target"]["notes"] == "renewed by cert-manager"
+    assert (unowned["target"]["owner"], unowned["target"]["runbook_url"]) == (None, None)
+    assert (bad["outcome"], bad["error"]["code"]) == ("rejected", "invalid_field")
+    assert "runbook_url must be an http:// or https:// URL" in bad["error"]["message"]
+
+
+def test_bulk_json_takes_owner_and_runbook_too(api: Api) -> None:
+    reply = api.post(
+        "/targets/bulk",
+        [{"target": "https://json-owned.example.com", "owner": "web", "runbook_url": RUNBOOK}],
+    )
+
+    assert reply.status == 200, reply
+    (row,) = reply.body["results"]
+    assert (row["target"]["owner"], row["target"]["runbook_url"]) == ("web", RUNBOOK)
+
+
 def test_asking_the_ca_is_on_by_default_and_a_target_may_switch_it_off(api: Api) -> None:
     default = api.register("https://asks.example.com")
     assert (default["revocation"], default["ari"]) == (True, True)

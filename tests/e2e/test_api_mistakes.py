@@ -475,6 +475,15 @@ def test_a_csv_header_naming_a_token_is_refused_without_repeating_it(api: Api) -
         ("POST", "/targets", {"target": "https://t.example.com", "labels": {"env": "{token}"}}, "labels"),
         ("POST", "/targets", {"target": "https://t.example.com", "notes": "our token is {token}"}, "notes"),
         ("PATCH", "/targets/{id}", {"notes": "{token}"}, "notes"),
+        ("POST", "/targets", {"target": "https://t.example.com", "owner": "{token}"}, "owner"),
+        ("PATCH", "/targets/{id}", {"owner": "web ({token})"}, "owner"),
+        (
+            "POST",
+            "/targets",
+            {"target": "https://t.example.com", "runbook_url": "https://w.example/?t={token}"},
+            "runbook_url",
+        ),
+        ("PATCH", "/targets/{id}", {"runbook_url": "https://w.example/{token}"}, "runbook_url"),
     ],
 )
 def test_a_token_given_as_a_targets_data_is_refused_not_stored(

@@ -127,6 +127,10 @@ def test_a_target_may_be_given_in_parts_with_every_field() -> None:
         ({"target": "example.com", "alert_days": "30"}, "alert_days", "1-10 whole numbers"),
         ({"target": "example.com", "ca_bundle": "not PEM"}, "ca_bundle", ""),
         ({"target": "example.com", "notes": "n" * 2001}, "notes", "at most 2000"),
+        ({"target": "example.com", "owner": "o" * 201}, "owner", "at most 200"),
+        ({"target": "example.com", "owner": "web\r\nBcc: x"}, "owner", "one line"),
+        ({"target": "example.com", "runbook_url": "file:///etc/passwd"}, "runbook_url", "http:// or https://"),
+        ({"target": "example.com", "runbook_url": "https://u:p@w.example/"}, "runbook_url", "user name or password"),
         ({"target": "example.com", "colour": "red"}, "colour", "unknown field 'colour'"),
     ],
 )
@@ -154,7 +158,21 @@ def test_a_change_sets_only_what_the_body_names() -> None:
 def test_null_notes_clear_them_and_other_nulls_leave_fields_as_they_are() -> None:
     changes = payloads.target_changes({"notes": None, "warn_days": None})
 
-    assert changes == TargetChanges(clear_notes=True)
+    assert changes == TargetChanges(cleared=frozenset({"notes"}))
+
+
+def test_null_owner_and_runbook_clear_them_as_null_notes_do() -> None:
+    changes = payloads.target_changes({"owner": None, "runbook_url": None, "notes": "kept"})
+
+    assert changes == TargetChanges(notes="kept", cleared=frozenset({"owner", "runbook_url"}))
+
+
+def test_owner_and_runbook_are_read_as_written() -> None:
+    spec = payloads.target_spec(
+        {"target": "example.com", "owner": "Web On-call <web@example.com>", "runbook_url": "https://w.example/x?a=1"}
+    )
+
+    assert (spec.owner, spec.runbook_url) == ("Web On-call <web@example.com>", "https://w.example/x?a=1")
 
 
 @pytest.mark.parametrize(

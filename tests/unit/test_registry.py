@@ -230,7 +230,7 @@ def test_a_change_keeps_what_it_does_not_name_and_moves_updated_at() -> None:
     w = world()
     target = w.registry.register(WEB, spec("https://www.example.com", labels={"env": "prod"}, notes="n"))
 
-    changed = w.registry.change(WEB, target.id, TargetChanges(warn_days=45, clear_notes=True))
+    changed = w.registry.change(WEB, target.id, TargetChanges(warn_days=45, cleared=frozenset({"notes"})))
 
     assert (changed.spec.warn_days, changed.spec.labels, changed.spec.notes) == (45, {"env": "prod"}, None)
     assert changed.updated_at == NOW

@@ -108,6 +108,10 @@ def edges(field: Field) -> tuple[list[object], list[object]]:
     if spec.kind == "string" and field.name == "ca_bundle":  # what fits must be PEM too: see test_api
         assert spec.max_length is not None
         return [], ["x" * (spec.max_length + 1), 7]
+    if spec.kind == "string" and field.name == "runbook_url":  # what fits must be an http(s) URL too
+        assert spec.max_length is not None
+        url = "https://wiki.example.com/"
+        return [url + "x" * (spec.max_length - len(url))], [url + "x" * (spec.max_length - len(url) + 1), 7]
     if spec.kind == "string":
         assert spec.max_length is not None, field
         return ["x" * spec.max_length], ["x" * (spec.max_length + 1), 7]

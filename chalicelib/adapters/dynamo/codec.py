@@ -145,6 +145,8 @@ def target_item(target: Target) -> dict[str, Any]:
         "sni": endpoint.sni,
         "ca_bundle": spec.ca_bundle,
         "notes": spec.notes,
+        "owner": spec.owner,
+        "runbook_url": spec.runbook_url,
         "alert_days": None if spec.alert_days is None else list(spec.alert_days),
     }
     item |= {name: value for name, value in optional.items() if value is not None}
@@ -201,6 +203,8 @@ def target(item: dict[str, Any]) -> Target:
         check_interval_minutes=int(item["check_interval_minutes"]),
         ca_bundle=item.get("ca_bundle"),
         notes=item.get("notes"),
+        owner=item.get("owner"),
+        runbook_url=item.get("runbook_url"),
         alert_days=tuple(int(d) for d in item["alert_days"]) if "alert_days" in item else None,
         revocation=bool(item.get("revocation", True)),
         ari=bool(item.get("ari", True)),

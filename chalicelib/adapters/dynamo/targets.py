@@ -17,6 +17,7 @@ from chalicelib.domain.alerts import Holder
 from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.models import TargetReport
 from chalicelib.domain.targets import (
+    CLEARABLE,
     SPEC_CHANGES,
     Page,
     ResultSummary,
@@ -96,7 +97,7 @@ class TargetItems(HolderItems):
             value = getattr(changes, name)
             if value is not None:
                 sets[name] = list(value) if name == "alert_days" else value
-        removes = ["notes"] if changes.clear_notes else []
+        removes = [name for name in CLEARABLE if name in changes.cleared]
         if changes.paused is not None:
             sets["paused"] = changes.paused
             if changes.paused:
