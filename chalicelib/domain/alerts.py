@@ -161,6 +161,10 @@ class AlertSubject:
     endpoint: Endpoint | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     managed: ManagedCertificate | None = None
+    # Who acts and how: the target's own, or an ACM/IAM certificate's tags (inventory.tagged).
+    owner: str | None = None
+    runbook_url: str | None = None
+    notes: str | None = None
 
     @classmethod
     def of_target(cls, target: Target) -> AlertSubject:
@@ -174,6 +178,9 @@ class AlertSubject:
             alert_days=spec.alert_days,
             endpoint=target.endpoint,
             labels=dict(spec.labels),
+            owner=spec.owner,
+            runbook_url=spec.runbook_url,
+            notes=spec.notes,
         )
 
 

@@ -47,6 +47,20 @@ class EventTarget:
     name: Annotated[str | None, Doc("An IAM server certificate's name")] = ABSENT
     type: Annotated[str, Doc("ACM's type: AMAZON_ISSUED, IMPORTED, PRIVATE; IAM for IAM")] = ABSENT
     in_use_by: Annotated[tuple[str, ...], Doc("The ARNs of the AWS resources using it")] = ABSENT
+    # Left out only by documents published before they were declared (version 1 still).
+    owner: Annotated[
+        str | None,
+        Doc("Who acts on it: the target's owner; for ACM and IAM, its certwatch:owner (or owner) tag"),
+    ] = ABSENT
+    runbook_url: Annotated[
+        str | None,
+        Doc(
+            "How to act: the target's runbook (http or https); for ACM and IAM, its certwatch:runbook (or runbook) tag"
+        ),
+    ] = ABSENT
+    notes: Annotated[str | None, Doc("The target's notes; for ACM and IAM, its certwatch:notes (or notes) tag")] = (
+        ABSENT
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,10 @@ _TEAMS_COLOURS = {"critical": "attention", "warning": "warning", "info": "good"}
 _PAGERDUTY_SUMMARY_LIMIT = 1024  # Events API v2: payload.summary
 _PAGERDUTY_KEY_LIMIT = 255  # and dedup_key
 _LISTED = 50  # endpoints a message names one by one; the rest are counted
+_SLACK_URL_LIMIT = 3000  # a button's url
+# What a URL may hold as it is (RFC 3986's reserved and unreserved characters, and its escapes):
+# the rest is percent-encoded, so no ``|``, ``<`` or ``>`` can end a chat link or start another.
+_URL_SAFE = ":/?#[]@!$&'()*+,;=-._~%"
 
 
 def page_url(base_url: str, target_id: str, team: str, *, certificate: str | None = None) -> str:
@@ -97,6 +101,9 @@ def _target(note: Notification, base_url: str | None) -> EventTarget:
             name=managed.name,
             type=managed.type,
             in_use_by=managed.in_use_by,
+            owner=subject.owner,
+            runbook_url=subject.runbook_url,
+            notes=subject.notes,
         )
     if endpoint is None:
         raise ValueError(f"alert subject {subject.id} is neither an endpoint nor a managed certificate")
@@ -112,6 +119,9 @@ def _target(note: Notification, base_url: str | None) -> EventTarget:
         port=endpoint.port,
         protocol=endpoint.protocol,
         sni=endpoint.sni,
+        owner=subject.owner,
+        runbook_url=subject.runbook_url,
+        notes=subject.notes,
     )
 
 
@@ -154,6 +164,11 @@ def email_text(document: EventDocument) -> str:
         f"Team:       {document.team}",
         f"Event:      {document.type.value}",
     ]
+    owner, runbook, notes = _ownership(target)
+    if owner:
+        lines.append(f"Owner:      {owner}")
+    if runbook:
+        lines.append(f"Runbook:    {runbook}")
     if document.days_left is not None:
         (left, days), (_, until) = _time_left(document)
         shown = f"{days} ({until})" if _expired(document) else f"{days} (expires {until})"
@@ -178,6 +193,8 @@ def email_text(document: EventDocument) -> str:
         lines += [f"  - {f.severity.value} {f.code.value}: {f.message}" for f in document.findings]
     if target.labels:
         lines += ["", "Labels:     " + ", ".join(f"{k}={v}" for k, v in sorted(target.labels.items()))]
+    if notes:
+        lines += ["", "Notes:      " + "\n            ".join(notes.splitlines())]
     if _link(target):
         lines += ["", f"Details:    {_link(target)}"]
     lines += ["", f"Checked at {iso(document.checked_at)} by certwatch (event {document.id})."]
@@ -203,23 +220,34 @@ def slack_message(document: EventDocument) -> dict[str, Any]:
     host = _mrkdwn(_where(document))
     severity = document.severity.value
     headline = f"*{severity.upper()}* `{host}` {_mrkdwn(document.summary)}"
+    owner, runbook, notes = _ownership(target)
+    fields = [(name, _mrkdwn(value)) for name, value in event_facts(document)]
+    if owner:
+        fields.append(("Owner", _mrkdwn(owner)))
+    if runbook:
+        fields.append(("Runbook", _slack_link(runbook)))
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": headline[:_SLACK_TEXT_LIMIT]}},
         {
             "type": "section",
-            "fields": [
-                {"type": "mrkdwn", "text": f"*{name}*\n{_mrkdwn(value)[:_SLACK_FIELD_LIMIT]}"}
-                for name, value in event_facts(document)
-            ],
+            "fields": [{"type": "mrkdwn", "text": f"*{name}*\n{text[:_SLACK_FIELD_LIMIT]}"} for name, text in fields],
         },
     ]
     if document.findings:
         listed = "\n".join(f"• *{f.code.value}* ({f.severity.value}): {_mrkdwn(f.message)}" for f in document.findings)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": listed[:_SLACK_TEXT_LIMIT]}})
-    link = _link(target)
-    if link:
-        button = {"type": "button", "text": {"type": "plain_text", "text": "Open target"}, "url": link}
-        blocks.append({"type": "actions", "elements": [button]})
+    if notes:
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*Notes*\n{_mrkdwn(notes)}"[:_SLACK_TEXT_LIMIT]}}
+        )
+    buttons = [("Open target", _link(target)), ("Open runbook", runbook and _url_for_chat(runbook))]
+    elements = [
+        {"type": "button", "text": {"type": "plain_text", "text": text}, "url": url}
+        for text, url in buttons
+        if url and len(url) <= _SLACK_URL_LIMIT
+    ]
+    if elements:
+        blocks.append({"type": "actions", "elements": elements})
     blocks.append(
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"certwatch · {iso(document.checked_at)}"}]}
     )
@@ -278,6 +306,8 @@ def pagerduty_event(document: EventDocument, routing_key: str) -> dict[str, Any]
         return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": key}
     target, where = document.target, _where(document)
     details: dict[str, Any] = {name.lower().replace(" ", "_"): value for name, value in event_facts(document)}
+    owner, runbook, notes = _ownership(target)
+    details |= {name: value for name, value in (("owner", owner), ("runbook_url", runbook), ("notes", notes)) if value}
     details["event_id"] = document.id
     details["endpoints"] = [e.target for e in document.endpoints[:_LISTED]]
     details["findings"] = [f"{f.code.value} ({f.severity.value}): {f.message}" for f in document.findings]
@@ -300,7 +330,13 @@ def pagerduty_event(document: EventDocument, routing_key: str) -> dict[str, Any]
     link = _link(target)
     if link:
         event["client_url"] = link
-        event["links"] = [{"href": link, "text": "Open target in certwatch"}]
+    links = [
+        {"href": href, "text": text}
+        for href, text in ((link, "Open target in certwatch"), (runbook, "Runbook"))
+        if href
+    ]
+    if links:
+        event["links"] = links
     return event
 
 
@@ -313,10 +349,12 @@ def teams_message(document: EventDocument) -> dict[str, Any]:
     target = document.target
     colour = _TEAMS_COLOURS.get(document.severity.value, _TEAMS_COLOURS[Severity.INFO.value])
     severity = document.severity.value.upper()
+    owner, runbook, notes = _ownership(target)
+    facts = [*event_facts(document), *((name, value) for name, value in _owned(owner, runbook, notes) if value)]
     body: list[dict[str, Any]] = [
         {"type": "TextBlock", "text": f"certwatch · {severity}", "color": colour, "weight": "bolder"},
         _rich([_run(f"{_where(document)} {document.summary}", size="medium", weight="bolder")]),
-        *(_rich([_run(f"{name}: ", weight="bolder"), _run(value)]) for name, value in event_facts(document)),
+        *(_rich([_run(f"{name}: ", weight="bolder"), _run(value[:_SLACK_TEXT_LIMIT])]) for name, value in facts),
     ]
     body += [
         _rich([_run(f"{f.code.value} ({f.severity.value}): ", weight="bolder"), _run(f.message[:_SLACK_FIELD_LIMIT])])
@@ -329,11 +367,34 @@ def teams_message(document: EventDocument) -> dict[str, Any]:
         "version": "1.4",
         "body": body,
     }
-    link = _link(target)
-    if link:
-        card["actions"] = [{"type": "Action.OpenUrl", "title": "Open target", "url": link}]
+    actions = [("Open target", _link(target)), ("Open runbook", runbook and _url_for_chat(runbook))]
+    opened = [{"type": "Action.OpenUrl", "title": title, "url": url} for title, url in actions if url]
+    if opened:
+        card["actions"] = opened
     attachment = {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
     return {"type": "message", "attachments": [attachment]}
+
+
+def _ownership(target: EventTarget) -> tuple[str | None, str | None, str | None]:
+    """The owner, runbook URL and notes the document names (None for each it leaves out, null or empty)."""
+    said = [getattr(target, name) for name in ("owner", "runbook_url", "notes")]
+    owner, runbook, notes = (value if isinstance(value, str) and value.strip() else None for value in said)
+    return owner, runbook, notes
+
+
+def _owned(owner: str | None, runbook: str | None, notes: str | None) -> list[tuple[str, str | None]]:
+    return [("Owner", owner), ("Runbook", runbook), ("Notes", notes)]
+
+
+def _url_for_chat(url: str) -> str:
+    """``url`` with what no URL holds as it is percent-encoded (its own escapes kept)."""
+    return urllib.parse.quote(url, safe=_URL_SAFE)
+
+
+def _slack_link(url: str) -> str:
+    """A link Slack shows as the address it opens (no label to disguise it); plain text when too long for a field."""
+    escaped = _mrkdwn(_url_for_chat(url))
+    return f"<{escaped}>" if len(escaped) + 2 <= _SLACK_FIELD_LIMIT else escaped
 
 
 def _link(target: EventTarget) -> str | None:

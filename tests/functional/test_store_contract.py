@@ -744,7 +744,9 @@ class StoreContract:
     def test_a_notification_is_kept_whole_once_per_key_until_published(
         self, store: TargetStore, team: str, now: datetime
     ) -> None:
-        target = new_target(team, now, host="outbox.example.com")
+        target = new_target(team, now, host="outbox.example.com", notes="renewed by cert-manager\nask #web first")
+        owned_spec = _spec(target.spec, owner="web-oncall", runbook_url="https://wiki.example.com/tls?x=1&y=2")
+        target = dataclasses.replace(target, spec=owned_spec)
         report = reports.report(now, days_left=5, status=Status.CRITICAL)
         holders = (Holder("endpoint", target.id, str(target.endpoint)), Holder("acm", "arn:aws:acm:x", "arn:aws:acm:x"))
         event = AlertEvent(
@@ -782,6 +784,8 @@ class StoreContract:
 
         pending = [n for n in store.pending_notifications() if n.team == team]
         assert sorted(pending, key=lambda n: n.key) == sorted(notes, key=lambda n: n.key)
+        owned = {n.key: (n.subject.owner, n.subject.runbook_url, n.subject.notes) for n in pending}
+        assert owned[notes[0].key] == ("web-oncall", "https://wiki.example.com/tls?x=1&y=2", target.spec.notes)
         store.mark_published(notes[0])
         assert [n.key for n in store.pending_notifications() if n.team == team] == [notes[1].key]
 

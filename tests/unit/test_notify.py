@@ -50,9 +50,10 @@ SLACK_TEXT_LIMIT = 3000
 PAGE_URL = f"https://certwatch.example.com/dashboard#target={TARGET_ID}&team=payments"
 
 
-def make_target(host: str = HOST, *, labels: dict[str, str] | None = None) -> Target:
+def make_target(host: str = HOST, *, labels: dict[str, str] | None = None, **spec_fields: Any) -> Target:
     created = datetime(2026, 1, 1, tzinfo=UTC)
-    spec = TargetSpec(Endpoint(host, 443), labels={"env": "prod", "app": "api"} if labels is None else labels)
+    labels = {"env": "prod", "app": "api"} if labels is None else labels
+    spec = TargetSpec(Endpoint(host, 443), labels=labels, **spec_fields)
     return Target(TARGET_ID, "payments", spec, created, created, created)
 
 
@@ -139,6 +140,9 @@ def test_the_document_is_versioned_json(note: Notification, expiring: tuple[Aler
         "labels": {"env": "prod", "app": "api"},
         "url": f"https://certwatch.example.com/targets/{TARGET_ID}",
         "page_url": PAGE_URL,
+        "owner": None,
+        "runbook_url": None,
+        "notes": None,
     }
     certificate = document["certificate"]
     assert certificate["subject"] == f"CN={HOST}"
@@ -376,3 +380,92 @@ def test_the_link_of_an_event_many_endpoints_share_opens_the_certificates_row(
     )
     assert document["target"]["url"] == f"https://certwatch.example.com/targets/{TARGET_ID}"
     assert [e["target"] for e in document["endpoints"]] == [h.name for h in holders]
+
+
+# --- owner, runbook and notes ------------------------------------------------------------------
+
+OWNER = "web-oncall@example.com"
+RUNBOOK = "https://wiki.example.com/runbooks/tls?team=web&step=renew#acm"
+NOTES = "Renewed by cert-manager.\nAsk #web-platform before touching the ingress."
+
+
+@pytest.fixture
+def owned(expiring: tuple[AlertEvent, TargetReport, Issued], now: datetime) -> Notification:
+    """The expiring note of a target that names its owner, its runbook and notes."""
+    event, report, _ = expiring
+    return note_of(event, make_target(owner=OWNER, runbook_url=RUNBOOK, notes=NOTES), report, now)
+
+
+def slack_fields(message: dict[str, Any]) -> dict[str, str]:
+    blocks = message["attachments"][0]["blocks"]
+    return {f["text"].split("\n", 1)[0]: f["text"].split("\n", 1)[1] for f in blocks[1]["fields"]}
+
+
+def test_the_document_names_the_owner_runbook_and_notes_of_the_target(owned: Notification) -> None:
+    target = rendered(owned, BASE_URL)["target"]  # the generic webhook's body, checked against the schema
+    assert (target["owner"], target["runbook_url"], target["notes"]) == (OWNER, RUNBOOK, NOTES)
+
+
+def test_the_email_says_who_owns_it_how_to_act_and_the_notes(owned: Notification) -> None:
+    body = text(owned, BASE_URL)
+    assert f"\nOwner:      {OWNER}\n" in body
+    assert f"\nRunbook:    {RUNBOOK}\n" in body
+    assert (
+        "\nNotes:      Renewed by cert-manager.\n            Ask #web-platform before touching the ingress.\n" in body
+    )
+    assert body.index("Owner:") < body.index("Findings:")  # read before the details
+
+
+def test_an_email_without_owner_says_nothing_of_one(note: Notification) -> None:
+    body = text(note, BASE_URL)
+    assert [word for word in ("Owner:", "Runbook:", "Notes:") if word in body] == []
+
+
+def test_slack_shows_the_owner_and_the_runbook_as_a_link_and_a_button(owned: Notification) -> None:
+    message = slack_message(typed(owned, BASE_URL))
+    fields = slack_fields(message)
+    assert fields["*Owner*"] == OWNER
+    # The address the link opens is the text shown: nothing to disguise it; & is escaped for mrkdwn.
+    assert fields["*Runbook*"] == "<https://wiki.example.com/runbooks/tls?team=web&amp;step=renew#acm>"
+    blocks = message["attachments"][0]["blocks"]
+    (actions,) = [b for b in blocks if b["type"] == "actions"]
+    assert [(b["text"]["text"], b["url"]) for b in actions["elements"]] == [
+        ("Open target", PAGE_URL),
+        ("Open runbook", RUNBOOK),
+    ]
+    assert "*Notes*\nRenewed by cert-manager.\nAsk #web-platform before touching the ingress." in texts(blocks)
+    assert len(blocks[1]["fields"]) <= 10  # Block Kit's limit for a section's fields
+
+
+def test_slack_shows_the_runbook_button_without_a_public_url(
+    expiring: tuple[AlertEvent, TargetReport, Issued], now: datetime
+) -> None:
+    event, report, _ = expiring
+    note = note_of(event, make_target(runbook_url=RUNBOOK), report, now)
+    blocks = slack_message(typed(note))["attachments"][0]["blocks"]
+    (actions,) = [b for b in blocks if b["type"] == "actions"]
+    assert [b["text"]["text"] for b in actions["elements"]] == ["Open runbook"]
+    assert "*Owner*" not in slack_fields(slack_message(typed(note)))
+
+
+def test_an_owner_or_runbook_cannot_ping_the_channel_or_disguise_a_link(
+    expiring: tuple[AlertEvent, TargetReport, Issued], now: datetime
+) -> None:
+    event, report, _ = expiring
+    target = make_target(
+        owner="<!channel> <https://evil.example|web-oncall>",
+        runbook_url="https://wiki.example.com/tls|<!here>&<https://evil.example|Renew>",
+        notes="<!everyone> see <https://evil.example|the runbook>",
+    )
+    message = slack_message(typed(note_of(event, target, report, now), BASE_URL))
+    blocks = message["attachments"][0]["blocks"]
+    shown = "\n".join([message["text"], *texts(blocks)])
+    for unsafe in ("<!channel>", "<!here>", "<!everyone>", "<https://evil", "|web-oncall>", "|Renew>"):
+        assert unsafe not in shown, unsafe
+    assert "&lt;!channel&gt;" in slack_fields(message)["*Owner*"]
+    runbook = slack_fields(message)["*Runbook*"]
+    assert runbook == "<https://wiki.example.com/tls%7C%3C!here%3E&amp;%3Chttps://evil.example%7CRenew%3E>"
+    assert (runbook.count("<"), runbook.count(">"), runbook.count("|")) == (1, 1, 0)
+    (actions,) = [b for b in blocks if b["type"] == "actions"]
+    button = actions["elements"][1]["url"]
+    assert (button.count("<"), button.count("|")) == (0, 0)

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.dynamo import codec
-from chalicelib.domain.models import Endpoint, FindingCode, Protocol, Status, TargetReport
+from chalicelib.domain.alerts import AlertEvent, AlertSubject, EventType, Notification, Observation
+from chalicelib.domain.models import Endpoint, FindingCode, Protocol, Severity, Status, TargetReport
 from chalicelib.errors import StoreError
 from chalicelib.presentation.reports import report_to_dict
 from tests.support import reports
@@ -206,3 +207,21 @@ def test_the_stored_format_is_not_the_api_document() -> None:
     assert set(record) & set(report_to_dict(report)) == {"checked_at", "results", "cadence"}
     # The cadence as observed, not what the API derives from it for the day it renders.
     assert set(record["cadence"]) == {"certificates_seen", "renewals", "publicly_trusted"}
+
+
+# --- the outbox's notifications -------------------------------------------------------------------
+
+
+def test_a_notification_recorded_before_subjects_named_owner_runbook_and_notes_reads_without_them() -> None:
+    report = reports.report(NOW, days_left=5, status=Status.CRITICAL)
+    subject = AlertSubject("tg_0000000000aa1b2c3d4e", "web", endpoint=report.endpoint, owner="web", notes="n")
+    event = AlertEvent("tg_0000000000aa1b2c3d4e:x:expiring:7", EventType.EXPIRING, Severity.CRITICAL, "soon", 7)
+    note = Notification.of(event, subject, Observation.of(report), NOW)
+    record = json.loads(json.dumps(codec.notification_record(note)))
+    assert codec.notification(record) == note
+
+    for name in ("owner", "runbook_url", "notes"):
+        del record["subject"][name]
+
+    unowned = dataclasses.replace(subject, owner=None, notes=None)
+    assert codec.notification(record) == dataclasses.replace(note, subject=unowned)

@@ -348,6 +348,63 @@ def test_text_from_a_served_certificate_never_reaches_markdown() -> None:
     assert "evil.example" in _card_text(card)  # shown, as plain text runs
 
 
+# --- owner, runbook and notes --------------------------------------------------------------------------
+
+RUNBOOK = "https://wiki.example.com/runbooks/tls?team=web&step=renew"
+
+
+def _owned_document(runbook: str = RUNBOOK, url: str | None = "https://cw.example/t") -> EventDocument:
+    data = event_data("certificate.expiring", f"{TARGET}:{'ab' * 32}:expiring:3", url=url)
+    data["target"] |= {"owner": "web-oncall", "runbook_url": runbook, "notes": "Renewed by cert-manager."}
+    return from_json(EventDocument, data)
+
+
+def test_pagerduty_details_name_the_owner_runbook_and_notes_and_link_the_runbook() -> None:
+    event = pagerduty_event(_owned_document(), ROUTING_KEY)
+    assert event is not None
+    details = event["payload"]["custom_details"]
+    assert (details["owner"], details["runbook_url"], details["notes"]) == (
+        "web-oncall",
+        RUNBOOK,
+        "Renewed by cert-manager.",
+    )
+    assert event["links"] == [
+        {"href": "https://cw.example/t", "text": "Open target in certwatch"},
+        {"href": RUNBOOK, "text": "Runbook"},
+    ]
+
+
+def test_pagerduty_without_owner_or_runbook_has_neither() -> None:
+    event = pagerduty_event(_event_document("certificate.expiring", f"{TARGET}:{'ab' * 32}:expiring:3"), ROUTING_KEY)
+    assert event is not None
+    assert not {"owner", "runbook_url", "notes"} & set(event["payload"]["custom_details"])
+    assert "links" not in event
+
+
+def test_the_teams_card_shows_owner_runbook_and_notes_and_opens_the_runbook() -> None:
+    card = teams_message(_owned_document())["attachments"][0]["content"]
+    assert [e.message for e in CARD.iter_errors(card)] == []
+    text = _card_text(card)
+    for fact in ("Owner: web-oncall", f"Runbook: {RUNBOOK}", "Notes: Renewed by cert-manager."):
+        assert fact in text
+    assert card["actions"] == [
+        {"type": "Action.OpenUrl", "title": "Open target", "url": "https://cw.example/t"},
+        {"type": "Action.OpenUrl", "title": "Open runbook", "url": RUNBOOK},
+    ]
+    alone = teams_message(_owned_document(url=None))["attachments"][0]["content"]
+    assert alone["actions"] == [{"type": "Action.OpenUrl", "title": "Open runbook", "url": RUNBOOK}]
+    assert [e.message for e in CARD.iter_errors(alone)] == []
+
+
+def test_a_runbook_in_teams_is_plain_text_and_its_action_an_encoded_url() -> None:
+    card = teams_message(_owned_document("https://wiki.example.com/[x](https://evil.example)|a"))["attachments"][0]
+    content = card["content"]
+    assert [e.message for e in CARD.iter_errors(content)] == []
+    markdown = [block["text"] for block in content["body"] if block["type"] == "TextBlock"]
+    assert not any("evil" in text for text in markdown)
+    assert content["actions"][-1]["url"] == "https://wiki.example.com/[x](https://evil.example)%7Ca"
+
+
 def _card_text(card: dict[str, Any]) -> str:
     parts = []
     for block in card["body"]:

@@ -530,6 +530,10 @@ def notification(data: dict[str, Any]) -> Notification:
             endpoint=None if subject["endpoint"] is None else _endpoint(subject["endpoint"]),
             labels={str(k): str(v) for k, v in subject["labels"].items()},
             managed=None if subject["managed"] is None else _managed(subject["managed"]),
+            # Absent from what was recorded before subjects carried them.
+            owner=subject.get("owner"),
+            runbook_url=subject.get("runbook_url"),
+            notes=subject.get("notes"),
         ),
         observed=Observation(
             leaf=None if observed["leaf"] is None else _certificate(observed["leaf"]),
