@@ -96,7 +96,7 @@ def capabilities(stage: str) -> dict[str, list[dict[str, Any]]]:
         # Listing has no resource to scope to; describing is scoped to certificates.
         "acm-read": [
             _allow(["acm:ListCertificates"], "*"),
-            _allow(["acm:DescribeCertificate"], "arn:aws:acm:*:*:certificate/*"),
+            _allow(["acm:DescribeCertificate", "acm:ListTagsForCertificate"], "arn:aws:acm:*:*:certificate/*"),
         ],
         "iam-read": [
             _allow(["iam:ListServerCertificates"], "*"),

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from chalicelib.adapters.aws import error_code, error_message, is_throttling, pages, parse_arn
-from chalicelib.domain.inventory import ManagedCertificate, Source
+from chalicelib.domain.inventory import ManagedCertificate, Source, tagged
 from chalicelib.domain.x509info import subject_alt_names
 from chalicelib.errors import InvalidRequestError, NotFoundError, SourceError, ThrottledError
 
@@ -76,7 +76,7 @@ class AcmSource:
                 continue
             for arn in arns:
                 try:
-                    yield _acm_certificate(_described(client, arn))
+                    yield tagged(_acm_certificate(_described(client, arn)), _acm_tags(client, arn))
                 except NotFoundError:
                     logger.info("ACM certificate %s was deleted while being listed", arn)
                 except SourceError as exc:
@@ -84,7 +84,8 @@ class AcmSource:
 
     def describe(self, arn: str) -> ManagedCertificate:
         """One ACM certificate by ARN (its region is read from the ARN); NotFoundError when there is none."""
-        return _acm_certificate(_described(self._client_for(_acm_region(arn)), arn))
+        client = self._client_for(_acm_region(arn))
+        return tagged(_acm_certificate(_described(client, arn)), _acm_tags(client, arn))
 
     def _fail(self, region: str, message: str) -> None:
         logger.warning("could not read ACM certificates in %s: %s", region, message)
@@ -121,7 +122,8 @@ class IamSource:
                 self._fail(f"{name}: {exc}")
                 continue
             body = str(found["ServerCertificate"]["CertificateBody"])
-            yield _iam_certificate(name, str(metadata["Arn"]), body)
+            tags = _tags(found["ServerCertificate"].get("Tags"))  # GetServerCertificate answers with them
+            yield tagged(_iam_certificate(name, str(metadata["Arn"]), body), tags)
 
     def _metadata(self) -> Iterator[dict[str, Any]]:
         listing = pages(functools.partial(_call, self._client.list_server_certificates, "IAM"), "Marker", "Marker")
@@ -205,6 +207,24 @@ def _listed_arns(client: Any) -> list[str]:
 def _described(client: Any, arn: str) -> dict[str, Any]:
     certificate: dict[str, Any] = _call(client.describe_certificate, "ACM", CertificateArn=arn)["Certificate"]
     return certificate
+
+
+def _acm_tags(client: Any, arn: str) -> dict[str, str]:
+    """A certificate's tags; none when they cannot be read (its owner and runbook are extras: the
+    certificate is still assessed). Throttling and a certificate gone raise, as describing does."""
+    try:
+        answer = _call(client.list_tags_for_certificate, "ACM", CertificateArn=arn)
+    except SourceError as exc:  # e.g. a role without acm:ListTagsForCertificate
+        logger.warning("could not read the tags of ACM certificate %s: %s", arn, exc)
+        return {}
+    return _tags(answer.get("Tags"))
+
+
+def _tags(listed: object) -> dict[str, str]:
+    """AWS's ``[{"Key": ..., "Value": ...}]`` as a map (a tag without a value is empty text)."""
+    if not isinstance(listed, list):
+        return {}
+    return {str(t["Key"]): str(t.get("Value") or "") for t in listed if isinstance(t, dict) and "Key" in t}
 
 
 def _acm_certificate(data: dict[str, Any]) -> ManagedCertificate:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +24,7 @@ from chalicelib.domain.models import (
     status_for,
     worst_status,
 )
-from chalicelib.domain.targets import Target
+from chalicelib.domain.targets import Target, runbook_problem
 
 # ACM renews what it issued when it is in use and validation still works; nobody renews the rest.
 AUTO_RENEWED_TYPES = {"AMAZON_ISSUED", "PRIVATE"}
@@ -69,6 +69,10 @@ class ManagedCertificate:
     in_use_by: tuple[str, ...] = ()
     name: str | None = None  # an IAM server certificate's name
     fingerprint_sha256: str | None = None  # when the certificate body is known
+    # Who acts on its alerts and how, from its tags (tagged): what a target's own fields say.
+    owner: str | None = None
+    runbook_url: str | None = None
+    notes: str | None = None
 
     @property
     def identity(self) -> str:
@@ -78,6 +82,32 @@ class ManagedCertificate:
     @property
     def auto_renewed(self) -> bool:
         return self.type in AUTO_RENEWED_TYPES and self.renewal_eligibility != "INELIGIBLE"
+
+
+# The tags of an ACM/IAM certificate read as a target's owner, runbook_url and notes: the
+# ``certwatch:`` one first, then the plain one (tag keys compared without regard to case).
+OWNERSHIP_TAGS = {
+    "owner": ("certwatch:owner", "owner"),
+    "runbook_url": ("certwatch:runbook", "runbook"),
+    "notes": ("certwatch:notes", "notes"),
+}
+
+
+def tagged(cert: ManagedCertificate, tags: Mapping[str, str]) -> ManagedCertificate:
+    """``cert`` with the owner, runbook_url and notes its tags give (OWNERSHIP_TAGS).
+
+    A tag value is text anyone allowed to tag wrote: a runbook that is no http(s) URL a person
+    may be sent to (``targets.runbook_problem``) is left out, as is text with control characters.
+    """
+    by_key = {key.lower(): value.strip() for key, value in tags.items()}
+    found: dict[str, str | None] = {}
+    for name, keys in OWNERSHIP_TAGS.items():
+        value = next((by_key[key] for key in keys if by_key.get(key)), None)
+        usable = value is not None and value.isprintable()
+        if usable and name == "runbook_url" and runbook_problem(str(value)) is not None:
+            usable = False
+        found[name] = value if usable else None
+    return replace(cert, owner=found["owner"], runbook_url=found["runbook_url"], notes=found["notes"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,6 +399,9 @@ def assessment_to_dict(assessment: Assessment) -> dict[str, object]:
         "in_use_by": list(cert.in_use_by),
         "name": cert.name,
         "fingerprint_sha256": cert.fingerprint_sha256,
+        "owner": cert.owner,
+        "runbook_url": cert.runbook_url,
+        "notes": cert.notes,
         "findings": [
             {"code": f.code.value, "severity": f.severity.value, "message": f.message} for f in assessment.findings
         ],
@@ -398,6 +431,9 @@ def assessment_from_dict(data: dict[str, Any]) -> Assessment:
         in_use_by=tuple(data.get("in_use_by") or ()),
         name=data.get("name"),
         fingerprint_sha256=data.get("fingerprint_sha256"),
+        owner=data.get("owner"),
+        runbook_url=data.get("runbook_url"),
+        notes=data.get("notes"),
     )
     findings = tuple(
         Finding(FindingCode(f["code"]), Severity(f["severity"]), f["message"]) for f in data.get("findings") or ()

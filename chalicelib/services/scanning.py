@@ -208,6 +208,9 @@ def managed_subject(assessment: Assessment, team: str) -> AlertSubject:
         warn_days=assessment.warn_days,
         critical_days=assessment.critical_days,
         managed=cert,
+        owner=cert.owner,
+        runbook_url=cert.runbook_url,
+        notes=cert.notes,
     )
 
 

@@ -350,6 +350,30 @@ def test_an_acm_event_about_a_certificate_not_yet_scanned_announces_it_at_once(w
     assert world.events.take() == []
 
 
+def test_the_tags_of_an_acm_certificate_name_its_owner_and_runbook_in_its_events(world: World) -> None:
+    tagged = world.account.import_cert(EU, "tagged.inventory.test", days=40)
+    world.account.acm(EU).add_tags_to_certificate(
+        CertificateArn=tagged.arn,
+        Tags=[
+            {"Key": "certwatch:owner", "Value": "edge-oncall@example.com"},
+            {"Key": "certwatch:runbook", "Value": "https://wiki.example.com/runbooks/acm"},
+            {"Key": "notes", "Value": "imported from the old CDN"},
+        ],
+    )
+
+    world.acm_event(APPROACHING, tagged)
+    world.scan()
+    (event,) = world.events.take()
+
+    target = event.document["target"]  # validated against the declared event document on the way
+    assert (target["source"], target["owner"], target["runbook_url"], target["notes"]) == (
+        "acm",
+        "edge-oncall@example.com",
+        "https://wiki.example.com/runbooks/acm",
+        "imported from the old CDN",
+    )
+
+
 def test_after_the_scan_announced_a_threshold_acms_event_announces_nothing_again(world: World) -> None:
     held = world.account.import_cert(EU, "scanned.inventory.test", days=40)
     world.scan()

@@ -121,6 +121,10 @@ def acm_world(pki: Pki) -> Iterator[AcmWorld]:
                 DomainName="www.shop.example", SubjectAlternativeNames=["www.shop.example"], ValidationMethod="DNS"
             )["CertificateArn"]
             _https_listener(EU, leaf_rsa.arn)
+            clients[EU].add_tags_to_certificate(
+                CertificateArn=leaf_ec256.arn,
+                Tags=[{"Key": "owner", "Value": "api-team"}, {"Key": "runbook", "Value": "https://wiki.example/api"}],
+            )
             yield AcmWorld(clients, leaf_rsa, leaf_ec256, leaf_ec384, amazon_issued)
 
 
@@ -155,6 +159,8 @@ def test_acm_lists_every_certificate_of_every_region(acm_world: AcmWorld) -> Non
         assert cert.serial
         assert cert.renewal_eligibility == "INELIGIBLE"
         assert not cert.auto_renewed
+        tagged = imported is acm_world.leaf_ec256
+        assert (cert.owner, cert.runbook_url) == (("api-team", "https://wiki.example/api") if tagged else (None, None))
 
     issued = found[acm_world.amazon_issued]
     assert (issued.region, issued.type, issued.domain) == (US, "AMAZON_ISSUED", "www.shop.example")
@@ -221,6 +227,16 @@ def _described(arn: str, **fields: Any) -> dict[str, Any]:
     return {"Certificate": certificate | fields}
 
 
+def _tags(**tags: str) -> dict[str, Any]:
+    return {"Tags": [{"Key": key.replace("__", ":"), "Value": value} for key, value in tags.items()]}
+
+
+def _readable(stub: Stubber, arn: str, tags: dict[str, Any] | None = None, **fields: Any) -> None:
+    """Script describing ``arn`` and listing its tags (none unless given)."""
+    stub.add_response("describe_certificate", _described(arn, **fields), {"CertificateArn": arn})
+    stub.add_response("list_tags_for_certificate", tags or {}, {"CertificateArn": arn})  # ACM leaves Tags out when none
+
+
 @pytest.fixture
 def stubbed() -> Iterator[dict[str, Stubber]]:
     """Real ACM clients in two regions whose every call is scripted (nothing leaves the process)."""
@@ -243,7 +259,7 @@ def test_acm_follows_next_token_across_pages(stubbed: dict[str, Stubber]) -> Non
     stub.add_response("list_certificates", _listed(first, second, token="page-2"), LIST_REQUEST)
     stub.add_response("list_certificates", _listed(third), LIST_REQUEST | {"NextToken": "page-2"})
     for arn in (first, second, third):
-        stub.add_response("describe_certificate", _described(arn), {"CertificateArn": arn})
+        _readable(stub, arn)
 
     found = list(_source(stubbed, EU).certificates())
 
@@ -267,6 +283,10 @@ def test_acm_maps_every_field_of_describe_certificate(stubbed: dict[str, Stubber
         InUseBy=["arn:aws:cloudfront::123456789012:distribution/E1"],
     )
     stubbed[US].add_response("describe_certificate", response, {"CertificateArn": arn})
+    tags = _tags(
+        Owner="ignored: certwatch:owner wins", certwatch__owner="web-oncall", runbook="https://wiki.example/tls"
+    )
+    stubbed[US].add_response("list_tags_for_certificate", tags, {"CertificateArn": arn})
 
     cert = _source(stubbed).describe(arn)
 
@@ -287,6 +307,8 @@ def test_acm_maps_every_field_of_describe_certificate(stubbed: dict[str, Stubber
         renewal_status="PENDING_VALIDATION",
         renewal_reason="NO_AVAILABLE_CONTACTS",
         in_use_by=("arn:aws:cloudfront::123456789012:distribution/E1",),
+        owner="web-oncall",
+        runbook_url="https://wiki.example/tls",
     )
     assert cert.not_after is not None
     assert cert.not_after.tzinfo is UTC
@@ -297,7 +319,7 @@ def test_acm_skips_a_certificate_deleted_between_list_and_describe(stubbed: dict
     gone, kept = _arn(EU, 1), _arn(EU, 2)
     stub.add_response("list_certificates", _listed(gone, kept), LIST_REQUEST)
     stub.add_client_error("describe_certificate", "ResourceNotFoundException", expected_params={"CertificateArn": gone})
-    stub.add_response("describe_certificate", _described(kept), {"CertificateArn": kept})
+    _readable(stub, kept)
 
     source = _source(stubbed, EU)
     found = list(source.certificates())
@@ -314,7 +336,7 @@ def test_acm_region_that_fails_is_recorded_and_the_others_are_read(stubbed: dict
     stubbed[EU].add_client_error("list_certificates", code, "not for you", expected_params=LIST_REQUEST)
     arn = _arn(US, 1)
     stubbed[US].add_response("list_certificates", _listed(arn), LIST_REQUEST)
-    stubbed[US].add_response("describe_certificate", _described(arn), {"CertificateArn": arn})
+    _readable(stubbed[US], arn)
 
     source = _source(stubbed)
     found = list(source.certificates())
@@ -334,7 +356,7 @@ def test_acm_unreachable_region_is_recorded_too(stubbed: dict[str, Stubber]) -> 
 
     arn = _arn(US, 1)
     stubbed[US].add_response("list_certificates", _listed(arn), LIST_REQUEST)
-    stubbed[US].add_response("describe_certificate", _described(arn), {"CertificateArn": arn})
+    _readable(stubbed[US], arn)
     clients = {"ap-east-2": Unreachable(), US: stubbed[US].client}
 
     source = AcmSource(clients.__getitem__, ["ap-east-2", US])
@@ -349,7 +371,7 @@ def test_acm_one_certificate_that_cannot_be_described_is_recorded(stubbed: dict[
     stubbed[EU].add_client_error(
         "describe_certificate", "AccessDeniedException", expected_params={"CertificateArn": denied}
     )
-    stubbed[EU].add_response("describe_certificate", _described(kept), {"CertificateArn": kept})
+    _readable(stubbed[EU], kept)
 
     source = _source(stubbed, EU)
 
@@ -357,15 +379,53 @@ def test_acm_one_certificate_that_cannot_be_described_is_recorded(stubbed: dict[
     assert [(region, denied in message) for region, message in source.failures] == [(EU, True)]
 
 
-@pytest.mark.parametrize("operation", ["list_certificates", "describe_certificate"])
+@pytest.mark.parametrize("operation", ["list_certificates", "describe_certificate", "list_tags_for_certificate"])
 def test_acm_throttling_raises_throttled_error(stubbed: dict[str, Stubber], operation: str) -> None:
     arn = _arn(EU, 1)
-    if operation == "describe_certificate":
+    if operation != "list_certificates":
         stubbed[EU].add_response("list_certificates", _listed(arn), LIST_REQUEST)
+    if operation == "list_tags_for_certificate":
+        stubbed[EU].add_response("describe_certificate", _described(arn), {"CertificateArn": arn})
     stubbed[EU].add_client_error(operation, "ThrottlingException", "Rate exceeded")
 
     with pytest.raises(ThrottledError):
         list(_source(stubbed).certificates())
+
+
+def test_acm_tags_that_cannot_be_read_leave_the_certificate_without_owner(
+    stubbed: dict[str, Stubber], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A role that may describe but not list tags (a policy older than the code) still scans."""
+    arn = _arn(EU, 1)
+    stubbed[EU].add_response("list_certificates", _listed(arn), LIST_REQUEST)
+    stubbed[EU].add_response("describe_certificate", _described(arn), {"CertificateArn": arn})
+    stubbed[EU].add_client_error("list_tags_for_certificate", "AccessDeniedException", "no tags for you")
+    source = _source(stubbed, EU)
+
+    with caplog.at_level(logging.WARNING, logger="chalicelib.adapters.certificates"):
+        (cert,) = source.certificates()
+
+    assert (cert.arn, cert.owner, cert.runbook_url, cert.notes) == (arn, None, None, None)
+    assert source.failures == []
+    assert any(arn in r.getMessage() and "AccessDeniedException" in r.getMessage() for r in caplog.records)
+
+
+def test_acm_tags_give_owner_runbook_and_notes_and_a_runbook_that_is_no_url_is_left_out(
+    stubbed: dict[str, Stubber],
+) -> None:
+    usable, unusable = _arn(EU, 1), _arn(EU, 2)
+    stubbed[EU].add_response("list_certificates", _listed(usable, unusable), LIST_REQUEST)
+    _readable(stubbed[EU], usable, _tags(OWNER="payments", Runbook="https://wiki.example/pay", notes="ask #pay"))
+    _readable(stubbed[EU], unusable, _tags(owner="  ", certwatch__runbook="javascript:alert(1)", runbook="wiki/tls"))
+
+    found = {cert.arn: cert for cert in _source(stubbed, EU).certificates()}
+
+    assert (found[usable].owner, found[usable].runbook_url, found[usable].notes) == (
+        "payments",
+        "https://wiki.example/pay",
+        "ask #pay",
+    )
+    assert (found[unusable].owner, found[unusable].runbook_url) == (None, None)
 
 
 def test_acm_describe_translates_errors(stubbed: dict[str, Stubber]) -> None:
@@ -509,6 +569,28 @@ def test_iam_follows_the_marker_and_survives_a_body_it_cannot_parse(caplog: pyte
     assert (broken.not_before, broken.not_after, broken.fingerprint_sha256) == (None, None, None)
     assert broken.arn == f"arn:aws:iam::{ACCOUNT}:server-certificate/broken"
     assert any("broken" in record.getMessage() for record in caplog.records)
+
+
+def test_iam_reads_owner_and_runbook_from_the_tags_get_server_certificate_answers_with(pki: Pki) -> None:
+    readable = make_cert("tagged.example", issuer=pki.intermediate)
+    client = boto3.client("iam")
+    answer = _server_certificate("tagged", readable.pem.decode())
+    answer["ServerCertificate"]["Tags"] = [
+        {"Key": "certwatch:owner", "Value": "edge-team"},
+        {"Key": "certwatch:runbook", "Value": "https://wiki.example/edge"},
+    ]
+    with Stubber(client) as stub:
+        stub.add_response("list_server_certificates", {"ServerCertificateMetadataList": [_metadata("tagged")]}, {})
+        stub.add_response("get_server_certificate", answer, {"ServerCertificateName": "tagged"})
+        (cert,) = IamSource(client).certificates()
+        stub.assert_no_pending_responses()
+
+    assert (cert.name, cert.owner, cert.runbook_url, cert.notes) == (
+        "tagged",
+        "edge-team",
+        "https://wiki.example/edge",
+        None,
+    )
 
 
 def test_iam_throttling_raises_throttled_error() -> None:

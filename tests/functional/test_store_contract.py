@@ -773,7 +773,13 @@ class StoreContract:
                 now + timedelta(days=5),
                 "RSA_2048",
                 in_use_by=("arn:elb",),
+                owner="platform",
+                runbook_url="https://wiki.example.com/acm",
+                notes="imported by hand",
             ),
+            owner="platform",
+            runbook_url="https://wiki.example.com/acm",
+            notes="imported by hand",
         )
         notes = [
             Notification.of(event, AlertSubject.of_target(target), Observation.of(report), now),
