@@ -2,10 +2,11 @@
 
 Debian's chromium, driven by Playwright, does what a person does: a wrong token, then the right
 one; the demo endpoints and an ACM certificate in the table, the header and the timeline; a
-target registered through the form (and one the API refuses); a row opened with the keyboard;
-pause, resume, check now; the filters; the CSV download against GET /certificates; a deletion with
-its confirmation; a phone-width screen. Every request the page makes is recorded: none may go
-anywhere but the API. Screenshots land in build/screenshots/ for people to look at.
+target registered through the form with an owner and a runbook (and one the API refuses); a row
+opened with the keyboard, its owner and runbook link shown; pause, resume, check now; the filters;
+the CSV download against GET /certificates; a deletion with its confirmation; a phone-width screen.
+Every request the page makes is recorded: none may go anywhere but the API. Screenshots land in
+build/screenshots/ for people to look at.
 
 Another stack holds the issue's case, three certificates behind seven targets (two endpoints serving
 one certificate, two another, two that never answer): the page counts certificates and endpoints
@@ -61,6 +62,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 RESULT_TIMEOUT = 30.0  # seconds for the checker to answer on a busy machine
+RUNBOOK = "https://wiki.example.com/runbooks/tls?team=web"  # never opened: the test reaches no outside host
 
 
 def chromium() -> str:
@@ -209,6 +211,8 @@ def drive(page: Page, token: str, tmp_path: Path) -> None:
         )
         form.get_by_label("Target").fill(healthy)
         form.get_by_label("Labels").fill("env=lab;owner=web")
+        form.get_by_label("Owner").fill("web-oncall@example.com")
+        form.get_by_label("Runbook URL").fill(RUNBOOK)
         form.get_by_role("button", name="Register").click()
         expect(page.locator("#register-result")).to_contain_text(f"Registered {healthy}")
         expect(row(page, healthy)).to_contain_text("✔ OK")  # the page looks again until the result is in
@@ -216,6 +220,7 @@ def drive(page: Page, token: str, tmp_path: Path) -> None:
         expect(row(page, healthy)).to_contain_text("certwatch Local Demo Intermediate")
         (created,) = [item for item in stack.call("GET", "/targets")[1]["items"] if item["target"] == healthy]
         assert created["labels"] == {"env": "lab", "owner": "web"}
+        assert (created["owner"], created["runbook_url"]) == ("web-oncall@example.com", RUNBOOK)
 
         # Its full result, opened from the keyboard.
         page.get_by_role("button", name=healthy, exact=True).focus()
@@ -226,6 +231,10 @@ def drive(page: Page, token: str, tmp_path: Path) -> None:
         expect(dialog).to_contain_text("Address 127.0.0.1")
         expect(dialog).to_contain_text("issued by certwatch Local Demo Intermediate")
         expect(dialog).to_contain_text("Trusted byCN=certwatch Local Demo Root")
+        expect(dialog.locator("dl.facts").first).to_contain_text("Ownerweb-oncall@example.com")
+        runbook = dialog.get_by_role("link", name=RUNBOOK)
+        expect(runbook).to_have_attribute("href", RUNBOOK)
+        expect(runbook).to_have_attribute("rel", "noopener noreferrer")
         shot(page, "dashboard-detail")
         dialog.get_by_role("button", name="Pause").click()
         expect(dialog.locator("#detail-message")).to_have_text("Paused: no checks, no alerts.")

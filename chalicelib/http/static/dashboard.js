@@ -748,18 +748,27 @@
     ];
   }
 
+  // The API takes only http(s) runbooks; a link is made of nothing else. It opens apart from the
+  // page, which neither the runbook's site (noopener) nor its logs (noreferrer) get to see.
+  function runbookLink(url) {
+    if (typeof url !== "string" || !/^https?:\/\//i.test(url)) return url || null;
+    return el("a", { href: url, rel: "noopener noreferrer", target: "_blank" }, url);
+  }
+
   function targetBody(target, result) {
     var spec = [
       fact("Status", statusBadge(target.latest ? target.latest.status : "pending")),
       expiryFacts(target.latest && target.latest.days_left, target.latest && target.latest.not_after),
       fact("Checked", target.latest && target.latest.checked_at),
       fact("Next check", target.paused ? "paused" : target.next_check_at),
+      fact("Owner", target.owner),
+      fact("Runbook", runbookLink(target.runbook_url)),
       fact("Labels", labelText(target.labels)),
       fact("Thresholds", "warning at " + target.warn_days + " days, critical at " + target.critical_days),
       fact("Registered by", target.source),
       fact("Team", target.team),
       fact("Id", target.id),
-      fact("Notes", target.notes)
+      fact("Notes", target.notes ? el("span", { class: "notes" }, target.notes) : null)
     ];
     var parts = [el("dl", { class: "facts" }, spec)];
     if (!result) {
@@ -955,6 +964,10 @@
       });
       body.labels = isMap ? map : labels;
     }
+    [["owner", form.owner], ["runbook_url", form.runbook_url]].forEach(function (pair) {
+      var text = pair[1].value.trim();
+      if (text) body[pair[0]] = text;
+    });
     [["warn_days", form.warn_days], ["critical_days", form.critical_days]].forEach(function (pair) {
       var text = pair[1].value.trim();
       if (text) body[pair[0]] = /^-?\d+$/.test(text) ? Number(text) : text;
