@@ -350,7 +350,8 @@ def teams_message(document: EventDocument) -> dict[str, Any]:
     colour = _TEAMS_COLOURS.get(document.severity.value, _TEAMS_COLOURS[Severity.INFO.value])
     severity = document.severity.value.upper()
     owner, runbook, notes = _ownership(target)
-    facts = [*event_facts(document), *((name, value) for name, value in _owned(owner, runbook, notes) if value)]
+    owned = [(name, value) for name, value in (("Owner", owner), ("Runbook", runbook), ("Notes", notes)) if value]
+    facts = [*event_facts(document), *owned]
     body: list[dict[str, Any]] = [
         {"type": "TextBlock", "text": f"certwatch · {severity}", "color": colour, "weight": "bolder"},
         _rich([_run(f"{_where(document)} {document.summary}", size="medium", weight="bolder")]),
@@ -380,10 +381,6 @@ def _ownership(target: EventTarget) -> tuple[str | None, str | None, str | None]
     said = [getattr(target, name) for name in ("owner", "runbook_url", "notes")]
     owner, runbook, notes = (value if isinstance(value, str) and value.strip() else None for value in said)
     return owner, runbook, notes
-
-
-def _owned(owner: str | None, runbook: str | None, notes: str | None) -> list[tuple[str, str | None]]:
-    return [("Owner", owner), ("Runbook", runbook), ("Notes", notes)]
 
 
 def _url_for_chat(url: str) -> str:
