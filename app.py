@@ -229,7 +229,8 @@ def list_silences() -> dict[str, Any]:
     params = api.params(request, shapes.TeamQuery)
     services = container()
     team = services.registry.team_for(api.principal(request), params.get("team"))
-    return render.silence_page_to_dict(services.silencing.silences(team), services.clock())
+    silencing = services.silencing
+    return render.silence_page_to_dict(silencing.silences(team), services.clock(), max_days=silencing.max_days)
 
 
 @app.route("/silences/{silence_id}", methods=["DELETE"], authorizer=token_auth)

@@ -109,8 +109,9 @@ def silence_to_dict(silence: Silence, now: datetime) -> dict[str, Any]:
     return dict(to_json(_silence(silence, now)))
 
 
-def silence_page_to_dict(silences: Sequence[Silence], now: datetime) -> dict[str, Any]:
-    return dict(to_json(shapes.SilencePage(items=tuple(_silence(s, now) for s in silences))))
+def silence_page_to_dict(silences: Sequence[Silence], now: datetime, *, max_days: int) -> dict[str, Any]:
+    items = tuple(_silence(s, now) for s in silences)
+    return dict(to_json(shapes.SilencePage(items=items, max_days=max_days)))
 
 
 def _silence(silence: Silence, now: datetime) -> shapes.Silence:

@@ -305,6 +305,7 @@ class SilencePage:
     """A team's silences, newest first (ended ones too)."""
 
     items: tuple[Silence, ...]
+    max_days: Annotated[int, Doc("The longest a silence or window may last here (CERTWATCH_SILENCE_MAX_DAYS)")]
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,16 +35,22 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from certwatch import cli
+from chalicelib import deps
 from chalicelib.adapters.dynamo import DynamoStore
+from chalicelib.checks.resolver import SystemResolver
+from chalicelib.deps import Container
 from chalicelib.domain.models import Endpoint
 from chalicelib.domain.targets import Target, TargetSpec, new_target_id
 from chalicelib.domain.tokens import issue
 from chalicelib.presentation.events import page_url
+from chalicelib.settings import Settings
 from lab.certs import make_cert
 from lab.servers import TlsServer
-from tests.support.api import Api, http_transport, serving_over_http
+from tests.support.api import Api, NoEndpoints, http_transport, serving_over_http
 from tests.support.cadence import BRISK, SLOW, renewing_endpoints
+from tests.support.fakes import InMemoryStore, RecordingCheckQueue, RecordingPublisher
 from tests.support.localstack import Stack, free_ports, local_stack
+from tests.support.net import no_dns
 from tests.support.pki import Pki
 
 pytestmark = pytest.mark.slow
@@ -615,4 +621,70 @@ def test_three_certificates_behind_seven_targets_read_as_certificates_and_agree_
             chip.click()
             expect(chip).to_have_attribute("aria-pressed", "false")
         assert inventory_command(capsys, "--status", "error") == set(bare)
+    assert troubles == []
+
+
+@contextlib.contextmanager
+def one_expiring_endpoint(pki: Pki) -> Iterator[tuple[Api, str, str, RecordingPublisher]]:
+    """A container whose only target is an endpoint serving a certificate that expires in 5 days, over HTTP."""
+    name = "expiring.browser.test"
+    server = TlsServer([make_cert(name, issuer=pki.intermediate, days=5), pki.intermediate]).start()
+    store, publisher = InMemoryStore(), RecordingPublisher()
+    container = Container(
+        Settings.for_stage("local", allow_cidrs="127.0.0.0/8", check_timeout=3.0),
+        store=store,
+        queue=RecordingCheckQueue(),
+        trust=pki.trust,
+        resolver=SystemResolver({name: ["127.0.0.1"]}, lookup=no_dns),
+        publisher=publisher,
+        certificate_sources=list,
+        discoverer=NoEndpoints,
+    )
+    deps.use(container)
+    token, record = issue("web", admin=False, now=datetime.now(UTC), name="browser")
+    store.put_token(record)
+    try:
+        with serving_over_http() as base_url:
+            api = Api(http_transport(base_url), token)
+            created = api.register(f"tls://{name}:{server.port}")
+            yield api, base_url, created["id"], publisher
+    finally:
+        deps.use(None)
+        if "engine" in container.__dict__:
+            container.engine.close()
+        server.stop()
+
+
+def test_a_target_is_silenced_acknowledged_and_unsilenced_from_its_detail(pki: Pki) -> None:
+    troubles: list[str] = []
+    with one_expiring_endpoint(pki) as (api, base_url, target_id, publisher), browser_page() as page:
+        page.on("pageerror", lambda error: troubles.append(f"page error: {error}"))
+        dialog = page.get_by_role("dialog")
+        page.goto(page_url(base_url, target_id, "web"))
+        page.get_by_label("API token").fill(api.token or "")
+        page.get_by_role("button", name="Open").click()
+        expect(dialog.get_by_role("heading", name="Alerts")).to_be_visible()
+        expect(dialog.get_by_role("button", name="Acknowledge")).to_be_disabled()  # nothing checked yet to wait for
+
+        dialog.get_by_label("Reason for the silence").fill("moving it to the new load balancer")
+        dialog.get_by_role("button", name="Silence 7 days").click()
+        silences = dialog.get_by_role("list", name="Silences of this target")
+        expect(silences).to_contain_text("moving it to the new load balancer")
+        dialog.get_by_role("button", name="Check now").click()
+        events = dialog.get_by_role("list", name="Events of this target")
+        expect(events).to_contain_text("certificate.expiring")
+        expect(events).to_contain_text("silenced by si_")
+        assert publisher.published == [], "a silenced event reaches no channel"
+        shot(page, "dashboard-silenced")
+
+        silences.get_by_role("button", name="End now").click()
+        expect(silences).to_contain_text("Not silenced")
+        dialog.get_by_role("button", name="Acknowledge").click()
+        expect(silences).to_contain_text("until its certificate is replaced")
+        (silence,) = [s for s in api.get("/silences").body["items"] if s["active"]]
+        assert (silence["match"], silence["value"], silence["until_certificate_changes"] is not None) == (
+            "target",
+            target_id,
+            True,
+        )
     assert troubles == []

@@ -925,7 +925,74 @@
     var remove = el("button", { type: "button", class: "danger", onclick: function () { confirmDelete(target, path, remove); } }, "Delete\u2026");
     append(actions, [check, pause, remove]);
     append(clear($("detail-body")), targetBody(target, result));
+    $("detail-body").appendChild(quietSection(target, Boolean(result)));
     $("detail-title").textContent = target.target;
+  }
+
+  // --- keeping a target's alerts quiet: acknowledge, silence for a while, end; and its events ----------
+
+  function quietSection(target, checked) {
+    var silences = el("ul", { class: "silences", "aria-label": "Silences of this target" });
+    var events = el("ul", { class: "events", "aria-label": "Events of this target" });
+    var reason = el("input", { type: "text", id: "quiet-reason", maxlength: "500",
+      placeholder: "why, shown with each event it keeps quiet", "aria-label": "Reason for the silence" });
+    var maxDays = 30;
+    var quiet = function (button, body, said) {
+      button.disabled = true;
+      show($("detail-message"), "");
+      body.target = target.id;
+      body.reason = reason.value.trim() || "quieted on the inventory page";
+      call("POST", "silences", body)
+        .then(function (made) { show($("detail-message"), said(made), true); return refresh(); })
+        .catch(detailFailed)
+        .then(function () { button.disabled = false; });
+    };
+    var acknowledge = el("button", { type: "button", onclick: function () {
+      quiet(acknowledge, { days: maxDays, until_certificate_changes: true }, function (made) {
+        return "Acknowledged: quiet until the certificate is replaced (at the latest " + day(made.ends_at) + ").";
+      });
+    } }, "Acknowledge");
+    if (!checked) acknowledge.disabled = true;
+    var forDays = [1, 7, 30].map(function (days) {
+      var button = el("button", { type: "button", onclick: function () {
+        quiet(button, { days: Math.min(days, maxDays) }, function (made) { return "Silenced until " + made.ends_at + "."; });
+      } }, "Silence " + plural(days, "day"));
+      return button;
+    });
+    function endButton(silence) {
+      var button = el("button", { type: "button", onclick: function () {
+        button.disabled = true;
+        call("DELETE", "silences/" + encodeURIComponent(silence.id))
+          .then(function () { show($("detail-message"), "Silence ended: its events are delivered again.", true); return refresh(); })
+          .catch(function (error) { button.disabled = false; detailFailed(error); });
+      } }, "End now");
+      return button;
+    }
+    function refresh() {
+      return Promise.all([call("GET", "silences"), call("GET", "events?limit=100")]).then(function (answers) {
+        maxDays = answers[0].max_days || maxDays;
+        var mine = (answers[0].items || []).filter(function (s) { return s.active && s.match === "target" && s.value === target.id; });
+        append(clear(silences), mine.length ? mine.map(function (s) {
+          var until = s.until_certificate_changes ? "until its certificate is replaced, at the latest " + s.ends_at : "until " + s.ends_at;
+          return el("li", { "data-silence": s.id }, "Quiet " + until + " · " + s.author + ": " + s.reason + " ", endButton(s));
+        }) : el("li", { class: "muted" }, "Not silenced: its events are delivered."));
+        var about = (answers[1].items || []).filter(function (e) {
+          return e.target_id === target.id || (e.endpoints || []).indexOf(target.id) >= 0;
+        });
+        append(clear(events), about.length ? about.map(function (e) {
+          var state = e.state === "silenced" ? el("span", { class: "tag silenced" }, "silenced by " + e.silenced_by)
+            : el("span", { class: "tag" }, e.state === "published" ? "delivered" : "waiting");
+          return el("li", { "data-event": e.id }, e.created_at + " ", el("strong", {}, e.type), " " + e.summary + " ", state);
+        }) : el("li", { class: "muted" }, "No events yet."));
+      }).catch(detailFailed);
+    }
+    refresh();
+    return el("section", { class: "quiet", "aria-labelledby": "quiet-title" },
+      el("h3", { id: "quiet-title" }, "Alerts"),
+      el("div", { class: "actions" }, [reason, acknowledge].concat(forDays)),
+      silences,
+      el("h4", {}, "Recent events"),
+      events);
   }
 
   function confirmDelete(target, path, opener) {
