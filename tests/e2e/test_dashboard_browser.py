@@ -655,7 +655,7 @@ def one_expiring_endpoint(pki: Pki) -> Iterator[tuple[Api, str, str, RecordingPu
         server.stop()
 
 
-def test_a_target_is_silenced_acknowledged_and_unsilenced_from_its_detail(pki: Pki) -> None:
+def test_a_target_and_a_certificate_are_silenced_acknowledged_and_unsilenced_from_their_details(pki: Pki) -> None:
     troubles: list[str] = []
     with one_expiring_endpoint(pki) as (api, base_url, target_id, publisher), browser_page() as page:
         page.on("pageerror", lambda error: troubles.append(f"page error: {error}"))
@@ -687,4 +687,21 @@ def test_a_target_is_silenced_acknowledged_and_unsilenced_from_its_detail(pki: P
             target_id,
             True,
         )
+
+        # A certificate is silenced from its own facts, as a certificate: every endpoint serving it.
+        silences.get_by_role("button", name="End now").click()
+        expect(silences).to_contain_text("Not silenced")
+        page.keyboard.press("Escape")
+        fingerprint = api.get(f"/targets/{target_id}").body["result"]["results"][0]["leaf"]["fingerprint_sha256"]
+        page.locator(f"#inventory tbody tr[data-id='{fingerprint}'] button[data-key='open:{fingerprint}']").click()
+        by_certificate = dialog.get_by_role("list", name="Silences of this certificate")
+        expect(by_certificate).to_contain_text("Not silenced as a certificate")
+        expect(dialog.get_by_role("list", name="Events of this certificate")).to_contain_text("certificate.expiring")
+        dialog.get_by_role("button", name="Silence 1 day").click()
+        expect(by_certificate.get_by_role("button", name="End now")).to_be_visible()
+        (silence,) = [s for s in api.get("/silences").body["items"] if s["active"]]
+        assert (silence["match"], silence["value"]) == ("certificate", fingerprint)
+        by_certificate.get_by_role("button", name="End now").click()
+        expect(by_certificate).to_contain_text("Not silenced as a certificate")
+        assert not [s for s in api.get("/silences").body["items"] if s["active"]]
     assert troubles == []

@@ -811,6 +811,7 @@
         return el("li", {}, statusBadge(use.status), " ", targetButton(use), use.paused ? el("span", { class: "tag" }, "paused") : null,
           el("span", { class: "muted" }, " \u00B7 checked " + ago(use.checked_at) + " \u00B7 next check " + until(use.next_check_at, use.paused)));
       })));
+    parts.push(quietSection({ match: "certificate", value: row.id, endpoints: row.endpoints.map(function (use) { return use.id; }), checked: true }));
     return parts;
   }
 
@@ -925,22 +926,25 @@
     var remove = el("button", { type: "button", class: "danger", onclick: function () { confirmDelete(target, path, remove); } }, "Delete\u2026");
     append(actions, [check, pause, remove]);
     append(clear($("detail-body")), targetBody(target, result));
-    $("detail-body").appendChild(quietSection(target, Boolean(result)));
+    $("detail-body").appendChild(quietSection({ match: "target", value: target.id, endpoints: [target.id], checked: Boolean(result) }));
     $("detail-title").textContent = target.target;
   }
 
-  // --- keeping a target's alerts quiet: acknowledge, silence for a while, end; and its events ----------
+  // --- keeping alerts quiet: acknowledge, silence for a while, end; and the events ---------------------
+  // ``quieted`` is a target ({match: "target", value: its id}) or a certificate its endpoints serve
+  // ({match: "certificate", value: its fingerprint}); ``endpoints`` picks the events about it.
 
-  function quietSection(target, checked) {
-    var silences = el("ul", { class: "silences", "aria-label": "Silences of this target" });
-    var events = el("ul", { class: "events", "aria-label": "Events of this target" });
+  function quietSection(quieted) {
+    var what = quieted.match === "target" ? "this target" : "this certificate";
+    var silences = el("ul", { class: "silences", "aria-label": "Silences of " + what });
+    var events = el("ul", { class: "events", "aria-label": "Events of " + what });
     var reason = el("input", { type: "text", id: "quiet-reason", maxlength: "500",
       placeholder: "why, shown with each event it keeps quiet", "aria-label": "Reason for the silence" });
     var maxDays = 30;
     var quiet = function (button, body, said) {
       button.disabled = true;
       show($("detail-message"), "");
-      body.target = target.id;
+      body[quieted.match] = quieted.value;
       body.reason = reason.value.trim() || "quieted on the inventory page";
       call("POST", "silences", body)
         .then(function (made) { show($("detail-message"), said(made), true); return refresh(); })
@@ -949,10 +953,11 @@
     };
     var acknowledge = el("button", { type: "button", onclick: function () {
       quiet(acknowledge, { days: maxDays, until_certificate_changes: true }, function (made) {
-        return "Acknowledged: quiet until the certificate is replaced (at the latest " + day(made.ends_at) + ").";
+        return "Acknowledged: quiet until " + (quieted.match === "target" ? "the" : "this") +
+          " certificate is replaced (at the latest " + day(made.ends_at) + ").";
       });
     } }, "Acknowledge");
-    if (!checked) acknowledge.disabled = true;
+    if (!quieted.checked) acknowledge.disabled = true;
     var forDays = [1, 7, 30].map(function (days) {
       var button = el("button", { type: "button", onclick: function () {
         quiet(button, { days: Math.min(days, maxDays) }, function (made) { return "Silenced until " + made.ends_at + "."; });
@@ -971,13 +976,13 @@
     function refresh() {
       return Promise.all([call("GET", "silences"), call("GET", "events?limit=100")]).then(function (answers) {
         maxDays = answers[0].max_days || maxDays;
-        var mine = (answers[0].items || []).filter(function (s) { return s.active && s.match === "target" && s.value === target.id; });
+        var mine = (answers[0].items || []).filter(function (s) { return s.active && s.match === quieted.match && s.value === quieted.value; });
         append(clear(silences), mine.length ? mine.map(function (s) {
           var until = s.until_certificate_changes ? "until its certificate is replaced, at the latest " + s.ends_at : "until " + s.ends_at;
           return el("li", { "data-silence": s.id }, "Quiet " + until + " · " + s.author + ": " + s.reason + " ", endButton(s));
-        }) : el("li", { class: "muted" }, "Not silenced: its events are delivered."));
+        }) : el("li", { class: "muted" }, "Not silenced" + (quieted.match === "certificate" ? " as a certificate" : "") + ": its events are delivered."));
         var about = (answers[1].items || []).filter(function (e) {
-          return e.target_id === target.id || (e.endpoints || []).indexOf(target.id) >= 0;
+          return quieted.endpoints.some(function (id) { return e.target_id === id || (e.endpoints || []).indexOf(id) >= 0; });
         });
         append(clear(events), about.length ? about.map(function (e) {
           var state = e.state === "silenced" ? el("span", { class: "tag silenced" }, "silenced by " + e.silenced_by)
