@@ -1,7 +1,7 @@
 """certwatch's floor on this machine: a check's TLS handshake and the judging of its chain, nothing else.
 
 One target at a time, no threads, no start-up counted, no rendering: the CPU a check cannot do
-without on this stack (Python's ``ssl`` for the handshake, pyca/cryptography's verifier and
+without on this stack (pyOpenSSL for the handshake, pyca/cryptography's verifier and
 certwatch's analysis for the verdict). ``bench/whole.py`` runs it in a fresh process each round,
 so the judging's caches start cold, as they do in ``certwatch check``.
 

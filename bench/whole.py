@@ -11,9 +11,9 @@ from child processes), it measures:
 - ``openssl s_time -new`` against one endpoint for a few seconds: the raw limit of full TLS
   handshakes of one OpenSSL process on this machine, and the CPU its client spends on each (the
   floor under any checker built on the same OpenSSL);
-- certwatch's floor (``bench/floor.py``, a fresh process each round): the TLS handshake (Python's
-  ssl) and the judging of the chain, one target at a time, nothing else — what no check on this
-  stack can do without, as a ratio of blackbox's whole check;
+- certwatch's floor (``bench/floor.py``, a fresh process each round): the TLS handshake (pyOpenSSL
+  on the OpenSSL cryptography bundles) and the judging of the chain, one target at a time,
+  nothing else — what no check on this stack can do without, as a ratio of blackbox's whole check;
 - start-up: ``certwatch check --help`` (median of 10) beside ``python -c pass``; and importing
   ``app.py`` beside a bare Chalice app that imports boto3.
 
@@ -41,6 +41,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from OpenSSL import SSL
 
 from bench import loopback
 
@@ -221,9 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.install and shutil.which(BLACKBOX) is None:
         subprocess.run(["apt-get", "install", "-y", "-q", BLACKBOX], check=False, capture_output=True)
 
+    bundled = SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()
     print(
-        f"whole process: python {sys.version.split()[0]} ({ssl.OPENSSL_VERSION}), {os.cpu_count()} CPUs, "
-        f"{args.endpoints} endpoints"
+        f"whole process: python {sys.version.split()[0]}, handshakes on {bundled} (pyOpenSSL), the servers and "
+        f"s_time on {ssl.OPENSSL_VERSION}, {os.cpu_count()} CPUs, {args.endpoints} endpoints"
     )
     with loopback.serving(args.endpoints, args.server_processes) as zoo, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

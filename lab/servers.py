@@ -2,21 +2,32 @@
 
 Each server listens on 127.0.0.1 (or ::1) on a free port, accepts on a thread of its own and
 serves each connection on another, so a slow client never blocks the next one.
+
+Three TLS stacks serve, because what a client negotiates depends on the server's library:
+``TlsServer`` is Python's ``ssl`` on the platform's OpenSSL (3.0 on Debian 12: classical key
+exchange only), ``BundledTlsServer`` is pyOpenSSL on the OpenSSL cryptography's wheels bundle
+(it negotiates X25519MLKEM768), and ``SServer`` is the platform's own ``openssl s_server``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
+import shutil
 import socket
 import ssl
 import struct
+import subprocess
 import tempfile
 import threading
+import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Self
+
+from OpenSSL import SSL
 
 from lab.certs import Issued, PrivateKey, der_to_pem, key_to_pem
 
@@ -84,24 +95,50 @@ def server_context(chain: Sequence[Issued | bytes], key: PrivateKey) -> ssl.SSLC
 
     Security level 0 so a 1024-bit key or SHA-1 signature can still be served (to be found).
     """
-    ders = [item.der if isinstance(item, Issued) else item for item in chain]
-    directory = tempfile.mkdtemp(prefix="certwatch-lab-")
-    cert_path = os.path.join(directory, "chain.pem")
-    key_path = os.path.join(directory, "key.pem")
-    with open(cert_path, "wb") as out:
-        out.write(b"".join(der_to_pem(der) for der in ders))
-    with open(key_path, "wb") as out:
-        out.write(key_to_pem(key))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.set_ciphers("ALL:@SECLEVEL=0")
     with warnings.catch_warnings():  # 3.13 deprecates naming TLS 1.0; legacy servers are the point here
         warnings.simplefilter("ignore", DeprecationWarning)
         context.minimum_version = ssl.TLSVersion.TLSv1
     context.num_tickets = 0
-    context.load_cert_chain(cert_path, key_path)
-    os.unlink(cert_path)
-    os.unlink(key_path)
-    os.rmdir(directory)
+    with pem_files(chain, key) as (cert_path, key_path):
+        context.load_cert_chain(cert_path, key_path)
+    return context
+
+
+@contextlib.contextmanager
+def pem_files(chain: Sequence[Issued | bytes], key: PrivateKey) -> Iterator[tuple[str, str]]:
+    """``chain`` (leaf first; Issued or raw DER) and ``key`` as two PEM files, removed afterwards.
+
+    Files, because every TLS library here loads raw DER that cryptography could not parse from them.
+    """
+    ders = [item.der if isinstance(item, Issued) else item for item in chain]
+    with tempfile.TemporaryDirectory(prefix="certwatch-lab-") as directory:
+        cert_path = os.path.join(directory, "chain.pem")
+        key_path = os.path.join(directory, "key.pem")
+        with open(cert_path, "wb") as out:
+            out.write(b"".join(der_to_pem(der) for der in ders))
+        with open(key_path, "wb") as out:
+            out.write(key_to_pem(key))
+        yield cert_path, key_path
+
+
+def bundled_server_context(
+    chain: Sequence[Issued | bytes], key: PrivateKey, *, versions: tuple[int, int] = (SSL.TLS1_VERSION, 0)
+) -> SSL.Context:
+    """A pyOpenSSL server context on the OpenSSL cryptography bundles, serving ``chain`` with ``key``.
+
+    Its key exchange groups are that OpenSSL's defaults (X25519MLKEM768 first); ``versions`` is
+    (lowest, highest) as ``SSL.TLS1_VERSION`` … (0: the newest), security level 0 like server_context.
+    """
+    context = SSL.Context(SSL.TLS_SERVER_METHOD)
+    context.set_cipher_list(b"ALL:@SECLEVEL=0")
+    context.set_min_proto_version(versions[0])
+    context.set_max_proto_version(versions[1])
+    context.set_options(SSL.OP_NO_TICKET)
+    with pem_files(chain, key) as (cert_path, key_path):
+        context.use_certificate_chain_file(cert_path)
+        context.use_privatekey_file(key_path)
     return context
 
 
@@ -123,12 +160,7 @@ class TlsServer(LoopbackServer):
         context: ssl.SSLContext | None = None,
     ) -> None:
         super().__init__(host, port)
-        if key is None:
-            first = chain[0]
-            if not isinstance(first, Issued):
-                raise ValueError("pass the key when the chain is raw DER")
-            key = first.key
-        self.context = context or server_context(chain, key)
+        self.context = context or server_context(chain, key or _key_of(chain))
         self.dialogue = DIALOGUES[dialogue] if dialogue else None
 
     def handle(self, conn: socket.socket) -> None:
@@ -138,6 +170,127 @@ class TlsServer(LoopbackServer):
             tls.settimeout(5)
             with contextlib.suppress(OSError):  # ssl.SSLError is an OSError
                 tls.recv(1)  # hold the connection until the client has read what it wanted
+
+
+class BundledTlsServer(LoopbackServer):
+    """Serves a chain over pyOpenSSL on the OpenSSL cryptography bundles (it negotiates X25519MLKEM768).
+
+    ``dialogue`` as for TlsServer; ``versions`` as for bundled_server_context.
+    """
+
+    def __init__(
+        self,
+        chain: Sequence[Issued | bytes],
+        key: PrivateKey | None = None,
+        *,
+        dialogue: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        versions: tuple[int, int] = (SSL.TLS1_VERSION, 0),
+    ) -> None:
+        super().__init__(host, port)
+        self.context = bundled_server_context(chain, key or _key_of(chain), versions=versions)
+        self.dialogue = DIALOGUES[dialogue] if dialogue else None
+
+    def handle(self, conn: socket.socket) -> None:
+        if self.dialogue is not None and not self.dialogue(conn):
+            return
+        tls = SSL.Connection(self.context, conn)
+        tls.set_accept_state()
+        deadline = time.monotonic() + 5
+        while True:  # the socket has a timeout, so OpenSSL sees a non-blocking descriptor
+            try:
+                tls.do_handshake()
+                break
+            except SSL.WantReadError:
+                if not _ready(conn, select.POLLIN, deadline):
+                    return
+            except SSL.WantWriteError:
+                if not _ready(conn, select.POLLOUT, deadline):
+                    return
+            except SSL.Error:
+                return  # the client went away or the handshake failed: that is the client's business
+        _ready(conn, select.POLLIN, deadline)  # hold the connection until the client has read what it wanted
+
+
+def _key_of(chain: Sequence[Issued | bytes]) -> PrivateKey:
+    first = chain[0]
+    if not isinstance(first, Issued):
+        raise ValueError("pass the key when the chain is raw DER")
+    return first.key
+
+
+def _ready(conn: socket.socket, events: int, deadline: float) -> bool:
+    poller = select.poll()
+    poller.register(conn, events)
+    return bool(poller.poll(max(0, int((deadline - time.monotonic()) * 1000))))
+
+
+class SServer:
+    """The platform's ``openssl s_server`` (Debian's OpenSSL 3.0) serving a chain on loopback.
+
+    ``options`` go to s_server as they are (``-tls1``, ``-cipher ALL:@SECLEVEL=0``, …); it serves
+    one client at a time. Needs the ``openssl`` command (Debian's ``openssl`` package).
+    """
+
+    def __init__(self, chain: Sequence[Issued | bytes], key: PrivateKey | None = None, *options: str) -> None:
+        self._chain = chain
+        self._key = key or _key_of(chain)
+        self._options = options
+        self._files = contextlib.ExitStack()
+        self._process: subprocess.Popen[str] | None = None
+        self._drain: threading.Thread | None = None
+        self.host = "127.0.0.1"
+        self.port = 0
+
+    def target(self, scheme: str = "tls") -> str:
+        return f"{scheme}://{self.host}:{self.port}"
+
+    def start(self) -> Self:
+        command = shutil.which("openssl")
+        if command is None:
+            raise RuntimeError("openssl s_server needs the openssl command: apt-get install -y openssl")
+        leaf, *rest = self._chain
+        cert_path, key_path = self._files.enter_context(pem_files([leaf], self._key))
+        arguments = ["-accept", f"{self.host}:0", "-cert", cert_path, "-key", key_path, "-www"]
+        if rest:  # -cert reads one certificate: the others are sent from -cert_chain
+            chain_path = os.path.join(os.path.dirname(cert_path), "rest.pem")
+            with open(chain_path, "wb") as out:
+                out.write(b"".join(der_to_pem(c.der if isinstance(c, Issued) else c) for c in rest))
+            arguments += ["-cert_chain", chain_path]
+        self._process = subprocess.Popen(
+            [command, "s_server", *arguments, *self._options],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        for line in self._process.stdout:  # "ACCEPT 127.0.0.1:PORT" once it listens
+            if line.startswith("ACCEPT "):
+                self.port = int(line.rsplit(":", 1)[1])
+                # Whatever it prints next is read and dropped: a full pipe would stop it.
+                self._drain = threading.Thread(target=self._process.stdout.read, daemon=True)
+                self._drain.start()
+                return self
+        self.stop()
+        raise RuntimeError("openssl s_server did not start")
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            if self._drain is not None:
+                self._drain.join(timeout=5)  # it reads to the end of the output: the process is gone
+            if self._process.stdout is not None:
+                self._process.stdout.close()
+        self._files.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
 
 
 class SilentServer(LoopbackServer):

@@ -3,16 +3,24 @@
 One handshake per address, with no verification in OpenSSL (analysis verifies separately, so
 a broken chain is still read and every problem gets its own name). The whole exchange is
 bounded by one deadline, so a server that never speaks or drips bytes cannot hold a worker.
+
+Handshakes run through pyOpenSSL on the OpenSSL that cryptography's wheels bundle (the one that
+already judges the chains), not Python's ``ssl`` on the platform's OpenSSL: it offers and names
+the hybrid post-quantum groups, and reads the served chain the same way on every Python.
 """
 
 from __future__ import annotations
 
 import errno
+import ipaddress
+import math
+import os
+import select
 import socket
-import ssl
 import time
-import warnings
 from dataclasses import dataclass
+
+from OpenSSL import SSL, crypto
 
 from chalicelib.checks.starttls import Dialogue, negotiate
 from chalicelib.domain.models import Endpoint, FailureReason
@@ -43,28 +51,27 @@ class Handshake:
     served: tuple[bytes, ...]
     tls_version: str | None
     cipher: str | None
+    group: str | None = None  # the negotiated key exchange group, e.g. "X25519MLKEM768", "x25519"
 
 
-def client_context() -> ssl.SSLContext:
+def client_context() -> SSL.Context:
     """The one context every probe shares: reads anything a server offers, verifies nothing.
 
     Security level 0 and TLS 1.0 let it read the certificates of legacy servers too (a 1024-bit
     key, a SHA-1 signature), which analysis then names; no data is ever sent over the channel.
+    The key exchange groups are OpenSSL's defaults, which offer X25519MLKEM768 first.
     """
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    with warnings.catch_warnings():  # 3.13 deprecates naming TLS 1.0; reading old servers needs it
-        warnings.simplefilter("ignore", DeprecationWarning)
-        context.minimum_version = ssl.TLSVersion.TLSv1
-    context.set_ciphers("ALL:@SECLEVEL=0")
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    context.set_verify(SSL.VERIFY_NONE)
+    context.set_min_proto_version(SSL.TLS1_VERSION)
+    context.set_cipher_list(b"ALL:@SECLEVEL=0")
     return context
 
 
 class TlsProbe:
     """Reads the certificate chain an address serves for an endpoint."""
 
-    def __init__(self, context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, context: SSL.Context | None = None) -> None:
         self._context = context or client_context()
 
     def handshake(self, endpoint: Endpoint, address: str, *, timeout: float) -> Handshake:
@@ -84,7 +91,7 @@ class TlsProbe:
             raise
         except TimeoutError as exc:
             raise ProbeError(FailureReason.TIMEOUT, f"no answer within {timeout:.1f}s ({phase})") from exc
-        except ssl.SSLError as exc:
+        except SSL.Error as exc:
             raise _tls_error(exc) from exc
         except ConnectionRefusedError as exc:
             raise ProbeError(FailureReason.REFUSED, "connection refused") from exc
@@ -94,41 +101,71 @@ class TlsProbe:
             sock.close()
 
     def _tls(self, sock: socket.socket, endpoint: Endpoint, deadline: float) -> Handshake:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError
-        tls = self._context.wrap_socket(sock, server_hostname=endpoint.server_name, do_handshake_on_connect=False)
-        try:
-            tls.settimeout(left)  # CPython bounds the whole handshake by this, not each read
-            tls.do_handshake()
-            cipher = tls.cipher()
-            return Handshake(
-                served=tuple(_served_chain(tls)),
-                tls_version=tls.version(),
-                cipher=cipher[0] if cipher else None,
-            )
-        finally:
-            tls.close()
+        # The socket has a timeout, so its descriptor is non-blocking: OpenSSL answers "want read"
+        # or "want write" and every wait is bounded by what is left of the deadline.
+        tls = SSL.Connection(self._context, sock)
+        name = _sni(endpoint.server_name)
+        if name is not None:
+            tls.set_tlsext_host_name(name)
+        tls.set_connect_state()
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except SSL.WantReadError:
+                _wait(sock, select.POLLIN, deadline)
+            except SSL.WantWriteError:
+                _wait(sock, select.POLLOUT, deadline)
+            except SSL.SysCallError as exc:
+                code = exc.args[0] if exc.args else -1
+                if isinstance(code, int) and code > 0:  # the socket's own error: reset, broken pipe, …
+                    raise OSError(code, os.strerror(code)) from exc
+                raise
+        return Handshake(
+            served=tuple(
+                crypto.dump_certificate(crypto.FILETYPE_ASN1, cert) for cert in tls.get_peer_cert_chain() or []
+            ),
+            tls_version=tls.get_protocol_version_name(),
+            cipher=tls.get_cipher_name(),
+            group=tls.get_group_name(),
+        )
 
 
-def _served_chain(tls: ssl.SSLSocket) -> list[bytes]:
-    """The DER certificates the server sent, leaf first (public API on 3.13, private on 3.12)."""
-    public = getattr(tls, "get_unverified_chain", None)
-    if public is not None:
-        return list(public())
-    return _private_served_chain(tls)
+def _sni(name: str | None) -> bytes | None:
+    """The server name to send, if any: never an address literal (RFC 6066 3), as Python's ssl does."""
+    if not name:
+        return None
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return name.encode("ascii")
+    return None
 
 
-def _private_served_chain(tls: ssl.SSLSocket) -> list[bytes]:
-    """Python 3.12's only way to the served chain: the private SSLObject (3.13 made it public)."""
-    chain = tls._sslobj.get_unverified_chain()  # type: ignore[attr-defined]  # noqa: SLF001
-    return [cert.public_bytes(ssl._ssl.ENCODING_DER) for cert in chain or []]  # type: ignore[attr-defined]  # noqa: SLF001
+def _wait(sock: socket.socket, events: int, deadline: float) -> None:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError
+    poller = select.poll()  # not select(): a descriptor above FD_SETSIZE must not break a busy process
+    poller.register(sock, events)
+    if not poller.poll(math.ceil(left * 1000)):
+        raise TimeoutError
 
 
-def _tls_error(exc: ssl.SSLError) -> ProbeError:
-    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+def _reason(exc: SSL.Error) -> str:
+    """The last reason in OpenSSL's error queue, as Python's ssl names it (``WRONG_VERSION_NUMBER``)."""
+    queue = exc.args[0] if exc.args else None
+    if isinstance(queue, list) and queue and isinstance(queue[-1], tuple) and len(queue[-1]) == 3:
+        text = queue[-1][2]
+        if isinstance(text, str):
+            return text.upper().replace(" ", "_")
+    return ""
+
+
+def _tls_error(exc: SSL.Error) -> ProbeError:
+    if isinstance(exc, SSL.SysCallError | SSL.ZeroReturnError):  # an EOF: the socket's own errors became OSError
         return ProbeError(FailureReason.TLS, "the server closed the connection during the TLS handshake")
-    reason = getattr(exc, "reason", None) or ""
+    reason = _reason(exc)
     if reason in _NOT_TLS:
         return ProbeError(FailureReason.PROTOCOL, f"the server does not speak TLS here ({reason.lower()})")
     detail = reason.replace("_", " ").lower() if reason else str(exc)

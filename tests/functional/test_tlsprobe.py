@@ -1,29 +1,67 @@
-"""The TLS adapter reads the served chain on both supported Pythons: 3.13's public API, 3.12's private one."""
+"""The TLS adapter on pyOpenSSL: the served chain, the key exchange group each kind of server
+negotiates (behind STARTTLS too), against real loopback servers.
+
+Three server stacks: pyOpenSSL on the OpenSSL cryptography bundles (hybrid post-quantum groups),
+Python's ssl on the platform's OpenSSL and Debian's ``openssl s_server`` (classical groups only).
+"""
 
 from __future__ import annotations
 
-import socket
-import ssl
-import sys
+import shutil
+import struct
+from collections.abc import Iterator
 
 import pytest
+from cryptography.hazmat.backends.openssl import backend
+from OpenSSL import SSL
 
-from chalicelib.checks.tlsprobe import TlsProbe, _private_served_chain, _served_chain, client_context
+from chalicelib.checks.tlsprobe import TlsProbe, client_context
 from chalicelib.domain.endpoints import parse_target
-from lab.certs import make_cert
-from lab.servers import TlsServer
+from lab.certs import Issued, make_cert
+from lab.servers import BundledTlsServer, SServer, TlsServer
 from tests.functional.helpers import Servers
 from tests.support.pki import Pki
 
 NAME = "chain.tlsprobe.test"
+X25519MLKEM768 = 0x11EC
+X25519 = 0x001D
+TLS1_0 = 0x0301
 
 
 @pytest.fixture(scope="module")
-def chained(pki: Pki, servers: Servers) -> tuple[TlsServer, list[bytes]]:
+def leaf(pki: Pki) -> Issued:
+    return make_cert(NAME, sans=[NAME, "127.0.0.1"], issuer=pki.intermediate)
+
+
+@pytest.fixture(scope="module")
+def chained(leaf: Issued, pki: Pki, servers: Servers) -> tuple[TlsServer, list[bytes]]:
     """A server sending leaf and intermediate, and the DER it sends."""
-    leaf = make_cert(NAME, issuer=pki.intermediate)
     server = servers.start(TlsServer([leaf, pki.intermediate]))
     return server, [leaf.der, pki.intermediate.der]
+
+
+@pytest.fixture(scope="module")
+def bundled(leaf: Issued, pki: Pki, servers: Servers) -> BundledTlsServer:
+    return servers.start(BundledTlsServer([leaf, pki.intermediate]))
+
+
+@pytest.fixture(scope="module")
+def s_server(leaf: Issued, pki: Pki) -> Iterator[SServer]:
+    """Debian's openssl s_server (OpenSSL 3.0) with its default settings."""
+    need_openssl()
+    with SServer([leaf, pki.intermediate]) as server:
+        yield server
+
+
+def need_openssl() -> None:
+    """The s_server tests fail (never skip) without Debian's openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.fail("this test runs Debian's openssl s_server: apt-get install -y openssl (.ci/run installs it)")
+
+
+def _handshake(target: str, *, timeout: float = 5) -> tuple[str | None, tuple[bytes, ...], str | None]:
+    shaken = TlsProbe().handshake(parse_target(target, sni=NAME), "127.0.0.1", timeout=timeout)
+    return shaken.group, shaken.served, shaken.tls_version
 
 
 def test_the_served_chain_is_read_leaf_first(chained: tuple[TlsServer, list[bytes]]) -> None:
@@ -34,17 +72,85 @@ def test_the_served_chain_is_read_leaf_first(chained: tuple[TlsServer, list[byte
     assert list(handshake.served) == sent
 
 
-def test_the_private_reading_gives_what_the_public_api_gives(chained: tuple[TlsServer, list[bytes]]) -> None:
-    """Runs 3.12's path on every Python; on 3.13 it is checked against the public API."""
-    server, sent = chained
-    with (
-        socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock,
-        client_context().wrap_socket(sock, server_hostname=NAME) as tls,
-    ):
-        assert _private_served_chain(tls) == sent
-        assert _served_chain(tls) == sent
+def test_the_probe_shakes_hands_on_the_openssl_cryptography_bundles() -> None:
+    """The one OpenSSL that judges the chains also shakes hands, whatever Python's ssl is linked to."""
+    assert SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode() == backend.openssl_version_text()
 
 
-def test_the_suite_runs_the_chain_reading_this_python_uses() -> None:
-    """3.12 has no public get_unverified_chain: there every handshake in the suite takes the private path."""
-    assert hasattr(ssl.SSLSocket, "get_unverified_chain") == (sys.version_info >= (3, 13))
+def test_the_client_hello_offers_x25519mlkem768_first_with_a_key_share() -> None:
+    """OpenSSL's default groups, kept: a server able to negotiate the hybrid group gets it without a retry."""
+    offered = _client_hello_extensions(client_context())
+
+    groups = struct.unpack(f"!{len(offered[10]) // 2 - 1}H", offered[10][2:])
+    assert groups[0] == X25519MLKEM768
+    assert X25519 in groups
+    assert {X25519MLKEM768, X25519} <= set(_key_shares(offered[51]))
+    assert TLS1_0 in struct.unpack(f"!{offered[43][0] // 2}H", offered[43][1:])  # legacy servers are still read
+
+
+def test_a_pyopenssl_server_on_the_bundled_openssl_negotiates_x25519mlkem768(
+    bundled: BundledTlsServer, leaf: Issued, pki: Pki
+) -> None:
+    group, served, version = _handshake(bundled.target())
+
+    assert group == "X25519MLKEM768"
+    assert served == (leaf.der, pki.intermediate.der)
+    assert version == "TLSv1.3"
+
+
+def test_pythons_ssl_on_the_platforms_openssl_negotiates_a_classical_group(
+    chained: tuple[TlsServer, list[bytes]],
+) -> None:
+    group, _, _ = _handshake(chained[0].target())
+
+    assert group == "x25519"
+
+
+def test_debians_openssl_s_server_negotiates_a_classical_group(s_server: SServer, leaf: Issued, pki: Pki) -> None:
+    group, served, version = _handshake(s_server.target())
+
+    assert group == "x25519"
+    assert served == (leaf.der, pki.intermediate.der)
+    assert version == "TLSv1.3"
+
+
+@pytest.mark.parametrize(("stack", "group"), [(BundledTlsServer, "X25519MLKEM768"), (TlsServer, "x25519")])
+def test_the_group_is_read_behind_smtp_starttls(
+    stack: type[BundledTlsServer | TlsServer], group: str, leaf: Issued, pki: Pki, servers: Servers
+) -> None:
+    server = servers.start(stack([leaf, pki.intermediate], dialogue="smtp"))
+
+    negotiated, served, _ = _handshake(server.target("smtp"))
+
+    assert negotiated == group
+    assert served == (leaf.der, pki.intermediate.der)
+
+
+def _client_hello_extensions(context: SSL.Context) -> dict[int, bytes]:
+    """The extensions of the ClientHello ``context`` sends (type → body), read from a memory BIO."""
+    connection = SSL.Connection(context, None)
+    connection.set_connect_state()
+    with pytest.raises(SSL.WantReadError):
+        connection.do_handshake()
+    hello = connection.bio_read(65536)
+    at = 5 + 4 + 2 + 32  # record header, handshake header, legacy_version, random
+    at += 1 + hello[at]  # legacy_session_id
+    at += 2 + struct.unpack("!H", hello[at : at + 2])[0]  # cipher_suites
+    at += 1 + hello[at]  # legacy_compression_methods
+    end = at + 2 + struct.unpack("!H", hello[at : at + 2])[0]
+    at += 2
+    extensions = {}
+    while at < end:
+        kind, size = struct.unpack("!HH", hello[at : at + 4])
+        extensions[kind] = hello[at + 4 : at + 4 + size]
+        at += 4 + size
+    return extensions
+
+
+def _key_shares(body: bytes) -> list[int]:
+    shares, at = [], 2
+    while at < len(body):
+        group, size = struct.unpack("!HH", body[at : at + 4])
+        shares.append(group)
+        at += 4 + size
+    return shares
