@@ -28,7 +28,7 @@ help:
 	@echo "make test-all   make test under Python 3.13, then under 3.12"
 	@echo "make test-bare  make test in a fresh clone of HEAD with nothing beside it (a newcomer's first run)"
 	@echo "make fuzz       schemathesis against the local stack's API, every check (minutes; not in make test)"
-	@echo "make bench      measure the checking engine (checks/s, CPU ms per check, memory)"
+	@echo "make bench      measure the checking engine (checks/s, CPU ms per check, memory), the whole process, the legacy probe"
 	@echo "make bench-sweep  measure a sweep over 100,000 targets on moto (requests, seconds)"
 	@echo "make bench-local  import 1,000 targets into the local stack and wait until each is checked"
 	@echo "make format     format the code with ruff"
@@ -95,10 +95,12 @@ fuzz: $(STAMP)
 	$(PYTHON) -m lab.fuzz $(FUZZ_ARGS)
 
 # The engine alone, then whole processes side by side: certwatch check --json, blackbox_exporter
-# (installed with apt-get when missing and run as root; its row is skipped otherwise), openssl s_time.
+# (installed with apt-get when missing and run as root; its row is skipped otherwise), openssl s_time;
+# then what the legacy protocol probe (TLS 1.0 or 1.1 offered alone) costs per address.
 bench: $(STAMP)
 	$(PYTHON) -m bench.engine $(BENCH_ARGS)
 	$(PYTHON) -m bench.whole --install $(WHOLE_ARGS)
+	$(PYTHON) -m bench.legacy $(LEGACY_ARGS)
 
 bench-sweep: $(STAMP)
 	$(PYTHON) -m bench.sweep $(BENCH_ARGS)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -60,14 +61,17 @@ def _chain(kind: str, index: int, inter: Issued, now: datetime, revocation: dict
     return [make_cert(name, issuer=inter), inter]
 
 
-def _serve(chains: list[list[tuple[bytes, bytes]]], ports: Connection, stop: Connection) -> None:
+def _serve(chains: list[list[tuple[bytes, bytes]]], ports: Connection, stop: Connection, legacy: bool) -> None:
     """Child process: one TlsServer per chain; sends the ports back, serves until told to stop."""
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     servers = []
     for chain in chains:
         key = load_pem_private_key(chain[0][1], password=None)
-        servers.append(TlsServer([der for der, _ in chain], key).start())  # type: ignore[arg-type]
+        server = TlsServer([der for der, _ in chain], key)  # type: ignore[arg-type]
+        if not legacy:
+            server.context.minimum_version = ssl.TLSVersion.TLSv1_2
+        servers.append(server.start())
     ports.send([s.port for s in servers])
     stop.recv()
     for server in servers:
@@ -75,11 +79,14 @@ def _serve(chains: list[list[tuple[bytes, bytes]]], ports: Connection, stop: Con
 
 
 @contextlib.contextmanager
-def serving(endpoints: int, processes: int = 2, revocation: dict[str, str] | None = None) -> Iterator[Zoo]:
+def serving(
+    endpoints: int, processes: int = 2, revocation: dict[str, str] | None = None, *, legacy: bool = True
+) -> Iterator[Zoo]:
     """Serve ``endpoints`` chains of the KINDS mix from ``processes`` child processes.
 
     With ``revocation`` (``{"crl": URL}`` and/or ``{"ocsp": URL}``) every endpoint serves a
-    healthy leaf that names those URLs, so every check asks about revocation.
+    healthy leaf that names those URLs, so every check asks about revocation. The servers accept
+    TLS 1.0 and 1.1 too unless ``legacy`` is False (then TLS 1.2 at least).
     """
     now = datetime.now(UTC)
     root = make_ca("certwatch Bench Root")
@@ -95,7 +102,7 @@ def serving(endpoints: int, processes: int = 2, revocation: dict[str, str] | Non
             port_recv, port_send = context.Pipe(duplex=False)
             stop_recv, stop_send = context.Pipe(duplex=False)
             child = context.Process(
-                target=_serve, args=([payload[i] for i in share], port_send, stop_recv), daemon=True
+                target=_serve, args=([payload[i] for i in share], port_send, stop_recv, legacy), daemon=True
             )
             child.start()
             children.append(child)

@@ -42,6 +42,9 @@ _NOT_TLS = {
     "DECRYPTION_FAILED_OR_BAD_RECORD_MAC",
 }
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}
+# The protocol versions a legacy probe may offer alone, by the names OpenSSL reports them with.
+LEGACY_VERSIONS = {"TLSv1": SSL.TLS1_VERSION, "TLSv1.1": SSL.TLS1_1_VERSION}
+LEGACY_TIMEOUT = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +57,8 @@ class Handshake:
     group: str | None = None  # the negotiated key exchange group, e.g. "X25519MLKEM768", "x25519"
 
 
-def client_context() -> SSL.Context:
-    """The one context every probe shares: reads anything a server offers, verifies nothing.
+def client_context(version: str | None = None) -> SSL.Context:
+    """A context that reads anything a server offers and verifies nothing; ``version`` offers that one alone.
 
     Security level 0 and TLS 1.0 let it read the certificates of legacy servers too (a 1024-bit
     key, a SHA-1 signature), which analysis then names; no data is ever sent over the channel.
@@ -63,7 +66,10 @@ def client_context() -> SSL.Context:
     """
     context = SSL.Context(SSL.TLS_CLIENT_METHOD)
     context.set_verify(SSL.VERIFY_NONE)
-    context.set_min_proto_version(SSL.TLS1_VERSION)
+    lowest = LEGACY_VERSIONS[version] if version else SSL.TLS1_VERSION
+    context.set_min_proto_version(lowest)
+    if version:
+        context.set_max_proto_version(lowest)
     context.set_cipher_list(b"ALL:@SECLEVEL=0")
     return context
 
@@ -129,6 +135,32 @@ class TlsProbe:
             cipher=tls.get_cipher_name(),
             group=tls.get_group_name(),
         )
+
+
+class LegacyProbe:
+    """Asks an address whether it still completes a handshake offering only TLS 1.0 (or only TLS 1.1).
+
+    A second, separate handshake (STARTTLS included) within its own short deadline; nothing of
+    the first is reused.
+    """
+
+    def __init__(self, *, timeout: float = LEGACY_TIMEOUT) -> None:
+        self._timeout = timeout
+        self._probes = {version: TlsProbe(client_context(version)) for version in LEGACY_VERSIONS}
+
+    def accepts(self, endpoint: Endpoint, address: str, version: str) -> bool:
+        """True when the handshake offering ``version`` alone completes; ProbeError when it cannot be told.
+
+        A failure of the TLS handshake itself (an alert, a hang-up, a reset) is a refusal; one
+        before it (refused, timeout, not TLS, STARTTLS refused) says nothing about the version.
+        """
+        try:
+            shaken = self._probes[version].handshake(endpoint, address, timeout=self._timeout)
+        except ProbeError as exc:
+            if exc.reason is FailureReason.TLS:
+                return False
+            raise
+        return shaken.tls_version == version
 
 
 def _sni(name: str | None) -> bytes | None:

@@ -41,6 +41,22 @@ def test_the_whole_process_benchmark_prints_every_row() -> None:
     assert re.search(rf"cold import: app.py {FIGURE} ms, bare Chalice app with boto3 {FIGURE} ms", out), out
 
 
+def test_the_legacy_probe_benchmark_prints_every_row() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.legacy", "--endpoints", "4", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
+    for label in ("the check's handshake (accepted zoo)", "TLSv1 alone, accepted", "TLSv1.1 alone, refused"):
+        assert re.search(rf"{re.escape(label)} +{FIGURE} CPU ms +{FIGURE} ms wall", out), out
+
+
 def test_a_blackbox_run_too_short_to_show_cpu_is_not_divided_by() -> None:
     """blackbox's CPU is read in 10 ms clock ticks: a small run can show none (it once ended the benchmark)."""
     from bench.whole import Run, ratio_line

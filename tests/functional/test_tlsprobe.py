@@ -1,5 +1,5 @@
 """The TLS adapter on pyOpenSSL: the served chain, the key exchange group each kind of server
-negotiates (behind STARTTLS too), against real loopback servers.
+negotiates (behind STARTTLS too), and the legacy protocol probe, against real loopback servers.
 
 Three server stacks: pyOpenSSL on the OpenSSL cryptography bundles (hybrid post-quantum groups),
 Python's ssl on the platform's OpenSSL and Debian's ``openssl s_server`` (classical groups only).
@@ -15,11 +15,14 @@ import pytest
 from cryptography.hazmat.backends.openssl import backend
 from OpenSSL import SSL
 
-from chalicelib.checks.tlsprobe import TlsProbe, client_context
+from chalicelib.checks.tlsprobe import LegacyProbe, TlsProbe, client_context
 from chalicelib.domain.endpoints import parse_target
+from chalicelib.domain.models import FailureReason
+from chalicelib.errors import ProbeError
 from lab.certs import Issued, make_cert
-from lab.servers import BundledTlsServer, SServer, TlsServer
+from lab.servers import BundledTlsServer, GarbageServer, SilentServer, SServer, TlsServer
 from tests.functional.helpers import Servers
+from tests.support.net import closed_port
 from tests.support.pki import Pki
 
 NAME = "chain.tlsprobe.test"
@@ -124,6 +127,80 @@ def test_the_group_is_read_behind_smtp_starttls(
 
     assert negotiated == group
     assert served == (leaf.der, pki.intermediate.der)
+
+
+# --- the legacy protocol probe: a second handshake offering TLS 1.0 or TLS 1.1 alone ----------------
+
+
+@pytest.fixture(scope="module")
+def modern(leaf: Issued, pki: Pki, servers: Servers) -> BundledTlsServer:
+    """Accepts TLS 1.2 and 1.3 only."""
+    return servers.start(BundledTlsServer([leaf, pki.intermediate], versions=(SSL.TLS1_2_VERSION, 0)))
+
+
+def _accepts(server: TlsServer | BundledTlsServer | SServer, version: str, scheme: str = "tls") -> bool:
+    return LegacyProbe().accepts(parse_target(server.target(scheme), sni=NAME), "127.0.0.1", version)
+
+
+@pytest.mark.parametrize("version", ["TLSv1", "TLSv1.1"])
+def test_a_server_still_accepting_a_legacy_version_is_found_out(
+    version: str, chained: tuple[TlsServer, list[bytes]], leaf: Issued, pki: Pki, servers: Servers
+) -> None:
+    legacy = servers.start(BundledTlsServer([leaf, pki.intermediate], versions=(SSL.TLS1_VERSION, 0)))
+
+    assert _accepts(legacy, version)  # the bundled OpenSSL still serves it, at security level 0
+    assert _accepts(chained[0], version)  # and the platform's, through Python's ssl
+
+
+@pytest.mark.parametrize("version", ["TLSv1", "TLSv1.1"])
+def test_a_server_refusing_legacy_versions_is_said_to_refuse_them(
+    version: str, modern: BundledTlsServer, s_server: SServer
+) -> None:
+    assert not _accepts(modern, version)
+    assert not _accepts(s_server, version)  # Debian's default: TLS 1.2 at least
+    assert _handshake(modern.target())[2] == "TLSv1.3"  # the same servers shake hands for the first handshake
+
+
+def test_each_legacy_version_is_asked_alone(leaf: Issued, pki: Pki, servers: Servers) -> None:
+    only_tls1 = servers.start(BundledTlsServer([leaf, pki.intermediate], versions=(SSL.TLS1_VERSION, SSL.TLS1_VERSION)))
+
+    assert _accepts(only_tls1, "TLSv1")
+    assert not _accepts(only_tls1, "TLSv1.1")
+
+
+def test_debians_s_server_told_to_serve_tls1_is_found_accepting_it(leaf: Issued, pki: Pki) -> None:
+    need_openssl()
+    with SServer([leaf, pki.intermediate], None, "-tls1", "-cipher", "ALL:@SECLEVEL=0") as server:
+        assert _accepts(server, "TLSv1")
+        assert not _accepts(server, "TLSv1.1")
+
+
+def test_the_legacy_probe_runs_the_starttls_dialogue_first(leaf: Issued, pki: Pki, servers: Servers) -> None:
+    server = servers.start(TlsServer([leaf, pki.intermediate], dialogue="smtp"))
+    refusing = servers.start(
+        BundledTlsServer([leaf, pki.intermediate], dialogue="smtp", versions=(SSL.TLS1_2_VERSION, 0))
+    )
+
+    assert _accepts(server, "TLSv1", "smtp")
+    assert not _accepts(refusing, "TLSv1", "smtp")
+
+
+def test_what_stops_the_legacy_probe_before_tls_is_no_answer(servers: Servers) -> None:
+    garbage = servers.start(GarbageServer())
+    silent = servers.start(SilentServer())
+    probe = LegacyProbe(timeout=0.5)
+
+    with closed_port() as port, pytest.raises(ProbeError) as refused:
+        probe.accepts(parse_target(f"tls://127.0.0.1:{port}"), "127.0.0.1", "TLSv1")
+    with pytest.raises(ProbeError) as not_tls:
+        probe.accepts(parse_target(garbage.target()), "127.0.0.1", "TLSv1")
+    with pytest.raises(ProbeError) as late:
+        probe.accepts(parse_target(silent.target()), "127.0.0.1", "TLSv1.1")
+
+    assert refused.value.reason is FailureReason.REFUSED
+    assert not_tls.value.reason is FailureReason.PROTOCOL
+    assert late.value.reason is FailureReason.TIMEOUT
+    assert "0.5s" in late.value.message  # its own deadline, not the check's
 
 
 def _client_hello_extensions(context: SSL.Context) -> dict[int, bytes]:
