@@ -27,11 +27,6 @@ from chalicelib.presentation.reports import columns, report_to_dict
 from chalicelib.presentation.schema import ABSENT, iso, to_json
 
 
-def readiness_to_dict(readiness: Readiness) -> dict[str, Any]:
-    """The inventory's readiness summary: endpoints ready for 100 and for 47 days."""
-    return dict(to_json(_readiness(readiness)))
-
-
 def _readiness(readiness: Readiness) -> shapes.Readiness:
     step = readiness.next_step
     return shapes.Readiness(
@@ -68,11 +63,6 @@ def _summary(summary: ResultSummary | None) -> shapes.ResultSummary | None:
         codes=summary.codes,
         checked_at=summary.checked_at,
     )
-
-
-def summary_to_dict(summary: ResultSummary | None) -> dict[str, Any] | None:
-    document: dict[str, Any] | None = to_json(_summary(summary))
-    return document
 
 
 def _target(target: Target) -> shapes.Target:

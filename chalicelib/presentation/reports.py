@@ -15,7 +15,7 @@ from typing import Any
 
 from chalicelib.domain.cadence import READINESS_STEPS, Cadence
 from chalicelib.domain.lifetime import next_step
-from chalicelib.domain.models import CertificateInfo, CheckResult, Endpoint, Finding, TargetReport, short_name
+from chalicelib.domain.models import CertificateInfo, CheckResult, Finding, TargetReport, short_name
 from chalicelib.presentation import result_shapes as shapes
 from chalicelib.presentation.schema import ABSENT, to_json
 from chalicelib.presentation.schema import iso as iso  # the one timestamp format, for everything that writes one
@@ -116,16 +116,6 @@ def cadence_table(cadences: Sequence[tuple[str, Cadence]]) -> str:
             )
         )
     return columns(rows)
-
-
-def endpoint_fields(endpoint: Endpoint) -> dict[str, Any]:
-    """How every document names an endpoint: its canonical form and its parts."""
-    return {
-        "target": str(endpoint),
-        "host": endpoint.host,
-        "port": endpoint.port,
-        "protocol": endpoint.protocol.value,
-    }
 
 
 def report_to_dict(report: TargetReport) -> dict[str, Any]:
