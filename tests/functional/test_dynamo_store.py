@@ -31,7 +31,6 @@ from chalicelib.domain.targets import (
 )
 from chalicelib.domain.tokens import TokenRecord
 from chalicelib.errors import ConfigurationError, InvalidRequestError, NotFoundError, StoreError, ThrottledError
-from chalicelib.presentation.reports import report_to_dict
 from tests.support import reports
 from tests.support.aws import AwsStack
 
@@ -238,23 +237,6 @@ def test_a_cursor_for_another_kind_of_row_is_refused(store: DynamoStore, now: da
 
 
 # --- stored reports ------------------------------------------------------------------------------
-
-
-def test_a_result_stored_before_the_report_format_reads_back_as_what_the_api_showed(
-    store: DynamoStore, aws_stack: AwsStack, now: datetime
-) -> None:
-    team = new_team()
-    target = new_target(team, now)
-    store.create_target(target)
-    document = report_to_dict(reports.everything(now))
-    # The item as certwatch wrote it until the report had a format of its own: the API's document.
-    item = {"pk": f"TEAM#{team}", "sk": f"R#{target.id}", "document": json.dumps(document), "checked_at": "x"}
-    aws_stack.dynamodb.put_item(TableName=aws_stack.table, Item={k: {"S": v} for k, v in item.items()})
-
-    stored = store.get_result(team, target.id)
-
-    assert stored is not None
-    assert report_to_dict(stored) == document
 
 
 def test_a_result_is_stored_in_the_report_format_not_as_the_api_document(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -37,7 +37,6 @@ from chalicelib.domain.models import (
     Severity,
     Status,
     TargetReport,
-    days_until,
 )
 from chalicelib.domain.silences import MaintenanceWindow, Match, Silence
 from chalicelib.domain.targets import CertificateBrief, ResultSummary, Target, TargetSpec, legacy_endpoint_key
@@ -51,8 +50,7 @@ _deserializer = TypeDeserializer()
 # The sparse ``due`` index is spread over this many partitions (the last hex digits of the id),
 # so the scheduler's queries never all land on one hot partition.
 DUE_SHARDS = 16
-# The stored report's format. 1 was the API's JSON rendering of the report (items written before
-# this codec existed; still read, never written).
+# The stored report's format: a record of any other is refused (a StoreError), never guessed at.
 REPORT_FORMAT = 2
 
 
@@ -258,43 +256,16 @@ def report_record(report: TargetReport) -> dict[str, Any]:
 
 
 def report(record: dict[str, Any]) -> TargetReport:
-    """A stored report: ``REPORT_FORMAT``, or format 1 (the API's JSON document of the check)."""
-    version = record.get("format", 1)
-    if version == REPORT_FORMAT:
-        return TargetReport(
-            endpoint=_endpoint(record["endpoint"]),
-            results=tuple(_result(r) for r in record["results"]),
-            checked_at=_moment(record["checked_at"]),
-            target_findings=tuple(_finding(f) for f in record["target_findings"]),
-            cadence=_cadence(record.get("cadence")),
-        )
-    if version == 1:
-        return _report_format_1(record)
-    raise StoreError(f"a stored check result has format {version!r}; this version of certwatch reads 1 and 2")
-
-
-def _report_format_1(document: dict[str, Any]) -> TargetReport:
-    """The report behind the API's JSON document of a check, as stored before REPORT_FORMAT 2.
-
-    That document names the SNI sent (the host itself when none was given), lists the target's
-    own findings first among all findings, and gives times to the second; each is read back so
-    that the report renders as the same document again.
-    """
-    host, sni = document["host"], document.get("sni")
-    results = tuple(_result(r, days_left=r.get("days_left")) for r in document["results"])
-    of_results = {f for r in results for f in r.findings}
+    """A stored report (``REPORT_FORMAT``)."""
+    version = record.get("format")
+    if version != REPORT_FORMAT:
+        raise StoreError(f"a stored check result has format {version!r}; this version of certwatch reads 2")
     return TargetReport(
-        endpoint=Endpoint(
-            host=host,
-            port=int(document["port"]),
-            protocol=Protocol(document["protocol"]),
-            sni=None if sni == host else sni,
-            host_is_address=_is_address(host),
-        ),
-        results=results,
-        checked_at=_moment(document["checked_at"]),
-        target_findings=tuple(f for f in map(_finding, document["findings"]) if f not in of_results),
-        cadence=_cadence(document.get("cadence")),
+        endpoint=_endpoint(record["endpoint"]),
+        results=tuple(_result(r) for r in record["results"]),
+        checked_at=_moment(record["checked_at"]),
+        target_findings=tuple(_finding(f) for f in record["target_findings"]),
+        cadence=_cadence(record.get("cadence")),
     )
 
 
@@ -304,7 +275,7 @@ def _cadence_record(cadence: Cadence) -> dict[str, Any]:
 
 
 def _cadence(data: dict[str, Any] | None) -> Cadence | None:
-    """A stored cadence (format 2's record, or the same facts in format 1's document); None if none."""
+    """A stored cadence; None if none."""
     if data is None:
         return None
     renewals = tuple(
@@ -329,25 +300,19 @@ def _result_record(result: CheckResult) -> dict[str, Any]:
     }
 
 
-def _result(data: dict[str, Any], *, days_left: int | None = None) -> CheckResult:
-    leaf = None if data.get("leaf") is None else _certificate(data["leaf"])
-    checked_at = _moment(data["checked_at"])
-    # A time given to the second: the check happened within the second after it. Where that
-    # second spans a day boundary of the certificate's days_left, the later end is the one.
-    if leaf is not None and days_left is not None and days_until(leaf.not_after, checked_at) != days_left:
-        checked_at += timedelta(microseconds=999_999)
+def _result(data: dict[str, Any]) -> CheckResult:
     return CheckResult(
         address=data["address"],
         status=Status(data["status"]),
-        checked_at=checked_at,
+        checked_at=_moment(data["checked_at"]),
         findings=tuple(_finding(f) for f in data["findings"]),
-        leaf=leaf,
+        leaf=None if data["leaf"] is None else _certificate(data["leaf"]),
         chain=tuple(_certificate(c) for c in data["chain"]),
-        trusted_by=data.get("trusted_by"),
-        publicly_trusted=bool(data.get("publicly_trusted", False)),
-        tls_version=data.get("tls_version"),
-        cipher=data.get("cipher"),
-        elapsed_ms=float(data.get("elapsed_ms", 0.0)),
+        trusted_by=data["trusted_by"],
+        publicly_trusted=bool(data["publicly_trusted"]),
+        tls_version=data["tls_version"],
+        cipher=data["cipher"],
+        elapsed_ms=float(data["elapsed_ms"]),
     )
 
 
@@ -389,11 +354,9 @@ def _certificate_record(info: CertificateInfo) -> dict[str, Any]:
 
 
 def _certificate(data: dict[str, Any]) -> CertificateInfo:
-    # Format 1 did not keep self_issued (the API does not show it): issuer and subject alike.
-    self_issued = bool(data.get("self_issued", data["subject"] == data["issuer"]))
     times = {"not_before": _moment(data["not_before"]), "not_after": _moment(data["not_after"])}
     names = {"sans": tuple(data["sans"]), "ip_sans": tuple(data["ip_sans"])}
-    return CertificateInfo(**(data | times | names | {"self_issued": self_issued}))
+    return CertificateInfo(**(data | times | names))
 
 
 def _fields(record: Any) -> dict[str, Any]:
@@ -402,7 +365,7 @@ def _fields(record: Any) -> dict[str, Any]:
 
 
 def _moment(text: str) -> datetime:
-    """A stored UTC time: ``ts``'s form, or format 1's (to the second)."""
+    """A stored UTC time (``ts``'s form)."""
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
@@ -469,7 +432,7 @@ def alert_state(item: dict[str, Any]) -> AlertState:
     )
 
 
-NOTIFICATION_FORMAT = 2  # typed facts; format 1 (never deployed) held the rendered document
+NOTIFICATION_FORMAT = 2  # the outbox's format: typed facts, not a rendered message
 
 
 def notification_record(note: Notification) -> dict[str, Any]:
