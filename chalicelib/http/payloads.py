@@ -31,17 +31,8 @@ from chalicelib.presentation.schema import ABSENT, Field, Spec, fields
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_NUMBER_DIGITS = 20
-# The declared bounds under the names callers knew here; the parser reads each field's own declaration.
-DEFAULT_LIMIT = shapes.DEFAULT_LIMIT
-LABEL_KEY = shapes.LABEL_KEY
-MAX_BULK_ROWS = shapes.MAX_BULK_ROWS
-MAX_CA_BUNDLE = shapes.MAX_CA_BUNDLE
+# certwatch/admin_arguments.py still imports this one bound from here (shapes.MAX_DAYS declares it).
 MAX_DAYS = shapes.MAX_DAYS
-MAX_INTERVAL_MINUTES = shapes.MAX_INTERVAL_MINUTES
-MAX_LABEL_VALUE = shapes.MAX_LABEL_VALUE
-MAX_LABELS = shapes.MAX_LABELS
-MAX_LIMIT = shapes.MAX_LIMIT
-MAX_NOTES = shapes.MAX_NOTES
 
 _WHOLE = re.compile(r"-?[0-9]{1,9}")  # a whole number in a query string or CSV cell (ASCII digits only)
 

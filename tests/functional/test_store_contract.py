@@ -871,9 +871,6 @@ class TestInMemoryStore(StoreContract):
     def store(self) -> InMemoryStore:
         return InMemoryStore()
 
-    def test_a_cursor_without_a_position_is_refused(self, store: TargetStore, team: str, now: datetime) -> None:
-        super().test_a_cursor_without_a_position_is_refused(store, team, now)
-
 
 class TestDynamoStore(StoreContract):
     @pytest.fixture
