@@ -26,8 +26,8 @@ from chalicelib.presentation.event_shapes import (
     EventEndpoint,
     EventTarget,
 )
-from chalicelib.presentation.reports import certificate_shape, finding_shape
-from chalicelib.presentation.schema import ABSENT, iso, to_json
+from chalicelib.presentation.result_shapes import Finding
+from chalicelib.presentation.schema import ABSENT, copy_as, iso, to_json
 
 _COLOURS = {"critical": "#d0021b", "warning": "#f5a623", "info": "#2e7d32"}
 _SLACK_TEXT_LIMIT = 2900  # Block Kit section text is limited to 3000 characters
@@ -62,7 +62,7 @@ def event_document(note: Notification, base_url: str | None = None) -> EventDocu
     observed, leaf, managed = note.observed, note.observed.leaf, note.subject.managed
     certificate = None
     if leaf is not None:
-        certificate = certificate_shape(leaf, EventCertificate, arn=ABSENT if managed is None else managed.arn)
+        certificate = copy_as(EventCertificate, leaf, arn=ABSENT if managed is None else managed.arn)
     return EventDocument(
         version=DOCUMENT_VERSION,
         id=note.key,
@@ -77,7 +77,7 @@ def event_document(note: Notification, base_url: str | None = None) -> EventDocu
         threshold_days=note.event.threshold_days,
         previous_fingerprint=note.event.previous_fingerprint,
         status=observed.status,
-        findings=tuple(finding_shape(f) for f in note.findings),
+        findings=tuple(copy_as(Finding, f) for f in note.findings),
         checked_at=observed.checked_at,
         published_at=note.created_at,
         endpoints=tuple(EventEndpoint(Source(h.kind), h.id, h.name) for h in note.event.holders),

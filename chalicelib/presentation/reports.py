@@ -2,9 +2,10 @@
 
 ``report_to_dict`` is what ``certwatch check --json`` prints, what a target's ``result`` holds
 in the API and what the checker's events carry; each document is built as its declared shape
-(``result_shapes.py``) and turned into JSON by ``to_json``, so a renderer cannot write a field the
-OpenAPI document does not declare. The API's other documents are in ``documents.py``; this
-module stays small so that a check loads only what renders its verdict.
+(``result_shapes.py``; ``copy_as`` copies a domain object into its shape by name) and turned into
+JSON by ``to_json``, so a renderer cannot write a field the OpenAPI document does not declare.
+The API's other documents are in ``documents.py``; this module stays small so that a check loads
+only what renders its verdict.
 """
 
 from __future__ import annotations
@@ -15,60 +16,18 @@ from typing import Any
 
 from chalicelib.domain.cadence import READINESS_STEPS, Cadence
 from chalicelib.domain.lifetime import next_step
-from chalicelib.domain.models import CertificateInfo, CheckResult, Finding, TargetReport, short_name
+from chalicelib.domain.models import CheckResult, Finding, TargetReport, short_name
 from chalicelib.presentation import result_shapes as shapes
-from chalicelib.presentation.schema import ABSENT, to_json
+from chalicelib.presentation.schema import ABSENT, copy_as, to_json
 from chalicelib.presentation.schema import iso as iso  # the one timestamp format, for everything that writes one
 
 
 def finding_to_dict(finding: Finding) -> dict[str, Any]:
-    return dict(to_json(finding_shape(finding)))
-
-
-def finding_shape(finding: Finding) -> shapes.Finding:
-    reason = ABSENT if finding.reason is None else finding.reason
-    return shapes.Finding(code=finding.code, severity=finding.severity, message=finding.message, reason=reason)
-
-
-def certificate_shape[C: shapes.Certificate](info: CertificateInfo, shape: type[C], **extra: Any) -> C:
-    """A certificate's facts as ``shape`` (the report's Certificate, or a document's richer kind of it)."""
-    return shape(
-        subject=info.subject,
-        issuer=info.issuer,
-        serial=info.serial,
-        sans=info.sans,
-        ip_sans=info.ip_sans,
-        key_type=info.key_type,
-        key_size=info.key_size,
-        signature_algorithm=info.signature_algorithm,
-        fingerprint_sha256=info.fingerprint_sha256,
-        not_before=info.not_before,
-        not_after=info.not_after,
-        is_ca=info.is_ca,
-        **extra,
-    )
-
-
-def _address_result(result: CheckResult) -> shapes.AddressResult:
-    return shapes.AddressResult(
-        address=result.address,
-        status=result.status,
-        days_left=result.days_left,
-        not_after=result.not_after,
-        findings=tuple(finding_shape(f) for f in result.findings),
-        leaf=None if result.leaf is None else certificate_shape(result.leaf, shapes.Certificate),
-        chain=tuple(certificate_shape(c, shapes.Certificate) for c in result.chain),
-        trusted_by=result.trusted_by,
-        publicly_trusted=result.publicly_trusted,
-        tls_version=result.tls_version,
-        cipher=result.cipher,
-        checked_at=result.checked_at,
-        elapsed_ms=result.elapsed_ms,
-    )
+    return dict(to_json(copy_as(shapes.Finding, finding)))
 
 
 def result_to_dict(result: CheckResult) -> dict[str, Any]:
-    return dict(to_json(_address_result(result)))
+    return dict(to_json(copy_as(shapes.AddressResult, result)))
 
 
 def _cadence(cadence: Cadence, now: datetime) -> shapes.Cadence:
@@ -76,9 +35,7 @@ def _cadence(cadence: Cadence, now: datetime) -> shapes.Cadence:
     step = next_step(now)
     return shapes.Cadence(
         certificates_seen=cadence.certificates_seen,
-        renewals=tuple(
-            shapes.Renewal(r.at, r.days_since_previous_change, r.age_days, r.days_left) for r in cadence.renewals
-        ),
+        renewals=tuple(copy_as(shapes.Renewal, r) for r in cadence.renewals),
         renewed_at_age_days=cadence.renewed_at_age_days,
         least_days_left=cadence.least_days_left,
         publicly_trusted=cadence.publicly_trusted,
@@ -130,8 +87,8 @@ def report_to_dict(report: TargetReport) -> dict[str, Any]:
         status=report.status,
         days_left=report.days_left,
         not_after=report.not_after,
-        findings=tuple(finding_shape(f) for f in report.findings),
-        results=tuple(_address_result(r) for r in report.results),
+        findings=tuple(copy_as(shapes.Finding, f) for f in report.findings),
+        results=tuple(copy_as(shapes.AddressResult, r) for r in report.results),
         checked_at=report.checked_at,
         cadence=ABSENT if report.cadence is None else _cadence(report.cadence, report.checked_at),
     )

@@ -4,6 +4,11 @@ Part of the API's declared shapes (``shapes.py`` imports them, and the OpenAPI d
 them from there); kept apart so that what renders a check's verdict (``certwatch check --json``,
 the checker's events) loads these few classes, not every request and answer of the API.
 ``schema.py`` says how a field is declared.
+
+A finding, a certificate, an address's result and a renewal are the domain's own dataclasses
+(``domain/models.py``, ``domain/cadence.py``) said on the wire: each shape here derives from its
+domain class (``Derived``) and names only what the wire says otherwise, so a field added there
+is in the document, the OpenAPI and the renderers without another edit.
 """
 
 from __future__ import annotations
@@ -13,65 +18,50 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
-from chalicelib.domain.models import FailureReason, FindingCode, Protocol, Severity, Status
-from chalicelib.presentation.schema import ABSENT, CLOSED, Doc
+from chalicelib.domain import cadence, models
+from chalicelib.domain.models import FailureReason, Protocol, Status
+from chalicelib.presentation.schema import ABSENT, CLOSED, Derived, Doc
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding(models.Finding):
     """One thing found about a certificate or a connection."""
 
-    code: FindingCode
-    severity: Severity
-    message: str
+    DERIVED: ClassVar = Derived()
+
     reason: Annotated[FailureReason, Doc("For CONNECTION_FAILED: dns, refused, timeout, tls, protocol, forbidden")] = (
         ABSENT
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Certificate:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Certificate(models.CertificateInfo):
     """A certificate a server sent."""
 
-    subject: str
-    issuer: str
-    serial: str
-    sans: tuple[str, ...]
-    ip_sans: tuple[str, ...]
-    key_type: str
-    key_size: int
-    signature_algorithm: str
-    fingerprint_sha256: str
-    not_before: datetime
-    not_after: datetime
-    is_ca: bool
+    DERIVED: ClassVar = Derived(unsaid=("self_issued",))
 
 
-@dataclass(frozen=True, slots=True)
-class AddressResult:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddressResult(models.CheckResult):
     """The check of one address of an endpoint."""
 
-    address: str | None
-    status: Status
-    days_left: int | None
-    not_after: datetime | None
+    DERIVED: ClassVar = Derived(
+        says=("days_left", "not_after"),
+        after={"days_left": "status", "not_after": "days_left", "checked_at": "cipher"},
+    )
+
     findings: tuple[Finding, ...]
     leaf: Certificate | None
     chain: tuple[Certificate, ...]
-    trusted_by: str | None
     publicly_trusted: Annotated[bool, Doc("The path ends at a public root (the CA/Browser Forum's rules apply)")]
-    tls_version: str | None
-    cipher: str | None
-    checked_at: datetime
-    elapsed_ms: float
 
 
-@dataclass(frozen=True, slots=True)
-class Renewal:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Renewal(cadence.Renewal):
     """A change of the certificate an endpoint serves."""
 
-    at: datetime
-    days_since_previous_change: int
+    DERIVED: ClassVar = Derived()
+
     age_days: Annotated[int, Doc("How old the replaced certificate was")]
     days_left: Annotated[int, Doc("Days the replaced certificate had left")]
 

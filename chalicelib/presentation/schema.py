@@ -16,11 +16,17 @@ it may be left out:
 A shape's docstring is its description in the OpenAPI document; a ``SCHEMA`` class variable adds
 keywords for the whole object (``CLOSED`` refuses unknown fields).
 
+A shape may be *derived* from a domain dataclass: it subclasses it and says how in a ``DERIVED``
+class variable (``Derived``). Its fields are then the domain class's, declared there once; the
+shape redeclares only those the wire says otherwise (a Doc, bounds, a shape for a domain object
+held) and lists the ones it leaves out, the properties it says and where its order differs.
+
 The readers: ``Components`` writes JSON Schema (the OpenAPI document), ``fields`` gives the
 request parser each field's bounds, ``to_json`` turns a shape into the JSON an answer
 carries, and ``from_json`` reads such JSON back into its shape (a document that crossed a wire).
 All of them read the same annotations, so the document, the parser and the renderers
-cannot disagree about a field.
+cannot disagree about a field. ``copy_as`` builds a shape from a domain object, field by field
+by name, so a renderer need not list the fields again.
 """
 
 from __future__ import annotations
@@ -186,6 +192,22 @@ def spec_of(annotation: object) -> Spec:
 
 
 @dataclass(frozen=True, slots=True)
+class Derived:
+    """How a shape derived from the domain dataclass it subclasses says it (the shape's ``DERIVED``).
+
+    Its fields are the domain class's, in their order, and each is always there (required) but
+    for one the shape redeclares with a default of ABSENT: the domain's defaults are the domain's
+    business. A field the shape redeclares takes the wire type given there (bounds, a Doc, the
+    shape of a domain object it holds) and keeps its place; a field the shape adds comes last.
+    """
+
+    unsaid: tuple[str, ...] = ()  # fields the wire leaves out (ABSENT when read back)
+    says: tuple[str, ...] = ()  # properties the wire says as fields (their return annotation is their type)
+    inline: tuple[str, ...] = ()  # fields whose own (derived) shape's fields are said in their place
+    after: Mapping[str, str] = dataclasses.field(default_factory=dict)  # where the order differs: each after the other
+
+
+@dataclass(frozen=True, slots=True)
 class Field:
     """One field of a shape: its name, what it allows, and whether and how it may be left out."""
 
@@ -193,11 +215,15 @@ class Field:
     spec: Spec
     default: Any  # ABSENT when leaving the field out means no value
     required: bool
+    path: tuple[str, ...] = ()  # where a derived shape keeps it, when not under its name (an inlined field)
 
 
 @functools.cache
 def fields(shape: type) -> Mapping[str, Field]:
-    """The declared fields of a shape, by name, in declaration order."""
+    """The declared fields of a shape, by name, in declaration order (a derived shape's: as it says them)."""
+    derived = getattr(shape, "DERIVED", None)
+    if derived is not None:
+        return types.MappingProxyType(_derived_fields(shape, derived))
     hints = get_type_hints(shape, include_extras=True)
     found: dict[str, Field] = {}
     for declared in dataclasses.fields(shape):
@@ -209,6 +235,89 @@ def fields(shape: type) -> Mapping[str, Field]:
             default, required = ABSENT, True
         found[declared.name] = Field(declared.name, spec_of(hints[declared.name]), default, required)
     return types.MappingProxyType(found)
+
+
+def _derived_fields(shape: type, derived: Derived) -> dict[str, Field]:
+    hints = get_type_hints(shape, include_extras=True)
+    declared = {f.name: f for f in dataclasses.fields(shape)}
+    order = [name for name in declared if name not in derived.unsaid] + list(derived.says)
+    for name, anchor in derived.after.items():
+        order.remove(name)
+        order.insert(order.index(anchor) + 1, name)
+    found: dict[str, Field] = {}
+    for name in order:
+        if name in derived.says:
+            said = get_type_hints(getattr(shape, name).fget, include_extras=True)["return"]
+            said_here = [Field(name, spec_of(said), ABSENT, required=True)]
+        elif name in derived.inline:
+            inner = fields(_bare(hints[name])).values()
+            said_here = [replace(f, path=(name, *(f.path or (f.name,)))) for f in inner]
+        else:
+            optional = declared[name].default is ABSENT
+            said_here = [Field(name, spec_of(hints[name]), ABSENT, required=not optional)]
+        for item in said_here:
+            if found.setdefault(item.name, item) is not item:
+                raise TypeError(f"{shape.__name__} says two fields named {item.name}")
+    return found
+
+
+def _bare(annotation: Any) -> Any:
+    """A declared type without its markers."""
+    return get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
+
+
+def copy_as[S](shape: type[S], value: object, /, **given: Any) -> S:
+    """``value`` (a domain object) as ``shape``: each field from ``given``, else from ``value``'s attribute of the
+    same name, else the shape's default.
+
+    A domain object it holds becomes the shape the field declares (e.g. a Finding the report's
+    Finding), and None becomes ABSENT where the shape may leave the field out but never says null.
+    """
+    values = dict(given)
+    for name, annotation, default in _copied(shape):
+        if name in values or not hasattr(value, name):
+            continue
+        item = getattr(value, name)
+        if item is None and default is ABSENT and not _admits_none(annotation):
+            values[name] = ABSENT
+        else:
+            values[name] = _copy(annotation, item)
+    return shape(**values)
+
+
+_COPIED: dict[type, tuple[tuple[str, Any, Any], ...]] = {}
+
+
+def _copied(shape: type) -> tuple[tuple[str, Any, Any], ...]:
+    """Each field a shape is built with: its name, its declared type and its default (read for every copy)."""
+    if shape not in _COPIED:
+        hints = get_type_hints(shape, include_extras=True)
+        _COPIED[shape] = tuple((f.name, hints[f.name], f.default) for f in dataclasses.fields(shape) if f.init)
+    return _COPIED[shape]
+
+
+def _admits_none(annotation: Any) -> bool:
+    annotation = _bare(annotation)
+    return get_origin(annotation) in (Union, types.UnionType) and type(None) in get_args(annotation)
+
+
+def _copy(annotation: Any, item: Any) -> Any:
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _copy(args[0], item)
+    if item is None:
+        return None
+    if origin in (Union, types.UnionType):
+        (member,) = [arg for arg in args if arg is not type(None)]
+        return _copy(member, item)
+    if origin in (tuple, list):
+        return tuple(_copy(args[0], each) for each in item)
+    if origin is dict:
+        return {key: _copy(args[1], each) for key, each in item.items()}
+    shaped = isinstance(annotation, type) and dataclasses.is_dataclass(annotation) and not isinstance(item, annotation)
+    if shaped and dataclasses.is_dataclass(item):
+        return copy_as(annotation, item)
+    return item
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -226,9 +335,9 @@ def to_json(value: Any) -> Any:
     kind = type(value)
     if kind in _PLAIN:
         return value
-    names = _field_names(kind)
-    if names is not None:
-        return {name: to_json(item) for name in names if (item := getattr(value, name)) is not ABSENT}
+    paths = _paths(kind)
+    if paths is not None:
+        return {name: to_json(item) for name, path in paths if (item := _at(value, path)) is not ABSENT}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime):
@@ -290,27 +399,43 @@ def _read(annotation: Any, data: Any, where: str) -> Any:
             raise ValueError(f"{where}: expected an object")
         hints = get_type_hints(annotation, include_extras=True)
         declared = fields(annotation)
+        derived = getattr(annotation, "DERIVED", Derived())
+        if derived.inline:
+            raise TypeError(f"{annotation.__name__} says inlined fields: it is not read back")
         unknown = sorted(set(data) - set(declared))
         if unknown:
             raise ValueError(f"{where}: undeclared field {unknown[0]!r}")
-        values = {}
-        for name, field in declared.items():
+        values = dict.fromkeys(derived.unsaid, ABSENT)
+        for name, declaration in declared.items():
+            if name in derived.says:  # a property: it follows from the rest
+                continue
             if name in data:
                 values[name] = _read(hints[name], data[name], f"{where}.{name}")
-            elif field.required:
+            elif declaration.required:
                 raise ValueError(f"{where}: {name} is missing")
         return annotation(**values)
     raise TypeError(f"{annotation!r} is no declarable JSON type")
 
 
-_NAMES: dict[type, tuple[str, ...] | None] = {}
+_PATHS: dict[type, tuple[tuple[str, tuple[str, ...]], ...] | None] = {}
 
 
-def _field_names(kind: type) -> tuple[str, ...] | None:
-    """The field names of a dataclass, in order (rendering reads them for every value); None for other types."""
-    if kind not in _NAMES:
-        _NAMES[kind] = tuple(f.name for f in dataclasses.fields(kind)) if dataclasses.is_dataclass(kind) else None
-    return _NAMES[kind]
+def _paths(kind: type) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
+    """Each field a dataclass says and where its value is (rendering reads them for every value); None for others."""
+    if kind not in _PATHS:
+        if not dataclasses.is_dataclass(kind):
+            _PATHS[kind] = None
+        elif hasattr(kind, "DERIVED"):
+            _PATHS[kind] = tuple((f.name, f.path or (f.name,)) for f in fields(kind).values())
+        else:
+            _PATHS[kind] = tuple((f.name, (f.name,)) for f in dataclasses.fields(kind))
+    return _PATHS[kind]
+
+
+def _at(value: Any, path: tuple[str, ...]) -> Any:
+    for name in path:
+        value = getattr(value, name)
+    return value
 
 
 class Components:

@@ -7,7 +7,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import pytest
 
@@ -15,7 +15,20 @@ from chalicelib.errors import InvalidRequestError
 from chalicelib.http import payloads
 from chalicelib.http.openapi import openapi_document
 from chalicelib.presentation import shapes
-from chalicelib.presentation.schema import ABSENT, Components, Doc, Field, Length, Range, fields, spec_of, to_json
+from chalicelib.presentation.schema import (
+    ABSENT,
+    Components,
+    Derived,
+    Doc,
+    Field,
+    Length,
+    Range,
+    copy_as,
+    fields,
+    from_json,
+    spec_of,
+    to_json,
+)
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -266,3 +279,78 @@ def test_a_shape_without_a_docstring_is_refused_because_it_is_the_description() 
 
     with pytest.raises(TypeError, match="no docstring"):
         Components().ref(Undocumented)
+
+
+# --- shapes derived from the domain ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A domain dataclass: what a sensor read (its defaults are the domain's)."""
+
+    sensor: str
+    value: int
+    taken_at: datetime
+    note: str | None = None
+    secret: str = "s"
+    tags: tuple[Inner, ...] = ()
+
+    @property
+    def doubled(self) -> int:
+        return self.value * 2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadingShape(Reading):
+    """A reading on the wire."""
+
+    DERIVED: ClassVar = Derived(unsaid=("secret",), says=("doubled",), after={"doubled": "sensor"})
+
+    note: Annotated[str, Doc("Why")] = ABSENT
+    tags: tuple[InnerShape, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InnerShape(Inner):
+    """An inner on the wire."""
+
+    DERIVED: ClassVar = Derived()
+
+
+def test_a_derived_shape_says_the_domain_fields_but_what_it_leaves_out_in_its_own_order() -> None:
+    declared = fields(ReadingShape)
+    schema = Components()
+    schema.ref(ReadingShape)
+
+    assert list(declared) == ["sensor", "doubled", "value", "taken_at", "note", "tags"]
+    assert [name for name, field in declared.items() if not field.required] == ["note"]
+    assert schema.schemas["ReadingShape"]["required"] == ["sensor", "doubled", "value", "taken_at", "tags"]
+    assert schema.schemas["ReadingShape"]["properties"]["note"] == {"type": "string", "description": "Why"}
+    assert "default" not in schema.schemas["ReadingShape"]["properties"]["tags"]  # the domain's default is not said
+
+
+def test_a_domain_object_is_copied_into_its_shape_by_name() -> None:
+    reading = Reading("t1", 21, NOW, tags=(Inner(2),))
+
+    shown = copy_as(ReadingShape, reading)
+
+    assert isinstance(shown.tags[0], InnerShape)
+    assert (shown.note, shown.secret) == (ABSENT, "s")  # None where null is not said: left out
+    assert to_json(shown) == {
+        "sensor": "t1",
+        "doubled": 42,
+        "value": 21,
+        "taken_at": "2026-11-27T12:00:00Z",
+        "tags": [{"size": 2}],
+    }
+    assert to_json(copy_as(ReadingShape, reading, note="checked"))["note"] == "checked"
+
+
+def test_a_derived_document_reads_back_without_what_it_leaves_out() -> None:
+    data = to_json(copy_as(ReadingShape, Reading("t1", 21, NOW)))
+
+    read = from_json(ReadingShape, data)
+
+    assert (read.sensor, read.value, read.doubled, read.note, read.secret) == ("t1", 21, 42, ABSENT, ABSENT)
+    with pytest.raises(ValueError, match="value is missing"):
+        from_json(ReadingShape, {key: value for key, value in data.items() if key != "value"})
