@@ -16,6 +16,7 @@ import pytest
 from chalicelib.adapters.dynamo import codec
 from chalicelib.domain.alerts import AlertEvent, AlertSubject, EventType, Notification, Observation
 from chalicelib.domain.models import Endpoint, Protocol, Severity, Status, TargetReport
+from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.errors import StoreError
 from chalicelib.presentation.reports import report_to_dict
 from tests.support import reports
@@ -95,3 +96,42 @@ def test_a_notification_recorded_before_subjects_named_owner_runbook_and_notes_r
 
     unowned = dataclasses.replace(subject, owner=None, notes=None)
     assert codec.notification(record) == dataclasses.replace(note, subject=unowned)
+
+
+# --- records by the domain's declarations ---------------------------------------------------------
+
+
+def _target(spec: TargetSpec) -> Target:
+    return Target("tg_0000000000aa1b2c3d4e", "web", spec, NOW, NOW, NOW)
+
+
+def test_every_field_of_a_target_spec_is_stored_by_name_and_read_back() -> None:
+    spec = TargetSpec(
+        Endpoint("mail.example.com", 465, Protocol.SMTPS, sni="smtp.example.com"),
+        labels={"env": "prod"},
+        warn_days=21,
+        critical_days=5,
+        check_interval_minutes=60,
+        ca_bundle="PEM",
+        notes="n",
+        owner="web-oncall",
+        runbook_url="https://wiki.example.com/tls",
+        alert_days=(10, 3),
+        revocation=False,
+        ari=False,
+    )
+    item = codec.target_item(_target(spec))
+
+    assert {f.name for f in dataclasses.fields(TargetSpec)} - {"endpoint"} <= set(item)
+    assert codec.target(codec.load(codec.dump(item))).spec == spec  # through DynamoDB's types (Decimal)
+
+
+def test_a_record_written_before_a_field_existed_reads_with_the_fields_default() -> None:
+    record = _stored(codec.report_record(reports.unreachable(NOW)))
+    del record["results"][0]["findings"][0]["reason"]
+    item = codec.target_item(_target(TargetSpec(Endpoint("a.example.com", 443), revocation=False, owner="web")))
+    for name in ("revocation", "ari", "owner"):
+        del item[name]
+
+    assert codec.report(record).results[0].findings[0].reason is None
+    assert codec.target(item).spec == TargetSpec(Endpoint("a.example.com", 443))

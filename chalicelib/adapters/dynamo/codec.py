@@ -3,43 +3,31 @@
 Timestamps are fixed-width UTC text (they sort as text in the same order as in time); a check's
 full report is kept as JSON in a format of its own (``REPORT_FORMAT``), apart from the API's
 rendering, so changing what the API shows never changes what is stored.
+
+A domain object is stored as every field of its dataclass by name (``_record``) and read back by
+the types its dataclass declares (``_read``): a field added to the domain is stored and read
+without an edit here, and a record written before it existed reads with the field's default.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import ipaddress
 import json
+import types
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from chalicelib.domain.alerts import (
-    AlertEvent,
-    AlertState,
-    AlertSubject,
-    EventType,
-    Holder,
-    Notification,
-    Observation,
-)
-from chalicelib.domain.cadence import Cadence, Renewal, Sighting
-from chalicelib.domain.inventory import ManagedCertificate, Source
-from chalicelib.domain.models import (
-    CertificateInfo,
-    CheckResult,
-    Endpoint,
-    FailureReason,
-    Finding,
-    FindingCode,
-    Protocol,
-    Severity,
-    Status,
-    TargetReport,
-)
-from chalicelib.domain.silences import MaintenanceWindow, Match, Silence
-from chalicelib.domain.targets import CertificateBrief, ResultSummary, Target, TargetSpec, legacy_endpoint_key
+from chalicelib.domain.alerts import AlertEvent, AlertState, Holder, Notification
+from chalicelib.domain.cadence import Cadence, Sighting
+from chalicelib.domain.inventory import ManagedCertificate
+from chalicelib.domain.models import Endpoint, Protocol, TargetReport
+from chalicelib.domain.silences import MaintenanceWindow, Silence
+from chalicelib.domain.targets import ResultSummary, Target, TargetSpec, legacy_endpoint_key
 from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import TokenRecord
 from chalicelib.errors import StoreError
@@ -115,7 +103,8 @@ def due_shard(target_id: str) -> str:
 
 
 def target_item(target: Target) -> dict[str, Any]:
-    spec, endpoint = target.spec, target.spec.endpoint
+    """A target as its item: its keys, schedule and endpoint, and each field of its spec that is set, by name."""
+    endpoint = target.spec.endpoint
     item: dict[str, Any] = {
         "pk": TEAM + target.team,
         "sk": TARGET + target.id,
@@ -124,12 +113,6 @@ def target_item(target: Target) -> dict[str, Any]:
         "host": endpoint.host,
         "port": endpoint.port,
         "protocol": endpoint.protocol.value,
-        "labels": spec.labels,
-        "warn_days": spec.warn_days,
-        "critical_days": spec.critical_days,
-        "check_interval_minutes": spec.check_interval_minutes,
-        "revocation": spec.revocation,
-        "ari": spec.ari,
         "paused": target.paused,
         "source": target.source,
         "created_at": ts(target.created_at),
@@ -139,15 +122,8 @@ def target_item(target: Target) -> dict[str, Any]:
         # later versions derive from the endpoint.
         "unique_key": target.key,
     }
-    optional = {
-        "sni": endpoint.sni,
-        "ca_bundle": spec.ca_bundle,
-        "notes": spec.notes,
-        "owner": spec.owner,
-        "runbook_url": spec.runbook_url,
-        "alert_days": None if spec.alert_days is None else list(spec.alert_days),
-    }
-    item |= {name: value for name, value in optional.items() if value is not None}
+    spec = _record(target.spec) | {"sni": endpoint.sni}
+    item |= {name: value for name, value in spec.items() if name != "endpoint" and value is not None}
     if not target.paused:
         item["due_shard"] = due_shard(target.id)
     if target.latest is not None:
@@ -155,33 +131,13 @@ def target_item(target: Target) -> dict[str, Any]:
     return item
 
 
-SUMMARY_OPTIONAL = ("latest_days_left", "latest_not_after", "latest_certificates")
+# Every attribute of a summary: a check writes those it has and removes the others.
+SUMMARY_OPTIONAL = tuple(f"latest_{field.name}" for field in dataclasses.fields(ResultSummary))
 
 
 def summary_attributes(summary: ResultSummary) -> dict[str, Any]:
-    """The latest result's summary, as attributes of the target's own item."""
-    values: dict[str, Any] = {
-        "latest_status": summary.status.value,
-        "latest_codes": list(summary.codes),
-        "latest_checked_at": ts(summary.checked_at),
-    }
-    if summary.days_left is not None:
-        values["latest_days_left"] = summary.days_left
-    if summary.not_after is not None:
-        values["latest_not_after"] = ts(summary.not_after)
-    if summary.certificates:
-        values["latest_certificates"] = [
-            {
-                "fingerprint_sha256": c.fingerprint_sha256,
-                "subject": c.subject,
-                "issuer": c.issuer,
-                "key": c.key,
-                "not_after": ts(c.not_after),
-                "sans": list(c.sans),
-            }
-            for c in summary.certificates
-        ]
-    return values
+    """The latest result's summary as attributes of the target's item: each field that is set, ``latest_`` first."""
+    return {f"latest_{name}": value for name, value in _record(summary).items() if value is not None}
 
 
 def unique_key(item: dict[str, Any]) -> str:
@@ -193,40 +149,11 @@ def target(item: dict[str, Any]) -> Target:
     # As stored, never parsed again: a name an earlier version accepted (IDNA 2003) must still read.
     host = item["host"]
     endpoint = Endpoint(host, int(item["port"]), Protocol(item["protocol"]), item.get("sni"), _is_address(host))
-    spec = TargetSpec(
-        endpoint=endpoint,
-        labels={str(k): str(v) for k, v in item.get("labels", {}).items()},
-        warn_days=int(item["warn_days"]),
-        critical_days=int(item["critical_days"]),
-        check_interval_minutes=int(item["check_interval_minutes"]),
-        ca_bundle=item.get("ca_bundle"),
-        notes=item.get("notes"),
-        owner=item.get("owner"),
-        runbook_url=item.get("runbook_url"),
-        alert_days=tuple(int(d) for d in item["alert_days"]) if "alert_days" in item else None,
-        revocation=bool(item.get("revocation", True)),
-        ari=bool(item.get("ari", True)),
-    )
+    spec = _read(TargetSpec, item, endpoint=endpoint)
     latest = None
     if "latest_status" in item:
-        latest = ResultSummary(
-            status=Status(item["latest_status"]),
-            days_left=int(item["latest_days_left"]) if "latest_days_left" in item else None,
-            not_after=parse_ts(item["latest_not_after"]) if "latest_not_after" in item else None,
-            codes=tuple(item.get("latest_codes", [])),
-            checked_at=parse_ts(item["latest_checked_at"]),
-            certificates=tuple(
-                CertificateBrief(
-                    fingerprint_sha256=c["fingerprint_sha256"],
-                    subject=c["subject"],
-                    issuer=c["issuer"],
-                    key=c["key"],
-                    not_after=parse_ts(c["not_after"]),
-                    sans=tuple(c.get("sans", [])),
-                )
-                for c in item.get("latest_certificates", [])
-            ),
-        )
+        summary = {name.removeprefix("latest_"): value for name, value in item.items() if name.startswith("latest_")}
+        latest = _read(ResultSummary, summary)
     return Target(
         id=item["id"],
         team=item["team"],
@@ -245,14 +172,7 @@ def target(item: dict[str, Any]) -> Target:
 
 def report_record(report: TargetReport) -> dict[str, Any]:
     """A report as stored (JSON-ready): every field, timestamps to the microsecond."""
-    return {
-        "format": REPORT_FORMAT,
-        "endpoint": _endpoint_record(report.endpoint),
-        "checked_at": ts(report.checked_at),
-        "target_findings": [_finding_record(f) for f in report.target_findings],
-        "results": [_result_record(r) for r in report.results],
-        "cadence": None if report.cadence is None else _cadence_record(report.cadence),
-    }
+    return {"format": REPORT_FORMAT, **_record(report)}
 
 
 def report(record: dict[str, Any]) -> TargetReport:
@@ -260,108 +180,91 @@ def report(record: dict[str, Any]) -> TargetReport:
     version = record.get("format")
     if version != REPORT_FORMAT:
         raise StoreError(f"a stored check result has format {version!r}; this version of certwatch reads 2")
-    return TargetReport(
-        endpoint=_endpoint(record["endpoint"]),
-        results=tuple(_result(r) for r in record["results"]),
-        checked_at=_moment(record["checked_at"]),
-        target_findings=tuple(_finding(f) for f in record["target_findings"]),
-        cadence=_cadence(record.get("cadence")),
-    )
+    return _read(TargetReport, record)
 
 
-def _cadence_record(cadence: Cadence) -> dict[str, Any]:
-    renewals = [_fields(r) | {"at": ts(r.at)} for r in cadence.renewals]
-    return _fields(cadence) | {"renewals": renewals}
+def _record(value: Any) -> Any:
+    """A domain value as stored (JSON-ready): a dataclass as every field by name, times as ``ts``,
+    enums as their values, tuples as lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: _record(getattr(value, field.name)) for field in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return ts(value)
+    if isinstance(value, tuple | list):
+        return [_record(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): _record(item) for key, item in value.items()}
+    return value
 
 
-def _cadence(data: dict[str, Any] | None) -> Cadence | None:
-    """A stored cadence; None if none."""
-    if data is None:
+def _read[T](kind: type[T], data: Mapping[str, Any], **given: Any) -> T:
+    """A dataclass read back from its record by the types it declares (``given`` fields as given).
+
+    A field the record lacks takes the dataclass's default (the record was written before the
+    field existed), or None where it has none but may be None (an item leaves out what is None).
+    """
+    values = dict(given)
+    for name, (hint, may_be_left_out) in _declared(kind).items():
+        if name in values:
+            continue
+        if name in data:
+            values[name] = _typed(hint, data[name])
+        elif may_be_left_out:
+            values[name] = None
+    return kind(**values)
+
+
+# What the domain's modules import only for type checking (they import each other).
+_TYPE_CHECKING_ONLY = {"Cadence": Cadence, "ManagedCertificate": ManagedCertificate}
+_DECLARED: dict[type, dict[str, tuple[Any, bool]]] = {}
+
+
+def _declared(kind: type) -> dict[str, tuple[Any, bool]]:
+    """Each field a dataclass is built with: its declared type, and whether a record leaves it out when None
+    (it has no default, and may be None). Read for every record."""
+    if kind not in _DECLARED:
+        hints = get_type_hints(kind, localns=_TYPE_CHECKING_ONLY)
+        _DECLARED[kind] = {
+            field.name: (hints[field.name], _no_default(field) and _admits_none(hints[field.name]))
+            for field in dataclasses.fields(kind)
+            if field.init
+        }
+    return _DECLARED[kind]
+
+
+def _no_default(field: dataclasses.Field[Any]) -> bool:
+    return field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+
+
+def _admits_none(annotation: Any) -> bool:
+    return get_origin(annotation) in (Union, types.UnionType) and type(None) in get_args(annotation)
+
+
+def _typed(annotation: Any, value: Any) -> Any:
+    """A stored value as its declared type (DynamoDB's numbers are Decimal, JSON's arrays lists)."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _typed(args[0], value)
+    if value is None:
         return None
-    renewals = tuple(
-        Renewal(
-            at=_moment(r["at"]),
-            days_since_previous_change=int(r["days_since_previous_change"]),
-            age_days=int(r["age_days"]),
-            days_left=int(r["days_left"]),
-        )
-        for r in data["renewals"]
-    )
-    return Cadence(int(data["certificates_seen"]), renewals, bool(data["publicly_trusted"]))
-
-
-def _result_record(result: CheckResult) -> dict[str, Any]:
-    """Every field of the result; its findings and certificates as records of their own."""
-    return _fields(result) | {
-        "checked_at": ts(result.checked_at),
-        "findings": [_finding_record(f) for f in result.findings],
-        "leaf": None if result.leaf is None else _certificate_record(result.leaf),
-        "chain": [_certificate_record(c) for c in result.chain],
-    }
-
-
-def _result(data: dict[str, Any]) -> CheckResult:
-    return CheckResult(
-        address=data["address"],
-        status=Status(data["status"]),
-        checked_at=_moment(data["checked_at"]),
-        findings=tuple(_finding(f) for f in data["findings"]),
-        leaf=None if data["leaf"] is None else _certificate(data["leaf"]),
-        chain=tuple(_certificate(c) for c in data["chain"]),
-        trusted_by=data["trusted_by"],
-        publicly_trusted=bool(data["publicly_trusted"]),
-        tls_version=data["tls_version"],
-        cipher=data["cipher"],
-        elapsed_ms=float(data["elapsed_ms"]),
-    )
-
-
-def _endpoint_record(endpoint: Endpoint) -> dict[str, Any]:
-    return _fields(endpoint) | {"protocol": endpoint.protocol.value}
-
-
-def _endpoint(data: dict[str, Any]) -> Endpoint:
-    return Endpoint(
-        host=data["host"],
-        port=int(data["port"]),
-        protocol=Protocol(data["protocol"]),
-        sni=data["sni"],
-        host_is_address=bool(data["host_is_address"]),
-    )
-
-
-def _finding_record(finding: Finding) -> dict[str, Any]:
-    record = {"code": finding.code.value, "severity": finding.severity.value, "message": finding.message}
-    if finding.reason is not None:
-        record["reason"] = finding.reason.value
-    return record
-
-
-def _finding(data: dict[str, Any]) -> Finding:
-    reason = data.get("reason")
-    return Finding(
-        FindingCode(data["code"]),
-        Severity(data["severity"]),
-        data["message"],
-        None if reason is None else FailureReason(reason),
-    )
-
-
-def _certificate_record(info: CertificateInfo) -> dict[str, Any]:
-    """Every field of the certificate; times as ``ts`` text."""
-    times = {"not_before": ts(info.not_before), "not_after": ts(info.not_after)}
-    return _fields(info) | times | {"sans": list(info.sans), "ip_sans": list(info.ip_sans)}
-
-
-def _certificate(data: dict[str, Any]) -> CertificateInfo:
-    times = {"not_before": _moment(data["not_before"]), "not_after": _moment(data["not_after"])}
-    names = {"sans": tuple(data["sans"]), "ip_sans": tuple(data["ip_sans"])}
-    return CertificateInfo(**(data | times | names))
-
-
-def _fields(record: Any) -> dict[str, Any]:
-    """A dataclass's fields by name (one level deep: the caller encodes what JSON cannot hold)."""
-    return {field.name: getattr(record, field.name) for field in dataclasses.fields(record)}
+    if origin in (Union, types.UnionType):
+        (member,) = [arg for arg in args if arg is not type(None)]
+        return _typed(member, value)
+    if origin in (tuple, frozenset):
+        return origin(_typed(args[0], item) for item in value)
+    if origin in (dict, Mapping):
+        return {str(key): _typed(args[1], item) for key, item in value.items()}
+    if annotation is datetime:
+        return _moment(value)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return annotation(value)
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        return _read(annotation, value)
+    if annotation in (int, float, bool, str):
+        return annotation(value)
+    return value
 
 
 def _moment(text: str) -> datetime:
@@ -437,94 +340,17 @@ NOTIFICATION_FORMAT = 2  # the outbox's format: typed facts, not a rendered mess
 
 def notification_record(note: Notification) -> dict[str, Any]:
     """A notification as the outbox keeps it: the facts its channels render, not a rendered message."""
-    event, subject, observed = note.event, note.subject, note.observed
-    return {
-        "format": NOTIFICATION_FORMAT,
-        "key": note.key,
-        "team": note.team,
-        "target_id": note.target_id,
-        "created_at": ts(note.created_at),
-        "silenced_by": note.silenced_by,
-        "event": _fields(event)
-        | {"type": event.type.value, "severity": event.severity.value}
-        | {"findings": [_finding_record(f) for f in event.findings], "holders": [h.encode() for h in event.holders]},
-        "subject": _fields(subject)
-        | {
-            "alert_days": None if subject.alert_days is None else list(subject.alert_days),
-            "endpoint": None if subject.endpoint is None else _endpoint_record(subject.endpoint),
-            "labels": dict(subject.labels),
-            "managed": None if subject.managed is None else _managed_record(subject.managed),
-        },
-        "observed": {
-            "leaf": None if observed.leaf is None else _certificate_record(observed.leaf),
-            "findings": [_finding_record(f) for f in observed.findings],
-            "status": observed.status.value,
-            "days_left": observed.days_left,
-            "checked_at": None if observed.checked_at is None else ts(observed.checked_at),
-        },
-    }
+    record: dict[str, Any] = _record(note)
+    record["event"]["holders"] = [holder.encode() for holder in note.event.holders]
+    return {"format": NOTIFICATION_FORMAT, **record}
 
 
 def notification(data: dict[str, Any]) -> Notification:
     version = data.get("format")
     if version != NOTIFICATION_FORMAT:
         raise StoreError(f"a stored notification has format {version!r}; this version of certwatch reads 2")
-    event, subject, observed = data["event"], data["subject"], data["observed"]
-    return Notification(
-        key=data["key"],
-        team=data["team"],
-        target_id=data["target_id"],
-        event=AlertEvent(
-            key=event["key"],
-            type=EventType(event["type"]),
-            severity=Severity(event["severity"]),
-            summary=event["summary"],
-            threshold_days=event["threshold_days"],
-            previous_fingerprint=event["previous_fingerprint"],
-            findings=tuple(_finding(f) for f in event["findings"]),
-            holders=tuple(Holder.decode(h) for h in event["holders"]),
-        ),
-        subject=AlertSubject(
-            id=subject["id"],
-            team=subject["team"],
-            warn_days=int(subject["warn_days"]),
-            critical_days=int(subject["critical_days"]),
-            alert_days=None if subject["alert_days"] is None else tuple(int(d) for d in subject["alert_days"]),
-            endpoint=None if subject["endpoint"] is None else _endpoint(subject["endpoint"]),
-            labels={str(k): str(v) for k, v in subject["labels"].items()},
-            managed=None if subject["managed"] is None else _managed(subject["managed"]),
-            # Absent from what was recorded before subjects carried them.
-            owner=subject.get("owner"),
-            runbook_url=subject.get("runbook_url"),
-            notes=subject.get("notes"),
-        ),
-        observed=Observation(
-            leaf=None if observed["leaf"] is None else _certificate(observed["leaf"]),
-            findings=tuple(_finding(f) for f in observed["findings"]),
-            status=Status(observed["status"]),
-            days_left=observed["days_left"],
-            checked_at=None if observed["checked_at"] is None else _moment(observed["checked_at"]),
-        ),
-        created_at=parse_ts(data["created_at"]),
-        silenced_by=data.get("silenced_by"),
-    )
-
-
-def _managed_record(cert: ManagedCertificate) -> dict[str, Any]:
-    times = {
-        name: None if (moment := getattr(cert, name)) is None else ts(moment) for name in ("not_before", "not_after")
-    }
-    return (
-        _fields(cert)
-        | times
-        | {"source": cert.source.value, "sans": list(cert.sans), "in_use_by": list(cert.in_use_by)}
-    )
-
-
-def _managed(data: dict[str, Any]) -> ManagedCertificate:
-    times = {name: None if data[name] is None else _moment(data[name]) for name in ("not_before", "not_after")}
-    lists = {"sans": tuple(data["sans"]), "in_use_by": tuple(data["in_use_by"])}
-    return ManagedCertificate(**(data | times | lists | {"source": Source(data["source"])}))
+    holders = tuple(Holder.decode(h) for h in data["event"]["holders"])
+    return _read(Notification, data, event=_read(AlertEvent, data["event"], holders=holders))
 
 
 def token_item(record: TokenRecord) -> dict[str, Any]:
@@ -559,42 +385,27 @@ def holders(members: object) -> frozenset[Holder]:
 
 
 def team_settings_item(settings: TeamSettings) -> dict[str, Any]:
-    return _fields(settings)
+    return dict(_record(settings))
 
 
 def team_settings(item: dict[str, Any]) -> TeamSettings:
-    defaults = TeamSettings()
-    return TeamSettings(group_by_certificate=bool(item.get("group_by_certificate", defaults.group_by_certificate)))
+    return _read(TeamSettings, item)
 
 
 # --- silences and maintenance windows ---------------------------------------------------------------
 
 
 def silence_record(silence: Silence) -> dict[str, Any]:
-    moments = {name: _ts_or_none(getattr(silence, name)) for name in ("created_at", "ends_at", "ended_at")}
-    return _fields(silence) | moments | {"match": silence.match.value}
+    return dict(_record(silence))
 
 
 def silence(data: dict[str, Any]) -> Silence:
-    moments = {name: _moment_or_none(data[name]) for name in ("created_at", "ends_at", "ended_at")}
-    return Silence(**(data | moments | {"match": Match(data["match"])}))
+    return _read(Silence, data)
 
 
 def window_record(window: MaintenanceWindow) -> dict[str, Any]:
-    names = ("starts_at", "ends_at", "created_at", "ended_at")
-    return (
-        _fields(window) | {name: _ts_or_none(getattr(window, name)) for name in names} | {"labels": dict(window.labels)}
-    )
+    return dict(_record(window))
 
 
 def window(data: dict[str, Any]) -> MaintenanceWindow:
-    names = ("starts_at", "ends_at", "created_at", "ended_at")
-    return MaintenanceWindow(**(data | {name: _moment_or_none(data[name]) for name in names}))
-
-
-def _ts_or_none(moment: datetime | None) -> str | None:
-    return None if moment is None else ts(moment)
-
-
-def _moment_or_none(text: str | None) -> Any:
-    return None if text is None else _moment(text)
+    return _read(MaintenanceWindow, data)
