@@ -1,7 +1,8 @@
 """Presenting the API's documents: targets and their pages, bulk outcomes, errors, the inventory.
 
-Every JSON document the API answers is built as its declared shape (``shapes.py``) and turned
-into JSON by ``to_json``: a renderer cannot write a field the OpenAPI document does not declare.
+Every JSON document the API answers is built as its declared shape (``shapes.py``), most of them
+copied by name from the domain object they show (``copy_as``), and turned into JSON by
+``to_json``: a renderer cannot write a field the OpenAPI document does not declare.
 A check's own document and tables (``certwatch check``, a target's ``result``) are in
 ``reports.py``.
 """
@@ -19,12 +20,12 @@ from chalicelib.domain.cadence import Readiness
 from chalicelib.domain.inventory import DiscoveredEndpoint, InventoryRow
 from chalicelib.domain.models import TargetReport, short_name
 from chalicelib.domain.silences import MaintenanceWindow, Silence
-from chalicelib.domain.targets import BULK_OUTCOMES, BulkOutcome, Page, ResultSummary, Target
+from chalicelib.domain.targets import BULK_OUTCOMES, BulkOutcome, Page, Target
 from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import redacted
 from chalicelib.presentation import shapes
 from chalicelib.presentation.reports import columns, report_to_dict
-from chalicelib.presentation.schema import ABSENT, iso, to_json
+from chalicelib.presentation.schema import ABSENT, copy_as, iso, to_json
 
 
 def _readiness(readiness: Readiness) -> shapes.Readiness:
@@ -53,48 +54,6 @@ def readiness_text(readiness: Readiness) -> str:
     return "\n".join(lines)
 
 
-def _summary(summary: ResultSummary | None) -> shapes.ResultSummary | None:
-    if summary is None:
-        return None
-    return shapes.ResultSummary(
-        status=summary.status,
-        days_left=summary.days_left,
-        not_after=summary.not_after,
-        codes=summary.codes,
-        checked_at=summary.checked_at,
-    )
-
-
-def _target(target: Target) -> shapes.Target:
-    spec, endpoint = target.spec, target.spec.endpoint
-    return shapes.Target(
-        id=target.id,
-        team=target.team,
-        target=str(endpoint),
-        host=endpoint.host,
-        port=endpoint.port,
-        protocol=endpoint.protocol,
-        sni=endpoint.sni,
-        labels=dict(spec.labels),
-        warn_days=spec.warn_days,
-        critical_days=spec.critical_days,
-        check_interval_minutes=spec.check_interval_minutes,
-        ca_bundle=spec.ca_bundle,
-        notes=spec.notes,
-        owner=spec.owner,
-        runbook_url=spec.runbook_url,
-        alert_days=spec.alert_days,
-        revocation=spec.revocation,
-        ari=spec.ari,
-        paused=target.paused,
-        source=target.source,
-        created_at=target.created_at,
-        updated_at=target.updated_at,
-        next_check_at=target.next_check_at,
-        latest=_summary(target.latest),
-    )
-
-
 def silence_to_dict(silence: Silence, now: datetime) -> dict[str, Any]:
     return dict(to_json(_silence(silence, now)))
 
@@ -105,19 +64,7 @@ def silence_page_to_dict(silences: Sequence[Silence], now: datetime, *, max_days
 
 
 def _silence(silence: Silence, now: datetime) -> shapes.Silence:
-    return shapes.Silence(
-        id=silence.id,
-        team=silence.team,
-        match=silence.match,
-        value=silence.value,
-        author=silence.author,
-        reason=silence.reason,
-        created_at=silence.created_at,
-        ends_at=silence.ends_at,
-        ended_at=silence.ended_at,
-        until_certificate_changes=silence.until_certificate_changes,
-        active=silence.active(now),
-    )
+    return copy_as(shapes.Silence, silence, active=silence.active(now))
 
 
 def window_to_dict(window: MaintenanceWindow, now: datetime) -> dict[str, Any]:
@@ -129,18 +76,7 @@ def window_page_to_dict(windows: Sequence[MaintenanceWindow], now: datetime) -> 
 
 
 def _window(window: MaintenanceWindow, now: datetime) -> shapes.MaintenanceWindow:
-    return shapes.MaintenanceWindow(
-        id=window.id,
-        team=window.team,
-        starts_at=window.starts_at,
-        ends_at=window.ends_at,
-        ended_at=window.ended_at,
-        labels=dict(window.labels),
-        author=window.author,
-        reason=window.reason,
-        created_at=window.created_at,
-        active=window.active(now),
-    )
+    return copy_as(shapes.MaintenanceWindow, window, active=window.active(now))
 
 
 def event_page_to_dict(events: Sequence[RecordedEvent]) -> dict[str, Any]:
@@ -165,40 +101,30 @@ def event_page_to_dict(events: Sequence[RecordedEvent]) -> dict[str, Any]:
 
 def team_settings_to_dict(settings: TeamSettings) -> dict[str, Any]:
     """A team's settings as the API shows them."""
-    return dict(to_json(shapes.TeamSettings(group_by_certificate=settings.group_by_certificate)))
+    return dict(to_json(copy_as(shapes.TeamSettings, settings)))
 
 
 def target_to_dict(target: Target) -> dict[str, Any]:
     """A registered target as the API shows it, with its latest result summary."""
-    return dict(to_json(_target(target)))
+    return dict(to_json(copy_as(shapes.Target, target)))
 
 
 def target_page_to_dict(page: Page) -> dict[str, Any]:
-    return dict(to_json(shapes.TargetPage(items=tuple(_target(t) for t in page.items), next_cursor=page.cursor)))
+    items = tuple(copy_as(shapes.Target, t) for t in page.items)
+    return dict(to_json(shapes.TargetPage(items=items, next_cursor=page.cursor)))
 
 
 def checked_target_to_dict(target: Target, report: TargetReport | None) -> dict[str, Any]:
     """A target with the full report of its latest check (None before the first)."""
-    shown = _target(target)
-    fields = {name: getattr(shown, name) for name in shown.__dataclass_fields__}
     result = None if report is None else report_to_dict(report)
-    return dict(to_json(shapes.TargetWithResult(**fields, result=result)))
+    return dict(to_json(copy_as(shapes.TargetWithResult, target, result=result)))
 
 
 def bulk_outcomes_to_dict(outcomes: Sequence[BulkOutcome]) -> dict[str, Any]:
     """The answer of a bulk import: one result per row, and how many rows had each outcome."""
     counts = {kind: sum(o.outcome == kind for o in outcomes) for kind in BULK_OUTCOMES}
-    return dict(to_json(shapes.BulkOutcomes(results=tuple(_bulk_outcome(o) for o in outcomes), **counts)))
-
-
-def _bulk_outcome(outcome: BulkOutcome) -> shapes.BulkRowOutcome:
-    return shapes.BulkRowOutcome(
-        row=outcome.row,
-        outcome=outcome.outcome,
-        target=ABSENT if outcome.target is None else _target(outcome.target),
-        existing_id=ABSENT if outcome.existing_id is None else outcome.existing_id,
-        error=_outcome_error(outcome),
-    )
+    results = tuple(copy_as(shapes.BulkRowOutcome, o, error=_outcome_error(o)) for o in outcomes)
+    return dict(to_json(shapes.BulkOutcomes(results=results, **counts)))
 
 
 def _outcome_error(outcome: BulkOutcome) -> shapes.ErrorDetail:
@@ -235,42 +161,8 @@ def health_to_dict(version: str) -> dict[str, Any]:
     return dict(to_json(shapes.Health(status="ok", version=version)))
 
 
-def _inventory_row(row: InventoryRow) -> shapes.InventoryRow:
-    return shapes.InventoryRow(
-        id=row.id,
-        kind=row.kind,
-        source=row.source,
-        subject=row.subject,
-        sans=row.sans,
-        issuer=row.issuer,
-        key=row.key,
-        not_after=row.not_after,
-        days_left=row.days_left,
-        status=row.status,
-        codes=row.codes,
-        used_by=row.used_by,
-        region=row.region,
-        team=row.team,
-        checked_at=row.checked_at,
-        next_check_at=row.next_check_at,
-        endpoints=tuple(
-            shapes.InventoryEndpoint(
-                target_id=use.target_id,
-                target=use.target,
-                status=use.status,
-                codes=use.codes,
-                checked_at=use.checked_at,
-                next_check_at=use.next_check_at,
-                paused=use.paused,
-                labels=dict(use.labels),
-            )
-            for use in row.endpoints
-        ),
-    )
-
-
 def inventory_row_to_dict(row: InventoryRow) -> dict[str, Any]:
-    return dict(to_json(_inventory_row(row)))
+    return dict(to_json(copy_as(shapes.InventoryRow, row)))
 
 
 def certificate_page_to_dict(
@@ -278,7 +170,7 @@ def certificate_page_to_dict(
 ) -> dict[str, Any]:
     """A page of ``GET /certificates``, with the readiness of the team's endpoints for shorter lifetimes."""
     document = shapes.CertificatePage(
-        items=tuple(_inventory_row(row) for row in rows),
+        items=tuple(copy_as(shapes.InventoryRow, row) for row in rows),
         next_cursor=cursor,
         notes=tuple(notes),
         readiness=None if readiness is None else _readiness(readiness),

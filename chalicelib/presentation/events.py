@@ -85,43 +85,30 @@ def event_document(note: Notification, base_url: str | None = None) -> EventDocu
 
 
 def _target(note: Notification, base_url: str | None) -> EventTarget:
+    """What the event is about: the managed certificate's facts (ARN, region, ...) or the endpoint's (host,
+    port, ...), copied by name, with who acts on it and how from the subject."""
     subject = note.subject
     managed, endpoint = subject.managed, subject.endpoint
+    said = {
+        "labels": dict(subject.labels),
+        "owner": subject.owner,
+        "runbook_url": subject.runbook_url,
+        "notes": subject.notes,
+    }
     if managed is not None:
-        return EventTarget(
-            id=managed.arn,
-            source=managed.source,
-            target=managed.arn,
-            labels=dict(subject.labels),
-            url=None,
-            page_url=None,
-            arn=managed.arn,
-            region=managed.region,
-            domain=managed.domain,
-            name=managed.name,
-            type=managed.type,
-            in_use_by=managed.in_use_by,
-            owner=subject.owner,
-            runbook_url=subject.runbook_url,
-            notes=subject.notes,
-        )
+        return copy_as(EventTarget, managed, id=managed.arn, target=managed.arn, url=None, page_url=None, **said)
     if endpoint is None:
         raise ValueError(f"alert subject {subject.id} is neither an endpoint nor a managed certificate")
     base = base_url.rstrip("/") if base_url else None
-    return EventTarget(
+    return copy_as(
+        EventTarget,
+        endpoint,
         id=subject.id,
         source=Source.ENDPOINT,
         target=str(endpoint),
-        labels=dict(subject.labels),
         url=f"{base}/targets/{subject.id}" if base else None,
         page_url=page_url(base, subject.id, subject.team, certificate=_shared(note)) if base else None,
-        host=endpoint.host,
-        port=endpoint.port,
-        protocol=endpoint.protocol,
-        sni=endpoint.sni,
-        owner=subject.owner,
-        runbook_url=subject.runbook_url,
-        notes=subject.notes,
+        **said,
     )
 
 

@@ -33,12 +33,9 @@ def result_to_dict(result: CheckResult) -> dict[str, Any]:
 def _cadence(cadence: Cadence, now: datetime) -> shapes.Cadence:
     """An endpoint's renewal cadence as seen, and whether it is ready for the coming lifetimes."""
     step = next_step(now)
-    return shapes.Cadence(
-        certificates_seen=cadence.certificates_seen,
-        renewals=tuple(copy_as(shapes.Renewal, r) for r in cadence.renewals),
-        renewed_at_age_days=cadence.renewed_at_age_days,
-        least_days_left=cadence.least_days_left,
-        publicly_trusted=cadence.publicly_trusted,
+    return copy_as(
+        shapes.Cadence,
+        cadence,
         ready_for_100_days=cadence.ready_for(100),
         ready_for_47_days=cadence.ready_for(47),
         next_step=None
@@ -78,18 +75,14 @@ def cadence_table(cadences: Sequence[tuple[str, Cadence]]) -> str:
 def report_to_dict(report: TargetReport) -> dict[str, Any]:
     """A target's check: what ``certwatch check --json`` prints, and what a target's ``result`` holds."""
     endpoint = report.endpoint
-    document = shapes.CheckResult(
+    document = copy_as(
+        shapes.CheckResult,
+        report,  # its verdict: status, days left, findings (the target's own first), results
         target=str(endpoint),
         host=endpoint.host,
         port=endpoint.port,
         protocol=endpoint.protocol,
         sni=endpoint.server_name,
-        status=report.status,
-        days_left=report.days_left,
-        not_after=report.not_after,
-        findings=tuple(copy_as(shapes.Finding, f) for f in report.findings),
-        results=tuple(copy_as(shapes.AddressResult, r) for r in report.results),
-        checked_at=report.checked_at,
         cadence=ABSENT if report.cadence is None else _cadence(report.cadence, report.checked_at),
     )
     return dict(to_json(document))

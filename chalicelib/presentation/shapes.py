@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
+from chalicelib.domain import inventory, models, targets
 from chalicelib.domain.alerts import EventType
 from chalicelib.domain.inventory import RowKind, RowStatus, Source
 from chalicelib.domain.models import CheckPolicy, FindingCode, Protocol, Severity, Status
@@ -40,7 +41,7 @@ from chalicelib.presentation.result_shapes import Finding as Finding
 from chalicelib.presentation.result_shapes import NextStep as NextStep
 from chalicelib.presentation.result_shapes import Readiness as Readiness
 from chalicelib.presentation.result_shapes import Renewal as Renewal
-from chalicelib.presentation.schema import ABSENT, CLOSED, As, Choices, Doc, Extra, Length, Pattern, Range
+from chalicelib.presentation.schema import ABSENT, CLOSED, As, Choices, Derived, Doc, Extra, Length, Pattern, Range
 
 MAX_BULK_ROWS = 1000
 MAX_LABELS = 32
@@ -400,48 +401,57 @@ class Error:
     error: ErrorDetail
 
 
-@dataclass(frozen=True, slots=True)
-class ResultSummary:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResultSummary(targets.ResultSummary):
     """The latest verdict on a target."""
 
-    status: Status
-    days_left: int | None
-    not_after: datetime | None
+    DERIVED: ClassVar = Derived(unsaid=("certificates",))
+
     codes: tuple[Code, ...]
-    checked_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    """A registered target with its latest result summary (null before its first check)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EndpointFields(models.Endpoint):
+    """A target's endpoint, said in the target's own document."""
 
-    id: str
-    team: str
-    target: Annotated[str, Doc("Canonical form, e.g. https://example.com:443")]
-    host: str
+    DERIVED: ClassVar = Derived(unsaid=("host_is_address",))
+
     port: Port
-    protocol: Protocol
-    sni: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpecFields(targets.TargetSpec):
+    """What a team asked for a target, said in the target's own document."""
+
+    DERIVED: ClassVar = Derived(inline=("endpoint",))
+
+    endpoint: EndpointFields
     labels: Labels
     warn_days: Days
     critical_days: Days
     check_interval_minutes: Interval
-    ca_bundle: str | None
-    notes: str | None
-    owner: str | None
-    runbook_url: str | None
     alert_days: AlertDays | None
     revocation: Switch
     ari: Switch
-    paused: bool
-    source: str
-    created_at: datetime
-    updated_at: datetime
-    next_check_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target(targets.Target):
+    """A registered target with its latest result summary (null before its first check)."""
+
+    DERIVED: ClassVar = Derived(
+        says=("target",), inline=("spec",), after={"target": "team", "paused": "spec", "source": "paused"}
+    )
+
+    spec: SpecFields
     latest: ResultSummary | None
 
+    @property
+    def target(self) -> Annotated[str, Doc("Canonical form, e.g. https://example.com:443")]:
+        return str(self.endpoint)
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TargetWithResult(Target):
     """A target with its latest full check result (null before its first check)."""
 
@@ -479,45 +489,33 @@ class BulkOutcomes:
     not_processed: int
 
 
-@dataclass(frozen=True, slots=True)
-class InventoryEndpoint:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InventoryEndpoint(inventory.EndpointUse):
     """A registered endpoint serving an inventory row's certificate, as its latest check left it."""
 
-    target_id: str
-    target: str
-    status: RowStatus
-    codes: tuple[str, ...]
+    DERIVED: ClassVar = Derived()
+
     checked_at: Annotated[datetime | None, Doc("null before its first check")]
     next_check_at: Annotated[datetime | None, Doc("null while paused")]
-    paused: bool
     labels: Labels
 
 
-@dataclass(frozen=True, slots=True)
-class InventoryRow:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InventoryRow(inventory.InventoryRow):
     """One certificate certwatch knows (or an endpoint that served none): where it comes from, where it is used,
     and its verdict."""
+
+    DERIVED: ClassVar = Derived(after={"kind": "id"})
 
     id: Annotated[str, Doc("SHA-256 fingerprint, the ACM/IAM ARN, or the target id of an endpoint without one")]
     kind: Annotated[
         RowKind,
         Doc("certificate; endpoint for a registered endpoint that served no certificate (unreachable, not checked)"),
     ]
-    source: Source
-    subject: str
-    sans: tuple[str, ...]
-    issuer: str
-    key: str
-    not_after: datetime | None
-    days_left: int | None
     status: Annotated[
         RowStatus,
         Doc("The worst verdict of the endpoints serving it; error: never answered; pending: not checked yet"),
     ]
-    codes: tuple[str, ...]
-    used_by: tuple[str, ...]
-    region: str | None
-    team: str | None
     checked_at: Annotated[datetime | None, Doc("The latest check of an endpoint serving it (null for ACM/IAM)")]
     next_check_at: Annotated[datetime | None, Doc("The soonest next check of an endpoint serving it")]
     endpoints: Annotated[tuple[InventoryEndpoint, ...], Doc("The registered endpoints serving it")]

@@ -354,3 +354,38 @@ def test_a_derived_document_reads_back_without_what_it_leaves_out() -> None:
     assert (read.sensor, read.value, read.doubled, read.note, read.secret) == ("t1", 21, 42, ABSENT, ABSENT)
     with pytest.raises(ValueError, match="value is missing"):
         from_json(ReadingShape, {key: value for key, value in data.items() if key != "value"})
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A domain dataclass holding another, which the wire says in place."""
+
+    id: str
+    first: Reading
+    size: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchShape(Batch):
+    """A batch on the wire, its first reading's fields in it."""
+
+    DERIVED: ClassVar = Derived(inline=("first",), after={"size": "id"})
+
+    first: ReadingShape
+
+
+def test_an_inlined_field_says_its_own_fields_in_its_place() -> None:
+    shown = copy_as(BatchShape, Batch("b1", Reading("t1", 21, NOW)))
+
+    assert list(fields(BatchShape)) == ["id", "size", "sensor", "doubled", "value", "taken_at", "note", "tags"]
+    assert to_json(shown) == {
+        "id": "b1",
+        "size": 1,
+        "sensor": "t1",
+        "doubled": 42,
+        "value": 21,
+        "taken_at": "2026-11-27T12:00:00Z",
+        "tags": [],
+    }
+    with pytest.raises(TypeError, match="not read back"):
+        from_json(BatchShape, to_json(shown))
