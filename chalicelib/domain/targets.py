@@ -246,7 +246,7 @@ def runbook_problem(text: str) -> str | None:
     host = parts.hostname or ""
     if not host:
         return "an http(s) URL with a host"
-    if not _is_address(host):
+    if not is_address(host):
         try:
             normalize_hostname(host, what="host")
         except InvalidTargetError as exc:
@@ -254,7 +254,8 @@ def runbook_problem(text: str) -> str | None:
     return None
 
 
-def _is_address(host: str) -> bool:
+def is_address(host: str) -> bool:
+    """Whether ``host`` is an IP address literal rather than a name."""
     try:
         ipaddress.ip_address(host)
     except ValueError:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import ipaddress
 import json
 import types
 from collections.abc import Mapping
@@ -27,7 +26,7 @@ from chalicelib.domain.cadence import Cadence, Sighting
 from chalicelib.domain.inventory import ManagedCertificate
 from chalicelib.domain.models import Endpoint, Protocol, TargetReport
 from chalicelib.domain.silences import MaintenanceWindow, Silence
-from chalicelib.domain.targets import ResultSummary, Target, TargetSpec, legacy_endpoint_key
+from chalicelib.domain.targets import ResultSummary, Target, TargetSpec, is_address, legacy_endpoint_key
 from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import TokenRecord
 from chalicelib.errors import StoreError
@@ -148,7 +147,7 @@ def unique_key(item: dict[str, Any]) -> str:
 def target(item: dict[str, Any]) -> Target:
     # As stored, never parsed again: a name an earlier version accepted (IDNA 2003) must still read.
     host = item["host"]
-    endpoint = Endpoint(host, int(item["port"]), Protocol(item["protocol"]), item.get("sni"), _is_address(host))
+    endpoint = Endpoint(host, int(item["port"]), Protocol(item["protocol"]), item.get("sni"), is_address(host))
     spec = _read(TargetSpec, item, endpoint=endpoint)
     latest = None
     if "latest_status" in item:
@@ -270,14 +269,6 @@ def _typed(annotation: Any, value: Any) -> Any:
 def _moment(text: str) -> datetime:
     """A stored UTC time (``ts``'s form)."""
     return datetime.fromisoformat(text).astimezone(UTC)
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 # --- certificate history ---------------------------------------------------------------------------
