@@ -7,11 +7,14 @@ the three cannot drift apart. ``schema.py`` says how a field is declared. A chec
 (its report, addresses, certificates, findings) is declared in ``result_shapes.py`` and imported
 here, so that rendering a check loads only those.
 
-To add a field to a document: declare it on its shape, with its type and bounds.
+To add a field to a document:
 
-- In an answer, give it no default, then pass its value where ``documents.py`` builds the shape
-  (mypy points at every place that must); or default it to ``ABSENT`` when it is only sometimes
-  there.
+- An answer that shows a domain object (a target, its summary, an inventory row) derives from
+  its domain dataclass (``Derived``, see ``schema.py``): add the field there, and it is in the
+  answer and the schema. Redeclare it here only to say it otherwise (a Doc, bounds), or list it
+  in ``unsaid`` to keep it off the wire.
+- In another answer, give it no default, then pass its value where ``documents.py`` builds the
+  shape; or default it to ``ABSENT`` when it is only sometimes there.
 - In a request, default it to ``ABSENT`` (or to the value its absence means), then read it in
   ``payloads.py`` with the field's declared bounds (``fields(Shape)["name"]``). Until it is read
   the parser accepts it and ignores it, so read it in the same change.
