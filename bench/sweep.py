@@ -19,7 +19,10 @@ import time
 import warnings
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         now = datetime.now(UTC)
         due_count = round(args.targets * args.due_fraction)
         started = time.perf_counter()
-        items = []
+        items: list[WriteRequestTypeDef] = []
         for index in range(args.targets):
             next_check = now - timedelta(minutes=1) if index < due_count else now + timedelta(hours=1 + index % 5)
             target = Target(

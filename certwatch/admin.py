@@ -67,14 +67,16 @@ def services(args: argparse.Namespace) -> Container:
 
     The settings are read first, so a bad one is one line before anything loads or connects.
     """
+    # The local stack's moto server takes any key pair; a stage's AWS, the operator's own (as boto3 finds them).
+    local_key: str | None = None
     if args.local:
         stage = LOCAL_STAGE
         port = read_int(os.environ, "CERTWATCH_LOCAL_AWS_PORT", 5000, 1, 65535)
         endpoint = args.endpoint_url or f"http://127.0.0.1:{port}"
         region = args.region or LOCAL_REGION
-        credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+        local_key = "local"
     else:
-        stage, endpoint, region, credentials = args.stage, args.endpoint_url, args.region, {}
+        stage, endpoint, region = args.stage, args.endpoint_url, args.region
     settings = operator_settings(stage)
 
     import boto3  # the AWS clients and adapters load when a command runs, not to read a command line
@@ -84,7 +86,7 @@ def services(args: argparse.Namespace) -> Container:
 
     if args.table:
         settings = replace(settings, table_name=args.table)
-    session = boto3.session.Session(region_name=region, **credentials)
+    session = boto3.session.Session(aws_access_key_id=local_key, aws_secret_access_key=local_key, region_name=region)
     container = Container(settings, session=session, endpoint_url=endpoint)
     try:
         outputs = stack_outputs(container.client("cloudformation"), stage)

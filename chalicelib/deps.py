@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from chalicelib.domain.clock import utc_now
 from chalicelib.settings import Settings
@@ -18,6 +18,21 @@ from chalicelib.settings import Settings
 # Each piece imports what it is built from when it is first built: a function imports only what
 # its handler uses (the authorizer never loads the checking engine or boto3's other services).
 if TYPE_CHECKING:
+    from boto3.session import Session
+    from botocore.client import BaseClient
+    from mypy_boto3_acm import ACMClient
+    from mypy_boto3_apigateway import APIGatewayClient
+    from mypy_boto3_apigatewayv2 import ApiGatewayV2Client
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudfront import CloudFrontClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_sts import STSClient
+
     from chalicelib.adapters.discovery import Discoverer
     from chalicelib.adapters.sns_subscriptions import SnsSubscriptions
     from chalicelib.adapters.sqs import SqsCheckQueue
@@ -40,6 +55,22 @@ if TYPE_CHECKING:
 
 
 MAX_CONNECTIONS = 64
+# The services certwatch calls; each one's client is typed by its stubs package (a development
+# requirement only: the imports above run for the type checker, never in Lambda).
+Service = Literal[
+    "acm",
+    "apigateway",
+    "apigatewayv2",
+    "cloudformation",
+    "cloudfront",
+    "dynamodb",
+    "elbv2",
+    "iam",
+    "sns",
+    "sqs",
+    "ssm",
+    "sts",
+]
 SLACK_URL_MAX_AGE = 300  # seconds
 
 
@@ -51,7 +82,7 @@ class Container:
         settings: Settings | None = None,
         *,
         clock: Callable[[], datetime] = utc_now,
-        session: Any = None,
+        session: Session | None = None,
         endpoint_url: str | None = None,
         **overrides: Any,
     ) -> None:
@@ -59,10 +90,34 @@ class Container:
         self.clock = clock
         self._session = session
         self._endpoint_url = endpoint_url
-        self._clients: dict[tuple[str, str | None], Any] = {}
+        self._clients: dict[tuple[Service, str | None], BaseClient] = {}
         self.__dict__.update(overrides)
 
-    def client(self, service: str, region: str | None = None) -> Any:
+    @overload
+    def client(self, service: Literal["acm"], region: str | None = None) -> ACMClient: ...
+    @overload
+    def client(self, service: Literal["apigateway"], region: str | None = None) -> APIGatewayClient: ...
+    @overload
+    def client(self, service: Literal["apigatewayv2"], region: str | None = None) -> ApiGatewayV2Client: ...
+    @overload
+    def client(self, service: Literal["cloudformation"], region: str | None = None) -> CloudFormationClient: ...
+    @overload
+    def client(self, service: Literal["cloudfront"], region: str | None = None) -> CloudFrontClient: ...
+    @overload
+    def client(self, service: Literal["dynamodb"], region: str | None = None) -> DynamoDBClient: ...
+    @overload
+    def client(self, service: Literal["elbv2"], region: str | None = None) -> ElasticLoadBalancingv2Client: ...
+    @overload
+    def client(self, service: Literal["iam"], region: str | None = None) -> IAMClient: ...
+    @overload
+    def client(self, service: Literal["sns"], region: str | None = None) -> SNSClient: ...
+    @overload
+    def client(self, service: Literal["sqs"], region: str | None = None) -> SQSClient: ...
+    @overload
+    def client(self, service: Literal["ssm"], region: str | None = None) -> SSMClient: ...
+    @overload
+    def client(self, service: Literal["sts"], region: str | None = None) -> STSClient: ...
+    def client(self, service: Service, region: str | None = None) -> BaseClient:
         """A boto3 client, one per service and region, from this container's session."""
         key = (service, region)
         if key not in self._clients:
@@ -80,11 +135,11 @@ class Container:
         return self._clients[key]
 
     @cached_property
-    def dynamodb(self) -> Any:
+    def dynamodb(self) -> DynamoDBClient:
         return self.client("dynamodb")
 
     @cached_property
-    def sqs(self) -> Any:
+    def sqs(self) -> SQSClient:
         return self.client("sqs")
 
     @cached_property
@@ -150,7 +205,7 @@ class Container:
         )
 
     @cached_property
-    def sns(self) -> Any:
+    def sns(self) -> SNSClient:
         return self.client("sns")
 
     @cached_property
@@ -200,7 +255,7 @@ class Container:
         return CheckWorker(self.store, self.checker)
 
     @cached_property
-    def ssm(self) -> Any:
+    def ssm(self) -> SSMClient:
         return self.client("ssm")
 
     def slack_webhook_url(self) -> str | None:

@@ -19,9 +19,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigateway import APIGatewayClient
+    from mypy_boto3_lambda import LambdaClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -56,7 +60,7 @@ def record_outputs(outputs: dict[str, str], stage: str, config: Path = CONFIG) -
     return variables
 
 
-def configure_event_sources(lambda_client: Any, stage: str, outputs: dict[str, str]) -> list[str]:
+def configure_event_sources(lambda_client: LambdaClient, stage: str, outputs: dict[str, str]) -> list[str]:
     """The settings `chalice deploy` leaves out; returns what was changed."""
     done = []
     checker = f"certwatch-{stage}-checker"
@@ -108,7 +112,9 @@ def deployed_rest_api(stage: str, chalice_dir: Path = ROOT / ".chalice") -> tupl
     return None
 
 
-def configure_gateway_responses(apigateway: Any, stage: str, chalice_dir: Path = ROOT / ".chalice") -> list[str]:
+def configure_gateway_responses(
+    apigateway: APIGatewayClient, stage: str, chalice_dir: Path = ROOT / ".chalice"
+) -> list[str]:
     """API Gateway's own error answers in the API's JSON shape (the merge template does it for packages)."""
     found = deployed_rest_api(stage, chalice_dir)
     if found is None:
@@ -117,12 +123,13 @@ def configure_gateway_responses(apigateway: Any, stage: str, chalice_dir: Path =
     done = []
     for kind in GATEWAY_RESPONSES:
         status, body = gateway_response(kind)
-        apigateway.put_gateway_response(
-            restApiId=api_id,
-            responseType=kind,
-            responseTemplates={"application/json": body},
-            **({} if status is None else {"statusCode": str(status)}),
-        )
+        templates = {"application/json": body}
+        if status is None:
+            apigateway.put_gateway_response(restApiId=api_id, responseType=kind, responseTemplates=templates)
+        else:
+            apigateway.put_gateway_response(
+                restApiId=api_id, responseType=kind, responseTemplates=templates, statusCode=str(status)
+            )
         done.append(f"API {api_id}: {kind} answers {status or 'its own status'} {GATEWAY_RESPONSES[kind][1]}")
     apigateway.create_deployment(restApiId=api_id, stageName=api_stage)
     return done

@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigateway.literals import GatewayResponseTypeType
 
 # The functions the alerts topic invokes (Chalice's name -> its logical id in SAM output): each
 # retries an event twice, then hands it to the notify dead-letter queue.
@@ -28,7 +32,7 @@ NO_ROUTE = (
     "not_found",
     "no route matches this method and path; the API's paths and their methods are listed at GET /openapi.json",
 )
-GATEWAY_RESPONSES: dict[str, tuple[int | None, str, str]] = {
+GATEWAY_RESPONSES: dict[GatewayResponseTypeType, tuple[int | None, str, str]] = {
     "UNAUTHORIZED": (401, "unauthorized", "missing Authorization header; send Authorization: Bearer <token>"),
     "MISSING_AUTHENTICATION_TOKEN": NO_ROUTE,
     # This API signs nothing with SigV4: API Gateway reads an Authorization header as a broken
@@ -43,7 +47,7 @@ GATEWAY_RESPONSES: dict[str, tuple[int | None, str, str]] = {
 }
 
 
-def gateway_response(kind: str) -> tuple[int | None, str]:
+def gateway_response(kind: GatewayResponseTypeType) -> tuple[int | None, str]:
     """The status (None: API Gateway's own) and JSON body API Gateway answers for a response type."""
     status, code, message = GATEWAY_RESPONSES[kind]
     return status, json.dumps({"error": {"code": code, "message": message}})

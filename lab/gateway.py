@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGatewayException, create_local_server
 
 from chalicelib.domain.tokens import redacted
 from infra.merge_template import gateway_response
 
+if TYPE_CHECKING:
+    from mypy_boto3_apigateway.literals import GatewayResponseTypeType
+
 # (status, x-amzn-ErrorType) of chalice.local's refusals -> the gateway response type API Gateway uses.
-_KINDS = {
+_KINDS: dict[tuple[int, str], GatewayResponseTypeType] = {
     (403, "UnauthorizedException"): "MISSING_AUTHENTICATION_TOKEN",  # no route or method matched
     (401, "UnauthorizedException"): "UNAUTHORIZED",  # no Authorization header
     (403, "AccessDeniedException"): "ACCESS_DENIED",  # the authorizer denied

@@ -31,11 +31,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.errors import CertwatchError, InvalidRequestError, SettingError
 from chalicelib.settings import Settings, read_int, read_seconds, refused
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import DeleteMessageBatchRequestEntryTypeDef, MessageTypeDef
 
 STAGE = "local"
 REGION = "us-east-1"
@@ -442,7 +447,7 @@ def _bootstrap_token(container: Any, given: str | None) -> str:
     return token
 
 
-def _subscribe_console(sns: Any, sqs: Any, topic_arn: str) -> str:
+def _subscribe_console(sns: SNSClient, sqs: SQSClient, topic_arn: str) -> str:
     """A queue subscribed to the alerts topic: what email and Slack subscribers would receive."""
     url = sqs.create_queue(QueueName="certwatch-local-deliveries")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -491,14 +496,14 @@ def _scan_inventory(application: Any) -> None:
         print(f"[inventory] {result['seen']} certificate(s) in ACM/IAM, {result['published']} event(s)", flush=True)
 
 
-def _run_checker(application: Any, sqs: Any, queue_url: str, batch: int) -> bool:
+def _run_checker(application: Any, sqs: SQSClient, queue_url: str, batch: int) -> bool:
     """One checker invocation on up to ``batch`` messages, as Lambda's SQS event source makes them.
 
     SQS hands out ten messages per receive, so several receives fill a batch. Receives never
     wait on the server (moto would hold its one-at-a-time lock while waiting): an empty queue
     is asked again after a short pause. Returns whether there was anything to check.
     """
-    messages: list[dict[str, Any]] = []
+    messages: list[MessageTypeDef] = []
     while len(messages) < batch:
         answer = sqs.receive_message(
             QueueUrl=queue_url, MaxNumberOfMessages=min(10, batch - len(messages)), AttributeNames=["All"]
@@ -526,7 +531,9 @@ def _run_checker(application: Any, sqs: Any, queue_url: str, batch: int) -> bool
     failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
     done = [m for m in messages if m["MessageId"] not in failed]
     for start in range(0, len(done), 10):  # DeleteMessageBatch takes ten
-        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])]
+        entries: list[DeleteMessageBatchRequestEntryTypeDef] = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])
+        ]
         sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
     for message in messages:
         if message["MessageId"] in failed:  # retry soon locally (AWS waits the visibility timeout)
@@ -537,7 +544,7 @@ def _run_checker(application: Any, sqs: Any, queue_url: str, batch: int) -> bool
     return True
 
 
-def _deliver_events(application: Any, sqs: Any, queue_url: str, topic_arn: str) -> bool:
+def _deliver_events(application: Any, sqs: SQSClient, queue_url: str, topic_arn: str) -> bool:
     """Print the events the topic delivered and hand each to the Slack function; whether there were any."""
     from chalicelib.presentation.event_shapes import read_event
     from chalicelib.presentation.events import email_subject, email_text
@@ -569,7 +576,9 @@ def _deliver_events(application: Any, sqs: Any, queue_url: str, topic_arn: str) 
             except Exception as exc:  # in AWS: retried, then the function's failure destination
                 print(f"[{name}] not delivered: {exc}", file=sys.stderr, flush=True)
     if messages:
-        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+        entries: list[DeleteMessageBatchRequestEntryTypeDef] = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+        ]
         sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
     return bool(messages)
 

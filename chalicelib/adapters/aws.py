@@ -6,7 +6,7 @@ Each adapter still decides what an error means for its callers (a failure record
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,10 +60,12 @@ def parse_arn(text: str) -> Arn | None:
     return Arn(*parts[1:])
 
 
-def pages(
-    call: Callable[..., dict[str, Any]], request_token: str, response_token: str, **request: Any
-) -> Iterator[dict[str, Any]]:
+def pages[Page: Mapping[str, Any]](
+    call: Callable[..., Page], request_token: str, response_token: str, **request: Any
+) -> Iterator[Page]:
     """Every page of a paginated call, following the token until there is none (or it repeats).
+
+    A page is what ``call`` answers, typed as the service's stubs type it (a TypedDict).
 
     ``response_token`` names where a page says how to get the next one (``NextToken``,
     ``NextMarker``, DynamoDB's ``LastEvaluatedKey``), ``request_token`` where the next request

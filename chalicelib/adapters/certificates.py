@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 from cryptography import x509
@@ -26,6 +26,12 @@ from chalicelib.adapters.aws import error_code, error_message, is_throttling, pa
 from chalicelib.domain.inventory import ManagedCertificate, Source, tagged
 from chalicelib.domain.x509info import subject_alt_names
 from chalicelib.errors import InvalidRequestError, NotFoundError, SourceError, ThrottledError
+
+if TYPE_CHECKING:
+    from mypy_boto3_acm import ACMClient
+    from mypy_boto3_acm.type_defs import CertificateDetailTypeDef
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_iam.type_defs import ServerCertificateMetadataTypeDef
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +60,7 @@ class AcmSource:
     ``certificates()`` iteration; read it after the iteration ends.
     """
 
-    def __init__(self, client_for: Callable[[str], Any], regions: Sequence[str]) -> None:
+    def __init__(self, client_for: Callable[[str], ACMClient], regions: Sequence[str]) -> None:
         self._client_for = client_for
         self._regions = tuple(regions)
         self.failures: list[tuple[str, str]] = []
@@ -104,7 +110,7 @@ class IamSource:
 
     places = ("iam",)
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: IAMClient) -> None:
         self._client = client
         self.failures: list[tuple[str, str]] = []
 
@@ -125,7 +131,7 @@ class IamSource:
             tags = _tags(found["ServerCertificate"].get("Tags"))  # GetServerCertificate answers with them
             yield tagged(_iam_certificate(name, str(metadata["Arn"]), body), tags)
 
-    def _metadata(self) -> Iterator[dict[str, Any]]:
+    def _metadata(self) -> Iterator[ServerCertificateMetadataTypeDef]:
         listing = pages(functools.partial(_call, self._client.list_server_certificates, "IAM"), "Marker", "Marker")
         try:
             for page in listing:
@@ -193,7 +199,7 @@ def _acm_key_algorithm(cert: x509.Certificate) -> str:
     return type(key).__name__.upper()
 
 
-def _listed_arns(client: Any) -> list[str]:
+def _listed_arns(client: ACMClient) -> list[str]:
     listing = pages(
         functools.partial(_call, client.list_certificates, "ACM"),
         "NextToken",
@@ -204,12 +210,11 @@ def _listed_arns(client: Any) -> list[str]:
     return [str(summary["CertificateArn"]) for page in listing for summary in page.get("CertificateSummaryList", [])]
 
 
-def _described(client: Any, arn: str) -> dict[str, Any]:
-    certificate: dict[str, Any] = _call(client.describe_certificate, "ACM", CertificateArn=arn)["Certificate"]
-    return certificate
+def _described(client: ACMClient, arn: str) -> CertificateDetailTypeDef:
+    return _call(client.describe_certificate, "ACM", CertificateArn=arn)["Certificate"]
 
 
-def _acm_tags(client: Any, arn: str) -> dict[str, str]:
+def _acm_tags(client: ACMClient, arn: str) -> dict[str, str]:
     """A certificate's tags; none when they cannot be read (its owner and runbook are extras: the
     certificate is still assessed). Throttling and a certificate gone raise, as describing does."""
     try:
@@ -227,9 +232,9 @@ def _tags(listed: object) -> dict[str, str]:
     return {str(t["Key"]): str(t.get("Value") or "") for t in listed if isinstance(t, dict) and "Key" in t}
 
 
-def _acm_certificate(data: dict[str, Any]) -> ManagedCertificate:
+def _acm_certificate(data: CertificateDetailTypeDef) -> ManagedCertificate:
     arn = str(data["CertificateArn"])
-    renewal = data.get("RenewalSummary") or {}
+    renewal: Mapping[str, object] = data.get("RenewalSummary") or {}
     return ManagedCertificate(
         source=Source.ACM,
         arn=arn,
@@ -275,10 +280,10 @@ def _optional(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _call(operation: Callable[..., Any], service: str, **request: Any) -> dict[str, Any]:
+def _call[**P, R](operation: Callable[P, R], service: str, *args: P.args, **request: P.kwargs) -> R:
     """One AWS call, its failures turned into ThrottledError, NotFoundError or SourceError."""
     try:
-        response: dict[str, Any] = operation(**request)
+        return operation(*args, **request)
     except ClientError as exc:
         if is_throttling(exc):
             raise ThrottledError(f"{service} is throttling requests; retry later") from exc
@@ -287,4 +292,3 @@ def _call(operation: Callable[..., Any], service: str, **request: Any) -> dict[s
         raise SourceError(f"{service} failed: {error_code(exc)}: {error_message(exc)}") from exc
     except BotoCoreError as exc:  # no endpoint for the region, connection failure, no credentials
         raise SourceError(f"{service} failed: {exc}") from exc
-    return response

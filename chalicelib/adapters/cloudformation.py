@@ -7,11 +7,15 @@ the tests (moto in-process), so all three run the very same template.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError, WaiterError
 
 from chalicelib.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudformation.type_defs import ParameterTypeDef
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
 
@@ -20,32 +24,29 @@ def stack_name(stage: str) -> str:
     return f"certwatch-{stage}-data"
 
 
-def deploy_stack(cloudformation: Any, stage: str, *, template: Path = TEMPLATE) -> dict[str, str]:
+def deploy_stack(cloudformation: CloudFormationClient, stage: str, *, template: Path = TEMPLATE) -> dict[str, str]:
     """Create or update the stage's data stack, wait for it, and return its outputs."""
     name = stack_name(stage)
-    arguments = {
-        "StackName": name,
-        "TemplateBody": template.read_text(),
-        "Parameters": [{"ParameterKey": "Stage", "ParameterValue": stage}],
-    }
+    body = template.read_text()
+    parameters: list[ParameterTypeDef] = [{"ParameterKey": "Stage", "ParameterValue": stage}]
     try:
         if _exists(cloudformation, name):
             try:
-                cloudformation.update_stack(**arguments)
+                cloudformation.update_stack(StackName=name, TemplateBody=body, Parameters=parameters)
             except ClientError as exc:
                 if "No updates are to be performed" not in str(exc):
                     raise
                 return stack_outputs(cloudformation, stage)
             cloudformation.get_waiter("stack_update_complete").wait(StackName=name)
         else:
-            cloudformation.create_stack(**arguments)
+            cloudformation.create_stack(StackName=name, TemplateBody=body, Parameters=parameters)
             cloudformation.get_waiter("stack_create_complete").wait(StackName=name)
     except (ClientError, WaiterError) as exc:
         raise ConfigurationError(f"deploying stack {name} failed: {exc}") from exc
     return stack_outputs(cloudformation, stage)
 
 
-def stack_outputs(cloudformation: Any, stage: str) -> dict[str, str]:
+def stack_outputs(cloudformation: CloudFormationClient, stage: str) -> dict[str, str]:
     """The outputs of the stage's data stack (TableName, CheckQueueUrl, AlertsTopicArn, ...)."""
     name = stack_name(stage)
     try:
@@ -55,7 +56,7 @@ def stack_outputs(cloudformation: Any, stage: str) -> dict[str, str]:
     return {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
 
 
-def _exists(cloudformation: Any, name: str) -> bool:
+def _exists(cloudformation: CloudFormationClient, name: str) -> bool:
     try:
         stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
     except ClientError:

@@ -6,7 +6,8 @@ start); the webhooks function only reads (destinations.py), so its role cannot w
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -15,11 +16,14 @@ from chalicelib.adapters.destinations import SsmDestinations, destination_to_jso
 from chalicelib.domain.webhooks import Destination
 from chalicelib.errors import NotFoundError, StoreError
 
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
+
 
 class SsmDestinationAdmin:
     """Writes destinations under ``path`` as SecureStrings; reads them through SsmDestinations (no cache)."""
 
-    def __init__(self, client: Any, path: str) -> None:
+    def __init__(self, client: SSMClient, path: str) -> None:
         self._client = client
         self._path = path
 
@@ -27,7 +31,7 @@ class SsmDestinationAdmin:
         """Store a new destination; the parameter's name."""
         name = parameter_name(self._path, destination.id)
         self._send(
-            "put_parameter",
+            self._client.put_parameter,
             Name=name,
             Value=destination_to_json(destination),
             Type="SecureString",
@@ -47,12 +51,13 @@ class SsmDestinationAdmin:
 
     def remove(self, destination_id: str) -> None:
         self.get(destination_id)
-        self._send("delete_parameter", Name=parameter_name(self._path, destination_id))
+        self._send(self._client.delete_parameter, Name=parameter_name(self._path, destination_id))
 
-    def _send(self, operation: str, **request: Any) -> None:
+    def _send[**P](self, operation: Callable[P, object], *args: P.args, **request: P.kwargs) -> None:
+        """One request (a method of the client: botocore names it after the operation, ``put_parameter``)."""
         try:
-            getattr(self._client, operation)(**request)
+            operation(*args, **request)
         except ClientError as exc:  # the code only: a message could repeat what was sent
-            raise StoreError(f"SSM {operation} failed: {error_code(exc)}") from exc
+            raise StoreError(f"SSM {operation.__name__} failed: {error_code(exc)}") from exc
         except BotoCoreError as exc:
             raise StoreError(f"SSM could not be reached: {type(exc).__name__}") from exc

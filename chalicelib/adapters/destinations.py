@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -23,6 +23,9 @@ from chalicelib.domain.models import Severity
 from chalicelib.domain.webhooks import Destination, Format, event_types, is_destination_id, parse_url
 from chalicelib.errors import CertwatchError, ConfigurationError, StoreError, ThrottledError
 
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
+
 logger = logging.getLogger(__name__)
 
 
@@ -30,7 +33,7 @@ class SsmDestinations:
     """Every destination under ``path`` (cached ``max_age`` seconds); takes a boto3 SSM client."""
 
     def __init__(
-        self, client: Any, path: str, *, max_age: float = 60.0, clock: Callable[[], float] = time.monotonic
+        self, client: SSMClient, path: str, *, max_age: float = 60.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._client = client
         self._path = path.rstrip("/")

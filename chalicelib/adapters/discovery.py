@@ -12,7 +12,7 @@ raises ThrottledError, because the caller should simply retry later.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -22,7 +22,15 @@ from chalicelib.domain.inventory import DiscoveredEndpoint
 from chalicelib.domain.models import Endpoint, Protocol
 from chalicelib.errors import InvalidTargetError, ThrottledError
 
-ClientFor = Callable[[str], Any]
+if TYPE_CHECKING:
+    from mypy_boto3_acm import ACMClient
+    from mypy_boto3_apigateway import APIGatewayClient
+    from mypy_boto3_apigatewayv2 import ApiGatewayV2Client
+    from mypy_boto3_cloudfront import CloudFrontClient
+    from mypy_boto3_cloudfront.type_defs import DistributionListTypeDef
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+    from mypy_boto3_elbv2.type_defs import ListenerTypeDef
+
 
 GLOBAL = "global"  # the region of a failure of CloudFront, which has none
 
@@ -45,11 +53,11 @@ class Discoverer:
     def __init__(
         self,
         *,
-        elbv2_for: ClientFor,
-        acm_for: ClientFor,
-        apigateway_for: ClientFor,
-        apigatewayv2_for: ClientFor,
-        cloudfront: Any,
+        elbv2_for: Callable[[str], ElasticLoadBalancingv2Client],
+        acm_for: Callable[[str], ACMClient],
+        apigateway_for: Callable[[str], APIGatewayClient],
+        apigatewayv2_for: Callable[[str], ApiGatewayV2Client],
+        cloudfront: CloudFrontClient,
         regions: Sequence[str],
     ) -> None:
         self._elbv2_for = elbv2_for
@@ -59,7 +67,7 @@ class Discoverer:
         self._cloudfront = cloudfront
         self._regions = tuple(regions)
         self.failures: list[tuple[str, str, str]] = []
-        self._acm_clients: dict[str, Any] = {}
+        self._acm_clients: dict[str, ACMClient] = {}
         self._names: dict[str, tuple[str, ...]] = {}
 
     def discover(self) -> list[DiscoveredEndpoint]:
@@ -109,7 +117,9 @@ class Discoverer:
                     if error_code(exc) not in _VANISHED:
                         raise
 
-    def _listeners(self, client: Any, region: str, balancer_arn: str) -> Iterator[DiscoveredEndpoint]:
+    def _listeners(
+        self, client: ElasticLoadBalancingv2Client, region: str, balancer_arn: str
+    ) -> Iterator[DiscoveredEndpoint]:
         for page in pages(client.describe_listeners, "Marker", "NextMarker", LoadBalancerArn=balancer_arn):
             for listener in page.get("Listeners", []):
                 protocol = _LISTENER_PROTOCOLS.get(listener.get("Protocol", ""))
@@ -127,7 +137,7 @@ class Discoverer:
                                 region,
                             )
 
-    def _listener_certificates(self, client: Any, listener: dict[str, Any]) -> list[str]:
+    def _listener_certificates(self, client: ElasticLoadBalancingv2Client, listener: ListenerTypeDef) -> list[str]:
         """The listener's default certificate first, then the extra (SNI) ones, each once."""
         arns = [c["CertificateArn"] for c in listener.get("Certificates", []) if c.get("CertificateArn")]
         listing = pages(
@@ -197,10 +207,9 @@ class Discoverer:
                 for alias in distribution.get("Aliases", {}).get("Items", []):
                     yield from _https(alias, source, certificate, None)
 
-    def _distribution_list(self, **request: Any) -> dict[str, Any]:
+    def _distribution_list(self, **request: Any) -> DistributionListTypeDef:
         """One page of distributions: CloudFront nests the page (and its marker) in DistributionList."""
-        listing: dict[str, Any] = self._cloudfront.list_distributions(**request).get("DistributionList", {})
-        return listing
+        return self._cloudfront.list_distributions(**request).get("DistributionList", {})
 
 
 def _https(name: str, source: str, certificate_arn: str | None, region: str | None) -> Iterator[DiscoveredEndpoint]:

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.aws import error_code, pages
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +31,7 @@ class Subscription:
 class SnsSubscriptions:
     """Subscribes, lists and removes subscriptions of one topic; takes a boto3 SNS client."""
 
-    def __init__(self, client: Any, topic_arn: str) -> None:
+    def __init__(self, client: SNSClient, topic_arn: str) -> None:
         self._client = client
         self._topic = topic_arn
 

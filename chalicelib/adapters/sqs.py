@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import StoreError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 BATCH = 10  # SendMessageBatch takes at most ten messages
 
@@ -20,7 +24,7 @@ def check_message(team: str, target_id: str) -> str:
 class SqsCheckQueue:
     """Sends (team, target id) pairs to the check queue, ten to a request."""
 
-    def __init__(self, client: Any, queue_url: str) -> None:
+    def __init__(self, client: SQSClient, queue_url: str) -> None:
         self._client = client
         self._url = queue_url
         self.requests = 0
@@ -28,7 +32,9 @@ class SqsCheckQueue:
     def enqueue(self, refs: Sequence[tuple[str, str]]) -> None:
         for start in range(0, len(refs), BATCH):
             chunk = refs[start : start + BATCH]
-            entries = [{"Id": str(i), "MessageBody": check_message(team, tid)} for i, (team, tid) in enumerate(chunk)]
+            entries: list[SendMessageBatchRequestEntryTypeDef] = [
+                {"Id": str(i), "MessageBody": check_message(team, tid)} for i, (team, tid) in enumerate(chunk)
+            ]
             try:
                 answer = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
             except ClientError as exc:

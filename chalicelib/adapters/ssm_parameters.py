@@ -6,17 +6,20 @@ no Lambda function calls this module. The value is a secret: it is never returne
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.aws import error_code
 
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
+
 
 class SsmSecureString:
     """One SecureString parameter by name; takes a boto3 SSM client."""
 
-    def __init__(self, client: Any, name: str) -> None:
+    def __init__(self, client: SSMClient, name: str) -> None:
         self._client = client
         self.name = name
 

@@ -15,17 +15,68 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from moto.apigateway.models import APIGatewayBackend
 
+if TYPE_CHECKING:
+    from boto3.session import Session
+    from mypy_boto3_apigateway import APIGatewayClient
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_lambda.type_defs import FunctionConfigurationTypeDef
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+
 ROOT = Path(__file__).resolve().parents[2]
 WHEELHOUSE = ROOT / "build" / "wheelhouse"
 
-Clients = Callable[[str], Any]  # service name -> a boto3 client of the AWS being inspected
+
+class Clients:
+    """boto3 clients of the AWS being inspected, one per service a deploy touches, each made once."""
+
+    def __init__(self, session: Session, endpoint: str | None = None) -> None:
+        self._session = session
+        self._endpoint = endpoint
+
+    @cached_property
+    def apigateway(self) -> APIGatewayClient:
+        return self._session.client("apigateway", endpoint_url=self._endpoint)
+
+    @cached_property
+    def cloudformation(self) -> CloudFormationClient:
+        return self._session.client("cloudformation", endpoint_url=self._endpoint)
+
+    @cached_property
+    def dynamodb(self) -> DynamoDBClient:
+        return self._session.client("dynamodb", endpoint_url=self._endpoint)
+
+    @cached_property
+    def events(self) -> EventBridgeClient:
+        return self._session.client("events", endpoint_url=self._endpoint)
+
+    @cached_property
+    def iam(self) -> IAMClient:
+        return self._session.client("iam", endpoint_url=self._endpoint)
+
+    @cached_property
+    def lambda_(self) -> LambdaClient:
+        return self._session.client("lambda", endpoint_url=self._endpoint)
+
+    @cached_property
+    def sns(self) -> SNSClient:
+        return self._session.client("sns", endpoint_url=self._endpoint)
+
+    @cached_property
+    def sqs(self) -> SQSClient:
+        return self._session.client("sqs", endpoint_url=self._endpoint)
 
 
 def make(*arguments: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -150,14 +201,14 @@ def _apply_authorizers(backend: APIGatewayBackend, api_id: str, document: dict[s
 def wiring(aws: Clients, stage: str) -> dict[str, Any]:
     """Everything of ``stage`` an operator checks after a deploy, by name; equal before and after a no-op redeploy."""
     prefix = f"certwatch-{stage}"
-    lambda_ = aws("lambda")
+    lambda_ = aws.lambda_
     functions = {
         f["FunctionName"]: f
         for page in lambda_.get_paginator("list_functions").paginate()
         for f in page["Functions"]
         if f["FunctionName"] == prefix or f["FunctionName"].startswith(f"{prefix}-")
     }
-    stack = aws("cloudformation").describe_stacks(StackName=f"{prefix}-data")["Stacks"][0]
+    stack = aws.cloudformation.describe_stacks(StackName=f"{prefix}-data")["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     return {
         "stack": {"status": stack["StackStatus"], "outputs": outputs},
@@ -169,7 +220,7 @@ def wiring(aws: Clients, stage: str) -> dict[str, Any]:
         "rules": _rules(aws, prefix),
         "subscriptions": sorted(
             (s["Protocol"], s["Endpoint"])
-            for s in aws("sns").list_subscriptions_by_topic(TopicArn=outputs["AlertsTopicArn"])["Subscriptions"]
+            for s in aws.sns.list_subscriptions_by_topic(TopicArn=outputs["AlertsTopicArn"])["Subscriptions"]
         ),
         "apis": _apis(aws),
     }
@@ -178,18 +229,18 @@ def wiring(aws: Clients, stage: str) -> dict[str, Any]:
 MAPPING_SETTINGS = ("BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig")
 
 
-def _function(aws: Clients, function: dict[str, Any]) -> dict[str, Any]:
+def _function(aws: Clients, function: FunctionConfigurationTypeDef) -> dict[str, Any]:
     name = function["FunctionName"]
     role_name = function["Role"].rsplit("/", 1)[1]
-    iam = aws("iam")
+    iam = aws.iam
     policies = {
         policy: iam.get_role_policy(RoleName=role_name, PolicyName=policy)["PolicyDocument"]
         for policy in iam.list_role_policies(RoleName=role_name)["PolicyNames"]
     }
     try:
-        invoke = aws("lambda").get_function_event_invoke_config(FunctionName=name)
+        invoke = aws.lambda_.get_function_event_invoke_config(FunctionName=name)
         invoke_config = {k: invoke.get(k) for k in ("MaximumRetryAttempts", "DestinationConfig")}
-    except aws("lambda").exceptions.ResourceNotFoundException:
+    except aws.lambda_.exceptions.ResourceNotFoundException:
         invoke_config = None
     return {
         "arn": function["FunctionArn"],
@@ -208,7 +259,7 @@ def _function(aws: Clients, function: dict[str, Any]) -> dict[str, Any]:
 
 def _invokers(aws: Clients, function_name: str) -> list[tuple[str, str | None]]:
     """Who the function's resource policy lets invoke it: (service principal, source ARN)."""
-    lambda_ = aws("lambda")
+    lambda_ = aws.lambda_
     try:
         policy = json.loads(lambda_.get_policy(FunctionName=function_name)["Policy"])
     except lambda_.exceptions.ResourceNotFoundException:
@@ -223,7 +274,7 @@ def _invokers(aws: Clients, function_name: str) -> list[tuple[str, str | None]]:
 
 
 def _rules(aws: Clients, prefix: str) -> dict[str, Any]:
-    events = aws("events")
+    events = aws.events
     found = {}
     for rule in events.list_rules(NamePrefix=prefix)["Rules"]:
         targets = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
@@ -238,7 +289,7 @@ def _rules(aws: Clients, prefix: str) -> dict[str, Any]:
 
 
 def _apis(aws: Clients) -> dict[str, Any]:
-    apigateway = aws("apigateway")
+    apigateway = aws.apigateway
     found = {}
     for api in apigateway.get_rest_apis()["items"]:
         api_id = api["id"]
@@ -271,16 +322,16 @@ def _apis(aws: Clients) -> dict[str, Any]:
 
 def leftovers(aws: Clients) -> dict[str, list[str]]:
     """What is left in the account of anything a deploy creates (after a reset, everything is a leftover)."""
-    stacks = aws("cloudformation").list_stacks()["StackSummaries"]
+    stacks = aws.cloudformation.list_stacks()["StackSummaries"]
     return {
-        "functions": [f["FunctionName"] for f in aws("lambda").list_functions()["Functions"]],
-        "event source mappings": [m["UUID"] for m in aws("lambda").list_event_source_mappings()["EventSourceMappings"]],
-        "roles": [r["RoleName"] for r in aws("iam").list_roles()["Roles"]],
-        "rules": [r["Name"] for r in aws("events").list_rules()["Rules"]],
-        "apis": [a["name"] for a in aws("apigateway").get_rest_apis()["items"]],
+        "functions": [f["FunctionName"] for f in aws.lambda_.list_functions()["Functions"]],
+        "event source mappings": [m["UUID"] for m in aws.lambda_.list_event_source_mappings()["EventSourceMappings"]],
+        "roles": [r["RoleName"] for r in aws.iam.list_roles()["Roles"]],
+        "rules": [r["Name"] for r in aws.events.list_rules()["Rules"]],
+        "apis": [a["name"] for a in aws.apigateway.get_rest_apis()["items"]],
         "stacks": [s["StackName"] for s in stacks if s["StackStatus"] != "DELETE_COMPLETE"],
-        "tables": aws("dynamodb").list_tables()["TableNames"],
-        "queues": aws("sqs").list_queues().get("QueueUrls", []),
-        "topics": [t["TopicArn"] for t in aws("sns").list_topics()["Topics"]],
-        "subscriptions": [s["SubscriptionArn"] for s in aws("sns").list_subscriptions()["Subscriptions"]],
+        "tables": aws.dynamodb.list_tables()["TableNames"],
+        "queues": aws.sqs.list_queues().get("QueueUrls", []),
+        "topics": [t["TopicArn"] for t in aws.sns.list_topics()["Topics"]],
+        "subscriptions": [s["SubscriptionArn"] for s in aws.sns.list_subscriptions()["Subscriptions"]],
     }

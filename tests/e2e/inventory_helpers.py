@@ -12,10 +12,16 @@ import itertools
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.deps import Container
+import boto3.session
+
 from lab.certs import Issued, PrivateKey, make_cert
+
+if TYPE_CHECKING:
+    from mypy_boto3_acm import ACMClient
+    from mypy_boto3_acm.type_defs import DescribeCertificateResponseTypeDef
+    from mypy_boto3_cloudfront.type_defs import DistributionConfigTypeDef
 
 EU, US = "eu-west-1", "us-east-1"
 REGIONS = (EU, US)
@@ -43,13 +49,12 @@ class Held:
 class Account:
     """The moto account (inside mock_aws): ACM in two regions, one internet-facing ALB per region."""
 
-    def __init__(self, boto3: Any) -> None:
-        self._boto3 = boto3
+    def __init__(self) -> None:
         self._balancers: dict[str, tuple[str, str]] = {}  # region -> (balancer arn, target group arn)
         self._ports = itertools.count(8443)
 
-    def acm(self, region: str) -> Any:
-        return self._boto3.client("acm", region_name=region)
+    def acm(self, region: str) -> ACMClient:
+        return boto3.client("acm", region_name=region)
 
     def import_cert(
         self,
@@ -74,7 +79,7 @@ class Account:
     def use(self, held: Held, *, port: int | None = None) -> str:
         """Put the certificate behind a new HTTPS listener (its default certificate, so InUseBy names it)."""
         balancer, group = self._balancer(held.region)
-        listener = self._boto3.client("elbv2", region_name=held.region).create_listener(
+        listener = boto3.client("elbv2", region_name=held.region).create_listener(
             LoadBalancerArn=balancer,
             Protocol="HTTPS",
             Port=port or next(self._ports),
@@ -91,7 +96,7 @@ class Account:
 
     def distribution(self, alias: str, held: Held) -> str:
         """A CloudFront distribution serving ``alias`` with the certificate (which must be in us-east-1)."""
-        config = {
+        config: DistributionConfigTypeDef = {
             "CallerReference": alias,
             "Aliases": {"Quantity": 1, "Items": [alias]},
             "Origins": {
@@ -115,19 +120,19 @@ class Account:
             "Enabled": True,
             "ViewerCertificate": {"ACMCertificateArn": held.arn, "SSLSupportMethod": "sni-only"},
         }
-        answer = self._boto3.client("cloudfront", region_name=US).create_distribution(DistributionConfig=config)
+        answer = boto3.client("cloudfront", region_name=US).create_distribution(DistributionConfig=config)
         return str(answer["Distribution"]["Id"])
 
     def rest_domain(self, name: str, held: Held) -> None:
         """An API Gateway (REST) regional custom domain name served with the certificate."""
-        self._boto3.client("apigateway", region_name=held.region).create_domain_name(
+        boto3.client("apigateway", region_name=held.region).create_domain_name(
             domainName=name, regionalCertificateArn=held.arn, endpointConfiguration={"types": ["REGIONAL"]}
         )
 
     def _balancer(self, region: str) -> tuple[str, str]:
         if region not in self._balancers:
-            ec2 = self._boto3.client("ec2", region_name=region)
-            elbv2 = self._boto3.client("elbv2", region_name=region)
+            ec2 = boto3.client("ec2", region_name=region)
+            elbv2 = boto3.client("elbv2", region_name=region)
             vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
             subnets = [
                 ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{n}.0/24", AvailabilityZone=f"{region}{zone}")["Subnet"][
@@ -145,34 +150,39 @@ class Account:
 
 
 class FailedRenewal:
-    """A boto3 ACM client whose describe_certificate says one certificate's renewal failed; the rest delegates."""
+    """A boto3 ACM client whose describe_certificate says the renewals in ``failing`` failed; the rest delegates."""
 
-    def __init__(self, client: Any, arn: str, reason: str = "CAA_ERROR") -> None:
+    def __init__(self, client: ACMClient, failing: dict[str, str]) -> None:
         self._client = client
-        self._arn = arn
-        self._reason = reason
+        self._failing = failing  # ARN -> the renewal's failure reason
 
-    def describe_certificate(self, **request: Any) -> Any:
+    def describe_certificate(self, **request: Any) -> DescribeCertificateResponseTypeDef:
         answer = self._client.describe_certificate(**request)
-        if request.get("CertificateArn") == self._arn:
-            summary = {"RenewalStatus": "FAILED", "RenewalStatusReason": self._reason}
-            answer = {**answer, "Certificate": {**answer["Certificate"], "RenewalSummary": summary}}
+        reason = self._failing.get(request.get("CertificateArn", ""))
+        if reason is not None:
+            summary = {"RenewalStatus": "FAILED", "RenewalStatusReason": reason}
+            answer = {**answer, "Certificate": {**answer["Certificate"], "RenewalSummary": summary}}  # type: ignore[typeddict-item]
         return answer
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
 
-def fail_renewal(container: Container, arn: str) -> None:
-    """Make every ACM client of ``container`` report ``arn``'s renewal as failed.
+class FailingRenewals(boto3.session.Session):
+    """A boto3 session whose ACM clients say what moto never does: a renewal failed (``fail``).
 
-    Installed the way ``Container(client=...)`` would install it, after construction because it
-    wraps the container's own client factory.
+    The container's clients come from its session, so this one is given to the Container.
     """
-    built = container.client
 
-    def client(service: str, region: str | None = None) -> Any:
-        made = built(service, region)
-        return FailedRenewal(made, arn) if service == "acm" else made
+    def __init__(self) -> None:
+        super().__init__()
+        self._failing: dict[str, str] = {}
 
-    container.__dict__["client"] = client
+    def fail(self, arn: str, reason: str = "CAA_ERROR") -> None:
+        """From now on, describing ``arn`` says its renewal failed for ``reason``."""
+        self._failing[arn] = reason
+
+    def client(self, *args, **kwargs):  # untyped: it stands for every overload of Session.client
+        made = super().client(*args, **kwargs)
+        service = args[0] if args else kwargs.get("service_name")
+        return FailedRenewal(made, self._failing) if service == "acm" else made

@@ -9,12 +9,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from chalicelib.adapters.sns import SnsPublisher
 from chalicelib.domain.alerts import Notification
 from tests.support.contract import check_event
 from tests.support.webhooks import Receiver
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import SendMessageBatchResultTypeDef
 
 
 class Clock:
@@ -73,7 +78,7 @@ def scheduled_event(region: str = "eu-west-1") -> dict[str, Any]:
 class SwitchablePublisher:
     """The real SnsPublisher; ``down`` points it at a topic that does not exist, as in an SNS outage."""
 
-    def __init__(self, client: Any, topic_arn: str) -> None:
+    def __init__(self, client: SNSClient, topic_arn: str) -> None:
         self._up = SnsPublisher(client, topic_arn)
         self._gone = SnsPublisher(client, f"{topic_arn}-does-not-exist")
         self.down = False
@@ -85,11 +90,11 @@ class SwitchablePublisher:
 class RecordingSqs:
     """A boto3 SQS client that also keeps the entries of every SendMessageBatch it forwards."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: SQSClient) -> None:
         self._client = client
         self.batches: list[list[dict[str, Any]]] = []
 
-    def send_message_batch(self, **kwargs: Any) -> Any:
+    def send_message_batch(self, **kwargs: Any) -> SendMessageBatchResultTypeDef:
         self.batches.append(list(kwargs["Entries"]))
         return self._client.send_message_batch(**kwargs)
 
@@ -155,7 +160,7 @@ class Published:
 class Observer:
     """An SQS queue subscribed to the alerts topic for one team's events (raw delivery)."""
 
-    def __init__(self, sqs: Any, sns: Any, topic_arn: str, team: str) -> None:
+    def __init__(self, sqs: SQSClient, sns: SNSClient, topic_arn: str, team: str) -> None:
         self._sqs = sqs
         self.url = sqs.create_queue(QueueName=f"observe-{team}")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

@@ -305,10 +305,8 @@ def dead_endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
 
 
-def unreachable(service: str, endpoint: str) -> Any:
-    """A real boto3 client whose endpoint refuses connections (botocore's EndpointConnectionError)."""
-    config = Config(retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=2)
-    return boto3.client(service, endpoint_url=endpoint, region_name="eu-west-1", config=config)
+# Real boto3 clients whose endpoint refuses connections (botocore's EndpointConnectionError) try once.
+ONCE = Config(retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=2)
 
 
 @pytest.fixture
@@ -335,7 +333,13 @@ def install(pki: Pki) -> Iterator[Any]:
 
 
 def test_an_unreachable_data_store_is_503_unavailable(client: Client, install: Any, dead_endpoint: str) -> None:
-    install(store=DynamoStore(unreachable("dynamodb", dead_endpoint), "certwatch-local"), queue=RecordingCheckQueue())
+    install(
+        store=DynamoStore(
+            boto3.client("dynamodb", endpoint_url=dead_endpoint, region_name="eu-west-1", config=ONCE),
+            "certwatch-local",
+        ),
+        queue=RecordingCheckQueue(),
+    )
     token, _ = issue("alpha", admin=False, now=datetime.now(UTC))  # never stored: the store is out of reach
     api = Api(client_transport(client), token)
 
@@ -350,7 +354,13 @@ def test_an_unreachable_check_queue_leaves_the_first_check_to_the_sweep(
     client: Client, install: Any, dead_endpoint: str
 ) -> None:
     store = InMemoryStore()
-    install(store=store, queue=SqsCheckQueue(unreachable("sqs", dead_endpoint), f"{dead_endpoint}/1/queue"))
+    install(
+        store=store,
+        queue=SqsCheckQueue(
+            boto3.client("sqs", endpoint_url=dead_endpoint, region_name="eu-west-1", config=ONCE),
+            f"{dead_endpoint}/1/queue",
+        ),
+    )
     token, record = issue("alpha", admin=False, now=datetime.now(UTC))
     store.put_token(record)
 

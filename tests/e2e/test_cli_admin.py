@@ -28,6 +28,7 @@ from chalicelib.domain.targets import ResultSummary, Target, TargetSpec, new_tar
 from chalicelib.domain.tokens import authenticate
 from chalicelib.domain.x509info import describe
 from lab.certs import make_cert
+from tests.support.aws import LocalClients
 
 CERTWATCH = str(Path(sys.executable).parent / "certwatch")
 ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
@@ -60,14 +61,7 @@ def certwatch(port: int, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def store(port: int) -> DynamoStore:
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    return DynamoStore(client, "certwatch-local")
+    return DynamoStore(LocalClients(port).dynamodb(), "certwatch-local")
 
 
 def test_token_create_prints_a_working_token_once_and_stores_only_its_hash(moto_port: int) -> None:
@@ -190,16 +184,6 @@ def test_every_admin_command_explains_itself() -> None:
         assert "--stage" in done.stdout
 
 
-def aws_client(port: int, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-
-
 def test_subscribe_email_filters_by_team_and_severity_and_can_be_listed_and_removed(moto_port: int) -> None:
     done = certwatch(
         moto_port, "subscribe", "email", "oncall@example.com", "--team", "web", "--min-severity", "warning"
@@ -211,7 +195,7 @@ def test_subscribe_email_filters_by_team_and_severity_and_can_be_listed_and_remo
     # moto confirms at once and sends nothing: no promise of a confirmation email locally
     assert "confirmation email" not in done.stderr
     assert "the local stack sends no email" in done.stderr
-    attributes = aws_client(moto_port, "sns").get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+    attributes = LocalClients(moto_port).sns().get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
     assert attributes["Endpoint"] == "oncall@example.com"
     assert attributes["TopicArn"].endswith(":certwatch-local-alerts")
     assert json.loads(attributes["FilterPolicy"]) == {"severity": ["warning", "critical"], "team": ["web"]}
@@ -256,9 +240,11 @@ def test_slack_webhook_is_stored_as_a_secret_tested_and_removed(moto_port: int) 
         stored = certwatch(moto_port, "slack", "set-webhook", url)
         assert stored.returncode == 0, stored.stderr
         assert url not in stored.stdout + stored.stderr  # a secret is never echoed
-        parameter = aws_client(moto_port, "ssm").get_parameter(
-            Name="/certwatch/local/slack-webhook-url", WithDecryption=True
-        )["Parameter"]
+        parameter = (
+            LocalClients(moto_port)
+            .ssm()
+            .get_parameter(Name="/certwatch/local/slack-webhook-url", WithDecryption=True)["Parameter"]
+        )
         assert (parameter["Type"], parameter["Value"]) == ("SecureString", url)
 
         tested = certwatch(moto_port, "slack", "test")
@@ -296,11 +282,15 @@ def test_a_webhook_that_is_not_https_is_refused(moto_port: int) -> None:
 
 
 def test_removing_an_unknown_subscription_says_so(moto_port: int) -> None:
-    topic = aws_client(moto_port, "sns").create_topic(Name="someone-elses")["TopicArn"]
+    topic = LocalClients(moto_port).sns().create_topic(Name="someone-elses")["TopicArn"]
     unknown = f"{topic.replace('someone-elses', 'certwatch-local-alerts')}:0b1c2d3e-0000-4000-8000-000000000000"
-    elsewhere = aws_client(moto_port, "sns").subscribe(
-        TopicArn=topic, Protocol="email", Endpoint="x@example.com", ReturnSubscriptionArn=True
-    )["SubscriptionArn"]
+    elsewhere = (
+        LocalClients(moto_port)
+        .sns()
+        .subscribe(TopicArn=topic, Protocol="email", Endpoint="x@example.com", ReturnSubscriptionArn=True)[
+            "SubscriptionArn"
+        ]
+    )
 
     for arn in (unknown, elsewhere):  # never made, or not this stage's
         done = certwatch(moto_port, "subscribe", "remove", arn)
@@ -308,7 +298,7 @@ def test_removing_an_unknown_subscription_says_so(moto_port: int) -> None:
         assert done.returncode == 1
         assert f"unknown subscription {arn}" in done.stderr
         assert "removed" not in done.stdout
-    assert aws_client(moto_port, "sns").get_subscription_attributes(SubscriptionArn=elsewhere)
+    assert LocalClients(moto_port).sns().get_subscription_attributes(SubscriptionArn=elsewhere)
 
 
 def _store_checked_endpoint(port: int, team: str, name: str) -> str:
@@ -351,7 +341,7 @@ def test_the_local_inventory_shows_what_the_local_admin_sees_and_counts_its_scan
     _store_checked_endpoint(moto_port, "local", "mine.cli.test")
     _store_checked_endpoint(moto_port, "other", "theirs.cli.test")
     held = make_cert("held.cli.test", days=200)
-    aws_client(moto_port, "acm").import_certificate(Certificate=held.pem, PrivateKey=held.key_pem)
+    LocalClients(moto_port).acm().import_certificate(Certificate=held.pem, PrivateKey=held.key_pem)
 
     scanned = certwatch(moto_port, "inventory", "--scan", "--format", "json")
     table = certwatch(moto_port, "inventory")

@@ -47,6 +47,7 @@ from chalicelib.settings import Settings
 from lab.certs import make_cert
 from lab.servers import TlsServer
 from tests.support.api import Api, NoEndpoints, http_transport, serving_over_http
+from tests.support.aws import LocalClients
 from tests.support.cadence import BRISK, SLOW, renewing_endpoints
 from tests.support.fakes import InMemoryStore, RecordingCheckQueue, RecordingPublisher
 from tests.support.localstack import Stack, free_ports, local_stack
@@ -440,16 +441,6 @@ def test_an_alerts_link_opens_the_page_on_its_target_once_the_token_is_given(pki
     assert troubles == []
 
 
-def aws(port: int, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-
-
 def closed_port() -> int:
     """A loopback port nothing listens on: a check of it is refused."""
     with contextlib.closing(socket.socket()) as probe:
@@ -469,7 +460,7 @@ def never_checked(stack: Stack, name: str) -> str:
         next_check_at=now + timedelta(days=1),
         paused=True,
     )
-    DynamoStore(aws(stack.ports.aws, "dynamodb"), "certwatch-local").create_target(target)
+    DynamoStore(LocalClients(stack.ports.aws).dynamodb(), "certwatch-local").create_target(target)
     return target.id
 
 

@@ -16,7 +16,7 @@ import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -30,6 +30,10 @@ from infra.deploy import RECORDED, configure_event_sources, configure_gateway_re
 from infra.merge_template import GATEWAY_RESPONSES
 from tests.e2e.deploy_helpers import make
 from tests.support.policy import ROOT, SAM_FUNCTIONS, allows, chalice_functions, policy_file
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_lambda.type_defs import EventSourceMappingConfigurationTypeDef
 
 STAGE = "prod"
 REGION = "eu-west-1"  # tests/conftest.py's
@@ -215,9 +219,8 @@ def _deployed_functions(outputs: dict[str, str]) -> Any:
     return client
 
 
-def _mappings(client: Any, queue_arn: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = client.list_event_source_mappings(EventSourceArn=queue_arn)["EventSourceMappings"]
-    return found
+def _mappings(client: LambdaClient, queue_arn: str) -> list[EventSourceMappingConfigurationTypeDef]:
+    return client.list_event_source_mappings(EventSourceArn=queue_arn)["EventSourceMappings"]
 
 
 def test_configure_event_sources_turns_on_partial_batch_responses_and_the_slack_failure_destination(

@@ -11,7 +11,6 @@ step; the tests judge those readings. moto's API import gap is bridged by a test
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import shutil
@@ -33,7 +32,15 @@ from app import app
 from chalicelib.domain.inventory import ACM_EVENT_TYPES
 from chalicelib.settings import Settings, stage_environment
 from infra.merge_template import GATEWAY_RESPONSES
-from tests.e2e.deploy_helpers import ROOT, WHEELHOUSE, leftovers, moto_imports_chalice_swagger, wheelhouse, wiring
+from tests.e2e.deploy_helpers import (
+    ROOT,
+    WHEELHOUSE,
+    Clients,
+    leftovers,
+    moto_imports_chalice_swagger,
+    wheelhouse,
+    wiring,
+)
 from tests.support.policy import chalice_functions, policy_file
 
 STAGE = "prod"
@@ -117,11 +124,10 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
             reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
             with urllib.request.urlopen(reset, timeout=10):
                 pass  # a fresh account: anything found later was made by the deploy
-            credentials = {"aws_access_key_id": "rehearsal", "aws_secret_access_key": "rehearsal"}
-
-            @functools.cache
-            def aws(service: str) -> Any:
-                return boto3.client(service, endpoint_url=endpoint, region_name=REGION, **credentials)
+            session = boto3.session.Session(
+                aws_access_key_id="rehearsal", aws_secret_access_key="rehearsal", region_name=REGION
+            )
+            aws = Clients(session, endpoint)
 
             env = _environment(endpoint, PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheels))
             first = _run(project, env, "deploy")

@@ -35,8 +35,8 @@ from tests.e2e.inventory_helpers import (
     REGIONS,
     US,
     Account,
+    FailingRenewals,
     Held,
-    fail_renewal,
     unresolvable,
 )
 from tests.e2e.pipeline_helpers import Clock, Observer, Published, scheduled_event
@@ -58,6 +58,7 @@ class World:
     client: Client
     account: Account
     container: Container
+    renewals: FailingRenewals  # the container's session
     clock: Clock
     events: Observer
     pki: Pki
@@ -137,14 +138,19 @@ def world(client: Client, pki: Pki) -> Iterator[World]:
             check_timeout=2,
             acm_regions=REGIONS,
         )
+        renewals = FailingRenewals()
         container = Container(
-            settings, clock=clock, trust=pki.trust, resolver=SystemResolver(PINS, lookup=unresolvable)
+            settings,
+            clock=clock,
+            session=renewals,
+            trust=pki.trust,
+            resolver=SystemResolver(PINS, lookup=unresolvable),
         )
         events = Observer(boto3.client("sqs"), boto3.client("sns"), outputs["AlertsTopicArn"], ACM_TEAM)
         deps.use(container)
         with contextlib.ExitStack() as servers:
             try:
-                yield World(client, Account(boto3), container, clock, events, pki, servers)
+                yield World(client, Account(), container, renewals, clock, events, pki, servers)
             finally:
                 deps.use(None)
                 if "engine" in container.__dict__:
@@ -292,7 +298,7 @@ def test_a_failed_acm_renewal_is_a_critical_finding_and_a_problem_event(world: W
     healthy = world.account.import_cert(EU, "healthy.inventory.test", days=200)
     world.account.use(failing)
     world.account.use(healthy)
-    fail_renewal(world.container, failing.arn)
+    world.renewals.fail(failing.arn)
 
     scanned = world.scan()
     (event,) = world.events.take()

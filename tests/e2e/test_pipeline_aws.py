@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from chalice.test import Client
@@ -45,6 +45,14 @@ from tests.support import contract
 from tests.support.net import no_dns
 from tests.support.pki import Pki
 
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
 DAY = timedelta(days=1)
 # Every name the loopback servers answer for; the checker's resolver pins them to 127.0.0.1.
 NAMES = [
@@ -75,10 +83,10 @@ CREDENTIALS = {
 class Aws:
     """moto with the data stack of stage ``test`` deployed, and clients to look into it."""
 
-    cloudformation: Any
-    dynamodb: Any
-    sqs: Any
-    sns: Any
+    cloudformation: CloudFormationClient
+    dynamodb: DynamoDBClient
+    sqs: SQSClient
+    sns: SNSClient
     outputs: dict[str, str]
 
 
@@ -147,10 +155,10 @@ class Pipeline:
         assert isinstance(body, dict)
         return body
 
-    def queued(self, team: str) -> list[dict[str, Any]]:
+    def queued(self, team: str) -> list[MessageTypeDef]:
         """Take every message off the real check queue (as the Lambda poller does); return the team's."""
         url = self.aws.outputs["CheckQueueUrl"]
-        taken: list[dict[str, Any]] = []
+        taken: list[MessageTypeDef] = []
         while True:
             messages = self.aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
             if not messages:
@@ -161,7 +169,7 @@ class Pipeline:
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
             )
 
-    def records(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def records(self, messages: list[MessageTypeDef]) -> list[dict[str, Any]]:
         """SQS records of received messages, with their own message ids."""
         return [sqs_record(m["Body"], queue_arn=self.queue_arn, message_id=m["MessageId"]) for m in messages]
 
@@ -529,7 +537,8 @@ def bulk(aws: Aws) -> Iterator[Bulk]:
 
     outputs = deploy_stack(aws.cloudformation, "bulk")
     now = datetime.now(UTC)
-    items, due = [], set()
+    items: list[WriteRequestTypeDef] = []
+    due: set[tuple[str, str]] = set()
     for i in range(TOTAL):
         team = f"team{i % 7}"
         target_id = f"tg_{i:012x}{i * 2654435761 % 2**32:08x}"

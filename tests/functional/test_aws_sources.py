@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import pytest
@@ -25,6 +25,9 @@ from chalicelib.errors import InvalidRequestError, NotFoundError, SourceError, T
 from lab.certs import Issued, make_cert
 
 if TYPE_CHECKING:
+    from mypy_boto3_acm import ACMClient
+    from mypy_boto3_iam import IAMClient
+
     from tests.support.pki import Pki
 
 EU, US = "eu-west-1", "us-east-1"
@@ -51,7 +54,7 @@ class Imported:
 class AcmWorld:
     """Certificates imported into ACM in two regions, one behind an HTTPS listener, and one ACM issued."""
 
-    clients: dict[str, Any]
+    clients: dict[str, ACMClient]
     leaf_rsa: Imported  # eu-west-1, in use by a load balancer
     leaf_ec256: Imported  # eu-west-1
     leaf_ec384: Imported  # us-east-1
@@ -61,7 +64,7 @@ class AcmWorld:
         return AcmSource(self.clients.__getitem__, [EU, US])
 
 
-def _import(client: Any, pki: Pki, cn: str, key: str, not_before: datetime, not_after: datetime) -> Imported:
+def _import(client: ACMClient, pki: Pki, cn: str, key: str, not_before: datetime, not_after: datetime) -> Imported:
     issued = make_cert(
         cn, sans=[cn, f"www.{cn}"], issuer=pki.intermediate, key=key, not_before=not_before, not_after=not_after
     )
@@ -250,7 +253,8 @@ def stubbed() -> Iterator[dict[str, Stubber]]:
 
 
 def _source(stubs: dict[str, Stubber], *regions: str) -> AcmSource:
-    return AcmSource(lambda region: stubs[region].client, regions or (EU, US))
+    # A Stubber scripts the real ACM client it was made with.
+    return AcmSource(lambda region: cast("ACMClient", stubs[region].client), regions or (EU, US))
 
 
 def test_acm_follows_next_token_across_pages(stubbed: dict[str, Stubber]) -> None:
@@ -357,7 +361,7 @@ def test_acm_unreachable_region_is_recorded_too(stubbed: dict[str, Stubber]) -> 
     arn = _arn(US, 1)
     stubbed[US].add_response("list_certificates", _listed(arn), LIST_REQUEST)
     _readable(stubbed[US], arn)
-    clients = {"ap-east-2": Unreachable(), US: stubbed[US].client}
+    clients = {"ap-east-2": cast("ACMClient", Unreachable()), US: cast("ACMClient", stubbed[US].client)}
 
     source = AcmSource(clients.__getitem__, ["ap-east-2", US])
 
@@ -444,12 +448,12 @@ def test_acm_describe_translates_errors(stubbed: dict[str, Stubber]) -> None:
 
 
 @pytest.fixture
-def iam() -> Iterator[Any]:
+def iam() -> Iterator[IAMClient]:
     with mock_aws():
         yield boto3.client("iam")
 
 
-def test_iam_reads_dates_and_names_from_the_certificate_body(iam: Any, pki: Pki) -> None:
+def test_iam_reads_dates_and_names_from_the_certificate_body(iam: IAMClient, pki: Pki) -> None:
     now = datetime.now(UTC)
     minted = {
         "web-rsa": make_cert(

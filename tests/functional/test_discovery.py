@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import boto3
 import pytest
@@ -18,6 +18,12 @@ from chalicelib.adapters.discovery import Discoverer
 from chalicelib.domain.inventory import DiscoveredEndpoint
 from chalicelib.errors import ThrottledError
 from lab.certs import make_cert
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+    from mypy_boto3_cloudfront import CloudFrontClient
+    from mypy_boto3_cloudfront.type_defs import DistributionConfigTypeDef, ListDistributionsResultTypeDef
+    from mypy_boto3_elbv2.type_defs import ActionTypeDef
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -73,7 +79,9 @@ class Account:
     tls_listener: str
     distribution: str
 
-    def https_listener_on_new_balancer(self, name: str, certificate: str, scheme: str = "internet-facing") -> str:
+    def https_listener_on_new_balancer(
+        self, name: str, certificate: str, scheme: Literal["internal", "internet-facing"] = "internet-facing"
+    ) -> str:
         elbv2 = boto3.client("elbv2", region_name=REGION)
         balancer = elbv2.create_load_balancer(Name=name, Subnets=self.subnets, Type="application", Scheme=scheme)
         group = elbv2.create_target_group(Name=f"{name}-tg", Protocol="HTTP", Port=80, VpcId=self.vpc)
@@ -106,7 +114,7 @@ def account(aws: None) -> Account:
     alb = elbv2.create_load_balancer(Name="shop", Subnets=subnets, Type="application")
     alb_arn = alb["LoadBalancers"][0]["LoadBalancerArn"]
     web = elbv2.create_target_group(Name="web", Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0]
-    forward_web = [{"Type": "forward", "TargetGroupArn": web["TargetGroupArn"]}]
+    forward_web: list[ActionTypeDef] = [{"Type": "forward", "TargetGroupArn": web["TargetGroupArn"]}]
     https = elbv2.create_listener(
         LoadBalancerArn=alb_arn,
         Protocol="HTTPS",
@@ -140,7 +148,7 @@ def account(aws: None) -> Account:
 
 
 def _create_distribution(reference: str, aliases: list[str], certificate: str) -> str:
-    config = {
+    config: DistributionConfigTypeDef = {
         "CallerReference": reference,
         "Aliases": {"Quantity": len(aliases), "Items": aliases},
         "Origins": {
@@ -247,14 +255,13 @@ def test_a_denied_or_unavailable_service_is_recorded_and_the_rest_still_comes_ba
 class _SmallPages:
     """moto's CloudFront client, asked for one distribution per page (moto pages by MaxItems)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: CloudFrontClient) -> None:
         self._client = client
         self.markers: list[str | None] = []
 
-    def list_distributions(self, **request: Any) -> dict[str, Any]:
+    def list_distributions(self, **request: Any) -> ListDistributionsResultTypeDef:
         self.markers.append(request.get("Marker"))
-        answer: dict[str, Any] = self._client.list_distributions(MaxItems="1", **request)
-        return answer
+        return self._client.list_distributions(MaxItems="1", **request)
 
 
 def test_cloudfront_distributions_are_read_page_by_page(aws: None) -> None:
@@ -323,8 +330,7 @@ class Stubs:
     def __init__(self) -> None:
         self._stubbers: list[Stubber] = []
 
-    def client(self, service: str, region: str = REGION) -> tuple[Any, Stubber]:
-        client = boto3.client(service, region_name=region)
+    def stubbed[C: BaseClient](self, client: C) -> tuple[C, Stubber]:
         stubber = Stubber(client)
         stubber.activate()
         self._stubbers.append(stubber)
@@ -358,8 +364,8 @@ def _certificate(arn: str, names: list[str]) -> dict[str, Any]:
 
 
 def test_load_balancers_are_read_page_by_page(stubs: Stubs) -> None:
-    elbv2, balancers = stubs.client("elbv2")
-    acm, certificates = stubs.client("acm")
+    elbv2, balancers = stubs.stubbed(boto3.client("elbv2", region_name=REGION))
+    acm, certificates = stubs.stubbed(boto3.client("acm", region_name=REGION))
     pages = [("app", "one", "HTTPS", 443, "NEXT"), ("net", "two", "TLS", 8443, None)]
     for kind, name, protocol, port, next_marker in pages:
         page: dict[str, Any] = {"LoadBalancers": [{"LoadBalancerArn": _balancer_arn(kind, name)}]}
@@ -393,8 +399,8 @@ def test_load_balancers_are_read_page_by_page(stubs: Stubs) -> None:
 def test_certificates_acm_cannot_describe_are_skipped(stubs: Stubs) -> None:
     iam = f"arn:aws:iam::{ACCOUNT}:server-certificate/legacy"
     gone, denied, kept = _acm_arn("gone"), _acm_arn("denied"), _acm_arn("kept")
-    elbv2, balancers = stubs.client("elbv2")
-    acm, certificates = stubs.client("acm")
+    elbv2, balancers = stubs.stubbed(boto3.client("elbv2", region_name=REGION))
+    acm, certificates = stubs.stubbed(boto3.client("acm", region_name=REGION))
     balancers.add_response(
         "describe_load_balancers", {"LoadBalancers": [{"LoadBalancerArn": _balancer_arn("app", "a")}]}
     )
@@ -423,9 +429,9 @@ def test_certificates_acm_cannot_describe_are_skipped(stubs: Stubs) -> None:
 
 
 def test_a_denied_cloudfront_is_recorded_as_global_and_the_regions_still_come_back(stubs: Stubs) -> None:
-    cloudfront, distributions = stubs.client("cloudfront", "us-east-1")
+    cloudfront, distributions = stubs.stubbed(boto3.client("cloudfront", region_name="us-east-1"))
     distributions.add_client_error("list_distributions", "AccessDenied", "no cloudfront:ListDistributions", 403)
-    rest, domains = stubs.client("apigateway")
+    rest, domains = stubs.stubbed(boto3.client("apigateway", region_name=REGION))
     domains.add_response("get_domain_names", {"items": [{"domainName": "rest.example.com"}]})
 
     discoverer = _one_region(cloudfront=cloudfront, apigateway=rest)
@@ -437,8 +443,8 @@ def test_a_denied_cloudfront_is_recorded_as_global_and_the_regions_still_come_ba
 
 
 def test_domain_names_are_read_page_by_page_and_normalised(stubs: Stubs) -> None:
-    rest, rest_stub = stubs.client("apigateway")
-    v2, v2_stub = stubs.client("apigatewayv2")
+    rest, rest_stub = stubs.stubbed(boto3.client("apigateway", region_name=REGION))
+    v2, v2_stub = stubs.stubbed(boto3.client("apigatewayv2", region_name=REGION))
     regional, edge = _acm_arn("regional"), f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/edge"
     rest_stub.add_response(
         "get_domain_names",
@@ -495,8 +501,11 @@ def test_domain_names_are_read_page_by_page_and_normalised(stubs: Stubs) -> None
         ("cloudfront", "list_distributions", "Throttling"),
     ],
 )
-def test_throttling_raises_throttled_error(stubs: Stubs, service: str, operation: str, code: str) -> None:
-    client, stubber = stubs.client(service, "us-east-1" if service == "cloudfront" else REGION)
+def test_throttling_raises_throttled_error(
+    stubs: Stubs, service: Literal["elbv2", "apigateway", "cloudfront"], operation: str, code: str
+) -> None:
+    region = "us-east-1" if service == "cloudfront" else REGION
+    client, stubber = stubs.stubbed(boto3.client(service, region_name=region))
     stubber.add_client_error(operation, code, "slow down", http_status_code=429)
 
     with pytest.raises(ThrottledError, match=service):
@@ -504,8 +513,8 @@ def test_throttling_raises_throttled_error(stubs: Stubs, service: str, operation
 
 
 def test_a_throttled_acm_raises_throttled_error(stubs: Stubs) -> None:
-    elbv2, balancers = stubs.client("elbv2")
-    acm, certificates = stubs.client("acm")
+    elbv2, balancers = stubs.stubbed(boto3.client("elbv2", region_name=REGION))
+    acm, certificates = stubs.stubbed(boto3.client("acm", region_name=REGION))
     balancers.add_response(
         "describe_load_balancers", {"LoadBalancers": [{"LoadBalancerArn": _balancer_arn("app", "a")}]}
     )

@@ -10,7 +10,7 @@ import secrets
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import pytest
@@ -34,6 +34,10 @@ from chalicelib.errors import ConfigurationError, InvalidRequestError, NotFoundE
 from tests.support import reports
 from tests.support.aws import AwsStack
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
+
 _numbers = itertools.count(1)
 
 
@@ -56,12 +60,17 @@ def new_team() -> str:
     return f"team-{uuid.uuid4().hex[:12]}"
 
 
-class RecordingClient:
+class RecordingClient[C]:
     """A boto3 client that passes every call on and records the operation and its arguments."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: C) -> None:
         self._client = client
         self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    @property
+    def as_client(self) -> C:
+        """This recorder, where the client it wraps is asked for: it answers every call the client does."""
+        return cast(C, self)
 
     @property
     def operations(self) -> list[str]:
@@ -86,11 +95,16 @@ class BulkLoader:
     would take minutes; the items written are still exactly the ones the store builds.
     """
 
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
         self._table = table
         self._pending: list[dict[str, Any]] = []
         self._written: list[dict[str, Any]] = []
+
+    @property
+    def as_client(self) -> DynamoDBClient:
+        """This loader, where a client is asked for: the store's transactions are all it is sent."""
+        return cast("DynamoDBClient", self)
 
     def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:
         for action in TransactItems:
@@ -108,7 +122,7 @@ class BulkLoader:
         self._batch([{"DeleteRequest": {"Key": {"pk": i["pk"], "sk": i["sk"]}}} for i in self._written])
         self._written = []
 
-    def _batch(self, requests: list[dict[str, Any]]) -> None:
+    def _batch(self, requests: list[WriteRequestTypeDef]) -> None:
         for start in range(0, len(requests), 25):
             answer = self._client.batch_write_item(RequestItems={self._table: requests[start : start + 25]})
             assert not answer.get("UnprocessedItems")
@@ -117,12 +131,17 @@ class BulkLoader:
 class Interleaver:
     """A client that runs another writer's action just before its n-th request (0-based)."""
 
-    def __init__(self, client: Any, before_request: int, action: Callable[[], object]) -> None:
+    def __init__(self, client: DynamoDBClient, before_request: int, action: Callable[[], object]) -> None:
         self._client = client
         self._before = before_request
         self._action = action
         self._requests = 0
         self.ran = False
+
+    @property
+    def as_client(self) -> DynamoDBClient:
+        """This interleaver, where the client it wraps is asked for: it answers every call the client does."""
+        return cast("DynamoDBClient", self)
 
     def run_if_pending(self) -> None:
         if not self.ran:
@@ -158,7 +177,7 @@ def test_the_scheduler_queries_each_shard_of_the_due_index_once(
         store.create_target(target)
     recorder = RecordingClient(aws_stack.dynamodb)
 
-    due = [pair for pair in DynamoStore(recorder, aws_stack.table).due_targets(now) if pair[0] == team]
+    due = [pair for pair in DynamoStore(recorder.as_client, aws_stack.table).due_targets(now) if pair[0] == team]
 
     assert sorted(due) == sorted((team, t.id) for t in targets)
     assert recorder.operations == ["query"] * DUE_SHARDS
@@ -169,7 +188,7 @@ def test_the_scheduler_queries_each_shard_of_the_due_index_once(
 
 def test_no_operation_of_the_store_scans_the_table(aws_stack: AwsStack, now: datetime) -> None:
     recorder = RecordingClient(aws_stack.dynamodb)
-    store = DynamoStore(recorder, aws_stack.table)
+    store = DynamoStore(recorder.as_client, aws_stack.table)
     team = new_team()
     target = new_target(team, now, env="prod")
     token = TokenRecord(secrets.token_hex(6), team, False, "f" * 64, now)
@@ -202,7 +221,7 @@ def test_no_operation_of_the_store_scans_the_table(aws_stack: AwsStack, now: dat
 def test_among_3000_targets_the_due_ones_are_found_exactly(aws_stack: AwsStack, now: datetime) -> None:
     teams = [new_team() for _ in range(3)]
     loader = BulkLoader(aws_stack.dynamodb, aws_stack.table)
-    seeding = DynamoStore(loader, aws_stack.table)
+    seeding = DynamoStore(loader.as_client, aws_stack.table)
     expected = set()
     for number in range(3000):
         # Spread over a day around now, a known few paused, three exactly on time.
@@ -217,7 +236,7 @@ def test_among_3000_targets_the_due_ones_are_found_exactly(aws_stack: AwsStack, 
     try:
         recorder = RecordingClient(aws_stack.dynamodb)
 
-        due = [pair for pair in DynamoStore(recorder, aws_stack.table).due_targets(now) if pair[0] in teams]
+        due = [pair for pair in DynamoStore(recorder.as_client, aws_stack.table).due_targets(now) if pair[0] in teams]
 
         assert len(due) == len(set(due))
         assert set(due) == expected
@@ -269,7 +288,7 @@ def test_a_writer_landing_between_the_requests_of_another_loses_nothing(
         store.create_target(target)
         interleaver = Interleaver(aws_stack.dynamodb, before_request, functools.partial(other, store, target, now))
 
-        writer(DynamoStore(interleaver, aws_stack.table), target, now)
+        writer(DynamoStore(interleaver.as_client, aws_stack.table), target, now)
         interleaver.run_if_pending()  # the writer made fewer requests than that
 
         assert store.get_target(team, target.id) == dataclasses.replace(
@@ -431,7 +450,7 @@ def test_the_data_stack_deploys_twice_and_the_second_time_changes_nothing(
     store.put_token(token)
     recorder = RecordingClient(aws_stack.cloudformation)
 
-    outputs = deploy_stack(recorder, "test")
+    outputs = deploy_stack(recorder.as_client, "test")
 
     assert outputs == aws_stack.outputs
     assert "create_stack" not in recorder.operations

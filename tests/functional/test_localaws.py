@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -23,6 +23,14 @@ from botocore.exceptions import ClientError
 
 from lab.localaws import LocalAwsProcess, Serialised
 from tests.support.net import free_port
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import (
+        QueryOutputTypeDef,
+        TransactWriteItemsOutputTypeDef,
+        TransactWriteItemTypeDef,
+    )
 
 TABLE = "local-aws-test"
 
@@ -63,23 +71,23 @@ def dynamodb(aws: LocalAwsProcess) -> Any:
     return client
 
 
-def put(pk: str, sk: str, **values: str) -> dict[str, Any]:
+def put(pk: str, sk: str, **values: str) -> TransactWriteItemTypeDef:
     item = {"pk": {"S": pk}, "sk": {"S": sk}} | {name: {"S": value} for name, value in values.items()}
     return {"Put": {"TableName": TABLE, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
 
 
-def get(dynamodb: Any, pk: str, sk: str) -> dict[str, Any] | None:
+def get(dynamodb: DynamoDBClient, pk: str, sk: str) -> dict[str, Any] | None:
     item: dict[str, Any] | None = dynamodb.get_item(
         TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
     ).get("Item")
     return item
 
 
-def test_a_cancelled_transaction_leaves_every_item_as_it_was(dynamodb: Any) -> None:
+def test_a_cancelled_transaction_leaves_every_item_as_it_was(dynamodb: DynamoDBClient) -> None:
     dynamodb.transact_write_items(
         TransactItems=[put("cancel", "kept", v="before"), put("cancel", "updated", v="before")]
     )
-    update = {
+    update: TransactWriteItemTypeDef = {
         "Update": {
             "TableName": TABLE,
             "Key": {"pk": {"S": "cancel"}, "sk": {"S": "updated"}},
@@ -101,17 +109,18 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was(dynamodb: Any) -> N
         assert get(dynamodb, "cancel", sk) == {"pk": {"S": "cancel"}, "sk": {"S": sk}, "v": {"S": "before"}}
 
 
-def test_a_transaction_that_succeeds_writes_all_its_items(dynamodb: Any) -> None:
+def test_a_transaction_that_succeeds_writes_all_its_items(dynamodb: DynamoDBClient) -> None:
     dynamodb.transact_write_items(TransactItems=[put("ok", "a", v="1"), put("ok", "b", v="2")])
 
     assert (get(dynamodb, "ok", "a") or {}).get("v") == {"S": "1"}
     assert (get(dynamodb, "ok", "b") or {}).get("v") == {"S": "2"}
 
 
-def test_concurrent_writes_and_reads_of_one_partition_are_all_answered(dynamodb: Any) -> None:
+def test_concurrent_writes_and_reads_of_one_partition_are_all_answered(dynamodb: DynamoDBClient) -> None:
     """moto alone raises "dictionary changed size during iteration" (a 500) when a query meets a write."""
 
     def work(number: int) -> int:
+        answer: QueryOutputTypeDef | TransactWriteItemsOutputTypeDef
         if number % 3 == 0:
             answer = dynamodb.query(
                 TableName=TABLE,

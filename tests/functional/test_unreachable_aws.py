@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import boto3
 import pytest
@@ -49,9 +48,8 @@ def endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
             yield f"http://127.0.0.1:{server.port}"
 
 
-def client(service: str, endpoint: str) -> Any:
-    config = Config(retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=1)
-    return boto3.client(service, endpoint_url=endpoint, config=config)
+# One attempt each, soon given up: a client of the endpoint that never answers.
+ONCE = Config(retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=1)
 
 
 STORE_CALLS: dict[str, Callable[[DynamoStore], object]] = {
@@ -70,7 +68,7 @@ STORE_CALLS: dict[str, Callable[[DynamoStore], object]] = {
 
 @pytest.mark.parametrize("call", sorted(STORE_CALLS))
 def test_the_dynamodb_store_turns_no_answer_into_a_store_error(endpoint: str, call: str) -> None:
-    store = DynamoStore(client("dynamodb", endpoint), "certwatch-test")
+    store = DynamoStore(boto3.client("dynamodb", endpoint_url=endpoint, config=ONCE), "certwatch-test")
 
     with pytest.raises(StoreError, match="DynamoDB unreachable") as raised:
         STORE_CALLS[call](store)
@@ -80,7 +78,9 @@ def test_the_dynamodb_store_turns_no_answer_into_a_store_error(endpoint: str, ca
 
 
 def test_the_check_queue_turns_no_answer_into_a_store_error(endpoint: str) -> None:
-    queue = SqsCheckQueue(client("sqs", endpoint), f"{endpoint}/123456789012/certwatch-test-checks")
+    queue = SqsCheckQueue(
+        boto3.client("sqs", endpoint_url=endpoint, config=ONCE), f"{endpoint}/123456789012/certwatch-test-checks"
+    )
 
     with pytest.raises(StoreError, match="SQS unreachable") as raised:
         queue.enqueue([("alpha", TARGET.id)])

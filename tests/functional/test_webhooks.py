@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import boto3
 import pytest
@@ -48,6 +48,9 @@ from tests.support.fakes import InMemoryDeliveryLog, InMemoryDestinations, Recor
 from tests.support.net import closed_port, no_dns
 from tests.support.pki import Pki
 from tests.support.webhooks import Receiver, Sleeps
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 LOOPBACK = AddressPolicy.from_text("127.0.0.0/8,::1/128")
 HEADERS = {"Content-Type": "application/json"}
@@ -270,8 +273,8 @@ def test_the_url_and_its_secrets_never_reach_a_log_or_an_error(
 # --- delivery records: one contract, the fake and DynamoDB ---------------------------------------------------
 
 
-def _table(client: Any, name: str) -> None:
-    keys = [("pk", "HASH"), ("sk", "RANGE")]
+def _table(client: DynamoDBClient, name: str) -> None:
+    keys: list[tuple[str, Literal["HASH", "RANGE"]]] = [("pk", "HASH"), ("sk", "RANGE")]
     client.create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",

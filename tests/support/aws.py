@@ -1,9 +1,16 @@
-"""moto's AWS as the functional tests use it: the data stack of infra/template.yaml deployed, and clients on it."""
+"""moto's AWS as the tests use it: the data stack of infra/template.yaml deployed, and clients on it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_acm import ACMClient
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_ssm import SSMClient
 
 
 @dataclass(frozen=True)
@@ -11,9 +18,33 @@ class AwsStack:
     """moto's AWS with the stage ``test`` of infra/template.yaml deployed, and clients on it."""
 
     outputs: dict[str, str]
-    cloudformation: Any
-    dynamodb: Any
+    cloudformation: CloudFormationClient
+    dynamodb: DynamoDBClient
 
     @property
     def table(self) -> str:
         return self.outputs["TableName"]
+
+
+class LocalClients:
+    """boto3 clients of a moto server on this machine (the local stack's), with its dummy credentials."""
+
+    def __init__(self, port: int) -> None:
+        import boto3
+
+        self._session = boto3.session.Session(
+            aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1"
+        )
+        self._url = f"http://127.0.0.1:{port}"
+
+    def acm(self) -> ACMClient:
+        return self._session.client("acm", endpoint_url=self._url)
+
+    def dynamodb(self) -> DynamoDBClient:
+        return self._session.client("dynamodb", endpoint_url=self._url)
+
+    def sns(self) -> SNSClient:
+        return self._session.client("sns", endpoint_url=self._url)
+
+    def ssm(self) -> SSMClient:
+        return self._session.client("ssm", endpoint_url=self._url)

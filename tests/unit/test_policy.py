@@ -2,8 +2,8 @@
 
 Chalice's policy generator reads app.py only, so these tests read the runtime modules of
 chalicelib/ instead: every boto3 operation they reference (``client.put_item(...)``, an operation
-handed to a helper as ``client.list_certificates``, or named by string as in the DynamoDB adapter's
-``self._call("query", ...)``) is looked up in botocore's service models and turned into the IAM
+handed to a helper as ``client.list_certificates`` or ``self._call(self._client.query, ...)``, or
+named by string as ``self._call("query", ...)``) is looked up in botocore's service models and turned into the IAM
 action it needs. Then: everything needed is granted, nothing granted goes unused, the committed
 policy files are what infra/policy.py generates, and every function has its own.
 """
@@ -61,7 +61,8 @@ MODULE_SERVICES: dict[str, tuple[str, ...]] = {
     "deps.py": ("sqs", "sts"),
     "adapters/aws.py": (),  # reads errors and follows page tokens; the adapters that use it make the calls
 }
-# Helpers that take the operation's name as their first argument (the DynamoDB adapter's _call and _send).
+# Helpers that take the operation as their first argument, the client's method or its name (the DynamoDB
+# adapter's _call and _send).
 BY_NAME = {"_call", "_send"}
 # Where the IAM prefix is not botocore's service name.
 IAM_PREFIX = {"elbv2": "elasticloadbalancing"}
@@ -179,7 +180,8 @@ def _transaction_call(node: ast.Call) -> bool:
     if _callee(node) == "transact_write_items":
         return True
     first = node.args[0] if node.args else None
-    return _callee(node) in BY_NAME and isinstance(first, ast.Constant) and first.value == "transact_write_items"
+    named = first.attr if isinstance(first, ast.Attribute) else first.value if isinstance(first, ast.Constant) else None
+    return _callee(node) in BY_NAME and named == "transact_write_items"
 
 
 def _encloses(call: ast.AST, node: ast.AST) -> bool:
@@ -252,7 +254,7 @@ def test_the_scanner_finds_the_calls_every_adapter_makes() -> None:
     found = {(need.module, need.action) for need in NEEDS}
     assert {
         ("adapters/dynamo/table.py", "dynamodb:GetItem"),
-        ("adapters/dynamo/table.py", "dynamodb:Query"),  # named by string: self._call("query", ...)
+        ("adapters/dynamo/table.py", "dynamodb:Query"),  # handed over: self._call(query, ...)
         ("adapters/dynamo/targets.py", "dynamodb:PutItem"),  # carried by a transaction
         ("adapters/dynamo/tokens.py", "dynamodb:PutItem"),  # called
         ("adapters/dynamo/targets.py", "dynamodb:BatchWriteItem"),

@@ -16,4 +16,4 @@ class AlertItems(Table):
 
     def put_alert_state(self, team: str, target_id: str, state: AlertState) -> None:
         key = {"pk": codec.TEAM + team, "sk": codec.ALERTS + target_id}
-        self._call("put_item", TableName=self._table, Item=codec.dump(key | codec.alert_state_item(state)))
+        self._call(self._client.put_item, TableName=self._table, Item=codec.dump(key | codec.alert_state_item(state)))

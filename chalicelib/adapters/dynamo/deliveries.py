@@ -34,7 +34,7 @@ class DynamoDeliveryLog(Table):
         }
         try:
             self._send(
-                "put_item",
+                self._client.put_item,
                 TableName=self._table,
                 Item=codec.dump(item),
                 ConditionExpression="attribute_not_exists(pk) OR (#state = :claimed AND lease_until <= :now)",
@@ -74,7 +74,7 @@ class DynamoDeliveryLog(Table):
         else:
             values[":state"] = {"S": _DELIVERED}
         try:
-            self._send("update_item", **request)
+            self._send(self._client.update_item, **request)
         except ClientError as exc:
             if only_claimed and condition_failed(exc):
                 return  # delivered meanwhile, or gone: nothing to release

@@ -22,7 +22,9 @@ class HistoryItems(Table):
         """Keep ``sighting`` unless this certificate was seen before here; False when it was."""
         item = codec.dump(codec.sighting_item(team, target_id, sighting))
         try:
-            self._send("put_item", TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+            self._send(
+                self._client.put_item, TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
         except ClientError as exc:
             if condition_failed(exc):
                 return False

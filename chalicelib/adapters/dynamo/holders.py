@@ -19,7 +19,7 @@ class HolderItems(Table):
 
     def join_certificate(self, team: str, fingerprint: str, holder: Holder) -> None:
         self._call(
-            "update_item",
+            self._client.update_item,
             TableName=self._table,
             Key=codec.dump({"pk": codec.TEAM + team, "sk": codec.CERTIFICATE + fingerprint}),
             UpdateExpression="ADD holders :h",
@@ -31,7 +31,7 @@ class HolderItems(Table):
     ) -> tuple[frozenset[Holder], frozenset[Holder]]:
         key = codec.dump({"pk": codec.TEAM + team, "sk": codec.CERTIFICATE + fingerprint})
         answer = self._call(
-            "update_item",
+            self._client.update_item,
             TableName=self._table,
             Key=key,
             UpdateExpression="DELETE holders :h ADD moved :h",
@@ -43,7 +43,10 @@ class HolderItems(Table):
         if not remaining:  # served nowhere now: forgotten, unless a check added a holder meanwhile
             try:
                 self._send(
-                    "delete_item", TableName=self._table, Key=key, ConditionExpression="attribute_not_exists(holders)"
+                    self._client.delete_item,
+                    TableName=self._table,
+                    Key=key,
+                    ConditionExpression="attribute_not_exists(holders)",
                 )
             except ClientError as exc:
                 if not condition_failed(exc):
@@ -56,4 +59,4 @@ class HolderItems(Table):
 
     def put_team_settings(self, team: str, settings: TeamSettings) -> None:
         item = {"pk": codec.TEAM + team, "sk": codec.SETTINGS} | codec.team_settings_item(settings)
-        self._call("put_item", TableName=self._table, Item=codec.dump(item))
+        self._call(self._client.put_item, TableName=self._table, Item=codec.dump(item))

@@ -18,7 +18,7 @@ class InventoryItems(Table):
             "sk": assessment.certificate.arn,
             "assessment": codec.compact_json(assessment_to_dict(assessment)),
         }
-        self._call("put_item", TableName=self._table, Item=codec.dump(item))
+        self._call(self._client.put_item, TableName=self._table, Item=codec.dump(item))
 
     def list_managed(self) -> list[Assessment]:
         found = self._query(
@@ -29,4 +29,4 @@ class InventoryItems(Table):
         return [assessment_from_dict(json.loads(item["assessment"])) for item in found]
 
     def delete_managed(self, arn: str) -> None:
-        self._call("delete_item", TableName=self._table, Key=codec.dump({"pk": codec.INVENTORY, "sk": arn}))
+        self._call(self._client.delete_item, TableName=self._table, Key=codec.dump({"pk": codec.INVENTORY, "sk": arn}))

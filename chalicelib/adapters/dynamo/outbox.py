@@ -31,7 +31,7 @@ class OutboxItems(Table):
             item["outbox_status"] = PENDING
         try:
             self._send(
-                "put_item",
+                self._client.put_item,
                 TableName=self._table,
                 Item=codec.dump(item),
                 ConditionExpression="attribute_not_exists(pk)",
@@ -54,7 +54,7 @@ class OutboxItems(Table):
 
     def mark_published(self, notification: Notification) -> None:
         self._call(
-            "update_item",
+            self._client.update_item,
             TableName=self._table,
             Key=codec.dump({"pk": codec.TEAM + notification.team, "sk": _sort_key(notification)}),
             UpdateExpression="SET published_at = :now REMOVE outbox_status",

@@ -46,7 +46,7 @@ class SilenceItems(Table):
 
     def _put(self, team: str, sort_key: str, record: dict[str, Any]) -> None:
         item = {"pk": codec.TEAM + team, "sk": sort_key, "record": codec.compact_json(record)}
-        self._call("put_item", TableName=self._table, Item=codec.dump(item))
+        self._call(self._client.put_item, TableName=self._table, Item=codec.dump(item))
 
     def _prefixed(self, team: str, prefix: str) -> list[dict[str, Any]]:
         return list(

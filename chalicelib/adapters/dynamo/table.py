@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.aws import THROTTLING, error_code, pages
 from chalicelib.adapters.dynamo.codec import dump, load
 from chalicelib.errors import ConfigurationError, StoreError, ThrottledError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 # Besides throttling: a transaction that met another one in flight, to be retried the same way.
 _RETRYABLE = THROTTLING | {"TransactionConflictException", "TransactionInProgressException"}
@@ -25,38 +28,39 @@ _RETRYABLE_CANCELLATIONS = {
 class Table:
     """One DynamoDB table and a boto3 client; every record kind's requests go through here."""
 
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
         self._table = table_name
 
     def _get_item(self, pk: str, sk: str) -> dict[str, Any] | None:
-        answer = self._call("get_item", TableName=self._table, Key=dump({"pk": pk, "sk": sk}), ConsistentRead=True)
+        key = dump({"pk": pk, "sk": sk})
+        answer = self._call(self._client.get_item, TableName=self._table, Key=key, ConsistentRead=True)
         item = answer.get("Item")
         return None if item is None else load(item)
 
     def _query(self, **request: Any) -> Iterator[dict[str, Any]]:
         """Every item a Query finds, read page after page as the caller goes (the one pagination loop)."""
-        for page in pages(lambda **r: self._call("query", **r), "ExclusiveStartKey", "LastEvaluatedKey", **request):
+        query = self._client.query
+        for page in pages(lambda **r: self._call(query, **r), "ExclusiveStartKey", "LastEvaluatedKey", **request):
             yield from (load(item) for item in page.get("Items", []))
 
-    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        """One request, every failure translated into certwatch's errors."""
+    def _call[**P, R](self, operation: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """One request (a method of the client), every failure translated into certwatch's errors."""
         try:
-            return self._send(operation, **kwargs)
+            return self._send(operation, *args, **kwargs)
         except ClientError as exc:
             raise translate(exc) from exc
 
-    def _send(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+    def _send[**P, R](self, operation: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """One request; DynamoDB's own refusals stay ClientError, for the caller to read their codes.
 
         A request that got no answer at all (connection refused or reset, timeout: botocore's
         BotoCoreError) is an outage: StoreError, which the API answers 503.
         """
         try:
-            answer: dict[str, Any] = getattr(self._client, operation)(**kwargs)
+            return operation(*args, **kwargs)
         except BotoCoreError as exc:
             raise StoreError(f"DynamoDB unreachable: {type(exc).__name__}") from exc
-        return answer
 
 
 def condition_failed(exc: ClientError) -> bool:

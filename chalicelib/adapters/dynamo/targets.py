@@ -6,7 +6,7 @@ import itertools
 import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -29,6 +29,9 @@ from chalicelib.domain.targets import (
 )
 from chalicelib.errors import DuplicateTargetError, InvalidRequestError, NotFoundError, ThrottledError
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
 DUE_INDEX = "due"
 
 
@@ -39,7 +42,7 @@ class TargetItems(HolderItems):
         team = codec.TEAM + target.team
         try:
             self._send(
-                "transact_write_items",
+                self._client.transact_write_items,
                 TransactItems=[
                     {
                         "Put": {
@@ -111,7 +114,7 @@ class TargetItems(HolderItems):
             expression += " REMOVE " + ", ".join(by_name[name] for name in removes)
         try:
             answer = self._send(
-                "update_item",
+                self._client.update_item,
                 TableName=self._table,
                 Key=codec.dump({"pk": codec.TEAM + team, "sk": codec.TARGET + target_id}),
                 UpdateExpression=expression,
@@ -131,25 +134,29 @@ class TargetItems(HolderItems):
         item = self._get_item(partition, codec.TARGET + target_id)
         if item is None:
             raise NotFoundError(f"no target {target_id}")
-        table = {"TableName": self._table}
         try:
             self._send(
-                "transact_write_items",
+                self._client.transact_write_items,
                 TransactItems=[
                     {
                         "Delete": {
-                            **table,
+                            "TableName": self._table,
                             "Key": codec.dump({"pk": partition, "sk": codec.TARGET + target_id}),
                             "ConditionExpression": "attribute_exists(pk)",
                         }
                     },
                     {
                         "Delete": {
-                            **table,
+                            "TableName": self._table,
                             "Key": codec.dump({"pk": partition, "sk": codec.UNIQUE + codec.unique_key(item)}),
                         }
                     },
-                    {"Delete": {**table, "Key": codec.dump({"pk": partition, "sk": codec.RESULT + target_id})}},
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": codec.dump({"pk": partition, "sk": codec.RESULT + target_id}),
+                        }
+                    },
                 ],
             )
         except ClientError as exc:
@@ -160,7 +167,7 @@ class TargetItems(HolderItems):
         self._delete_prefixed(partition, f"{codec.OUTBOX}{target_id}:")
         self._delete_prefixed(partition, f"{codec.HISTORY}{target_id}#")
         key = {"pk": partition, "sk": codec.ALERTS + target_id}
-        self._call("delete_item", TableName=self._table, Key=codec.dump(key))
+        self._call(self._client.delete_item, TableName=self._table, Key=codec.dump(key))
         # And its place among the holders of what it served (the team's certificate events name them).
         target = codec.target(item)
         holder = Holder("endpoint", target_id, str(target.endpoint))
@@ -180,7 +187,7 @@ class TargetItems(HolderItems):
         for start in range(0, len(keys), 25):  # BatchWriteItem takes 25 at most
             pending: dict[str, Any] = {self._table: keys[start : start + 25]}
             while pending:
-                pending = self._call("batch_write_item", RequestItems=pending).get("UnprocessedItems") or {}
+                pending = self._call(self._client.batch_write_item, RequestItems=pending).get("UnprocessedItems") or {}
 
     def save_result(
         self,
@@ -204,7 +211,7 @@ class TargetItems(HolderItems):
         )
         try:
             self._send(
-                "transact_write_items",
+                self._client.transact_write_items,
                 TransactItems=[
                     {
                         "Update": {
@@ -239,7 +246,7 @@ class TargetItems(HolderItems):
                 raise NotFoundError(f"no target {target_id}") from exc
             raise translate(exc) from exc
 
-    def _first_sighting(self, team: str, target_id: str, sighting: Sighting) -> dict[str, Any]:
+    def _first_sighting(self, team: str, target_id: str, sighting: Sighting) -> TransactWriteItemTypeDef:
         """A sighting as one item of a transaction: written unless the certificate was seen before.
 
         An update that sets each attribute only where it is missing: a condition would cancel
@@ -280,7 +287,7 @@ class TargetItems(HolderItems):
     def lease(self, team: str, target_id: str, now: datetime, until: datetime) -> bool:
         try:
             self._send(
-                "update_item",
+                self._client.update_item,
                 TableName=self._table,
                 Key=codec.dump({"pk": codec.TEAM + team, "sk": codec.TARGET + target_id}),
                 UpdateExpression="SET next_check_at = :until",

@@ -11,7 +11,7 @@ class TokenItems(Table):
     """Token records (partition ``TOKEN``, sort key the token id)."""
 
     def put_token(self, record: TokenRecord) -> None:
-        self._call("put_item", TableName=self._table, Item=codec.dump(codec.token_item(record)))
+        self._call(self._client.put_item, TableName=self._table, Item=codec.dump(codec.token_item(record)))
 
     def get_token(self, token_id: str) -> TokenRecord | None:
         item = self._get_item(codec.TOKENS, token_id)
@@ -27,7 +27,7 @@ class TokenItems(Table):
 
     def delete_token(self, token_id: str) -> bool:
         answer = self._call(
-            "delete_item",
+            self._client.delete_item,
             TableName=self._table,
             Key=codec.dump({"pk": codec.TOKENS, "sk": token_id}),
             ReturnValues="ALL_OLD",
