@@ -92,8 +92,11 @@ def services(args: argparse.Namespace) -> Container:
         outputs = stack_outputs(container.client("cloudformation"), stage)
     except ConfigurationError:
         return container  # no data stack by that name: the topic ARN follows the stage's naming
-    container.__dict__["topic_arn"] = outputs.get("AlertsTopicArn") or container.topic_arn
-    return container
+    topic_arn = outputs.get("AlertsTopicArn")
+    if not topic_arn:
+        return container
+    # The stack's topic wins over a CERTWATCH_TOPIC_ARN: the services are built for the stage it names.
+    return Container(replace(settings, topic_arn=topic_arn), session=session, endpoint_url=endpoint)
 
 
 def token_create(args: argparse.Namespace) -> int:

@@ -1,12 +1,12 @@
 """The composition root: builds clients, adapters and services lazily, once per warm container.
 
 Nothing here runs at import time (moto must start first, and cold starts stay cheap). Tests
-build a Container with the pieces they want to replace and install it with ``use``.
+build a Container with the pieces they want to replace, by keyword, and install it with ``use``.
 """
 
 from __future__ import annotations
 
-import time
+import difflib
 from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.sns_subscriptions import SnsSubscriptions
     from chalicelib.adapters.sqs import SqsCheckQueue
     from chalicelib.adapters.ssm_parameters import SsmSecureString
+    from chalicelib.adapters.ssm_secrets import SsmSecret
     from chalicelib.adapters.webhook import WebhookPoster
     from chalicelib.checks.engine import CheckEngine
     from chalicelib.checks.resolver import SystemResolver
@@ -75,7 +76,12 @@ SLACK_URL_MAX_AGE = 300  # seconds
 
 
 class Container:
-    """Everything the functions use, built on first use; ``overrides`` replace any piece by name."""
+    """Everything the functions use, built on first use; a keyword argument replaces the piece of its name.
+
+    A piece is any of the Container's public properties and methods (``store``, ``publisher``,
+    ``certificate_sources``, ...). A keyword that names none is a TypeError naming it: a misspelt
+    replacement never leaves the real piece in place unnoticed.
+    """
 
     def __init__(
         self,
@@ -84,14 +90,18 @@ class Container:
         clock: Callable[[], datetime] = utc_now,
         session: Session | None = None,
         endpoint_url: str | None = None,
-        **overrides: Any,
+        **pieces: Any,
     ) -> None:
+        unknown = sorted(set(pieces) - _PIECES)
+        if unknown:
+            raise TypeError(_no_such_pieces(unknown))
         self.settings = settings or Settings.from_env()
         self.clock = clock
         self._session = session
         self._endpoint_url = endpoint_url
         self._clients: dict[tuple[Service, str | None], BaseClient] = {}
-        self.__dict__.update(overrides)
+        for name, piece in pieces.items():
+            setattr(self, name, piece)  # in the place its cached_property would fill, or over its method
 
     @overload
     def client(self, service: Literal["acm"], region: str | None = None) -> ACMClient: ...
@@ -259,23 +269,18 @@ class Container:
         return self.client("ssm")
 
     def slack_webhook_url(self) -> str | None:
-        """The webhook URL: the local stack's variable, else the stage's SSM SecureString.
+        """The webhook URL: the local stack's variable, else the stage's SSM SecureString."""
+        return self.settings.slack_webhook_url or self.slack_secret.value()
 
-        Cached 5 minutes, its absence too: a burst of events asks SSM once, not once an event.
-        """
-        if self.settings.slack_webhook_url:
-            return self.settings.slack_webhook_url
+    @cached_property
+    def slack_secret(self) -> SsmSecret:
+        """The stage's Slack webhook URL in SSM, its value and its absence kept 5 minutes (a burst of
+        events asks SSM once, not once an event)."""
         from aws_lambda_powertools.utilities.parameters import SSMProvider
-        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-        if time.monotonic() < self.__dict__.get("_slack_absent_until", 0.0):
-            return None
-        provider = self.__dict__.setdefault("_ssm_provider", SSMProvider(boto3_client=self.ssm))
-        try:
-            return str(provider.get(self.settings.slack_parameter, decrypt=True, max_age=SLACK_URL_MAX_AGE))
-        except GetParameterError:
-            self.__dict__["_slack_absent_until"] = time.monotonic() + SLACK_URL_MAX_AGE
-            return None
+        from chalicelib.adapters.ssm_secrets import SsmSecret
+
+        return SsmSecret(SSMProvider(boto3_client=self.ssm), self.settings.slack_parameter, max_age=SLACK_URL_MAX_AGE)
 
     @cached_property
     def slack_parameter(self) -> SsmSecureString:
@@ -383,6 +388,23 @@ class Container:
             cloudfront=self.client("cloudfront"),
             regions=self.acm_regions,
         )
+
+
+# What a keyword of Container() may replace: its public properties and methods.
+_PIECES = frozenset(
+    name
+    for name, member in vars(Container).items()
+    if not name.startswith("_") and (isinstance(member, cached_property) or callable(member))
+)
+
+
+def _no_such_pieces(names: list[str]) -> str:
+    """The TypeError's text: each name the Container has no piece of, and the piece it is closest to."""
+    described = []
+    for name in names:
+        close = difflib.get_close_matches(name, sorted(_PIECES), n=1)
+        described.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return f"Container() has no piece named {', '.join(described)}"
 
 
 _current: Container | None = None

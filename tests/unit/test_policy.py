@@ -58,6 +58,7 @@ MODULE_SERVICES: dict[str, tuple[str, ...]] = {
     "adapters/certificates.py": ("acm", "iam"),
     "adapters/discovery.py": ("elbv2", "acm", "apigateway", "apigatewayv2", "cloudfront"),
     "adapters/destinations.py": ("ssm",),
+    "adapters/ssm_secrets.py": ("ssm",),  # through powertools' SSMProvider
     "deps.py": ("sqs", "sts"),
     "adapters/aws.py": (),  # reads errors and follows page tokens; the adapters that use it make the calls
 }
