@@ -142,7 +142,8 @@ def check_target(target_id: str) -> dict[str, Any]:
 def sweep(event: CloudWatchEvent) -> dict[str, int]:
     result = container().sweeper.sweep()
     telemetry.logger().info("sweep done", extra={"due": result.due, "queued": result.queued})
-    telemetry.count({"TargetsDue": result.due, "TargetsQueued": result.queued, "OutboxPublished": result.published})
+    counts = {"TargetsDue": result.due, "TargetsQueued": result.queued, "OutboxPublished": result.published}
+    telemetry.count(counts, enabled=SETTINGS.metrics)
     return {"due": result.due, "queued": result.queued, "published": result.published}
 
 
@@ -155,10 +156,13 @@ def sweep(event: CloudWatchEvent) -> dict[str, int]:
 )
 def check_batch(event: SQSEvent) -> dict[str, Any]:
     outcome = container().worker.handle(event.to_dict().get("Records", []))
-    telemetry.count(
-        {"Checks": outcome.checked, "CheckErrors": outcome.errors, "FailedMessages": len(outcome.failed_message_ids)}
-    )
-    telemetry.count_by_severity("EventsPublished", outcome.published_by_severity)
+    counts = {
+        "Checks": outcome.checked,
+        "CheckErrors": outcome.errors,
+        "FailedMessages": len(outcome.failed_message_ids),
+    }
+    telemetry.count(counts, enabled=SETTINGS.metrics)
+    telemetry.count_by_severity("EventsPublished", outcome.published_by_severity, enabled=SETTINGS.metrics)
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in outcome.failed_message_ids]}
 
 
@@ -170,7 +174,8 @@ def post_to_slack(event: SNSEvent) -> None:
 @app.on_sns_message(topic=SETTINGS.topic_name, name="webhooks")
 def post_to_webhooks(event: SNSEvent) -> None:
     report = container().webhooks.deliver(event.message)
-    telemetry.count({"WebhooksDelivered": len(report.delivered), "WebhooksAlreadyDelivered": len(report.already)})
+    counts = {"WebhooksDelivered": len(report.delivered), "WebhooksAlreadyDelivered": len(report.already)}
+    telemetry.count(counts, enabled=SETTINGS.metrics)
 
 
 @app.schedule(Rate(SETTINGS.inventory_hours, unit=Rate.HOURS), name="inventory")
@@ -178,7 +183,9 @@ def scan_inventory(event: CloudWatchEvent) -> dict[str, Any]:
     result = container().inventory.scan()
     for where, problem in result.failures:
         telemetry.logger().warning("inventory scan incomplete", extra={"where": where, "problem": problem})
-    telemetry.count({"ManagedCertificates": result.seen, "InventoryFailures": len(result.failures)})
+    telemetry.count(
+        {"ManagedCertificates": result.seen, "InventoryFailures": len(result.failures)}, enabled=SETTINGS.metrics
+    )
     return {"seen": result.seen, "removed": result.removed, "published": result.published}
 
 

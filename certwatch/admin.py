@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -52,7 +51,7 @@ from chalicelib.presentation.documents import (
 from chalicelib.presentation.event_shapes import EventDocument
 from chalicelib.presentation.events import event_document, wire
 from chalicelib.presentation.reports import cadence_table, columns, iso
-from chalicelib.settings import operator_settings, read_int
+from chalicelib.settings import local_aws_port, operator_settings
 
 if TYPE_CHECKING:
     from chalicelib.deps import Container
@@ -71,8 +70,7 @@ def services(args: argparse.Namespace) -> Container:
     local_key: str | None = None
     if args.local:
         stage = LOCAL_STAGE
-        port = read_int(os.environ, "CERTWATCH_LOCAL_AWS_PORT", 5000, 1, 65535)
-        endpoint = args.endpoint_url or f"http://127.0.0.1:{port}"
+        endpoint = args.endpoint_url or f"http://127.0.0.1:{local_aws_port()}"
         region = args.region or LOCAL_REGION
         local_key = "local"
     else:

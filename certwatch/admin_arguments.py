@@ -5,10 +5,10 @@ and ``discover`` take, and their help. The commands themselves are in admin.py.
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from certwatch.handlers import handler
+from chalicelib.settings import named_stage
 
 # The words the commands take, spelled out so that reading a command line imports no domain module
 # (`certwatch check --help` starts in well under 0.15 s); tests/unit/test_cli_words.py holds each to the
@@ -42,7 +42,7 @@ def stage_options() -> argparse.ArgumentParser:
     where = parser.add_argument_group("where (a deployed stage, or --local)")
     where.add_argument(
         "--stage",
-        default=os.environ.get("CERTWATCH_STAGE", "dev"),
+        default=named_stage(),
         help="deployed stage to act on (default: $CERTWATCH_STAGE or dev)",
     )
     where.add_argument("--local", action="store_true", help="act on the local stack started by `make run`")

@@ -20,8 +20,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
-from chalicelib.domain.addresses import AddressPolicy
-from chalicelib.domain.tokens import validate_team
 from chalicelib.errors import InvalidRequestError, SettingError
 
 
@@ -55,6 +53,9 @@ class Settings:
     ari_directories: str = ""  # JSON: issuer "O=..."/"CN=..." -> ACME directory URL, over the defaults
     fetch_timeout: float = 5.0  # for everything one check fetches from the URLs a certificate names
     crl_max_bytes: int = 10 * 1024 * 1024
+    # EMF counts; POWERTOOLS_METRICS_DISABLED=true turns them off (powertools' Metrics honours it
+    # itself, its single_metric does not: telemetry.py is told for both).
+    metrics: bool = True
 
     @classmethod
     def for_stage(cls, stage: str, **overrides: object) -> Settings:
@@ -73,34 +74,44 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """The settings the environment gives; SettingError names the first variable certwatch cannot use.
 
-        An empty variable counts as unset (its default).
+        An empty variable counts as unset: its default, the field's above.
         """
         env = os.environ if env is None else env
-        stage = read_text(env, "CERTWATCH_STAGE", "dev", _STAGE, "1-40 letters, digits, '-' or '_'", example="prod")
+        stage = read_text(
+            env, "CERTWATCH_STAGE", cls().stage, _STAGE, "1-40 letters, digits, '-' or '_'", example="prod"
+        )
         base = cls.for_stage(stage)
         return replace(
             _with_resources(env, base),
             allow_cidrs=_networks(env, "CERTWATCH_ALLOW_CIDRS"),
-            check_timeout=read_seconds(env, "CERTWATCH_CHECK_TIMEOUT", 10.0, most=60.0),
-            check_concurrency=read_int(env, "CERTWATCH_CHECK_CONCURRENCY", 32, 1, 256),
-            sweep_minutes=read_int(env, "CERTWATCH_SWEEP_MINUTES", 15, 1, 1440),
-            checker_batch=read_int(env, "CERTWATCH_CHECKER_BATCH", 25, 1, 10_000),  # SQS's batch size limit
+            check_timeout=read_seconds(env, "CERTWATCH_CHECK_TIMEOUT", base.check_timeout, most=60.0),
+            check_concurrency=read_int(env, "CERTWATCH_CHECK_CONCURRENCY", base.check_concurrency, 1, 256),
+            sweep_minutes=read_int(env, "CERTWATCH_SWEEP_MINUTES", base.sweep_minutes, 1, 1440),
+            # SQS's batch size limit
+            checker_batch=read_int(env, "CERTWATCH_CHECKER_BATCH", base.checker_batch, 1, 10_000),
             # The SQS event source's maximum concurrency takes 2-1000.
-            checker_max_concurrency=read_int(env, "CERTWATCH_CHECKER_MAX_CONCURRENCY", 20, 2, 1000),
-            unreachable_after=read_int(env, "CERTWATCH_UNREACHABLE_AFTER", 2, 1, 100),
-            repeat_critical_hours=read_int(env, "CERTWATCH_REPEAT_CRITICAL_HOURS", 0, 0, 8760, example=24) or None,
+            checker_max_concurrency=read_int(
+                env, "CERTWATCH_CHECKER_MAX_CONCURRENCY", base.checker_max_concurrency, 2, 1000
+            ),
+            unreachable_after=read_int(env, "CERTWATCH_UNREACHABLE_AFTER", base.unreachable_after, 1, 100),
+            # 0 is off (None), as unset is.
+            repeat_critical_hours=read_int(
+                env, "CERTWATCH_REPEAT_CRITICAL_HOURS", base.repeat_critical_hours or 0, 0, 8760, example=24
+            )
+            or None,
             public_url=_base_url(env, "CERTWATCH_PUBLIC_URL"),
             slack_webhook_url=_slack_url(env, "CERTWATCH_SLACK_WEBHOOK_URL"),
             acm_regions=_regions(env, "CERTWATCH_ACM_REGIONS"),
             acm_team=_team(env, "CERTWATCH_ACM_TEAM"),
-            inventory_hours=read_int(env, "CERTWATCH_INVENTORY_HOURS", 24, 1, 720),
-            silence_max_days=read_int(env, "CERTWATCH_SILENCE_MAX_DAYS", 30, 1, 365),
-            scan_iam=read_bool(env, "CERTWATCH_SCAN_IAM", True),
-            revocation=read_switch(env, "CERTWATCH_REVOCATION", True),
-            ari=read_switch(env, "CERTWATCH_ARI", True),
+            inventory_hours=read_int(env, "CERTWATCH_INVENTORY_HOURS", base.inventory_hours, 1, 720),
+            silence_max_days=read_int(env, "CERTWATCH_SILENCE_MAX_DAYS", base.silence_max_days, 1, 365),
+            scan_iam=read_bool(env, "CERTWATCH_SCAN_IAM", base.scan_iam),
+            revocation=read_switch(env, "CERTWATCH_REVOCATION", base.revocation),
+            ari=read_switch(env, "CERTWATCH_ARI", base.ari),
             ari_directories=_ari_directories(env, "CERTWATCH_ARI_DIRECTORIES"),
-            fetch_timeout=read_seconds(env, "CERTWATCH_FETCH_TIMEOUT", 5.0, most=60.0),
-            crl_max_bytes=read_int(env, "CERTWATCH_CRL_MAX_BYTES", 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+            fetch_timeout=read_seconds(env, "CERTWATCH_FETCH_TIMEOUT", base.fetch_timeout, most=60.0),
+            crl_max_bytes=read_int(env, "CERTWATCH_CRL_MAX_BYTES", base.crl_max_bytes, 1024, 1024 * 1024 * 1024),
+            metrics=not _powertools_switch(env, "POWERTOOLS_METRICS_DISABLED"),
         )
 
 
@@ -154,6 +165,24 @@ def _with_resources(env: Mapping[str, str], base: Settings) -> Settings:
             "an SSM parameter path: / then letters, digits, '_', '.', '-' or '/'",
         ),
     )
+
+
+def named_stage(env: Mapping[str, str] | None = None) -> str:
+    """The stage CERTWATCH_STAGE names, as given (checked when the settings are read), else the default's.
+
+    What the operator's ``--stage`` defaults to: read when the command line is, before anything loads.
+    """
+    env = os.environ if env is None else env
+    return env.get("CERTWATCH_STAGE", Settings().stage)
+
+
+# The local stack's moto server (``make run``): where the operator's ``--local`` commands send AWS requests.
+LOCAL_AWS_PORT = 5000
+
+
+def local_aws_port(env: Mapping[str, str] | None = None) -> int:
+    """The port of the local stack's moto server: CERTWATCH_LOCAL_AWS_PORT, else LOCAL_AWS_PORT."""
+    return read_int(os.environ if env is None else env, "CERTWATCH_LOCAL_AWS_PORT", LOCAL_AWS_PORT, 1, 65535)
 
 
 def settings_or_exit(env: Mapping[str, str] | None = None) -> Settings:
@@ -267,7 +296,16 @@ def read_switch(env: Mapping[str, str], name: str, default: bool) -> bool:
 _ON, _OFF = {"on", "true", "yes", "1"}, {"off", "false", "no", "0"}
 
 
+def _powertools_switch(env: Mapping[str, str], name: str) -> bool:
+    """One of powertools' own switches: exactly ``true`` (any case) is on, anything else off (never refused)."""
+    return env.get(name, "").lower() == "true"
+
+
 def _networks(env: Mapping[str, str], name: str) -> str:
+    # Imported here, as for the other values read with the domain's rules: the CLI reads its command
+    # line (named_stage) without loading the domain.
+    from chalicelib.domain.addresses import AddressPolicy
+
     value = _given(env, name) or ""
     for part in value.split(","):
         try:
@@ -356,6 +394,8 @@ def _team(env: Mapping[str, str], name: str) -> str | None:
     value = _given(env, name)
     if value is None:
         return None
+    from chalicelib.domain.tokens import validate_team
+
     try:
         return validate_team(value)
     except InvalidRequestError:

@@ -7,7 +7,6 @@ and, for events, the severity: never a per-target dimension.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,10 +39,13 @@ def _metrics() -> Metrics:
     return Metrics(namespace=NAMESPACE, service="certwatch")
 
 
-def count(values: Mapping[str, int]) -> None:
-    """Emit counts for this invocation as one EMF document (nothing when there is nothing to count)."""
+def count(values: Mapping[str, int], *, enabled: bool) -> None:
+    """Emit counts for this invocation as one EMF document (nothing when there is nothing to count).
+
+    ``enabled`` is the settings' ``metrics`` (off with POWERTOOLS_METRICS_DISABLED=true).
+    """
     present = {name: value for name, value in values.items() if value}
-    if not present or _disabled():
+    if not present or not enabled:
         return
     metrics = _metrics()
     for name, value in present.items():
@@ -51,16 +53,11 @@ def count(values: Mapping[str, int]) -> None:
     metrics.flush_metrics()
 
 
-def count_by_severity(name: str, severities: Mapping[str, int]) -> None:
-    """One EMF document per severity, the severity as its only extra dimension."""
-    if _disabled():
+def count_by_severity(name: str, severities: Mapping[str, int], *, enabled: bool) -> None:
+    """One EMF document per severity, the severity as its only extra dimension (none unless ``enabled``)."""
+    if not enabled:
         return
     for severity, value in severities.items():
         if value:
             with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
                 metric.add_dimension(name="severity", value=severity)
-
-
-def _disabled() -> bool:
-    # powertools honours this for Metrics, not for single_metric: honour it for both.
-    return os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() == "true"

@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.domain.renewalinfo import directory_table
 from chalicelib.errors import ConfigurationError, SettingError
-from chalicelib.settings import Settings, operator_settings, settings_or_exit
+from chalicelib.settings import Settings, local_aws_port, named_stage, operator_settings, settings_or_exit
 
 
 def test_an_empty_environment_gives_the_defaults_and_empty_variables_count_as_unset() -> None:
@@ -162,3 +162,24 @@ def test_a_process_start_with_a_bad_setting_exits_2_with_one_line(capsys: pytest
         "certwatch cannot start: CERTWATCH_CHECK_TIMEOUT='abc' is not allowed: "
         "a number of seconds above 0, at most 60, for example 10\n"
     )
+
+
+def test_each_default_is_the_fields_own() -> None:
+    assert Settings.from_env({}) == Settings()
+    for name in ("CERTWATCH_CHECK_TIMEOUT", "CERTWATCH_CRL_MAX_BYTES", "CERTWATCH_REPEAT_CRITICAL_HOURS"):
+        assert Settings.from_env({name: ""}) == Settings()
+
+
+def test_metrics_are_off_only_when_powertools_is_told_exactly_true() -> None:
+    assert Settings.from_env({}).metrics
+    assert not Settings.from_env({"POWERTOOLS_METRICS_DISABLED": "True"}).metrics
+    assert Settings.from_env({"POWERTOOLS_METRICS_DISABLED": "1"}).metrics  # only exactly "true" turns them off
+
+
+def test_the_operators_stage_and_local_port_are_read_here_too() -> None:
+    assert named_stage({}) == "dev"
+    assert named_stage({"CERTWATCH_STAGE": "prod"}) == "prod"
+    assert local_aws_port({}) == 5000
+    assert local_aws_port({"CERTWATCH_LOCAL_AWS_PORT": "5123"}) == 5123
+    with pytest.raises(SettingError, match=r"^CERTWATCH_LOCAL_AWS_PORT='0' is not allowed: a whole number from 1"):
+        local_aws_port({"CERTWATCH_LOCAL_AWS_PORT": "0"})
