@@ -32,6 +32,8 @@ from chalicelib.domain.models import (
     Status,
     TargetReport,
 )
+from chalicelib.domain.renewalinfo import RenewalWindow
+from chalicelib.domain.revocation import Revocation
 from chalicelib.domain.truststore import TrustStore
 from chalicelib.errors import ForbiddenAddressError, ProbeError
 
@@ -47,6 +49,13 @@ class CheckRequest:
     trust: TrustStore | None = None
     revocation: bool = True  # ask the CA whether the chain is revoked (when the engine can)
     renewal_info: bool = True  # ask an ACME CA for its renewal window (when the engine can)
+
+
+@dataclass(frozen=True, slots=True)
+class _CaAnswer:
+    findings: tuple[Finding, ...] = ()
+    revocation: Revocation | None = None
+    window: RenewalWindow | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,16 +157,17 @@ class CheckEngine:
                 trust=request.trust or self._trust,
                 policy=request.policy,
             )
-            extra = self._ask_the_ca(request, analysis, now)
-            if extra:
-                analysis = replace(analysis, findings=analysis.findings + extra)
-            return analysis.result(
+            said = self._ask_the_ca(request, analysis, now)
+            if said.findings:
+                analysis = replace(analysis, findings=analysis.findings + said.findings)
+            result = analysis.result(
                 now,
                 address=address,
                 tls_version=handshake.tls_version,
                 cipher=handshake.cipher,
                 elapsed_ms=_ms_since(begun),
             )
+            return replace(result, revocation=said.revocation, renewal_window=said.window)
         except ProbeError as exc:
             return _failed(address, exc, self._clock(), _ms_since(begun))
         except ForbiddenAddressError as exc:
@@ -168,16 +178,19 @@ class CheckEngine:
             error = ProbeError(FailureReason.TLS, f"internal error while checking: {exc!r}")
             return _failed(address, error, self._clock(), _ms_since(begun))
 
-    def _ask_the_ca(self, request: CheckRequest, analysis: ChainAnalysis, now: datetime) -> tuple[Finding, ...]:
+    def _ask_the_ca(self, request: CheckRequest, analysis: ChainAnalysis, now: datetime) -> _CaAnswer:
         """What the CA says of the served path: revocation, and an ACME CA's renewal window."""
         if not analysis.path:
-            return ()  # no path a client builds: the chain's own findings say it all
+            return _CaAnswer()  # no path a client builds: the chain's own findings say it all
         found: tuple[Finding, ...] = ()
+        revocation = window = None
         if self._revocation is not None and request.revocation:
-            found += self._revocation.check(analysis.path, now)
+            judged, revocation = self._revocation.judge(analysis.path, now)
+            found += judged
         if self._renewal_info is not None and request.renewal_info and len(analysis.path) > 1:
-            found += self._renewal_info.check(analysis.path[0], now, request.policy)
-        return found
+            judged, window = self._renewal_info.judge(analysis.path[0], now, request.policy)
+            found += judged
+        return _CaAnswer(found, revocation, window)
 
 
 def unchecked(endpoint: Endpoint, message: str, now: datetime) -> TargetReport:

@@ -46,23 +46,29 @@ class RenewalInfoChecker:
 
     def check(self, leaf: x509.Certificate, now: datetime, policy: CheckPolicy) -> tuple[Finding, ...]:
         """RENEWAL_REQUESTED when the CA's window has started; nothing otherwise; never raises."""
+        return self.judge(leaf, now, policy)[0]
+
+    def judge(
+        self, leaf: x509.Certificate, now: datetime, policy: CheckPolicy
+    ) -> tuple[tuple[Finding, ...], RenewalWindow | None]:
+        """The finding ``check`` gives, and the CA's window itself (None when none was had); never raises."""
         try:
             directory = directory_for(leaf.issuer, self._directories)
             identifier = cert_id(leaf) if directory else None
             if directory is None or identifier is None:
-                return ()
+                return (), None
             deadline = time.monotonic() + self._fetcher.timeout
             base = self._renewal_urls.get(directory, now, lambda: self._directory(directory, now, deadline))
             if base is None:
-                return ()
+                return (), None
             window = self._windows.get((base, identifier), now, lambda: self._window(base, identifier, now, deadline))
             if window is None:
-                return ()
+                return (), None
             finding = renewal_finding(window, leaf.not_valid_before_utc, leaf.not_valid_after_utc, now, policy)
         except Exception:  # a bug costs this finding, never the check
             logger.exception("renewal information checking failed")
-            return ()
-        return () if finding is None else (finding,)
+            return (), None
+        return () if finding is None else (finding,), window
 
     def _directory(self, url: str, now: datetime, deadline: float) -> tuple[str | None, datetime]:
         try:

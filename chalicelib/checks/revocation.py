@@ -30,6 +30,7 @@ from chalicelib.domain.revocation import (
     crl_urls,
     crl_usable,
     judge_ocsp,
+    leaf_status,
     load_crl,
     ocsp_request,
     ocsp_urls,
@@ -73,6 +74,10 @@ class RevocationChecker:
 
     def check(self, path: Sequence[x509.Certificate], now: datetime) -> tuple[Finding, ...]:
         """REVOKED or REVOCATION_UNKNOWN findings for the path (leaf first, anchor last); never raises."""
+        return self.judge(path, now)[0]
+
+    def judge(self, path: Sequence[x509.Certificate], now: datetime) -> tuple[tuple[Finding, ...], Revocation | None]:
+        """The path's findings, and what the leaf's CA says of the leaf (None: it names no source); never raises."""
         deadline = time.monotonic() + self._fetcher.timeout
         judged = []
         try:
@@ -80,8 +85,8 @@ class RevocationChecker:
                 judged.append((cert, self._verdicts(cert, issuer, now, deadline)))
         except Exception:  # a bug costs the revocation findings of this check, never the check
             logger.exception("revocation checking failed")
-            return ()
-        return revocation_findings(judged)
+            return (), None
+        return revocation_findings(judged), leaf_status(judged[0][1]) if judged else None
 
     def _verdicts(
         self, cert: x509.Certificate, issuer: x509.Certificate, now: datetime, deadline: float

@@ -62,6 +62,8 @@ class ChainAnalysis:
     # issuer is the next one, which is what revocation checking needs.
     path: tuple[x509.Certificate, ...] = ()
     publicly_trusted: bool = False  # the path ends at a public root (not a team's own CA)
+    # The path's facts when a client verifying the checked name accepts it (empty otherwise).
+    verified: tuple[CertificateInfo, ...] = ()
 
     def result(
         self,
@@ -85,6 +87,7 @@ class ChainAnalysis:
             tls_version=tls_version,
             cipher=cipher,
             elapsed_ms=elapsed_ms,
+            verified_chain=self.verified,
         )
 
 
@@ -181,6 +184,7 @@ def _analyze(
     findings += _weaknesses(path)
     findings += _trust(verdict, walk, findings, name is not None)
     findings += filter(None, [_key_usage(leaf)])
+    name_ok = name is None or covered
     public = bool(verdict.path) and verdict.broken_rule is None and trust.is_public(verdict.path[-1])
     if public:  # the CA/Browser Forum's lifetime limits bind public CAs, not a team's own
         findings += filter(None, [lifetime_finding(leaf.info)])
@@ -191,6 +195,8 @@ def _analyze(
         findings=tuple(findings),
         path=verdict.path,
         publicly_trusted=public,
+        # A refused chain's path may be one valid at another time, or built for another name.
+        verified=tuple(p.info for p in path) if verdict.path and not verdict.refusal and name_ok else (),
     )
 
 

@@ -16,6 +16,8 @@ from chalicelib.errors import InvalidRequestError
 
 if TYPE_CHECKING:
     from chalicelib.domain.cadence import Cadence
+    from chalicelib.domain.renewalinfo import RenewalWindow
+    from chalicelib.domain.revocation import Revocation
 
 
 class Severity(enum.StrEnum):
@@ -229,6 +231,13 @@ class CheckResult:
     tls_version: str | None = None
     cipher: str | None = None
     elapsed_ms: float = 0.0
+    # The path a TLS client verifies for the checked name (leaf first, trust anchor last); empty
+    # when no client accepts the chain (expired, untrusted, issued for another name, ...).
+    verified_chain: tuple[CertificateInfo, ...] = ()
+    # What the CA said at the check: the leaf's revocation status (None: not asked, or it names no
+    # CRL or OCSP responder), and an ACME CA's suggested renewal window (None: none was offered).
+    revocation: Revocation | None = None
+    renewal_window: RenewalWindow | None = None
 
     @property
     def days_left(self) -> int | None:

@@ -399,6 +399,16 @@ def revocation_findings(judged: Sequence[tuple[x509.Certificate, Sequence[Revoca
     return tuple(found)
 
 
+def leaf_status(verdicts: Sequence[RevocationVerdict]) -> Revocation | None:
+    """What a certificate's sources say, as ``revocation_findings`` reads them: revoked by any, else good by
+    any, else unknown; None when it names no source."""
+    statuses = {v.status for v in verdicts}
+    for status in (Revocation.REVOKED, Revocation.GOOD, Revocation.UNKNOWN):
+        if status in statuses:
+            return status
+    return None
+
+
 def _extension[E: x509.ExtensionType](cert: x509.Certificate, kind: type[E]) -> E | None:
     try:
         return cert.extensions.get_extension_for_class(kind).value

@@ -105,7 +105,11 @@ def test_a_window_moved_into_the_past_is_a_renewal_request_that_clears_when_move
     engine = _engine(engines, acme, clock, [name])
     endpoint = parse_target(target)
 
-    assert _requested(engine.check(endpoint)) is None
+    first = engine.check(endpoint)
+    assert _requested(first) is None
+    assert [(r.renewal_window.start, r.renewal_window.end) for r in first.results if r.renewal_window] == [
+        (START + timedelta(days=55), START + timedelta(days=60))
+    ]  # kept with the result, for /metrics, before it asks for anything
     assert acme.server.hits.count(path) == 1
     # The CA moves the window earlier, into the past (as ahead of a mass revocation).
     acme.windows[identifier] = (START - timedelta(hours=1), START + timedelta(days=20))

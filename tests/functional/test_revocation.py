@@ -23,6 +23,7 @@ from chalicelib.checks.revocation import RevocationChecker, RevocationLimits
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.endpoints import parse_target
 from chalicelib.domain.models import FindingCode, Severity, TargetReport
+from chalicelib.domain.revocation import Revocation
 from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.services.alerting import Alerter
 from chalicelib.services.checking import TargetChecker
@@ -127,11 +128,13 @@ def test_a_revoked_leaf_is_revoked_with_its_reason_and_date_and_a_good_one_is_no
     assert "reason: keyCompromise" in message
     assert "CRL" in message
     assert bad.status.value == "critical"
+    assert [r.revocation for r in bad.results] == [Revocation.REVOKED]  # the leaf's status, kept for /metrics
 
     fine = _check(engine, good)
     assert FindingCode.REVOKED not in codes(fine)
     assert FindingCode.REVOCATION_UNKNOWN not in codes(fine)
     assert fine.status.value == "ok"
+    assert [r.revocation for r in fine.results] == [Revocation.GOOD]
     # One CRL for both leaves, fetched once: the second check found it in the cache.
     assert world.ca.hits.count("/int.crl") == 1
     assert fetcher.requests == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 from chalicelib.domain.cadence import Cadence, Renewal
@@ -17,6 +18,8 @@ from chalicelib.domain.models import (
     Status,
     TargetReport,
 )
+from chalicelib.domain.renewalinfo import RenewalWindow
+from chalicelib.domain.revocation import Revocation
 
 
 def certificate(
@@ -58,6 +61,25 @@ def intermediate(now: datetime) -> CertificateInfo:
     )
 
 
+def root(now: datetime) -> CertificateInfo:
+    """The root the intermediate names as its issuer: a trust anchor."""
+    return CertificateInfo(
+        subject="CN=Example Root,O=Example",
+        issuer="CN=Example Root,O=Example",
+        serial="01",
+        sans=(),
+        ip_sans=(),
+        key_type="RSA",
+        key_size=4096,
+        signature_algorithm="sha384WithRSAEncryption",
+        fingerprint_sha256="12" * 32,
+        not_before=(now - timedelta(days=3000)).replace(microsecond=0),
+        not_after=(now + timedelta(days=3000)).replace(microsecond=0),
+        is_ca=True,
+        self_issued=True,
+    )
+
+
 def report(
     now: datetime, *, host: str = "www.example.com", days_left: int = 90, status: Status = Status.OK
 ) -> TargetReport:
@@ -93,6 +115,13 @@ def everything(now: datetime) -> TargetReport:
     """A report using every field: an SNI, two addresses disagreeing, one unreachable, times to the microsecond."""
     at = now.replace(microsecond=123456)
     served = report(at, host="mail.example.com", days_left=20, status=Status.WARNING).results[0]
+    assert served.leaf is not None
+    served = dataclasses.replace(
+        served,
+        verified_chain=(served.leaf, *served.chain, root(at)),
+        revocation=Revocation.GOOD,
+        renewal_window=RenewalWindow(at + timedelta(days=2), at + timedelta(days=4), "https://ca.example/why"),
+    )
     other = CheckResult(
         address="2001:db8::25",
         status=Status.OK,
