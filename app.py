@@ -10,13 +10,14 @@ from chalicelib import __version__
 from chalicelib.adapters import telemetry
 from chalicelib.deps import container
 from chalicelib.domain.inventory import ACM_EVENT_TYPES
-from chalicelib.http import api, dashboard, payloads
+from chalicelib.http import api, dashboard, metrics, payloads
 from chalicelib.http.openapi import openapi_document
 from chalicelib.presentation import documents as render
 from chalicelib.presentation import shapes
 from chalicelib.settings import settings_or_exit
 
 app = Chalice(app_name="certwatch")
+app.api.binary_types.append(metrics.OPENMETRICS)  # a scrape's OpenMetrics answer travels as bytes (gzip too)
 # Event sources are named at deploy time: `CERTWATCH_STAGE=prod chalice deploy --stage prod`.
 # A bad setting stops the function's start (and `chalice deploy`) with one line naming it.
 SETTINGS = settings_or_exit()
@@ -308,6 +309,14 @@ def list_certificates() -> dict[str, Any]:
         cursor=params.get("cursor"),
     )
     return render.certificate_page_to_dict(page.items, page.cursor, page.notes, page.readiness)
+
+
+@app.route("/metrics", methods=["GET"], authorizer=token_auth)
+@api.json_api
+def scrape_metrics() -> Response:
+    request = api.current(app)
+    params = api.params(request, shapes.TeamQuery)
+    return metrics.response(request, container().metrics.watched(api.principal(request), params.get("team")))
 
 
 @app.route("/discover", methods=["POST"], authorizer=token_auth, content_types=JSON)

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.truststore import TrustStore
     from chalicelib.services.alerting import Alerter, Publisher
     from chalicelib.services.checking import TargetChecker
+    from chalicelib.services.metrics import MetricsService
     from chalicelib.services.registry import TargetRegistry
     from chalicelib.services.scanning import CertificateSource, InventoryService
     from chalicelib.services.silencing import Silencing
@@ -332,6 +333,12 @@ class Container:
         from chalicelib.services.silencing import Silencing
 
         return Silencing(self.store, self.clock, max_days=self.settings.silence_max_days)
+
+    @cached_property
+    def metrics(self) -> MetricsService:
+        from chalicelib.services.metrics import MetricsService
+
+        return MetricsService(self.store, self.registry.team_for)
 
     @cached_property
     def registry(self) -> TargetRegistry:

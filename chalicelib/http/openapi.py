@@ -253,6 +253,26 @@ def openapi_document() -> dict[str, Any]:
                 | doc.errors(400, 401, 403, 429, 503),
             }
         },
+        "/metrics": {
+            "get": {
+                "summary": "The team's series for Prometheus (every team's for an admin token without ?team=)",
+                "description": "From the stored results, never a check per scrape: blackbox_exporter's and "
+                "ssl_exporter's series under their own names, and certwatch's (docs/metrics.md). OpenMetrics when "
+                "the Accept header names application/openmetrics-text first (gzipped when Accept-Encoding allows), "
+                "else the classic text format.",
+                "parameters": team,
+                "responses": {
+                    "200": {
+                        "description": "The series",
+                        "content": {
+                            "application/openmetrics-text": {"schema": {"type": "string"}},
+                            "text/plain": {"schema": {"type": "string"}},
+                        },
+                    }
+                }
+                | doc.errors(400, 401, 403, 429, 503),
+            }
+        },
         "/discover": {
             "post": {
                 "summary": "Find the public endpoints behind the account's certificates (admin tokens)",

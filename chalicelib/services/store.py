@@ -128,6 +128,9 @@ class TargetStore(TokenStore, CertificateHistory, CertificateHolders, TeamSettin
     def get_result(self, team: str, target_id: str) -> TargetReport | None:
         """The latest check's full report, if the target was ever checked."""
 
+    def team_reports(self, team: str) -> dict[str, TargetReport]:
+        """The latest full report of every target of the team that was checked, by target id."""
+
     def due_targets(self, now: datetime) -> Iterator[tuple[str, str]]:
         """(team, id) of unpaused targets whose next check is at or before ``now``, without a full scan."""
 

@@ -523,6 +523,26 @@ class StoreContract:
         )
         assert store.get_result(team, target.id) == reports.unreachable(later)
 
+    def test_a_teams_latest_reports_are_read_at_once_without_another_teams(
+        self, store: TargetStore, team: str, now: datetime
+    ) -> None:
+        checked, unreachable, unchecked = (new_target(team, now) for _ in range(3))
+        elsewhere = new_target(f"{team}-other", now)
+        for target in (checked, unreachable, unchecked, elsewhere):
+            store.create_target(target)
+        later = now + timedelta(hours=6)
+        store.save_result(team, checked.id, summary(Status.WARNING, now, 21), reports.everything(now), later)
+        failed = ResultSummary(Status.ERROR, None, None, ("CONNECTION_FAILED",), now)
+        store.save_result(team, unreachable.id, failed, reports.unreachable(now), later)
+        store.save_result(elsewhere.team, elsewhere.id, summary(Status.OK, now, 80), reports.report(now), later)
+
+        assert store.team_reports(team) == {
+            checked.id: reports.everything(now),
+            unreachable.id: reports.unreachable(now),
+        }
+        store.delete_target(team, checked.id)
+        assert store.team_reports(team) == {unreachable.id: reports.unreachable(now)}
+
     def test_a_result_for_a_deleted_target_is_refused_and_leaves_nothing(
         self, store: TargetStore, team: str, now: datetime
     ) -> None:

@@ -155,6 +155,11 @@ class InMemoryStore:
             stored = self._results.get((team, target_id))
         return None if stored is None else codec.report(json.loads(stored))
 
+    def team_reports(self, team: str) -> dict[str, TargetReport]:
+        with self._lock:
+            stored = {target_id: text for (owner, target_id), text in self._results.items() if owner == team}
+        return {target_id: codec.report(json.loads(text)) for target_id, text in stored.items()}
+
     def due_targets(self, now: datetime) -> Iterator[tuple[str, str]]:
         with self._lock:
             due = [t for t in self._targets.values() if not t.paused and t.next_check_at <= now]

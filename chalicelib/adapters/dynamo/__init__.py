@@ -18,7 +18,8 @@ The table is declared in infra/template.yaml. Keys (``pk`` / ``sk``), one module
 ``TOKEN``         ``<token id>``            an API token's hash and team                 tokens.py
 ================  ========================  ===========================================  =============
 
-codec.py turns domain objects into items and back; table.py makes the requests (one Query loop
+reports.py reads a team's latest reports in one Query (a scrape of /metrics). codec.py turns
+domain objects into items and back; table.py makes the requests (one Query loop
 for every listing, DynamoDB's refusals translated into certwatch's errors).
 
 Listing a team's targets is one Query on its partition (ids sort by creation). The sparse
@@ -36,6 +37,7 @@ from chalicelib.adapters.dynamo.history import HistoryItems
 from chalicelib.adapters.dynamo.holders import HolderItems
 from chalicelib.adapters.dynamo.inventory import InventoryItems
 from chalicelib.adapters.dynamo.outbox import OUTBOX_INDEX, OutboxItems
+from chalicelib.adapters.dynamo.reports import ReportItems
 from chalicelib.adapters.dynamo.silences import SilenceItems
 from chalicelib.adapters.dynamo.targets import DUE_INDEX, TargetItems
 from chalicelib.adapters.dynamo.tokens import TokenItems
@@ -44,6 +46,14 @@ __all__ = ["DUE_INDEX", "DUE_SHARDS", "OUTBOX_INDEX", "DynamoStore"]
 
 
 class DynamoStore(
-    TargetItems, AlertItems, OutboxItems, HistoryItems, HolderItems, SilenceItems, InventoryItems, TokenItems
+    TargetItems,
+    ReportItems,
+    AlertItems,
+    OutboxItems,
+    HistoryItems,
+    HolderItems,
+    SilenceItems,
+    InventoryItems,
+    TokenItems,
 ):
     """A TargetStore on one DynamoDB table; takes a boto3 DynamoDB client and the table's name."""

@@ -1,0 +1,58 @@
+"""What a scrape of ``GET /metrics`` covers: the teams' targets and their stored reports, never a new check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from chalicelib.domain.metrics import Watched
+from chalicelib.domain.models import TargetReport
+from chalicelib.domain.targets import Page, Target, TargetFilter
+from chalicelib.domain.tokens import Principal, TokenRecord
+
+# Targets read per Query: DynamoDB's own page limit (1 MB) is what stops one page first.
+PAGE = 1000
+
+
+class ScrapeSource(Protocol):
+    """What a scrape reads: a team's targets, their latest reports, and (for an admin) the teams there are."""
+
+    def list_targets(self, team: str, *, limit: int, cursor: str | None, where: TargetFilter) -> Page: ...
+
+    def team_reports(self, team: str) -> dict[str, TargetReport]: ...
+
+    def list_tokens(self) -> list[TokenRecord]: ...
+
+
+class MetricsService:
+    """Reads what a scrape shows; ``team_for`` is the registry's rule for ``?team=``."""
+
+    def __init__(self, store: ScrapeSource, team_for: Callable[[Principal, str | None], str]) -> None:
+        self._store = store
+        self._team_for = team_for
+
+    def teams(self, principal: Principal, requested: str | None) -> list[str]:
+        """The caller's team, or the one named (``?team=``: admin tokens only); every team for an admin naming none.
+
+        Every team is every team a token was issued to (``certwatch token list``): a team without one is
+        scraped by naming it.
+        """
+        if principal.admin and requested is None:
+            return sorted({record.team for record in self._store.list_tokens()} | {principal.team})
+        return [self._team_for(principal, requested)]
+
+    def watched(self, principal: Principal, requested: str | None) -> list[Watched]:
+        """Every target of the teams scraped, with its latest report (None before its first check)."""
+        return [one for team in self.teams(principal, requested) for one in self._team(team)]
+
+    def _team(self, team: str) -> list[Watched]:
+        targets: list[Target] = []
+        cursor: str | None = None
+        while True:
+            page = self._store.list_targets(team, limit=PAGE, cursor=cursor, where=TargetFilter())
+            targets += page.items
+            cursor = page.cursor
+            if cursor is None:
+                break
+        reports = self._store.team_reports(team) if targets else {}
+        return [Watched(target, reports.get(target.id)) for target in targets]
