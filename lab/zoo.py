@@ -25,6 +25,7 @@ class Exhibit:
     server: LoopbackServer
     scheme: str
     expected: frozenset[str]
+    chain: tuple[Issued, ...] = ()  # what the server sends, leaf first (none for a server that sends nothing)
 
     @property
     def target(self) -> str:
@@ -62,7 +63,7 @@ def running_zoo(now: datetime | None = None) -> Iterator[Zoo]:
     def tls(
         name: str, chain: list[Issued], expected: set[str], scheme: str = "tls", dialogue: str | None = None
     ) -> Exhibit:
-        return Exhibit(name, TlsServer(chain, dialogue=dialogue), scheme, frozenset(expected))
+        return Exhibit(name, TlsServer(chain, dialogue=dialogue), scheme, frozenset(expected), tuple(chain))
 
     # Expiry half a day off the whole days: runs minutes apart read the same number of days.
     exhibits = [

@@ -146,9 +146,18 @@ class Stack:
             self.process.stdout.close()
 
 
-def launch(ports: Ports, token: str, slack_url: str | None = None, webhook: tuple[str, str] | None = None) -> Stack:
-    """``python -m lab.local`` from the repository root on ``ports``, its output read as it comes; not waited for."""
-    extra = {}
+def launch(
+    ports: Ports,
+    token: str,
+    slack_url: str | None = None,
+    webhook: tuple[str, str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Stack:
+    """``python -m lab.local`` from the repository root on ``ports``, its output read as it comes; not waited for.
+
+    ``env`` sets more of the functions' settings (CERTWATCH_CHECK_TIMEOUT, say).
+    """
+    extra = dict(env or {})
     if slack_url is not None:
         extra["CERTWATCH_SLACK_WEBHOOK_URL"] = slack_url
     if webhook is not None:
@@ -169,10 +178,14 @@ def launch(ports: Ports, token: str, slack_url: str | None = None, webhook: tupl
 
 @contextlib.contextmanager
 def local_stack(
-    ports: Ports, token: str, slack_url: str | None = None, webhook: tuple[str, str] | None = None
+    ports: Ports,
+    token: str,
+    slack_url: str | None = None,
+    webhook: tuple[str, str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
     """``python -m lab.local`` from the repository root, healthy; killed in the end whatever happens."""
-    stack = launch(ports, token, slack_url, webhook)
+    stack = launch(ports, token, slack_url, webhook, env)
     try:
         stack.wait_until_healthy()
         yield stack

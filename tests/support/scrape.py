@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as _openmetrics
@@ -46,3 +48,23 @@ def read_openmetrics(text: str) -> Scrape:
 def read_text(text: str) -> Scrape:
     """A classic text format answer as the client library's parser reads it."""
     return Scrape(list(_classic(text)))
+
+
+# A series name in a PromQL expression: certwatch serves these three families of names only.
+_SERIES = re.compile(r"\b(?:probe|ssl|certwatch)_[a-zA-Z0-9_]+")
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def dashboard_queries(dashboard: dict[str, Any]) -> list[str]:
+    """Every PromQL query of a Grafana dashboard: each panel's targets and each query variable's."""
+    found = [t["expr"] for panel in dashboard["panels"] for t in panel.get("targets", [])]
+    for variable in dashboard.get("templating", {}).get("list", []):
+        if variable.get("type") == "query":
+            query = variable["query"]
+            found.append(query["query"] if isinstance(query, dict) else query)
+    return found
+
+
+def series_named(query: str) -> set[str]:
+    """The series a PromQL query names (label values, in quotes, set aside)."""
+    return set(_SERIES.findall(_QUOTED.sub('""', query)))
