@@ -164,17 +164,20 @@ def check_batch(event: SQSEvent) -> dict[str, Any]:
     }
     telemetry.count(counts, enabled=SETTINGS.metrics)
     telemetry.count_by_severity("EventsPublished", outcome.published_by_severity, enabled=SETTINGS.metrics)
+    telemetry.checked(SETTINGS.stage, outcome.soonest_days, outcome.statuses, enabled=SETTINGS.metrics)
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in outcome.failed_message_ids]}
 
 
 @app.on_sns_message(topic=SETTINGS.topic_name, name="slack")
 def post_to_slack(event: SNSEvent) -> None:
-    container().slack.deliver(event.message)
+    container().slack.deliver(event.message, tally=telemetry.deliveries(SETTINGS.stage, enabled=SETTINGS.metrics))
 
 
 @app.on_sns_message(topic=SETTINGS.topic_name, name="webhooks")
 def post_to_webhooks(event: SNSEvent) -> None:
-    report = container().webhooks.deliver(event.message)
+    report = container().webhooks.deliver(
+        event.message, tally=telemetry.deliveries(SETTINGS.stage, enabled=SETTINGS.metrics)
+    )
     counts = {"WebhooksDelivered": len(report.delivered), "WebhooksAlreadyDelivered": len(report.already)}
     telemetry.count(counts, enabled=SETTINGS.metrics)
 

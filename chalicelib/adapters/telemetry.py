@@ -7,7 +7,7 @@ and, for events, the severity: never a per-target dimension.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -61,3 +61,62 @@ def count_by_severity(name: str, severities: Mapping[str, int], *, enabled: bool
         if value:
             with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
                 metric.add_dimension(name="severity", value=severity)
+
+
+def measure(
+    name: str,
+    value: float,
+    *dimension_sets: Mapping[str, str],
+    enabled: bool,
+    unit: MetricUnit = MetricUnit.Count,
+) -> None:
+    """One EMF document of one value under each dimension set: the first with the service, the others as given.
+
+    CloudWatch keeps the value under every set, so an alarm on a stage alone needs no list of its teams.
+    """
+    if not enabled or not dimension_sets:
+        return
+    metrics = _metrics()
+    first, *more = dimension_sets
+    for key, given in first.items():
+        metrics.add_dimension(name=key, value=given)
+    for extra in more:
+        metrics.add_dimensions(**extra)
+    metrics.add_metric(name=name, unit=unit, value=value)
+    metrics.flush_metrics()
+
+
+def checked(
+    stage: str, soonest_days: Mapping[str, int], statuses: Mapping[tuple[str, str], int], *, enabled: bool
+) -> None:
+    """The checker's figures by team: the fewest days any checked certificate has left (SoonestExpiryDays), and
+    the checks by status (ChecksByStatus); each for the stage alone too, which the stage's alarms read."""
+    for team, days in soonest_days.items():
+        stage_only = {"service": _SERVICE, "stage": stage}
+        measure(
+            "SoonestExpiryDays",
+            days,
+            {"stage": stage, "team": team},
+            stage_only,
+            enabled=enabled,
+            unit=MetricUnit.NoUnit,
+        )
+    for (team, status), count in statuses.items():
+        stage_only = {"service": _SERVICE, "stage": stage, "status": status}
+        measure("ChecksByStatus", count, {"stage": stage, "team": team, "status": status}, stage_only, enabled=enabled)
+
+
+def deliveries(stage: str, *, enabled: bool) -> Callable[[Mapping[str, int], Mapping[str, int]], None]:
+    """What a relay reports its deliveries to: EventsDelivered and EventsFailed by channel, and for the stage alone."""
+
+    def tally(delivered: Mapping[str, int], failed: Mapping[str, int]) -> None:
+        for name, counts in (("EventsDelivered", delivered), ("EventsFailed", failed)):
+            for channel, count in counts.items():
+                if count:
+                    stage_only = {"service": _SERVICE, "stage": stage}
+                    measure(name, count, {"stage": stage, "channel": channel}, stage_only, enabled=enabled)
+
+    return tally
+
+
+_SERVICE = "certwatch"  # the service dimension Metrics adds to a document's first set

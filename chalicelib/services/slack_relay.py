@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
+from chalicelib.errors import SlackError
 from chalicelib.presentation.event_shapes import EventDocument, read_event
 
 logger = logging.getLogger(__name__)
+
+CHANNEL = "slack"
+# Events delivered and failed, by channel: what a relay tells its metrics.
+Tally = Callable[[Mapping[str, int], Mapping[str, int]], None]
 
 
 class SlackPoster(Protocol):
@@ -21,11 +27,26 @@ class SlackRelay:
     def __init__(self, webhook: SlackPoster) -> None:
         self._webhook = webhook
 
-    def deliver(self, message: str) -> bool:
-        """Post the event document ``message``; SlackError when Slack refuses it for good."""
+    def deliver(self, message: str, *, tally: Tally | None = None) -> bool:
+        """Post the event document ``message``; SlackError when Slack refuses it for good.
+
+        ``tally`` hears what became of it: delivered, or failed (refused, or no event document).
+        """
+        count = tally or _untold
         try:
             document = read_event(message)
         except ValueError as exc:
             logger.error("not a certwatch event document; not posted: %s", exc)
+            count({}, {CHANNEL: 1})
             return False
-        return self._webhook.post_event(document)
+        try:
+            posted = self._webhook.post_event(document)
+        except SlackError:
+            count({}, {CHANNEL: 1})
+            raise
+        count({CHANNEL: int(posted)}, {})
+        return posted
+
+
+def _untold(delivered: Mapping[str, int], failed: Mapping[str, int]) -> None:
+    """A tally nobody reads."""

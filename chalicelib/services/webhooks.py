@@ -10,6 +10,7 @@ to the notify dead-letter queue; the destinations already served are skipped on 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from chalicelib.domain.webhooks import (
 )
 from chalicelib.errors import CertwatchError, InvalidRequestError, WebhookError
 from chalicelib.presentation.event_shapes import EventDocument, read_event
+from chalicelib.services.slack_relay import Tally
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +95,11 @@ class WebhookRelay:
         self._clock = clock
         self._threads = threads
 
-    def deliver(self, message: str) -> DeliveryReport:
-        """Deliver the event document ``message``; WebhookError naming the destinations that did not take it."""
+    def deliver(self, message: str, *, tally: Tally | None = None) -> DeliveryReport:
+        """Deliver the event document ``message``; WebhookError naming the destinations that did not take it.
+
+        ``tally`` hears, before any WebhookError, how many destinations took it and how many did not, by format.
+        """
         try:
             document = read_event(message)
         except ValueError as exc:
@@ -103,12 +108,16 @@ class WebhookRelay:
         every = self._destinations.destinations()
         wanted = [d for d in every if d.wants(document.team, document.type, document.severity)]
         outcomes: dict[str, list[str]] = {"delivered": [], "already": [], "failed": []}
+        by_format: dict[str, Counter[str]] = {"delivered": Counter(), "failed": Counter()}
         if wanted:
             with ThreadPoolExecutor(max_workers=min(self._threads, len(wanted))) as pool:
                 for destination, outcome in zip(
                     wanted, pool.map(lambda d: self._once(d, document), wanted), strict=True
                 ):
                     outcomes[outcome].append(destination.id)
+                    by_format.get(outcome, Counter())[destination.format.value] += 1
+        if tally is not None:
+            tally(by_format["delivered"], by_format["failed"])
         report = DeliveryReport(
             delivered=tuple(outcomes["delivered"]),
             already=tuple(outcomes["already"]),

@@ -27,6 +27,8 @@ class BatchOutcome:
     errors: int = 0
     skipped: int = 0
     published_by_severity: dict[str, int] = field(default_factory=dict)
+    soonest_days: dict[str, int] = field(default_factory=dict)  # team -> fewest days left of a certificate checked
+    statuses: dict[tuple[str, str], int] = field(default_factory=dict)  # (team, status) -> checks
 
 
 class Checker(Protocol):
@@ -75,6 +77,12 @@ class CheckWorker:
         for note in (n for c in checked for n in c.notifications):
             severity = note.event.severity.value
             outcome.published_by_severity[severity] = outcome.published_by_severity.get(severity, 0) + 1
+        for done in checked:
+            team, days = done.target.team, done.report.days_left
+            key = (team, done.report.status.value)
+            outcome.statuses[key] = outcome.statuses.get(key, 0) + 1
+            if days is not None:
+                outcome.soonest_days[team] = min(days, outcome.soonest_days.get(team, days))
         for target in failed:
             outcome.failed_message_ids += by_target[(target.team, target.id)]
         return outcome

@@ -463,6 +463,27 @@ def test_a_failing_destination_fails_the_event_after_the_others_and_alone_is_ret
     assert [who for who, _, _ in recorder.sent] == [good.id, bad.id]
 
 
+def test_the_tally_hears_deliveries_and_failures_by_format_before_the_error() -> None:
+    good, teams, bad = (
+        _destination(),
+        _destination("https://teams.example/workflow", format=Format.TEAMS),
+        _destination("https://down.example/hook"),
+    )
+    heard: list[tuple[dict[str, int], dict[str, int]]] = []
+
+    def tally(delivered: Mapping[str, int], failed: Mapping[str, int]) -> None:
+        heard.append((dict(delivered), dict(failed)))
+
+    with relay_of(good, teams, bad) as (relay, recorder, _):
+        recorder.failing.add(bad.id)
+        with pytest.raises(WebhookError):
+            relay.deliver(_event(), tally=tally)
+        recorder.failing.clear()
+        relay.deliver(_event(), tally=tally)  # Lambda's retry: those already served are not counted again
+
+    assert heard == [({"generic": 1, "teams": 1}, {"generic": 1}), ({"generic": 1}, {})]
+
+
 def test_an_unexpected_error_gives_the_claim_back_and_costs_no_other_destination() -> None:
     broken, good = _destination("https://broken.example/hook"), _destination()
     with relay_of(broken, good) as (relay, recorder, log):

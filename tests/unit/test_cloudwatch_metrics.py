@@ -1,0 +1,155 @@
+"""The checker's and the relays' CloudWatch figures: what the worker and relays count, and the EMF documents.
+
+Per team: SoonestExpiryDays (the fewest days left of a certificate checked) and ChecksByStatus; per
+channel: EventsDelivered and EventsFailed. Each is also kept for the stage alone (a second
+dimension set of the same document), which is what infra/template.yaml's alarms read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from chalicelib.adapters import telemetry
+from chalicelib.domain.targets import Target, TargetSpec
+from chalicelib.errors import SlackError
+from chalicelib.presentation.event_shapes import EventDocument
+from chalicelib.services.checking import CheckedTarget
+from chalicelib.services.slack_relay import SlackRelay
+from chalicelib.services.worker import CheckWorker
+from chalicelib.settings import Settings
+from tests.support import reports
+from tests.support.events import event_data
+from tests.support.fakes import InMemoryStore
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+class _Checker:
+    """Checks each target to the report its host names: soon (3 days), later (40), or unreachable."""
+
+    def run(self, targets: Sequence[Target]) -> tuple[list[CheckedTarget], list[Target]]:
+        made = {
+            "soon.example.com": reports.report(NOW, host="soon.example.com", days_left=3),
+            "later.example.com": reports.report(NOW, host="later.example.com", days_left=40),
+            "down.example.com": reports.unreachable(NOW, host="down.example.com"),
+        }
+        return [CheckedTarget(t, made[t.endpoint.host]) for t in targets], []
+
+
+def _target(team: str, host: str, number: int) -> Target:
+    return Target(f"tg_{number:020x}", team, TargetSpec(reports.report(NOW, host=host).endpoint), NOW, NOW, NOW)
+
+
+def _emf(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture(autouse=True)
+def _metrics_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "certwatch")
+
+
+def test_a_batch_counts_each_teams_soonest_expiry_and_its_checks_by_status() -> None:
+    store = InMemoryStore()
+    targets = [
+        _target("web", "soon.example.com", 1),
+        _target("web", "later.example.com", 2),
+        _target("api", "down.example.com", 3),
+    ]
+    for target in targets:
+        store.create_target(target)
+    records = [{"messageId": f"m{t.id}", "body": json.dumps({"team": t.team, "id": t.id})} for t in targets]
+
+    outcome = CheckWorker(store, _Checker()).handle(records)
+
+    assert outcome.soonest_days == {"web": 3}  # api's check read no certificate
+    assert outcome.statuses == {("web", "ok"): 2, ("api", "error"): 1}
+
+
+def test_the_checkers_figures_are_emf_documents_by_team_and_for_the_stage_alone(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    telemetry.checked("prod", {"web": 3}, {("web", "critical"): 2}, enabled=True)
+
+    soonest, by_status = _emf(capsys.readouterr().out)
+    (declared,) = soonest["_aws"]["CloudWatchMetrics"]
+    assert declared["Namespace"] == "certwatch"
+    assert declared["Metrics"] == [{"Name": "SoonestExpiryDays", "Unit": "None"}]
+    assert sorted(map(sorted, declared["Dimensions"])) == [["service", "stage"], ["service", "stage", "team"]]
+    assert (soonest["SoonestExpiryDays"], soonest["stage"], soonest["team"], soonest["service"]) == (
+        [3.0],
+        "prod",
+        "web",
+        "certwatch",
+    )
+    (declared,) = by_status["_aws"]["CloudWatchMetrics"]
+    assert sorted(map(sorted, declared["Dimensions"])) == [
+        ["service", "stage", "status"],
+        ["service", "stage", "status", "team"],
+    ]
+    assert (by_status["ChecksByStatus"], by_status["status"]) == ([2.0], "critical")
+
+
+def test_deliveries_are_counted_by_channel(capsys: pytest.CaptureFixture[str]) -> None:
+    telemetry.deliveries("dev", enabled=True)({"slack": 1, "teams": 0}, {"generic": 2})
+
+    documents = _emf(capsys.readouterr().out)
+    assert [(d["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], d["channel"]) for d in documents] == [
+        ("EventsDelivered", "slack"),
+        ("EventsFailed", "generic"),
+    ]
+    assert documents[1]["EventsFailed"] == [2.0]
+    assert all(d["stage"] == "dev" for d in documents)
+
+
+def test_nothing_is_emitted_while_metrics_are_off(capsys: pytest.CaptureFixture[str]) -> None:
+    enabled = Settings.from_env({"POWERTOOLS_METRICS_DISABLED": "true"}).metrics
+
+    telemetry.checked("prod", {"web": 3}, {("web", "ok"): 1}, enabled=enabled)
+    telemetry.deliveries("prod", enabled=enabled)({"slack": 1}, {})
+
+    assert _emf(capsys.readouterr().out) == []
+
+
+class _Slack:
+    def __init__(self, answer: bool | Exception) -> None:
+        self._answer = answer
+
+    def post_event(self, document: EventDocument) -> bool:
+        if isinstance(self._answer, Exception):
+            raise self._answer
+        return self._answer
+
+
+@pytest.mark.parametrize(
+    ("answer", "message", "heard"),
+    [
+        (True, None, [({"slack": 1}, {})]),
+        (False, None, [({"slack": 0}, {})]),  # no webhook configured: nothing to count
+        (SlackError("refused"), None, [({}, {"slack": 1})]),
+        (True, "not an event", [({}, {"slack": 1})]),
+    ],
+)
+def test_the_slack_relay_tells_its_tally_what_became_of_an_event(
+    answer: bool | Exception, message: str | None, heard: list[tuple[Mapping[str, int], Mapping[str, int]]]
+) -> None:
+    told: list[tuple[Mapping[str, int], Mapping[str, int]]] = []
+    sent = message or json.dumps(event_data())
+
+    def tally(delivered: Mapping[str, int], failed: Mapping[str, int]) -> None:
+        told.append((dict(delivered), dict(failed)))
+
+    relay = SlackRelay(_Slack(answer))
+    if isinstance(answer, Exception):
+        with pytest.raises(SlackError):
+            relay.deliver(sent, tally=tally)
+    else:
+        relay.deliver(sent, tally=tally)
+
+    assert told == heard
