@@ -12,18 +12,24 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from chalice.app import Request, Response
-from prometheus_client.exposition import gzip_accepted
 
-from chalicelib.domain.metrics import Watched, samples
-from chalicelib.presentation.metrics import exposition
+if TYPE_CHECKING:
+    from chalicelib.domain.metrics import Watched
 
 OPENMETRICS = "application/openmetrics-text"
 
 
 def response(request: Request, watched: Iterable[Watched]) -> Response:
     """The scrape's answer: the series of ``watched`` in the negotiated format, gzipped when that may be."""
+    # Imported here: app.py imports this module, and no other route loads the series or the library.
+    from prometheus_client.exposition import gzip_accepted
+
+    from chalicelib.domain.metrics import samples
+    from chalicelib.presentation.metrics import exposition
+
     headers = request.headers
     answer = exposition(samples(watched), negotiated(headers.get("accept")))
     sent: dict[str, str | list[str]] = {"Content-Type": answer.content_type, "Vary": "Accept, Accept-Encoding"}
