@@ -135,6 +135,28 @@ def configure_gateway_responses(
     return done
 
 
+# Settings of the data stack's parameters, read from the stage's environment (its .chalice/config.json
+# variables, or the deploying shell's): the certificate alarms (auto: on for prod only) and their threshold.
+STACK_PARAMETERS = {
+    "CERTWATCH_CERTIFICATE_ALARMS": "CertificateAlarms",
+    "CERTWATCH_EXPIRY_ALARM_DAYS": "ExpiryAlarmDays",
+}
+
+
+def stack_parameters(environment: dict[str, str]) -> dict[str, str]:
+    """The data stack's parameters the environment sets; SystemExit naming a value the template would refuse."""
+    given = {
+        parameter: environment[name].strip() for name, parameter in STACK_PARAMETERS.items() if environment.get(name)
+    }
+    alarms = given.get("CertificateAlarms")
+    if alarms is not None and alarms not in {"auto", "on", "off"}:
+        raise SystemExit(f"CERTWATCH_CERTIFICATE_ALARMS={alarms!r}: use auto (on for prod only), on or off")
+    days = given.get("ExpiryAlarmDays")
+    if days is not None and not (days.isdigit() and 1 <= int(days) <= 365):
+        raise SystemExit(f"CERTWATCH_EXPIRY_ALARM_DAYS={days!r}: use a whole number of days from 1 to 365")
+    return given
+
+
 def chalice_environment(stage: str) -> dict[str, str]:
     """The deploying process's environment: the stage's settings, since app.py names event sources from them."""
     return {**os.environ, **stage_environment(stage), "CERTWATCH_STAGE": stage}
@@ -145,7 +167,8 @@ def deploy(stage: str) -> int:
 
     session = boto3.session.Session()
     print(f"1/4 data stack {stack_name(stage)} (infra/template.yaml)", flush=True)
-    outputs = deploy_stack(session.client("cloudformation"), stage)
+    parameters = stack_parameters(chalice_environment(stage))
+    outputs = deploy_stack(session.client("cloudformation"), stage, parameters=parameters)
     print("2/4 recording its outputs into .chalice/config.json", flush=True)
     record_outputs(outputs, stage)
     print(f"3/4 chalice deploy --stage {stage}", flush=True)

@@ -6,6 +6,7 @@ the tests (moto in-process), so all three run the very same template.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ from chalicelib.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
-    from mypy_boto3_cloudformation.type_defs import ParameterTypeDef
+    from mypy_boto3_cloudformation.type_defs import ParameterTypeDef, StackTypeDef
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
 
@@ -24,22 +25,37 @@ def stack_name(stage: str) -> str:
     return f"certwatch-{stage}-data"
 
 
-def deploy_stack(cloudformation: CloudFormationClient, stage: str, *, template: Path = TEMPLATE) -> dict[str, str]:
-    """Create or update the stage's data stack, wait for it, and return its outputs."""
+def deploy_stack(
+    cloudformation: CloudFormationClient,
+    stage: str,
+    *,
+    template: Path = TEMPLATE,
+    parameters: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Create or update the stage's data stack, wait for it, and return its outputs.
+
+    ``parameters`` set the template's parameters beside Stage; one not given keeps the value the
+    stack has (its default when the stack is new), as a redeploy should.
+    """
     name = stack_name(stage)
     body = template.read_text()
-    parameters: list[ParameterTypeDef] = [{"ParameterKey": "Stage", "ParameterValue": stage}]
+    given = {"Stage": stage, **(parameters or {})}
+    values: list[ParameterTypeDef] = [{"ParameterKey": key, "ParameterValue": value} for key, value in given.items()]
+    existing = _existing(cloudformation, name)
+    if existing is not None:
+        kept = [p["ParameterKey"] for p in existing.get("Parameters", []) if p.get("ParameterKey", "") not in given]
+        values += [{"ParameterKey": key, "UsePreviousValue": True} for key in kept]
     try:
-        if _exists(cloudformation, name):
+        if existing is not None:
             try:
-                cloudformation.update_stack(StackName=name, TemplateBody=body, Parameters=parameters)
+                cloudformation.update_stack(StackName=name, TemplateBody=body, Parameters=values)
             except ClientError as exc:
                 if "No updates are to be performed" not in str(exc):
                     raise
                 return stack_outputs(cloudformation, stage)
             cloudformation.get_waiter("stack_update_complete").wait(StackName=name)
         else:
-            cloudformation.create_stack(StackName=name, TemplateBody=body, Parameters=parameters)
+            cloudformation.create_stack(StackName=name, TemplateBody=body, Parameters=values)
             cloudformation.get_waiter("stack_create_complete").wait(StackName=name)
     except (ClientError, WaiterError) as exc:
         raise ConfigurationError(f"deploying stack {name} failed: {exc}") from exc
@@ -56,9 +72,12 @@ def stack_outputs(cloudformation: CloudFormationClient, stage: str) -> dict[str,
     return {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
 
 
-def _exists(cloudformation: CloudFormationClient, name: str) -> bool:
+def _existing(cloudformation: CloudFormationClient, name: str) -> StackTypeDef | None:
+    """The stack's description, None when there is none (or it was deleted)."""
     try:
         stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
     except ClientError:
-        return False
-    return bool(stacks) and stacks[0]["StackStatus"] != "DELETE_COMPLETE"
+        return None
+    if not stacks or stacks[0]["StackStatus"] == "DELETE_COMPLETE":
+        return None
+    return stacks[0]

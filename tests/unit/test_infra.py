@@ -22,6 +22,13 @@ from tests.support.policy import chalice_functions
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"
 STAGES = ("prod", "dev")
+# The alarms on the checker's and relays' own metrics (chalicelib/adapters/telemetry.py).
+CERTIFICATE_ALARMS = {
+    "CertificateExpiryAlarm": ("SoonestExpiryDays", "Minimum", None),
+    "CertificatesCriticalAlarm": ("ChecksByStatus", "Sum", "critical"),
+    "EndpointsUnreachableAlarm": ("ChecksByStatus", "Sum", "error"),
+    "EventsFailedAlarm": ("EventsFailed", "Sum", None),
+}
 
 
 class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]
@@ -264,7 +271,7 @@ def test_the_checker_and_sweep_errors_are_alarmed(template: dict[str, Any], stag
 
 def test_every_alarm_notifies_the_ops_topic(template: dict[str, Any]) -> None:
     alarms = resources(template, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 4
+    assert len(alarms) == 4 + len(CERTIFICATE_ALARMS)
     assert template["Resources"]["OpsTopic"]["Type"] == "AWS::SNS::Topic"
     for name, alarm in alarms.items():
         assert alarm["AlarmActions"] == [{"Ref": "OpsTopic"}], name
@@ -285,3 +292,80 @@ def test_the_outputs_deploy_py_records_exist(template: dict[str, Any]) -> None:
 
     assert set(RECORDED) <= set(template["Outputs"])
     assert {"CheckQueueArn", "NotifyDeadLetterQueueArn"} <= set(template["Outputs"])  # configure_event_sources
+
+
+# --- the alarms and dashboard on certwatch's own metrics ---------------------------------------------
+
+
+def _condition_holds(template: dict[str, Any], name: str, stage: str, alarms: str) -> bool:
+    """A condition of the template for a stage and a CertificateAlarms parameter (Or, And, Equals, Condition)."""
+
+    def evaluate(node: Any) -> Any:
+        if isinstance(node, dict) and node.keys() == {"Ref"}:
+            return {"Stage": stage, "CertificateAlarms": alarms}[node["Ref"]]
+        if isinstance(node, dict) and node.keys() == {"Condition"}:
+            return evaluate(template["Conditions"][node["Condition"]])
+        if isinstance(node, dict) and node.keys() == {"Fn::Equals"}:
+            left, right = (evaluate(part) for part in node["Fn::Equals"])
+            return left == right
+        if isinstance(node, dict) and node.keys() == {"Fn::Or"}:
+            return any(evaluate(part) for part in node["Fn::Or"])
+        if isinstance(node, dict) and node.keys() == {"Fn::And"}:
+            return all(evaluate(part) for part in node["Fn::And"])
+        return node
+
+    return bool(evaluate(template["Conditions"][name]))
+
+
+@pytest.mark.parametrize(
+    ("stage", "alarms", "wanted"),
+    [("prod", "auto", True), ("dev", "auto", False), ("dev", "on", True), ("prod", "off", False)],
+)
+def test_the_certificate_alarms_are_on_for_prod_unless_a_stage_says_otherwise(
+    template: dict[str, Any], stage: str, alarms: str, wanted: bool
+) -> None:
+    for name in CERTIFICATE_ALARMS:
+        condition = template["Resources"][name]["Condition"]
+        assert _condition_holds(template, condition, stage, alarms) is wanted, name
+    assert template["Parameters"]["CertificateAlarms"]["Default"] == "auto"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_certificate_alarms_read_what_the_functions_emit_for_the_stage_alone(
+    template: dict[str, Any], stage: str
+) -> None:
+    from chalicelib.adapters import telemetry
+
+    for name, (metric, statistic, status) in CERTIFICATE_ALARMS.items():
+        alarm = template["Resources"][name]["Properties"]
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (telemetry.NAMESPACE, metric, statistic)
+        dimensions = {d["Name"]: d["Value"] for d in resolved(alarm["Dimensions"], stage, template)}
+        # telemetry's second dimension set: the service and the stage (and a check's status)
+        assert dimensions == {"service": "certwatch", "stage": stage, **({"status": status} if status else {})}, name
+        assert alarm["Period"] >= 300, name
+    expiry = template["Resources"]["CertificateExpiryAlarm"]["Properties"]
+    assert expiry["Threshold"] == {"Ref": "ExpiryAlarmDays"}
+    assert expiry["ComparisonOperator"] == "LessThanThreshold"
+    # six hours: the default check interval, so every target's latest check is in one period
+    assert expiry["Period"] == 6 * 3600 == 60 * 360
+
+
+def test_the_dashboard_is_json_once_substituted_and_shows_each_metric_the_functions_emit(
+    template: dict[str, Any],
+) -> None:
+    body = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    values = {
+        "AWS::Region": "eu-west-1",
+        "Stage": "prod",
+        "ExpiryAlarmDays": "14",
+        "CheckDeadLetterQueue.QueueName": "certwatch-prod-checks-dlq",
+        "NotifyDeadLetterQueue.QueueName": "certwatch-prod-notify-dlq",
+    }
+    text = re.sub(r"\$\{([^}]+)\}", lambda m: values[m[1]], body)
+
+    dashboard = json.loads(text)
+
+    shown = json.dumps(dashboard)
+    for metric in ("SoonestExpiryDays", "ChecksByStatus", "EventsDelivered", "EventsFailed"):
+        assert f'MetricName=\\"{metric}\\"' in shown, metric
+    assert all(w["properties"]["region"] == "eu-west-1" for w in dashboard["widgets"])
