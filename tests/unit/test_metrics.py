@@ -11,6 +11,7 @@ import dataclasses
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -245,3 +246,12 @@ def _values(scrape: Scrape) -> dict[tuple[str, tuple[tuple[str, str], ...]], flo
     return {
         (s.name, tuple(sorted(s.labels.items()))): float(s.value) for family in scrape.families for s in family.samples
     }
+
+
+def test_docs_metrics_md_names_every_series_served_with_its_labels() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text()
+
+    for family in FAMILIES:
+        assert f"`{family.name}`" in text, family.name
+        for label in family.labels:
+            assert f"`{label}`" in text, (family.name, label)
