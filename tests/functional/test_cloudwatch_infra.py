@@ -7,6 +7,7 @@ cfn-lint checks them); it does create the dashboard.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import boto3
 import pytest
@@ -16,7 +17,12 @@ from chalicelib.adapters.cloudformation import deploy_stack, stack_name
 from infra.deploy import stack_parameters
 
 
-def test_the_stage_gets_its_dashboard_and_the_alarm_settings_make_deploy_passes() -> None:
+def _parameters(cloudformation: Any) -> dict[str, str]:
+    (stack,) = cloudformation.describe_stacks(StackName=stack_name("dev"))["Stacks"]
+    return {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+
+
+def test_the_stage_gets_its_dashboard_and_keeps_the_alarm_settings_make_deploy_passed() -> None:
     given = stack_parameters({"CERTWATCH_CERTIFICATE_ALARMS": "on", "CERTWATCH_EXPIRY_ALARM_DAYS": " 21 "})
     with mock_aws():
         cloudformation = boto3.client("cloudformation")
@@ -24,9 +30,15 @@ def test_the_stage_gets_its_dashboard_and_the_alarm_settings_make_deploy_passes(
         (stack,) = cloudformation.describe_stacks(StackName=stack_name("dev"))["Stacks"]
         dashboards = boto3.client("cloudwatch").list_dashboards()["DashboardEntries"]
         body = boto3.client("cloudwatch").get_dashboard(DashboardName="certwatch-dev")["DashboardBody"]
+        deploy_stack(cloudformation, "dev")
+        kept = _parameters(cloudformation)
+        deploy_stack(cloudformation, "dev", parameters={"ExpiryAlarmDays": "30"})
+        later = _parameters(cloudformation)
 
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
     assert parameters == {"Stage": "dev", "CertificateAlarms": "on", "ExpiryAlarmDays": "21"}
+    assert kept == parameters  # a redeploy without the settings keeps them
+    assert later == {**parameters, "ExpiryAlarmDays": "30"}
     assert [d["DashboardName"] for d in dashboards] == ["certwatch-dev"]
     assert 'stage=\\"dev\\"' in json.dumps(json.loads(body))
 
