@@ -28,12 +28,12 @@ from chalicelib.domain.models import (
     FailureReason,
     Finding,
     FindingCode,
+    RenewalWindow,
+    Revocation,
     Severity,
     Status,
     TargetReport,
 )
-from chalicelib.domain.renewalinfo import RenewalWindow
-from chalicelib.domain.revocation import Revocation
 from chalicelib.domain.truststore import TrustStore
 from chalicelib.errors import ForbiddenAddressError, ProbeError
 

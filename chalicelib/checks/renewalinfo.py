@@ -16,9 +16,8 @@ from cryptography import x509
 
 from chalicelib.checks.caching import ExpiringCache
 from chalicelib.checks.fetcher import UrlFetcher
-from chalicelib.domain.models import CheckPolicy, Finding
+from chalicelib.domain.models import CheckPolicy, Finding, RenewalWindow
 from chalicelib.domain.renewalinfo import (
-    RenewalWindow,
     cert_id,
     directory_for,
     parse_window,

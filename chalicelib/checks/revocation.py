@@ -22,9 +22,8 @@ from cryptography.hazmat.primitives import hashes
 
 from chalicelib.checks.caching import ExpiringCache
 from chalicelib.checks.fetcher import UrlFetcher
-from chalicelib.domain.models import Finding
+from chalicelib.domain.models import Finding, Revocation
 from chalicelib.domain.revocation import (
-    Revocation,
     RevocationVerdict,
     crl_scope_verdict,
     crl_urls,

@@ -38,11 +38,11 @@ from chalicelib.domain.models import (
     CheckResult,
     Finding,
     FindingCode,
+    Revocation,
     TargetReport,
     days_until,
     short_name,
 )
-from chalicelib.domain.revocation import Revocation
 from chalicelib.domain.targets import Target
 
 TARGET_LABELS = ("team", "target", "target_id")

@@ -16,8 +16,23 @@ from chalicelib.errors import InvalidRequestError
 
 if TYPE_CHECKING:
     from chalicelib.domain.cadence import Cadence
-    from chalicelib.domain.renewalinfo import RenewalWindow
-    from chalicelib.domain.revocation import Revocation
+
+
+class Revocation(enum.StrEnum):
+    """A certificate's revocation status as its CA gave it (CRL or OCSP)."""
+
+    GOOD = "good"
+    REVOKED = "revoked"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class RenewalWindow:
+    """An ACME CA's suggested renewal window (ARI), and the page that explains it when it moved."""
+
+    start: datetime
+    end: datetime
+    explanation_url: str | None = None
 
 
 class Severity(enum.StrEnum):

@@ -14,14 +14,13 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from chalicelib.domain.models import CheckPolicy, Finding, FindingCode, Severity
+from chalicelib.domain.models import CheckPolicy, Finding, FindingCode, RenewalWindow, Severity
 
 # Issuer name attribute ("O=..." or "CN=...") -> the ACME directory of the CA that issues under it.
 DEFAULT_DIRECTORIES: dict[str, str] = {
@@ -35,15 +34,6 @@ DEFAULT_RETRY = timedelta(hours=6)
 MIN_RETRY = timedelta(minutes=1)
 MAX_RETRY = timedelta(days=1)
 _ATTRIBUTES = {"O": x509.NameOID.ORGANIZATION_NAME, "CN": x509.NameOID.COMMON_NAME}
-
-
-@dataclass(frozen=True, slots=True)
-class RenewalWindow:
-    """The CA's suggested renewal window, and the page that explains it when it moved."""
-
-    start: datetime
-    end: datetime
-    explanation_url: str | None = None
 
 
 def cert_id(cert: x509.Certificate) -> str | None:

@@ -10,7 +10,6 @@ must not page anyone.
 
 from __future__ import annotations
 
-import enum
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, ExtensionOID
 
-from chalicelib.domain.models import Finding, FindingCode, Severity, short_name
+from chalicelib.domain.models import Finding, FindingCode, Revocation, Severity, short_name
 from chalicelib.domain.x509info import is_ca, signature_valid
 
 # A CRL or response dated a little ahead of our clock is a clock difference, not a forgery.
@@ -36,12 +35,6 @@ _KNOWN_CRL_EXTENSIONS = {
     ExtensionOID.ISSUING_DISTRIBUTION_POINT,
     ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
 }
-
-
-class Revocation(enum.StrEnum):
-    GOOD = "good"
-    REVOKED = "revoked"
-    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,8 @@ class AddressResult(models.CheckResult):
     """The check of one address of an endpoint."""
 
     DERIVED: ClassVar = Derived(
+        # What /metrics reads (presentation/metrics.py); the document says them as findings.
+        unsaid=("verified_chain", "revocation", "renewal_window"),
         says=("days_left", "not_after"),
         after={"days_left": "status", "not_after": "days_left", "checked_at": "cipher"},
     )

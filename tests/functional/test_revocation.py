@@ -22,8 +22,7 @@ from chalicelib.checks.resolver import SystemResolver
 from chalicelib.checks.revocation import RevocationChecker, RevocationLimits
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.endpoints import parse_target
-from chalicelib.domain.models import FindingCode, Severity, TargetReport
-from chalicelib.domain.revocation import Revocation
+from chalicelib.domain.models import FindingCode, Revocation, Severity, TargetReport
 from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.services.alerting import Alerter
 from chalicelib.services.checking import TargetChecker

@@ -14,12 +14,12 @@ from chalicelib.domain.models import (
     Finding,
     FindingCode,
     Protocol,
+    RenewalWindow,
+    Revocation,
     Severity,
     Status,
     TargetReport,
 )
-from chalicelib.domain.renewalinfo import RenewalWindow
-from chalicelib.domain.revocation import Revocation
 
 
 def certificate(

@@ -18,9 +18,7 @@ import pytest
 
 from chalicelib.domain import metrics
 from chalicelib.domain.metrics import FAMILIES, Kind, Sample, Watched, samples
-from chalicelib.domain.models import Finding, FindingCode, Severity, TargetReport
-from chalicelib.domain.renewalinfo import RenewalWindow
-from chalicelib.domain.revocation import Revocation
+from chalicelib.domain.models import Finding, FindingCode, RenewalWindow, Revocation, Severity, TargetReport
 from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.presentation.metrics import exposition
 from tests.support import reports

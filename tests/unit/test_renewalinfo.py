@@ -9,12 +9,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
-from chalicelib.domain.models import CheckPolicy, Severity
+from chalicelib.domain.models import CheckPolicy, RenewalWindow, Severity
 from chalicelib.domain.renewalinfo import (
     DEFAULT_DIRECTORIES,
     MAX_RETRY,
     MIN_RETRY,
-    RenewalWindow,
     cert_id,
     directory_for,
     directory_table,

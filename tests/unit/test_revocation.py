@@ -11,9 +11,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import ocsp
 
-from chalicelib.domain.models import FindingCode, Severity
+from chalicelib.domain.models import FindingCode, Revocation, Severity
 from chalicelib.domain.revocation import (
-    Revocation,
     crl_findings,
     crl_urls,
     judge_crl,
