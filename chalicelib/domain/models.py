@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from chalicelib.errors import InvalidRequestError
@@ -185,11 +185,26 @@ class Endpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class PosturePolicy:
+    """What a team (or one target) expects of an endpoint's cryptography, beyond its certificate's dates.
+
+    ``require_post_quantum``: an address that negotiates no post-quantum key exchange is a warning
+    (NO_POST_QUANTUM_KEY_EXCHANGE), not the default's info. ``quantum_safe_signatures_by``: from this
+    date, a chain signed with RSA or ECDSA is QUANTUM_VULNERABLE_SIGNATURE (NIST IR 8547 deprecates
+    them after 2030 and disallows them after 2035); None sets no date.
+    """
+
+    require_post_quantum: bool = False
+    quantum_safe_signatures_by: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CheckPolicy:
     """Thresholds a check is judged by; a target may carry its own."""
 
     warn_days: int = 30
     critical_days: int = 7
+    posture: PosturePolicy = PosturePolicy()
 
 
 def check_thresholds(
