@@ -367,15 +367,25 @@ def _read(annotation: Any, data: Any, where: str) -> Any:
         (member,) = [arg for arg in args if arg is not type(None)]
         return _read(member, data, where)
     if origin in (tuple, list):
-        if not isinstance(data, list):
-            raise ValueError(f"{where}: expected a list")
-        return tuple(_read(args[0], item, f"{where}[{i}]") for i, item in enumerate(data))
+        return tuple(_read(args[0], item, f"{where}[{i}]") for i, item in enumerate(_expect(list, data, where)))
     if origin is dict:
-        if not isinstance(data, dict):
-            raise ValueError(f"{where}: expected an object")
-        return {str(key): _read(args[1], item, f"{where}.{key}") for key, item in data.items()}
+        items = _expect(dict, data, where).items()
+        return {str(key): _read(args[1], item, f"{where}.{key}") for key, item in items}
     if annotation is Any:
         return data
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        return _read_shape(annotation, _expect(dict, data, where), where)
+    return _read_scalar(annotation, data, where)
+
+
+def _expect[T](kind: type[T], data: Any, where: str) -> T:
+    if not isinstance(data, kind):
+        raise ValueError(f"{where}: expected {'a list' if kind is list else 'an object'}")
+    return data
+
+
+def _read_scalar(annotation: Any, data: Any, where: str) -> Any:
+    """A date-time, an enum's value, or a JSON scalar, as declared."""
     if annotation is datetime:
         if not isinstance(data, str):
             raise ValueError(f"{where}: expected a date-time")
@@ -394,27 +404,28 @@ def _read(annotation: Any, data: Any, where: str) -> Any:
         if type(data) is not annotation:
             raise ValueError(f"{where}: expected {_SCALARS[annotation]}")
         return data
-    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
-        if not isinstance(data, dict):
-            raise ValueError(f"{where}: expected an object")
-        hints = get_type_hints(annotation, include_extras=True)
-        declared = fields(annotation)
-        derived = getattr(annotation, "DERIVED", Derived())
-        if derived.inline:
-            raise TypeError(f"{annotation.__name__} says inlined fields: it is not read back")
-        unknown = sorted(set(data) - set(declared))
-        if unknown:
-            raise ValueError(f"{where}: undeclared field {unknown[0]!r}")
-        values = dict.fromkeys(derived.unsaid, ABSENT)
-        for name, declaration in declared.items():
-            if name in derived.says:  # a property: it follows from the rest
-                continue
-            if name in data:
-                values[name] = _read(hints[name], data[name], f"{where}.{name}")
-            elif declaration.required:
-                raise ValueError(f"{where}: {name} is missing")
-        return annotation(**values)
     raise TypeError(f"{annotation!r} is no declarable JSON type")
+
+
+def _read_shape(shape: type, data: dict[str, Any], where: str) -> Any:
+    """A declared shape from its JSON object: every field it declares, none it does not."""
+    hints = get_type_hints(shape, include_extras=True)
+    declared = fields(shape)
+    derived = getattr(shape, "DERIVED", Derived())
+    if derived.inline:
+        raise TypeError(f"{shape.__name__} says inlined fields: it is not read back")
+    unknown = sorted(set(data) - set(declared))
+    if unknown:
+        raise ValueError(f"{where}: undeclared field {unknown[0]!r}")
+    values = dict.fromkeys(derived.unsaid, ABSENT)
+    for name, declaration in declared.items():
+        if name in derived.says:  # a property: it follows from the rest
+            continue
+        if name in data:
+            values[name] = _read(hints[name], data[name], f"{where}.{name}")
+        elif declaration.required:
+            raise ValueError(f"{where}: {name} is missing")
+    return shape(**values)
 
 
 _PATHS: dict[type, tuple[tuple[str, tuple[str, ...]], ...] | None] = {}
