@@ -11,7 +11,7 @@ from certwatch.handlers import handler
 from chalicelib.settings import named_stage
 
 # The words the commands take, spelled out so that reading a command line imports no domain module
-# (`certwatch check --help` starts in well under 0.15 s); tests/unit/test_cli_words.py holds each to the
+# (`certwatch check --help` starts at once); tests/unit/test_cli_words.py holds each to the
 # domain's own values.
 SEVERITIES = ["info", "warning", "critical"]  # the least severe first: Severity
 SOURCES = ["endpoint", "acm", "iam"]  # inventory.Source

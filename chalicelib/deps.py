@@ -347,7 +347,7 @@ class Container:
         return TargetRegistry(
             self.store,
             queue=self.queue,
-            checker=lambda: self.checker,  # built on first use: loading the trust store costs ~50 ms
+            checker=lambda: self.checker,  # built on first use: it loads the trust store
             resolver=self.resolver,
             address_policy=self.address_policy,
             clock=self.clock,

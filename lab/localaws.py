@@ -1,7 +1,7 @@
 """moto's server for the local stack, made to hold a team's load: one request at a time, cheap transactions.
 
 moto's backends are not thread-safe: under the local stack's concurrent requests its server
-raised ``RuntimeError: dictionary changed size during iteration`` and answered 500 (issue 16),
+raised ``RuntimeError: dictionary changed size during iteration`` and answered 500,
 inside ``transact_write_items`` (copying a table another request was writing) and inside queries
 (walking a partition another request was growing). So every request holds one lock while moto
 handles it; connections are still accepted, and request bodies read, concurrently. ``stats``

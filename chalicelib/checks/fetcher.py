@@ -182,7 +182,7 @@ class UrlFetcher:
 
     def _https_context(self) -> ssl.SSLContext:
         if self._context is None:
-            # Built on first use (it loads the CA bundle, ~25 ms): most checks never need it.
+            # Built on first use: it loads the CA bundle, which most checks never need.
             from chalicelib.domain.truststore import default_bundle_path
 
             self._context = ssl.create_default_context(cafile=default_bundle_path())
