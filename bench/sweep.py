@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
     from moto import mock_aws
 
-    from chalicelib.adapters.cloudformation import deploy_stack
+    from certwatch.aws.cloudformation import deploy_stack
     from chalicelib.adapters.dynamo import codec
     from chalicelib.deps import Container
     from chalicelib.domain.endpoints import parse_target

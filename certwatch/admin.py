@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from certwatch import aws
 from certwatch.admin_arguments import SEVERITIES
 from chalicelib.domain.alerts import (
     AlertPolicy,
@@ -79,7 +80,7 @@ def services(args: argparse.Namespace) -> Container:
 
     import boto3  # the AWS clients and adapters load when a command runs, not to read a command line
 
-    from chalicelib.adapters.cloudformation import stack_outputs
+    from certwatch.aws.cloudformation import stack_outputs
     from chalicelib.deps import Container
 
     if args.table:
@@ -128,7 +129,7 @@ def token_revoke(args: argparse.Namespace) -> int:
 def subscribe_email(args: argparse.Namespace) -> int:
     if "@" not in args.address or args.address.startswith("@") or args.address.endswith("@"):
         raise InvalidRequestError(f"{args.address!r} is not an email address")
-    subscriptions = services(args).subscriptions
+    subscriptions = aws.subscriptions(services(args))
     policy: dict[str, list[str]] = {"severity": SEVERITIES[SEVERITIES.index(args.min_severity) :]}
     if args.team:
         policy["team"] = [validate_team(args.team)]
@@ -149,7 +150,7 @@ def subscribe_email(args: argparse.Namespace) -> int:
 
 def subscribe_list(args: argparse.Namespace) -> int:
     rows = [("PROTOCOL", "ENDPOINT", "FILTER", "SUBSCRIPTION")]
-    for subscription in services(args).subscriptions.list():
+    for subscription in aws.subscriptions(services(args)).list():
         policy = _describe_policy(subscription.filter_policy)
         rows.append((subscription.protocol, subscription.endpoint, policy, subscription.arn))
     _print_table(rows)
@@ -158,7 +159,7 @@ def subscribe_list(args: argparse.Namespace) -> int:
 
 def subscribe_remove(args: argparse.Namespace) -> int:
     arn = args.subscription_arn
-    if not services(args).subscriptions.remove(arn):
+    if not aws.subscriptions(services(args)).remove(arn):
         raise CertwatchError(f"unknown subscription {arn}: `certwatch subscribe list` shows this stage's")
     print(f"removed {arn}")
     return 0
@@ -168,7 +169,7 @@ def slack_set_webhook(args: argparse.Namespace) -> int:
     url = args.url.strip()
     if not (url.startswith(("https://", "http://127.0.0.1", "http://localhost"))):
         raise InvalidRequestError("the webhook URL must start with https:// (Slack's are https://hooks.slack.com/...)")
-    parameter = services(args).slack_parameter
+    parameter = aws.slack_parameter(services(args))
     parameter.put(url)
     stored = f"stored the Slack webhook in SSM parameter {parameter.name} (SecureString)"
     print(f"{stored}; events are posted there from now on")
@@ -187,7 +188,7 @@ def slack_test(args: argparse.Namespace) -> int:
 
 
 def slack_remove_webhook(args: argparse.Namespace) -> int:
-    parameter = services(args).slack_parameter
+    parameter = aws.slack_parameter(services(args))
     if not parameter.delete():
         raise CertwatchError(f"no Slack webhook stored in {parameter.name}")
     print(f"deleted {parameter.name}; events are no longer posted to Slack")

@@ -21,7 +21,7 @@ from chalicelib.domain.webhooks import Destination, Format
 from chalicelib.presentation.reports import columns, iso
 
 if TYPE_CHECKING:  # the AWS and HTTP parts load when a command runs, not to read a command line
-    from chalicelib.adapters.destination_admin import SsmDestinationAdmin
+    from certwatch.aws.destination_admin import SsmDestinationAdmin
     from chalicelib.adapters.webhook import WebhookPoster
     from chalicelib.deps import Container
 
@@ -95,7 +95,7 @@ def add_from_environment(container: Container, url: str, secret: str | None) -> 
 
 
 def _admin(services_: Container) -> SsmDestinationAdmin:
-    from chalicelib.adapters.destination_admin import SsmDestinationAdmin
+    from certwatch.aws.destination_admin import SsmDestinationAdmin
 
     return SsmDestinationAdmin(services_.ssm, services_.settings.webhook_path)
 

@@ -34,9 +34,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
 
     from chalicelib.adapters.discovery import Discoverer
-    from chalicelib.adapters.sns_subscriptions import SnsSubscriptions
     from chalicelib.adapters.sqs import SqsCheckQueue
-    from chalicelib.adapters.ssm_parameters import SsmSecureString
     from chalicelib.adapters.ssm_secrets import SsmSecret
     from chalicelib.adapters.webhook import WebhookPoster
     from chalicelib.checks.engine import CheckEngine
@@ -282,20 +280,6 @@ class Container:
         from chalicelib.adapters.ssm_secrets import SsmSecret
 
         return SsmSecret(SSMProvider(boto3_client=self.ssm), self.settings.slack_parameter, max_age=SLACK_URL_MAX_AGE)
-
-    @cached_property
-    def slack_parameter(self) -> SsmSecureString:
-        """Where the Slack webhook URL is kept; the operator's ``certwatch slack`` writes it."""
-        from chalicelib.adapters.ssm_parameters import SsmSecureString
-
-        return SsmSecureString(self.ssm, self.settings.slack_parameter)
-
-    @cached_property
-    def subscriptions(self) -> SnsSubscriptions:
-        """The alerts topic's subscriptions (the operator's ``certwatch subscribe``)."""
-        from chalicelib.adapters.sns_subscriptions import SnsSubscriptions
-
-        return SnsSubscriptions(self.sns, self.topic_arn)
 
     @cached_property
     def slack(self) -> SlackRelay:

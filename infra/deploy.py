@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from certwatch.aws.cloudformation import deploy_stack, stack_name, stack_outputs  # noqa: E402
 from chalicelib.adapters.aws import parse_arn  # noqa: E402
-from chalicelib.adapters.cloudformation import deploy_stack, stack_name, stack_outputs  # noqa: E402
 from chalicelib.errors import CertwatchError  # noqa: E402
 from chalicelib.settings import stage_environment  # noqa: E402
 from infra.merge_template import GATEWAY_RESPONSES, NOTIFIERS, gateway_response, merge_template  # noqa: E402

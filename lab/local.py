@@ -367,8 +367,8 @@ def _start(
     """Start everything; None when Ctrl-C came first (what did start is in ``threads`` and ``servers``)."""
     import boto3
 
+    from certwatch.aws.cloudformation import deploy_stack
     from chalicelib import deps
-    from chalicelib.adapters.cloudformation import deploy_stack
     from chalicelib.domain.truststore import load_trust_store
 
     outputs = deploy_stack(boto3.client("cloudformation"), STAGE)

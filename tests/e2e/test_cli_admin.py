@@ -19,8 +19,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from certwatch.aws.cloudformation import deploy_stack
 from certwatch.cli import BROKEN_PIPE
-from chalicelib.adapters.cloudformation import deploy_stack
 from chalicelib.adapters.dynamo import DynamoStore
 from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.models import CheckResult, Endpoint, Finding, FindingCode, Severity, Status, TargetReport

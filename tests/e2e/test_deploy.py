@@ -22,7 +22,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.adapters.cloudformation import deploy_stack, stack_name
+from certwatch.aws.cloudformation import deploy_stack, stack_name
 from chalicelib.domain.inventory import ACM_EVENT_TYPES
 from chalicelib.settings import Settings, stage_environment
 from infra import policy as infra_policy

@@ -273,7 +273,8 @@ def test_destroy_with_data_leaves_nothing_behind(rehearsal: Rehearsal) -> None:
 def test_the_deployment_package_is_small_and_holds_no_dev_dependency(rehearsal: Rehearsal) -> None:
     assert rehearsal.package.stat().st_size < PACKAGE_LIMIT
     with zipfile.ZipFile(rehearsal.package) as package:
-        top = {name.split("/")[0] for name in package.namelist()}
+        names = package.namelist()
+        top = {name.split("/")[0] for name in names}
         chalice_files = {name for name in package.namelist() if name.startswith("chalice/")}
         page = {name for name in package.namelist() if name.startswith("chalicelib/http/static/")}
     # The runtime's wheels (requirements.txt and what they need), our code, and Chalice's runtime module.
@@ -288,6 +289,9 @@ def test_the_deployment_package_is_small_and_holds_no_dev_dependency(rehearsal: 
     }  # GET /dashboard's files
     for development in ("boto3", "botocore", "moto", "pytest", "_pytest", "mypy", "ruff", "cfnlint", "werkzeug"):
         assert development not in top
+    # What only the operator runs (certwatch/aws/: the data stack, SSM writes, subscriptions) is not shipped.
+    assert "certwatch" not in top
+    assert not {name for name in names if name.startswith("chalicelib/") and "cloudformation" in name}
 
 
 def test_a_failing_step_stops_with_one_line_naming_it(tmp_path: Path) -> None:

@@ -125,7 +125,7 @@ def world(client: Client, pki: Pki) -> Iterator[World]:
     import boto3
     from moto import mock_aws
 
-    from chalicelib.adapters.cloudformation import deploy_stack
+    from certwatch.aws.cloudformation import deploy_stack
 
     with mock_aws():
         outputs = deploy_stack(boto3.client("cloudformation"), STAGE)

@@ -96,7 +96,7 @@ def aws() -> Iterator[Aws]:
     import boto3
     from moto import mock_aws
 
-    from chalicelib.adapters.cloudformation import deploy_stack
+    from certwatch.aws.cloudformation import deploy_stack
 
     # The autouse credentials fixture is function-scoped: not active yet at module scope.
     with pytest.MonkeyPatch.context() as patch:
@@ -533,7 +533,7 @@ def bulk(aws: Aws) -> Iterator[Bulk]:
     or more (so a slow machine never sees one of them fall due between the two sweeps).
     Loaded with BatchWriteItem in the store's own item shape: the API would take minutes.
     """
-    from chalicelib.adapters.cloudformation import deploy_stack
+    from certwatch.aws.cloudformation import deploy_stack
 
     outputs = deploy_stack(aws.cloudformation, "bulk")
     now = datetime.now(UTC)

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
+from certwatch.aws.cloudformation import deploy_stack
+from certwatch.aws.destination_admin import SsmDestinationAdmin
 from chalicelib import deps
-from chalicelib.adapters.cloudformation import deploy_stack
-from chalicelib.adapters.destination_admin import SsmDestinationAdmin
 from chalicelib.adapters.retrying import Retrier
 from chalicelib.adapters.webhook import WebhookPoster
 from chalicelib.checks.resolver import SystemResolver

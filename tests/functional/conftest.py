@@ -33,7 +33,7 @@ def aws_stack() -> Iterator[AwsStack]:
     import boto3  # here, not at the top: most functional tests need neither boto3 nor moto
     from moto import mock_aws
 
-    from chalicelib.adapters.cloudformation import deploy_stack
+    from certwatch.aws.cloudformation import deploy_stack
 
     # The autouse credentials fixture is function-scoped, so it is not active yet at module scope.
     with pytest.MonkeyPatch.context() as patch:

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.adapters.cloudformation import deploy_stack, stack_name
+from certwatch.aws.cloudformation import deploy_stack, stack_name
 from infra.deploy import stack_parameters
 
 

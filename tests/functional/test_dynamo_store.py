@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from chalicelib.adapters.cloudformation import deploy_stack, stack_name
+from certwatch.aws.cloudformation import deploy_stack, stack_name
 from chalicelib.adapters.dynamo import DUE_INDEX, DUE_SHARDS, DynamoStore
 from chalicelib.domain.endpoints import endpoint_from_parts
 from chalicelib.domain.models import Endpoint, Protocol, Status

@@ -9,8 +9,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.adapters.sns_subscriptions import SnsSubscriptions
-from chalicelib.adapters.ssm_parameters import SsmSecureString
+from certwatch import aws as operator_aws
+from certwatch.aws.sns_subscriptions import SnsSubscriptions
+from certwatch.aws.ssm_parameters import SsmSecureString
 from chalicelib.deps import Container
 from chalicelib.settings import Settings
 
@@ -65,12 +66,12 @@ def test_the_webhook_parameter_is_a_secure_string_replaced_and_deleted_once(aws:
     assert parameter.delete() is False
 
 
-def test_the_composition_root_builds_them_for_its_stage(aws: None) -> None:
+def test_the_operator_builds_them_for_its_stage(aws: None) -> None:
     container = Container(
         Settings.for_stage("dev"), topic_arn="arn:aws:sns:eu-west-1:123456789012:certwatch-dev-alerts"
     )
 
-    assert container.slack_parameter.name == "/certwatch/dev/slack-webhook-url"
-    container.slack_parameter.put("https://hooks.example.com/T/B/x")
+    assert operator_aws.slack_parameter(container).name == "/certwatch/dev/slack-webhook-url"
+    operator_aws.slack_parameter(container).put("https://hooks.example.com/T/B/x")
     assert container.slack_webhook_url() == "https://hooks.example.com/T/B/x"  # what the Slack function reads
-    assert isinstance(container.subscriptions, SnsSubscriptions)
+    assert isinstance(operator_aws.subscriptions(container), SnsSubscriptions)

@@ -24,7 +24,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.adapters.destination_admin import SsmDestinationAdmin
+from certwatch.aws.destination_admin import SsmDestinationAdmin
 from chalicelib.adapters.destinations import SsmDestinations, destination_to_json
 from chalicelib.adapters.dynamo.deliveries import DynamoDeliveryLog
 from chalicelib.adapters.retrying import Retrier

@@ -27,14 +27,6 @@ from infra import policy as infra_policy
 from tests.support.policy import ROOT, allows, chalice_functions, granted_actions, policy_file
 
 CHALICELIB = ROOT / "chalicelib"
-# Run with the operator's own credentials, never with a Lambda role (the operator CLI, certwatch/,
-# is not in the bundle either).
-OPERATOR_ONLY = {
-    "adapters/cloudformation.py",
-    "adapters/destination_admin.py",
-    "adapters/sns_subscriptions.py",
-    "adapters/ssm_parameters.py",
-}
 # The services each runtime module talks to (botocore's names).
 MODULE_SERVICES: dict[str, tuple[str, ...]] = {
     **{
@@ -209,9 +201,10 @@ def runtime_modules() -> dict[str, str]:
     """The source of every chalicelib module that runs inside a Lambda function, by path under chalicelib/.
 
     Recursive: a module in any package of chalicelib/ is scanned, so none escapes the policy check.
+    What runs with the operator's own credentials only (certwatch/aws/) is not in chalicelib/.
     """
     modules = {path.relative_to(CHALICELIB).as_posix(): path for path in sorted(CHALICELIB.rglob("*.py"))}
-    return {name: path.read_text() for name, path in modules.items() if name not in OPERATOR_ONLY}
+    return {name: path.read_text() for name, path in modules.items()}
 
 
 def needed(sources: Mapping[str, str], services: Mapping[str, Iterable[str]] = MODULE_SERVICES) -> list[Need]:
