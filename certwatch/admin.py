@@ -41,7 +41,7 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.domain.tokens import Principal, issue, validate_team
-from chalicelib.errors import CertwatchError, ConfigurationError, InvalidRequestError
+from chalicelib.errors import CertwatchError, ConfigurationError, InvalidValueError
 from chalicelib.presentation.documents import (
     discovery_to_dict,
     inventory_csv,
@@ -128,7 +128,7 @@ def token_revoke(args: argparse.Namespace) -> int:
 
 def subscribe_email(args: argparse.Namespace) -> int:
     if "@" not in args.address or args.address.startswith("@") or args.address.endswith("@"):
-        raise InvalidRequestError(f"{args.address!r} is not an email address")
+        raise InvalidValueError(f"{args.address!r} is not an email address")
     subscriptions = aws.subscriptions(services(args))
     policy: dict[str, list[str]] = {"severity": SEVERITIES[SEVERITIES.index(args.min_severity) :]}
     if args.team:
@@ -168,7 +168,7 @@ def subscribe_remove(args: argparse.Namespace) -> int:
 def slack_set_webhook(args: argparse.Namespace) -> int:
     url = args.url.strip()
     if not (url.startswith(("https://", "http://127.0.0.1", "http://localhost"))):
-        raise InvalidRequestError("the webhook URL must start with https:// (Slack's are https://hooks.slack.com/...)")
+        raise InvalidValueError("the webhook URL must start with https:// (Slack's are https://hooks.slack.com/...)")
     parameter = aws.slack_parameter(services(args))
     parameter.put(url)
     stored = f"stored the Slack webhook in SSM parameter {parameter.name} (SecureString)"

@@ -46,13 +46,21 @@ class ProbeError(CertwatchError):
         self.message = message
 
 
-class InvalidRequestError(CertwatchError):
-    """A request is malformed or a field is invalid (``field`` names it when there is one)."""
+class InvalidValueError(CertwatchError):
+    """A value given to certwatch is not one it takes (``field`` names it when there is one).
+
+    Raised wherever the value is judged (the domain, a service, the settings, the CLI); the edge
+    that received it says so its own way: the HTTP API as a 400 naming the field, the CLI as one line.
+    """
 
     def __init__(self, message: str, *, field: str | None = None, code: str = "invalid_field") -> None:
         super().__init__(message)
         self.field = field
         self.code = code
+
+
+class InvalidRequestError(InvalidValueError):
+    """A request to the HTTP API is malformed: its body, its query string or one of their fields."""
 
 
 class PayloadTooLargeError(CertwatchError):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
-from chalicelib.errors import InvalidRequestError, SettingError
+from chalicelib.errors import InvalidValueError, SettingError
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,7 +360,7 @@ def _slack_url(env: Mapping[str, str], name: str) -> str | None:
 
     try:
         local_http_only(parse_url(value))
-    except InvalidRequestError as exc:
+    except InvalidValueError as exc:
         example = "https://hooks.slack.com/services/T000/B000/XXXX"
         raise refused(name, value, f"{exc}; a Slack incoming webhook URL", example, secret=True) from None
     return value.strip()
@@ -398,7 +398,7 @@ def _team(env: Mapping[str, str], name: str) -> str | None:
 
     try:
         return validate_team(value)
-    except InvalidRequestError:
+    except InvalidValueError:
         raise refused(
             name, value, "1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit", "platform"
         ) from None

@@ -34,7 +34,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.addresses import AddressPolicy
-from chalicelib.errors import CertwatchError, InvalidRequestError, SettingError
+from chalicelib.errors import CertwatchError, InvalidValueError, SettingError
 from chalicelib.settings import Settings, read_int, read_seconds, refused
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ def _bootstrap_token_setting(env: Mapping[str, str]) -> str | None:
     now = datetime.now(UTC)
     try:
         adopt(given, STAGE, admin=True, now=now)
-    except InvalidRequestError as exc:
+    except InvalidValueError as exc:
         raise refused(name, given, str(exc), issue(STAGE, admin=True, now=now)[0], secret=True) from None
     return given
 
@@ -191,7 +191,7 @@ def _webhook_secret_setting(env: Mapping[str, str]) -> str | None:
         return None
     try:
         secret_key(given)
-    except InvalidRequestError as exc:
+    except InvalidValueError as exc:
         raise refused(name, given, str(exc), new_secret(), secret=True) from None
     return given
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from chalicelib.errors import InvalidRequestError
+from chalicelib.errors import InvalidValueError
 
 if TYPE_CHECKING:
     from chalicelib.domain.cadence import Cadence
@@ -216,7 +216,7 @@ def check_thresholds(
     command line's options).
     """
     if critical_days > warn_days:
-        raise InvalidRequestError(f"{critical} must not exceed {warn}", field=critical)
+        raise InvalidValueError(f"{critical} must not exceed {warn}", field=critical)
 
 
 @dataclass(frozen=True, slots=True)

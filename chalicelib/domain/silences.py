@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from chalicelib.domain.alerts import STILL_THERE, EventType, Notification
-from chalicelib.errors import InvalidRequestError
+from chalicelib.errors import InvalidValueError
 
 # How long a silence or a window may last at most (CERTWATCH_SILENCE_MAX_DAYS overrides it).
 DEFAULT_MAX_DAYS = 30
@@ -169,11 +169,11 @@ class WindowRequest:
 def check_span(starts_at: datetime, ends_at: datetime, now: datetime, max_days: int) -> None:
     """Refuse a silence or window that ends before it starts, has ended, or lasts longer than ``max_days``."""
     if ends_at <= now:
-        raise InvalidRequestError("it would end before now: give a time in the future", field="ends_at")
+        raise InvalidValueError("it would end before now: give a time in the future", field="ends_at")
     if ends_at <= starts_at:
-        raise InvalidRequestError("ends_at must be after starts_at", field="ends_at")
+        raise InvalidValueError("ends_at must be after starts_at", field="ends_at")
     if ends_at - max(starts_at, now) > timedelta(days=max_days):
-        raise InvalidRequestError(
+        raise InvalidValueError(
             f"a silence or maintenance window lasts at most {max_days} days (CERTWATCH_SILENCE_MAX_DAYS): "
             "never open-ended; make another when it ends",
             field="ends_at",

@@ -28,7 +28,7 @@ from datetime import datetime
 from chalicelib.domain.alerts import CLOSING, EventType
 from chalicelib.domain.endpoints import normalize_hostname
 from chalicelib.domain.models import Severity
-from chalicelib.errors import InvalidRequestError, InvalidTargetError
+from chalicelib.errors import InvalidTargetError, InvalidValueError
 
 SECRET_PREFIX = "whsec_"
 _SECRET_BYTES = 32  # the specification asks for 24 to 64
@@ -112,23 +112,23 @@ def parse_url(text: str) -> WebhookUrl:
         parts = urllib.parse.urlsplit(raw)
         port = parts.port
     except ValueError:
-        raise InvalidRequestError("the webhook URL cannot be read (a bad port or address?)", field="url") from None
+        raise InvalidValueError("the webhook URL cannot be read (a bad port or address?)", field="url") from None
     scheme = parts.scheme.lower()
     if scheme not in {"https", "http"}:
-        raise InvalidRequestError(
+        raise InvalidValueError(
             "a webhook URL starts with https:// (or http:// for a receiver on a loopback address)", field="url"
         )
     if parts.username is not None or parts.password is not None:
-        raise InvalidRequestError("a webhook URL carries no user name or password", field="url")
+        raise InvalidValueError("a webhook URL carries no user name or password", field="url")
     host = parts.hostname or ""
     if not host:
-        raise InvalidRequestError("the webhook URL has no host", field="url")
+        raise InvalidValueError("the webhook URL has no host", field="url")
     address = _address(host)
     if address is None:
         try:
             host = normalize_hostname(host, raw=host)
         except InvalidTargetError as exc:
-            raise InvalidRequestError(str(exc), field="url") from None
+            raise InvalidValueError(str(exc), field="url") from None
     else:
         host = address
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -142,7 +142,7 @@ def local_http_only(url: WebhookUrl) -> WebhookUrl:
     """
     loopback = url.host == "localhost" or (url.host_is_address and ipaddress.ip_address(url.host).is_loopback)
     if url.scheme == "http" and not loopback:
-        raise InvalidRequestError(
+        raise InvalidValueError(
             f"{url.shown}: plain http:// is only for a receiver on this machine (127.0.0.1, ::1 or localhost); "
             "use https://",
             field="url",
@@ -164,13 +164,13 @@ def new_secret() -> str:
 
 
 def secret_key(secret: str) -> bytes:
-    """The HMAC key a ``whsec_`` secret stands for; InvalidRequestError for what is no such secret."""
+    """The HMAC key a ``whsec_`` secret stands for; InvalidValueError for what is no such secret."""
     try:
         key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
     except (binascii.Error, ValueError):
         key = b""
     if not secret.startswith(SECRET_PREFIX) or len(key) < _MIN_SECRET_BYTES:
-        raise InvalidRequestError(
+        raise InvalidValueError(
             "a signing secret is whsec_ followed by the base64 of 24 to 64 random bytes", field="secret"
         )
     return key
@@ -178,7 +178,7 @@ def secret_key(secret: str) -> bytes:
 
 def check_routing_key(key: str) -> str:
     if not _ROUTING_KEY.fullmatch(key):
-        raise InvalidRequestError(
+        raise InvalidValueError(
             "a PagerDuty routing key is the 32 letters and digits of the service's Events API v2 integration",
             field="routing_key",
         )
@@ -198,12 +198,12 @@ def signature(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
 
 
 def event_types(names: list[str] | None) -> frozenset[EventType]:
-    """``--type`` values as event types; InvalidRequestError naming the ones there are."""
+    """``--type`` values as event types; InvalidValueError naming the ones there are."""
     try:
         return frozenset(EventType(name) for name in names or ())
     except ValueError:
         known = ", ".join(t.value for t in EventType)
-        raise InvalidRequestError(f"unknown event type; the types are: {known}", field="types") from None
+        raise InvalidValueError(f"unknown event type; the types are: {known}", field="types") from None
 
 
 def _address(host: str) -> str | None:

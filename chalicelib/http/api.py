@@ -20,8 +20,8 @@ from chalicelib.errors import (
     ConfigurationError,
     DuplicateTargetError,
     ForbiddenAddressError,
-    InvalidRequestError,
     InvalidTargetError,
+    InvalidValueError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -41,7 +41,7 @@ GATEWAY_TIMEOUT_SECONDS = 29.0
 
 # Most specific first; the first type an error is an instance of decides.
 ERRORS: tuple[tuple[type[CertwatchError], int, str], ...] = (
-    (InvalidRequestError, 400, "invalid_field"),
+    (InvalidValueError, 400, "invalid_field"),
     (InvalidTargetError, 400, "invalid_field"),
     (UnauthorizedError, 401, "unauthorized"),
     (PermissionDeniedError, 403, "forbidden"),
@@ -62,7 +62,7 @@ def error_response(exc: CertwatchError) -> Response:
     body = error_to_dict(
         getattr(exc, "code", None) or code,
         str(exc),
-        field=exc.field if isinstance(exc, InvalidRequestError) and exc.field else None,
+        field=exc.field if isinstance(exc, InvalidValueError) and exc.field else None,
         existing_id=exc.existing_id if isinstance(exc, DuplicateTargetError) else None,
     )
     headers: dict[str, str | list[str]] = {"Retry-After": "1"} if status == 429 else {}

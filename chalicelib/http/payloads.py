@@ -25,7 +25,7 @@ from chalicelib.domain.silences import Match, SilenceRequest, WindowRequest
 from chalicelib.domain.targets import CLEARABLE, RejectedRow, TargetChanges, TargetFilter, TargetSpec, runbook_problem
 from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import pasted_token_id
-from chalicelib.errors import InvalidRequestError, InvalidTargetError, TrustStoreError
+from chalicelib.errors import InvalidRequestError, InvalidTargetError, InvalidValueError, TrustStoreError
 from chalicelib.presentation import shapes
 from chalicelib.presentation.schema import ABSENT, Field, Spec, fields
 
@@ -268,7 +268,7 @@ def bulk_specs(rows: list[Any]) -> list[TargetSpec | RejectedRow]:
             continue
         try:
             read.append(target_spec(row))
-        except InvalidRequestError as exc:
+        except InvalidValueError as exc:
             read.append(RejectedRow(str(exc), exc.code))
     return read
 

@@ -37,7 +37,7 @@ from chalicelib.errors import (
     ConfigurationError,
     DuplicateTargetError,
     ForbiddenAddressError,
-    InvalidRequestError,
+    InvalidValueError,
     NotFoundError,
     PermissionDeniedError,
     ProbeError,
@@ -171,8 +171,8 @@ class TargetRegistry:
             target = self._create(owner, spec, source)
         except DuplicateTargetError as exc:
             return BulkOutcome(number, "duplicate", existing_id=exc.existing_id)
-        except (InvalidRequestError, ForbiddenAddressError) as exc:
-            code = exc.code if isinstance(exc, InvalidRequestError) else "forbidden_address"
+        except (InvalidValueError, ForbiddenAddressError) as exc:
+            code = exc.code if isinstance(exc, InvalidValueError) else "forbidden_address"
             return BulkOutcome(number, "rejected", error_code=code, reason=str(exc))
         except CertwatchError as exc:  # the store failed on this row, not the row itself
             logger.warning("bulk row %d not registered: %s", number, exc)

@@ -22,7 +22,7 @@ from chalicelib.domain.silences import (
     new_window_id,
 )
 from chalicelib.domain.tokens import Principal
-from chalicelib.errors import InvalidRequestError, NotFoundError
+from chalicelib.errors import InvalidValueError, NotFoundError
 from chalicelib.services.store import TargetStore
 
 _SILENCE_ID = re.compile(r"si_[0-9a-f]{16}")
@@ -47,7 +47,7 @@ class Silencing:
             if request.until_certificate_changes:
                 latest = target.latest
                 if latest is None or not latest.certificates:
-                    raise InvalidRequestError(
+                    raise InvalidValueError(
                         f"{target.id} has served no certificate yet: silence it for a time instead",
                         field="until_certificate_changes",
                     )
@@ -55,7 +55,7 @@ class Silencing:
         elif request.match is Match.CERTIFICATE:
             until = request.value if request.until_certificate_changes else None
         elif request.until_certificate_changes:
-            raise InvalidRequestError(
+            raise InvalidValueError(
                 "until_certificate_changes is for a target's or a certificate's silence",
                 field="until_certificate_changes",
             )

@@ -31,7 +31,7 @@ from chalicelib.domain.webhooks import (
     parse_url,
     secret_key,
 )
-from chalicelib.errors import CertwatchError, InvalidRequestError, WebhookError
+from chalicelib.errors import CertwatchError, InvalidValueError, WebhookError
 from chalicelib.presentation.event_shapes import EventDocument, read_event
 from chalicelib.services.slack_relay import Tally
 
@@ -181,12 +181,12 @@ def new_destination(
     """
     parsed = parse_url(url)
     if routing_key is not None and format is not Format.PAGERDUTY:
-        raise InvalidRequestError("--routing-key is for --format pagerduty only", field="routing_key")
+        raise InvalidValueError("--routing-key is for --format pagerduty only", field="routing_key")
     if secret is not None and format is not Format.GENERIC:
-        raise InvalidRequestError("--secret is for --format generic only (it signs the request)", field="secret")
+        raise InvalidValueError("--secret is for --format generic only (it signs the request)", field="secret")
     if format is Format.PAGERDUTY:
         if routing_key is None:
-            raise InvalidRequestError("--format pagerduty needs --routing-key", field="routing_key")
+            raise InvalidValueError("--format pagerduty needs --routing-key", field="routing_key")
         key = check_routing_key(routing_key)
     elif format is Format.TEAMS:
         key = ""
@@ -196,7 +196,7 @@ def new_destination(
     try:
         severity = Severity(min_severity)
     except ValueError:
-        raise InvalidRequestError("--min-severity is info, warning or critical", field="min_severity") from None
+        raise InvalidValueError("--min-severity is info, warning or critical", field="min_severity") from None
     destination = Destination(
         id=new_destination_id(),
         format=format,

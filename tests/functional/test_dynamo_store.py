@@ -30,7 +30,7 @@ from chalicelib.domain.targets import (
     encode_cursor,
 )
 from chalicelib.domain.tokens import TokenRecord
-from chalicelib.errors import ConfigurationError, InvalidRequestError, NotFoundError, StoreError, ThrottledError
+from chalicelib.errors import ConfigurationError, InvalidValueError, NotFoundError, StoreError, ThrottledError
 from tests.support import reports
 from tests.support.aws import AwsStack
 
@@ -251,7 +251,7 @@ def test_a_cursor_for_another_kind_of_row_is_refused(store: DynamoStore, now: da
     store.create_target(new_target(team, now))
 
     for position in ({"sk": "R#tg_000000000001abcdef01"}, {"sk": "U#https://x:443#"}, {"sk": 7}, {"after": "tg_1"}):
-        with pytest.raises(InvalidRequestError):
+        with pytest.raises(InvalidValueError):
             store.list_targets(team, limit=5, cursor=encode_cursor(position), where=TargetFilter())
 
 

@@ -41,7 +41,7 @@ from chalicelib.domain.targets import (
 )
 from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import TokenRecord
-from chalicelib.errors import DuplicateTargetError, InvalidRequestError, NotFoundError
+from chalicelib.errors import DuplicateTargetError, InvalidValueError, NotFoundError
 from chalicelib.services.store import TargetStore
 from tests.support import reports
 from tests.support.aws import AwsStack
@@ -412,7 +412,7 @@ class StoreContract:
             base64.urlsafe_b64encode(b'"text"').decode(),
         ]
         for cursor in bad:
-            with pytest.raises(InvalidRequestError) as caught:
+            with pytest.raises(InvalidValueError) as caught:
                 store.list_targets(team, limit=5, cursor=cursor, where=TargetFilter())
             assert (caught.value.field, caught.value.code) == ("cursor", "invalid_cursor"), cursor
 
@@ -420,7 +420,7 @@ class StoreContract:
         for _ in range(3):
             store.create_target(new_target(team, now))
         for position in ({}, {"page": 2}):
-            with pytest.raises(InvalidRequestError):
+            with pytest.raises(InvalidValueError):
                 store.list_targets(team, limit=1, cursor=encode_cursor(position), where=TargetFilter())
 
     # --- update --------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Reading API input into domain objects (chalicelib/http/payloads.py), without HTTP.
 
-Every refusal is an InvalidRequestError naming the field (and a code the API answers with);
+Every refusal is an InvalidValueError naming the field (and a code the API answers with);
 the HTTP tests (tests/e2e/test_api*.py) show the same refusals as 400 answers.
 """
 
@@ -14,15 +14,15 @@ import pytest
 from chalicelib.domain.inventory import RowStatus, Source
 from chalicelib.domain.models import Endpoint, Protocol, Status
 from chalicelib.domain.targets import DEFAULT_INTERVAL_MINUTES, RejectedRow, TargetChanges, TargetSpec
-from chalicelib.errors import InvalidRequestError
+from chalicelib.errors import InvalidValueError
 from chalicelib.http import payloads
 from lab.certs import make_ca
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
-def refused(read: Any, *args: Any) -> InvalidRequestError:
-    with pytest.raises(InvalidRequestError) as caught:
+def refused(read: Any, *args: Any) -> InvalidValueError:
+    with pytest.raises(InvalidValueError) as caught:
         read(*args)
     return caught.value
 

@@ -25,7 +25,7 @@ from chalicelib.errors import (
     ConfigurationError,
     DuplicateTargetError,
     ForbiddenAddressError,
-    InvalidRequestError,
+    InvalidValueError,
     NotFoundError,
     PermissionDeniedError,
     ProbeError,
@@ -183,7 +183,7 @@ def test_an_admin_token_may_name_any_team_but_only_a_valid_name() -> None:
     w = world()
 
     assert w.registry.register(OPS, spec("https://www.example.com"), team="web").team == "web"
-    with pytest.raises(InvalidRequestError) as caught:
+    with pytest.raises(InvalidValueError) as caught:
         w.registry.team_for(OPS, "Not A Team")
     assert caught.value.field == "team"
 
@@ -240,7 +240,7 @@ def test_a_change_that_leaves_critical_above_warn_is_refused_against_the_stored_
     w = world()
     target = w.registry.register(WEB, spec("https://www.example.com", warn_days=20, critical_days=10))
 
-    with pytest.raises(InvalidRequestError) as caught:
+    with pytest.raises(InvalidValueError) as caught:
         w.registry.change(WEB, target.id, TargetChanges(critical_days=21))  # warn_days stays 20
 
     assert (caught.value.field, str(caught.value)) == ("critical_days", "critical_days must not exceed warn_days")

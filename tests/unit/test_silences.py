@@ -17,7 +17,7 @@ from chalicelib.domain.alerts import (
 )
 from chalicelib.domain.models import CertificateInfo, Endpoint, Finding, FindingCode, Severity, Status
 from chalicelib.domain.silences import MaintenanceWindow, Match, Silence, check_span, silenced_by
-from chalicelib.errors import InvalidRequestError
+from chalicelib.errors import InvalidValueError
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
@@ -155,6 +155,6 @@ def test_only_a_silence_naming_the_certificate_hides_it_still_in_place() -> None
     ids=["ended", "backwards", "too-long", "too-long-later"],
 )
 def test_a_silence_or_window_is_never_open_ended(start: datetime, end: datetime, wrong: str) -> None:
-    with pytest.raises(InvalidRequestError, match=wrong):
+    with pytest.raises(InvalidValueError, match=wrong):
         check_span(start, end, NOW, 30)
     check_span(NOW + 10 * DAY, NOW + 40 * DAY, NOW, 30)  # 30 days, starting later

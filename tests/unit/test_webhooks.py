@@ -23,7 +23,7 @@ from chalicelib.domain.webhooks import (
     secret_key,
     signature,
 )
-from chalicelib.errors import InvalidRequestError
+from chalicelib.errors import InvalidValueError
 from chalicelib.presentation.event_shapes import EventDocument
 from chalicelib.presentation.events import pagerduty_event, teams_message
 from chalicelib.presentation.schema import from_json
@@ -62,7 +62,7 @@ def test_a_new_secret_is_whsec_and_32_random_bytes() -> None:
     ids=["empty", "prefix-only", "no-prefix", "too-short", "not-base64"],
 )
 def test_what_is_no_signing_secret_is_refused(secret: str) -> None:
-    with pytest.raises(InvalidRequestError, match="whsec_ followed by the base64"):
+    with pytest.raises(InvalidValueError, match="whsec_ followed by the base64"):
         secret_key(secret)
 
 
@@ -102,7 +102,7 @@ def test_a_url_is_read_into_host_port_and_request_target() -> None:
     ],
 )
 def test_a_bad_url_is_refused_without_repeating_it(url: str, message: str) -> None:
-    with pytest.raises(InvalidRequestError, match=message) as refused:
+    with pytest.raises(InvalidValueError, match=message) as refused:
         parse_url(url)
     assert "s3cret" not in str(refused.value)
 
@@ -129,7 +129,7 @@ def test_a_destination_holds_its_secret_out_of_its_repr() -> None:
     ],
 )
 def test_new_destination_refuses_what_does_not_fit_its_format(kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(InvalidRequestError, match=message):
+    with pytest.raises(InvalidValueError, match=message):
         new_destination("https://hooks.example.com/", vet=lambda url: [], now=_now(), **kwargs)
 
 
@@ -138,9 +138,9 @@ def test_new_destination_asks_vet_about_the_url() -> None:
 
     def refuse(url: Any) -> None:
         asked.append(url.host)
-        raise InvalidRequestError("refused by the address policy")
+        raise InvalidValueError("refused by the address policy")
 
-    with pytest.raises(InvalidRequestError, match="address policy"):
+    with pytest.raises(InvalidValueError, match="address policy"):
         new_destination("https://internal.example/", vet=refuse, now=_now())
     assert asked == ["internal.example"]
 

@@ -27,7 +27,7 @@ from chalicelib.domain.targets import (
     decode_cursor,
     encode_cursor,
 )
-from chalicelib.errors import DuplicateTargetError, InvalidRequestError, NotFoundError, ThrottledError
+from chalicelib.errors import DuplicateTargetError, InvalidValueError, NotFoundError, ThrottledError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
@@ -86,7 +86,7 @@ class TargetItems(HolderItems):
         if cursor:
             after = decode_cursor(cursor).get("sk")
             if not isinstance(after, str) or not after.startswith(codec.TARGET):
-                raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor")
+                raise InvalidValueError("invalid cursor", field="cursor", code="invalid_cursor")
             request["ExclusiveStartKey"] = {"pk": {"S": partition}, "sk": {"S": after}}
         # One more than the page: whether there is a next one.
         found = [codec.target(item) for item in itertools.islice(self._query(**request), limit + 1)]
