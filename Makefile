@@ -9,7 +9,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 PIP := $(PYTHON) -m pip --disable-pip-version-check --quiet
 
-.PHONY: help venv test test-all test-bare lint format typecheck unit run demo fuzz bench bench-sweep bench-local clean deploy destroy package wheelhouse lint-infra policies
+.PHONY: help venv test test-all test-bare lint format typecheck unit run demo fuzz bench bench-sweep bench-local bench-batch clean deploy destroy package wheelhouse lint-infra policies
 STAGE ?= dev
 BUILD := build
 WHEELHOUSE := $(BUILD)/wheelhouse
@@ -31,6 +31,7 @@ help:
 	@echo "make bench      measure the checking engine (checks/s, CPU ms per check, memory), the whole process, the legacy probe"
 	@echo "make bench-sweep  measure a sweep over 100,000 targets on moto (requests, seconds)"
 	@echo "make bench-local  import 1,000 targets into the local stack and wait until each is checked"
+	@echo "make bench-batch  the checker's handler over SQS batches of far endpoints with a few tarpits"
 	@echo "make format     format the code with ruff"
 	@echo "make deploy STAGE=prod    data stack, outputs recorded, chalice deploy, event source settings"
 	@echo "make destroy STAGE=dev    remove the app (DATA=1 also removes the data stack)"
@@ -104,6 +105,9 @@ bench: $(STAMP)
 
 bench-sweep: $(STAMP)
 	$(PYTHON) -m bench.sweep $(BENCH_ARGS)
+
+bench-batch: $(STAMP)
+	$(PYTHON) -m bench.batch $(BATCH_ARGS)
 
 bench-local: $(STAMP)
 	$(PYTHON) -m bench.local $(BENCH_ARGS)

@@ -1,0 +1,205 @@
+"""Benchmark of the checker function's handler: SQS batches of real size, far endpoints, a few tarpits.
+
+Serves ``--endpoints`` healthy TLS endpoints, each behind a ``lab.latency.LatencyProxy`` (a round
+trip of ``--rtt`` ± ``--jitter``/2 seconds per flight), and ``--tarpit-percent`` of the targets as
+tarpits (accept, never answer), from child processes. Registers them all as targets in moto
+(in-process, the data stack's own template) and hands the checker's worker (the SQS handler's
+code: load, check, store, alert) batches of ``--batch`` messages, as the event source mapping
+would. Prints, per batch size:
+
+    wall/floor   each batch's wall time against its floor: the slowest live check's own time
+                 in that batch (the batch cannot return sooner), median and worst
+    GB-s/1,000   GB-seconds per 1,000 checks at the checker's memory size (``--memory-mb``)
+    tarpits      what became of the tarpit targets (their status and failure), and how many
+                 messages the batches gave back to SQS
+
+    make bench-batch
+    make bench-batch BATCH_ARGS="--endpoints 200 --tarpit-percent 2 --batch 10 25 50"
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import multiprocessing
+import os
+import statistics
+import sys
+import time
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from typing import Any
+
+DOMAIN = "batch.bench.test"
+
+
+@dataclass(frozen=True)
+class Served:
+    """What the child process serves: (name, port) of each live endpoint and each tarpit, and the root."""
+
+    live: list[tuple[str, int]]
+    tarpits: list[tuple[str, int]]
+    root_pem: str
+
+
+def _serve(
+    endpoints: int, tarpits: int, rtt: float, jitter: float, answer: Connection, stop: Connection
+) -> None:  # pragma: no cover - runs in the child
+    from lab.certs import make_ca, make_cert
+    from lab.latency import LatencyProxy
+    from lab.servers import SilentServer, TlsServer
+
+    root = make_ca("certwatch Batch Bench Root")
+    inter = make_ca("certwatch Batch Bench Intermediate", issuer=root)
+    running: list[Any] = []
+    live = []
+    for index in range(endpoints):
+        name = f"live{index}.{DOMAIN}"
+        leaf = make_cert(name, issuer=inter)
+        server = TlsServer([leaf.der, inter.der], leaf.key).start()
+        proxy = LatencyProxy(("127.0.0.1", server.port), rtt=rtt, jitter=jitter, seed=index).start()
+        running += [server, proxy]
+        live.append((name, proxy.port))
+    pits = []
+    for index in range(tarpits):
+        pit = SilentServer().start()
+        running.append(pit)
+        pits.append((f"tarpit{index}.{DOMAIN}", pit.port))
+    answer.send(Served(live, pits, root.pem.decode()))
+    stop.recv()
+    for server in running:
+        server.stop()
+
+
+@contextlib.contextmanager
+def serving(endpoints: int, tarpits: int, rtt: float, jitter: float) -> Iterator[Served]:
+    context = multiprocessing.get_context("spawn")
+    answer_recv, answer_send = context.Pipe(duplex=False)
+    stop_recv, stop_send = context.Pipe(duplex=False)
+    child = context.Process(target=_serve, args=(endpoints, tarpits, rtt, jitter, answer_send, stop_recv), daemon=True)
+    child.start()
+    try:
+        yield answer_recv.recv()
+    finally:
+        stop_send.send(True)
+        child.join(timeout=30)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--endpoints", type=int, default=200, help="live endpoints (default 200)")
+    parser.add_argument("--tarpit-percent", type=float, default=2.0, help="tarpits, %% of the targets (default 2)")
+    parser.add_argument("--rtt", type=float, default=0.08, help="round trip in seconds (default 0.08)")
+    parser.add_argument("--jitter", type=float, default=0.04, help="round trip spread in seconds (default 0.04)")
+    parser.add_argument("--batch", type=int, nargs="+", default=[25], help="batch sizes to run (default 25)")
+    parser.add_argument("--memory-mb", type=int, default=1024, help="the checker's memory size (default 1024)")
+    parser.add_argument("--timeout", type=float, default=10.0, help="CERTWATCH_CHECK_TIMEOUT (default 10)")
+    args = parser.parse_args(argv)
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }.items():
+        os.environ[name] = value
+    tarpits = max(1, round((args.endpoints * args.tarpit_percent) / (100 - args.tarpit_percent)))
+
+    import boto3
+    from moto import mock_aws
+
+    from certwatch.aws.cloudformation import deploy_stack
+    from chalicelib.checks.resolver import SystemResolver
+    from chalicelib.deps import Container
+    from chalicelib.domain.endpoints import parse_target
+    from chalicelib.domain.targets import Target, TargetSpec, new_target_id
+    from chalicelib.settings import Settings
+    from tests.support.fakes import RecordingPublisher
+
+    print(
+        f"{args.endpoints} live endpoints at {args.rtt * 1000:.0f} ± {args.jitter * 500:.0f} ms a round trip, "
+        f"{tarpits} tarpits ({tarpits / (args.endpoints + tarpits):.1%}); check timeout {args.timeout:g} s; "
+        f"{args.memory_mb} MB"
+    )
+    with serving(args.endpoints, tarpits, args.rtt, args.jitter) as served, mock_aws():
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # moto's CloudFormation skips the alarms, and says so
+            outputs = deploy_stack(boto3.client("cloudformation"), "bench")
+        settings = Settings.for_stage(
+            "bench", check_queue_url=outputs["CheckQueueUrl"], allow_cidrs="127.0.0.0/8", check_timeout=args.timeout
+        )
+        names = {name: ["127.0.0.1"] for name, _ in [*served.live, *served.tarpits]}
+        container = Container(settings, publisher=RecordingPublisher(), resolver=SystemResolver(names))
+        now = datetime.now(UTC)
+        live_ids: set[str] = set()
+        pit_ids: set[str] = set()
+        spread = _spread(served)
+        targets = []
+        for name, port in spread:
+            target = Target(
+                id=new_target_id(),
+                team="bench",
+                spec=TargetSpec(parse_target(f"tls://{name}:{port}"), ca_bundle=served.root_pem),
+                created_at=now,
+                updated_at=now,
+                next_check_at=now,
+            )
+            container.store.create_target(target)
+            targets.append(target)
+            (pit_ids if name.startswith("tarpit") else live_ids).add(target.id)
+        for size in args.batch:
+            _run(container, targets, size, pit_ids, args.memory_mb)
+    return 0
+
+
+def _spread(served: Served) -> list[tuple[str, int]]:
+    """Tarpits spread evenly among the live endpoints (one in each stretch), as a queue's order mixes them."""
+    stretch = max(1, len(served.live) // max(1, len(served.tarpits)))
+    order: list[tuple[str, int]] = []
+    pits = list(served.tarpits)
+    for index, endpoint in enumerate(served.live):
+        order.append(endpoint)
+        if pits and index % stretch == stretch // 2:
+            order.append(pits.pop(0))
+    return order + pits
+
+
+def _run(container: Any, targets: list[Any], size: int, pit_ids: set[str], memory_mb: int) -> None:
+    ratios, walls, given_back = [], [], 0
+    pits: Counter[str] = Counter()
+    for start in range(0, len(targets), size):
+        chunk = targets[start : start + size]
+        records = [{"messageId": f"m-{t.id}", "body": json.dumps({"team": t.team, "id": t.id})} for t in chunk]
+        began = time.perf_counter()
+        outcome = container.worker.handle(records)
+        wall = time.perf_counter() - began
+        given_back += len(outcome.failed_message_ids)
+        floor = 0.0
+        for target in chunk:
+            report = container.store.get_result(target.team, target.id)
+            if report is None:
+                continue
+            if target.id in pit_ids:
+                reasons = {f.reason.value for r in report.results for f in r.findings if f.reason is not None}
+                pits[f"{report.status.value} ({', '.join(sorted(reasons)) or 'no reason'})"] += 1
+            else:
+                floor = max(floor, max((r.elapsed_ms for r in report.results), default=0.0) / 1000)
+        walls.append(wall)
+        if floor:
+            ratios.append(wall / floor)
+    gb_seconds = sum(walls) * memory_mb / 1024 / len(targets) * 1000
+    print(
+        f"batch {size:>3}: wall/floor median {statistics.median(ratios):.2f}x, worst {max(ratios):.2f}x "
+        f"(wall median {statistics.median(walls):.2f} s, worst {max(walls):.2f} s); "
+        f"{gb_seconds:.1f} GB-s per 1,000 checks; "
+        f"tarpits: {dict(pits)}; messages given back to SQS: {given_back}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
