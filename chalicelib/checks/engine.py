@@ -7,10 +7,13 @@ one bad endpoint never costs the rest of a batch.
 
 from __future__ import annotations
 
+import functools
 import logging
+import queue
+import threading
 import time
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -49,6 +52,24 @@ class CheckRequest:
     trust: TrustStore | None = None
     revocation: bool = True  # ask the CA whether the chain is revoked (when the engine can)
     renewal_info: bool = True  # ask an ACME CA for its renewal window (when the engine can)
+
+
+@dataclass(frozen=True, slots=True)
+class StragglerCut:
+    """When a batch stops waiting for its last few checks.
+
+    Once at most ``share`` of the batch (one at least) is still unchecked, the rest get ``slack``
+    times as long again as the batch took to get there; whatever is still unchecked then is a
+    straggler, for the caller to check alone. A host that accepts and never answers then costs
+    its own check, not the whole batch's wait.
+    """
+
+    share: float = 0.1
+    slack: float = 0.2
+
+    def allowed(self, size: int) -> int:
+        """How many of a batch of ``size`` may still be out when the cut's clock starts."""
+        return max(1, int(size * self.share))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,25 +121,84 @@ class CheckEngine:
     def check_many(self, requests: Iterable[CheckRequest]) -> Iterator[TargetReport]:
         """Check every request concurrently; reports come back in the order of the requests."""
         pending = list(requests)
-        lookups = {self._pool.submit(self._resolve, request): index for index, request in enumerate(pending)}
-        probes: list[list[Future[CheckResult]] | CheckResult] = [[] for _ in pending]
-        for done in as_completed(lookups):
-            index = lookups[done]
-            resolved = done.result()
+        reports: dict[int, TargetReport] = {}
+        waiting = 0
+        for index, report in self.check_as_done(pending):
+            assert report is not None  # without a cut, every check is waited for
+            reports[index] = report
+            while waiting in reports:
+                yield reports.pop(waiting)
+                waiting += 1
+
+    def check_as_done(
+        self, requests: Sequence[CheckRequest], *, cut: StragglerCut | None = None
+    ) -> Iterator[tuple[int, TargetReport | None]]:
+        """Check every request concurrently; each report (with its request's index) as soon as it is done.
+
+        With ``cut``, the batch stops waiting for its last few: each request still unchecked then
+        comes last, with None for its report (its checks run on until their own deadline, unread),
+        so a host that never answers holds nobody but itself.
+        """
+        done: queue.SimpleQueue[tuple[int, TargetReport]] = queue.SimpleQueue()
+        for index, request in enumerate(requests):
+            self._pool.submit(self._resolve, request).add_done_callback(
+                functools.partial(self._resolved, request, index, done)
+            )
+        started, remaining, deadline = time.monotonic(), len(requests), None
+        unchecked_indexes = set(range(len(requests)))
+        while remaining:
+            wait = None if deadline is None else deadline - time.monotonic()
+            try:
+                index, report = done.get(timeout=None if wait is None else max(0.0, wait))
+            except queue.Empty:
+                for straggler in sorted(unchecked_indexes):
+                    yield straggler, None
+                return
+            remaining -= 1
+            unchecked_indexes.discard(index)
+            yield index, report
+            if cut is not None and deadline is None and remaining and remaining <= cut.allowed(len(requests)):
+                deadline = time.monotonic() + (time.monotonic() - started) * cut.slack
+
+    def _resolved(
+        self,
+        request: CheckRequest,
+        index: int,
+        done: queue.SimpleQueue[tuple[int, TargetReport]],
+        lookup: Future[_Resolved],
+    ) -> None:
+        """The lookup is done: a failed one is the report; else each address is checked, and the report
+        is put when the last of them is."""
+        try:
+            resolved = lookup.result()
             if resolved.failure is not None:
-                probes[index] = resolved.failure
-                continue
-            probes[index] = [
-                self._pool.submit(self._check_address, pending[index], address, resolved.dns_seconds)
+                done.put((index, _report(request.endpoint, (resolved.failure,), self._clock())))
+                return
+            probes = [
+                self._pool.submit(self._check_address, request, address, resolved.dns_seconds)
                 for address in resolved.addresses
             ]
-        for request, outcome in zip(pending, probes, strict=True):
+        except Exception as exc:  # a bug must cost one report, never the batch
+            logger.exception("unexpected error checking %s", request.endpoint)
+            done.put((index, unchecked(request.endpoint, f"internal error while checking: {exc!r}", self._clock())))
+            return
+        left = [len(probes)]
+        lock = threading.Lock()
+
+        def probed(_: Future[CheckResult]) -> None:
+            with lock:
+                left[0] -= 1
+                if left[0]:
+                    return
             try:
-                results = (outcome,) if isinstance(outcome, CheckResult) else tuple(f.result() for f in outcome)
-                yield _report(request.endpoint, results, self._clock())
+                report = _report(request.endpoint, tuple(f.result() for f in probes), self._clock())
             except Exception as exc:  # a bug must cost one report, never the batch
                 logger.exception("unexpected error reporting on %s", request.endpoint)
-                yield unchecked(request.endpoint, f"internal error while checking: {exc!r}", self._clock())
+                report = unchecked(request.endpoint, f"internal error while checking: {exc!r}", self._clock())
+            done.put((index, report))
+
+        for probe in probes:
+            probe.add_done_callback(probed)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

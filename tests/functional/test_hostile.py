@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.checks.engine import CheckRequest
+from chalicelib.checks.engine import CheckRequest, StragglerCut
 from chalicelib.checks.resolver import SystemResolver
 from chalicelib.domain.endpoints import parse_target
 from chalicelib.domain.models import FailureReason, FindingCode, Severity, Status, TargetReport
@@ -219,3 +219,38 @@ def test_slow_targets_do_not_use_up_the_time_of_targets_queued_behind_them(
 
     assert [failure(r).reason for r in slow] == [FailureReason.TIMEOUT] * 3
     assert_healthy(good)
+
+
+def test_a_cut_batch_reports_its_live_checks_as_they_finish_and_leaves_the_tarpit_unread(
+    zoo: dict[str, LoopbackServer], healthy: TlsServer, engines: Engines
+) -> None:
+    # The tarpit's own deadline is far beyond the cut: it can only come back unread.
+    engine = engines.build({"healthy.hostile.test": ["127.0.0.1"]}, timeout=30.0)
+    live = CheckRequest(parse_target(f"tls://healthy.hostile.test:{healthy.port}"))
+    requests = [live, CheckRequest(parse_target(zoo["silent"].target())), live, live, live]
+
+    reports = list(engine.check_as_done(requests, cut=StragglerCut(share=0.2, slack=0.2)))
+
+    assert reports[-1] == (1, None)
+    assert sorted(index for index, _ in reports[:-1]) == [0, 2, 3, 4]
+    for _, report in reports[:-1]:
+        assert report is not None
+        assert_healthy(report)
+
+
+def test_without_a_cut_every_check_is_waited_for_in_the_order_of_completion(
+    zoo: dict[str, LoopbackServer], healthy: TlsServer, engines: Engines
+) -> None:
+    engine = engines.build({"healthy.hostile.test": ["127.0.0.1"]}, timeout=1.0)
+    requests = [
+        CheckRequest(parse_target(zoo["silent"].target())),
+        CheckRequest(parse_target(f"tls://healthy.hostile.test:{healthy.port}")),
+    ]
+
+    (first, good), (second, stuck) = engine.check_as_done(requests)
+
+    assert (first, second) == (1, 0)  # the healthy one first: it did not wait for the silent one
+    assert good is not None
+    assert stuck is not None
+    assert_healthy(good)
+    assert failure(stuck).reason is FailureReason.TIMEOUT
