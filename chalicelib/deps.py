@@ -41,16 +41,16 @@ if TYPE_CHECKING:
     from chalicelib.checks.resolver import SystemResolver
     from chalicelib.domain.addresses import AddressPolicy
     from chalicelib.domain.truststore import TrustStore
-    from chalicelib.services.alerting import Alerter, Publisher
+    from chalicelib.services.alerting import Alerter
     from chalicelib.services.checking import TargetChecker
     from chalicelib.services.metrics import MetricsService
+    from chalicelib.services.ports import CertificateSource, DeliveryLog, DestinationSource, Publisher, Store
     from chalicelib.services.registry import TargetRegistry
-    from chalicelib.services.scanning import CertificateSource, InventoryService
+    from chalicelib.services.scanning import InventoryService
     from chalicelib.services.silencing import Silencing
     from chalicelib.services.slack_relay import SlackRelay
-    from chalicelib.services.store import TargetStore
     from chalicelib.services.sweeping import Sweeper
-    from chalicelib.services.webhooks import DeliveryLog, DestinationSource, WebhookRelay
+    from chalicelib.services.webhooks import WebhookRelay
     from chalicelib.services.worker import CheckWorker
 
 
@@ -152,7 +152,8 @@ class Container:
         return self.client("sqs")
 
     @cached_property
-    def store(self) -> TargetStore:
+    def store(self) -> Store:
+        """Every port of the store in one object: each service is handed it as the ports it asks for."""
         from chalicelib.adapters.dynamo import DynamoStore
 
         return DynamoStore(self.dynamodb, self.settings.table_name)
@@ -241,7 +242,17 @@ class Container:
             unreachable_after=self.settings.unreachable_after,
             repeat_critical_hours=self.settings.repeat_critical_hours,
         )
-        return Alerter(self.store, self.publisher, self.clock, settings)
+        store = self.store
+        return Alerter(
+            ledger=store,
+            outbox=store,
+            silences=store,
+            holders=store,
+            teams=store,
+            publisher=self.publisher,
+            clock=self.clock,
+            settings=settings,
+        )
 
     @cached_property
     def checker(self) -> TargetChecker:
@@ -316,20 +327,27 @@ class Container:
     def silencing(self) -> Silencing:
         from chalicelib.services.silencing import Silencing
 
-        return Silencing(self.store, self.clock, max_days=self.settings.silence_max_days)
+        store = self.store
+        return Silencing(
+            targets=store, silences=store, outbox=store, clock=self.clock, max_days=self.settings.silence_max_days
+        )
 
     @cached_property
     def metrics(self) -> MetricsService:
         from chalicelib.services.metrics import MetricsService
 
-        return MetricsService(self.store, self.registry.team_for)
+        store = self.store
+        return MetricsService(targets=store, results=store, tokens=store, team_for=self.registry.team_for)
 
     @cached_property
     def registry(self) -> TargetRegistry:
         from chalicelib.services.registry import TargetRegistry
 
+        store = self.store
         return TargetRegistry(
-            self.store,
+            targets=store,
+            results=store,
+            teams=store,
             queue=self.queue,
             checker=lambda: self.checker,  # built on first use: it loads the trust store
             resolver=self.resolver,
@@ -358,9 +376,10 @@ class Container:
         from chalicelib.services.scanning import InventoryService
 
         return InventoryService(
-            self.store,
-            self.alerter,
-            self.clock,
+            inventory=self.store,
+            targets=self.store,
+            alerter=self.alerter,
+            clock=self.clock,
             sources=self.certificate_sources,
             acm=lambda: AcmSource(lambda region: self.client("acm", region), self.acm_regions),
             team=self.settings.acm_team,

@@ -10,7 +10,7 @@ import re
 import secrets
 import time
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -289,3 +289,13 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     if not isinstance(position, dict):
         raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor")
     return position
+
+
+def apply_changes(target: Target, changes: TargetChanges, now: datetime) -> Target:
+    """The target as ``changes`` leave it: what a store's update writes, and what a change is judged by first."""
+    updates: dict[str, Any] = {
+        name: getattr(changes, name) for name in SPEC_CHANGES if getattr(changes, name) is not None
+    }
+    updates |= dict.fromkeys(set(CLEARABLE) & changes.cleared)
+    paused = target.paused if changes.paused is None else changes.paused
+    return replace(target, spec=replace(target.spec, **updates), paused=paused, updated_at=now)

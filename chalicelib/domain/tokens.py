@@ -13,7 +13,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from chalicelib.errors import InvalidRequestError, UnauthorizedError
 
@@ -45,13 +44,6 @@ class Principal:
     token_id: str
 
 
-class TokenStore(Protocol):
-    def put_token(self, record: TokenRecord) -> None: ...
-    def get_token(self, token_id: str) -> TokenRecord | None: ...
-    def list_tokens(self) -> list[TokenRecord]: ...
-    def delete_token(self, token_id: str) -> bool: ...
-
-
 def validate_team(team: str) -> str:
     if not _TEAM.fullmatch(team):
         raise InvalidRequestError(
@@ -77,8 +69,8 @@ def adopt(token: str, team: str, *, admin: bool, now: datetime, name: str = "") 
     return TokenRecord(match[1], validate_team(team), admin, _hash(match[2]), now, name)
 
 
-def authenticate(header: str | None, store: TokenStore) -> Principal:
-    """The principal of an ``Authorization: Bearer <token>`` header; UnauthorizedError otherwise."""
+def bearer_token(header: str | None) -> tuple[str, str]:
+    """The (token id, secret) of an ``Authorization: Bearer <token>`` header; UnauthorizedError otherwise."""
     if not header:
         raise UnauthorizedError("missing Authorization header; send Authorization: Bearer <token>")
     scheme, _, token = header.strip().partition(" ")
@@ -87,10 +79,14 @@ def authenticate(header: str | None, store: TokenStore) -> Principal:
     match = _TOKEN.fullmatch(token.strip())
     if match is None:
         raise UnauthorizedError("invalid token")
-    record = store.get_token(match[1])
+    return match[1], match[2]
+
+
+def principal_of(record: TokenRecord | None, secret: str) -> Principal:
+    """The caller the stored ``record`` of a token id names, if ``secret`` is its secret; else UnauthorizedError."""
     # Compare even when the id is unknown, so timing says nothing about which ids exist.
     expected = record.secret_hash if record else _hash("")
-    if not hmac.compare_digest(expected, _hash(match[2])) or record is None:
+    if not hmac.compare_digest(expected, _hash(secret)) or record is None:
         raise UnauthorizedError("invalid or revoked token")
     return Principal(team=record.team, admin=record.admin, token_id=record.token_id)
 

@@ -10,11 +10,11 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, ParamSpec
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 from chalice.app import AuthResponse, Chalice, Request, Response
 
-from chalicelib.domain.tokens import Principal, TokenStore, authenticate, redacted, validate_team
+from chalicelib.domain.tokens import Principal, redacted, validate_team
 from chalicelib.errors import (
     CertwatchError,
     ConfigurationError,
@@ -33,6 +33,9 @@ from chalicelib.errors import (
 from chalicelib.http.payloads import MAX_BODY_BYTES, refuse_unknown_params
 from chalicelib.presentation.documents import error_to_dict
 from chalicelib.presentation.schema import fields
+
+if TYPE_CHECKING:
+    from chalicelib.services.ports import Tokens
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -105,7 +108,7 @@ def json_api[**P](view: Callable[P, Any]) -> Callable[P, Any]:
     return wrapper
 
 
-def authorize(header: str | None, store: TokenStore) -> AuthResponse:
+def authorize(header: str | None, tokens: Tokens) -> AuthResponse:
     """The built-in authorizer's answer for an Authorization header.
 
     A valid token yields its team in the context. An invalid one is let through marked
@@ -113,8 +116,10 @@ def authorize(header: str | None, store: TokenStore) -> AuthResponse:
     denial would be a bare 403); no route runs for it. One that cannot be checked (the
     token store is out of reach) is let through marked unknown, for a 503.
     """
+    from chalicelib.services.tokens import authenticate  # on the first request: importing app loads no service
+
     try:
-        principal = authenticate(header, store)
+        principal = authenticate(header, tokens)
     except UnauthorizedError as exc:
         return AuthResponse(routes=["*"], principal_id="anonymous", context={"valid": "false", "error": str(exc)})
     except CertwatchError as exc:  # the token store is out of reach: an outage (503), not a bad token

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from chalicelib.domain.alerts import (
     CERTIFICATE_EVENTS,
@@ -33,7 +32,7 @@ from chalicelib.domain.silences import Match, silenced_by
 from chalicelib.domain.targets import Target
 from chalicelib.domain.teams import TeamSettings
 from chalicelib.errors import CertwatchError
-from chalicelib.services.store import TargetStore
+from chalicelib.services.ports import AlertLedger, Holders, Outbox, Publisher, Silences, Teams
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +41,6 @@ logger = logging.getLogger(__name__)
 OUTBOX_GRACE = timedelta(minutes=2)
 # How long a team's settings are taken as read: a change reaches the checkers within a minute.
 TEAM_SETTINGS_MAX_AGE = 60.0
-
-
-class Publisher(Protocol):
-    def publish(self, notification: Notification) -> str:
-        """Publish one notification (rendered by the publisher); PublishError when it is not taken."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +54,21 @@ class Alerter:
 
     def __init__(
         self,
-        store: TargetStore,
+        *,
+        ledger: AlertLedger,
+        outbox: Outbox,
+        silences: Silences,
+        holders: Holders,
+        teams: Teams,
         publisher: Publisher,
         clock: Callable[[], datetime],
         settings: AlertSettings | None = None,
     ) -> None:
-        self._store = store
+        self._ledger = ledger
+        self._outbox = outbox
+        self._silences = silences
+        self._holders = holders
+        self._teams = teams
         self._publisher = publisher
         self._clock = clock
         self._settings = settings or AlertSettings()
@@ -74,7 +77,7 @@ class Alerter:
     def after_check(self, subject: AlertSubject, observed: Observation) -> list[Notification]:
         """Announce what this check calls for; returns the notifications published now."""
         now = self._clock()
-        state = self._store.get_alert_state(subject.team, subject.id)
+        state = self._ledger.get_alert_state(subject.team, subject.id)
         new_state, events = decide(subject.id, state, observed, self.policy_for(subject), now)
         if not events and new_state == state:
             return []
@@ -83,9 +86,9 @@ class Alerter:
         if state.fingerprint is not None and state.fingerprint != new_state.fingerprint:
             self._end_silences_of_the_replaced(subject, state.fingerprint, renewed, now)
         notes = self._quieted([Notification.of(e, subject, observed, now) for e in events], now)
-        fresh = [n for n in notes if self._store.record_notification(n)]
+        fresh = [n for n in notes if self._outbox.record_notification(n)]
         # Only now, with every event it announces safe in the outbox, does the state move on.
-        self._store.put_alert_state(subject.team, subject.id, new_state)
+        self._ledger.put_alert_state(subject.team, subject.id, new_state)
         return self.publish([n for n in fresh if n.silenced_by is None])
 
     def _quieted(self, notes: list[Notification], now: datetime) -> list[Notification]:
@@ -93,7 +96,7 @@ class Alerter:
         if not notes:
             return notes
         team = notes[0].team
-        silences, windows = self._store.silences(team), self._store.windows(team)
+        silences, windows = self._silences.silences(team), self._silences.windows(team)
         if not (silences or windows):
             return notes
         return [replace(n, silenced_by=silenced_by(n, silences, windows, now)) for n in notes]
@@ -103,13 +106,13 @@ class Alerter:
     ) -> None:
         """Silences made "until the certificate changes" end when it does: a target's when the target
         serves another certificate, a certificate's when it is replaced everywhere (certificate.renewed)."""
-        for silence in self._store.silences(subject.team):
+        for silence in self._silences.silences(subject.team):
             if not silence.active(now) or silence.until_certificate_changes != replaced:
                 continue
             mine = silence.match is Match.TARGET and silence.value == subject.id
             gone = silence.match is Match.CERTIFICATE and replaced in renewed
             if mine or gone:
-                self._store.end_silence(subject.team, silence.id, now)
+                self._silences.end_silence(subject.team, silence.id, now)
 
     def after_target_check(self, target: Target, report: TargetReport) -> list[Notification]:
         """``after_check`` for a registered endpoint."""
@@ -131,9 +134,9 @@ class Alerter:
         moved: frozenset[Holder] = frozenset()
         if before != after:
             if after is not None:
-                self._store.join_certificate(subject.team, after, holder)
+                self._holders.join_certificate(subject.team, after, holder)
             if before is not None:
-                remaining, moved = self._store.leave_certificate(subject.team, before, holder)
+                remaining, moved = self._holders.leave_certificate(subject.team, before, holder)
         told: list[AlertEvent] = []
         serving: frozenset[Holder] | None = None
         for event in events:
@@ -143,9 +146,9 @@ class Alerter:
                 told.append(grouped(event, subject.id, subject.team, moved | {holder}))
             elif event.type in CERTIFICATE_EVENTS and after is not None:
                 if serving is None:
-                    serving = self._store.certificate_holders(subject.team, after)
+                    serving = self._holders.certificate_holders(subject.team, after)
                     if holder not in serving:  # it served this certificate before holders were kept
-                        self._store.join_certificate(subject.team, after, holder)
+                        self._holders.join_certificate(subject.team, after, holder)
                 told.append(grouped(event, subject.id, subject.team, serving | {holder}))
             else:
                 told.append(grouped(event, subject.id, subject.team, [holder]))
@@ -156,7 +159,7 @@ class Alerter:
         now = time.monotonic()
         cached = self._team_settings.get(team)
         if cached is None or cached[0] <= now:
-            cached = (now + TEAM_SETTINGS_MAX_AGE, self._store.team_settings(team))
+            cached = (now + TEAM_SETTINGS_MAX_AGE, self._teams.team_settings(team))
             self._team_settings[team] = cached
         return cached[1]
 
@@ -180,11 +183,11 @@ class Alerter:
             except Exception:  # a bug rendering one notification must not hold up the others (or the sweep)
                 logger.exception("notification %s stays in the outbox", note.key)
                 continue
-            self._store.mark_published(note)
+            self._outbox.mark_published(note)
             published.append(note)
         return published
 
     def drain(self) -> int:
         """Publish what earlier runs recorded but could not publish; returns how many went out."""
         cutoff = self._clock() - OUTBOX_GRACE
-        return len(self.publish([n for n in self._store.pending_notifications() if n.created_at <= cutoff]))
+        return len(self.publish([n for n in self._outbox.pending_notifications() if n.created_at <= cutoff]))

@@ -13,21 +13,12 @@ from chalicelib.domain.cadence import Sighting, cadence_finding, observed_cadenc
 from chalicelib.domain.models import Finding, FindingCode, Severity, TargetReport
 from chalicelib.domain.targets import ResultSummary, Target, next_check
 from chalicelib.domain.truststore import TrustStore, read_pem_bundle
-from chalicelib.errors import CertwatchError, NotFoundError, StoreError
-from chalicelib.services.store import CertificateHistory, TargetStore
+from chalicelib.errors import CertwatchError, NotFoundError
+from chalicelib.services.ports import CheckedTarget, History, Results
 
 logger = logging.getLogger(__name__)
 
 AfterCheck = Callable[[Target, TargetReport], list[Notification]]
-
-
-@dataclass(frozen=True, slots=True)
-class CheckedTarget:
-    """A target, the report of the check just made, and the notifications published."""
-
-    target: Target
-    report: TargetReport
-    notifications: tuple[Notification, ...] = ()
 
 
 class TargetChecker:
@@ -35,24 +26,18 @@ class TargetChecker:
 
     def __init__(
         self,
-        store: TargetStore,
+        results: Results,
         engine: CheckEngine,
         trust: TrustStore,
         *,
         after_check: AfterCheck | None = None,
-        history: CertificateHistory | None = None,
+        history: History | None = None,
     ) -> None:
-        self._store = store
+        self._results = results
         self._engine = engine
         self._trust = trust
         self._after_check = after_check
         self._history = history
-
-    def check_targets(self, targets: Sequence[Target]) -> list[TargetReport]:
-        checked, failed = self.run(targets)
-        if failed:
-            raise StoreError(f"could not record the check of {failed[0].id}")
-        return [c.report for c in checked]
 
     def run(self, targets: Sequence[Target]) -> tuple[list[CheckedTarget], list[Target]]:
         """Check every target concurrently, store each result and alert on it.
@@ -78,7 +63,7 @@ class TargetChecker:
                 report, sightings = self._with_cadence(target, report)
                 upcoming = next_check(report.checked_at, target.spec.check_interval_minutes)
                 summary = ResultSummary.of(report)
-                self._store.save_result(target.team, target.id, summary, report, upcoming, sightings=sightings)
+                self._results.save_result(target.team, target.id, summary, report, upcoming, sightings=sightings)
                 notes = self._after_check(target, report) if self._after_check else []
             except NotFoundError:
                 continue  # deleted while it was being checked: nothing to record, nobody to tell

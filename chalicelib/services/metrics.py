@@ -3,32 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from chalicelib.domain.metrics import Watched
-from chalicelib.domain.models import TargetReport
-from chalicelib.domain.targets import Page, Target, TargetFilter
-from chalicelib.domain.tokens import Principal, TokenRecord
+from chalicelib.domain.targets import Target, TargetFilter
+from chalicelib.domain.tokens import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.services.ports import Results, Targets, Tokens
 
 # Targets read per Query: DynamoDB's own page limit (1 MB) is what stops one page first.
 PAGE = 1000
 
 
-class ScrapeSource(Protocol):
-    """What a scrape reads: a team's targets, their latest reports, and (for an admin) the teams there are."""
-
-    def list_targets(self, team: str, *, limit: int, cursor: str | None, where: TargetFilter) -> Page: ...
-
-    def team_reports(self, team: str) -> dict[str, TargetReport]: ...
-
-    def list_tokens(self) -> list[TokenRecord]: ...
-
-
 class MetricsService:
     """Reads what a scrape shows; ``team_for`` is the registry's rule for ``?team=``."""
 
-    def __init__(self, store: ScrapeSource, team_for: Callable[[Principal, str | None], str]) -> None:
-        self._store = store
+    def __init__(
+        self,
+        *,
+        targets: Targets,
+        results: Results,
+        tokens: Tokens,
+        team_for: Callable[[Principal, str | None], str],
+    ) -> None:
+        """A scrape reads a team's targets, their latest reports, and (for an admin) the teams tokens name."""
+        self._targets = targets
+        self._results = results
+        self._tokens = tokens
         self._team_for = team_for
 
     def teams(self, principal: Principal, requested: str | None) -> list[str]:
@@ -38,7 +40,7 @@ class MetricsService:
         scraped by naming it.
         """
         if principal.admin and requested is None:
-            return sorted({record.team for record in self._store.list_tokens()} | {principal.team})
+            return sorted({record.team for record in self._tokens.list_tokens()} | {principal.team})
         return [self._team_for(principal, requested)]
 
     def watched(self, principal: Principal, requested: str | None) -> list[Watched]:
@@ -49,10 +51,10 @@ class MetricsService:
         targets: list[Target] = []
         cursor: str | None = None
         while True:
-            page = self._store.list_targets(team, limit=PAGE, cursor=cursor, where=TargetFilter())
+            page = self._targets.list_targets(team, limit=PAGE, cursor=cursor, where=TargetFilter())
             targets += page.items
             cursor = page.cursor
             if cursor is None:
                 break
-        reports = self._store.team_reports(team) if targets else {}
+        reports = self._results.team_reports(team) if targets else {}
         return [Watched(target, reports.get(target.id)) for target in targets]

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.inventory import DiscoveredEndpoint
@@ -26,6 +25,7 @@ from chalicelib.domain.targets import (
     TargetChanges,
     TargetFilter,
     TargetSpec,
+    apply_changes,
     endpoint_key,
     is_target_id,
     new_target_id,
@@ -41,9 +41,10 @@ from chalicelib.errors import (
     NotFoundError,
     PermissionDeniedError,
     ProbeError,
+    StoreError,
     ThrottledError,
 )
-from chalicelib.services.store import CheckQueue, TargetStore, apply_changes
+from chalicelib.services.ports import Checker, CheckQueue, EndpointFinder, Resolver, Results, Targets, Teams
 
 REGISTRATION_DNS_TIMEOUT = 3.0
 # A new target's first check is queued at registration; the sweep takes it up only if that check
@@ -56,21 +57,6 @@ BULK_THREADS = 32
 # REGISTRATION_DNS_TIMEOUT, then the created rows' first checks are queued and the answer sent.
 BULK_RESERVE_SECONDS = 6.0
 logger = logging.getLogger(__name__)
-
-
-class Resolver(Protocol):
-    def resolve(self, host: str, port: int, *, timeout: float) -> list[str]: ...
-
-
-class Checker(Protocol):
-    def check_targets(self, targets: Sequence[Target]) -> list[TargetReport]:
-        """Check now, store each result, return the reports in order."""
-
-
-class EndpointFinder(Protocol):
-    failures: list[tuple[str, str, str]]
-
-    def discover(self) -> list[DiscoveredEndpoint]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +73,10 @@ class TargetRegistry:
 
     def __init__(
         self,
-        store: TargetStore,
         *,
+        targets: Targets,
+        results: Results,
+        teams: Teams,
         queue: CheckQueue,
         checker: Callable[[], Checker],
         resolver: Resolver,
@@ -97,7 +85,9 @@ class TargetRegistry:
         finder: Callable[[], EndpointFinder] | None = None,
         new_id: Callable[[], str] = new_target_id,
     ) -> None:
-        self._store = store
+        self._targets = targets
+        self._results = results
+        self._teams = teams
         self._queue = queue
         self._checker = checker
         self._resolver = resolver
@@ -204,48 +194,50 @@ class TargetRegistry:
     def list_targets(
         self, principal: Principal, *, where: TargetFilter, limit: int, cursor: str | None, team: str | None = None
     ) -> Page:
-        return self._store.list_targets(self.team_for(principal, team), limit=limit, cursor=cursor, where=where)
+        return self._targets.list_targets(self.team_for(principal, team), limit=limit, cursor=cursor, where=where)
 
     def get(
         self, principal: Principal, target_id: str, *, team: str | None = None
     ) -> tuple[Target, TargetReport | None]:
         owner = self._owner_of(principal, target_id, team)
-        target = self._store.get_target(owner, target_id)
-        return target, self._store.get_result(owner, target_id)
+        target = self._targets.get_target(owner, target_id)
+        return target, self._results.get_result(owner, target_id)
 
     def change(
         self, principal: Principal, target_id: str, changes: TargetChanges, *, team: str | None = None
     ) -> Target:
         owner = self._owner_of(principal, target_id, team)
         now = self._clock()
-        preview = apply_changes(self._store.get_target(owner, target_id), changes, now)
+        preview = apply_changes(self._targets.get_target(owner, target_id), changes, now)
         check_thresholds(preview.spec.warn_days, preview.spec.critical_days)
-        return self._store.update_target(owner, target_id, changes, now)
+        return self._targets.update_target(owner, target_id, changes, now)
 
     def remove(self, principal: Principal, target_id: str, *, team: str | None = None) -> None:
-        self._store.delete_target(self._owner_of(principal, target_id, team), target_id)
+        self._targets.delete_target(self._owner_of(principal, target_id, team), target_id)
 
     def check_now(
         self, principal: Principal, target_id: str, *, team: str | None = None
     ) -> tuple[Target, TargetReport]:
         owner = self._owner_of(principal, target_id, team)
-        target = self._store.get_target(owner, target_id)
-        reports = self._checker().check_targets([target])
-        if not reports:  # deleted while it was being checked: its result was not stored
+        target = self._targets.get_target(owner, target_id)
+        checked, failed = self._checker().run([target])
+        if failed:
+            raise StoreError(f"could not record the check of {target_id}")
+        if not checked:  # deleted while it was being checked: its result was not stored
             raise NotFoundError(f"no target {target_id}")
-        return self._store.get_target(owner, target_id), reports[0]
+        return self._targets.get_target(owner, target_id), checked[0].report
 
     def team_settings(self, principal: Principal, *, team: str | None = None) -> TeamSettings:
         """The settings of the caller's team (any team's, for an admin)."""
-        return self._store.team_settings(self.team_for(principal, team))
+        return self._teams.team_settings(self.team_for(principal, team))
 
     def change_team_settings(
         self, principal: Principal, change: Callable[[TeamSettings], TeamSettings], *, team: str | None = None
     ) -> TeamSettings:
         """Apply ``change`` to a team's settings; the alerter reads them within a minute."""
         owner = self.team_for(principal, team)
-        changed = change(self._store.team_settings(owner))
-        self._store.put_team_settings(owner, changed)
+        changed = change(self._teams.team_settings(owner))
+        self._teams.put_team_settings(owner, changed)
         return changed
 
     def team_for(self, principal: Principal, requested: str | None) -> str:
@@ -292,7 +284,7 @@ class TargetRegistry:
             next_check_at=now + FIRST_CHECK_GRACE,
             source=source,
         )
-        self._store.create_target(target)
+        self._targets.create_target(target)
         return target
 
     def _guard(self, endpoint: Endpoint) -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from chalicelib.domain.alerts import AlertSubject
 from chalicelib.domain.cadence import Cadence, Readiness, observed_cadence, readiness
@@ -33,24 +33,11 @@ from chalicelib.domain.targets import Target, TargetFilter, decode_cursor, encod
 from chalicelib.domain.tokens import Principal
 from chalicelib.errors import CertwatchError, InvalidRequestError, PermissionDeniedError
 from chalicelib.services.alerting import Alerter
-from chalicelib.services.store import CertificateHistory, TargetStore
+from chalicelib.services.ports import AcmLookup, CertificateSource, History, Inventory, Targets
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TEAM = "aws"  # the team attribute of events about certificates held in ACM/IAM
-
-
-class CertificateSource(Protocol):
-    failures: list[tuple[str, str]]
-
-    @property
-    def places(self) -> tuple[str, ...]: ...
-
-    def certificates(self) -> Iterator[ManagedCertificate]: ...
-
-
-class AcmLookup(Protocol):
-    def describe(self, arn: str) -> ManagedCertificate: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,17 +62,19 @@ class InventoryService:
 
     def __init__(
         self,
-        store: TargetStore,
+        *,
+        inventory: Inventory,
+        targets: Targets,
         alerter: Alerter,
         clock: Callable[[], datetime],
-        *,
         sources: Callable[[], Sequence[CertificateSource]],
         acm: Callable[[], AcmLookup],
         policy: ManagedPolicy | None = None,
         team: str | None = None,
-        history: CertificateHistory | None = None,
+        history: History | None = None,
     ) -> None:
-        self._store = store
+        self._inventory = inventory
+        self._targets = targets
         self._alerter = alerter
         self._clock = clock
         self._sources = sources
@@ -113,10 +102,10 @@ class InventoryService:
         # certificates, nor those of a region it could not read.
         looked = {place for source in sources for place in source.places} - {where for where, _ in failures}
         removed = 0
-        for known in self._store.list_managed():
+        for known in self._inventory.list_managed():
             cert = known.certificate
             if cert.arn not in seen and (cert.region or "iam") in looked:
-                self._store.delete_managed(cert.arn)
+                self._inventory.delete_managed(cert.arn)
                 removed += 1
         return ScanResult(len(seen), removed, tuple(failures), published)
 
@@ -148,7 +137,7 @@ class InventoryService:
         notes: list[str] = []
         if query.source in (None, Source.ACM, Source.IAM):
             if self.may_see_managed(principal):
-                rows += [managed_row(a, now, self.alert_team) for a in self._store.list_managed()]
+                rows += [managed_row(a, now, self.alert_team) for a in self._inventory.list_managed()]
             elif query.source is not None:
                 raise PermissionDeniedError("ACM and IAM certificates are visible to admin tokens only")
             else:
@@ -182,7 +171,7 @@ class InventoryService:
 
     def _record(self, cert: ManagedCertificate) -> int:
         assessment = assess(cert, self._clock(), self._policy)
-        self._store.put_managed(assessment)
+        self._inventory.put_managed(assessment)
         subject = managed_subject(assessment, self.alert_team)
         return len(self._alerter.after_check(subject, assessment.observation()))
 
@@ -190,7 +179,7 @@ class InventoryService:
         targets: list[Target] = []
         cursor: str | None = None
         while True:
-            page = self._store.list_targets(team, limit=500, cursor=cursor, where=TargetFilter())
+            page = self._targets.list_targets(team, limit=500, cursor=cursor, where=TargetFilter())
             targets += page.items
             if page.cursor is None:
                 break

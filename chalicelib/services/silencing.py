@@ -23,7 +23,7 @@ from chalicelib.domain.silences import (
 )
 from chalicelib.domain.tokens import Principal
 from chalicelib.errors import InvalidValueError, NotFoundError
-from chalicelib.services.store import TargetStore
+from chalicelib.services.ports import Outbox, Silences, Targets
 
 _SILENCE_ID = re.compile(r"si_[0-9a-f]{16}")
 _WINDOW_ID = re.compile(r"mw_[0-9a-f]{16}")
@@ -32,8 +32,18 @@ _WINDOW_ID = re.compile(r"mw_[0-9a-f]{16}")
 class Silencing:
     """Makes and ends a team's silences and maintenance windows, within the longest allowed."""
 
-    def __init__(self, store: TargetStore, clock: Callable[[], datetime], *, max_days: int = 30) -> None:
-        self._store = store
+    def __init__(
+        self,
+        *,
+        targets: Targets,
+        silences: Silences,
+        outbox: Outbox,
+        clock: Callable[[], datetime],
+        max_days: int = 30,
+    ) -> None:
+        self._targets = targets
+        self._silences = silences
+        self._outbox = outbox
         self._clock = clock
         self._max_days = max_days
 
@@ -43,7 +53,7 @@ class Silencing:
         check_span(now, request.ends_at, now, self._max_days)
         until: str | None = None
         if request.match is Match.TARGET:
-            target = self._store.get_target(team, request.value)  # NotFoundError: 404
+            target = self._targets.get_target(team, request.value)  # NotFoundError: 404
             if request.until_certificate_changes:
                 latest = target.latest
                 if latest is None or not latest.certificates:
@@ -70,17 +80,17 @@ class Silencing:
             ends_at=request.ends_at,
             until_certificate_changes=until,
         )
-        self._store.put_silence(silence)
+        self._silences.put_silence(silence)
         return silence
 
     def silences(self, team: str) -> list[Silence]:
         """The team's silences, newest first (ended ones too)."""
-        return sorted(self._store.silences(team), key=lambda s: s.created_at, reverse=True)
+        return sorted(self._silences.silences(team), key=lambda s: s.created_at, reverse=True)
 
     def end_silence(self, team: str, silence_id: str) -> Silence:
         if not _SILENCE_ID.fullmatch(silence_id):
             raise NotFoundError("no silence with that id (silences' ids are si_ and 16 hex digits)")
-        return self._store.end_silence(team, silence_id, self._clock())
+        return self._silences.end_silence(team, silence_id, self._clock())
 
     def window(self, principal: Principal, team: str, request: WindowRequest) -> MaintenanceWindow:
         now = self._clock()
@@ -95,21 +105,21 @@ class Silencing:
             created_at=now,
             labels=dict(request.labels),
         )
-        self._store.put_window(window)
+        self._silences.put_window(window)
         return window
 
     def windows(self, team: str) -> list[MaintenanceWindow]:
         """The team's maintenance windows, soonest start first (past ones too)."""
-        return sorted(self._store.windows(team), key=lambda w: w.starts_at)
+        return sorted(self._silences.windows(team), key=lambda w: w.starts_at)
 
     def end_window(self, team: str, window_id: str) -> MaintenanceWindow:
         if not _WINDOW_ID.fullmatch(window_id):
             raise NotFoundError("no maintenance window with that id (their ids are mw_ and 16 hex digits)")
-        return self._store.end_window(team, window_id, self._clock())
+        return self._silences.end_window(team, window_id, self._clock())
 
     def events(self, team: str, *, limit: int = 100) -> list[RecordedEvent]:
         """The team's recent events, newest first: delivered, waiting to be, or kept quiet."""
-        return self._store.team_events(team, limit)
+        return self._outbox.team_events(team, limit)
 
     @property
     def max_days(self) -> int:

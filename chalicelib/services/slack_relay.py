@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Protocol
 
 from chalicelib.errors import SlackError
-from chalicelib.presentation.event_shapes import EventDocument, read_event
+from chalicelib.presentation.event_shapes import read_event
+from chalicelib.services.ports import SlackPoster
 
 logger = logging.getLogger(__name__)
 
 CHANNEL = "slack"
 # Events delivered and failed, by channel: what a relay tells its metrics.
 Tally = Callable[[Mapping[str, int], Mapping[str, int]], None]
-
-
-class SlackPoster(Protocol):
-    def post_event(self, document: EventDocument) -> bool:
-        """Post one event (rendered by the poster); False when there is nowhere to post (not configured)."""
 
 
 class SlackRelay:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from chalicelib.services.alerting import Alerter
-from chalicelib.services.store import CheckQueue, TargetStore
+from chalicelib.services.ports import CheckQueue, Schedule
 
 # A leased target is due again after this if its check never happened (message lost to the DLQ).
 LEASE = timedelta(hours=1)
@@ -26,14 +26,14 @@ class Sweeper:
 
     def __init__(
         self,
-        store: TargetStore,
+        schedule: Schedule,
         queue: CheckQueue,
         alerter: Alerter,
         clock: Callable[[], datetime],
         *,
         threads: int = 16,
     ) -> None:
-        self._store = store
+        self._schedule = schedule
         self._queue = queue
         self._alerter = alerter
         self._clock = clock
@@ -41,7 +41,7 @@ class Sweeper:
 
     def sweep(self) -> SweepResult:
         now = self._clock()
-        due = list(self._store.due_targets(now))
+        due = list(self._schedule.due_targets(now))
         until = now + LEASE
         published = self._alerter.drain()  # first: a queue outage must not hold up pending events
         with ThreadPoolExecutor(max_workers=self._threads) as pool:
@@ -53,4 +53,4 @@ class Sweeper:
         return SweepResult(due=len(due), queued=len(leased), published=published)
 
     def _lease(self, ref: tuple[str, str], now: datetime, until: datetime) -> bool:
-        return self._store.lease(ref[0], ref[1], now, until)
+        return self._schedule.lease(ref[0], ref[1], now, until)

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from chalicelib.domain.models import Severity
 from chalicelib.domain.tokens import validate_team
@@ -33,6 +32,7 @@ from chalicelib.domain.webhooks import (
 )
 from chalicelib.errors import CertwatchError, InvalidValueError, WebhookError
 from chalicelib.presentation.event_shapes import EventDocument, read_event
+from chalicelib.services.ports import DeliveryLog, DestinationSource, Poster
 from chalicelib.services.slack_relay import Tally
 
 logger = logging.getLogger(__name__)
@@ -40,31 +40,6 @@ logger = logging.getLogger(__name__)
 # How long a claim holds before another invocation may take it over: the webhooks function's
 # timeout (.chalice/config.json), so a claim of an invocation that died is free by Lambda's retry.
 CLAIM_LEASE = timedelta(minutes=5)
-
-
-class DestinationSource(Protocol):
-    def destinations(self) -> list[Destination]:
-        """Every registered destination."""
-
-
-class DeliveryLog(Protocol):
-    def claim(self, destination_id: str, event_key: str, now: datetime, until: datetime) -> Claim:
-        """Take the delivery of ``event_key`` to the destination until ``until``, unless delivered or held."""
-
-    def delivered(self, destination_id: str, event_key: str, now: datetime) -> None:
-        """Record that the destination took the event: no invocation sends it there again."""
-
-    def release(self, destination_id: str, event_key: str, now: datetime) -> None:
-        """Give a claim up (the POST failed): the next invocation may claim it at once."""
-
-
-class Poster(Protocol):
-    def deliver(self, destination: Destination, document: EventDocument) -> bool:
-        """POST the event in the destination's format (rendered by the poster), with retries.
-
-        False when the format has nothing to send for it (PagerDuty and a "still critical"
-        reminder); a CertwatchError when the destination did not take it.
-        """
 
 
 @dataclass(frozen=True, slots=True)

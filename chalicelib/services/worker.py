@@ -7,13 +7,12 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from chalicelib.domain.models import Status
 from chalicelib.domain.targets import Target
 from chalicelib.errors import CertwatchError, NotFoundError
-from chalicelib.services.checking import CheckedTarget
-from chalicelib.services.store import TargetStore
+from chalicelib.services.ports import CheckedTarget, Checker, Targets
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +30,11 @@ class BatchOutcome:
     statuses: dict[tuple[str, str], int] = field(default_factory=dict)  # (team, status) -> checks
 
 
-class Checker(Protocol):
-    def run(self, targets: Sequence[Target]) -> tuple[list[CheckedTarget], list[Target]]: ...
-
-
 class CheckWorker:
     """Handles a batch of check messages: one bad message never costs the others."""
 
-    def __init__(self, store: TargetStore, checker: Checker) -> None:
-        self._store = store
+    def __init__(self, targets: Targets, checker: Checker) -> None:
+        self._targets = targets
         self._checker = checker
 
     def handle(self, records: Sequence[dict[str, Any]]) -> BatchOutcome:
@@ -58,7 +53,7 @@ class CheckWorker:
                 by_target[ref].append(message_id)
                 continue
             try:
-                target = self._store.get_target(*ref)
+                target = self._targets.get_target(*ref)
             except NotFoundError:
                 outcome.skipped += 1  # deleted since it was queued
                 continue

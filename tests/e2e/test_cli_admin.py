@@ -25,8 +25,8 @@ from chalicelib.adapters.dynamo import DynamoStore
 from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.models import CheckResult, Endpoint, Finding, FindingCode, Severity, Status, TargetReport
 from chalicelib.domain.targets import ResultSummary, Target, TargetSpec, new_target_id
-from chalicelib.domain.tokens import authenticate
 from chalicelib.domain.x509info import describe
+from chalicelib.services.tokens import authenticate
 from lab.certs import make_cert
 from tests.support.aws import LocalClients
 

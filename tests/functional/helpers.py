@@ -21,7 +21,6 @@ from chalicelib.domain.models import Endpoint, FailureReason, Finding, FindingCo
 from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.domain.truststore import TrustStore
 from chalicelib.domain.webhooks import Format
-from chalicelib.services.alerting import Alerter
 from chalicelib.services.checking import TargetChecker
 from chalicelib.services.slack_relay import SlackRelay
 from chalicelib.services.webhooks import WebhookRelay, new_destination
@@ -36,6 +35,7 @@ from tests.support.fakes import (
     RecordingPublisher,
     RecordingSlack,
     RecordingWebhookPoster,
+    alerter_on,
 )
 from tests.support.net import no_dns
 from tests.support.pki import Pki
@@ -266,7 +266,7 @@ def alert_world(engines: Engines, pki: Pki) -> World:
 
     engine = engines.build(resolver=SystemResolver(lookup=loopback), clock=clock.now, timeout=5.0)
     publisher = RecordingPublisher()
-    alerter = Alerter(store, publisher, clock.now)
+    alerter = alerter_on(store, publisher, clock.now)
     checker = TargetChecker(store, engine, pki.trust, after_check=alerter.after_target_check, history=store)
 
     def vet(url: object) -> list[str]:  # every destination here is a recording one: nothing to resolve

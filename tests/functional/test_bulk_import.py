@@ -51,7 +51,9 @@ def registry(
     store: InMemoryStore, queue: RecordingCheckQueue | None = None, lookup: Callable[..., list[Any]] = no_dns
 ) -> TargetRegistry:
     return TargetRegistry(
-        store,
+        targets=store,
+        results=store,
+        teams=store,
         queue=queue or RecordingCheckQueue(),
         checker=lambda: pytest.fail("a bulk import checks nothing itself"),
         resolver=SystemResolver(lookup=lookup, threads=32),

@@ -35,7 +35,6 @@ from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.models import Endpoint, FindingCode, Protocol, Severity, Status, TargetReport
 from chalicelib.domain.targets import ResultSummary, Target, TargetSpec
 from chalicelib.errors import StoreError
-from chalicelib.services.alerting import Alerter
 from chalicelib.services.checking import TargetChecker
 from chalicelib.services.worker import CheckWorker
 from lab.certs import Issued, make_cert
@@ -43,7 +42,7 @@ from lab.servers import TlsServer
 from tests.functional.helpers import Engines, Servers
 from tests.support import events, fakes
 from tests.support.aws import AwsStack
-from tests.support.fakes import Clock, InMemoryStore, RecordingPublisher
+from tests.support.fakes import Clock, InMemoryStore, RecordingPublisher, alerter_on
 from tests.support.pki import UNREADABLE_ANCHORS, Pki, unreadable_anchor
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -167,7 +166,7 @@ def world(engines: Engines, pki: Pki) -> Worker:
 
     engine = engines.build(resolver=SystemResolver(lookup=lookup), probe=probe, clock=clock.now, timeout=2.0)
     publisher = RecordingPublisher()
-    alerter = Alerter(store, publisher, clock.now)
+    alerter = alerter_on(store, publisher, clock.now)
     checker = TargetChecker(store, engine, pki.trust, after_check=alerter.after_target_check, history=store)
     return Worker(store, probe, checker, CheckWorker(store, checker), publisher, lookup_faults)
 
@@ -346,7 +345,7 @@ def test_a_check_racing_a_delete_leaves_nothing_of_the_target(
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
 
     engine = engines.build(resolver=SystemResolver(lookup=slow_lookup), timeout=5.0)
-    alerter = Alerter(store, RecordingPublisher(), lambda: NOW)
+    alerter = alerter_on(store, RecordingPublisher(), lambda: NOW)
     checker = TargetChecker(store, engine, pki.trust, after_check=alerter.after_target_check, history=store)
     team = f"race-{next(_ids)}"
     targets = [store_target(store, team, n, sites) for n in range(4)]

@@ -32,7 +32,7 @@ from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
 from tests.functional.helpers import Engines, Servers
 from tests.support.events import rendered, subject_line
-from tests.support.fakes import Clock, InMemoryStore, RecordingCheckQueue, RecordingPublisher
+from tests.support.fakes import Clock, InMemoryStore, RecordingCheckQueue, RecordingPublisher, alerter_on
 from tests.support.net import closed_port
 from tests.support.pki import Pki
 
@@ -152,7 +152,7 @@ def pipeline(engines: Engines, pki: Pki) -> Pipeline:
     engine = engines.build(
         {EXPIRING: ["127.0.0.1"], HEALTHY: ["127.0.0.1"], DOWN: ["127.0.0.1"]}, clock=clock.now, timeout=2.0
     )
-    alerter = Alerter(store, publisher, clock.now)
+    alerter = alerter_on(store, publisher, clock.now)
     checker = TargetChecker(store, engine, pki.trust, after_check=alerter.after_target_check)
     return Pipeline(store, publisher, clock, alerter, checker, CheckWorker(store, checker))
 

@@ -23,7 +23,6 @@ from chalicelib.domain.endpoints import parse_target
 from chalicelib.domain.models import FindingCode, Severity, TargetReport
 from chalicelib.domain.renewalinfo import cert_id
 from chalicelib.domain.targets import Target, TargetSpec
-from chalicelib.services.alerting import Alerter
 from chalicelib.services.checking import TargetChecker
 from chalicelib.services.slack_relay import SlackRelay
 from lab.authority import CaHttpServer
@@ -31,7 +30,7 @@ from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
 from tests.functional.helpers import Engines, Servers, codes
 from tests.support.events import rendered, text
-from tests.support.fakes import Clock, InMemoryStore, RecordingPublisher, RecordingSlack
+from tests.support.fakes import Clock, InMemoryStore, RecordingPublisher, RecordingSlack, alerter_on
 from tests.support.net import no_dns
 from tests.support.pki import Pki
 
@@ -159,7 +158,7 @@ def test_a_renewal_request_is_one_event_in_email_text_and_slack(
     target = Target("tg_0000000000aa1b2c3d50", "payments", TargetSpec(parse_target(target_text)), START, START, START)
     store.create_target(target)
     checker = TargetChecker(
-        store, engine, pki.trust, after_check=Alerter(store, publisher, clock.now).after_target_check
+        store, engine, pki.trust, after_check=alerter_on(store, publisher, clock.now).after_target_check
     )
 
     for _ in range(3):

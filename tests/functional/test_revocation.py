@@ -24,7 +24,6 @@ from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.endpoints import parse_target
 from chalicelib.domain.models import FindingCode, Revocation, Severity, TargetReport
 from chalicelib.domain.targets import Target, TargetSpec
-from chalicelib.services.alerting import Alerter
 from chalicelib.services.checking import TargetChecker
 from chalicelib.services.slack_relay import SlackRelay
 from lab.authority import (
@@ -40,7 +39,7 @@ from lab.certs import Issued, make_cert
 from lab.servers import TlsServer
 from tests.functional.helpers import SLACK, Engines, Servers, codes, stopwatch
 from tests.support.events import rendered, subject_line, text
-from tests.support.fakes import InMemoryStore, RecordingPublisher, RecordingSlack
+from tests.support.fakes import InMemoryStore, RecordingPublisher, RecordingSlack, alerter_on
 from tests.support.net import no_dns
 from tests.support.pki import Pki
 
@@ -336,7 +335,7 @@ def test_a_revocation_is_one_certificate_revoked_event_in_email_text_and_slack(w
     now = datetime.now(UTC)
     target = Target("tg_0000000000aa1b2c3d4f", "payments", TargetSpec(parse_target(target_text)), now, now, now)
     store.create_target(target)
-    alerter = Alerter(store, publisher, lambda: datetime.now(UTC))
+    alerter = alerter_on(store, publisher, lambda: datetime.now(UTC))
     checker = TargetChecker(store, engine, world.pki.trust, after_check=alerter.after_target_check)
 
     for _ in range(3):  # the same revoked certificate, checked again and again: announced once

@@ -29,7 +29,8 @@ def world(engines: Engines, pki: Pki) -> World:
 
 @pytest.fixture
 def silencing(world: World) -> Silencing:
-    return Silencing(world.store, world.clock.now, max_days=30)
+    store = world.store
+    return Silencing(targets=store, silences=store, outbox=store, clock=world.clock.now, max_days=30)
 
 
 def told(world: World) -> int:

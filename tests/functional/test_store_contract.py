@@ -1,4 +1,5 @@
-"""The TargetStore contract: one suite, run against the in-memory store and against DynamoDB on moto.
+"""The store's contract, port by port (services/ports.py): one suite, run against the in-memory store and
+against DynamoDB on moto.
 
 The DynamoDB table is the one ``infra/template.yaml`` declares, deployed once for the module; each
 test works in a team of its own, so the tests share the table without seeing each other's targets.
@@ -23,10 +24,10 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.dynamo import DynamoStore
-from chalicelib.domain.alerts import AlertEvent, AlertSubject, EventType, Holder, Notification, Observation
+from chalicelib.domain.alerts import AlertEvent, AlertState, AlertSubject, EventType, Holder, Notification, Observation
 from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.endpoints import endpoint_from_parts
-from chalicelib.domain.inventory import ManagedCertificate, Source
+from chalicelib.domain.inventory import Assessment, ManagedCertificate, Source, assess
 from chalicelib.domain.models import Severity, Status, TargetReport
 from chalicelib.domain.silences import MaintenanceWindow, Match, Silence
 from chalicelib.domain.targets import (
@@ -42,7 +43,18 @@ from chalicelib.domain.targets import (
 from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import TokenRecord
 from chalicelib.errors import DuplicateTargetError, InvalidValueError, NotFoundError
-from chalicelib.services.store import TargetStore
+from chalicelib.services.ports import (
+    AlertLedger,
+    Holders,
+    Inventory,
+    Outbox,
+    Schedule,
+    Silences,
+    Store,
+    Targets,
+    Teams,
+    Tokens,
+)
 from tests.support import reports
 from tests.support.aws import AwsStack
 from tests.support.fakes import InMemoryStore
@@ -93,7 +105,7 @@ def summary(status: Status, now: datetime, days_left: int | None) -> ResultSumma
     )
 
 
-def all_pages(store: TargetStore, team: str, *, limit: int, where: TargetFilter | None = None) -> list[Page]:
+def all_pages(store: Targets, team: str, *, limit: int, where: TargetFilter | None = None) -> list[Page]:
     """Every page of a listing, following cursors until there is none."""
     pages: list[Page] = []
     cursor: str | None = None
@@ -106,23 +118,19 @@ def all_pages(store: TargetStore, team: str, *, limit: int, where: TargetFilter 
         assert len(pages) < 1000, "the cursors never end"
 
 
-def due_ids(store: TargetStore, team: str, now: datetime) -> list[str]:
+def due_ids(store: Schedule, team: str, now: datetime) -> list[str]:
     """The ids ``due_targets`` yields for one team (the DynamoDB table is shared by every test)."""
     return [target_id for owner, target_id in store.due_targets(now) if owner == team]
 
 
-class StoreContract:
-    """What every TargetStore promises; a subclass supplies the ``store`` fixture."""
-
-    @pytest.fixture
-    def team(self) -> str:
-        return f"team-{uuid.uuid4().hex[:12]}"
+class ScheduleContract:
+    """The ``Schedule`` port: when targets are due, and the sweep's lease on them."""
 
     # --- due targets first: on DynamoDB this test creates the most, and moto's transactions copy
     # the whole table, so it is cheapest while the shared table is still small.
 
     def test_due_targets_are_exactly_the_unpaused_ones_whose_time_has_come(
-        self, store: TargetStore, team: str, now: datetime
+        self, store: Store, team: str, now: datetime
     ) -> None:
         targets = [
             new_target(
@@ -173,9 +181,35 @@ class StoreContract:
         assert not {t.id for t in leaving} & set(moved)
         assert {t.id for t in arriving} <= set(moved)
 
-    # --- create and get ------------------------------------------------------------------------
+    def test_pausing_takes_a_target_off_the_schedule_and_unpausing_puts_it_back(
+        self, store: Store, team: str, now: datetime
+    ) -> None:
+        target = new_target(team, now, next_check_at=now - timedelta(hours=1))
+        born_paused = new_target(team, now, next_check_at=now - timedelta(hours=1), paused=True)
+        store.create_target(target)
+        store.create_target(born_paused)
+        assert due_ids(store, team, now) == [target.id]
 
-    def test_a_target_reads_back_with_every_field(self, store: TargetStore, team: str, now: datetime) -> None:
+        store.update_target(team, target.id, TargetChanges(paused=True), now)
+        assert due_ids(store, team, now) == []
+        store.update_target(team, target.id, TargetChanges(paused=True), now)  # pausing twice is harmless
+        store.update_target(team, target.id, TargetChanges(notes="still paused"), now)
+        store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), now - timedelta(minutes=5))
+        assert due_ids(store, team, now) == []  # a check landing does not unpause either
+
+        store.update_target(team, target.id, TargetChanges(paused=False), now)
+        store.update_target(team, born_paused.id, TargetChanges(paused=False), now)
+        assert sorted(due_ids(store, team, now)) == sorted([target.id, born_paused.id])
+        store.update_target(team, target.id, TargetChanges(paused=False), now)  # unpausing twice too
+        assert sorted(due_ids(store, team, now)) == sorted([target.id, born_paused.id])
+
+
+class TargetsContract:
+    """The ``Targets`` port: created once per endpoint, read, listed, changed field by field, deleted whole."""
+
+    # --- create and get ---------------------------------------------------------------------------
+
+    def test_a_target_reads_back_with_every_field(self, store: Store, team: str, now: datetime) -> None:
         stamp = now + timedelta(microseconds=123456)
         full = Target(
             id="tg_00000000000aabcdef01",
@@ -223,9 +257,7 @@ class StoreContract:
             assert store.get_target(team, target.id) == target
         assert store.get_result(team, full.id) is None
 
-    def test_the_same_endpoint_twice_in_one_team_is_a_duplicate(
-        self, store: TargetStore, team: str, now: datetime
-    ) -> None:
+    def test_the_same_endpoint_twice_in_one_team_is_a_duplicate(self, store: Targets, team: str, now: datetime) -> None:
         first = new_target(team, now, host="api.example.com", port=443, sni="api.example.com")
         store.create_target(first)
 
@@ -239,7 +271,7 @@ class StoreContract:
         assert [t.id for t in all_pages(store, team, limit=10)[0].items] == [first.id]
 
     def test_endpoints_differing_in_team_sni_port_or_how_tls_starts_are_not_duplicates(
-        self, store: TargetStore, team: str, now: datetime
+        self, store: Targets, team: str, now: datetime
     ) -> None:
         store.create_target(new_target(team, now, host="api.example.com", port=443, sni="edge.example.com"))
         others = [
@@ -268,7 +300,7 @@ class StoreContract:
     )
     def test_two_spellings_of_one_handshake_are_one_target(
         self,
-        store: TargetStore,
+        store: Targets,
         team: str,
         now: datetime,
         first: tuple[str, int, str | None],
@@ -288,7 +320,7 @@ class StoreContract:
         store.delete_target(team, original.id)
         store.create_target(spelling)  # the endpoint is free again once its target is gone
 
-    def test_another_teams_target_is_not_found(self, store: TargetStore, team: str, now: datetime) -> None:
+    def test_another_teams_target_is_not_found(self, store: Store, team: str, now: datetime) -> None:
         target = new_target(team, now)
         store.create_target(target)
 
@@ -305,9 +337,9 @@ class StoreContract:
         assert store.get_target(team, target.id) == target
         assert store.get_result(f"{team}-other", target.id) is None
 
-    # --- listing -------------------------------------------------------------------------------
+    # --- listing ----------------------------------------------------------------------------------
 
-    def test_listing_pages_through_a_team_in_creation_order(self, store: TargetStore, team: str, now: datetime) -> None:
+    def test_listing_pages_through_a_team_in_creation_order(self, store: Targets, team: str, now: datetime) -> None:
         created = []
         for number in range(23):
             target = new_target(team, now)
@@ -328,7 +360,7 @@ class StoreContract:
         assert all_pages(store, f"{team}-nobody", limit=5) == [Page((), None)]
 
     def test_filters_with_pagination_return_every_match_exactly_once(
-        self, store: TargetStore, team: str, now: datetime
+        self, store: Store, team: str, now: datetime
     ) -> None:
         prod, dev = {"env": "prod"}, {"env": "dev"}
         spec: dict[str, tuple[Status | None, dict[str, str], int | None]] = {
@@ -402,7 +434,7 @@ class StoreContract:
                 assert all(len(p.items) == limit for p in pages[:-1]), (where, limit)
                 assert pages[-1].cursor is None
 
-    def test_a_cursor_that_is_not_one_is_refused(self, store: TargetStore, team: str, now: datetime) -> None:
+    def test_a_cursor_that_is_not_one_is_refused(self, store: Targets, team: str, now: datetime) -> None:
         store.create_target(new_target(team, now))
         bad = [
             "not a cursor",
@@ -416,16 +448,16 @@ class StoreContract:
                 store.list_targets(team, limit=5, cursor=cursor, where=TargetFilter())
             assert (caught.value.field, caught.value.code) == ("cursor", "invalid_cursor"), cursor
 
-    def test_a_cursor_without_a_position_is_refused(self, store: TargetStore, team: str, now: datetime) -> None:
+    def test_a_cursor_without_a_position_is_refused(self, store: Targets, team: str, now: datetime) -> None:
         for _ in range(3):
             store.create_target(new_target(team, now))
         for position in ({}, {"page": 2}):
             with pytest.raises(InvalidValueError):
                 store.list_targets(team, limit=1, cursor=encode_cursor(position), where=TargetFilter())
 
-    # --- update --------------------------------------------------------------------------------
+    # --- update -----------------------------------------------------------------------------------
 
-    def test_an_update_changes_only_the_fields_it_sets(self, store: TargetStore, team: str, now: datetime) -> None:
+    def test_an_update_changes_only_the_fields_it_sets(self, store: Targets, team: str, now: datetime) -> None:
         original = dataclasses.replace(
             new_target(team, now, sni="www.example.com", labels={"env": "prod"}, notes="first"),
             latest=summary(Status.WARNING, now, 20),
@@ -474,96 +506,10 @@ class StoreContract:
             assert returned == expected, changes
             assert store.get_target(team, original.id) == expected, changes
 
-    def test_pausing_takes_a_target_off_the_schedule_and_unpausing_puts_it_back(
-        self, store: TargetStore, team: str, now: datetime
-    ) -> None:
-        target = new_target(team, now, next_check_at=now - timedelta(hours=1))
-        born_paused = new_target(team, now, next_check_at=now - timedelta(hours=1), paused=True)
-        store.create_target(target)
-        store.create_target(born_paused)
-        assert due_ids(store, team, now) == [target.id]
-
-        store.update_target(team, target.id, TargetChanges(paused=True), now)
-        assert due_ids(store, team, now) == []
-        store.update_target(team, target.id, TargetChanges(paused=True), now)  # pausing twice is harmless
-        store.update_target(team, target.id, TargetChanges(notes="still paused"), now)
-        store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), now - timedelta(minutes=5))
-        assert due_ids(store, team, now) == []  # a check landing does not unpause either
-
-        store.update_target(team, target.id, TargetChanges(paused=False), now)
-        store.update_target(team, born_paused.id, TargetChanges(paused=False), now)
-        assert sorted(due_ids(store, team, now)) == sorted([target.id, born_paused.id])
-        store.update_target(team, target.id, TargetChanges(paused=False), now)  # unpausing twice too
-        assert sorted(due_ids(store, team, now)) == sorted([target.id, born_paused.id])
-
-    # --- results -------------------------------------------------------------------------------
-
-    def test_a_result_stores_its_summary_report_and_next_check(
-        self, store: TargetStore, team: str, now: datetime
-    ) -> None:
-        target = new_target(team, now, labels={"env": "prod"}, notes="keep me")
-        store.create_target(target)
-        first = summary(Status.WARNING, now, 21)
-        report = reports.everything(now)  # every field of a report, times to the microsecond
-
-        store.save_result(team, target.id, first, report, now + timedelta(hours=6))
-
-        assert store.get_target(team, target.id) == dataclasses.replace(
-            target, latest=first, next_check_at=now + timedelta(hours=6)
-        )
-        assert store.get_result(team, target.id) == report
-
-        # A later check without a certificate replaces the summary, days_left and not_after included.
-        later = now + timedelta(hours=6)
-        second = ResultSummary(Status.ERROR, None, None, ("connection_failed",), later)
-        store.save_result(team, target.id, second, reports.unreachable(later), later + timedelta(hours=6))
-
-        assert store.get_target(team, target.id) == dataclasses.replace(
-            target, latest=second, next_check_at=later + timedelta(hours=6)
-        )
-        assert store.get_result(team, target.id) == reports.unreachable(later)
-
-    def test_a_teams_latest_reports_are_read_at_once_without_another_teams(
-        self, store: TargetStore, team: str, now: datetime
-    ) -> None:
-        checked, unreachable, unchecked = (new_target(team, now) for _ in range(3))
-        elsewhere = new_target(f"{team}-other", now)
-        for target in (checked, unreachable, unchecked, elsewhere):
-            store.create_target(target)
-        later = now + timedelta(hours=6)
-        store.save_result(team, checked.id, summary(Status.WARNING, now, 21), reports.everything(now), later)
-        failed = ResultSummary(Status.ERROR, None, None, ("CONNECTION_FAILED",), now)
-        store.save_result(team, unreachable.id, failed, reports.unreachable(now), later)
-        store.save_result(elsewhere.team, elsewhere.id, summary(Status.OK, now, 80), reports.report(now), later)
-
-        assert store.team_reports(team) == {
-            checked.id: reports.everything(now),
-            unreachable.id: reports.unreachable(now),
-        }
-        store.delete_target(team, checked.id)
-        assert store.team_reports(team) == {unreachable.id: reports.unreachable(now)}
-
-    def test_a_result_for_a_deleted_target_is_refused_and_leaves_nothing(
-        self, store: TargetStore, team: str, now: datetime
-    ) -> None:
-        target = new_target(team, now)
-        store.create_target(target)
-        store.delete_target(team, target.id)
-
-        with pytest.raises(NotFoundError):
-            store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), now)
-        with pytest.raises(NotFoundError):
-            store.save_result(team, "tg_0000000000000000000", summary(Status.OK, now, 90), reports.report(now), now)
-
-        with pytest.raises(NotFoundError):
-            store.get_target(team, target.id)
-        assert store.get_result(team, target.id) is None
-        assert due_ids(store, team, now) == []
-
-    # --- delete --------------------------------------------------------------------------------
+    # --- delete -----------------------------------------------------------------------------------
 
     def test_delete_removes_the_target_its_result_and_its_endpoint(
-        self, store: TargetStore, team: str, now: datetime
+        self, store: Store, team: str, now: datetime
     ) -> None:
         target = new_target(team, now, host="gone.example.com", sni="gone.example.com")
         neighbour = new_target(team, now)
@@ -588,33 +534,10 @@ class StoreContract:
         assert store.get_target(team, again.id) == again
         assert store.get_target(team, neighbour.id) == neighbour
 
-    # --- tokens --------------------------------------------------------------------------------
-
-    def test_tokens_are_put_read_listed_and_deleted(self, store: TargetStore, team: str, now: datetime) -> None:
-        records = [
-            TokenRecord(secrets.token_hex(6), f"{team}-b", False, "a" * 64, now, "ci"),
-            TokenRecord(secrets.token_hex(6), team, True, "b" * 64, now + timedelta(seconds=1), "ops"),
-            TokenRecord(secrets.token_hex(6), team, False, "c" * 64, now - timedelta(days=1)),
-        ]
-        for record in records:
-            store.put_token(record)
-
-        for record in records:
-            assert store.get_token(record.token_id) == record
-        assert store.get_token(secrets.token_hex(6)) is None
-        mine = {r.token_id for r in records}
-        listed = [r for r in store.list_tokens() if r.token_id in mine]
-        assert listed == [records[2], records[1], records[0]]  # by team, then by creation
-
-        assert store.delete_token(records[0].token_id) is True
-        assert store.delete_token(records[0].token_id) is False
-        assert store.get_token(records[0].token_id) is None
-        assert [r for r in store.list_tokens() if r.token_id in mine] == [records[2], records[1]]
-
-    # --- concurrent writers --------------------------------------------------------------------
+    # --- concurrent writers -----------------------------------------------------------------------
 
     def test_an_edit_and_a_check_landing_keep_each_others_fields_in_either_order(
-        self, store: TargetStore, team: str, now: datetime
+        self, store: Store, team: str, now: datetime
     ) -> None:
         for edit_first in (True, False):
             target = new_target(team, now, labels={"env": "old"}, notes="old")
@@ -632,7 +555,7 @@ class StoreContract:
             assert store.get_result(team, target.id) == result[1]
 
     def test_concurrent_edits_and_check_results_never_lose_a_field(
-        self, store: TargetStore, team: str, now: datetime
+        self, store: Store, team: str, now: datetime
     ) -> None:
         with ThreadPoolExecutor(max_workers=2) as pool:
             for round_number in range(16):
@@ -655,10 +578,101 @@ class StoreContract:
                 assert store.get_target(team, target.id) == expected
                 assert store.get_result(team, target.id) == result[1]
 
-    # --- certificate history (the renewal cadence's) --------------------------------------------
+
+class ResultsContract:
+    """The ``Results`` port: each target's latest check: its summary, its report, all or nothing."""
+
+    def test_a_result_stores_its_summary_report_and_next_check(self, store: Store, team: str, now: datetime) -> None:
+        target = new_target(team, now, labels={"env": "prod"}, notes="keep me")
+        store.create_target(target)
+        first = summary(Status.WARNING, now, 21)
+        report = reports.everything(now)  # every field of a report, times to the microsecond
+
+        store.save_result(team, target.id, first, report, now + timedelta(hours=6))
+
+        assert store.get_target(team, target.id) == dataclasses.replace(
+            target, latest=first, next_check_at=now + timedelta(hours=6)
+        )
+        assert store.get_result(team, target.id) == report
+
+        # A later check without a certificate replaces the summary, days_left and not_after included.
+        later = now + timedelta(hours=6)
+        second = ResultSummary(Status.ERROR, None, None, ("connection_failed",), later)
+        store.save_result(team, target.id, second, reports.unreachable(later), later + timedelta(hours=6))
+
+        assert store.get_target(team, target.id) == dataclasses.replace(
+            target, latest=second, next_check_at=later + timedelta(hours=6)
+        )
+        assert store.get_result(team, target.id) == reports.unreachable(later)
+
+    def test_a_teams_latest_reports_are_read_at_once_without_another_teams(
+        self, store: Store, team: str, now: datetime
+    ) -> None:
+        checked, unreachable, unchecked = (new_target(team, now) for _ in range(3))
+        elsewhere = new_target(f"{team}-other", now)
+        for target in (checked, unreachable, unchecked, elsewhere):
+            store.create_target(target)
+        later = now + timedelta(hours=6)
+        store.save_result(team, checked.id, summary(Status.WARNING, now, 21), reports.everything(now), later)
+        failed = ResultSummary(Status.ERROR, None, None, ("CONNECTION_FAILED",), now)
+        store.save_result(team, unreachable.id, failed, reports.unreachable(now), later)
+        store.save_result(elsewhere.team, elsewhere.id, summary(Status.OK, now, 80), reports.report(now), later)
+
+        assert store.team_reports(team) == {
+            checked.id: reports.everything(now),
+            unreachable.id: reports.unreachable(now),
+        }
+        store.delete_target(team, checked.id)
+        assert store.team_reports(team) == {unreachable.id: reports.unreachable(now)}
+
+    def test_a_result_for_a_deleted_target_is_refused_and_leaves_nothing(
+        self, store: Store, team: str, now: datetime
+    ) -> None:
+        target = new_target(team, now)
+        store.create_target(target)
+        store.delete_target(team, target.id)
+
+        with pytest.raises(NotFoundError):
+            store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), now)
+        with pytest.raises(NotFoundError):
+            store.save_result(team, "tg_0000000000000000000", summary(Status.OK, now, 90), reports.report(now), now)
+
+        with pytest.raises(NotFoundError):
+            store.get_target(team, target.id)
+        assert store.get_result(team, target.id) is None
+        assert due_ids(store, team, now) == []
+
+
+class TokensContract:
+    """The ``Tokens`` port: API tokens' records, never the tokens."""
+
+    def test_tokens_are_put_read_listed_and_deleted(self, store: Tokens, team: str, now: datetime) -> None:
+        records = [
+            TokenRecord(secrets.token_hex(6), f"{team}-b", False, "a" * 64, now, "ci"),
+            TokenRecord(secrets.token_hex(6), team, True, "b" * 64, now + timedelta(seconds=1), "ops"),
+            TokenRecord(secrets.token_hex(6), team, False, "c" * 64, now - timedelta(days=1)),
+        ]
+        for record in records:
+            store.put_token(record)
+
+        for record in records:
+            assert store.get_token(record.token_id) == record
+        assert store.get_token(secrets.token_hex(6)) is None
+        mine = {r.token_id for r in records}
+        listed = [r for r in store.list_tokens() if r.token_id in mine]
+        assert listed == [records[2], records[1], records[0]]  # by team, then by creation
+
+        assert store.delete_token(records[0].token_id) is True
+        assert store.delete_token(records[0].token_id) is False
+        assert store.get_token(records[0].token_id) is None
+        assert [r for r in store.list_tokens() if r.token_id in mine] == [records[2], records[1]]
+
+
+class HistoryContract:
+    """The ``History`` port: the certificates each target served (the renewal cadence's)."""
 
     def test_a_certificate_is_recorded_once_per_target_and_read_oldest_first(
-        self, store: TargetStore, team: str, now: datetime
+        self, store: Store, team: str, now: datetime
     ) -> None:
         first, second = new_target(team, now), new_target(team, now)
         store.create_target(first)
@@ -681,7 +695,7 @@ class StoreContract:
         assert store.team_sightings(team) == {second.id: [earlier]}
 
     def test_a_result_records_the_certificates_first_seen_with_it_all_or_nothing(
-        self, store: TargetStore, team: str, now: datetime
+        self, store: Store, team: str, now: datetime
     ) -> None:
         target = new_target(team, now)
         store.create_target(target)
@@ -701,10 +715,12 @@ class StoreContract:
         assert store.sightings(team, target.id) == [], "a target deleted before its check was recorded keeps no history"
         assert store.team_sightings(team) == {}
 
-    # --- who serves each certificate (the team's certificate events name them) -------------------
+
+class HoldersContract:
+    """The ``Holders`` port: who serves each certificate (the team's certificate events name them)."""
 
     def test_a_certificates_holders_join_leave_and_are_forgotten_with_the_last(
-        self, store: TargetStore, team: str, now: datetime
+        self, store: Holders, team: str, now: datetime
     ) -> None:
         a, b = Holder("endpoint", "tg_a", "tls://a.example.com:8443"), Holder("acm", "arn:aws:acm:x", "arn:aws:acm:x")
         fingerprint = "e" * 64
@@ -721,17 +737,13 @@ class StoreContract:
         store.join_certificate(team, fingerprint, b)  # served again: who moved on before is forgotten
         assert store.leave_certificate(team, fingerprint, b) == (frozenset(), frozenset({b}))
 
-    def test_concurrent_joins_of_one_certificate_lose_no_holder(
-        self, store: TargetStore, team: str, now: datetime
-    ) -> None:
+    def test_concurrent_joins_of_one_certificate_lose_no_holder(self, store: Holders, team: str, now: datetime) -> None:
         holders = [Holder("endpoint", f"tg_{n}", f"tls://n{n}.example.com:443") for n in range(12)]
         with ThreadPoolExecutor(max_workers=6) as pool:
             list(pool.map(lambda h: store.join_certificate(team, "f" * 64, h), holders))
         assert store.certificate_holders(team, "f" * 64) == set(holders)
 
-    def test_a_deleted_target_is_no_holder_of_what_it_served(
-        self, store: TargetStore, team: str, now: datetime
-    ) -> None:
+    def test_a_deleted_target_is_no_holder_of_what_it_served(self, store: Store, team: str, now: datetime) -> None:
         target = new_target(team, now)
         store.create_target(target)
         brief = CertificateBrief("d" * 64, "CN=x", "CN=ca", "EC 256", now + timedelta(days=30))
@@ -751,18 +763,22 @@ class StoreContract:
 
         assert store.certificate_holders(team, brief.fingerprint_sha256) == {other}
 
-    def test_a_teams_settings_are_its_own_and_default_to_grouping(
-        self, store: TargetStore, team: str, now: datetime
-    ) -> None:
+
+class TeamsContract:
+    """The ``Teams`` port: what each team chose."""
+
+    def test_a_teams_settings_are_its_own_and_default_to_grouping(self, store: Teams, team: str, now: datetime) -> None:
         assert store.team_settings(team) == TeamSettings(group_by_certificate=True)
         store.put_team_settings(team, TeamSettings(group_by_certificate=False))
         assert store.team_settings(team) == TeamSettings(group_by_certificate=False)
         assert store.team_settings(f"{team}-other") == TeamSettings()
 
-    # --- the outbox -----------------------------------------------------------------------------
+
+class OutboxContract:
+    """The ``Outbox`` port: each notification once per key, pending until published, kept to be shown."""
 
     def test_a_notification_is_kept_whole_once_per_key_until_published(
-        self, store: TargetStore, team: str, now: datetime
+        self, store: Outbox, team: str, now: datetime
     ) -> None:
         target = new_target(team, now, host="outbox.example.com", notes="renewed by cert-manager\nask #web first")
         owned_spec = _spec(target.spec, owner="web-oncall", runbook_url="https://wiki.example.com/tls?x=1&y=2")
@@ -815,10 +831,96 @@ class StoreContract:
         store.mark_published(notes[0])
         assert [n.key for n in store.pending_notifications() if n.team == team] == [notes[1].key]
 
-    # --- silences, maintenance windows and the events recorded ----------------------------------
+    def test_a_silenced_notification_is_recorded_to_be_shown_never_to_be_published(
+        self, store: Outbox, team: str, now: datetime
+    ) -> None:
+        target = new_target(team, now, host="quiet.example.com")
+        report = reports.report(now, days_left=5, status=Status.CRITICAL)
+        event = AlertEvent(f"{team}:{'e' * 64}:expiring:7", EventType.EXPIRING, Severity.CRITICAL, "soon", 7)
+        told = Notification.of(event, AlertSubject.of_target(target), Observation.of(report), now)
+        quiet = replace(told, key=f"{team}:{'f' * 64}:expiring:7", silenced_by="si_0123456789abcdef")
+        assert store.record_notification(told)
+        assert store.record_notification(replace(quiet, created_at=now + timedelta(seconds=1)))
+
+        assert [n.key for n in store.pending_notifications() if n.team == team] == [told.key]
+        store.mark_published(told)
+        assert [(r.notification.key, r.state) for r in store.team_events(team)] == [
+            (quiet.key, "silenced"),
+            (told.key, "published"),
+        ]
+        assert store.team_events(team, limit=1)[0].notification.silenced_by == "si_0123456789abcdef"
+
+
+class AlertLedgerContract:
+    """The ``AlertLedger`` port: what has been announced for each subject, per team, replaced whole."""
+
+    def test_an_alert_state_is_empty_until_put_then_reads_back_whole_in_its_team_only(
+        self, store: AlertLedger, team: str, now: datetime
+    ) -> None:
+        subject = "tg_00000000000000000001"
+        assert store.get_alert_state(team, subject) == AlertState()
+        state = AlertState(
+            fingerprint="a" * 64,
+            announced=frozenset({"expiring:30", "expiring:7"}),
+            failures=2,
+            unreachable=True,
+            unreachable_episode=3,
+            problems=frozenset({"weak_key"}),
+            problem_episode=1,
+        )
+
+        store.put_alert_state(team, subject, state)
+
+        assert store.get_alert_state(team, subject) == state
+        assert store.get_alert_state(f"{team}-other", subject) == AlertState()
+        store.put_alert_state(team, subject, AlertState(fingerprint="b" * 64))
+        assert store.get_alert_state(team, subject) == AlertState(fingerprint="b" * 64)
+
+
+class InventoryContract:
+    """The ``Inventory`` port: the latest assessment of each certificate held in ACM/IAM, by its ARN."""
+
+    def test_an_assessment_is_kept_by_arn_replaced_by_the_next_and_forgotten(
+        self, store: Inventory, team: str, now: datetime
+    ) -> None:
+        arns = [f"arn:aws:acm:eu-west-1:123456789012:certificate/{team}-{n}" for n in range(2)]
+        held = [
+            ManagedCertificate(
+                Source.ACM,
+                arn,
+                "eu-west-1",
+                f"{n}.example.com",
+                (f"{n}.example.com",),
+                "IMPORTED",
+                "ISSUED",
+                now - timedelta(days=80),
+                now + timedelta(days=10 + n),
+                "RSA_2048",
+            )
+            for n, arn in enumerate(arns)
+        ]
+
+        def mine() -> dict[str, Assessment]:
+            return {a.certificate.arn: a for a in store.list_managed() if a.certificate.arn in arns}
+
+        first, second = (assess(cert, now) for cert in held)
+        store.put_managed(first)
+        store.put_managed(second)
+        assert mine() == {arns[0]: first, arns[1]: second}
+
+        renewed = assess(replace(held[0], not_after=now + timedelta(days=300)), now)
+        store.put_managed(renewed)
+        assert mine() == {arns[0]: renewed, arns[1]: second}
+
+        store.delete_managed(arns[0])
+        assert mine() == {arns[1]: second}
+
+
+class SilencesContract:
+    """The ``Silences`` port: silences and maintenance windows, per team, kept whole and ended."""
 
     def test_silences_and_windows_are_kept_whole_per_team_and_ended(
-        self, store: TargetStore, team: str, now: datetime
+        self, store: Silences, team: str, now: datetime
     ) -> None:
         quiet = Silence(
             "si_0123456789abcdef",
@@ -856,24 +958,26 @@ class StoreContract:
         with pytest.raises(NotFoundError):
             store.end_window(team, "mw_ffffffffffffffff", later)
 
-    def test_a_silenced_notification_is_recorded_to_be_shown_never_to_be_published(
-        self, store: TargetStore, team: str, now: datetime
-    ) -> None:
-        target = new_target(team, now, host="quiet.example.com")
-        report = reports.report(now, days_left=5, status=Status.CRITICAL)
-        event = AlertEvent(f"{team}:{'e' * 64}:expiring:7", EventType.EXPIRING, Severity.CRITICAL, "soon", 7)
-        told = Notification.of(event, AlertSubject.of_target(target), Observation.of(report), now)
-        quiet = replace(told, key=f"{team}:{'f' * 64}:expiring:7", silenced_by="si_0123456789abcdef")
-        assert store.record_notification(told)
-        assert store.record_notification(replace(quiet, created_at=now + timedelta(seconds=1)))
 
-        assert [n.key for n in store.pending_notifications() if n.team == team] == [told.key]
-        store.mark_published(told)
-        assert [(r.notification.key, r.state) for r in store.team_events(team)] == [
-            (quiet.key, "silenced"),
-            (told.key, "published"),
-        ]
-        assert store.team_events(team, limit=1)[0].notification.silenced_by == "si_0123456789abcdef"
+# pytest collects a base's tests before those of the bases listed before it: ScheduleContract's first.
+class StoreContract(
+    InventoryContract,
+    AlertLedgerContract,
+    SilencesContract,
+    OutboxContract,
+    TeamsContract,
+    HoldersContract,
+    HistoryContract,
+    TokensContract,
+    ResultsContract,
+    TargetsContract,
+    ScheduleContract,
+):
+    """What every store promises, port by port; a subclass supplies the ``store`` fixture."""
+
+    @pytest.fixture
+    def team(self) -> str:
+        return f"team-{uuid.uuid4().hex[:12]}"
 
 
 def _sighting(fingerprint: str, first_seen: datetime) -> Sighting:
@@ -888,13 +992,13 @@ def _sighting(fingerprint: str, first_seen: datetime) -> Sighting:
 
 class TestInMemoryStore(StoreContract):
     @pytest.fixture
-    def store(self) -> InMemoryStore:
+    def store(self) -> Store:
         return InMemoryStore()
 
 
 class TestDynamoStore(StoreContract):
     @pytest.fixture
-    def store(self, aws_stack: AwsStack) -> DynamoStore:
+    def store(self, aws_stack: AwsStack) -> Store:
         return DynamoStore(_AtomicRequests(aws_stack.dynamodb), aws_stack.table)
 
 

@@ -35,9 +35,9 @@ from chalicelib.domain.alerts import EventType
 from chalicelib.domain.models import Severity
 from chalicelib.domain.webhooks import Claim, Destination, Format, WebhookUrl, parse_url
 from chalicelib.errors import CertwatchError, ForbiddenAddressError, NotFoundError, WebhookError
+from chalicelib.services.ports import DeliveryLog
 from chalicelib.services.webhooks import (
     CLAIM_LEASE,
-    DeliveryLog,
     WebhookRelay,
     new_destination,
 )

@@ -1,8 +1,9 @@
 """Fakes of the outside systems, for tests and the benchmarks: a store in a dict, a queue and a publisher that remember.
 
-InMemoryStore keeps the TargetStore contract (tests/functional/test_store_contract.py runs the
-same suite against it and DynamoDB); it keeps reports in the DynamoDB store's storage format, so
-what a test reads back has made the same round trip as on DynamoDB.
+InMemoryStore implements every port of the store (services/ports.py: Store) and keeps each one's
+contract (tests/functional/test_store_contract.py runs the same suite against it and DynamoDB); it
+keeps reports in the DynamoDB store's storage format, so what a test reads back has made the same
+round trip as on DynamoDB.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from chalicelib.domain.targets import (
     Target,
     TargetChanges,
     TargetFilter,
+    apply_changes,
     decode_cursor,
     encode_cursor,
 )
@@ -37,12 +39,13 @@ from chalicelib.domain.webhooks import Claim, Destination, WebhookUrl
 from chalicelib.errors import DuplicateTargetError, InvalidRequestError, NotFoundError, PublishError, WebhookError
 from chalicelib.presentation.event_shapes import EventDocument
 from chalicelib.presentation.events import slack_message
-from chalicelib.services.store import apply_changes
+from chalicelib.services.alerting import Alerter, AlertSettings
+from chalicelib.services.ports import Publisher, Store
 from tests.support.events import rendered
 
 
 class InMemoryStore:
-    """A TargetStore in a dict, safe across threads."""
+    """Every port of the store in dicts, safe across threads."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -401,3 +404,19 @@ class InMemoryDeliveryLog:
             held = self._entries.get((destination_id, event_key))
             if held is not None and held[0] is Claim.CLAIMED:
                 self._entries[(destination_id, event_key)] = (Claim.CLAIMED, now)
+
+
+def alerter_on(
+    store: Store, publisher: Publisher, clock: Callable[[], datetime], settings: AlertSettings | None = None
+) -> Alerter:
+    """The Alerter with every store port it asks for in one in-memory store, as the composition root hands them."""
+    return Alerter(
+        ledger=store,
+        outbox=store,
+        silences=store,
+        holders=store,
+        teams=store,
+        publisher=publisher,
+        clock=clock,
+        settings=settings,
+    )

@@ -18,7 +18,7 @@ from chalicelib.adapters import telemetry
 from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.errors import SlackError
 from chalicelib.presentation.event_shapes import EventDocument
-from chalicelib.services.checking import CheckedTarget
+from chalicelib.services.ports import CheckedTarget
 from chalicelib.services.slack_relay import SlackRelay
 from chalicelib.services.worker import CheckWorker
 from chalicelib.settings import Settings

@@ -22,9 +22,8 @@ from chalicelib.domain.targets import CertificateBrief, ResultSummary, Target, T
 from chalicelib.domain.tokens import Principal
 from chalicelib.errors import InvalidRequestError
 from chalicelib.presentation.documents import inventory_row_to_dict
-from chalicelib.services.alerting import Alerter
 from chalicelib.services.scanning import InventoryService
-from tests.support.fakes import InMemoryStore, RecordingPublisher
+from tests.support.fakes import InMemoryStore, RecordingPublisher, alerter_on
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -51,8 +50,15 @@ def inventory() -> InventoryService:
     store = InMemoryStore()
     for number, days in enumerate([40, 10, 300, 20, 5, 90, 60], start=1):
         store.put_managed(assess(held(number, days), NOW))
-    alerter = Alerter(store, RecordingPublisher(), lambda: NOW)
-    return InventoryService(store, alerter, lambda: NOW, sources=list, acm=lambda: pytest.fail("no ACM here"))
+    alerter = alerter_on(store, RecordingPublisher(), lambda: NOW)
+    return InventoryService(
+        inventory=store,
+        targets=store,
+        alerter=alerter,
+        clock=lambda: NOW,
+        sources=list,
+        acm=lambda: pytest.fail("no ACM here"),
+    )
 
 
 def test_pages_follow_each_other_in_order_of_expiry_until_there_is_no_cursor(inventory: InventoryService) -> None:
@@ -189,8 +195,15 @@ def team_inventory() -> InventoryService:
     for each in [*seven_targets(), target(8, None)]:
         store.create_target(each)
     store.put_managed(assess(held(1, 10), NOW))
-    alerter = Alerter(store, RecordingPublisher(), lambda: NOW)
-    return InventoryService(store, alerter, lambda: NOW, sources=list, acm=lambda: pytest.fail("no ACM here"))
+    alerter = alerter_on(store, RecordingPublisher(), lambda: NOW)
+    return InventoryService(
+        inventory=store,
+        targets=store,
+        alerter=alerter,
+        clock=lambda: NOW,
+        sources=list,
+        acm=lambda: pytest.fail("no ACM here"),
+    )
 
 
 @pytest.mark.parametrize("status", list(RowStatus))

@@ -18,7 +18,7 @@ import pytest
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.endpoints import parse_target
 from chalicelib.domain.inventory import DiscoveredEndpoint
-from chalicelib.domain.models import FailureReason, TargetReport
+from chalicelib.domain.models import FailureReason
 from chalicelib.domain.targets import ResultSummary, Target, TargetChanges, TargetFilter, TargetSpec
 from chalicelib.domain.tokens import Principal
 from chalicelib.errors import (
@@ -31,6 +31,7 @@ from chalicelib.errors import (
     ProbeError,
     StoreError,
 )
+from chalicelib.services.ports import CheckedTarget
 from chalicelib.services.registry import FIRST_CHECK_GRACE, TargetRegistry
 from tests.support import reports
 from tests.support.fakes import InMemoryStore, RecordingCheckQueue
@@ -60,7 +61,7 @@ class Checker:
         self.store = store
         self.checked: list[str] = []
 
-    def check_targets(self, targets: Sequence[Target]) -> list[TargetReport]:
+    def run(self, targets: Sequence[Target]) -> tuple[list[CheckedTarget], list[Target]]:
         done = []
         for target in targets:
             self.checked.append(target.id)
@@ -69,8 +70,8 @@ class Checker:
                 self.store.save_result(target.team, target.id, ResultSummary.of(report), report, NOW)
             except NotFoundError:
                 continue
-            done.append(report)
-        return done
+            done.append(CheckedTarget(target, report))
+        return done, []
 
 
 class Finder:
@@ -97,7 +98,9 @@ def world(*, finder: Finder | None = None, queue: RecordingCheckQueue | None = N
     checker = Checker(store)
     numbers = itertools.count(1)
     registry = TargetRegistry(
-        store,
+        targets=store,
+        results=store,
+        teams=store,
         queue=queue,
         checker=lambda: checker,
         resolver=dns,
@@ -210,8 +213,11 @@ def test_an_id_certwatch_never_makes_is_not_found_without_asking_the_store(targe
         def get_target(self, team: str, target_id: str) -> Target:
             raise AssertionError("the store was asked")
 
+    untouchable = Untouchable()
     registry = TargetRegistry(
-        Untouchable(),
+        targets=untouchable,
+        results=untouchable,
+        teams=untouchable,
         queue=RecordingCheckQueue(),
         checker=lambda: pytest.fail("nothing to check"),
         resolver=Dns(),
@@ -261,13 +267,13 @@ def test_a_check_on_request_returns_the_target_as_stored_after_it_and_its_report
 def test_a_target_deleted_while_checked_on_request_is_not_found() -> None:
     w = world()
     target = w.registry.register(WEB, spec("https://www.example.com"))
-    check = w.checker.check_targets
+    check = w.checker.run
 
-    def delete_first(targets: Sequence[Target]) -> list[TargetReport]:
+    def delete_first(targets: Sequence[Target]) -> tuple[list[CheckedTarget], list[Target]]:
         w.store.delete_target("web", target.id)
         return check(targets)
 
-    w.checker.check_targets = delete_first  # type: ignore[method-assign]
+    w.checker.run = delete_first  # type: ignore[method-assign]
 
     with pytest.raises(NotFoundError):
         w.registry.check_now(WEB, target.id)

@@ -56,4 +56,5 @@ class DynamoStore(
     InventoryItems,
     TokenItems,
 ):
-    """A TargetStore on one DynamoDB table; takes a boto3 DynamoDB client and the table's name."""
+    """Every port of the store (services/ports.py: Store) on one DynamoDB table; takes a boto3 DynamoDB client
+    and the table's name."""
