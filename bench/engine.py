@@ -29,13 +29,14 @@ from datetime import UTC, datetime, timedelta
 from cryptography.x509 import ocsp
 
 from bench import loopback
-from chalicelib.checks.engine import CheckEngine, CheckRequest
+from chalicelib.checks.assembly import check_engine
+from chalicelib.checks.engine import CheckRequest
 from chalicelib.checks.fetcher import UrlFetcher
 from chalicelib.checks.resolver import SystemResolver
-from chalicelib.checks.revocation import RevocationChecker
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.endpoints import parse_target
 from chalicelib.domain.truststore import TrustStore
+from chalicelib.settings import Settings
 from lab.authority import CaHttpServer, Revoked, make_crl, ocsp_answer
 from lab.certs import Issued
 
@@ -60,15 +61,23 @@ def main(argv: list[str] | None = None) -> int:
         urls = {args.revocation: ca.url(f"/{args.revocation}", host=CA_HOST)} if ca is not None else None
         zoo = stack.enter_context(loopback.serving(args.endpoints, args.server_processes, revocation=urls))
         resolver = SystemResolver({name: ["127.0.0.1"] for name in [*zoo.names, CA_HOST]})
-        fetcher = UrlFetcher(resolver=resolver, address_policy=AddressPolicy.from_text("127.0.0.0/8"))
+        loopback_only = AddressPolicy.from_text("127.0.0.0/8")
+        fetcher = UrlFetcher(resolver=resolver, address_policy=loopback_only)  # counted: requests per check
         if ca is not None:
             _publish(ca, zoo.intermediate, args.crl_entries)
-        engine = CheckEngine(
+        settings = Settings(
+            check_timeout=10,
+            check_concurrency=args.concurrency,
+            revocation=ca is not None and not args.baseline,
+            ari=False,
+        )
+        engine = check_engine(
+            settings,
             trust=TrustStore([zoo.root.cert]),
             resolver=resolver,
-            timeout=10,
-            concurrency=args.concurrency,
-            revocation=RevocationChecker(fetcher) if ca is not None and not args.baseline else None,
+            address_policy=loopback_only,
+            guard_targets=False,
+            fetcher=fetcher,
         )
         requests = [CheckRequest(parse_target(target)) for target in zoo.targets()]
         try:

@@ -16,10 +16,10 @@ from pathlib import Path
 from cryptography import x509
 
 from certwatch.workers import check_in_processes, worker_count
-from chalicelib.checks.authority import ca_checks
+from chalicelib.checks.assembly import check_engine
 from chalicelib.checks.engine import CheckEngine, CheckRequest
 from chalicelib.checks.resolver import SystemResolver
-from chalicelib.domain.addresses import AddressPolicy, address_text
+from chalicelib.domain.addresses import address_text
 from chalicelib.domain.analysis import analyze_chain
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.endpoints import normalize_hostname, parse_target
@@ -27,7 +27,7 @@ from chalicelib.domain.models import CheckPolicy, Endpoint, Status, TargetReport
 from chalicelib.domain.revocation import crl_findings, load_crl
 from chalicelib.domain.truststore import load_trust_store
 from chalicelib.domain.x509info import not_a_bundle, split_bundle
-from chalicelib.errors import CertwatchError, ConfigurationError, InvalidTargetError
+from chalicelib.errors import CertwatchError, InvalidTargetError
 from chalicelib.presentation.reports import inspection_table, inspection_to_dict, report_to_dict, table
 from chalicelib.settings import Settings
 
@@ -43,31 +43,25 @@ def run_check(args: argparse.Namespace) -> int:
     at: datetime | None = args.at
     trust = load_trust_store(args.ca_file)
     overrides = _overrides(args.resolve)
-    policy_for_urls = _address_policy(settings)
     requests = [CheckRequest(e, policy) for e in endpoints]
     workers = worker_count(args.workers, len(requests))
+    chosen = replace(
+        settings,
+        check_timeout=args.timeout,
+        check_concurrency=max(1, -(-args.concurrency // workers)),  # the same total in flight
+        revocation=settings.revocation and args.revocation,
+        ari=settings.ari and args.ari,
+    )
 
     def engine() -> CheckEngine:
-        resolver = SystemResolver(overrides)
         # Targets named here are the operator's choice; the URLs their certificates name are not.
-        revocation, renewal_info = ca_checks(
-            resolver,
-            policy_for_urls,
-            revocation=settings.revocation and args.revocation,
-            ari=settings.ari and args.ari,
-            ari_directories=settings.ari_directories,
-            fetch_timeout=settings.fetch_timeout,
-            crl_max_bytes=settings.crl_max_bytes,
-        )
-        return CheckEngine(
+        return check_engine(
+            chosen,
             trust=trust,
-            resolver=resolver,
+            resolver=SystemResolver(overrides),
             clock=utc_now if at is None else lambda: at,
-            timeout=args.timeout,
+            guard_targets=False,
             all_addresses=args.all_ips,
-            concurrency=max(1, -(-args.concurrency // workers)),  # the same total in flight
-            revocation=revocation,
-            renewal_info=renewal_info,
         )
 
     if args.json:  # each worker renders its own reports: a line is cheaper to send back than a report
@@ -113,13 +107,6 @@ def run_inspect(args: argparse.Namespace) -> int:
     else:
         print(inspection_table(args.file, name, result))
     return result.status.exit_code
-
-
-def _address_policy(settings: Settings) -> AddressPolicy:
-    try:
-        return AddressPolicy.from_text(settings.allow_cidrs)
-    except ValueError as exc:
-        raise ConfigurationError(str(exc)) from exc
 
 
 def _read_crl(path: str) -> x509.CertificateRevocationList:

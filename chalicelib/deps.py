@@ -190,28 +190,14 @@ class Container:
 
     @cached_property
     def engine(self) -> CheckEngine:
-        from chalicelib.checks.authority import ca_checks
-        from chalicelib.checks.engine import CheckEngine
+        from chalicelib.checks.assembly import check_engine
 
-        settings = self.settings
-        revocation, renewal_info = ca_checks(
-            self.resolver,
-            self.address_policy,
-            revocation=settings.revocation,
-            ari=settings.ari,
-            ari_directories=settings.ari_directories,
-            fetch_timeout=settings.fetch_timeout,
-            crl_max_bytes=settings.crl_max_bytes,
-        )
-        return CheckEngine(
+        return check_engine(
+            self.settings,
             trust=self.trust,
             resolver=self.resolver,
             clock=self.clock,
-            timeout=self.settings.check_timeout,
-            concurrency=self.settings.check_concurrency,
             address_policy=self.address_policy,
-            revocation=revocation,
-            renewal_info=renewal_info,
         )
 
     @cached_property
