@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
     from mypy_boto3_sts import STSClient
 
+    from chalicelib.adapters.certificates import AcmSource
     from chalicelib.adapters.discovery import Discoverer
     from chalicelib.adapters.sqs import SqsCheckQueue
     from chalicelib.adapters.ssm_secrets import SsmSecret
@@ -339,7 +340,7 @@ class Container:
             resolver=self.resolver,
             address_policy=self.address_policy,
             clock=self.clock,
-            finder=self.discoverer,
+            finder=lambda: self.discoverer,  # its clients are made when discovery is first asked for
         )
 
     @cached_property
@@ -347,18 +348,24 @@ class Container:
         """Where to look for ACM certificates: CERTWATCH_ACM_REGIONS, else this deployment's region."""
         return self.settings.acm_regions or (str(self.sns.meta.region_name),)
 
-    def certificate_sources(self) -> list[CertificateSource]:
-        """Fresh sources for one scan (each collects the failures of its own run)."""
-        from chalicelib.adapters.certificates import AcmSource, IamSource
+    @cached_property
+    def acm_source(self) -> AcmSource:
+        """ACM in every region the inventory looks at (its clients made when a scan first asks)."""
+        from chalicelib.adapters.certificates import AcmSource
 
-        sources: list[CertificateSource] = [AcmSource(lambda region: self.client("acm", region), self.acm_regions)]
-        if self.settings.scan_iam:
-            sources.append(IamSource(self.client("iam")))
-        return sources
+        return AcmSource(lambda region: self.client("acm", region), self.acm_regions)
+
+    @cached_property
+    def certificate_sources(self) -> tuple[CertificateSource, ...]:
+        """What a scan of the inventory reads: ACM, and IAM unless CERTWATCH_SCAN_IAM is off."""
+        from chalicelib.adapters.certificates import IamSource
+
+        if not self.settings.scan_iam:
+            return (self.acm_source,)
+        return (self.acm_source, IamSource(self.client("iam")))
 
     @cached_property
     def inventory(self) -> InventoryService:
-        from chalicelib.adapters.certificates import AcmSource
         from chalicelib.services.scanning import InventoryService
 
         return InventoryService(
@@ -366,14 +373,16 @@ class Container:
             targets=self.store,
             alerter=self.alerter,
             clock=self.clock,
-            sources=self.certificate_sources,
-            acm=lambda: AcmSource(lambda region: self.client("acm", region), self.acm_regions),
+            # Asked for when a scan or an ACM event first needs them: the inventory's page never makes their clients.
+            sources=lambda: self.certificate_sources,
+            acm=lambda: self.acm_source,
             team=self.settings.acm_team,
             history=self.store,
         )
 
+    @cached_property
     def discoverer(self) -> Discoverer:
-        """A fresh discoverer (each collects the failures of its own run)."""
+        """The account's public endpoints behind its certificates (ELBv2, CloudFront, API Gateway)."""
         from chalicelib.adapters.discovery import Discoverer
 
         return Discoverer(

@@ -1,10 +1,10 @@
 """The certificates the account holds: ACM (per region) and IAM server certificates, as ManagedCertificates.
 
 Both adapters take their boto3 clients, own their pagination and turn ``ClientError`` into
-certwatch's errors. What cannot be read (a region with access denied or not enabled, a
-certificate that cannot be described) is recorded in the source's ``failures`` as
-``(region or "iam", message)`` and the rest is still read; throttling raises
-``ThrottledError`` so the caller retries the whole listing later.
+certwatch's errors. A scan returns what it read and what it could not (a region with access
+denied or not enabled, a certificate that cannot be described) together, the latter as
+``(region or "iam", message)``: the rest is still read. Throttling raises ``ThrottledError``
+so the caller retries the whole listing later.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from chalicelib.adapters.aws import error_code, error_message, is_throttling, pages, parse_arn
-from chalicelib.domain.inventory import ManagedCertificate, Source, tagged
+from chalicelib.domain.inventory import CertificateScan, ManagedCertificate, Source, tagged
 from chalicelib.domain.x509info import subject_alt_names
 from chalicelib.errors import InvalidRequestError, NotFoundError, SourceError, ThrottledError
 
@@ -54,56 +54,48 @@ _UNPARSEABLE = (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralName
 
 
 class AcmSource:
-    """Certificates held in ACM across regions; takes a factory of regional boto3 ACM clients.
-
-    ``failures`` lists the ``(region, message)`` of what could not be read during the last
-    ``certificates()`` iteration; read it after the iteration ends.
-    """
+    """Certificates held in ACM across regions; takes a factory of regional boto3 ACM clients."""
 
     def __init__(self, client_for: Callable[[str], ACMClient], regions: Sequence[str]) -> None:
         self._client_for = client_for
         self._regions = tuple(regions)
-        self.failures: list[tuple[str, str]] = []
 
     @property
     def places(self) -> tuple[str, ...]:
         """Where a scan looks (the regions): what it does not see there is gone."""
         return self._regions
 
-    def certificates(self) -> Iterator[ManagedCertificate]:
-        """Every certificate of every region (a region that fails is skipped and recorded in ``failures``)."""
-        self.failures = []
+    def scan(self) -> CertificateScan:
+        """Every certificate of every region; a region (or a certificate) that cannot be read is a failure."""
+        found: list[ManagedCertificate] = []
+        failures: list[tuple[str, str]] = []
         for region in self._regions:
             try:
                 client = self._client_for(region)
                 arns = _listed_arns(client)
             except (SourceError, BotoCoreError) as exc:  # access denied, region not enabled, bad region name
-                self._fail(region, str(exc))
+                failures.append(_acm_failure(region, str(exc)))
                 continue
             for arn in arns:
                 try:
-                    yield tagged(_acm_certificate(_described(client, arn)), _acm_tags(client, arn))
+                    found.append(tagged(_acm_certificate(_described(client, arn)), _acm_tags(client, arn)))
                 except NotFoundError:
                     logger.info("ACM certificate %s was deleted while being listed", arn)
                 except SourceError as exc:
-                    self._fail(region, f"{arn}: {exc}")
+                    failures.append(_acm_failure(region, f"{arn}: {exc}"))
+        return CertificateScan(tuple(found), tuple(failures))
 
     def describe(self, arn: str) -> ManagedCertificate:
         """One ACM certificate by ARN (its region is read from the ARN); NotFoundError when there is none."""
         client = self._client_for(_acm_region(arn))
         return tagged(_acm_certificate(_described(client, arn)), _acm_tags(client, arn))
 
-    def _fail(self, region: str, message: str) -> None:
-        logger.warning("could not read ACM certificates in %s: %s", region, message)
-        self.failures.append((region, message))
-
 
 class IamSource:
     """IAM server certificates; takes a boto3 IAM client. Dates come from the certificate body.
 
-    IAM is global: ``failures`` holds ``("iam", message)`` for what could not be read during the
-    last ``certificates()`` iteration (the listing stops at a failed page; a failed certificate is
-    skipped); read it after the iteration ends.
+    IAM is global: a scan's failures are ``("iam", message)`` (the listing stops at a failed
+    page; a certificate that cannot be read is skipped).
     """
 
     WHERE = "iam"
@@ -112,36 +104,43 @@ class IamSource:
 
     def __init__(self, client: IAMClient) -> None:
         self._client = client
-        self.failures: list[tuple[str, str]] = []
 
-    def certificates(self) -> Iterator[ManagedCertificate]:
+    def scan(self) -> CertificateScan:
         """Every IAM server certificate (one deleted while being listed is skipped)."""
-        self.failures = []
-        for metadata in self._metadata():
+        found: list[ManagedCertificate] = []
+        failures: list[tuple[str, str]] = []
+        for metadata in self._metadata(failures):
             name = str(metadata["ServerCertificateName"])
             try:
-                found = _call(self._client.get_server_certificate, "IAM", ServerCertificateName=name)
+                answer = _call(self._client.get_server_certificate, "IAM", ServerCertificateName=name)
             except NotFoundError:
                 logger.info("IAM server certificate %s was deleted while being listed", name)
                 continue
             except SourceError as exc:
-                self._fail(f"{name}: {exc}")
+                failures.append(self._failure(f"{name}: {exc}"))
                 continue
-            body = str(found["ServerCertificate"]["CertificateBody"])
-            tags = _tags(found["ServerCertificate"].get("Tags"))  # GetServerCertificate answers with them
-            yield tagged(_iam_certificate(name, str(metadata["Arn"]), body), tags)
+            body = str(answer["ServerCertificate"]["CertificateBody"])
+            tags = _tags(answer["ServerCertificate"].get("Tags"))  # GetServerCertificate answers with them
+            found.append(tagged(_iam_certificate(name, str(metadata["Arn"]), body), tags))
+        return CertificateScan(tuple(found), tuple(failures))
 
-    def _metadata(self) -> Iterator[ServerCertificateMetadataTypeDef]:
+    def _metadata(self, failures: list[tuple[str, str]]) -> Iterator[ServerCertificateMetadataTypeDef]:
+        """Every listed certificate's metadata; a page that fails ends the listing, as a failure."""
         listing = pages(functools.partial(_call, self._client.list_server_certificates, "IAM"), "Marker", "Marker")
         try:
             for page in listing:
                 yield from page.get("ServerCertificateMetadataList", [])
         except SourceError as exc:
-            self._fail(str(exc))
+            failures.append(self._failure(str(exc)))
 
-    def _fail(self, message: str) -> None:
+    def _failure(self, message: str) -> tuple[str, str]:
         logger.warning("could not read IAM server certificates: %s", message)
-        self.failures.append((self.WHERE, message))
+        return (self.WHERE, message)
+
+
+def _acm_failure(region: str, message: str) -> tuple[str, str]:
+    logger.warning("could not read ACM certificates in %s: %s", region, message)
+    return (region, message)
 
 
 def _iam_certificate(name: str, arn: str, body: str) -> ManagedCertificate:

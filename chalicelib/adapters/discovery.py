@@ -5,20 +5,21 @@ names a client can actually connect to are proposed: wildcards are not, nor are 
 balancers and private API Gateway domain names, which nothing outside the VPC can reach.
 
 One failing service or region (no permission, not offered there) never loses the others: it is
-recorded in ``Discoverer.failures`` and discovery goes on. Throttling is the exception: it
+a failure of the discovery's answer, beside what was found, and discovery goes on. Throttling is the exception: it
 raises ThrottledError, because the caller should simply retry later.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.aws import error_code, is_throttling, pages, parse_arn
 from chalicelib.domain.endpoints import normalize_hostname
-from chalicelib.domain.inventory import DiscoveredEndpoint
+from chalicelib.domain.inventory import Discovered, DiscoveredEndpoint
 from chalicelib.domain.models import Endpoint, Protocol
 from chalicelib.errors import InvalidTargetError, ThrottledError
 
@@ -41,13 +42,24 @@ _UNKNOWN_CERTIFICATE = {"ResourceNotFoundException", "InvalidArnException", "Val
 _VANISHED = {"LoadBalancerNotFound", "ListenerNotFound"}
 
 
+@dataclass
+class _Run:
+    """What one ``discover()`` keeps while it walks: what it could not read, the ACM clients and names it asked."""
+
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
+    acm_clients: dict[str, ACMClient] = field(default_factory=dict)
+    names: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def fail(self, service: str, region: str, exc: Exception) -> None:
+        self.failures.append((service, region, str(exc)))
+
+
 class Discoverer:
     """Walks ELBv2, CloudFront and API Gateway (v1 and v2) in the given regions for public TLS endpoints.
 
     The ``*_for`` callables return a boto3 client for a region; ``cloudfront`` is the one global
-    client. ``failures`` lists the ``(service, region, message)`` of what the last ``discover()``
-    could not read (service elbv2, acm, apigateway, apigatewayv2 or cloudfront; region ``global``
-    for CloudFront). A Discoverer runs one ``discover()`` at a time.
+    client. A failure is ``(service, region, message)``: service elbv2, acm, apigateway,
+    apigatewayv2 or cloudfront; region ``global`` for CloudFront.
     """
 
     def __init__(
@@ -66,59 +78,35 @@ class Discoverer:
         self._apigatewayv2_for = apigatewayv2_for
         self._cloudfront = cloudfront
         self._regions = tuple(regions)
-        self.failures: list[tuple[str, str, str]] = []
-        self._acm_clients: dict[str, ACMClient] = {}
-        self._names: dict[str, tuple[str, ...]] = {}
 
-    def discover(self) -> list[DiscoveredEndpoint]:
-        """Every public endpoint found, once per (host, port, protocol), sorted by host then port.
-
-        ``failures`` holds what could not be read during this call. Raises ThrottledError when a
-        service throttles.
-        """
-        self.failures = []
-        self._acm_clients = {}
-        self._names = {}
+    def discover(self) -> Discovered:
+        """Every public endpoint found, once per (host, port, protocol), sorted by host then port, and
+        what could not be read. Raises ThrottledError when a service throttles."""
+        run = _Run()
         found: list[DiscoveredEndpoint] = []
         for region in self._regions:
-            found += self._collect("elbv2", region, self._load_balancers(region))
-            found += self._collect("apigateway", region, self._rest_domains(region))
-            found += self._collect("apigatewayv2", region, self._v2_domains(region))
-        found += self._collect("cloudfront", GLOBAL, self._distributions())
-        return _deduplicated(found)
-
-    def _collect(self, service: str, region: str, items: Iterable[DiscoveredEndpoint]) -> list[DiscoveredEndpoint]:
-        """Everything ``items`` yields until it fails; a failure is recorded, not raised (but throttling is)."""
-        collected: list[DiscoveredEndpoint] = []
-        try:
-            collected.extend(items)
-        except ClientError as exc:
-            if is_throttling(exc):
-                raise _throttled(service, region) from exc
-            self._fail(service, region, exc)
-        except BotoCoreError as exc:  # no endpoint in that region, connection trouble
-            self._fail(service, region, exc)
-        return collected
-
-    def _fail(self, service: str, region: str, exc: Exception) -> None:
-        self.failures.append((service, region, str(exc)))
+            found += _collect(run, "elbv2", region, self._load_balancers(run, region))
+            found += _collect(run, "apigateway", region, self._rest_domains(region))
+            found += _collect(run, "apigatewayv2", region, self._v2_domains(region))
+        found += _collect(run, "cloudfront", GLOBAL, self._distributions())
+        return Discovered(tuple(_deduplicated(found)), tuple(run.failures))
 
     # --- ELBv2 --------------------------------------------------------------------------------
 
-    def _load_balancers(self, region: str) -> Iterator[DiscoveredEndpoint]:
+    def _load_balancers(self, run: _Run, region: str) -> Iterator[DiscoveredEndpoint]:
         client = self._elbv2_for(region)
         for page in pages(client.describe_load_balancers, "Marker", "NextMarker"):
             for balancer in page.get("LoadBalancers", []):
                 if balancer.get("Scheme") == "internal":
                     continue
                 try:
-                    yield from self._listeners(client, region, balancer["LoadBalancerArn"])
+                    yield from self._listeners(run, client, region, balancer["LoadBalancerArn"])
                 except ClientError as exc:
                     if error_code(exc) not in _VANISHED:
                         raise
 
     def _listeners(
-        self, client: ElasticLoadBalancingv2Client, region: str, balancer_arn: str
+        self, run: _Run, client: ElasticLoadBalancingv2Client, region: str, balancer_arn: str
     ) -> Iterator[DiscoveredEndpoint]:
         for page in pages(client.describe_listeners, "Marker", "NextMarker", LoadBalancerArn=balancer_arn):
             for listener in page.get("Listeners", []):
@@ -127,7 +115,7 @@ class Discoverer:
                     continue
                 arn = listener["ListenerArn"]
                 for certificate_arn in self._listener_certificates(client, listener):
-                    for name in self._certificate_names(certificate_arn, region):
+                    for name in self._certificate_names(run, certificate_arn, region):
                         host = _hostname(name)
                         if host is not None:
                             yield DiscoveredEndpoint(
@@ -147,29 +135,29 @@ class Discoverer:
             arns += [c["CertificateArn"] for c in page.get("Certificates", []) if c.get("CertificateArn")]
         return list(dict.fromkeys(arns))
 
-    def _certificate_names(self, arn: str, region: str) -> tuple[str, ...]:
+    def _certificate_names(self, run: _Run, arn: str, region: str) -> tuple[str, ...]:
         """The DomainName and SANs of an ACM certificate; none for IAM server certificates and unknown ARNs."""
-        if arn not in self._names:
+        if arn not in run.names:
             parsed = parse_arn(arn)
             if parsed is None or parsed.service != "acm":
-                self._names[arn] = ()
+                run.names[arn] = ()
             else:
-                self._names[arn] = self._describe(arn, parsed.region or region)
-        return self._names[arn]
+                run.names[arn] = self._describe(run, arn, parsed.region or region)
+        return run.names[arn]
 
-    def _describe(self, arn: str, region: str) -> tuple[str, ...]:
+    def _describe(self, run: _Run, arn: str, region: str) -> tuple[str, ...]:
         try:
-            if region not in self._acm_clients:
-                self._acm_clients[region] = self._acm_for(region)
-            answer = self._acm_clients[region].describe_certificate(CertificateArn=arn)
+            if region not in run.acm_clients:
+                run.acm_clients[region] = self._acm_for(region)
+            answer = run.acm_clients[region].describe_certificate(CertificateArn=arn)
         except ClientError as exc:
             if is_throttling(exc):
                 raise _throttled("acm", region) from exc
             if error_code(exc) not in _UNKNOWN_CERTIFICATE:  # no permission: say so, keep the listener's other names
-                self._fail("acm", region, exc)
+                run.fail("acm", region, exc)
             return ()
         except BotoCoreError as exc:
-            self._fail("acm", region, exc)
+            run.fail("acm", region, exc)
             return ()
         certificate = answer.get("Certificate", {})
         names = [certificate.get("DomainName", ""), *certificate.get("SubjectAlternativeNames", [])]
@@ -210,6 +198,20 @@ class Discoverer:
     def _distribution_list(self, **request: Any) -> DistributionListTypeDef:
         """One page of distributions: CloudFront nests the page (and its marker) in DistributionList."""
         return self._cloudfront.list_distributions(**request).get("DistributionList", {})
+
+
+def _collect(run: _Run, service: str, region: str, items: Iterable[DiscoveredEndpoint]) -> list[DiscoveredEndpoint]:
+    """Everything ``items`` yields until it fails; a failure is recorded, not raised (but throttling is)."""
+    collected: list[DiscoveredEndpoint] = []
+    try:
+        collected.extend(items)
+    except ClientError as exc:
+        if is_throttling(exc):
+            raise _throttled(service, region) from exc
+        run.fail(service, region, exc)
+    except BotoCoreError as exc:  # no endpoint in that region, connection trouble
+        run.fail(service, region, exc)
+    return collected
 
 
 def _https(name: str, source: str, certificate_arn: str | None, region: str | None) -> Iterator[DiscoveredEndpoint]:

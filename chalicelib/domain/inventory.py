@@ -463,3 +463,19 @@ class DiscoveredEndpoint:
     def key(self) -> tuple[str, int, Protocol]:
         """What makes two discovered endpoints the same: host, port and protocol."""
         return (self.endpoint.host, self.endpoint.port, self.endpoint.protocol)
+
+
+@dataclass(frozen=True, slots=True)
+class Discovered:
+    """What one discovery found: the endpoints, and ``(service, region, message)`` of what it could not read."""
+
+    endpoints: tuple[DiscoveredEndpoint, ...] = ()
+    failures: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateScan:
+    """What one scan of a source read: its certificates, and ``(region or "iam", message)`` of what it could not."""
+
+    certificates: tuple[ManagedCertificate, ...] = ()
+    failures: tuple[tuple[str, str], ...] = ()

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from chalicelib.domain.alerts import AlertState, Holder, Notification, RecordedEvent
     from chalicelib.domain.cadence import Sighting
-    from chalicelib.domain.inventory import Assessment, DiscoveredEndpoint, ManagedCertificate
+    from chalicelib.domain.inventory import Assessment, CertificateScan, Discovered, ManagedCertificate
     from chalicelib.domain.models import TargetReport
     from chalicelib.domain.silences import MaintenanceWindow, Silence
     from chalicelib.domain.targets import Page, ResultSummary, Target, TargetChanges, TargetFilter
@@ -247,21 +247,17 @@ class Resolver(Protocol):
 
 
 class EndpointFinder(Protocol):
-    failures: list[tuple[str, str, str]]
-
-    def discover(self) -> list[DiscoveredEndpoint]:
-        """The account's public TLS endpoints; ``failures`` says what could not be read."""
+    def discover(self) -> Discovered:
+        """The account's public TLS endpoints, and what could not be read."""
 
 
 class CertificateSource(Protocol):
-    failures: list[tuple[str, str]]
-
     @property
     def places(self) -> tuple[str, ...]:
         """Where a scan looks (regions, or ``iam``): what it does not see there is gone."""
 
-    def certificates(self) -> Iterator[ManagedCertificate]:
-        """Every certificate the source holds; ``failures`` says what could not be read."""
+    def scan(self) -> CertificateScan:
+        """Every certificate the source holds, and what could not be read."""
 
 
 class AcmLookup(Protocol):

@@ -183,13 +183,12 @@ class TargetRegistry:
             raise PermissionDeniedError("discovery looks at the whole AWS account: admin tokens only")
         if self._finder is None:
             raise ConfigurationError("discovery is not configured")
-        finder = self._finder()
-        found = finder.discover()
+        found = self._finder().discover()
         outcomes: list[BulkOutcome] = []
         if register:
-            rows = [(TargetSpec(d.endpoint), f"discovery:{d.source}") for d in found]
+            rows = [(TargetSpec(d.endpoint), f"discovery:{d.source}") for d in found.endpoints]
             outcomes = self._register_many(self.team_for(principal, team), rows)
-        return Discovery(tuple(found), tuple(outcomes), tuple(finder.failures))
+        return Discovery(found.endpoints, tuple(outcomes), found.failures)
 
     def list_targets(
         self, principal: Principal, *, where: TargetFilter, limit: int, cursor: str | None, team: str | None = None

@@ -94,10 +94,11 @@ class InventoryService:
         published = 0
         sources = self._sources()
         for source in sources:
-            for cert in source.certificates():
+            scanned = source.scan()
+            for cert in scanned.certificates:
                 seen.add(cert.arn)
                 published += self._record(cert)
-            failures += source.failures
+            failures += scanned.failures
         # Only forget what this scan looked for and would have seen: not another region's
         # certificates, nor those of a region it could not read.
         looked = {place for source in sources for place in source.places} - {where for where, _ in failures}

@@ -319,7 +319,7 @@ def install(pki: Pki) -> Iterator[Any]:
             trust=pki.trust,
             resolver=SystemResolver({}, lookup=no_dns),
             publisher=RecordingPublisher(),
-            certificate_sources=list,
+            certificate_sources=(),
             **pieces,
         )
         built.append(container)

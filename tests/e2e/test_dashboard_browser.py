@@ -628,8 +628,8 @@ def one_expiring_endpoint(pki: Pki) -> Iterator[tuple[Api, str, str, RecordingPu
         trust=pki.trust,
         resolver=SystemResolver({name: ["127.0.0.1"]}, lookup=no_dns),
         publisher=publisher,
-        certificate_sources=list,
-        discoverer=NoEndpoints,
+        certificate_sources=(),
+        discoverer=NoEndpoints(),
     )
     deps.use(container)
     token, record = issue("web", admin=False, now=datetime.now(UTC), name="browser")

@@ -135,10 +135,10 @@ def acm_world(pki: Pki) -> Iterator[AcmWorld]:
 
 
 def test_acm_lists_every_certificate_of_every_region(acm_world: AcmWorld) -> None:
-    source = acm_world.source()
-    found = {cert.arn: cert for cert in source.certificates()}
+    scanned = acm_world.source().scan()
+    found = {cert.arn: cert for cert in scanned.certificates}
 
-    assert source.failures == []
+    assert scanned.failures == ()
     expected = {acm_world.leaf_rsa.arn, acm_world.leaf_ec256.arn, acm_world.leaf_ec384.arn, acm_world.amazon_issued}
     assert set(found) == expected
     imports = (
@@ -173,7 +173,7 @@ def test_acm_lists_every_certificate_of_every_region(acm_world: AcmWorld) -> Non
 
 
 def test_acm_in_use_by_comes_from_the_load_balancer_listener(acm_world: AcmWorld) -> None:
-    found = {cert.arn: cert for cert in acm_world.source().certificates()}
+    found = {cert.arn: cert for cert in acm_world.source().scan().certificates}
 
     in_use_by = found[acm_world.leaf_rsa.arn].in_use_by
     assert len(in_use_by) == 1
@@ -184,7 +184,7 @@ def test_acm_in_use_by_comes_from_the_load_balancer_listener(acm_world: AcmWorld
 
 def test_acm_describes_one_certificate_by_arn_in_its_region(acm_world: AcmWorld) -> None:
     source = acm_world.source()
-    listed = {cert.arn: cert for cert in source.certificates()}
+    listed = {cert.arn: cert for cert in source.scan().certificates}
 
     cert = source.describe(acm_world.leaf_ec384.arn)
 
@@ -265,7 +265,7 @@ def test_acm_follows_next_token_across_pages(stubbed: dict[str, Stubber]) -> Non
     for arn in (first, second, third):
         _readable(stub, arn)
 
-    found = list(_source(stubbed, EU).certificates())
+    found = _source(stubbed, EU).scan().certificates
 
     assert [cert.arn for cert in found] == [first, second, third]
 
@@ -325,11 +325,10 @@ def test_acm_skips_a_certificate_deleted_between_list_and_describe(stubbed: dict
     stub.add_client_error("describe_certificate", "ResourceNotFoundException", expected_params={"CertificateArn": gone})
     _readable(stub, kept)
 
-    source = _source(stubbed, EU)
-    found = list(source.certificates())
+    scanned = _source(stubbed, EU).scan()
 
-    assert [cert.arn for cert in found] == [kept]
-    assert source.failures == []
+    assert [cert.arn for cert in scanned.certificates] == [kept]
+    assert scanned.failures == ()
 
 
 @pytest.mark.parametrize(
@@ -342,12 +341,11 @@ def test_acm_region_that_fails_is_recorded_and_the_others_are_read(stubbed: dict
     stubbed[US].add_response("list_certificates", _listed(arn), LIST_REQUEST)
     _readable(stubbed[US], arn)
 
-    source = _source(stubbed)
-    found = list(source.certificates())
+    scanned = _source(stubbed).scan()
 
-    assert [cert.arn for cert in found] == [arn]
-    assert len(source.failures) == 1
-    region, message = source.failures[0]
+    assert [cert.arn for cert in scanned.certificates] == [arn]
+    assert len(scanned.failures) == 1
+    region, message = scanned.failures[0]
     assert region == EU
     assert code in message
     assert "not for you" in message
@@ -363,10 +361,10 @@ def test_acm_unreachable_region_is_recorded_too(stubbed: dict[str, Stubber]) -> 
     _readable(stubbed[US], arn)
     clients = {"ap-east-2": cast("ACMClient", Unreachable()), US: cast("ACMClient", stubbed[US].client)}
 
-    source = AcmSource(clients.__getitem__, ["ap-east-2", US])
+    scanned = AcmSource(clients.__getitem__, ["ap-east-2", US]).scan()
 
-    assert [cert.arn for cert in source.certificates()] == [arn]
-    assert [region for region, _ in source.failures] == ["ap-east-2"]
+    assert [cert.arn for cert in scanned.certificates] == [arn]
+    assert [region for region, _ in scanned.failures] == ["ap-east-2"]
 
 
 def test_acm_one_certificate_that_cannot_be_described_is_recorded(stubbed: dict[str, Stubber]) -> None:
@@ -377,10 +375,10 @@ def test_acm_one_certificate_that_cannot_be_described_is_recorded(stubbed: dict[
     )
     _readable(stubbed[EU], kept)
 
-    source = _source(stubbed, EU)
+    scanned = _source(stubbed, EU).scan()
 
-    assert [cert.arn for cert in source.certificates()] == [kept]
-    assert [(region, denied in message) for region, message in source.failures] == [(EU, True)]
+    assert [cert.arn for cert in scanned.certificates] == [kept]
+    assert [(region, denied in message) for region, message in scanned.failures] == [(EU, True)]
 
 
 @pytest.mark.parametrize("operation", ["list_certificates", "describe_certificate", "list_tags_for_certificate"])
@@ -393,7 +391,7 @@ def test_acm_throttling_raises_throttled_error(stubbed: dict[str, Stubber], oper
     stubbed[EU].add_client_error(operation, "ThrottlingException", "Rate exceeded")
 
     with pytest.raises(ThrottledError):
-        list(_source(stubbed).certificates())
+        _source(stubbed).scan()
 
 
 def test_acm_tags_that_cannot_be_read_leave_the_certificate_without_owner(
@@ -407,10 +405,11 @@ def test_acm_tags_that_cannot_be_read_leave_the_certificate_without_owner(
     source = _source(stubbed, EU)
 
     with caplog.at_level(logging.WARNING, logger="chalicelib.adapters.certificates"):
-        (cert,) = source.certificates()
+        scanned = source.scan()
 
+    (cert,) = scanned.certificates
     assert (cert.arn, cert.owner, cert.runbook_url, cert.notes) == (arn, None, None, None)
-    assert source.failures == []
+    assert scanned.failures == ()
     assert any(arn in r.getMessage() and "AccessDeniedException" in r.getMessage() for r in caplog.records)
 
 
@@ -422,7 +421,7 @@ def test_acm_tags_give_owner_runbook_and_notes_and_a_runbook_that_is_no_url_is_l
     _readable(stubbed[EU], usable, _tags(OWNER="payments", Runbook="https://wiki.example/pay", notes="ask #pay"))
     _readable(stubbed[EU], unusable, _tags(owner="  ", certwatch__runbook="javascript:alert(1)", runbook="wiki/tls"))
 
-    found = {cert.arn: cert for cert in _source(stubbed, EU).certificates()}
+    found = {cert.arn: cert for cert in _source(stubbed, EU).scan().certificates}
 
     assert (found[usable].owner, found[usable].runbook_url, found[usable].notes) == (
         "payments",
@@ -481,7 +480,7 @@ def test_iam_reads_dates_and_names_from_the_certificate_body(iam: IAMClient, pki
         )
     fake_dates = {m["Expiration"] for m in iam.list_server_certificates()["ServerCertificateMetadataList"]}
 
-    found = {cert.name: cert for cert in IamSource(iam).certificates()}
+    found = {cert.name: cert for cert in IamSource(iam).scan().certificates}
 
     assert set(found) == set(minted)
     for name, issued in minted.items():
@@ -562,7 +561,7 @@ def test_iam_follows_the_marker_and_survives_a_body_it_cannot_parse(caplog: pyte
         )
 
         with caplog.at_level(logging.WARNING, logger="chalicelib.adapters.certificates"):
-            found = {cert.name: cert for cert in IamSource(client).certificates()}
+            found = {cert.name: cert for cert in IamSource(client).scan().certificates}
         stub.assert_no_pending_responses()
 
     assert set(found) == {"good", "broken"}
@@ -586,7 +585,7 @@ def test_iam_reads_owner_and_runbook_from_the_tags_get_server_certificate_answer
     with Stubber(client) as stub:
         stub.add_response("list_server_certificates", {"ServerCertificateMetadataList": [_metadata("tagged")]}, {})
         stub.add_response("get_server_certificate", answer, {"ServerCertificateName": "tagged"})
-        (cert,) = IamSource(client).certificates()
+        (cert,) = IamSource(client).scan().certificates
         stub.assert_no_pending_responses()
 
     assert (cert.name, cert.owner, cert.runbook_url, cert.notes) == (
@@ -602,7 +601,7 @@ def test_iam_throttling_raises_throttled_error() -> None:
     with Stubber(client) as stub:
         stub.add_client_error("list_server_certificates", "Throttling", "Rate exceeded")
         with pytest.raises(ThrottledError):
-            list(IamSource(client).certificates())
+            IamSource(client).scan()
 
 
 def test_iam_failures_are_recorded_and_the_rest_is_read(pki: Pki) -> None:
@@ -619,11 +618,13 @@ def test_iam_failures_are_recorded_and_the_rest_is_read(pki: Pki) -> None:
         stub.add_client_error("list_server_certificates", "AccessDenied", "no listing either")
         source = IamSource(client)
 
-        assert [cert.name for cert in source.certificates()] == ["open"]
-        assert len(source.failures) == 1
-        assert source.failures[0][0] == "iam"
-        assert "locked" in source.failures[0][1]
+        scanned = source.scan()
+        assert [cert.name for cert in scanned.certificates] == ["open"]
+        assert len(scanned.failures) == 1
+        assert scanned.failures[0][0] == "iam"
+        assert "locked" in scanned.failures[0][1]
 
-        assert list(source.certificates()) == []
-        assert [(where, "no listing either" in message) for where, message in source.failures] == [("iam", True)]
+        again = source.scan()
+        assert list(again.certificates) == []
+        assert [(where, "no listing either" in message) for where, message in again.failures] == [("iam", True)]
         stub.assert_no_pending_responses()

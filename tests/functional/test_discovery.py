@@ -4,7 +4,7 @@ where moto cannot show a behaviour (pages of load balancers and domain names, th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -31,7 +31,7 @@ ACCOUNT = "123456789012"
 Row = tuple[str, str, str | None, str | None]
 
 
-def _rows(found: list[DiscoveredEndpoint]) -> list[Row]:
+def _rows(found: Sequence[DiscoveredEndpoint]) -> list[Row]:
     return [(str(d.endpoint), d.source, d.certificate_arn, d.region) for d in found]
 
 
@@ -192,17 +192,18 @@ def _expected(account: Account) -> list[Row]:
 def test_discovers_every_public_endpoint_of_the_account(account: Account) -> None:
     discoverer = _discoverer()
 
-    found = discoverer.discover()
+    discovered = discoverer.discover()
+    found = discovered.endpoints
 
     # No wildcard (*.example.com, *.static.example.com), nothing from the HTTP listener on 80.
     assert _rows(found) == _expected(account)
-    assert discoverer.failures == []
+    assert discovered.failures == ()
 
 
 def test_a_name_on_two_listeners_with_the_same_port_is_proposed_once(account: Account) -> None:
     second = account.https_listener_on_new_balancer("shop-too", account.shop_cert)
 
-    found = _discoverer().discover()
+    found = _discoverer().discover().endpoints
 
     shop = [d for d in found if d.endpoint.host == "shop.example.com"]
     assert len(shop) == 1
@@ -214,7 +215,7 @@ def test_internal_load_balancers_are_not_proposed(account: Account) -> None:
     intranet = _import(["intranet.example.com"])
     account.https_listener_on_new_balancer("intranet", intranet, scheme="internal")
 
-    found = _discoverer().discover()
+    found = _discoverer().discover().endpoints
 
     assert _rows(found) == _expected(account)
 
@@ -240,15 +241,16 @@ def test_a_denied_or_unavailable_service_is_recorded_and_the_rest_still_comes_ba
 
     discoverer = _discoverer((REGION, "us-east-2"), elbv2_for=elbv2_for, apigatewayv2_for=apigatewayv2_for)
 
-    found = discoverer.discover()
+    discovered = discoverer.discover()
+    found = discovered.endpoints
 
     assert _rows(found) == _expected(account)
-    assert [(service, region) for service, region, _ in discoverer.failures] == [
+    assert [(service, region) for service, region, _ in discovered.failures] == [
         ("elbv2", "us-east-2"),
         ("apigatewayv2", "us-east-2"),
     ]
-    assert "AccessDenied" in discoverer.failures[0][2]
-    assert "apigateway.us-east-2" in discoverer.failures[1][2]
+    assert "AccessDenied" in discovered.failures[0][2]
+    assert "apigateway.us-east-2" in discovered.failures[1][2]
     stubber.assert_no_pending_responses()
 
 
@@ -270,7 +272,7 @@ def test_cloudfront_distributions_are_read_page_by_page(aws: None) -> None:
     second = _create_distribution("second", ["B.Example.com.", "*.b.example.com"], certificate)
     cloudfront = _SmallPages(boto3.client("cloudfront", region_name="us-east-1"))
 
-    found = _discoverer((), cloudfront=cloudfront).discover()
+    found = _discoverer((), cloudfront=cloudfront).discover().endpoints
 
     assert _rows(found) == [
         ("https://a.example.com:443", f"cloudfront:{first}", certificate, None),
@@ -389,11 +391,12 @@ def test_load_balancers_are_read_page_by_page(stubs: Stubs) -> None:
 
     discoverer = _one_region(elbv2=elbv2, acm=acm)
 
-    assert _rows(discoverer.discover()) == [
+    discovered = discoverer.discover()
+    assert _rows(discovered.endpoints) == [
         ("https://one.example.com:443", f"elbv2:{_listener_arn('app', 'one')}", _acm_arn("one"), REGION),
         ("tls://two.example.com:8443", f"elbv2:{_listener_arn('net', 'two')}", _acm_arn("two"), REGION),
     ]
-    assert discoverer.failures == []
+    assert discovered.failures == ()
 
 
 def test_certificates_acm_cannot_describe_are_skipped(stubs: Stubs) -> None:
@@ -421,11 +424,12 @@ def test_certificates_acm_cannot_describe_are_skipped(stubs: Stubs) -> None:
 
     discoverer = _one_region(elbv2=elbv2, acm=acm)
 
-    assert _rows(discoverer.discover()) == [
+    discovered = discoverer.discover()
+    assert _rows(discovered.endpoints) == [
         ("https://kept.example.com:443", f"elbv2:{_listener_arn('app', 'a')}", kept, REGION)
     ]
-    assert [(service, region) for service, region, _ in discoverer.failures] == [("acm", REGION)]
-    assert "AccessDeniedException" in discoverer.failures[0][2]
+    assert [(service, region) for service, region, _ in discovered.failures] == [("acm", REGION)]
+    assert "AccessDeniedException" in discovered.failures[0][2]
 
 
 def test_a_denied_cloudfront_is_recorded_as_global_and_the_regions_still_come_back(stubs: Stubs) -> None:
@@ -436,10 +440,11 @@ def test_a_denied_cloudfront_is_recorded_as_global_and_the_regions_still_come_ba
 
     discoverer = _one_region(cloudfront=cloudfront, apigateway=rest)
 
-    assert _rows(discoverer.discover()) == [
+    discovered = discoverer.discover()
+    assert _rows(discovered.endpoints) == [
         ("https://rest.example.com:443", "apigateway:rest.example.com", None, REGION)
     ]
-    assert [(service, region) for service, region, _ in discoverer.failures] == [("cloudfront", "global")]
+    assert [(service, region) for service, region, _ in discovered.failures] == [("cloudfront", "global")]
 
 
 def test_domain_names_are_read_page_by_page_and_normalised(stubs: Stubs) -> None:
@@ -485,12 +490,13 @@ def test_domain_names_are_read_page_by_page_and_normalised(stubs: Stubs) -> None
 
     discoverer = _one_region(apigateway=rest, apigatewayv2=v2)
 
-    assert _rows(discoverer.discover()) == [
+    discovered = discoverer.discover()
+    assert _rows(discovered.endpoints) == [
         ("https://edge.example.com:443", "apigateway:edge.example.com", edge, REGION),
         ("https://rest.example.com:443", "apigateway:Rest.Example.COM.", regional, REGION),
         ("https://xn--bcher-kva.example.com:443", "apigatewayv2:bücher.example.com", regional, REGION),
     ]
-    assert discoverer.failures == []
+    assert discovered.failures == ()
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from chalice.test import Client
 from chalicelib import deps
 from chalicelib.checks.resolver import Lookup, SystemResolver
 from chalicelib.deps import Container
-from chalicelib.domain.inventory import DiscoveredEndpoint
+from chalicelib.domain.inventory import Discovered
 from chalicelib.domain.tokens import issue
 from chalicelib.settings import Settings
 from lab.certs import Issued
@@ -221,11 +221,8 @@ class Stack:
 class NoEndpoints:
     """Discovery in an account with nothing behind its certificates."""
 
-    def __init__(self) -> None:
-        self.failures: list[tuple[str, str, str]] = []
-
-    def discover(self) -> list[DiscoveredEndpoint]:
-        return []
+    def discover(self) -> Discovered:
+        return Discovered()
 
 
 class Stacks:
@@ -253,8 +250,8 @@ class Stacks:
             trust=self._pki.trust,
             resolver=SystemResolver(pins or {}, lookup=lookup),
             publisher=RecordingPublisher(),
-            certificate_sources=list,  # no AWS account behind these stacks: nothing held in ACM/IAM
-            discoverer=NoEndpoints,
+            certificate_sources=(),  # no AWS account behind these stacks: nothing held in ACM/IAM
+            discoverer=NoEndpoints(),
         )
         self._built.append(container)
         deps.use(container)

@@ -95,8 +95,8 @@ def renewing_endpoints(pki: Pki) -> Iterator[Renewals]:
         trust=pki.trust,
         resolver=SystemResolver({name: ["127.0.0.1"] for name in servers}, lookup=no_dns),
         publisher=RecordingPublisher(),
-        certificate_sources=list,
-        discoverer=NoEndpoints,
+        certificate_sources=(),
+        discoverer=NoEndpoints(),
     )
     deps.use(container)
     token, record = issue("web", admin=False, now=START, name="cadence")

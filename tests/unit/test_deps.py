@@ -12,11 +12,13 @@ from tests.support.fakes import InMemoryStore, RecordingPublisher
 def test_a_keyword_replaces_the_piece_of_its_name() -> None:
     store, publisher = InMemoryStore(), RecordingPublisher()
 
-    container = Container(Settings.for_stage("dev"), store=store, publisher=publisher, certificate_sources=list)
+    url = "https://hooks.slack.test/services/T0/B0/x"
+
+    container = Container(Settings.for_stage("dev"), store=store, publisher=publisher, slack_webhook_url=lambda: url)
 
     assert container.store is store
     assert container.publisher is publisher
-    assert container.certificate_sources() == []  # a method is replaced too
+    assert container.slack_webhook_url() == url  # a method is replaced too
 
 
 def test_a_misspelt_piece_is_a_type_error_naming_it_and_the_piece_it_resembles() -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.endpoints import parse_target
-from chalicelib.domain.inventory import DiscoveredEndpoint
+from chalicelib.domain.inventory import Discovered, DiscoveredEndpoint
 from chalicelib.domain.models import FailureReason
 from chalicelib.domain.targets import ResultSummary, Target, TargetChanges, TargetFilter, TargetSpec
 from chalicelib.domain.tokens import Principal
@@ -77,10 +77,10 @@ class Checker:
 class Finder:
     def __init__(self, found: list[DiscoveredEndpoint], failures: list[tuple[str, str, str]]) -> None:
         self._found = found
-        self.failures = failures
+        self._failures = failures
 
-    def discover(self) -> list[DiscoveredEndpoint]:
-        return list(self._found)
+    def discover(self) -> Discovered:
+        return Discovered(tuple(self._found), tuple(self._failures))
 
 
 @dataclasses.dataclass
