@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 LOCAL_STAGE = "local"
 LOCAL_REGION = "us-east-1"
 LOCAL_TEAM = "local"  # the team of the admin token `make run` prints (lab/local.py)
+# What the local stack allows unless told otherwise (lab/local.py): this machine, a webhook receiver on it too.
+LOCAL_ALLOW_CIDRS = "127.0.0.0/8,::1/128"
 
 
 def services(args: argparse.Namespace) -> Container:
@@ -85,6 +87,8 @@ def services(args: argparse.Namespace) -> Container:
 
     if args.table:
         settings = replace(settings, table_name=args.table)
+    if args.local and not settings.allow_cidrs:  # judge addresses as the local stack does
+        settings = replace(settings, allow_cidrs=LOCAL_ALLOW_CIDRS)
     session = boto3.session.Session(aws_access_key_id=local_key, aws_secret_access_key=local_key, region_name=region)
     container = Container(settings, session=session, endpoint_url=endpoint)
     try:

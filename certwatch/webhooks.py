@@ -12,8 +12,8 @@ import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from certwatch import aws
 from certwatch.admin import sample_event, services
-from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.alerts import EventType, incident
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.models import Severity
@@ -21,12 +21,7 @@ from chalicelib.domain.webhooks import Destination, Format
 from chalicelib.presentation.reports import columns, iso
 
 if TYPE_CHECKING:  # the AWS and HTTP parts load when a command runs, not to read a command line
-    from certwatch.aws.destination_admin import SsmDestinationAdmin
-    from chalicelib.adapters.webhook import WebhookPoster
     from chalicelib.deps import Container
-
-# What the local stack allows (lab/local.py): a receiver on this machine, over plain http too.
-LOCAL_ALLOW_CIDRS = "127.0.0.0/8,::1/128"
 
 
 def webhook_add(args: argparse.Namespace) -> int:
@@ -41,10 +36,10 @@ def webhook_add(args: argparse.Namespace) -> int:
         team=args.team,
         min_severity=args.min_severity,
         types=args.types or (),
-        vet=_poster(args, services_).addresses,
+        vet=services_.webhook_poster.addresses,
         now=utc_now(),
     )
-    name = _admin(services_).add(destination)
+    name = aws.destination_admin(services_).add(destination)
     print(f"added webhook {destination.id} ({_describe(destination)}) in SSM parameter {name}", file=sys.stderr)
     if destination.format is Format.GENERIC:
         print("its signing secret is shown only now; receivers verify webhook-signature with it:", file=sys.stderr)
@@ -54,7 +49,7 @@ def webhook_add(args: argparse.Namespace) -> int:
 
 def webhook_list(args: argparse.Namespace) -> int:
     rows = [("ID", "FORMAT", "DESTINATION", "TEAM", "MIN-SEVERITY", "TYPES", "CREATED")]
-    for d in _admin(services(args)).destinations():
+    for d in aws.destination_admin(services(args)).destinations():
         types = ",".join(sorted(d.types)) or "every type"
         created = (iso(d.created_at) if d.created_at else None) or ""
         rows.append((d.id, d.format.value, d.url.shown, d.team or "every team", d.min_severity.value, types, created))
@@ -63,15 +58,15 @@ def webhook_list(args: argparse.Namespace) -> int:
 
 
 def webhook_remove(args: argparse.Namespace) -> int:
-    _admin(services(args)).remove(args.destination_id)
+    aws.destination_admin(services(args)).remove(args.destination_id)
     print(f"removed webhook {args.destination_id}; it gets no events from now on (within a minute)")
     return 0
 
 
 def webhook_test(args: argparse.Namespace) -> int:
     services_ = services(args)
-    destination = _admin(services_).get(args.destination_id)
-    poster = _poster(args, services_)
+    destination = aws.destination_admin(services_).get(args.destination_id)
+    poster = services_.webhook_poster
     stage, base_url = services_.settings.stage, services_.settings.public_url
     document = sample_event(stage, utc_now(), base_url=base_url, by="certwatch webhook test")
     poster.deliver(destination, document)
@@ -90,22 +85,8 @@ def add_from_environment(container: Container, url: str, secret: str | None) -> 
     from chalicelib.services.webhooks import new_destination
 
     destination = new_destination(url, secret=secret, vet=container.webhook_poster.addresses, now=utc_now())
-    _admin(container).add(destination)
+    aws.destination_admin(container).add(destination)
     return destination
-
-
-def _admin(services_: Container) -> SsmDestinationAdmin:
-    from certwatch.aws.destination_admin import SsmDestinationAdmin
-
-    return SsmDestinationAdmin(services_.ssm, services_.settings.webhook_path)
-
-
-def _poster(args: argparse.Namespace, services_: Container) -> WebhookPoster:
-    from chalicelib.adapters.webhook import WebhookPoster
-
-    """The address policy of the stage; on the local stack, loopback too (as the stack itself allows)."""
-    allowed = services_.settings.allow_cidrs or (LOCAL_ALLOW_CIDRS if args.local else "")
-    return WebhookPoster(services_.resolver.resolve, AddressPolicy.from_text(allowed))
 
 
 def _describe(destination: Destination) -> str:

@@ -10,9 +10,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from certwatch.aws.destination_admin import SsmDestinationAdmin
     from certwatch.aws.sns_subscriptions import SnsSubscriptions
     from certwatch.aws.ssm_parameters import SsmSecureString
     from chalicelib.deps import Container
+
+
+def destination_admin(container: Container) -> SsmDestinationAdmin:
+    """The stage's webhook destinations as ``certwatch webhook`` adds, lists and removes them."""
+    from certwatch.aws.destination_admin import SsmDestinationAdmin
+
+    return SsmDestinationAdmin(container.ssm, container.settings.webhook_path)
 
 
 def slack_parameter(container: Container) -> SsmSecureString:

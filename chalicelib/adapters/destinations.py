@@ -4,7 +4,7 @@
 (signing secret or routing key) and filters. URL and secret are secrets, so the whole record is
 encrypted at rest (KMS) and nothing of it but the id and host reaches a log. The webhooks
 function reads the path once a minute at most; the operator's `certwatch webhook` commands
-write it (destination_admin.py).
+write it (certwatch/aws/destination_admin.py).
 """
 
 from __future__ import annotations
