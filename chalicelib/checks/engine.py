@@ -274,8 +274,12 @@ class CheckEngine:
 
 
 def unchecked(endpoint: Endpoint, message: str, now: datetime) -> TargetReport:
-    """The report of an endpoint that could not be checked at all (its checker itself failed)."""
-    return _report(endpoint, (_failed(None, ProbeError(FailureReason.TLS, message), now, 0.0),), now)
+    """The report of an endpoint that could not be checked at all (its checker itself failed).
+
+    Built without the aggregation a report otherwise goes through: that may be what failed.
+    """
+    result = _failed(None, ProbeError(FailureReason.TLS, message), now, 0.0)
+    return TargetReport(endpoint=endpoint, results=(result,), checked_at=now)
 
 
 def _failed(address: str | None, error: ProbeError, now: datetime, elapsed_ms: float) -> CheckResult:
