@@ -25,7 +25,7 @@ from cryptography.x509.oid import NameOID
 from chalicelib.adapters.aws import error_code, error_message, is_throttling, pages, parse_arn
 from chalicelib.domain.inventory import CertificateScan, ManagedCertificate, Source, tagged
 from chalicelib.domain.x509info import subject_alt_names
-from chalicelib.errors import InvalidRequestError, NotFoundError, SourceError, ThrottledError
+from chalicelib.errors import InvalidValueError, NotFoundError, SourceError, ThrottledError
 
 if TYPE_CHECKING:
     from mypy_boto3_acm import ACMClient
@@ -259,7 +259,7 @@ def _acm_region(arn: str) -> str:
     """The region of arn:aws:acm:REGION:ACCOUNT:certificate/ID (any partition)."""
     parsed = parse_arn(arn)
     if parsed is None or parsed.service != "acm" or not parsed.region or not parsed.resource:
-        raise InvalidRequestError(f"not an ACM certificate ARN: {arn!r}", field="arn")
+        raise InvalidValueError(f"not an ACM certificate ARN: {arn!r}", field="arn")
     return parsed.region
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from chalicelib.domain.endpoints import normalize_hostname
 from chalicelib.domain.models import CheckPolicy, Endpoint, Protocol, Status, TargetReport
-from chalicelib.errors import InvalidRequestError, InvalidTargetError
+from chalicelib.errors import InvalidTargetError, InvalidValueError
 
 _TARGET_ID = re.compile(r"tg_[0-9a-f]{20}")
 
@@ -285,9 +285,9 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     try:
         position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, binascii.Error) as exc:
-        raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor") from exc
+        raise InvalidValueError("invalid cursor", field="cursor", code="invalid_cursor") from exc
     if not isinstance(position, dict):
-        raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor")
+        raise InvalidValueError("invalid cursor", field="cursor", code="invalid_cursor")
     return position
 
 

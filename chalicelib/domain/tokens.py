@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib.errors import InvalidRequestError, UnauthorizedError
+from chalicelib.errors import InvalidValueError, UnauthorizedError
 
 _TOKEN = re.compile(r"cw_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 # A token's id followed by any part of its secret, even cut short or run into other text.
@@ -46,7 +46,7 @@ class Principal:
 
 def validate_team(team: str) -> str:
     if not _TEAM.fullmatch(team):
-        raise InvalidRequestError(
+        raise InvalidValueError(
             f"team {team!r}: use 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit",
             field="team",
         )
@@ -65,7 +65,7 @@ def adopt(token: str, team: str, *, admin: bool, now: datetime, name: str = "") 
     """The record for a token made elsewhere (the local stack's CERTWATCH_BOOTSTRAP_TOKEN)."""
     match = _TOKEN.fullmatch(token.strip())
     if match is None:
-        raise InvalidRequestError("a token looks like cw_<12 hex digits>_<43 URL-safe characters>", field="token")
+        raise InvalidValueError("a token looks like cw_<12 hex digits>_<43 URL-safe characters>", field="token")
     return TokenRecord(match[1], validate_team(team), admin, _hash(match[2]), now, name)
 
 

@@ -31,7 +31,7 @@ from chalicelib.domain.inventory import (
 from chalicelib.domain.models import days_until
 from chalicelib.domain.targets import Target, TargetFilter, decode_cursor, encode_cursor
 from chalicelib.domain.tokens import Principal
-from chalicelib.errors import CertwatchError, InvalidRequestError, PermissionDeniedError
+from chalicelib.errors import CertwatchError, InvalidValueError, PermissionDeniedError
 from chalicelib.services.alerting import Alerter
 from chalicelib.services.ports import AcmLookup, CertificateSource, History, Inventory, Targets
 
@@ -244,5 +244,5 @@ def _offset(cursor: str | None) -> int:
         return 0
     offset = decode_cursor(cursor).get("offset")
     if not isinstance(offset, int) or offset < 0:
-        raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor")
+        raise InvalidValueError("invalid cursor", field="cursor", code="invalid_cursor")
     return offset

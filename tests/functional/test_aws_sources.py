@@ -21,7 +21,7 @@ from moto import mock_aws
 
 from chalicelib.adapters.certificates import ACM_KEY_TYPES, AcmSource, IamSource
 from chalicelib.domain.inventory import ManagedCertificate, Source
-from chalicelib.errors import InvalidRequestError, NotFoundError, SourceError, ThrottledError
+from chalicelib.errors import InvalidValueError, NotFoundError, SourceError, ThrottledError
 from lab.certs import Issued, make_cert
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ def test_acm_describes_one_certificate_by_arn_in_its_region(acm_world: AcmWorld)
     assert cert.region == US
     with pytest.raises(NotFoundError):
         source.describe(f"arn:aws:acm:{US}:{ACCOUNT}:certificate/00000000-0000-0000-0000-000000000000")
-    with pytest.raises(InvalidRequestError):
+    with pytest.raises(InvalidValueError):
         source.describe("arn:aws:iam::123456789012:server-certificate/web")
 
 

@@ -20,7 +20,7 @@ from chalicelib.domain.inventory import (
 from chalicelib.domain.models import Endpoint, Status, days_until
 from chalicelib.domain.targets import CertificateBrief, ResultSummary, Target, TargetSpec, encode_cursor
 from chalicelib.domain.tokens import Principal
-from chalicelib.errors import InvalidRequestError
+from chalicelib.errors import InvalidValueError
 from chalicelib.presentation.documents import inventory_row_to_dict
 from chalicelib.services.scanning import InventoryService
 from tests.support.fakes import InMemoryStore, RecordingPublisher, alerter_on
@@ -82,7 +82,7 @@ def test_pages_follow_each_other_in_order_of_expiry_until_there_is_no_cursor(inv
     ["!!!", encode_cursor({"offset": -3}), encode_cursor({"offset": "3"}), encode_cursor({"sk": "T#x"})],
 )
 def test_a_cursor_this_view_did_not_give_is_refused(inventory: InventoryService, cursor: str) -> None:
-    with pytest.raises(InvalidRequestError) as caught:
+    with pytest.raises(InvalidValueError) as caught:
         inventory.rows(ADMIN, team="ops", query=InventoryQuery(), limit=3, cursor=cursor)
 
     assert (caught.value.field, caught.value.code) == ("cursor", "invalid_cursor")
