@@ -50,6 +50,9 @@ class Settings:
     scan_iam: bool = True
     revocation: bool = True  # ask CAs (CRL, OCSP) whether served certificates are revoked
     ari: bool = True  # ask ACME CAs for their renewal windows (RFC 9773)
+    # Ask every checked address, in a second handshake, whether it accepts TLS 1.0 or 1.1 (a policy
+    # may ask it for one team or target; see docs/posture.md for what it costs).
+    legacy_tls_probe: bool = False
     ari_directories: str = ""  # JSON: issuer "O=..."/"CN=..." -> ACME directory URL, over the defaults
     fetch_timeout: float = 5.0  # for everything one check fetches from the URLs a certificate names
     crl_max_bytes: int = 10 * 1024 * 1024
@@ -108,6 +111,7 @@ class Settings:
             scan_iam=read_bool(env, "CERTWATCH_SCAN_IAM", base.scan_iam),
             revocation=read_switch(env, "CERTWATCH_REVOCATION", base.revocation),
             ari=read_switch(env, "CERTWATCH_ARI", base.ari),
+            legacy_tls_probe=read_switch(env, "CERTWATCH_LEGACY_TLS_PROBE", base.legacy_tls_probe),
             ari_directories=_ari_directories(env, "CERTWATCH_ARI_DIRECTORIES"),
             fetch_timeout=read_seconds(env, "CERTWATCH_FETCH_TIMEOUT", base.fetch_timeout, most=60.0),
             crl_max_bytes=read_int(env, "CERTWATCH_CRL_MAX_BYTES", base.crl_max_bytes, 1024, 1024 * 1024 * 1024),

@@ -40,6 +40,8 @@ class EngineSettings(Protocol):
     def fetch_timeout(self) -> float: ...
     @property
     def crl_max_bytes(self) -> int: ...
+    @property
+    def legacy_tls_probe(self) -> bool: ...
 
 
 def check_engine(
@@ -72,6 +74,7 @@ def check_engine(
         address_policy=policy if guard_targets else None,
         revocation=revocation,
         renewal_info=renewal_info,
+        legacy_tls=settings.legacy_tls_probe,
     )
 
 

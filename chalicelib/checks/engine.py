@@ -20,7 +20,7 @@ from datetime import datetime
 from chalicelib.checks.renewalinfo import RenewalInfoChecker
 from chalicelib.checks.resolver import SystemResolver
 from chalicelib.checks.revocation import RevocationChecker
-from chalicelib.checks.tlsprobe import TlsProbe
+from chalicelib.checks.tlsprobe import LEGACY_VERSIONS, LegacyProbe, TlsProbe
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.analysis import ChainAnalysis, analyze_chain
 from chalicelib.domain.clock import Clock, utc_now
@@ -102,7 +102,11 @@ class CheckEngine:
         address_policy: AddressPolicy | None = None,
         revocation: RevocationChecker | None = None,
         renewal_info: RenewalInfoChecker | None = None,
+        legacy_tls: bool = False,
+        legacy_probe: LegacyProbe | None = None,
     ) -> None:
+        """``legacy_tls``: ask every address whether it accepts TLS 1.0 or 1.1 alone (else only where a
+        request's posture policy asks), within ``legacy_probe``'s own deadline, after its handshake."""
         self._trust = trust
         self._revocation = revocation
         self._renewal_info = renewal_info
@@ -112,6 +116,8 @@ class CheckEngine:
         self._timeout = timeout
         self._all_addresses = all_addresses
         self._address_policy = address_policy
+        self._legacy_tls = legacy_tls
+        self._legacy = legacy_probe or LegacyProbe()
         self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="certwatch-check")
 
     def check(self, endpoint: Endpoint, policy: CheckPolicy | None = None) -> TargetReport:
@@ -229,6 +235,8 @@ class CheckEngine:
             if left <= 0:
                 raise ProbeError(FailureReason.TIMEOUT, f"no answer within {self._timeout:g}s (DNS)")
             handshake = self._probe.handshake(request.endpoint, address, timeout=left)
+            asked = self._legacy_tls or request.policy.posture.legacy_tls
+            legacy = self._legacy_versions(request.endpoint, address) if asked else None
             now = self._clock()
             analysis = analyze_chain(
                 list(handshake.served),
@@ -245,6 +253,9 @@ class CheckEngine:
                 address=address,
                 tls_version=handshake.tls_version,
                 cipher=handshake.cipher,
+                group=handshake.group,
+                legacy_tls=legacy,
+                posture=request.policy.posture,
                 elapsed_ms=_ms_since(begun),
             )
             return replace(result, revocation=said.revocation, renewal_window=said.window)
@@ -257,6 +268,26 @@ class CheckEngine:
             logger.exception("unexpected error checking %s at %s", request.endpoint, address)
             error = ProbeError(FailureReason.TLS, f"internal error while checking: {exc!r}")
             return _failed(address, error, self._clock(), _ms_since(begun))
+
+    def _legacy_versions(self, endpoint: Endpoint, address: str) -> tuple[str, ...] | None:
+        """The legacy versions the address accepts offered alone, all asked within one deadline; None when
+        no answer told (the probe's failure never fails the check)."""
+        deadline = time.monotonic() + self._legacy.timeout
+        accepted: list[str] = []
+        told = False
+        for version in LEGACY_VERSIONS:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                if self._legacy.accepts(endpoint, address, version, timeout=left):
+                    accepted.append(version)
+                told = True
+            except ProbeError:
+                continue  # refused before TLS, or no answer in time: this version is not told
+            except Exception:  # a bug costs the probe's answer, never the check
+                logger.exception("unexpected error probing %s at %s for %s", endpoint, address, version)
+        return tuple(accepted) if told else None
 
     def _ask_the_ca(self, request: CheckRequest, analysis: ChainAnalysis, now: datetime) -> _CaAnswer:
         """What the CA says of the served path: revocation, and an ACME CA's renewal window."""

@@ -145,17 +145,19 @@ class LegacyProbe:
     """
 
     def __init__(self, *, timeout: float = LEGACY_TIMEOUT) -> None:
-        self._timeout = timeout
+        self.timeout = timeout
         self._probes = {version: TlsProbe(client_context(version)) for version in LEGACY_VERSIONS}
 
-    def accepts(self, endpoint: Endpoint, address: str, version: str) -> bool:
+    def accepts(self, endpoint: Endpoint, address: str, version: str, *, timeout: float | None = None) -> bool:
         """True when the handshake offering ``version`` alone completes; ProbeError when it cannot be told.
 
         A failure of the TLS handshake itself (an alert, a hang-up, a reset) is a refusal; one
         before it (refused, timeout, not TLS, STARTTLS refused) says nothing about the version.
+        ``timeout`` bounds this handshake when shorter than the probe's own.
         """
+        bound = self.timeout if timeout is None else min(timeout, self.timeout)
         try:
-            shaken = self._probes[version].handshake(endpoint, address, timeout=self._timeout)
+            shaken = self._probes[version].handshake(endpoint, address, timeout=bound)
         except ProbeError as exc:
             if exc.reason is FailureReason.TLS:
                 return False

@@ -29,10 +29,12 @@ from chalicelib.domain.models import (
     CheckResult,
     Finding,
     FindingCode,
+    PosturePolicy,
     Severity,
     status_for,
 )
 from chalicelib.domain.pathvalidation import PathVerdict, plain_reason, verify_path
+from chalicelib.domain.posture import posture_findings
 from chalicelib.domain.truststore import TrustStore
 from chalicelib.domain.x509info import WEAK_SIGNATURE_OIDS, describe, signature_valid
 
@@ -72,22 +74,33 @@ class ChainAnalysis:
         address: str | None = None,
         tls_version: str | None = None,
         cipher: str | None = None,
+        group: str | None = None,
+        legacy_tls: tuple[str, ...] | None = None,
+        posture: PosturePolicy | None = None,
         elapsed_ms: float = 0.0,
     ) -> CheckResult:
-        """The check result this analysis amounts to (an address's, or a file's with no address)."""
+        """The check result this analysis amounts to (an address's, or a file's with no address).
+
+        ``posture``: the policy an address's handshake is judged by (none for a file: it had no handshake).
+        """
+        findings = self.findings
+        if posture is not None:
+            findings += posture_findings(tls_version=tls_version, group=group, legacy_tls=legacy_tls, policy=posture)
         return CheckResult(
             address=address,
-            status=status_for(self.findings),
+            status=status_for(findings),
             checked_at=checked_at,
-            findings=self.findings,
+            findings=findings,
             leaf=self.leaf,
             chain=self.chain,
             trusted_by=self.trusted_by,
             publicly_trusted=self.publicly_trusted,
             tls_version=tls_version,
             cipher=cipher,
+            group=group,
             elapsed_ms=elapsed_ms,
             verified_chain=self.verified,
+            legacy_tls=legacy_tls,
         )
 
 

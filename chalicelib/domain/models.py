@@ -113,6 +113,9 @@ class FindingCode(enum.StrEnum):
     RENEWAL_REQUESTED = "RENEWAL_REQUESTED"
     LIFETIME_EXCEEDS_POLICY = "LIFETIME_EXCEEDS_POLICY"
     RENEWAL_CADENCE_AT_RISK = "RENEWAL_CADENCE_AT_RISK"
+    # The address's cryptography (domain/posture.py):
+    NO_POST_QUANTUM_KEY_EXCHANGE = "NO_POST_QUANTUM_KEY_EXCHANGE"
+    LEGACY_TLS_ACCEPTED = "LEGACY_TLS_ACCEPTED"
     # Certificates held in ACM/IAM:
     NOT_AUTO_RENEWED = "NOT_AUTO_RENEWED"
     RENEWAL_FAILED = "RENEWAL_FAILED"
@@ -191,11 +194,17 @@ class PosturePolicy:
     ``require_post_quantum``: an address that negotiates no post-quantum key exchange is a warning
     (NO_POST_QUANTUM_KEY_EXCHANGE), not the default's info. ``quantum_safe_signatures_by``: from this
     date, a chain signed with RSA or ECDSA is QUANTUM_VULNERABLE_SIGNATURE (NIST IR 8547 deprecates
-    them after 2030 and disallows them after 2035); None sets no date.
+    them after 2030 and disallows them after 2035); None sets no date. ``note_classical``: where
+    post-quantum is not required, a classical key exchange is still named, as an info finding (off
+    by default: the result names every address's group and its class either way). ``legacy_tls``:
+    ask each address, in a second handshake, whether it still accepts TLS 1.0 or 1.1
+    (LEGACY_TLS_ACCEPTED); off by default, since it costs a handshake per address and version.
     """
 
     require_post_quantum: bool = False
     quantum_safe_signatures_by: date | None = None
+    note_classical: bool = False
+    legacy_tls: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +269,7 @@ class CheckResult:
     publicly_trusted: bool = False
     tls_version: str | None = None
     cipher: str | None = None
+    group: str | None = None
     elapsed_ms: float = 0.0
     # The path a TLS client verifies for the checked name (leaf first, trust anchor last); empty
     # when no client accepts the chain (expired, untrusted, issued for another name, ...).
@@ -268,6 +278,9 @@ class CheckResult:
     # CRL or OCSP responder), and an ACME CA's suggested renewal window (None: none was offered).
     revocation: Revocation | None = None
     renewal_window: RenewalWindow | None = None
+    # The legacy versions (TLSv1, TLSv1.1) the address completed a handshake with when offered
+    # alone; None when it was not asked (the legacy probe is off) or no answer told.
+    legacy_tls: tuple[str, ...] | None = None
 
     @property
     def days_left(self) -> int | None:

@@ -20,6 +20,7 @@ from typing import Annotated, Any, ClassVar
 
 from chalicelib.domain import cadence, models
 from chalicelib.domain.models import FailureReason, Protocol, Status
+from chalicelib.domain.posture import KeyExchange, key_exchange
 from chalicelib.presentation.schema import ABSENT, CLOSED, Derived, Doc
 
 
@@ -48,14 +49,29 @@ class AddressResult(models.CheckResult):
     DERIVED: ClassVar = Derived(
         # What /metrics reads (presentation/metrics.py); the document says them as findings.
         unsaid=("verified_chain", "revocation", "renewal_window"),
-        says=("days_left", "not_after"),
-        after={"days_left": "status", "not_after": "days_left", "checked_at": "cipher"},
+        says=("days_left", "not_after", "key_exchange"),
+        after={"days_left": "status", "not_after": "days_left", "checked_at": "cipher", "key_exchange": "group"},
     )
 
     findings: tuple[Finding, ...]
     leaf: Certificate | None
     chain: tuple[Certificate, ...]
     publicly_trusted: Annotated[bool, Doc("The path ends at a public root (the CA/Browser Forum's rules apply)")]
+    group: Annotated[
+        str | None,
+        Doc("The key exchange group negotiated, as OpenSSL names it (X25519MLKEM768, x25519, secp256r1, ...)"),
+    ]
+    legacy_tls: Annotated[
+        tuple[str, ...] | None,
+        Doc(
+            "The legacy versions (TLSv1, TLSv1.1) the address accepted when offered alone; null when not asked "
+            "(the legacy probe is off by default) or no answer told"
+        ),
+    ]
+
+    @property
+    def key_exchange(self) -> Annotated[KeyExchange | None, Doc("What the group is made of; null when none named")]:
+        return key_exchange(self.group)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

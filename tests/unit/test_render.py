@@ -143,7 +143,10 @@ def test_a_result_document_has_the_leaf_chain_and_handshake(reports: list[Target
         "tls_version",
         "cipher",
         "checked_at",
+        "group",
+        "key_exchange",
         "elapsed_ms",
+        "legacy_tls",
     }
     assert (result["status"], result["days_left"], result["findings"]) == ("ok", 80, [])
     assert (result["trusted_by"], result["tls_version"], result["elapsed_ms"]) == ("CN=Example-Root", "TLSv1.3", 12.5)
