@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.endpoints import normalize_hostname
-from chalicelib.domain.models import CheckPolicy, Endpoint, Protocol, Status, TargetReport
+from chalicelib.domain.models import CheckPolicy, Endpoint, PosturePolicy, Protocol, Status, TargetReport
 from chalicelib.errors import InvalidTargetError, InvalidValueError
 
 _TARGET_ID = re.compile(r"tg_[0-9a-f]{20}")
@@ -40,10 +40,17 @@ class TargetSpec:
     alert_days: tuple[int, ...] | None = None  # thresholds to announce; None: derived from warn_days
     revocation: bool = True  # ask the CA whether the served chain is revoked (CRL, OCSP)
     ari: bool = True  # ask an ACME CA for its renewal window (RFC 9773)
+    posture: PosturePolicy | None = None  # its own posture policy; None: its team's
 
     @property
     def policy(self) -> CheckPolicy:
-        return CheckPolicy(warn_days=self.warn_days, critical_days=self.critical_days)
+        return self.policy_within(PosturePolicy())
+
+    def policy_within(self, team: PosturePolicy) -> CheckPolicy:
+        """What a check of the target is judged by, in a team whose posture policy is ``team``: its own
+        thresholds, and its own posture policy where it has one, else the team's."""
+        posture = team if self.posture is None else self.posture
+        return CheckPolicy(warn_days=self.warn_days, critical_days=self.critical_days, posture=posture)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +138,7 @@ class TargetChanges:
     paused: bool | None = None
     revocation: bool | None = None
     ari: bool | None = None
+    posture: PosturePolicy | None = None  # the target's own, whole; null in a PATCH: its team's again
 
 
 # The fields of a TargetSpec a TargetChanges may set (paused and cleared are handled apart).
@@ -145,9 +153,11 @@ SPEC_CHANGES = (
     "alert_days",
     "revocation",
     "ari",
+    "posture",
 )
-# The free-text fields a change may empty (null in a PATCH); the others fall back to defaults instead.
-CLEARABLE = ("notes", "owner", "runbook_url")
+# The fields a change may empty (null in a PATCH): the free-text ones, and the target's own posture
+# policy (its team's applies again); the others fall back to defaults instead.
+CLEARABLE = ("notes", "owner", "runbook_url", "posture")
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,12 +15,12 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.endpoints import PROTOCOLS, endpoint_from_parts, normalize_hostname, parse_target
 from chalicelib.domain.inventory import InventoryQuery, RowStatus, Source
-from chalicelib.domain.models import Endpoint, FindingCode, Status, check_thresholds
+from chalicelib.domain.models import Endpoint, FindingCode, PosturePolicy, Status, check_thresholds
 from chalicelib.domain.silences import Match, SilenceRequest, WindowRequest
 from chalicelib.domain.targets import CLEARABLE, RejectedRow, TargetChanges, TargetFilter, TargetSpec, runbook_problem
 from chalicelib.domain.teams import TeamSettings
@@ -122,6 +122,7 @@ def target_spec(data: object) -> TargetSpec:
         alert_days=_alert_days(body, declared["alert_days"]),
         revocation=bool(_bool(body, declared["revocation"])),
         ari=bool(_bool(body, declared["ari"])),
+        posture=_own_posture(body),
     )
 
 
@@ -133,7 +134,50 @@ def team_settings(data: object, current: TeamSettings) -> TeamSettings:
     if not body:
         raise InvalidRequestError(f"nothing to change: send one or more of {', '.join(sorted(declared))}")
     grouping = _bool(body, declared["group_by_certificate"])
-    return replace(current, group_by_certificate=current.group_by_certificate if grouping is None else grouping)
+    posture = current.posture
+    if "posture" in body:
+        posture = replace(posture, **_posture_fields(body["posture"]))
+    return replace(
+        current,
+        group_by_certificate=current.group_by_certificate if grouping is None else grouping,
+        posture=posture,
+    )
+
+
+def _own_posture(body: Mapping[str, Any]) -> PosturePolicy | None:
+    """A target's own posture policy, whole (its fields left out are their defaults); None: its team's."""
+    given = body.get("posture")
+    return None if given is None else PosturePolicy(**_posture_fields(given))
+
+
+def _posture_fields(data: object) -> dict[str, Any]:
+    """The fields a ``shapes.PostureInput`` sets, by name; a refusal names ``posture``."""
+    declared = fields(shapes.PostureInput)
+    try:
+        body = _object(data, "posture")
+        _refuse_unknown(body, set(declared))
+        found: dict[str, Any] = {}
+        for name, field in declared.items():
+            if name not in body:
+                continue
+            found[name] = _date(body, field) if field.spec.format == "date" else _bool(body, field)
+        return found
+    except InvalidRequestError as exc:
+        message = str(exc) if str(exc).startswith("posture") else f"posture: {exc}"
+        raise InvalidRequestError(message, field="posture", code=exc.code) from exc
+
+
+def _date(body: Mapping[str, Any], field: Field) -> date | None:
+    """A calendar date (``2030-01-01``), or null where null is allowed."""
+    value = body.get(field.name)
+    if value is None and field.spec.nullable:
+        return None
+    try:
+        if not isinstance(value, str) or len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidRequestError(f"{field.name} must be a date such as 2030-01-01", field=field.name) from None
 
 
 def silence_request(data: object, now: datetime) -> SilenceRequest:
@@ -237,6 +281,7 @@ def target_changes(data: object) -> TargetChanges:
         alert_days=_alert_days(body, declared["alert_days"]),
         revocation=_bool(body, declared["revocation"]),
         ari=_bool(body, declared["ari"]),
+        posture=_own_posture(body),
     )
 
 

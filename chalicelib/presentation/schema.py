@@ -1,7 +1,7 @@
 """Declared JSON documents: the vocabulary the API's shapes are written in, and its readers.
 
 A shape is a frozen dataclass (the API's are in ``shapes.py``). Each field's annotation gives
-its JSON type — ``str``, ``int``, ``bool``, ``float``, ``datetime``, a ``str`` enum, another
+its JSON type — ``str``, ``int``, ``bool``, ``float``, ``datetime``, ``date``, a ``str`` enum, another
 shape, ``tuple[X, ...]`` (an array), ``dict[str, X]`` (a map), ``Any`` — and ``Annotated``
 markers give its bounds: ``Range`` (whole numbers), ``Length`` (characters, items or entries),
 ``Pattern`` (the whole text; on a map's key type: the keys), ``Choices``, ``Doc`` (the
@@ -39,7 +39,7 @@ import re
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Final, Union, get_args, get_origin, get_type_hints
 
 
@@ -182,6 +182,8 @@ def spec_of(annotation: object) -> Spec:
         return Spec(_SCALARS[annotation])
     if annotation is datetime:
         return Spec("string", format="date-time")
+    if annotation is date:
+        return Spec("string", format="date")
     if annotation is Any:
         return Spec("any")
     if isinstance(annotation, type) and issubclass(annotation, enum.StrEnum):
@@ -342,6 +344,8 @@ def to_json(value: Any) -> Any:
         return value.value
     if isinstance(value, datetime):
         return iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, list | tuple):
         return [to_json(item) for item in value]
     if isinstance(value, dict):
@@ -393,6 +397,13 @@ def _read_scalar(annotation: Any, data: Any, where: str) -> Any:
             return datetime.fromisoformat(data).astimezone(UTC)
         except ValueError:
             raise ValueError(f"{where}: {data!r} is no date-time") from None
+    if annotation is date:
+        if not isinstance(data, str):
+            raise ValueError(f"{where}: expected a date")
+        try:
+            return date.fromisoformat(data)
+        except ValueError:
+            raise ValueError(f"{where}: {data!r} is no date") from None
     if isinstance(annotation, type) and issubclass(annotation, enum.StrEnum):
         try:
             return annotation(data)

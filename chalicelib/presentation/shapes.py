@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, ClassVar
 
 from chalicelib.domain import inventory, models, targets
@@ -105,7 +105,54 @@ Switch = Annotated[
     ),
 ]
 
+RequirePostQuantum = Annotated[
+    bool, Doc("A classical key exchange is a warning (NO_POST_QUANTUM_KEY_EXCHANGE), not said or info")
+]
+QuantumSafeBy = Annotated[
+    date | None,
+    Doc("From this date (YYYY-MM-DD) a chain signed with RSA or ECDSA is quantum-vulnerable; null: no date"),
+]
+NoteClassical = Annotated[
+    bool, Doc("Where post-quantum is not required, a classical key exchange is still an info finding")
+]
+LegacyTls = Annotated[
+    bool,
+    Doc(
+        "Ask each address, in a second handshake, whether it still accepts TLS 1.0 or 1.1 (LEGACY_TLS_ACCEPTED); "
+        "CERTWATCH_LEGACY_TLS_PROBE asks every address"
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Posture(models.PosturePolicy):
+    """What an endpoint's cryptography is expected to be, beyond its certificate's dates (docs/posture.md)."""
+
+    DERIVED: ClassVar = Derived()
+
+    require_post_quantum: RequirePostQuantum
+    quantum_safe_signatures_by: QuantumSafeBy
+    note_classical: NoteClassical
+    legacy_tls: LegacyTls
+
+
 # --- requests --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PostureInput:
+    """A posture policy (docs/posture.md): a team's fields left out stay as they are; a target's own policy
+    is whole, its fields left out are their defaults (false, null)."""
+
+    SCHEMA: ClassVar[Mapping[str, Any]] = {**CLOSED}
+
+    require_post_quantum: RequirePostQuantum = ABSENT
+    quantum_safe_signatures_by: QuantumSafeBy = ABSENT
+    note_classical: NoteClassical = ABSENT
+    legacy_tls: LegacyTls = ABSENT
+
+
+OwnPosture = Annotated[PostureInput | None, Doc("The target's own posture policy; null or left out: its team's")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +196,7 @@ class TargetInput:
     alert_days: AlertDays | None = ABSENT
     revocation: Switch | None = True
     ari: Switch | None = True
+    posture: OwnPosture = ABSENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +217,9 @@ class TargetChanges:
     alert_days: AlertDays | None = ABSENT
     revocation: Switch | None = ABSENT
     ari: Switch | None = ABSENT
+    posture: Annotated[PostureInput | None, Doc("The target's own posture policy, whole; null: its team's again")] = (
+        ABSENT
+    )
 
 
 BulkRows = Annotated[
@@ -239,7 +290,7 @@ class CertificateQuery(PageQuery):
 
 @dataclass(frozen=True, slots=True)
 class TeamSettings:
-    """How a team's alerts are told."""
+    """How a team's alerts are told, and what its endpoints' cryptography is expected to be."""
 
     SCHEMA: ClassVar[Mapping[str, Any]] = {**CLOSED}
 
@@ -250,6 +301,7 @@ class TeamSettings:
             "endpoint of the team that serves it; false: one per endpoint"
         ),
     ]
+    posture: Annotated[Posture, Doc("What the team's endpoints are judged by (a target may carry its own)")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +311,7 @@ class TeamSettingsChanges:
     SCHEMA: ClassVar[Mapping[str, Any]] = {**CLOSED, "minProperties": 1}
 
     group_by_certificate: bool = ABSENT
+    posture: Annotated[PostureInput, Doc("The posture policy's fields to change")] = ABSENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,6 +489,7 @@ class SpecFields(targets.TargetSpec):
     alert_days: AlertDays | None
     revocation: Switch
     ari: Switch
+    posture: Annotated[Posture | None, Doc("The target's own posture policy; null: its team's")]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from chalicelib.checks.engine import CheckEngine, CheckRequest
 from chalicelib.domain.alerts import Notification
 from chalicelib.domain.cadence import Sighting, cadence_finding, observed_cadence
-from chalicelib.domain.models import Finding, FindingCode, Severity, TargetReport
+from chalicelib.domain.models import Finding, FindingCode, PosturePolicy, Severity, TargetReport
 from chalicelib.domain.targets import ResultSummary, Target, next_check
 from chalicelib.domain.truststore import TrustStore, read_pem_bundle
 from chalicelib.errors import CertwatchError, NotFoundError
@@ -50,9 +50,14 @@ class TargetChecker:
         checked: list[CheckedTarget] = []
         failed: list[Target] = []
         ready: list[tuple[Target, _Prepared]] = []
+        postures: dict[str, PosturePolicy] = {}  # each team's, read once per run
         for target in targets:
             try:
-                ready.append((target, self._prepare(target)))
+                if target.team not in postures:
+                    postures[target.team] = self._store.team_settings(target.team).posture
+                setup = self._prepare(target)
+                policy = target.spec.policy_within(postures[target.team])
+                ready.append((target, replace(setup, request=replace(setup.request, policy=policy))))
             except Exception:  # a bug on one target costs that target's message, never the batch
                 logger.exception("preparing the check of %s/%s failed", target.team, target.id)
                 failed.append(target)

@@ -1312,14 +1312,21 @@ def test_delete_after_a_check_removes_the_result_and_allows_registering_again(lo
 
 # --- the team's settings -----------------------------------------------------------------------------
 
+DEFAULT_POSTURE = {
+    "require_post_quantum": False,
+    "quantum_safe_signatures_by": None,
+    "note_classical": False,
+    "legacy_tls": False,
+}
+
 
 def test_a_team_groups_its_events_by_certificate_until_it_says_otherwise(api: Api, stack: Stack) -> None:
-    assert api.get("/settings").body == {"group_by_certificate": True}
+    assert api.get("/settings").body == {"group_by_certificate": True, "posture": DEFAULT_POSTURE}
 
     changed = api.patch("/settings", {"group_by_certificate": False})
 
-    assert (changed.status, changed.body) == (200, {"group_by_certificate": False})
-    assert api.get("/settings").body == {"group_by_certificate": False}
+    assert (changed.status, changed.body) == (200, {"group_by_certificate": False, "posture": DEFAULT_POSTURE})
+    assert api.get("/settings").body == {"group_by_certificate": False, "posture": DEFAULT_POSTURE}
     assert stack.store.team_settings("alpha").group_by_certificate is False
     assert stack.store.team_settings("beta").group_by_certificate is True, "another team's are its own"
 
@@ -1334,13 +1341,13 @@ def test_a_bad_settings_change_is_400_and_changes_nothing(api: Api, body: dict[s
 
     assert reply.status == 400, reply
     assert reply.error["code"] == code
-    assert api.get("/settings").body == {"group_by_certificate": True}
+    assert api.get("/settings").body == {"group_by_certificate": True, "posture": DEFAULT_POSTURE}
 
 
 def test_an_admin_sets_another_teams_settings_and_a_team_cannot(api: Api, stack: Stack) -> None:
     admin = api.as_(stack.token("ops", admin=True))
     assert admin.patch("/settings?team=alpha", {"group_by_certificate": False}).status == 200
-    assert api.get("/settings").body == {"group_by_certificate": False}
+    assert api.get("/settings").body == {"group_by_certificate": False, "posture": DEFAULT_POSTURE}
     assert api.get("/settings?team=ops").status == 403
 
 

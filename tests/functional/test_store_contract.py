@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -28,7 +28,7 @@ from chalicelib.domain.alerts import AlertEvent, AlertState, AlertSubject, Event
 from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.endpoints import endpoint_from_parts
 from chalicelib.domain.inventory import Assessment, ManagedCertificate, Source, assess
-from chalicelib.domain.models import Severity, Status, TargetReport
+from chalicelib.domain.models import PosturePolicy, Severity, Status, TargetReport
 from chalicelib.domain.silences import MaintenanceWindow, Match, Silence
 from chalicelib.domain.targets import (
     CertificateBrief,
@@ -578,6 +578,21 @@ class TargetsContract:
                 assert store.get_target(team, target.id) == expected
                 assert store.get_result(team, target.id) == result[1]
 
+    def test_a_targets_own_posture_policy_is_set_replaced_and_cleared(
+        self, store: Targets, team: str, now: datetime
+    ) -> None:
+        own = PosturePolicy(note_classical=True, quantum_safe_signatures_by=date(2035, 1, 1))
+        target = dataclasses.replace(new_target(team, now), spec=_spec(new_target(team, now).spec, posture=own))
+        store.create_target(target)
+        assert store.get_target(team, target.id).spec.posture == own
+
+        replaced = store.update_target(team, target.id, TargetChanges(posture=PosturePolicy(legacy_tls=True)), now)
+        cleared = store.update_target(team, target.id, TargetChanges(cleared=frozenset({"posture"})), now)
+
+        assert replaced.spec.posture == PosturePolicy(legacy_tls=True)
+        assert cleared.spec.posture is None
+        assert store.get_target(team, target.id).spec == _spec(target.spec, posture=None)
+
 
 class ResultsContract:
     """The ``Results`` port: each target's latest check: its summary, its report, all or nothing."""
@@ -772,6 +787,13 @@ class TeamsContract:
         store.put_team_settings(team, TeamSettings(group_by_certificate=False))
         assert store.team_settings(team) == TeamSettings(group_by_certificate=False)
         assert store.team_settings(f"{team}-other") == TeamSettings()
+
+    def test_a_teams_posture_policy_is_stored_and_read_back(self, store: Teams, team: str, now: datetime) -> None:
+        posture = PosturePolicy(require_post_quantum=True, quantum_safe_signatures_by=date(2030, 1, 1), legacy_tls=True)
+        store.put_team_settings(team, TeamSettings(posture=posture))
+
+        assert store.team_settings(team) == TeamSettings(posture=posture)
+        assert store.team_settings(f"{team}-other").posture == PosturePolicy()
 
 
 class OutboxContract:

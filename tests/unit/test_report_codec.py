@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from chalicelib.adapters.dynamo import codec
 from chalicelib.domain.alerts import AlertEvent, AlertSubject, EventType, Notification, Observation
-from chalicelib.domain.models import Endpoint, Protocol, Severity, Status, TargetReport
+from chalicelib.domain.models import Endpoint, PosturePolicy, Protocol, Severity, Status, TargetReport
 from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.errors import StoreError
 from chalicelib.presentation.reports import report_to_dict
@@ -119,6 +119,7 @@ def test_every_field_of_a_target_spec_is_stored_by_name_and_read_back() -> None:
         alert_days=(10, 3),
         revocation=False,
         ari=False,
+        posture=PosturePolicy(require_post_quantum=True, quantum_safe_signatures_by=date(2030, 1, 1), legacy_tls=True),
     )
     item = codec.target_item(_target(spec))
 

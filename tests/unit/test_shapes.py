@@ -156,6 +156,22 @@ def edges(field: Field) -> tuple[list[object], list[object]]:
             [True],
             "7",
         ]
+    if spec.kind == "shape" and field.name == "posture":  # a PostureInput: each of its fields, and null
+        whole = {
+            "require_post_quantum": True,
+            "quantum_safe_signatures_by": "2030-01-01",
+            "note_classical": False,
+            "legacy_tls": True,
+        }
+        return [{}, whole, {"quantum_safe_signatures_by": None}, None], [
+            {"colour": 1},
+            {"legacy_tls": "yes"},
+            {"require_post_quantum": 1},
+            {"quantum_safe_signatures_by": "2030"},
+            {"quantum_safe_signatures_by": "2030-02-30"},
+            "strict",
+            [],
+        ]
     raise AssertionError(f"no edges for {field}")
 
 

@@ -16,7 +16,7 @@ import enum
 import json
 import types
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -182,15 +182,22 @@ def report(record: dict[str, Any]) -> TargetReport:
     return _read(TargetReport, record)
 
 
+def plain(value: Any) -> Any:
+    """A domain value as an attribute holds it (a dataclass as a map of its fields, by name)."""
+    return _record(value)
+
+
 def _record(value: Any) -> Any:
     """A domain value as stored (JSON-ready): a dataclass as every field by name, times as ``ts``,
-    enums as their values, tuples as lists."""
+    dates as ISO dates, enums as their values, tuples as lists."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {field.name: _record(getattr(value, field.name)) for field in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime):
         return ts(value)
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, tuple | list):
         return [_record(item) for item in value]
     if isinstance(value, Mapping):
@@ -257,6 +264,8 @@ def _typed(annotation: Any, value: Any) -> Any:
         return {str(key): _typed(args[1], item) for key, item in value.items()}
     if annotation is datetime:
         return _moment(value)
+    if annotation is date:
+        return date.fromisoformat(value)
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return annotation(value)
     if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):

@@ -99,7 +99,7 @@ class TargetItems(HolderItems):
         for name in SPEC_CHANGES:
             value = getattr(changes, name)
             if value is not None:
-                sets[name] = list(value) if name == "alert_days" else value
+                sets[name] = codec.plain(value)
         removes = [name for name in CLEARABLE if name in changes.cleared]
         if changes.paused is not None:
             sets["paused"] = changes.paused
