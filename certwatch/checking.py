@@ -23,18 +23,32 @@ from chalicelib.domain.addresses import address_text
 from chalicelib.domain.analysis import analyze_chain
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.endpoints import normalize_hostname, parse_target
-from chalicelib.domain.models import CheckPolicy, Endpoint, Status, TargetReport, check_thresholds, worst_status
+from chalicelib.domain.models import (
+    CheckPolicy,
+    Endpoint,
+    PosturePolicy,
+    Status,
+    TargetReport,
+    check_thresholds,
+    worst_status,
+)
 from chalicelib.domain.revocation import crl_findings, load_crl
 from chalicelib.domain.truststore import load_trust_store
 from chalicelib.domain.x509info import not_a_bundle, split_bundle
 from chalicelib.errors import CertwatchError, InvalidTargetError
-from chalicelib.presentation.reports import inspection_table, inspection_to_dict, report_to_dict, table
+from chalicelib.presentation.reports import (
+    inspection_table,
+    inspection_to_dict,
+    posture_table,
+    report_to_dict,
+    table,
+)
 from chalicelib.settings import Settings
 
 
 def run_check(args: argparse.Namespace) -> int:
     settings = Settings.from_env()  # first: a malformed CERTWATCH_* variable is one line naming it
-    policy = _policy(args)
+    policy = replace(_policy(args), posture=_posture(args, settings))
     endpoints = [parse_target(text, sni=args.sni) for text in args.targets]
     if args.targets_file:
         endpoints += _read_targets_file(args.targets_file, sni=args.sni)
@@ -71,7 +85,7 @@ def run_check(args: argparse.Namespace) -> int:
             print(line, flush=True)
         return worst_status(statuses).exit_code
     reports = list(check_in_processes(requests, engine, workers, _as_is))
-    print(table(reports))
+    print(posture_table(reports) if args.posture else table(reports))
     return worst_status([report.status for report in reports]).exit_code
 
 
@@ -128,6 +142,13 @@ def _checked_name(text: str) -> str:
 def _policy(args: argparse.Namespace) -> CheckPolicy:
     check_thresholds(args.warn_days, args.critical_days, warn="--warn-days", critical="--critical-days")
     return CheckPolicy(warn_days=args.warn_days, critical_days=args.critical_days)
+
+
+def _posture(args: argparse.Namespace, settings: Settings) -> PosturePolicy:
+    legacy = settings.legacy_tls_probe if args.legacy_tls is None else args.legacy_tls
+    return PosturePolicy(
+        require_post_quantum=args.require_post_quantum, note_classical=args.note_classical, legacy_tls=legacy
+    )
 
 
 def _read_targets_file(path: str, *, sni: str | None) -> list[Endpoint]:

@@ -140,6 +140,28 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="ask an ACME CA for its renewal window, RFC 9773 (default on; CERTWATCH_ARI)",
     )
+    check.add_argument(
+        "--legacy-tls",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="ask each address, in a second handshake, whether it still accepts TLS 1.0 or 1.1 "
+        "(default: CERTWATCH_LEGACY_TLS_PROBE, off)",
+    )
+    check.add_argument(
+        "--require-post-quantum",
+        action="store_true",
+        help="warn (NO_POST_QUANTUM_KEY_EXCHANGE) where an address negotiates a classical key exchange",
+    )
+    check.add_argument(
+        "--note-classical",
+        action="store_true",
+        help="name a classical key exchange as an info finding (NO_POST_QUANTUM_KEY_EXCHANGE)",
+    )
+    check.add_argument(
+        "--posture",
+        action="store_true",
+        help="print each address's TLS version, cipher, key exchange group and its class, and legacy versions",
+    )
     check.add_argument("--json", action="store_true", help="print one JSON object per target, one per line")
     check.set_defaults(handler=handler("certwatch.checking", "run_check"), failure_status=UNKNOWN)
     _add_inspect(commands)

@@ -17,6 +17,7 @@ from typing import Any
 from chalicelib.domain.cadence import READINESS_STEPS, Cadence
 from chalicelib.domain.lifetime import next_step
 from chalicelib.domain.models import CheckResult, Finding, TargetReport, short_name
+from chalicelib.domain.posture import key_exchange
 from chalicelib.presentation import result_shapes as shapes
 from chalicelib.presentation.schema import ABSENT, copy_as, to_json
 from chalicelib.presentation.schema import iso as iso  # the one timestamp format, for everything that writes one
@@ -102,6 +103,37 @@ def table(reports: list[TargetReport]) -> str:
             rows.append((endpoint.host, str(endpoint.port), result.address or "-", *_cells(result, findings)))
             where = f"{endpoint}" + (f" ({result.address})" if result.address else "")
             details += _details(where, findings)
+    return "\n".join([columns(rows), *(["", *details] if details else [])])
+
+
+POSTURE_COLUMNS = ("HOST", "PORT", "ADDRESS", "TLS", "CIPHER", "GROUP", "KEY EXCHANGE", "LEGACY TLS", "STATUS")
+
+
+def posture_table(reports: list[TargetReport]) -> str:
+    """``certwatch check --posture``: one row per target and address, its handshake and what its key exchange is
+    made of, then the message of every finding below the table, as ``table`` lists them."""
+    rows: list[tuple[str, ...]] = [POSTURE_COLUMNS]
+    details: list[str] = []
+    for report in reports:
+        endpoint = report.endpoint
+        for result in report.results:
+            kind = key_exchange(result.group)
+            legacy = "not asked" if result.legacy_tls is None else ",".join(result.legacy_tls) or "refused"
+            rows.append(
+                (
+                    endpoint.host,
+                    str(endpoint.port),
+                    result.address or "-",
+                    result.tls_version or "-",
+                    result.cipher or "-",
+                    result.group or "-",
+                    "-" if kind is None else kind.value,
+                    "-" if result.tls_version is None else legacy,
+                    result.status.value,
+                )
+            )
+            findings = result.findings + (report.target_findings if result is report.results[0] else ())
+            details += _details(f"{endpoint}" + (f" ({result.address})" if result.address else ""), findings)
     return "\n".join([columns(rows), *(["", *details] if details else [])])
 
 
