@@ -43,6 +43,7 @@ from chalicelib.domain.models import (
     days_until,
     short_name,
 )
+from chalicelib.domain.posture import key_exchange
 from chalicelib.domain.targets import Target
 
 TARGET_LABELS = ("team", "target", "target_id")
@@ -171,6 +172,13 @@ LIFETIME_HEADROOM = Family(
     G,
     "Days the leaf's lifetime is under the CA/Browser Forum maximum for its notBefore (negative: over it)",
 )
+TLS_GROUP = Family(
+    "certwatch_tls_group_info",
+    INFO,
+    "The key exchange group the handshake negotiated (OpenSSL's name) and what it is made of: hybrid post-quantum, "
+    "post-quantum, classical or unknown",
+    ("group", "key_exchange"),
+)
 
 FAMILIES: tuple[Family, ...] = (
     PROBE_SUCCESS,
@@ -197,6 +205,7 @@ FAMILIES: tuple[Family, ...] = (
     ARI_START,
     ARI_END,
     LIFETIME_HEADROOM,
+    TLS_GROUP,
 )
 
 # Go's crypto/tls names the negotiated version so (blackbox's getTLSVersion, ssl_exporter's alike).
@@ -269,6 +278,9 @@ def _address_samples(at: tuple[str, ...], result: CheckResult) -> Iterator[Sampl
         yield Sample(SSL_TLS_VERSION, (*at, version), 1)
     if result.cipher:
         yield Sample(TLS_CIPHER, (*at, _IANA_CIPHERS.get(result.cipher, result.cipher)), 1)
+    kind = key_exchange(result.group)
+    if result.group and kind is not None:
+        yield Sample(TLS_GROUP, (*at, result.group, kind.value), 1)
     if result.leaf is not None:
         yield from _certificate_samples(at, result, result.leaf)
 

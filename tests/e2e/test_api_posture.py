@@ -19,6 +19,7 @@ from lab.certs import make_cert
 from lab.servers import BundledTlsServer
 from tests.support.api import HEALTHY, LOOPBACK, LOOPBACK_PINS, Api, LoopbackTls, Stack, Stacks, client_transport
 from tests.support.pki import Pki
+from tests.support.scrape import read_openmetrics
 
 DEFAULT_POSTURE = {
     "require_post_quantum": False,
@@ -162,3 +163,18 @@ def test_a_targets_posture_is_refused_when_malformed(api: Api) -> None:
     assert reply.status == 400, reply
     assert reply.error["field"] == "posture"
     assert "legacy_tls must be true or false" in reply.error["message"]
+
+
+def test_metrics_name_each_addresss_group_and_its_class(
+    api: Api, tls: LoopbackTls, bundled: dict[str, BundledTlsServer]
+) -> None:
+    classical = _check(api, tls.healthy_target)["id"]
+    hybrid = _check(api, f"tls://127.0.0.1:{bundled['modern'].port}", sni=HEALTHY)["id"]
+
+    reply = api.call("GET", "/metrics", headers={"Accept": "application/openmetrics-text;version=1.0.0"})
+
+    assert reply.status == 200, reply
+    scrape = read_openmetrics(reply.body)
+    name = "certwatch_tls_group_info"
+    assert scrape.value(name, target_id=classical, group="x25519", key_exchange="classical") == 1
+    assert scrape.value(name, target_id=hybrid, group="X25519MLKEM768", key_exchange="hybrid post-quantum") == 1

@@ -119,6 +119,8 @@ def everything(now: datetime) -> TargetReport:
     served = dataclasses.replace(
         served,
         verified_chain=(served.leaf, *served.chain, root(at)),
+        group="X25519MLKEM768",
+        legacy_tls=(),
         revocation=Revocation.GOOD,
         renewal_window=RenewalWindow(at + timedelta(days=2), at + timedelta(days=4), "https://ca.example/why"),
     )
@@ -129,6 +131,7 @@ def everything(now: datetime) -> TargetReport:
         leaf=certificate(at, name="mail.example.com", days_left=200, fingerprint="ef" * 32),
         tls_version="TLSv1.2",
         cipher="ECDHE-RSA-AES128-GCM-SHA256",
+        group="secp256r1",
         elapsed_ms=3.0,
     )
     timeout = Finding(FindingCode.CONNECTION_FAILED, Severity.CRITICAL, "no answer within 10s", FailureReason.TIMEOUT)

@@ -3,6 +3,7 @@ handshake, and what those findings do to a result's status and to alerts."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 import pytest
@@ -131,3 +132,20 @@ def test_a_file_inspected_has_no_posture(pki: Pki, now: datetime) -> None:
 
     assert analysis.result(now).group is None
     assert FindingCode.NO_POST_QUANTUM_KEY_EXCHANGE not in {f.code for f in analysis.result(now).findings}
+
+
+def test_the_group_series_names_the_group_and_its_class(now: datetime) -> None:
+    from chalicelib.domain import metrics
+    from chalicelib.domain.targets import Target, TargetSpec
+    from tests.support import reports
+
+    report = reports.report(now)
+    named = dataclasses.replace(report, results=(dataclasses.replace(report.results[0], group="SecP256r1MLKEM768"),))
+    target = Target("tg_00000000000000000001", "web", TargetSpec(report.endpoint), now, now, now)
+
+    found = [s for s in metrics.samples([metrics.Watched(target, named)]) if s.family is metrics.TLS_GROUP]
+    unnamed = [s for s in metrics.samples([metrics.Watched(target, report)]) if s.family is metrics.TLS_GROUP]
+
+    (sample,) = found
+    assert sample.labels[-2:] == ("SecP256r1MLKEM768", "hybrid post-quantum")
+    assert unnamed == [], "no group named, no series"
