@@ -32,6 +32,7 @@ from typing import Any
 
 import boto3
 import pytest
+from OpenSSL import SSL
 from playwright.sync_api import Page, expect, sync_playwright
 
 from certwatch import cli
@@ -45,7 +46,7 @@ from chalicelib.domain.tokens import issue
 from chalicelib.presentation.events import page_url
 from chalicelib.settings import Settings
 from lab.certs import make_cert
-from lab.servers import TlsServer
+from lab.servers import BundledTlsServer, TlsServer
 from tests.support.api import Api, NoEndpoints, http_transport, serving_over_http
 from tests.support.aws import LocalClients
 from tests.support.cadence import BRISK, SLOW, renewing_endpoints
@@ -695,4 +696,68 @@ def test_a_target_and_a_certificate_are_silenced_acknowledged_and_unsilenced_fro
         by_certificate.get_by_role("button", name="End now").click()
         expect(by_certificate).to_contain_text("Not silenced as a certificate")
         assert not [s for s in api.get("/silences").body["items"] if s["active"]]
+    assert troubles == []
+
+
+def test_a_targets_detail_names_each_addresss_key_exchange_and_its_posture_policy(pki: Pki) -> None:
+    """A classical server (Python's ssl) and a hybrid post-quantum one (the bundled OpenSSL, asked about TLS 1.0)."""
+    classical_name, hybrid_name = "classical.page.test", "hybrid.page.test"
+    troubles: list[str] = []
+    store = InMemoryStore()
+    container = Container(
+        Settings.for_stage("local", allow_cidrs="127.0.0.0/8", check_timeout=3.0),
+        store=store,
+        queue=RecordingCheckQueue(),
+        trust=pki.trust,
+        resolver=SystemResolver({classical_name: ["127.0.0.1"], hybrid_name: ["127.0.0.1"]}, lookup=no_dns),
+        publisher=RecordingPublisher(),
+        certificate_sources=list,
+        discoverer=NoEndpoints,
+    )
+    token, record = issue("web", admin=False, now=datetime.now(UTC), name="posture")
+    store.put_token(record)
+    deps.use(container)
+    try:
+        with (
+            TlsServer([make_cert(classical_name, issuer=pki.intermediate), pki.intermediate]) as classical,
+            BundledTlsServer(
+                [make_cert(hybrid_name, issuer=pki.intermediate), pki.intermediate], versions=(SSL.TLS1_2_VERSION, 0)
+            ) as hybrid,
+            serving_over_http() as base_url,
+            browser_page() as page,
+        ):
+            page.on("pageerror", lambda error: troubles.append(f"page error: {error}"))
+            page.on(
+                "console",
+                lambda message: troubles.append(message.text) if trouble(message.type, message.text) else None,
+            )
+            api = Api(http_transport(base_url), token)
+            classical_target = f"https://{classical_name}:{classical.port}"
+            hybrid_target = f"https://{hybrid_name}:{hybrid.port}"
+            for target, posture in ((classical_target, None), (hybrid_target, {"legacy_tls": True})):
+                created = api.register(target, **({"posture": posture} if posture else {}))
+                assert api.post(f"/targets/{created['id']}/check").status == 200
+
+            page.goto(f"{base_url}/dashboard")
+            page.get_by_label("API token").fill(token)
+            page.get_by_role("button", name="Open").click()
+            dialog = page.get_by_role("dialog")
+
+            page.get_by_role("button", name=classical_target, exact=True).click()
+            expect(dialog.locator("h2")).to_have_text(classical_target)
+            expect(dialog).to_contain_text("Key exchangex25519 \u00b7 classical")
+            expect(dialog).to_contain_text("Posture policythe team's")
+            expect(dialog).not_to_contain_text("Legacy TLS")
+            page.keyboard.press("Escape")
+
+            page.get_by_role("button", name=hybrid_target, exact=True).click()
+            expect(dialog.locator("h2")).to_have_text(hybrid_target)
+            expect(dialog).to_contain_text("Key exchangeX25519MLKEM768 \u00b7 hybrid post-quantum")
+            expect(dialog).to_contain_text("Legacy TLSrefuses TLS 1.0 and 1.1")
+            expect(dialog).to_contain_text("Posture policylegacy TLS asked")
+            shot(page, "dashboard-posture")
+    finally:
+        deps.use(None)
+        if "engine" in container.__dict__:
+            container.engine.close()
     assert troubles == []

@@ -706,6 +706,23 @@
       el("div", { class: "fp" }, "SHA-256 " + cert.fingerprint_sha256));
   }
 
+  // The legacy versions an address accepted offered alone; nothing when the probe did not ask it.
+  function legacyText(accepted) {
+    if (!accepted) return null;
+    return accepted.length ? "accepts " + accepted.join(", ") : "refuses TLS 1.0 and 1.1";
+  }
+
+  // A target's own posture policy in words (null: its team's applies).
+  function postureText(posture) {
+    if (!posture) return "the team's";
+    var said = [];
+    if (posture.require_post_quantum) said.push("post-quantum key exchange required");
+    else if (posture.note_classical) said.push("classical key exchange noted");
+    if (posture.quantum_safe_signatures_by) said.push("quantum-safe signatures by " + posture.quantum_safe_signatures_by);
+    if (posture.legacy_tls) said.push("legacy TLS asked");
+    return said.length ? said.join(" \u00B7 ") : "its own: nothing required";
+  }
+
   function addressSection(result, several) {
     var leaf = result.leaf;
     var served = (leaf ? [leaf] : []).concat((result.chain || []).filter(function (cert) {
@@ -716,6 +733,8 @@
       el("dl", { class: "facts" },
         expiryFacts(result.days_left, result.not_after),
         fact("TLS", [result.tls_version, result.cipher].filter(Boolean).join(" \u00B7 ")),
+        fact("Key exchange", [result.group, result.key_exchange].filter(Boolean).join(" \u00B7 ")),
+        fact("Legacy TLS", legacyText(result.legacy_tls)),
         fact("Trusted by", result.trusted_by),
         fact("Checked", result.checked_at && result.checked_at + " (" + result.elapsed_ms + " ms)")),
       several ? [el("h4", {}, "Findings at this address"), findingList(result.findings)] : null,
@@ -765,6 +784,7 @@
       fact("Runbook", runbookLink(target.runbook_url)),
       fact("Labels", labelText(target.labels)),
       fact("Thresholds", "warning at " + target.warn_days + " days, critical at " + target.critical_days),
+      fact("Posture policy", postureText(target.posture)),
       fact("Registered by", target.source),
       fact("Team", target.team),
       fact("Id", target.id),
