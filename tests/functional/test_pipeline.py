@@ -21,8 +21,9 @@ import pytest
 from chalicelib.adapters.sqs import check_message
 from chalicelib.domain.alerts import AlertState
 from chalicelib.domain.cadence import Sighting
-from chalicelib.domain.models import Endpoint, Protocol, Status, TargetReport
-from chalicelib.domain.targets import DEFAULT_INTERVAL_MINUTES, ResultSummary, Target, TargetSpec
+from chalicelib.domain.models import Endpoint, PosturePolicy, Protocol, Status, TargetReport
+from chalicelib.domain.targets import DEFAULT_INTERVAL_MINUTES, ResultSummary, Target, TargetChanges, TargetSpec
+from chalicelib.domain.teams import TeamSettings
 from chalicelib.errors import StoreError
 from chalicelib.services.alerting import OUTBOX_GRACE, Alerter
 from chalicelib.services.checking import TargetChecker
@@ -226,6 +227,30 @@ def test_a_healthy_certificate_announces_nothing(pipeline: Pipeline, sites: dict
     assert checked.notifications == ()
     assert pipeline.publisher.published == []
     assert pipeline.store.get_alert_state(TEAM, target.id).fingerprint == site.leaf.fingerprint
+
+
+def test_a_teams_posture_policy_judges_its_targets_and_a_targets_own_replaces_it(
+    pipeline: Pipeline, sites: dict[str, Site]
+) -> None:
+    site = sites["healthy"]
+    pipeline.store.put_team_settings(TEAM, TeamSettings(posture=PosturePolicy(require_post_quantum=True)))
+    teams = pipeline.register(site.name, site.port)
+    own = pipeline.register(site.name, site.port, team="other")
+    pipeline.store.put_team_settings("other", TeamSettings(posture=PosturePolicy(require_post_quantum=True)))
+    own = pipeline.store.update_target("other", own.id, TargetChanges(posture=PosturePolicy(note_classical=True)), NOW)
+
+    checked, failed = pipeline.checker.run([teams, own])
+
+    assert failed == []
+    by_team = {c.target.team: c for c in checked}
+    warned, noted = by_team[TEAM].report, by_team["other"].report
+    assert [(f.code.value, f.severity.value) for f in warned.findings] == [("NO_POST_QUANTUM_KEY_EXCHANGE", "warning")]
+    assert warned.status is Status.WARNING
+    assert [(f.code.value, f.severity.value) for f in noted.findings] == [("NO_POST_QUANTUM_KEY_EXCHANGE", "info")]
+    assert noted.status is Status.OK
+    assert [r.group for r in warned.results] == ["x25519"]
+    assert pipeline.store.get_result(TEAM, teams.id) == warned
+    assert pipeline.publisher.published == [], "a posture warning pages nobody"
 
 
 def test_two_workers_racing_on_one_target_publish_once(pipeline: Pipeline, sites: dict[str, Site]) -> None:
