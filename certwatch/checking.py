@@ -65,6 +65,7 @@ def run_check(args: argparse.Namespace) -> int:
         check_concurrency=max(1, -(-args.concurrency // workers)),  # the same total in flight
         revocation=settings.revocation and args.revocation,
         ari=settings.ari and args.ari,
+        legacy_tls_probe=False,  # each request's policy says it: --legacy-tls, else the setting (_posture)
     )
 
     def engine() -> CheckEngine:

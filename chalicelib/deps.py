@@ -246,7 +246,12 @@ class Container:
         from chalicelib.services.checking import TargetChecker
 
         return TargetChecker(
-            self.store, self.engine, self.trust, after_check=self.alerter.after_target_check, history=self.store
+            self.store,
+            self.engine,
+            self.trust,
+            after_check=self.alerter.after_target_check,
+            history=self.store,
+            teams=self.store,
         )
 
     @cached_property

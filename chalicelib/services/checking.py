@@ -14,7 +14,7 @@ from chalicelib.domain.models import Finding, FindingCode, PosturePolicy, Severi
 from chalicelib.domain.targets import ResultSummary, Target, next_check
 from chalicelib.domain.truststore import TrustStore, read_pem_bundle
 from chalicelib.errors import CertwatchError, NotFoundError
-from chalicelib.services.ports import CheckedTarget, History, Results
+from chalicelib.services.ports import CheckedTarget, History, Results, Teams
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +32,10 @@ class TargetChecker:
         *,
         after_check: AfterCheck | None = None,
         history: History | None = None,
+        teams: Teams | None = None,
     ) -> None:
         self._results = results
+        self._teams = teams  # whose posture policy a target without its own is judged by
         self._engine = engine
         self._trust = trust
         self._after_check = after_check
@@ -54,7 +56,8 @@ class TargetChecker:
         for target in targets:
             try:
                 if target.team not in postures:
-                    postures[target.team] = self._store.team_settings(target.team).posture
+                    chosen = self._teams.team_settings(target.team) if self._teams is not None else None
+                    postures[target.team] = chosen.posture if chosen is not None else PosturePolicy()
                 setup = self._prepare(target)
                 policy = target.spec.policy_within(postures[target.team])
                 ready.append((target, replace(setup, request=replace(setup.request, policy=policy))))
