@@ -18,11 +18,18 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, padding, rsa
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PrivateKey = (
+    rsa.RSAPrivateKey
+    | ec.EllipticCurvePrivateKey
+    | ed25519.Ed25519PrivateKey
+    | mldsa.MLDSA44PrivateKey
+    | mldsa.MLDSA65PrivateKey
+    | mldsa.MLDSA87PrivateKey
+)
 
 _serials = itertools.count(1000)
 _RSA_SIGNATURE_OIDS = {
@@ -58,7 +65,7 @@ class Issued:
 
 
 def make_key(kind: str = "ec256") -> PrivateKey:
-    """A fresh key: ``ec256``, ``ec384``, ``rsa1024``, ``rsa2048``, ``rsa4096`` or ``ed25519``."""
+    """A fresh key: ``ec256``, ``ec384``, ``rsa1024``, ``rsa2048``, ``rsa4096``, ``ed25519`` or ``mldsa44/65/87``."""
     if kind.startswith("rsa"):
         return rsa.generate_private_key(public_exponent=65537, key_size=int(kind[3:]))
     if kind == "ec256":
@@ -67,6 +74,12 @@ def make_key(kind: str = "ec256") -> PrivateKey:
         return ec.generate_private_key(ec.SECP384R1())
     if kind == "ed25519":
         return ed25519.Ed25519PrivateKey.generate()
+    if kind == "mldsa44":
+        return mldsa.MLDSA44PrivateKey.generate()
+    if kind == "mldsa65":
+        return mldsa.MLDSA65PrivateKey.generate()
+    if kind == "mldsa87":
+        return mldsa.MLDSA87PrivateKey.generate()
     raise ValueError(f"unknown key kind {kind!r}")
 
 
@@ -150,7 +163,8 @@ def make_cert(
             raise ValueError("duplicate_san needs a subjectAltName")
         copy = x509.SubjectAlternativeName([_general_name(n) for n in names]).public_bytes()
         builder = builder.add_extension(x509.UnrecognizedExtension(_PLACEHOLDER_OID, copy), critical=False)
-    algorithm = None if isinstance(signer, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    hashed = isinstance(signer, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+    algorithm = hashes.SHA256() if hashed else None
     cert = builder.sign(signer, algorithm)
     odd_serial = serial is not None and serial <= 0
     if hash_name == "sha256" and not ber_boolean and not duplicate_san and not odd_serial:

@@ -195,6 +195,7 @@ def _analyze(
     if verdict.path:
         findings += _unused(sent, path, now)
     findings += _weaknesses(path)
+    findings += filter(None, [_quantum_vulnerable([p.info for p in path], policy, now)])
     findings += _trust(verdict, walk, findings, name is not None)
     findings += filter(None, [_key_usage(leaf)])
     name_ok = name is None or covered
@@ -701,6 +702,36 @@ def _key_problem(item: _Parsed) -> str | None:
     if family == "EC" and curve not in WEB_CURVES:
         return f"a key on the curve {curve}, which browsers do not accept (P-256, P-384, P-521)"
     return None
+
+
+def _quantum_vulnerable(path: list[CertificateInfo], policy: CheckPolicy, now: datetime) -> Finding | None:
+    """A path signed, or a leaf keyed, with what a quantum computer breaks (RSA, ECDSA, EdDSA), where the
+    team's posture policy sets a date for quantum-safe signatures: info before that date, a warning from it.
+
+    The signatures judged are those a client checks (every certificate's but a self-issued root's),
+    and the leaf's key, which signs the handshake.
+    """
+    by = policy.posture.quantum_safe_signatures_by
+    if by is None or not path:
+        return None
+    vulnerable = [
+        f"{'the leaf' if position == 0 else info.subject} is signed with {info.algorithms.signature.name}"
+        for position, info in enumerate(path)
+        if not info.self_issued and info.algorithms.signature.quantum_vulnerable
+    ]
+    key = path[0].algorithms.key
+    if key.quantum_vulnerable:
+        vulnerable.append(f"the leaf's key is {key.name}")
+    if not vulnerable:
+        return None
+    due = now.date() >= by
+    when = f"since {by:%Y-%m-%d}" if due else f"by {by:%Y-%m-%d}"
+    return Finding(
+        FindingCode.QUANTUM_VULNERABLE_SIGNATURE,
+        W if due else Severity.INFO,
+        f"{'; '.join(vulnerable)}: a quantum computer breaks these, and your policy wants quantum-safe signatures "
+        f"(ML-DSA, SLH-DSA) {when}",
+    )
 
 
 def _unparseable(message: str, severity: Severity = C) -> Finding:

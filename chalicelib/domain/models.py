@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from chalicelib.domain.algorithms import CertificateAlgorithms, certificate_algorithms
 from chalicelib.errors import InvalidValueError
 
 if TYPE_CHECKING:
@@ -120,6 +121,8 @@ class FindingCode(enum.StrEnum):
     NOT_AUTO_RENEWED = "NOT_AUTO_RENEWED"
     RENEWAL_FAILED = "RENEWAL_FAILED"
     UNUSED = "UNUSED"
+    # What the cryptography is made of:
+    QUANTUM_VULNERABLE_SIGNATURE = "QUANTUM_VULNERABLE_SIGNATURE"
 
 
 class FailureReason(enum.StrEnum):
@@ -253,6 +256,11 @@ class CertificateInfo:
     @property
     def common_name(self) -> str:
         return short_name(self.subject)
+
+    @property
+    def algorithms(self) -> CertificateAlgorithms:
+        """Its key's algorithm, its signature's and that signature's hash, each with its NIST quantum security level."""
+        return certificate_algorithms(self.key_type, self.key_size, self.signature_algorithm)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,11 +9,13 @@ import re
 import warnings
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, mldsa, rsa
 from cryptography.utils import CryptographyDeprecationWarning
 
 from chalicelib.domain.addresses import address_text
+from chalicelib.domain.algorithms import POST_QUANTUM_OIDS
 from chalicelib.domain.models import CertificateInfo
 
 # What cryptography warns about while it reads a certificate is data about that certificate, which
@@ -88,7 +90,20 @@ def subject_alt_names(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[st
 
 
 def key_facts(cert: x509.Certificate) -> tuple[str, int]:
-    """The public key's type and size in bits (the curve size for EC)."""
+    """The public key's type and size in bits (the curve size for EC; the public key's own for ML-DSA).
+
+    An ML-DSA (RFC 9881) or SLH-DSA (RFC 9909) key is named by its parameter set (``ML-DSA-65``);
+    an SLH-DSA key, which cryptography does not load, has size 0.
+    """
+    post_quantum = POST_QUANTUM_OIDS.get(cert.public_key_algorithm_oid.dotted_string)
+    if post_quantum is not None:
+        try:
+            key = cert.public_key()
+        except UnsupportedAlgorithm:
+            return post_quantum, 0
+        if isinstance(key, mldsa.MLDSA44PublicKey | mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey):
+            return post_quantum, 8 * len(key.public_bytes_raw())
+        return post_quantum, 0
     key = cert.public_key()
     if isinstance(key, rsa.RSAPublicKey):
         return "RSA", key.key_size
@@ -104,9 +119,13 @@ def key_facts(cert: x509.Certificate) -> tuple[str, int]:
 
 
 def signature_algorithm_name(cert: x509.Certificate) -> str:
+    """cryptography's short name of the signature algorithm (``ML-DSA-65`` too), an SLH-DSA parameter set's
+    name, else the dotted OID."""
     oid = cert.signature_algorithm_oid
     name = oid._name  # noqa: SLF001 - cryptography's own short name, the one users recognise
-    return oid.dotted_string if name == "Unknown OID" else name
+    if name == "Unknown OID":
+        return POST_QUANTUM_OIDS.get(oid.dotted_string, oid.dotted_string)
+    return name
 
 
 def is_ca(cert: x509.Certificate) -> bool:
@@ -191,7 +210,7 @@ def signature_valid(
     key: object, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm | None, *, pss: bool = False
 ) -> bool:
     """Whether ``key`` made ``signature`` over ``data`` (RSA PKCS#1 v1.5 or PSS, ECDSA, DSA, EdDSA)."""
-    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric import padding
 
     try:

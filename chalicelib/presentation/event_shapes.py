@@ -19,7 +19,7 @@ from chalicelib.domain.alerts import EventType
 from chalicelib.domain.inventory import Source
 from chalicelib.domain.models import Protocol, Severity, Status
 from chalicelib.presentation.result_shapes import Certificate, Finding
-from chalicelib.presentation.schema import ABSENT, CLOSED, Doc, Range, from_json
+from chalicelib.presentation.schema import ABSENT, CLOSED, Derived, Doc, Range, from_json
 
 DOCUMENT_VERSION = 1
 
@@ -68,6 +68,8 @@ class EventCertificate(Certificate):
     """The certificate the event is about (the one that expires first where an endpoint serves several)."""
 
     SCHEMA: ClassVar[Mapping[str, Any]] = {**CLOSED}
+    # The event's certificate keeps to its facts (version 1): what it is made of is the result's and the CBOM's.
+    DERIVED: ClassVar = Derived(unsaid=("self_issued",))
 
     arn: Annotated[str, Doc("For ACM and IAM: the certificate's ARN")] = ABSENT
 

@@ -39,7 +39,7 @@ class Finding(models.Finding):
 class Certificate(models.CertificateInfo):
     """A certificate a server sent."""
 
-    DERIVED: ClassVar = Derived(unsaid=("self_issued",))
+    DERIVED: ClassVar = Derived(unsaid=("self_issued",), says=("algorithms",))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

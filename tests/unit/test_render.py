@@ -164,6 +164,32 @@ def test_a_result_document_has_the_leaf_chain_and_handshake(reports: list[Target
         "not_before": "2026-11-26T12:00:00Z",
         "not_after": "2027-02-15T12:00:00Z",
         "is_ca": False,
+        "algorithms": {
+            "key": {
+                "name": "ECDSA-P256",
+                "primitive": "signature",
+                "parameter_set": "P-256",
+                "curve": "secp256r1",
+                "oid": "1.2.840.10045.2.1",
+                "nist_quantum_level": 0,
+            },
+            "signature": {
+                "name": "ecdsa-with-SHA256",
+                "primitive": "signature",
+                "parameter_set": None,
+                "curve": None,
+                "oid": "1.2.840.10045.4.3.2",
+                "nist_quantum_level": 0,
+            },
+            "hash": {
+                "name": "SHA-256",
+                "primitive": "hash",
+                "parameter_set": "256",
+                "curve": None,
+                "oid": "2.16.840.1.101.3.4.2.1",
+                "nist_quantum_level": 2,
+            },
+        },
     }
     assert [c["is_ca"] for c in result["chain"]] == [True]
 
