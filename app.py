@@ -10,7 +10,7 @@ from chalicelib import __version__
 from chalicelib.adapters import telemetry
 from chalicelib.deps import container
 from chalicelib.domain.inventory import ACM_EVENT_TYPES
-from chalicelib.http import api, dashboard, metrics, payloads
+from chalicelib.http import api, cbom, dashboard, metrics, payloads
 from chalicelib.http.openapi import openapi_document
 from chalicelib.presentation import documents as render
 from chalicelib.presentation import shapes
@@ -320,6 +320,16 @@ def scrape_metrics() -> Response:
     request = api.current(app)
     params = api.params(request, shapes.TeamQuery)
     return metrics.response(request, container().metrics.watched(api.principal(request), params.get("team")))
+
+
+@app.route("/cbom", methods=["GET"], authorizer=token_auth)
+@api.json_api
+def cryptography_bom() -> Response:
+    request = api.current(app)
+    params = api.params(request, shapes.TeamQuery)
+    services = container()
+    sources = services.cbom.sources(api.principal(request), params.get("team"))
+    return cbom.response(sources, services.clock(), __version__)
 
 
 @app.route("/discover", methods=["POST"], authorizer=token_auth, content_types=JSON)

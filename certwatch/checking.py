@@ -86,7 +86,14 @@ def run_check(args: argparse.Namespace) -> int:
             print(line, flush=True)
         return worst_status(statuses).exit_code
     reports = list(check_in_processes(requests, engine, workers, _as_is))
-    print(posture_table(reports) if args.posture else table(reports))
+    if args.cbom:
+        from chalicelib import __version__
+        from chalicelib.presentation.cbom import Observed, cbom_json
+
+        now = at or utc_now()
+        print(cbom_json([Observed(report) for report in reports], now=now, version=__version__, indent=2))
+    else:
+        print(posture_table(reports) if args.posture else table(reports))
     return worst_status([report.status for report in reports]).exit_code
 
 

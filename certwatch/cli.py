@@ -162,7 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print each address's TLS version, cipher, key exchange group and its class, and legacy versions",
     )
-    check.add_argument("--json", action="store_true", help="print one JSON object per target, one per line")
+    output = check.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON object per target, one per line")
+    output.add_argument(
+        "--cbom",
+        action="store_true",
+        help="print the targets' cryptography as one CycloneDX 1.6 CBOM (JSON) instead of the table",
+    )
     check.set_defaults(handler=handler("certwatch.checking", "run_check"), failure_status=UNKNOWN)
     _add_inspect(commands)
     admin_arguments.add_token_commands(commands, _Parser)

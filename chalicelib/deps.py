@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.addresses import AddressPolicy
     from chalicelib.domain.truststore import TrustStore
     from chalicelib.services.alerting import Alerter
+    from chalicelib.services.cbom import CbomService
     from chalicelib.services.checking import TargetChecker
     from chalicelib.services.metrics import MetricsService
     from chalicelib.services.ports import CertificateSource, DeliveryLog, DestinationSource, Publisher, Store
@@ -330,6 +331,14 @@ class Container:
 
         store = self.store
         return MetricsService(targets=store, results=store, tokens=store, team_for=self.registry.team_for)
+
+    @cached_property
+    def cbom(self) -> CbomService:
+        from chalicelib.services.cbom import CbomService
+
+        return CbomService(
+            self.metrics.watched, self.store, lambda principal: self.inventory.may_see_managed(principal)
+        )
 
     @cached_property
     def registry(self) -> TargetRegistry:

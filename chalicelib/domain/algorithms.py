@@ -193,3 +193,40 @@ def _oid_in(name: str) -> str | None:
     """``name`` when it is a dotted OID (what x509info gives for an algorithm cryptography does not name)."""
     parts = name.split(".")
     return name if len(parts) > 2 and all(part.isdigit() for part in parts) else None
+
+
+# TLS key exchange groups (the IANA names, which OpenSSL gives): the ML-KEM part of a hybrid sets
+# its level (FIPS 203: ML-KEM-512/768/1024 are categories 1/3/5); a classical group is 0.
+_ML_KEM = {
+    "MLKEM512": ("2.16.840.1.101.3.4.4.1", 1),
+    "MLKEM768": ("2.16.840.1.101.3.4.4.2", 3),
+    "MLKEM1024": ("2.16.840.1.101.3.4.4.3", 5),
+}
+_HYBRID_GROUPS = {"X25519MLKEM768": 3, "SECP256R1MLKEM768": 3, "SECP384R1MLKEM1024": 5}
+_CLASSICAL_GROUPS: dict[str, tuple[str | None, str | None]] = {
+    "X25519": ("1.3.101.110", None),
+    "X448": ("1.3.101.111", None),
+    "SECP256R1": (None, "P-256"),
+    "PRIME256V1": (None, "P-256"),
+    "P-256": (None, "P-256"),
+    "SECP384R1": (None, "P-384"),
+    "P-384": (None, "P-384"),
+    "SECP521R1": (None, "P-521"),
+    "P-521": (None, "P-521"),
+}
+
+
+def group_algorithm(name: str) -> Algorithm:
+    """A TLS key exchange group by its name (``X25519MLKEM768``, ``x25519``, ``secp256r1``, ``ffdhe2048``, ...)."""
+    upper = name.upper()
+    if upper in _HYBRID_GROUPS:
+        return Algorithm(name, Primitive.KEM, name, None, None, _HYBRID_GROUPS[upper])
+    if upper in _ML_KEM:
+        oid, level = _ML_KEM[upper]
+        return Algorithm(name, Primitive.KEM, f"ML-KEM-{upper[5:]}", None, oid, level)
+    if upper in _CLASSICAL_GROUPS:
+        group_oid, curve = _CLASSICAL_GROUPS[upper]
+        return Algorithm(name, Primitive.KEY_AGREE, curve or name, None, group_oid, 0)
+    if upper.startswith("FFDHE"):
+        return Algorithm(name, Primitive.KEY_AGREE, upper[5:], None, None, 0)
+    return Algorithm(name, Primitive.UNKNOWN, None, None, None, None)

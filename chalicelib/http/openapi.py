@@ -273,6 +273,38 @@ def openapi_document() -> dict[str, Any]:
                 | doc.errors(400, 401, 403, 429, 503),
             }
         },
+        "/cbom": {
+            "get": {
+                "summary": "The team's cryptography as a CycloneDX 1.6 CBOM (every team's for an admin token without "
+                "?team=)",
+                "description": "From the stored results, never a check: a cryptographic-asset component per "
+                "certificate, algorithm, public key and TLS protocol an endpoint negotiated, each endpoint a service, "
+                "with dependencies endpoint → protocol → certificate → algorithms; certificates held in ACM and IAM "
+                "for admin tokens and the team named by CERTWATCH_ACM_TEAM (docs/cbom.md).",
+                "parameters": team,
+                "responses": {
+                    "200": {
+                        "description": "The CBOM (CycloneDX 1.6 JSON, https://cyclonedx.org/schema/bom-1.6.schema.json)",
+                        "content": {
+                            "application/vnd.cyclonedx+json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["bomFormat", "specVersion"],
+                                    "properties": {
+                                        "bomFormat": {"const": "CycloneDX"},
+                                        "specVersion": {"const": "1.6"},
+                                        "components": {"type": "array", "items": {"type": "object"}},
+                                        "services": {"type": "array", "items": {"type": "object"}},
+                                        "dependencies": {"type": "array", "items": {"type": "object"}},
+                                    },
+                                }
+                            }
+                        },
+                    }
+                }
+                | doc.errors(400, 401, 403, 429, 503),
+            }
+        },
         "/discover": {
             "post": {
                 "summary": "Find the public endpoints behind the account's certificates (admin tokens)",

@@ -63,7 +63,13 @@ def test_checking_one_target_loads_only_what_a_check_uses() -> None:
     assert "chalicelib.checks.engine" in modules  # it did check
     assert "chalicelib.presentation.reports" in modules  # and rendered the report
     assert heavy(modules) == []
-    unused = ("multiprocessing", "http.client", "chalicelib.presentation.shapes", "chalicelib.presentation.documents")
+    unused = (
+        "multiprocessing",
+        "http.client",
+        "chalicelib.presentation.shapes",
+        "chalicelib.presentation.documents",
+        "cyclonedx",
+    )
     assert sorted(m for m in modules if m.startswith(unused)) == []
     assert sorted(m for m in modules if m in {"chalicelib.domain.inventory", "chalicelib.domain.targets"}) == []
 
@@ -77,3 +83,4 @@ def test_importing_app_loads_neither_engine_nor_adapters_nor_boto3() -> None:
     loaded = [m for m in heavy(modules) if m not in allowed and not m.startswith("aws_lambda_powertools")]
     assert loaded == []
     assert not any(m.startswith(("chalicelib.checks", "chalicelib.services", "cryptography")) for m in modules)
+    assert not any(m.startswith("cyclonedx") for m in modules)  # only GET /cbom loads CycloneDX's library

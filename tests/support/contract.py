@@ -101,8 +101,10 @@ def _check_answer(operation: dict[str, Any], pointer: str, status: int, answer: 
         if answer not in (None, ""):
             raise ContractError(f"{where}: documented without a body, answered {answer!r}")
         return
-    if "application/json" in content:
-        _fit(f"{pointer}/responses/{status}/content/application~1json/schema", answer, where)
+    # A JSON answer of its own media type (the CBOM's application/vnd.cyclonedx+json) is checked as JSON too.
+    json_media = [media for media in content if media == "application/json" or media.endswith("+json")]
+    if json_media:
+        _fit(f"{pointer}/responses/{status}/content/{_escape(json_media[0])}/schema", answer, where)
     elif answer is not None and not isinstance(answer, str | bytes):  # text may be empty (a scrape of nothing)
         raise ContractError(f"{where}: documented as {sorted(content)}, answered {answer!r}")
 
