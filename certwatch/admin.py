@@ -290,6 +290,17 @@ def inventory_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cbom_document(args: argparse.Namespace) -> int:
+    """``certwatch cbom``: GET /cbom's document for an admin token, read from the stage's stored results."""
+    from chalicelib import __version__
+    from chalicelib.presentation.cbom import cbom_json, observed
+
+    services_ = services(args)
+    sources = services_.cbom.sources(OPERATOR, validate_team(args.team) if args.team else None)
+    print(cbom_json(observed(sources.watched), sources.managed, now=services_.clock(), version=__version__, indent=2))
+    return 0
+
+
 def discover_endpoints(args: argparse.Namespace) -> int:
     found = services(args).registry.discover(OPERATOR, register=args.register, team=args.team)
     document = discovery_to_dict(found.found, found.outcomes, found.failures)

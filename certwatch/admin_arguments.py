@@ -205,6 +205,27 @@ examples:
     discover.set_defaults(handler=handler("certwatch.admin", "discover_endpoints"))
 
 
+def add_cbom_command(commands: Any) -> None:
+    cbom = commands.add_parser(
+        "cbom",
+        parents=[stage_options()],
+        help="print the cryptography the checks saw as a CycloneDX 1.6 CBOM (JSON)",
+        description="A Cryptography Bill of Materials from the stored results, as GET /cbom gives an admin "
+        "token: every certificate, algorithm, public key and TLS protocol the endpoints served, and the "
+        "certificates held in ACM and IAM (docs/cbom.md). `certwatch check --cbom` gives one for targets "
+        "checked now, from this machine.",
+        epilog=STAGE_HELP
+        + """
+examples:
+  certwatch cbom --local > cbom.json                     # every team's, from the local stack
+  certwatch cbom --team web --stage prod > web-cbom.json
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cbom.add_argument("--team", help="only this team's endpoints (default: every team's)")
+    cbom.set_defaults(handler=handler("certwatch.admin", "cbom_document"))
+
+
 def _within_days(text: str) -> int:
     """--expiring-within-days: as many days as GET /certificates takes."""
     from chalicelib.http.payloads import MAX_DAYS  # here: it loads the trust store's code

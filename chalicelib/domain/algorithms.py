@@ -71,6 +71,8 @@ _CURVES = {
     "brainpoolP512r1": "brainpoolP512r1",
 }
 
+_SEC_NAMES = {"prime256v1": "secp256r1", "prime192v1": "secp192r1"}  # ANSI X9.62's names of SEC 2's curves
+
 # FIPS 204 (ML-DSA) and FIPS 205 (SLH-DSA): parameter set -> (OID, NIST category). RFC 9881 and
 # RFC 9909 name the same OIDs for certificates.
 ML_DSA = {
@@ -168,6 +170,7 @@ def key_algorithm(key_type: str, key_size: int) -> Algorithm:
     if family == "EC":
         nist = _CURVES.get(curve) or (f"P-{key_size}" if key_size else None)
         name = f"ECDSA-{nist.replace('-', '')}" if nist else "ECDSA"
+        curve = _SEC_NAMES.get(curve, curve)  # one algorithm whoever named its curve
         return Algorithm(name, Primitive.SIGNATURE, nist, curve or None, EC_OID, 0)
     if key_type in ("Ed25519", "Ed448"):
         oid = "1.3.101.112" if key_type == "Ed25519" else "1.3.101.113"

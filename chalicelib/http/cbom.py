@@ -16,12 +16,9 @@ FILENAME = "certwatch-cbom.json"
 def response(sources: CbomSources, now: datetime, version: str) -> Response:
     """The CBOM of ``sources`` at ``now``, named for a download."""
     # Imported here: app.py imports this module, and no other route loads CycloneDX's library.
-    from chalicelib.presentation.cbom import MEDIA_TYPE, Observed, cbom_json
+    from chalicelib.presentation.cbom import MEDIA_TYPE, cbom_json, observed
 
-    observed = [
-        Observed(one.report, one.target.team, one.target.id) for one in sources.watched if one.report is not None
-    ]
-    body = cbom_json(observed, sources.managed, now=now, version=version)
+    body = cbom_json(observed(sources.watched), sources.managed, now=now, version=version)
     headers: dict[str, str | list[str]] = {
         "Content-Type": MEDIA_TYPE,
         "Content-Disposition": f'attachment; filename="{FILENAME}"',

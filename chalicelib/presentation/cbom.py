@@ -40,6 +40,7 @@ from cyclonedx.output.json import JsonV1Dot6
 
 from chalicelib.domain.algorithms import Algorithm, group_algorithm
 from chalicelib.domain.inventory import ManagedCertificate, leaf_info
+from chalicelib.domain.metrics import Watched
 from chalicelib.domain.models import CertificateInfo, CheckResult, TargetReport
 
 MEDIA_TYPE = "application/vnd.cyclonedx+json; version=1.6"
@@ -53,6 +54,11 @@ class Observed:
     report: TargetReport
     team: str | None = None
     target_id: str | None = None
+
+
+def observed(watched: Iterable[Watched]) -> list[Observed]:
+    """The targets checked at least once, each with its team and id (one never checked has nothing to describe)."""
+    return [Observed(one.report, one.target.team, one.target.id) for one in watched if one.report is not None]
 
 
 def cbom_json(

@@ -212,3 +212,7 @@ def test_the_result_document_says_every_certificates_algorithms(pki: Pki, now: d
     (intermediate,) = document["chain"]
     assert intermediate["algorithms"]["key"]["name"] == "ECDSA-P256"
     assert intermediate["algorithms"]["key"]["curve"] == "secp256r1"
+
+
+def test_a_curve_is_one_algorithm_whichever_name_it_goes_by() -> None:
+    assert key_algorithm("EC-prime256v1", 256) == key_algorithm("EC-secp256r1", 256)  # ACM's name, cryptography's
