@@ -13,6 +13,7 @@ one certificate, two another, two that never answer): the page counts certificat
 apart, groups each certificate's endpoints under it, sorts by any column, filters by its count
 chips exactly as `certwatch inventory --status` does, opens a `#certificate=` link, and reads the
 API again every minute for as long as it is open (the page's clock is Playwright's, moved forward).
+The "Download CBOM" button saves GET /cbom's CycloneDX document of the chains the endpoints served.
 """
 
 from __future__ import annotations
@@ -760,4 +761,36 @@ def test_a_targets_detail_names_each_addresss_key_exchange_and_its_posture_polic
         deps.use(None)
         if "engine" in container.__dict__:
             container.engine.close()
+
+
+def test_download_cbom_saves_the_apis_cyclonedx_document_of_the_chains_served(pki: Pki, tmp_path: Path) -> None:
+    """The button saves GET /cbom's document: CycloneDX 1.6, holding the chains the two endpoints served."""
+    from tests.support.cbom import read_cbom
+
+    troubles: list[str] = []
+    with renewing_endpoints(pki) as renewals, serving_over_http() as base_url, browser_page() as page:
+        page.on("pageerror", lambda error: troubles.append(f"page error: {error}"))
+        page.on(
+            "console", lambda message: troubles.append(message.text) if trouble(message.type, message.text) else None
+        )
+        api = Api(http_transport(base_url), renewals.token)
+        ids = renewals.register(api)
+        page.goto(f"{base_url}/dashboard")
+        page.get_by_label("API token").fill(renewals.token)
+        page.get_by_role("button", name="Open").click()
+        expect(row(page, renewals.target(SLOW))).to_be_visible()
+
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download CBOM").click()
+        assert re.fullmatch(r"certwatch-inventory-cbom-\d{4}-\d\d-\d\d\.cdx\.json", download.value.suggested_filename)
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        expect(page.get_by_role("button", name="Download CBOM")).to_be_enabled()
+        cbom = read_cbom(saved.read_text())
+        assert cbom.document["components"] == read_cbom(api.get("/cbom").body).document["components"]
+        for name, target_id in ids.items():
+            (result,) = api.get(f"/targets/{target_id}").body["result"]["results"]
+            served = {result["leaf"]["fingerprint_sha256"], *(c["fingerprint_sha256"] for c in result["chain"])}
+            assert pki.intermediate.fingerprint in served
+            assert cbom.certificates_served(cbom.endpoint_named(renewals.target(name))) == served
     assert troubles == []
