@@ -119,11 +119,11 @@ class _Builder:
         self.services.append(Service(name=name, bom_ref=self.ref(ref), endpoints=[XsUri(name)], properties=properties))
         self.depends(ref)
         for result in report.results:
-            protocol = self.protocol(where, result)
+            protocol = self.protocol(where, name, result)
             if protocol is not None:
                 self.depends(ref, protocol)
 
-    def protocol(self, where: str, result: CheckResult) -> str | None:
+    def protocol(self, where: str, name: str, result: CheckResult) -> str | None:
         """The TLS protocol one address negotiated, and the certificates it served; None when nothing was read."""
         if result.tls_version is None and result.leaf is None:
             return None
@@ -140,7 +140,7 @@ class _Builder:
             ref,
             Component(
                 type=ComponentType.CRYPTOGRAPHIC_ASSET,
-                name=f"{result.tls_version or 'TLS'} at {where}" + (f" ({result.address})" if result.address else ""),
+                name=f"{result.tls_version or 'TLS'} at {name}" + (f" ({result.address})" if result.address else ""),
                 bom_ref=self.ref(ref),
                 crypto_properties=CryptoProperties(
                     asset_type=CryptoAssetType.PROTOCOL,
