@@ -680,7 +680,8 @@ def _key_usage(leaf: _Parsed) -> Finding | None:
             f"it{unless} (OpenSSL accepts it)"
         )
     else:
-        family = leaf.info.key_type.split("-")[0]
+        key_type = leaf.info.key_type  # EC-secp256r1 is an EC key; ML-DSA-65 is named whole
+        family = key_type if key_type.startswith(("ML-DSA", "SLH-DSA")) else key_type.split("-")[0]
         message = (
             f"{shown} lacks digitalSignature, which its {family} key needs in every TLS handshake: browsers and "
             "Java refuse it, OpenSSL in TLS 1.2"

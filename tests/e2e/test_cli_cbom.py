@@ -74,6 +74,14 @@ def test_check_cbom_and_json_are_one_or_the_other() -> None:
     assert "not allowed with argument" in done.stderr
 
 
+def test_certwatch_cbom_explains_itself() -> None:
+    done = subprocess.run([CERTWATCH, "cbom", "--help"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0
+    assert "--local" in done.stdout
+    assert "--stage" in done.stdout
+    assert "CycloneDX 1.6" in done.stdout
+
+
 @pytest.fixture(scope="module")
 def moto_port() -> Iterator[int]:
     with socket.socket() as probe:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from cryptography import x509
 
 from chalicelib.domain.algorithms import (
     Primitive,
@@ -216,3 +217,23 @@ def test_the_result_document_says_every_certificates_algorithms(pki: Pki, now: d
 
 def test_a_curve_is_one_algorithm_whichever_name_it_goes_by() -> None:
     assert key_algorithm("EC-prime256v1", 256) == key_algorithm("EC-secp256r1", 256)  # ACM's name, cryptography's
+
+
+def test_an_ml_dsa_leaf_without_digital_signature_names_its_key_whole(pki: Pki, now: datetime) -> None:
+    usage = x509.KeyUsage(
+        digital_signature=False,
+        content_commitment=False,
+        key_encipherment=True,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+    leaf = make_cert(NAME, issuer=pki.intermediate, now=now, key="mldsa65", extensions=[(usage, True)])
+    analysis = analyze_chain(
+        [leaf.der, pki.intermediate.der], name=NAME, now=now, trust=pki.trust, policy=CheckPolicy()
+    )
+    (finding,) = [f for f in analysis.findings if f.code is FindingCode.NOT_FOR_SERVER_AUTH]
+    assert "which its ML-DSA-65 key needs in every TLS handshake" in finding.message
