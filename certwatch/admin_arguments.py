@@ -210,8 +210,8 @@ def add_cbom_command(commands: Any) -> None:
         "cbom",
         parents=[stage_options()],
         help="print the cryptography the checks saw as a CycloneDX 1.6 CBOM (JSON)",
-        description="A Cryptography Bill of Materials from the stored results, as GET /cbom gives an admin "
-        "token: every certificate, algorithm, public key and TLS protocol the endpoints served, and the "
+        description="A Cryptography Bill of Materials (CycloneDX 1.6 JSON) from the stored results, as GET /cbom "
+        "gives an admin token: every certificate, algorithm, public key and TLS protocol the endpoints served, and the "
         "certificates held in ACM and IAM (docs/cbom.md). `certwatch check --cbom` gives one for targets "
         "checked now, from this machine.",
         epilog=STAGE_HELP
