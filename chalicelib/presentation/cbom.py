@@ -164,7 +164,7 @@ class _Builder:
             self.components[ref].properties.update(extra)
             return ref
         facts = cert.algorithms
-        key = self.public_key(ref, cert)
+        key = self.public_key(cert)
         signature = self.algorithm(facts.signature) if cert.signature_algorithm else None
         hashed = None if facts.hash is None else self.algorithm(facts.hash)
         properties = [
@@ -200,7 +200,8 @@ class _Builder:
         self.depends(ref, *(r for r in (signature, hashed, key) if r is not None))
         return ref
 
-    def public_key(self, certificate: str, cert: CertificateInfo) -> str:
+    def public_key(self, cert: CertificateInfo) -> str:
+        """A certificate's public key (one per certificate: its facts name no key of its own)."""
         algorithm = cert.algorithms.key
         ref = f"key:{cert.fingerprint_sha256}"
         algorithm_ref = self.algorithm(algorithm)
