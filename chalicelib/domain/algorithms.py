@@ -230,6 +230,15 @@ def group_algorithm(name: str) -> Algorithm:
     if upper in _CLASSICAL_GROUPS:
         group_oid, curve = _CLASSICAL_GROUPS[upper]
         return Algorithm(name, Primitive.KEY_AGREE, curve or name, None, group_oid, 0)
+    if "MLKEM" in upper:  # a hybrid or parameter set not listed: what it is made of is not known
+        return Algorithm(name, Primitive.UNKNOWN, None, None, None, None)
     if upper.startswith("FFDHE"):
         return Algorithm(name, Primitive.KEY_AGREE, upper[5:], None, None, 0)
+    if upper.startswith(("SECP", "BRAINPOOLP")):  # the other named curves: classical ECDH
+        return Algorithm(name, Primitive.KEY_AGREE, name, None, None, 0)
     return Algorithm(name, Primitive.UNKNOWN, None, None, None, None)
+
+
+def hybrid_group(name: str) -> bool:
+    """Whether a TLS key exchange group is a hybrid of a classical one and ML-KEM (``X25519MLKEM768``)."""
+    return name.upper() in _HYBRID_GROUPS

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 
+from chalicelib.domain.algorithms import Primitive, group_algorithm, hybrid_group
 from chalicelib.domain.models import Finding, FindingCode, PosturePolicy, Severity
 
 
@@ -24,26 +25,19 @@ class KeyExchange(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
-_HYBRID = {"x25519mlkem768", "secp256r1mlkem768", "secp384r1mlkem1024"}
-_POST_QUANTUM = {"mlkem512", "mlkem768", "mlkem1024"}
-_CLASSICAL = {"x25519", "x448", "prime256v1"}
-_CLASSICAL_FAMILIES = ("secp", "ffdhe", "brainpoolp")
 # How the legacy versions read in a message (OpenSSL's names are TLSv1 and TLSv1.1).
 _SPOKEN = {"TLSv1": "TLS 1.0", "TLSv1.1": "TLS 1.1"}
 
 
 def key_exchange(group: str | None) -> KeyExchange | None:
-    """The class of a key exchange group named as OpenSSL names it; None when no group is named."""
+    """The class of a key exchange group named as OpenSSL names it (by the algorithms' catalogue); None
+    when no group is named."""
     if not group:
         return None
-    name = group.lower()
-    if name in _HYBRID:
-        return KeyExchange.HYBRID_POST_QUANTUM
-    if name in _POST_QUANTUM:
-        return KeyExchange.POST_QUANTUM
-    if "mlkem" in name:  # a hybrid or parameter set not listed: post-quantum in part, but which is not known
-        return KeyExchange.UNKNOWN
-    if name in _CLASSICAL or name.startswith(_CLASSICAL_FAMILIES):
+    primitive = group_algorithm(group).primitive
+    if primitive is Primitive.KEM:
+        return KeyExchange.HYBRID_POST_QUANTUM if hybrid_group(group) else KeyExchange.POST_QUANTUM
+    if primitive is Primitive.KEY_AGREE:
         return KeyExchange.CLASSICAL
     return KeyExchange.UNKNOWN
 

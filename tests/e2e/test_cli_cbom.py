@@ -15,7 +15,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from chalicelib.adapters.cloudformation import deploy_stack
+from certwatch.aws.cloudformation import deploy_stack
 from chalicelib.adapters.dynamo import DynamoStore
 from chalicelib.checks.engine import CheckEngine
 from chalicelib.checks.resolver import SystemResolver
