@@ -154,7 +154,7 @@ def pipeline(engines: Engines, pki: Pki) -> Pipeline:
         {EXPIRING: ["127.0.0.1"], HEALTHY: ["127.0.0.1"], DOWN: ["127.0.0.1"]}, clock=clock.now, timeout=2.0
     )
     alerter = alerter_on(store, publisher, clock.now)
-    checker = TargetChecker(store, engine, pki.trust, after_check=alerter.after_target_check)
+    checker = TargetChecker(store, engine, pki.trust, after_check=alerter.after_target_check, teams=store)
     return Pipeline(store, publisher, clock, alerter, checker, CheckWorker(store, checker))
 
 
