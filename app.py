@@ -168,6 +168,15 @@ def check_batch(event: SQSEvent) -> dict[str, Any]:
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in outcome.failed_message_ids]}
 
 
+@app.on_sqs_message(queue=SETTINGS.alone_queue_name, batch_size=10, name="checker_alone")
+def check_alone(event: SQSEvent) -> dict[str, Any]:
+    """The checks a batch stopped waiting for, each given its whole timeout (they hold no batch of live ones)."""
+    outcome = container().alone_worker.handle(event.to_dict().get("Records", []))
+    counts = {"ChecksAlone": outcome.checked, "CheckErrors": outcome.errors}
+    telemetry.count(counts, enabled=SETTINGS.metrics)
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in outcome.failed_message_ids]}
+
+
 @app.on_sns_message(topic=SETTINGS.topic_name, name="slack")
 def post_to_slack(event: SNSEvent) -> None:
     container().slack.deliver(event.message, tally=telemetry.deliveries(SETTINGS.stage, enabled=SETTINGS.metrics))

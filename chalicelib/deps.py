@@ -170,6 +170,16 @@ class Container:
         return SqsCheckQueue(self.sqs, url)
 
     @cached_property
+    def alone_queue(self) -> SqsCheckQueue:
+        """Where a batch's stragglers go to be checked one by one (the checker_alone function's queue)."""
+        from chalicelib.adapters.sqs import SqsCheckQueue
+
+        url = self.settings.alone_queue_url
+        if url is None:
+            url = self.sqs.get_queue_url(QueueName=self.settings.alone_queue_name)["QueueUrl"]
+        return SqsCheckQueue(self.sqs, url)
+
+    @cached_property
     def address_policy(self) -> AddressPolicy:
         from chalicelib.domain.addresses import AddressPolicy
 
@@ -253,6 +263,21 @@ class Container:
             after_check=self.alerter.after_target_check,
             history=self.store,
             teams=self.store,
+            alone=lambda: self.alone_queue,  # built when a batch first has stragglers
+        )
+
+    @cached_property
+    def alone_checker(self) -> TargetChecker:
+        """The checker of the checks a batch stopped waiting for: each given its whole timeout, no cut."""
+        from chalicelib.services.checking import TargetChecker
+
+        return TargetChecker(
+            self.store,
+            self.engine,
+            self.trust,
+            after_check=self.alerter.after_target_check,
+            history=self.store,
+            teams=self.store,
         )
 
     @cached_property
@@ -266,6 +291,12 @@ class Container:
         from chalicelib.services.worker import CheckWorker
 
         return CheckWorker(self.store, self.checker)
+
+    @cached_property
+    def alone_worker(self) -> CheckWorker:
+        from chalicelib.services.worker import CheckWorker
+
+        return CheckWorker(self.store, self.alone_checker)
 
     @cached_property
     def ssm(self) -> SSMClient:

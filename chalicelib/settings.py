@@ -29,6 +29,9 @@ class Settings:
     table_name: str = "certwatch-dev"
     check_queue_name: str = "certwatch-dev-checks"
     check_queue_url: str | None = None
+    # Where a batch's stragglers are checked alone (the checker_alone function's queue).
+    alone_queue_name: str = "certwatch-dev-checks-alone"
+    alone_queue_url: str | None = None
     topic_name: str = "certwatch-dev-alerts"
     topic_arn: str | None = None
     allow_cidrs: str = ""
@@ -67,6 +70,7 @@ class Settings:
             stage=stage,
             table_name=f"certwatch-{stage}",
             check_queue_name=f"certwatch-{stage}-checks",
+            alone_queue_name=f"certwatch-{stage}-checks-alone",
             topic_name=f"certwatch-{stage}-alerts",
             slack_parameter=f"/certwatch/{stage}/slack-webhook-url",
             webhook_path=f"/certwatch/{stage}/webhooks",
@@ -143,6 +147,20 @@ def _with_resources(env: Mapping[str, str], base: Settings) -> Settings:
             _QUEUE_URL,
             "an SQS queue URL: http(s)://<host>/<12-digit account>/<queue name>",
             f"https://sqs.us-east-1.amazonaws.com/123456789012/{base.check_queue_name}",
+        ),
+        alone_queue_name=read_text(
+            env,
+            "CERTWATCH_ALONE_QUEUE",
+            base.alone_queue_name,
+            _NAME_80,
+            "an SQS queue name: 1-80 letters, digits, '-' or '_'",
+        ),
+        alone_queue_url=_optional(
+            env,
+            "CERTWATCH_ALONE_QUEUE_URL",
+            _QUEUE_URL,
+            "an SQS queue URL: http(s)://<host>/<12-digit account>/<queue name>",
+            f"https://sqs.us-east-1.amazonaws.com/123456789012/{base.alone_queue_name}",
         ),
         topic_name=read_text(
             env, "CERTWATCH_TOPIC", base.topic_name, _NAME_256, "an SNS topic name: 1-256 letters, digits, '-' or '_'"

@@ -42,6 +42,7 @@ CHALICE = str(Path(sys.executable).parent / "chalice")  # the venv's chalice com
 RECORDED = {
     "TableName": "CERTWATCH_TABLE",
     "CheckQueueUrl": "CERTWATCH_CHECK_QUEUE_URL",
+    "AloneCheckQueueUrl": "CERTWATCH_ALONE_QUEUE_URL",
     "AlertsTopicArn": "CERTWATCH_TOPIC_ARN",
     "SlackWebhookParameter": "CERTWATCH_SLACK_PARAMETER",
     "WebhookParameterPath": "CERTWATCH_WEBHOOK_PATH",
@@ -63,25 +64,25 @@ def record_outputs(outputs: dict[str, str], stage: str, config: Path = CONFIG) -
 def configure_event_sources(lambda_client: LambdaClient, stage: str, outputs: dict[str, str]) -> list[str]:
     """The settings `chalice deploy` leaves out; returns what was changed."""
     done = []
-    checker = f"certwatch-{stage}-checker"
-    queue = outputs["CheckQueueArn"]
     # By the queue, not FunctionName=<name>: AWS takes both, but moto matches only what chalice
     # created the mapping with (the function's ARN).
     paginator = lambda_client.get_paginator("list_event_source_mappings")
-    mappings = [
-        mapping
-        for page in paginator.paginate(EventSourceArn=queue)
-        for mapping in page.get("EventSourceMappings", [])
-        if _function_name(mapping.get("FunctionArn", "")) == checker
-    ]
-    if not mappings:
-        raise SystemExit(f"{checker} has no event source mapping on {queue}: was it deployed?")
-    for mapping in mappings:
-        if "ReportBatchItemFailures" not in (mapping.get("FunctionResponseTypes") or []):
-            lambda_client.update_event_source_mapping(
-                UUID=mapping["UUID"], FunctionResponseTypes=["ReportBatchItemFailures"]
-            )
-            done.append(f"{checker}: ReportBatchItemFailures on {mapping['UUID']}")
+    for name, queue in (("checker", outputs["CheckQueueArn"]), ("checker_alone", outputs["AloneCheckQueueArn"])):
+        checker = f"certwatch-{stage}-{name}"
+        mappings = [
+            mapping
+            for page in paginator.paginate(EventSourceArn=queue)
+            for mapping in page.get("EventSourceMappings", [])
+            if _function_name(mapping.get("FunctionArn", "")) == checker
+        ]
+        if not mappings:
+            raise SystemExit(f"{checker} has no event source mapping on {queue}: was it deployed?")
+        for mapping in mappings:
+            if "ReportBatchItemFailures" not in (mapping.get("FunctionResponseTypes") or []):
+                lambda_client.update_event_source_mapping(
+                    UUID=mapping["UUID"], FunctionResponseTypes=["ReportBatchItemFailures"]
+                )
+                done.append(f"{checker}: ReportBatchItemFailures on {mapping['UUID']}")
     for notifier in NOTIFIERS:
         function = f"certwatch-{stage}-{notifier}"
         lambda_client.put_function_event_invoke_config(

@@ -1,7 +1,7 @@
 """Print the CloudFormation fragment `chalice package --merge-template` merges into its output.
 
 What Chalice cannot express itself, for one stage:
-- the checker's SQS event source reports partial batch failures (ReportBatchItemFailures), so one
+- the checkers' SQS event sources report partial batch failures (ReportBatchItemFailures), so one
   poisoned message is retried alone;
 - the Slack and webhooks functions retry an event twice, then send it to the notify dead-letter
   queue (their failure destination) instead of dropping it;
@@ -68,12 +68,17 @@ def merge_template(stage: str) -> dict[str, object]:
     notify_dlq = f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:certwatch-{stage}-notify-dlq"
     return {
         "Resources": {
-            "Checker": {
-                "Properties": {
-                    "Events": {
-                        "CheckerSqsEventSource": {"Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}
+            **{
+                resource: {
+                    "Properties": {
+                        "Events": {
+                            f"{resource}SqsEventSource": {
+                                "Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}
+                            }
+                        }
                     }
                 }
+                for resource in ("Checker", "CheckerAlone")  # the checks queue's, and the alone queue's
             },
             "RestAPI": {"Properties": {"GatewayResponses": gateway_responses()}},
             **{

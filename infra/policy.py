@@ -24,7 +24,8 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     "api_handler": ("logs", "table-read", "table-write", "queue-send", "topic-publish", "discovery", "acm-read"),
     "token_auth": ("logs", "token-read"),
     "sweep": ("logs", "table-read", "table-write", "queue-send", "topic-publish"),
-    "checker": ("logs", "table-read", "table-write", "topic-publish", "queue-consume"),
+    "checker": ("logs", "table-read", "table-write", "topic-publish", "queue-consume", "alone-send"),
+    "checker_alone": ("logs", "table-read", "table-write", "topic-publish", "alone-consume"),
     "slack": ("logs", "slack-secret", "notify-dead-letters"),
     "webhooks": ("logs", "webhook-destinations", "webhook-deliveries", "notify-dead-letters"),
     "inventory": ("logs", "table-read", "table-write", "topic-publish", "acm-read", "iam-read"),
@@ -32,13 +33,14 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
 }
 
 # Permissions Lambda itself uses with a function's role, which no code of ours calls.
-SERVICE_SIDE = {"logs", "queue-consume", "notify-dead-letters"}
+SERVICE_SIDE = {"logs", "queue-consume", "alone-consume", "notify-dead-letters"}
 
 
 def capabilities(stage: str) -> dict[str, list[dict[str, Any]]]:
     """Every capability's statements for ``stage`` (resources named as infra/template.yaml names them)."""
     table = f"arn:aws:dynamodb:*:*:table/certwatch-{stage}"
     queue = f"arn:aws:sqs:*:*:certwatch-{stage}-checks"
+    alone = f"arn:aws:sqs:*:*:certwatch-{stage}-checks-alone"
     return {
         # The API's function is certwatch-<stage>; the others certwatch-<stage>-<name>.
         "logs": [
@@ -69,6 +71,14 @@ def capabilities(stage: str) -> dict[str, list[dict[str, Any]]]:
             _allow(
                 ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
                 queue,
+            )
+        ],
+        # A batch's stragglers, handed over to be checked alone (SendMessageBatch needs sqs:SendMessage).
+        "alone-send": [_allow(["sqs:SendMessage", "sqs:GetQueueUrl"], alone)],
+        "alone-consume": [
+            _allow(
+                ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+                alone,
             )
         ],
         "topic-publish": [_allow(["sns:Publish"], f"arn:aws:sns:*:*:certwatch-{stage}-alerts")],

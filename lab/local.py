@@ -374,6 +374,7 @@ def _start(
     outputs = deploy_stack(boto3.client("cloudformation"), STAGE)
     os.environ["CERTWATCH_TOPIC_ARN"] = outputs["AlertsTopicArn"]
     os.environ["CERTWATCH_CHECK_QUEUE_URL"] = outputs["CheckQueueUrl"]
+    os.environ["CERTWATCH_ALONE_QUEUE_URL"] = outputs["AloneCheckQueueUrl"]
     if stop.is_set():
         return None
 
@@ -417,6 +418,8 @@ def _start(
     loop("inventory", lambda: _scan_inventory(application), local.sweep_seconds)
     for _ in range(CHECKERS):
         loop("checker", lambda: _run_checker(application, sqs, outputs["CheckQueueUrl"], batch), IDLE_POLL)
+    alone = outputs["AloneCheckQueueUrl"]
+    loop("checker_alone", lambda: _run_checker(application, sqs, alone, 10, handler="check_alone"), IDLE_POLL)
     loop("events", lambda: _deliver_events(application, sqs, console_queue, outputs["AlertsTopicArn"]), IDLE_POLL)
     if stop.is_set():
         return None
@@ -496,7 +499,7 @@ def _scan_inventory(application: Any) -> None:
         print(f"[inventory] {result['seen']} certificate(s) in ACM/IAM, {result['published']} event(s)", flush=True)
 
 
-def _run_checker(application: Any, sqs: SQSClient, queue_url: str, batch: int) -> bool:
+def _run_checker(application: Any, sqs: SQSClient, queue_url: str, batch: int, *, handler: str = "check_batch") -> bool:
     """One checker invocation on up to ``batch`` messages, as Lambda's SQS event source makes them.
 
     SQS hands out ten messages per receive, so several receives fill a batch. Receives never
@@ -527,7 +530,7 @@ def _run_checker(application: Any, sqs: SQSClient, queue_url: str, batch: int) -
         }
         for m in messages
     ]
-    result = application.check_batch({"Records": records}, None)
+    result = getattr(application, handler)({"Records": records}, None)
     failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
     done = [m for m in messages if m["MessageId"] not in failed]
     for start in range(0, len(done), 10):  # DeleteMessageBatch takes ten
@@ -540,7 +543,8 @@ def _run_checker(application: Any, sqs: SQSClient, queue_url: str, batch: int) -
             sqs.change_message_visibility(
                 QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=5
             )
-    print(f"[checker] checked {len(done)} target(s)" + (f", {len(failed)} to retry" if failed else ""), flush=True)
+    name = "checker" if handler == "check_batch" else "checker_alone"
+    print(f"[{name}] checked {len(done)} target(s)" + (f", {len(failed)} to retry" if failed else ""), flush=True)
     return True
 
 

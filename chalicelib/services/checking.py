@@ -7,14 +7,14 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from chalicelib.checks.engine import CheckEngine, CheckRequest
+from chalicelib.checks.engine import CheckEngine, CheckRequest, StragglerCut
 from chalicelib.domain.alerts import Notification
 from chalicelib.domain.cadence import Sighting, cadence_finding, observed_cadence
 from chalicelib.domain.models import Finding, FindingCode, PosturePolicy, Severity, TargetReport
 from chalicelib.domain.targets import ResultSummary, Target, next_check
 from chalicelib.domain.truststore import TrustStore, read_pem_bundle
 from chalicelib.errors import CertwatchError, NotFoundError
-from chalicelib.services.ports import CheckedTarget, History, Results, Teams
+from chalicelib.services.ports import CheckedTarget, CheckQueue, History, Results, Teams
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +33,13 @@ class TargetChecker:
         after_check: AfterCheck | None = None,
         history: History | None = None,
         teams: Teams | None = None,
+        alone: Callable[[], CheckQueue] | None = None,
     ) -> None:
+        """``alone``: where a batch's stragglers go to be checked one by one; with it, a batch stops
+        waiting for its last few (``StragglerCut``), so a host that never answers holds only itself."""
         self._results = results
         self._teams = teams  # whose posture policy a target without its own is judged by
+        self._alone = alone
         self._engine = engine
         self._trust = trust
         self._after_check = after_check
@@ -64,8 +68,15 @@ class TargetChecker:
             except Exception:  # a bug on one target costs that target's message, never the batch
                 logger.exception("preparing the check of %s/%s failed", target.team, target.id)
                 failed.append(target)
-        reports = self._engine.check_many([setup.request for _, setup in ready])
-        for (target, setup), report in zip(ready, reports, strict=True):
+        stragglers: list[Target] = []
+        order: dict[str, int] = {}
+        cut = StragglerCut() if self._alone is not None else None
+        for index, report in self._engine.check_as_done([setup.request for _, setup in ready], cut=cut):
+            target, setup = ready[index]
+            order[target.id] = index
+            if report is None:  # the batch stopped waiting for it: checked alone, with the whole timeout
+                stragglers.append(target)
+                continue
             try:
                 report = _with_findings(report, setup.findings)
                 report, sightings = self._with_cadence(target, report)
@@ -84,7 +95,20 @@ class TargetChecker:
                 failed.append(target)
                 continue
             checked.append(CheckedTarget(target, report, tuple(notes)))
-        return checked, failed
+        checked.sort(key=lambda done: order[done.target.id])  # as asked, whichever finished first
+        return checked, failed + self._check_alone(stragglers)
+
+    def _check_alone(self, stragglers: list[Target]) -> list[Target]:
+        """Hand the stragglers to the queue that checks each alone; those it cannot take, to be retried."""
+        if not stragglers or self._alone is None:
+            return stragglers
+        try:
+            self._alone().enqueue([(t.team, t.id) for t in stragglers])
+        except CertwatchError as exc:
+            logger.error("handing %d stragglers to be checked alone failed: %s", len(stragglers), exc)
+            return stragglers
+        logger.info("%d checks left to be checked alone: %s", len(stragglers), ", ".join(t.id for t in stragglers))
+        return []
 
     def _prepare(self, target: Target) -> _Prepared:
         """What the engine is asked for this target, and what its CA bundle adds to the verdict."""

@@ -42,6 +42,8 @@ OUTPUTS = {
     "TableName",
     "CheckQueueUrl",
     "CheckQueueArn",
+    "AloneCheckQueueUrl",
+    "AloneCheckQueueArn",
     "CheckDeadLetterQueueUrl",
     "NotifyDeadLetterQueueArn",
     "AlertsTopicArn",
@@ -50,6 +52,7 @@ OUTPUTS = {
     "WebhookParameterPath",
 }
 CHECKER = f"certwatch-{STAGE}-checker"
+CHECKER_ALONE = f"certwatch-{STAGE}-checker_alone"
 SLACK = f"certwatch-{STAGE}-slack"
 WEBHOOKS = f"certwatch-{STAGE}-webhooks"
 BUILD = ROOT / "build" / STAGE
@@ -162,6 +165,7 @@ def test_record_outputs_writes_the_stage_variables_and_keeps_everything_else(
     assert recorded == {
         "CERTWATCH_TABLE": f"certwatch-{STAGE}",
         "CERTWATCH_CHECK_QUEUE_URL": outputs["CheckQueueUrl"],
+        "CERTWATCH_ALONE_QUEUE_URL": outputs["AloneCheckQueueUrl"],
         "CERTWATCH_TOPIC_ARN": outputs["AlertsTopicArn"],
         "CERTWATCH_SLACK_PARAMETER": f"/certwatch/{STAGE}/slack-webhook-url",
         "CERTWATCH_WEBHOOK_PATH": f"/certwatch/{STAGE}/webhooks",
@@ -207,7 +211,7 @@ def _deployed_functions(outputs: dict[str, str]) -> Any:
         name: client.create_function(
             FunctionName=name, Runtime="python3.13", Role=role, Handler="app.handler", Code={"ZipFile": _lambda_zip()}
         )["FunctionArn"]
-        for name in (CHECKER, SLACK, WEBHOOKS)
+        for name in (CHECKER, CHECKER_ALONE, SLACK, WEBHOOKS)
     }
     # by the function's ARN, as chalice deploy does (moto then finds it by that ARN only, not by name)
     client.create_event_source_mapping(
@@ -215,6 +219,9 @@ def _deployed_functions(outputs: dict[str, str]) -> Any:
         FunctionName=arns[CHECKER],
         BatchSize=25,
         MaximumBatchingWindowInSeconds=5,
+    )
+    client.create_event_source_mapping(
+        EventSourceArn=outputs["AloneCheckQueueArn"], FunctionName=arns[CHECKER_ALONE], BatchSize=10
     )
     return client
 
@@ -233,11 +240,13 @@ def test_configure_event_sources_turns_on_partial_batch_responses_and_the_slack_
     (mapping,) = _mappings(client, outputs["CheckQueueArn"])
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BatchSize"] == 25  # the rest of what chalice deploy set is left alone
+    (alone,) = _mappings(client, outputs["AloneCheckQueueArn"])
+    assert alone["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     for function in (SLACK, WEBHOOKS):
         invoke = client.get_function_event_invoke_config(FunctionName=function)
         assert invoke["MaximumRetryAttempts"] == 2
         assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == outputs["NotifyDeadLetterQueueArn"]
-    assert len(changes) == 3
+    assert len(changes) == 4
 
 
 def test_configure_event_sources_twice_is_harmless(outputs: dict[str, str]) -> None:
@@ -270,6 +279,7 @@ def test_configure_event_sources_leaves_other_mappings_of_the_checker_alone(outp
     }
     assert by_source == {
         (outputs["CheckQueueArn"], CHECKER): ["ReportBatchItemFailures"],
+        (outputs["AloneCheckQueueArn"], CHECKER_ALONE): ["ReportBatchItemFailures"],
         (outputs["CheckQueueArn"], SLACK): [],
         (other_arn["Attributes"]["QueueArn"], CHECKER): [],
     }
@@ -406,11 +416,21 @@ def test_each_function_has_a_role_of_its_own_with_its_policy_file(sam: dict[str,
         assert attached["PolicyDocument"] == policy_file(STAGE, name), name
 
 
+def test_the_alone_checker_reads_the_alone_queue_with_partial_batch_responses(sam: dict[str, Any]) -> None:
+    event = _event(sam, "checker_alone")
+    assert event["Type"] == "SQS"
+    properties = event["Properties"]
+    assert properties["Queue"]["Fn::Sub"].endswith(f":certwatch-{STAGE}-checks-alone")
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert properties["BatchSize"] == 10
+
+
 def test_the_terraform_output_has_the_same_event_source_settings(terraform: dict[str, Any]) -> None:
     resources = terraform["resource"]
-    (mapping,) = resources["aws_lambda_event_source_mapping"].values()
-    assert mapping["function_name"] == "${aws_lambda_function.checker.arn}"
-    assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
+    mappings = {m["function_name"]: m for m in resources["aws_lambda_event_source_mapping"].values()}
+    assert set(mappings) == {"${aws_lambda_function.checker.arn}", "${aws_lambda_function.checker_alone.arn}"}
+    for mapping in mappings.values():
+        assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
     assert resources["aws_lambda_function"]["checker"]["function_name"] == CHECKER
     invokes = resources["aws_lambda_function_event_invoke_config"]
     assert {invoke["function_name"] for invoke in invokes.values()} == {

@@ -134,6 +134,8 @@ BAD: dict[str, list[Bad]] = {
     "CERTWATCH_TABLE": [Bad("my table", "a DynamoDB table name")],
     "CERTWATCH_CHECK_QUEUE": [Bad("my queue", "an SQS queue name")],
     "CERTWATCH_CHECK_QUEUE_URL": [Bad("certwatch-dev-checks", "an SQS queue URL")],
+    "CERTWATCH_ALONE_QUEUE": [Bad("my queue", "an SQS queue name")],
+    "CERTWATCH_ALONE_QUEUE_URL": [Bad("certwatch-dev-checks-alone", "an SQS queue URL")],
     "CERTWATCH_TOPIC": [Bad("my topic", "an SNS topic name")],
     "CERTWATCH_TOPIC_ARN": [Bad("certwatch-dev-alerts", "an SNS topic ARN")],
     "CERTWATCH_SLACK_PARAMETER": [Bad("slack-url", "an SSM parameter name")],

@@ -30,7 +30,7 @@ from chalicelib.services.checking import TargetChecker
 from chalicelib.services.sweeping import LEASE, Sweeper, SweepResult
 from chalicelib.services.worker import CheckWorker
 from lab.certs import Issued, make_cert
-from lab.servers import TlsServer
+from lab.servers import SilentServer, TlsServer
 from tests.functional.helpers import Engines, Servers
 from tests.support.events import rendered, subject_line
 from tests.support.fakes import Clock, InMemoryStore, RecordingCheckQueue, RecordingPublisher, alerter_on
@@ -509,3 +509,62 @@ def test_the_sweep_drains_the_outbox(pipeline: Pipeline, sites: dict[str, Site])
     assert pipeline.published_keys() == [expiring_key(target, site)]
     assert pipeline.store.pending_notifications() == []
     assert pipeline.sweeper().sweep().published == 0
+
+
+class _RefusingQueue:
+    def enqueue(self, refs: Sequence[tuple[str, str]]) -> None:
+        raise StoreError("SQS is unreachable")
+
+
+@pytest.mark.parametrize("lane", ["takes them", "is unreachable"])
+def test_a_batch_hands_a_host_that_never_answers_to_be_checked_alone(
+    engines: Engines, pki: Pki, sites: dict[str, Site], servers: Servers, lane: str
+) -> None:
+    store = RiggedStore()
+    publisher = RecordingPublisher()
+    silent = servers.start(SilentServer())
+    # Far beyond the cut: the silent host can only be left to the lane, never time out in the batch.
+    engine = engines.build({HEALTHY: ["127.0.0.1"], "silent.pipeline.test": ["127.0.0.1"]}, timeout=30.0)
+    alone = RecordingCheckQueue() if lane == "takes them" else _RefusingQueue()
+    alerter = alerter_on(store, publisher, Clock(NOW).now)
+    checker = TargetChecker(store, engine, pki.trust, after_check=alerter.after_target_check, alone=lambda: alone)
+    pipeline = Pipeline(store, publisher, Clock(NOW), alerter, checker, CheckWorker(store, checker))
+    live = [pipeline.register(HEALTHY, sites["healthy"].port, team=f"team-{i}") for i in range(4)]
+    tarpit = pipeline.register("silent.pipeline.test", silent.port)
+
+    checked, failed = checker.run([live[0], tarpit, *live[1:]])
+
+    assert [done.target.id for done in checked] == [t.id for t in live]  # in the order asked
+    assert all(done.report.status is Status.OK for done in checked)
+    assert store.get_result(TEAM, tarpit.id) is None  # not judged on a wait it was not given
+    if isinstance(alone, RecordingCheckQueue):
+        assert (failed, alone.sent) == ([], [(TEAM, tarpit.id)])
+    else:
+        assert failed == [tarpit]  # its message goes back to the batch's queue, as any failure's
+
+
+def test_a_checker_without_a_lane_for_stragglers_waits_for_every_check(
+    engines: Engines, pki: Pki, sites: dict[str, Site], servers: Servers
+) -> None:
+    store = RiggedStore()
+    silent = servers.start(SilentServer())
+    engine = engines.build({HEALTHY: ["127.0.0.1"], "silent.pipeline.test": ["127.0.0.1"]}, timeout=1.0)
+    checker = TargetChecker(store, engine, pki.trust)
+    pipeline = Pipeline(
+        store,
+        RecordingPublisher(),
+        Clock(NOW),
+        alerter_on(store, RecordingPublisher(), Clock(NOW).now),
+        checker,
+        CheckWorker(store, checker),
+    )
+    live = pipeline.register(HEALTHY, sites["healthy"].port)
+    tarpit = pipeline.register("silent.pipeline.test", silent.port)
+
+    checked, failed = checker.run([tarpit, live])
+
+    assert failed == []
+    assert [done.target.id for done in checked] == [tarpit.id, live.id]
+    report = store.get_result(TEAM, tarpit.id)
+    assert report is not None
+    assert report.status is Status.ERROR

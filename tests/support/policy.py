@@ -24,6 +24,7 @@ SAM_FUNCTIONS = {
     "token_auth": "TokenAuth",
     "sweep": "Sweep",
     "checker": "Checker",
+    "checker_alone": "CheckerAlone",
     "slack": "Slack",
     "webhooks": "Webhooks",
     "inventory": "Inventory",

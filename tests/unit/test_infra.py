@@ -180,7 +180,7 @@ def test_every_topic_is_encrypted(template: dict[str, Any]) -> None:
 
 def test_every_queue_is_encrypted(template: dict[str, Any]) -> None:
     queues = resources(template, "AWS::SQS::Queue")
-    assert set(queues) == {"CheckQueue", "CheckDeadLetterQueue", "NotifyDeadLetterQueue"}
+    assert set(queues) == {"CheckQueue", "AloneCheckQueue", "CheckDeadLetterQueue", "NotifyDeadLetterQueue"}
     for name, queue in queues.items():
         assert queue.get("SqsManagedSseEnabled") is True or queue.get("KmsMasterKeyId"), name
 
@@ -211,11 +211,22 @@ def test_the_check_queue_hands_poison_messages_to_its_dead_letter_queue(template
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_the_check_queue_outlasts_six_checker_timeouts(template: dict[str, Any], stage: str) -> None:
+@pytest.mark.parametrize(("queue_name", "function"), [("CheckQueue", "checker"), ("AloneCheckQueue", "checker_alone")])
+def test_each_check_queue_outlasts_six_timeouts_of_its_function(
+    template: dict[str, Any], stage: str, queue_name: str, function: str
+) -> None:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    timeout = config["stages"][stage]["lambda_functions"]["checker"]["lambda_timeout"]
-    queue = template["Resources"]["CheckQueue"]["Properties"]
+    timeout = config["stages"][stage]["lambda_functions"][function]["lambda_timeout"]
+    queue = template["Resources"][queue_name]["Properties"]
     assert queue["VisibilityTimeout"] >= 6 * timeout  # what AWS advises for a Lambda event source
+
+
+def test_the_alone_queue_hands_poison_messages_to_the_checks_dead_letter_queue(template: dict[str, Any]) -> None:
+    queue = template["Resources"]["AloneCheckQueue"]["Properties"]
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["CheckDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 3,
+    }
 
 
 # --- alarms ---------------------------------------------------------------------------------------
