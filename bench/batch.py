@@ -2,14 +2,16 @@
 
 Serves ``--endpoints`` healthy TLS endpoints, each behind a ``lab.latency.LatencyProxy`` (a round
 trip of ``--rtt`` ± ``--jitter``/2 seconds per flight), and ``--tarpit-percent`` of the targets as
-tarpits (accept, never answer), from child processes. Registers them all as targets in moto
-(in-process, the data stack's own template) and hands the checker's worker (the SQS handler's
-code: load, check, store, alert) batches of ``--batch`` messages, as the event source mapping
-would. Prints, per batch size:
+tarpits (accept, never answer), from child processes. Hands the checker's worker (the SQS
+handler's code: load, check, store, alert; the store in memory, so the figures are the check
+path's) batches of ``--batch`` messages, as the event source mapping would, twice in the same
+run: without the straggler cut (every batch waits for every check) and with it (the stragglers
+handed to the alone queue, then checked by checker_alone's worker in batches of 10). Prints:
 
     wall/floor   each batch's wall time against its floor: the slowest live check's own time
                  in that batch (the batch cannot return sooner), median and worst
-    GB-s/1,000   GB-seconds per 1,000 checks at the checker's memory size (``--memory-mb``)
+    GB-s/1,000   GB-seconds per 1,000 checks, the checker at ``--memory-mb`` and checker_alone
+                 at 256 MB
     tarpits      what became of the tarpit targets (their status and failure), and how many
                  messages the batches gave back to SQS
 
@@ -21,14 +23,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import multiprocessing
 import os
 import statistics
 import sys
 import time
-import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -110,37 +110,23 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[name] = value
     tarpits = max(1, round((args.endpoints * args.tarpit_percent) / (100 - args.tarpit_percent)))
 
-    import boto3
-    from moto import mock_aws
-
-    from certwatch.aws.cloudformation import deploy_stack
     from chalicelib.checks.resolver import SystemResolver
     from chalicelib.deps import Container
     from chalicelib.domain.endpoints import parse_target
     from chalicelib.domain.targets import Target, TargetSpec, new_target_id
     from chalicelib.settings import Settings
-    from tests.support.fakes import RecordingPublisher
+    from tests.support.fakes import InMemoryStore, RecordingCheckQueue, RecordingPublisher
 
     print(
         f"{args.endpoints} live endpoints at {args.rtt * 1000:.0f} ± {args.jitter * 500:.0f} ms a round trip, "
         f"{tarpits} tarpits ({tarpits / (args.endpoints + tarpits):.1%}); check timeout {args.timeout:g} s; "
-        f"{args.memory_mb} MB"
+        f"checker {args.memory_mb} MB, checker_alone {ALONE_MB} MB; the store in memory (the check path alone)"
     )
-    with serving(args.endpoints, tarpits, args.rtt, args.jitter) as served, mock_aws():
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # moto's CloudFormation skips the alarms, and says so
-            outputs = deploy_stack(boto3.client("cloudformation"), "bench")
-        settings = Settings.for_stage(
-            "bench", check_queue_url=outputs["CheckQueueUrl"], allow_cidrs="127.0.0.0/8", check_timeout=args.timeout
-        )
+    with serving(args.endpoints, tarpits, args.rtt, args.jitter) as served:
         names = {name: ["127.0.0.1"] for name, _ in [*served.live, *served.tarpits]}
-        container = Container(settings, publisher=RecordingPublisher(), resolver=SystemResolver(names))
         now = datetime.now(UTC)
-        live_ids: set[str] = set()
-        pit_ids: set[str] = set()
-        spread = _spread(served)
-        targets = []
-        for name, port in spread:
+        targets, pit_ids = [], set()
+        for name, port in _spread(served):
             target = Target(
                 id=new_target_id(),
                 team="bench",
@@ -149,12 +135,30 @@ def main(argv: list[str] | None = None) -> int:
                 updated_at=now,
                 next_check_at=now,
             )
-            container.store.create_target(target)
             targets.append(target)
-            (pit_ids if name.startswith("tarpit") else live_ids).add(target.id)
+            if name.startswith("tarpit"):
+                pit_ids.add(target.id)
         for size in args.batch:
-            _run(container, targets, size, pit_ids, args.memory_mb)
+            for cut in (False, True):
+                settings = Settings.for_stage("bench", allow_cidrs="127.0.0.0/8", check_timeout=args.timeout)
+                store, alone = InMemoryStore(), RecordingCheckQueue()
+                for target in targets:
+                    store.create_target(target)
+                container = Container(
+                    settings,
+                    store=store,
+                    publisher=RecordingPublisher(),
+                    resolver=SystemResolver(names),
+                    alone_queue=alone,
+                )
+                if not cut:  # as before the cut: the batch waits for every check
+                    container.checker._alone = None
+                _run(container, targets, size, pit_ids, args.memory_mb, alone, cut=cut)
+                container.engine.close()
     return 0
+
+
+ALONE_MB = 256
 
 
 def _spread(served: Served) -> list[tuple[str, int]]:
@@ -169,36 +173,52 @@ def _spread(served: Served) -> list[tuple[str, int]]:
     return order + pits
 
 
-def _run(container: Any, targets: list[Any], size: int, pit_ids: set[str], memory_mb: int) -> None:
+def _run(
+    container: Any, targets: list[Any], size: int, pit_ids: set[str], memory_mb: int, alone: Any, *, cut: bool
+) -> None:
     ratios, walls, given_back = [], [], 0
-    pits: Counter[str] = Counter()
     for start in range(0, len(targets), size):
         chunk = targets[start : start + size]
-        records = [{"messageId": f"m-{t.id}", "body": json.dumps({"team": t.team, "id": t.id})} for t in chunk]
         began = time.perf_counter()
-        outcome = container.worker.handle(records)
+        outcome = container.worker.handle(_records(chunk))
         wall = time.perf_counter() - began
         given_back += len(outcome.failed_message_ids)
         floor = 0.0
         for target in chunk:
             report = container.store.get_result(target.team, target.id)
-            if report is None:
-                continue
-            if target.id in pit_ids:
-                reasons = {f.reason.value for r in report.results for f in r.findings if f.reason is not None}
-                pits[f"{report.status.value} ({', '.join(sorted(reasons)) or 'no reason'})"] += 1
-            else:
+            if report is not None and target.id not in pit_ids:
                 floor = max(floor, max((r.elapsed_ms for r in report.results), default=0.0) / 1000)
         walls.append(wall)
         if floor:
             ratios.append(wall / floor)
-    gb_seconds = sum(walls) * memory_mb / 1024 / len(targets) * 1000
+    alone_wall = 0.0
+    handed = list(alone.sent)
+    for start in range(0, len(handed), 10):  # checker_alone's batches
+        chunk = [container.store.get_target(team, tid) for team, tid in handed[start : start + 10]]
+        began = time.perf_counter()
+        container.alone_worker.handle(_records(chunk))
+        alone_wall += time.perf_counter() - began
+    pits: Counter[str] = Counter()
+    for tid in pit_ids:
+        report = container.store.get_result("bench", tid)
+        if report is None:
+            pits["not checked"] += 1
+            continue
+        reasons = {f.reason.value for r in report.results for f in r.findings if f.reason is not None}
+        pits[f"{report.status.value} ({', '.join(sorted(reasons)) or 'no reason'})"] += 1
+    checks = len(targets)
+    gb_seconds = (sum(walls) * memory_mb + alone_wall * ALONE_MB) / 1024 / checks * 1000
     print(
-        f"batch {size:>3}: wall/floor median {statistics.median(ratios):.2f}x, worst {max(ratios):.2f}x "
+        f"batch {size:>3}, {'cut, stragglers alone' if cut else 'no cut (waits for all)'}: "
+        f"wall/floor median {statistics.median(ratios):.2f}x, worst {max(ratios):.2f}x "
         f"(wall median {statistics.median(walls):.2f} s, worst {max(walls):.2f} s); "
-        f"{gb_seconds:.1f} GB-s per 1,000 checks; "
-        f"tarpits: {dict(pits)}; messages given back to SQS: {given_back}"
+        f"{gb_seconds:.1f} GB-s per 1,000 checks (checker_alone {alone_wall:.1f} s over {len(handed)}); "
+        f"tarpits: {dict(pits)}; messages given back: {given_back}"
     )
+
+
+def _records(chunk: list[Any]) -> list[dict[str, str]]:
+    return [{"messageId": f"m-{t.id}", "body": json.dumps({"team": t.team, "id": t.id})} for t in chunk]
 
 
 if __name__ == "__main__":

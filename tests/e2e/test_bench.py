@@ -70,3 +70,25 @@ def test_a_blackbox_run_too_short_to_show_cpu_is_not_divided_by() -> None:
     assert ratio_line(mine, [Run(checks=8, wall=0.1, cpu=0.01, ok=8)]) == (
         "  ratio certwatch / blackbox: 0.50x checks/s, 5.00x CPU per check"
     )
+
+
+def test_the_batch_benchmark_cuts_the_tarpit_loose_and_checks_it_alone() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.batch", "--endpoints", "9", "--batch", "5", "--timeout", "2", "--rtt", "0.02"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        cwd=ROOT,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    waits, cut = (line for line in done.stdout.splitlines() if line.startswith("batch"))
+    assert "no cut (waits for all)" in waits
+    assert "checker_alone 0.0 s over 0" in waits
+    assert "cut, stragglers alone" in cut
+    # the tarpit at least (a live check slower than the cut allows goes too, and is checked alone at once)
+    assert re.search(r"checker_alone [0-9.]+ s over [1-9]", cut), cut
+    for line in (waits, cut):  # either way the tarpit ends as a timeout: the cut never judges it early
+        assert "tarpits: {'error (timeout)': 1}" in line, line
+        assert re.search(rf"wall/floor median {FIGURE}x", line), line
