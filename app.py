@@ -144,6 +144,8 @@ def sweep(event: CloudWatchEvent) -> dict[str, int]:
     result = container().sweeper.sweep()
     telemetry.logger().info("sweep done", extra={"due": result.due, "queued": result.queued})
     counts = {"TargetsDue": result.due, "TargetsQueued": result.queued, "OutboxPublished": result.published}
+    domains = container().domain_watch.sweep()
+    counts |= {"DomainsSwept": domains.swept, "DomainFailures": domains.failures, "Issuances": domains.new_issuances}
     telemetry.count(counts, enabled=SETTINGS.metrics)
     return {"due": result.due, "queued": result.queued, "published": result.published}
 
@@ -294,6 +296,53 @@ def end_window(window_id: str) -> dict[str, Any]:
     services = container()
     team = services.registry.team_for(api.principal(request), params.get("team"))
     return render.window_to_dict(services.silencing.end_window(team, window_id), services.clock())
+
+
+@app.route("/domains", methods=["POST"], authorizer=token_auth, content_types=JSON)
+@api.json_api
+def watch_domain() -> Response:
+    request = api.current(app)
+    params = api.params(request, shapes.TeamQuery)
+    services = container()
+    wanted = payloads.domain_request(payloads.json_document(api.raw_body(request)))
+    team = services.registry.team_for(api.principal(request), params.get("team"))
+    domain = services.domain_watch.watch(team, wanted)
+    body = render.watched_domain_to_dict(domain, services.clock())
+    return Response(body=body, status_code=201, headers={"Location": f"/domains/{domain.id}"})
+
+
+@app.route("/domains", methods=["GET"], authorizer=token_auth)
+@api.json_api
+def list_domains() -> dict[str, Any]:
+    request = api.current(app)
+    params = api.params(request, shapes.TeamQuery)
+    services = container()
+    team = services.registry.team_for(api.principal(request), params.get("team"))
+    watch = services.domain_watch
+    return render.domain_page_to_dict(watch.domains(team), services.clock(), watch.suggest(team))
+
+
+@app.route("/domains/{domain_id}", methods=["GET"], authorizer=token_auth)
+@api.json_api
+def get_domain(domain_id: str) -> dict[str, Any]:
+    request = api.current(app)
+    params = api.params(request, shapes.TeamQuery)
+    services = container()
+    team = services.registry.team_for(api.principal(request), params.get("team"))
+    domain = services.domain_watch.get(team, domain_id)
+    unwatched = services.domain_watch.suggest(team).get(domain.domain, [])
+    return render.watched_domain_to_dict(domain, services.clock(), unwatched)
+
+
+@app.route("/domains/{domain_id}", methods=["DELETE"], authorizer=token_auth)
+@api.json_api
+def unwatch_domain(domain_id: str) -> Response:
+    request = api.current(app)
+    params = api.params(request, shapes.TeamQuery)
+    services = container()
+    team = services.registry.team_for(api.principal(request), params.get("team"))
+    services.domain_watch.remove(team, domain_id)
+    return Response(body="", status_code=204)
 
 
 @app.route("/events", methods=["GET"], authorizer=token_auth)

@@ -14,7 +14,7 @@ from chalicelib.settings import named_stage
 # (`certwatch check --help` starts at once); tests/unit/test_cli_words.py holds each to the
 # domain's own values.
 SEVERITIES = ["info", "warning", "critical"]  # the least severe first: Severity
-SOURCES = ["endpoint", "acm", "iam"]  # inventory.Source
+SOURCES = ["endpoint", "acm", "iam", "domain"]  # inventory.Source
 STATUSES = ["ok", "warning", "critical", "error"]  # models.Status
 ROW_STATUSES = [*STATUSES, "pending"]  # inventory.RowStatus
 FORMATS = ["generic", "pagerduty", "teams"]  # webhooks.Format
@@ -27,6 +27,9 @@ EVENT_TYPES = [  # alerts.EventType
     "certificate.recovered",
     "certificate.revoked",
     "certificate.renewal_requested",
+    "certificate.renewed_not_deployed",
+    "certificate.unexpected_issuance",
+    "domain.expiring",
 ]
 
 STAGE_HELP = """\
@@ -385,3 +388,48 @@ examples:
     events.add_argument("--team", help="the team")
     events.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     events.set_defaults(handler=handler("certwatch.silences", "events_list"))
+
+
+def add_domain_commands(commands: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    where = [stage_options()]
+    domains = commands.add_parser(
+        "domains",
+        help="watch a team's domains: certificates in CT never deployed or unexpected, names not watched, "
+        "the registration's end",
+        description="docs/domains.md says what is fetched from where (Cert Spotter, the registry's RDAP server) "
+        "and how often.",
+    )
+    actions = domains.add_subparsers(dest="action", required=True, parser_class=parser_class)
+    add = actions.add_parser(
+        "add",
+        parents=where,
+        help="watch a domain",
+        epilog=STAGE_HELP
+        + """
+examples:
+  certwatch domains add example.com --team web --stage prod
+  certwatch domains add example.com --issuer R11 --issuer E6 --team web --stage prod
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add.add_argument("domain", help="a registered domain (or a name under one)")
+    add.add_argument("--exact", action="store_true", help="this name only, not the names under it")
+    add.add_argument(
+        "--issuer", action="append", help="an expected issuer, its DN or CN (repeat; default: the first sweep's)"
+    )
+    add.add_argument("--key", action="append", metavar="SHA256", help="an expected SPKI's SHA-256 (repeat)")
+    add.add_argument("--owner", help="who acts on its alerts")
+    add.add_argument("--team", help="the team (default: the operator's; with --local, the local stack's)")
+    add.set_defaults(handler=handler("certwatch.domains", "domain_add"))
+    for name, function, text in (
+        ("list", "domain_list", "a team's watched domains and what their sweeps found"),
+        ("suggest", "domain_suggest", "names seen in CT under the watched domains that no target checks"),
+        ("sweep", "domain_sweep", "sweep the due domains now (the sweep function does it on its schedule)"),
+    ):
+        command = actions.add_parser(name, parents=where, help=text)
+        command.add_argument("--team", help="the team")
+        command.set_defaults(handler=handler("certwatch.domains", function))
+    remove = actions.add_parser("remove", parents=where, help="stop watching a domain")
+    remove.add_argument("domain_id")
+    remove.add_argument("--team", help="the team")
+    remove.set_defaults(handler=handler("certwatch.domains", "domain_remove"))

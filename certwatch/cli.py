@@ -178,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin_arguments.add_inventory_commands(commands, _Parser)
     admin_arguments.add_cbom_command(commands)
     admin_arguments.add_silence_commands(commands, _Parser)
+    admin_arguments.add_domain_commands(commands, _Parser)
     return parser
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -34,17 +34,21 @@ if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
 
     from chalicelib.adapters.certificates import AcmSource
+    from chalicelib.adapters.certspotter import CertSpotter
     from chalicelib.adapters.discovery import Discoverer
+    from chalicelib.adapters.rdap import RdapClient
     from chalicelib.adapters.sqs import SqsCheckQueue
     from chalicelib.adapters.ssm_secrets import SsmSecret
     from chalicelib.adapters.webhook import WebhookPoster
     from chalicelib.checks.engine import CheckEngine
+    from chalicelib.checks.fetcher import UrlFetcher
     from chalicelib.checks.resolver import SystemResolver
     from chalicelib.domain.addresses import AddressPolicy
     from chalicelib.domain.truststore import TrustStore
     from chalicelib.services.alerting import Alerter
     from chalicelib.services.cbom import CbomService
     from chalicelib.services.checking import TargetChecker
+    from chalicelib.services.domains import DomainStore, DomainWatch
     from chalicelib.services.metrics import MetricsService
     from chalicelib.services.ports import CertificateSource, DeliveryLog, DestinationSource, Publisher, Store
     from chalicelib.services.registry import TargetRegistry
@@ -264,6 +268,8 @@ class Container:
             history=self.store,
             teams=self.store,
             alone=lambda: self.alone_queue,  # built when a batch first has stragglers
+            issuances=self.domain_store.team_issuances,
+            ct_grace=timedelta(hours=self.settings.ct_grace_hours),
         )
 
     @cached_property
@@ -278,6 +284,8 @@ class Container:
             after_check=self.alerter.after_target_check,
             history=self.store,
             teams=self.store,
+            issuances=self.domain_store.team_issuances,
+            ct_grace=timedelta(hours=self.settings.ct_grace_hours),
         )
 
     @cached_property
@@ -437,6 +445,57 @@ class Container:
             apigatewayv2_for=lambda region: self.client("apigatewayv2", region),
             cloudfront=self.client("cloudfront"),
             regions=self.acm_regions,
+        )
+
+    @cached_property
+    def domain_store(self) -> DomainStore:
+        """Watched domains and their CT issuances: in the one table, beside the targets."""
+        return self.store  # type: ignore[return-value]  # DynamoStore and InMemoryStore are both
+
+    @cached_property
+    def domain_fetcher(self) -> UrlFetcher:
+        """CT and RDAP requests, under the address policy CRL fetches follow."""
+        from chalicelib.checks.fetcher import UrlFetcher
+
+        return UrlFetcher(
+            resolver=self.resolver, address_policy=self.address_policy, timeout=self.settings.fetch_timeout
+        )
+
+    @cached_property
+    def ct_key_secret(self) -> SsmSecret:
+        """The Cert Spotter API key in SSM (optional: without one, the API's free limits apply)."""
+        from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+        from chalicelib.adapters.ssm_secrets import SsmSecret
+
+        return SsmSecret(SSMProvider(boto3_client=self.ssm), self.settings.ct_key_parameter, max_age=SLACK_URL_MAX_AGE)
+
+    @cached_property
+    def ct_source(self) -> CertSpotter:
+        from chalicelib.adapters.certspotter import CertSpotter
+
+        return CertSpotter(
+            self.domain_fetcher, self.settings.ct_url, api_key=self.ct_key_secret.value, clock=self.clock
+        )
+
+    @cached_property
+    def rdap(self) -> RdapClient:
+        from chalicelib.adapters.rdap import RdapClient
+
+        return RdapClient(self.domain_fetcher, servers=self.settings.rdap_servers)
+
+    @cached_property
+    def domain_watch(self) -> DomainWatch:
+        from chalicelib.services.domains import DomainWatch
+
+        return DomainWatch(
+            self.domain_store,
+            self.ct_source,
+            self.rdap,
+            self.alerter,
+            self.store,
+            self.clock,
+            interval=timedelta(minutes=self.settings.domain_sweep_minutes),
         )
 
 

@@ -87,6 +87,14 @@ class DuplicateTargetError(CertwatchError):
         self.existing_id = existing_id
 
 
+class DuplicateDomainError(DuplicateTargetError):
+    """The team already watches this domain; ``existing_id`` is that watched domain."""
+
+    def __init__(self, existing_id: str) -> None:
+        CertwatchError.__init__(self, f"this domain is already watched as {existing_id}")
+        self.existing_id = existing_id
+
+
 class ThrottledError(CertwatchError):
     """A backing service is throttling; the caller should retry later."""
 
@@ -127,3 +135,11 @@ class SettingError(ConfigurationError):
 
 class FetchError(CertwatchError):
     """A URL a certificate names (CRL, OCSP, ACME) could not be fetched, or was refused."""
+
+
+class RateLimitedError(FetchError):
+    """A CT or RDAP server asked to wait (HTTP 429); ``retry_after`` is how long, in seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -59,6 +59,14 @@ class Settings:
     ari_directories: str = ""  # JSON: issuer "O=..."/"CN=..." -> ACME directory URL, over the defaults
     fetch_timeout: float = 5.0  # for everything one check fetches from the URLs a certificate names
     crl_max_bytes: int = 10 * 1024 * 1024
+    # Watched domains (docs/domains.md): the CT source (Cert Spotter's API), its optional API key in
+    # SSM, how long a new certificate may stay undeployed, how often a domain is swept, and RDAP
+    # servers over the shipped bootstrap file (JSON: TLD -> base URL).
+    ct_url: str = "https://api.certspotter.com"
+    ct_key_parameter: str = "/certwatch/dev/certspotter-api-key"
+    ct_grace_hours: int = 48
+    domain_sweep_minutes: int = 60
+    rdap_servers: str = ""
     # EMF counts; POWERTOOLS_METRICS_DISABLED=true turns them off (powertools' Metrics honours it
     # itself, its single_metric does not: telemetry.py is told for both).
     metrics: bool = True
@@ -74,6 +82,7 @@ class Settings:
             topic_name=f"certwatch-{stage}-alerts",
             slack_parameter=f"/certwatch/{stage}/slack-webhook-url",
             webhook_path=f"/certwatch/{stage}/webhooks",
+            ct_key_parameter=f"/certwatch/{stage}/certspotter-api-key",
         )
         return replace(named, **overrides)  # type: ignore[arg-type]
 
@@ -120,6 +129,17 @@ class Settings:
             fetch_timeout=read_seconds(env, "CERTWATCH_FETCH_TIMEOUT", base.fetch_timeout, most=60.0),
             crl_max_bytes=read_int(env, "CERTWATCH_CRL_MAX_BYTES", base.crl_max_bytes, 1024, 1024 * 1024 * 1024),
             metrics=not _powertools_switch(env, "POWERTOOLS_METRICS_DISABLED"),
+            ct_url=_base_url(env, "CERTWATCH_CT_URL", what="Cert Spotter's API", example=base.ct_url) or base.ct_url,
+            ct_key_parameter=read_text(
+                env,
+                "CERTWATCH_CT_KEY_PARAMETER",
+                base.ct_key_parameter,
+                _PARAMETER,
+                "an SSM parameter name: / then letters, digits, '_', '.', '-' or '/'",
+            ),
+            ct_grace_hours=read_int(env, "CERTWATCH_CT_GRACE_HOURS", base.ct_grace_hours, 1, 24 * 90),
+            domain_sweep_minutes=read_int(env, "CERTWATCH_DOMAIN_SWEEP_MINUTES", base.domain_sweep_minutes, 1, 10080),
+            rdap_servers=_rdap_servers(env, "CERTWATCH_RDAP_SERVERS"),
         )
 
 
@@ -339,8 +359,10 @@ def _networks(env: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _base_url(env: Mapping[str, str], name: str) -> str | None:
-    """The API's base URL: links in messages are it followed by a path, so it has no query or fragment."""
+def _base_url(
+    env: Mapping[str, str], name: str, *, what: str = "the API's base URL", example: str | None = None
+) -> str | None:
+    """A base URL (the API's: links in messages are it followed by a path), so it has no query or fragment."""
     value = _given(env, name)
     if value is None:
         return None
@@ -354,7 +376,7 @@ def _base_url(env: Mapping[str, str], name: str) -> str | None:
     else:
         problem = _base_url_problem(parts)
     if problem:
-        raise refused(name, value, f"{problem}; the API's base URL, an http:// or https:// URL", _PUBLIC_EXAMPLE)
+        raise refused(name, value, f"{problem}; {what}, an http:// or https:// URL", example or _PUBLIC_EXAMPLE)
     return text
 
 
@@ -399,6 +421,20 @@ def _ari_directories(env: Mapping[str, str], name: str) -> str:
         directory_table(value)
     except ValueError as exc:
         raise refused(name, value, str(exc), _ARI_EXAMPLE) from None
+    return value
+
+
+def _rdap_servers(env: Mapping[str, str], name: str) -> str:
+    """CERTWATCH_RDAP_SERVERS read whole, as the domain sweep will read it."""
+    value = _given(env, name)
+    if value is None:
+        return ""
+    from chalicelib.domain.rdap import server_table  # loaded only when given: cold starts
+
+    try:
+        server_table(value)
+    except ValueError as exc:
+        raise refused(name, value, str(exc), '{"example": "https://rdap.example.net/"}') from None
     return value
 
 

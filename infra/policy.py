@@ -23,7 +23,7 @@ STAGES = ("dev", "prod", "local")
 FUNCTIONS: dict[str, tuple[str, ...]] = {
     "api_handler": ("logs", "table-read", "table-write", "queue-send", "topic-publish", "discovery", "acm-read"),
     "token_auth": ("logs", "token-read"),
-    "sweep": ("logs", "table-read", "table-write", "queue-send", "topic-publish"),
+    "sweep": ("logs", "table-read", "table-write", "queue-send", "topic-publish", "ct-key"),
     "checker": ("logs", "table-read", "table-write", "topic-publish", "queue-consume", "alone-send"),
     "checker_alone": ("logs", "table-read", "table-write", "topic-publish", "alone-consume"),
     "slack": ("logs", "slack-secret", "notify-dead-letters"),
@@ -85,6 +85,7 @@ def capabilities(stage: str) -> dict[str, list[dict[str, Any]]]:
         "slack-secret": [
             _allow(["ssm:GetParameter"], f"arn:aws:ssm:*:*:parameter/certwatch/{stage}/slack-webhook-url")
         ],
+        "ct-key": [_allow(["ssm:GetParameter"], f"arn:aws:ssm:*:*:parameter/certwatch/{stage}/certspotter-api-key")],
         "notify-dead-letters": [_allow(["sqs:SendMessage"], f"arn:aws:sqs:*:*:certwatch-{stage}-notify-dlq")],
         # Read only: destinations are written by the operator's `certwatch webhook add`.
         "webhook-destinations": [

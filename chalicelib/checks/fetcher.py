@@ -73,6 +73,15 @@ class UrlFetcher:
         """GET ``url``, following up to three redirects; FetchError when it cannot be had."""
         return self._fetch("GET", url, None, None, max_bytes, deadline, accept)
 
+    def answer(self, url: str, *, max_bytes: int, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """GET ``url`` with ``headers`` (an API key): its status, headers and body (empty unless 200).
+
+        Redirects are not followed, so the headers never reach another host; a 429 or a 404 is the
+        caller's to read (a CT or RDAP server's answer), the other failures FetchError as for get.
+        """
+        deadline = time.monotonic() + self._timeout
+        return self._once("GET", url, None, None, max_bytes, deadline, headers.get("Accept"), headers)
+
     def post(
         self, url: str, body: bytes, content_type: str, *, max_bytes: int, deadline: float | None = None
     ) -> Fetched:
@@ -109,6 +118,7 @@ class UrlFetcher:
         max_bytes: int,
         deadline: float,
         accept: str | None,
+        extra: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         import http.client  # on the first fetch, not at start-up: most checks never make one
 
@@ -129,6 +139,7 @@ class UrlFetcher:
             headers["Accept"] = accept
         if content_type:
             headers["Content-Type"] = content_type
+        headers |= extra or {}
         with self._lock:
             self._sent += 1
         late = f"{_shown(url)}: no answer within {self._timeout:g}s"

@@ -14,6 +14,10 @@ The rules, so an expiring certificate reaches a person once and clearly:
   intermediate); ``certificate.renewal_requested`` once per certificate and severity when its
   ACME CA's renewal window has started (RENEWAL_REQUESTED).
 * ``certificate.renewed`` when a new certificate replaces one that was alerted on.
+* ``certificate.renewed_not_deployed`` once per served certificate and severity when CT shows a
+  newer one for the name that the endpoint does not serve (RENEWED_NOT_DEPLOYED). A watched
+  domain's ``certificate.unexpected_issuance`` and ``domain.expiring`` are decided by the domain
+  watch (``services/domains.py``) and told through the same outbox.
 
 Every event has a deterministic key (target, certificate fingerprint, threshold or episode),
 so two workers deciding from the same state produce the same keys, and the store announces
@@ -48,6 +52,7 @@ _NOT_PROBLEMS = {
     FindingCode.REVOKED,
     FindingCode.REVOCATION_UNKNOWN,
     FindingCode.RENEWAL_REQUESTED,
+    FindingCode.RENEWED_NOT_DEPLOYED,
 }
 
 
@@ -90,6 +95,9 @@ class EventType(enum.StrEnum):
     RECOVERED = "certificate.recovered"
     REVOKED = "certificate.revoked"
     RENEWAL_REQUESTED = "certificate.renewal_requested"
+    RENEWED_NOT_DEPLOYED = "certificate.renewed_not_deployed"
+    UNEXPECTED_ISSUANCE = "certificate.unexpected_issuance"
+    DOMAIN_EXPIRING = "domain.expiring"
 
 
 # Events that close what earlier events opened (a pager resolves the incident with them).
@@ -165,6 +173,7 @@ class AlertSubject:
     owner: str | None = None
     runbook_url: str | None = None
     notes: str | None = None
+    watched_domain: str | None = None  # a domain the team watches in CT and RDAP (domains.WatchedDomain)
 
     @classmethod
     def of_target(cls, target: Target) -> AlertSubject:
@@ -188,7 +197,7 @@ class AlertSubject:
 class Holder:
     """One place a certificate is served or held: a registered endpoint, or a certificate in ACM/IAM."""
 
-    kind: str  # "endpoint", "acm" or "iam"
+    kind: str  # "endpoint", "acm", "iam" or "domain"
     id: str  # the target's id, or the certificate's ARN
     name: str  # the endpoint as `certwatch check` takes it, or the ARN
 
@@ -196,6 +205,8 @@ class Holder:
     def of(cls, subject: AlertSubject) -> Holder:
         if subject.managed is not None:
             return cls(subject.managed.source.value, subject.managed.arn, subject.managed.arn)
+        if subject.watched_domain is not None:
+            return cls("domain", subject.id, subject.watched_domain)
         return cls("endpoint", subject.id, str(subject.endpoint))
 
     def encode(self) -> str:
@@ -344,7 +355,8 @@ _REPLACEMENT_NEWS = (":expiring:", ":expired", ":revoked", ":renewal_requested:"
 def _what_the_ca_says(
     target_id: str, leaf: CertificateInfo, report: Observation, announced: frozenset[str]
 ) -> tuple[list[AlertEvent], set[str]]:
-    """certificate.revoked and certificate.renewal_requested, each once per certificate (and severity)."""
+    """certificate.revoked, certificate.renewal_requested and certificate.renewed_not_deployed, each once per
+    certificate (and severity)."""
     prefix = f"{target_id}:{leaf.fingerprint_sha256}"
     events = []
     revoked = _codes(report, FindingCode.REVOKED)
@@ -359,12 +371,12 @@ def _what_the_ca_says(
             )
         )
     requested = _codes(report, FindingCode.RENEWAL_REQUESTED)
-    done: set[str] = set()
+    done: set[str] = _not_deployed(prefix, report, announced, events)
     if requested:
         severity = max((f.severity for f in requested), key=lambda s: s.rank)
         key = f"{prefix}:renewal_requested:{severity.value}"
         # A critical request settles the warning one: it is the same request, later.
-        done = {key} | ({f"{prefix}:renewal_requested:warning"} if severity is Severity.CRITICAL else set())
+        done |= {key} | ({f"{prefix}:renewal_requested:warning"} if severity is Severity.CRITICAL else set())
         if key not in announced:
             events.append(
                 AlertEvent(
@@ -376,6 +388,19 @@ def _what_the_ca_says(
                 )
             )
     return events, done | {e.key for e in events}
+
+
+def _not_deployed(prefix: str, report: Observation, announced: frozenset[str], events: list[AlertEvent]) -> set[str]:
+    """certificate.renewed_not_deployed once per served certificate and severity (appended to ``events``)."""
+    found = _codes(report, FindingCode.RENEWED_NOT_DEPLOYED)
+    if not found:
+        return set()
+    severity = max((f.severity for f in found), key=lambda s: s.rank)
+    key = f"{prefix}:renewed_not_deployed:{severity.value}"
+    if key not in announced:
+        summary = "a renewed certificate is in CT but not deployed"
+        events.append(AlertEvent(key, EventType.RENEWED_NOT_DEPLOYED, severity, summary, findings=found))
+    return {key}
 
 
 def _expiry(

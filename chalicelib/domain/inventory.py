@@ -45,6 +45,7 @@ class Source(enum.StrEnum):
     ENDPOINT = "endpoint"
     ACM = "acm"
     IAM = "iam"
+    DOMAIN = "domain"  # a watched domain (its CT issuances and registration)
 
 
 @dataclass(frozen=True, slots=True)

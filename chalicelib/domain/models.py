@@ -123,6 +123,11 @@ class FindingCode(enum.StrEnum):
     UNUSED = "UNUSED"
     # What the cryptography is made of:
     QUANTUM_VULNERABLE_SIGNATURE = "QUANTUM_VULNERABLE_SIGNATURE"
+    # What Certificate Transparency and RDAP say of a watched domain (domains.py):
+    RENEWED_NOT_DEPLOYED = "RENEWED_NOT_DEPLOYED"
+    UNEXPECTED_ISSUANCE = "UNEXPECTED_ISSUANCE"
+    DOMAIN_EXPIRING = "DOMAIN_EXPIRING"
+    DOMAIN_WATCH_FAILED = "DOMAIN_WATCH_FAILED"
 
 
 class FailureReason(enum.StrEnum):

@@ -18,6 +18,7 @@ from chalicelib.domain.tokens import Principal, redacted, validate_team
 from chalicelib.errors import (
     CertwatchError,
     ConfigurationError,
+    DuplicateDomainError,
     DuplicateTargetError,
     ForbiddenAddressError,
     InvalidTargetError,
@@ -49,6 +50,7 @@ ERRORS: tuple[tuple[type[CertwatchError], int, str], ...] = (
     (UnauthorizedError, 401, "unauthorized"),
     (PermissionDeniedError, 403, "forbidden"),
     (NotFoundError, 404, "not_found"),
+    (DuplicateDomainError, 409, "duplicate_domain"),
     (DuplicateTargetError, 409, "duplicate_target"),
     (PayloadTooLargeError, 413, "payload_too_large"),
     (ForbiddenAddressError, 422, "forbidden_address"),

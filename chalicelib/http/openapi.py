@@ -21,7 +21,7 @@ _ERRORS = {
     401: "Missing, invalid or revoked token",
     403: "A team token named another team",
     404: "No such target for this team",
-    409: "The team already registered this endpoint (error.existing_id names it)",
+    409: "The team already registered this endpoint, or watches this domain (error.existing_id names it)",
     413: "Request body over 1 MiB",
     415: "The body's Content-Type is not one the operation takes",
     422: "The target names or resolves to a forbidden (non-public) address",
@@ -42,6 +42,7 @@ def _id(name: str, pattern: str) -> dict[str, Any]:
 
 
 _TARGET_ID = _id("target_id", "tg_[0-9a-f]{20}")
+_DOMAIN_ID = _id("domain_id", "dm_[0-9a-f]{16}")
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 _CSV_EXAMPLE = "target,labels,warn_days\nexample.com,env=prod;tier=1,21\n"
 
@@ -234,6 +235,34 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": doc.answer(shapes.MaintenanceWindow, "Ended")}
                 | doc.errors(400, 401, 403, 404, 429, 503),
             }
+        },
+        "/domains": {
+            "post": {
+                "summary": "Watch a domain in Certificate Transparency, and its registration over RDAP",
+                "description": "Its first sweep is due at once; docs/domains.md says what is fetched from where.",
+                "parameters": team,
+                "requestBody": doc.body(shapes.DomainInput),
+                "responses": {"201": doc.answer(shapes.WatchedDomain, "Watched")}
+                | doc.errors(400, 401, 403, 409, 413, 415, 429, 503),
+            },
+            "get": {
+                "summary": "The team's watched domains, each with the names CT shows that no target checks",
+                "parameters": team,
+                "responses": {"200": doc.answer(shapes.DomainPage, "By name")} | doc.errors(400, 401, 403, 429, 503),
+            },
+        },
+        "/domains/{domain_id}": {
+            "get": {
+                "summary": "One watched domain",
+                "parameters": [_DOMAIN_ID, *team],
+                "responses": {"200": doc.answer(shapes.WatchedDomain, "The domain")}
+                | doc.errors(400, 401, 403, 404, 429, 503),
+            },
+            "delete": {
+                "summary": "Stop watching a domain",
+                "parameters": [_DOMAIN_ID, *team],
+                "responses": {"204": {"description": "No longer watched"}} | doc.errors(400, 401, 403, 404, 429, 503),
+            },
         },
         "/events": {
             "get": {

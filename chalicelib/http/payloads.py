@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from chalicelib.domain.domains import DomainRequest, watchable
 from chalicelib.domain.endpoints import PROTOCOLS, endpoint_from_parts, normalize_hostname, parse_target
 from chalicelib.domain.inventory import InventoryQuery, RowStatus, Source
 from chalicelib.domain.models import Endpoint, FindingCode, PosturePolicy, Status, check_thresholds
@@ -635,3 +636,36 @@ def _choice[E: enum.Enum](query: Mapping[str, str], name: str, kind: type[E]) ->
     except ValueError:
         allowed = ", ".join(str(member.value) for member in kind)
         raise InvalidRequestError(f"{name} must be one of {allowed}", field=name) from None
+
+
+def domain_request(data: object) -> DomainRequest:
+    """A ``POST /domains`` body (a ``shapes.DomainInput``): the domain, its scope, who issues for it, who owns it."""
+    declared = fields(shapes.DomainInput)
+    body = _object(data, "the request body")
+    _refuse_unknown(body, set(declared))
+    _refuse_tokens(body)
+    if not isinstance(body.get("domain"), str):
+        raise InvalidRequestError("domain must be a domain name, e.g. example.com", field="domain")
+    return DomainRequest(
+        domain=watchable(_text(body, declared["domain"])),
+        include_subdomains=bool(_bool(body, declared["include_subdomains"])),
+        allowed_issuers=_texts(body, declared["allowed_issuers"]),
+        allowed_keys=tuple(k.lower() for k in _texts(body, declared["allowed_keys"])),
+        owner=_optional_str(body, declared["owner"]),
+    )
+
+
+def _texts(body: Mapping[str, Any], field: Field) -> tuple[str, ...]:
+    """A list of strings, each as the field's items allow; () when absent."""
+    value, spec = body.get(field.name), field.spec
+    if value is None:
+        return ()
+    each = spec.items or Spec("string")
+    if not isinstance(value, list) or not _fits_length(spec, len(value)):
+        raise InvalidRequestError(f"{field.name} must be a list of at most {spec.max_length} strings", field=field.name)
+    for item in value:
+        if not isinstance(item, str) or not _fits_length(each, len(item)) or not _matches(each, item.lower()):
+            raise InvalidRequestError(
+                f"{field.name}: {spec.doc or 'an item is not in the form it takes'}", field=field.name
+            )
+    return tuple(dict.fromkeys(value))

@@ -17,6 +17,7 @@ from typing import Any
 
 from chalicelib.domain.alerts import RecordedEvent
 from chalicelib.domain.cadence import Readiness
+from chalicelib.domain.domains import WatchedDomain
 from chalicelib.domain.inventory import DiscoveredEndpoint, InventoryRow
 from chalicelib.domain.models import TargetReport, short_name
 from chalicelib.domain.silences import MaintenanceWindow, Silence
@@ -281,3 +282,19 @@ def discovery_to_dict(
         )
     document = shapes.Discovery(endpoints=tuple(endpoints), failures=tuple(" / ".join(f) for f in failures))
     return dict(to_json(document))
+
+
+def watched_domain_to_dict(domain: WatchedDomain, now: datetime, unwatched: Sequence[str] = ()) -> dict[str, Any]:
+    return dict(to_json(_watched(domain, now, unwatched)))
+
+
+def domain_page_to_dict(
+    domains: Sequence[WatchedDomain], now: datetime, unwatched: dict[str, list[str]]
+) -> dict[str, Any]:
+    items = tuple(_watched(d, now, unwatched.get(d.domain, ())) for d in domains)
+    return dict(to_json(shapes.DomainPage(items=items)))
+
+
+def _watched(domain: WatchedDomain, now: datetime, unwatched: Sequence[str]) -> shapes.WatchedDomain:
+    findings = tuple(copy_as(shapes.DomainFinding, f) for f in domain.findings_at(now))
+    return copy_as(shapes.WatchedDomain, domain, findings=findings, unwatched=tuple(unwatched))

@@ -97,6 +97,22 @@ def _target(note: Notification, base_url: str | None) -> EventTarget:
     }
     if managed is not None:
         return copy_as(EventTarget, managed, id=managed.arn, target=managed.arn, url=None, page_url=None, **said)
+    if subject.watched_domain is not None:
+        base = base_url.rstrip("/") if base_url else None
+        url = f"{base}/domains/{subject.id}" if base else None
+        domain = subject.watched_domain
+        return EventTarget(
+            id=subject.id,
+            source=Source.DOMAIN,
+            target=domain,
+            domain=domain,
+            url=url,
+            page_url=None,
+            labels=dict(subject.labels),
+            owner=subject.owner,
+            runbook_url=subject.runbook_url,
+            notes=subject.notes,
+        )
     if endpoint is None:
         raise ValueError(f"alert subject {subject.id} is neither an endpoint nor a managed certificate")
     base = base_url.rstrip("/") if base_url else None

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar
 
-from chalicelib.domain import inventory, models, targets
+from chalicelib.domain import domains, inventory, models, targets
 from chalicelib.domain.alerts import EventType
 from chalicelib.domain.inventory import RowKind, RowStatus, Source
 from chalicelib.domain.models import CheckPolicy, FindingCode, Protocol, Severity, Status
@@ -611,3 +611,67 @@ class Discovery:
 
     endpoints: tuple[DiscoveredEndpoint, ...]
     failures: tuple[str, ...]
+
+
+# --- watched domains (docs/domains.md) --------------------------------------------------------------
+
+MAX_ALLOWED = 50
+IssuerNames = Annotated[
+    tuple[Annotated[str, Length(1, 500)], ...],
+    Length(high=MAX_ALLOWED),
+    Doc("Issuers whose certificates are expected: a distinguished name or its CN, e.g. R11"),
+]
+KeyHashes = Annotated[
+    tuple[Annotated[str, Pattern(r"[0-9a-f]{64}")], ...],
+    Length(high=MAX_ALLOWED),
+    Doc("SHA-256 (hex) of subject public keys (SPKI) whose certificates are expected, whoever issues them"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DomainInput:
+    """A domain to watch in Certificate Transparency (and its registration over RDAP)."""
+
+    SCHEMA: ClassVar[Mapping[str, Any]] = {**CLOSED}
+
+    domain: Annotated[str, Length(1, 253), Doc("A registered domain (or a name under one), e.g. example.com")]
+    include_subdomains: Annotated[bool, Doc("Certificates for names under it count too")] = True
+    allowed_issuers: IssuerNames = ABSENT
+    allowed_keys: KeyHashes = ABSENT
+    owner: Owner = ABSENT
+
+
+@dataclass(frozen=True, slots=True)
+class DomainFinding:
+    """What is wrong with a watched domain now."""
+
+    code: Code
+    severity: Severity
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchedDomain(domains.WatchedDomain):
+    """A watched domain: what the team asked for, and what its sweeps learnt."""
+
+    DERIVED: ClassVar = Derived()
+
+    allowed_issuers: Annotated[
+        tuple[str, ...], Doc("Expected issuers: as given, else those of the first sweep (review them)")
+    ]
+    allowed_keys: KeyHashes
+    cursor: Annotated[str | None, Doc("The CT source's cursor: issuances after it are read next")]
+    problem: Annotated[str | None, Doc("Why the last sweep could not read CT or RDAP (DOMAIN_WATCH_FAILED)")]
+    registration_expires_at: Annotated[datetime | None, Doc("When the registration ends, as the registry says")]
+    findings: tuple[DomainFinding, ...]
+    unwatched: Annotated[
+        tuple[str, ...],
+        Doc("Names valid CT certificates cover under it that no target checks (seen in CT, not watched)"),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class DomainPage:
+    """A team's watched domains, by name."""
+
+    items: tuple[WatchedDomain, ...]

@@ -114,6 +114,17 @@ class Alerter:
             if mine or gone:
                 self._silences.end_silence(subject.team, silence.id, now)
 
+    def announce(
+        self, subject: AlertSubject, observed: Observation, events: Sequence[AlertEvent]
+    ) -> list[Notification]:
+        """Events decided elsewhere (a watched domain's sweep), each keyed once: recorded in the outbox,
+        quieted by the team's silences and windows, then published; returns those published now."""
+        now = self._clock()
+        told = [grouped(e, subject.id, subject.id, [Holder.of(subject)]) for e in events]
+        notes = self._quieted([Notification.of(e, subject, observed, now) for e in told], now)
+        fresh = [n for n in notes if self._store.record_notification(n)]
+        return self.publish([n for n in fresh if n.silenced_by is None])
+
     def after_target_check(self, target: Target, report: TargetReport) -> list[Notification]:
         """``after_check`` for a registered endpoint."""
         return self.after_check(AlertSubject.of_target(target), Observation.of(report))

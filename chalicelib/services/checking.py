@@ -6,10 +6,12 @@ import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from chalicelib.checks.engine import CheckEngine, CheckRequest, StragglerCut
 from chalicelib.domain.alerts import Notification
 from chalicelib.domain.cadence import Sighting, cadence_finding, observed_cadence
+from chalicelib.domain.domains import DEFAULT_GRACE, Issuance, renewed_not_deployed
 from chalicelib.domain.models import Finding, FindingCode, PosturePolicy, Severity, TargetReport
 from chalicelib.domain.targets import ResultSummary, Target, next_check
 from chalicelib.domain.truststore import TrustStore, read_pem_bundle
@@ -34,6 +36,8 @@ class TargetChecker:
         history: History | None = None,
         teams: Teams | None = None,
         alone: Callable[[], CheckQueue] | None = None,
+        issuances: Callable[[str], list[Issuance]] | None = None,
+        ct_grace: timedelta = DEFAULT_GRACE,
     ) -> None:
         """``alone``: where a batch's stragglers go to be checked one by one; with it, a batch stops
         waiting for its last few (``StragglerCut``), so a host that never answers holds only itself."""
@@ -44,6 +48,8 @@ class TargetChecker:
         self._trust = trust
         self._after_check = after_check
         self._history = history
+        self._issuances = issuances
+        self._ct_grace = ct_grace
 
     def run(self, targets: Sequence[Target]) -> tuple[list[CheckedTarget], list[Target]]:
         """Check every target concurrently, store each result and alert on it.
@@ -80,6 +86,7 @@ class TargetChecker:
             try:
                 report = _with_findings(report, setup.findings)
                 report, sightings = self._with_cadence(target, report)
+                report = self._with_ct(target, report)
                 upcoming = next_check(report.checked_at, target.spec.check_interval_minutes)
                 summary = ResultSummary.of(report)
                 self._results.save_result(target.team, target.id, summary, report, upcoming, sightings=sightings)
@@ -147,6 +154,24 @@ class TargetChecker:
         finding = cadence_finding(cadence, report.checked_at)
         findings = report.target_findings if finding is None else (*report.target_findings, finding)
         return replace(report, target_findings=findings, cadence=cadence), tuple(new.values())
+
+    def _with_ct(self, target: Target, report: TargetReport) -> TargetReport:
+        """The report with RENEWED_NOT_DEPLOYED when CT shows a newer certificate for the name than an address
+        serves (the team's watched domains' issuances). CT is secondary: when they cannot be read, the check
+        is recorded without it."""
+        if self._issuances is None:
+            return report
+        try:
+            issuances = self._issuances(target.team)
+        except Exception as exc:  # a store outage or a bug costs the CT judgement, never the check
+            logger.warning("the CT issuances of %s are not available: %r", target.team, exc)
+            return report
+        if not issuances:
+            return report
+        finding = renewed_not_deployed(
+            report, issuances, report.checked_at, grace=self._ct_grace, critical_days=target.spec.critical_days
+        )
+        return report if finding is None else replace(report, target_findings=(*report.target_findings, finding))
 
 
 @dataclass(frozen=True, slots=True)

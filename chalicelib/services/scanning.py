@@ -134,7 +134,9 @@ class InventoryService:
         """The one inventory: the team's endpoint certificates, and ACM/IAM ones for who may see them."""
         now = self._clock()
         endpoints: dict[str, str] = {}  # target id -> endpoint, filled by _endpoint_rows
-        rows = [] if query.source in (Source.ACM, Source.IAM) else self._endpoint_rows(team, now, endpoints)
+        rows = (
+            [] if query.source in (Source.ACM, Source.IAM, Source.DOMAIN) else self._endpoint_rows(team, now, endpoints)
+        )
         notes: list[str] = []
         if query.source in (None, Source.ACM, Source.IAM):
             if self.may_see_managed(principal):

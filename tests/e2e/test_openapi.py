@@ -251,6 +251,11 @@ def call_with_query(api: Api, path: str, method: str, query: str) -> Reply:
         body = {"target": created["id"], "days": 1, "reason": "a query's test"}
     if path == "/maintenance" and method == "post":
         body = {"ends_at": "2099-01-01T00:00:00Z", "starts_at": "2098-12-31T00:00:00Z", "reason": "a query's test"}
+    if path == "/domains" and method == "post":
+        body = {"domain": f"query-{next(_fresh)}.example.com"}
+    if "{domain_id}" in path:
+        made = api.post("/domains", {"domain": f"query-{next(_fresh)}.example.com"})
+        url = path.replace("{domain_id}", made.body["id"])
     if "{silence_id}" in path:
         made = api.post("/silences", {"target": created["id"], "days": 1, "reason": "to end"})
         url = path.replace("{silence_id}", made.body["id"])

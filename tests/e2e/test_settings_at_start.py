@@ -127,6 +127,17 @@ BAD: dict[str, list[Bad]] = {
     ],
     "CERTWATCH_FETCH_TIMEOUT": [Bad("soon", "seconds above 0, at most 60")],
     "CERTWATCH_CRL_MAX_BYTES": [Bad("-1", "from 1024 to 1073741824")],
+    "CERTWATCH_CT_URL": [
+        Bad("api.certspotter.com", "it does not start with http:// or https://; Cert Spotter's API"),
+        Bad("https://api.certspotter.com/?key=1", "it has a query or fragment"),
+    ],
+    "CERTWATCH_CT_KEY_PARAMETER": [Bad("certspotter", "an SSM parameter name")],
+    "CERTWATCH_CT_GRACE_HOURS": [Bad("0", "from 1 to 2160")],
+    "CERTWATCH_DOMAIN_SWEEP_MINUTES": [Bad("hourly", "from 1 to 10080")],
+    "CERTWATCH_RDAP_SERVERS": [
+        Bad("{bad", "not JSON"),
+        Bad('{"com": "ftp://rdap.example/"}', "'com' names no http(s) URL"),
+    ],
     "CERTWATCH_SLACK_WEBHOOK_URL": [
         Bad("hooks.slack.com/services/T0/B0/secret", "starts with https://"),
         Bad("http://10.0.0.1/hook", "plain http:// is only for a receiver on this machine"),

@@ -20,6 +20,7 @@ from chalicelib.adapters.webhook import WebhookPoster
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.alerts import AlertState, Holder, Notification, RecordedEvent
 from chalicelib.domain.cadence import Sighting
+from chalicelib.domain.domains import Issuance, WatchedDomain
 from chalicelib.domain.inventory import Assessment
 from chalicelib.domain.models import TargetReport
 from chalicelib.domain.silences import MaintenanceWindow, Silence
@@ -36,7 +37,14 @@ from chalicelib.domain.targets import (
 from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import TokenRecord
 from chalicelib.domain.webhooks import Claim, Destination, WebhookUrl
-from chalicelib.errors import DuplicateTargetError, InvalidRequestError, NotFoundError, PublishError, WebhookError
+from chalicelib.errors import (
+    DuplicateDomainError,
+    DuplicateTargetError,
+    InvalidRequestError,
+    NotFoundError,
+    PublishError,
+    WebhookError,
+)
 from chalicelib.presentation.event_shapes import EventDocument
 from chalicelib.presentation.events import slack_message
 from chalicelib.services.alerting import Alerter, AlertSettings
@@ -61,6 +69,8 @@ class InMemoryStore:
         self._team_settings: dict[str, TeamSettings] = {}
         self._silences: dict[tuple[str, str], Silence] = {}
         self._windows: dict[tuple[str, str], MaintenanceWindow] = {}
+        self._domains: dict[tuple[str, str], WatchedDomain] = {}
+        self._issuances: dict[tuple[str, str], Issuance] = {}
 
     def create_target(self, target: Target) -> None:
         with self._lock:
@@ -281,6 +291,45 @@ class InMemoryStore:
     def delete_token(self, token_id: str) -> bool:
         with self._lock:
             return self._tokens.pop(token_id, None) is not None
+
+    def create_domain(self, domain: WatchedDomain) -> None:
+        with self._lock:
+            if (domain.team, domain.id) in self._domains:
+                raise DuplicateDomainError(domain.id)
+            self._domains[(domain.team, domain.id)] = domain
+
+    def get_domain(self, team: str, domain_id: str) -> WatchedDomain:
+        try:
+            return self._domains[(team, domain_id)]
+        except KeyError:
+            raise NotFoundError(f"no watched domain {domain_id}") from None
+
+    def list_domains(self, team: str | None = None) -> list[WatchedDomain]:
+        found = [d for (t, _), d in list(self._domains.items()) if team is None or t == team]
+        return sorted(found, key=lambda d: (d.team, d.domain))
+
+    def save_domain(self, domain: WatchedDomain) -> None:
+        with self._lock:
+            if (domain.team, domain.id) not in self._domains:
+                raise NotFoundError(f"no watched domain {domain.id}")
+            self._domains[(domain.team, domain.id)] = codec.watched_domain(codec.watched_domain_record(domain))
+
+    def delete_domain(self, team: str, domain_id: str) -> None:
+        with self._lock:
+            if self._domains.pop((team, domain_id), None) is None:
+                raise NotFoundError(f"no watched domain {domain_id}")
+
+    def record_issuances(self, team: str, issuances: Sequence[Issuance]) -> list[Issuance]:
+        new = []
+        with self._lock:
+            for issuance in issuances:
+                if (team, issuance.tbs_sha256) not in self._issuances:
+                    new.append(issuance)
+                self._issuances[(team, issuance.tbs_sha256)] = issuance
+        return new
+
+    def team_issuances(self, team: str) -> list[Issuance]:
+        return [i for (t, _), i in sorted(self._issuances.items()) if t == team]
 
     def _get(self, team: str, target_id: str) -> Target:
         target = self._targets.get((team, target_id))

@@ -43,6 +43,7 @@ MODULE_SERVICES: dict[str, tuple[str, ...]] = {
             "deliveries",
             "inventory",
             "tokens",
+            "domains",
         )
     },
     "adapters/sqs.py": ("sqs",),

@@ -16,6 +16,8 @@ The table is declared in infra/template.yaml. Keys (``pk`` / ``sk``), one module
 ``WEBHOOK#<id>``  ``D#<event key>``         a webhook delivery: claimed, then delivered  deliveries.py
 ``INVENTORY``     ``<ARN>``                 a certificate held in ACM/IAM, as assessed   inventory.py
 ``TOKEN``         ``<token id>``            an API token's hash and team                 tokens.py
+``DOMAINS``       ``<team>#<domain id>``    a watched domain, with what its sweeps learnt domains.py
+``TEAM#<team>``   ``I#<TBS hash>``          a CT issuance of a watched domain's names    domains.py
 ================  ========================  ===========================================  =============
 
 reports.py reads a team's latest reports in one Query (a scrape of /metrics). codec.py turns
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 from chalicelib.adapters.dynamo.alerts import AlertItems
 from chalicelib.adapters.dynamo.codec import DUE_SHARDS
+from chalicelib.adapters.dynamo.domains import DomainItems
 from chalicelib.adapters.dynamo.history import HistoryItems
 from chalicelib.adapters.dynamo.holders import HolderItems
 from chalicelib.adapters.dynamo.inventory import InventoryItems
@@ -55,6 +58,7 @@ class DynamoStore(
     SilenceItems,
     InventoryItems,
     TokenItems,
+    DomainItems,
 ):
     """Every port of the store (services/ports.py: Store) on one DynamoDB table; takes a boto3 DynamoDB client
     and the table's name."""

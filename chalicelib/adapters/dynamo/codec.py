@@ -23,6 +23,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from chalicelib.domain.alerts import AlertEvent, AlertState, Holder, Notification
 from chalicelib.domain.cadence import Cadence, Sighting
+from chalicelib.domain.domains import Issuance, WatchedDomain
 from chalicelib.domain.inventory import ManagedCertificate
 from chalicelib.domain.models import Endpoint, Protocol, TargetReport
 from chalicelib.domain.silences import MaintenanceWindow, Silence
@@ -92,6 +93,8 @@ CERTIFICATE = "C#"  # then a certificate's fingerprint: which endpoints of the t
 SETTINGS = "S#team"  # the team's settings
 SILENCE = "Q#"  # then a silence's id
 WINDOW = "M#"  # then a maintenance window's id
+DOMAINS = "DOMAINS"  # the partition of every watched domain: sort key <team>#<id>
+ISSUANCE = "I#"  # then an issuance's TBS hash: a CT issuance of the team's watched names
 
 
 def due_shard(target_id: str) -> str:
@@ -409,3 +412,22 @@ def window_record(window: MaintenanceWindow) -> dict[str, Any]:
 
 def window(data: dict[str, Any]) -> MaintenanceWindow:
     return _read(MaintenanceWindow, data)
+
+
+# --- watched domains and their CT issuances ---------------------------------------------------------
+
+
+def watched_domain_record(domain: WatchedDomain) -> dict[str, Any]:
+    return dict(_record(domain))
+
+
+def watched_domain(data: dict[str, Any]) -> WatchedDomain:
+    return _read(WatchedDomain, data)
+
+
+def issuance_record(issuance: Issuance) -> dict[str, Any]:
+    return dict(_record(issuance))
+
+
+def issuance(data: dict[str, Any]) -> Issuance:
+    return _read(Issuance, data)

@@ -1,0 +1,103 @@
+"""POST/GET/DELETE /domains through ``chalice.test.Client``: every answer checked against the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from chalice.test import Client
+
+from chalicelib.domain.domains import Issuance
+from tests.support.api import Api, Stack, Stacks, client_transport
+
+
+@pytest.fixture
+def stack(stacks: Stacks) -> Stack:
+    return stacks.build()
+
+
+@pytest.fixture
+def api(client: Client, stack: Stack) -> Api:
+    return Api(client_transport(client), stack.token("alpha"))
+
+
+def test_a_domain_is_watched_listed_read_and_removed(api: Api) -> None:
+    made = api.post("/domains", {"domain": "Example.COM", "allowed_issuers": ["R11"], "owner": "web-oncall"})
+
+    assert made.status == 201
+    domain = made.body
+    assert made.headers.get("Location") == f"/domains/{domain['id']}"
+    assert (domain["domain"], domain["include_subdomains"], domain["allowed_issuers"]) == ("example.com", True, ["R11"])
+    assert (domain["team"], domain["owner"], domain["cursor"], domain["findings"]) == ("alpha", "web-oncall", None, [])
+    assert api.get("/domains").body["items"] == [domain]
+    assert api.get(f"/domains/{domain['id']}").body == domain
+
+    assert api.delete(f"/domains/{domain['id']}").status == 204
+    assert api.get(f"/domains/{domain['id']}").error["code"] == "not_found"
+    assert api.get("/domains").body["items"] == []
+
+
+def test_watching_a_domain_twice_is_a_conflict_naming_the_first(api: Api) -> None:
+    first = api.post("/domains", {"domain": "example.com"}).body
+
+    again = api.post("/domains", {"domain": "EXAMPLE.com.", "include_subdomains": False})
+
+    assert again.status == 409
+    assert again.error["code"] == "duplicate_domain"
+    assert again.error["existing_id"] == first["id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"domain": "com"}, "domain"),
+        ({"domain": "*.example.com"}, "domain"),
+        ({"domain": "192.0.2.1"}, "domain"),
+        ({"domain": "exa mple.com"}, "domain"),
+        ({"domain": 7}, "domain"),
+        ({}, "domain"),
+        ({"domain": "example.com", "allowed_keys": ["not-a-hash"]}, "allowed_keys"),
+        ({"domain": "example.com", "allowed_issuers": "R11"}, "allowed_issuers"),
+        ({"domain": "example.com", "include_subdomains": "yes"}, "include_subdomains"),
+        ({"domain": "example.com", "target": "x"}, "target"),
+    ],
+)
+def test_a_domain_that_cannot_be_watched_is_400_naming_the_field(api: Api, body: object, field: str) -> None:
+    refused = api.post("/domains", body)
+
+    assert refused.status == 400
+    assert refused.error["field"] == field
+
+
+def test_another_teams_domain_is_not_found(client: Client, api: Api, stack: Stack) -> None:
+    domain = api.post("/domains", {"domain": "example.com"}).body
+    other = Api(client_transport(client), stack.token("beta"))
+
+    assert other.get(f"/domains/{domain['id']}").status == 404
+    assert other.delete(f"/domains/{domain['id']}").status == 404
+    assert other.get("/domains").body["items"] == []
+
+
+def test_names_seen_in_ct_that_no_target_checks_are_listed_as_unwatched(api: Api, stack: Stack) -> None:
+    moment = datetime.now(UTC)
+    api.register("https://www.example.com")
+    domain = api.post("/domains", {"domain": "example.com"}).body
+    names = ("www.example.com", "legacy.example.com", "*.cdn.example.com", "other.test")
+    stack.store.record_issuances(
+        "alpha",
+        [
+            Issuance(
+                id="1",
+                tbs_sha256="ab" * 32,
+                dns_names=names,
+                pubkey_sha256="cd" * 32,
+                issuer="CN=R11",
+                not_before=moment - timedelta(days=1),
+                not_after=moment + timedelta(days=60),
+            )
+        ],
+    )
+
+    listed = api.get(f"/domains/{domain['id']}").body
+
+    assert listed["unwatched"] == ["*.cdn.example.com", "legacy.example.com"]
