@@ -349,7 +349,7 @@ def _renewal(target_id: str, state: AlertState, leaf: CertificateInfo) -> tuple[
 
 
 # Announced keys after which a new certificate is news (certificate.renewed).
-_REPLACEMENT_NEWS = (":expiring:", ":expired", ":revoked", ":renewal_requested:")
+_REPLACEMENT_NEWS = (":expiring:", ":expired", ":revoked", ":renewal_requested:", ":renewed_not_deployed:")
 
 
 def _what_the_ca_says(
@@ -515,6 +515,12 @@ def incident(key: str, type: EventType) -> str | None:
         return key.removesuffix(f":{STILL_THERE}").removesuffix(":expired")
     if type is EventType.UNREACHABLE:  # <target>:unreachable:<episode>
         return key
+    if type is EventType.RENEWED_NOT_DEPLOYED:  # <target>:<fingerprint>:renewed_not_deployed:<severity>
+        return key.rpartition(":renewed_not_deployed:")[0] or None  # the served certificate's: its renewal closes it
+    if type is EventType.UNEXPECTED_ISSUANCE:  # <domain>:unexpected:<TBS hash>
+        return key
+    if type is EventType.DOMAIN_EXPIRING:  # <domain>:<its end, YYYYMMDD>:domain_expiring:<days>
+        return key.rpartition(":domain_expiring:")[0] or None
     if type is EventType.RECOVERED:  # <target>:unreachable:<episode>:recovered, <target>:problems:<episode>:recovered
         return key.removesuffix(":recovered")
     head, found, rest = key.rpartition(":problem:")  # <target>:<fingerprint>:problem:<episode>:<codes>

@@ -8,6 +8,7 @@ the alerter and its outbox to a RecordingPublisher that renders and validates ev
 from __future__ import annotations
 
 import hashlib
+import json
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from chalicelib.domain.domains import DomainRequest, Issuance, IssuancePage, Wat
 from chalicelib.domain.models import Endpoint, FindingCode, Protocol, Severity, TargetReport
 from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.errors import RateLimitedError
+from chalicelib.presentation.event_shapes import read_event
+from chalicelib.presentation.events import email_subject, email_text, pagerduty_event, slack_message, teams_message
 from chalicelib.services.alerting import Alerter
 from chalicelib.services.checking import TargetChecker
 from chalicelib.services.domains import DomainWatch
@@ -151,6 +154,8 @@ def test_a_certificate_in_ct_the_endpoint_does_not_serve_is_renewed_not_deployed
 
     server.context = server_context([renewed, pki.intermediate], renewed.key)
     assert FindingCode.RENEWED_NOT_DEPLOYED not in codes(world.check(target))
+    (closed,) = world.events("certificate.renewed")  # the all-clear: it resolves the incident the event opened
+    assert closed["previous_fingerprint"] == served.fingerprint
 
 
 def test_a_certificate_younger_than_the_grace_period_is_being_deployed(
@@ -399,3 +404,29 @@ def test_a_registry_that_does_not_know_the_domain_is_a_finding_not_a_failed_swee
 
     assert "RDAP" in (world.domains.get(TEAM, domain.id).problem or "")
     assert world.events("domain.expiring") == []
+
+
+# --- every channel --------------------------------------------------------------------------------
+
+
+def test_every_channel_renders_a_domains_events(world: Watch, pki: Pki) -> None:
+    """The relays read the topic's document back strictly and render Slack, PagerDuty, Teams and email from it."""
+    world.rdap.expirations[DOMAIN] = NOW + 5 * DAY
+    rogue_ca = make_ca("Rogue Issuing CA")
+    world.ct.add(make_cert(f"www.{DOMAIN}", issuer=rogue_ca, not_before=NOW - DAY, not_after=NOW + 30 * DAY))
+    world.watch(allowed_issuers=("certwatch Test Intermediate",), owner="web-oncall")
+
+    world.domains.sweep()
+
+    told = {d["type"]: d for d in world.publisher.documents}
+    assert set(told) == {"certificate.unexpected_issuance", "domain.expiring"}
+    assert told["domain.expiring"]["severity"] == "critical"  # 5 days: within 7
+    for document in told.values():
+        read = read_event(json.dumps(document))
+        assert DOMAIN in email_subject(read)
+        assert "web-oncall" in email_text(read)
+        assert DOMAIN in json.dumps(slack_message(read))
+        assert DOMAIN in json.dumps(teams_message(read))
+        paged = pagerduty_event(read, "R" * 32)
+        assert paged is not None
+        assert paged["event_action"] == "trigger"
