@@ -431,6 +431,7 @@ class Container:
             acm=lambda: self.acm_source,
             team=self.settings.acm_team,
             history=self.store,
+            unwatched=lambda team, now: self.domain_watch.unwatched_rows(team, now),
         )
 
     @cached_property

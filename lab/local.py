@@ -19,6 +19,7 @@ and CERTWATCH_ACM_REGIONS (us-east-1: the local ACM scanned every sweep).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -205,6 +206,7 @@ class LocalStack:
     demo_ca_file: Path
     log_file: Path
     webhook: str = ""
+    domain_demo: Any = None  # lab.domaindemo.DomainDemo: the watched-domain demo's stand-ins
 
 
 class _StopSignals:
@@ -382,6 +384,13 @@ def _start(
     servers += demo_servers
     demo_ca_file = workdir / "demo-ca.pem"
     demo_ca_file.write_bytes(demo_root.pem)
+    from lab.domaindemo import start_domain_demo
+
+    domain_demo = start_domain_demo(demo_root)
+    servers += domain_demo.servers
+    for name, value in domain_demo.environment.items():  # CT and RDAP from the stand-ins, unless told otherwise
+        if not os.environ.get(name, "").strip():
+            os.environ[name] = value
     container = deps.Container(trust=load_trust_store().with_anchors([demo_root.cert]))
     deps.use(container)
 
@@ -424,7 +433,9 @@ def _start(
     if stop.is_set():
         return None
     api_url = f"http://127.0.0.1:{local.api_port}"
-    return LocalStack(api_url, aws_url, token, demo_targets, demo_ca_file.resolve(), log_file.resolve(), webhook)
+    return LocalStack(
+        api_url, aws_url, token, demo_targets, demo_ca_file.resolve(), log_file.resolve(), webhook, domain_demo
+    )
 
 
 def _local_webhook(container: Any, local: LocalSettings) -> str:
@@ -651,11 +662,33 @@ Try it:
   curl -sS -X POST {stack.api_url}/targets -H "Authorization: Bearer $TOKEN" \\
        -H 'Content-Type: application/json' -d '{{"target": "{example}"}}'
   .venv/bin/certwatch check --ca-file {stack.demo_ca_file} {" ".join(stack.demo_targets.values())}
-
+{_domain_demo_lines(stack)}
 Events appear below as the email subscribers would read them.
 """,
         flush=True,
     )
+
+
+def _domain_demo_lines(stack: LocalStack) -> str:
+    """How to try watched domains on the stand-ins (docs/domains.md): what to send, and what comes of it."""
+    demo = stack.domain_demo
+    if demo is None:
+        return ""
+
+    def post(path: str, body: dict[str, object]) -> str:
+        return (
+            f'curl -sS -X POST {stack.api_url}/{path} -H "Authorization: Bearer $TOKEN" \\\n'
+            f"       -H 'Content-Type: application/json' -d '{json.dumps(body)}'"
+        )
+
+    return f"""
+Watched domains (Cert Spotter's API and an RDAP server stood in on loopback; docs/domains.md):
+  {post("domains", demo.watch_body())}
+      the next sweep tells certificate.unexpected_issuance (login.shop.test, from Rogue Demo CA) and
+      domain.expiring (the registration ends in 20 days); GET /domains lists legacy.shop.test as unwatched
+  {post("targets", demo.target_body())}
+      after that sweep: RENEWED_NOT_DEPLOYED (CT has a certificate issued 3 days ago it does not serve)
+"""
 
 
 def _free(port: int) -> bool:

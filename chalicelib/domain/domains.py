@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from chalicelib.domain.endpoints import normalize_hostname
 from chalicelib.domain.hostnames import covers
+from chalicelib.domain.inventory import InventoryRow, RowKind, RowStatus, Source
 from chalicelib.domain.models import Finding, FindingCode, Severity, TargetReport, days_until
 from chalicelib.domain.targets import is_address
 from chalicelib.errors import InvalidTargetError, InvalidValueError
@@ -172,6 +173,13 @@ def _parts(name: str) -> list[str]:
     return [p.strip() for p in _UNESCAPED_COMMA.split(name) if p.strip()]
 
 
+def _rfc4514(name: str) -> str:
+    """A name CT sources write most significant first (``C=US, O=..., CN=R11``) in RFC 4514's order, as the
+    inventory's other rows give it (``CN=R11,O=...,C=US``)."""
+    parts = _parts(name)
+    return ",".join(reversed(parts)) if parts and not parts[0].upper().startswith("CN=") else ",".join(parts)
+
+
 def _name_key(name: str) -> tuple[str, ...]:
     """A distinguished name compared whatever its order and spacing."""
     return tuple(sorted(p.lower() for p in _parts(name)))
@@ -250,6 +258,39 @@ def renewed_not_deployed(
         f"{soonest:%Y-%m-%d}): deploy it"
     )
     return Finding(FindingCode.RENEWED_NOT_DEPLOYED, Severity.CRITICAL if critical else Severity.WARNING, message)
+
+
+def unwatched_rows(
+    domains: Iterable[WatchedDomain], issuances: Iterable[Issuance], watched: Iterable[str], team: str, now: datetime
+) -> list[InventoryRow]:
+    """The inventory's "seen in CT, not watched": one row per valid CT certificate under a watched domain that
+    covers names no target of the team checks (those names are its ``sans``); never checked, so pending."""
+    checked = {n.lower() for n in watched}
+    scopes = list(domains)
+    rows = []
+    for issuance in issuances:
+        if not issuance.valid(now):
+            continue
+        names = sorted({n for n in issuance.dns_names if n not in checked and any(in_scope(d, n) for d in scopes)})
+        if not names:
+            continue
+        rows.append(
+            InventoryRow(
+                id=issuance.cert_sha256 or issuance.tbs_sha256,
+                source=Source.DOMAIN,
+                subject=names[0],
+                sans=tuple(names),
+                issuer=_rfc4514(issuance.issuer),
+                key="",
+                not_after=issuance.not_after,
+                days_left=days_until(issuance.not_after, now),
+                status=RowStatus.PENDING,
+                codes=(),
+                team=team,
+                kind=RowKind.UNWATCHED,
+            )
+        )
+    return rows
 
 
 def registration_finding(domain: WatchedDomain, now: datetime, thresholds: Sequence[int]) -> Finding | None:

@@ -251,6 +251,7 @@ class RowKind(enum.StrEnum):
 
     CERTIFICATE = "certificate"  # served by endpoints (one row per fingerprint) or held in ACM/IAM (per ARN)
     ENDPOINT = "endpoint"  # a registered endpoint that served no certificate: unreachable, or not checked yet
+    UNWATCHED = "unwatched"  # a certificate seen in CT under a watched domain, for names no target checks
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,9 @@ from chalicelib.domain.domains import (
     registration_threshold,
     suggestions,
     unexpected_issuance,
+    unwatched_rows,
 )
+from chalicelib.domain.inventory import InventoryRow
 from chalicelib.domain.models import Status, days_until, status_for
 from chalicelib.domain.targets import Page, TargetFilter
 from chalicelib.errors import CertwatchError, RateLimitedError
@@ -183,6 +185,14 @@ class DomainWatch:
         issuances = self._store.team_issuances(team)
         watched = team_names(self._targets, team)
         return {d.domain: suggestions(d, issuances, watched, now) for d in self._store.list_domains(team)}
+
+    def unwatched_rows(self, team: str, now: datetime) -> list[InventoryRow]:
+        """The inventory's rows of CT certificates for names no target of the team checks."""
+        domains = self._store.list_domains(team)
+        if not domains:
+            return []
+        issuances = self._store.team_issuances(team)
+        return unwatched_rows(domains, issuances, team_names(self._targets, team), team, now)
 
     def issuances(self, team: str) -> list[Issuance]:
         return self._store.team_issuances(team)

@@ -72,9 +72,11 @@ class InventoryService:
         policy: ManagedPolicy | None = None,
         team: str | None = None,
         history: History | None = None,
+        unwatched: Callable[[str, datetime], list[InventoryRow]] | None = None,
     ) -> None:
         self._inventory = inventory
         self._targets = targets
+        self._unwatched = unwatched
         self._alerter = alerter
         self._clock = clock
         self._sources = sources
@@ -138,6 +140,8 @@ class InventoryService:
             [] if query.source in (Source.ACM, Source.IAM, Source.DOMAIN) else self._endpoint_rows(team, now, endpoints)
         )
         notes: list[str] = []
+        if query.source in (None, Source.DOMAIN) and self._unwatched is not None:
+            rows += self._unwatched(team, now)  # seen in CT under a watched domain, for names no target checks
         if query.source in (None, Source.ACM, Source.IAM):
             if self.may_see_managed(principal):
                 rows += [managed_row(a, now, self.alert_team) for a in self._inventory.list_managed()]

@@ -41,6 +41,7 @@ from chalicelib import deps
 from chalicelib.adapters.dynamo import DynamoStore
 from chalicelib.checks.resolver import SystemResolver
 from chalicelib.deps import Container
+from chalicelib.domain.domains import Issuance
 from chalicelib.domain.models import Endpoint
 from chalicelib.domain.targets import Target, TargetSpec, new_target_id
 from chalicelib.domain.tokens import issue
@@ -704,6 +705,14 @@ def test_a_targets_detail_names_each_addresss_key_exchange_and_its_posture_polic
     """A classical server (Python's ssl) and a hybrid post-quantum one (the bundled OpenSSL, asked about TLS 1.0)."""
     classical_name, hybrid_name = "classical.page.test", "hybrid.page.test"
     troubles: list[str] = []
+
+
+def test_a_name_seen_in_ct_and_watched_by_no_target_is_watched_with_one_click(pki: Pki) -> None:
+    """GET /certificates lists it as "seen in CT, not watched"; its button registers it (POST /targets)."""
+    troubles: list[str] = []
+    watched, unwatched = "www.browser.test", "legacy.browser.test"
+    server = TlsServer([make_cert(watched, sans=[watched, unwatched], issuer=pki.intermediate), pki.intermediate])
+    server.start()
     store = InMemoryStore()
     container = Container(
         Settings.for_stage("local", allow_cidrs="127.0.0.0/8", check_timeout=3.0),
@@ -711,6 +720,9 @@ def test_a_targets_detail_names_each_addresss_key_exchange_and_its_posture_polic
         queue=RecordingCheckQueue(),
         trust=pki.trust,
         resolver=SystemResolver({classical_name: ["127.0.0.1"], hybrid_name: ["127.0.0.1"]}, lookup=no_dns),
+
+
+        resolver=SystemResolver({watched: ["127.0.0.1"], unwatched: ["127.0.0.1"]}, lookup=no_dns),
         publisher=RecordingPublisher(),
         certificate_sources=list,
         discoverer=NoEndpoints,
@@ -757,6 +769,45 @@ def test_a_targets_detail_names_each_addresss_key_exchange_and_its_posture_polic
             expect(dialog).to_contain_text("Legacy TLSrefuses TLS 1.0 and 1.1")
             expect(dialog).to_contain_text("Posture policylegacy TLS asked")
             shot(page, "dashboard-posture")
+
+
+    deps.use(container)
+    token, record = issue("web", admin=False, now=datetime.now(UTC), name="browser")
+    store.put_token(record)
+    now = datetime.now(UTC)
+    try:
+        with serving_over_http() as base_url, browser_page() as page:
+            page.on("pageerror", lambda error: troubles.append(f"page error: {error}"))
+            api = Api(http_transport(base_url), token)
+            api.register(f"https://{watched}")
+            assert api.post("/domains", {"domain": "browser.test"}).status == 201
+            store.record_issuances(
+                "web",
+                [
+                    Issuance(
+                        id="1",
+                        tbs_sha256="ab" * 32,
+                        dns_names=(watched, unwatched),
+                        pubkey_sha256="cd" * 32,
+                        issuer="C=US, O=Example, CN=Example R1",
+                        not_before=now - timedelta(days=1),
+                        not_after=now + timedelta(days=60),
+                    )
+                ],
+            )
+            page.goto(f"{base_url}/dashboard")
+            page.get_by_label("API token").fill(token)
+            page.get_by_role("button", name="Open").click()
+            button = page.get_by_role("button", name=f"watch {unwatched}")
+            expect(button).to_be_visible()
+            expect(page.locator("#inventory tbody")).to_contain_text("seen in CT, not watched")
+            shot(page, "dashboard-unwatched")
+            button.click()
+            eventually(
+                "the name registered as a target",
+                lambda: next((t for t in api.get("/targets").body["items"] if t["host"] == unwatched), None),
+            )
+            expect(page.get_by_role("button", name=f"watch {unwatched}")).to_have_count(0)
     finally:
         deps.use(None)
         if "engine" in container.__dict__:
@@ -793,4 +844,7 @@ def test_download_cbom_saves_the_apis_cyclonedx_document_of_the_chains_served(pk
             served = {result["leaf"]["fingerprint_sha256"], *(c["fingerprint_sha256"] for c in result["chain"])}
             assert pki.intermediate.fingerprint in served
             assert cbom.certificates_served(cbom.endpoint_named(renewals.target(name))) == served
+
+
+        server.stop()
     assert troubles == []

@@ -101,3 +101,41 @@ def test_names_seen_in_ct_that_no_target_checks_are_listed_as_unwatched(api: Api
     listed = api.get(f"/domains/{domain['id']}").body
 
     assert listed["unwatched"] == ["*.cdn.example.com", "legacy.example.com"]
+
+
+def test_the_inventory_shows_what_ct_saw_for_names_nobody_registered(api: Api, stack: Stack) -> None:
+    moment = datetime.now(UTC)
+    api.register("https://www.example.com")
+    api.post("/domains", {"domain": "example.com"})
+    stack.store.record_issuances(
+        "alpha",
+        [
+            Issuance(
+                id="1",
+                tbs_sha256="ab" * 32,
+                dns_names=("www.example.com", "legacy.example.com"),
+                pubkey_sha256="cd" * 32,
+                issuer="C=US, O=Let's Encrypt, CN=R11",
+                not_before=moment - timedelta(days=1),
+                not_after=moment + timedelta(days=60),
+                cert_sha256="ef" * 32,
+            ),
+            Issuance(
+                id="2",
+                tbs_sha256="12" * 32,
+                dns_names=("www.example.com",),  # every name of it is checked: not a row of its own
+                pubkey_sha256="cd" * 32,
+                issuer="C=US, O=Let's Encrypt, CN=R11",
+                not_before=moment - timedelta(days=1),
+                not_after=moment + timedelta(days=60),
+            ),
+        ],
+    )
+
+    rows = api.get("/certificates?source=domain").body["items"]
+
+    assert [(r["id"], r["kind"], r["source"], r["sans"], r["status"]) for r in rows] == [
+        ("ef" * 32, "unwatched", "domain", ["legacy.example.com"], "pending")
+    ]
+    everything = api.get("/certificates").body["items"]
+    assert {r["kind"] for r in everything} >= {"unwatched"}

@@ -11,7 +11,7 @@
   var STATUSES = ["critical", "error", "warning", "ok", "pending"];
   var WORDS = { critical: "Critical", error: "Error", warning: "Warning", ok: "OK", pending: "Not checked yet" };
   var MARKS = { critical: "\u2716", error: "?", warning: "\u25B2", ok: "\u2714", pending: "\u2026" };
-  var SOURCES = { endpoint: "Endpoint", acm: "ACM", iam: "IAM" };
+  var SOURCES = { endpoint: "Endpoint", acm: "ACM", iam: "IAM", domain: "CT, not watched" };
   var REFRESH_MS = 60000;  // the page reads the API again every minute while it is open
   var POLL_MS = 2000;  // and every two seconds while a new target waits for its first check
 
@@ -593,6 +593,9 @@
     var under = null;
     if (row.kind === "endpoint") {
       under = el("div", { class: "muted" }, row.status === "pending" ? "no check yet" : "no certificate read");
+    } else if (row.kind === "unwatched") {
+      under = el("div", { class: "muted" }, "seen in CT, not watched: ",
+        (row.item.sans || []).filter(function (name) { return name.indexOf("*") < 0; }).map(watchButton));
     } else if (row.source !== "endpoint") {
       under = row.used_by.length ? el("div", { class: "muted" }, "used by " + row.used_by.length) : null;
     } else if (uses.length === 1) {
@@ -603,6 +606,21 @@
         el("span", { "aria-hidden": "true" }, opened ? "\u25BE " : "\u25B8 "), plural(uses.length, "endpoint")));
     }
     return el("td", {}, name, under);
+  }
+
+  // One click registers a name CT saw under a watched domain as a target (its first check runs at once).
+  function watchButton(name) {
+    return el("button", { type: "button", class: "watch", "data-watch": name, onclick: function (event) {
+      var button = event.target;
+      button.disabled = true;
+      call("POST", "targets", { target: "https://" + name })
+        .then(function () { watchForResults(); return load(); })
+        .catch(function (error) {
+          if (error instanceof ApiError && error.status === 401) return failed(error);
+          button.disabled = false;
+          button.title = String(error);
+        });
+    } }, "watch " + name);
   }
 
   function tags(labels) { return labels.map(function (l) { return el("span", { class: "tag" }, l); }); }
