@@ -299,7 +299,10 @@ class DomainWatch:
         left = days_until(ends, now)
         when = "has ended" if left < 0 else f"ends in {left} day{'s' if left != 1 else ''}"
         summary = f"the registration of {domain.domain} {when} ({ends:%Y-%m-%d})"
-        return [AlertEvent(key, EventType.DOMAIN_EXPIRING, finding.severity, summary, threshold_days=threshold)]
+        expiring = AlertEvent(
+            key, EventType.DOMAIN_EXPIRING, finding.severity, summary, threshold_days=threshold, findings=(finding,)
+        )
+        return [expiring]
 
 
 def _subject(domain: WatchedDomain) -> AlertSubject:

@@ -23,6 +23,7 @@ from certwatch.aws.cloudformation import deploy_stack
 from certwatch.cli import BROKEN_PIPE
 from chalicelib.adapters.dynamo import DynamoStore
 from chalicelib.domain.cadence import Sighting
+from chalicelib.domain.domains import Issuance
 from chalicelib.domain.models import CheckResult, Endpoint, Finding, FindingCode, Severity, Status, TargetReport
 from chalicelib.domain.targets import ResultSummary, Target, TargetSpec, new_target_id
 from chalicelib.domain.x509info import describe
@@ -503,3 +504,40 @@ def test_silences_windows_and_events_from_the_command_line(moto_port: int) -> No
     assert certwatch(moto_port, "silence", "end", silence_id, "--team", "quiet").returncode == 0
     assert " no " in certwatch(moto_port, "silence", "list", "--team", "quiet").stdout
     assert certwatch(moto_port, "events", "--team", "quiet").stdout.startswith("AT")
+
+
+def test_domains_are_watched_listed_suggested_and_removed_from_the_command_line(moto_port: int) -> None:
+    now = datetime.now(UTC)
+    added = certwatch(moto_port, "domains", "add", "Shop.Example", "--issuer", "R11", "--team", "cli-domains")
+    again = certwatch(moto_port, "domains", "add", "shop.example", "--team", "cli-domains")
+    refused = certwatch(moto_port, "domains", "add", "com", "--team", "cli-domains")
+    store(moto_port).record_issuances(
+        "cli-domains",
+        [
+            Issuance(
+                id="1",
+                tbs_sha256="ab" * 32,
+                dns_names=("legacy.shop.example",),
+                pubkey_sha256="cd" * 32,
+                issuer="CN=R11",
+                not_before=now - timedelta(days=1),
+                not_after=now + timedelta(days=30),
+            )
+        ],
+    )
+    listed = certwatch(moto_port, "domains", "list", "--team", "cli-domains")
+    suggested = certwatch(moto_port, "domains", "suggest", "--team", "cli-domains")
+
+    assert added.returncode == 0, added.stderr
+    domain_id = added.stdout.split(":")[0]
+    assert "watching shop.example and the names under it" in added.stdout
+    assert again.returncode != 0
+    assert f"already watched as {domain_id}" in again.stderr
+    assert refused.returncode != 0
+    assert "top-level domain" in refused.stderr
+    assert re.search(rf"{domain_id} +shop\.example +yes +R11 ", listed.stdout), listed.stdout
+    assert re.search(r"shop\.example +legacy\.shop\.example", suggested.stdout), suggested.stdout
+
+    removed = certwatch(moto_port, "domains", "remove", domain_id, "--team", "cli-domains")
+    assert removed.returncode == 0, removed.stderr
+    assert domain_id not in certwatch(moto_port, "domains", "list", "--team", "cli-domains").stdout

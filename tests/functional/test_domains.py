@@ -26,6 +26,7 @@ from chalicelib.checks.resolver import SystemResolver
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.domains import DomainRequest, Issuance, IssuancePage, WatchedDomain
 from chalicelib.domain.models import Endpoint, FindingCode, Protocol, Severity, TargetReport
+from chalicelib.domain.silences import MaintenanceWindow, Match, Silence
 from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.errors import RateLimitedError
 from chalicelib.presentation.event_shapes import read_event
@@ -430,3 +431,23 @@ def test_every_channel_renders_a_domains_events(world: Watch, pki: Pki) -> None:
         paged = pagerduty_event(read, "R" * 32)
         assert paged is not None
         assert paged["event_action"] == "trigger"
+
+
+def test_a_domains_events_are_silenced_like_the_others(world: Watch, pki: Pki) -> None:
+    """A silence of a finding quiets an unexpected issuance; a maintenance window quiets the team's every event."""
+    rogue_ca = make_ca("Rogue Issuing CA")
+    world.ct.add(make_cert(f"www.{DOMAIN}", issuer=rogue_ca, not_before=NOW - DAY, not_after=NOW + 30 * DAY))
+    world.rdap.expirations[DOMAIN] = NOW + 20 * DAY
+    world.store.put_silence(
+        Silence("si_00000000000000a1", TEAM, Match.FINDING, "UNEXPECTED_ISSUANCE", "me", "a test CA", NOW, NOW + DAY)
+    )
+    world.store.put_window(MaintenanceWindow("mw_00000000000000b2", TEAM, NOW, NOW + DAY, "me", "migration", NOW))
+    world.watch(allowed_issuers=("certwatch Test Intermediate",))
+
+    world.domains.sweep()
+
+    assert world.publisher.documents == []
+    told = {r.notification.event.type.value: r for r in world.store.team_events(TEAM)}
+    assert told["certificate.unexpected_issuance"].notification.silenced_by == "si_00000000000000a1"
+    assert told["domain.expiring"].notification.silenced_by == "mw_00000000000000b2"
+    assert {r.state for r in told.values()} == {"silenced"}
