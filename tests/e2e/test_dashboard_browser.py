@@ -808,6 +808,21 @@ def test_a_name_seen_in_ct_and_watched_by_no_target_is_watched_with_one_click(pk
                 lambda: next((t for t in api.get("/targets").body["items"] if t["host"] == unwatched), None),
             )
             expect(page.get_by_role("button", name=f"watch {unwatched}")).to_have_count(0)
+
+            # The watched domains: listed, one added from the form, then removed.
+            page.get_by_role("heading", name="Watched domains").click()
+            domains = page.get_by_role("list", name="Watched domains")
+            expect(domains).to_contain_text("browser.test")
+            page.get_by_label("Domain", exact=True).fill("second.test")
+            page.get_by_label("Allowed issuers").fill("R11; E6")
+            page.get_by_role("button", name="Watch", exact=True).click()
+            expect(domains).to_contain_text("second.test")
+            second = next(d for d in api.get("/domains").body["items"] if d["domain"] == "second.test")
+            assert second["allowed_issuers"] == ["R11", "E6"]
+            shot(page, "dashboard-domains")
+            domains.locator(f"li[data-domain='{second['id']}']").get_by_role("button", name="Stop watching").click()
+            expect(domains).not_to_contain_text("second.test")
+            assert [d["domain"] for d in api.get("/domains").body["items"]] == ["browser.test"]
     finally:
         deps.use(None)
         if "engine" in container.__dict__:

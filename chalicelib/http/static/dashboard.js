@@ -1106,6 +1106,56 @@
       .then(function () { button.disabled = false; });
   }
 
+  // Watched domains (docs/domains.md): listed when the panel is opened, added and removed from it.
+  function loadDomains() {
+    return call("GET", "domains").then(renderDomains).catch(function (error) {
+      if (error instanceof ApiError && error.status === 401) return failed(error);
+      show($("domain-result"), "Cannot list the watched domains: " + error);
+    });
+  }
+
+  function renderDomains(page) {
+    var list = clear($("domains-list"));
+    if (!page.items.length) list.appendChild(el("li", { class: "muted" }, "No domain watched yet."));
+    page.items.forEach(function (domain) {
+      var facts = [
+        domain.swept_at ? "swept " + ago(domain.swept_at) : "first sweep pending",
+        domain.registration_expires_at ? "registration ends " + day(domain.registration_expires_at) : null,
+        domain.allowed_issuers.length ? "issuers: " + domain.allowed_issuers.join(", ") : null,
+        domain.unwatched.length ? plural(domain.unwatched.length, "name") + " in CT not watched" : null
+      ].filter(Boolean).join(" \u00b7 ");
+      var findings = domain.findings.map(function (f) { return el("li", {}, f.code + ": " + f.message); });
+      list.appendChild(el("li", { "data-domain": domain.id },
+        el("strong", {}, domain.domain), " ", el("span", { class: "muted" }, facts),
+        findings.length ? el("ul", { "aria-label": "Findings of " + domain.domain }, findings) : null,
+        el("button", { type: "button", class: "unwatch", onclick: function () { unwatchDomain(domain); } }, "Stop watching")));
+    });
+  }
+
+  function watchDomain(event) {
+    event.preventDefault();
+    var form = event.target;
+    var body = { domain: form.domain.value.trim() };
+    var issuers = form.allowed_issuers.value.split(";").map(function (s) { return s.trim(); }).filter(Boolean);
+    if (issuers.length) body.allowed_issuers = issuers;
+    call("POST", "domains", body)
+      .then(function (made) {
+        form.reset();
+        show($("domain-result"), "Watching " + made.domain + ": its first sweep reads CT and RDAP.", true);
+        return loadDomains();
+      })
+      .catch(function (error) {
+        if (error instanceof ApiError && error.status === 401) return failed(error);
+        show($("domain-result"), "Not watched: " + error);
+      });
+  }
+
+  function unwatchDomain(domain) {
+    call("DELETE", "domains/" + encodeURIComponent(domain.id))
+      .then(function () { show($("domain-result"), "No longer watching " + domain.domain + ".", true); return loadDomains(); })
+      .catch(function (error) { show($("domain-result"), "Still watched: " + error); });
+  }
+
   function csvCell(value, numeric) {
     var text = value === null || value === undefined ? "" : String(value);
     // A spreadsheet runs a cell that starts like a formula; text never should.
@@ -1179,6 +1229,8 @@
       load();
     });
     $("register-form").addEventListener("submit", register);
+    $("domain-form").addEventListener("submit", watchDomain);
+    $("domains-box").addEventListener("toggle", function () { if ($("domains-box").open) loadDomains(); });
     ["f-status", "f-source", "f-label"].forEach(function (id) { $(id).addEventListener("change", renderTable); });
     $("f-text").addEventListener("input", renderTable);
     $("filters").addEventListener("submit", function (event) { event.preventDefault(); });
