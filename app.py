@@ -311,6 +311,18 @@ def watch_domain() -> Response:
     return Response(body=body, status_code=201, headers={"Location": f"/domains/{domain.id}"})
 
 
+@app.route("/domains/bulk", methods=["POST"], authorizer=token_auth, content_types=JSON)
+@api.json_api
+def watch_domains() -> Response:
+    request = api.current(app)
+    params = api.params(request, shapes.TeamQuery)
+    services = container()
+    rows = payloads.domain_rows(payloads.json_document(api.raw_body(request)))
+    team = services.registry.team_for(api.principal(request), params.get("team"))
+    outcomes = services.domain_watch.watch_many(team, rows)
+    return Response(body=render.domain_outcomes_to_dict(outcomes, services.clock()), status_code=200)
+
+
 @app.route("/domains", methods=["GET"], authorizer=token_auth)
 @api.json_api
 def list_domains() -> dict[str, Any]:

@@ -86,6 +86,22 @@ class DomainRequest:
     owner: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class DomainOutcome:
+    """What became of one row of ``POST /domains/bulk`` (rows numbered from 1): created, duplicate, rejected
+    (with why), or retry (the data store failed on it: send it again)."""
+
+    row: int
+    outcome: str
+    domain: WatchedDomain | None = None
+    existing_id: str | None = None
+    error_code: str | None = None
+    reason: str | None = None
+
+
+DOMAIN_OUTCOMES = ("created", "duplicate", "rejected", "retry")
+
+
 def watchable(name: str) -> str:
     """``name`` as a watched domain: a DNS name of two labels or more (CT is searched by registered domain
     or a name under one: ``com`` is not), in A-label form; InvalidValueError otherwise."""

@@ -251,6 +251,18 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": doc.answer(shapes.DomainPage, "By name")} | doc.errors(400, 401, 403, 429, 503),
             },
         },
+        "/domains/bulk": {
+            "post": {
+                "summary": f"Watch up to {shapes.MAX_BULK_ROWS} domains; one outcome per row (send retry again)",
+                "parameters": team,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": doc.components.schema(shapes.DomainRows)}},
+                },
+                "responses": {"200": doc.answer(shapes.DomainBulkOutcomes, "One outcome per row")}
+                | doc.errors(400, 401, 403, 413, 415, 429, 503),
+            }
+        },
         "/domains/{domain_id}": {
             "get": {
                 "summary": "One watched domain",

@@ -26,7 +26,13 @@ from chalicelib.domain.silences import Match, SilenceRequest, WindowRequest
 from chalicelib.domain.targets import CLEARABLE, RejectedRow, TargetChanges, TargetFilter, TargetSpec, runbook_problem
 from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import pasted_token_id
-from chalicelib.errors import InvalidRequestError, InvalidTargetError, InvalidValueError, TrustStoreError
+from chalicelib.errors import (
+    CertwatchError,
+    InvalidRequestError,
+    InvalidTargetError,
+    InvalidValueError,
+    TrustStoreError,
+)
 from chalicelib.presentation import shapes
 from chalicelib.presentation.schema import ABSENT, Field, Spec, fields
 
@@ -653,6 +659,22 @@ def domain_request(data: object) -> DomainRequest:
         allowed_keys=tuple(k.lower() for k in _texts(body, declared["allowed_keys"])),
         owner=_optional_str(body, declared["owner"]),
     )
+
+
+def domain_rows(data: object) -> list[DomainRequest | CertwatchError]:
+    """A ``POST /domains/bulk`` body: a JSON list of ``shapes.DomainInput``; a row that cannot be read is
+    its error (that row is rejected, the others go on)."""
+    if not isinstance(data, list):
+        raise InvalidRequestError("the request body must be a JSON list of domains")
+    if not 1 <= len(data) <= shapes.MAX_BULK_ROWS:
+        raise InvalidRequestError(f"send 1-{shapes.MAX_BULK_ROWS} domains at once")
+    rows: list[DomainRequest | CertwatchError] = []
+    for row in data:
+        try:
+            rows.append(domain_request(row))
+        except (InvalidValueError, InvalidTargetError) as exc:
+            rows.append(exc)
+    return rows
 
 
 def _texts(body: Mapping[str, Any], field: Field) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from chalicelib.domain.alerts import RecordedEvent
 from chalicelib.domain.cadence import Readiness
-from chalicelib.domain.domains import WatchedDomain
+from chalicelib.domain.domains import DOMAIN_OUTCOMES, DomainOutcome, WatchedDomain
 from chalicelib.domain.inventory import DiscoveredEndpoint, InventoryRow
 from chalicelib.domain.models import TargetReport, short_name
 from chalicelib.domain.silences import MaintenanceWindow, Silence
@@ -293,6 +293,22 @@ def domain_page_to_dict(
 ) -> dict[str, Any]:
     items = tuple(_watched(d, now, unwatched.get(d.domain, ())) for d in domains)
     return dict(to_json(shapes.DomainPage(items=items)))
+
+
+def domain_outcomes_to_dict(outcomes: Sequence[DomainOutcome], now: datetime) -> dict[str, Any]:
+    """The answer of ``POST /domains/bulk``: one result per row, and how many rows had each outcome."""
+    counts = {kind: sum(o.outcome == kind for o in outcomes) for kind in DOMAIN_OUTCOMES}
+    results = tuple(
+        shapes.DomainBulkRow(
+            row=o.row,
+            outcome=o.outcome,
+            domain=ABSENT if o.domain is None else _watched(o.domain, now, ()),
+            existing_id=o.existing_id or ABSENT,
+            error=ABSENT if o.reason is None else _error_detail(o.error_code or "invalid_field", o.reason),
+        )
+        for o in outcomes
+    )
+    return dict(to_json(shapes.DomainBulkOutcomes(results=results, **counts)))
 
 
 def _watched(domain: WatchedDomain, now: datetime, unwatched: Sequence[str]) -> shapes.WatchedDomain:

@@ -675,3 +675,32 @@ class DomainPage:
     """A team's watched domains, by name."""
 
     items: tuple[WatchedDomain, ...]
+
+
+DomainRows = Annotated[
+    tuple[Any, ...],
+    Length(1, MAX_BULK_ROWS),
+    Doc("DomainInput rows: a row that is not one is reported as rejected, and blocks no other row"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DomainBulkRow:
+    """What became of one row of ``POST /domains/bulk`` (rows are numbered from 1)."""
+
+    row: int
+    outcome: Annotated[str, Choices(domains.DOMAIN_OUTCOMES)]
+    domain: Annotated[WatchedDomain, Doc("The domain now watched")] = ABSENT
+    existing_id: Annotated[str, Doc("The watched domain this row duplicates")] = ABSENT
+    error: Annotated[ErrorDetail, Doc("Why the row was rejected, or must be sent again")] = ABSENT
+
+
+@dataclass(frozen=True, slots=True)
+class DomainBulkOutcomes:
+    """One outcome per row, and how many rows had each outcome."""
+
+    results: tuple[DomainBulkRow, ...]
+    created: int
+    duplicate: int
+    rejected: int
+    retry: int

@@ -25,6 +25,7 @@ from chalicelib.domain.alerts import (
 )
 from chalicelib.domain.domains import (
     REGISTRATION_THRESHOLDS,
+    DomainOutcome,
     DomainRequest,
     Issuance,
     IssuancePage,
@@ -41,7 +42,7 @@ from chalicelib.domain.domains import (
 from chalicelib.domain.inventory import InventoryRow
 from chalicelib.domain.models import Status, days_until, status_for
 from chalicelib.domain.targets import Page, TargetFilter
-from chalicelib.errors import CertwatchError, RateLimitedError
+from chalicelib.errors import CertwatchError, DuplicateDomainError, RateLimitedError
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +170,22 @@ class DomainWatch:
         )
         self._store.create_domain(domain)
         return domain
+
+    def watch_many(self, team: str, rows: Sequence[DomainRequest | CertwatchError]) -> list[DomainOutcome]:
+        """Watch each row's domain (a row that could not be read is its error): one outcome per row, whatever
+        becomes of the others."""
+        outcomes = []
+        for number, row in enumerate(rows, start=1):
+            if isinstance(row, CertwatchError):
+                outcomes.append(DomainOutcome(number, "rejected", error_code="invalid_field", reason=str(row)))
+                continue
+            try:
+                outcomes.append(DomainOutcome(number, "created", domain=self.watch(team, row)))
+            except DuplicateDomainError as exc:
+                outcomes.append(DomainOutcome(number, "duplicate", existing_id=exc.existing_id))
+            except CertwatchError as exc:  # the store failed on this row: it may be sent again
+                outcomes.append(DomainOutcome(number, "retry", error_code="unavailable", reason=str(exc)))
+        return outcomes
 
     def domains(self, team: str) -> list[WatchedDomain]:
         return self._store.list_domains(team)

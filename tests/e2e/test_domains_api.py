@@ -139,3 +139,28 @@ def test_the_inventory_shows_what_ct_saw_for_names_nobody_registered(api: Api, s
     ]
     everything = api.get("/certificates").body["items"]
     assert {r["kind"] for r in everything} >= {"unwatched"}
+
+
+def test_many_domains_are_watched_at_once_one_outcome_per_row(api: Api) -> None:
+    first = api.post("/domains", {"domain": "example.com"}).body
+
+    done = api.post(
+        "/domains/bulk",
+        [{"domain": "shop.example"}, {"domain": "example.com"}, {"domain": "com"}, {"domain": "b.example", "x": 1}],
+    )
+
+    assert done.status == 200
+    body = done.body
+    assert [(r["row"], r["outcome"]) for r in body["results"]] == [
+        (1, "created"),
+        (2, "duplicate"),
+        (3, "rejected"),
+        (4, "rejected"),
+    ]
+    assert (body["created"], body["duplicate"], body["rejected"], body["retry"]) == (1, 1, 2, 0)
+    assert body["results"][0]["domain"]["domain"] == "shop.example"
+    assert body["results"][1]["existing_id"] == first["id"]
+    assert "top-level domain" in body["results"][2]["error"]["message"]
+    assert {d["domain"] for d in api.get("/domains").body["items"]} == {"example.com", "shop.example"}
+    assert api.post("/domains/bulk", {"domain": "x.example"}).status == 400
+    assert api.post("/domains/bulk", []).status == 400

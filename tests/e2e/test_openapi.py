@@ -253,6 +253,8 @@ def call_with_query(api: Api, path: str, method: str, query: str) -> Reply:
         body = {"ends_at": "2099-01-01T00:00:00Z", "starts_at": "2098-12-31T00:00:00Z", "reason": "a query's test"}
     if path == "/domains" and method == "post":
         body = {"domain": f"query-{next(_fresh)}.example.com"}
+    if path == "/domains/bulk":
+        body = [{"domain": f"query-{next(_fresh)}.example.com"}]
     if "{domain_id}" in path:
         made = api.post("/domains", {"domain": f"query-{next(_fresh)}.example.com"})
         url = path.replace("{domain_id}", made.body["id"])
