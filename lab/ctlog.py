@@ -64,6 +64,7 @@ class _Entry:
 class _Throttle:
     times: int = 0
     retry_after: int = 60
+    after: int = 0  # requests answered as usual first
 
 
 class _Http:
@@ -147,10 +148,11 @@ class CertSpotterStandIn(_Http):
             self._entries.append(_Entry(entry_id, tbs, cert, issued.der, precert, spki))
             return entry_id
 
-    def throttle(self, times: int, retry_after: int = 60) -> None:
-        """Answer the next ``times`` requests 429, with ``Retry-After: retry_after``."""
+    def throttle(self, times: int, retry_after: int = 60, *, after: int = 0) -> None:
+        """Answer ``times`` requests 429, with ``Retry-After: retry_after``: the next ones, or those after the
+        next ``after`` (a limit met in the middle of the pages)."""
         with self._lock:
-            self._throttle = _Throttle(times, retry_after)
+            self._throttle = _Throttle(times, retry_after, after)
 
     def answer(self, request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
         self.requests.append(request.path)
@@ -162,7 +164,9 @@ class CertSpotterStandIn(_Http):
         if self.api_key is not None and authorization != f"Bearer {self.api_key}":
             return _json(401, {"code": "unauthorized", "message": "Invalid API key"})
         with self._lock:
-            if self._throttle.times > 0:
+            if self._throttle.after > 0:
+                self._throttle.after -= 1
+            elif self._throttle.times > 0:
                 self._throttle.times -= 1
                 wait = self._throttle.retry_after
                 status, headers, body = _json(429, {"code": "rate_limited", "message": "Rate limit exceeded"})

@@ -19,6 +19,7 @@ import base64
 import binascii
 import json
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -33,6 +34,10 @@ logger = logging.getLogger(__name__)
 MAX_PAGES = 20  # per domain and sweep: the cursor carries on at the next sweep
 MAX_PAGE_BYTES = 16 * 1024 * 1024
 EXPAND = ("dns_names", "issuer", "cert")
+# Beyond what a publicly trusted certificate holds (the CA/B Forum caps nothing, CAs about 100-250
+# names): an answer over these is not kept, so one item stays within DynamoDB's 400 KB.
+MAX_NAMES = 1000
+MAX_ISSUER = 1024
 _AGENT = "certwatch (watched domains; Certificate Transparency)"
 
 
@@ -81,7 +86,10 @@ class CertSpotter:
             if not page:
                 break
             found += [i for i in (_issuance(item) for item in page) if i is not None]
-            cursor = str(page[-1].get("id") or cursor) if isinstance(page[-1], dict) else cursor
+            last = page[-1].get("id") if isinstance(page[-1], dict) else None
+            if not isinstance(last, str) or not last or last == cursor:
+                raise FetchError("Cert Spotter's page ends with no new issuance id: the cursor cannot move on")
+            cursor = last
         return IssuancePage(tuple(found), cursor)
 
     def _url(self, domain: str, include_subdomains: bool, after: str | None) -> str:
@@ -114,23 +122,35 @@ def _issuance(item: object) -> Issuance | None:
         issuer = item.get("issuer") or {}
         cert = item.get("cert") or {}
         names = item.get("dns_names") or []
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        if not isinstance(names, list) or not all(isinstance(n, str) and len(n) <= 255 for n in names):
             raise ValueError("dns_names is not a list of names")
+        if len(names) > MAX_NAMES or len(str(issuer.get("name") or "")) > MAX_ISSUER:
+            raise ValueError("more names, or a longer issuer, than a certificate has")
         return Issuance(
             id=str(item["id"]),
-            tbs_sha256=str(item["tbs_sha256"]).lower(),
+            tbs_sha256=_sha256(item["tbs_sha256"]),
             dns_names=tuple(n.lower() for n in names),
-            pubkey_sha256=str(item["pubkey_sha256"]).lower(),
+            pubkey_sha256=_sha256(item["pubkey_sha256"]),
             issuer=str(issuer.get("name") or ""),
             not_before=_moment(item["not_before"]),
             not_after=_moment(item["not_after"]),
             serial=_serial(cert.get("data")),
-            cert_sha256=str(cert["sha256"]).lower() if cert.get("sha256") else None,
+            cert_sha256=_sha256(cert["sha256"]) if cert.get("sha256") else None,
             precert=cert.get("type") == "precert",
         )
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
         logger.warning("a Cert Spotter issuance was skipped: %s", exc)
         return None
+
+
+def _sha256(value: object) -> str:
+    """A hex SHA-256 as the API gives it (it becomes part of a stored key): 64 hex digits, else refused."""
+    if not isinstance(value, str) or not _HEX64.fullmatch(value.lower()):
+        raise ValueError("a SHA-256 is not 64 hex digits")
+    return value.lower()
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def _serial(data: object) -> str | None:

@@ -251,6 +251,9 @@ class DomainWatch:
             page = None
         new: list[Issuance] = []
         if page is not None and page.retry_after is not None:
+            problems.append(
+                f"Certificate Transparency asks to wait {page.retry_after}s (HTTP 429); the rest is read then"
+            )
             next_at = now + timedelta(seconds=max(page.retry_after, 1))
         if page is not None:
             seen = coalesce(page.issuances)

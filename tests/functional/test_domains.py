@@ -28,7 +28,7 @@ from chalicelib.domain.domains import DomainRequest, Issuance, IssuancePage, Wat
 from chalicelib.domain.models import Endpoint, FindingCode, Protocol, Severity, TargetReport
 from chalicelib.domain.silences import MaintenanceWindow, Match, Silence
 from chalicelib.domain.targets import Target, TargetSpec
-from chalicelib.errors import RateLimitedError
+from chalicelib.errors import FetchError, RateLimitedError
 from chalicelib.presentation.event_shapes import read_event
 from chalicelib.presentation.events import email_subject, email_text, pagerduty_event, slack_message, teams_message
 from chalicelib.services.alerting import Alerter
@@ -334,6 +334,23 @@ def test_a_429_is_a_finding_on_the_domain_and_it_is_due_again_after_retry_after(
     assert world.domains.get(TEAM, domain.id).problem is None
 
 
+def test_a_429_in_the_middle_of_the_pages_keeps_what_was_read_and_carries_on_from_there(world: Watch, pki: Pki) -> None:
+    ids = [world.ct.add(leaf(pki, issued_days_ago=days, name=f"n{days}.{DOMAIN}")) for days in (50, 40, 30, 20, 10)]
+    domain = world.watch()
+    world.ct.throttle(1, retry_after=30, after=1)  # the first page, then a 429
+
+    assert world.domains.sweep().new_issuances == 2
+    paused = world.domains.get(TEAM, domain.id)
+    assert (paused.cursor, paused.next_sweep_at) == (ids[1], NOW + timedelta(seconds=30))
+    assert "429" in (paused.problem or "")
+
+    world.clock.advance(timedelta(seconds=31))
+    assert world.domains.sweep().new_issuances == 3
+    assert f"after={ids[1]}" in world.ct.requests[2]
+    assert world.domains.get(TEAM, domain.id).problem is None
+    assert len(world.domains.issuances(TEAM)) == 5
+
+
 def test_the_adapter_raises_rate_limited_with_the_seconds_retry_after_gives(world: Watch) -> None:
     world.ct.throttle(1, retry_after=7)
     fetcher = UrlFetcher(resolver=SystemResolver(), address_policy=AddressPolicy.from_text("127.0.0.0/8"))
@@ -451,3 +468,21 @@ def test_a_domains_events_are_silenced_like_the_others(world: Watch, pki: Pki) -
     assert told["certificate.unexpected_issuance"].notification.silenced_by == "si_00000000000000a1"
     assert told["domain.expiring"].notification.silenced_by == "mw_00000000000000b2"
     assert {r.state for r in told.values()} == {"silenced"}
+
+
+def test_hostile_answers_of_the_ct_source_fail_that_domain_not_the_sweep() -> None:
+    """A page that is not a list, or whose last issuance has no id (the cursor could not move on): FetchError."""
+
+    class Answers:
+        def __init__(self, *bodies: bytes) -> None:
+            self.bodies = list(bodies)
+
+        def answer(self, url: str, *, max_bytes: int, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+            return 200, {}, self.bodies.pop(0)
+
+    for body in (b'{"issuances": []}', b"[{}]", b"not json", b'[{"id": ""}]'):
+        with pytest.raises(FetchError):
+            CertSpotter(Answers(body), "http://ct.test").issuances(DOMAIN, include_subdomains=True, after=None)
+    malformed_then_end = Answers(b'[{"id": "7", "tbs_sha256": 5}]', b"[]")
+    page = CertSpotter(malformed_then_end, "http://ct.test").issuances(DOMAIN, include_subdomains=True, after=None)
+    assert (page.issuances, page.cursor) == ((), "7")  # skipped, and read past
