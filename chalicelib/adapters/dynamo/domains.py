@@ -2,13 +2,15 @@
 
 Every watched domain is in one partition: a team's are one Query on its prefix, and the sweep
 reads them all with one Query (a deployment watches tens or hundreds of domains, never a
-table's worth). A domain's record is kept whole, as JSON, like a silence.
+table's worth). A domain's record is kept whole, as JSON, like a silence. An issuance expires
+(``expires_at``, the table's TTL) a day after its certificate does.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -76,6 +78,8 @@ class DomainItems(Table):
                 "pk": codec.TEAM + team,
                 "sk": codec.ISSUANCE + issuance.tbs_sha256,
                 "record": codec.compact_json(codec.issuance_record(issuance)),
+                # The table's TTL removes it a day after it expires: nothing is judged by an expired one.
+                "expires_at": int((issuance.not_after + timedelta(days=1)).timestamp()),
             }
             answer = self._call(
                 self._client.put_item, TableName=self._table, Item=codec.dump(item), ReturnValues="ALL_OLD"
@@ -85,6 +89,7 @@ class DomainItems(Table):
         return new
 
     def team_issuances(self, team: str) -> list[Issuance]:
+        # TTL deletes within days, not at once: what it has not removed yet is read and judged expired.
         found = self._query(
             TableName=self._table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
