@@ -34,6 +34,9 @@ DEFAULT_GRACE = timedelta(hours=48)
 # When a registration's end is told (days before it), and when it is critical: as a certificate's defaults.
 REGISTRATION_THRESHOLDS = (30, 14, 7, 3, 1)
 REGISTRATION_CRITICAL_DAYS = 7
+# Certificates issued this close together are one renewal (an ECDSA and an RSA certificate for the same
+# names, a client that ordered twice): serving either of them is serving the renewal.
+SAME_RENEWAL = timedelta(hours=1)
 CRT_SH = "https://crt.sh/?q="
 
 
@@ -245,7 +248,8 @@ def renewed_not_deployed(
     ``grace`` ago (its notBefore, which is when the CA issued it for the CAs that backdate at
     most a little): younger ones are being deployed. The finding names that certificate and
     every address still serving an older one; critical when one of those expires within
-    ``critical_days``. An address that serves the new certificate, or any newer one, is fine.
+    ``critical_days``. An address that serves the new certificate, any newer one, or one issued within
+    an hour of it (the same renewal: a dual ECDSA and RSA deployment), is fine.
     """
     name = report.endpoint.checked_name
     served = [r for r in report.results if r.leaf is not None]
@@ -258,7 +262,9 @@ def renewed_not_deployed(
     stale = [
         r
         for r in served
-        if r.leaf is not None and r.leaf.not_before < newest.not_before and r.leaf.serial != newest.serial
+        if r.leaf is not None
+        and r.leaf.not_before < newest.not_before - SAME_RENEWAL
+        and r.leaf.serial != newest.serial
     ]
     if not stale:
         return None

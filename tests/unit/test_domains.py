@@ -160,3 +160,34 @@ def test_the_expiration_event_is_read_and_bad_answers_refused() -> None:
             expiration(bad)
     with pytest.raises(ValueError, match="names no http"):
         server_table('{"com": "ftp://x/"}')
+
+
+def test_a_certificate_of_the_same_renewal_served_is_not_renewed_not_deployed() -> None:
+    """An ECDSA and an RSA certificate ordered together: the endpoint serves one, CT holds both."""
+    from chalicelib.domain.domains import renewed_not_deployed
+    from chalicelib.domain.models import CertificateInfo, CheckResult, Endpoint, Status, TargetReport
+
+    def served(not_before: datetime, serial: str) -> TargetReport:
+        leaf = CertificateInfo(
+            "CN=www.example.com",
+            "CN=R11",
+            serial,
+            ("www.example.com",),
+            (),
+            "EC",
+            256,
+            "ecdsa-with-SHA256",
+            "00" * 32,
+            not_before,
+            not_before + 90 * DAY,
+            False,
+            False,
+        )
+        result = CheckResult("192.0.2.1", Status.OK, NOW, leaf=leaf)
+        return TargetReport(Endpoint("www.example.com", 443), (result,), NOW)
+
+    rsa = issuance(not_before=NOW - 3 * DAY + timedelta(minutes=2), serial="beef")
+    assert renewed_not_deployed(served(NOW - 3 * DAY, "ec01"), [rsa], NOW) is None
+    old = renewed_not_deployed(served(NOW - 60 * DAY, "ec00"), [rsa], NOW)
+    assert old is not None
+    assert "192.0.2.1" in old.message
