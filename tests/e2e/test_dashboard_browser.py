@@ -801,6 +801,7 @@ def test_a_name_seen_in_ct_and_watched_by_no_target_is_watched_with_one_click(pk
             button = page.get_by_role("button", name=f"watch {unwatched}")
             expect(button).to_be_visible()
             expect(page.locator("#inventory tbody")).to_contain_text("seen in CT, not watched")
+            expect(page.locator("#summary")).not_to_contain_text(unwatched)  # not a certificate the team depends on
             shot(page, "dashboard-unwatched")
             button.click()
             eventually(

@@ -300,23 +300,28 @@
 
   function needs(n) { return n === 1 ? "needs" : "need"; }
 
+  // What the team depends on: the rows CT shows under a watched domain for names nobody checks ("seen in
+  // CT, not watched") are in the table and its chips, not in the verdict, the next expiry or the timeline.
+  function ownRows() { return state.rows.filter(function (row) { return row.kind !== "unwatched"; }); }
+
   // The verdict counts certificates; endpoints that served none are counted apart.
   function renderSummary() {
+    var watched = ownRows();
     var counts = {};
     STATUSES.forEach(function (s) { counts[s] = 0; });
-    state.rows.forEach(function (row) { counts[row.status] += 1; });
-    var certificates = state.rows.filter(function (row) { return row.kind !== "endpoint"; });
+    state.rows.forEach(function (row) { counts[row.status] += 1; });  // the chips filter the table: every row
+    var certificates = watched.filter(function (row) { return row.kind !== "endpoint"; });
     var count = function (rows, statuses) { return rows.filter(function (row) { return statuses.indexOf(row.status) >= 0; }).length; };
     var urgent = count(certificates, ["critical", "error"]);
     var attention = urgent + count(certificates, ["warning"]);
-    var bare = state.rows.filter(function (row) { return row.kind === "endpoint"; });
+    var bare = watched.filter(function (row) { return row.kind === "endpoint"; });
     var unreachable = count(bare, ["error"]);
     var waiting = count(bare, ["pending"]);
-    var own = state.rows.filter(function (row) { return row.source === "endpoint"; })[0];
+    var own = watched.filter(function (row) { return row.source === "endpoint"; })[0];
     var team = state.team || (own && own.item.team) || "";
     var verdict = $("verdict");
     verdict.className = "verdict";
-    if (!state.rows.length) {
+    if (!watched.length) {
       verdict.textContent = "Nothing watched yet" + (team ? " for team " + team : "") + ": register an endpoint below.";
     } else if (urgent || unreachable) {
       var parts = [];
@@ -343,12 +348,12 @@
         onclick: function () { chooseStatus(status); }
       }, el("span", { class: "n" }, counts[status]), el("span", { "aria-hidden": "true" }, MARKS[status] + " "), WORDS[status])));
     });
-    var paused = state.rows.filter(function (row) { return row.paused; }).length;
+    var paused = watched.filter(function (row) { return row.paused; }).length;
     if (paused) list.appendChild(el("li", { class: "plain s-pending" }, el("span", { class: "n" }, paused), "Paused"));
     syncChips();
 
     var now = Date.now();
-    var dated = state.rows.filter(function (row) { return row.not_after; });
+    var dated = watched.filter(function (row) { return row.not_after; });
     var upcoming = dated.filter(function (row) { return Date.parse(row.not_after) >= now; });
     var expired = dated.length - upcoming.length;
     var next = upcoming.sort(function (a, b) { return Date.parse(a.not_after) - Date.parse(b.not_after); })[0];
@@ -419,7 +424,7 @@
       var from = new Date(start.getTime() + w * 7 * DAY);
       buckets.push({ label: from.toISOString().slice(5, 10), title: "week of " + from.toISOString().slice(0, 10), counts: {} });
     }
-    state.rows.forEach(function (row) {
+    ownRows().forEach(function (row) {
       if (!row.not_after) return;
       var at = Date.parse(row.not_after);
       var index = at < now ? 0 : 1 + Math.floor((at - start.getTime()) / (7 * DAY));
