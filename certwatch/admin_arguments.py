@@ -419,6 +419,9 @@ examples:
     )
     add.add_argument("--key", action="append", metavar="SHA256", help="an expected SPKI's SHA-256 (repeat)")
     add.add_argument("--owner", help="who acts on its alerts")
+    add.add_argument(
+        "--alert-days", type=int, nargs="+", metavar="DAYS", help="when its registration's end is told (30 14 7 3 1)"
+    )
     add.add_argument("--team", help="the team (default: the operator's; with --local, the local stack's)")
     add.set_defaults(handler=handler("certwatch.domains", "domain_add"))
     for name, function, text in (

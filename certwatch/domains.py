@@ -23,6 +23,8 @@ def domain_add(args: argparse.Namespace) -> int:
         body["allowed_keys"] = args.key
     if args.owner is not None:
         body["owner"] = args.owner
+    if args.alert_days:
+        body["alert_days"] = args.alert_days
     domain = services(args).domain_watch.watch(_team(args), payloads.domain_request(body))
     print(f"{domain.id}: watching {domain.domain}{' and the names under it' if domain.include_subdomains else ''}")
     return 0

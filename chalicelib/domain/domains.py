@@ -8,7 +8,8 @@ expiry from the registry's RDAP server. The judgements here are:
   more than a grace period ago and valid now, newer than the one some address still serves.
 * ``UNEXPECTED_ISSUANCE`` on a domain: a certificate from an issuer (and for a key) the domain
   did not allow.
-* ``DOMAIN_EXPIRING`` on a domain: the registration ends within one of the team's thresholds.
+* ``DOMAIN_EXPIRING`` on a domain: the registration ends within one of its thresholds (30, 14, 7,
+  3, 1 days unless it has its own ``alert_days``).
 
 A precertificate and its final certificate are one issuance: RFC 6962 3.2 defines the TBS hash
 without the poison and SCT extensions, so both have the same ``tbs_sha256``; a source that
@@ -18,7 +19,7 @@ cannot give it is matched by issuer and serial instead.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -66,13 +67,19 @@ class WatchedDomain:
     problem: str | None = None
     registration_expires_at: datetime | None = None
     registrar_checked_at: datetime | None = None
+    alert_days: tuple[int, ...] | None = None  # when the registration's end is told; None: the defaults
 
-    def findings_at(self, now: datetime, thresholds: Sequence[int] = REGISTRATION_THRESHOLDS) -> tuple[Finding, ...]:
+    @property
+    def thresholds(self) -> tuple[int, ...]:
+        """The days before the registration's end at which it is told (tightest last)."""
+        return tuple(sorted(set(self.alert_days or REGISTRATION_THRESHOLDS), reverse=True))
+
+    def findings_at(self, now: datetime) -> tuple[Finding, ...]:
         """What is wrong with the domain now: its CT or RDAP fetch failed, or its registration ends soon."""
         found = []
         if self.problem:
             found.append(Finding(FindingCode.DOMAIN_WATCH_FAILED, Severity.WARNING, self.problem))
-        expiring = registration_finding(self, now, thresholds)
+        expiring = registration_finding(self, now)
         if expiring is not None:
             found.append(expiring)
         return tuple(found)
@@ -87,6 +94,7 @@ class DomainRequest:
     allowed_issuers: tuple[str, ...] = ()
     allowed_keys: tuple[str, ...] = ()
     owner: str | None = None
+    alert_days: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,9 +323,9 @@ def unwatched_rows(
     return rows
 
 
-def registration_finding(domain: WatchedDomain, now: datetime, thresholds: Sequence[int]) -> Finding | None:
+def registration_finding(domain: WatchedDomain, now: datetime) -> Finding | None:
     """DOMAIN_EXPIRING when the registration ends within the widest threshold (critical within 7 days)."""
-    ends = domain.registration_expires_at
+    ends, thresholds = domain.registration_expires_at, domain.thresholds
     if ends is None or not thresholds:
         return None
     left = days_until(ends, now)
@@ -329,12 +337,12 @@ def registration_finding(domain: WatchedDomain, now: datetime, thresholds: Seque
     return Finding(FindingCode.DOMAIN_EXPIRING, severity, message)
 
 
-def registration_threshold(domain: WatchedDomain, now: datetime, thresholds: Sequence[int]) -> int | None:
+def registration_threshold(domain: WatchedDomain, now: datetime) -> int | None:
     """The tightest threshold the registration's end has crossed (announced once each), or None."""
     ends = domain.registration_expires_at
     if ends is None:
         return None
-    crossed = [t for t in thresholds if ends - now <= timedelta(days=t)]
+    crossed = [t for t in domain.thresholds if ends - now <= timedelta(days=t)]
     return min(crossed) if crossed else None
 
 

@@ -658,6 +658,7 @@ def domain_request(data: object) -> DomainRequest:
         allowed_issuers=_texts(body, declared["allowed_issuers"]),
         allowed_keys=tuple(k.lower() for k in _texts(body, declared["allowed_keys"])),
         owner=_optional_str(body, declared["owner"]),
+        alert_days=_alert_days(body, declared["alert_days"]),
     )
 
 

@@ -628,6 +628,13 @@ KeyHashes = Annotated[
 ]
 
 
+RegistrationDays = Annotated[
+    tuple[Annotated[int, Range(1, MAX_DAYS)], ...],
+    Length(1, MAX_ALERT_DAYS),
+    Doc("Days before the registration ends at which it is told (default: 30, 14, 7, 3, 1)"),
+]
+
+
 @dataclass(frozen=True, slots=True)
 class DomainInput:
     """A domain to watch in Certificate Transparency (and its registration over RDAP)."""
@@ -639,6 +646,7 @@ class DomainInput:
     allowed_issuers: IssuerNames = ABSENT
     allowed_keys: KeyHashes = ABSENT
     owner: Owner = ABSENT
+    alert_days: RegistrationDays = ABSENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -663,6 +671,7 @@ class WatchedDomain(domains.WatchedDomain):
     cursor: Annotated[str | None, Doc("The CT source's cursor: issuances after it are read next")]
     problem: Annotated[str | None, Doc("Why the last sweep could not read CT or RDAP (DOMAIN_WATCH_FAILED)")]
     registration_expires_at: Annotated[datetime | None, Doc("When the registration ends, as the registry says")]
+    alert_days: Annotated[RegistrationDays | None, Doc("Its own thresholds (null: 30, 14, 7, 3, 1)")]
     findings: tuple[DomainFinding, ...]
     unwatched: Annotated[
         tuple[str, ...],

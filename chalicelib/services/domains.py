@@ -24,7 +24,6 @@ from chalicelib.domain.alerts import (
     Observation,
 )
 from chalicelib.domain.domains import (
-    REGISTRATION_THRESHOLDS,
     DomainOutcome,
     DomainRequest,
     Issuance,
@@ -143,7 +142,6 @@ class DomainWatch:
         clock: Callable[[], datetime],
         *,
         interval: timedelta = timedelta(hours=1),
-        thresholds: Sequence[int] = REGISTRATION_THRESHOLDS,
     ) -> None:
         self._store = store
         self._ct = ct
@@ -152,7 +150,6 @@ class DomainWatch:
         self._targets = targets
         self._clock = clock
         self._interval = interval
-        self._thresholds = tuple(thresholds)
 
     def watch(self, team: str, wanted: DomainRequest) -> WatchedDomain:
         """Start watching a domain; its first sweep is due at once."""
@@ -166,6 +163,7 @@ class DomainWatch:
             allowed_issuers=wanted.allowed_issuers,
             allowed_keys=wanted.allowed_keys,
             owner=wanted.owner,
+            alert_days=wanted.alert_days,
             next_sweep_at=now,
         )
         self._store.create_domain(domain)
@@ -280,7 +278,7 @@ class DomainWatch:
         domain = self._registration(domain, now, problems)
         domain = replace(domain, swept_at=now, next_sweep_at=next_at, problem="; ".join(problems) or None)
         events += self._expiring(domain, now)
-        findings += domain.findings_at(now, self._thresholds)
+        findings += domain.findings_at(now)
         self._store.save_domain(domain)
         published = 0
         if events:
@@ -308,11 +306,11 @@ class DomainWatch:
         return replace(domain, registration_expires_at=ends, registrar_checked_at=now)
 
     def _expiring(self, domain: WatchedDomain, now: datetime) -> list[AlertEvent]:
-        threshold = registration_threshold(domain, now, self._thresholds)
+        threshold = registration_threshold(domain, now)
         ends = domain.registration_expires_at
         if threshold is None or ends is None:
             return []
-        finding = registration_finding(domain, now, self._thresholds)
+        finding = registration_finding(domain, now)
         if finding is None:
             return []
         key = f"{domain.id}:{ends:%Y%m%d}:domain_expiring:{threshold}"

@@ -508,7 +508,19 @@ def test_silences_windows_and_events_from_the_command_line(moto_port: int) -> No
 
 def test_domains_are_watched_listed_suggested_and_removed_from_the_command_line(moto_port: int) -> None:
     now = datetime.now(UTC)
-    added = certwatch(moto_port, "domains", "add", "Shop.Example", "--issuer", "R11", "--team", "cli-domains")
+    added = certwatch(
+        moto_port,
+        "domains",
+        "add",
+        "Shop.Example",
+        "--issuer",
+        "R11",
+        "--alert-days",
+        "60",
+        "7",
+        "--team",
+        "cli-domains",
+    )
     again = certwatch(moto_port, "domains", "add", "shop.example", "--team", "cli-domains")
     refused = certwatch(moto_port, "domains", "add", "com", "--team", "cli-domains")
     store(moto_port).record_issuances(
@@ -531,6 +543,7 @@ def test_domains_are_watched_listed_suggested_and_removed_from_the_command_line(
     assert added.returncode == 0, added.stderr
     domain_id = added.stdout.split(":")[0]
     assert "watching shop.example and the names under it" in added.stdout
+    assert store(moto_port).get_domain("cli-domains", domain_id).alert_days == (60, 7)
     assert again.returncode != 0
     assert f"already watched as {domain_id}" in again.stderr
     assert refused.returncode != 0

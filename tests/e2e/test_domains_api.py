@@ -22,13 +22,16 @@ def api(client: Client, stack: Stack) -> Api:
 
 
 def test_a_domain_is_watched_listed_read_and_removed(api: Api) -> None:
-    made = api.post("/domains", {"domain": "Example.COM", "allowed_issuers": ["R11"], "owner": "web-oncall"})
+    made = api.post(
+        "/domains", {"domain": "Example.COM", "allowed_issuers": ["R11"], "owner": "web-oncall", "alert_days": [7, 60]}
+    )
 
     assert made.status == 201
     domain = made.body
     assert made.headers.get("Location") == f"/domains/{domain['id']}"
     assert (domain["domain"], domain["include_subdomains"], domain["allowed_issuers"]) == ("example.com", True, ["R11"])
     assert (domain["team"], domain["owner"], domain["cursor"], domain["findings"]) == ("alpha", "web-oncall", None, [])
+    assert domain["alert_days"] == [60, 7]
     assert api.get("/domains").body["items"] == [domain]
     assert api.get(f"/domains/{domain['id']}").body == domain
 
@@ -60,6 +63,8 @@ def test_watching_a_domain_twice_is_a_conflict_naming_the_first(api: Api) -> Non
         ({"domain": "example.com", "allowed_issuers": "R11"}, "allowed_issuers"),
         ({"domain": "example.com", "include_subdomains": "yes"}, "include_subdomains"),
         ({"domain": "example.com", "target": "x"}, "target"),
+        ({"domain": "example.com", "alert_days": [0]}, "alert_days"),
+        ({"domain": "example.com", "alert_days": []}, "alert_days"),
     ],
 )
 def test_a_domain_that_cannot_be_watched_is_400_naming_the_field(api: Api, body: object, field: str) -> None:

@@ -116,10 +116,19 @@ def test_the_registrations_end_is_a_finding_within_the_thresholds(
     days: int, code: FindingCode | None, severity: Severity | None, threshold: int | None
 ) -> None:
     domain = replace(DOMAIN, registration_expires_at=NOW + days * DAY)
-    found = registration_finding(domain, NOW, (30, 14, 7, 3, 1))
+    found = registration_finding(domain, NOW)
 
     assert (found and found.code, found and found.severity) == (code, severity)
-    assert registration_threshold(domain, NOW, (30, 14, 7, 3, 1)) == threshold
+    assert registration_threshold(domain, NOW) == threshold
+
+
+def test_a_domain_with_thresholds_of_its_own_is_told_at_those() -> None:
+    domain = replace(DOMAIN, registration_expires_at=NOW + 50 * DAY, alert_days=(60, 45))
+    assert registration_threshold(domain, NOW) == 60
+    assert registration_finding(replace(domain, alert_days=None), NOW) is None
+    found = registration_finding(domain, NOW)
+    assert found is not None
+    assert found.severity is Severity.WARNING
 
 
 @pytest.mark.parametrize("name", ["com", "*.example.com", "192.0.2.1", "[2001:db8::1]", "exa mple.com", ""])
