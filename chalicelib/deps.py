@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from chalicelib.services.alerting import Alerter
     from chalicelib.services.cbom import CbomService
     from chalicelib.services.checking import TargetChecker
-    from chalicelib.services.domains import DomainStore, DomainWatch
+    from chalicelib.services.domains import DomainWatch
     from chalicelib.services.metrics import MetricsService
     from chalicelib.services.ports import CertificateSource, DeliveryLog, DestinationSource, Publisher, Store
     from chalicelib.services.registry import TargetRegistry
@@ -268,7 +268,7 @@ class Container:
             history=self.store,
             teams=self.store,
             alone=lambda: self.alone_queue,  # built when a batch first has stragglers
-            issuances=self.domain_store.team_issuances,
+            issuances=self.store,
             ct_grace=timedelta(hours=self.settings.ct_grace_hours),
         )
 
@@ -284,7 +284,7 @@ class Container:
             after_check=self.alerter.after_target_check,
             history=self.store,
             teams=self.store,
-            issuances=self.domain_store.team_issuances,
+            issuances=self.store,
             ct_grace=timedelta(hours=self.settings.ct_grace_hours),
         )
 
@@ -449,11 +449,6 @@ class Container:
         )
 
     @cached_property
-    def domain_store(self) -> DomainStore:
-        """Watched domains and their CT issuances: in the one table, beside the targets."""
-        return self.store  # type: ignore[return-value]  # DynamoStore and InMemoryStore are both
-
-    @cached_property
     def domain_fetcher(self) -> UrlFetcher:
         """CT and RDAP requests, under the address policy CRL fetches follow."""
         from chalicelib.checks.fetcher import UrlFetcher
@@ -489,13 +484,15 @@ class Container:
     def domain_watch(self) -> DomainWatch:
         from chalicelib.services.domains import DomainWatch
 
+        store = self.store
         return DomainWatch(
-            self.domain_store,
-            self.ct_source,
-            self.rdap,
-            self.alerter,
-            self.store,
-            self.clock,
+            domains=store,
+            issuances=store,
+            targets=store,
+            ct=self.ct_source,
+            rdap=self.rdap,
+            announcer=self.alerter,
+            clock=self.clock,
             interval=timedelta(minutes=self.settings.domain_sweep_minutes),
         )
 

@@ -35,7 +35,7 @@ def shipped_bootstrap() -> Bootstrap:
 
 
 class RdapClient:
-    """A RegistrationSource (services/domains.py) over RDAP."""
+    """A RegistrationSource (services/ports.py) over RDAP."""
 
     def __init__(self, fetcher: Fetcher, *, servers: str = "", bootstrap: Bootstrap | None = None) -> None:
         self._fetcher = fetcher

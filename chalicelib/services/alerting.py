@@ -122,7 +122,7 @@ class Alerter:
         now = self._clock()
         told = [grouped(e, subject.id, subject.id, [Holder.of(subject)]) for e in events]
         notes = self._quieted([Notification.of(e, subject, observed, now) for e in told], now)
-        fresh = [n for n in notes if self._store.record_notification(n)]
+        fresh = [n for n in notes if self._outbox.record_notification(n)]
         return self.publish([n for n in fresh if n.silenced_by is None])
 
     def after_target_check(self, target: Target, report: TargetReport) -> list[Notification]:

@@ -11,12 +11,12 @@ from datetime import timedelta
 from chalicelib.checks.engine import CheckEngine, CheckRequest, StragglerCut
 from chalicelib.domain.alerts import Notification
 from chalicelib.domain.cadence import Sighting, cadence_finding, observed_cadence
-from chalicelib.domain.domains import DEFAULT_GRACE, Issuance, renewed_not_deployed
+from chalicelib.domain.domains import DEFAULT_GRACE, renewed_not_deployed
 from chalicelib.domain.models import Finding, FindingCode, PosturePolicy, Severity, TargetReport
 from chalicelib.domain.targets import ResultSummary, Target, next_check
 from chalicelib.domain.truststore import TrustStore, read_pem_bundle
 from chalicelib.errors import CertwatchError, NotFoundError
-from chalicelib.services.ports import CheckedTarget, CheckQueue, History, Results, Teams
+from chalicelib.services.ports import CheckedTarget, CheckQueue, History, Issuances, Results, Teams
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class TargetChecker:
         history: History | None = None,
         teams: Teams | None = None,
         alone: Callable[[], CheckQueue] | None = None,
-        issuances: Callable[[str], list[Issuance]] | None = None,
+        issuances: Issuances | None = None,
         ct_grace: timedelta = DEFAULT_GRACE,
     ) -> None:
         """``alone``: where a batch's stragglers go to be checked one by one; with it, a batch stops
@@ -162,7 +162,7 @@ class TargetChecker:
         if self._issuances is None:
             return report
         try:
-            issuances = self._issuances(target.team)
+            issuances = self._issuances.team_issuances(target.team)
         except Exception as exc:  # a store outage or a bug costs the CT judgement, never the check
             logger.warning("the CT issuances of %s are not available: %r", target.team, exc)
             return report

@@ -14,20 +14,12 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from chalicelib.domain.alerts import (
-    AlertEvent,
-    AlertSubject,
-    EventType,
-    Notification,
-    Observation,
-)
+from chalicelib.domain.alerts import AlertEvent, AlertSubject, EventType, Observation
 from chalicelib.domain.domains import (
     DomainOutcome,
     DomainRequest,
     Issuance,
-    IssuancePage,
     WatchedDomain,
     baseline_issuers,
     coalesce,
@@ -40,68 +32,16 @@ from chalicelib.domain.domains import (
 )
 from chalicelib.domain.inventory import InventoryRow
 from chalicelib.domain.models import Status, days_until, status_for
-from chalicelib.domain.targets import Page, TargetFilter
+from chalicelib.domain.targets import TargetFilter
 from chalicelib.errors import CertwatchError, DuplicateDomainError, RateLimitedError
+from chalicelib.services.ports import Announcer, Issuances, IssuanceSource, RegistrationSource, Targets, WatchedDomains
 
 logger = logging.getLogger(__name__)
 
 REGISTRATION_EVERY = timedelta(days=1)  # a registration's end moves only when it is renewed
 
 
-class IssuanceSource(Protocol):
-    """A Certificate Transparency source: the issuances for a domain discovered after a cursor."""
-
-    def issuances(self, domain: str, *, include_subdomains: bool, after: str | None) -> IssuancePage:
-        """Every issuance after ``after`` (all pages); FetchError (RateLimitedError) when it cannot be had."""
-
-
-class RegistrationSource(Protocol):
-    """The registry's record of a domain (RDAP)."""
-
-    def expiration(self, domain: str) -> datetime | None:
-        """When the registration ends (None: the registry does not say); FetchError when it cannot be had."""
-
-
-class DomainStore(Protocol):
-    """Watched domains (each team's) and the CT issuances of their names."""
-
-    def create_domain(self, domain: WatchedDomain) -> None:
-        """Keep a new watched domain; DuplicateDomainError when the team watches it already."""
-
-    def get_domain(self, team: str, domain_id: str) -> WatchedDomain:
-        """One watched domain; NotFoundError when the team has none of that id."""
-
-    def list_domains(self, team: str | None = None) -> list[WatchedDomain]:
-        """A team's watched domains (every team's with None), by name."""
-
-    def save_domain(self, domain: WatchedDomain) -> None:
-        """Replace what a sweep learnt of a domain; NotFoundError when it was removed meanwhile."""
-
-    def delete_domain(self, team: str, domain_id: str) -> None:
-        """Stop watching; NotFoundError when the team has none of that id."""
-
-    def record_issuances(self, team: str, issuances: Sequence[Issuance]) -> list[Issuance]:
-        """Keep issuances seen for the team's domains; returns those not kept before."""
-
-    def team_issuances(self, team: str) -> list[Issuance]:
-        """Every issuance kept for the team."""
-
-
-class Announcer(Protocol):
-    """The alerting path (the outbox, silences, every channel)."""
-
-    def announce(
-        self, subject: AlertSubject, observed: Observation, events: Sequence[AlertEvent]
-    ) -> list[Notification]:
-        """Record each event once in the outbox and publish those no silence keeps quiet."""
-
-
-class TargetLister(Protocol):
-    def list_targets(self, team: str, *, limit: int, cursor: str | None, where: TargetFilter) -> Page:
-        """A team's targets in creation order, ``limit`` at a time."""
-
-
-def team_names(targets: TargetLister, team: str) -> set[str]:
+def team_names(targets: Targets, team: str) -> set[str]:
     """The names the team's targets check (their SNI, else their host)."""
     names: set[str] = set()
     cursor: str | None = None
@@ -134,16 +74,18 @@ class DomainWatch:
 
     def __init__(
         self,
-        store: DomainStore,
+        *,
+        domains: WatchedDomains,
+        issuances: Issuances,
+        targets: Targets,
         ct: IssuanceSource,
         rdap: RegistrationSource,
         announcer: Announcer,
-        targets: TargetLister,
         clock: Callable[[], datetime],
-        *,
         interval: timedelta = timedelta(hours=1),
     ) -> None:
-        self._store = store
+        self._domains = domains
+        self._issuances = issuances
         self._ct = ct
         self._rdap = rdap
         self._announcer = announcer
@@ -166,7 +108,7 @@ class DomainWatch:
             alert_days=wanted.alert_days,
             next_sweep_at=now,
         )
-        self._store.create_domain(domain)
+        self._domains.create_domain(domain)
         return domain
 
     def watch_many(self, team: str, rows: Sequence[DomainRequest | CertwatchError]) -> list[DomainOutcome]:
@@ -186,36 +128,36 @@ class DomainWatch:
         return outcomes
 
     def domains(self, team: str) -> list[WatchedDomain]:
-        return self._store.list_domains(team)
+        return self._domains.list_domains(team)
 
     def get(self, team: str, domain_id: str) -> WatchedDomain:
-        return self._store.get_domain(team, domain_id)
+        return self._domains.get_domain(team, domain_id)
 
     def remove(self, team: str, domain_id: str) -> None:
-        self._store.delete_domain(team, domain_id)
+        self._domains.delete_domain(team, domain_id)
 
     def suggest(self, team: str) -> dict[str, list[str]]:
         """Per watched domain, the names valid CT certificates cover that no target of the team checks."""
         now = self._clock()
-        issuances = self._store.team_issuances(team)
+        issuances = self._issuances.team_issuances(team)
         watched = team_names(self._targets, team)
-        return {d.domain: suggestions(d, issuances, watched, now) for d in self._store.list_domains(team)}
+        return {d.domain: suggestions(d, issuances, watched, now) for d in self._domains.list_domains(team)}
 
     def unwatched_rows(self, team: str, now: datetime) -> list[InventoryRow]:
         """The inventory's rows of CT certificates for names no target of the team checks."""
-        domains = self._store.list_domains(team)
+        domains = self._domains.list_domains(team)
         if not domains:
             return []
-        issuances = self._store.team_issuances(team)
+        issuances = self._issuances.team_issuances(team)
         return unwatched_rows(domains, issuances, team_names(self._targets, team), team, now)
 
     def issuances(self, team: str) -> list[Issuance]:
-        return self._store.team_issuances(team)
+        return self._issuances.team_issuances(team)
 
     def sweep(self) -> DomainSweep:
         """Sweep every domain due; one domain's failure is a finding on it, never the sweep's."""
         now = self._clock()
-        due = [d for d in self._store.list_domains() if d.next_sweep_at is None or d.next_sweep_at <= now]
+        due = [d for d in self._domains.list_domains() if d.next_sweep_at is None or d.next_sweep_at <= now]
         result = DomainSweep(due=len(due))
         for domain in due:
             try:
@@ -255,7 +197,7 @@ class DomainWatch:
             next_at = now + timedelta(seconds=max(page.retry_after, 1))
         if page is not None:
             seen = coalesce(page.issuances)
-            new = self._store.record_issuances(domain.team, seen)
+            new = self._issuances.record_issuances(domain.team, seen)
             judged = domain
             if not domain.baselined and not (domain.allowed_issuers or domain.allowed_keys):
                 # The first sweep's issuers are the expected ones, until the team says otherwise.
@@ -279,7 +221,7 @@ class DomainWatch:
         domain = replace(domain, swept_at=now, next_sweep_at=next_at, problem="; ".join(problems) or None)
         events += self._expiring(domain, now)
         findings += domain.findings_at(now)
-        self._store.save_domain(domain)
+        self._domains.save_domain(domain)
         published = 0
         if events:
             observed = Observation(

@@ -2,14 +2,16 @@
 
 The store's ports are cut by the records they keep (``Targets``, ``Results``, ``Schedule``,
 ``AlertLedger``, ``Outbox``, ``History``, ``Holders``, ``Teams``, ``Silences``, ``Inventory``,
-``Tokens``); a service's constructor names the ones it uses, and nothing else. One object
-implements them all (``Store``): ``DynamoStore`` (chalicelib/adapters/dynamo/) on one table, and
-``InMemoryStore`` (tests/support/fakes.py), its fake. The composition root hands that one object
-to each service as the ports the service asks for, and the contract suite
-(tests/functional/test_store_contract.py) holds both to each port's promises.
+``Tokens``, ``WatchedDomains``, ``Issuances``); a service's constructor names the ones it uses,
+and nothing else. One object implements them all (``Store``): ``DynamoStore``
+(chalicelib/adapters/dynamo/) on one table, and ``InMemoryStore`` (tests/support/fakes.py), its
+fake. The composition root hands that one object to each service as the ports the service asks
+for, and the contract suite (tests/functional/test_store_contract.py) holds both to each port's
+promises.
 
-The other ports are the queue, the checker, DNS, discovery, the ACM/IAM sources, the publisher
-and the relays' destinations; each is implemented by one adapter (or service) and one fake.
+The other ports are the queue, the checker, DNS, discovery, the ACM/IAM sources, the CT and
+RDAP sources, the alerter as a watched domain's sweep announces through it, the publisher and
+the relays' destinations; each is implemented by one adapter (or service) and one fake.
 """
 
 from __future__ import annotations
@@ -22,8 +24,17 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from chalicelib.domain.alerts import AlertState, Holder, Notification, RecordedEvent
+    from chalicelib.domain.alerts import (
+        AlertEvent,
+        AlertState,
+        AlertSubject,
+        Holder,
+        Notification,
+        Observation,
+        RecordedEvent,
+    )
     from chalicelib.domain.cadence import Sighting
+    from chalicelib.domain.domains import Issuance, IssuancePage, WatchedDomain
     from chalicelib.domain.inventory import Assessment, CertificateScan, Discovered, ManagedCertificate
     from chalicelib.domain.models import TargetReport
     from chalicelib.domain.silences import MaintenanceWindow, Silence
@@ -212,8 +223,51 @@ class Tokens(Protocol):
         """Revoke a token; False when there was none of that id."""
 
 
+class WatchedDomains(Protocol):
+    """Each team's watched domains, with what their sweeps learnt."""
+
+    def create_domain(self, domain: WatchedDomain) -> None:
+        """Keep a new watched domain; DuplicateDomainError when the team watches it already."""
+
+    def get_domain(self, team: str, domain_id: str) -> WatchedDomain:
+        """One watched domain; NotFoundError when the team has none of that id."""
+
+    def list_domains(self, team: str | None = None) -> list[WatchedDomain]:
+        """A team's watched domains (every team's with None), by name."""
+
+    def save_domain(self, domain: WatchedDomain) -> None:
+        """Replace what a sweep learnt of a domain; NotFoundError when it was removed meanwhile."""
+
+    def delete_domain(self, team: str, domain_id: str) -> None:
+        """Stop watching; NotFoundError when the team has none of that id."""
+
+
+class Issuances(Protocol):
+    """The CT issuances seen for each team's watched domains, by TBS hash (a precertificate and its
+    certificate are one)."""
+
+    def record_issuances(self, team: str, issuances: Sequence[Issuance]) -> list[Issuance]:
+        """Keep issuances seen for the team's domains; returns those not kept before."""
+
+    def team_issuances(self, team: str) -> list[Issuance]:
+        """Every issuance kept for the team."""
+
+
 class Store(
-    Targets, Results, Schedule, AlertLedger, Outbox, History, Holders, Teams, Silences, Inventory, Tokens, Protocol
+    Targets,
+    Results,
+    Schedule,
+    AlertLedger,
+    Outbox,
+    History,
+    Holders,
+    Teams,
+    Silences,
+    Inventory,
+    Tokens,
+    WatchedDomains,
+    Issuances,
+    Protocol,
 ):
     """Every port of the store: what a storage backend implements (the composition root holds one)."""
 
@@ -263,6 +317,30 @@ class CertificateSource(Protocol):
 class AcmLookup(Protocol):
     def describe(self, arn: str) -> ManagedCertificate:
         """One ACM certificate by ARN; NotFoundError when there is none."""
+
+
+class IssuanceSource(Protocol):
+    """A Certificate Transparency source: the issuances for a domain discovered after a cursor."""
+
+    def issuances(self, domain: str, *, include_subdomains: bool, after: str | None) -> IssuancePage:
+        """Every issuance after ``after`` (all pages); FetchError (RateLimitedError) when it cannot be had."""
+
+
+class RegistrationSource(Protocol):
+    """The registry's record of a domain (RDAP)."""
+
+    def expiration(self, domain: str) -> datetime | None:
+        """When the registration ends (None: the registry does not say); FetchError when it cannot be had."""
+
+
+class Announcer(Protocol):
+    """The alerting path for events decided elsewhere (a watched domain's sweep): the outbox, silences,
+    every channel."""
+
+    def announce(
+        self, subject: AlertSubject, observed: Observation, events: Sequence[AlertEvent]
+    ) -> list[Notification]:
+        """Record each event once in the outbox and publish those no silence keeps quiet."""
 
 
 class Publisher(Protocol):

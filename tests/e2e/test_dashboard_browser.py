@@ -705,14 +705,6 @@ def test_a_targets_detail_names_each_addresss_key_exchange_and_its_posture_polic
     """A classical server (Python's ssl) and a hybrid post-quantum one (the bundled OpenSSL, asked about TLS 1.0)."""
     classical_name, hybrid_name = "classical.page.test", "hybrid.page.test"
     troubles: list[str] = []
-
-
-def test_a_name_seen_in_ct_and_watched_by_no_target_is_watched_with_one_click(pki: Pki) -> None:
-    """GET /certificates lists it as "seen in CT, not watched"; its button registers it (POST /targets)."""
-    troubles: list[str] = []
-    watched, unwatched = "www.browser.test", "legacy.browser.test"
-    server = TlsServer([make_cert(watched, sans=[watched, unwatched], issuer=pki.intermediate), pki.intermediate])
-    server.start()
     store = InMemoryStore()
     container = Container(
         Settings.for_stage("local", allow_cidrs="127.0.0.0/8", check_timeout=3.0),
@@ -720,9 +712,6 @@ def test_a_name_seen_in_ct_and_watched_by_no_target_is_watched_with_one_click(pk
         queue=RecordingCheckQueue(),
         trust=pki.trust,
         resolver=SystemResolver({classical_name: ["127.0.0.1"], hybrid_name: ["127.0.0.1"]}, lookup=no_dns),
-
-
-        resolver=SystemResolver({watched: ["127.0.0.1"], unwatched: ["127.0.0.1"]}, lookup=no_dns),
         publisher=RecordingPublisher(),
         certificate_sources=list,
         discoverer=NoEndpoints,
@@ -769,8 +758,62 @@ def test_a_name_seen_in_ct_and_watched_by_no_target_is_watched_with_one_click(pk
             expect(dialog).to_contain_text("Legacy TLSrefuses TLS 1.0 and 1.1")
             expect(dialog).to_contain_text("Posture policylegacy TLS asked")
             shot(page, "dashboard-posture")
+    finally:
+        deps.use(None)
+        if "engine" in container.__dict__:
+            container.engine.close()
 
 
+def test_download_cbom_saves_the_apis_cyclonedx_document_of_the_chains_served(pki: Pki, tmp_path: Path) -> None:
+    """The button saves GET /cbom's document: CycloneDX 1.6, holding the chains the two endpoints served."""
+    from tests.support.cbom import read_cbom
+
+    troubles: list[str] = []
+    with renewing_endpoints(pki) as renewals, serving_over_http() as base_url, browser_page() as page:
+        page.on("pageerror", lambda error: troubles.append(f"page error: {error}"))
+        page.on(
+            "console", lambda message: troubles.append(message.text) if trouble(message.type, message.text) else None
+        )
+        api = Api(http_transport(base_url), renewals.token)
+        ids = renewals.register(api)
+        page.goto(f"{base_url}/dashboard")
+        page.get_by_label("API token").fill(renewals.token)
+        page.get_by_role("button", name="Open").click()
+        expect(row(page, renewals.target(SLOW))).to_be_visible()
+
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download CBOM").click()
+        assert re.fullmatch(r"certwatch-inventory-cbom-\d{4}-\d\d-\d\d\.cdx\.json", download.value.suggested_filename)
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        expect(page.get_by_role("button", name="Download CBOM")).to_be_enabled()
+        cbom = read_cbom(saved.read_text())
+        assert cbom.document["components"] == read_cbom(api.get("/cbom").body).document["components"]
+        for name, target_id in ids.items():
+            (result,) = api.get(f"/targets/{target_id}").body["result"]["results"]
+            served = {result["leaf"]["fingerprint_sha256"], *(c["fingerprint_sha256"] for c in result["chain"])}
+            assert pki.intermediate.fingerprint in served
+            assert cbom.certificates_served(cbom.endpoint_named(renewals.target(name))) == served
+    assert troubles == []
+
+
+def test_a_name_seen_in_ct_and_watched_by_no_target_is_watched_with_one_click(pki: Pki) -> None:
+    """GET /certificates lists it as "seen in CT, not watched"; its button registers it (POST /targets)."""
+    troubles: list[str] = []
+    watched, unwatched = "www.browser.test", "legacy.browser.test"
+    server = TlsServer([make_cert(watched, sans=[watched, unwatched], issuer=pki.intermediate), pki.intermediate])
+    server.start()
+    store = InMemoryStore()
+    container = Container(
+        Settings.for_stage("local", allow_cidrs="127.0.0.0/8", check_timeout=3.0),
+        store=store,
+        queue=RecordingCheckQueue(),
+        trust=pki.trust,
+        resolver=SystemResolver({watched: ["127.0.0.1"], unwatched: ["127.0.0.1"]}, lookup=no_dns),
+        publisher=RecordingPublisher(),
+        certificate_sources=list,
+        discoverer=NoEndpoints,
+    )
     deps.use(container)
     token, record = issue("web", admin=False, now=datetime.now(UTC), name="browser")
     store.put_token(record)
@@ -828,39 +871,5 @@ def test_a_name_seen_in_ct_and_watched_by_no_target_is_watched_with_one_click(pk
         deps.use(None)
         if "engine" in container.__dict__:
             container.engine.close()
-
-
-def test_download_cbom_saves_the_apis_cyclonedx_document_of_the_chains_served(pki: Pki, tmp_path: Path) -> None:
-    """The button saves GET /cbom's document: CycloneDX 1.6, holding the chains the two endpoints served."""
-    from tests.support.cbom import read_cbom
-
-    troubles: list[str] = []
-    with renewing_endpoints(pki) as renewals, serving_over_http() as base_url, browser_page() as page:
-        page.on("pageerror", lambda error: troubles.append(f"page error: {error}"))
-        page.on(
-            "console", lambda message: troubles.append(message.text) if trouble(message.type, message.text) else None
-        )
-        api = Api(http_transport(base_url), renewals.token)
-        ids = renewals.register(api)
-        page.goto(f"{base_url}/dashboard")
-        page.get_by_label("API token").fill(renewals.token)
-        page.get_by_role("button", name="Open").click()
-        expect(row(page, renewals.target(SLOW))).to_be_visible()
-
-        with page.expect_download() as download:
-            page.get_by_role("button", name="Download CBOM").click()
-        assert re.fullmatch(r"certwatch-inventory-cbom-\d{4}-\d\d-\d\d\.cdx\.json", download.value.suggested_filename)
-        saved = tmp_path / download.value.suggested_filename
-        download.value.save_as(saved)
-        expect(page.get_by_role("button", name="Download CBOM")).to_be_enabled()
-        cbom = read_cbom(saved.read_text())
-        assert cbom.document["components"] == read_cbom(api.get("/cbom").body).document["components"]
-        for name, target_id in ids.items():
-            (result,) = api.get(f"/targets/{target_id}").body["result"]["results"]
-            served = {result["leaf"]["fingerprint_sha256"], *(c["fingerprint_sha256"] for c in result["chain"])}
-            assert pki.intermediate.fingerprint in served
-            assert cbom.certificates_served(cbom.endpoint_named(renewals.target(name))) == served
-
-
         server.stop()
     assert troubles == []

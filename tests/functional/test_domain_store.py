@@ -1,4 +1,4 @@
-"""The watched domains' store contract (services/domains.py DomainStore), against the fake and DynamoDB (moto)."""
+"""The watched domains' store contract (services/ports.py WatchedDomains, Issuances): the fake and DynamoDB."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 from chalicelib.adapters.dynamo import DynamoStore
 from chalicelib.domain.domains import Issuance, WatchedDomain
 from chalicelib.errors import DuplicateDomainError, NotFoundError
-from chalicelib.services.domains import DomainStore, domain_id
+from chalicelib.services.domains import domain_id
+from chalicelib.services.ports import Store
 from tests.support.aws import AwsStack
 from tests.support.fakes import InMemoryStore
 
@@ -39,9 +40,7 @@ class DomainStoreContract:
     def team(self) -> str:
         return f"team-{uuid.uuid4().hex[:12]}"
 
-    def test_a_domain_reads_back_as_kept_and_twice_is_a_conflict(
-        self, store: DomainStore, team: str, now: datetime
-    ) -> None:
+    def test_a_domain_reads_back_as_kept_and_twice_is_a_conflict(self, store: Store, team: str, now: datetime) -> None:
         domain = replace(watched(team, "example.com", now), allowed_issuers=("R11", "E6"), owner="web")
         store.create_domain(domain)
 
@@ -51,7 +50,7 @@ class DomainStoreContract:
         assert raised.value.existing_id == domain.id
 
     def test_a_teams_domains_are_its_own_and_the_sweep_reads_every_teams(
-        self, store: DomainStore, team: str, now: datetime
+        self, store: Store, team: str, now: datetime
     ) -> None:
         other = f"{team}-other"
         for name in ("b.example", "a.example"):
@@ -64,7 +63,7 @@ class DomainStoreContract:
             store.get_domain(other, domain_id(team, "a.example"))
 
     def test_what_a_sweep_learnt_is_kept_and_a_removed_domain_is_not_brought_back(
-        self, store: DomainStore, team: str, now: datetime
+        self, store: Store, team: str, now: datetime
     ) -> None:
         domain = watched(team, "example.com", now)
         store.create_domain(domain)
@@ -82,7 +81,7 @@ class DomainStoreContract:
             store.delete_domain(team, domain.id)
         assert store.list_domains(team) == []
 
-    def test_an_issuance_is_new_once_per_team(self, store: DomainStore, team: str, now: datetime) -> None:
+    def test_an_issuance_is_new_once_per_team(self, store: Store, team: str, now: datetime) -> None:
         first, second = issuance("ab" * 32, now, precert=True), issuance("ef" * 32, now)
 
         assert store.record_issuances(team, [first, second]) == [first, second]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,14 +31,14 @@ from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.errors import FetchError, RateLimitedError
 from chalicelib.presentation.event_shapes import read_event
 from chalicelib.presentation.events import email_subject, email_text, pagerduty_event, slack_message, teams_message
-from chalicelib.services.alerting import Alerter
 from chalicelib.services.checking import TargetChecker
 from chalicelib.services.domains import DomainWatch
+from chalicelib.services.ports import Announcer, IssuanceSource, RegistrationSource
 from lab.certs import Issued, make_ca, make_cert
 from lab.ctlog import CertSpotterStandIn, RdapStandIn
 from lab.servers import TlsServer, server_context
 from tests.functional.helpers import Engines, Servers
-from tests.support.fakes import Clock, InMemoryStore, RecordingPublisher
+from tests.support.fakes import Clock, InMemoryStore, RecordingPublisher, alerter_on
 from tests.support.pki import Pki
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -77,8 +77,9 @@ class Watch:
         return target
 
     def check(self, target: Target) -> TargetReport:
-        (report,) = self.checker.check_targets([target])
-        return report
+        (checked,), retry = self.checker.run([target])
+        assert retry == []
+        return checked.report
 
 
 @pytest.fixture
@@ -86,7 +87,7 @@ def world(engines: Engines, pki: Pki) -> Iterator[Watch]:
     clock = Clock(NOW)
     store = InMemoryStore()
     publisher = RecordingPublisher()
-    alerter = Alerter(store, publisher, clock.now)
+    alerter = alerter_on(store, publisher, clock.now)
 
     def loopback(host: str, port: int, *args: Any) -> list[Any]:
         if not host.endswith(DOMAIN):
@@ -95,7 +96,7 @@ def world(engines: Engines, pki: Pki) -> Iterator[Watch]:
 
     engine = engines.build(resolver=SystemResolver(lookup=loopback), clock=clock.now, timeout=5.0)
     checker = TargetChecker(
-        store, engine, pki.trust, after_check=alerter.after_target_check, history=store, issuances=store.team_issuances
+        store, engine, pki.trust, after_check=alerter.after_target_check, history=store, issuances=store
     )
     fetcher = UrlFetcher(resolver=SystemResolver(), address_policy=AddressPolicy.from_text("127.0.0.0/8"), timeout=5.0)
     with CertSpotterStandIn(page_size=2) as ct, RdapStandIn() as rdap:
@@ -103,8 +104,30 @@ def world(engines: Engines, pki: Pki) -> Iterator[Watch]:
         rdap.expirations[DOMAIN] = NOW + 300 * DAY
         source = CertSpotter(fetcher, ct.url, clock=clock.now)
         registry = RdapClient(fetcher, servers=f'{{"test": "{rdap.url}"}}')
-        domains = DomainWatch(store, source, registry, alerter, store, clock.now, interval=timedelta(hours=1))
+        domains = domain_watch(store, source, registry, alerter, clock.now, interval=timedelta(hours=1))
         yield Watch(store, clock, publisher, ct, rdap, domains, checker)
+
+
+def domain_watch(
+    store: InMemoryStore,
+    ct: IssuanceSource,
+    rdap: RegistrationSource,
+    announcer: Announcer,
+    clock: Callable[[], datetime],
+    *,
+    interval: timedelta = timedelta(hours=1),
+) -> DomainWatch:
+    """The sweep with every store port it asks for in one in-memory store, as the composition root hands them."""
+    return DomainWatch(
+        domains=store,
+        issuances=store,
+        targets=store,
+        ct=ct,
+        rdap=rdap,
+        announcer=announcer,
+        clock=clock,
+        interval=interval,
+    )
 
 
 def leaf(pki: Pki, *, issued_days_ago: float, days: float = 90, name: str = APP, **kwargs: Any) -> Issued:
@@ -282,7 +305,7 @@ def test_a_source_listing_precertificate_and_certificate_apart_still_tells_once(
         def expiration(self, domain: str) -> datetime | None:
             return None
 
-    domains = DomainWatch(store, TwoEntries(), NoRegistry(), Alerter(store, publisher, clock.now), store, clock.now)
+    domains = domain_watch(store, TwoEntries(), NoRegistry(), alerter_on(store, publisher, clock.now), clock.now)
     domains.watch(TEAM, DomainRequest(DOMAIN, allowed_issuers=("R11",)))
     domains.sweep()
 
@@ -374,12 +397,11 @@ def test_the_api_key_is_sent_as_a_bearer_token(world: Watch, pki: Pki) -> None:
 
 def test_a_ct_server_on_a_forbidden_address_is_refused_by_the_address_policy(world: Watch) -> None:
     fetcher = UrlFetcher(resolver=SystemResolver(), address_policy=AddressPolicy())
-    domains = DomainWatch(
+    domains = domain_watch(
         world.store,
         CertSpotter(fetcher, world.ct.url),
         RdapClient(fetcher, servers=f'{{"test": "{world.rdap.url}"}}'),
-        Alerter(world.store, world.publisher, world.clock.now),
-        world.store,
+        alerter_on(world.store, world.publisher, world.clock.now),
         world.clock.now,
     )
     domain = world.watch()

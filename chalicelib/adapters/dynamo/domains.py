@@ -22,7 +22,7 @@ from chalicelib.errors import DuplicateDomainError, NotFoundError
 
 
 class DomainItems(Table):
-    """A DomainStore (services/domains.py) on the one table."""
+    """The WatchedDomains and Issuances ports (services/ports.py) on the one table."""
 
     def create_domain(self, domain: WatchedDomain) -> None:
         try:
