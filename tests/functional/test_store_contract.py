@@ -26,6 +26,7 @@ import pytest
 from chalicelib.adapters.dynamo import DynamoStore
 from chalicelib.domain.alerts import AlertEvent, AlertState, AlertSubject, EventType, Holder, Notification, Observation
 from chalicelib.domain.cadence import Sighting
+from chalicelib.domain.domains import Issuance, WatchedDomain
 from chalicelib.domain.endpoints import endpoint_from_parts
 from chalicelib.domain.inventory import Assessment, ManagedCertificate, Source, assess
 from chalicelib.domain.models import PosturePolicy, Severity, Status, TargetReport
@@ -42,11 +43,13 @@ from chalicelib.domain.targets import (
 )
 from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import TokenRecord
-from chalicelib.errors import DuplicateTargetError, InvalidValueError, NotFoundError
+from chalicelib.errors import DuplicateDomainError, DuplicateTargetError, InvalidValueError, NotFoundError
+from chalicelib.services.domains import domain_id
 from chalicelib.services.ports import (
     AlertLedger,
     Holders,
     Inventory,
+    Issuances,
     Outbox,
     Schedule,
     Silences,
@@ -54,6 +57,7 @@ from chalicelib.services.ports import (
     Targets,
     Teams,
     Tokens,
+    WatchedDomains,
 )
 from tests.support import reports
 from tests.support.aws import AwsStack
@@ -981,8 +985,72 @@ class SilencesContract:
             store.end_window(team, "mw_ffffffffffffffff", later)
 
 
+class WatchedDomainsContract:
+    """The ``WatchedDomains`` port: each team's watched domains, and what their sweeps learnt."""
+
+    def test_a_domain_reads_back_as_kept_and_twice_is_a_conflict(
+        self, store: WatchedDomains, team: str, now: datetime
+    ) -> None:
+        domain = replace(_watched(team, "example.com", now), allowed_issuers=("R11", "E6"), owner="web")
+        store.create_domain(domain)
+
+        assert store.get_domain(team, domain.id) == domain
+        with pytest.raises(DuplicateDomainError) as raised:
+            store.create_domain(domain)
+        assert raised.value.existing_id == domain.id
+
+    def test_a_teams_domains_are_its_own_and_the_sweep_reads_every_teams(
+        self, store: WatchedDomains, team: str, now: datetime
+    ) -> None:
+        other = f"{team}-other"
+        for name in ("b.example", "a.example"):
+            store.create_domain(_watched(team, name, now))
+        store.create_domain(_watched(other, "c.example", now))
+
+        assert [d.domain for d in store.list_domains(team)] == ["a.example", "b.example"]
+        assert {(d.team, d.domain) for d in store.list_domains()} >= {(team, "a.example"), (other, "c.example")}
+        with pytest.raises(NotFoundError):
+            store.get_domain(other, domain_id(team, "a.example"))
+
+    def test_what_a_sweep_learnt_is_kept_and_a_removed_domain_is_not_brought_back(
+        self, store: WatchedDomains, team: str, now: datetime
+    ) -> None:
+        domain = _watched(team, "example.com", now)
+        store.create_domain(domain)
+        swept = replace(
+            domain, cursor="4000007", baselined=True, swept_at=now, registration_expires_at=now + timedelta(days=20)
+        )
+
+        store.save_domain(swept)
+        assert store.get_domain(team, domain.id) == swept
+
+        store.delete_domain(team, domain.id)
+        with pytest.raises(NotFoundError):
+            store.save_domain(swept)
+        with pytest.raises(NotFoundError):
+            store.delete_domain(team, domain.id)
+        assert store.list_domains(team) == []
+
+
+class IssuancesContract:
+    """The ``Issuances`` port: the CT issuances of a team's domains, new once per team."""
+
+    def test_an_issuance_is_new_once_per_team(self, store: Issuances, team: str, now: datetime) -> None:
+        first, second = _issuance("ab" * 32, now, precert=True), _issuance("ef" * 32, now)
+
+        assert store.record_issuances(team, [first, second]) == [first, second]
+        final = replace(first, precert=False, cert_sha256="01" * 32)
+        assert store.record_issuances(team, [final]) == []  # the certificate of a precertificate seen before
+        assert store.record_issuances(f"{team}-other", [first]) == [first]
+
+        kept = sorted(store.team_issuances(team), key=lambda i: i.tbs_sha256)
+        assert kept == [final, second]
+
+
 # pytest collects a base's tests before those of the bases listed before it: ScheduleContract's first.
 class StoreContract(
+    IssuancesContract,
+    WatchedDomainsContract,
     InventoryContract,
     AlertLedgerContract,
     SilencesContract,
@@ -1009,6 +1077,24 @@ def _sighting(fingerprint: str, first_seen: datetime) -> Sighting:
         not_before=first_seen - timedelta(hours=1),
         not_after=first_seen + timedelta(days=90),
         publicly_trusted=True,
+    )
+
+
+def _watched(team: str, name: str, now: datetime) -> WatchedDomain:
+    return WatchedDomain(id=domain_id(team, name), team=team, domain=name, created_at=now, next_sweep_at=now)
+
+
+def _issuance(tbs: str, now: datetime, *, precert: bool = False) -> Issuance:
+    return Issuance(
+        id=tbs[:4],
+        tbs_sha256=tbs,
+        dns_names=("www.example.com",),
+        pubkey_sha256="cd" * 32,
+        issuer="C=US, O=Example, CN=R11",
+        not_before=now - timedelta(days=1),
+        not_after=now + timedelta(days=60),
+        serial="5eed",
+        precert=precert,
     )
 
 
