@@ -384,13 +384,7 @@ def _start(
     servers += demo_servers
     demo_ca_file = workdir / "demo-ca.pem"
     demo_ca_file.write_bytes(demo_root.pem)
-    from lab.domaindemo import start_domain_demo
-
-    domain_demo = start_domain_demo(demo_root)
-    servers += domain_demo.servers
-    for name, value in domain_demo.environment.items():  # CT and RDAP from the stand-ins, unless told otherwise
-        if not os.environ.get(name, "").strip():
-            os.environ[name] = value
+    domain_demo = _start_domain_demo(demo_root, servers)
     container = deps.Container(trust=load_trust_store().with_anchors([demo_root.cert]))
     deps.use(container)
 
@@ -436,6 +430,18 @@ def _start(
     return LocalStack(
         api_url, aws_url, token, demo_targets, demo_ca_file.resolve(), log_file.resolve(), webhook, domain_demo
     )
+
+
+def _start_domain_demo(demo_root: Any, servers: list[Any]) -> Any:
+    """The Cert Spotter and RDAP stand-ins with the demo's story; CT and RDAP are read from them unless set."""
+    from lab.domaindemo import start_domain_demo
+
+    domain_demo = start_domain_demo(demo_root)
+    servers += domain_demo.servers
+    for name, value in domain_demo.environment.items():
+        if not os.environ.get(name, "").strip():
+            os.environ[name] = value
+    return domain_demo
 
 
 def _local_webhook(container: Any, local: LocalSettings) -> str:
