@@ -166,22 +166,18 @@ class Container:
 
     @cached_property
     def queue(self) -> SqsCheckQueue:
-        from chalicelib.adapters.sqs import SqsCheckQueue
-
-        url = self.settings.check_queue_url
-        if url is None:
-            url = self.sqs.get_queue_url(QueueName=self.settings.check_queue_name)["QueueUrl"]
-        return SqsCheckQueue(self.sqs, url)
+        return self._check_queue(self.settings.check_queue_name, self.settings.check_queue_url)
 
     @cached_property
     def alone_queue(self) -> SqsCheckQueue:
         """Where a batch's stragglers go to be checked one by one (the checker_alone function's queue)."""
+        return self._check_queue(self.settings.alone_queue_name, self.settings.alone_queue_url)
+
+    def _check_queue(self, name: str, url: str | None) -> SqsCheckQueue:
+        """A queue of checks by its URL, else by its name (SQS says its URL)."""
         from chalicelib.adapters.sqs import SqsCheckQueue
 
-        url = self.settings.alone_queue_url
-        if url is None:
-            url = self.sqs.get_queue_url(QueueName=self.settings.alone_queue_name)["QueueUrl"]
-        return SqsCheckQueue(self.sqs, url)
+        return SqsCheckQueue(self.sqs, url or self.sqs.get_queue_url(QueueName=name)["QueueUrl"])
 
     @cached_property
     def address_policy(self) -> AddressPolicy:
