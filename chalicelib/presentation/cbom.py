@@ -42,6 +42,7 @@ from chalicelib.domain.algorithms import Algorithm, group_algorithm
 from chalicelib.domain.inventory import ManagedCertificate, leaf_info
 from chalicelib.domain.metrics import Watched
 from chalicelib.domain.models import CertificateInfo, CheckResult, TargetReport
+from chalicelib.domain.posture import key_exchange
 
 MEDIA_TYPE = "application/vnd.cyclonedx+json; version=1.6"
 SPEC_VERSION = "1.6"
@@ -136,6 +137,7 @@ class _Builder:
         properties = [Property(name="certwatch:address", value=result.address)] if result.address else []
         if result.group is not None:
             properties.append(Property(name="certwatch:group", value=result.group))
+            properties.append(Property(name="certwatch:key_exchange", value=str(key_exchange(result.group))))
         self._add(
             ref,
             Component(

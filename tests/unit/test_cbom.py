@@ -205,7 +205,9 @@ def test_endpoints_depend_on_their_protocols_which_depend_on_the_chain_served(cb
         "cryptoRefArray": ["algorithm:X25519MLKEM768"],
     }
     assert "algorithm:X25519MLKEM768" in cbom.depends[first]
+    assert {"name": "certwatch:key_exchange", "value": "hybrid post-quantum"} in cbom.components[first]["properties"]
     assert "cryptoRefArray" not in cbom.components[second]["cryptoProperties"]["protocolProperties"]
+    assert not any(p["name"] == "certwatch:key_exchange" for p in cbom.components[second].get("properties", []))
     assert cbom.depends[cbom.endpoint_named("smtp://mail.example.com:25")] == set()
     assert cbom.certificates_served(cbom.endpoint_named("https://pq.example.com:443")) == {PQ_FP}
 
