@@ -764,6 +764,115 @@ def test_a_targets_detail_names_each_addresss_key_exchange_and_its_posture_polic
             container.engine.close()
 
 
+def test_the_crypto_posture_panel_counts_key_exchanges_keys_legacy_tls_and_the_policys_date(pki: Pki) -> None:
+    """A classical server (Python's ssl, an RSA leaf) and a hybrid one accepting TLS 1.0 (the bundled OpenSSL),
+    under a team policy wanting quantum-safe signatures by 2030: the panel sums them up, and each entry opens
+    its target, whose detail names its certificates' algorithms."""
+    classical_name, hybrid_name = "classical.panel.test", "hybrid.panel.test"
+    troubles: list[str] = []
+    store = InMemoryStore()
+    container = Container(
+        Settings.for_stage("local", allow_cidrs="127.0.0.0/8", check_timeout=3.0),
+        store=store,
+        queue=RecordingCheckQueue(),
+        trust=pki.trust,
+        resolver=SystemResolver({classical_name: ["127.0.0.1"], hybrid_name: ["127.0.0.1"]}, lookup=no_dns),
+        publisher=RecordingPublisher(),
+        certificate_sources=list,
+        discoverer=NoEndpoints,
+    )
+    token, record = issue("web", admin=False, now=datetime.now(UTC), name="panel")
+    store.put_token(record)
+    deps.use(container)
+    try:
+        with (
+            TlsServer(
+                [make_cert(classical_name, issuer=pki.intermediate, key="rsa2048"), pki.intermediate]
+            ) as classical,
+            BundledTlsServer([make_cert(hybrid_name, issuer=pki.intermediate), pki.intermediate]) as hybrid,
+            serving_over_http() as base_url,
+            browser_page() as page,
+        ):
+            page.on("pageerror", lambda error: troubles.append(f"page error: {error}"))
+            page.on(
+                "console",
+                lambda message: troubles.append(message.text) if trouble(message.type, message.text) else None,
+            )
+            api = Api(http_transport(base_url), token)
+            by = {"quantum_safe_signatures_by": "2030-01-01"}
+            assert api.patch("/settings", {"posture": by}).status == 200
+            classical_target = f"https://{classical_name}:{classical.port}"
+            hybrid_target = f"https://{hybrid_name}:{hybrid.port}"
+            for target, posture in ((classical_target, None), (hybrid_target, {**by, "legacy_tls": True})):
+                created = api.register(target, **({"posture": posture} if posture else {}))
+                assert api.post(f"/targets/{created['id']}/check").status == 200
+
+            page.goto(f"{base_url}/dashboard")
+            page.get_by_label("API token").fill(token)
+            page.get_by_role("button", name="Open").click()
+            panel = page.locator("#posture-box")
+            panel.locator("summary").click()
+            expect(panel.get_by_role("heading", name="Crypto posture")).to_be_visible()
+
+            exchanges = panel.get_by_role("table", name="Addresses by key exchange (2 addresses checked)")
+            expect(exchanges.get_by_role("row")).to_have_text(
+                [
+                    "Key exchangeAddressesWhere",
+                    f"hybrid post-quantum1{hybrid_target} X25519MLKEM768 at 127.0.0.1",
+                    "post-quantum0",
+                    f"classical1{classical_target} x25519 at 127.0.0.1",
+                    "unknown0",
+                ]
+            )
+            keys = panel.get_by_role("table", name="Key algorithms of the leaf certificates served")
+            expect(keys.get_by_role("row")).to_have_text(
+                [
+                    "KeyCertificatesServed by",
+                    f"ECDSA-P256 (NIST quantum level 0)\u00d71{hybrid_target}",
+                    f"RSA-2048 (NIST quantum level 0)\u00d71{classical_target}",
+                ]
+            )
+            legacy = panel.get_by_role("heading", name="Legacy TLS accepted").locator("xpath=following-sibling::ul[1]")
+            expect(legacy.get_by_role("listitem")).to_have_text(
+                [f"{hybrid_target} accepts TLS 1.0 or 1.1 (LEGACY_TLS_ACCEPTED)"]
+            )
+            expect(panel).to_contain_text(
+                "The team's policy wants quantum-safe signatures (ML-DSA, SLH-DSA) by 2030-01-01."
+            )
+            quantum = panel.get_by_role("heading", name="Quantum-vulnerable signatures, by the policy's date").locator(
+                "xpath=following-sibling::ul[1]"
+            )
+            expect(quantum.get_by_role("listitem")).to_have_text(
+                [
+                    f"{classical_target} signed or keyed with RSA, ECDSA or EdDSA (QUANTUM_VULNERABLE_SIGNATURE)",
+                    f"{hybrid_target} signed or keyed with RSA, ECDSA or EdDSA (QUANTUM_VULNERABLE_SIGNATURE)",
+                ]
+            )
+            shot(page, "dashboard-crypto-posture")
+
+            dialog = page.get_by_role("dialog")
+            keys.get_by_role("button", name=classical_target, exact=True).click()
+            expect(dialog.locator("h2")).to_have_text(classical_target)
+            expect(dialog).to_contain_text(
+                "algorithms: key RSA-2048 (NIST quantum level 0) \u00b7 signature ecdsa-with-SHA256"
+                " (NIST quantum level 0) \u00b7 hash SHA-256 (NIST quantum level 2)"
+            )
+            expect(dialog.locator("ol.chain > li")).to_have_count(2)
+            for item in dialog.locator("ol.chain > li").all():
+                expect(item).to_contain_text("algorithms: key ")
+            page.keyboard.press("Escape")
+
+            legacy.get_by_role("button", name=hybrid_target, exact=True).click()
+            expect(dialog.locator("h2")).to_have_text(hybrid_target)
+            expect(dialog).to_contain_text("algorithms: key ECDSA-P256 (NIST quantum level 0)")
+            expect(dialog).to_contain_text("Legacy TLSaccepts TLSv1")
+        assert troubles == []
+    finally:
+        deps.use(None)
+        if "engine" in container.__dict__:
+            container.engine.close()
+
+
 def test_download_cbom_saves_the_apis_cyclonedx_document_of_the_chains_served(pki: Pki, tmp_path: Path) -> None:
     """The button saves GET /cbom's document: CycloneDX 1.6, holding the chains the two endpoints served."""
     from tests.support.cbom import read_cbom

@@ -16,7 +16,7 @@
   var POLL_MS = 2000;  // and every two seconds while a new target waits for its first check
 
   var state = { rows: [], notes: [], readiness: null, team: "", pollUntil: 0, timer: null, shown: "", read: "", reads: 0,
-    updated: null, failedAt: null, linked: null, linkPending: false, sort: { key: "days", dir: 1 }, expanded: {} };
+    posture: null, updated: null, failedAt: null, linked: null, linkPending: false, sort: { key: "days", dir: 1 }, expanded: {} };
 
   function $(id) { return document.getElementById(id); }
 
@@ -172,11 +172,17 @@
     var read = ++state.reads;
     var certificates = { items: [], notes: [] };
     $("refresh").disabled = true;
-    return everything("certificates?limit=500", certificates)
-      .then(function () {
+    // The posture panel reads the CBOM and the team's policy; their failure fails neither the table nor
+    // (for the policy, which an admin token without a team has none of) the rest of the panel.
+    var posture = Promise.all([call("GET", "cbom"), call("GET", "settings").catch(function () { return null; })]).then(
+      function (answers) { return { cbom: answers[0], settings: answers[1] }; },
+      function (error) { return { error: String(error) }; });
+    return Promise.all([everything("certificates?limit=500", certificates), posture])
+      .then(function (answers) {
         if (read !== state.reads) return;  // a later read answers instead
+        state.posture = answers[1];
         // What did not change is not drawn again (only the table's "3 min ago" may have moved).
-        var answer = JSON.stringify([state.team, certificates]);
+        var answer = JSON.stringify([state.team, certificates, state.posture]);
         var same = answer === state.read && !$("app").hidden;
         state.read = answer;
         state.rows = certificates.items.map(toRow);
@@ -261,6 +267,7 @@
   function render() {
     renderSummary();
     renderTimeline();
+    renderPosture();
     renderFilterChoices();
     renderTable();
   }
@@ -700,6 +707,122 @@
     $("shown").textContent = text + ", sorted by " + SORTS[state.sort.key].words[state.sort.dir > 0 ? 0 : 1] + ".";
   }
 
+
+  // --- the crypto posture panel: GET /cbom's protocols and certificates, the rows' finding codes -----
+
+  var EXCHANGES = ["hybrid post-quantum", "post-quantum", "classical", "unknown"];
+
+  function propertyOf(component, name) {
+    var found = (component.properties || []).filter(function (p) { return p.name === name; })[0];
+    return found ? found.value : null;
+  }
+
+  // Each address an endpoint's latest check answered at: its key exchange's class, and the key
+  // algorithm of each leaf certificate it served (the CBOM's dependencies, endpoint → protocol → certificate).
+  function cbomPosture(cbom) {
+    var components = {};
+    (cbom.components || []).forEach(function (c) { components[c["bom-ref"]] = c; });
+    var depends = {};
+    (cbom.dependencies || []).forEach(function (d) { depends[d.ref] = d.dependsOn || []; });
+    var exchanges = {};
+    EXCHANGES.forEach(function (name) { exchanges[name] = []; });
+    var keys = {};
+    (cbom.services || []).forEach(function (service) {
+      var use = { id: propertyOf(service, "certwatch:target_id"), name: service.name };
+      if (!use.id) return;
+      (depends[service["bom-ref"]] || []).forEach(function (ref) {
+        var protocol = components[ref];
+        if (!protocol) return;
+        var kind = propertyOf(protocol, "certwatch:key_exchange") || "unknown";
+        (exchanges[kind] || exchanges.unknown).push({ use: use, address: propertyOf(protocol, "certwatch:address"),
+          group: propertyOf(protocol, "certwatch:group") });
+        (depends[ref] || []).forEach(function (served) {
+          var cert = components[served];
+          if (!cert || served.indexOf("certificate:") !== 0 || propertyOf(cert, "certwatch:is_ca") === "true") return;
+          var key = components[cert.cryptoProperties.certificateProperties.subjectPublicKeyRef] || {};
+          var algorithm = components[((key.cryptoProperties || {}).relatedCryptoMaterialProperties || {}).algorithmRef];
+          var name = algorithm ? algorithm.name : "unknown";
+          var entry = keys[name] = keys[name] || { name: name, certificates: [], uses: [],
+            level: algorithm ? algorithm.cryptoProperties.algorithmProperties.nistQuantumSecurityLevel : undefined };
+          if (entry.certificates.indexOf(served) < 0) entry.certificates.push(served);
+          if (!entry.uses.some(function (u) { return u.id === use.id; })) entry.uses.push(use);
+        });
+      });
+    });
+    return { exchanges: exchanges, keys: Object.keys(keys).map(function (k) { return keys[k]; }) };
+  }
+
+  // The endpoints whose latest check found a code (each endpoint once, by name).
+  function endpointsWith(code) {
+    var seen = {};
+    state.rows.forEach(function (row) {
+      row.endpoints.forEach(function (use) { if (use.codes.indexOf(code) >= 0) seen[use.id] = use; });
+    });
+    return Object.keys(seen).map(function (id) { return seen[id]; }).sort(byName);
+  }
+
+  function postureUses(uses, words) {
+    return uses.length ? el("ul", { class: "posture-list" }, uses.map(function (use) {
+      return el("li", {}, targetButton(use), words ? words(use) : null);
+    })) : null;
+  }
+
+  function levelText(level) {
+    return level === null || level === undefined ? "quantum level not known" : "NIST quantum level " + level;
+  }
+
+  function renderPosture() {
+    var box = clear($("posture"));
+    var read = state.posture;
+    if (!read || read.error) {
+      box.appendChild(el("p", { class: "muted" }, "The posture could not be read" + (read ? ": " + read.error : ".")));
+      return;
+    }
+    var seen = cbomPosture(read.cbom);
+    var addresses = EXCHANGES.reduce(function (n, k) { return n + seen.exchanges[k].length; }, 0);
+    append(box, [
+      el("table", { class: "compact", id: "posture-exchanges" },
+        el("caption", {}, "Addresses by key exchange (" + addresses + (addresses === 1 ? " address" : " addresses") + " checked)"),
+        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Key exchange"), el("th", { scope: "col" }, "Addresses"),
+          el("th", { scope: "col" }, "Where"))),
+        el("tbody", {}, EXCHANGES.map(function (kind) {
+          var at = seen.exchanges[kind];
+          return el("tr", {}, el("th", { scope: "row" }, kind), el("td", { class: "num" }, String(at.length)),
+            el("td", {}, postureUses(at.map(function (a) { return a.use; }).filter(function (use, i, all) {
+              return all.indexOf(use) === i;
+            }), function (use) {
+              return " " + at.filter(function (a) { return a.use === use; }).map(function (a) {
+                return [a.group, a.address].filter(Boolean).join(" at ");
+              }).join(", ");
+            })));
+        }))),
+      el("table", { class: "compact", id: "posture-keys" },
+        el("caption", {}, "Key algorithms of the leaf certificates served"),
+        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Key"), el("th", { scope: "col" }, "Certificates"),
+          el("th", { scope: "col" }, "Served by"))),
+        el("tbody", {}, seen.keys.sort(function (a, b) { return b.certificates.length - a.certificates.length || a.name.localeCompare(b.name); })
+          .map(function (key) {
+            return el("tr", {}, el("th", { scope: "row" }, key.name + " (" + levelText(key.level) + ")"),
+              el("td", { class: "num" }, "\u00D7" + key.certificates.length), el("td", {}, postureUses(key.uses.sort(byName))));
+          }))),
+      el("h3", {}, "Legacy TLS accepted"),
+      postureUses(endpointsWith("LEGACY_TLS_ACCEPTED"), function () { return " accepts TLS 1.0 or 1.1 (LEGACY_TLS_ACCEPTED)"; }) ||
+        el("p", { class: "muted" }, "No endpoint asked was found accepting TLS 1.0 or 1.1."),
+      el("h3", {}, "Quantum-vulnerable signatures, by the policy's date"),
+      el("p", {}, quantumDate(read.settings)),
+      postureUses(endpointsWith("QUANTUM_VULNERABLE_SIGNATURE"), function () { return " signed or keyed with RSA, ECDSA or EdDSA (QUANTUM_VULNERABLE_SIGNATURE)"; }) ||
+        el("p", { class: "muted" }, "No endpoint has a quantum-vulnerable signature by a policy's date.")
+    ]);
+  }
+
+  function quantumDate(settings) {
+    var by = settings && settings.posture && settings.posture.quantum_safe_signatures_by;
+    if (!settings) return "The team's policy could not be read: each target's detail names its own.";
+    return (by ? "The team's policy wants quantum-safe signatures (ML-DSA, SLH-DSA) by " + by + "."
+      : "The team's policy sets no date for quantum-safe signatures.") +
+      " A target's own policy may set another: its detail says which applies.";
+  }
+
   // --- the detail dialog and the actions ------------------------------------------------------
 
   function fact(term, value) {
@@ -725,8 +848,17 @@
       el("div", {}, el("strong", {}, shortName(cert.subject) || cert.subject), cert.is_ca ? " (CA)" : ""),
       el("div", { class: "muted" }, "issued by " + (shortName(cert.issuer) || cert.issuer) + " \u00B7 valid until " + day(cert.not_after) +
         " \u00B7 " + cert.key_type + " " + cert.key_size + (cert.signature_algorithm ? " \u00B7 " + cert.signature_algorithm : "")),
+      cert.algorithms ? el("div", { class: "muted" }, "algorithms: " + algorithmsText(cert.algorithms)) : null,
       cert.sans && cert.sans.length ? el("div", { class: "muted" }, "names: " + cert.sans.concat(cert.ip_sans || []).join(", ")) : null,
       el("div", { class: "fp" }, "SHA-256 " + cert.fingerprint_sha256));
+  }
+
+  // What a certificate is made of, each part with its NIST quantum level (0: a quantum computer breaks it).
+  function algorithmsText(algorithms) {
+    return [["key", algorithms.key], ["signature", algorithms.signature], ["hash", algorithms.hash]]
+      .filter(function (part) { return part[1]; })
+      .map(function (part) { return part[0] + " " + part[1].name + " (" + levelText(part[1].nist_quantum_level) + ")"; })
+      .join(" \u00B7 ");
   }
 
   // The legacy versions an address accepted offered alone; nothing when the probe did not ask it.
