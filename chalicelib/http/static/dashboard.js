@@ -278,7 +278,7 @@
 
   function day(stamp) { return stamp ? stamp.slice(0, 10) : "\u2014"; }
 
-  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+  function plural(n, word) { return n + " " + word + (n === 1 ? "" : /(s|x|ch|sh)$/.test(word) ? "es" : "s"); }
 
   // How long ago a check was, and how soon the next is: words that need no time zone.
   function span(ms) {
