@@ -235,6 +235,16 @@ class _StopSignals:
         while not self._noted:
             time.sleep(STOP_POLL)
 
+    def ignore_from_now(self) -> None:
+        """Once the stack has stopped, a later signal has nothing left to stop.
+
+        Ignored rather than noted: while the interpreter finalizes, Python puts back the default
+        action of every signal it handles, and a second SIGTERM then would kill the process (exit
+        -15) after it said it stopped cleanly. An ignored signal stays ignored.
+        """
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
 
 def main() -> int:
     signals = _StopSignals()  # first of all: from here on a signal asks for a clean stop
@@ -282,6 +292,7 @@ def main() -> int:
     finally:
         stop.set()
         _shut_down(servers, threads, aws)
+    signals.ignore_from_now()
     print("certwatch local stack stopped" + ("" if stack is not None else " during start-up"), flush=True)
     return 0
 
