@@ -1,5 +1,11 @@
 """Benchmark of the sweep: N targets in DynamoDB (moto, the real infra template), find the due ones,
-lease them and queue them on SQS. Prints the requests each service received and the seconds taken.
+lease them and queue them on SQS. Prints the requests each service received, the seconds taken,
+and DynamoDB's write and read units per due target (bench/units.py: computed from the items by
+DynamoDB's rules, since moto's own ConsumedCapacity is a fixed figure).
+
+Then ``--checks`` of those targets (pointed at a TLS server on loopback) are checked twice by the
+checker: the first check of each writes its full result, the second finds the same verdict;
+it prints the write and read units per check of each.
 
     make bench-sweep                                   # 100,000 targets, 1 in 24 due
     make bench-sweep BENCH_ARGS="--targets 20000 --due-fraction 1"
@@ -30,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--targets", type=int, default=100_000)
     parser.add_argument("--due-fraction", type=float, default=1 / 24)
     parser.add_argument("--teams", type=int, default=50)
+    parser.add_argument("--checks", type=int, default=200, help="targets checked twice, for the units per check")
     args = parser.parse_args(argv)
     for name, value in {
         "AWS_ACCESS_KEY_ID": "bench",
@@ -42,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
     from moto import mock_aws
 
+    from bench.units import Meter
     from certwatch.aws.cloudformation import deploy_stack
     from chalicelib.adapters.dynamo import codec
     from chalicelib.deps import Container
@@ -77,12 +85,15 @@ def main(argv: list[str] | None = None) -> int:
         calls: Counter[str] = Counter()
         for client in (dynamodb, sqs):
             client.meta.events.register("before-call.*.*", _counter(calls, client.meta.service_model.service_name))
-        settings = Settings.for_stage("bench", check_queue_url=outputs["CheckQueueUrl"])
+        meter = Meter(peek=boto3.client("dynamodb")).attach(dynamodb)
+        settings = Settings.for_stage("bench", check_queue_url=outputs["CheckQueueUrl"], allow_cidrs="127.0.0.0/8")
         container = Container(settings, dynamodb=dynamodb, sqs=sqs, publisher=RecordingPublisher())
         started = time.perf_counter()
         result = container.sweeper.sweep()
         seconds = time.perf_counter() - started
         counted = dict(calls)
+        swept = meter.snapshot()
+        checks = _check_twice(container, meter, dynamodb, outputs["TableName"], now, args.checks)
         queued = int(
             sqs.get_queue_attributes(QueueUrl=outputs["CheckQueueUrl"], AttributeNames=["All"])["Attributes"][
                 "ApproximateNumberOfMessages"
@@ -95,7 +106,63 @@ def main(argv: list[str] | None = None) -> int:
     sqs_calls = {k.split(":")[1]: v for k, v in counted.items() if k.startswith("sqs:")}
     print(f"DynamoDB requests:  {sum(dynamo_calls.values()):,} {dict(sorted(dynamo_calls.items()))}")
     print(f"SQS requests:       {sum(sqs_calls.values()):,} {dict(sorted(sqs_calls.items()))}")
+    _print_units(swept, max(result.due, 1), checks, meter.reported)
     return 0
+
+
+def _print_units(
+    swept: tuple[float, float, int], due: int, checks: dict[str, tuple[float, float, float]], reported: float
+) -> None:
+    print(f"sweep units:        {swept[0] / due:.2f} write, {swept[1] / due:.3f} read per due target")
+    for label, (writes, reads, requests) in checks.items():
+        print(f"{label:<20}{writes:.2f} write, {reads:.2f} read units per check ({requests:.1f} DynamoDB requests)")
+    print(f"ConsumedCapacity:   {reported:,.0f} units reported (moto's fixed figure; DynamoDB's own on AWS)")
+
+
+def _check_twice(
+    container: Any, meter: Any, dynamodb: Any, table: str, now: datetime, count: int
+) -> dict[str, tuple[float, float, float]]:
+    """Check ``count`` targets (a TLS server on loopback) twice: write, read units and requests per check of each."""
+    if count <= 0:
+        return {}
+    from chalicelib.adapters.dynamo import codec
+    from chalicelib.domain.endpoints import parse_target
+    from chalicelib.domain.targets import Target, TargetSpec, new_target_id
+    from lab.certs import make_ca, make_cert
+    from lab.servers import TlsServer
+
+    root = make_ca("certwatch bench root")
+    leaf = make_cert("bench.example", sans=["bench.example", "127.0.0.1"], issuer=root)
+    server = TlsServer([leaf]).start()
+    try:
+        targets = [
+            Target(
+                id=new_target_id(),
+                team="checked",
+                spec=TargetSpec(parse_target(f"127.0.0.1:{server.port}")),
+                created_at=now,
+                updated_at=now,
+                next_check_at=now,
+            )
+            for _ in range(count)
+        ]
+        for target in targets:
+            dynamodb.put_item(TableName=table, Item=codec.dump(codec.target_item(target)))
+        rounds: dict[str, tuple[float, float, float]] = {}
+        for label in ("changed check:", "unchanged check:"):
+            before = meter.snapshot()
+            fresh = [container.store.get_target(t.team, t.id) for t in targets]  # as the worker reads them
+            container.checker.run(fresh)
+            after = meter.snapshot()
+            # The worker's read of each target is part of a check; so is everything the checker writes.
+            rounds[label] = (
+                (after[0] - before[0]) / count,
+                (after[1] - before[1]) / count,
+                (after[2] - before[2]) / count,
+            )
+        return rounds
+    finally:
+        server.stop()
 
 
 def _counter(calls: Counter[str], service: str) -> Any:
