@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import ipaddress
 import json
 import re
@@ -22,6 +23,8 @@ _TARGET_ID = re.compile(r"tg_[0-9a-f]{20}")
 
 DEFAULT_INTERVAL_MINUTES = 360
 MIN_INTERVAL_MINUTES = 5
+# How old the stored full result of an unchanged verdict may grow before a check writes it again.
+FULL_RESULT_FRESH_FOR = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +76,20 @@ class ResultSummary:
     days_left: int | None
     not_after: datetime | None
     codes: tuple[str, ...]
-    checked_at: datetime
+    checked_at: datetime  # the latest check, whether or not its full result was written again
     certificates: tuple[CertificateBrief, ...] = ()
+    # What the verdict is, without its times (``verdict_digest``): a check that finds the same
+    # need not write the full result again. ``result_at``: when the full result was last
+    # written (None on a record written before it was kept: then it is written in full).
+    digest: str = ""
+    result_at: datetime | None = None
 
     @classmethod
     def of(cls, report: TargetReport) -> ResultSummary:
         leaves = {r.leaf.fingerprint_sha256: r.leaf for r in report.results if r.leaf is not None}
         return cls(
+            digest=verdict_digest(report),
+            result_at=report.checked_at,
             status=report.status,
             days_left=report.days_left,
             not_after=report.not_after,
@@ -97,6 +107,27 @@ class ResultSummary:
                 for leaf in leaves.values()
             ),
         )
+
+    def unchanged_since(self, earlier: ResultSummary, *, fresh_for: timedelta = FULL_RESULT_FRESH_FOR) -> bool:
+        """Whether this verdict is the one ``earlier`` recorded, and its full result younger than ``fresh_for``."""
+        return (
+            bool(earlier.digest)
+            and earlier.digest == self.digest
+            and earlier.result_at is not None
+            and self.checked_at - earlier.result_at < fresh_for
+        )
+
+
+def verdict_digest(report: TargetReport) -> str:
+    """A fingerprint of what a check found, its times left out: the addresses, each one's chain, every finding."""
+    said = {
+        "addresses": [
+            [r.address, r.status.value, [c.fingerprint_sha256 for c in (r.leaf, *r.chain) if c is not None]]
+            for r in report.results
+        ],
+        "findings": [[f.code.value, f.severity.value, f.message] for f in report.findings],
+    }
+    return hashlib.sha256(json.dumps(said, sort_keys=True).encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)

@@ -461,7 +461,7 @@ class Error:
 class ResultSummary(targets.ResultSummary):
     """The latest verdict on a target."""
 
-    DERIVED: ClassVar = Derived(unsaid=("certificates",))
+    DERIVED: ClassVar = Derived(unsaid=("certificates", "digest", "result_at"))
 
     codes: tuple[Code, ...]
 

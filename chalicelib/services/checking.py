@@ -89,7 +89,13 @@ class TargetChecker:
                 report = self._with_ct(target, report)
                 upcoming = next_check(report.checked_at, target.spec.check_interval_minutes)
                 summary = ResultSummary.of(report)
-                self._results.save_result(target.team, target.id, summary, report, upcoming, sightings=sightings)
+                previous = target.latest
+                if previous is not None and not sightings and summary.unchanged_since(previous):
+                    # The same verdict as the stored result's, and that result is fresh: the summary alone.
+                    summary = replace(summary, result_at=previous.result_at)
+                    self._results.save_summary(target.team, target.id, summary, upcoming)
+                else:
+                    self._results.save_result(target.team, target.id, summary, report, upcoming, sightings=sightings)
                 notes = self._after_check(target, report) if self._after_check else []
             except NotFoundError:
                 continue  # deleted while it was being checked: nothing to record, nobody to tell

@@ -87,6 +87,10 @@ class Results(Protocol):
         included. A sighting of a certificate seen before keeps what was first recorded.
         """
 
+    def save_summary(self, team: str, target_id: str, summary: ResultSummary, next_check_at: datetime) -> None:
+        """Record a check that found what the stored result says: the summary and the next check only,
+        the full report as it was (NotFoundError when the target was deleted meanwhile)."""
+
     def get_result(self, team: str, target_id: str) -> TargetReport | None:
         """The latest check's full report, if the target was ever checked."""
 

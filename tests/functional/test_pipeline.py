@@ -56,6 +56,7 @@ class RiggedStore(InMemoryStore):
         self.broken_saves: set[str] = set()
         self.vanishing: set[str] = set()
         self.gate: threading.Barrier | None = None
+        self.writes: list[str] = []  # what each check wrote: "result" (in full) or "summary" (only)
 
     def get_target(self, team: str, target_id: str) -> Target:
         if target_id in self.broken_loads:
@@ -76,7 +77,16 @@ class RiggedStore(InMemoryStore):
             raise StoreError(f"DynamoDB is having a bad day writing {target_id}")
         if target_id in self.vanishing:
             self.delete_target(team, target_id)  # deleted by its team while it was being checked
+        self.writes.append("result")
         super().save_result(team, target_id, summary, report, next_check_at, sightings=sightings)
+
+    def save_summary(self, team: str, target_id: str, summary: ResultSummary, next_check_at: datetime) -> None:
+        if target_id in self.broken_saves:
+            raise StoreError(f"DynamoDB is having a bad day writing {target_id}")
+        if target_id in self.vanishing:
+            self.delete_target(team, target_id)
+        self.writes.append("summary")
+        super().save_summary(team, target_id, summary, next_check_at)
 
     def get_alert_state(self, team: str, target_id: str) -> AlertState:
         gate = self.gate
@@ -216,6 +226,38 @@ def test_a_check_stores_its_result_and_announces_an_expiring_certificate_once(
     assert pipeline.store.get_target(TEAM, target.id).next_check_at == NOW + timedelta(
         minutes=5 + DEFAULT_INTERVAL_MINUTES
     )
+
+
+def test_an_unchanged_verdict_writes_the_summary_alone_and_the_full_result_once_a_day(
+    pipeline: Pipeline, sites: dict[str, Site]
+) -> None:
+    site = sites["healthy"]
+    target = pipeline.register(site.name, site.port)
+
+    def check() -> Target:
+        (_done,), failed = pipeline.checker.run([pipeline.store.get_target(TEAM, target.id)])  # as the worker reads it
+        assert failed == []
+        return pipeline.store.get_target(TEAM, target.id)
+
+    first = check()
+    pipeline.clock.advance(timedelta(hours=6))
+    second = check()
+    pipeline.clock.advance(timedelta(hours=18))
+    third = check()  # the stored full result is a day old: written again
+
+    assert pipeline.store.writes == ["result", "summary", "result"]
+    assert first.latest is not None
+    assert second.latest is not None
+    assert third.latest is not None
+    # The target says when it was last checked, and the next check follows from that one.
+    assert second.latest.checked_at - first.latest.checked_at == timedelta(hours=6)
+    assert second.next_check_at == second.latest.checked_at + timedelta(minutes=DEFAULT_INTERVAL_MINUTES)
+    assert second.latest.result_at == first.latest.checked_at
+    assert third.latest.result_at == third.latest.checked_at
+    result = pipeline.store.get_result(TEAM, target.id)
+    assert result is not None
+    assert result.checked_at == third.latest.checked_at
+    assert pipeline.publisher.published == []
 
 
 def test_a_healthy_certificate_announces_nothing(pipeline: Pipeline, sites: dict[str, Site]) -> None:

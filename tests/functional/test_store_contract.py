@@ -644,6 +644,40 @@ class ResultsContract:
         store.delete_target(team, checked.id)
         assert store.team_reports(team) == {unreachable.id: reports.unreachable(now)}
 
+    def test_an_unchanged_check_updates_the_summary_and_next_check_and_keeps_the_full_result(
+        self, store: Store, team: str, now: datetime
+    ) -> None:
+        target = new_target(team, now, labels={"env": "prod"})
+        store.create_target(target)
+        report = reports.everything(now)
+        first = ResultSummary.of(report)
+        store.save_result(team, target.id, first, report, now + timedelta(hours=6))
+
+        later = now + timedelta(hours=6)
+        again = dataclasses.replace(first, checked_at=later, result_at=first.result_at)
+        store.save_summary(team, target.id, again, later + timedelta(hours=6))
+
+        stored = store.get_target(team, target.id)
+        assert stored == dataclasses.replace(target, latest=again, next_check_at=later + timedelta(hours=6))
+        assert stored.latest is not None
+        assert (stored.latest.checked_at, stored.latest.result_at) == (later, report.checked_at)  # as first written
+        assert store.get_result(team, target.id) == report  # the full result as the last full write left it
+        assert due_ids(store, team, later + timedelta(hours=6)) == [target.id]
+
+    def test_an_unchanged_check_of_a_deleted_target_is_refused_and_brings_nothing_back(
+        self, store: Store, team: str, now: datetime
+    ) -> None:
+        target = new_target(team, now)
+        store.create_target(target)
+        store.delete_target(team, target.id)
+
+        with pytest.raises(NotFoundError):
+            store.save_summary(team, target.id, summary(Status.OK, now, 90), now)
+
+        with pytest.raises(NotFoundError):
+            store.get_target(team, target.id)
+        assert due_ids(store, team, now) == []
+
     def test_a_result_for_a_deleted_target_is_refused_and_leaves_nothing(
         self, store: Store, team: str, now: datetime
     ) -> None:

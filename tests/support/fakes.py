@@ -163,6 +163,11 @@ class InMemoryStore:
             for sighting in sightings:
                 seen.setdefault(sighting.fingerprint, sighting)
 
+    def save_summary(self, team: str, target_id: str, summary: ResultSummary, next_check_at: datetime) -> None:
+        with self._lock:
+            target = self._get(team, target_id)
+            self._targets[(team, target_id)] = dataclasses.replace(target, latest=summary, next_check_at=next_check_at)
+
     def get_result(self, team: str, target_id: str) -> TargetReport | None:
         with self._lock:
             stored = self._results.get((team, target_id))
