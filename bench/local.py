@@ -63,6 +63,7 @@ class Figures:
     errors: int = 0
     events: int = 0
     moto: str = ""
+    units: tuple[float, float] | None = None  # DynamoDB's write and read units the stack spent, all told
     exit_status: int | None = None
     output: str = ""
 
@@ -90,6 +91,13 @@ class Figures:
             f"errors logged:    {self.errors}",
             f"events printed:   {self.events:,}",
             f"moto:             {self.moto or '-'}",
+            "DynamoDB units:   "
+            + (
+                "-"
+                if self.units is None
+                else f"{self.units[0] / self.targets:.2f} write, {self.units[1] / self.targets:.2f} read per target "
+                "(its registration, first check and events: bench/units.py)"
+            ),
         ]
         return "\n".join(lines)
 
@@ -131,11 +139,11 @@ def start_local_stack(
 class LocalStackProcess:
     """``python -m lab.local`` on free ports, its output kept; stopped with Ctrl-C (SIGINT)."""
 
-    def __init__(self, token: str, sweep_seconds: float) -> None:
+    def __init__(self, token: str, sweep_seconds: float, extra: dict[str, str] | None = None) -> None:
         self.api_port, aws_port, demo_port = free_ports()
         self.demo_healthy = demo_port + 1  # the second demo endpoint is the healthy one
         self.token = token
-        self.process = start_local_stack(self.api_port, aws_port, demo_port, token, sweep_seconds)
+        self.process = start_local_stack(self.api_port, aws_port, demo_port, token, sweep_seconds, extra)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, name="local-stack-output", daemon=True)
         self._reader.start()
@@ -298,6 +306,8 @@ def finish(stack: LocalStackProcess, figures: Figures) -> Figures:
     figures.events = stack.output.count("Subject: [certwatch]")
     found = re.search(r"moto served .*", log)
     figures.moto = found[0] if found else ""
+    spent = re.search(r"^dynamodb units: ([\d.]+) write, ([\d.]+) read", stack.output, re.MULTILINE)
+    figures.units = (float(spent[1]), float(spent[2])) if spent else None
     return figures
 
 
@@ -343,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     token = issue("local", admin=True, now=datetime.now().astimezone())[0]
     load = os.getloadavg()
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
-    stack = LocalStackProcess(token, args.sweep_seconds)
+    stack = LocalStackProcess(token, args.sweep_seconds, {"CERTWATCH_LOCAL_UNITS": "1"})
     try:
         stack.wait_until_running(120.0)
         figures = run(

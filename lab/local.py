@@ -297,6 +297,23 @@ def main() -> int:
     return 0
 
 
+def _meter_units(container: Any) -> None:
+    """Count DynamoDB's write and read units (bench/units.py), printed as the process exits (make bench-local)."""
+    import atexit
+
+    import boto3
+
+    from bench.units import Meter
+
+    meter = Meter(peek=boto3.client("dynamodb")).attach(container.dynamodb)
+
+    def say() -> None:
+        writes, reads, requests = meter.snapshot()
+        print(f"dynamodb units: {writes:.1f} write, {reads:.1f} read in {requests:,} requests", flush=True)
+
+    atexit.register(say)
+
+
 def _start_watched(
     signals: _StopSignals, threads: list[threading.Thread], start: Callable[[], LocalStack | None]
 ) -> LocalStack | None:
@@ -398,6 +415,8 @@ def _start(
     domain_demo = _start_domain_demo(demo_root, servers)
     container = deps.Container(trust=load_trust_store().with_anchors([demo_root.cert]))
     deps.use(container)
+    if os.environ.get("CERTWATCH_LOCAL_UNITS"):
+        _meter_units(container)
 
     import app as application
 
