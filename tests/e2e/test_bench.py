@@ -92,3 +92,23 @@ def test_the_batch_benchmark_cuts_the_tarpit_loose_and_checks_it_alone() -> None
     for line in (waits, cut):  # either way the tarpit ends as a timeout: the cut never judges it early
         assert "tarpits: {'error (timeout)': 1}" in line, line
         assert re.search(rf"wall/floor median {FIGURE}x", line), line
+
+
+def test_the_sweep_benchmark_prints_its_units_and_an_unchanged_check_writes_at_most_two() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.sweep", "--targets", "240", "--checks", "4"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
+    assert re.search(rf"sweep units: +{FIGURE} write, {FIGURE} read per due target", out), out
+    changed = re.search(rf"changed check: +({FIGURE}) write, {FIGURE} read units per check", out)
+    unchanged = re.search(rf"unchanged check: +({FIGURE}) write, {FIGURE} read units per check", out)
+    assert changed is not None, out
+    assert unchanged is not None, out
+    assert float(unchanged[1]) <= 2 < float(changed[1])
