@@ -29,7 +29,7 @@ help:
 	@echo "make test-bare  make test in a fresh clone of HEAD with nothing beside it (a newcomer's first run)"
 	@echo "make fuzz       schemathesis against the local stack's API, every check (minutes; not in make test)"
 	@echo "make bench      measure the checking engine (checks/s, CPU ms per check, memory), the whole process, the legacy probe"
-	@echo "make bench-sweep  measure a sweep over 100,000 targets on moto (requests, seconds)"
+	@echo "make bench-sweep  measure a sweep over 100,000 targets on moto (requests, write and read units, seconds)"
 	@echo "make bench-local  import 1,000 targets into the local stack and wait until each is checked"
 	@echo "make bench-batch  the checker's handler over SQS batches of far endpoints with a few tarpits"
 	@echo "make format     format the code with ruff"
