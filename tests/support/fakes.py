@@ -40,7 +40,7 @@ from chalicelib.domain.webhooks import Claim, Destination, WebhookUrl
 from chalicelib.errors import (
     DuplicateDomainError,
     DuplicateTargetError,
-    InvalidRequestError,
+    InvalidValueError,
     NotFoundError,
     PublishError,
     WebhookError,
@@ -89,7 +89,7 @@ class InMemoryStore:
         if cursor:
             after = decode_cursor(cursor).get("after", "")
             if not isinstance(after, str) or not after.startswith("tg_"):
-                raise InvalidRequestError("invalid cursor", field="cursor", code="invalid_cursor")
+                raise InvalidValueError("invalid cursor", field="cursor", code="invalid_cursor")
         with self._lock:
             ids = sorted(tid for (owner, tid) in self._targets if owner == team and tid > after)
             matching = [t for t in (self._targets[(team, tid)] for tid in ids) if where.matches(t)]
