@@ -254,23 +254,14 @@ class Container:
 
     @cached_property
     def checker(self) -> TargetChecker:
-        from chalicelib.services.checking import TargetChecker
-
-        return TargetChecker(
-            self.store,
-            self.engine,
-            self.trust,
-            after_check=self.alerter.after_target_check,
-            history=self.store,
-            teams=self.store,
-            alone=lambda: self.alone_queue,  # built when a batch first has stragglers
-            issuances=self.store,
-            ct_grace=timedelta(hours=self.settings.ct_grace_hours),
-        )
+        return self._target_checker(alone=lambda: self.alone_queue)  # the queue built when stragglers first come
 
     @cached_property
     def alone_checker(self) -> TargetChecker:
         """The checker of the checks a batch stopped waiting for: each given its whole timeout, no cut."""
+        return self._target_checker(alone=None)
+
+    def _target_checker(self, *, alone: Callable[[], SqsCheckQueue] | None) -> TargetChecker:
         from chalicelib.services.checking import TargetChecker
 
         return TargetChecker(
@@ -280,6 +271,7 @@ class Container:
             after_check=self.alerter.after_target_check,
             history=self.store,
             teams=self.store,
+            alone=alone,
             issuances=self.store,
             ct_grace=timedelta(hours=self.settings.ct_grace_hours),
         )
