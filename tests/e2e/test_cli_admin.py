@@ -7,7 +7,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,11 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-from certwatch.aws.cloudformation import deploy_stack
 from certwatch.cli import BROKEN_PIPE
 from chalicelib.adapters.dynamo import DynamoStore
 from chalicelib.domain.cadence import Sighting
@@ -29,36 +25,16 @@ from chalicelib.domain.targets import ResultSummary, Target, TargetSpec, new_tar
 from chalicelib.domain.x509info import describe
 from chalicelib.services.tokens import authenticate
 from lab.certs import make_cert
-from tests.support.aws import LocalClients
+from tests.support.aws import CERTWATCH, LocalClients, local_stage_on_moto
+from tests.support.aws import certwatch_local as certwatch
 
-CERTWATCH = str(Path(sys.executable).parent / "certwatch")
 ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
 
 @pytest.fixture(scope="module")
 def moto_port() -> Iterator[int]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        client = boto3.client(
-            "cloudformation",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
-        deploy_stack(client, "local")
+    with local_stage_on_moto() as port:
         yield port
-    finally:
-        server.stop()
-
-
-def certwatch(port: int, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CERTWATCH_LOCAL_AWS_PORT": str(port)}
-    return subprocess.run([CERTWATCH, *args, "--local"], capture_output=True, text=True, env=env, timeout=60)
 
 
 def store(port: int) -> DynamoStore:

@@ -3,19 +3,12 @@ CBOM validates against CycloneDX 1.6, and its components and dependencies are th
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-from certwatch.aws.cloudformation import deploy_stack
 from chalicelib.adapters.dynamo import DynamoStore
 from chalicelib.checks.engine import CheckEngine
 from chalicelib.checks.resolver import SystemResolver
@@ -26,10 +19,9 @@ from chalicelib.domain.truststore import TrustStore
 from lab.certs import make_ca, make_cert
 from lab.servers import TlsServer
 from lab.zoo import Zoo, running_zoo
-from tests.support.aws import LocalClients
+from tests.support.aws import CERTWATCH, LocalClients, local_stage_on_moto
+from tests.support.aws import certwatch_local as certwatch
 from tests.support.cbom import read_cbom
-
-CERTWATCH = str(Path(sys.executable).parent / "certwatch")
 
 
 @pytest.fixture(scope="module")
@@ -84,28 +76,8 @@ def test_certwatch_cbom_explains_itself() -> None:
 
 @pytest.fixture(scope="module")
 def moto_port() -> Iterator[int]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        client = boto3.client(
-            "cloudformation",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
-        deploy_stack(client, "local")
+    with local_stage_on_moto() as port:
         yield port
-    finally:
-        server.stop()
-
-
-def certwatch(port: int, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CERTWATCH_LOCAL_AWS_PORT": str(port)}
-    return subprocess.run([CERTWATCH, *args, "--local"], capture_output=True, text=True, env=env, timeout=60)
 
 
 def test_certwatch_cbom_reads_the_stored_results_of_real_checks_and_acm(moto_port: int) -> None:

@@ -7,7 +7,8 @@ import time
 
 import boto3
 
-from tests.e2e.test_cli_admin import certwatch, moto_port  # noqa: F401 (moto_port is a fixture)
+from tests.e2e.test_cli_admin import moto_port  # noqa: F401 (a fixture)
+from tests.support.aws import certwatch_local as certwatch
 from tests.support.contract import check_event
 from tests.support.net import closed_port
 from tests.support.webhooks import Receiver, pagerduty_shaped, signed_by
