@@ -26,7 +26,7 @@ import re
 import shutil
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -701,67 +701,74 @@ def test_a_target_and_a_certificate_are_silenced_acknowledged_and_unsilenced_fro
     assert troubles == []
 
 
-def test_a_targets_detail_names_each_addresss_key_exchange_and_its_posture_policy(pki: Pki) -> None:
-    """A classical server (Python's ssl) and a hybrid post-quantum one (the bundled OpenSSL, asked about TLS 1.0)."""
-    classical_name, hybrid_name = "classical.page.test", "hybrid.page.test"
-    troubles: list[str] = []
+@contextlib.contextmanager
+def page_container(pki: Pki, names: Sequence[str], token_name: str) -> Iterator[tuple[InMemoryStore, str]]:
+    """The page's services for one test, in memory: ``names`` resolve to loopback; a token of team web."""
     store = InMemoryStore()
     container = Container(
         Settings.for_stage("local", allow_cidrs="127.0.0.0/8", check_timeout=3.0),
         store=store,
         queue=RecordingCheckQueue(),
         trust=pki.trust,
-        resolver=SystemResolver({classical_name: ["127.0.0.1"], hybrid_name: ["127.0.0.1"]}, lookup=no_dns),
+        resolver=SystemResolver({name: ["127.0.0.1"] for name in names}, lookup=no_dns),
         publisher=RecordingPublisher(),
         certificate_sources=list,
         discoverer=NoEndpoints,
     )
-    token, record = issue("web", admin=False, now=datetime.now(UTC), name="posture")
+    token, record = issue("web", admin=False, now=datetime.now(UTC), name=token_name)
     store.put_token(record)
     deps.use(container)
     try:
-        with (
-            TlsServer([make_cert(classical_name, issuer=pki.intermediate), pki.intermediate]) as classical,
-            BundledTlsServer(
-                [make_cert(hybrid_name, issuer=pki.intermediate), pki.intermediate], versions=(SSL.TLS1_2_VERSION, 0)
-            ) as hybrid,
-            serving_over_http() as base_url,
-            browser_page() as page,
-        ):
-            page.on("pageerror", lambda error: troubles.append(f"page error: {error}"))
-            page.on(
-                "console",
-                lambda message: troubles.append(message.text) if trouble(message.type, message.text) else None,
-            )
-            api = Api(http_transport(base_url), token)
-            classical_target = f"https://{classical_name}:{classical.port}"
-            hybrid_target = f"https://{hybrid_name}:{hybrid.port}"
-            for target, posture in ((classical_target, None), (hybrid_target, {"legacy_tls": True})):
-                created = api.register(target, **({"posture": posture} if posture else {}))
-                assert api.post(f"/targets/{created['id']}/check").status == 200
-
-            page.goto(f"{base_url}/dashboard")
-            page.get_by_label("API token").fill(token)
-            page.get_by_role("button", name="Open").click()
-            dialog = page.get_by_role("dialog")
-
-            page.get_by_role("button", name=classical_target, exact=True).click()
-            expect(dialog.locator("h2")).to_have_text(classical_target)
-            expect(dialog).to_contain_text("Key exchangex25519 \u00b7 classical")
-            expect(dialog).to_contain_text("Posture policythe team's")
-            expect(dialog).not_to_contain_text("Legacy TLS")
-            page.keyboard.press("Escape")
-
-            page.get_by_role("button", name=hybrid_target, exact=True).click()
-            expect(dialog.locator("h2")).to_have_text(hybrid_target)
-            expect(dialog).to_contain_text("Key exchangeX25519MLKEM768 \u00b7 hybrid post-quantum")
-            expect(dialog).to_contain_text("Legacy TLSrefuses TLS 1.0 and 1.1")
-            expect(dialog).to_contain_text("Posture policylegacy TLS asked")
-            shot(page, "dashboard-posture")
+        yield store, token
     finally:
         deps.use(None)
         if "engine" in container.__dict__:
             container.engine.close()
+
+
+def test_a_targets_detail_names_each_addresss_key_exchange_and_its_posture_policy(pki: Pki) -> None:
+    """A classical server (Python's ssl) and a hybrid post-quantum one (the bundled OpenSSL, asked about TLS 1.0)."""
+    classical_name, hybrid_name = "classical.page.test", "hybrid.page.test"
+    troubles: list[str] = []
+    with (
+        page_container(pki, [classical_name, hybrid_name], "posture") as (_, token),
+        TlsServer([make_cert(classical_name, issuer=pki.intermediate), pki.intermediate]) as classical,
+        BundledTlsServer(
+            [make_cert(hybrid_name, issuer=pki.intermediate), pki.intermediate], versions=(SSL.TLS1_2_VERSION, 0)
+        ) as hybrid,
+        serving_over_http() as base_url,
+        browser_page() as page,
+    ):
+        page.on("pageerror", lambda error: troubles.append(f"page error: {error}"))
+        page.on(
+            "console",
+            lambda message: troubles.append(message.text) if trouble(message.type, message.text) else None,
+        )
+        api = Api(http_transport(base_url), token)
+        classical_target = f"https://{classical_name}:{classical.port}"
+        hybrid_target = f"https://{hybrid_name}:{hybrid.port}"
+        for target, posture in ((classical_target, None), (hybrid_target, {"legacy_tls": True})):
+            created = api.register(target, **({"posture": posture} if posture else {}))
+            assert api.post(f"/targets/{created['id']}/check").status == 200
+
+        page.goto(f"{base_url}/dashboard")
+        page.get_by_label("API token").fill(token)
+        page.get_by_role("button", name="Open").click()
+        dialog = page.get_by_role("dialog")
+
+        page.get_by_role("button", name=classical_target, exact=True).click()
+        expect(dialog.locator("h2")).to_have_text(classical_target)
+        expect(dialog).to_contain_text("Key exchangex25519 \u00b7 classical")
+        expect(dialog).to_contain_text("Posture policythe team's")
+        expect(dialog).not_to_contain_text("Legacy TLS")
+        page.keyboard.press("Escape")
+
+        page.get_by_role("button", name=hybrid_target, exact=True).click()
+        expect(dialog.locator("h2")).to_have_text(hybrid_target)
+        expect(dialog).to_contain_text("Key exchangeX25519MLKEM768 \u00b7 hybrid post-quantum")
+        expect(dialog).to_contain_text("Legacy TLSrefuses TLS 1.0 and 1.1")
+        expect(dialog).to_contain_text("Posture policylegacy TLS asked")
+        shot(page, "dashboard-posture")
 
 
 def test_the_crypto_posture_panel_counts_key_exchanges_keys_legacy_tls_and_the_policys_date(pki: Pki) -> None:
@@ -770,107 +777,87 @@ def test_the_crypto_posture_panel_counts_key_exchanges_keys_legacy_tls_and_the_p
     its target, whose detail names its certificates' algorithms."""
     classical_name, hybrid_name = "classical.panel.test", "hybrid.panel.test"
     troubles: list[str] = []
-    store = InMemoryStore()
-    container = Container(
-        Settings.for_stage("local", allow_cidrs="127.0.0.0/8", check_timeout=3.0),
-        store=store,
-        queue=RecordingCheckQueue(),
-        trust=pki.trust,
-        resolver=SystemResolver({classical_name: ["127.0.0.1"], hybrid_name: ["127.0.0.1"]}, lookup=no_dns),
-        publisher=RecordingPublisher(),
-        certificate_sources=list,
-        discoverer=NoEndpoints,
-    )
-    token, record = issue("web", admin=False, now=datetime.now(UTC), name="panel")
-    store.put_token(record)
-    deps.use(container)
-    try:
-        with (
-            TlsServer(
-                [make_cert(classical_name, issuer=pki.intermediate, key="rsa2048"), pki.intermediate]
-            ) as classical,
-            BundledTlsServer([make_cert(hybrid_name, issuer=pki.intermediate), pki.intermediate]) as hybrid,
-            serving_over_http() as base_url,
-            browser_page() as page,
-        ):
-            page.on("pageerror", lambda error: troubles.append(f"page error: {error}"))
-            page.on(
-                "console",
-                lambda message: troubles.append(message.text) if trouble(message.type, message.text) else None,
-            )
-            api = Api(http_transport(base_url), token)
-            by = {"quantum_safe_signatures_by": "2030-01-01"}
-            assert api.patch("/settings", {"posture": by}).status == 200
-            classical_target = f"https://{classical_name}:{classical.port}"
-            hybrid_target = f"https://{hybrid_name}:{hybrid.port}"
-            for target, posture in ((classical_target, None), (hybrid_target, {**by, "legacy_tls": True})):
-                created = api.register(target, **({"posture": posture} if posture else {}))
-                assert api.post(f"/targets/{created['id']}/check").status == 200
+    with (
+        page_container(pki, [classical_name, hybrid_name], "panel") as (_, token),
+        TlsServer([make_cert(classical_name, issuer=pki.intermediate, key="rsa2048"), pki.intermediate]) as classical,
+        BundledTlsServer([make_cert(hybrid_name, issuer=pki.intermediate), pki.intermediate]) as hybrid,
+        serving_over_http() as base_url,
+        browser_page() as page,
+    ):
+        page.on("pageerror", lambda error: troubles.append(f"page error: {error}"))
+        page.on(
+            "console",
+            lambda message: troubles.append(message.text) if trouble(message.type, message.text) else None,
+        )
+        api = Api(http_transport(base_url), token)
+        by = {"quantum_safe_signatures_by": "2030-01-01"}
+        assert api.patch("/settings", {"posture": by}).status == 200
+        classical_target = f"https://{classical_name}:{classical.port}"
+        hybrid_target = f"https://{hybrid_name}:{hybrid.port}"
+        for target, posture in ((classical_target, None), (hybrid_target, {**by, "legacy_tls": True})):
+            created = api.register(target, **({"posture": posture} if posture else {}))
+            assert api.post(f"/targets/{created['id']}/check").status == 200
 
-            page.goto(f"{base_url}/dashboard")
-            page.get_by_label("API token").fill(token)
-            page.get_by_role("button", name="Open").click()
-            panel = page.locator("#posture-box")
-            panel.locator("summary").click()
-            expect(panel.get_by_role("heading", name="Crypto posture")).to_be_visible()
+        page.goto(f"{base_url}/dashboard")
+        page.get_by_label("API token").fill(token)
+        page.get_by_role("button", name="Open").click()
+        panel = page.locator("#posture-box")
+        panel.locator("summary").click()
+        expect(panel.get_by_role("heading", name="Crypto posture")).to_be_visible()
 
-            exchanges = panel.get_by_role("table", name="Addresses by key exchange (2 addresses checked)")
-            expect(exchanges.get_by_role("row")).to_have_text(
-                [
-                    "Key exchangeAddressesWhere",
-                    f"hybrid post-quantum1{hybrid_target} X25519MLKEM768 at 127.0.0.1",
-                    "post-quantum0",
-                    f"classical1{classical_target} x25519 at 127.0.0.1",
-                    "unknown0",
-                ]
-            )
-            keys = panel.get_by_role("table", name="Key algorithms of the leaf certificates served")
-            expect(keys.get_by_role("row")).to_have_text(
-                [
-                    "KeyCertificatesServed by",
-                    f"ECDSA-P256 (NIST quantum level 0)\u00d71{hybrid_target}",
-                    f"RSA-2048 (NIST quantum level 0)\u00d71{classical_target}",
-                ]
-            )
-            legacy = panel.get_by_role("heading", name="Legacy TLS accepted").locator("xpath=following-sibling::ul[1]")
-            expect(legacy.get_by_role("listitem")).to_have_text(
-                [f"{hybrid_target} accepts TLS 1.0 or 1.1 (LEGACY_TLS_ACCEPTED)"]
-            )
-            expect(panel).to_contain_text(
-                "The team's policy wants quantum-safe signatures (ML-DSA, SLH-DSA) by 2030-01-01."
-            )
-            quantum = panel.get_by_role("heading", name="Quantum-vulnerable signatures, by the policy's date").locator(
-                "xpath=following-sibling::ul[1]"
-            )
-            expect(quantum.get_by_role("listitem")).to_have_text(
-                [
-                    f"{classical_target} signed or keyed with RSA, ECDSA or EdDSA (QUANTUM_VULNERABLE_SIGNATURE)",
-                    f"{hybrid_target} signed or keyed with RSA, ECDSA or EdDSA (QUANTUM_VULNERABLE_SIGNATURE)",
-                ]
-            )
-            shot(page, "dashboard-crypto-posture")
+        exchanges = panel.get_by_role("table", name="Addresses by key exchange (2 addresses checked)")
+        expect(exchanges.get_by_role("row")).to_have_text(
+            [
+                "Key exchangeAddressesWhere",
+                f"hybrid post-quantum1{hybrid_target} X25519MLKEM768 at 127.0.0.1",
+                "post-quantum0",
+                f"classical1{classical_target} x25519 at 127.0.0.1",
+                "unknown0",
+            ]
+        )
+        keys = panel.get_by_role("table", name="Key algorithms of the leaf certificates served")
+        expect(keys.get_by_role("row")).to_have_text(
+            [
+                "KeyCertificatesServed by",
+                f"ECDSA-P256 (NIST quantum level 0)\u00d71{hybrid_target}",
+                f"RSA-2048 (NIST quantum level 0)\u00d71{classical_target}",
+            ]
+        )
+        legacy = panel.get_by_role("heading", name="Legacy TLS accepted").locator("xpath=following-sibling::ul[1]")
+        expect(legacy.get_by_role("listitem")).to_have_text(
+            [f"{hybrid_target} accepts TLS 1.0 or 1.1 (LEGACY_TLS_ACCEPTED)"]
+        )
+        expect(panel).to_contain_text(
+            "The team's policy wants quantum-safe signatures (ML-DSA, SLH-DSA) by 2030-01-01."
+        )
+        quantum = panel.get_by_role("heading", name="Quantum-vulnerable signatures, by the policy's date").locator(
+            "xpath=following-sibling::ul[1]"
+        )
+        expect(quantum.get_by_role("listitem")).to_have_text(
+            [
+                f"{classical_target} signed or keyed with RSA, ECDSA or EdDSA (QUANTUM_VULNERABLE_SIGNATURE)",
+                f"{hybrid_target} signed or keyed with RSA, ECDSA or EdDSA (QUANTUM_VULNERABLE_SIGNATURE)",
+            ]
+        )
+        shot(page, "dashboard-crypto-posture")
 
-            dialog = page.get_by_role("dialog")
-            keys.get_by_role("button", name=classical_target, exact=True).click()
-            expect(dialog.locator("h2")).to_have_text(classical_target)
-            expect(dialog).to_contain_text(
-                "algorithms: key RSA-2048 (NIST quantum level 0) \u00b7 signature ecdsa-with-SHA256"
-                " (NIST quantum level 0) \u00b7 hash SHA-256 (NIST quantum level 2)"
-            )
-            expect(dialog.locator("ol.chain > li")).to_have_count(2)
-            for item in dialog.locator("ol.chain > li").all():
-                expect(item).to_contain_text("algorithms: key ")
-            page.keyboard.press("Escape")
+        dialog = page.get_by_role("dialog")
+        keys.get_by_role("button", name=classical_target, exact=True).click()
+        expect(dialog.locator("h2")).to_have_text(classical_target)
+        expect(dialog).to_contain_text(
+            "algorithms: key RSA-2048 (NIST quantum level 0) \u00b7 signature ecdsa-with-SHA256"
+            " (NIST quantum level 0) \u00b7 hash SHA-256 (NIST quantum level 2)"
+        )
+        expect(dialog.locator("ol.chain > li")).to_have_count(2)
+        for item in dialog.locator("ol.chain > li").all():
+            expect(item).to_contain_text("algorithms: key ")
+        page.keyboard.press("Escape")
 
-            legacy.get_by_role("button", name=hybrid_target, exact=True).click()
-            expect(dialog.locator("h2")).to_have_text(hybrid_target)
-            expect(dialog).to_contain_text("algorithms: key ECDSA-P256 (NIST quantum level 0)")
-            expect(dialog).to_contain_text("Legacy TLSaccepts TLSv1")
-        assert troubles == []
-    finally:
-        deps.use(None)
-        if "engine" in container.__dict__:
-            container.engine.close()
+        legacy.get_by_role("button", name=hybrid_target, exact=True).click()
+        expect(dialog.locator("h2")).to_have_text(hybrid_target)
+        expect(dialog).to_contain_text("algorithms: key ECDSA-P256 (NIST quantum level 0)")
+        expect(dialog).to_contain_text("Legacy TLSaccepts TLSv1")
+    assert troubles == []
 
 
 def test_download_cbom_saves_the_apis_cyclonedx_document_of_the_chains_served(pki: Pki, tmp_path: Path) -> None:
@@ -912,73 +899,57 @@ def test_a_name_seen_in_ct_and_watched_by_no_target_is_watched_with_one_click(pk
     watched, unwatched = "www.browser.test", "legacy.browser.test"
     server = TlsServer([make_cert(watched, sans=[watched, unwatched], issuer=pki.intermediate), pki.intermediate])
     server.start()
-    store = InMemoryStore()
-    container = Container(
-        Settings.for_stage("local", allow_cidrs="127.0.0.0/8", check_timeout=3.0),
-        store=store,
-        queue=RecordingCheckQueue(),
-        trust=pki.trust,
-        resolver=SystemResolver({watched: ["127.0.0.1"], unwatched: ["127.0.0.1"]}, lookup=no_dns),
-        publisher=RecordingPublisher(),
-        certificate_sources=list,
-        discoverer=NoEndpoints,
-    )
-    deps.use(container)
-    token, record = issue("web", admin=False, now=datetime.now(UTC), name="browser")
-    store.put_token(record)
     now = datetime.now(UTC)
-    try:
-        with serving_over_http() as base_url, browser_page() as page:
-            page.on("pageerror", lambda error: troubles.append(f"page error: {error}"))
-            api = Api(http_transport(base_url), token)
-            api.register(f"https://{watched}")
-            assert api.post("/domains", {"domain": "browser.test"}).status == 201
-            store.record_issuances(
-                "web",
-                [
-                    Issuance(
-                        id="1",
-                        tbs_sha256="ab" * 32,
-                        dns_names=(watched, unwatched),
-                        pubkey_sha256="cd" * 32,
-                        issuer="C=US, O=Example, CN=Example R1",
-                        not_before=now - timedelta(days=1),
-                        not_after=now + timedelta(days=60),
-                    )
-                ],
-            )
-            page.goto(f"{base_url}/dashboard")
-            page.get_by_label("API token").fill(token)
-            page.get_by_role("button", name="Open").click()
-            button = page.get_by_role("button", name=f"watch {unwatched}")
-            expect(button).to_be_visible()
-            expect(page.locator("#inventory tbody")).to_contain_text("seen in CT, not watched")
-            expect(page.locator("#summary")).not_to_contain_text(unwatched)  # not a certificate the team depends on
-            shot(page, "dashboard-unwatched")
-            button.click()
-            eventually(
-                "the name registered as a target",
-                lambda: next((t for t in api.get("/targets").body["items"] if t["host"] == unwatched), None),
-            )
-            expect(page.get_by_role("button", name=f"watch {unwatched}")).to_have_count(0)
+    with page_container(pki, [watched, unwatched], "browser") as (store, token):
+        try:
+            with serving_over_http() as base_url, browser_page() as page:
+                page.on("pageerror", lambda error: troubles.append(f"page error: {error}"))
+                api = Api(http_transport(base_url), token)
+                api.register(f"https://{watched}")
+                assert api.post("/domains", {"domain": "browser.test"}).status == 201
+                store.record_issuances(
+                    "web",
+                    [
+                        Issuance(
+                            id="1",
+                            tbs_sha256="ab" * 32,
+                            dns_names=(watched, unwatched),
+                            pubkey_sha256="cd" * 32,
+                            issuer="C=US, O=Example, CN=Example R1",
+                            not_before=now - timedelta(days=1),
+                            not_after=now + timedelta(days=60),
+                        )
+                    ],
+                )
+                page.goto(f"{base_url}/dashboard")
+                page.get_by_label("API token").fill(token)
+                page.get_by_role("button", name="Open").click()
+                button = page.get_by_role("button", name=f"watch {unwatched}")
+                expect(button).to_be_visible()
+                expect(page.locator("#inventory tbody")).to_contain_text("seen in CT, not watched")
+                expect(page.locator("#summary")).not_to_contain_text(unwatched)  # not a certificate the team depends on
+                shot(page, "dashboard-unwatched")
+                button.click()
+                eventually(
+                    "the name registered as a target",
+                    lambda: next((t for t in api.get("/targets").body["items"] if t["host"] == unwatched), None),
+                )
+                expect(page.get_by_role("button", name=f"watch {unwatched}")).to_have_count(0)
 
-            # The watched domains: listed, one added from the form, then removed.
-            page.get_by_role("heading", name="Watched domains").click()
-            domains = page.get_by_role("list", name="Watched domains")
-            expect(domains).to_contain_text("browser.test")
-            page.get_by_label("Domain", exact=True).fill("second.test")
-            page.get_by_label("Allowed issuers").fill("R11; E6")
-            page.get_by_role("button", name="Watch", exact=True).click()
-            expect(domains).to_contain_text("second.test")
-            second = next(d for d in api.get("/domains").body["items"] if d["domain"] == "second.test")
-            assert second["allowed_issuers"] == ["R11", "E6"]
-            shot(page, "dashboard-domains")
-            domains.locator(f"li[data-domain='{second['id']}']").get_by_role("button", name="Stop watching").click()
-            expect(domains).not_to_contain_text("second.test")
-            assert [d["domain"] for d in api.get("/domains").body["items"]] == ["browser.test"]
-    finally:
-        deps.use(None)
-        if "engine" in container.__dict__:
-            container.engine.close()
-        server.stop()
+                # The watched domains: listed, one added from the form, then removed.
+                page.get_by_role("heading", name="Watched domains").click()
+                domains = page.get_by_role("list", name="Watched domains")
+                expect(domains).to_contain_text("browser.test")
+                page.get_by_label("Domain", exact=True).fill("second.test")
+                page.get_by_label("Allowed issuers").fill("R11; E6")
+                page.get_by_role("button", name="Watch", exact=True).click()
+                expect(domains).to_contain_text("second.test")
+                second = next(d for d in api.get("/domains").body["items"] if d["domain"] == "second.test")
+                assert second["allowed_issuers"] == ["R11", "E6"]
+                shot(page, "dashboard-domains")
+                domains.locator(f"li[data-domain='{second['id']}']").get_by_role("button", name="Stop watching").click()
+                expect(domains).not_to_contain_text("second.test")
+                assert [d["domain"] for d in api.get("/domains").body["items"]] == ["browser.test"]
+        finally:
+            server.stop()
     assert troubles == []
