@@ -11,7 +11,7 @@ from datetime import timedelta
 from chalicelib.checks.engine import CheckEngine, CheckRequest, StragglerCut
 from chalicelib.domain.alerts import Notification
 from chalicelib.domain.cadence import Sighting, cadence_finding, observed_cadence
-from chalicelib.domain.domains import DEFAULT_GRACE, renewed_not_deployed
+from chalicelib.domain.domains import DEFAULT_GRACE, Issuance, renewed_not_deployed
 from chalicelib.domain.models import Finding, FindingCode, PosturePolicy, Severity, TargetReport
 from chalicelib.domain.targets import ResultSummary, Target, next_check
 from chalicelib.domain.truststore import TrustStore, read_pem_bundle
@@ -63,6 +63,7 @@ class TargetChecker:
         failed: list[Target] = []
         ready: list[tuple[Target, _Prepared]] = []
         postures: dict[str, PosturePolicy] = {}  # each team's, read once per run
+        issued: dict[str, list[Issuance] | None] = {}  # each team's CT issuances, read once per run
         for target in targets:
             try:
                 if target.team not in postures:
@@ -86,7 +87,7 @@ class TargetChecker:
             try:
                 report = _with_findings(report, setup.findings)
                 report, sightings = self._with_cadence(target, report)
-                report = self._with_ct(target, report)
+                report = self._with_ct(target, report, issued)
                 upcoming = next_check(report.checked_at, target.spec.check_interval_minutes)
                 summary = ResultSummary.of(report)
                 previous = target.latest
@@ -161,17 +162,19 @@ class TargetChecker:
         findings = report.target_findings if finding is None else (*report.target_findings, finding)
         return replace(report, target_findings=findings, cadence=cadence), tuple(new.values())
 
-    def _with_ct(self, target: Target, report: TargetReport) -> TargetReport:
+    def _with_ct(self, target: Target, report: TargetReport, issued: dict[str, list[Issuance] | None]) -> TargetReport:
         """The report with RENEWED_NOT_DEPLOYED when CT shows a newer certificate for the name than an address
-        serves (the team's watched domains' issuances). CT is secondary: when they cannot be read, the check
-        is recorded without it."""
+        serves (the team's watched domains' issuances, read once per team per run into ``issued``; None
+        when they could not be). CT is secondary: when they cannot be read, the check is recorded without it."""
         if self._issuances is None:
             return report
-        try:
-            issuances = self._issuances.team_issuances(target.team)
-        except Exception as exc:  # a store outage or a bug costs the CT judgement, never the check
-            logger.warning("the CT issuances of %s are not available: %r", target.team, exc)
-            return report
+        if target.team not in issued:
+            try:
+                issued[target.team] = self._issuances.team_issuances(target.team)
+            except Exception as exc:  # a store outage or a bug costs the CT judgement, never the check
+                logger.warning("the CT issuances of %s are not available: %r", target.team, exc)
+                issued[target.team] = None
+        issuances = issued[target.team]
         if not issuances:
             return report
         finding = renewed_not_deployed(

@@ -610,3 +610,34 @@ def test_a_checker_without_a_lane_for_stragglers_waits_for_every_check(
     report = store.get_result(TEAM, tarpit.id)
     assert report is not None
     assert report.status is Status.ERROR
+
+
+def test_a_batch_reads_each_teams_ct_issuances_once(engines: Engines, pki: Pki, sites: dict[str, Site]) -> None:
+    store = RiggedStore()
+    asked: list[str] = []
+
+    class CountingIssuances:
+        def team_issuances(self, team: str) -> list[Any]:
+            asked.append(team)
+            return []
+
+    engine = engines.build({HEALTHY: ["127.0.0.1"], EXPIRING: ["127.0.0.1"]}, timeout=2.0)
+    checker = TargetChecker(store, engine, pki.trust, issuances=CountingIssuances())  # type: ignore[arg-type]
+    pipeline = Pipeline(
+        store,
+        RecordingPublisher(),
+        Clock(NOW),
+        alerter_on(store, RecordingPublisher(), Clock(NOW).now),
+        checker,
+        CheckWorker(store, checker),
+    )
+    targets = [
+        pipeline.register(HEALTHY, sites["healthy"].port, team="one"),
+        pipeline.register(EXPIRING, sites["expiring"].port, team="one"),
+        pipeline.register(HEALTHY, sites["healthy"].port, team="two"),
+    ]
+
+    checked, failed = checker.run(targets)
+
+    assert (len(checked), failed) == (3, [])
+    assert sorted(asked) == ["one", "two"]
