@@ -151,8 +151,6 @@ def main(argv: list[str] | None = None) -> int:
                     resolver=SystemResolver(names),
                     alone_queue=alone,
                 )
-                if not cut:  # as before the cut: the batch waits for every check
-                    container.checker._alone = None
                 _run(container, targets, size, pit_ids, args.memory_mb, alone, cut=cut)
                 container.engine.close()
     return 0
@@ -180,7 +178,9 @@ def _run(
     for start in range(0, len(targets), size):
         chunk = targets[start : start + size]
         began = time.perf_counter()
-        outcome = container.worker.handle(_records(chunk))
+        # checker_alone's worker has no lane for stragglers, so it waits for every check: as before the cut
+        worker = container.worker if cut else container.alone_worker
+        outcome = worker.handle(_records(chunk))
         wall = time.perf_counter() - began
         given_back += len(outcome.failed_message_ids)
         floor = 0.0
