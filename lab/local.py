@@ -298,7 +298,9 @@ def main() -> int:
 
 
 def _meter_units(container: Any) -> None:
-    """Count DynamoDB's write and read units (bench/units.py), printed as the process exits (make bench-local)."""
+    """Under CERTWATCH_LOCAL_UNITS, count DynamoDB's write and read units (bench/units.py), printed at exit."""
+    if not os.environ.get("CERTWATCH_LOCAL_UNITS"):
+        return
     import atexit
 
     import boto3
@@ -401,10 +403,14 @@ def _start(
     from chalicelib import deps
     from chalicelib.domain.truststore import load_trust_store
 
+    api_port = _PortHold(local.api_port)  # the stand-ins below take ports the kernel picks: never the API's
+    servers.append(api_port)
     outputs = deploy_stack(boto3.client("cloudformation"), STAGE)
-    os.environ["CERTWATCH_TOPIC_ARN"] = outputs["AlertsTopicArn"]
-    os.environ["CERTWATCH_CHECK_QUEUE_URL"] = outputs["CheckQueueUrl"]
-    os.environ["CERTWATCH_ALONE_QUEUE_URL"] = outputs["AloneCheckQueueUrl"]
+    os.environ.update(
+        CERTWATCH_TOPIC_ARN=outputs["AlertsTopicArn"],
+        CERTWATCH_CHECK_QUEUE_URL=outputs["CheckQueueUrl"],
+        CERTWATCH_ALONE_QUEUE_URL=outputs["AloneCheckQueueUrl"],
+    )
     if stop.is_set():
         return None
 
@@ -415,8 +421,7 @@ def _start(
     domain_demo = _start_domain_demo(demo_root, servers)
     container = deps.Container(trust=load_trust_store().with_anchors([demo_root.cert]))
     deps.use(container)
-    if os.environ.get("CERTWATCH_LOCAL_UNITS"):
-        _meter_units(container)
+    _meter_units(container)
 
     import app as application
 
@@ -426,6 +431,7 @@ def _start(
     console_queue = _subscribe_console(boto3.client("sns"), sqs, outputs["AlertsTopicArn"])
     if stop.is_set():
         return None
+    api_port.stop()
     servers.append(_serve_api(application.app, local.api_port))
 
     def loop(name: str, body: Callable[[], object], every: float) -> None:
@@ -460,6 +466,19 @@ def _start(
     return LocalStack(
         api_url, aws_url, token, demo_targets, demo_ca_file.resolve(), log_file.resolve(), webhook, domain_demo
     )
+
+
+class _PortHold:
+    """A port bound and not listened on, so that no ephemeral port the kernel hands out is this one."""
+
+    def __init__(self, port: int) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(("127.0.0.1", port))
+
+    def stop(self) -> None:
+        """Let the port go (again is nothing)."""
+        self._socket.close()
 
 
 def _start_domain_demo(demo_root: Any, servers: list[Any]) -> Any:
