@@ -37,7 +37,7 @@ import functools
 import inspect
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Final, Union, get_args, get_origin, get_type_hints
@@ -276,26 +276,35 @@ def copy_as[S](shape: type[S], value: object, /, **given: Any) -> S:
     Finding), and None becomes ABSENT where the shape may leave the field out but never says null.
     """
     values = dict(given)
-    for name, annotation, default in _copied(shape):
-        if name in values or not hasattr(value, name):
+    for name, convert, unsaid_none in _copier(shape):
+        if name in values:
             continue
-        item = getattr(value, name)
-        if item is None and default is ABSENT and not _admits_none(annotation):
-            values[name] = ABSENT
+        item = getattr(value, name, _MISSING)
+        if item is _MISSING:
+            continue
+        if item is None:
+            values[name] = ABSENT if unsaid_none else None
         else:
-            values[name] = _copy(annotation, item)
+            values[name] = item if convert is None else convert(item)
     return shape(**values)
 
 
-_COPIED: dict[type, tuple[tuple[str, Any, Any], ...]] = {}
+_MISSING = object()
+type _Convert = Callable[[Any], Any]
+_COPIERS: dict[type, tuple[tuple[str, _Convert | None, bool], ...]] = {}
 
 
-def _copied(shape: type) -> tuple[tuple[str, Any, Any], ...]:
-    """Each field a shape is built with: its name, its declared type and its default (read for every copy)."""
-    if shape not in _COPIED:
+def _copier(shape: type) -> tuple[tuple[str, _Convert | None, bool], ...]:
+    """Each field a shape is built with: its name, how a value (not None) becomes what it declares (None: as it
+    is), and whether None is left out; worked out once per shape, as every copy reads it."""
+    if shape not in _COPIERS:
         hints = get_type_hints(shape, include_extras=True)
-        _COPIED[shape] = tuple((f.name, hints[f.name], f.default) for f in dataclasses.fields(shape) if f.init)
-    return _COPIED[shape]
+        _COPIERS[shape] = tuple(
+            (f.name, _converter(hints[f.name]), f.default is ABSENT and not _admits_none(hints[f.name]))
+            for f in dataclasses.fields(shape)
+            if f.init
+        )
+    return _COPIERS[shape]
 
 
 def _admits_none(annotation: Any) -> bool:
@@ -303,30 +312,43 @@ def _admits_none(annotation: Any) -> bool:
     return get_origin(annotation) in (Union, types.UnionType) and type(None) in get_args(annotation)
 
 
-def _copy(annotation: Any, item: Any) -> Any:
+def _converter(annotation: Any) -> _Convert | None:
+    """How a value of a declared type (not None) becomes what it declares: a domain object the shape declared for
+    it, in tuples and maps too; None when it stays as it is."""
     origin, args = get_origin(annotation), get_args(annotation)
     if origin is Annotated:
-        return _copy(args[0], item)
-    if item is None:
-        return None
+        return _converter(args[0])
     if origin in (Union, types.UnionType):
         (member,) = [arg for arg in args if arg is not type(None)]
-        return _copy(member, item)
+        return _converter(member)
     if origin in (tuple, list):
-        return tuple(_copy(args[0], each) for each in item)
+        each = _converter(args[0])
+        if each is None:
+            return tuple
+        return lambda items: tuple(None if item is None else each(item) for item in items)
     if origin is dict:
-        return {key: _copy(args[1], each) for key, each in item.items()}
-    shaped = isinstance(annotation, type) and dataclasses.is_dataclass(annotation) and not isinstance(item, annotation)
-    if shaped and dataclasses.is_dataclass(item):
-        return copy_as(annotation, item)
-    return item
+        inner = _converter(args[1])
+        if inner is None:
+            return dict
+        return lambda items: {key: None if item is None else inner(item) for key, item in items.items()}
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        shape = annotation
+
+        def convert(item: Any) -> Any:
+            if isinstance(item, shape) or not dataclasses.is_dataclass(item):
+                return item
+            return copy_as(shape, item)
+
+        return convert
+    return None
 
 
 def iso(moment: datetime | None) -> str | None:
     """ISO 8601 in UTC with a ``Z``, the one timestamp format certwatch writes."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    in_utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return in_utc.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
@@ -337,20 +359,41 @@ def to_json(value: Any) -> Any:
     kind = type(value)
     if kind in _PLAIN:
         return value
-    paths = _paths(kind)
-    if paths is not None:
-        return {name: to_json(item) for name, path in paths if (item := _at(value, path)) is not ABSENT}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return [to_json(item) for item in value]
-    if isinstance(value, dict):
-        return {key: to_json(item) for key, item in value.items()}
-    return value
+    render = _RENDERERS.get(kind)
+    if render is None:
+        render = _RENDERERS[kind] = _renderer(kind)
+    return render(value)
+
+
+_RENDERERS: dict[type, Callable[[Any], Any]] = {}
+
+
+def _renderer(kind: type) -> Callable[[Any], Any]:
+    """How ``to_json`` renders a value of ``kind`` (not a plain one), worked out once per type."""
+    if dataclasses.is_dataclass(kind):
+        if hasattr(kind, "DERIVED"):
+            paths = tuple((f.name, f.path or (f.name,)) for f in fields(kind).values())
+        else:
+            paths = tuple((f.name, (f.name,)) for f in dataclasses.fields(kind))
+        flat = tuple((name, path[0]) for name, path in paths if len(path) == 1)
+        if len(flat) == len(paths):  # the common case, read without walking paths
+            return lambda value: {
+                name: item if type(item) in _PLAIN else to_json(item)
+                for name, attribute in flat
+                if (item := getattr(value, attribute)) is not ABSENT
+            }
+        return lambda value: {name: to_json(item) for name, path in paths if (item := _at(value, path)) is not ABSENT}
+    if issubclass(kind, enum.Enum):
+        return lambda value: value.value
+    if issubclass(kind, datetime):
+        return iso
+    if issubclass(kind, date):
+        return lambda value: value.isoformat()
+    if issubclass(kind, list | tuple):
+        return lambda value: [item if type(item) in _PLAIN else to_json(item) for item in value]
+    if issubclass(kind, dict):
+        return lambda value: {key: to_json(item) for key, item in value.items()}
+    return lambda value: value
 
 
 def from_json[T](shape: type[T], data: Any) -> T:
@@ -437,21 +480,6 @@ def _read_shape(shape: type, data: dict[str, Any], where: str) -> Any:
         elif declaration.required:
             raise ValueError(f"{where}: {name} is missing")
     return shape(**values)
-
-
-_PATHS: dict[type, tuple[tuple[str, tuple[str, ...]], ...] | None] = {}
-
-
-def _paths(kind: type) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
-    """Each field a dataclass says and where its value is (rendering reads them for every value); None for others."""
-    if kind not in _PATHS:
-        if not dataclasses.is_dataclass(kind):
-            _PATHS[kind] = None
-        elif hasattr(kind, "DERIVED"):
-            _PATHS[kind] = tuple((f.name, f.path or (f.name,)) for f in fields(kind).values())
-        else:
-            _PATHS[kind] = tuple((f.name, (f.name,)) for f in dataclasses.fields(kind))
-    return _PATHS[kind]
 
 
 def _at(value: Any, path: tuple[str, ...]) -> Any:
