@@ -108,11 +108,14 @@ class ResultSummary:
             ),
         )
 
+    def same_verdict(self, earlier: ResultSummary) -> bool:
+        """Whether this verdict is the one ``earlier`` recorded (a record without a digest says nothing)."""
+        return bool(earlier.digest) and earlier.digest == self.digest
+
     def unchanged_since(self, earlier: ResultSummary, *, fresh_for: timedelta = FULL_RESULT_FRESH_FOR) -> bool:
         """Whether this verdict is the one ``earlier`` recorded, and its full result younger than ``fresh_for``."""
         return (
-            bool(earlier.digest)
-            and earlier.digest == self.digest
+            self.same_verdict(earlier)
             and earlier.result_at is not None
             and self.checked_at - earlier.result_at < fresh_for
         )

@@ -6,7 +6,7 @@ import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from chalicelib.checks.engine import CheckEngine, CheckRequest, StragglerCut
 from chalicelib.domain.alerts import Notification
@@ -90,13 +90,7 @@ class TargetChecker:
                 report = self._with_ct(target, report, issued)
                 upcoming = next_check(report.checked_at, target.spec.check_interval_minutes)
                 summary = ResultSummary.of(report)
-                previous = target.latest
-                if previous is not None and not sightings and summary.unchanged_since(previous):
-                    # The same verdict as the stored result's, and that result is fresh: the summary alone.
-                    summary = replace(summary, result_at=previous.result_at)
-                    self._results.save_summary(target.team, target.id, summary, upcoming)
-                else:
-                    self._results.save_result(target.team, target.id, summary, report, upcoming, sightings=sightings)
+                self._record(target, summary, report, upcoming, sightings)
                 notes = self._after_check(target, report) if self._after_check else []
             except NotFoundError:
                 continue  # deleted while it was being checked: nothing to record, nobody to tell
@@ -111,6 +105,25 @@ class TargetChecker:
             checked.append(CheckedTarget(target, report, tuple(notes)))
         checked.sort(key=lambda done: order[done.target.id])  # as asked, whichever finished first
         return checked, failed + self._check_alone(stragglers)
+
+    def _record(
+        self,
+        target: Target,
+        summary: ResultSummary,
+        report: TargetReport,
+        upcoming: datetime,
+        sightings: tuple[Sighting, ...],
+    ) -> None:
+        """Write what changed: the summary alone for the stored verdict while its full result is fresh, the full
+        result again (two plain writes) once it is not, everything in one transaction for a new verdict."""
+        previous = target.latest
+        if previous is None or sightings or not summary.same_verdict(previous):
+            self._results.save_result(target.team, target.id, summary, report, upcoming, sightings=sightings)
+        elif summary.unchanged_since(previous):
+            summary = replace(summary, result_at=previous.result_at)
+            self._results.save_summary(target.team, target.id, summary, upcoming)
+        else:
+            self._results.refresh_result(target.team, target.id, summary, report, upcoming)
 
     def _check_alone(self, stragglers: list[Target]) -> list[Target]:
         """Hand the stragglers to the queue that checks each alone; those it cannot take, to be retried."""

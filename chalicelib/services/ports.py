@@ -91,6 +91,14 @@ class Results(Protocol):
         """Record a check that found what the stored result says: the summary and the next check only,
         the full report as it was (NotFoundError when the target was deleted meanwhile)."""
 
+    def refresh_result(
+        self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, next_check_at: datetime
+    ) -> None:
+        """Record a check that found what the stored result says once that result is old (``unchanged_since``):
+        the full report written again, then the summary and the next check, as two plain writes rather than
+        one transaction, since either way they tell the same verdict. NotFoundError when the target was
+        deleted meanwhile: then the report written is removed again."""
+
     def get_result(self, team: str, target_id: str) -> TargetReport | None:
         """The latest check's full report, if the target was ever checked."""
 

@@ -56,7 +56,7 @@ class RiggedStore(InMemoryStore):
         self.broken_saves: set[str] = set()
         self.vanishing: set[str] = set()
         self.gate: threading.Barrier | None = None
-        self.writes: list[str] = []  # what each check wrote: "result" (in full) or "summary" (only)
+        self.writes: list[str] = []  # what each check wrote: "result" (in full), "summary" (only) or "refresh"
 
     def get_target(self, team: str, target_id: str) -> Target:
         if target_id in self.broken_loads:
@@ -87,6 +87,14 @@ class RiggedStore(InMemoryStore):
             self.delete_target(team, target_id)
         self.writes.append("summary")
         super().save_summary(team, target_id, summary, next_check_at)
+
+    def refresh_result(
+        self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, next_check_at: datetime
+    ) -> None:
+        if target_id in self.broken_saves:
+            raise StoreError(f"DynamoDB is having a bad day writing {target_id}")
+        self.writes.append("refresh")
+        super().refresh_result(team, target_id, summary, report, next_check_at)
 
     def get_alert_state(self, team: str, target_id: str) -> AlertState:
         gate = self.gate
@@ -243,9 +251,11 @@ def test_an_unchanged_verdict_writes_the_summary_alone_and_the_full_result_once_
     pipeline.clock.advance(timedelta(hours=6))
     second = check()
     pipeline.clock.advance(timedelta(hours=18))
-    third = check()  # the stored full result is a day old: written again
+    third = check()  # the stored full result is a day old: written again, outside a transaction
+    pipeline.clock.advance(timedelta(hours=6))
+    check()
 
-    assert pipeline.store.writes == ["result", "summary", "result"]
+    assert pipeline.store.writes == ["result", "summary", "refresh", "summary"]
     assert first.latest is not None
     assert second.latest is not None
     assert third.latest is not None

@@ -664,6 +664,40 @@ class ResultsContract:
         assert store.get_result(team, target.id) == report  # the full result as the last full write left it
         assert due_ids(store, team, later + timedelta(hours=6)) == [target.id]
 
+    def test_a_refreshed_result_rewrites_the_full_report_and_the_summary(
+        self, store: Store, team: str, now: datetime
+    ) -> None:
+        target = new_target(team, now)
+        store.create_target(target)
+        first = ResultSummary.of(reports.everything(now))
+        store.save_result(team, target.id, first, reports.everything(now), now + timedelta(hours=6))
+
+        later = now + timedelta(days=1)
+        report = reports.everything(later)
+        again = ResultSummary.of(report)
+        store.refresh_result(team, target.id, again, report, later + timedelta(hours=6))
+
+        stored = store.get_target(team, target.id)
+        assert stored.latest == again
+        assert stored.next_check_at == later + timedelta(hours=6)
+        assert store.get_result(team, target.id) == report
+        assert store.team_reports(team) == {target.id: report}
+
+    def test_a_refreshed_result_of_a_deleted_target_is_refused_and_leaves_nothing(
+        self, store: Store, team: str, now: datetime
+    ) -> None:
+        target = new_target(team, now)
+        store.create_target(target)
+        store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), now)
+        store.delete_target(team, target.id)
+
+        with pytest.raises(NotFoundError):
+            store.refresh_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), now)
+
+        assert store.get_result(team, target.id) is None
+        assert store.team_reports(team) == {}
+        assert due_ids(store, team, now) == []
+
     def test_an_unchanged_check_of_a_deleted_target_is_refused_and_brings_nothing_back(
         self, store: Store, team: str, now: datetime
     ) -> None:

@@ -168,6 +168,14 @@ class InMemoryStore:
             target = self._get(team, target_id)
             self._targets[(team, target_id)] = dataclasses.replace(target, latest=summary, next_check_at=next_check_at)
 
+    def refresh_result(
+        self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, next_check_at: datetime
+    ) -> None:
+        with self._lock:
+            target = self._get(team, target_id)
+            self._targets[(team, target_id)] = dataclasses.replace(target, latest=summary, next_check_at=next_check_at)
+            self._results[(team, target_id)] = codec.compact_json(codec.report_record(report))
+
     def get_result(self, team: str, target_id: str) -> TargetReport | None:
         with self._lock:
             stored = self._results.get((team, target_id))
