@@ -1,13 +1,19 @@
-"""The monthly bill of a deployment, from measured units per check: docs/deploying.md's table.
+"""The monthly bill of a deployment, from measured figures per check: docs/deploying.md's table.
 
-    .venv/bin/python -m bench.cost                       # the units make bench-sweep measured
+    .venv/bin/python -m bench.cost                       # the figures recorded in bench/README.md
+    .venv/bin/python -m bench.cost --teams 50            # the same deployment with 50 teams
     .venv/bin/python -m bench.cost --unchanged-writes 6  # as if every check wrote its full result
 
-Every target is checked every ``--interval-hours``; a check whose verdict did not change writes
-``--unchanged-writes`` units, and one check a day (the full result's refresh, or a change)
-writes ``--full-writes``; each due target's lease is ``--lease-writes``. The defaults are the
-figures of `make bench-sweep` recorded in bench/README.md. Prices are us-east-1 list prices,
-on-demand, x86, free tiers ignored.
+Every target is checked every ``--interval-hours``, and its verdict is taken not to change: a
+check writes ``--unchanged-writes`` units, except one check a day, which writes the full result
+again (``--full-writes``); each due target's lease is ``--lease-writes``. Measured by
+``make bench-sweep`` (units and requests per check), ``make bench-batch`` (the checker's and
+checker_alone's GB-seconds per 1,000 checks, the store in memory) and ``python -m bench.logs``
+(bytes logged per check). Assumed, and named as such: each DynamoDB request takes
+``--request-ms`` of the checker's time, one after another (on AWS they are network round trips
+that loopback and moto do not have); ``--teams`` teams and ``--channels`` channels (each adds
+CloudWatch custom metrics, docs/metrics.md). Prices are us-east-1 list prices, on-demand, x86,
+free tiers ignored.
 """
 
 from __future__ import annotations
@@ -31,15 +37,19 @@ METRIC_PER_MONTH = 0.30
 HOURS_A_MONTH = 720
 SWEEP_MINUTES = 15
 SWEEP_GB_SECONDS = 0.5 * 1.0  # 512 MB for about a second
-METRICS = 10
-LOG_KB_PER_CHECK = 1.0
+# Custom metrics of a stage whatever its size (the functions' counts, and the stage-level series
+# of SoonestExpiryDays, ChecksByStatus and the deliveries), then those each team and channel adds.
+STAGE_METRICS = 26
+METRICS_PER_TEAM = 5
+METRICS_PER_CHANNEL = 2
+DASHBOARD_PER_MONTH = 3.00
 STORED_KB_PER_TARGET = 7.0
 SNS_PER_TARGET = 0.00002  # events only, a few per certificate per lifetime, and their emails
 
 
 @dataclass(frozen=True)
 class Units:
-    """What one check costs, as measured."""
+    """What one check costs, as measured (and the few figures assumed, named in the module's docstring)."""
 
     unchanged_writes: float
     full_writes: float
@@ -48,18 +58,36 @@ class Units:
     lease_reads: float
     interval_hours: float
     batch: int
-    batch_seconds: float
+    gb_seconds_per_1000: float
+    unchanged_requests: float
+    full_requests: float
+    request_ms: float
     memory_mb: int
+    log_bytes: float
+    teams: int
+    channels: int
 
     @property
     def full_share(self) -> float:
         """The checks that write the full result: one a day (at least every check when checks are a day apart)."""
         return min(1.0, self.interval_hours / 24)
 
+    def _each(self, unchanged: float, full: float) -> float:
+        return (1 - self.full_share) * unchanged + self.full_share * full
+
     @property
     def writes(self) -> float:
-        unchanged = (1 - self.full_share) * self.unchanged_writes
-        return self.lease_writes + unchanged + self.full_share * self.full_writes
+        return self.lease_writes + self._each(self.unchanged_writes, self.full_writes)
+
+    @property
+    def gb_seconds(self) -> float:
+        """The checker's GB-seconds per check: the check path as measured, then its DynamoDB requests' time."""
+        requests = self._each(self.unchanged_requests, self.full_requests)
+        return self.gb_seconds_per_1000 / 1000 + requests * self.request_ms / 1000 * self.memory_mb / 1024
+
+    @property
+    def metrics(self) -> int:
+        return STAGE_METRICS + METRICS_PER_TEAM * self.teams + METRICS_PER_CHANNEL * self.channels
 
 
 def bill(targets: int, units: Units) -> dict[str, float]:
@@ -67,7 +95,7 @@ def bill(targets: int, units: Units) -> dict[str, float]:
     checks = targets * HOURS_A_MONTH / units.interval_hours
     batches = checks / units.batch
     sweeps = HOURS_A_MONTH * 60 / SWEEP_MINUTES
-    lambda_gb_s = batches * units.batch_seconds * units.memory_mb / 1024 + sweeps * SWEEP_GB_SECONDS
+    lambda_gb_s = checks * units.gb_seconds + sweeps * SWEEP_GB_SECONDS
     sqs_requests = checks / 10 + 2 * batches  # a send per 10, a receive and a delete per batch
     return {
         "Lambda": lambda_gb_s * LAMBDA_PER_GB_SECOND + (batches + sweeps) / 1e6 * LAMBDA_PER_MILLION_REQUESTS,
@@ -76,7 +104,8 @@ def bill(targets: int, units: Units) -> dict[str, float]:
         + targets * STORED_KB_PER_TARGET / 1e6 * DYNAMO_PER_GB_MONTH,
         "SQS": sqs_requests / 1e6 * SQS_PER_MILLION_REQUESTS,
         "SNS": targets * SNS_PER_TARGET,
-        "CloudWatch": checks * LOG_KB_PER_CHECK / 1e6 * LOGS_PER_GB + METRICS * METRIC_PER_MONTH,
+        "CloudWatch logs": checks * units.log_bytes / 1e9 * LOGS_PER_GB,
+        "CloudWatch metrics": units.metrics * METRIC_PER_MONTH + DASHBOARD_PER_MONTH,
     }
 
 
@@ -95,14 +124,22 @@ def table(units: Units, sizes: tuple[int, ...] = (1_000, 10_000, 100_000)) -> st
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--unchanged-writes", type=float, default=1.0, help="write units of an unchanged check")
-    parser.add_argument("--full-writes", type=float, default=6.0, help="write units of a check writing its result")
-    parser.add_argument("--reads", type=float, default=3.02, help="read units of a check")
+    parser.add_argument("--full-writes", type=float, default=3.0, help="write units of the daily full result")
+    parser.add_argument("--reads", type=float, default=2.53, help="read units of a check")
     parser.add_argument("--lease-writes", type=float, default=1.0, help="write units of the sweep's lease")
     parser.add_argument("--lease-reads", type=float, default=0.102, help="read units of the sweep per due target")
     parser.add_argument("--interval-hours", type=float, default=6.0)
     parser.add_argument("--batch", type=int, default=25)
-    parser.add_argument("--batch-seconds", type=float, default=2.0, help="the checker's duration per batch")
+    parser.add_argument(
+        "--gb-seconds-per-1000", type=float, default=18.8, help="the checkers' GB-s per 1,000 checks (bench-batch)"
+    )
+    parser.add_argument("--unchanged-requests", type=float, default=4.0, help="DynamoDB requests of an unchanged check")
+    parser.add_argument("--full-requests", type=float, default=5.0, help="DynamoDB requests of the daily full result")
+    parser.add_argument("--request-ms", type=float, default=5.0, help="assumed: the checker's wait per request")
     parser.add_argument("--memory-mb", type=int, default=1024)
+    parser.add_argument("--log-bytes", type=float, default=257, help="bytes logged per check (bench.logs)")
+    parser.add_argument("--teams", type=int, default=10)
+    parser.add_argument("--channels", type=int, default=2)
     args = parser.parse_args(argv)
     units = Units(
         args.unchanged_writes,
@@ -112,10 +149,20 @@ def main(argv: list[str] | None = None) -> int:
         args.lease_reads,
         args.interval_hours,
         args.batch,
-        args.batch_seconds,
+        args.gb_seconds_per_1000,
+        args.unchanged_requests,
+        args.full_requests,
+        args.request_ms,
         args.memory_mb,
+        args.log_bytes,
+        args.teams,
+        args.channels,
     )
-    print(f"write units per check {units.writes:.2f} (lease {units.lease_writes:g}, {units.full_share:.0%} full)")
+    print(
+        f"per check: {units.writes:.2f} write units (lease {units.lease_writes:g}, {units.full_share:.0%} full), "
+        f"{units.reads + units.lease_reads:.2f} read units, {units.gb_seconds * 1000:.1f} GB-s per 1,000 checks, "
+        f"{units.log_bytes:g} bytes logged; {units.teams} teams, {units.channels} channels: {units.metrics} metrics"
+    )
     print(table(units))
     return 0
 

@@ -112,3 +112,38 @@ def test_the_sweep_benchmark_prints_its_units_and_an_unchanged_check_writes_at_m
     assert changed is not None, out
     assert unchanged is not None, out
     assert float(unchanged[1]) <= 2 < float(changed[1])
+    refreshed = re.search(rf"day-old result: +({FIGURE}) write, {FIGURE} read units per check", out)
+    assert refreshed is not None, out
+    assert float(unchanged[1]) < float(refreshed[1]) < float(changed[1])  # the full result again, no transaction
+
+
+def test_the_logs_benchmark_counts_what_the_checker_handler_writes() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.logs", "--targets", "6", "--batch", "3", "--teams", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = re.findall(r"(first|unchanged) check +([\d,]+) bytes per check \(([\d,]+) from the handler", done.stdout)
+    assert [row[0] for row in rows] == ["first", "unchanged"], done.stdout
+    for _, per_check, per_invocation in rows:
+        assert int(per_invocation.replace(",", "")) > 0  # the metrics' EMF documents at least
+        assert int(per_check.replace(",", "")) > 0
+
+
+def test_the_cost_model_grows_with_what_it_is_told() -> None:
+    from bench.cost import Units, bill, main
+
+    base = Units(1.0, 3.0, 2.5, 1.0, 0.1, 6.0, 25, 18.8, 4.0, 5.0, 5.0, 1024, 257, 10, 2)
+    more_teams = Units(1.0, 3.0, 2.5, 1.0, 0.1, 6.0, 25, 18.8, 4.0, 5.0, 5.0, 1024, 257, 20, 2)
+    assert base.writes == 1.0 + 0.75 * 1.0 + 0.25 * 3.0
+    assert base.metrics + 50 == more_teams.metrics
+    assert bill(100_000, more_teams)["CloudWatch metrics"] - bill(100_000, base)["CloudWatch metrics"] == pytest.approx(
+        15.0
+    )
+    assert bill(100_000, base)["DynamoDB"] == pytest.approx(10 * bill(10_000, base)["DynamoDB"], rel=0.01)
+    assert main([]) == 0
