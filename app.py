@@ -10,8 +10,7 @@ from chalicelib import __version__
 from chalicelib.adapters import telemetry
 from chalicelib.deps import container
 from chalicelib.domain.inventory import ACM_EVENT_TYPES
-from chalicelib.http import api, cbom, dashboard, metrics, payloads
-from chalicelib.http.openapi import openapi_document
+from chalicelib.http import api, cbom, dashboard, metrics, openapi, payloads
 from chalicelib.presentation import documents as render
 from chalicelib.presentation import shapes
 from chalicelib.settings import settings_or_exit
@@ -46,22 +45,34 @@ def chalice_errors_in_error_shape(event: Any, get_response: Any) -> Any:
 
 
 @app.route("/health", methods=["GET"])
+@openapi.Operation("Liveness and version", answer=(200, shapes.Health, "Up"))
 def health() -> dict[str, Any]:
     return render.health_to_dict(__version__)
 
 
 @app.route("/openapi.json", methods=["GET"])
-def openapi() -> dict[str, Any]:
-    return openapi_document()
+@openapi.Operation("This document", answer=(200, openapi.DOCUMENT, "OpenAPI 3.1"))
+def openapi_json() -> dict[str, Any]:
+    return openapi.openapi_document(app.routes)
 
 
 # The page holds no data, so it needs no token: it asks for one and sends it with each API call.
 @app.route("/dashboard", methods=["GET"])
+@openapi.Operation(
+    "The inventory page: one HTML document that asks for a token and reads this API with it",
+    answer=(200, openapi.PAGE, "The page, with its style and script inline (the CSP admits those two)"),
+)
 def inventory_page() -> Response:
     return dashboard.response()
 
 
 @app.route("/targets", methods=["POST"], authorizer=token_auth, content_types=JSON)
+@openapi.Operation(
+    "Register a target; its first check runs right after, without waiting",
+    body=shapes.TargetInput,
+    answer=(201, shapes.Target, "Registered"),
+    errors=(409, 422),
+)
 @api.json_api
 def create_target() -> Response:
     request = api.current(app)
@@ -75,6 +86,11 @@ def create_target() -> Response:
 
 
 @app.route("/targets/bulk", methods=["POST"], authorizer=token_auth, content_types=[*JSON, "text/csv"])
+@openapi.Operation(
+    f"Register up to {shapes.MAX_BULK_ROWS} targets; one outcome per row (send retry and not_processed again)",
+    body=openapi.BULK_TARGETS,
+    answer=(200, shapes.BulkOutcomes, "One outcome per row"),
+)
 @api.json_api
 def create_targets() -> Response:
     request = api.current(app)
@@ -87,6 +103,11 @@ def create_targets() -> Response:
 
 
 @app.route("/targets", methods=["GET"], authorizer=token_auth)
+@openapi.Operation(
+    "List the team's targets with their latest result",
+    query=shapes.TargetQuery,
+    answer=(200, shapes.TargetPage, "A page of targets"),
+)
 @api.json_api
 def list_targets() -> dict[str, Any]:
     request = api.current(app)
@@ -103,6 +124,7 @@ def list_targets() -> dict[str, Any]:
 
 
 @app.route("/targets/{target_id}", methods=["GET"], authorizer=token_auth)
+@openapi.Operation("A target and its latest full check result", answer=(200, shapes.TargetWithResult, "The target"))
 @api.json_api
 def get_target(target_id: str) -> dict[str, Any]:
     request = api.current(app)
@@ -112,6 +134,11 @@ def get_target(target_id: str) -> dict[str, Any]:
 
 
 @app.route("/targets/{target_id}", methods=["PATCH"], authorizer=token_auth, content_types=JSON)
+@openapi.Operation(
+    "Change labels, thresholds, interval, notes, owner, runbook or paused",
+    body=shapes.TargetChanges,
+    answer=(200, shapes.Target, "Changed"),
+)
 @api.json_api
 def change_target(target_id: str) -> dict[str, Any]:
     request = api.current(app)
@@ -122,6 +149,7 @@ def change_target(target_id: str) -> dict[str, Any]:
 
 
 @app.route("/targets/{target_id}", methods=["DELETE"], authorizer=token_auth)
+@openapi.Operation("Remove a target with its results and alert state", answer=(204, None, "Removed"))
 @api.json_api
 def delete_target(target_id: str) -> Response:
     request = api.current(app)
@@ -131,6 +159,7 @@ def delete_target(target_id: str) -> Response:
 
 
 @app.route("/targets/{target_id}/check", methods=["POST"], authorizer=token_auth, content_types=JSON)
+@openapi.Operation("Check now; stores and returns the result", answer=(200, shapes.TargetWithResult, "Checked"))
 @api.json_api
 def check_target(target_id: str) -> dict[str, Any]:
     request = api.current(app)
@@ -210,6 +239,9 @@ def acm_event(event: CloudWatchEvent) -> dict[str, int]:
 
 
 @app.route("/settings", methods=["GET"], authorizer=token_auth)
+@openapi.Operation(
+    "The team's settings (how its alerts are told)", answer=(200, shapes.TeamSettings, "The team's settings")
+)
 @api.json_api
 def get_team_settings() -> dict[str, Any]:
     request = api.current(app)
@@ -220,6 +252,11 @@ def get_team_settings() -> dict[str, Any]:
 
 
 @app.route("/settings", methods=["PATCH"], authorizer=token_auth, content_types=JSON)
+@openapi.Operation(
+    "Change the team's settings; the checkers use them within a minute",
+    body=shapes.TeamSettingsChanges,
+    answer=(200, shapes.TeamSettings, "Changed"),
+)
 @api.json_api
 def change_team_settings() -> dict[str, Any]:
     request = api.current(app)
@@ -232,6 +269,14 @@ def change_team_settings() -> dict[str, Any]:
 
 
 @app.route("/silences", methods=["POST"], authorizer=token_auth, content_types=JSON)
+@openapi.Operation(
+    "Silence a target, a certificate, a label or a finding for a while",
+    description="Its events are recorded and shown (GET /events), never delivered; docs/alerts.md says what a "
+    "silence can and cannot hide.",
+    body=shapes.SilenceInput,
+    answer=(201, shapes.Silence, "Silenced"),
+    errors=(404,),
+)
 @api.json_api
 def create_silence() -> Response:
     request = api.current(app)
@@ -245,6 +290,7 @@ def create_silence() -> Response:
 
 
 @app.route("/silences", methods=["GET"], authorizer=token_auth)
+@openapi.Operation("The team's silences (ended ones too)", answer=(200, shapes.SilencePage, "The silences"))
 @api.json_api
 def list_silences() -> dict[str, Any]:
     request = api.current(app)
@@ -256,6 +302,7 @@ def list_silences() -> dict[str, Any]:
 
 
 @app.route("/silences/{silence_id}", methods=["DELETE"], authorizer=token_auth)
+@openapi.Operation("End a silence now", answer=(200, shapes.Silence, "Ended"))
 @api.json_api
 def end_silence(silence_id: str) -> dict[str, Any]:
     request = api.current(app)
@@ -266,6 +313,11 @@ def end_silence(silence_id: str) -> dict[str, Any]:
 
 
 @app.route("/maintenance", methods=["POST"], authorizer=token_auth, content_types=JSON)
+@openapi.Operation(
+    "Plan a maintenance window: the team's events quieted for its period",
+    body=shapes.MaintenanceInput,
+    answer=(201, shapes.MaintenanceWindow, "Planned"),
+)
 @api.json_api
 def create_window() -> Response:
     request = api.current(app)
@@ -279,6 +331,9 @@ def create_window() -> Response:
 
 
 @app.route("/maintenance", methods=["GET"], authorizer=token_auth)
+@openapi.Operation(
+    "The team's maintenance windows (past ones too)", answer=(200, shapes.MaintenancePage, "The windows")
+)
 @api.json_api
 def list_windows() -> dict[str, Any]:
     request = api.current(app)
@@ -289,6 +344,7 @@ def list_windows() -> dict[str, Any]:
 
 
 @app.route("/maintenance/{window_id}", methods=["DELETE"], authorizer=token_auth)
+@openapi.Operation("End a maintenance window now", answer=(200, shapes.MaintenanceWindow, "Ended"))
 @api.json_api
 def end_window(window_id: str) -> dict[str, Any]:
     request = api.current(app)
@@ -299,6 +355,13 @@ def end_window(window_id: str) -> dict[str, Any]:
 
 
 @app.route("/domains", methods=["POST"], authorizer=token_auth, content_types=JSON)
+@openapi.Operation(
+    "Watch a domain in Certificate Transparency, and its registration over RDAP",
+    description="Its first sweep is due at once; docs/domains.md says what is fetched from where.",
+    body=shapes.DomainInput,
+    answer=(201, shapes.WatchedDomain, "Watched"),
+    errors=(409,),
+)
 @api.json_api
 def watch_domain() -> Response:
     request = api.current(app)
@@ -312,6 +375,11 @@ def watch_domain() -> Response:
 
 
 @app.route("/domains/bulk", methods=["POST"], authorizer=token_auth, content_types=JSON)
+@openapi.Operation(
+    f"Watch up to {shapes.MAX_BULK_ROWS} domains; one outcome per row (send retry again)",
+    body=shapes.DomainRows,
+    answer=(200, shapes.DomainBulkOutcomes, "One outcome per row"),
+)
 @api.json_api
 def watch_domains() -> Response:
     request = api.current(app)
@@ -324,6 +392,10 @@ def watch_domains() -> Response:
 
 
 @app.route("/domains", methods=["GET"], authorizer=token_auth)
+@openapi.Operation(
+    "The team's watched domains, each with the names CT shows that no target checks",
+    answer=(200, shapes.DomainPage, "By name"),
+)
 @api.json_api
 def list_domains() -> dict[str, Any]:
     request = api.current(app)
@@ -335,6 +407,7 @@ def list_domains() -> dict[str, Any]:
 
 
 @app.route("/domains/{domain_id}", methods=["GET"], authorizer=token_auth)
+@openapi.Operation("One watched domain", answer=(200, shapes.WatchedDomain, "The domain"))
 @api.json_api
 def get_domain(domain_id: str) -> dict[str, Any]:
     request = api.current(app)
@@ -347,6 +420,7 @@ def get_domain(domain_id: str) -> dict[str, Any]:
 
 
 @app.route("/domains/{domain_id}", methods=["DELETE"], authorizer=token_auth)
+@openapi.Operation("Stop watching a domain", answer=(204, None, "No longer watched"))
 @api.json_api
 def unwatch_domain(domain_id: str) -> Response:
     request = api.current(app)
@@ -358,6 +432,11 @@ def unwatch_domain(domain_id: str) -> Response:
 
 
 @app.route("/events", methods=["GET"], authorizer=token_auth)
+@openapi.Operation(
+    "The team's recent events: delivered, waiting, or kept quiet by a silence or window",
+    query=shapes.EventQuery,
+    answer=(200, shapes.EventPage, "Newest first"),
+)
 @api.json_api
 def list_events() -> dict[str, Any]:
     request = api.current(app)
@@ -368,6 +447,13 @@ def list_events() -> dict[str, Any]:
 
 
 @app.route("/certificates", methods=["GET"], authorizer=token_auth)
+@openapi.Operation(
+    "Every certificate certwatch knows, one row each, sorted by expiry",
+    description="Endpoint certificates of the team (by fingerprint), and certificates held in ACM and IAM (by ARN) "
+    "for admin tokens and the team named by CERTWATCH_ACM_TEAM.",
+    query=shapes.CertificateQuery,
+    answer=(200, shapes.CertificatePage, "A page of certificates"),
+)
 @api.json_api
 def list_certificates() -> dict[str, Any]:
     request = api.current(app)
@@ -385,6 +471,11 @@ def list_certificates() -> dict[str, Any]:
 
 
 @app.route("/metrics", methods=["GET"], authorizer=token_auth)
+@openapi.Operation(
+    "The team's series for Prometheus (every team's for an admin token without ?team=)",
+    description=openapi.METRICS_DESCRIPTION,
+    answer=(200, openapi.SERIES, "The series"),
+)
 @api.json_api
 def scrape_metrics() -> Response:
     request = api.current(app)
@@ -393,6 +484,11 @@ def scrape_metrics() -> Response:
 
 
 @app.route("/cbom", methods=["GET"], authorizer=token_auth)
+@openapi.Operation(
+    "The team's cryptography as a CycloneDX 1.6 CBOM (every team's for an admin token without ?team=)",
+    description=openapi.CBOM_DESCRIPTION,
+    answer=(200, openapi.CBOM, "The CBOM (CycloneDX 1.6 JSON, https://cyclonedx.org/schema/bom-1.6.schema.json)"),
+)
 @api.json_api
 def cryptography_bom() -> Response:
     request = api.current(app)
@@ -403,6 +499,14 @@ def cryptography_bom() -> Response:
 
 
 @app.route("/discover", methods=["POST"], authorizer=token_auth, content_types=JSON)
+@openapi.Operation(
+    "Find the public endpoints behind the account's certificates (admin tokens)",
+    description="ELBv2 HTTPS/TLS listeners, CloudFront aliases, API Gateway custom domain names; "
+    'with {"register": true} each is registered as a target (source discovery:...).',
+    body=shapes.DiscoverRequest,
+    body_required=False,
+    answer=(200, shapes.Discovery, "What was found (and registered)"),
+)
 @api.json_api
 def discover() -> dict[str, Any]:
     request = api.current(app)

@@ -26,9 +26,10 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
+from app import app
 from chalicelib.http.openapi import openapi_document
 
-DOCUMENT = openapi_document()
+DOCUMENT = openapi_document(app.routes)
 _FORMATS = Draft202012Validator.FORMAT_CHECKER
 # Without its optional package jsonschema passes any text as a date-time: fail here instead.
 assert "date-time" in _FORMATS.checkers, "pin rfc3339-validator (requirements-dev.txt): date-time is not checked"

@@ -11,6 +11,7 @@ from typing import Annotated, Any, ClassVar
 
 import pytest
 
+from app import app
 from chalicelib.errors import InvalidRequestError
 from chalicelib.http import payloads
 from chalicelib.http.openapi import openapi_document
@@ -34,7 +35,7 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def schemas() -> dict[str, Any]:
-    components: dict[str, Any] = openapi_document()["components"]["schemas"]
+    components: dict[str, Any] = openapi_document(app.routes)["components"]["schemas"]
     return components
 
 
