@@ -1,7 +1,8 @@
 """HTTP connections made to one address already allowed, for the fetcher (``fetcher.py``).
 
-Apart from the fetcher so that ``http.client`` (and the ``email`` package it loads, ~30 ms) is
-imported on the first fetch: most checks never make one.
+The fetcher is the policy (which URLs, which addresses, caps, one deadline); this is the connection
+it hands out. Being apart, ``http.client`` (and the ``email`` package it loads) is imported on the
+first fetch, which most checks never make.
 """
 
 from __future__ import annotations

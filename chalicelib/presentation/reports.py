@@ -4,8 +4,9 @@
 in the API and what the checker's events carry; each document is built as its declared shape
 (``result_shapes.py``; ``copy_as`` copies a domain object into its shape by name) and turned into
 JSON by ``to_json``, so a renderer cannot write a field the OpenAPI document does not declare.
-The API's other documents are in ``documents.py``; this module stays small so that a check loads
-only what renders its verdict.
+The API's own resources (targets, pages, settings, ...) are rendered in ``documents.py``: this
+module is the verdict, which the CLI, the store and the events share with the API
+(docs/architecture.md, "Where modules are cut").
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The documents a check answers, declared once: a report, its addresses, certificates and findings.
 
-Part of the API's declared shapes (``shapes.py`` imports them, and the OpenAPI document describes
-them from there); kept apart so that what renders a check's verdict (``certwatch check --json``,
-the checker's events) loads these few classes, not every request and answer of the API.
+The verdict, as everything that speaks of a check says it: ``certwatch check --json``, a target's
+``result`` in the API, the stored result, the checker's events. The HTTP API's own resources and
+requests are in ``shapes.py``, which imports these so that the OpenAPI describes them from one place
+(docs/architecture.md, "Where modules are cut").
 ``schema.py`` says how a field is declared.
 
 A finding, a certificate, an address's result and a renewal are the domain's own dataclasses

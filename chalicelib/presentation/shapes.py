@@ -3,9 +3,9 @@
 The OpenAPI document (``chalicelib/http/openapi.py``) is generated from these classes, the
 request parser (``chalicelib/http/payloads.py``) reads its field names, bounds and defaults from
 them, and the renderers (``documents.py``, ``reports.py``) build answers as instances of them, so
-the three cannot drift apart. ``schema.py`` says how a field is declared. A check's own document
-(its report, addresses, certificates, findings) is declared in ``result_shapes.py`` and imported
-here, so that rendering a check loads only those.
+the three cannot drift apart. ``schema.py`` says how a field is declared. The verdict of a check
+(its report, addresses, certificates, findings), which the CLI, the store and the events share
+with the API, is declared in ``result_shapes.py`` and imported here.
 
 To add a field to a document:
 
