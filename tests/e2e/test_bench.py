@@ -19,15 +19,15 @@ ROOT = Path(__file__).resolve().parents[2]
 FIGURE = r"\d+(?:\.\d+)?"
 
 
-def test_the_whole_process_benchmark_prints_every_row() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.whole", "--endpoints", "8", "--rounds", "1", "--s-time", "1"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
+def _bench(module: str, *args: str, timeout: int) -> subprocess.CompletedProcess[str]:
+    """A benchmark run as `python -m` runs it, from the repository, its output kept."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=timeout, check=False, cwd=ROOT
     )
+
+
+def test_the_whole_process_benchmark_prints_every_row() -> None:
+    done = _bench("bench.whole", "--endpoints", "8", "--rounds", "1", "--s-time", "1", timeout=300)
 
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
@@ -42,14 +42,7 @@ def test_the_whole_process_benchmark_prints_every_row() -> None:
 
 
 def test_the_legacy_probe_benchmark_prints_every_row() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.legacy", "--endpoints", "4", "--rounds", "1"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-    )
+    done = _bench("bench.legacy", "--endpoints", "4", "--rounds", "1", timeout=120)
 
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
@@ -73,14 +66,7 @@ def test_a_blackbox_run_too_short_to_show_cpu_is_not_divided_by() -> None:
 
 
 def test_the_batch_benchmark_cuts_the_tarpit_loose_and_checks_it_alone() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.batch", "--endpoints", "9", "--batch", "5", "--timeout", "2", "--rtt", "0.02"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        cwd=ROOT,
-    )
+    done = _bench("bench.batch", "--endpoints", "9", "--batch", "5", "--timeout", "2", "--rtt", "0.02", timeout=180)
 
     assert done.returncode == 0, done.stderr[-2000:]
     waits, cut = (line for line in done.stdout.splitlines() if line.startswith("batch"))
@@ -95,14 +81,7 @@ def test_the_batch_benchmark_cuts_the_tarpit_loose_and_checks_it_alone() -> None
 
 
 def test_the_sweep_benchmark_prints_its_units_and_an_unchanged_check_writes_at_most_two() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.sweep", "--targets", "240", "--checks", "4"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
-    )
+    done = _bench("bench.sweep", "--targets", "240", "--checks", "4", timeout=300)
 
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
@@ -118,14 +97,7 @@ def test_the_sweep_benchmark_prints_its_units_and_an_unchanged_check_writes_at_m
 
 
 def test_the_logs_benchmark_counts_what_the_checker_handler_writes() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.logs", "--targets", "6", "--batch", "3", "--teams", "2"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
-    )
+    done = _bench("bench.logs", "--targets", "6", "--batch", "3", "--teams", "2", timeout=300)
 
     assert done.returncode == 0, done.stderr[-2000:]
     rows = re.findall(r"(first|unchanged) check +([\d,]+) bytes per check \(([\d,]+) from the handler", done.stdout)
