@@ -54,7 +54,9 @@ def capabilities(stage: str) -> dict[str, list[dict[str, Any]]]:
             )
         ],
         "token-read": [_allow(["dynamodb:GetItem"], table)],
-        "table-read": [_allow(["dynamodb:GetItem", "dynamodb:Query"], [table, f"{table}/index/*"])],
+        "table-read": [
+            _allow(["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"], [table, f"{table}/index/*"])
+        ],
         "table-write": [
             _allow(
                 [

@@ -57,6 +57,10 @@ class Targets(Protocol):
     def get_target(self, team: str, target_id: str) -> Target:
         """The target, or NotFoundError (also for another team's target)."""
 
+    def get_targets(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Target]:
+        """The targets of ``(team, target_id)`` references, read together (as ``get_target`` reads one), by
+        reference; one that does not exist is left out."""
+
     def list_targets(self, team: str, *, limit: int, cursor: str | None, where: TargetFilter) -> Page:
         """A team's targets in creation order, filtered, ``limit`` at a time."""
 

@@ -41,31 +41,27 @@ class CheckWorker:
         outcome = BatchOutcome()
         by_target: dict[tuple[str, str], list[str]] = {}
         targets: list[Target] = []
+        messages: list[tuple[str, tuple[str, str]]] = []
         for record in records:
             message_id = str(record.get("messageId", ""))
             try:
-                ref = _parse_message(record.get("body"))
+                messages.append((message_id, _parse_message(record.get("body"))))
             except ValueError as exc:
                 logger.error("poisoned message %s: %s", message_id, exc)
                 outcome.failed_message_ids.append(message_id)  # retried, then the dead-letter queue
-                continue
+        loaded = self._load([ref for _, ref in messages])
+        for message_id, ref in messages:
             if ref in by_target:  # the same target twice in one batch: check it once
                 by_target[ref].append(message_id)
                 continue
-            try:
-                target = self._targets.get_target(*ref)
-            except NotFoundError:
-                outcome.skipped += 1  # deleted since it was queued
-                continue
-            except CertwatchError as exc:
-                logger.error("cannot load %s/%s: %s", *ref, exc)
+            target = loaded.get(ref)
+            if isinstance(target, CertwatchError):
                 outcome.failed_message_ids.append(message_id)
-                continue
-            if target.paused:
-                outcome.skipped += 1
-                continue
-            by_target[ref] = [message_id]
-            targets.append(target)
+            elif target is None or target.paused:
+                outcome.skipped += 1  # deleted since it was queued, or paused
+            else:
+                by_target[ref] = [message_id]
+                targets.append(target)
         checked, failed = self._run(targets)
         outcome.checked = len(checked)
         outcome.errors = sum(c.report.status is Status.ERROR for c in checked)
@@ -81,6 +77,24 @@ class CheckWorker:
         for target in failed:
             outcome.failed_message_ids += by_target[(target.team, target.id)]
         return outcome
+
+    def _load(self, refs: list[tuple[str, str]]) -> dict[tuple[str, str], Target | CertwatchError]:
+        """The batch's targets in one read; should that fail, each read alone, so that a failure costs only
+        the messages of the target it was for. A target that does not exist is left out."""
+        try:
+            return dict(self._targets.get_targets(refs))
+        except CertwatchError as exc:
+            logger.warning("loading %d targets together failed (%s): loading each alone", len(refs), exc)
+        loaded: dict[tuple[str, str], Target | CertwatchError] = {}
+        for ref in dict.fromkeys(refs):
+            try:
+                loaded[ref] = self._targets.get_target(*ref)
+            except NotFoundError:
+                continue
+            except CertwatchError as exc:
+                logger.error("cannot load %s/%s: %s", *ref, exc)
+                loaded[ref] = exc
+        return loaded
 
     def _run(self, targets: Sequence[Target]) -> tuple[list[CheckedTarget], list[Target]]:
         """The checker's run of the batch; should it raise all the same, each target's run alone.

@@ -63,6 +63,12 @@ class RiggedStore(InMemoryStore):
             raise StoreError(f"DynamoDB is having a bad day reading {target_id}")
         return super().get_target(team, target_id)
 
+    def get_targets(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Target]:
+        broken = [target_id for _, target_id in refs if target_id in self.broken_loads]
+        if broken:  # one read for the batch: it fails as a whole
+            raise StoreError(f"DynamoDB is having a bad day reading {broken[0]}")
+        return super().get_targets(refs)
+
     def save_result(
         self,
         team: str,

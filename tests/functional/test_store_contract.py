@@ -597,6 +597,39 @@ class TargetsContract:
         assert cleared.spec.posture is None
         assert store.get_target(team, target.id).spec == _spec(target.spec, posture=None)
 
+    def test_targets_are_read_together_by_reference_and_a_missing_one_is_left_out(
+        self, store: Store, team: str, now: datetime
+    ) -> None:
+        first, second = new_target(team, now), new_target(team, now, port=444)
+        elsewhere = new_target(f"{team}-other", now)
+        for target in (first, second, elsewhere):
+            store.create_target(target)
+        gone = new_target(team, now, port=8443)
+        store.create_target(gone)
+        store.delete_target(team, gone.id)
+        refs = [(team, second.id), (team, gone.id), (team, first.id), (elsewhere.team, elsewhere.id), (team, first.id)]
+
+        found = store.get_targets(refs)
+
+        assert found == {
+            (team, first.id): store.get_target(team, first.id),
+            (team, second.id): store.get_target(team, second.id),
+            (elsewhere.team, elsewhere.id): store.get_target(elsewhere.team, elsewhere.id),
+        }
+        assert store.get_targets([(elsewhere.team, first.id)]) == {}  # another team's id is no target of this one
+        assert store.get_targets([]) == {}
+
+    def test_more_targets_than_one_request_takes_are_read_together(
+        self, store: Store, team: str, now: datetime
+    ) -> None:
+        targets = [new_target(team, now, port=1000 + n) for n in range(130)]
+        for target in targets:
+            store.create_target(target)
+
+        found = store.get_targets([(team, t.id) for t in targets])
+
+        assert sorted(found) == sorted((team, t.id) for t in targets)
+
 
 class ResultsContract:
     """The ``Results`` port: each target's latest check: its summary, its report, all or nothing."""

@@ -55,6 +55,7 @@ ONCE = Config(retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout
 STORE_CALLS: dict[str, Callable[[DynamoStore], object]] = {
     "create_target": lambda store: store.create_target(TARGET),
     "get_target": lambda store: store.get_target("alpha", TARGET.id),
+    "get_targets": lambda store: store.get_targets([("alpha", TARGET.id)]),
     "list_targets": lambda store: store.list_targets("alpha", limit=5, cursor=None, where=TargetFilter()),
     "update_target": lambda store: store.update_target("alpha", TARGET.id, TargetChanges(notes="n"), NOW),
     "delete_target": lambda store: store.delete_target("alpha", TARGET.id),

@@ -84,6 +84,10 @@ class InMemoryStore:
         with self._lock:
             return self._get(team, target_id)
 
+    def get_targets(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Target]:
+        with self._lock:
+            return {ref: self._targets[ref] for ref in refs if ref in self._targets}
+
     def list_targets(self, team: str, *, limit: int, cursor: str | None, where: TargetFilter) -> Page:
         after = ""
         if cursor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef, UpdateTypeDef
 
 DUE_INDEX = "due"
+BATCH_GET_KEYS = 100  # BatchGetItem's most keys a request
+BATCH_GET_ATTEMPTS = 4
 
 
 class TargetItems(HolderItems):
@@ -73,6 +76,33 @@ class TargetItems(HolderItems):
         if item is None:
             raise NotFoundError(f"no target {target_id}")
         return codec.target(item)
+
+    def get_targets(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Target]:
+        found: dict[tuple[str, str], Target] = {}
+        unique = list(dict.fromkeys(refs))
+        for start in range(0, len(unique), BATCH_GET_KEYS):
+            keys = [
+                codec.dump({"pk": codec.TEAM + team, "sk": codec.TARGET + target_id})
+                for team, target_id in unique[start : start + BATCH_GET_KEYS]
+            ]
+            for item in self._batch_get(keys):
+                target = codec.target(codec.load(item))
+                found[(target.team, target.id)] = target
+        return found
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """The items of ``keys``, strongly consistent, the keys DynamoDB left unprocessed asked again (a while
+        later each time); ThrottledError when some are still left."""
+        pending: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        for attempt in range(BATCH_GET_ATTEMPTS):
+            if attempt:
+                time.sleep(0.05 * 2**attempt)
+            answer = self._call(self._client.batch_get_item, RequestItems=pending)
+            yield from answer.get("Responses", {}).get(self._table, [])
+            pending = answer.get("UnprocessedKeys") or {}
+            if not pending:
+                return
+        raise ThrottledError("DynamoDB left some targets unread; retry")
 
     def list_targets(self, team: str, *, limit: int, cursor: str | None, where: TargetFilter) -> Page:
         partition = codec.TEAM + team
