@@ -100,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, nargs="+", default=[25], help="batch sizes to run (default 25)")
     parser.add_argument("--memory-mb", type=int, default=1024, help="the checker's memory size (default 1024)")
     parser.add_argument("--timeout", type=float, default=10.0, help="CERTWATCH_CHECK_TIMEOUT (default 10)")
+    parser.add_argument(
+        "--store-ms", type=float, default=0.0, help="each store request waits this long first, as DynamoDB's would"
+    )
     args = parser.parse_args(argv)
     for name, value in {
         "AWS_ACCESS_KEY_ID": "bench",
@@ -120,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.endpoints} live endpoints at {args.rtt * 1000:.0f} ± {args.jitter * 500:.0f} ms a round trip, "
         f"{tarpits} tarpits ({tarpits / (args.endpoints + tarpits):.1%}); check timeout {args.timeout:g} s; "
-        f"checker {args.memory_mb} MB, checker_alone {ALONE_MB} MB; the store in memory (the check path alone)"
+        f"checker {args.memory_mb} MB, checker_alone {ALONE_MB} MB; the store in memory, "
+        + (f"each request {args.store_ms:g} ms" if args.store_ms else "at once (the check path alone)")
     )
     with serving(args.endpoints, tarpits, args.rtt, args.jitter) as served:
         names = {name: ["127.0.0.1"] for name, _ in [*served.live, *served.tarpits]}
@@ -141,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         for size in args.batch:
             for cut in (False, True):
                 settings = Settings.for_stage("bench", allow_cidrs="127.0.0.0/8", check_timeout=args.timeout)
-                store, alone = InMemoryStore(), RecordingCheckQueue()
+                store, alone = _store(InMemoryStore, args.store_ms / 1000), RecordingCheckQueue()
                 for target in targets:
                     store.create_target(target)
                 container = Container(
@@ -157,6 +161,26 @@ def main(argv: list[str] | None = None) -> int:
 
 
 ALONE_MB = 256
+
+
+def _store(kind: type, wait: float) -> Any:
+    """The in-memory store, each of its ports' calls (one DynamoDB request each, nearly) ``wait`` s late."""
+    if not wait:
+        return kind()
+
+    class Distant(kind):  # type: ignore[misc]
+        def __getattribute__(self, name: str) -> Any:
+            found = super().__getattribute__(name)
+            if name.startswith("_") or not callable(found):
+                return found
+
+            def late(*args: Any, **kwargs: Any) -> Any:
+                time.sleep(wait)
+                return found(*args, **kwargs)
+
+            return late
+
+    return Distant()
 
 
 def _spread(served: Served) -> list[tuple[str, int]]:

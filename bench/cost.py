@@ -7,12 +7,11 @@
 Every target is checked every ``--interval-hours``, and its verdict is taken not to change: a
 check writes ``--unchanged-writes`` units, except one check a day, which writes the full result
 again (``--full-writes``); each due target's lease is ``--lease-writes``. Measured by
-``make bench-sweep`` (units and requests per check), ``make bench-batch`` (the checker's and
-checker_alone's GB-seconds per 1,000 checks, the store in memory) and ``python -m bench.logs``
-(bytes logged per check). Assumed, and named as such: each DynamoDB request takes
-``--request-ms`` of the checker's time, one after another (on AWS they are network round trips
-that loopback and moto do not have); ``--teams`` teams and ``--channels`` channels (each adds
-CloudWatch custom metrics, docs/metrics.md). Prices are us-east-1 list prices, on-demand, x86,
+``make bench-sweep`` (units per check), ``make bench-batch BATCH_ARGS="--store-ms 5"`` (the
+checker's and checker_alone's GB-seconds per 1,000 checks, each store request 5 ms late, as a
+DynamoDB round trip; that latency is the one figure assumed there) and ``python -m bench.logs``
+(bytes logged per check). Assumed too, and named as such: ``--teams`` teams and ``--channels``
+channels (each adds CloudWatch custom metrics, docs/metrics.md). Prices are us-east-1 list prices, on-demand, x86,
 free tiers ignored.
 """
 
@@ -59,10 +58,6 @@ class Units:
     interval_hours: float
     batch: int
     gb_seconds_per_1000: float
-    unchanged_requests: float
-    full_requests: float
-    request_ms: float
-    memory_mb: int
     log_bytes: float
     teams: int
     channels: int
@@ -81,9 +76,8 @@ class Units:
 
     @property
     def gb_seconds(self) -> float:
-        """The checker's GB-seconds per check: the check path as measured, then its DynamoDB requests' time."""
-        requests = self._each(self.unchanged_requests, self.full_requests)
-        return self.gb_seconds_per_1000 / 1000 + requests * self.request_ms / 1000 * self.memory_mb / 1024
+        """The checkers' GB-seconds per check."""
+        return self.gb_seconds_per_1000 / 1000
 
     @property
     def metrics(self) -> int:
@@ -131,12 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval-hours", type=float, default=6.0)
     parser.add_argument("--batch", type=int, default=25)
     parser.add_argument(
-        "--gb-seconds-per-1000", type=float, default=18.8, help="the checkers' GB-s per 1,000 checks (bench-batch)"
+        "--gb-seconds-per-1000", type=float, default=21.1, help="the checkers' GB-s per 1,000 checks (bench-batch)"
     )
-    parser.add_argument("--unchanged-requests", type=float, default=4.0, help="DynamoDB requests of an unchanged check")
-    parser.add_argument("--full-requests", type=float, default=5.0, help="DynamoDB requests of the daily full result")
-    parser.add_argument("--request-ms", type=float, default=5.0, help="assumed: the checker's wait per request")
-    parser.add_argument("--memory-mb", type=int, default=1024)
     parser.add_argument("--log-bytes", type=float, default=257, help="bytes logged per check (bench.logs)")
     parser.add_argument("--teams", type=int, default=10)
     parser.add_argument("--channels", type=int, default=2)
@@ -150,10 +140,6 @@ def main(argv: list[str] | None = None) -> int:
         args.interval_hours,
         args.batch,
         args.gb_seconds_per_1000,
-        args.unchanged_requests,
-        args.full_requests,
-        args.request_ms,
-        args.memory_mb,
         args.log_bytes,
         args.teams,
         args.channels,
