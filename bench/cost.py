@@ -67,12 +67,9 @@ class Units:
         """The checks that write the full result: one a day (at least every check when checks are a day apart)."""
         return min(1.0, self.interval_hours / 24)
 
-    def _each(self, unchanged: float, full: float) -> float:
-        return (1 - self.full_share) * unchanged + self.full_share * full
-
     @property
     def writes(self) -> float:
-        return self.lease_writes + self._each(self.unchanged_writes, self.full_writes)
+        return self.lease_writes + (1 - self.full_share) * self.unchanged_writes + self.full_share * self.full_writes
 
     @property
     def gb_seconds(self) -> float:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
 import sys
 import tempfile
@@ -108,21 +107,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _round(app: Any, targets: list[Any], batch: int) -> tuple[int, int]:
     """Every target checked once through the handler: the bytes it wrote, and the invocations."""
+    from bench.batch import _records
+
     written = invocations = 0
     for start in range(0, len(targets), batch):
-        records = [
-            {
-                "messageId": f"m{start + i}",
-                "receiptHandle": f"r{start + i}",
-                "body": json.dumps({"team": t.team, "id": t.id}),
-                "attributes": {},
-                "messageAttributes": {},
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:certwatch-bench-checks",
-                "awsRegion": REGION,
-            }
-            for i, t in enumerate(targets[start : start + batch])
-        ]
+        records = _records(targets[start : start + batch])  # as bench-batch hands the worker its batches
         with _standard_output() as captured:
             answer = app.check_batch({"Records": records}, None)
         if answer.get("batchItemFailures"):

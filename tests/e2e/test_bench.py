@@ -6,6 +6,7 @@ and reads as figures.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
@@ -111,7 +112,7 @@ def test_the_cost_model_grows_with_what_it_is_told() -> None:
     from bench.cost import Units, bill, main
 
     base = Units(1.0, 3.0, 2.5, 1.0, 0.1, 6.0, 25, 21.1, 257, 10, 2)
-    more_teams = Units(1.0, 3.0, 2.5, 1.0, 0.1, 6.0, 25, 21.1, 257, 20, 2)
+    more_teams = dataclasses.replace(base, teams=20)
     assert base.writes == 1.0 + 0.75 * 1.0 + 0.25 * 3.0
     assert base.metrics + 50 == more_teams.metrics
     assert bill(100_000, more_teams)["CloudWatch metrics"] - bill(100_000, base)["CloudWatch metrics"] == pytest.approx(

@@ -257,18 +257,11 @@ class TargetItems(HolderItems):
     ) -> None:
         # Two plain writes, the report first: half the units of the transaction save_result sends.
         item = self._result_item(team, target_id, summary, report)
-        try:
-            self._send(self._client.put_item, TableName=self._table, Item=item)
-        except ClientError as exc:
-            raise translate(exc) from exc
+        self._call(self._client.put_item, TableName=self._table, Item=item)
         try:
             self.save_summary(team, target_id, summary, next_check_at)
         except NotFoundError:  # deleted meanwhile: what was just written must not outlive it
-            key = {name: item[name] for name in ("pk", "sk")}
-            try:
-                self._send(self._client.delete_item, TableName=self._table, Key=key)
-            except ClientError as exc:
-                raise translate(exc) from exc
+            self._call(self._client.delete_item, TableName=self._table, Key={k: item[k] for k in ("pk", "sk")})
             raise
 
     def _result_item(self, team: str, target_id: str, summary: ResultSummary, report: TargetReport) -> dict[str, Any]:
