@@ -29,6 +29,7 @@ from tests.support import contract
 SWEEP_SECONDS = 2
 STARTUP_TIMEOUT = 40.0
 STOP_TIMEOUT = 15.0
+RUNNING = "Events appear below"  # the banner's last line: the stack is running
 # No proxy from the environment may stand between the tests and the loopback servers.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -184,10 +185,12 @@ def local_stack(
     webhook: tuple[str, str] | None = None,
     env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
-    """``python -m lab.local`` from the repository root, healthy; killed in the end whatever happens."""
+    """``python -m lab.local`` from the repository root, ready as its user sees it: healthy, and its banner
+    printed (the API answers a moment before the banner is written); killed in the end whatever happens."""
     stack = launch(ports, token, slack_url, webhook, env)
     try:
         stack.wait_until_healthy()
+        stack.wait_for_output(RUNNING, STARTUP_TIMEOUT)
         yield stack
     finally:
         stack.close()
