@@ -55,6 +55,7 @@ IDLE_POLL = 0.5
 # to exit once asked (then it is killed).
 STOP_POLL = 0.1
 STOP_GRACE = 3.0
+_SAYING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,15 @@ class LocalSettings:
         )
         _check_ports(env, settings)
         return settings
+
+
+def say(text: str, stream: Any = None) -> None:
+    """Print ``text`` and its newline in one write: the loops print from threads of their own, and print()'s
+    two writes would let another thread's line in between (an event's rule, then "[checker] checked ...")."""
+    out = sys.stdout if stream is None else stream
+    with _SAYING:
+        out.write(text + "\n")
+        out.flush()
 
 
 def _check_ports(env: Mapping[str, str], settings: LocalSettings) -> None:
@@ -309,11 +319,11 @@ def _meter_units(container: Any) -> None:
 
     meter = Meter(peek=boto3.client("dynamodb")).attach(container.dynamodb)
 
-    def say() -> None:
+    def total() -> None:
         writes, reads, requests = meter.snapshot()
-        print(f"dynamodb units: {writes:.1f} write, {reads:.1f} read in {requests:,} requests", flush=True)
+        say(f"dynamodb units: {writes:.1f} write, {reads:.1f} read in {requests:,} requests")
 
-    atexit.register(say)
+    atexit.register(total)
 
 
 def _start_watched(
@@ -443,7 +453,7 @@ def _start(
                     busy = body()
                 except Exception as exc:  # a local loop keeps going, as Lambda would retry
                     if not stop.is_set():  # once stopping, moto going away is no news
-                        print(f"[{name}] error: {exc!r}", file=sys.stderr, flush=True)
+                        say(f"[{name}] error: {exc!r}", sys.stderr)
                     busy = False
                 if not busy:
                     stop.wait(every)
@@ -556,13 +566,13 @@ def _scheduled_event() -> dict[str, Any]:
 def _sweep(application: Any) -> None:
     result = application.sweep(_scheduled_event(), None)
     if result["due"]:
-        print(f"[sweep] {result['due']} due, {result['queued']} queued for checking", flush=True)
+        say(f"[sweep] {result['due']} due, {result['queued']} queued for checking")
 
 
 def _scan_inventory(application: Any) -> None:
     result = application.scan_inventory(_scheduled_event(), None)
     if result["published"]:
-        print(f"[inventory] {result['seen']} certificate(s) in ACM/IAM, {result['published']} event(s)", flush=True)
+        say(f"[inventory] {result['seen']} certificate(s) in ACM/IAM, {result['published']} event(s)")
 
 
 def _run_checker(application: Any, sqs: SQSClient, queue_url: str, batch: int, *, handler: str = "check_batch") -> bool:
@@ -610,7 +620,7 @@ def _run_checker(application: Any, sqs: SQSClient, queue_url: str, batch: int, *
                 QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=5
             )
     name = "checker" if handler == "check_batch" else "checker_alone"
-    print(f"[{name}] checked {len(done)} target(s)" + (f", {len(failed)} to retry" if failed else ""), flush=True)
+    say(f"[{name}] checked {len(done)} target(s)" + (f", {len(failed)} to retry" if failed else ""))
     return True
 
 
@@ -623,7 +633,7 @@ def _deliver_events(application: Any, sqs: SQSClient, queue_url: str, topic_arn:
     for message in messages:
         document = read_event(message["Body"])
         rule = "=" * 78
-        print(f"\n{rule}\nSubject: {email_subject(document)}\n\n{email_text(document)}\n{rule}", flush=True)
+        say(f"\n{rule}\nSubject: {email_subject(document)}\n\n{email_text(document)}\n{rule}")
         event = {
             "Records": [
                 {
@@ -644,7 +654,7 @@ def _deliver_events(application: Any, sqs: SQSClient, queue_url: str, topic_arn:
             try:
                 handler(event, None)
             except Exception as exc:  # in AWS: retried, then the function's failure destination
-                print(f"[{name}] not delivered: {exc}", file=sys.stderr, flush=True)
+                say(f"[{name}] not delivered: {exc}", sys.stderr)
     if messages:
         entries: list[DeleteMessageBatchRequestEntryTypeDef] = [
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
