@@ -7,6 +7,7 @@ build a Container with the pieces they want to replace, by keyword, and install 
 from __future__ import annotations
 
 import difflib
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -105,6 +106,7 @@ class Container:
         self._session = session
         self._endpoint_url = endpoint_url
         self._clients: dict[tuple[Service, str | None], BaseClient] = {}
+        self._clients_lock = threading.Lock()  # a boto3 session must not build two clients at once
         for name, piece in pieces.items():
             setattr(self, name, piece)  # in the place its cached_property would fill, or over its method
 
@@ -133,21 +135,23 @@ class Container:
     @overload
     def client(self, service: Literal["sts"], region: str | None = None) -> STSClient: ...
     def client(self, service: Service, region: str | None = None) -> BaseClient:
-        """A boto3 client, one per service and region, from this container's session."""
+        """A boto3 client, one per service and region, from this container's session; safe across threads
+        (a batch's recorders may ask for one at once), as the clients themselves are."""
         key = (service, region)
-        if key not in self._clients:
-            import boto3
+        with self._clients_lock:
+            if key not in self._clients:
+                import boto3
 
-            if self._session is None:
-                self._session = boto3.session.Session()
-            from botocore.config import Config
+                if self._session is None:
+                    self._session = boto3.session.Session()
+                from botocore.config import Config
 
-            # Bulk imports and sweeps call one client from many threads: a connection each.
-            config = Config(max_pool_connections=MAX_CONNECTIONS)
-            self._clients[key] = self._session.client(
-                service, region_name=region, endpoint_url=self._endpoint_url, config=config
-            )
-        return self._clients[key]
+                # Bulk imports, sweeps and a batch's recorders call one client from many threads: a connection each.
+                config = Config(max_pool_connections=MAX_CONNECTIONS)
+                self._clients[key] = self._session.client(
+                    service, region_name=region, endpoint_url=self._endpoint_url, config=config
+                )
+            return self._clients[key]
 
     @cached_property
     def dynamodb(self) -> DynamoDBClient:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -19,6 +20,9 @@ from chalicelib.errors import CertwatchError, NotFoundError
 from chalicelib.services.ports import CheckedTarget, CheckQueue, History, Issuances, Results, Teams
 
 logger = logging.getLogger(__name__)
+
+# Reports a batch records at once (as many as the engine checks at once): their store requests overlap.
+RECORDERS = 32
 
 AfterCheck = Callable[[Target, TargetReport], list[Notification]]
 
@@ -69,6 +73,7 @@ class TargetChecker:
                 if target.team not in postures:
                     chosen = self._teams.team_settings(target.team) if self._teams is not None else None
                     postures[target.team] = chosen.posture if chosen is not None else PosturePolicy()
+                    issued[target.team] = self._team_issuances(target.team)
                 setup = self._prepare(target)
                 policy = target.spec.policy_within(postures[target.team])
                 ready.append((target, replace(setup, request=replace(setup.request, policy=policy))))
@@ -78,33 +83,52 @@ class TargetChecker:
         stragglers: list[Target] = []
         order: dict[str, int] = {}
         cut = StragglerCut() if self._alone is not None else None
+        reports: list[tuple[Target, _Prepared, TargetReport]] = []
         for index, report in self._engine.check_as_done([setup.request for _, setup in ready], cut=cut):
             target, setup = ready[index]
             order[target.id] = index
             if report is None:  # the batch stopped waiting for it: checked alone, with the whole timeout
                 stragglers.append(target)
-                continue
-            try:
-                report = _with_findings(report, setup.findings)
-                report, sightings = self._with_cadence(target, report)
-                report = self._with_ct(target, report, issued)
-                upcoming = next_check(report.checked_at, target.spec.check_interval_minutes)
-                summary = ResultSummary.of(report)
-                self._record(target, summary, report, upcoming, sightings)
-                notes = self._after_check(target, report) if self._after_check else []
-            except NotFoundError:
-                continue  # deleted while it was being checked: nothing to record, nobody to tell
-            except CertwatchError as exc:
-                logger.error("recording the check of %s/%s failed: %s", target.team, target.id, exc)
-                failed.append(target)
-                continue
-            except Exception:  # a bug on one target costs that target's message, never the batch
-                logger.exception("recording the check of %s/%s failed", target.team, target.id)
-                failed.append(target)
-                continue
-            checked.append(CheckedTarget(target, report, tuple(notes)))
+            else:
+                reports.append((target, setup, report))
+        # Recorded once the checks are done, several at a time: a store's requests are round trips, which a
+        # batch would otherwise wait for one after another. Not beside the running checks: a recorder's CPU
+        # would then delay a live check, and the straggler cut's clock with it.
+        with ThreadPoolExecutor(max_workers=RECORDERS, thread_name_prefix="certwatch-record") as recorders:
+            recording = [
+                recorders.submit(self._finish, target, setup, report, issued.get(target.team))
+                for target, setup, report in reports
+            ]
+        for future in recording:
+            done = future.result()  # _finish contains every failure of its own
+            if isinstance(done, CheckedTarget):
+                checked.append(done)
+            elif done is not None:
+                failed.append(done)
         checked.sort(key=lambda done: order[done.target.id])  # as asked, whichever finished first
         return checked, failed + self._check_alone(stragglers)
+
+    def _finish(
+        self, target: Target, setup: _Prepared, report: TargetReport, issuances: list[Issuance] | None
+    ) -> CheckedTarget | Target | None:
+        """Judge what the check adds up to, store it and alert on it: the checked target; the target itself when
+        that failed (to be retried); None when it was deleted meanwhile (nothing to record, nobody to tell)."""
+        try:
+            report = _with_findings(report, setup.findings)
+            report, sightings = self._with_cadence(target, report)
+            report = self._with_ct(target, report, issuances)
+            upcoming = next_check(report.checked_at, target.spec.check_interval_minutes)
+            self._record(target, ResultSummary.of(report), report, upcoming, sightings)
+            notes = self._after_check(target, report) if self._after_check else []
+        except NotFoundError:
+            return None
+        except CertwatchError as exc:
+            logger.error("recording the check of %s/%s failed: %s", target.team, target.id, exc)
+            return target
+        except Exception:  # a bug on one target costs that target's message, never the batch
+            logger.exception("recording the check of %s/%s failed", target.team, target.id)
+            return target
+        return CheckedTarget(target, report, tuple(notes))
 
     def _record(
         self,
@@ -175,19 +199,20 @@ class TargetChecker:
         findings = report.target_findings if finding is None else (*report.target_findings, finding)
         return replace(report, target_findings=findings, cadence=cadence), tuple(new.values())
 
-    def _with_ct(self, target: Target, report: TargetReport, issued: dict[str, list[Issuance] | None]) -> TargetReport:
-        """The report with RENEWED_NOT_DEPLOYED when CT shows a newer certificate for the name than an address
-        serves (the team's watched domains' issuances, read once per team per run into ``issued``; None
-        when they could not be). CT is secondary: when they cannot be read, the check is recorded without it."""
+    def _team_issuances(self, team: str) -> list[Issuance] | None:
+        """The CT issuances of the team's watched domains, read once per team per run; None when they could not
+        be. CT is secondary: when they cannot be read, the checks are recorded without it."""
         if self._issuances is None:
-            return report
-        if target.team not in issued:
-            try:
-                issued[target.team] = self._issuances.team_issuances(target.team)
-            except Exception as exc:  # a store outage or a bug costs the CT judgement, never the check
-                logger.warning("the CT issuances of %s are not available: %r", target.team, exc)
-                issued[target.team] = None
-        issuances = issued[target.team]
+            return None
+        try:
+            return self._issuances.team_issuances(team)
+        except Exception as exc:  # a store outage or a bug costs the CT judgement, never the check
+            logger.warning("the CT issuances of %s are not available: %r", team, exc)
+            return None
+
+    def _with_ct(self, target: Target, report: TargetReport, issuances: list[Issuance] | None) -> TargetReport:
+        """The report with RENEWED_NOT_DEPLOYED when CT shows a newer certificate for the name than an address
+        serves (the team's watched domains' issuances, ``_team_issuances``)."""
         if not issuances:
             return report
         finding = renewed_not_deployed(
