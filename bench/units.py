@@ -27,6 +27,7 @@ import json
 import math
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -85,6 +86,41 @@ def write_units(before: dict[str, Any] | None, after: dict[str, Any] | None) -> 
     return max(1, math.ceil(max(item_size(before), item_size(after)) / 1024))
 
 
+@dataclass(frozen=True)
+class Index:
+    """A global secondary index as the table describes it: its key, and the attributes it projects
+    besides the keys (None: all of them)."""
+
+    key: tuple[str, ...]
+    projects: frozenset[str] | None
+
+    @classmethod
+    def described(cls, index: dict[str, Any]) -> Index:
+        projection = index["Projection"]
+        kind = projection.get("ProjectionType", "ALL")
+        projects = None if kind == "ALL" else frozenset(projection.get("NonKeyAttributes", ()))
+        return cls(tuple(k["AttributeName"] for k in index["KeySchema"]), projects)
+
+    def entry(self, item: dict[str, Any] | None, table_key: Sequence[str]) -> dict[str, Any] | None:
+        """What the index holds of ``item``: None when the item lacks the index's key (a sparse index)."""
+        if item is None or any(name not in item for name in self.key):
+            return None
+        if self.projects is None:
+            return item
+        kept = {*table_key, *self.key, *self.projects}
+        return {name: value for name, value in item.items() if name in kept}
+
+    def write_units(self, before: dict[str, Any] | None, after: dict[str, Any] | None, table_key: Sequence[str]) -> int:
+        """The units a write of one item costs this index."""
+        old, new = self.entry(before, table_key), self.entry(after, table_key)
+        if old == new:
+            return 0
+        units = [max(1, math.ceil(item_size(entry) / 1024)) for entry in (old, new) if entry is not None]
+        if old is not None and new is not None and any(old[name] != new[name] for name in self.key):
+            return sum(units)  # the old entry deleted, the new one put
+        return max(units)
+
+
 def read_units(sizes: list[int], *, consistent: bool) -> float:
     """A read of items totalling ``sizes``: 4 KB units, halved when eventually consistent."""
     units = max(1, math.ceil(sum(sizes) / 4096))
@@ -102,6 +138,7 @@ class Meter:
     reported: float = 0.0  # the units DynamoDB's ConsumedCapacity said (moto's fixed figure on moto)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _keys: dict[str, list[str]] = field(default_factory=dict)  # each table's key attributes, read once
+    _indexes: dict[str, list[Index]] = field(default_factory=dict)  # and its global secondary indexes
 
     def attach(self, client: Any) -> Meter:
         client.meta.events.register("provide-client-params.dynamodb.*", self._ask_capacity)
@@ -123,14 +160,18 @@ class Meter:
         context["units_consistent"] = bool(request.get("ConsistentRead"))
         written = self._written(model.name, request)
         if written is not None:
+            for table in {table for table, _, _ in written}:
+                self._describe(table)
             context["units_written"] = [(table, key, self._item(table, key), twice) for table, key, twice in written]
 
     def _after(self, model: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         name = model.name
         writes = 0
         for table, key, before, twice in context.get("units_written", ()):
-            units = write_units(before, self._item(table, key))
+            after = self._item(table, key)
+            units = write_units(before, after)
             writes += 2 * units if twice else units
+            writes += sum(index.write_units(before, after, self._keys[table]) for index in self._indexes[table])
         reads = 0.0
         if name == "GetItem":
             reads = read_units([item_size(parsed.get("Item"))], consistent=_consistent(context))
@@ -177,10 +218,14 @@ class Meter:
         return None
 
     def _key_of(self, table: str, item: dict[str, Any]) -> dict[str, Any]:
-        if table not in self._keys:
-            schema = self.peek.describe_table(TableName=table)["Table"]["KeySchema"]
-            self._keys[table] = [k["AttributeName"] for k in schema]
+        self._describe(table)
         return {name: item[name] for name in self._keys[table]}
+
+    def _describe(self, table: str) -> None:
+        if table not in self._keys:
+            described = self.peek.describe_table(TableName=table)["Table"]
+            self._keys[table] = [k["AttributeName"] for k in described["KeySchema"]]
+            self._indexes[table] = [Index.described(i) for i in described.get("GlobalSecondaryIndexes", ())]
 
     def _item(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
         item: dict[str, Any] | None = self.peek.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
