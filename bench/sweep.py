@@ -28,6 +28,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from lab.inprocess import one_request_at_a_time
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
 
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     from chalicelib.settings import Settings
     from tests.support.fakes import RecordingPublisher
 
-    with mock_aws():
+    with mock_aws(), one_request_at_a_time():
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # moto's CloudFormation skips the alarms, and says so
             outputs = deploy_stack(boto3.client("cloudformation"), "bench")
@@ -164,7 +166,7 @@ def _check_thrice(
                     container.store.save_summary(t.team, t.id, aged, stored.next_check_at)
             before = meter.snapshot()
             fresh = [container.store.get_target(t.team, t.id) for t in targets]  # as the worker reads them
-            container.checker.run(fresh)
+            container.alone_checker.run(fresh)  # every check waited for: no straggler left to another queue
             after = meter.snapshot()
             # The worker's read of each target is part of a check; so is everything the checker writes.
             rounds[label] = (

@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
+from lab.inprocess import one_request_at_a_time
 from tests.support.pki import Pki, make_pki
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _moto_one_request_at_a_time() -> Iterator[None]:
-    """moto's in-process backends are not thread-safe; AWS's services are. Bulk imports and sweeps
-    call them from many threads, so moto answers one request at a time here, as the local stack's
-    moto server does (lab/localaws.py): a race inside moto must never pass for one of ours."""
-    from moto.core.botocore_stubber import BotocoreStubber
-
-    lock = threading.RLock()
-    original = BotocoreStubber.process_request
-
-    def serialised(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return original(self, *args, **kwargs)
-
-    BotocoreStubber.process_request = serialised  # type: ignore[method-assign]
-    yield
-    BotocoreStubber.process_request = original  # type: ignore[method-assign]
+    """In-process moto answers one request at a time (lab/inprocess.py says why)."""
+    with one_request_at_a_time():
+        yield
 
 
 @pytest.fixture(autouse=True)
