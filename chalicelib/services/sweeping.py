@@ -10,14 +10,14 @@ from datetime import datetime, timedelta
 from chalicelib.services.alerting import Alerter
 from chalicelib.services.ports import CheckQueue, Schedule
 
-# A leased target is due again after this if its check never happened (message lost to the DLQ).
+# A leased target is queued again after this if its check never landed (message lost to the DLQ).
 LEASE = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
 class SweepResult:
-    due: int
-    queued: int
+    due: int  # the targets the due index lists: those queued before whose checks have not landed yet too
+    queued: int  # leased and queued by this sweep
     published: int
 
 

@@ -185,6 +185,25 @@ class ScheduleContract:
         assert not {t.id for t in leaving} & set(moved)
         assert {t.id for t in arriving} <= set(moved)
 
+    def test_a_lease_holds_a_due_target_until_it_runs_out_or_its_check_lands(
+        self, store: Store, team: str, now: datetime
+    ) -> None:
+        target = new_target(team, now, next_check_at=now - timedelta(minutes=1))
+        store.create_target(target)
+        hour = timedelta(hours=1)
+        assert store.lease(team, target.id, now, now + hour)
+        assert not store.lease(team, target.id, now + timedelta(minutes=59), now + 2 * hour)  # queued once
+        assert due_ids(store, team, now) == [target.id]  # the index lists it until its check lands
+        assert store.lease(team, target.id, now + hour, now + 2 * hour)  # the check never came: queued again
+
+        # A check landing ends the lease: due again at once (as a manual check can make it), it can be leased.
+        store.save_summary(team, target.id, summary(Status.OK, now, 80), now - timedelta(seconds=1))
+        assert store.lease(team, target.id, now, now + hour)
+        store.save_summary(team, target.id, summary(Status.OK, now, 80), now + 6 * hour)
+        assert due_ids(store, team, now + hour) == []
+        assert not store.lease(team, target.id, now + hour, now + 2 * hour)  # not due
+        assert not store.lease(team, "tg_missing", now, now + hour)
+
     def test_pausing_takes_a_target_off_the_schedule_and_unpausing_puts_it_back(
         self, store: Store, team: str, now: datetime
     ) -> None:

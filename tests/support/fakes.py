@@ -60,6 +60,7 @@ class InMemoryStore:
         self._targets: dict[tuple[str, str], Target] = {}
         self._keys: dict[tuple[str, str], str] = {}
         self._results: dict[tuple[str, str], str] = {}  # JSON, as the DynamoDB store keeps reports
+        self._leases: dict[tuple[str, str], datetime] = {}  # the sweep's, until a check lands
         self._tokens: dict[str, TokenRecord] = {}
         self._alert_states: dict[tuple[str, str], AlertState] = {}
         self._outbox: dict[str, tuple[Notification, bool]] = {}  # key -> (notification, published)
@@ -162,6 +163,7 @@ class InMemoryStore:
         with self._lock:
             target = self._get(team, target_id)
             self._targets[(team, target_id)] = dataclasses.replace(target, latest=summary, next_check_at=next_check_at)
+            self._leases.pop((team, target_id), None)
             self._results[(team, target_id)] = codec.compact_json(codec.report_record(report))
             seen = self._history.setdefault((team, target_id), {})
             for sighting in sightings:
@@ -171,6 +173,7 @@ class InMemoryStore:
         with self._lock:
             target = self._get(team, target_id)
             self._targets[(team, target_id)] = dataclasses.replace(target, latest=summary, next_check_at=next_check_at)
+            self._leases.pop((team, target_id), None)
 
     def refresh_result(
         self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, next_check_at: datetime
@@ -178,6 +181,7 @@ class InMemoryStore:
         with self._lock:
             target = self._get(team, target_id)
             self._targets[(team, target_id)] = dataclasses.replace(target, latest=summary, next_check_at=next_check_at)
+            self._leases.pop((team, target_id), None)
             self._results[(team, target_id)] = codec.compact_json(codec.report_record(report))
 
     def get_result(self, team: str, target_id: str) -> TargetReport | None:
@@ -200,7 +204,9 @@ class InMemoryStore:
             target = self._targets.get((team, target_id))
             if target is None or target.paused or target.next_check_at > now:
                 return False
-            self._targets[(team, target_id)] = dataclasses.replace(target, next_check_at=until)
+            if self._leases.get((team, target_id), now) > now:
+                return False
+            self._leases[(team, target_id)] = until  # until its check lands
             return True
 
     def get_alert_state(self, team: str, target_id: str) -> AlertState:

@@ -135,6 +135,8 @@ def target_item(target: Target) -> dict[str, Any]:
 
 # Every attribute of a summary: a check writes those it has and removes the others.
 SUMMARY_OPTIONAL = tuple(f"latest_{field.name}" for field in dataclasses.fields(ResultSummary))
+# A target item's sweep lease: until when a due target is not queued again (removed when its check lands).
+LEASE = "leased_until"
 
 
 def summary_attributes(summary: ResultSummary) -> dict[str, Any]:

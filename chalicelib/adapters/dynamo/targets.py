@@ -282,12 +282,10 @@ class TargetItems(HolderItems):
         values = codec.summary_attributes(summary) | {"next_check_at": codec.ts(next_check_at)}
         names = {f"#{i}": name for i, name in enumerate(values)}
         sets = ", ".join(f"#{i} = :{i}" for i in range(len(values)))
-        removes = [name for name in codec.SUMMARY_OPTIONAL if name not in values]
+        removes = [*(name for name in codec.SUMMARY_OPTIONAL if name not in values), codec.LEASE]  # the lease is over
         for offset, name in enumerate(removes, start=len(values)):
             names[f"#{offset}"] = name
-        expression = f"SET {sets}" + (
-            " REMOVE " + ", ".join(f"#{i}" for i in range(len(values), len(names))) if removes else ""
-        )
+        expression = f"SET {sets} REMOVE " + ", ".join(f"#{i}" for i in range(len(values), len(names)))
         return {
             "TableName": self._table,
             "Key": codec.dump({"pk": codec.TEAM + team, "sk": codec.TARGET + target_id}),
@@ -341,8 +339,14 @@ class TargetItems(HolderItems):
                 self._client.update_item,
                 TableName=self._table,
                 Key=codec.dump({"pk": codec.TEAM + team, "sk": codec.TARGET + target_id}),
-                UpdateExpression="SET next_check_at = :until",
-                ConditionExpression="attribute_exists(due_shard) AND next_check_at <= :now",
+                # Not next_check_at, the due index's key: moving it would cost the index a delete and a put, and
+                # the check landing moves it anyway. Until then the index still lists the target as due.
+                UpdateExpression="SET #lease = :until",
+                ConditionExpression=(
+                    "attribute_exists(due_shard) AND next_check_at <= :now"
+                    " AND (attribute_not_exists(#lease) OR #lease <= :now)"
+                ),
+                ExpressionAttributeNames={"#lease": codec.LEASE},
                 ExpressionAttributeValues={":until": {"S": codec.ts(until)}, ":now": {"S": codec.ts(now)}},
             )
         except ClientError as exc:
