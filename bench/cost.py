@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.cost                       # the figures recorded in bench/README.md
     .venv/bin/python -m bench.cost --teams 50            # the same deployment with 50 teams
-    .venv/bin/python -m bench.cost --unchanged-writes 6  # as if every check wrote its full result
+    .venv/bin/python -m bench.cost --unchanged-writes 8  # as if every check wrote its full result
 
 Every target is checked every ``--interval-hours``, and its verdict is taken not to change: a
 check writes ``--unchanged-writes`` units, except one check a day, which writes the full result
@@ -114,15 +114,15 @@ def table(units: Units, sizes: tuple[int, ...] = (1_000, 10_000, 100_000)) -> st
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--unchanged-writes", type=float, default=1.0, help="write units of an unchanged check")
-    parser.add_argument("--full-writes", type=float, default=3.0, help="write units of the daily full result")
+    parser.add_argument("--unchanged-writes", type=float, default=3.0, help="write units of an unchanged check")
+    parser.add_argument("--full-writes", type=float, default=5.0, help="write units of the daily full result")
     parser.add_argument("--reads", type=float, default=2.53, help="read units of a check")
     parser.add_argument("--lease-writes", type=float, default=1.0, help="write units of the sweep's lease")
     parser.add_argument("--lease-reads", type=float, default=0.102, help="read units of the sweep per due target")
     parser.add_argument("--interval-hours", type=float, default=6.0)
     parser.add_argument("--batch", type=int, default=25)
     parser.add_argument(
-        "--gb-seconds-per-1000", type=float, default=44.9, help="the checkers' GB-s per 1,000 checks (bench-batch)"
+        "--gb-seconds-per-1000", type=float, default=20.1, help="the checkers' GB-s per 1,000 checks (bench-batch)"
     )
     parser.add_argument("--log-bytes", type=float, default=257, help="bytes logged per check (bench.logs)")
     parser.add_argument("--teams", type=int, default=10)
