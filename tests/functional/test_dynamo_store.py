@@ -19,6 +19,7 @@ from botocore.stub import Stubber
 
 from certwatch.aws.cloudformation import deploy_stack, stack_name
 from chalicelib.adapters.dynamo import DUE_INDEX, DUE_SHARDS, DynamoStore
+from chalicelib.adapters.dynamo.table import BATCH_ATTEMPTS
 from chalicelib.domain.endpoints import endpoint_from_parts
 from chalicelib.domain.models import Endpoint, Protocol, Status
 from chalicelib.domain.targets import (
@@ -496,3 +497,70 @@ def test_a_target_stored_before_its_uniqueness_key_was_recorded_is_deleted_whole
         TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": partition}
     )["Items"]
     assert left == [], "the legacy uniqueness item would block registering this endpoint as tls:// again"
+
+
+@pytest.mark.parametrize("refusals", [1, 3, 4])
+def test_what_a_batch_write_leaves_unprocessed_is_asked_again_a_few_times_then_throttled(
+    store: DynamoStore, aws_stack: AwsStack, now: datetime, monkeypatch: pytest.MonkeyPatch, refusals: int
+) -> None:
+    team = new_team()
+    target = new_target(team, now)
+    store.create_target(target)
+    client, table, partition = aws_stack.dynamodb, aws_stack.table, {"S": f"TEAM#{team}"}
+    for fingerprint in ("aa", "bb", "cc"):
+        client.put_item(TableName=table, Item={"pk": partition, "sk": {"S": f"H#{target.id}#{fingerprint}"}})
+    real, asked = client.batch_write_item, []
+
+    def throttled(**request: Any) -> Any:  # DynamoDB under pressure: nothing processed, all of it handed back
+        asked.append(request)
+        if len(asked) <= refusals:
+            return {"UnprocessedItems": request["RequestItems"]}
+        return real(**request)
+
+    monkeypatch.setattr(client, "batch_write_item", throttled)
+    monkeypatch.setattr("chalicelib.adapters.dynamo.table.time.sleep", lambda seconds: None)
+
+    if refusals < BATCH_ATTEMPTS:
+        store.delete_target(team, target.id)
+        assert len(asked) == refusals + 1
+    else:  # not asked again without end: the caller hears it is throttled
+        with pytest.raises(ThrottledError, match="items undeleted"):
+            store.delete_target(team, target.id)
+        assert len(asked) == BATCH_ATTEMPTS
+    left = client.query(
+        TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": partition}
+    )["Items"]
+    assert len(left) == (0 if refusals < BATCH_ATTEMPTS else 3)
+
+
+def test_what_a_batch_read_leaves_unread_is_asked_again_then_throttled(
+    store: DynamoStore, aws_stack: AwsStack, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    team = new_team()
+    targets = [new_target(team, now) for _ in range(3)]
+    for target in targets:
+        store.create_target(target)
+    client, asked = aws_stack.dynamodb, []
+    real: Any = client.batch_get_item
+
+    def one_at_a_time(**request: Any) -> Any:  # DynamoDB reads the first key and hands the rest back
+        asked.append(request)
+        ((table, wanted),) = request["RequestItems"].items()
+        answer = real(RequestItems={table: {**wanted, "Keys": wanted["Keys"][:1]}})
+        if wanted["Keys"][1:]:
+            answer["UnprocessedKeys"] = {table: {**wanted, "Keys": wanted["Keys"][1:]}}
+        return answer
+
+    monkeypatch.setattr(client, "batch_get_item", one_at_a_time)
+    monkeypatch.setattr("chalicelib.adapters.dynamo.table.time.sleep", lambda seconds: None)
+    refs = [(team, target.id) for target in targets]
+    assert set(store.get_targets(refs)) == set(refs)
+    assert len(asked) == 3
+
+    more = [new_target(team, now) for _ in range(BATCH_ATTEMPTS + 1 - len(targets))]
+    for target in more:
+        store.create_target(target)
+    asked.clear()
+    with pytest.raises(ThrottledError, match="targets unread"):
+        store.get_targets(refs + [(team, target.id) for target in more])
+    assert len(asked) == BATCH_ATTEMPTS

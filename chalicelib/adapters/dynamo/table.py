@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,9 @@ from chalicelib.errors import ConfigurationError, StoreError, ThrottledError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+# Batch requests: how often what DynamoDB left unprocessed is asked again, a while later each time.
+BATCH_ATTEMPTS = 4
 
 # Besides throttling: a transaction that met another one in flight, to be retried the same way.
 _RETRYABLE = THROTTLING | {"TransactionConflictException", "TransactionInProgressException"}
@@ -43,6 +47,21 @@ class Table:
         query = self._client.query
         for page in pages(lambda **r: self._call(query, **r), "ExclusiveStartKey", "LastEvaluatedKey", **request):
             yield from (load(item) for item in page.get("Items", []))
+
+    def _batched(self, operation: Callable[..., Any], items: dict[str, Any], left: str, what: str) -> Iterator[Any]:
+        """Each answer of a batch request (BatchGetItem, BatchWriteItem) of ``items``, what DynamoDB left
+        unprocessed (the answer's ``left``) asked again after a backoff; ThrottledError naming ``what`` when
+        some is still left after BATCH_ATTEMPTS requests (the one loop over unprocessed items)."""
+        pending = items
+        for attempt in range(BATCH_ATTEMPTS):
+            if attempt:
+                time.sleep(0.05 * 2**attempt)
+            answer = self._call(operation, RequestItems=pending)
+            yield answer
+            pending = answer.get(left) or {}
+            if not pending:
+                return
+        raise ThrottledError(f"DynamoDB left some {what}; retry")
 
     def _call[**P, R](self, operation: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """One request (a method of the client), every failure translated into certwatch's errors."""

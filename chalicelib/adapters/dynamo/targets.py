@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
 
 DUE_INDEX = "due"
 BATCH_GET_KEYS = 100  # BatchGetItem's most keys a request
-BATCH_GET_ATTEMPTS = 4
 
 
 class TargetItems(HolderItems):
@@ -91,18 +89,10 @@ class TargetItems(HolderItems):
         return found
 
     def _batch_get(self, keys: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        """The items of ``keys``, strongly consistent, the keys DynamoDB left unprocessed asked again (a while
-        later each time); ThrottledError when some are still left."""
-        pending: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
-        for attempt in range(BATCH_GET_ATTEMPTS):
-            if attempt:
-                time.sleep(0.05 * 2**attempt)
-            answer = self._call(self._client.batch_get_item, RequestItems=pending)
+        """The items of ``keys``, strongly consistent; ThrottledError when DynamoDB leaves some unread."""
+        request = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        for answer in self._batched(self._client.batch_get_item, request, "UnprocessedKeys", "targets unread"):
             yield from answer.get("Responses", {}).get(self._table, [])
-            pending = answer.get("UnprocessedKeys") or {}
-            if not pending:
-                return
-        raise ThrottledError("DynamoDB left some targets unread; retry")
 
     def list_targets(self, team: str, *, limit: int, cursor: str | None, where: TargetFilter) -> Page:
         partition = codec.TEAM + team
@@ -215,9 +205,9 @@ class TargetItems(HolderItems):
         )
         keys = [{"DeleteRequest": {"Key": codec.dump(item)}} for item in found]
         for start in range(0, len(keys), 25):  # BatchWriteItem takes 25 at most
-            pending: dict[str, Any] = {self._table: keys[start : start + 25]}
-            while pending:
-                pending = self._call(self._client.batch_write_item, RequestItems=pending).get("UnprocessedItems") or {}
+            request = {self._table: keys[start : start + 25]}
+            for _ in self._batched(self._client.batch_write_item, request, "UnprocessedItems", "items undeleted"):
+                pass
 
     def save_result(
         self,
