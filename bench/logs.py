@@ -55,11 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     from chalicelib.domain.targets import Target, TargetSpec, new_target_id
     from chalicelib.domain.truststore import load_trust_store
     from lab.certs import make_ca, make_cert
+    from lab.inprocess import one_request_at_a_time
     from lab.servers import TlsServer
 
     root = make_ca("certwatch bench root")
     server = TlsServer([make_cert("*.bench.example", sans=["*.bench.example"], issuer=root)]).start()
-    with mock_aws():
+    with mock_aws(), one_request_at_a_time():
         quiet = contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO())
         with quiet[0], quiet[1], warnings.catch_warnings():
             warnings.simplefilter("ignore")  # moto's CloudFormation skips the alarms, and says so
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             f"POWERTOOLS_LOG_LEVEL=INFO, EMF metrics on; Lambda's START/END/REPORT counted as {PLATFORM_BYTES} bytes"
         )
         for label in ("first check", "unchanged check"):
-            written, invocations = _round(app, targets, args.batch)
+            written, invocations = _round(app, targets, args.batch, outputs["AloneCheckQueueUrl"])
             unchecked = [t.id for t in targets if container.store.get_target(t.team, t.id).latest is None]
             if unchecked:
                 raise RuntimeError(f"{len(unchecked)} targets were not checked")
@@ -105,10 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _round(app: Any, targets: list[Any], batch: int) -> tuple[int, int]:
-    """Every target checked once through the handler: the bytes it wrote, and the invocations."""
+def _round(app: Any, targets: list[Any], batch: int, alone_url: str) -> tuple[int, int]:
+    """Every target checked once through the handler (and checker_alone's, for what a batch hands on to it):
+    the bytes they wrote, and the invocations."""
+    import boto3
+
     from bench.batch import _records
 
+    sqs = boto3.client("sqs")
     written = invocations = 0
     for start in range(0, len(targets), batch):
         records = _records(targets[start : start + batch])  # as bench-batch hands the worker its batches
@@ -118,6 +123,16 @@ def _round(app: Any, targets: list[Any], batch: int) -> tuple[int, int]:
             raise RuntimeError(f"the checker failed messages: {answer}")
         written += captured()
         invocations += 1
+        while handed := sqs.receive_message(QueueUrl=alone_url, MaxNumberOfMessages=10).get("Messages", []):
+            alone = [{"messageId": m["MessageId"], "body": m["Body"]} for m in handed]
+            with _standard_output() as captured:
+                app.check_alone({"Records": alone}, None)
+            written += captured()
+            invocations += 1
+            sqs.delete_message_batch(
+                QueueUrl=alone_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(handed)],
+            )
     return written, invocations
 
 
