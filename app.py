@@ -195,7 +195,9 @@ def check_batch(event: SQSEvent) -> dict[str, Any]:
     }
     telemetry.count(counts, enabled=SETTINGS.metrics)
     telemetry.count_by_severity("EventsPublished", outcome.published_by_severity, enabled=SETTINGS.metrics)
-    telemetry.checked(SETTINGS.stage, outcome.soonest_days, outcome.statuses, enabled=SETTINGS.metrics)
+    telemetry.checked(
+        SETTINGS.stage, outcome.soonest_days, outcome.statuses, enabled=SETTINGS.metrics, by_team=SETTINGS.team_metrics
+    )
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in outcome.failed_message_ids]}
 
 

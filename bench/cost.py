@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.cost                       # the figures recorded in bench/README.md
     .venv/bin/python -m bench.cost --teams 50            # the same deployment with 50 teams
+    .venv/bin/python -m bench.cost --team-metrics off    # CERTWATCH_TEAM_METRICS=off: the stage's series alone
     .venv/bin/python -m bench.cost --unchanged-writes 8  # as if every check wrote its full result
 
 Every target is checked every ``--interval-hours``, and its verdict is taken not to change: a
@@ -61,6 +62,7 @@ class Units:
     log_bytes: float
     teams: int
     channels: int
+    team_metrics: bool = True  # CERTWATCH_TEAM_METRICS
 
     @property
     def full_share(self) -> float:
@@ -78,7 +80,8 @@ class Units:
 
     @property
     def metrics(self) -> int:
-        return STAGE_METRICS + METRICS_PER_TEAM * self.teams + METRICS_PER_CHANNEL * self.channels
+        per_team = METRICS_PER_TEAM if self.team_metrics else 0
+        return STAGE_METRICS + per_team * self.teams + METRICS_PER_CHANNEL * self.channels
 
 
 def bill(targets: int, units: Units) -> dict[str, float]:
@@ -127,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-bytes", type=float, default=257, help="bytes logged per check (bench.logs)")
     parser.add_argument("--teams", type=int, default=10)
     parser.add_argument("--channels", type=int, default=2)
+    parser.add_argument(
+        "--team-metrics", choices=("on", "off"), default="on", help="CERTWATCH_TEAM_METRICS: the per-team series"
+    )
     args = parser.parse_args(argv)
     units = Units(
         args.unchanged_writes,
@@ -140,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         args.log_bytes,
         args.teams,
         args.channels,
+        args.team_metrics == "on",
     )
     print(
         f"per check: {units.writes:.2f} write units (lease {units.lease_writes:g}, {units.full_share:.0%} full), "

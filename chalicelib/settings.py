@@ -70,6 +70,9 @@ class Settings:
     # EMF counts; POWERTOOLS_METRICS_DISABLED=true turns them off (powertools' Metrics honours it
     # itself, its single_metric does not: telemetry.py is told for both).
     metrics: bool = True
+    # The per-team series of SoonestExpiryDays and ChecksByStatus (about five custom metrics a team,
+    # $1.50 a month at CloudWatch's price); off keeps the stage's series alone, which the alarms read.
+    team_metrics: bool = True
 
     @classmethod
     def for_stage(cls, stage: str, **overrides: object) -> Settings:
@@ -129,6 +132,7 @@ class Settings:
             fetch_timeout=read_seconds(env, "CERTWATCH_FETCH_TIMEOUT", base.fetch_timeout, most=60.0),
             crl_max_bytes=read_int(env, "CERTWATCH_CRL_MAX_BYTES", base.crl_max_bytes, 1024, 1024 * 1024 * 1024),
             metrics=not _powertools_switch(env, "POWERTOOLS_METRICS_DISABLED"),
+            team_metrics=read_switch(env, "CERTWATCH_TEAM_METRICS", base.team_metrics),
             ct_url=_base_url(env, "CERTWATCH_CT_URL", what="Cert Spotter's API", example=base.ct_url) or base.ct_url,
             ct_key_parameter=read_text(
                 env,

@@ -7,6 +7,7 @@ and, for events, the severity: never a per-target dimension.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -87,10 +88,31 @@ def measure(
 
 
 def checked(
-    stage: str, soonest_days: Mapping[str, int], statuses: Mapping[tuple[str, str], int], *, enabled: bool
+    stage: str,
+    soonest_days: Mapping[str, int],
+    statuses: Mapping[tuple[str, str], int],
+    *,
+    enabled: bool,
+    by_team: bool = True,
 ) -> None:
     """The checker's figures by team: the fewest days any checked certificate has left (SoonestExpiryDays), and
-    the checks by status (ChecksByStatus); each for the stage alone too, which the stage's alarms read."""
+    the checks by status (ChecksByStatus); each for the stage alone too, which the stage's alarms read. Without
+    ``by_team`` (CERTWATCH_TEAM_METRICS=off), the stage's alone: one document each, the teams' taken together."""
+    if not by_team:
+        if soonest_days:
+            measure(
+                "SoonestExpiryDays",
+                min(soonest_days.values()),
+                {"stage": stage},
+                enabled=enabled,
+                unit=MetricUnit.NoUnit,
+            )
+        by_status: Counter[str] = Counter()
+        for (_, status), count in statuses.items():
+            by_status[status] += count
+        for status, count in by_status.items():
+            measure("ChecksByStatus", count, {"stage": stage, "status": status}, enabled=enabled)
+        return
     for team, days in soonest_days.items():
         stage_only = {"service": _SERVICE, "stage": stage}
         measure(

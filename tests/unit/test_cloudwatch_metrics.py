@@ -153,3 +153,24 @@ def test_the_slack_relay_tells_its_tally_what_became_of_an_event(
         relay.deliver(sent, tally=tally)
 
     assert told == heard
+
+
+def test_without_team_metrics_the_checkers_figures_are_the_stages_alone(capsys: pytest.CaptureFixture[str]) -> None:
+    statuses = {("web", "critical"): 2, ("api", "critical"): 1, ("api", "ok"): 4}
+    telemetry.checked("prod", {"web": 3, "api": 40}, statuses, enabled=True, by_team=False)
+
+    documents = _emf(capsys.readouterr().out)
+    for document in documents:
+        assert "team" not in document
+        (declared,) = document["_aws"]["CloudWatchMetrics"]
+        assert [sorted(dimensions) for dimensions in declared["Dimensions"]] == [
+            ["service", "stage", "status"] if "status" in document else ["service", "stage"]
+        ]
+    soonest, *by_status = documents
+    assert soonest["SoonestExpiryDays"] == [3.0]  # the soonest of every team's
+    assert {d["status"]: d["ChecksByStatus"] for d in by_status} == {"critical": [3.0], "ok": [4.0]}
+
+
+def test_team_metrics_are_a_setting_on_by_default() -> None:
+    assert Settings.from_env({}).team_metrics is True
+    assert Settings.from_env({"CERTWATCH_TEAM_METRICS": "off"}).team_metrics is False
