@@ -124,3 +124,19 @@ def test_the_cost_model_grows_with_what_it_is_told() -> None:
     stage_alone = dataclasses.replace(more_teams, team_metrics=False)
     assert stage_alone.metrics == dataclasses.replace(base, teams=0).metrics  # the teams add no series
     assert main([]) == 0
+
+
+def test_the_cost_tables_of_the_docs_are_what_the_model_prints() -> None:
+    """docs/deploying.md's and bench/README.md's monthly bills, cell for cell, are bench.cost's own table."""
+    from bench import cost
+
+    printed = _bench("bench.cost", timeout=60).stdout
+    expected = [row.split(" | ")[1:] for row in printed.splitlines() if row.startswith("| ") and "$" in row]
+    for doc in ("docs/deploying.md", "bench/README.md"):
+        text = (ROOT / doc).read_text()
+        start = text.index("| checks a month |")
+        rows = [row for row in text[start:].split("\n\n")[0].splitlines() if "$" in row]
+        assert [re.findall(r"\$[\d,.]+", row) for row in rows] == [
+            re.findall(r"\$[\d,.]+", " | ".join(cells)) for cells in expected
+        ], doc
+    assert cost.main([]) == 0
