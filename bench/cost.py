@@ -7,7 +7,7 @@
 
 Every target is checked every ``--interval-hours``, and its verdict is taken not to change: a
 check writes ``--unchanged-writes`` units, except one check a day, which writes the full result
-again (``--full-writes``); each due target's lease is ``--lease-writes``. Measured by
+again (``--full-writes``); the sweep's share per due target is ``--sweep-writes``. Measured by
 ``make bench-sweep`` (units per check), ``make bench-batch BATCH_ARGS="--store-ms 5"`` (the
 checker's and checker_alone's GB-seconds per 1,000 checks, each store request 5 ms late, as a
 DynamoDB round trip; that latency is the one figure assumed there) and ``python -m bench.logs``
@@ -54,8 +54,8 @@ class Units:
     unchanged_writes: float
     full_writes: float
     reads: float
-    lease_writes: float
-    lease_reads: float
+    sweep_writes: float
+    sweep_reads: float
     interval_hours: float
     batch: int
     gb_seconds_per_1000: float
@@ -71,7 +71,7 @@ class Units:
 
     @property
     def writes(self) -> float:
-        return self.lease_writes + (1 - self.full_share) * self.unchanged_writes + self.full_share * self.full_writes
+        return self.sweep_writes + (1 - self.full_share) * self.unchanged_writes + self.full_share * self.full_writes
 
     @property
     def gb_seconds(self) -> float:
@@ -94,7 +94,7 @@ def bill(targets: int, units: Units) -> dict[str, float]:
     return {
         "Lambda": lambda_gb_s * LAMBDA_PER_GB_SECOND + (batches + sweeps) / 1e6 * LAMBDA_PER_MILLION_REQUESTS,
         "DynamoDB": checks * units.writes / 1e6 * DYNAMO_PER_MILLION_WRITES
-        + checks * (units.reads + units.lease_reads) / 1e6 * DYNAMO_PER_MILLION_READS
+        + checks * (units.reads + units.sweep_reads) / 1e6 * DYNAMO_PER_MILLION_READS
         + targets * STORED_KB_PER_TARGET / 1e6 * DYNAMO_PER_GB_MONTH,
         "SQS": sqs_requests / 1e6 * SQS_PER_MILLION_REQUESTS,
         "SNS": targets * SNS_PER_TARGET,
@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unchanged-writes", type=float, default=3.0, help="write units of an unchanged check")
     parser.add_argument("--full-writes", type=float, default=5.0, help="write units of the daily full result")
     parser.add_argument("--reads", type=float, default=2.53, help="read units of a check")
-    parser.add_argument("--lease-writes", type=float, default=1.0, help="write units of the sweep's lease")
-    parser.add_argument("--lease-reads", type=float, default=0.102, help="read units of the sweep per due target")
+    parser.add_argument("--sweep-writes", type=float, default=0.00024, help="write units of the sweep per due target")
+    parser.add_argument("--sweep-reads", type=float, default=0.016, help="read units of the sweep per due target")
     parser.add_argument("--interval-hours", type=float, default=6.0)
     parser.add_argument("--batch", type=int, default=25)
     parser.add_argument(
@@ -138,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         args.unchanged_writes,
         args.full_writes,
         args.reads,
-        args.lease_writes,
-        args.lease_reads,
+        args.sweep_writes,
+        args.sweep_reads,
         args.interval_hours,
         args.batch,
         args.gb_seconds_per_1000,
@@ -149,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         args.team_metrics == "on",
     )
     print(
-        f"per check: {units.writes:.2f} write units (lease {units.lease_writes:g}, {units.full_share:.0%} full), "
-        f"{units.reads + units.lease_reads:.2f} read units, {units.gb_seconds * 1000:.1f} GB-s per 1,000 checks, "
+        f"per check: {units.writes:.2f} write units (sweep {units.sweep_writes:g}, {units.full_share:.0%} full), "
+        f"{units.reads + units.sweep_reads:.2f} read units, {units.gb_seconds * 1000:.1f} GB-s per 1,000 checks, "
         f"{units.log_bytes:g} bytes logged; {units.teams} teams, {units.channels} channels: {units.metrics} metrics"
     )
     print(table(units))

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
 
-    print(f"sweep: {result.due:,} due, {result.queued:,} leased and queued ({queued:,} messages on the queue)")
+    print(f"sweep: {result.due:,} due, {result.queued:,} queued ({queued:,} messages on the queue)")
     print(f"seconds:            {seconds:.1f} (moto in-process; AWS adds network latency per request)")
     dynamo_calls = {k.split(":")[1]: v for k, v in counted.items() if k.startswith("dynamodb:")}
     sqs_calls = {k.split(":")[1]: v for k, v in counted.items() if k.startswith("sqs:")}

@@ -342,4 +342,6 @@ def apply_changes(target: Target, changes: TargetChanges, now: datetime) -> Targ
     }
     updates |= dict.fromkeys(set(CLEARABLE) & changes.cleared)
     paused = target.paused if changes.paused is None else changes.paused
-    return replace(target, spec=replace(target.spec, **updates), paused=paused, updated_at=now)
+    # Resumed (paused: false): checked at the next sweep, as the sweep finds next checks that come due after its last.
+    upcoming = now if changes.paused is False else target.next_check_at
+    return replace(target, spec=replace(target.spec, **updates), paused=paused, updated_at=now, next_check_at=upcoming)

@@ -113,11 +113,17 @@ class Results(Protocol):
 class Schedule(Protocol):
     """When each target is due, and the sweep's claim on a due one."""
 
-    def due_targets(self, now: datetime) -> Iterator[tuple[str, str]]:
-        """(team, id) of unpaused targets whose next check is at or before ``now``, without a full scan."""
+    def due_targets(self, now: datetime, *, after: datetime | None = None) -> Iterator[tuple[str, str]]:
+        """(team, id) of unpaused targets whose next check is at or before ``now`` (and later than ``after``, when
+        given), without a full scan."""
 
     def lease(self, team: str, target_id: str, now: datetime, until: datetime) -> bool:
-        """Claim a due target for a sweep: move its next check to ``until`` if it is still due at ``now``."""
+        """Claim a due target for a sweep until ``until``, if it is still due at ``now`` and not claimed already."""
+
+    def claim_window(self, now: datetime) -> tuple[bool, datetime | None]:
+        """Claim the sweep's window: every next check after the last claimed window's end and up to ``now``.
+        (True, its start: None for the first window ever) when this sweep has it; (False, None) when sweeps
+        running at once kept claiming later ones."""
 
 
 class AlertLedger(Protocol):

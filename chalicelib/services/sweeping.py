@@ -10,19 +10,27 @@ from datetime import datetime, timedelta
 from chalicelib.services.alerting import Alerter
 from chalicelib.services.ports import CheckQueue, Schedule
 
-# A leased target is queued again after this if its check never landed (message lost to the DLQ).
+# A target whose check has not landed this long after it was due (its message lost to the DLQ, or a
+# sweep that stopped before queuing it) is queued again, and not again for as long (the lease).
 LEASE = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
 class SweepResult:
-    due: int  # the targets the due index lists: those queued before whose checks have not landed yet too
-    queued: int  # leased and queued by this sweep
+    due: int  # the targets due in this sweep's window, and those due LEASE ago or longer (leased ones too)
+    queued: int  # queued by this sweep
     published: int
 
 
 class Sweeper:
-    """Finds due targets with index queries, leases them and queues them for the workers."""
+    """Finds due targets with index queries and queues them for the workers.
+
+    Each sweep claims a window of next checks: from where the last claimed one ended to now. A target
+    whose next check falls in it is queued by that sweep alone, with no write of its own (its check
+    landing moves the next check on, into a later window). A target due LEASE ago or longer (its
+    check lost, a sweep cut short, the first sweep after an outage) is leased first, so that it is
+    queued once an hour at most.
+    """
 
     def __init__(
         self,
@@ -41,16 +49,15 @@ class Sweeper:
 
     def sweep(self) -> SweepResult:
         now = self._clock()
-        due = list(self._schedule.due_targets(now))
-        until = now + LEASE
         published = self._alerter.drain()  # first: a queue outage must not hold up pending events
+        claimed, since = self._schedule.claim_window(now)
+        overdue = list(self._schedule.due_targets(now - LEASE))
+        begins = now - LEASE if since is None else max(since, now - LEASE)
+        fresh = list(self._schedule.due_targets(now, after=begins)) if claimed else []
         with ThreadPoolExecutor(max_workers=self._threads) as pool:
-            claimed = list(pool.map(lambda ref: self._lease(ref, now, until), due))
-            leased = [ref for ref, ok in zip(due, claimed, strict=True) if ok]
+            claims = list(pool.map(lambda ref: self._schedule.lease(ref[0], ref[1], now, now + LEASE), overdue))
+            queued = [ref for ref, ok in zip(overdue, claims, strict=True) if ok] + fresh
             # A few hundred targets per task: each task sends its SendMessageBatch requests in turn.
-            chunks = [leased[start : start + 200] for start in range(0, len(leased), 200)]
+            chunks = [queued[start : start + 200] for start in range(0, len(queued), 200)]
             list(pool.map(self._queue.enqueue, chunks))
-        return SweepResult(due=len(due), queued=len(leased), published=published)
-
-    def _lease(self, ref: tuple[str, str], now: datetime, until: datetime) -> bool:
-        return self._schedule.lease(ref[0], ref[1], now, until)
+        return SweepResult(due=len(overdue) + len(fresh), queued=len(queued), published=published)

@@ -88,7 +88,7 @@ def test_the_sweep_benchmark_prints_its_units_and_an_unchanged_check_writes_its_
     out = done.stdout
     swept = re.search(rf"sweep units: +({FIGURE}) write, {FIGURE} read per due target", out)
     assert swept is not None, out
-    assert float(swept[1]) == 1  # the lease: the target's item, not the due index's key
+    assert float(swept[1]) < 1  # no write per due target: one for the sweep's window claim
     changed = re.search(rf"changed check: +({FIGURE}) write, {FIGURE} read units per check", out)
     unchanged = re.search(rf"unchanged check: +({FIGURE}) write, {FIGURE} read units per check", out)
     assert changed is not None, out

@@ -521,15 +521,22 @@ def test_the_sweep_queues_due_unpaused_targets_once(pipeline: Pipeline, sites: d
     assert sweeper.sweep() == SweepResult(due=2, queued=2, published=0)
     assert pipeline.queue.sent == [("a", overdue.id), ("b", due.id)]
 
-    # Leased: an immediate second sweep queues nothing again (the index lists them until their checks land).
-    assert sweeper.sweep() == SweepResult(due=2, queued=0, published=0)
+    # The window is the sweep's, and a's lease (due two hours ago) holds: an immediate second sweep queues nothing.
+    assert sweeper.sweep() == SweepResult(due=1, queued=0, published=0)
     assert len(pipeline.queue.sent) == 2
 
-    # A lease whose check never happened (message lost) runs out, and the target is due again.
-    pipeline.clock.advance(LEASE)
+    # The next sweep's window holds the one due a minute after the first sweep.
+    pipeline.clock.advance(timedelta(minutes=15))
+    assert sweeper.sweep() == SweepResult(due=2, queued=1, published=0)
+
+    # Checks that never landed (messages lost): an hour after they were due, queued again, once.
+    pipeline.clock.advance(LEASE - timedelta(minutes=15))
     result = sweeper.sweep()
-    assert result.queued == 3  # the two leased ones, and the one due a minute after the first sweep
+    assert result.queued == 2  # a's (due two hours before) and b's; c's is not an hour overdue yet
     assert Counter(pipeline.queue.sent) == {("a", overdue.id): 2, ("b", due.id): 2, ("c", later.id): 1}
+    assert sweeper.sweep().queued == 0  # leased: not again within the hour
+    pipeline.clock.advance(timedelta(minutes=15))
+    assert sweeper.sweep().queued == 1  # c's, an hour after it was due
 
 
 def test_a_checked_target_is_not_due_until_its_interval_has_passed(pipeline: Pipeline, sites: dict[str, Site]) -> None:

@@ -185,6 +185,26 @@ class ScheduleContract:
         assert not {t.id for t in leaving} & set(moved)
         assert {t.id for t in arriving} <= set(moved)
 
+    def test_due_targets_after_a_moment_are_those_of_the_window_from_it_to_now(
+        self, store: Store, team: str, now: datetime
+    ) -> None:
+        minute = timedelta(minutes=1)
+        at = {offset: new_target(team, now, next_check_at=now + offset * minute) for offset in (-30, -15, -14, 0, 1)}
+        for target in at.values():
+            store.create_target(target)
+        window = [t for owner, t in store.due_targets(now, after=now - 15 * minute) if owner == team]
+        assert sorted(window) == sorted([at[-14].id, at[0].id])  # after the start, up to now: both ends as said
+        assert {t for owner, t in store.due_targets(now - 15 * minute) if owner == team} == {at[-30].id, at[-15].id}
+
+    def test_each_sweep_window_is_claimed_once_from_where_the_last_ended(self, store: Store, now: datetime) -> None:
+        # The schedule's windows are the table's, not a team's: this test moves them on from wherever they are.
+        later = now + timedelta(days=3650)
+        assert store.claim_window(later)[0]  # from wherever the windows ended before
+        assert store.claim_window(later + timedelta(minutes=15)) == (True, later)
+        assert store.claim_window(later) == (False, None)  # behind the last window's end: nothing is left to it
+        assert store.claim_window(later + timedelta(minutes=15)) == (False, None)
+        assert store.claim_window(later + timedelta(minutes=30)) == (True, later + timedelta(minutes=15))
+
     def test_a_lease_holds_a_due_target_until_it_runs_out_or_its_check_lands(
         self, store: Store, team: str, now: datetime
     ) -> None:
@@ -523,6 +543,8 @@ class TargetsContract:
         for number, (changes, change_spec, paused) in enumerate(steps, start=1):
             moment = now + timedelta(minutes=number)
             expected = dataclasses.replace(expected, spec=change_spec(expected.spec), paused=paused, updated_at=moment)
+            if changes.paused is False:  # resumed: checked at the next sweep
+                expected = dataclasses.replace(expected, next_check_at=moment)
 
             returned = store.update_target(team, original.id, changes, moment)
 

@@ -61,6 +61,8 @@ STORE_CALLS: dict[str, Callable[[DynamoStore], object]] = {
     "delete_target": lambda store: store.delete_target("alpha", TARGET.id),
     "save_result": lambda store: store.save_result("alpha", TARGET.id, SUMMARY, reports.report(NOW), NOW),
     "lease": lambda store: store.lease("alpha", TARGET.id, NOW, NOW + timedelta(minutes=5)),
+    "claim_window": lambda store: store.claim_window(NOW),
+    "due_targets": lambda store: list(store.due_targets(NOW, after=NOW - timedelta(minutes=15))),
     "put_alert_state": lambda store: store.put_alert_state("alpha", TARGET.id, AlertState()),
     "put_token": lambda store: store.put_token(issue("alpha", admin=False, now=NOW)[1]),
     "get_token": lambda store: store.get_token("000000000000"),

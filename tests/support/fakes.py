@@ -61,6 +61,7 @@ class InMemoryStore:
         self._keys: dict[tuple[str, str], str] = {}
         self._results: dict[tuple[str, str], str] = {}  # JSON, as the DynamoDB store keeps reports
         self._leases: dict[tuple[str, str], datetime] = {}  # the sweep's, until a check lands
+        self._swept: datetime | None = None  # where the sweeps' claimed windows end
         self._tokens: dict[str, TokenRecord] = {}
         self._alert_states: dict[tuple[str, str], AlertState] = {}
         self._outbox: dict[str, tuple[Notification, bool]] = {}  # key -> (notification, published)
@@ -194,9 +195,13 @@ class InMemoryStore:
             stored = {target_id: text for (owner, target_id), text in self._results.items() if owner == team}
         return {target_id: codec.report(json.loads(text)) for target_id, text in stored.items()}
 
-    def due_targets(self, now: datetime) -> Iterator[tuple[str, str]]:
+    def due_targets(self, now: datetime, *, after: datetime | None = None) -> Iterator[tuple[str, str]]:
         with self._lock:
-            due = [t for t in self._targets.values() if not t.paused and t.next_check_at <= now]
+            due = [
+                t
+                for t in self._targets.values()
+                if not t.paused and t.next_check_at <= now and (after is None or t.next_check_at > after)
+            ]
         yield from ((t.team, t.id) for t in sorted(due, key=lambda t: t.next_check_at))
 
     def lease(self, team: str, target_id: str, now: datetime, until: datetime) -> bool:
@@ -208,6 +213,14 @@ class InMemoryStore:
                 return False
             self._leases[(team, target_id)] = until  # until its check lands
             return True
+
+    def claim_window(self, now: datetime) -> tuple[bool, datetime | None]:
+        with self._lock:
+            since = self._swept
+            if since is not None and since >= now:
+                return False, None
+            self._swept = now
+            return True, since
 
     def get_alert_state(self, team: str, target_id: str) -> AlertState:
         with self._lock:

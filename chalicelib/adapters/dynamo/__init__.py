@@ -16,6 +16,7 @@ The table is declared in infra/template.yaml. Keys (``pk`` / ``sk``), one module
 ``WEBHOOK#<id>``  ``D#<event key>``         a webhook delivery: claimed, then delivered  deliveries.py
 ``INVENTORY``     ``<ARN>``                 a certificate held in ACM/IAM, as assessed   inventory.py
 ``TOKEN``         ``<token id>``            an API token's hash and team                 tokens.py
+``SCHEDULE``      ``SWEPT``                 where the sweeps' claimed windows end        targets.py
 ``DOMAINS``       ``<team>#<domain id>``    a watched domain, with what its sweeps learnt domains.py
 ``TEAM#<team>``   ``I#<TBS hash>``          a CT issuance of a watched domain's names    domains.py
 ================  ========================  ===========================================  =============

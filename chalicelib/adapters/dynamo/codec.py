@@ -93,6 +93,8 @@ CERTIFICATE = "C#"  # then a certificate's fingerprint: which endpoints of the t
 SETTINGS = "S#team"  # the team's settings
 SILENCE = "Q#"  # then a silence's id
 WINDOW = "M#"  # then a maintenance window's id
+SCHEDULE = "SCHEDULE"  # sort key SWEPT: where the sweeps' claimed windows end
+SWEPT = "SWEPT"
 DOMAINS = "DOMAINS"  # the partition of every watched domain: sort key <team>#<id>
 ISSUANCE = "I#"  # then an issuance's TBS hash: a CT issuance of the team's watched names
 

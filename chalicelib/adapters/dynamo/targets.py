@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 DUE_INDEX = "due"
 BATCH_GET_KEYS = 100  # BatchGetItem's most keys a request
+WINDOW_CLAIMS = 5  # a sweep racing others for its window tries this often
 
 
 class TargetItems(HolderItems):
@@ -125,8 +126,9 @@ class TargetItems(HolderItems):
             sets["paused"] = changes.paused
             if changes.paused:
                 removes.append("due_shard")
-            else:
+            else:  # as apply_changes says: checked at the next sweep
                 sets["due_shard"] = codec.due_shard(target_id)
+                sets["next_check_at"] = codec.ts(now)
         names = {f"#{i}": name for i, name in enumerate([*sets, *removes])}
         by_name = {name: alias for alias, name in names.items()}
         expression = "SET " + ", ".join(f"{by_name[name]} = :{i}" for i, name in enumerate(sets))
@@ -312,13 +314,19 @@ class TargetItems(HolderItems):
         # Items written before the report had a format of its own hold the API's document instead.
         return codec.report(json.loads(item["report"] if "report" in item else item["document"]))
 
-    def due_targets(self, now: datetime) -> Iterator[tuple[str, str]]:
+    def due_targets(self, now: datetime, *, after: datetime | None = None) -> Iterator[tuple[str, str]]:
+        until = {":now": {"S": codec.ts(now)}}
+        if after is None:
+            condition = "due_shard = :shard AND next_check_at <= :now"
+        else:  # BETWEEN holds both ends: the window starts a microsecond, the stamps' unit, after ``after``
+            condition = "due_shard = :shard AND next_check_at BETWEEN :after AND :now"
+            until[":after"] = {"S": codec.ts(after + timedelta(microseconds=1))}
         for shard in range(codec.DUE_SHARDS):
             due = self._query(
                 TableName=self._table,
                 IndexName=DUE_INDEX,
-                KeyConditionExpression="due_shard = :shard AND next_check_at <= :now",
-                ExpressionAttributeValues={":shard": {"S": str(shard)}, ":now": {"S": codec.ts(now)}},
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues={":shard": {"S": str(shard)}} | until,
             )
             for item in due:  # the index holds the keys only
                 yield item["pk"].removeprefix(codec.TEAM), item["sk"].removeprefix(codec.TARGET)
@@ -344,6 +352,35 @@ class TargetItems(HolderItems):
                 return False  # checked, paused or deleted since the index said it was due
             raise translate(exc) from exc
         return True
+
+    def claim_window(self, now: datetime) -> tuple[bool, datetime | None]:
+        key = codec.dump({"pk": codec.SCHEDULE, "sk": codec.SWEPT})
+        for _ in range(WINDOW_CLAIMS):
+            item = self._get_item(codec.SCHEDULE, codec.SWEPT)
+            since = None if item is None else codec.parse_ts(item["until"])
+            if since is not None and since >= now:
+                return False, None  # a later sweep has claimed past this one's moment
+            try:
+                self._send(
+                    self._client.put_item,
+                    TableName=self._table,
+                    Item=key | {"until": {"S": codec.ts(now)}},
+                    **(
+                        {"ConditionExpression": "attribute_not_exists(pk)"}
+                        if since is None
+                        else {
+                            "ConditionExpression": "#until = :since",
+                            "ExpressionAttributeNames": {"#until": "until"},
+                            "ExpressionAttributeValues": {":since": {"S": codec.ts(since)}},
+                        }
+                    ),
+                )
+            except ClientError as exc:
+                if condition_failed(exc):
+                    continue  # another sweep moved it meanwhile: claim from where it ended
+                raise translate(exc) from exc
+            return True, since
+        return False, None
 
 
 def _add_filter(request: dict[str, Any], where: TargetFilter) -> None:
