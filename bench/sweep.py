@@ -1,7 +1,7 @@
-"""Benchmark of the sweep: N targets in DynamoDB (moto, the real infra template), find the due ones,
-lease them and queue them on SQS. Prints the requests each service received, the seconds taken,
-and DynamoDB's write and read units per due target (bench/units.py: computed from the items by
-DynamoDB's rules, since moto's own ConsumedCapacity is a fixed figure).
+"""Benchmark of the sweep: N targets in DynamoDB (moto, the real infra template), find the due ones
+(leasing those due an hour ago or more) and queue them on SQS. Prints the requests each service
+received, the seconds taken, and DynamoDB's write and read units per due target (bench/units.py:
+computed from the items by DynamoDB's rules, since moto's own ConsumedCapacity is a fixed figure).
 
 Then ``--checks`` of those targets (pointed at a TLS server on loopback) are checked twice by the
 checker: the first check of each writes its full result, the second finds the same verdict;

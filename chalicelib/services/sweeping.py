@@ -1,4 +1,4 @@
-"""The sweep: find the targets that are due with index queries, lease them, queue them for the checkers."""
+"""The sweep: find the targets that come due in its window with index queries, queue them for the checkers."""
 
 from __future__ import annotations
 
