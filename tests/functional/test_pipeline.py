@@ -27,7 +27,7 @@ from chalicelib.domain.teams import TeamSettings
 from chalicelib.errors import StoreError
 from chalicelib.services.alerting import OUTBOX_GRACE, Alerter
 from chalicelib.services.checking import TargetChecker
-from chalicelib.services.sweeping import LEASE, Sweeper, SweepResult
+from chalicelib.services.sweeping import FRESH, LEASE, Sweeper, SweepResult
 from chalicelib.services.worker import CheckWorker
 from lab.certs import Issued, make_cert
 from lab.servers import SilentServer, TlsServer
@@ -537,6 +537,24 @@ def test_the_sweep_queues_due_unpaused_targets_once(pipeline: Pipeline, sites: d
     assert sweeper.sweep().queued == 0  # leased: not again within the hour
     pipeline.clock.advance(timedelta(minutes=15))
     assert sweeper.sweep().queued == 1  # c's, an hour after it was due
+
+
+def test_the_first_sweeps_long_window_queues_nothing_twice_when_the_next_sweep_comes_soon(
+    pipeline: Pipeline, sites: dict[str, Site]
+) -> None:
+    site = sites["healthy"]
+    # Due 59 minutes before the first sweep: in its window (an hour long), an hour overdue two minutes later.
+    old = pipeline.register(site.name, site.port, team="a", next_check_at=NOW - timedelta(minutes=59))
+    recent = pipeline.register(site.name, site.port, team="b", next_check_at=NOW - timedelta(minutes=1))
+    sweeper = pipeline.sweeper()
+    assert sweeper.sweep().queued == 2
+    pipeline.clock.advance(timedelta(minutes=2))
+    assert sweeper.sweep().queued == 0  # the old one was leased with the window's older part
+    pipeline.clock.advance(LEASE - FRESH - timedelta(minutes=2))
+    assert sweeper.sweep().queued == 0  # half an hour on: neither check is lost yet by the sweep's count
+    pipeline.clock.advance(FRESH)
+    assert sweeper.sweep().queued == 2  # an hour on, their checks never landed: both again, once
+    assert Counter(pipeline.queue.sent) == {("a", old.id): 2, ("b", recent.id): 2}
 
 
 def test_a_checked_target_is_not_due_until_its_interval_has_passed(pipeline: Pipeline, sites: dict[str, Site]) -> None:
