@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 DUE_INDEX = "due"
 BATCH_GET_KEYS = 100  # BatchGetItem's most keys a request
-WINDOW_CLAIMS = 5  # a sweep racing others for its window tries this often
 
 
 class TargetItems(HolderItems):
@@ -315,18 +314,18 @@ class TargetItems(HolderItems):
         return codec.report(json.loads(item["report"] if "report" in item else item["document"]))
 
     def due_targets(self, now: datetime, *, after: datetime | None = None) -> Iterator[tuple[str, str]]:
-        until = {":now": {"S": codec.ts(now)}}
+        values = {":now": {"S": codec.ts(now)}}
         if after is None:
             condition = "due_shard = :shard AND next_check_at <= :now"
         else:  # BETWEEN holds both ends: the window starts a microsecond, the stamps' unit, after ``after``
             condition = "due_shard = :shard AND next_check_at BETWEEN :after AND :now"
-            until[":after"] = {"S": codec.ts(after + timedelta(microseconds=1))}
+            values[":after"] = {"S": codec.ts(after + timedelta(microseconds=1))}
         for shard in range(codec.DUE_SHARDS):
             due = self._query(
                 TableName=self._table,
                 IndexName=DUE_INDEX,
                 KeyConditionExpression=condition,
-                ExpressionAttributeValues={":shard": {"S": str(shard)}} | until,
+                ExpressionAttributeValues={":shard": {"S": str(shard)}} | values,
             )
             for item in due:  # the index holds the keys only
                 yield item["pk"].removeprefix(codec.TEAM), item["sk"].removeprefix(codec.TARGET)
@@ -354,33 +353,25 @@ class TargetItems(HolderItems):
         return True
 
     def claim_window(self, now: datetime) -> tuple[bool, datetime | None]:
-        key = codec.dump({"pk": codec.SCHEDULE, "sk": codec.SWEPT})
-        for _ in range(WINDOW_CLAIMS):
-            item = self._get_item(codec.SCHEDULE, codec.SWEPT)
-            since = None if item is None else codec.parse_ts(item["until"])
-            if since is not None and since >= now:
-                return False, None  # a later sweep has claimed past this one's moment
-            try:
-                self._send(
-                    self._client.put_item,
-                    TableName=self._table,
-                    Item=key | {"until": {"S": codec.ts(now)}},
-                    **(
-                        {"ConditionExpression": "attribute_not_exists(pk)"}
-                        if since is None
-                        else {
-                            "ConditionExpression": "#until = :since",
-                            "ExpressionAttributeNames": {"#until": "until"},
-                            "ExpressionAttributeValues": {":since": {"S": codec.ts(since)}},
-                        }
-                    ),
-                )
-            except ClientError as exc:
-                if condition_failed(exc):
-                    continue  # another sweep moved it meanwhile: claim from where it ended
-                raise translate(exc) from exc
-            return True, since
-        return False, None
+        # One conditional write moves the windows' end to now, unless a sweep has already claimed as far,
+        # and answers where the end was: the window's start.
+        try:
+            answer = self._send(
+                self._client.update_item,
+                TableName=self._table,
+                Key=codec.dump({"pk": codec.SCHEDULE, "sk": codec.SWEPT}),
+                UpdateExpression="SET #until = :now",
+                ConditionExpression="attribute_not_exists(#until) OR #until < :now",
+                ExpressionAttributeNames={"#until": "until"},
+                ExpressionAttributeValues={":now": {"S": codec.ts(now)}},
+                ReturnValues="UPDATED_OLD",
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                return False, None  # a sweep at this moment or later has the window
+            raise translate(exc) from exc
+        before = answer.get("Attributes", {}).get("until")
+        return True, None if before is None else codec.parse_ts(before["S"])
 
 
 def _add_filter(request: dict[str, Any], where: TargetFilter) -> None:
