@@ -34,6 +34,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -182,13 +183,15 @@ class LocalStackProcess:
     def wait_for_events(self, count: int, deadline: float) -> None:
         """Until the stack has printed ``count`` events, has exited, or ``deadline`` (monotonic): an event is
         delivered a moment after its check is recorded."""
-        while self.events_printed() < count and self.process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.5)
+        self._wait(lambda: self.events_printed() >= count, deadline, 0.5)
 
     def wait_for_checks(self, count: int, deadline: float) -> None:
         """Until the checker has printed ``count`` checks, the stack has exited, or ``deadline`` (monotonic)."""
-        while self.checks_printed() < count and self.process.poll() is None and time.monotonic() < deadline:
-            time.sleep(1)
+        self._wait(lambda: self.checks_printed() >= count, deadline, 1.0)
+
+    def _wait(self, done: Callable[[], bool], deadline: float, every: float) -> None:
+        while not done() and self.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(every)
 
     def wait_until_running(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
