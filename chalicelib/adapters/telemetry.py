@@ -7,6 +7,7 @@ and, for events, the severity: never a per-target dimension.
 from __future__ import annotations
 
 import functools
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -18,9 +19,20 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 NAMESPACE = "certwatch"
 
 
-@functools.cache
+# The first logger() and _metrics() are built under it: the local stack's loops ask for them at once from threads of
+# their own, and a second Logger built meanwhile swaps the shared handler's formatter under the first one's feet
+# (AttributeError: 'Formatter' object has no attribute 'append_keys').
+_BUILDING = threading.Lock()
+
+
 def logger() -> Logger:
     """The JSON logger; chalicelib's standard-library loggers get its handler and format too."""
+    with _BUILDING:
+        return _logger()
+
+
+@functools.cache
+def _logger() -> Logger:
     built = Logger(service="certwatch")
     copy_config_to_registered_loggers(source_logger=built, include={"chalicelib"})
     return built
@@ -35,8 +47,13 @@ def bind(context: Any) -> None:
     logger().append_keys(**{name: value for name, value in keys.items() if value})
 
 
-@functools.cache
 def _metrics() -> Metrics:
+    with _BUILDING:
+        return _built_metrics()
+
+
+@functools.cache
+def _built_metrics() -> Metrics:
     return Metrics(namespace=NAMESPACE, service="certwatch")
 
 

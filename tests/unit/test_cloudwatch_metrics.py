@@ -174,3 +174,29 @@ def test_without_team_metrics_the_checkers_figures_are_the_stages_alone(capsys: 
 def test_team_metrics_are_a_setting_on_by_default() -> None:
     assert Settings.from_env({}).team_metrics is True
     assert Settings.from_env({"CERTWATCH_TEAM_METRICS": "off"}).team_metrics is False
+
+
+def test_threads_asking_for_the_logger_at_once_share_one_and_can_bind_it() -> None:
+    # The local stack's loops ask at once; two Loggers built together broke the first one's formatter.
+    import threading
+
+    telemetry._logger.cache_clear()
+    got: list[object] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def ask() -> None:
+        start.wait()
+        try:
+            got.append(telemetry.logger())
+            telemetry.bind(None)
+        except BaseException as exc:  # pragma: no cover - what the test looks for
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len({id(logger) for logger in got}) == 1
