@@ -8,6 +8,8 @@ dimension set of the same document), which is what infra/template.yaml's alarms 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -177,26 +179,32 @@ def test_team_metrics_are_a_setting_on_by_default() -> None:
 
 
 def test_threads_asking_for_the_logger_at_once_share_one_and_can_bind_it() -> None:
-    # The local stack's loops ask at once; two Loggers built together broke the first one's formatter.
-    import threading
-
-    telemetry._logger.cache_clear()
-    got: list[object] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(8)
-
-    def ask() -> None:
-        start.wait()
-        try:
-            got.append(telemetry.logger())
-            telemetry.bind(None)
-        except BaseException as exc:  # pragma: no cover - what the test looks for
-            errors.append(exc)
-
-    threads = [threading.Thread(target=ask) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert len({id(logger) for logger in got}) == 1
+    # The local stack's loops ask at once; a second Logger built meanwhile broke the first one's formatter. A
+    # process of its own: the logger is built once per process, and this one's is built already. Building one
+    # is made slow there, so that the threads would all be building at once but for the lock.
+    code = """
+import threading, time
+from aws_lambda_powertools import Logger
+from chalicelib.adapters import telemetry
+built = Logger.__init__
+def slowly(self, *args, **kwargs):
+    time.sleep(0.05)
+    built(self, *args, **kwargs)
+Logger.__init__ = slowly
+start, got, errors = threading.Barrier(8), [], []
+def ask():
+    start.wait()
+    try:
+        got.append(telemetry.logger())
+        telemetry.bind(None)
+    except BaseException as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=ask) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(len({id(logger) for logger in got}), errors)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.stdout.split("\n")[0] == "1 []", done.stdout + done.stderr
