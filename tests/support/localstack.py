@@ -46,8 +46,13 @@ def free_ports() -> Ports:
     return Ports(*bench_free_ports())
 
 
-def held(ports: Ports) -> list[int]:
-    """Those of the stack's ports a new server could not listen on, as the next ``make run`` asks."""
+def held(ports: Ports, *, grace: float = 2.0) -> list[int]:
+    """Those of the stack's ports a new server could not listen on, as the next ``make run`` asks.
+
+    A port that is taken is asked again for ``grace`` seconds: the ports are in the kernel's ephemeral range, so
+    another test running beside this one may hold one for a moment as its own connection's end; a port the stack
+    left held stays held.
+    """
 
     def listenable(port: int) -> bool:
         with socket.socket() as probe:
@@ -60,7 +65,12 @@ def held(ports: Ports) -> list[int]:
         return True
 
     every = (ports.api, ports.aws, ports.demo, ports.demo + 1, ports.demo + 2)
-    return [port for port in every if not listenable(port)]
+    taken = [port for port in every if not listenable(port)]
+    deadline = time.monotonic() + grace
+    while taken and time.monotonic() < deadline:
+        time.sleep(0.1)
+        taken = [port for port in taken if not listenable(port)]
+    return taken
 
 
 @dataclass
