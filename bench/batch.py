@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                 spec=TargetSpec(parse_target(f"tls://{name}:{port}"), ca_bundle=served.root_pem),
                 created_at=now,
                 updated_at=now,
-                next_check_at=now,
+                scheduled_at=now,
             )
             targets.append(target)
             if name.startswith("tarpit"):

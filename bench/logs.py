@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                 spec=TargetSpec(parse_target(f"127.0.0.1:{server.port}", sni=f"n{index}.bench.example")),
                 created_at=now,
                 updated_at=now,
-                next_check_at=now,
+                scheduled_at=now,
             )
             for index in range(args.targets)
         ]

@@ -1,6 +1,7 @@
 """Benchmark of the sweep: N targets in DynamoDB (moto, the real infra template), find the due ones
-(leasing those due an hour ago or more) and queue them on SQS. Prints the requests each service
-received, the seconds taken, and DynamoDB's write and read units per due target (bench/units.py:
+(read, to queue those not checked since their slot's moment) and queue them on SQS; an hour on, a
+sweep goes over them again. Prints the requests each service received, the seconds taken, and
+DynamoDB's write and read units per due target (bench/units.py:
 computed from the items by DynamoDB's rules, since moto's own ConsumedCapacity is a fixed figure).
 
 Then ``--checks`` of those targets (pointed at a TLS server on loopback) are checked twice by the
@@ -46,23 +47,20 @@ def main(argv: list[str] | None = None) -> int:
         help="targets checked twice, for the units per check (default 0; e.g. 50 with --targets 2000)",
     )
     args = parser.parse_args(argv)
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-    }.items():
-        os.environ[name] = value
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        POWERTOOLS_METRICS_DISABLED="true",
+    )
 
     import boto3
     from moto import mock_aws
 
     from bench.units import Meter
     from certwatch.aws.cloudformation import deploy_stack
-    from chalicelib.adapters.dynamo import codec
     from chalicelib.deps import Container
-    from chalicelib.domain.endpoints import parse_target
-    from chalicelib.domain.targets import Target, TargetSpec, new_target_id
+    from chalicelib.domain.schedule import LEASE
     from chalicelib.settings import Settings
     from tests.support.fakes import RecordingPublisher
 
@@ -74,18 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         now = datetime.now(UTC)
         due_count = round(args.targets * args.due_fraction)
         started = time.perf_counter()
-        items: list[WriteRequestTypeDef] = []
-        for index in range(args.targets):
-            next_check = now - timedelta(minutes=1) if index < due_count else now + timedelta(hours=1 + index % 5)
-            target = Target(
-                id=new_target_id() + f"{index:06x}",
-                team=f"team{index % args.teams}",
-                spec=TargetSpec(parse_target(f"host{index}.example.com")),
-                created_at=now,
-                updated_at=now,
-                next_check_at=next_check,
-            )
-            items.append({"PutRequest": {"Item": codec.dump(codec.target_item(target))}})
+        items = [_item(index, now, due_count, args.teams) for index in range(args.targets)]
         for start in range(0, len(items), 25):
             dynamodb.batch_write_item(RequestItems={outputs["TableName"]: items[start : start + 25]})
         print(f"loaded {args.targets:,} targets ({due_count:,} due) into moto in {time.perf_counter() - started:.1f} s")
@@ -95,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
             client.meta.events.register("before-call.*.*", _counter(calls, client.meta.service_model.service_name))
         meter = Meter(peek=boto3.client("dynamodb")).attach(dynamodb)
         settings = Settings.for_stage("bench", check_queue_url=outputs["CheckQueueUrl"], allow_cidrs="127.0.0.0/8")
-        container = Container(settings, dynamodb=dynamodb, sqs=sqs, publisher=RecordingPublisher())
+        moment = [now]  # the sweeps' clock: the first sweep at now, the second an hour on
+        container = Container(
+            settings, dynamodb=dynamodb, sqs=sqs, publisher=RecordingPublisher(), clock=lambda: moment[0]
+        )
         started = time.perf_counter()
         result = container.sweeper.sweep()
         seconds = time.perf_counter() - started
@@ -107,15 +97,53 @@ def main(argv: list[str] | None = None) -> int:
                 "ApproximateNumberOfMessages"
             ]
         )
+        moment[0] = now + LEASE
+        again = _sweep_again(container, meter)
 
     print(f"sweep: {result.due:,} due, {result.queued:,} queued ({queued:,} messages on the queue)")
     print(f"seconds:            {seconds:.1f} (moto in-process; AWS adds network latency per request)")
-    dynamo_calls = {k.split(":")[1]: v for k, v in counted.items() if k.startswith("dynamodb:")}
-    sqs_calls = {k.split(":")[1]: v for k, v in counted.items() if k.startswith("sqs:")}
-    print(f"DynamoDB requests:  {sum(dynamo_calls.values()):,} {dict(sorted(dynamo_calls.items()))}")
-    print(f"SQS requests:       {sum(sqs_calls.values()):,} {dict(sorted(sqs_calls.items()))}")
+    _print_requests(counted)
     _print_units(swept, max(result.due, 1), checks, meter.reported)
+    print(again)
     return 0
+
+
+def _item(index: int, now: datetime, due_count: int, teams: int) -> WriteRequestTypeDef:
+    """The ``index``-th target's item. Due: a slot with a moment a minute ago (in the first sweep's window, the hour
+    before it); the rest's moments are 1 to 4 hours after now and 2 to 5 hours before it."""
+    from chalicelib.adapters.dynamo import codec
+    from chalicelib.domain.endpoints import parse_target
+    from chalicelib.domain.targets import Target, TargetSpec, new_target_id
+
+    anchor = now - timedelta(minutes=1) if index < due_count else now + timedelta(hours=1 + index % 4)
+    target = Target(
+        id=new_target_id() + f"{index:06x}",
+        team=f"team{index % teams}",
+        spec=TargetSpec(parse_target(f"host{index}.example.com")),
+        created_at=now,
+        updated_at=now,
+        scheduled_at=anchor,
+    )
+    return {"PutRequest": {"Item": codec.dump(codec.target_item(target))}}
+
+
+def _print_requests(counted: dict[str, int]) -> None:
+    for service, label in (("dynamodb", "DynamoDB requests:  "), ("sqs", "SQS requests:       ")):
+        calls = {k.split(":")[1]: v for k, v in counted.items() if k.startswith(f"{service}:")}
+        print(f"{label}{sum(calls.values()):,} {dict(sorted(calls.items()))}")
+
+
+def _sweep_again(container: Any, meter: Any) -> str:
+    """A sweep an hour on, which goes over the first one's window again: each target read once more, and queued
+    again here, since no checker took the first sweep's messages. What it found, and the units it took."""
+    before = meter.snapshot()
+    result = container.sweeper.sweep()
+    after = meter.snapshot()
+    due = max(result.due, 1)
+    return (
+        f"an hour on:         {result.due:,} due again, {result.queued:,} queued (never checked here); "
+        f"{(after[0] - before[0]) / due:.2f} write, {(after[1] - before[1]) / due:.3f} read units per due target"
+    )
 
 
 def _print_units(
@@ -151,7 +179,7 @@ def _check_thrice(
                 spec=TargetSpec(parse_target(f"127.0.0.1:{server.port}")),
                 created_at=now,
                 updated_at=now,
-                next_check_at=now,
+                scheduled_at=now,
             )
             for _ in range(count)
         ]
@@ -163,7 +191,7 @@ def _check_thrice(
                 for t in targets:
                     stored = container.store.get_target(t.team, t.id)
                     aged = replace(stored.latest, result_at=stored.latest.result_at - timedelta(days=1))
-                    container.store.save_summary(t.team, t.id, aged, stored.next_check_at)
+                    container.store.save_summary(t.team, t.id, aged)
             before = meter.snapshot()
             fresh = [container.store.get_target(t.team, t.id) for t in targets]  # as the worker reads them
             container.alone_checker.run(fresh)  # every check waited for: no straggler left to another queue

@@ -227,7 +227,7 @@ def sample_notification(stage: str, now: datetime, *, by: str = "certwatch slack
     finding = Finding(FindingCode.EXPIRING_SOON, Severity.WARNING, f"a sample event sent by `{by}` (stage {stage})")
     result = CheckResult("192.0.2.10", Status.WARNING, now, findings=(finding,), leaf=leaf, elapsed_ms=42.0)
     report = TargetReport(endpoint, (result,), now)
-    target = Target("tg_sample", "sample", TargetSpec(endpoint), created_at=now, updated_at=now, next_check_at=now)
+    target = Target("tg_sample", "sample", TargetSpec(endpoint), created_at=now, updated_at=now, scheduled_at=now)
     _, events = decide(target.id, AlertState(), report, AlertPolicy(thresholds=thresholds_for(30, 7)), now)
     (event,) = events
     sample = replace(event, summary=f"sample event: {event.summary}")

@@ -17,6 +17,7 @@ from typing import Any
 
 from chalicelib.domain.endpoints import normalize_hostname
 from chalicelib.domain.models import CheckPolicy, Endpoint, PosturePolicy, Protocol, Status, TargetReport
+from chalicelib.domain.schedule import next_check
 from chalicelib.errors import InvalidTargetError, InvalidValueError
 
 _TARGET_ID = re.compile(r"tg_[0-9a-f]{20}")
@@ -142,7 +143,7 @@ class Target:
     spec: TargetSpec
     created_at: datetime
     updated_at: datetime
-    next_check_at: datetime
+    scheduled_at: datetime  # the anchor of its slot (schedule.Slot): registered, resumed or given a new interval
     paused: bool = False
     source: str = "api"
     latest: ResultSummary | None = None
@@ -150,6 +151,12 @@ class Target:
     @property
     def endpoint(self) -> Endpoint:
         return self.spec.endpoint
+
+    @property
+    def next_check_at(self) -> datetime:
+        """The moment of its slot its next check is due at (already past when a check is late)."""
+        last = self.latest.checked_at if self.latest is not None else None
+        return next_check(self.scheduled_at, self.spec.check_interval_minutes, last)
 
     @property
     def key(self) -> str:
@@ -317,10 +324,6 @@ def is_target_id(text: str) -> bool:
     return _TARGET_ID.fullmatch(text) is not None
 
 
-def next_check(checked_at: datetime, interval_minutes: int) -> datetime:
-    return checked_at + timedelta(minutes=interval_minutes)
-
-
 def encode_cursor(position: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode().rstrip("=")
 
@@ -342,6 +345,11 @@ def apply_changes(target: Target, changes: TargetChanges, now: datetime) -> Targ
     }
     updates |= dict.fromkeys(set(CLEARABLE) & changes.cleared)
     paused = target.paused if changes.paused is None else changes.paused
-    # Resumed (paused: false): checked at the next sweep, as the sweep finds next checks that come due after its last.
-    upcoming = now if changes.paused is False else target.next_check_at
-    return replace(target, spec=replace(target.spec, **updates), paused=paused, updated_at=now, next_check_at=upcoming)
+    # Resumed or given an interval: its slot starts now (checked at the next sweep, then an interval apart).
+    anchor = now if reschedules(changes) else target.scheduled_at
+    return replace(target, spec=replace(target.spec, **updates), paused=paused, updated_at=now, scheduled_at=anchor)
+
+
+def reschedules(changes: TargetChanges) -> bool:
+    """Whether ``changes`` start the target's slot anew: resuming it, or setting its interval (not pausing it)."""
+    return changes.paused is False or (changes.paused is None and changes.check_interval_minutes is not None)

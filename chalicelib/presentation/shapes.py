@@ -497,7 +497,10 @@ class Target(targets.Target):
     """A registered target with its latest result summary (null before its first check)."""
 
     DERIVED: ClassVar = Derived(
-        says=("target",), inline=("spec",), after={"target": "team", "paused": "spec", "source": "paused"}
+        unsaid=("scheduled_at",),
+        says=("target", "next_check_at"),
+        inline=("spec",),
+        after={"target": "team", "paused": "spec", "source": "paused", "next_check_at": "updated_at"},
     )
 
     spec: SpecFields

@@ -7,14 +7,14 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from chalicelib.checks.engine import CheckEngine, CheckRequest, StragglerCut
 from chalicelib.domain.alerts import Notification
 from chalicelib.domain.cadence import Sighting, cadence_finding, observed_cadence
 from chalicelib.domain.domains import DEFAULT_GRACE, Issuance, renewed_not_deployed
 from chalicelib.domain.models import Finding, FindingCode, PosturePolicy, Severity, TargetReport
-from chalicelib.domain.targets import ResultSummary, Target, next_check
+from chalicelib.domain.targets import ResultSummary, Target
 from chalicelib.domain.truststore import TrustStore, read_pem_bundle
 from chalicelib.errors import CertwatchError, NotFoundError
 from chalicelib.services.ports import CheckedTarget, CheckQueue, History, Issuances, Results, Teams
@@ -117,8 +117,7 @@ class TargetChecker:
             report = _with_findings(report, setup.findings)
             report, sightings = self._with_cadence(target, report)
             report = self._with_ct(target, report, issuances)
-            upcoming = next_check(report.checked_at, target.spec.check_interval_minutes)
-            self._record(target, ResultSummary.of(report), report, upcoming, sightings)
+            self._record(target, ResultSummary.of(report), report, sightings)
             notes = self._after_check(target, report) if self._after_check else []
         except NotFoundError:
             return None
@@ -135,19 +134,18 @@ class TargetChecker:
         target: Target,
         summary: ResultSummary,
         report: TargetReport,
-        upcoming: datetime,
         sightings: tuple[Sighting, ...],
     ) -> None:
         """Write what changed: the summary alone for the stored verdict while its full result is fresh, the full
         result again (two plain writes) once it is not, everything in one transaction for a new verdict."""
         previous = target.latest
         if previous is None or sightings or not summary.same_verdict(previous):
-            self._results.save_result(target.team, target.id, summary, report, upcoming, sightings=sightings)
+            self._results.save_result(target.team, target.id, summary, report, sightings=sightings)
         elif summary.unchanged_since(previous):
             summary = replace(summary, result_at=previous.result_at)
-            self._results.save_summary(target.team, target.id, summary, upcoming)
+            self._results.save_summary(target.team, target.id, summary)
         else:
-            self._results.refresh_result(target.team, target.id, summary, report, upcoming)
+            self._results.refresh_result(target.team, target.id, summary, report)
 
     def _check_alone(self, stragglers: list[Target]) -> list[Target]:
         """Hand the stragglers to the queue that checks each alone; those it cannot take, to be retried."""

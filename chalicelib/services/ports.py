@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.domains import Issuance, IssuancePage, WatchedDomain
     from chalicelib.domain.inventory import Assessment, CertificateScan, Discovered, ManagedCertificate
     from chalicelib.domain.models import TargetReport
+    from chalicelib.domain.schedule import Window
     from chalicelib.domain.silences import MaintenanceWindow, Silence
     from chalicelib.domain.targets import Page, ResultSummary, Target, TargetChanges, TargetFilter
     from chalicelib.domain.teams import TeamSettings
@@ -57,7 +58,7 @@ class Targets(Protocol):
     def get_target(self, team: str, target_id: str) -> Target:
         """The target, or NotFoundError (also for another team's target)."""
 
-    def get_targets(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Target]:
+    def get_targets(self, refs: Sequence[tuple[str, str]], *, consistent: bool = True) -> dict[tuple[str, str], Target]:
         """The targets of ``(team, target_id)`` references, read together (as ``get_target`` reads one), by
         reference; one that does not exist is left out."""
 
@@ -81,7 +82,6 @@ class Results(Protocol):
         target_id: str,
         summary: ResultSummary,
         report: TargetReport,
-        next_check_at: datetime,
         *,
         sightings: Sequence[Sighting] = (),
     ) -> None:
@@ -91,15 +91,13 @@ class Results(Protocol):
         included. A sighting of a certificate seen before keeps what was first recorded.
         """
 
-    def save_summary(self, team: str, target_id: str, summary: ResultSummary, next_check_at: datetime) -> None:
-        """Record a check that found what the stored result says: the summary and the next check only,
+    def save_summary(self, team: str, target_id: str, summary: ResultSummary) -> None:
+        """Record a check that found what the stored result says: the summary only,
         the full report as it was (NotFoundError when the target was deleted meanwhile)."""
 
-    def refresh_result(
-        self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, next_check_at: datetime
-    ) -> None:
+    def refresh_result(self, team: str, target_id: str, summary: ResultSummary, report: TargetReport) -> None:
         """Record a check that found what the stored result says once that result is old (``unchanged_since``):
-        the full report written again, then the summary and the next check, as two plain writes rather than
+        the full report written again, then the summary, as two plain writes rather than
         one transaction, since either way they tell the same verdict. NotFoundError when the target was
         deleted meanwhile: then the report written is removed again."""
 
@@ -111,19 +109,18 @@ class Results(Protocol):
 
 
 class Schedule(Protocol):
-    """When each target is due, and the sweep's claim on a due one."""
+    """Each target's slot, and the sweeps' claims on windows of time (chalicelib/domain/schedule.py)."""
 
-    def due_targets(self, now: datetime, *, after: datetime | None = None) -> Iterator[tuple[str, str]]:
-        """(team, id) of unpaused targets whose next check is at or before ``now`` (and later than ``after``, when
-        given), without a full scan."""
+    def due_targets(self, *windows: tuple[datetime, datetime]) -> Iterator[tuple[str, str, datetime]]:
+        """(team, id, moment) of each unpaused target with a moment of its slot in a window (after, until], the
+        latest such moment, without a full scan (a target in two windows comes once from each)."""
 
-    def lease(self, team: str, target_id: str, now: datetime, until: datetime) -> bool:
-        """Claim a due target for a sweep until ``until``, if it is still due at ``now`` and not claimed already."""
+    def claim_window(self, now: datetime) -> Window | None:
+        """Claim the sweep's window, from the last claimed window's end to ``now``, and the claims an hour old
+        or more that no sweep went over again yet; None when a sweep has claimed as far already."""
 
-    def claim_window(self, now: datetime) -> tuple[bool, datetime | None]:
-        """Claim the sweep's window: every next check after the last claimed window's end and up to ``now``.
-        (True, its start: None for the first window ever) when this sweep has it; (False, None) when sweeps
-        running at once kept claiming later ones."""
+    def get_targets(self, refs: Sequence[tuple[str, str]], *, consistent: bool = True) -> dict[tuple[str, str], Target]:
+        """As Targets.get_targets; ``consistent=False`` may miss the latest writes, for half the cost."""
 
 
 class AlertLedger(Protocol):

@@ -12,11 +12,12 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.inventory import DiscoveredEndpoint
 from chalicelib.domain.models import Endpoint, TargetReport, check_thresholds
+from chalicelib.domain.schedule import FIRST_GRACE
 from chalicelib.domain.targets import (
     BulkOutcome,
     Page,
@@ -47,10 +48,6 @@ from chalicelib.errors import (
 from chalicelib.services.ports import Checker, CheckQueue, EndpointFinder, Resolver, Results, Targets, Teams
 
 REGISTRATION_DNS_TIMEOUT = 3.0
-# A new target's first check is queued at registration; the sweep takes it up only if that check
-# has not happened within this time (the queue was down, the message lost). Sooner, a sweep would
-# queue it a second time while the first is still waiting in a busy queue.
-FIRST_CHECK_GRACE = timedelta(minutes=15)
 # Rows of a bulk import in flight at once: their DNS lookups and writes overlap.
 BULK_THREADS = 32
 # A bulk import starts no row with less time left than this: the row's DNS lookup may take
@@ -265,7 +262,8 @@ class TargetRegistry:
         return owner
 
     def _ask_for_checks(self, refs: list[tuple[str, str]]) -> None:
-        """Queue first checks; if the queue is down, the sweep checks them once FIRST_CHECK_GRACE has passed."""
+        """Queue first checks; if the queue is down, the sweep checks them at their slot's first moment, FIRST_GRACE
+        later (sooner, it would queue them again while the first ones wait in a busy queue)."""
         try:
             self._queue.enqueue(refs)
         except CertwatchError as exc:
@@ -280,7 +278,7 @@ class TargetRegistry:
             spec=spec,
             created_at=now,
             updated_at=now,
-            next_check_at=now + FIRST_CHECK_GRACE,
+            scheduled_at=now + FIRST_GRACE,
             source=source,
         )
         self._targets.create_target(target)

@@ -1,38 +1,38 @@
-"""The sweep: find the targets that come due in its window with index queries, queue them for the checkers."""
+"""The sweep: find the targets whose slot comes in its window with index queries, queue those not checked since."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import TYPE_CHECKING
 
+from chalicelib.domain.schedule import is_due
 from chalicelib.services.alerting import Alerter
 from chalicelib.services.ports import CheckQueue, Schedule
 
-# A target whose check has not landed this long after it was due (its message lost to the DLQ, or a
-# sweep that stopped before queuing it) is queued again, and not again for as long (the lease).
-LEASE = timedelta(hours=1)
-# A window's targets due at most this long ago are queued with no lease. A sweep finds a target due LEASE ago
-# again, so one queued without a lease is queued again LEASE - FRESH after it was at the soonest.
-FRESH = timedelta(minutes=30)
+if TYPE_CHECKING:
+    from chalicelib.domain.targets import Target
+
+READ_CHUNK = 100  # the targets a task reads at once (one BatchGetItem)
+QUEUE_CHUNK = 200  # the targets a task queues (SendMessageBatch requests in turn)
 
 
 @dataclass(frozen=True, slots=True)
 class SweepResult:
-    due: int  # the targets due in this sweep's window, and those due LEASE ago or longer (leased ones too)
-    queued: int  # queued by this sweep
+    due: int  # the targets with a moment in this sweep's window or in the claims it went over again
+    queued: int  # those of them not checked since, queued by this sweep
     published: int
 
 
 class Sweeper:
     """Finds due targets with index queries and queues them for the workers.
 
-    Each sweep claims a window of next checks: from where the last claimed one ended to now. A target
-    whose next check falls in it is queued by that sweep alone, with no write of its own (its check
-    landing moves the next check on, into a later window). A target due LEASE ago or longer (its
-    check lost, a sweep cut short) is leased first, so that it is queued once an hour at most; so is
-    one due longer than FRESH ago in a long window (the first sweep's, or the first after an outage).
+    Each sweep claims a window, from where the last claimed one ended to now (chalicelib/domain/schedule.py):
+    the targets with a moment of their slot in it are read (a read unit each, half of one for most) and those
+    not checked since that moment are queued. Once the claims of an hour are an hour old a sweep goes over
+    them again the same way, so a check lost (its message in the DLQ, a sweep cut short) is queued once more.
     """
 
     def __init__(
@@ -53,18 +53,28 @@ class Sweeper:
     def sweep(self) -> SweepResult:
         now = self._clock()
         published = self._alerter.drain()  # first: a queue outage must not hold up pending events
-        claimed, since = self._schedule.claim_window(now)
-        overdue = list(self._schedule.due_targets(now - LEASE))
-        fresh: list[tuple[str, str]] = []
-        if claimed:
-            begins, settled = now - LEASE if since is None else max(since, now - LEASE), now - FRESH
-            if begins < settled:  # a long window (the first, or after an outage): its older part is leased too
-                overdue += self._schedule.due_targets(settled, after=begins)
-            fresh = list(self._schedule.due_targets(now, after=max(begins, settled)))
+        window = self._schedule.claim_window(now)
+        if window is None:  # a sweep at this moment or later has the window
+            return SweepResult(due=0, queued=0, published=published)
+        windows = [(window.since, now)] + ([window.recheck] if window.recheck else [])
+        moments: dict[tuple[str, str], datetime] = {}
+        for team, target_id, moment in self._schedule.due_targets(*windows):
+            moments[(team, target_id)] = max(moment, moments.get((team, target_id), moment))
+        refs = list(moments)
         with ThreadPoolExecutor(max_workers=self._threads) as pool:
-            claims = list(pool.map(lambda ref: self._schedule.lease(ref[0], ref[1], now, now + LEASE), overdue))
-            queued = [ref for ref, ok in zip(overdue, claims, strict=True) if ok] + fresh
-            # A few hundred targets per task: each task sends its SendMessageBatch requests in turn.
-            chunks = [queued[start : start + 200] for start in range(0, len(queued), 200)]
+            reads = [refs[start : start + READ_CHUNK] for start in range(0, len(refs), READ_CHUNK)]
+            found = {ref: t for part in pool.map(self._read, reads) for ref, t in part.items()}
+            queued = [
+                ref
+                for ref in refs
+                if (target := found.get(ref)) is not None
+                and not target.paused
+                and is_due(moments[ref], target.scheduled_at, target.latest.checked_at if target.latest else None)
+            ]
+            chunks = [queued[start : start + QUEUE_CHUNK] for start in range(0, len(queued), QUEUE_CHUNK)]
             list(pool.map(self._queue.enqueue, chunks))
-        return SweepResult(due=len(overdue) + len(fresh), queued=len(queued), published=published)
+        return SweepResult(due=len(refs), queued=len(queued), published=published)
+
+    def _read(self, refs: list[tuple[str, str]]) -> dict[tuple[str, str], Target]:
+        # Eventually consistent: a check that landed a moment ago and is missed is one check more, no harm.
+        return self._schedule.get_targets(refs, consistent=False)

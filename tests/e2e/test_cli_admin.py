@@ -282,12 +282,12 @@ def _store_checked_endpoint(port: int, team: str, name: str) -> str:
     """A target of ``team`` whose latest check read a certificate for ``name``, stored as the checker stores it."""
     now = datetime.now(UTC)
     endpoint = Endpoint(name, 443)
-    target = Target(new_target_id(), team, TargetSpec(endpoint), created_at=now, updated_at=now, next_check_at=now)
+    target = Target(new_target_id(), team, TargetSpec(endpoint), created_at=now, updated_at=now, scheduled_at=now)
     leaf = describe(make_cert(name, days=45).cert)
     report = TargetReport(endpoint, (CheckResult("192.0.2.1", Status.OK, now, leaf=leaf),), now)
     endpoints = store(port)
     endpoints.create_target(target)
-    endpoints.save_result(team, target.id, ResultSummary.of(report), report, now + timedelta(hours=6))
+    endpoints.save_result(team, target.id, ResultSummary.of(report), report)
     return target.id
 
 
@@ -346,7 +346,7 @@ def test_the_inventory_lists_the_endpoints_that_never_answered_as_error_and_the_
             TargetSpec(Endpoint(name, 443)),
             created_at=now,
             updated_at=now,
-            next_check_at=now,
+            scheduled_at=now,
         )
         for name in ("refused.cli.test", "waiting.cli.test")
     )
@@ -354,7 +354,7 @@ def test_the_inventory_lists_the_endpoints_that_never_answered_as_error_and_the_
         endpoints.create_target(target)
     failure = Finding(FindingCode.CONNECTION_FAILED, Severity.CRITICAL, "connection refused")
     report = TargetReport(refused.endpoint, (CheckResult("192.0.2.2", Status.ERROR, now, findings=(failure,)),), now)
-    endpoints.save_result("statuses", refused.id, ResultSummary.of(report), report, now + timedelta(hours=6))
+    endpoints.save_result("statuses", refused.id, ResultSummary.of(report), report)
 
     unreachable = certwatch(moto_port, "inventory", "--team", "statuses", "--status", "error", "--format", "json")
     pending = certwatch(moto_port, "inventory", "--team", "statuses", "--status", "pending")

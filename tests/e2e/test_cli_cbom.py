@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -103,7 +103,7 @@ def test_certwatch_cbom_reads_the_stored_results_of_real_checks_and_acm(moto_por
                 now = datetime.now(UTC)
                 target = Target(new_target_id(), team, TargetSpec(endpoint), now, now, now)
                 store.create_target(target)
-                store.save_result(team, target.id, ResultSummary.of(report), report, now + timedelta(hours=6))
+                store.save_result(team, target.id, ResultSummary.of(report), report)
                 targets[team] = target.id
         finally:
             engine.close()

@@ -460,7 +460,7 @@ def never_checked(stack: Stack, name: str) -> str:
         TargetSpec(Endpoint(name, 443)),
         created_at=now,
         updated_at=now,
-        next_check_at=now + timedelta(days=1),
+        scheduled_at=now + timedelta(days=1),
         paused=True,
     )
     DynamoStore(LocalClients(stack.ports.aws).dynamodb(), "certwatch-local").create_target(target)

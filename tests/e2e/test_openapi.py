@@ -318,7 +318,7 @@ TARGET = render.target_to_dict(
         spec=TargetSpec(endpoint=Endpoint("a.example.com", 443)),
         created_at=CREATED,
         updated_at=CREATED,
-        next_check_at=CREATED,
+        scheduled_at=CREATED,
     )
 )
 ITEM = f"/targets/{TARGET['id']}"

@@ -228,7 +228,7 @@ class World:
                 spec=TargetSpec(Endpoint(f"n{number}.{DOMAIN}", server.port, Protocol.TLS), labels=labels or {}),
                 created_at=NOW,
                 updated_at=NOW,
-                next_check_at=NOW,
+                scheduled_at=NOW,
             )
             self.store.create_target(target)
             made.append(target)

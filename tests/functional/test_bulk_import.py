@@ -17,10 +17,11 @@ import pytest
 from chalicelib.checks.resolver import SystemResolver
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.endpoints import parse_target
+from chalicelib.domain.schedule import FIRST_GRACE
 from chalicelib.domain.targets import RejectedRow, Target, TargetSpec
 from chalicelib.domain.tokens import Principal
 from chalicelib.errors import StoreError, ThrottledError
-from chalicelib.services.registry import BULK_RESERVE_SECONDS, FIRST_CHECK_GRACE, TargetRegistry
+from chalicelib.services.registry import BULK_RESERVE_SECONDS, TargetRegistry
 from tests.support.fakes import InMemoryStore, RecordingCheckQueue
 from tests.support.net import no_dns
 
@@ -82,7 +83,7 @@ def test_a_store_failure_on_one_row_is_that_rows_outcome_and_the_others_are_crea
     assert "InternalServerError" in (outcomes[1].reason or "")
     created = [o.target for o in outcomes if o.target is not None]
     assert queue.sent == [("web", t.id) for t in created]  # in row order
-    assert all(t.next_check_at == NOW + FIRST_CHECK_GRACE for t in created)
+    assert all(t.next_check_at == NOW + FIRST_GRACE for t in created)
 
 
 def test_an_unexpected_failure_on_one_row_is_still_only_that_rows_outcome() -> None:
@@ -164,7 +165,7 @@ def test_created_rows_are_kept_when_their_first_checks_cannot_be_queued() -> Non
     outcomes = registry(store, FailingQueue()).register_bulk(ALICE, rows("a.example.com", "b.example.com"))
 
     assert [o.outcome for o in outcomes] == ["created", "created"]
-    # Due once FIRST_CHECK_GRACE has passed: the sweep checks them then.
-    due = sorted(store.due_targets(NOW + FIRST_CHECK_GRACE))
-    assert due == sorted(("web", o.target.id) for o in outcomes if o.target is not None)
-    assert list(store.due_targets(NOW)) == []
+    # Their slots' first moments FIRST_GRACE later: the sweep checks them then.
+    due = sorted(store.due_targets((NOW, NOW + FIRST_GRACE)))
+    assert due == sorted(("web", o.target.id, NOW + FIRST_GRACE) for o in outcomes if o.target is not None)
+    assert list(store.due_targets((NOW - FIRST_GRACE, NOW))) == []

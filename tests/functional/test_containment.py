@@ -77,7 +77,7 @@ def new_target(team: str, host: str, port: int, *, ca_bundle: str | None = None)
         spec=TargetSpec(Endpoint(host, port, Protocol.TLS), ca_bundle=ca_bundle),
         created_at=NOW - DAY,
         updated_at=NOW - DAY,
-        next_check_at=NOW,
+        scheduled_at=NOW,
     )
 
 
@@ -109,12 +109,11 @@ class FaultyStore(InMemoryStore):
         target_id: str,
         summary: ResultSummary,
         report: TargetReport,
-        next_check_at: datetime,
         *,
         sightings: Sequence[Sighting] = (),
     ) -> None:
         self._maybe_fail("save", target_id)
-        super().save_result(team, target_id, summary, report, next_check_at, sightings=sightings)
+        super().save_result(team, target_id, summary, report, sightings=sightings)
 
     def get_alert_state(self, team: str, target_id: str) -> AlertState:
         self._maybe_fail("alert-state", target_id)

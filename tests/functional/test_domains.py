@@ -71,7 +71,7 @@ class Watch:
             spec=TargetSpec(Endpoint(APP, server.port, Protocol.TLS)),
             created_at=NOW,
             updated_at=NOW,
-            next_check_at=NOW,
+            scheduled_at=NOW,
         )
         self.store.create_target(target)
         return target

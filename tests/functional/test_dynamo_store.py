@@ -18,10 +18,11 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from certwatch.aws.cloudformation import deploy_stack, stack_name
-from chalicelib.adapters.dynamo import DUE_INDEX, DUE_SHARDS, DynamoStore
+from chalicelib.adapters.dynamo import DUE_SHARDS, SLOT_INDEX, DynamoStore, codec
 from chalicelib.adapters.dynamo.table import BATCH_ATTEMPTS
 from chalicelib.domain.endpoints import endpoint_from_parts
 from chalicelib.domain.models import Endpoint, Protocol, Status
+from chalicelib.domain.schedule import Slot, Window, first_moment, phase_ranges
 from chalicelib.domain.targets import (
     ResultSummary,
     Target,
@@ -43,7 +44,7 @@ _numbers = itertools.count(1)
 
 
 def new_target(
-    team: str, now: datetime, *, next_check_at: datetime | None = None, paused: bool = False, **labels: str
+    team: str, now: datetime, *, scheduled_at: datetime | None = None, paused: bool = False, **labels: str
 ) -> Target:
     number = next(_numbers)
     return Target(
@@ -52,7 +53,7 @@ def new_target(
         spec=TargetSpec(endpoint=endpoint_from_parts(f"host{number}.example.com", 443), labels=labels),
         created_at=now,
         updated_at=now,
-        next_check_at=now if next_check_at is None else next_check_at,
+        scheduled_at=now if scheduled_at is None else scheduled_at,
         paused=paused,
     )
 
@@ -166,25 +167,33 @@ def store(aws_stack: AwsStack) -> DynamoStore:
     return DynamoStore(aws_stack.dynamodb, aws_stack.table)
 
 
-# --- the due index --------------------------------------------------------------------------------
+# --- the slots index -----------------------------------------------------------------------------
 
 
-def test_the_scheduler_queries_each_shard_of_the_due_index_once(
+def test_the_sweep_queries_each_shard_of_the_slots_index_for_its_windows(
     aws_stack: AwsStack, store: DynamoStore, now: datetime
 ) -> None:
     team = new_team()
-    targets = [new_target(team, now, next_check_at=now - timedelta(minutes=n)) for n in range(40)]
+    targets = [new_target(team, now, scheduled_at=now - timedelta(minutes=n)) for n in range(40)]
     for target in targets:
         store.create_target(target)
     recorder = RecordingClient(aws_stack.dynamodb)
 
-    due = [pair for pair in DynamoStore(recorder.as_client, aws_stack.table).due_targets(now) if pair[0] == team]
+    windows = ((now - timedelta(hours=1), now), (now - timedelta(hours=3), now - timedelta(hours=2)))
+    due = list(DynamoStore(recorder.as_client, aws_stack.table).due_targets(*windows))
 
-    assert sorted(due) == sorted((team, t.id) for t in targets)
-    assert recorder.operations == ["query"] * DUE_SHARDS
-    assert all(arguments["IndexName"] == DUE_INDEX for _, arguments in recorder.calls)
-    shards = [arguments["ExpressionAttributeValues"][":shard"]["S"] for _, arguments in recorder.calls]
-    assert sorted(shards, key=int) == [str(shard) for shard in range(DUE_SHARDS)]
+    assert sorted((t, i, m) for t, i, m in due if t == team) == sorted(
+        (team, t.id, first_moment(t.scheduled_at)) for t in targets
+    )
+    assert set(recorder.operations) == {"query"}
+    assert all(arguments["IndexName"] == SLOT_INDEX for _, arguments in recorder.calls)
+    shards = {arguments["ExpressionAttributeValues"][":shard"]["S"] for _, arguments in recorder.calls}
+    assert shards == {str(shard) for shard in range(DUE_SHARDS)}
+    # Per shard: one single-key query per interval found and one that finds no more, then the windows' ranges.
+    probes = [a for _, a in recorder.calls if a.get("Limit") == 1]
+    ranges = [a for _, a in recorder.calls if a.get("Limit") != 1]
+    per_period = sum(len(phase_ranges(6 * 3600, *window)) for window in windows)  # every target here: 6-hourly
+    assert len(ranges) == (len(probes) - DUE_SHARDS) * per_period
 
 
 def test_no_operation_of_the_store_scans_the_table(aws_stack: AwsStack, now: datetime) -> None:
@@ -199,9 +208,10 @@ def test_no_operation_of_the_store_scans_the_table(aws_stack: AwsStack, now: dat
     store.list_targets(team, limit=5, cursor=None, where=TargetFilter(label=("env", "prod")))
     store.update_target(team, target.id, TargetChanges(paused=True), now)
     store.update_target(team, target.id, TargetChanges(paused=False), now)
-    store.save_result(team, target.id, ResultSummary(Status.OK, 90, now, (), now), reports.report(now), now)
+    store.save_result(team, target.id, ResultSummary(Status.OK, 90, now, (), now), reports.report(now))
     store.get_result(team, target.id)
-    list(store.due_targets(now))
+    list(store.due_targets((now - timedelta(hours=1), now)))
+    store.claim_window(now + timedelta(days=7000))
     store.put_token(token)
     store.get_token(token.token_id)
     store.list_tokens()
@@ -223,28 +233,75 @@ def test_among_3000_targets_the_due_ones_are_found_exactly(aws_stack: AwsStack, 
     teams = [new_team() for _ in range(3)]
     loader = BulkLoader(aws_stack.dynamodb, aws_stack.table)
     seeding = DynamoStore(loader.as_client, aws_stack.table)
+    window = (now - timedelta(minutes=15), now)
     expected = set()
     for number in range(3000):
-        # Spread over a day around now, a known few paused, three exactly on time.
-        next_check_at = now + timedelta(seconds=(number * 7919) % 86400 - 43200)
+        # Anchored over a day around now, a known few paused, three exactly at the window's end.
+        scheduled_at = now + timedelta(seconds=(number * 7919) % 86400 - 43200)
         if number in (5, 6, 7):
-            next_check_at = now
-        target = new_target(teams[number % 3], now, next_check_at=next_check_at, paused=number % 11 == 0)
+            scheduled_at = now
+        target = new_target(teams[number % 3], now, scheduled_at=scheduled_at, paused=number % 11 == 0)
         seeding.create_target(target)
-        if not target.paused and target.next_check_at <= now:
-            expected.add((target.team, target.id))
+        slot = Slot.of(target.scheduled_at, target.spec.check_interval_minutes)
+        if not target.paused and slot.latest(now) > window[0]:
+            expected.add((target.team, target.id, slot.latest(now)))
     loader.flush()
     try:
-        recorder = RecordingClient(aws_stack.dynamodb)
-
-        due = [pair for pair in DynamoStore(recorder.as_client, aws_stack.table).due_targets(now) if pair[0] in teams]
+        due = [found for found in store_of(aws_stack).due_targets(window) if found[0] in teams]
 
         assert len(due) == len(set(due))
         assert set(due) == expected
-        assert 1000 < len(expected) < 1800
-        assert recorder.operations == ["query"] * DUE_SHARDS  # still one page per shard
+        assert 100 < len(expected) < 300  # a quarter hour of 6 hours: about 1 in 24
     finally:
         loader.remove_all()
+
+
+def store_of(aws_stack: AwsStack) -> DynamoStore:
+    return DynamoStore(aws_stack.dynamodb, aws_stack.table)
+
+
+def test_a_sweeps_claim_moves_the_targets_still_on_the_due_index_onto_their_slots(
+    aws_stack: AwsStack, store: DynamoStore, now: datetime
+) -> None:
+    # The version before slots kept each target's next check on the ``due`` index (due_shard, next_check_at).
+    start = now + timedelta(days=7300)  # later than any other test's claims: the windows are the table's
+    assert store.claim_window(start) is not None
+    end = start + timedelta(minutes=15)
+    team = new_team()
+    legacy = {
+        "in the window": start + timedelta(minutes=5),
+        "later": end + timedelta(hours=2),
+        "before the window": start - timedelta(hours=3),
+    }
+    targets = {}
+    for name, next_check_at in legacy.items():
+        target = new_target(team, now)
+        store.create_target(target)
+        aws_stack.dynamodb.update_item(
+            TableName=aws_stack.table,
+            Key={"pk": {"S": f"TEAM#{team}"}, "sk": {"S": f"T#{target.id}"}},
+            UpdateExpression="SET due_shard = :shard, next_check_at = :next, leased_until = :next"
+            " REMOVE scheduled_at, slot_shard, slot",
+            ExpressionAttributeValues={":shard": {"S": "1"}, ":next": {"S": codec.ts(next_check_at)}},
+        )
+        targets[name] = target
+    assert store.get_target(team, targets["later"].id).scheduled_at == legacy["later"]  # read as anchored there
+    assert [i for t, i, _ in store.due_targets((start, end)) if t == team] == []
+
+    assert store.claim_window(end) == Window(start)
+
+    for name, target in targets.items():
+        key = {"pk": {"S": f"TEAM#{team}"}, "sk": {"S": f"T#{target.id}"}}
+        item = aws_stack.dynamodb.get_item(TableName=aws_stack.table, Key=key)["Item"]
+        assert not {"due_shard", "next_check_at", "leased_until"} & set(item), name
+    moved = {name: store.get_target(team, t.id).scheduled_at for name, t in targets.items()}
+    assert moved == {"in the window": legacy["in the window"], "later": legacy["later"], "before the window": end}
+    # The one due before the window (its check lost, or queued by the version before) at the window's end:
+    # this sweep's to queue, unless it was checked lately.
+    assert sorted(i for t, i, _ in store.due_targets((start, end)) if t == team) == sorted(
+        [targets["in the window"].id, targets["before the window"].id]
+    )
+    assert [i for t, i, _ in store.due_targets((end, end + timedelta(hours=3))) if t == team] == [targets["later"].id]
 
 
 def test_a_cursor_for_another_kind_of_row_is_refused(store: DynamoStore, now: datetime) -> None:
@@ -266,7 +323,7 @@ def test_a_result_is_stored_in_the_report_format_not_as_the_api_document(
     target = new_target(team, now)
     store.create_target(target)
     report = reports.everything(now)
-    store.save_result(team, target.id, ResultSummary.of(report), report, now + timedelta(hours=6))
+    store.save_result(team, target.id, ResultSummary.of(report), report)
 
     key = {"pk": {"S": f"TEAM#{team}"}, "sk": {"S": f"R#{target.id}"}}
     item = aws_stack.dynamodb.get_item(TableName=aws_stack.table, Key=key)["Item"]
@@ -296,7 +353,6 @@ def test_a_writer_landing_between_the_requests_of_another_loses_nothing(
             target,
             spec=dataclasses.replace(target.spec, labels={"env": "prod"}, notes="edited"),
             updated_at=now + timedelta(minutes=1),
-            next_check_at=now + timedelta(hours=6),
             latest=_latest(now),
         )
         assert store.get_result(team, target.id) == reports.report(now, host=target.endpoint.host)
@@ -309,7 +365,7 @@ def _edit(store: DynamoStore, target: Target, now: datetime) -> None:
 
 def _check(store: DynamoStore, target: Target, now: datetime) -> None:
     report = reports.report(now, host=target.endpoint.host)
-    store.save_result(target.team, target.id, _latest(now), report, now + timedelta(hours=6))
+    store.save_result(target.team, target.id, _latest(now), report)
 
 
 def _latest(now: datetime) -> ResultSummary:
@@ -340,10 +396,10 @@ def test_client_errors_become_certwatch_errors(code: str, error: type[Exception]
     actions: list[tuple[str, Callable[[], object]]] = [
         ("get_item", lambda: store.get_target("team", target.id)),
         ("query", lambda: store.list_targets("team", limit=5, cursor=None, where=TargetFilter())),
-        ("query", lambda: list(store.due_targets(now))),
+        ("query", lambda: list(store.due_targets((now - timedelta(hours=1), now)))),
         ("transact_write_items", lambda: store.create_target(target)),
         ("update_item", lambda: store.update_target("team", target.id, TargetChanges(notes="n"), now)),
-        ("transact_write_items", lambda: store.save_result("team", target.id, latest, reports.report(now), now)),
+        ("transact_write_items", lambda: store.save_result("team", target.id, latest, reports.report(now))),
         ("get_item", lambda: store.get_result("team", target.id)),
         ("get_item", lambda: store.delete_target("team", target.id)),
         ("put_item", lambda: store.put_token(token)),
@@ -369,7 +425,9 @@ def test_a_missing_table_is_a_configuration_error(aws_stack: AwsStack, now: date
     with pytest.raises(ConfigurationError):
         store.get_target("team", "tg_000000000001abcdef01")
     with pytest.raises(ConfigurationError):
-        list(store.due_targets(now))
+        list(store.due_targets((now - timedelta(hours=1), now)))
+    with pytest.raises(ConfigurationError):
+        store.claim_window(now)
 
 
 @pytest.mark.parametrize(
@@ -414,7 +472,7 @@ def test_a_cancelled_transaction_is_not_found_only_when_the_target_is_gone(
     reasons = [{"Code": reason}] + [{"Code": "None"}] * (1 if operation == "save_result" else 2)
     if operation == "save_result":
         summary = ResultSummary(Status.OK, 90, now, (), now)
-        act = functools.partial(store.save_result, team, target.id, summary, reports.report(now), now)
+        act = functools.partial(store.save_result, team, target.id, summary, reports.report(now))
     else:
         act = functools.partial(store.delete_target, team, target.id)
 

@@ -22,12 +22,13 @@ from chalicelib.adapters.sqs import check_message
 from chalicelib.domain.alerts import AlertState
 from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.models import Endpoint, PosturePolicy, Protocol, Status, TargetReport
+from chalicelib.domain.schedule import FIRST_GRACE, LEASE
 from chalicelib.domain.targets import DEFAULT_INTERVAL_MINUTES, ResultSummary, Target, TargetChanges, TargetSpec
 from chalicelib.domain.teams import TeamSettings
 from chalicelib.errors import StoreError
 from chalicelib.services.alerting import OUTBOX_GRACE, Alerter
 from chalicelib.services.checking import TargetChecker
-from chalicelib.services.sweeping import FRESH, LEASE, Sweeper, SweepResult
+from chalicelib.services.sweeping import Sweeper, SweepResult
 from chalicelib.services.worker import CheckWorker
 from lab.certs import Issued, make_cert
 from lab.servers import SilentServer, TlsServer
@@ -63,11 +64,11 @@ class RiggedStore(InMemoryStore):
             raise StoreError(f"DynamoDB is having a bad day reading {target_id}")
         return super().get_target(team, target_id)
 
-    def get_targets(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Target]:
+    def get_targets(self, refs: Sequence[tuple[str, str]], *, consistent: bool = True) -> dict[tuple[str, str], Target]:
         broken = [target_id for _, target_id in refs if target_id in self.broken_loads]
         if broken:  # one read for the batch: it fails as a whole
             raise StoreError(f"DynamoDB is having a bad day reading {broken[0]}")
-        return super().get_targets(refs)
+        return super().get_targets(refs, consistent=consistent)
 
     def save_result(
         self,
@@ -75,7 +76,6 @@ class RiggedStore(InMemoryStore):
         target_id: str,
         summary: ResultSummary,
         report: TargetReport,
-        next_check_at: datetime,
         *,
         sightings: Sequence[Sighting] = (),
     ) -> None:
@@ -84,23 +84,21 @@ class RiggedStore(InMemoryStore):
         if target_id in self.vanishing:
             self.delete_target(team, target_id)  # deleted by its team while it was being checked
         self.writes.append("result")
-        super().save_result(team, target_id, summary, report, next_check_at, sightings=sightings)
+        super().save_result(team, target_id, summary, report, sightings=sightings)
 
-    def save_summary(self, team: str, target_id: str, summary: ResultSummary, next_check_at: datetime) -> None:
+    def save_summary(self, team: str, target_id: str, summary: ResultSummary) -> None:
         if target_id in self.broken_saves:
             raise StoreError(f"DynamoDB is having a bad day writing {target_id}")
         if target_id in self.vanishing:
             self.delete_target(team, target_id)
         self.writes.append("summary")
-        super().save_summary(team, target_id, summary, next_check_at)
+        super().save_summary(team, target_id, summary)
 
-    def refresh_result(
-        self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, next_check_at: datetime
-    ) -> None:
+    def refresh_result(self, team: str, target_id: str, summary: ResultSummary, report: TargetReport) -> None:
         if target_id in self.broken_saves:
             raise StoreError(f"DynamoDB is having a bad day writing {target_id}")
         self.writes.append("refresh")
-        super().refresh_result(team, target_id, summary, report, next_check_at)
+        super().refresh_result(team, target_id, summary, report)
 
     def get_alert_state(self, team: str, target_id: str) -> AlertState:
         gate = self.gate
@@ -148,7 +146,7 @@ class Pipeline:
         *,
         team: str = TEAM,
         paused: bool = False,
-        next_check_at: datetime | None = None,
+        scheduled_at: datetime | None = None,
     ) -> Target:
         target = Target(
             id=f"tg_{next(_ids):012x}0000beef",
@@ -156,7 +154,7 @@ class Pipeline:
             spec=TargetSpec(Endpoint(name, port, Protocol.TLS)),
             created_at=NOW - DAY,
             updated_at=NOW - DAY,
-            next_check_at=NOW if next_check_at is None else next_check_at,
+            scheduled_at=NOW if scheduled_at is None else scheduled_at,
             paused=paused,
         )
         self.store.create_target(target)
@@ -237,9 +235,8 @@ def test_a_check_stores_its_result_and_announces_an_expiring_certificate_once(
     assert second.notifications == ()
     assert pipeline.published_keys() == [expiring_key(target, site)]
     assert pipeline.store.pending_notifications() == []
-    assert pipeline.store.get_target(TEAM, target.id).next_check_at == NOW + timedelta(
-        minutes=5 + DEFAULT_INTERVAL_MINUTES
-    )
+    # Its slot does not move: the next check is where it was.
+    assert pipeline.store.get_target(TEAM, target.id).next_check_at == NOW + timedelta(minutes=DEFAULT_INTERVAL_MINUTES)
 
 
 def test_an_unchanged_verdict_writes_the_summary_alone_and_the_full_result_once_a_day(
@@ -510,51 +507,56 @@ def test_an_unreachable_target_is_announced_after_two_checks(pipeline: Pipeline)
 # --- the sweep ---------------------------------------------------------------------------------
 
 
-def test_the_sweep_queues_due_unpaused_targets_once(pipeline: Pipeline, sites: dict[str, Site]) -> None:
-    site = sites["healthy"]
-    overdue = pipeline.register(site.name, site.port, team="a", next_check_at=NOW - timedelta(hours=2))
-    due = pipeline.register(site.name, site.port, team="b", next_check_at=NOW)
-    later = pipeline.register(site.name, site.port, team="c", next_check_at=NOW + timedelta(minutes=1))
-    pipeline.register(site.name, site.port, team="d", next_check_at=NOW - DAY, paused=True)
-    sweeper = pipeline.sweeper()
-
-    assert sweeper.sweep() == SweepResult(due=2, queued=2, published=0)
-    assert pipeline.queue.sent == [("a", overdue.id), ("b", due.id)]
-
-    # The window is the sweep's, and a's lease (due two hours ago) holds: an immediate second sweep queues nothing.
-    assert sweeper.sweep() == SweepResult(due=1, queued=0, published=0)
-    assert len(pipeline.queue.sent) == 2
-
-    # The next sweep's window holds the one due a minute after the first sweep.
-    pipeline.clock.advance(timedelta(minutes=15))
-    assert sweeper.sweep() == SweepResult(due=2, queued=1, published=0)
-
-    # Checks that never landed (messages lost): an hour after they were due, queued again, once.
-    pipeline.clock.advance(LEASE - timedelta(minutes=15))
-    result = sweeper.sweep()
-    assert result.queued == 2  # a's (due two hours before) and b's; c's is not an hour overdue yet
-    assert Counter(pipeline.queue.sent) == {("a", overdue.id): 2, ("b", due.id): 2, ("c", later.id): 1}
-    assert sweeper.sweep().queued == 0  # leased: not again within the hour
-    pipeline.clock.advance(timedelta(minutes=15))
-    assert sweeper.sweep().queued == 1  # c's, an hour after it was due
-
-
-def test_the_first_sweeps_long_window_queues_nothing_twice_when_the_next_sweep_comes_soon(
+def test_the_sweep_queues_the_targets_whose_slot_comes_in_its_window_once(
     pipeline: Pipeline, sites: dict[str, Site]
 ) -> None:
     site = sites["healthy"]
-    # Due 59 minutes before the first sweep: in its window (an hour long), an hour overdue two minutes later.
-    old = pipeline.register(site.name, site.port, team="a", next_check_at=NOW - timedelta(minutes=59))
-    recent = pipeline.register(site.name, site.port, team="b", next_check_at=NOW - timedelta(minutes=1))
+    # The first sweep's window is the hour before it; a target's first moment is its anchor.
+    earlier = pipeline.register(site.name, site.port, team="a", scheduled_at=NOW - timedelta(minutes=30))
+    due = pipeline.register(site.name, site.port, team="b", scheduled_at=NOW)
+    later = pipeline.register(site.name, site.port, team="c", scheduled_at=NOW + timedelta(minutes=1))
+    pipeline.register(site.name, site.port, team="d", scheduled_at=NOW - timedelta(minutes=5), paused=True)
+    sweeper = pipeline.sweeper()
+
+    assert sweeper.sweep() == SweepResult(due=2, queued=2, published=0)
+    assert pipeline.queue.sent == [("a", earlier.id), ("b", due.id)]
+
+    # The window is the sweep's: an immediate second sweep has none.
+    assert sweeper.sweep() == SweepResult(due=0, queued=0, published=0)
+
+    # The next sweep's window holds the one due a minute after the first sweep.
+    pipeline.clock.advance(timedelta(minutes=15))
+    assert sweeper.sweep() == SweepResult(due=1, queued=1, published=0)
+
+    # Checks that never landed (messages lost): the first sweep's window is gone over an hour after it was claimed.
+    pipeline.clock.advance(LEASE - timedelta(minutes=15))
+    assert sweeper.sweep() == SweepResult(due=2, queued=2, published=0)
+    pipeline.clock.advance(timedelta(minutes=15))
+    assert sweeper.sweep().queued == 0  # c's window is in the claims of the hour after
+    pipeline.clock.advance(LEASE - timedelta(minutes=15))
+    assert sweeper.sweep().queued == 1  # c's, once those claims are an hour old
+    assert Counter(pipeline.queue.sent) == {("a", earlier.id): 2, ("b", due.id): 2, ("c", later.id): 2}
+
+
+def test_a_long_window_queues_each_target_once_and_goes_over_them_an_hour_after_it_was_claimed(
+    pipeline: Pipeline, sites: dict[str, Site]
+) -> None:
+    site = sites["healthy"]
+    old = pipeline.register(site.name, site.port, team="a", scheduled_at=NOW - timedelta(minutes=59))
+    recent = pipeline.register(site.name, site.port, team="b", scheduled_at=NOW - timedelta(minutes=1))
     sweeper = pipeline.sweeper()
     assert sweeper.sweep().queued == 2
     pipeline.clock.advance(timedelta(minutes=2))
-    assert sweeper.sweep().queued == 0  # the old one was leased with the window's older part
-    pipeline.clock.advance(LEASE - FRESH - timedelta(minutes=2))
-    assert sweeper.sweep().queued == 0  # half an hour on: neither check is lost yet by the sweep's count
-    pipeline.clock.advance(FRESH)
-    assert sweeper.sweep().queued == 2  # an hour on, their checks never landed: both again, once
+    assert sweeper.sweep().queued == 0  # an hour overdue by their moments, but queued two minutes ago
+    pipeline.clock.advance(LEASE - timedelta(minutes=3))
+    assert sweeper.sweep().queued == 0
+    pipeline.clock.advance(timedelta(minutes=1))
+    assert sweeper.sweep().queued == 2  # an hour after the claim, their checks never landed: both again, once
     assert Counter(pipeline.queue.sent) == {("a", old.id): 2, ("b", recent.id): 2}
+
+    # Sweeps stopped for ten hours (an outage): the next window holds every moment since, each target once.
+    pipeline.clock.advance(timedelta(hours=10))
+    assert sweeper.sweep() == SweepResult(due=2, queued=2, published=0)
 
 
 def test_a_checked_target_is_not_due_until_its_interval_has_passed(pipeline: Pipeline, sites: dict[str, Site]) -> None:
@@ -564,8 +566,24 @@ def test_a_checked_target_is_not_due_until_its_interval_has_passed(pipeline: Pip
     assert sweeper.sweep().queued == 1
     pipeline.worker.handle([message_for(target, "m-1")])
     pipeline.clock.advance(LEASE)
-    assert sweeper.sweep().queued == 0
+    assert sweeper.sweep() == SweepResult(due=1, queued=0, published=0)  # gone over again: its check landed
     pipeline.clock.advance(timedelta(minutes=DEFAULT_INTERVAL_MINUTES) - LEASE)
+    assert sweeper.sweep().queued == 1
+
+
+@pytest.mark.parametrize("first_check", ["landed", "was lost"])
+def test_a_new_targets_first_moment_is_the_sweeps_fallback_for_the_check_queued_at_registration(
+    pipeline: Pipeline, sites: dict[str, Site], first_check: str
+) -> None:
+    site = sites["healthy"]
+    target = pipeline.register(site.name, site.port, scheduled_at=NOW + FIRST_GRACE)  # as the registry anchors it
+    sweeper = pipeline.sweeper()
+    assert sweeper.sweep().queued == 0
+    if first_check == "landed":
+        pipeline.worker.handle([message_for(target, "m-1")])
+    pipeline.clock.advance(FIRST_GRACE)
+    assert sweeper.sweep() == SweepResult(due=1, queued=0 if first_check == "landed" else 1, published=0)
+    pipeline.clock.advance(timedelta(minutes=DEFAULT_INTERVAL_MINUTES))
     assert sweeper.sweep().queued == 1
 
 
@@ -580,7 +598,7 @@ def test_concurrent_sweeps_queue_each_target_once(pipeline: Pipeline, sites: dic
 
 def test_the_sweep_drains_the_outbox(pipeline: Pipeline, sites: dict[str, Site]) -> None:
     site = sites["expiring"]
-    target = pipeline.register(site.name, site.port, next_check_at=NOW + DAY)
+    target = pipeline.register(site.name, site.port, scheduled_at=NOW + DAY)
     pipeline.publisher.failing = True
     pipeline.checker.run([target])
     pipeline.publisher.failing = False
@@ -588,7 +606,7 @@ def test_the_sweep_drains_the_outbox(pipeline: Pipeline, sites: dict[str, Site])
 
     pipeline.clock.advance(timedelta(minutes=5))
     result = pipeline.sweeper().sweep()
-    assert result == SweepResult(due=0, queued=0, published=1)
+    assert (result.queued, result.published) == (0, 1)
     assert pipeline.published_keys() == [expiring_key(target, site)]
     assert pipeline.store.pending_notifications() == []
     assert pipeline.sweeper().sweep().published == 0

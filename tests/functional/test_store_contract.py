@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -30,6 +31,7 @@ from chalicelib.domain.domains import Issuance, WatchedDomain
 from chalicelib.domain.endpoints import endpoint_from_parts
 from chalicelib.domain.inventory import Assessment, ManagedCertificate, Source, assess
 from chalicelib.domain.models import PosturePolicy, Severity, Status, TargetReport
+from chalicelib.domain.schedule import Slot, Window
 from chalicelib.domain.silences import MaintenanceWindow, Match, Silence
 from chalicelib.domain.targets import (
     CertificateBrief,
@@ -40,6 +42,7 @@ from chalicelib.domain.targets import (
     TargetFilter,
     TargetSpec,
     encode_cursor,
+    reschedules,
 )
 from chalicelib.domain.teams import TeamSettings
 from chalicelib.domain.tokens import TokenRecord
@@ -75,7 +78,8 @@ def new_target(
     protocol: str = "https",
     sni: str | None = None,
     labels: dict[str, str] | None = None,
-    next_check_at: datetime | None = None,
+    scheduled_at: datetime | None = None,
+    interval: int = 360,
     paused: bool = False,
     latest: ResultSummary | None = None,
     notes: str | None = None,
@@ -89,10 +93,11 @@ def new_target(
             endpoint=endpoint_from_parts(host or f"host{number}.example.com", port, protocol, sni),
             labels=labels if labels is not None else {},
             notes=notes,
+            check_interval_minutes=interval,
         ),
         created_at=now,
         updated_at=now,
-        next_check_at=now if next_check_at is None else next_check_at,
+        scheduled_at=now if scheduled_at is None else scheduled_at,
         paused=paused,
         latest=latest,
     )
@@ -122,129 +127,130 @@ def all_pages(store: Targets, team: str, *, limit: int, where: TargetFilter | No
         assert len(pages) < 1000, "the cursors never end"
 
 
-def due_ids(store: Schedule, team: str, now: datetime) -> list[str]:
+def due_ids(store: Schedule, team: str, *windows: tuple[datetime, datetime]) -> list[str]:
     """The ids ``due_targets`` yields for one team (the DynamoDB table is shared by every test)."""
-    return [target_id for owner, target_id in store.due_targets(now) if owner == team]
+    return [target_id for owner, target_id, _ in store.due_targets(*windows) if owner == team]
+
+
+def due_moments(store: Schedule, team: str, *windows: tuple[datetime, datetime]) -> Counter[tuple[str, datetime]]:
+    return Counter((target_id, moment) for owner, target_id, moment in store.due_targets(*windows) if owner == team)
 
 
 class ScheduleContract:
-    """The ``Schedule`` port: when targets are due, and the sweep's lease on them."""
+    """The ``Schedule`` port: each target's slot, and the sweeps' claims on windows."""
 
     # --- due targets first: on DynamoDB this test creates the most, and moto's transactions copy
     # the whole table, so it is cheapest while the shared table is still small.
 
-    def test_due_targets_are_exactly_the_unpaused_ones_whose_time_has_come(
+    def test_due_targets_are_exactly_the_unpaused_ones_with_a_moment_of_their_slot_in_a_window(
         self, store: Store, team: str, now: datetime
     ) -> None:
+        intervals = (5, 60, 90, 360, 1440, 43200)
         targets = [
             new_target(
                 team,
                 now,
-                next_check_at=now + timedelta(minutes=(number * 137) % 4001 - 2000),
-                paused=number % 5 == 0,
+                scheduled_at=now + timedelta(seconds=(number * 7919) % 172800 - 86400, microseconds=number),
+                interval=intervals[number % len(intervals)],
+                paused=number % 7 == 0,
             )
             for number in range(200)
         ]
-        targets += [
-            new_target(team, now, next_check_at=now),
-            new_target(team, now, next_check_at=now + timedelta(microseconds=1)),
-            new_target(team, now, next_check_at=now - timedelta(microseconds=1)),
-            new_target(team, now, next_check_at=now - timedelta(days=400), paused=True),
+        edges = [
+            new_target(team, now, scheduled_at=now),  # its first moment: the window's end
+            new_target(team, now, scheduled_at=now + timedelta(microseconds=1)),  # the second after it
+            new_target(team, now, scheduled_at=now - timedelta(minutes=15)),  # the window's start: not in it
+            new_target(team, now, scheduled_at=now - timedelta(minutes=15) + timedelta(microseconds=1)),
+            new_target(team, now, scheduled_at=now - timedelta(hours=6)),  # an interval before: a moment at now
+            new_target(team, now, scheduled_at=now, paused=True),
         ]
-        for target in targets:
+        for target in targets + edges:
             store.create_target(target)
-        schedule = {t.id: (t.paused, t.next_check_at) for t in targets}
+        windows = ((now - timedelta(minutes=15), now), (now - timedelta(hours=3), now - timedelta(hours=1)))
 
-        def expected() -> set[str]:
-            return {target_id for target_id, (paused, at) in schedule.items() if not paused and at <= now}
+        def expected() -> Counter[tuple[str, datetime]]:
+            found: Counter[tuple[str, datetime]] = Counter()
+            for target in targets + edges:
+                slot = Slot.of(target.scheduled_at, target.spec.check_interval_minutes)
+                for after, until in windows:
+                    if not target.paused and slot.latest(until) > after:
+                        found[(target.id, slot.latest(until))] += 1
+            return found
 
-        due = due_ids(store, team, now)
-        assert len(due) == len(set(due))
-        assert set(due) == expected()
-        assert targets[-4].id in due
-        assert targets[-3].id not in due
-        assert 50 < len(due) < 150  # the spread really puts targets on both sides of now
-        # The same moment in another time zone is the same moment.
-        assert set(due_ids(store, team, now.astimezone(timezone(timedelta(hours=-7))))) == set(due)
+        due = due_moments(store, team, *windows)
+        assert due == expected()
+        assert {t.id for t in edges if t.id in {i for i, _ in due}} == {edges[0].id, edges[3].id, edges[4].id}
+        assert 40 < len(due) < 160  # the spread really puts targets both in and out of the windows
+        # The same moments in another time zone are the same moments.
+        west = timezone(timedelta(hours=-7))
+        assert due_moments(store, team, *((a.astimezone(west), b.astimezone(west)) for a, b in windows)) == due
 
-        # A check landing moves the target's next check: out of the due set, or into it.
-        leaving = [t for t in targets if t.id in due][:8]
-        arriving = [t for t in targets if not t.paused and t.id not in due][:8]
-        for target in leaving:
-            store.save_result(
-                team, target.id, summary(Status.OK, now, 80), reports.report(now), now + timedelta(hours=6)
-            )
-            schedule[target.id] = (False, now + timedelta(hours=6))
-        for target in arriving:
-            store.save_result(
-                team, target.id, summary(Status.OK, now, 80), reports.report(now), now - timedelta(minutes=1)
-            )
-            schedule[target.id] = (False, now - timedelta(minutes=1))
-        moved = due_ids(store, team, now)
-        assert set(moved) == expected()
-        assert not {t.id for t in leaving} & set(moved)
-        assert {t.id for t in arriving} <= set(moved)
+        # A check landing moves no target's slot.
+        for target in (targets + edges)[:12]:
+            store.save_result(team, target.id, summary(Status.OK, now, 80), reports.report(now))
+        assert due_moments(store, team, *windows) == due
 
-    def test_due_targets_after_a_moment_are_those_of_the_window_from_it_to_now(
-        self, store: Store, team: str, now: datetime
+    def test_each_sweep_claims_its_window_once_and_goes_over_the_claims_of_an_hour_an_hour_later(
+        self, store: Store, now: datetime
     ) -> None:
-        minute = timedelta(minutes=1)
-        at = {offset: new_target(team, now, next_check_at=now + offset * minute) for offset in (-30, -15, -14, 0, 1)}
-        for target in at.values():
-            store.create_target(target)
-        window = [t for owner, t in store.due_targets(now, after=now - 15 * minute) if owner == team]
-        assert sorted(window) == sorted([at[-14].id, at[0].id])  # after the start, up to now: both ends as said
-        assert {t for owner, t in store.due_targets(now - 15 * minute) if owner == team} == {at[-30].id, at[-15].id}
-
-    def test_each_sweep_window_is_claimed_once_from_where_the_last_ended(self, store: Store, now: datetime) -> None:
         # The schedule's windows are the table's, not a team's: this test moves them on from wherever they are.
         later = now + timedelta(days=3650)
-        assert store.claim_window(later)[0]  # from wherever the windows ended before
-        assert store.claim_window(later + timedelta(minutes=15)) == (True, later)
-        assert store.claim_window(later) == (False, None)  # behind the last window's end: nothing is left to it
-        assert store.claim_window(later + timedelta(minutes=15)) == (False, None)
-        assert store.claim_window(later + timedelta(minutes=30)) == (True, later + timedelta(minutes=15))
+        minutes = functools.partial(timedelta, minutes=1)
+        assert store.claim_window(later) is not None  # from wherever the windows ended before
+        assert store.claim_window(later + 15 * minutes()) == Window(later)
+        assert store.claim_window(later) is None  # behind the last window's end: nothing is left to it
+        assert store.claim_window(later + 15 * minutes()) is None
+        assert store.claim_window(later + 30 * minutes()) == Window(later + 15 * minutes())
+        going_over = store.claim_window(later + 60 * minutes())  # the claims up to ``later`` are an hour old
+        assert going_over is not None
+        assert going_over.since == later + 30 * minutes()
+        assert going_over.recheck is not None
+        assert going_over.recheck[1] == later
+        assert store.claim_window(later + 75 * minutes()) == Window(later + 60 * minutes())
+        assert store.claim_window(later + 120 * minutes()) == Window(
+            later + 75 * minutes(), (later, later + 60 * minutes())
+        )
 
-    def test_a_lease_holds_a_due_target_until_it_runs_out_or_its_check_lands(
+    def test_pausing_takes_a_target_off_the_schedule_and_unpausing_starts_its_slot_anew(
         self, store: Store, team: str, now: datetime
     ) -> None:
-        target = new_target(team, now, next_check_at=now - timedelta(minutes=1))
-        store.create_target(target)
         hour = timedelta(hours=1)
-        assert store.lease(team, target.id, now, now + hour)
-        assert not store.lease(team, target.id, now + timedelta(minutes=59), now + 2 * hour)  # queued once
-        assert due_ids(store, team, now) == [target.id]  # the index lists it until its check lands
-        assert store.lease(team, target.id, now + hour, now + 2 * hour)  # the check never came: queued again
-
-        # A check landing ends the lease: due again at once (as a manual check can make it), it can be leased.
-        store.save_summary(team, target.id, summary(Status.OK, now, 80), now - timedelta(seconds=1))
-        assert store.lease(team, target.id, now, now + hour)
-        store.save_summary(team, target.id, summary(Status.OK, now, 80), now + 6 * hour)
-        assert due_ids(store, team, now + hour) == []
-        assert not store.lease(team, target.id, now + hour, now + 2 * hour)  # not due
-        assert not store.lease(team, "tg_missing", now, now + hour)
-
-    def test_pausing_takes_a_target_off_the_schedule_and_unpausing_puts_it_back(
-        self, store: Store, team: str, now: datetime
-    ) -> None:
-        target = new_target(team, now, next_check_at=now - timedelta(hours=1))
-        born_paused = new_target(team, now, next_check_at=now - timedelta(hours=1), paused=True)
+        window = (now - hour, now)
+        target = new_target(team, now, scheduled_at=now - timedelta(minutes=30))
+        born_paused = new_target(team, now, scheduled_at=now - 5 * hour, paused=True)
         store.create_target(target)
         store.create_target(born_paused)
-        assert due_ids(store, team, now) == [target.id]
+        assert due_ids(store, team, window) == [target.id]
 
-        store.update_target(team, target.id, TargetChanges(paused=True), now)
-        assert due_ids(store, team, now) == []
-        store.update_target(team, target.id, TargetChanges(paused=True), now)  # pausing twice is harmless
-        store.update_target(team, target.id, TargetChanges(notes="still paused"), now)
-        store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), now - timedelta(minutes=5))
-        assert due_ids(store, team, now) == []  # a check landing does not unpause either
+        store.update_target(team, target.id, TargetChanges(paused=True), now - hour)
+        assert due_ids(store, team, window) == []
+        store.update_target(team, target.id, TargetChanges(paused=True), now - hour)  # pausing twice is harmless
+        store.update_target(team, target.id, TargetChanges(notes="still paused"), now - hour)
+        store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now))
+        assert due_ids(store, team, window) == []  # a check landing does not unpause either
 
-        store.update_target(team, target.id, TargetChanges(paused=False), now)
-        store.update_target(team, born_paused.id, TargetChanges(paused=False), now)
-        assert sorted(due_ids(store, team, now)) == sorted([target.id, born_paused.id])
-        store.update_target(team, target.id, TargetChanges(paused=False), now)  # unpausing twice too
-        assert sorted(due_ids(store, team, now)) == sorted([target.id, born_paused.id])
+        resumed = store.update_target(team, target.id, TargetChanges(paused=False), now - timedelta(minutes=10))
+        store.update_target(team, born_paused.id, TargetChanges(paused=False), now - timedelta(minutes=10))
+        assert resumed.scheduled_at == now - timedelta(minutes=10)
+        assert sorted(due_ids(store, team, window)) == sorted([target.id, born_paused.id])
+        assert due_ids(store, team, (now - timedelta(minutes=10), now)) == []  # its slot's moment is the resume
+        store.update_target(team, target.id, TargetChanges(paused=False), now)  # unpausing twice anchors it anew
+        assert due_ids(store, team, (now - timedelta(seconds=1), now)) == [target.id]
+
+    def test_a_new_interval_starts_the_slot_anew_and_other_edits_leave_it(
+        self, store: Store, team: str, now: datetime
+    ) -> None:
+        target = new_target(team, now, scheduled_at=now - timedelta(hours=2))
+        store.create_target(target)
+        edited = store.update_target(team, target.id, TargetChanges(notes="n"), now)
+        assert edited.scheduled_at == target.scheduled_at
+        changed = store.update_target(team, target.id, TargetChanges(check_interval_minutes=60), now)
+        assert (changed.scheduled_at, changed.next_check_at) == (now, now)
+        hourly = [(now + timedelta(hours=n) - timedelta(minutes=1), now + timedelta(hours=n)) for n in (1, 2)]
+        assert due_moments(store, team, *hourly) == {(target.id, at): 1 for _, at in hourly}
+        paused = store.update_target(team, target.id, TargetChanges(paused=True, check_interval_minutes=30), now)
+        assert paused.scheduled_at == now  # paused with a new interval: anchored when resumed
+        assert due_ids(store, team, (now - timedelta(days=1), now + timedelta(days=1))) == []
 
 
 class TargetsContract:
@@ -270,7 +276,7 @@ class TargetsContract:
             ),
             created_at=stamp,
             updated_at=stamp + timedelta(seconds=5),
-            next_check_at=stamp + timedelta(hours=1),
+            scheduled_at=stamp + timedelta(hours=1),
             paused=True,
             source="bulk",
             latest=ResultSummary(
@@ -287,7 +293,7 @@ class TargetsContract:
             spec=TargetSpec(endpoint=endpoint_from_parts("2001:db8::1", 8443, "tls")),
             created_at=now,
             updated_at=now,
-            next_check_at=now,
+            scheduled_at=now,
         )
         checked = dataclasses.replace(
             new_target(team, now, labels={"env": "dev"}),
@@ -425,7 +431,7 @@ class TargetsContract:
             store.create_target(target)
             ids[name] = target.id
         # A summary written by a check (not at creation) is what the filters see too.
-        store.save_result(team, ids["checked-later-prod"], summary(Status.CRITICAL, now, 1), reports.report(now), now)
+        store.save_result(team, ids["checked-later-prod"], summary(Status.CRITICAL, now, 1), reports.report(now))
         for _ in range(3):
             store.create_target(new_target(f"{team}-other", now, labels=prod, latest=summary(Status.OK, now, 3)))
 
@@ -543,8 +549,8 @@ class TargetsContract:
         for number, (changes, change_spec, paused) in enumerate(steps, start=1):
             moment = now + timedelta(minutes=number)
             expected = dataclasses.replace(expected, spec=change_spec(expected.spec), paused=paused, updated_at=moment)
-            if changes.paused is False:  # resumed: checked at the next sweep
-                expected = dataclasses.replace(expected, next_check_at=moment)
+            if reschedules(changes):  # resumed: its slot starts anew
+                expected = dataclasses.replace(expected, scheduled_at=moment)
 
             returned = store.update_target(team, original.id, changes, moment)
 
@@ -560,7 +566,7 @@ class TargetsContract:
         neighbour = new_target(team, now)
         store.create_target(target)
         store.create_target(neighbour)
-        store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), now)
+        store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now))
 
         store.delete_target(team, target.id)
 
@@ -568,7 +574,7 @@ class TargetsContract:
             store.get_target(team, target.id)
         assert store.get_result(team, target.id) is None
         assert [t.id for t in all_pages(store, team, limit=10)[0].items] == [neighbour.id]
-        assert target.id not in due_ids(store, team, now)
+        assert target.id not in due_ids(store, team, (now - timedelta(days=1), now + timedelta(days=1)))
         with pytest.raises(NotFoundError):
             store.delete_target(team, target.id)
         with pytest.raises(NotFoundError):
@@ -675,27 +681,25 @@ class TargetsContract:
 class ResultsContract:
     """The ``Results`` port: each target's latest check: its summary, its report, all or nothing."""
 
-    def test_a_result_stores_its_summary_report_and_next_check(self, store: Store, team: str, now: datetime) -> None:
+    def test_a_result_stores_its_summary_and_report(self, store: Store, team: str, now: datetime) -> None:
         target = new_target(team, now, labels={"env": "prod"}, notes="keep me")
         store.create_target(target)
         first = summary(Status.WARNING, now, 21)
         report = reports.everything(now)  # every field of a report, times to the microsecond
 
-        store.save_result(team, target.id, first, report, now + timedelta(hours=6))
+        store.save_result(team, target.id, first, report)
 
-        assert store.get_target(team, target.id) == dataclasses.replace(
-            target, latest=first, next_check_at=now + timedelta(hours=6)
-        )
+        assert store.get_target(team, target.id) == dataclasses.replace(target, latest=first)
+        assert store.get_target(team, target.id).next_check_at == now + timedelta(hours=6)
         assert store.get_result(team, target.id) == report
 
         # A later check without a certificate replaces the summary, days_left and not_after included.
         later = now + timedelta(hours=6)
         second = ResultSummary(Status.ERROR, None, None, ("connection_failed",), later)
-        store.save_result(team, target.id, second, reports.unreachable(later), later + timedelta(hours=6))
+        store.save_result(team, target.id, second, reports.unreachable(later))
 
-        assert store.get_target(team, target.id) == dataclasses.replace(
-            target, latest=second, next_check_at=later + timedelta(hours=6)
-        )
+        assert store.get_target(team, target.id) == dataclasses.replace(target, latest=second)
+        assert store.get_target(team, target.id).next_check_at == later + timedelta(hours=6)
         assert store.get_result(team, target.id) == reports.unreachable(later)
 
     def test_a_teams_latest_reports_are_read_at_once_without_another_teams(
@@ -705,11 +709,10 @@ class ResultsContract:
         elsewhere = new_target(f"{team}-other", now)
         for target in (checked, unreachable, unchecked, elsewhere):
             store.create_target(target)
-        later = now + timedelta(hours=6)
-        store.save_result(team, checked.id, summary(Status.WARNING, now, 21), reports.everything(now), later)
+        store.save_result(team, checked.id, summary(Status.WARNING, now, 21), reports.everything(now))
         failed = ResultSummary(Status.ERROR, None, None, ("CONNECTION_FAILED",), now)
-        store.save_result(team, unreachable.id, failed, reports.unreachable(now), later)
-        store.save_result(elsewhere.team, elsewhere.id, summary(Status.OK, now, 80), reports.report(now), later)
+        store.save_result(team, unreachable.id, failed, reports.unreachable(now))
+        store.save_result(elsewhere.team, elsewhere.id, summary(Status.OK, now, 80), reports.report(now))
 
         assert store.team_reports(team) == {
             checked.id: reports.everything(now),
@@ -718,25 +721,26 @@ class ResultsContract:
         store.delete_target(team, checked.id)
         assert store.team_reports(team) == {unreachable.id: reports.unreachable(now)}
 
-    def test_an_unchanged_check_updates_the_summary_and_next_check_and_keeps_the_full_result(
+    def test_an_unchanged_check_updates_the_summary_and_keeps_the_full_result_and_the_slot(
         self, store: Store, team: str, now: datetime
     ) -> None:
         target = new_target(team, now, labels={"env": "prod"})
         store.create_target(target)
         report = reports.everything(now)
         first = ResultSummary.of(report)
-        store.save_result(team, target.id, first, report, now + timedelta(hours=6))
+        store.save_result(team, target.id, first, report)
 
         later = now + timedelta(hours=6)
         again = dataclasses.replace(first, checked_at=later, result_at=first.result_at)
-        store.save_summary(team, target.id, again, later + timedelta(hours=6))
+        store.save_summary(team, target.id, again)
 
         stored = store.get_target(team, target.id)
-        assert stored == dataclasses.replace(target, latest=again, next_check_at=later + timedelta(hours=6))
+        assert stored == dataclasses.replace(target, latest=again)
+        assert stored.next_check_at == later + timedelta(hours=6)
         assert stored.latest is not None
         assert (stored.latest.checked_at, stored.latest.result_at) == (later, report.checked_at)  # as first written
         assert store.get_result(team, target.id) == report  # the full result as the last full write left it
-        assert due_ids(store, team, later + timedelta(hours=6)) == [target.id]
+        assert due_ids(store, team, (later, later + timedelta(hours=6))) == [target.id]  # its slot as it was
 
     def test_a_refreshed_result_rewrites_the_full_report_and_the_summary(
         self, store: Store, team: str, now: datetime
@@ -744,12 +748,12 @@ class ResultsContract:
         target = new_target(team, now)
         store.create_target(target)
         first = ResultSummary.of(reports.everything(now))
-        store.save_result(team, target.id, first, reports.everything(now), now + timedelta(hours=6))
+        store.save_result(team, target.id, first, reports.everything(now))
 
         later = now + timedelta(days=1)
         report = reports.everything(later)
         again = ResultSummary.of(report)
-        store.refresh_result(team, target.id, again, report, later + timedelta(hours=6))
+        store.refresh_result(team, target.id, again, report)
 
         stored = store.get_target(team, target.id)
         assert stored.latest == again
@@ -762,15 +766,15 @@ class ResultsContract:
     ) -> None:
         target = new_target(team, now)
         store.create_target(target)
-        store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), now)
+        store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now))
         store.delete_target(team, target.id)
 
         with pytest.raises(NotFoundError):
-            store.refresh_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), now)
+            store.refresh_result(team, target.id, summary(Status.OK, now, 90), reports.report(now))
 
         assert store.get_result(team, target.id) is None
         assert store.team_reports(team) == {}
-        assert due_ids(store, team, now) == []
+        assert due_ids(store, team, (now - timedelta(days=1), now + timedelta(days=1))) == []
 
     def test_an_unchanged_check_of_a_deleted_target_is_refused_and_brings_nothing_back(
         self, store: Store, team: str, now: datetime
@@ -780,11 +784,11 @@ class ResultsContract:
         store.delete_target(team, target.id)
 
         with pytest.raises(NotFoundError):
-            store.save_summary(team, target.id, summary(Status.OK, now, 90), now)
+            store.save_summary(team, target.id, summary(Status.OK, now, 90))
 
         with pytest.raises(NotFoundError):
             store.get_target(team, target.id)
-        assert due_ids(store, team, now) == []
+        assert due_ids(store, team, (now - timedelta(days=1), now + timedelta(days=1))) == []
 
     def test_a_result_for_a_deleted_target_is_refused_and_leaves_nothing(
         self, store: Store, team: str, now: datetime
@@ -794,14 +798,14 @@ class ResultsContract:
         store.delete_target(team, target.id)
 
         with pytest.raises(NotFoundError):
-            store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), now)
+            store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now))
         with pytest.raises(NotFoundError):
-            store.save_result(team, "tg_0000000000000000000", summary(Status.OK, now, 90), reports.report(now), now)
+            store.save_result(team, "tg_0000000000000000000", summary(Status.OK, now, 90), reports.report(now))
 
         with pytest.raises(NotFoundError):
             store.get_target(team, target.id)
         assert store.get_result(team, target.id) is None
-        assert due_ids(store, team, now) == []
+        assert due_ids(store, team, (now - timedelta(days=1), now + timedelta(days=1))) == []
 
 
 class TokensContract:
@@ -861,18 +865,18 @@ class HistoryContract:
         target = new_target(team, now)
         store.create_target(target)
         first = _sighting("c" * 64, now)
-        store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), now, sightings=[first])
+        store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), sightings=[first])
         again = dataclasses.replace(first, first_seen=now + timedelta(days=1))
         other = _sighting("d" * 64, now + timedelta(days=1))
         later = now + timedelta(days=1)
         store.save_result(
-            team, target.id, summary(Status.OK, later, 89), reports.report(later), later, sightings=[again, other]
+            team, target.id, summary(Status.OK, later, 89), reports.report(later), sightings=[again, other]
         )
         assert store.sightings(team, target.id) == [first, other], "a certificate seen before keeps its first sighting"
 
         store.delete_target(team, target.id)
         with pytest.raises(NotFoundError):
-            store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), now, sightings=[first])
+            store.save_result(team, target.id, summary(Status.OK, now, 90), reports.report(now), sightings=[first])
         assert store.sightings(team, target.id) == [], "a target deleted before its check was recorded keeps no history"
         assert store.team_sightings(team) == {}
 
@@ -913,7 +917,6 @@ class HoldersContract:
             target.id,
             dataclasses.replace(summary(Status.OK, now, 30), certificates=(brief,)),
             reports.report(now),
-            now,
         )
         other = Holder("endpoint", "tg_other", "tls://other.example.com:443")
         mine = Holder("endpoint", target.id, str(target.endpoint))
@@ -1284,22 +1287,18 @@ def _spec(spec: TargetSpec, **changes: Any) -> TargetSpec:
     return dataclasses.replace(spec, **changes)
 
 
-def _edit_and_result(
-    target: Target, now: datetime
-) -> tuple[TargetChanges, tuple[ResultSummary, TargetReport, datetime], Target]:
+def _edit_and_result(target: Target, now: datetime) -> tuple[TargetChanges, tuple[ResultSummary, TargetReport], Target]:
     """An API edit, a check result, and the target as both of them leave it."""
     edit = TargetChanges(labels={"env": "prod", "owner": "web"}, notes="edited")
     result = summary(Status.WARNING, now, 14)
-    next_check_at = now + timedelta(hours=6)
     expected = dataclasses.replace(
         target,
         spec=_spec(target.spec, labels={"env": "prod", "owner": "web"}, notes="edited"),
         updated_at=now + timedelta(minutes=1),
         latest=result,
-        next_check_at=next_check_at,
     )
     report = reports.report(now, host=target.endpoint.host, days_left=14, status=Status.WARNING)
-    return edit, (result, report, next_check_at), expected
+    return edit, (result, report), expected
 
 
 def _after(start: threading.Barrier, write: Callable[..., Any], *args: Any) -> Any:

@@ -33,7 +33,7 @@ TARGET = Target(
     spec=TargetSpec(endpoint=endpoint_from_parts("a.example.com", 443)),
     created_at=NOW,
     updated_at=NOW,
-    next_check_at=NOW,
+    scheduled_at=NOW,
 )
 SUMMARY = ResultSummary(status=Status.OK, days_left=30, not_after=NOW + timedelta(days=30), codes=(), checked_at=NOW)
 
@@ -59,10 +59,9 @@ STORE_CALLS: dict[str, Callable[[DynamoStore], object]] = {
     "list_targets": lambda store: store.list_targets("alpha", limit=5, cursor=None, where=TargetFilter()),
     "update_target": lambda store: store.update_target("alpha", TARGET.id, TargetChanges(notes="n"), NOW),
     "delete_target": lambda store: store.delete_target("alpha", TARGET.id),
-    "save_result": lambda store: store.save_result("alpha", TARGET.id, SUMMARY, reports.report(NOW), NOW),
-    "lease": lambda store: store.lease("alpha", TARGET.id, NOW, NOW + timedelta(minutes=5)),
+    "save_result": lambda store: store.save_result("alpha", TARGET.id, SUMMARY, reports.report(NOW)),
     "claim_window": lambda store: store.claim_window(NOW),
-    "due_targets": lambda store: list(store.due_targets(NOW, after=NOW - timedelta(minutes=15))),
+    "due_targets": lambda store: list(store.due_targets((NOW - timedelta(minutes=15), NOW))),
     "put_alert_state": lambda store: store.put_alert_state("alpha", TARGET.id, AlertState()),
     "put_token": lambda store: store.put_token(issue("alpha", admin=False, now=NOW)[1]),
     "get_token": lambda store: store.get_token("000000000000"),

@@ -23,6 +23,7 @@ from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.domains import Issuance, WatchedDomain
 from chalicelib.domain.inventory import Assessment
 from chalicelib.domain.models import TargetReport
+from chalicelib.domain.schedule import Slot, Sweeps, Window, claim, phase_ranges
 from chalicelib.domain.silences import MaintenanceWindow, Silence
 from chalicelib.domain.targets import (
     Page,
@@ -60,8 +61,7 @@ class InMemoryStore:
         self._targets: dict[tuple[str, str], Target] = {}
         self._keys: dict[tuple[str, str], str] = {}
         self._results: dict[tuple[str, str], str] = {}  # JSON, as the DynamoDB store keeps reports
-        self._leases: dict[tuple[str, str], datetime] = {}  # the sweep's, until a check lands
-        self._swept: datetime | None = None  # where the sweeps' claimed windows end
+        self._sweeps: Sweeps | None = None  # the sweeps' claimed windows
         self._tokens: dict[str, TokenRecord] = {}
         self._alert_states: dict[tuple[str, str], AlertState] = {}
         self._outbox: dict[str, tuple[Notification, bool]] = {}  # key -> (notification, published)
@@ -86,7 +86,7 @@ class InMemoryStore:
         with self._lock:
             return self._get(team, target_id)
 
-    def get_targets(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Target]:
+    def get_targets(self, refs: Sequence[tuple[str, str]], *, consistent: bool = True) -> dict[tuple[str, str], Target]:
         with self._lock:
             return {ref: self._targets[ref] for ref in refs if ref in self._targets}
 
@@ -157,32 +157,26 @@ class InMemoryStore:
         target_id: str,
         summary: ResultSummary,
         report: TargetReport,
-        next_check_at: datetime,
         *,
         sightings: Sequence[Sighting] = (),
     ) -> None:
         with self._lock:
             target = self._get(team, target_id)
-            self._targets[(team, target_id)] = dataclasses.replace(target, latest=summary, next_check_at=next_check_at)
-            self._leases.pop((team, target_id), None)
+            self._targets[(team, target_id)] = dataclasses.replace(target, latest=summary)
             self._results[(team, target_id)] = codec.compact_json(codec.report_record(report))
             seen = self._history.setdefault((team, target_id), {})
             for sighting in sightings:
                 seen.setdefault(sighting.fingerprint, sighting)
 
-    def save_summary(self, team: str, target_id: str, summary: ResultSummary, next_check_at: datetime) -> None:
+    def save_summary(self, team: str, target_id: str, summary: ResultSummary) -> None:
         with self._lock:
             target = self._get(team, target_id)
-            self._targets[(team, target_id)] = dataclasses.replace(target, latest=summary, next_check_at=next_check_at)
-            self._leases.pop((team, target_id), None)
+            self._targets[(team, target_id)] = dataclasses.replace(target, latest=summary)
 
-    def refresh_result(
-        self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, next_check_at: datetime
-    ) -> None:
+    def refresh_result(self, team: str, target_id: str, summary: ResultSummary, report: TargetReport) -> None:
         with self._lock:
             target = self._get(team, target_id)
-            self._targets[(team, target_id)] = dataclasses.replace(target, latest=summary, next_check_at=next_check_at)
-            self._leases.pop((team, target_id), None)
+            self._targets[(team, target_id)] = dataclasses.replace(target, latest=summary)
             self._results[(team, target_id)] = codec.compact_json(codec.report_record(report))
 
     def get_result(self, team: str, target_id: str) -> TargetReport | None:
@@ -195,32 +189,22 @@ class InMemoryStore:
             stored = {target_id: text for (owner, target_id), text in self._results.items() if owner == team}
         return {target_id: codec.report(json.loads(text)) for target_id, text in stored.items()}
 
-    def due_targets(self, now: datetime, *, after: datetime | None = None) -> Iterator[tuple[str, str]]:
+    def due_targets(self, *windows: tuple[datetime, datetime]) -> Iterator[tuple[str, str, datetime]]:
         with self._lock:
-            due = [
-                t
-                for t in self._targets.values()
-                if not t.paused and t.next_check_at <= now and (after is None or t.next_check_at > after)
-            ]
-        yield from ((t.team, t.id) for t in sorted(due, key=lambda t: t.next_check_at))
+            unpaused = [t for t in self._targets.values() if not t.paused]
+        for target in sorted(unpaused, key=lambda t: t.id):
+            slot = Slot.of(target.scheduled_at, target.spec.check_interval_minutes)
+            for after, until in windows:
+                if any(low <= slot.phase <= high for low, high in phase_ranges(slot.period, after, until)):
+                    yield target.team, target.id, slot.latest(until)
 
-    def lease(self, team: str, target_id: str, now: datetime, until: datetime) -> bool:
+    def claim_window(self, now: datetime) -> Window | None:
         with self._lock:
-            target = self._targets.get((team, target_id))
-            if target is None or target.paused or target.next_check_at > now:
-                return False
-            if self._leases.get((team, target_id), now) > now:
-                return False
-            self._leases[(team, target_id)] = until  # until its check lands
-            return True
-
-    def claim_window(self, now: datetime) -> tuple[bool, datetime | None]:
-        with self._lock:
-            since = self._swept
-            if since is not None and since >= now:
-                return False, None
-            self._swept = now
-            return True, since
+            claimed = claim(self._sweeps, now)
+            if claimed is None:
+                return None
+            self._sweeps, window = claimed
+            return window
 
     def get_alert_state(self, team: str, target_id: str) -> AlertState:
         with self._lock:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from chalicelib.adapters.dynamo import DUE_INDEX, OUTBOX_INDEX
+from chalicelib.adapters.dynamo import DUE_INDEX, OUTBOX_INDEX, SLOT_INDEX
 from infra.merge_template import merge_template
 from tests.support.policy import chalice_functions
 
@@ -136,7 +136,9 @@ def _index(template: dict[str, Any], name: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("name", "hash_key", "range_key", "projection"),
     [
-        # The sweep reads only each due target's table keys (pk, sk) from it.
+        # The sweep reads only each due target's table keys (pk, sk) and slot from it.
+        (SLOT_INDEX, "slot_shard", "slot", "KEYS_ONLY"),
+        # Read only to move what is left on it onto slots.
         (DUE_INDEX, "due_shard", "next_check_at", "KEYS_ONLY"),
         # The outbox is drained from the index itself: the notification must be projected.
         (OUTBOX_INDEX, "outbox_status", "outbox_at", "ALL"),

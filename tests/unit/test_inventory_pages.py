@@ -112,7 +112,7 @@ def target(number: int, latest: ResultSummary | None, *, paused: bool = False, d
         spec,
         created_at=NOW,
         updated_at=NOW,
-        next_check_at=NOW + timedelta(minutes=due),
+        scheduled_at=NOW + timedelta(minutes=due),
         paused=paused,
         latest=latest,
     )

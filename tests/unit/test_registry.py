@@ -19,6 +19,7 @@ from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.endpoints import parse_target
 from chalicelib.domain.inventory import Discovered, DiscoveredEndpoint
 from chalicelib.domain.models import FailureReason
+from chalicelib.domain.schedule import FIRST_GRACE
 from chalicelib.domain.targets import ResultSummary, Target, TargetChanges, TargetFilter, TargetSpec
 from chalicelib.domain.tokens import Principal
 from chalicelib.errors import (
@@ -32,7 +33,7 @@ from chalicelib.errors import (
     StoreError,
 )
 from chalicelib.services.ports import CheckedTarget
-from chalicelib.services.registry import FIRST_CHECK_GRACE, TargetRegistry
+from chalicelib.services.registry import TargetRegistry
 from tests.support import reports
 from tests.support.fakes import InMemoryStore, RecordingCheckQueue
 
@@ -67,7 +68,7 @@ class Checker:
             self.checked.append(target.id)
             report = reports.report(NOW, host=target.endpoint.host)
             try:
-                self.store.save_result(target.team, target.id, ResultSummary.of(report), report, NOW)
+                self.store.save_result(target.team, target.id, ResultSummary.of(report), report)
             except NotFoundError:
                 continue
             done.append(CheckedTarget(target, report))
@@ -126,7 +127,7 @@ def test_a_target_is_registered_for_the_callers_team_and_its_first_check_queued(
 
     assert (target.team, target.source, target.paused) == ("web", "api", False)
     assert target.created_at == target.updated_at == NOW
-    assert target.next_check_at == NOW + FIRST_CHECK_GRACE  # the sweep's fallback if the queued check is lost
+    assert target.next_check_at == NOW + FIRST_GRACE  # the sweep's fallback if the queued check is lost
     assert w.store.get_target("web", target.id) == target
     assert w.queue.sent == [("web", target.id)]
 
@@ -168,7 +169,7 @@ def test_a_queue_outage_does_not_undo_a_registration() -> None:
 
     target = w.registry.register(WEB, spec("https://www.example.com"))
 
-    assert w.store.get_target("web", target.id) == target  # the sweep checks it after FIRST_CHECK_GRACE
+    assert w.store.get_target("web", target.id) == target  # the sweep checks it after FIRST_GRACE
 
 
 # --- teams ----------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ The table is declared in infra/template.yaml. Keys (``pk`` / ``sk``), one module
 ``WEBHOOK#<id>``  ``D#<event key>``         a webhook delivery: claimed, then delivered  deliveries.py
 ``INVENTORY``     ``<ARN>``                 a certificate held in ACM/IAM, as assessed   inventory.py
 ``TOKEN``         ``<token id>``            an API token's hash and team                 tokens.py
-``SCHEDULE``      ``SWEPT``                 where the sweeps' claimed windows end        targets.py
+``SCHEDULE``      ``SWEPT``                 the sweeps' claimed windows and rechecks     targets.py
 ``DOMAINS``       ``<team>#<domain id>``    a watched domain, with what its sweeps learnt domains.py
 ``TEAM#<team>``   ``I#<TBS hash>``          a CT issuance of a watched domain's names    domains.py
 ================  ========================  ===========================================  =============
@@ -26,8 +26,9 @@ domain objects into items and back; table.py makes the requests (one Query loop
 for every listing, DynamoDB's refusals translated into certwatch's errors).
 
 Listing a team's targets is one Query on its partition (ids sort by creation). The sparse
-global index ``due`` (``due_shard``, ``next_check_at``) holds unpaused targets only, spread
-over a few shards, so the scheduler finds due targets with a handful of Queries at any size.
+global index ``slots`` (``slot_shard``, ``slot``) holds unpaused targets only, by the slot of
+their interval their checks fall on, spread over a few shards, so the sweep finds due targets
+with a handful of Queries at any size, and a check landing moves no key of it.
 Writes are partial updates or transactions with conditions, so an API edit and a check
 landing at once never lose each other's fields.
 """
@@ -43,10 +44,10 @@ from chalicelib.adapters.dynamo.inventory import InventoryItems
 from chalicelib.adapters.dynamo.outbox import OUTBOX_INDEX, OutboxItems
 from chalicelib.adapters.dynamo.reports import ReportItems
 from chalicelib.adapters.dynamo.silences import SilenceItems
-from chalicelib.adapters.dynamo.targets import DUE_INDEX, TargetItems
+from chalicelib.adapters.dynamo.targets import DUE_INDEX, SLOT_INDEX, TargetItems
 from chalicelib.adapters.dynamo.tokens import TokenItems
 
-__all__ = ["DUE_INDEX", "DUE_SHARDS", "OUTBOX_INDEX", "DynamoStore"]
+__all__ = ["DUE_INDEX", "DUE_SHARDS", "OUTBOX_INDEX", "SLOT_INDEX", "DynamoStore"]
 
 
 class DynamoStore(

@@ -26,6 +26,7 @@ from chalicelib.domain.cadence import Cadence, Sighting
 from chalicelib.domain.domains import Issuance, WatchedDomain
 from chalicelib.domain.inventory import ManagedCertificate
 from chalicelib.domain.models import Endpoint, Protocol, TargetReport
+from chalicelib.domain.schedule import Slot, Sweeps
 from chalicelib.domain.silences import MaintenanceWindow, Silence
 from chalicelib.domain.targets import ResultSummary, Target, TargetSpec, is_address, legacy_endpoint_key
 from chalicelib.domain.teams import TeamSettings
@@ -35,8 +36,8 @@ from chalicelib.errors import StoreError
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
-# The sparse ``due`` index is spread over this many partitions (the last hex digits of the id),
-# so the scheduler's queries never all land on one hot partition.
+# The sparse ``slots`` index (and the ``due`` index before it) is spread over this many partitions
+# (the last hex digits of the id), so the sweep's queries never all land on one hot partition.
 DUE_SHARDS = 16
 # The stored report's format: a record of any other is refused (a StoreError), never guessed at.
 REPORT_FORMAT = 2
@@ -103,6 +104,42 @@ def due_shard(target_id: str) -> str:
     return str(int(target_id[-2:], 16) % DUE_SHARDS)
 
 
+def slot_key(slot: Slot) -> str:
+    """A slot as the ``slots`` index's sort key: period, then phase, as fixed-width seconds (a 30-day period fits)."""
+    return f"{slot.period:07d}#{slot.phase:07d}"
+
+
+def slot_of_key(key: str) -> Slot:
+    period, phase = key.split("#")
+    return Slot(int(period), int(phase))
+
+
+def slot_attributes(target: Target) -> dict[str, str]:
+    """What puts an unpaused target on the ``slots`` index: its shard and its slot."""
+    slot = Slot.of(target.scheduled_at, target.spec.check_interval_minutes)
+    return {"slot_shard": due_shard(target.id), "slot": slot_key(slot)}
+
+
+def sweeps_item(sweeps: Sweeps) -> dict[str, Any]:
+    return {
+        "pk": SCHEDULE,
+        "sk": SWEPT,
+        "until": ts(sweeps.until),
+        "marked": ts(sweeps.marked),
+        "rechecked": ts(sweeps.rechecked),
+    }
+
+
+def sweeps(item: dict[str, Any]) -> Sweeps:
+    until = parse_ts(item["until"])  # an item of the version before slots holds its windows' end alone
+    return Sweeps(until, parse_ts(item.get("marked", item["until"])), parse_ts(item.get("rechecked", item["until"])))
+
+
+# What a target item carried when the ``due`` index (``due_shard``, ``next_check_at``) held its next check,
+# and the sweep's lease on it: an item is moved onto its slot with them removed.
+LEGACY_SCHEDULE = ("due_shard", "next_check_at", "leased_until")
+
+
 # --- targets and their latest result --------------------------------------------------------------
 
 
@@ -121,7 +158,7 @@ def target_item(target: Target) -> dict[str, Any]:
         "source": target.source,
         "created_at": ts(target.created_at),
         "updated_at": ts(target.updated_at),
-        "next_check_at": ts(target.next_check_at),
+        "scheduled_at": ts(target.scheduled_at),
         # The key of its uniqueness item, as written: a delete removes that one item whatever
         # later versions derive from the endpoint.
         "unique_key": target.key,
@@ -129,7 +166,7 @@ def target_item(target: Target) -> dict[str, Any]:
     spec = _record(target.spec) | {"sni": endpoint.sni}
     item |= {name: value for name, value in spec.items() if name != "endpoint" and value is not None}
     if not target.paused:
-        item["due_shard"] = due_shard(target.id)
+        item |= slot_attributes(target)
     if target.latest is not None:
         item |= summary_attributes(target.latest)
     return item
@@ -137,8 +174,6 @@ def target_item(target: Target) -> dict[str, Any]:
 
 # Every attribute of a summary: a check writes those it has and removes the others.
 SUMMARY_OPTIONAL = tuple(f"latest_{field.name}" for field in dataclasses.fields(ResultSummary))
-# A target item's sweep lease: until when a due target is not queued again (removed when its check lands).
-LEASE = "leased_until"
 
 
 def summary_attributes(summary: ResultSummary) -> dict[str, Any]:
@@ -166,7 +201,8 @@ def target(item: dict[str, Any]) -> Target:
         spec=spec,
         created_at=parse_ts(item["created_at"]),
         updated_at=parse_ts(item["updated_at"]),
-        next_check_at=parse_ts(item["next_check_at"]),
+        # An item not yet moved onto its slot: anchored at the next check the ``due`` index held.
+        scheduled_at=parse_ts(item.get("scheduled_at") or item["next_check_at"]),
         paused=bool(item.get("paused", False)),
         source=item.get("source", "api"),
         latest=latest,

@@ -1,11 +1,13 @@
-"""Targets, their latest results and the ``due`` index the sweep reads."""
+"""Targets, their latest results, the ``slots`` index the sweep reads and the sweeps' claims."""
 
 from __future__ import annotations
 
 import itertools
 import json
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -16,6 +18,7 @@ from chalicelib.adapters.dynamo.table import cancelled_by_condition, condition_f
 from chalicelib.domain.alerts import Holder
 from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.models import TargetReport
+from chalicelib.domain.schedule import Slot, Window, claim, phase_ranges
 from chalicelib.domain.targets import (
     CLEARABLE,
     SPEC_CHANGES,
@@ -26,14 +29,20 @@ from chalicelib.domain.targets import (
     TargetFilter,
     decode_cursor,
     encode_cursor,
+    reschedules,
 )
 from chalicelib.errors import DuplicateTargetError, InvalidValueError, NotFoundError, ThrottledError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef, UpdateTypeDef
 
+SLOT_INDEX = "slots"
+# The index that held each target's next check before slots (moved on each check: 2 write units). Read only to
+# move the targets still on it onto their slots, a few thousand a sweep, soonest first; a later release drops it.
 DUE_INDEX = "due"
+MOVES_PER_SWEEP = 5000
 BATCH_GET_KEYS = 100  # BatchGetItem's most keys a request
+CLAIM_ATTEMPTS = 5
 
 
 class TargetItems(HolderItems):
@@ -75,7 +84,7 @@ class TargetItems(HolderItems):
             raise NotFoundError(f"no target {target_id}")
         return codec.target(item)
 
-    def get_targets(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Target]:
+    def get_targets(self, refs: Sequence[tuple[str, str]], *, consistent: bool = True) -> dict[tuple[str, str], Target]:
         found: dict[tuple[str, str], Target] = {}
         unique = list(dict.fromkeys(refs))
         for start in range(0, len(unique), BATCH_GET_KEYS):
@@ -83,14 +92,14 @@ class TargetItems(HolderItems):
                 codec.dump({"pk": codec.TEAM + team, "sk": codec.TARGET + target_id})
                 for team, target_id in unique[start : start + BATCH_GET_KEYS]
             ]
-            for item in self._batch_get(keys):
+            for item in self._batch_get(keys, consistent=consistent):
                 target = codec.target(codec.load(item))
                 found[(target.team, target.id)] = target
         return found
 
-    def _batch_get(self, keys: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        """The items of ``keys``, strongly consistent; ThrottledError when DynamoDB leaves some unread."""
-        request = {self._table: {"Keys": keys, "ConsistentRead": True}}
+    def _batch_get(self, keys: list[dict[str, Any]], *, consistent: bool) -> Iterator[dict[str, Any]]:
+        """The items of ``keys``; ThrottledError when DynamoDB leaves some unread."""
+        request = {self._table: {"Keys": keys, "ConsistentRead": consistent}}
         for answer in self._batched(self._client.batch_get_item, request, "UnprocessedKeys", "targets unread"):
             yield from answer.get("Responses", {}).get(self._table, [])
 
@@ -123,11 +132,11 @@ class TargetItems(HolderItems):
         removes = [name for name in CLEARABLE if name in changes.cleared]
         if changes.paused is not None:
             sets["paused"] = changes.paused
-            if changes.paused:
-                removes.append("due_shard")
-            else:  # as apply_changes says: checked at the next sweep
-                sets["due_shard"] = codec.due_shard(target_id)
-                sets["next_check_at"] = codec.ts(now)
+        if changes.paused:
+            removes += ["slot_shard", *codec.LEGACY_SCHEDULE]  # off the index: not swept
+        elif reschedules(changes):  # as apply_changes says: its slot starts now
+            sets["scheduled_at"] = codec.ts(now)
+            removes += codec.LEGACY_SCHEDULE
         names = {f"#{i}": name for i, name in enumerate([*sets, *removes])}
         by_name = {name: alias for alias, name in names.items()}
         expression = "SET " + ", ".join(f"{by_name[name]} = :{i}" for i, name in enumerate(sets))
@@ -148,7 +157,30 @@ class TargetItems(HolderItems):
             if condition_failed(exc):
                 raise NotFoundError(f"no target {target_id}") from exc
             raise translate(exc) from exc
-        return codec.target(codec.load(answer["Attributes"]))
+        target = codec.target(codec.load(answer["Attributes"]))
+        if reschedules(changes) and not target.paused:
+            self._put_on_slot(target, codec.ts(now))
+        return target
+
+    def _put_on_slot(self, target: Target, anchored: str) -> None:
+        """Put the target on its slot, as anchored by the write that answered it: unless another write changed
+        its schedule since (paused it, or anchored it anew), which then put it where it belongs."""
+        values: dict[str, Any] = {f":{name}": value for name, value in codec.slot_attributes(target).items()}
+        values |= {":anchored": anchored, ":interval": target.spec.check_interval_minutes, ":paused": False}
+        try:
+            self._send(
+                self._client.update_item,
+                TableName=self._table,
+                Key=codec.dump({"pk": codec.TEAM + target.team, "sk": codec.TARGET + target.id}),
+                UpdateExpression="SET slot_shard = :slot_shard, slot = :slot",
+                ConditionExpression=(
+                    "scheduled_at = :anchored AND check_interval_minutes = :interval AND paused = :paused"
+                ),
+                ExpressionAttributeValues={name: codec.attribute(value) for name, value in values.items()},
+            )
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise translate(exc) from exc
 
     def delete_target(self, team: str, target_id: str) -> None:
         partition = codec.TEAM + team
@@ -216,7 +248,6 @@ class TargetItems(HolderItems):
         target_id: str,
         summary: ResultSummary,
         report: TargetReport,
-        next_check_at: datetime,
         *,
         sightings: Sequence[Sighting] = (),
     ) -> None:
@@ -224,7 +255,7 @@ class TargetItems(HolderItems):
             self._send(
                 self._client.transact_write_items,
                 TransactItems=[
-                    {"Update": self._summary_update(team, target_id, summary, next_check_at)},
+                    {"Update": self._summary_update(team, target_id, summary)},
                     {"Put": {"TableName": self._table, "Item": self._result_item(team, target_id, summary, report)}},
                     *(self._first_sighting(team, target_id, s) for s in sightings),
                 ],
@@ -234,23 +265,21 @@ class TargetItems(HolderItems):
                 raise NotFoundError(f"no target {target_id}") from exc
             raise translate(exc) from exc
 
-    def save_summary(self, team: str, target_id: str, summary: ResultSummary, next_check_at: datetime) -> None:
-        # One plain write of the target's item, its full result kept: a third of the transaction's units or less.
+    def save_summary(self, team: str, target_id: str, summary: ResultSummary) -> None:
+        # One plain write of the target's item, its full result kept, no index key moved: 1 write unit.
         try:
-            self._send(self._client.update_item, **self._summary_update(team, target_id, summary, next_check_at))
+            self._send(self._client.update_item, **self._summary_update(team, target_id, summary))
         except ClientError as exc:
             if condition_failed(exc):
                 raise NotFoundError(f"no target {target_id}") from exc
             raise translate(exc) from exc
 
-    def refresh_result(
-        self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, next_check_at: datetime
-    ) -> None:
+    def refresh_result(self, team: str, target_id: str, summary: ResultSummary, report: TargetReport) -> None:
         # Two plain writes, the report first: half the units of the transaction save_result sends.
         item = self._result_item(team, target_id, summary, report)
         self._call(self._client.put_item, TableName=self._table, Item=item)
         try:
-            self.save_summary(team, target_id, summary, next_check_at)
+            self.save_summary(team, target_id, summary)
         except NotFoundError:  # deleted meanwhile: what was just written must not outlive it
             self._call(self._client.delete_item, TableName=self._table, Key={k: item[k] for k in ("pk", "sk")})
             raise
@@ -266,17 +295,17 @@ class TargetItems(HolderItems):
             }
         )
 
-    def _summary_update(
-        self, team: str, target_id: str, summary: ResultSummary, next_check_at: datetime
-    ) -> UpdateTypeDef:
-        """The update of a target's item to a check's summary and its next check (unless it was deleted)."""
-        values = codec.summary_attributes(summary) | {"next_check_at": codec.ts(next_check_at)}
+    def _summary_update(self, team: str, target_id: str, summary: ResultSummary) -> UpdateTypeDef:
+        """The update of a target's item to a check's summary (unless it was deleted); its slot stays."""
+        values = codec.summary_attributes(summary)
         names = {f"#{i}": name for i, name in enumerate(values)}
         sets = ", ".join(f"#{i} = :{i}" for i in range(len(values)))
-        removes = [*(name for name in codec.SUMMARY_OPTIONAL if name not in values), codec.LEASE]  # the lease is over
+        removes = [name for name in codec.SUMMARY_OPTIONAL if name not in values]
         for offset, name in enumerate(removes, start=len(values)):
             names[f"#{offset}"] = name
-        expression = f"SET {sets} REMOVE " + ", ".join(f"#{i}" for i in range(len(values), len(names)))
+        expression = f"SET {sets}"
+        if removes:
+            expression += " REMOVE " + ", ".join(f"#{i}" for i in range(len(values), len(names)))
         return {
             "TableName": self._table,
             "Key": codec.dump({"pk": codec.TEAM + team, "sk": codec.TARGET + target_id}),
@@ -313,65 +342,123 @@ class TargetItems(HolderItems):
         # Items written before the report had a format of its own hold the API's document instead.
         return codec.report(json.loads(item["report"] if "report" in item else item["document"]))
 
-    def due_targets(self, now: datetime, *, after: datetime | None = None) -> Iterator[tuple[str, str]]:
-        values = {":now": {"S": codec.ts(now)}}
-        if after is None:
-            condition = "due_shard = :shard AND next_check_at <= :now"
-        else:  # BETWEEN holds both ends: the window starts a microsecond, the stamps' unit, after ``after``
-            condition = "due_shard = :shard AND next_check_at BETWEEN :after AND :now"
-            values[":after"] = {"S": codec.ts(after + timedelta(microseconds=1))}
-        for shard in range(codec.DUE_SHARDS):
-            due = self._query(
-                TableName=self._table,
-                IndexName=DUE_INDEX,
-                KeyConditionExpression=condition,
-                ExpressionAttributeValues={":shard": {"S": str(shard)}} | values,
-            )
-            for item in due:  # the index holds the keys only
-                yield item["pk"].removeprefix(codec.TEAM), item["sk"].removeprefix(codec.TARGET)
+    def due_targets(self, *windows: tuple[datetime, datetime]) -> Iterator[tuple[str, str, datetime]]:
+        for shard in map(str, range(codec.DUE_SHARDS)):
+            for period in self._periods(shard):
+                for after, until in windows:
+                    for low, high in phase_ranges(period, after, until):
+                        found = self._query(
+                            TableName=self._table,
+                            IndexName=SLOT_INDEX,
+                            KeyConditionExpression="slot_shard = :shard AND slot BETWEEN :low AND :high",
+                            ExpressionAttributeValues={
+                                ":shard": {"S": shard},
+                                ":low": {"S": codec.slot_key(Slot(period, low))},
+                                ":high": {"S": codec.slot_key(Slot(period, high))},
+                            },
+                        )
+                        for item in found:  # the index holds the keys only
+                            moment = codec.slot_of_key(item["slot"]).latest(until)
+                            yield item["pk"].removeprefix(codec.TEAM), item["sk"].removeprefix(codec.TARGET), moment
 
-    def lease(self, team: str, target_id: str, now: datetime, until: datetime) -> bool:
+    def _periods(self, shard: str) -> Iterator[int]:
+        """The intervals (seconds) of a shard's slots, each found with one Query of a single key past the last."""
+        past = ""
+        while True:
+            condition, values = "slot_shard = :shard", {":shard": {"S": shard}}
+            if past:
+                condition += " AND slot > :past"
+                values[":past"] = {"S": past}
+            answer = self._call(
+                self._client.query,
+                TableName=self._table,
+                IndexName=SLOT_INDEX,
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                Limit=1,
+            )
+            if not answer.get("Items"):
+                return
+            period = codec.slot_of_key(codec.load(answer["Items"][0])["slot"]).period
+            yield period
+            past = f"{period:07d}#~"  # past every phase of the period
+
+    def claim_window(self, now: datetime) -> Window | None:
+        # The sweeps' state is read, then written with the condition that no sweep wrote it meanwhile.
+        for _ in range(CLAIM_ATTEMPTS):
+            item = self._get_item(codec.SCHEDULE, codec.SWEPT)
+            before = None if item is None else codec.sweeps(item)
+            claimed = claim(before, now)
+            if claimed is None:
+                return None  # a sweep at this moment or later has the window
+            after, window = claimed
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+            if item is not None:
+                condition = {
+                    "ConditionExpression": "#until = :until",
+                    "ExpressionAttributeNames": {"#until": "until"},
+                    "ExpressionAttributeValues": {":until": {"S": item["until"]}},
+                }
+            try:
+                self._send(
+                    self._client.put_item, TableName=self._table, Item=codec.dump(codec.sweeps_item(after)), **condition
+                )
+            except ClientError as exc:
+                if condition_failed(exc):
+                    continue  # another sweep claimed meanwhile: as far as this one, or not
+                raise translate(exc) from exc
+            self._move_onto_slots(window.since, now)
+            return window
+        raise ThrottledError("sweeps kept claiming at once; retry")
+
+    def _move_onto_slots(self, since: datetime, now: datetime) -> None:
+        """Move targets still on the ``due`` index onto their slots, soonest first: anchored at the next check it
+        held, or at now if that was before this sweep's window (a moment at its end: this sweep queues it, unless
+        it was checked within FIRST_GRACE)."""
+        per_shard = MOVES_PER_SWEEP // codec.DUE_SHARDS
+        found: list[tuple[str, str, datetime]] = []
+        for shard in map(str, range(codec.DUE_SHARDS)):
+            request = {
+                "TableName": self._table,
+                "IndexName": DUE_INDEX,
+                "KeyConditionExpression": "due_shard = :shard",
+                "ExpressionAttributeValues": {":shard": {"S": shard}},
+                "Limit": per_shard,
+            }
+            for item in itertools.islice(self._query(**request), per_shard):
+                team, target_id = item["pk"].removeprefix(codec.TEAM), item["sk"].removeprefix(codec.TARGET)
+                found.append((team, target_id, codec.parse_ts(item["next_check_at"])))
+        if not found:
+            return
+        targets = self.get_targets([(team, target_id) for team, target_id, _ in found])
+        moves = [
+            (target, next_check_at if next_check_at > since else now)
+            for team, target_id, next_check_at in found
+            if (target := targets.get((team, target_id))) is not None
+        ]
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(lambda move: self._move_onto_slot(*move), moves))
+
+    def _move_onto_slot(self, target: Target, anchor: datetime) -> None:
+        moved = replace(target, scheduled_at=anchor)
+        values: dict[str, Any] = {f":{name}": value for name, value in codec.slot_attributes(moved).items()}
+        values |= {":anchor": codec.ts(anchor), ":interval": target.spec.check_interval_minutes}
         try:
             self._send(
                 self._client.update_item,
                 TableName=self._table,
-                Key=codec.dump({"pk": codec.TEAM + team, "sk": codec.TARGET + target_id}),
-                # Not next_check_at, the due index's key: moving it would cost the index a delete and a put, and
-                # the check landing moves it anyway. Until then the index still lists the target as due.
-                UpdateExpression="SET #lease = :until",
-                ConditionExpression=(
-                    "attribute_exists(due_shard) AND next_check_at <= :now"
-                    " AND (attribute_not_exists(#lease) OR #lease <= :now)"
+                Key=codec.dump({"pk": codec.TEAM + target.team, "sk": codec.TARGET + target.id}),
+                UpdateExpression=(
+                    "SET scheduled_at = :anchor, slot_shard = :slot_shard, slot = :slot REMOVE "
+                    + ", ".join(codec.LEGACY_SCHEDULE)
                 ),
-                ExpressionAttributeNames={"#lease": codec.LEASE},
-                ExpressionAttributeValues={":until": {"S": codec.ts(until)}, ":now": {"S": codec.ts(now)}},
+                # Unless an edit moved it meanwhile (paused, resumed, a new interval: each takes it off the due index).
+                ConditionExpression="attribute_exists(due_shard) AND check_interval_minutes = :interval",
+                ExpressionAttributeValues={name: codec.attribute(value) for name, value in values.items()},
             )
         except ClientError as exc:
-            if condition_failed(exc):
-                return False  # checked, paused or deleted since the index said it was due
-            raise translate(exc) from exc
-        return True
-
-    def claim_window(self, now: datetime) -> tuple[bool, datetime | None]:
-        # One conditional write moves the windows' end to now, unless a sweep has already claimed as far,
-        # and answers where the end was: the window's start.
-        try:
-            answer = self._send(
-                self._client.update_item,
-                TableName=self._table,
-                Key=codec.dump({"pk": codec.SCHEDULE, "sk": codec.SWEPT}),
-                UpdateExpression="SET #until = :now",
-                ConditionExpression="attribute_not_exists(#until) OR #until < :now",
-                ExpressionAttributeNames={"#until": "until"},
-                ExpressionAttributeValues={":now": {"S": codec.ts(now)}},
-                ReturnValues="UPDATED_OLD",
-            )
-        except ClientError as exc:
-            if condition_failed(exc):
-                return False, None  # a sweep at this moment or later has the window
-            raise translate(exc) from exc
-        before = answer.get("Attributes", {}).get("until")
-        return True, None if before is None else codec.parse_ts(before["S"])
+            if not condition_failed(exc):
+                raise translate(exc) from exc
 
 
 def _add_filter(request: dict[str, Any], where: TargetFilter) -> None:
