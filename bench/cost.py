@@ -117,11 +117,13 @@ def table(units: Units, sizes: tuple[int, ...] = (1_000, 10_000, 100_000)) -> st
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--unchanged-writes", type=float, default=3.0, help="write units of an unchanged check")
-    parser.add_argument("--full-writes", type=float, default=5.0, help="write units of the daily full result")
+    parser.add_argument("--unchanged-writes", type=float, default=1.0, help="write units of an unchanged check")
+    parser.add_argument("--full-writes", type=float, default=3.0, help="write units of the daily full result")
     parser.add_argument("--reads", type=float, default=2.53, help="read units of a check")
     parser.add_argument("--sweep-writes", type=float, default=0.00024, help="write units of the sweep per due target")
-    parser.add_argument("--sweep-reads", type=float, default=0.016, help="read units of the sweep per due target")
+    parser.add_argument(
+        "--sweep-reads", type=float, default=1.03, help="read units of the sweep per due target (both passes)"
+    )
     parser.add_argument("--interval-hours", type=float, default=6.0)
     parser.add_argument("--batch", type=int, default=25)
     parser.add_argument(
