@@ -86,7 +86,7 @@ def test_the_data_stack_deploys_with_every_output(outputs: dict[str, str]) -> No
 def test_the_prod_table_is_protected_from_deletion(outputs: dict[str, str]) -> None:
     table = boto3.client("dynamodb").describe_table(TableName=outputs["TableName"])["Table"]
     assert table["DeletionProtectionEnabled"] is True
-    assert {index["IndexName"] for index in table["GlobalSecondaryIndexes"]} == {"due", "outbox"}
+    assert {index["IndexName"] for index in table["GlobalSecondaryIndexes"]} == {"slots", "due", "outbox"}
 
 
 def test_the_check_queue_redrives_to_its_dead_letter_queue_after_three_receives(outputs: dict[str, str]) -> None:
