@@ -134,9 +134,8 @@ class TargetItems(HolderItems):
             sets["paused"] = changes.paused
         if changes.paused:
             removes += ["slot_shard", *codec.LEGACY_SCHEDULE]  # off the index: not swept
-        elif reschedules(changes):  # as apply_changes says: its slot starts now
+        elif reschedules(changes):  # as apply_changes says: its slot starts now (put on it below)
             sets["scheduled_at"] = codec.ts(now)
-            removes += codec.LEGACY_SCHEDULE
         names = {f"#{i}": name for i, name in enumerate([*sets, *removes])}
         by_name = {name: alias for alias, name in names.items()}
         expression = "SET " + ", ".join(f"{by_name[name]} = :{i}" for i, name in enumerate(sets))
@@ -158,24 +157,24 @@ class TargetItems(HolderItems):
                 raise NotFoundError(f"no target {target_id}") from exc
             raise translate(exc) from exc
         target = codec.target(codec.load(answer["Attributes"]))
-        if reschedules(changes) and not target.paused:
-            self._put_on_slot(target, codec.ts(now))
+        if reschedules(changes) and not target.paused:  # unless paused, anchored anew or given an interval since
+            condition = "scheduled_at = :anchor AND check_interval_minutes = :interval AND paused = :paused"
+            self._put_on_slot(target, condition, **{":paused": False})
         return target
 
-    def _put_on_slot(self, target: Target, anchored: str) -> None:
-        """Put the target on its slot, as anchored by the write that answered it: unless another write changed
-        its schedule since (paused it, or anchored it anew), which then put it where it belongs."""
-        values: dict[str, Any] = {f":{name}": value for name, value in codec.slot_attributes(target).items()}
-        values |= {":anchored": anchored, ":interval": target.spec.check_interval_minutes, ":paused": False}
+    def _put_on_slot(self, target: Target, condition: str, **values: Any) -> None:
+        """Put the target on the slot of its anchor and interval, off the ``due`` index if it was on it: if
+        ``condition`` holds, else another write changed its schedule meanwhile and put it where it belongs."""
+        values |= {f":{name}": value for name, value in codec.slot_attributes(target).items()}
+        values |= {":anchor": codec.ts(target.scheduled_at), ":interval": target.spec.check_interval_minutes}
         try:
             self._send(
                 self._client.update_item,
                 TableName=self._table,
                 Key=codec.dump({"pk": codec.TEAM + target.team, "sk": codec.TARGET + target.id}),
-                UpdateExpression="SET slot_shard = :slot_shard, slot = :slot",
-                ConditionExpression=(
-                    "scheduled_at = :anchored AND check_interval_minutes = :interval AND paused = :paused"
-                ),
+                UpdateExpression="SET scheduled_at = :anchor, slot_shard = :slot_shard, slot = :slot REMOVE "
+                + ", ".join(codec.LEGACY_SCHEDULE),
+                ConditionExpression=condition,
                 ExpressionAttributeValues={name: codec.attribute(value) for name, value in values.items()},
             )
         except ClientError as exc:
@@ -432,33 +431,14 @@ class TargetItems(HolderItems):
             return
         targets = self.get_targets([(team, target_id) for team, target_id, _ in found])
         moves = [
-            (target, next_check_at if next_check_at > since else now)
+            replace(target, scheduled_at=next_check_at if next_check_at > since else now)
             for team, target_id, next_check_at in found
             if (target := targets.get((team, target_id))) is not None
         ]
+        # Unless an edit moved it meanwhile (paused, resumed, a new interval: each takes it off the due index).
+        condition = "attribute_exists(due_shard) AND check_interval_minutes = :interval"
         with ThreadPoolExecutor(max_workers=16) as pool:
-            list(pool.map(lambda move: self._move_onto_slot(*move), moves))
-
-    def _move_onto_slot(self, target: Target, anchor: datetime) -> None:
-        moved = replace(target, scheduled_at=anchor)
-        values: dict[str, Any] = {f":{name}": value for name, value in codec.slot_attributes(moved).items()}
-        values |= {":anchor": codec.ts(anchor), ":interval": target.spec.check_interval_minutes}
-        try:
-            self._send(
-                self._client.update_item,
-                TableName=self._table,
-                Key=codec.dump({"pk": codec.TEAM + target.team, "sk": codec.TARGET + target.id}),
-                UpdateExpression=(
-                    "SET scheduled_at = :anchor, slot_shard = :slot_shard, slot = :slot REMOVE "
-                    + ", ".join(codec.LEGACY_SCHEDULE)
-                ),
-                # Unless an edit moved it meanwhile (paused, resumed, a new interval: each takes it off the due index).
-                ConditionExpression="attribute_exists(due_shard) AND check_interval_minutes = :interval",
-                ExpressionAttributeValues={name: codec.attribute(value) for name, value in values.items()},
-            )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise translate(exc) from exc
+            list(pool.map(lambda target: self._put_on_slot(target, condition), moves))
 
 
 def _add_filter(request: dict[str, Any], where: TargetFilter) -> None:
