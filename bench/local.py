@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -334,12 +335,13 @@ def _when(text: str) -> datetime:
 
 
 def free_ports() -> tuple[int, int, int]:
-    """Free ports for the API and moto, and the first of three free ports in a row for the demo endpoints."""
+    """Free ports for the API and moto, and the first of three free ports in a row for the demo endpoints.
 
-    def free() -> int:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            return int(probe.getsockname()[1])
+    Below the kernel's ephemeral range where it says one (Linux): a port from that range may be taken, between
+    this choice and the stack's start or after the stack stopped, by any process's outgoing connection (a test
+    beside this one, say) as its own end.
+    """
+    low = _ephemeral_low()
 
     def bindable(port: int) -> bool:
         with socket.socket() as probe:
@@ -349,12 +351,38 @@ def free_ports() -> tuple[int, int, int]:
                 return False
         return True
 
-    api, aws = free(), free()
+    def free(row: int = 1) -> int:
+        for _ in range(1000):
+            first = random.randrange(PORTS_FROM, low - row) if low - row > PORTS_FROM else _any_port()
+            if all(bindable(port) for port in range(first, first + row)) and first + row <= 65536:
+                return first
+        raise RuntimeError("no free ports for the local stack")
+
+    api = free()
+    aws = free()
+    while aws == api:
+        aws = free()
     while True:
-        demo = free()
-        row = {demo, demo + 1, demo + 2}
-        if demo + 2 < 65536 and not row & {api, aws} and all(bindable(port) for port in row):
+        demo = free(3)
+        if not {demo, demo + 1, demo + 2} & {api, aws}:
             return api, aws, demo
+
+
+PORTS_FROM = 10_000  # the lowest port a benchmark's stack is given (above the well-known and registered-busy ones)
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux's /proc; 65536 where none is said: any port will do)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 65536
+
+
+def _any_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -49,9 +49,9 @@ def free_ports() -> Ports:
 def held(ports: Ports, *, grace: float = 2.0) -> list[int]:
     """Those of the stack's ports a new server could not listen on, as the next ``make run`` asks.
 
-    A port that is taken is asked again for ``grace`` seconds: the ports are in the kernel's ephemeral range, so
-    another test running beside this one may hold one for a moment as its own connection's end; a port the stack
-    left held stays held.
+    A port that is taken is asked again for ``grace`` seconds: a socket of the stack's that the kernel has yet to
+    let go of; a port the stack left held stays held. (The ports are below the kernel's ephemeral range, so no
+    other test's connection takes one as its own end: ``bench.local.free_ports``.)
     """
 
     def listenable(port: int) -> bool:
