@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
 
 READ_CHUNK = 100  # the targets a task reads at once (one BatchGetItem)
 QUEUE_CHUNK = 200  # the targets a task queues (SendMessageBatch requests in turn)
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,17 +67,25 @@ class Sweeper:
         with ThreadPoolExecutor(max_workers=self._threads) as pool:
             reads = [refs[start : start + READ_CHUNK] for start in range(0, len(refs), READ_CHUNK)]
             found = {ref: t for part in pool.map(self._read, reads) for ref, t in part.items()}
-            queued = [
-                ref
-                for ref in refs
-                if (target := found.get(ref)) is not None
-                and not target.paused
-                and is_due(moments[ref], target.scheduled_at, target.latest.checked_at if target.latest else None)
-            ]
+            queued = [ref for ref in refs if ref in found and self._due(found[ref], moments[ref])]
             chunks = [queued[start : start + QUEUE_CHUNK] for start in range(0, len(queued), QUEUE_CHUNK)]
             list(pool.map(self._queue.enqueue, chunks))
         return SweepResult(due=len(refs), queued=len(queued), published=published)
 
-    def _read(self, refs: list[tuple[str, str]]) -> dict[tuple[str, str], Target]:
-        # Eventually consistent: a check that landed a moment ago and is missed is one check more, no harm.
-        return self._schedule.get_targets(refs, consistent=False)
+    @staticmethod
+    def _due(target: Target | None, moment: datetime) -> bool:
+        if target is None:  # not read: queued, its check the judge
+            return True
+        return not target.paused and is_due(
+            moment, target.scheduled_at, target.latest.checked_at if target.latest else None
+        )
+
+    def _read(self, refs: list[tuple[str, str]]) -> dict[tuple[str, str], Target | None]:
+        """The targets of ``refs`` as stored, to see whether each was checked since its moment; each is None (due)
+        when they cannot be read, so that the sweep goes on and their checks meet what is wrong, each its own."""
+        try:
+            # Eventually consistent: a check that landed a moment ago and is missed is one check more, no harm.
+            return dict(self._schedule.get_targets(refs, consistent=False))
+        except Exception:  # an outage or an item that does not read: a check each too many, never a sweep lost
+            logger.exception("reading %d due targets failed: queued unread", len(refs))
+            return dict.fromkeys(refs)

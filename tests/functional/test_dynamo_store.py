@@ -264,7 +264,7 @@ def test_a_sweeps_claim_moves_the_targets_still_on_the_due_index_onto_their_slot
     aws_stack: AwsStack, store: DynamoStore, now: datetime
 ) -> None:
     # The version before slots kept each target's next check on the ``due`` index (due_shard, next_check_at).
-    start = now + timedelta(days=7300)  # later than any other test's claims: the windows are the table's
+    start = _after_every_claim(aws_stack, now)  # the windows are the table's, not a team's
     assert store.claim_window(start) is not None
     end = start + timedelta(minutes=15)
     team = new_team()
@@ -302,6 +302,35 @@ def test_a_sweeps_claim_moves_the_targets_still_on_the_due_index_onto_their_slot
         [targets["in the window"].id, targets["before the window"].id]
     )
     assert [i for t, i, _ in store.due_targets((end, end + timedelta(hours=3))) if t == team] == [targets["later"].id]
+
+
+def test_a_sweeps_claim_stands_when_moving_targets_off_the_due_index_fails(
+    aws_stack: AwsStack, store: DynamoStore, now: datetime, caplog: pytest.LogCaptureFixture
+) -> None:
+    team = new_team()
+    target = new_target(team, now)
+    store.create_target(target)
+    key = {"pk": {"S": f"TEAM#{team}"}, "sk": {"S": f"T#{target.id}"}}
+    aws_stack.dynamodb.update_item(  # on the due index, its next check not a moment at all
+        TableName=aws_stack.table,
+        Key=key,
+        UpdateExpression="SET due_shard = :shard, next_check_at = :next REMOVE scheduled_at, slot_shard, slot",
+        ExpressionAttributeValues={":shard": {"S": "2"}, ":next": {"S": "soon"}},
+    )
+    try:
+        start = _after_every_claim(aws_stack, now)
+        assert store.claim_window(start) is not None
+        assert store.claim_window(start + timedelta(minutes=15)) == Window(start)  # the sweep goes on
+        assert "moving targets off the due index onto their slots failed" in caplog.text
+    finally:
+        aws_stack.dynamodb.delete_item(TableName=aws_stack.table, Key=key)  # the next test's moves are its own
+
+
+def _after_every_claim(aws_stack: AwsStack, now: datetime) -> datetime:
+    """A day after where the table's sweeps claimed up to (another test's far-future claims included)."""
+    key = {"pk": {"S": codec.SCHEDULE}, "sk": {"S": codec.SWEPT}}
+    item = aws_stack.dynamodb.get_item(TableName=aws_stack.table, Key=key).get("Item")
+    return max(now, codec.sweeps(codec.load(item)).until if item else now) + timedelta(days=1)
 
 
 def test_a_cursor_for_another_kind_of_row_is_refused(store: DynamoStore, now: datetime) -> None:

@@ -587,6 +587,20 @@ def test_a_new_targets_first_moment_is_the_sweeps_fallback_for_the_check_queued_
     assert sweeper.sweep().queued == 1
 
 
+def test_targets_the_sweep_cannot_read_are_queued_unread_and_the_sweep_goes_on(
+    pipeline: Pipeline, sites: dict[str, Site]
+) -> None:
+    site = sites["healthy"]
+    readable = pipeline.register(site.name, site.port, team="a")
+    unreadable = pipeline.register(site.name, site.port, team="b")
+    pipeline.worker.handle([message_for(readable, "m-1")])  # checked: not due at its moment
+    pipeline.worker.handle([message_for(unreadable, "m-2")])
+    pipeline.store.broken_loads.add(unreadable.id)  # its batch read fails whole: the sweep cannot tell either
+
+    assert pipeline.sweeper().sweep() == SweepResult(due=2, queued=2, published=0)
+    assert sorted(pipeline.queue.sent) == sorted([("a", readable.id), ("b", unreadable.id)])
+
+
 def test_concurrent_sweeps_queue_each_target_once(pipeline: Pipeline, sites: dict[str, Site]) -> None:
     site = sites["healthy"]
     targets = [pipeline.register(site.name, site.port, team=f"team-{n}") for n in range(40)]

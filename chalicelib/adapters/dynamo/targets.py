@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -35,6 +36,8 @@ from chalicelib.errors import DuplicateTargetError, InvalidValueError, NotFoundE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef, UpdateTypeDef
+
+logger = logging.getLogger(__name__)
 
 SLOT_INDEX = "slots"
 # The index that held each target's next check before slots (moved on each check: 2 write units). Read only to
@@ -406,7 +409,10 @@ class TargetItems(HolderItems):
                 if condition_failed(exc):
                     continue  # another sweep claimed meanwhile: as far as this one, or not
                 raise translate(exc) from exc
-            self._move_onto_slots(window.since, now)
+            try:
+                self._move_onto_slots(window.since, now)
+            except Exception:  # the next sweep moves them; this one's window stands, and what is on slots
+                logger.exception("moving targets off the due index onto their slots failed")
             return window
         raise ThrottledError("sweeps kept claiming at once; retry")
 
