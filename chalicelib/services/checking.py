@@ -66,14 +66,12 @@ class TargetChecker:
         checked: list[CheckedTarget] = []
         failed: list[Target] = []
         ready: list[tuple[Target, _Prepared]] = []
-        postures: dict[str, PosturePolicy] = {}  # each team's, read once per run
-        issued: dict[str, list[Issuance] | None] = {}  # each team's CT issuances, read once per run
+        postures, issued = self._teams_of(targets)
         for target in targets:
             try:
                 if target.team not in postures:
-                    chosen = self._teams.team_settings(target.team) if self._teams is not None else None
-                    postures[target.team] = chosen.posture if chosen is not None else PosturePolicy()
-                    issued[target.team] = self._team_issuances(target.team)
+                    failed.append(target)  # its team's posture policy could not be read (logged once)
+                    continue
                 setup = self._prepare(target)
                 policy = target.spec.policy_within(postures[target.team])
                 ready.append((target, replace(setup, request=replace(setup.request, policy=policy))))
@@ -196,6 +194,30 @@ class TargetChecker:
         finding = cadence_finding(cadence, report.checked_at)
         findings = report.target_findings if finding is None else (*report.target_findings, finding)
         return replace(report, target_findings=findings, cadence=cadence), tuple(new.values())
+
+    def _teams_of(self, targets: Sequence[Target]) -> tuple[dict[str, PosturePolicy], dict[str, list[Issuance] | None]]:
+        """Each team's posture policy (a team whose settings could not be read is left out) and CT issuances, read
+        once per run, all at once: a batch of many teams would otherwise wait for their round trips in turn before
+        any check starts."""
+        teams = list(dict.fromkeys(target.team for target in targets))
+        if not teams:
+            return {}, {}
+        with ThreadPoolExecutor(
+            max_workers=min(RECORDERS, 2 * len(teams)), thread_name_prefix="certwatch-team"
+        ) as pool:
+            settings = {team: pool.submit(self._team_posture, team) for team in teams}
+            issuances = {team: pool.submit(self._team_issuances, team) for team in teams}
+        postures: dict[str, PosturePolicy] = {}
+        for team, future in settings.items():
+            try:
+                postures[team] = future.result()
+            except Exception:  # a store outage or a bug costs that team's checks in this run, never the batch
+                logger.exception("reading the settings of team %s failed", team)
+        return postures, {team: future.result() for team, future in issuances.items()}
+
+    def _team_posture(self, team: str) -> PosturePolicy:
+        chosen = self._teams.team_settings(team) if self._teams is not None else None
+        return chosen.posture if chosen is not None else PosturePolicy()
 
     def _team_issuances(self, team: str) -> list[Issuance] | None:
         """The CT issuances of the team's watched domains, read once per team per run; None when they could not

@@ -57,7 +57,18 @@ class RiggedStore(InMemoryStore):
         self.broken_saves: set[str] = set()
         self.vanishing: set[str] = set()
         self.gate: threading.Barrier | None = None
+        self.settings_gate: threading.Barrier | None = None  # every team's settings read before any is answered
+        self.broken_teams: set[str] = set()
         self.writes: list[str] = []  # what each check wrote: "result" (in full), "summary" (only) or "refresh"
+
+    def team_settings(self, team: str) -> TeamSettings:
+        gate = self.settings_gate
+        if gate is not None:  # once: the alerter reads the settings again, after the checks
+            gate.wait(timeout=5)  # broken (BrokenBarrierError) unless the reads are made at once
+            self.settings_gate = None
+        if team in self.broken_teams:
+            raise StoreError(f"DynamoDB is having a bad day reading the settings of {team}")
+        return super().team_settings(team)
 
     def get_target(self, team: str, target_id: str) -> Target:
         if target_id in self.broken_loads:
@@ -237,6 +248,22 @@ def test_a_check_stores_its_result_and_announces_an_expiring_certificate_once(
     assert pipeline.store.pending_notifications() == []
     # Its slot does not move: the next check is where it was.
     assert pipeline.store.get_target(TEAM, target.id).next_check_at == NOW + timedelta(minutes=DEFAULT_INTERVAL_MINUTES)
+
+
+def test_a_batch_reads_its_teams_settings_at_once_and_a_team_that_does_not_read_fails_alone(
+    pipeline: Pipeline, sites: dict[str, Site]
+) -> None:
+    site = sites["healthy"]
+    teams = [f"team-{n}" for n in range(6)]
+    targets = [pipeline.register(site.name, site.port, team=team) for team in teams]
+    pipeline.store.settings_gate = threading.Barrier(len(teams))  # read in turn, the first read would wait 5 s
+    pipeline.store.broken_teams = {"team-3"}
+
+    checked, failed = pipeline.checker.run(targets)
+
+    assert sorted(t.id for t in failed) == sorted(t.id for t in targets if t.team == "team-3")
+    assert sorted(done.target.id for done in checked) == sorted(t.id for t in targets if t.team != "team-3")
+    assert all(done.report.status is Status.OK for done in checked)
 
 
 def test_an_unchanged_verdict_writes_the_summary_alone_and_the_full_result_once_a_day(
