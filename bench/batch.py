@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, nargs="+", default=[25], help="batch sizes to run (default 25)")
     parser.add_argument("--memory-mb", type=int, default=1024, help="the checker's memory size (default 1024)")
     parser.add_argument("--timeout", type=float, default=10.0, help="CERTWATCH_CHECK_TIMEOUT (default 10)")
+    parser.add_argument("--teams", type=int, default=1, help="teams the targets are spread over (default 1)")
     parser.add_argument(
         "--store-ms", type=float, default=0.0, help="each store request waits this long first, as DynamoDB's would"
     )
@@ -130,10 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         names = {name: ["127.0.0.1"] for name, _ in [*served.live, *served.tarpits]}
         now = datetime.now(UTC)
         targets, pit_ids = [], set()
-        for name, port in _spread(served):
+        for index, (name, port) in enumerate(_spread(served)):
             target = Target(
                 id=new_target_id(),
-                team="bench",
+                team=f"team{index % args.teams}",
                 spec=TargetSpec(parse_target(f"tls://{name}:{port}"), ca_bundle=served.root_pem),
                 created_at=now,
                 updated_at=now,
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             targets.append(target)
             if name.startswith("tarpit"):
-                pit_ids.add(target.id)
+                pit_ids.add((target.team, target.id))
         for size in args.batch:
             for cut in (False, True):
                 settings = Settings.for_stage("bench", allow_cidrs="127.0.0.0/8", check_timeout=args.timeout)
@@ -196,7 +197,14 @@ def _spread(served: Served) -> list[tuple[str, int]]:
 
 
 def _run(
-    container: Any, targets: list[Any], size: int, pit_ids: set[str], memory_mb: int, alone: Any, *, cut: bool
+    container: Any,
+    targets: list[Any],
+    size: int,
+    pit_ids: set[tuple[str, str]],
+    memory_mb: int,
+    alone: Any,
+    *,
+    cut: bool,
 ) -> None:
     ratios, walls, given_back = [], [], 0
     for start in range(0, len(targets), size):
@@ -210,7 +218,7 @@ def _run(
         floor = 0.0
         for target in chunk:
             report = container.store.get_result(target.team, target.id)
-            if report is not None and target.id not in pit_ids:
+            if report is not None and (target.team, target.id) not in pit_ids:
                 floor = max(floor, max((r.elapsed_ms for r in report.results), default=0.0) / 1000)
         walls.append(wall)
         if floor:
@@ -223,8 +231,8 @@ def _run(
         container.alone_worker.handle(_records(chunk))
         alone_wall += time.perf_counter() - began
     pits: Counter[str] = Counter()
-    for tid in pit_ids:
-        report = container.store.get_result("bench", tid)
+    for team, tid in pit_ids:
+        report = container.store.get_result(team, tid)
         if report is None:
             pits["not checked"] += 1
             continue
