@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
         moment[0] = now + LEASE
+        # As if checkers had taken them: moto's SQS recounts its queue for every message sent.
+        sqs.purge_queue(QueueUrl=outputs["CheckQueueUrl"])
         again = _sweep_again(container, meter)
 
     print(f"sweep: {result.due:,} due, {result.queued:,} queued ({queued:,} messages on the queue)")
