@@ -76,9 +76,8 @@ class Sweeper:
     def _due(target: Target | None, moment: datetime) -> bool:
         if target is None:  # not read: queued, its check the judge
             return True
-        return not target.paused and is_due(
-            moment, target.scheduled_at, target.latest.checked_at if target.latest else None
-        )
+        last = target.latest.checked_at if target.latest is not None else None
+        return not target.paused and is_due(moment, target.scheduled_at, last)
 
     def _read(self, refs: list[tuple[str, str]]) -> dict[tuple[str, str], Target | None]:
         """The targets of ``refs`` as stored, to see whether each was checked since its moment; each is None (due)

@@ -104,6 +104,11 @@ def due_shard(target_id: str) -> str:
     return str(int(target_id[-2:], 16) % DUE_SHARDS)
 
 
+# The greatest phase a slot key holds (7 digits of seconds; a 30-day period is 2,592,000): the key of a period's
+# last one sorts after all of that period's slots.
+LAST_PHASE = 9_999_999
+
+
 def slot_key(slot: Slot) -> str:
     """A slot as the ``slots`` index's sort key: period, then phase, as fixed-width seconds (a 30-day period fits)."""
     return f"{slot.period:07d}#{slot.phase:07d}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
@@ -162,13 +162,14 @@ class TargetItems(HolderItems):
         target = codec.target(codec.load(answer["Attributes"]))
         if reschedules(changes) and not target.paused:  # unless paused, anchored anew or given an interval since
             condition = "scheduled_at = :anchor AND check_interval_minutes = :interval AND paused = :paused"
-            self._put_on_slot(target, condition, **{":paused": False})
+            self._put_on_slot(target, condition, {":paused": False})
         return target
 
-    def _put_on_slot(self, target: Target, condition: str, **values: Any) -> None:
+    def _put_on_slot(self, target: Target, condition: str, given: Mapping[str, Any] | None = None) -> None:
         """Put the target on the slot of its anchor and interval, off the ``due`` index if it was on it: if
-        ``condition`` holds, else another write changed its schedule meanwhile and put it where it belongs."""
-        values |= {f":{name}": value for name, value in codec.slot_attributes(target).items()}
+        ``condition`` (with the values ``given``) holds, else another write changed its schedule meanwhile and put
+        it where it belongs."""
+        values = dict(given or {}) | {f":{name}": value for name, value in codec.slot_attributes(target).items()}
         values |= {":anchor": codec.ts(target.scheduled_at), ":interval": target.spec.check_interval_minutes}
         try:
             self._send(
@@ -383,7 +384,7 @@ class TargetItems(HolderItems):
                 return
             period = codec.slot_of_key(codec.load(answer["Items"][0])["slot"]).period
             yield period
-            past = f"{period:07d}#~"  # past every phase of the period
+            past = codec.slot_key(Slot(period, codec.LAST_PHASE))  # past every phase of the period
 
     def claim_window(self, now: datetime) -> Window | None:
         # The sweeps' state is read, then written with the condition that no sweep wrote it meanwhile.
