@@ -261,8 +261,8 @@ def _reports_of(checker: Any) -> list[tuple[tuple[str, str], Any]]:
     made: list[tuple[tuple[str, str], Any]] = []
     run = type(checker).run
 
-    def watched(targets: Any) -> Any:
-        checked, failed = run(checker, targets)
+    def watched(*args: Any) -> Any:
+        checked, failed = run(checker, *args)
         made.extend(((c.target.team, c.target.id), c.report) for c in checked)
         return checked, failed
 

@@ -272,7 +272,7 @@ class Container:
             self.store,
             self.engine,
             self.trust,
-            after_check=self.alerter.after_target_check,
+            alerts=self.alerter,
             history=self.store,
             teams=self.store,
             alone=alone,

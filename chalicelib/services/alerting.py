@@ -18,6 +18,7 @@ from chalicelib.domain.alerts import (
     CERTIFICATE_EVENTS,
     AlertEvent,
     AlertPolicy,
+    AlertState,
     AlertSubject,
     EventType,
     Holder,
@@ -74,10 +75,27 @@ class Alerter:
         self._settings = settings or AlertSettings()
         self._team_settings: dict[str, tuple[float, TeamSettings]] = {}
 
-    def after_check(self, subject: AlertSubject, observed: Observation) -> list[Notification]:
-        """Announce what this check calls for; returns the notifications published now."""
+    def read_ahead(self, targets: Sequence[Target]) -> dict[tuple[str, str], AlertState]:
+        """The alert states of targets about to be checked, in one read, for ``after_target_check`` to decide
+        from; empty when that read fails (each is then read after its check, as it would be without)."""
+        try:
+            return self._ledger.get_alert_states([(t.team, t.id) for t in targets])
+        except Exception as exc:  # a store outage or a bug costs the read ahead, never the checks
+            logger.warning("reading the alert states of %d targets ahead failed: %r", len(targets), exc)
+            return {}
+
+    def after_check(
+        self, subject: AlertSubject, observed: Observation, state: AlertState | None = None
+    ) -> list[Notification]:
+        """Announce what this check calls for; returns the notifications published now.
+
+        ``state``: the subject's alert state as read before its check (``read_ahead``), else read now. Only a
+        check of the subject moves its state on, so one read a check's length earlier decides as one read now;
+        two checks of one subject at once announce each key once either way (the outbox's keys).
+        """
         now = self._clock()
-        state = self._ledger.get_alert_state(subject.team, subject.id)
+        if state is None:
+            state = self._ledger.get_alert_state(subject.team, subject.id)
         new_state, events = decide(subject.id, state, observed, self.policy_for(subject), now)
         if not events and new_state == state:
             return []
@@ -125,9 +143,11 @@ class Alerter:
         fresh = [n for n in notes if self._outbox.record_notification(n)]
         return self.publish([n for n in fresh if n.silenced_by is None])
 
-    def after_target_check(self, target: Target, report: TargetReport) -> list[Notification]:
+    def after_target_check(
+        self, target: Target, report: TargetReport, state: AlertState | None = None
+    ) -> list[Notification]:
         """``after_check`` for a registered endpoint."""
-        return self.after_check(AlertSubject.of_target(target), Observation.of(report))
+        return self.after_check(AlertSubject.of_target(target), Observation.of(report), state)
 
     def _as_the_team_tells_it(
         self, subject: AlertSubject, before: str | None, after: str | None, events: Sequence[AlertEvent]

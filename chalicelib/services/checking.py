@@ -4,27 +4,42 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Protocol
 
 from chalicelib.checks.engine import CheckEngine, CheckRequest, StragglerCut
-from chalicelib.domain.alerts import Notification
+from chalicelib.domain.alerts import AlertState, Notification
 from chalicelib.domain.cadence import Sighting, cadence_finding, observed_cadence
 from chalicelib.domain.domains import DEFAULT_GRACE, Issuance, renewed_not_deployed
 from chalicelib.domain.models import Finding, FindingCode, PosturePolicy, Severity, TargetReport
 from chalicelib.domain.targets import ResultSummary, Target
 from chalicelib.domain.truststore import TrustStore, read_pem_bundle
 from chalicelib.errors import CertwatchError, NotFoundError
-from chalicelib.services.ports import CheckedTarget, CheckQueue, History, Issuances, Results, Teams
+from chalicelib.services.ports import CheckedTarget, CheckQueue, History, Issuances, Results, TeamReads, Teams
 
 logger = logging.getLogger(__name__)
 
 # Reports a batch records at once (as many as the engine checks at once): their store requests overlap.
 RECORDERS = 32
+# Reads a batch makes while its checks run (each target's certificate history; the alert states, in one).
+READERS = 8
 
-AfterCheck = Callable[[Target, TargetReport], list[Notification]]
+Ref = tuple[str, str]  # (team, target id)
+
+
+class Alerts(Protocol):
+    """What alerts on checked targets (services.alerting.Alerter)."""
+
+    def read_ahead(self, targets: Sequence[Target]) -> Mapping[Ref, AlertState]:
+        """The targets' alert states, read before they are checked (those it could not read left out)."""
+
+    def after_target_check(
+        self, target: Target, report: TargetReport, state: AlertState | None = None
+    ) -> list[Notification]:
+        """Decide, record and publish what the check calls for, from ``state`` if read ahead."""
 
 
 class TargetChecker:
@@ -36,7 +51,7 @@ class TargetChecker:
         engine: CheckEngine,
         trust: TrustStore,
         *,
-        after_check: AfterCheck | None = None,
+        alerts: Alerts | None = None,
         history: History | None = None,
         teams: Teams | None = None,
         alone: Callable[[], CheckQueue] | None = None,
@@ -50,23 +65,28 @@ class TargetChecker:
         self._alone = alone
         self._engine = engine
         self._trust = trust
-        self._after_check = after_check
+        self._alerts = alerts
         self._history = history
         self._issuances = issuances
         self._ct_grace = ct_grace
 
-    def run(self, targets: Sequence[Target]) -> tuple[list[CheckedTarget], list[Target]]:
+    def run(
+        self, targets: Sequence[Target], teams: TeamReads | None = None
+    ) -> tuple[list[CheckedTarget], list[Target]]:
         """Check every target concurrently, store each result and alert on it.
 
         Returns what was checked, and the targets whose result could not be stored or alerted
         on (to be retried); a target deleted meanwhile is in neither. Whatever goes wrong with
         one target (its CA bundle, the engine, its history, the store, the alerts) costs that
-        target alone.
+        target alone. ``teams``: the targets' teams as ``read_teams`` read them beforehand; read
+        now when not given (or not for every team of the targets).
         """
         checked: list[CheckedTarget] = []
         failed: list[Target] = []
         ready: list[tuple[Target, _Prepared]] = []
-        postures, issued = self._teams_of(targets)
+        if teams is None or not teams.teams.issuperset(t.team for t in targets):
+            teams = self.read_teams([t.team for t in targets])
+        postures, issued = teams.postures, teams.issuances
         for target in targets:
             try:
                 if target.team not in postures:
@@ -82,21 +102,28 @@ class TargetChecker:
         order: dict[str, int] = {}
         cut = StragglerCut() if self._alone is not None else None
         reports: list[tuple[Target, _Prepared, TargetReport]] = []
-        for index, report in self._engine.check_as_done([setup.request for _, setup in ready], cut=cut):
-            target, setup = ready[index]
-            order[target.id] = index
-            if report is None:  # the batch stopped waiting for it: checked alone, with the whole timeout
-                stragglers.append(target)
-            else:
-                reports.append((target, setup, report))
-        # Recorded once the checks are done, several at a time: a store's requests are round trips, which a
-        # batch would otherwise wait for one after another. Not beside the running checks: a recorder's CPU
-        # would then delay a live check, and the straggler cut's clock with it.
-        with ThreadPoolExecutor(max_workers=RECORDERS, thread_name_prefix="certwatch-record") as recorders:
-            recording = [
-                recorders.submit(self._finish, target, setup, report, issued.get(target.team))
-                for target, setup, report in reports
-            ]
+        readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="certwatch-read")
+        try:
+            # What recording a check reads whatever its result, read while the checks run: a report then waits
+            # for its writes alone. Reads, not the recording itself: a recorder's CPU would delay a live check,
+            # and the straggler cut's clock with it.
+            ahead = self._read_ahead(readers, [target for target, _ in ready])
+            for index, report in self._engine.check_as_done([setup.request for _, setup in ready], cut=cut):
+                target, setup = ready[index]
+                order[target.id] = index
+                if report is None:  # the batch stopped waiting for it: checked alone, with the whole timeout
+                    stragglers.append(target)
+                else:
+                    reports.append((target, setup, report))
+            # Recorded once the checks are done, several at a time: a store's requests are round trips, which a
+            # batch would otherwise wait for one after another.
+            with ThreadPoolExecutor(max_workers=RECORDERS, thread_name_prefix="certwatch-record") as recorders:
+                recording = [
+                    recorders.submit(self._finish, target, setup, report, issued.get(target.team), ahead)
+                    for target, setup, report in reports
+                ]
+        finally:
+            readers.shutdown(wait=False, cancel_futures=True)  # a straggler's reads are not waited for
         for future in recording:
             done = future.result()  # _finish contains every failure of its own
             if isinstance(done, CheckedTarget):
@@ -106,17 +133,31 @@ class TargetChecker:
         checked.sort(key=lambda done: order[done.target.id])  # as asked, whichever finished first
         return checked, failed + self._check_alone(stragglers)
 
+    def _read_ahead(self, readers: ThreadPoolExecutor, targets: Sequence[Target]) -> _Ahead:
+        """Start reading, on ``readers``, each target's certificate history and the targets' alert states."""
+        history = self._history
+        states = self._alerts.read_ahead if self._alerts is not None else None
+        return _Ahead(
+            {} if history is None else {(t.team, t.id): readers.submit(history.sightings, *_ref(t)) for t in targets},
+            None if states is None or not targets else readers.submit(states, targets),
+        )
+
     def _finish(
-        self, target: Target, setup: _Prepared, report: TargetReport, issuances: list[Issuance] | None
+        self,
+        target: Target,
+        setup: _Prepared,
+        report: TargetReport,
+        issuances: list[Issuance] | None,
+        ahead: _Ahead,
     ) -> CheckedTarget | Target | None:
         """Judge what the check adds up to, store it and alert on it: the checked target; the target itself when
         that failed (to be retried); None when it was deleted meanwhile (nothing to record, nobody to tell)."""
         try:
             report = _with_findings(report, setup.findings)
-            report, sightings = self._with_cadence(target, report)
+            report, sightings = self._with_cadence(target, report, ahead.history.get((target.team, target.id)))
             report = self._with_ct(target, report, issuances)
             self._record(target, ResultSummary.of(report), report, sightings)
-            notes = self._after_check(target, report) if self._after_check else []
+            notes = self._alerts.after_target_check(target, report, ahead.state(target)) if self._alerts else []
         except NotFoundError:
             return None
         except CertwatchError as exc:
@@ -167,17 +208,20 @@ class TargetChecker:
         request = CheckRequest(spec.endpoint, spec.policy, trust, revocation=spec.revocation, renewal_info=spec.ari)
         return _Prepared(request, findings)
 
-    def _with_cadence(self, target: Target, report: TargetReport) -> tuple[TargetReport, tuple[Sighting, ...]]:
+    def _with_cadence(
+        self, target: Target, report: TargetReport, read: Future[list[Sighting]] | None = None
+    ) -> tuple[TargetReport, tuple[Sighting, ...]]:
         """The report with the renewal cadence (and its finding if any), and the certificates first seen now.
 
-        The new sightings are written with the result, in the same conditional write, so a
-        target deleted meanwhile keeps no history. History is secondary: when it cannot be
-        read, the check is recorded without it.
+        ``read``: the target's history being read ahead, else it is read now. The new sightings
+        are written with the result, in the same conditional write, so a target deleted meanwhile
+        keeps no history. History is secondary: when it cannot be read, the check is recorded
+        without it.
         """
         if self._history is None:
             return report, ()
         try:
-            seen = self._history.sightings(target.team, target.id)
+            seen = read.result() if read is not None else self._history.sightings(target.team, target.id)
         except Exception as exc:  # a store outage or a bug costs the cadence, never the check
             logger.warning("the certificate history of %s/%s is not available: %r", target.team, target.id, exc)
             return report, ()
@@ -195,13 +239,13 @@ class TargetChecker:
         findings = report.target_findings if finding is None else (*report.target_findings, finding)
         return replace(report, target_findings=findings, cadence=cadence), tuple(new.values())
 
-    def _teams_of(self, targets: Sequence[Target]) -> tuple[dict[str, PosturePolicy], dict[str, list[Issuance] | None]]:
+    def read_teams(self, teams: Sequence[str]) -> TeamReads:
         """Each team's posture policy (a team whose settings could not be read is left out) and CT issuances, read
         once per run, all at once: a batch of many teams would otherwise wait for their round trips in turn before
         any check starts."""
-        teams = list(dict.fromkeys(target.team for target in targets))
+        teams = list(dict.fromkeys(teams))
         if not teams:
-            return {}, {}
+            return TeamReads(frozenset(), {}, {})
         with ThreadPoolExecutor(
             max_workers=min(RECORDERS, 2 * len(teams)), thread_name_prefix="certwatch-team"
         ) as pool:
@@ -213,7 +257,7 @@ class TargetChecker:
                 postures[team] = future.result()
             except Exception:  # a store outage or a bug costs that team's checks in this run, never the batch
                 logger.exception("reading the settings of team %s failed", team)
-        return postures, {team: future.result() for team, future in issuances.items()}
+        return TeamReads(frozenset(teams), postures, {team: future.result() for team, future in issuances.items()})
 
     def _team_posture(self, team: str) -> PosturePolicy:
         chosen = self._teams.team_settings(team) if self._teams is not None else None
@@ -242,9 +286,25 @@ class TargetChecker:
 
 
 @dataclass(frozen=True, slots=True)
+class _Ahead:
+    """What a run reads while its checks run: each target's history, and the targets' alert states."""
+
+    history: Mapping[Ref, Future[list[Sighting]]]
+    states: Future[Mapping[Ref, AlertState]] | None
+
+    def state(self, target: Target) -> AlertState | None:
+        """The target's alert state as read ahead; None when it was not (to be read after its check)."""
+        return None if self.states is None else self.states.result().get((target.team, target.id))
+
+
+@dataclass(frozen=True, slots=True)
 class _Prepared:
     request: CheckRequest
     findings: tuple[Finding, ...]  # the target's own, known before any check (an unusable CA bundle)
+
+
+def _ref(target: Target) -> Ref:
+    return target.team, target.id
 
 
 def _with_findings(report: TargetReport, findings: tuple[Finding, ...]) -> TargetReport:

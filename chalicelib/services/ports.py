@@ -16,7 +16,7 @@ the relays' destinations; each is implemented by one adapter (or service) and on
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.cadence import Sighting
     from chalicelib.domain.domains import Issuance, IssuancePage, WatchedDomain
     from chalicelib.domain.inventory import Assessment, CertificateScan, Discovered, ManagedCertificate
-    from chalicelib.domain.models import TargetReport
+    from chalicelib.domain.models import PosturePolicy, TargetReport
     from chalicelib.domain.schedule import Window
     from chalicelib.domain.silences import MaintenanceWindow, Silence
     from chalicelib.domain.targets import Page, ResultSummary, Target, TargetChanges, TargetFilter
@@ -128,6 +128,9 @@ class AlertLedger(Protocol):
 
     def get_alert_state(self, team: str, target_id: str) -> AlertState:
         """What has been announced for the subject (an empty state if nothing yet)."""
+
+    def get_alert_states(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], AlertState]:
+        """``get_alert_state`` of each (team, id) at once: every one given is in the answer."""
 
     def put_alert_state(self, team: str, target_id: str, state: AlertState) -> None:
         """Replace the subject's alert state."""
@@ -308,10 +311,26 @@ class CheckedTarget:
     notifications: tuple[Notification, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class TeamReads:
+    """What a run of checks reads once per team: each team's posture policy (a team whose settings could not be
+    read is left out, its targets retried) and its CT issuances (None where they could not be read)."""
+
+    teams: frozenset[str]  # the teams read
+    postures: Mapping[str, PosturePolicy]
+    issuances: Mapping[str, list[Issuance] | None]
+
+
 class Checker(Protocol):
-    def run(self, targets: Sequence[Target]) -> tuple[list[CheckedTarget], list[Target]]:
+    def read_teams(self, teams: Sequence[str]) -> TeamReads:
+        """What ``run`` reads of these teams, read now (at once), for a run to come."""
+
+    def run(
+        self, targets: Sequence[Target], teams: TeamReads | None = None
+    ) -> tuple[list[CheckedTarget], list[Target]]:
         """Check now, store each result and alert on it: what was checked, and the targets to retry
-        (whose result could not be stored); a target deleted meanwhile is in neither."""
+        (whose result could not be stored); a target deleted meanwhile is in neither. ``teams``: their teams
+        read beforehand (``read_teams``), else they are read first."""
 
 
 class Resolver(Protocol):

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.domain.models import Status
 from chalicelib.domain.targets import Target
 from chalicelib.errors import CertwatchError, NotFoundError
-from chalicelib.services.ports import CheckedTarget, Checker, Targets
+from chalicelib.services.ports import CheckedTarget, Checker, Targets, TeamReads
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,11 @@ class CheckWorker:
             except ValueError as exc:
                 logger.error("poisoned message %s: %s", message_id, exc)
                 outcome.failed_message_ids.append(message_id)  # retried, then the dead-letter queue
-        loaded = self._load([ref for _, ref in messages])
+        # Their teams are read while the targets are, from the messages: a round trip less before the checks.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="certwatch-teams") as ahead:
+            reading = ahead.submit(self._checker.read_teams, [team for _, (team, _) in messages])
+            loaded = self._load([ref for _, ref in messages])
+        teams = _read(reading)
         for message_id, ref in messages:
             if ref in by_target:  # the same target twice in one batch: check it once
                 by_target[ref].append(message_id)
@@ -62,7 +67,7 @@ class CheckWorker:
             else:
                 by_target[ref] = [message_id]
                 targets.append(target)
-        checked, failed = self._run(targets)
+        checked, failed = self._run(targets, teams)
         outcome.checked = len(checked)
         outcome.errors = sum(c.report.status is Status.ERROR for c in checked)
         for note in (n for c in checked for n in c.notifications):
@@ -96,21 +101,21 @@ class CheckWorker:
                 loaded[ref] = exc
         return loaded
 
-    def _run(self, targets: Sequence[Target]) -> tuple[list[CheckedTarget], list[Target]]:
+    def _run(self, targets: Sequence[Target], teams: TeamReads | None) -> tuple[list[CheckedTarget], list[Target]]:
         """The checker's run of the batch; should it raise all the same, each target's run alone.
 
         The checker contains each target's failures itself; this is the last line, so that a
         bug it did not foresee still fails the one message whose target raises, never the batch.
         """
         try:
-            return self._checker.run(targets)
+            return self._checker.run(targets, teams)
         except Exception:
             logger.exception("checking a batch of %d targets failed: checking each alone", len(targets))
         checked: list[CheckedTarget] = []
         failed: list[Target] = []
         for target in targets:
             try:
-                done, undone = self._checker.run([target])
+                done, undone = self._checker.run([target], teams)
             except Exception:
                 logger.exception("checking %s/%s failed", target.team, target.id)
                 failed.append(target)
@@ -118,6 +123,15 @@ class CheckWorker:
             checked += done
             failed += undone
         return checked, failed
+
+
+def _read(reading: Future[TeamReads]) -> TeamReads | None:
+    """The teams as read ahead; None when that failed (the checker then reads them itself)."""
+    try:
+        return reading.result()
+    except Exception:  # a bug reading ahead costs the read ahead, never the batch
+        logger.exception("reading the batch's teams ahead failed")
+        return None
 
 
 def _parse_message(body: object) -> tuple[str, str]:

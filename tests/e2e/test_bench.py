@@ -70,15 +70,18 @@ def test_the_batch_benchmark_cuts_the_tarpit_loose_and_checks_it_alone() -> None
     done = _bench("bench.batch", "--endpoints", "9", "--batch", "5", "--timeout", "2", "--rtt", "0.02", timeout=180)
 
     assert done.returncode == 0, done.stderr[-2000:]
-    waits, cut = (line for line in done.stdout.splitlines() if line.startswith("batch"))
+    waits, cut, again = (line for line in done.stdout.splitlines() if line.startswith("batch"))
     assert "no cut (waits for all)" in waits
     assert "checker_alone 0.0 s over 0" in waits
-    assert "cut, stragglers alone" in cut
-    # the tarpit at least (a live check slower than the cut allows goes too, and is checked alone at once)
-    assert re.search(r"checker_alone [0-9.]+ s over [1-9]", cut), cut
-    for line in (waits, cut):  # either way the tarpit ends as a timeout: the cut never judges it early
+    assert "cut, stragglers alone, first checks" in cut
+    assert "cut, stragglers alone, checked again (unchanged)" in again
+    for line in (cut, again):
+        # the tarpit at least (a live check slower than the cut allows goes too, and is checked alone at once)
+        assert re.search(r"checker_alone [0-9.]+ s over [1-9]", line), line
+    for line in (waits, cut, again):  # either way the tarpit ends as a timeout: the cut never judges it early
         assert "tarpits: {'error (timeout)': 1}" in line, line
         assert re.search(rf"wall/floor median {FIGURE}x", line), line
+        assert line.endswith("messages given back: 0"), line
 
 
 def test_the_sweep_benchmark_prints_its_units_and_an_unchanged_check_writes_its_item_alone() -> None:

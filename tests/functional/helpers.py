@@ -267,7 +267,7 @@ def alert_world(engines: Engines, pki: Pki) -> World:
     engine = engines.build(resolver=SystemResolver(lookup=loopback), clock=clock.now, timeout=5.0)
     publisher = RecordingPublisher()
     alerter = alerter_on(store, publisher, clock.now)
-    checker = TargetChecker(store, engine, pki.trust, after_check=alerter.after_target_check, history=store)
+    checker = TargetChecker(store, engine, pki.trust, alerts=alerter, history=store)
 
     def vet(url: object) -> list[str]:  # every destination here is a recording one: nothing to resolve
         return []

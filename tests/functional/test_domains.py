@@ -95,9 +95,7 @@ def world(engines: Engines, pki: Pki) -> Iterator[Watch]:
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
 
     engine = engines.build(resolver=SystemResolver(lookup=loopback), clock=clock.now, timeout=5.0)
-    checker = TargetChecker(
-        store, engine, pki.trust, after_check=alerter.after_target_check, history=store, issuances=store
-    )
+    checker = TargetChecker(store, engine, pki.trust, alerts=alerter, history=store, issuances=store)
     fetcher = UrlFetcher(resolver=SystemResolver(), address_policy=AddressPolicy.from_text("127.0.0.0/8"), timeout=5.0)
     with CertSpotterStandIn(page_size=2) as ct, RdapStandIn() as rdap:
         ct.now = NOW

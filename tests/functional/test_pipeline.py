@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.sqs import check_message
+from chalicelib.checks.tlsprobe import Handshake, TlsProbe
 from chalicelib.domain.alerts import AlertState
 from chalicelib.domain.cadence import Sighting
 from chalicelib.domain.models import Endpoint, PosturePolicy, Protocol, Status, TargetReport
@@ -187,7 +188,7 @@ def pipeline(engines: Engines, pki: Pki) -> Pipeline:
         {EXPIRING: ["127.0.0.1"], HEALTHY: ["127.0.0.1"], DOWN: ["127.0.0.1"]}, clock=clock.now, timeout=2.0
     )
     alerter = alerter_on(store, publisher, clock.now)
-    checker = TargetChecker(store, engine, pki.trust, after_check=alerter.after_target_check, teams=store)
+    checker = TargetChecker(store, engine, pki.trust, alerts=alerter, teams=store)
     return Pipeline(store, publisher, clock, alerter, checker, CheckWorker(store, checker))
 
 
@@ -669,7 +670,7 @@ def test_a_batch_hands_a_host_that_never_answers_to_be_checked_alone(
     engine = engines.build({HEALTHY: ["127.0.0.1"], "silent.pipeline.test": ["127.0.0.1"]}, timeout=30.0)
     alone = RecordingCheckQueue() if lane == "takes them" else _RefusingQueue()
     alerter = alerter_on(store, publisher, Clock(NOW).now)
-    checker = TargetChecker(store, engine, pki.trust, after_check=alerter.after_target_check, alone=lambda: alone)
+    checker = TargetChecker(store, engine, pki.trust, alerts=alerter, alone=lambda: alone)
     pipeline = Pipeline(store, publisher, Clock(NOW), alerter, checker, CheckWorker(store, checker))
     live = [pipeline.register(HEALTHY, sites["healthy"].port, team=f"team-{i}") for i in range(4)]
     tarpit = pipeline.register("silent.pipeline.test", silent.port)
@@ -741,3 +742,92 @@ def test_a_batch_reads_each_teams_ct_issuances_once(engines: Engines, pki: Pki, 
 
     assert (len(checked), failed) == (3, [])
     assert sorted(asked) == ["one", "two"]
+
+
+class ReadsFirstProbe(TlsProbe):
+    """The real TLS probe, each handshake held until ``ready`` (the batch's reads all made), or 5 s."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ready = threading.Event()
+        self.held_out: list[str] = []  # the handshakes that waited the 5 s out
+
+    def handshake(self, endpoint: Endpoint, address: str, *, timeout: float) -> Handshake:
+        if not self.ready.wait(timeout=5):
+            self.held_out.append(endpoint.host)
+        return super().handshake(endpoint, address, timeout=timeout)
+
+
+def test_a_batch_reads_its_histories_and_alert_states_while_its_checks_run(
+    engines: Engines, pki: Pki, sites: dict[str, Site]
+) -> None:
+    probe = ReadsFirstProbe()
+    read: list[str] = []
+    wanted = 3  # two histories and the alert states
+
+    class Reading(RiggedStore):
+        def _read(self, what: str) -> None:
+            read.append(what)
+            if len(read) >= wanted:
+                probe.ready.set()  # every read made: the handshakes may go on
+
+        def sightings(self, team: str, target_id: str) -> list[Sighting]:
+            self._read(f"history {target_id}")
+            return super().sightings(team, target_id)
+
+        def get_alert_states(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], AlertState]:
+            self._read("alert states")
+            return super().get_alert_states(refs)
+
+        def get_alert_state(self, team: str, target_id: str) -> AlertState:
+            self._read(f"alert state {target_id}")
+            return super().get_alert_state(team, target_id)
+
+    store = Reading()
+    engine = engines.build({HEALTHY: ["127.0.0.1"], EXPIRING: ["127.0.0.1"]}, probe=probe, timeout=10.0)
+    alerter = alerter_on(store, RecordingPublisher(), Clock(NOW).now)
+    checker = TargetChecker(store, engine, pki.trust, alerts=alerter, history=store)
+    pipeline = Pipeline(store, RecordingPublisher(), Clock(NOW), alerter, checker, CheckWorker(store, checker))
+    targets = [pipeline.register(HEALTHY, sites["healthy"].port), pipeline.register(EXPIRING, sites["expiring"].port)]
+
+    checked, failed = checker.run(targets)
+
+    assert (len(checked), failed) == (2, [])
+    assert probe.held_out == [], "the reads waited for the checks: each handshake waited 5 s for them"
+    assert sorted(read) == ["alert states", *sorted(f"history {t.id}" for t in targets)], "each read once, ahead"
+    assert {c.report.status for c in checked} == {Status.OK, Status.CRITICAL}
+    assert [n.event.type.value for c in checked for n in c.notifications] == ["certificate.expiring"], "decided as ever"
+
+
+def test_a_worker_reads_the_batchs_teams_while_it_reads_its_targets(pipeline: Pipeline, sites: dict[str, Site]) -> None:
+    site = sites["healthy"]
+    targets = [pipeline.register(site.name, site.port, team=team) for team in ("one", "two")]
+    met = threading.Event()
+    together = threading.Barrier(3, action=met.set, timeout=5)  # the targets' read and both teams' settings at once
+    store = pipeline.store
+    real_targets, real_settings = store.get_targets, store.team_settings
+    waited: list[str] = []
+
+    def meet(what: str) -> None:
+        if met.is_set():  # once: the alerter reads the settings again, after the checks
+            return
+        try:
+            together.wait()
+        except threading.BrokenBarrierError:
+            waited.append(what)
+
+    def get_targets(refs: Sequence[tuple[str, str]], *, consistent: bool = True) -> dict[tuple[str, str], Target]:
+        meet("targets")
+        return real_targets(refs, consistent=consistent)
+
+    def team_settings(team: str) -> TeamSettings:
+        meet(f"settings of {team}")
+        return real_settings(team)
+
+    store.get_targets = get_targets  # type: ignore[method-assign]
+    store.team_settings = team_settings  # type: ignore[method-assign]
+
+    outcome = pipeline.worker.handle([message_for(t, f"m{n}") for n, t in enumerate(targets)])
+
+    assert waited == [], "the teams were read after the targets, not beside them"
+    assert (outcome.checked, outcome.failed_message_ids) == (2, [])

@@ -157,9 +157,7 @@ def test_a_renewal_request_is_one_event_in_email_text_and_slack(
     store, publisher = InMemoryStore(), RecordingPublisher()
     target = Target("tg_0000000000aa1b2c3d50", "payments", TargetSpec(parse_target(target_text)), START, START, START)
     store.create_target(target)
-    checker = TargetChecker(
-        store, engine, pki.trust, after_check=alerter_on(store, publisher, clock.now).after_target_check
-    )
+    checker = TargetChecker(store, engine, pki.trust, alerts=alerter_on(store, publisher, clock.now))
 
     for _ in range(3):
         checker.run([store.get_target("payments", target.id)])

@@ -336,7 +336,7 @@ def test_a_revocation_is_one_certificate_revoked_event_in_email_text_and_slack(w
     target = Target("tg_0000000000aa1b2c3d4f", "payments", TargetSpec(parse_target(target_text)), now, now, now)
     store.create_target(target)
     alerter = alerter_on(store, publisher, lambda: datetime.now(UTC))
-    checker = TargetChecker(store, engine, world.pki.trust, after_check=alerter.after_target_check)
+    checker = TargetChecker(store, engine, world.pki.trust, alerts=alerter)
 
     for _ in range(3):  # the same revoked certificate, checked again and again: announced once
         checker.run([store.get_target("payments", target.id)])

@@ -1047,6 +1047,24 @@ class AlertLedgerContract:
         store.put_alert_state(team, subject, AlertState(fingerprint="b" * 64))
         assert store.get_alert_state(team, subject) == AlertState(fingerprint="b" * 64)
 
+    def test_alert_states_read_at_once_are_each_subjects_own_and_empty_where_none_was_put(
+        self, store: AlertLedger, team: str
+    ) -> None:
+        subjects = [f"tg_{n:020d}" for n in range(1, 131)]  # more than one BatchGetItem's hundred keys
+        for n, subject in enumerate(subjects[::2]):
+            store.put_alert_state(team, subject, AlertState(fingerprint=f"{n:064x}", failures=n))
+        store.put_alert_state(f"{team}-other", subjects[1], AlertState(fingerprint="c" * 64))
+        refs = [(team, s) for s in subjects] + [(f"{team}-other", subjects[1]), (team, subjects[0])]
+
+        states = store.get_alert_states(refs)
+
+        assert set(states) == set(refs), "every subject asked for is answered, once"
+        assert states == {ref: store.get_alert_state(*ref) for ref in refs}
+        assert states[(team, subjects[2])] == AlertState(fingerprint=f"{1:064x}", failures=1)
+        assert states[(team, subjects[1])] == AlertState(), "none put: the empty state, not another team's"
+        assert states[(f"{team}-other", subjects[1])].fingerprint == "c" * 64
+        assert store.get_alert_states([]) == {}
+
 
 class InventoryContract:
     """The ``Inventory`` port: the latest assessment of each certificate held in ACM/IAM, by its ARN."""

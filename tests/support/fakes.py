@@ -210,6 +210,10 @@ class InMemoryStore:
         with self._lock:
             return self._alert_states.get((team, target_id), AlertState())
 
+    def get_alert_states(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], AlertState]:
+        with self._lock:
+            return {ref: self._alert_states.get(ref, AlertState()) for ref in refs}
+
     def put_alert_state(self, team: str, target_id: str, state: AlertState) -> None:
         with self._lock:
             self._alert_states[(team, target_id)] = state

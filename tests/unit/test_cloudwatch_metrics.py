@@ -20,7 +20,7 @@ from chalicelib.adapters import telemetry
 from chalicelib.domain.targets import Target, TargetSpec
 from chalicelib.errors import SlackError
 from chalicelib.presentation.event_shapes import EventDocument
-from chalicelib.services.ports import CheckedTarget
+from chalicelib.services.ports import CheckedTarget, TeamReads
 from chalicelib.services.slack_relay import SlackRelay
 from chalicelib.services.worker import CheckWorker
 from chalicelib.settings import Settings
@@ -34,7 +34,12 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 class _Checker:
     """Checks each target to the report its host names: soon (3 days), later (40), or unreachable."""
 
-    def run(self, targets: Sequence[Target]) -> tuple[list[CheckedTarget], list[Target]]:
+    def read_teams(self, teams: Sequence[str]) -> TeamReads:
+        return TeamReads(frozenset(teams), {}, {})
+
+    def run(
+        self, targets: Sequence[Target], teams: TeamReads | None = None
+    ) -> tuple[list[CheckedTarget], list[Target]]:
         made = {
             "soon.example.com": reports.report(NOW, host="soon.example.com", days_left=3),
             "later.example.com": reports.report(NOW, host="later.example.com", days_left=40),

@@ -32,7 +32,7 @@ from chalicelib.errors import (
     ProbeError,
     StoreError,
 )
-from chalicelib.services.ports import CheckedTarget
+from chalicelib.services.ports import CheckedTarget, TeamReads
 from chalicelib.services.registry import TargetRegistry
 from tests.support import reports
 from tests.support.fakes import InMemoryStore, RecordingCheckQueue
@@ -62,7 +62,12 @@ class Checker:
         self.store = store
         self.checked: list[str] = []
 
-    def run(self, targets: Sequence[Target]) -> tuple[list[CheckedTarget], list[Target]]:
+    def read_teams(self, teams: Sequence[str]) -> TeamReads:
+        return TeamReads(frozenset(teams), {}, {})
+
+    def run(
+        self, targets: Sequence[Target], teams: TeamReads | None = None
+    ) -> tuple[list[CheckedTarget], list[Target]]:
         done = []
         for target in targets:
             self.checked.append(target.id)
@@ -270,9 +275,11 @@ def test_a_target_deleted_while_checked_on_request_is_not_found() -> None:
     target = w.registry.register(WEB, spec("https://www.example.com"))
     check = w.checker.run
 
-    def delete_first(targets: Sequence[Target]) -> tuple[list[CheckedTarget], list[Target]]:
+    def delete_first(
+        targets: Sequence[Target], teams: TeamReads | None = None
+    ) -> tuple[list[CheckedTarget], list[Target]]:
         w.store.delete_target("web", target.id)
-        return check(targets)
+        return check(targets, teams)
 
     w.checker.run = delete_first  # type: ignore[method-assign]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -15,6 +15,8 @@ from chalicelib.errors import ConfigurationError, StoreError, ThrottledError
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+# BatchGetItem's most keys a request.
+BATCH_GET_KEYS = 100
 # Batch requests: how often what DynamoDB left unprocessed is asked again, a while later each time.
 BATCH_ATTEMPTS = 4
 
@@ -41,6 +43,16 @@ class Table:
         answer = self._call(self._client.get_item, TableName=self._table, Key=key, ConsistentRead=True)
         item = answer.get("Item")
         return None if item is None else load(item)
+
+    def _get_items(self, keys: Sequence[tuple[str, str]], *, consistent: bool, what: str) -> Iterator[dict[str, Any]]:
+        """The items of (pk, sk) ``keys`` that exist, in any order, BATCH_GET_KEYS to a BatchGetItem; ThrottledError
+        naming ``what`` when DynamoDB leaves some unread (the one batched read)."""
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), BATCH_GET_KEYS):
+            chunk = [dump({"pk": pk, "sk": sk}) for pk, sk in unique[start : start + BATCH_GET_KEYS]]
+            request = {self._table: {"Keys": chunk, "ConsistentRead": consistent}}
+            for answer in self._batched(self._client.batch_get_item, request, "UnprocessedKeys", what):
+                yield from (load(item) for item in answer.get("Responses", {}).get(self._table, []))
 
     def _query(self, **request: Any) -> Iterator[dict[str, Any]]:
         """Every item a Query finds, read page after page as the caller goes (the one pagination loop)."""

@@ -44,7 +44,6 @@ SLOT_INDEX = "slots"
 # move the targets still on it onto their slots, a few thousand a sweep, soonest first; a later release drops it.
 DUE_INDEX = "due"
 MOVES_PER_SWEEP = 5000
-BATCH_GET_KEYS = 100  # BatchGetItem's most keys a request
 CLAIM_ATTEMPTS = 5
 
 
@@ -89,22 +88,11 @@ class TargetItems(HolderItems):
 
     def get_targets(self, refs: Sequence[tuple[str, str]], *, consistent: bool = True) -> dict[tuple[str, str], Target]:
         found: dict[tuple[str, str], Target] = {}
-        unique = list(dict.fromkeys(refs))
-        for start in range(0, len(unique), BATCH_GET_KEYS):
-            keys = [
-                codec.dump({"pk": codec.TEAM + team, "sk": codec.TARGET + target_id})
-                for team, target_id in unique[start : start + BATCH_GET_KEYS]
-            ]
-            for item in self._batch_get(keys, consistent=consistent):
-                target = codec.target(codec.load(item))
-                found[(target.team, target.id)] = target
+        keys = [(codec.TEAM + team, codec.TARGET + target_id) for team, target_id in refs]
+        for item in self._get_items(keys, consistent=consistent, what="targets unread"):
+            target = codec.target(item)
+            found[(target.team, target.id)] = target
         return found
-
-    def _batch_get(self, keys: list[dict[str, Any]], *, consistent: bool) -> Iterator[dict[str, Any]]:
-        """The items of ``keys``; ThrottledError when DynamoDB leaves some unread."""
-        request = {self._table: {"Keys": keys, "ConsistentRead": consistent}}
-        for answer in self._batched(self._client.batch_get_item, request, "UnprocessedKeys", "targets unread"):
-            yield from answer.get("Responses", {}).get(self._table, [])
 
     def list_targets(self, team: str, *, limit: int, cursor: str | None, where: TargetFilter) -> Page:
         partition = codec.TEAM + team
