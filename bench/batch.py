@@ -4,9 +4,10 @@ Serves ``--endpoints`` healthy TLS endpoints, each behind a ``lab.latency.Latenc
 trip of ``--rtt`` ± ``--jitter``/2 seconds per flight), and ``--tarpit-percent`` of the targets as
 tarpits (accept, never answer), from child processes. Hands the checker's worker (the SQS
 handler's code: load, check, store, alert; the store in memory, so the figures are the check
-path's) batches of ``--batch`` messages, as the event source mapping would, twice in the same
+path's) batches of ``--batch`` messages, as the event source mapping would, three times in one
 run: without the straggler cut (every batch waits for every check) and with it (the stragglers
-handed to the alone queue, then checked by checker_alone's worker in batches of 10). Prints:
+handed to the alone queue, then checked by checker_alone's worker in batches of 10), and with it
+once more over the same targets, each verdict then unchanged (as most checks are). Prints:
 
     wall/floor   each batch's wall time against its floor: the slowest live check's own time
                  in that batch (the batch cannot return sooner), median and worst

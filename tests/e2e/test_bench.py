@@ -146,3 +146,13 @@ def test_the_cost_tables_of_the_docs_are_what_the_model_prints() -> None:
             re.findall(r"\$[\d,.]+", " | ".join(cells)) for cells in expected
         ], doc
     assert cost.main([]) == 0
+
+
+def test_the_requests_benchmark_prints_the_clients_cpu_per_kind_of_request() -> None:
+    done = _bench("bench.requests", "--requests", "5", "--keys", "3", timeout=120)
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    for kind in ("GetItem", "Query", "UpdateItem", "BatchGetItem of 3"):
+        found = re.search(rf"^  {kind} +({FIGURE}) ms$", done.stdout, re.MULTILINE)
+        assert found is not None, done.stdout
+        assert float(found[1]) > 0
