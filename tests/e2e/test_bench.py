@@ -156,3 +156,13 @@ def test_the_requests_benchmark_prints_the_clients_cpu_per_kind_of_request() -> 
         found = re.search(rf"^  {kind} +({FIGURE}) ms$", done.stdout, re.MULTILINE)
         assert found is not None, done.stdout
         assert float(found[1]) > 0
+
+
+def test_the_poll_loop_benchmark_completes_every_handshake_each_way() -> None:
+    done = _bench("bench.pollloop", "--handshakes", "40", "--servers", "2", "--rounds", "1", timeout=180)
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    for way in ("threads", "one", "loop"):
+        found = re.search(rf"^  {way} +({FIGURE}) \({FIGURE}-{FIGURE}\); ({FIGURE})x threads'$", done.stdout, re.M)
+        assert found is not None, done.stdout
+        assert float(found[1]) > 0

@@ -1,0 +1,174 @@
+"""What one poll loop driving every handshake would save over a thread each: the client's CPU per TLS handshake.
+
+The engine runs each check's handshake on a thread of its own (32 in flight), and pyOpenSSL
+releases and takes back the interpreter's lock around every OpenSSL call, so the threads contend
+for it. This measures, in one run and in alternating rounds, the client's CPU per handshake
+(``time.process_time`` of this process; the servers run in a child process) three ways over the
+same loopback servers:
+
+    threads   ``TlsProbe.handshake`` on 32 threads, as the engine runs it
+    one       ``TlsProbe.handshake`` one after another, no concurrency (the floor's way)
+    loop      one thread, one ``select.poll`` driving up to 32 non-blocking pyOpenSSL handshakes
+              at once (the same context, SNI, and the peer's chain read out as the probe does)
+
+A prototype to measure the idea, not the engine: it does no STARTTLS and judges nothing.
+
+    .venv/bin/python -m bench.pollloop --handshakes 600 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import multiprocessing
+import select
+import socket
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
+from typing import Any
+
+from OpenSSL import SSL, crypto
+
+from chalicelib.checks.tlsprobe import TlsProbe, client_context
+from chalicelib.domain.endpoints import parse_target
+
+NAME = "loop.bench.test"
+IN_FLIGHT = 32
+
+
+def _serve(servers: int, answer: Connection, stop: Connection) -> None:  # pragma: no cover - runs in the child
+    from lab.certs import make_ca, make_cert
+    from lab.servers import TlsServer
+
+    root = make_ca("certwatch Poll Bench Root")
+    inter = make_ca("certwatch Poll Bench Intermediate", issuer=root)
+    leaf = make_cert(NAME, issuer=inter)
+    running = [TlsServer([leaf.der, inter.der], leaf.key).start() for _ in range(servers)]
+    answer.send([server.port for server in running])
+    stop.recv()
+    for server in running:
+        server.stop()
+
+
+@contextlib.contextmanager
+def serving(servers: int) -> Iterator[list[int]]:
+    context = multiprocessing.get_context("spawn")
+    answer_recv, answer_send = context.Pipe(duplex=False)
+    stop_recv, stop_send = context.Pipe(duplex=False)
+    child = context.Process(target=_serve, args=(servers, answer_send, stop_recv), daemon=True)
+    child.start()
+    try:
+        yield answer_recv.recv()
+    finally:
+        stop_send.send(True)
+        child.join(timeout=30)
+
+
+def with_threads(ports: list[int]) -> int:
+    probe = TlsProbe()
+    endpoints = [parse_target(f"tls://{NAME}:{port}") for port in ports]
+    with ThreadPoolExecutor(max_workers=IN_FLIGHT) as pool:
+        done = list(pool.map(lambda e: probe.handshake(e, "127.0.0.1", timeout=10), endpoints))
+    return sum(bool(shaken.served) for shaken in done)
+
+
+def one_at_a_time(ports: list[int]) -> int:
+    probe = TlsProbe()
+    endpoints = [parse_target(f"tls://{NAME}:{port}") for port in ports]
+    return sum(bool(probe.handshake(e, "127.0.0.1", timeout=10).served) for e in endpoints)
+
+
+def in_one_loop(ports: list[int]) -> int:
+    """Every handshake driven from one poll loop, at most IN_FLIGHT at once."""
+    context = client_context()
+    poller = select.poll()
+    flying: dict[int, tuple[socket.socket, SSL.Connection | None]] = {}
+    waiting, shaken = list(reversed(ports)), 0
+
+    def start(port: int) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        code = sock.connect_ex(("127.0.0.1", port))
+        if code not in (0, errno.EINPROGRESS):
+            raise OSError(code, "connect")
+        flying[sock.fileno()] = (sock, None)
+        poller.register(sock, select.POLLOUT)
+
+    def step(fd: int) -> bool:
+        """Drive one handshake on; True when it is over."""
+        sock, tls = flying[fd]
+        if tls is None:
+            tls = SSL.Connection(context, sock)
+            tls.set_tlsext_host_name(NAME.encode())
+            tls.set_connect_state()
+            flying[fd] = (sock, tls)
+        try:
+            tls.do_handshake()
+        except SSL.WantReadError:
+            poller.modify(fd, select.POLLIN)
+            return False
+        except SSL.WantWriteError:
+            poller.modify(fd, select.POLLOUT)
+            return False
+        [crypto.dump_certificate(crypto.FILETYPE_ASN1, cert) for cert in tls.get_peer_cert_chain() or []]
+        tls.get_protocol_version_name(), tls.get_cipher_name(), tls.get_group_name()
+        return True
+
+    while waiting and len(flying) < IN_FLIGHT:
+        start(waiting.pop())
+    while flying:
+        for fd, _ in poller.poll(10_000):
+            if step(fd):
+                poller.unregister(fd)
+                flying.pop(fd)[0].close()
+                shaken += 1
+                if waiting:
+                    start(waiting.pop())
+    return shaken
+
+
+def cpu_ms(way: Callable[[list[int]], int], ports: list[int]) -> float:
+    began = time.process_time()
+    shaken = way(ports)
+    spent = time.process_time() - began
+    if shaken != len(ports):
+        raise SystemExit(f"{way.__name__}: {shaken} of {len(ports)} handshakes completed")
+    return spent * 1000 / len(ports)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--handshakes", type=int, default=600, help="handshakes per way per round (default 600)")
+    parser.add_argument("--servers", type=int, default=8, help="loopback TLS servers (default 8)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, each way in turn (default 3)")
+    args = parser.parse_args(argv)
+    ways: dict[str, Callable[[list[int]], int]] = {
+        "threads": with_threads,
+        "one": one_at_a_time,
+        "loop": in_one_loop,
+    }
+    with serving(args.servers) as servers:
+        ports = [servers[n % len(servers)] for n in range(args.handshakes)]
+        for way in ways.values():  # warm every way once (imports, the context, the servers' threads)
+            cpu_ms(way, ports[: IN_FLIGHT * 2])
+        spent: dict[str, list[float]] = {name: [] for name in ways}
+        for _ in range(args.rounds):
+            for name, way in ways.items():
+                spent[name].append(cpu_ms(way, ports))
+    medians: dict[str, Any] = {name: statistics.median(figures) for name, figures in spent.items()}
+    print(f"the client's CPU ms per TLS handshake, {args.handshakes} handshakes, median of {args.rounds} rounds:")
+    for name, figures in spent.items():
+        print(
+            f"  {name:<8} {medians[name]:.3f} ({min(figures):.3f}-{max(figures):.3f}); "
+            f"{medians[name] / medians['threads']:.2f}x threads'"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
