@@ -23,19 +23,18 @@ once more over the same targets, each verdict then unchanged (as most checks are
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import multiprocessing
 import os
 import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any
+
+from bench.loopback import in_child
 
 DOMAIN = "batch.bench.test"
 
@@ -78,20 +77,6 @@ def _serve(
         server.stop()
 
 
-@contextlib.contextmanager
-def serving(endpoints: int, tarpits: int, rtt: float, jitter: float) -> Iterator[Served]:
-    context = multiprocessing.get_context("spawn")
-    answer_recv, answer_send = context.Pipe(duplex=False)
-    stop_recv, stop_send = context.Pipe(duplex=False)
-    child = context.Process(target=_serve, args=(endpoints, tarpits, rtt, jitter, answer_send, stop_recv), daemon=True)
-    child.start()
-    try:
-        yield answer_recv.recv()
-    finally:
-        stop_send.send(True)
-        child.join(timeout=30)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--endpoints", type=int, default=200, help="live endpoints (default 200)")
@@ -128,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         f"checker {args.memory_mb} MB, checker_alone {ALONE_MB} MB; the store in memory, "
         + (f"each request {args.store_ms:g} ms" if args.store_ms else "at once (the check path alone)")
     )
-    with serving(args.endpoints, tarpits, args.rtt, args.jitter) as served:
+    with in_child(_serve, args.endpoints, tarpits, args.rtt, args.jitter) as served:
         names = {name: ["127.0.0.1"] for name, _ in [*served.live, *served.tarpits]}
         now = datetime.now(UTC)
         targets, pit_ids = [], set()

@@ -8,10 +8,11 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
+from typing import Any
 
 from lab.authority import revocation_extensions
 from lab.certs import Issued, make_ca, make_cert
@@ -61,7 +62,7 @@ def _chain(kind: str, index: int, inter: Issued, now: datetime, revocation: dict
     return [make_cert(name, issuer=inter), inter]
 
 
-def _serve(chains: list[list[tuple[bytes, bytes]]], ports: Connection, stop: Connection, legacy: bool) -> None:
+def _serve(chains: list[list[tuple[bytes, bytes]]], legacy: bool, ports: Connection, stop: Connection) -> None:
     """Child process: one TlsServer per chain; sends the ports back, serves until told to stop."""
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
@@ -94,24 +95,27 @@ def serving(
     kinds = ("healthy",) if revocation else KINDS
     chains = [_chain(kinds[i % len(kinds)], i, inter, now, revocation or {}) for i in range(endpoints)]
     payload = [[(c.der, c.key_pem) for c in chain] for chain in chains]
-    context = multiprocessing.get_context("spawn")
     shares = [list(range(p, endpoints, processes)) for p in range(processes)]
-    children, stops, ports = [], [], [0] * endpoints
-    try:
+    ports = [0] * endpoints
+    with contextlib.ExitStack() as children:
         for share in shares:
-            port_recv, port_send = context.Pipe(duplex=False)
-            stop_recv, stop_send = context.Pipe(duplex=False)
-            child = context.Process(
-                target=_serve, args=([payload[i] for i in share], port_send, stop_recv, legacy), daemon=True
-            )
-            child.start()
-            children.append(child)
-            stops.append(stop_send)
-            for index, port in zip(share, port_recv.recv(), strict=True):
+            served = children.enter_context(in_child(_serve, [payload[i] for i in share], legacy))
+            for index, port in zip(share, served, strict=True):
                 ports[index] = port
         yield Zoo(root, ports, inter)
+
+
+@contextlib.contextmanager
+def in_child(serve: Callable[..., None], *args: Any) -> Iterator[Any]:
+    """``serve(*args, answer, stop)`` in a child process of its own (spawned): what it sends on ``answer``
+    (its ports, say), while it serves; on the way out it is told to stop (``stop`` receives) and waited for."""
+    context = multiprocessing.get_context("spawn")
+    answer_recv, answer_send = context.Pipe(duplex=False)
+    stop_recv, stop_send = context.Pipe(duplex=False)
+    child = context.Process(target=serve, args=(*args, answer_send, stop_recv), daemon=True)
+    child.start()
+    try:
+        yield answer_recv.recv()
     finally:
-        for stop in stops:
-            stop.send(True)
-        for child in children:
-            child.join(timeout=10)
+        stop_send.send(True)
+        child.join(timeout=30)

@@ -19,21 +19,20 @@ A prototype to measure the idea, not the engine: it does no STARTTLS and judges 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import errno
-import multiprocessing
 import select
 import socket
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
 from OpenSSL import SSL, crypto
 
+from bench.loopback import in_child
 from chalicelib.checks.tlsprobe import TlsProbe, client_context
 from chalicelib.domain.endpoints import parse_target
 
@@ -53,20 +52,6 @@ def _serve(servers: int, answer: Connection, stop: Connection) -> None:  # pragm
     stop.recv()
     for server in running:
         server.stop()
-
-
-@contextlib.contextmanager
-def serving(servers: int) -> Iterator[list[int]]:
-    context = multiprocessing.get_context("spawn")
-    answer_recv, answer_send = context.Pipe(duplex=False)
-    stop_recv, stop_send = context.Pipe(duplex=False)
-    child = context.Process(target=_serve, args=(servers, answer_send, stop_recv), daemon=True)
-    child.start()
-    try:
-        yield answer_recv.recv()
-    finally:
-        stop_send.send(True)
-        child.join(timeout=30)
 
 
 def with_threads(ports: list[int]) -> int:
@@ -152,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         "one": one_at_a_time,
         "loop": in_one_loop,
     }
-    with serving(args.servers) as servers:
+    with in_child(_serve, args.servers) as servers:
         ports = [servers[n % len(servers)] for n in range(args.handshakes)]
         for way in ways.values():  # warm every way once (imports, the context, the servers' threads)
             cpu_ms(way, ports[: IN_FLIGHT * 2])
