@@ -135,11 +135,15 @@ class TargetChecker:
 
     def _read_ahead(self, readers: ThreadPoolExecutor, targets: Sequence[Target]) -> _Ahead:
         """Start reading, on ``readers``, each target's certificate history and the targets' alert states."""
+        states = None  # asked first: one request for the batch, not queued behind the histories
+        if self._alerts is not None and targets:
+            states = readers.submit(self._alerts.read_ahead, targets)
         history = self._history
-        states = self._alerts.read_ahead if self._alerts is not None else None
         return _Ahead(
-            {} if history is None else {(t.team, t.id): readers.submit(history.sightings, *_ref(t)) for t in targets},
-            None if states is None or not targets else readers.submit(states, targets),
+            {}
+            if history is None
+            else {(t.team, t.id): readers.submit(history.sightings, t.team, t.id) for t in targets},
+            states,
         )
 
     def _finish(
@@ -301,10 +305,6 @@ class _Ahead:
 class _Prepared:
     request: CheckRequest
     findings: tuple[Finding, ...]  # the target's own, known before any check (an unusable CA bundle)
-
-
-def _ref(target: Target) -> Ref:
-    return target.team, target.id
 
 
 def _with_findings(report: TargetReport, findings: tuple[Finding, ...]) -> TargetReport:
