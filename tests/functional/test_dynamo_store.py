@@ -7,6 +7,7 @@ import functools
 import itertools
 import json
 import secrets
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -194,6 +195,30 @@ def test_the_sweep_queries_each_shard_of_the_slots_index_for_its_windows(
     ranges = [a for _, a in recorder.calls if a.get("Limit") != 1]
     per_period = sum(len(phase_ranges(6 * 3600, *window)) for window in windows)  # every target here: 6-hourly
     assert len(ranges) == (len(probes) - DUE_SHARDS) * per_period
+
+
+def test_the_sweep_queries_shards_of_the_slots_index_at_once(aws_stack: AwsStack, now: datetime) -> None:
+    pair = threading.Barrier(2, timeout=5)
+    alone: list[str] = []
+
+    class Pairing(RecordingClient[Any]):
+        """Each shard's first Query waits (5 s at most) until another shard's first Query is made too."""
+
+        def query(self, **request: Any) -> Any:
+            if request.get("Limit") == 1 and ":past" not in request["ExpressionAttributeValues"]:
+                try:
+                    pair.wait()
+                except threading.BrokenBarrierError:
+                    alone.append(request["ExpressionAttributeValues"][":shard"]["S"])
+            return self.__getattr__("query")(**request)  # recorded and passed on
+
+    client = Pairing(aws_stack.dynamodb)
+
+    list(DynamoStore(client.as_client, aws_stack.table).due_targets((now - timedelta(hours=1), now)))
+
+    first = [a for _, a in client.calls if a.get("Limit") == 1 and ":past" not in a["ExpressionAttributeValues"]]
+    assert len(first) == DUE_SHARDS
+    assert alone == [], "the shards were queried one after another"
 
 
 def test_no_operation_of_the_store_scans_the_table(aws_stack: AwsStack, now: datetime) -> None:

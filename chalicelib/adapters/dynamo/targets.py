@@ -44,6 +44,8 @@ SLOT_INDEX = "slots"
 # move the targets still on it onto their slots, a few thousand a sweep, soonest first; a later release drops it.
 DUE_INDEX = "due"
 MOVES_PER_SWEEP = 5000
+# The sweep's shards of the slots index queried at once (each shard's intervals, then its windows' ranges, in turn).
+SHARD_READERS = 8
 CLAIM_ATTEMPTS = 5
 
 
@@ -334,23 +336,32 @@ class TargetItems(HolderItems):
         return codec.report(json.loads(item["report"] if "report" in item else item["document"]))
 
     def due_targets(self, *windows: tuple[datetime, datetime]) -> Iterator[tuple[str, str, datetime]]:
-        for shard in map(str, range(codec.DUE_SHARDS)):
-            for period in self._periods(shard):
-                for after, until in windows:
-                    for low, high in phase_ranges(period, after, until):
-                        found = self._query(
-                            TableName=self._table,
-                            IndexName=SLOT_INDEX,
-                            KeyConditionExpression="slot_shard = :shard AND slot BETWEEN :low AND :high",
-                            ExpressionAttributeValues={
-                                ":shard": {"S": shard},
-                                ":low": {"S": codec.slot_key(Slot(period, low))},
-                                ":high": {"S": codec.slot_key(Slot(period, high))},
-                            },
-                        )
-                        for item in found:  # the index holds the keys only
-                            moment = codec.slot_of_key(item["slot"]).latest(until)
-                            yield item["pk"].removeprefix(codec.TEAM), item["sk"].removeprefix(codec.TARGET), moment
+        # The shards are independent: SHARD_READERS of them are queried at once, each shard's Queries in turn.
+        def in_shard(shard: str) -> list[tuple[str, str, datetime]]:
+            return list(self._due_in(shard, windows))
+
+        with ThreadPoolExecutor(max_workers=SHARD_READERS, thread_name_prefix="certwatch-shard") as pool:
+            for found in pool.map(in_shard, map(str, range(codec.DUE_SHARDS))):
+                yield from found
+
+    def _due_in(self, shard: str, windows: Sequence[tuple[datetime, datetime]]) -> Iterator[tuple[str, str, datetime]]:
+        """The targets of one shard with a moment of their slot in ``windows``, and the latest such moment."""
+        for period in self._periods(shard):
+            for after, until in windows:
+                for low, high in phase_ranges(period, after, until):
+                    found = self._query(
+                        TableName=self._table,
+                        IndexName=SLOT_INDEX,
+                        KeyConditionExpression="slot_shard = :shard AND slot BETWEEN :low AND :high",
+                        ExpressionAttributeValues={
+                            ":shard": {"S": shard},
+                            ":low": {"S": codec.slot_key(Slot(period, low))},
+                            ":high": {"S": codec.slot_key(Slot(period, high))},
+                        },
+                    )
+                    for item in found:  # the index holds the keys only
+                        moment = codec.slot_of_key(item["slot"]).latest(until)
+                        yield item["pk"].removeprefix(codec.TEAM), item["sk"].removeprefix(codec.TARGET), moment
 
     def _periods(self, shard: str) -> Iterator[int]:
         """The intervals (seconds) of a shard's slots, each found with one Query of a single key past the last."""
