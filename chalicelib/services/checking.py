@@ -69,6 +69,10 @@ class TargetChecker:
         self._history = history
         self._issuances = issuances
         self._ct_grace = ct_grace
+        # Built once and kept, as the engine's pool is (warm Lambdas too): a pool a run would cost a run its
+        # threads' start, about 2 ms of CPU each. Their threads start when first needed.
+        self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="certwatch-read")
+        self._recorders = ThreadPoolExecutor(max_workers=RECORDERS, thread_name_prefix="certwatch-record")
 
     def run(
         self, targets: Sequence[Target], teams: TeamReads | None = None
@@ -84,7 +88,7 @@ class TargetChecker:
         checked: list[CheckedTarget] = []
         failed: list[Target] = []
         ready: list[tuple[Target, _Prepared]] = []
-        if teams is None or not teams.teams.issuperset(t.team for t in targets):
+        if teams is None or not teams.teams >= {t.team for t in targets}:
             teams = self.read_teams([t.team for t in targets])
         postures, issued = teams.postures, teams.issuances
         for target in targets:
@@ -102,28 +106,23 @@ class TargetChecker:
         order: dict[str, int] = {}
         cut = StragglerCut() if self._alone is not None else None
         reports: list[tuple[Target, _Prepared, TargetReport]] = []
-        readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="certwatch-read")
-        try:
-            # What recording a check reads whatever its result, read while the checks run: a report then waits
-            # for its writes alone. Reads, not the recording itself: a recorder's CPU would delay a live check,
-            # and the straggler cut's clock with it.
-            ahead = self._read_ahead(readers, [target for target, _ in ready])
-            for index, report in self._engine.check_as_done([setup.request for _, setup in ready], cut=cut):
-                target, setup = ready[index]
-                order[target.id] = index
-                if report is None:  # the batch stopped waiting for it: checked alone, with the whole timeout
-                    stragglers.append(target)
-                else:
-                    reports.append((target, setup, report))
-            # Recorded once the checks are done, several at a time: a store's requests are round trips, which a
-            # batch would otherwise wait for one after another.
-            with ThreadPoolExecutor(max_workers=RECORDERS, thread_name_prefix="certwatch-record") as recorders:
-                recording = [
-                    recorders.submit(self._finish, target, setup, report, issued.get(target.team), ahead)
-                    for target, setup, report in reports
-                ]
-        finally:
-            readers.shutdown(wait=False, cancel_futures=True)  # a straggler's reads are not waited for
+        # What recording a check reads whatever its result, read while the checks run: a report then waits for
+        # its writes alone. Reads, not the recording itself: a recorder's CPU would delay a live check, and the
+        # straggler cut's clock with it.
+        ahead = self._read_ahead([target for target, _ in ready])
+        for index, report in self._engine.check_as_done([setup.request for _, setup in ready], cut=cut):
+            target, setup = ready[index]
+            order[target.id] = index
+            if report is None:  # the batch stopped waiting for it: checked alone, with the whole timeout
+                stragglers.append(target)
+            else:
+                reports.append((target, setup, report))
+        # Recorded once the checks are done, several at a time: a store's requests are round trips, which a
+        # batch would otherwise wait for one after another.
+        recording = [
+            self._recorders.submit(self._finish, target, setup, report, issued.get(target.team), ahead)
+            for target, setup, report in reports
+        ]
         for future in recording:
             done = future.result()  # _finish contains every failure of its own
             if isinstance(done, CheckedTarget):
@@ -133,8 +132,9 @@ class TargetChecker:
         checked.sort(key=lambda done: order[done.target.id])  # as asked, whichever finished first
         return checked, failed + self._check_alone(stragglers)
 
-    def _read_ahead(self, readers: ThreadPoolExecutor, targets: Sequence[Target]) -> _Ahead:
-        """Start reading, on ``readers``, each target's certificate history and the targets' alert states."""
+    def _read_ahead(self, targets: Sequence[Target]) -> _Ahead:
+        """Start reading, on the readers, each target's certificate history and the targets' alert states."""
+        readers = self._readers
         states = None  # asked first: one request for the batch, not queued behind the histories
         if self._alerts is not None and targets:
             states = readers.submit(self._alerts.read_ahead, targets)
@@ -248,20 +248,15 @@ class TargetChecker:
         once per run, all at once: a batch of many teams would otherwise wait for their round trips in turn before
         any check starts."""
         teams = list(dict.fromkeys(teams))
-        if not teams:
-            return TeamReads(frozenset(), {}, {})
-        with ThreadPoolExecutor(
-            max_workers=min(RECORDERS, 2 * len(teams)), thread_name_prefix="certwatch-team"
-        ) as pool:
-            settings = {team: pool.submit(self._team_posture, team) for team in teams}
-            issuances = {team: pool.submit(self._team_issuances, team) for team in teams}
+        settings = {team: self._recorders.submit(self._team_posture, team) for team in teams}
+        issuances = {team: self._recorders.submit(self._team_issuances, team) for team in teams}
         postures: dict[str, PosturePolicy] = {}
         for team, future in settings.items():
             try:
                 postures[team] = future.result()
             except Exception:  # a store outage or a bug costs that team's checks in this run, never the batch
                 logger.exception("reading the settings of team %s failed", team)
-        return TeamReads(frozenset(teams), postures, {team: future.result() for team, future in issuances.items()})
+        return TeamReads(postures, {team: future.result() for team, future in issuances.items()})
 
     def _team_posture(self, team: str) -> PosturePolicy:
         chosen = self._teams.team_settings(team) if self._teams is not None else None

@@ -16,7 +16,7 @@ the relays' destinations; each is implemented by one adapter (or service) and on
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, KeysView, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -316,9 +316,13 @@ class TeamReads:
     """What a run of checks reads once per team: each team's posture policy (a team whose settings could not be
     read is left out, its targets retried) and its CT issuances (None where they could not be read)."""
 
-    teams: frozenset[str]  # the teams read
     postures: Mapping[str, PosturePolicy]
-    issuances: Mapping[str, list[Issuance] | None]
+    issuances: Mapping[str, list[Issuance] | None]  # every team read
+
+    @property
+    def teams(self) -> KeysView[str]:
+        """The teams read."""
+        return self.issuances.keys()
 
 
 class Checker(Protocol):

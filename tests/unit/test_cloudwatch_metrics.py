@@ -35,7 +35,7 @@ class _Checker:
     """Checks each target to the report its host names: soon (3 days), later (40), or unreachable."""
 
     def read_teams(self, teams: Sequence[str]) -> TeamReads:
-        return TeamReads(frozenset(teams), {}, {})
+        return TeamReads({}, dict.fromkeys(teams))
 
     def run(
         self, targets: Sequence[Target], teams: TeamReads | None = None

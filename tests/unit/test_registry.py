@@ -63,7 +63,7 @@ class Checker:
         self.checked: list[str] = []
 
     def read_teams(self, teams: Sequence[str]) -> TeamReads:
-        return TeamReads(frozenset(teams), {}, {})
+        return TeamReads({}, dict.fromkeys(teams))
 
     def run(
         self, targets: Sequence[Target], teams: TeamReads | None = None
