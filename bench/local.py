@@ -354,7 +354,7 @@ def free_ports() -> tuple[int, int, int]:
     def free(row: int = 1) -> int:
         for _ in range(1000):
             first = random.randrange(PORTS_FROM, low - row) if low - row > PORTS_FROM else _any_port()
-            if all(bindable(port) for port in range(first, first + row)) and first + row <= 65536:
+            if first + row <= 65536 and all(bindable(port) for port in range(first, first + row)):
                 return first
         raise RuntimeError("no free ports for the local stack")
 

@@ -37,6 +37,8 @@ class CheckWorker:
     def __init__(self, targets: Targets, checker: Checker) -> None:
         self._targets = targets
         self._checker = checker
+        # Reads the batch's teams beside its targets; built once, as the checker's pools are.
+        self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="certwatch-teams")
 
     def handle(self, records: Sequence[dict[str, Any]]) -> BatchOutcome:
         outcome = BatchOutcome()
@@ -51,9 +53,8 @@ class CheckWorker:
                 logger.error("poisoned message %s: %s", message_id, exc)
                 outcome.failed_message_ids.append(message_id)  # retried, then the dead-letter queue
         # Their teams are read while the targets are, from the messages: a round trip less before the checks.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="certwatch-teams") as ahead:
-            reading = ahead.submit(self._checker.read_teams, [team for _, (team, _) in messages])
-            loaded = self._load([ref for _, ref in messages])
+        reading = self._ahead.submit(self._checker.read_teams, [team for _, (team, _) in messages])
+        loaded = self._load([ref for _, ref in messages])
         teams = _read(reading)
         for message_id, ref in messages:
             if ref in by_target:  # the same target twice in one batch: check it once
