@@ -110,19 +110,26 @@ class TargetChecker:
         # its writes alone. Reads, not the recording itself: a recorder's CPU would delay a live check, and the
         # straggler cut's clock with it.
         ahead = self._read_ahead([target for target, _ in ready])
-        for index, report in self._engine.check_as_done([setup.request for _, setup in ready], cut=cut):
+        # Recorded several at a time: a store's requests are round trips, which a batch would otherwise wait for
+        # one after another. And only once the batch's last few checks are out (the tail the straggler cut waits
+        # for): until then a recorder's CPU would delay live checks, while the tail's wait can hide the recording.
+        tail = (cut or StragglerCut()).allowed(len(ready))
+        recording: list[Future[CheckedTarget | Target | None]] = []
+        checking = self._engine.check_as_done([setup.request for _, setup in ready], cut=cut)
+        for seen, (index, report) in enumerate(checking, start=1):
             target, setup = ready[index]
             order[target.id] = index
             if report is None:  # the batch stopped waiting for it: checked alone, with the whole timeout
                 stragglers.append(target)
             else:
                 reports.append((target, setup, report))
-        # Recorded once the checks are done, several at a time: a store's requests are round trips, which a
-        # batch would otherwise wait for one after another.
-        recording = [
-            self._recorders.submit(self._finish, target, setup, report, issued.get(target.team), ahead)
-            for target, setup, report in reports
-        ]
+            if len(ready) - seen <= tail:
+                recording += [
+                    self._recorders.submit(self._finish, target, setup, report, issued.get(target.team), ahead)
+                    for target, setup, report in reports
+                ]
+                reports.clear()
+        unhanded = self._check_alone(stragglers)  # while the reports are recorded
         for future in recording:
             done = future.result()  # _finish contains every failure of its own
             if isinstance(done, CheckedTarget):
@@ -130,7 +137,7 @@ class TargetChecker:
             elif done is not None:
                 failed.append(done)
         checked.sort(key=lambda done: order[done.target.id])  # as asked, whichever finished first
-        return checked, failed + self._check_alone(stragglers)
+        return checked, failed + unhanded
 
     def _read_ahead(self, targets: Sequence[Target]) -> _Ahead:
         """Start reading, on the readers, each target's certificate history and the targets' alert states."""

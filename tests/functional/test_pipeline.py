@@ -831,3 +831,46 @@ def test_a_worker_reads_the_batchs_teams_while_it_reads_its_targets(pipeline: Pi
 
     assert waited == [], "the teams were read after the targets, not beside them"
     assert (outcome.checked, outcome.failed_message_ids) == (2, [])
+
+
+class LastHeldProbe(TlsProbe):
+    """The real TLS probe; the handshake with ``held`` waits until ``go`` (another check recorded), or 5 s."""
+
+    def __init__(self, held: str) -> None:
+        super().__init__()
+        self.held = held
+        self.go = threading.Event()
+        self.held_out: list[str] = []
+
+    def handshake(self, endpoint: Endpoint, address: str, *, timeout: float) -> Handshake:
+        if endpoint.host == self.held and not self.go.wait(timeout=5):
+            self.held_out.append(endpoint.host)
+        return super().handshake(endpoint, address, timeout=timeout)
+
+
+def test_a_batch_records_its_reports_while_its_last_checks_are_out(
+    engines: Engines, pki: Pki, sites: dict[str, Site]
+) -> None:
+    probe = LastHeldProbe(EXPIRING)
+
+    class Recording(RiggedStore):
+        def save_result(
+            self, team: str, target_id: str, summary: ResultSummary, report: TargetReport, **kw: Any
+        ) -> None:
+            super().save_result(team, target_id, summary, report, **kw)
+            if report.endpoint.host == HEALTHY:
+                probe.go.set()  # the first check is recorded: the last may finish
+
+    store = Recording()
+    engine = engines.build({HEALTHY: ["127.0.0.1"], EXPIRING: ["127.0.0.1"]}, probe=probe, timeout=10.0)
+    alerter = alerter_on(store, RecordingPublisher(), Clock(NOW).now)
+    checker = TargetChecker(store, engine, pki.trust, alerts=alerter, history=store)
+    pipeline = Pipeline(store, RecordingPublisher(), Clock(NOW), alerter, checker, CheckWorker(store, checker))
+    targets = [pipeline.register(EXPIRING, sites["expiring"].port), pipeline.register(HEALTHY, sites["healthy"].port)]
+
+    checked, failed = checker.run(targets)
+
+    assert probe.held_out == [], "the first report was recorded only once the last check was done (5 s later)"
+    assert ([c.target.id for c in checked], failed) == ([t.id for t in targets], [])  # in the order asked
+    assert [c.report.status for c in checked] == [Status.CRITICAL, Status.OK]
+    assert [n.event.type.value for c in checked for n in c.notifications] == ["certificate.expiring"]
