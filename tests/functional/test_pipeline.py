@@ -744,6 +744,14 @@ def test_a_batch_reads_each_teams_ct_issuances_once(engines: Engines, pki: Pki, 
     assert sorted(asked) == ["one", "two"]
 
 
+def _probed(engines: Engines, pki: Pki, store: RiggedStore, probe: TlsProbe) -> tuple[TargetChecker, Pipeline]:
+    """A checker (alerting, keeping history, no lane for stragglers) whose handshakes go through ``probe``."""
+    engine = engines.build({HEALTHY: ["127.0.0.1"], EXPIRING: ["127.0.0.1"]}, probe=probe, timeout=10.0)
+    alerter = alerter_on(store, RecordingPublisher(), Clock(NOW).now)
+    checker = TargetChecker(store, engine, pki.trust, alerts=alerter, history=store)
+    return checker, Pipeline(store, RecordingPublisher(), Clock(NOW), alerter, checker, CheckWorker(store, checker))
+
+
 class ReadsFirstProbe(TlsProbe):
     """The real TLS probe, each handshake held until ``ready`` (the batch's reads all made), or 5 s."""
 
@@ -784,10 +792,7 @@ def test_a_batch_reads_its_histories_and_alert_states_while_its_checks_run(
             return super().get_alert_state(team, target_id)
 
     store = Reading()
-    engine = engines.build({HEALTHY: ["127.0.0.1"], EXPIRING: ["127.0.0.1"]}, probe=probe, timeout=10.0)
-    alerter = alerter_on(store, RecordingPublisher(), Clock(NOW).now)
-    checker = TargetChecker(store, engine, pki.trust, alerts=alerter, history=store)
-    pipeline = Pipeline(store, RecordingPublisher(), Clock(NOW), alerter, checker, CheckWorker(store, checker))
+    checker, pipeline = _probed(engines, pki, store, probe)
     targets = [pipeline.register(HEALTHY, sites["healthy"].port), pipeline.register(EXPIRING, sites["expiring"].port)]
 
     checked, failed = checker.run(targets)
@@ -862,10 +867,7 @@ def test_a_batch_records_its_reports_while_its_last_checks_are_out(
                 probe.go.set()  # the first check is recorded: the last may finish
 
     store = Recording()
-    engine = engines.build({HEALTHY: ["127.0.0.1"], EXPIRING: ["127.0.0.1"]}, probe=probe, timeout=10.0)
-    alerter = alerter_on(store, RecordingPublisher(), Clock(NOW).now)
-    checker = TargetChecker(store, engine, pki.trust, alerts=alerter, history=store)
-    pipeline = Pipeline(store, RecordingPublisher(), Clock(NOW), alerter, checker, CheckWorker(store, checker))
+    checker, pipeline = _probed(engines, pki, store, probe)
     targets = [pipeline.register(EXPIRING, sites["expiring"].port), pipeline.register(HEALTHY, sites["healthy"].port)]
 
     checked, failed = checker.run(targets)
