@@ -752,16 +752,17 @@ def _probed(engines: Engines, pki: Pki, store: RiggedStore, probe: TlsProbe) -> 
     return checker, Pipeline(store, RecordingPublisher(), Clock(NOW), alerter, checker, CheckWorker(store, checker))
 
 
-class ReadsFirstProbe(TlsProbe):
-    """The real TLS probe, each handshake held until ``ready`` (the batch's reads all made), or 5 s."""
+class HeldProbe(TlsProbe):
+    """The real TLS probe, each handshake (with ``only``, if named) held until ``ready``, or 5 s."""
 
-    def __init__(self) -> None:
+    def __init__(self, only: str | None = None) -> None:
         super().__init__()
+        self.only = only
         self.ready = threading.Event()
         self.held_out: list[str] = []  # the handshakes that waited the 5 s out
 
     def handshake(self, endpoint: Endpoint, address: str, *, timeout: float) -> Handshake:
-        if not self.ready.wait(timeout=5):
+        if self.only in (None, endpoint.host) and not self.ready.wait(timeout=5):
             self.held_out.append(endpoint.host)
         return super().handshake(endpoint, address, timeout=timeout)
 
@@ -769,7 +770,7 @@ class ReadsFirstProbe(TlsProbe):
 def test_a_batch_reads_its_histories_and_alert_states_while_its_checks_run(
     engines: Engines, pki: Pki, sites: dict[str, Site]
 ) -> None:
-    probe = ReadsFirstProbe()
+    probe = HeldProbe()  # until the batch's reads are all made
     read: list[str] = []
     wanted = 3  # two histories and the alert states
 
@@ -838,25 +839,10 @@ def test_a_worker_reads_the_batchs_teams_while_it_reads_its_targets(pipeline: Pi
     assert (outcome.checked, outcome.failed_message_ids) == (2, [])
 
 
-class LastHeldProbe(TlsProbe):
-    """The real TLS probe; the handshake with ``held`` waits until ``go`` (another check recorded), or 5 s."""
-
-    def __init__(self, held: str) -> None:
-        super().__init__()
-        self.held = held
-        self.go = threading.Event()
-        self.held_out: list[str] = []
-
-    def handshake(self, endpoint: Endpoint, address: str, *, timeout: float) -> Handshake:
-        if endpoint.host == self.held and not self.go.wait(timeout=5):
-            self.held_out.append(endpoint.host)
-        return super().handshake(endpoint, address, timeout=timeout)
-
-
 def test_a_batch_records_its_reports_while_its_last_checks_are_out(
     engines: Engines, pki: Pki, sites: dict[str, Site]
 ) -> None:
-    probe = LastHeldProbe(EXPIRING)
+    probe = HeldProbe(only=EXPIRING)  # until the other check is recorded
 
     class Recording(RiggedStore):
         def save_result(
@@ -864,7 +850,7 @@ def test_a_batch_records_its_reports_while_its_last_checks_are_out(
         ) -> None:
             super().save_result(team, target_id, summary, report, **kw)
             if report.endpoint.host == HEALTHY:
-                probe.go.set()  # the first check is recorded: the last may finish
+                probe.ready.set()  # the first check is recorded: the last may finish
 
     store = Recording()
     checker, pipeline = _probed(engines, pki, store, probe)
