@@ -7,7 +7,8 @@
 
 Every target is checked every ``--interval-hours``, and its verdict is taken not to change: a
 check writes ``--unchanged-writes`` units, except one check a day, which writes the full result
-again (``--full-writes``); the sweep's share per due target is ``--sweep-writes``. Measured by
+again (``--full-writes``; its reads likewise, ``--unchanged-reads`` and ``--full-reads``); the sweep's share
+per due target is ``--sweep-writes``. Measured by
 ``make bench-sweep`` (units per check), ``make bench-batch BATCH_ARGS="--store-ms 5"`` (the
 checker's and checker_alone's GB-seconds per 1,000 checks, each store request 5 ms late, as a
 DynamoDB round trip; that latency is the one figure assumed there) and ``python -m bench.logs``
@@ -53,7 +54,8 @@ class Units:
 
     unchanged_writes: float
     full_writes: float
-    reads: float
+    unchanged_reads: float
+    full_reads: float
     sweep_writes: float
     sweep_reads: float
     interval_hours: float
@@ -72,6 +74,10 @@ class Units:
     @property
     def writes(self) -> float:
         return self.sweep_writes + (1 - self.full_share) * self.unchanged_writes + self.full_share * self.full_writes
+
+    @property
+    def reads(self) -> float:
+        return (1 - self.full_share) * self.unchanged_reads + self.full_share * self.full_reads
 
     @property
     def gb_seconds(self) -> float:
@@ -119,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--unchanged-writes", type=float, default=1.0, help="write units of an unchanged check")
     parser.add_argument("--full-writes", type=float, default=3.0, help="write units of the daily full result")
-    parser.add_argument("--reads", type=float, default=2.53, help="read units of a check")
+    parser.add_argument("--unchanged-reads", type=float, default=1.53, help="read units of an unchanged check")
+    parser.add_argument("--full-reads", type=float, default=2.03, help="read units of the daily full result")
     parser.add_argument("--sweep-writes", type=float, default=0.00024, help="write units of the sweep per due target")
     parser.add_argument(
         "--sweep-reads", type=float, default=1.03, help="read units of the sweep per due target (both passes)"
@@ -142,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     units = Units(
         args.unchanged_writes,
         args.full_writes,
-        args.reads,
+        args.unchanged_reads,
+        args.full_reads,
         args.sweep_writes,
         args.sweep_reads,
         args.interval_hours,

@@ -120,6 +120,10 @@ class CheckEngine:
         self._legacy = legacy_probe or LegacyProbe()
         self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="certwatch-check")
 
+    def now(self) -> datetime:
+        """The time on the engine's clock, which its reports are stamped with."""
+        return self._clock()
+
     def check(self, endpoint: Endpoint, policy: CheckPolicy | None = None) -> TargetReport:
         """Check one endpoint."""
         return next(self.check_many([CheckRequest(endpoint, policy or CheckPolicy())]))

@@ -50,6 +50,20 @@ class Renewal:
 
 
 @dataclass(frozen=True, slots=True)
+class CadenceBrief:
+    """What a cadence is judged by (``cadence_finding``): kept with a target's latest verdict, so a check that
+    serves a certificate seen before judges its cadence again without reading the history."""
+
+    renewed_at_age_days: int | None
+    publicly_trusted: bool
+
+    def ready_for(self, max_days: int) -> bool | None:
+        """Whether renewals as seen leave a third of a ``max_days`` certificate; None when unknown."""
+        age = self.renewed_at_age_days
+        return None if age is None else age * 3 <= max_days * 2
+
+
+@dataclass(frozen=True, slots=True)
 class Cadence:
     """The renewals seen at one endpoint, oldest first, and what they amount to."""
 
@@ -73,10 +87,13 @@ class Cadence:
         """The fewest days left at a recent renewal."""
         return min((r.days_left for r in self.renewals[-RECENT:]), default=None)
 
+    @property
+    def brief(self) -> CadenceBrief:
+        return CadenceBrief(self.renewed_at_age_days, self.publicly_trusted)
+
     def ready_for(self, max_days: int) -> bool | None:
         """Whether renewals as seen leave a third of a ``max_days`` certificate; None when unknown."""
-        age = self.renewed_at_age_days
-        return None if age is None else age * 3 <= max_days * 2
+        return self.brief.ready_for(max_days)
 
 
 def observed_cadence(sightings: Iterable[Sighting]) -> Cadence:
@@ -95,7 +112,7 @@ def observed_cadence(sightings: Iterable[Sighting]) -> Cadence:
     return Cadence(certificates_seen=len(ordered), renewals=renewals, publicly_trusted=public)
 
 
-def cadence_finding(cadence: Cadence, now: datetime) -> Finding | None:
+def cadence_finding(cadence: CadenceBrief, now: datetime) -> Finding | None:
     """RENEWAL_CADENCE_AT_RISK (warning) when renewals as seen would not survive the schedule's next step."""
     step = next_step(now)
     if step is None or not cadence.publicly_trusted or cadence.ready_for(step.max_days) is not False:

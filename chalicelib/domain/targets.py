@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.domain.cadence import CadenceBrief
 from chalicelib.domain.endpoints import normalize_hostname
 from chalicelib.domain.models import CheckPolicy, Endpoint, PosturePolicy, Protocol, Status, TargetReport
 from chalicelib.domain.schedule import next_check
@@ -84,6 +85,9 @@ class ResultSummary:
     # written (None on a record written before it was kept: then it is written in full).
     digest: str = ""
     result_at: datetime | None = None
+    # The renewal cadence in brief (None before a history was read): while the certificates served are
+    # ``certificates``, the history is what it was, and a check judges its cadence from this alone.
+    cadence: CadenceBrief | None = None
 
     @classmethod
     def of(cls, report: TargetReport) -> ResultSummary:
@@ -91,6 +95,7 @@ class ResultSummary:
         return cls(
             digest=verdict_digest(report),
             result_at=report.checked_at,
+            cadence=None if report.cadence is None else report.cadence.brief,
             status=report.status,
             days_left=report.days_left,
             not_after=report.not_after,
@@ -115,11 +120,11 @@ class ResultSummary:
 
     def unchanged_since(self, earlier: ResultSummary, *, fresh_for: timedelta = FULL_RESULT_FRESH_FOR) -> bool:
         """Whether this verdict is the one ``earlier`` recorded, and its full result younger than ``fresh_for``."""
-        return (
-            self.same_verdict(earlier)
-            and earlier.result_at is not None
-            and self.checked_at - earlier.result_at < fresh_for
-        )
+        return self.same_verdict(earlier) and earlier.result_fresh(self.checked_at, fresh_for=fresh_for)
+
+    def result_fresh(self, now: datetime, *, fresh_for: timedelta = FULL_RESULT_FRESH_FOR) -> bool:
+        """Whether the full result this summary's verdict was written with is younger than ``fresh_for`` at ``now``."""
+        return self.result_at is not None and now - self.result_at < fresh_for
 
 
 def verdict_digest(report: TargetReport) -> str:

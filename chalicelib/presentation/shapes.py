@@ -461,7 +461,7 @@ class Error:
 class ResultSummary(targets.ResultSummary):
     """The latest verdict on a target."""
 
-    DERIVED: ClassVar = Derived(unsaid=("certificates", "digest", "result_at"))
+    DERIVED: ClassVar = Derived(unsaid=("certificates", "digest", "result_at", "cadence"))
 
     codes: tuple[Code, ...]
 

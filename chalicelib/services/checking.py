@@ -12,7 +12,7 @@ from typing import Protocol
 
 from chalicelib.checks.engine import CheckEngine, CheckRequest, StragglerCut
 from chalicelib.domain.alerts import AlertState, Notification
-from chalicelib.domain.cadence import Sighting, cadence_finding, observed_cadence
+from chalicelib.domain.cadence import CadenceBrief, Sighting, cadence_finding, observed_cadence
 from chalicelib.domain.domains import DEFAULT_GRACE, Issuance, renewed_not_deployed
 from chalicelib.domain.models import Finding, FindingCode, PosturePolicy, Severity, TargetReport
 from chalicelib.domain.targets import ResultSummary, Target
@@ -75,7 +75,7 @@ class TargetChecker:
         self._recorders = ThreadPoolExecutor(max_workers=RECORDERS, thread_name_prefix="certwatch-record")
 
     def run(
-        self, targets: Sequence[Target], teams: TeamReads | None = None
+        self, targets: Sequence[Target], teams: TeamReads | None = None, *, whole_reports: bool = False
     ) -> tuple[list[CheckedTarget], list[Target]]:
         """Check every target concurrently, store each result and alert on it.
 
@@ -83,7 +83,10 @@ class TargetChecker:
         on (to be retried); a target deleted meanwhile is in neither. Whatever goes wrong with
         one target (its CA bundle, the engine, its history, the store, the alerts) costs that
         target alone. ``teams``: the targets' teams as ``read_teams`` read them beforehand; read
-        now when not given (or not for every team of the targets).
+        now when not given (or not for every team of the targets). ``whole_reports``: every report with
+        its whole renewal cadence, read from the history, as the API returns a check; else a check that finds
+        the verdict its target's summary holds, while its full result is fresh, is judged from that summary
+        alone (``_judged``) and its report holds no cadence (the stored full result has it).
         """
         checked: list[CheckedTarget] = []
         failed: list[Target] = []
@@ -109,7 +112,7 @@ class TargetChecker:
         # What recording a check reads whatever its result, read while the checks run: a report then waits for
         # its writes alone. Reads, not the recording itself: a recorder's CPU would delay a live check, and the
         # straggler cut's clock with it.
-        ahead = self._read_ahead([target for target, _ in ready])
+        ahead = self._read_ahead([target for target, _ in ready], whole_reports)
         # Recorded several at a time: a store's requests are round trips, which a batch would otherwise wait for
         # one after another. And only once the batch's last few checks are out (the tail the straggler cut waits
         # for): until then a recorder's CPU would delay live checks, while the tail's wait can hide the recording.
@@ -139,17 +142,24 @@ class TargetChecker:
         checked.sort(key=lambda done: order[done.target.id])  # as asked, whichever finished first
         return checked, failed + unhanded
 
-    def _read_ahead(self, targets: Sequence[Target]) -> _Ahead:
-        """Start reading, on the readers, each target's certificate history and the targets' alert states."""
+    def _read_ahead(self, targets: Sequence[Target], whole_reports: bool) -> _Ahead:
+        """Start reading, on the readers, the targets' alert states, and the certificate history of each target
+        whose check is to be recorded with it: all of them for ``whole_reports``; else those whose summary
+        holds no cadence brief or a full result due again (``_judged`` reads any other history it needs)."""
         readers = self._readers
         states = None  # asked first: one request for the batch, not queued behind the histories
         if self._alerts is not None and targets:
             states = readers.submit(self._alerts.read_ahead, targets)
         history = self._history
+        if history is None:
+            return _Ahead({}, states)
+        now = self._engine.now()
         return _Ahead(
-            {}
-            if history is None
-            else {(t.team, t.id): readers.submit(history.sightings, t.team, t.id) for t in targets},
+            {
+                (t.team, t.id): readers.submit(history.sightings, t.team, t.id)
+                for t in targets
+                if whole_reports or t.latest is None or t.latest.cadence is None or not t.latest.result_fresh(now)
+            },
             states,
         )
 
@@ -165,9 +175,10 @@ class TargetChecker:
         that failed (to be retried); None when it was deleted meanwhile (nothing to record, nobody to tell)."""
         try:
             report = _with_findings(report, setup.findings)
-            report, sightings = self._with_cadence(target, report, ahead.history.get((target.team, target.id)))
-            report = self._with_ct(target, report, issuances)
-            self._record(target, ResultSummary.of(report), report, sightings)
+            report, summary, sightings = self._judged(
+                target, report, issuances, ahead.history.get((target.team, target.id))
+            )
+            self._record(target, summary, report, sightings)
             notes = self._alerts.after_target_check(target, report, ahead.state(target)) if self._alerts else []
         except NotFoundError:
             return None
@@ -219,6 +230,33 @@ class TargetChecker:
         request = CheckRequest(spec.endpoint, spec.policy, trust, revocation=spec.revocation, renewal_info=spec.ari)
         return _Prepared(request, findings)
 
+    def _judged(
+        self,
+        target: Target,
+        report: TargetReport,
+        issuances: list[Issuance] | None,
+        read: Future[list[Sighting]] | None,
+    ) -> tuple[TargetReport, ResultSummary, tuple[Sighting, ...]]:
+        """The report with its renewal cadence and CT findings, its summary, and the certificates first seen now.
+
+        ``read``: the target's history being read ahead. Without it, a target whose summary holds a cadence
+        brief and which serves only certificates that summary names has the history that summary was judged
+        with: its cadence is judged from the brief, and when that finds the summary's verdict with a fresh full
+        result, only the summary is written (``_record``), with no read of the history. Anything else reads
+        the history now, for the full result's whole cadence and the certificates first seen.
+        """
+        latest = target.latest
+        if read is None and self._history is not None and latest is not None and latest.cadence is not None:
+            served = {r.leaf.fingerprint_sha256 for r in report.results if r.leaf is not None}
+            if served <= {c.fingerprint_sha256 for c in latest.certificates}:
+                judged = self._with_ct(target, _with_cadence_finding(report, latest.cadence), issuances)
+                summary = replace(ResultSummary.of(judged), cadence=latest.cadence)
+                if summary.unchanged_since(latest):
+                    return judged, summary, ()
+        report, sightings = self._with_cadence(target, report, read)
+        report = self._with_ct(target, report, issuances)
+        return report, ResultSummary.of(report), sightings
+
     def _with_cadence(
         self, target: Target, report: TargetReport, read: Future[list[Sighting]] | None = None
     ) -> tuple[TargetReport, tuple[Sighting, ...]]:
@@ -246,9 +284,7 @@ class TargetChecker:
                 leaf.fingerprint_sha256, report.checked_at, leaf.not_before, leaf.not_after, result.publicly_trusted
             )
         cadence = observed_cadence([*seen, *new.values()])
-        finding = cadence_finding(cadence, report.checked_at)
-        findings = report.target_findings if finding is None else (*report.target_findings, finding)
-        return replace(report, target_findings=findings, cadence=cadence), tuple(new.values())
+        return replace(_with_cadence_finding(report, cadence.brief), cadence=cadence), tuple(new.values())
 
     def read_teams(self, teams: Sequence[str]) -> TeamReads:
         """Each team's posture policy (a team whose settings could not be read is left out) and CT issuances, read
@@ -311,6 +347,12 @@ class _Prepared:
 
 def _with_findings(report: TargetReport, findings: tuple[Finding, ...]) -> TargetReport:
     return replace(report, target_findings=(*findings, *report.target_findings)) if findings else report
+
+
+def _with_cadence_finding(report: TargetReport, cadence: CadenceBrief) -> TargetReport:
+    """The report with RENEWAL_CADENCE_AT_RISK when its renewal cadence calls for it."""
+    finding = cadence_finding(cadence, report.checked_at)
+    return report if finding is None else replace(report, target_findings=(*report.target_findings, finding))
 
 
 @functools.lru_cache(maxsize=256)

@@ -330,11 +330,12 @@ class Checker(Protocol):
         """What ``run`` reads of these teams, read now (at once), for a run to come."""
 
     def run(
-        self, targets: Sequence[Target], teams: TeamReads | None = None
+        self, targets: Sequence[Target], teams: TeamReads | None = None, *, whole_reports: bool = False
     ) -> tuple[list[CheckedTarget], list[Target]]:
         """Check now, store each result and alert on it: what was checked, and the targets to retry
         (whose result could not be stored); a target deleted meanwhile is in neither. ``teams``: their teams
-        read beforehand (``read_teams``), else they are read first."""
+        read beforehand (``read_teams``), else they are read first. ``whole_reports``: every report whole (its
+        renewal cadence too), as the API returns a check; else an unchanged verdict's report may leave it out."""
 
 
 class Resolver(Protocol):

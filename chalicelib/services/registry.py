@@ -216,7 +216,7 @@ class TargetRegistry:
     ) -> tuple[Target, TargetReport]:
         owner = self._owner_of(principal, target_id, team)
         target = self._targets.get_target(owner, target_id)
-        checked, failed = self._checker().run([target])
+        checked, failed = self._checker().run([target], whole_reports=True)  # the API returns the whole result
         if failed:
             raise StoreError(f"could not record the check of {target_id}")
         if not checked:  # deleted while it was being checked: its result was not stored

@@ -119,9 +119,10 @@ def test_the_logs_benchmark_counts_what_the_checker_handler_writes() -> None:
 def test_the_cost_model_grows_with_what_it_is_told() -> None:
     from bench.cost import Units, bill, main
 
-    base = Units(1.0, 3.0, 2.5, 1.0, 0.1, 6.0, 25, 21.1, 257, 10, 2)
+    base = Units(1.0, 3.0, 1.5, 2.5, 1.0, 0.1, 6.0, 25, 21.1, 257, 10, 2)
     more_teams = dataclasses.replace(base, teams=20)
     assert base.writes == 1.0 + 0.75 * 1.0 + 0.25 * 3.0
+    assert base.reads == 0.75 * 1.5 + 0.25 * 2.5  # one check in four reads the history for its daily full result
     assert base.metrics + 50 == more_teams.metrics
     assert bill(100_000, more_teams)["CloudWatch metrics"] - bill(100_000, base)["CloudWatch metrics"] == pytest.approx(
         15.0

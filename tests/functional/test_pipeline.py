@@ -32,7 +32,7 @@ from chalicelib.services.checking import TargetChecker
 from chalicelib.services.sweeping import Sweeper, SweepResult
 from chalicelib.services.worker import CheckWorker
 from lab.certs import Issued, make_cert
-from lab.servers import SilentServer, TlsServer
+from lab.servers import SilentServer, TlsServer, server_context
 from tests.functional.helpers import Engines, Servers
 from tests.support.events import rendered, subject_line
 from tests.support.fakes import Clock, InMemoryStore, RecordingCheckQueue, RecordingPublisher, alerter_on
@@ -44,6 +44,7 @@ DAY = timedelta(days=1)
 EXPIRING = "expiring.pipeline.test"
 HEALTHY = "healthy.pipeline.test"
 DOWN = "down.pipeline.test"
+RENEWING = "renewing.pipeline.test"
 TEAM = "payments"
 
 _ids = itertools.count(1)
@@ -862,3 +863,74 @@ def test_a_batch_records_its_reports_while_its_last_checks_are_out(
     assert ([c.target.id for c in checked], failed) == ([t.id for t in targets], [])  # in the order asked
     assert [c.report.status for c in checked] == [Status.CRITICAL, Status.OK]
     assert [n.event.type.value for c in checked for n in c.notifications] == ["certificate.expiring"]
+
+
+def test_a_check_of_a_certificate_seen_before_judges_its_cadence_from_the_summary_without_reading_the_history(
+    engines: Engines, servers: Servers, pki: Pki
+) -> None:
+    """Reading a target's history costs a Query a check; its cadence changes only with a certificate first seen."""
+    old = make_cert(RENEWING, issuer=pki.intermediate, not_before=NOW - timedelta(hours=1), not_after=NOW + 100 * DAY)
+    server = servers.start(TlsServer([old, pki.intermediate]))
+    clock = Clock(NOW)
+
+    class Counting(RiggedStore):
+        def sightings(self, team: str, target_id: str) -> list[Sighting]:
+            self.writes.append("history read")
+            return super().sightings(team, target_id)
+
+    store = Counting()
+    engine = engines.build({RENEWING: ["127.0.0.1"]}, clock=clock.now, timeout=5.0)
+    checker = TargetChecker(store, engine, pki.trust, history=store)
+    pipeline = Pipeline(
+        store,
+        RecordingPublisher(),
+        clock,
+        alerter_on(store, RecordingPublisher(), clock.now),
+        checker,
+        CheckWorker(store, checker),
+    )
+    target = pipeline.register(RENEWING, server.port)
+
+    def check(*, whole_reports: bool = False) -> TargetReport:
+        store.writes.clear()
+        (done,), failed = checker.run([store.get_target(TEAM, target.id)], whole_reports=whole_reports)
+        assert failed == []
+        return done.report
+
+    check()
+    clock.advance(90 * DAY)  # renewed when 90 days old: not ready for the 47-day certificates of 2029
+    new = make_cert(
+        RENEWING,
+        issuer=pki.intermediate,
+        not_before=clock.now() - timedelta(hours=1),
+        not_after=clock.now() + 100 * DAY,
+    )
+    server.context = server_context([new, pki.intermediate], new.key)
+    renewed = check()
+    assert store.writes == ["history read", "result"]  # a certificate first seen: the history read, and written
+    assert renewed.cadence is not None
+    assert renewed.cadence.renewed_at_age_days == 90
+    at_risk = [f for f in renewed.findings if f.code.value == "RENEWAL_CADENCE_AT_RISK"]
+    assert len(at_risk) == 1
+
+    clock.advance(timedelta(hours=6))
+    again = check()
+    assert store.writes == ["summary"]  # the same certificate: judged from the summary, no history read
+    assert [f for f in again.findings if f.code.value == "RENEWAL_CADENCE_AT_RISK"] == at_risk
+    assert again.cadence is None  # the stored full result holds it
+    latest = store.get_target(TEAM, target.id).latest
+    assert latest is not None
+    assert latest.cadence == renewed.cadence.brief
+    assert latest.result_at == renewed.checked_at  # the full result kept: the verdict is the same
+
+    clock.advance(timedelta(hours=6))
+    whole = check(whole_reports=True)  # as POST /targets/{id}/check returns it
+    assert store.writes == ["history read", "summary"]
+    assert whole.cadence == renewed.cadence
+    assert whole.findings == again.findings
+
+    clock.advance(timedelta(hours=13))  # the full result a day old: written again whole, with the history read
+    refreshed = check()
+    assert store.writes == ["history read", "refresh"]
+    assert refreshed.cadence == renewed.cadence
+    assert store.get_result(TEAM, target.id) == refreshed

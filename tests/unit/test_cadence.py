@@ -54,13 +54,17 @@ def test_a_team_that_renews_faster_now_is_judged_by_its_recent_renewals() -> Non
 
 
 def test_a_public_endpoint_not_ready_for_the_next_step_gets_a_warning() -> None:
-    finding = cadence_finding(observed_cadence(_every(90, 2)), NOW)
+    finding = cadence_finding(observed_cadence(_every(90, 2)).brief, NOW)
     assert finding is not None
     assert (finding.code, finding.severity) == (FindingCode.RENEWAL_CADENCE_AT_RISK, Severity.WARNING)
     assert "2027-03-15" in finding.message
-    assert cadence_finding(observed_cadence(_every(59, 2)), NOW) is None
-    assert cadence_finding(observed_cadence(_every(90, 2, public=False)), NOW) is None  # a private CA: no schedule
-    assert cadence_finding(observed_cadence(_every(90, 2)), datetime(2030, 1, 1, tzinfo=UTC)) is None  # no next step
+    assert cadence_finding(observed_cadence(_every(59, 2)).brief, NOW) is None
+    assert (
+        cadence_finding(observed_cadence(_every(90, 2, public=False)).brief, NOW) is None
+    )  # a private CA: no schedule
+    assert (
+        cadence_finding(observed_cadence(_every(90, 2)).brief, datetime(2030, 1, 1, tzinfo=UTC)) is None
+    )  # no next step
 
 
 def test_readiness_counts_public_endpoints_by_the_steps_they_survive() -> None:

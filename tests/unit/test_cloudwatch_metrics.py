@@ -38,7 +38,7 @@ class _Checker:
         return TeamReads({}, dict.fromkeys(teams))
 
     def run(
-        self, targets: Sequence[Target], teams: TeamReads | None = None
+        self, targets: Sequence[Target], teams: TeamReads | None = None, *, whole_reports: bool = False
     ) -> tuple[list[CheckedTarget], list[Target]]:
         made = {
             "soon.example.com": reports.report(NOW, host="soon.example.com", days_left=3),

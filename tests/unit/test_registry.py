@@ -66,7 +66,7 @@ class Checker:
         return TeamReads({}, dict.fromkeys(teams))
 
     def run(
-        self, targets: Sequence[Target], teams: TeamReads | None = None
+        self, targets: Sequence[Target], teams: TeamReads | None = None, *, whole_reports: bool = False
     ) -> tuple[list[CheckedTarget], list[Target]]:
         done = []
         for target in targets:
@@ -276,10 +276,10 @@ def test_a_target_deleted_while_checked_on_request_is_not_found() -> None:
     check = w.checker.run
 
     def delete_first(
-        targets: Sequence[Target], teams: TeamReads | None = None
+        targets: Sequence[Target], teams: TeamReads | None = None, *, whole_reports: bool = False
     ) -> tuple[list[CheckedTarget], list[Target]]:
         w.store.delete_target("web", target.id)
-        return check(targets, teams)
+        return check(targets, teams, whole_reports=whole_reports)
 
     w.checker.run = delete_first  # type: ignore[method-assign]
 
