@@ -10,6 +10,9 @@ same loopback servers:
     one       ``TlsProbe.handshake`` one after another, no concurrency (the floor's way)
     loop      one thread, one ``select.poll`` driving up to 32 non-blocking pyOpenSSL handshakes
               at once (the same context, SNI, and the peer's chain read out as the probe does)
+    handed    32 threads as the engine's, each connecting, then handing its socket to one loop
+              thread for the TLS handshake and waiting for it there (the engine kept, the
+              handshakes alone moved into a loop)
 
 A prototype to measure the idea, not the engine: it does no STARTTLS and judges nothing.
 
@@ -19,14 +22,18 @@ A prototype to measure the idea, not the engine: it does no STARTTLS and judges 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
+import os
+import queue
 import select
 import socket
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -117,6 +124,85 @@ def in_one_loop(ports: list[int]) -> int:
     return shaken
 
 
+class _Loop:
+    """One thread driving every handed-over handshake from one poll loop (the ``handed`` way)."""
+
+    def __init__(self) -> None:
+        self._context = client_context()
+        self._poller = select.poll()
+        self._inbox: queue.SimpleQueue[tuple[socket.socket, Future[list[bytes]]]] = queue.SimpleQueue()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self._poller.register(self._wake_r, select.POLLIN)
+        self._flying: dict[int, tuple[SSL.Connection, Future[list[bytes]]]] = {}
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def shake(self, sock: socket.socket) -> list[bytes]:
+        """The peer's chain, once the loop has shaken hands on ``sock`` (connected)."""
+        done: Future[list[bytes]] = Future()
+        self._inbox.put((sock, done))
+        os.write(self._wake_w, b"x")
+        return done.result()
+
+    def _run(self) -> None:
+        while True:
+            for fd, _ in self._poller.poll():
+                if fd == self._wake_r:
+                    self._take()
+                    continue
+                tls, done = self._flying[fd]
+                try:
+                    tls.do_handshake()
+                except SSL.WantReadError:
+                    self._poller.modify(fd, select.POLLIN)
+                    continue
+                except SSL.WantWriteError:
+                    self._poller.modify(fd, select.POLLOUT)
+                    continue
+                self._poller.unregister(fd)
+                del self._flying[fd]
+                chain = [crypto.dump_certificate(crypto.FILETYPE_ASN1, c) for c in tls.get_peer_cert_chain() or []]
+                tls.get_protocol_version_name(), tls.get_cipher_name(), tls.get_group_name()
+                done.set_result(chain)
+
+    def _take(self) -> None:
+        """Start each socket handed over since the last wake-up."""
+        with contextlib.suppress(BlockingIOError):
+            os.read(self._wake_r, 4096)
+        while True:
+            try:
+                sock, done = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            tls = SSL.Connection(self._context, sock)
+            tls.set_tlsext_host_name(NAME.encode())
+            tls.set_connect_state()
+            self._flying[sock.fileno()] = (tls, done)
+            self._poller.register(sock, select.POLLOUT)
+
+
+_LOOP: list[_Loop] = []
+
+
+def handed_to_a_loop(ports: list[int]) -> int:
+    """32 threads, each connecting, then handing its socket to one loop for the TLS handshake and waiting."""
+    if not _LOOP:
+        _LOOP.append(_Loop())
+    loop = _LOOP[0]
+
+    def one(port: int) -> bool:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(10)
+            sock.connect(("127.0.0.1", port))
+            return bool(loop.shake(sock))
+        finally:
+            sock.close()
+
+    with ThreadPoolExecutor(max_workers=IN_FLIGHT) as pool:
+        return sum(pool.map(one, ports))
+
+
 def cpu_ms(way: Callable[[list[int]], int], ports: list[int]) -> float:
     began = time.process_time()
     shaken = way(ports)
@@ -136,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": with_threads,
         "one": one_at_a_time,
         "loop": in_one_loop,
+        "handed": handed_to_a_loop,
     }
     with in_child(_serve, args.servers) as servers:
         ports = [servers[n % len(servers)] for n in range(args.handshakes)]

@@ -163,7 +163,7 @@ def test_the_poll_loop_benchmark_completes_every_handshake_each_way() -> None:
     done = _bench("bench.pollloop", "--handshakes", "40", "--servers", "2", "--rounds", "1", timeout=180)
 
     assert done.returncode == 0, done.stderr[-2000:]
-    for way in ("threads", "one", "loop"):
+    for way in ("threads", "one", "loop", "handed"):
         found = re.search(rf"^  {way} +({FIGURE}) \({FIGURE}-{FIGURE}\); ({FIGURE})x threads'$", done.stdout, re.M)
         assert found is not None, done.stdout
         assert float(found[1]) > 0
