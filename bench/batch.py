@@ -1,7 +1,8 @@
 """Benchmark of the checker function's handler: SQS batches of real size, far endpoints, a few tarpits.
 
 Serves ``--endpoints`` healthy TLS endpoints, each behind a ``lab.latency.LatencyProxy`` (a round
-trip of ``--rtt`` ± ``--jitter``/2 seconds per flight), and ``--tarpit-percent`` of the targets as
+trip of ``--rtt`` ± ``--jitter``/2 seconds per flight; with ``--rtt-high``, each endpoint's own round
+trip drawn between the two, near and far hosts mixed), and ``--tarpit-percent`` of the targets as
 tarpits (accept, never answer), from child processes. Hands the checker's worker (the SQS
 handler's code: load, check, store, alert; the store in memory, so the figures are the check
 path's) batches of ``--batch`` messages, as the event source mapping would, three times in one
@@ -18,13 +19,16 @@ once more over the same targets, each verdict then unchanged (as most checks are
 
     make bench-batch
     make bench-batch BATCH_ARGS="--endpoints 200 --tarpit-percent 2 --batch 10 25 50"
+    make bench-batch BATCH_ARGS="--store-ms 5 --teams 10 --rtt 0.01 --rtt-high 0.3"
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import random
 import statistics
 import sys
 import time
@@ -49,7 +53,7 @@ class Served:
 
 
 def _serve(
-    endpoints: int, tarpits: int, rtt: float, jitter: float, answer: Connection, stop: Connection
+    endpoints: int, tarpits: int, rtts: list[float], jitter: float, answer: Connection, stop: Connection
 ) -> None:  # pragma: no cover - runs in the child
     from lab.certs import make_ca, make_cert
     from lab.latency import LatencyProxy
@@ -63,7 +67,7 @@ def _serve(
         name = f"live{index}.{DOMAIN}"
         leaf = make_cert(name, issuer=inter)
         server = TlsServer([leaf.der, inter.der], leaf.key).start()
-        proxy = LatencyProxy(("127.0.0.1", server.port), rtt=rtt, jitter=jitter, seed=index).start()
+        proxy = LatencyProxy(("127.0.0.1", server.port), rtt=rtts[index], jitter=jitter, seed=index).start()
         running += [server, proxy]
         live.append((name, proxy.port))
     pits = []
@@ -83,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tarpit-percent", type=float, default=2.0, help="tarpits, %% of the targets (default 2)")
     parser.add_argument("--rtt", type=float, default=0.08, help="round trip in seconds (default 0.08)")
     parser.add_argument("--jitter", type=float, default=0.04, help="round trip spread in seconds (default 0.04)")
+    parser.add_argument(
+        "--rtt-high",
+        type=float,
+        help="each live endpoint's own round trip, drawn log-uniformly from --rtt to this (seconds; "
+        "near and far hosts mixed, as real ones are), jittered as --jitter says; else all at --rtt",
+    )
     parser.add_argument("--batch", type=int, nargs="+", default=[25], help="batch sizes to run (default 25)")
     parser.add_argument("--memory-mb", type=int, default=1024, help="the checker's memory size (default 1024)")
     parser.add_argument("--timeout", type=float, default=10.0, help="CERTWATCH_CHECK_TIMEOUT (default 10)")
@@ -107,13 +117,15 @@ def main(argv: list[str] | None = None) -> int:
     from chalicelib.settings import Settings
     from tests.support.fakes import InMemoryStore, RecordingCheckQueue, RecordingPublisher
 
+    rtts = _round_trips(args.endpoints, args.rtt, args.rtt_high)
+    at = f"{args.rtt * 1000:.0f}" if args.rtt_high is None else f"{args.rtt * 1000:.0f}-{args.rtt_high * 1000:.0f}"
     print(
-        f"{args.endpoints} live endpoints at {args.rtt * 1000:.0f} ± {args.jitter * 500:.0f} ms a round trip, "
+        f"{args.endpoints} live endpoints at {at} ± {args.jitter * 500:.0f} ms a round trip, "
         f"{tarpits} tarpits ({tarpits / (args.endpoints + tarpits):.1%}); check timeout {args.timeout:g} s; "
         f"checker {args.memory_mb} MB, checker_alone {ALONE_MB} MB; the store in memory, "
         + (f"each request {args.store_ms:g} ms" if args.store_ms else "at once (the check path alone)")
     )
-    with in_child(_serve, args.endpoints, tarpits, args.rtt, args.jitter) as served:
+    with in_child(_serve, args.endpoints, tarpits, rtts, args.jitter) as served:
         names = {name: ["127.0.0.1"] for name, _ in [*served.live, *served.tarpits]}
         now = datetime.now(UTC)
         targets, pit_ids = [], set()
@@ -151,6 +163,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 ALONE_MB = 256
+
+
+def _round_trips(endpoints: int, low: float, high: float | None) -> list[float]:
+    """Each live endpoint's round trip: all ``low``, or drawn log-uniformly between ``low`` and ``high`` (seeded)."""
+    if high is None:
+        return [low] * endpoints
+    draw = random.Random(27)
+    return [math.exp(draw.uniform(math.log(low), math.log(high))) for _ in range(endpoints)]
 
 
 def _store(kind: type, wait: float) -> Any:
@@ -237,7 +257,8 @@ def _run(
         f"{', checked again (unchanged)' if again else ', first checks' if cut else ''}: "
         f"wall/floor median {statistics.median(ratios):.2f}x, worst {max(ratios):.2f}x "
         f"(wall median {statistics.median(walls):.2f} s, worst {max(walls):.2f} s); "
-        f"{gb_seconds:.1f} GB-s per 1,000 checks (checker_alone {alone_wall:.1f} s over {len(handed)}); "
+        f"{gb_seconds:.1f} GB-s per 1,000 checks (checker_alone {alone_wall:.1f} s over {len(handed)}, "
+        f"{sum(ref not in pit_ids for ref in handed)} of them live); "
         f"tarpits: {dict(pits)}; messages given back: {given_back}"
     )
 
