@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.cost                       # the figures recorded in bench/README.md
     .venv/bin/python -m bench.cost --teams 50            # the same deployment with 50 teams
+    .venv/bin/python -m bench.cost --team-metrics on     # CERTWATCH_TEAM_METRICS=on: both series by team too
     .venv/bin/python -m bench.cost --team-metrics off    # CERTWATCH_TEAM_METRICS=off: the stage's series alone
     .venv/bin/python -m bench.cost --unchanged-writes 8  # as if every check wrote its full result
 
@@ -41,7 +42,8 @@ SWEEP_GB_SECONDS = 0.5 * 1.0  # 512 MB for about a second
 # Custom metrics of a stage whatever its size (the functions' counts, and the stage-level series
 # of SoonestExpiryDays, ChecksByStatus and the deliveries), then those each team and channel adds.
 STAGE_METRICS = 26
-METRICS_PER_TEAM = 5
+# By CERTWATCH_TEAM_METRICS: SoonestExpiryDays and ChecksByStatus of its statuses (four), that one alone, or none.
+METRICS_PER_TEAM = {"on": 5, "expiry": 1, "off": 0}
 METRICS_PER_CHANNEL = 2
 DASHBOARD_PER_MONTH = 3.00
 STORED_KB_PER_TARGET = 7.0
@@ -64,7 +66,7 @@ class Units:
     log_bytes: float
     teams: int
     channels: int
-    team_metrics: bool = True  # CERTWATCH_TEAM_METRICS
+    team_metrics: str = "expiry"  # CERTWATCH_TEAM_METRICS
 
     @property
     def full_share(self) -> float:
@@ -86,7 +88,7 @@ class Units:
 
     @property
     def metrics(self) -> int:
-        per_team = METRICS_PER_TEAM if self.team_metrics else 0
+        per_team = METRICS_PER_TEAM[self.team_metrics]
         return STAGE_METRICS + per_team * self.teams + METRICS_PER_CHANNEL * self.channels
 
 
@@ -139,11 +141,14 @@ def main(argv: list[str] | None = None) -> int:
         default=19.9,
         help="the checkers' GB-s per 1,000 checks (bench-batch, 10 teams, checked again: unchanged verdicts)",
     )
-    parser.add_argument("--log-bytes", type=float, default=257, help="bytes logged per check (bench.logs)")
+    parser.add_argument("--log-bytes", type=float, default=162, help="bytes logged per check (bench.logs --teams 10)")
     parser.add_argument("--teams", type=int, default=10)
     parser.add_argument("--channels", type=int, default=2)
     parser.add_argument(
-        "--team-metrics", choices=("on", "off"), default="on", help="CERTWATCH_TEAM_METRICS: the per-team series"
+        "--team-metrics",
+        choices=tuple(METRICS_PER_TEAM),
+        default="expiry",
+        help="CERTWATCH_TEAM_METRICS: the series by team (default expiry)",
     )
     args = parser.parse_args(argv)
     units = Units(
@@ -159,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         args.log_bytes,
         args.teams,
         args.channels,
-        args.team_metrics == "on",
+        args.team_metrics,
     )
     print(
         f"per check: {units.writes:.2f} write units (sweep {units.sweep_writes:g}, {units.full_share:.0%} full), "

@@ -70,9 +70,11 @@ class Settings:
     # EMF counts; POWERTOOLS_METRICS_DISABLED=true turns them off (powertools' Metrics honours it
     # itself, its single_metric does not: telemetry.py is told for both).
     metrics: bool = True
-    # The per-team series of SoonestExpiryDays and ChecksByStatus (about five custom metrics a team,
-    # $1.50 a month at CloudWatch's price); off keeps the stage's series alone, which the alarms read.
-    team_metrics: bool = True
+    # Which of the checker's series carry each team too (CloudWatch bills $0.30 a custom metric a
+    # month): "on" SoonestExpiryDays and ChecksByStatus (about five metrics a team), "expiry"
+    # SoonestExpiryDays alone (one a team: the dashboard's by-team widget), "off" neither. The
+    # stage's own series, which the alarms read, are written whichever it is.
+    team_metrics: str = "expiry"
 
     @classmethod
     def for_stage(cls, stage: str, **overrides: object) -> Settings:
@@ -132,7 +134,7 @@ class Settings:
             fetch_timeout=read_seconds(env, "CERTWATCH_FETCH_TIMEOUT", base.fetch_timeout, most=60.0),
             crl_max_bytes=read_int(env, "CERTWATCH_CRL_MAX_BYTES", base.crl_max_bytes, 1024, 1024 * 1024 * 1024),
             metrics=not _powertools_switch(env, "POWERTOOLS_METRICS_DISABLED"),
-            team_metrics=read_switch(env, "CERTWATCH_TEAM_METRICS", base.team_metrics),
+            team_metrics=read_team_metrics(env, "CERTWATCH_TEAM_METRICS", base.team_metrics),
             ct_url=_base_url(env, "CERTWATCH_CT_URL", what="Cert Spotter's API", example=base.ct_url) or base.ct_url,
             ct_key_parameter=read_text(
                 env,
@@ -340,6 +342,19 @@ def read_switch(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 
 _ON, _OFF = {"on", "true", "yes", "1"}, {"off", "false", "no", "0"}
+
+
+def read_team_metrics(env: Mapping[str, str], name: str, default: str) -> str:
+    """``on``, ``expiry`` or ``off``; on and off also as read_switch reads them (an earlier version's switch)."""
+    value = _given(env, name)
+    if value is None:
+        return default
+    word = value.strip().lower()
+    if word == "expiry":
+        return word
+    if word not in _ON | _OFF:
+        raise refused(name, value, "on, expiry or off", "on")
+    return "on" if word in _ON else "off"
 
 
 def _powertools_switch(env: Mapping[str, str], name: str) -> bool:

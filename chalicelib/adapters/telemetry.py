@@ -110,39 +110,39 @@ def checked(
     statuses: Mapping[tuple[str, str], int],
     *,
     enabled: bool,
-    by_team: bool = True,
+    by_team: str = "expiry",
 ) -> None:
-    """The checker's figures by team: the fewest days any checked certificate has left (SoonestExpiryDays), and
-    the checks by status (ChecksByStatus); each for the stage alone too, which the stage's alarms read. Without
-    ``by_team`` (CERTWATCH_TEAM_METRICS=off), the stage's alone: one document each, the teams' taken together."""
-    if not by_team:
+    """The checker's figures: the fewest days any checked certificate has left (SoonestExpiryDays), and the checks by
+    status (ChecksByStatus), each for the stage, which the stage's alarms read. ``by_team`` (CERTWATCH_TEAM_METRICS)
+    says which of them carry each team too: ``on`` both, ``expiry`` SoonestExpiryDays alone (the dashboard's by-team
+    widget), ``off`` neither (the teams' taken together)."""
+    stage_only = {"service": _SERVICE, "stage": stage}
+    if by_team == "off":
         if soonest_days:
+            soonest = min(soonest_days.values())
+            measure("SoonestExpiryDays", soonest, {"stage": stage}, enabled=enabled, unit=MetricUnit.NoUnit)
+    else:
+        for team, days in soonest_days.items():
             measure(
                 "SoonestExpiryDays",
-                min(soonest_days.values()),
-                {"stage": stage},
+                days,
+                {"stage": stage, "team": team},
+                stage_only,
                 enabled=enabled,
                 unit=MetricUnit.NoUnit,
             )
-        by_status: Counter[str] = Counter()
-        for (_, status), count in statuses.items():
-            by_status[status] += count
-        for status, count in by_status.items():
-            measure("ChecksByStatus", count, {"stage": stage, "status": status}, enabled=enabled)
+    if by_team == "on":
+        for (team, status), count in statuses.items():
+            stage_status = {**stage_only, "status": status}
+            measure(
+                "ChecksByStatus", count, {"stage": stage, "team": team, "status": status}, stage_status, enabled=enabled
+            )
         return
-    for team, days in soonest_days.items():
-        stage_only = {"service": _SERVICE, "stage": stage}
-        measure(
-            "SoonestExpiryDays",
-            days,
-            {"stage": stage, "team": team},
-            stage_only,
-            enabled=enabled,
-            unit=MetricUnit.NoUnit,
-        )
-    for (team, status), count in statuses.items():
-        stage_only = {"service": _SERVICE, "stage": stage, "status": status}
-        measure("ChecksByStatus", count, {"stage": stage, "team": team, "status": status}, stage_only, enabled=enabled)
+    by_status: Counter[str] = Counter()
+    for (_, status), count in statuses.items():
+        by_status[status] += count
+    for status, count in by_status.items():
+        measure("ChecksByStatus", count, {"stage": stage, "status": status}, enabled=enabled)
 
 
 def deliveries(stage: str, *, enabled: bool) -> Callable[[Mapping[str, int], Mapping[str, int]], None]:

@@ -119,7 +119,7 @@ def test_the_logs_benchmark_counts_what_the_checker_handler_writes() -> None:
 def test_the_cost_model_grows_with_what_it_is_told() -> None:
     from bench.cost import Units, bill, main
 
-    base = Units(1.0, 3.0, 1.5, 2.5, 1.0, 0.1, 6.0, 25, 21.1, 257, 10, 2)
+    base = Units(1.0, 3.0, 1.5, 2.5, 1.0, 0.1, 6.0, 25, 21.1, 257, 10, 2, team_metrics="on")
     more_teams = dataclasses.replace(base, teams=20)
     assert base.writes == 1.0 + 0.75 * 1.0 + 0.25 * 3.0
     assert base.reads == 0.75 * 1.5 + 0.25 * 2.5  # one check in four reads the history for its daily full result
@@ -127,8 +127,10 @@ def test_the_cost_model_grows_with_what_it_is_told() -> None:
     assert bill(100_000, more_teams)["CloudWatch metrics"] - bill(100_000, base)["CloudWatch metrics"] == pytest.approx(
         15.0
     )
+    expiry_alone = dataclasses.replace(more_teams, team_metrics="expiry")  # the default: one series a team
+    assert more_teams.metrics - expiry_alone.metrics == 20 * 4
     assert bill(100_000, base)["DynamoDB"] == pytest.approx(10 * bill(10_000, base)["DynamoDB"], rel=0.01)
-    stage_alone = dataclasses.replace(more_teams, team_metrics=False)
+    stage_alone = dataclasses.replace(more_teams, team_metrics="off")
     assert stage_alone.metrics == dataclasses.replace(base, teams=0).metrics  # the teams add no series
     assert main([]) == 0
 

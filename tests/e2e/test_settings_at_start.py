@@ -117,7 +117,7 @@ BAD: dict[str, list[Bad]] = {
     "CERTWATCH_REVOCATION": [Bad("sometimes", "on or off")],
     "CERTWATCH_ARI": [Bad("2", "on or off")],
     "CERTWATCH_LEGACY_TLS_PROBE": [Bad("always", "on or off")],
-    "CERTWATCH_TEAM_METRICS": [Bad("per-team", "on or off")],
+    "CERTWATCH_TEAM_METRICS": [Bad("per-team", "on, expiry or off")],
     "CERTWATCH_ARI_DIRECTORIES": [
         Bad("{bad", "not a JSON object"),
         Bad("[1]", "expected a JSON object"),

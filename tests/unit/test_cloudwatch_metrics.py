@@ -79,10 +79,10 @@ def test_a_batch_counts_each_teams_soonest_expiry_and_its_checks_by_status() -> 
     assert outcome.statuses == {("web", "ok"): 2, ("api", "error"): 1}
 
 
-def test_the_checkers_figures_are_emf_documents_by_team_and_for_the_stage_alone(
+def test_with_team_metrics_on_the_checkers_figures_are_emf_documents_by_team_and_for_the_stage_alone(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    telemetry.checked("prod", {"web": 3}, {("web", "critical"): 2}, enabled=True)
+    telemetry.checked("prod", {"web": 3}, {("web", "critical"): 2}, enabled=True, by_team="on")
 
     soonest, by_status = _emf(capsys.readouterr().out)
     (declared,) = soonest["_aws"]["CloudWatchMetrics"]
@@ -164,7 +164,7 @@ def test_the_slack_relay_tells_its_tally_what_became_of_an_event(
 
 def test_without_team_metrics_the_checkers_figures_are_the_stages_alone(capsys: pytest.CaptureFixture[str]) -> None:
     statuses = {("web", "critical"): 2, ("api", "critical"): 1, ("api", "ok"): 4}
-    telemetry.checked("prod", {"web": 3, "api": 40}, statuses, enabled=True, by_team=False)
+    telemetry.checked("prod", {"web": 3, "api": 40}, statuses, enabled=True, by_team="off")
 
     documents = _emf(capsys.readouterr().out)
     for document in documents:
@@ -178,9 +178,34 @@ def test_without_team_metrics_the_checkers_figures_are_the_stages_alone(capsys: 
     assert {d["status"]: d["ChecksByStatus"] for d in by_status} == {"critical": [3.0], "ok": [4.0]}
 
 
-def test_team_metrics_are_a_setting_on_by_default() -> None:
-    assert Settings.from_env({}).team_metrics is True
-    assert Settings.from_env({"CERTWATCH_TEAM_METRICS": "off"}).team_metrics is False
+def test_by_default_only_the_soonest_expiry_carries_each_team(capsys: pytest.CaptureFixture[str]) -> None:
+    """One custom metric a team (the dashboard's by-team widget reads it), not five: the statuses by stage."""
+    statuses = {("web", "critical"): 2, ("api", "critical"): 1, ("api", "ok"): 4}
+    telemetry.checked("prod", {"web": 3, "api": 40}, statuses, enabled=True)
+
+    documents = _emf(capsys.readouterr().out)
+    soonest = [d for d in documents if "SoonestExpiryDays" in d]
+    by_status = [d for d in documents if "ChecksByStatus" in d]
+    assert {d["team"]: d["SoonestExpiryDays"] for d in soonest} == {"web": [3.0], "api": [40.0]}
+    for document in soonest:
+        (declared,) = document["_aws"]["CloudWatchMetrics"]
+        assert sorted(map(sorted, declared["Dimensions"])) == [["service", "stage"], ["service", "stage", "team"]]
+    assert {d["status"]: d["ChecksByStatus"] for d in by_status} == {"critical": [3.0], "ok": [4.0]}
+    for document in by_status:
+        assert "team" not in document
+        (declared,) = document["_aws"]["CloudWatchMetrics"]
+        assert [sorted(dimensions) for dimensions in declared["Dimensions"]] == [["service", "stage", "status"]]
+
+
+@pytest.mark.parametrize(
+    ("given", "read"),
+    [(None, "expiry"), ("expiry", "expiry"), ("on", "on"), ("true", "on"), ("OFF", "off"), ("0", "off")],
+)
+def test_team_metrics_are_a_setting_of_three_values_the_soonest_expiry_alone_by_default(
+    given: str | None, read: str
+) -> None:
+    env = {} if given is None else {"CERTWATCH_TEAM_METRICS": given}
+    assert Settings.from_env(env).team_metrics == read
 
 
 def test_threads_asking_for_the_logger_at_once_share_one_and_can_bind_it() -> None:
