@@ -89,6 +89,7 @@ class Cadence:
 
     @property
     def brief(self) -> CadenceBrief:
+        """What this cadence is judged by."""
         return CadenceBrief(self.renewed_at_age_days, self.publicly_trusted)
 
     def ready_for(self, max_days: int) -> bool | None:
