@@ -14,7 +14,12 @@ same loopback servers:
               thread for the TLS handshake and waiting for it there (the engine kept, the
               handshakes alone moved into a loop)
 
-A prototype to measure the idea, not the engine: it does no STARTTLS and judges nothing.
+and two ways of whole checks, the chain judged as the engine judges it (nothing asked of the CA):
+
+    engine    ``CheckEngine.check_many``, as the CLI's worker runs it: a thread a check, 32 in flight
+    judged    the ``loop`` way, each chain judged on the loop's own thread when its handshake is done
+
+A prototype to measure the idea, not the engine: it does no STARTTLS, and the loop no deadlines.
 
     .venv/bin/python -m bench.pollloop --handshakes 600 --rounds 3
 """
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import functools
 import os
 import queue
 import select
@@ -37,11 +43,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
+from cryptography import x509
 from OpenSSL import SSL, crypto
 
 from bench.loopback import in_child
+from chalicelib.checks.engine import CheckEngine, CheckRequest
+from chalicelib.checks.resolver import SystemResolver
 from chalicelib.checks.tlsprobe import TlsProbe, client_context
+from chalicelib.domain.analysis import analyze_chain
+from chalicelib.domain.clock import utc_now
 from chalicelib.domain.endpoints import parse_target
+from chalicelib.domain.models import CheckPolicy
+from chalicelib.domain.truststore import TrustStore, load_trust_store
 
 NAME = "loop.bench.test"
 IN_FLIGHT = 32
@@ -55,7 +68,7 @@ def _serve(servers: int, answer: Connection, stop: Connection) -> None:  # pragm
     inter = make_ca("certwatch Poll Bench Intermediate", issuer=root)
     leaf = make_cert(NAME, issuer=inter)
     running = [TlsServer([leaf.der, inter.der], leaf.key).start() for _ in range(servers)]
-    answer.send([server.port for server in running])
+    answer.send(([server.port for server in running], root.pem))
     stop.recv()
     for server in running:
         server.stop()
@@ -75,8 +88,11 @@ def one_at_a_time(ports: list[int]) -> int:
     return sum(bool(probe.handshake(e, "127.0.0.1", timeout=10).served) for e in endpoints)
 
 
-def in_one_loop(ports: list[int]) -> int:
-    """Every handshake driven from one poll loop, at most IN_FLIGHT at once."""
+Judge = Callable[[list[bytes], str, str | None, str | None], None]  # the chain, version, cipher, group
+
+
+def in_one_loop(ports: list[int], judge: Judge | None = None) -> int:
+    """Every handshake driven from one poll loop, at most IN_FLIGHT at once; each chain then ``judge``d there."""
     context = client_context()
     poller = select.poll()
     flying: dict[int, tuple[socket.socket, SSL.Connection | None]] = {}
@@ -107,8 +123,10 @@ def in_one_loop(ports: list[int]) -> int:
         except SSL.WantWriteError:
             poller.modify(fd, select.POLLOUT)
             return False
-        [crypto.dump_certificate(crypto.FILETYPE_ASN1, cert) for cert in tls.get_peer_cert_chain() or []]
-        tls.get_protocol_version_name(), tls.get_cipher_name(), tls.get_group_name()
+        chain = [crypto.dump_certificate(crypto.FILETYPE_ASN1, cert) for cert in tls.get_peer_cert_chain() or []]
+        version, cipher, group = tls.get_protocol_version_name(), tls.get_cipher_name(), tls.get_group_name()
+        if judge is not None:
+            judge(chain, version, cipher, group)
         return True
 
     while waiting and len(flying) < IN_FLIGHT:
@@ -203,6 +221,37 @@ def handed_to_a_loop(ports: list[int]) -> int:
         return sum(pool.map(one, ports))
 
 
+_TRUST: list[TrustStore] = []  # the servers' root and the public ones, once the servers run
+_ENGINE: list[CheckEngine] = []
+
+
+def checked_by_the_engine(ports: list[int]) -> int:
+    """Whole checks as the CLI's worker makes them (``CheckEngine.check_many``: a thread each, 32 in flight,
+    the chain judged on that thread; nothing asked of the CA): how many read a chain."""
+    if not _ENGINE:
+        _ENGINE.append(CheckEngine(trust=_TRUST[0], resolver=SystemResolver({NAME: ["127.0.0.1"]})))
+    requests = [_request(port) for port in ports]  # parsed once (the CLI parses its targets before any check)
+    return sum(report.results[0].leaf is not None for report in _ENGINE[0].check_many(requests))
+
+
+@functools.cache
+def _request(port: int) -> CheckRequest:
+    return CheckRequest(parse_target(f"tls://{NAME}:{port}"), CheckPolicy())
+
+
+def judged_in_one_loop(ports: list[int]) -> int:
+    """The loop's handshakes, each chain judged on the loop's thread as the engine judges it (``analyze_chain``,
+    then the result)."""
+    now = utc_now()
+
+    def judge(chain: list[bytes], version: str, cipher: str | None, group: str | None) -> None:
+        analysis = analyze_chain(chain, name=NAME, now=now, trust=_TRUST[0], policy=CheckPolicy())
+        if analysis.result(now, address="127.0.0.1", tls_version=version, cipher=cipher, group=group).leaf is None:
+            raise SystemExit("the loop's judgement read no leaf")
+
+    return in_one_loop(ports, judge)
+
+
 def cpu_ms(way: Callable[[list[int]], int], ports: list[int]) -> float:
     began = time.process_time()
     shaken = way(ports)
@@ -223,8 +272,11 @@ def main(argv: list[str] | None = None) -> int:
         "one": one_at_a_time,
         "loop": in_one_loop,
         "handed": handed_to_a_loop,
+        "engine": checked_by_the_engine,
+        "judged": judged_in_one_loop,
     }
-    with in_child(_serve, args.servers) as servers:
+    with in_child(_serve, args.servers) as (servers, root_pem):
+        _TRUST.append(load_trust_store().with_anchors([x509.load_pem_x509_certificate(root_pem)]))
         ports = [servers[n % len(servers)] for n in range(args.handshakes)]
         for way in ways.values():  # warm every way once (imports, the context, the servers' threads)
             cpu_ms(way, ports[: IN_FLIGHT * 2])
@@ -234,10 +286,18 @@ def main(argv: list[str] | None = None) -> int:
                 spent[name].append(cpu_ms(way, ports))
     medians: dict[str, Any] = {name: statistics.median(figures) for name, figures in spent.items()}
     print(f"the client's CPU ms per TLS handshake, {args.handshakes} handshakes, median of {args.rounds} rounds:")
-    for name, figures in spent.items():
+    for name in ("threads", "one", "loop", "handed"):
+        figures = spent[name]
         print(
             f"  {name:<8} {medians[name]:.3f} ({min(figures):.3f}-{max(figures):.3f}); "
             f"{medians[name] / medians['threads']:.2f}x threads'"
+        )
+    print("the client's CPU ms per check, the chain judged (nothing asked of the CA), the same rounds:")
+    for name in ("engine", "judged"):
+        figures = spent[name]
+        print(
+            f"  {name:<8} {medians[name]:.3f} ({min(figures):.3f}-{max(figures):.3f}); "
+            f"{medians[name] / medians['engine']:.2f}x the engine's"
         )
     return 0
 

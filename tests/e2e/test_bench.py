@@ -178,3 +178,7 @@ def test_the_poll_loop_benchmark_completes_every_handshake_each_way() -> None:
         found = re.search(rf"^  {way} +({FIGURE}) \({FIGURE}-{FIGURE}\); ({FIGURE})x threads'$", done.stdout, re.M)
         assert found is not None, done.stdout
         assert float(found[1]) > 0
+    for way in ("engine", "judged"):  # whole checks, the chain judged
+        found = re.search(rf"^  {way} +({FIGURE}) \({FIGURE}-{FIGURE}\); ({FIGURE})x the engine's$", done.stdout, re.M)
+        assert found is not None, done.stdout
+        assert float(found[1]) > 0
