@@ -19,6 +19,8 @@ from child processes), it measures:
   ``app.py`` beside a bare Chalice app that imports boto3.
 
 The machine's speed drifts between runs; read the ratios, which come from one run.
+With ``--rtt`` every endpoint is behind a ``lab.latency.LatencyProxy`` (that round trip ± half of it per
+flight, in a child process), as real endpoints are far: on loopback every server answers at once.
 
     make bench                                  # the engine, then this with 500 endpoints
     python -m bench.whole --endpoints 200 --install
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import http.client
 import os
 import re
@@ -42,6 +45,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from OpenSSL import SSL
 
@@ -223,16 +227,27 @@ def app_import() -> tuple[float, float]:
     return median("import app"), median(_BARE_APP)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--endpoints", type=int, default=500, help="loopback TLS servers (default 500)")
     parser.add_argument("--server-processes", type=int, default=2, help="processes serving TLS (default 2)")
     parser.add_argument("--concurrency", type=int, default=32, help="blackbox probes in flight (default 32)")
     parser.add_argument("--s-time", type=int, default=5, help="seconds of openssl s_time (default 5)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each contender, in turn (default 3)")
+    parser.add_argument(
+        "--rtt",
+        type=float,
+        default=0.0,
+        help="each endpoint behind a lab.latency.LatencyProxy: a round trip of this many seconds (± half of it) "
+        "per flight, as real endpoints are far (default 0: on loopback, every server answers at once)",
+    )
     parser.add_argument("--install", action="store_true", help=f"apt-get install {BLACKBOX} when it is missing")
     parser.add_argument("certwatch_args", nargs="*", help="extra options for certwatch check (after --)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
     if args.install and shutil.which(BLACKBOX) is None:
         subprocess.run(["apt-get", "install", "-y", "-q", BLACKBOX], check=False, capture_output=True)
 
@@ -241,8 +256,11 @@ def main(argv: list[str] | None = None) -> int:
         f"whole process: python {sys.version.split()[0]}, handshakes on {bundled} (pyOpenSSL), the servers and "
         f"s_time on {ssl.OPENSSL_VERSION}, {os.cpu_count()} CPUs, {args.endpoints} endpoints"
     )
-    with loopback.serving(args.endpoints, args.server_processes) as zoo, tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        zoo = stack.enter_context(loopback.serving(args.endpoints, args.server_processes))
+        if args.rtt:
+            zoo = dataclasses.replace(zoo, ports=stack.enter_context(loopback.in_child(_far, zoo.ports, args.rtt)))
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         _child_cpu()
         mine: list[Run] = []
         theirs: list[Run] = []
@@ -300,6 +318,20 @@ def main(argv: list[str] | None = None) -> int:
         f"({app_s / bare_s:.2f}x; median of 5)"
     )
     return 0
+
+
+def _far(ports: list[int], rtt: float, answer: Any, stop: Any) -> None:  # pragma: no cover - runs in the child
+    """A latency proxy in front of each of ``ports``: sends their own ports, and serves until told to stop."""
+    from lab.latency import LatencyProxy
+
+    proxies = [
+        LatencyProxy(("127.0.0.1", port), rtt=rtt, jitter=rtt / 2, seed=index).start()
+        for index, port in enumerate(ports)
+    ]
+    answer.send([proxy.port for proxy in proxies])
+    stop.recv()
+    for proxy in proxies:
+        proxy.stop()
 
 
 def ratio_line(mine: list[Run], theirs: list[Run], peer: str = "blackbox") -> str:
