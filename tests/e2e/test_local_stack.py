@@ -3,9 +3,8 @@
 The stack is started with ``python -m lab.local`` on free ports, its Slack webhook and its
 CERTWATCH_WEBHOOK_URL pointing at receivers in this process; a target is registered over HTTP
 and its event must reach Slack, the webhook (signed) and the printed email. Ctrl-C (SIGINT) must
-stop it cleanly, and it must start again on the same ports. SIGTERM twice at once (what `timeout
-make run`, `docker stop` and make's own forwarding send) must stop it too, whenever it comes, with
-every port let go.
+stop it cleanly, and it must start again on the same ports. How it stops whenever the signals come:
+test_local_stack_stops.py (a file of its own, so the two files' minutes run on two workers).
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import signal
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -30,14 +28,9 @@ from lab.certs import make_cert
 from tests.e2e.pipeline_helpers import SlackReceiver, slack_text
 from tests.support.contract import check_event
 from tests.support.localstack import (
-    RUNNING,
     STARTUP_TIMEOUT,
-    STOP_TIMEOUT,
     SWEEP_SECONDS,
-    Stack,
     free_ports,
-    held,
-    launch,
     local_stack,
 )
 from tests.support.webhooks import Receiver, signed_by
@@ -46,14 +39,6 @@ pytestmark = pytest.mark.slow
 
 DELIVERY_TIMEOUT = 30.0
 LOAD_TARGETS = 200
-STARTING = "starting certwatch local stack"
-# Seconds after "starting ..." for the stops during start-up: spread over moto's start, the data
-# stack's deploy, the demo endpoints and the API's start.
-START_UP_DELAYS = [0.1 * n for n in range(13)]
-# Seconds after the banner: while the loops make their first sweep and scan, and once they idle.
-RUNNING_DELAYS = [0.0, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0]
-# Between the two signals: make forwards at once; a second Ctrl-C or `docker stop` comes later.
-GAPS = [0.0, 0.001, 0.02, 0.1, 0.3]
 
 
 @pytest.fixture
@@ -130,73 +115,6 @@ def test_the_banner_names_the_demo_ca_file_and_the_log_that_holds_motos_own_mess
     assert "CloudWatch" not in stack.output  # not to the terminal
     assert "moto served" in log  # with what serialising its requests cost
     assert "Traceback" not in stack.output + log
-
-
-def _stopped(stack: Stack, after: str, delay: float, *signals: signal.Signals, gap: float = 0.0) -> str | None:
-    """Send ``signals`` ``delay`` s after ``after`` is printed; what went wrong with the stop, None if nothing."""
-    try:
-        stack.wait_for_output(after, timeout=STARTUP_TIMEOUT)
-        time.sleep(delay)
-        status = stack.stop_with(*signals, gap=gap)
-    finally:
-        stack.close()
-    still_held = held(stack.ports)
-    if status is None:
-        problem = f"still running {STOP_TIMEOUT:g} s after {len(signals)} signal(s)"
-    elif status != 0:
-        problem = f"exit status {status}"
-    elif "Traceback" in stack.output or "] error:" in stack.output:
-        problem = "a traceback or a loop's error"
-    elif still_held:
-        problem = f"ports {still_held} still held after it exited"
-    elif stack.lines[-1:] != [
-        "certwatch local stack stopped" + ("" if RUNNING in stack.output else " during start-up") + "\n"
-    ]:
-        problem = "not the closing line that says it stopped"
-    else:
-        return None
-    return f"{len(signals)} signal(s) {gap:g} s apart, {delay:.2f} s after {after!r}: {problem}\n{stack.output}"
-
-
-def test_sigterm_twice_at_once_stops_the_stack_during_start_up_or_later_and_frees_its_ports(token: str) -> None:
-    moments = [(STARTING, delay) for delay in START_UP_DELAYS] + [(RUNNING, delay) for delay in RUNNING_DELAYS]
-    problems = []
-    for n, (after, delay) in enumerate(moments):
-        stack = launch(free_ports(), token)
-        gap = GAPS[n % len(GAPS)]
-        problem = _stopped(stack, after, delay, signal.SIGTERM, signal.SIGTERM, gap=gap)
-        if problem is not None:
-            problems.append(problem)
-
-    assert len(moments) >= 20
-    assert problems == [], "\n\n".join(problems)
-
-
-@pytest.mark.parametrize("after", [STARTING, RUNNING])
-def test_ctrl_c_twice_stops_the_stack_before_or_after_the_banner(token: str, after: str) -> None:
-    stack = launch(free_ports(), token)
-    problem = _stopped(stack, after, 0.0, signal.SIGINT, signal.SIGINT, gap=0.05)
-
-    assert problem is None, problem
-    if after == STARTING:  # moto, the data stack and the API were still to come
-        assert "stopping certwatch local stack during start-up ..." in stack.output
-        assert "is running" not in stack.output
-    else:
-        assert "\nstopping certwatch local stack ...\n" in stack.output
-
-
-def test_moto_lets_its_port_go_when_the_stack_is_killed(token: str) -> None:
-    stack = launch(free_ports(), token)
-    try:
-        stack.wait_for_output(RUNNING, timeout=STARTUP_TIMEOUT)
-        stack.process.kill()  # no handler runs: moto's process must notice its parent is gone
-    finally:
-        stack.close()
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while stack.ports.aws in held(stack.ports) and time.monotonic() < deadline:
-        time.sleep(0.1)
-
-    assert held(stack.ports) == []
 
 
 def test_a_few_hundred_targets_imported_at_once_are_all_checked_with_no_5xx_and_no_traceback(token: str) -> None:
