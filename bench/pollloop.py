@@ -199,14 +199,15 @@ class _Loop:
             self._poller.register(sock, select.POLLOUT)
 
 
-_LOOP: list[_Loop] = []
+@functools.cache
+def _loop() -> _Loop:
+    """The one loop every ``handed`` handshake goes to (its thread runs on while the process does)."""
+    return _Loop()
 
 
 def handed_to_a_loop(ports: list[int]) -> int:
     """32 threads, each connecting, then handing its socket to one loop for the TLS handshake and waiting."""
-    if not _LOOP:
-        _LOOP.append(_Loop())
-    loop = _LOOP[0]
+    loop = _loop()
 
     def one(port: int) -> bool:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -222,16 +223,19 @@ def handed_to_a_loop(ports: list[int]) -> int:
 
 
 _TRUST: list[TrustStore] = []  # the servers' root and the public ones, once the servers run
-_ENGINE: list[CheckEngine] = []
+
+
+@functools.cache
+def _engine() -> CheckEngine:
+    """Built once, as the CLI's worker builds it once for all its checks."""
+    return CheckEngine(trust=_TRUST[0], resolver=SystemResolver({NAME: ["127.0.0.1"]}))
 
 
 def checked_by_the_engine(ports: list[int]) -> int:
     """Whole checks as the CLI's worker makes them (``CheckEngine.check_many``: a thread each, 32 in flight,
     the chain judged on that thread; nothing asked of the CA): how many read a chain."""
-    if not _ENGINE:
-        _ENGINE.append(CheckEngine(trust=_TRUST[0], resolver=SystemResolver({NAME: ["127.0.0.1"]})))
     requests = [_request(port) for port in ports]  # parsed once (the CLI parses its targets before any check)
-    return sum(report.results[0].leaf is not None for report in _ENGINE[0].check_many(requests))
+    return sum(report.results[0].leaf is not None for report in _engine().check_many(requests))
 
 
 @functools.cache

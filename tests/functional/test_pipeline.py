@@ -22,6 +22,7 @@ from chalicelib.adapters.sqs import check_message
 from chalicelib.checks.tlsprobe import Handshake, TlsProbe
 from chalicelib.domain.alerts import AlertState
 from chalicelib.domain.cadence import Sighting
+from chalicelib.domain.clock import utc_now
 from chalicelib.domain.models import Endpoint, PosturePolicy, Protocol, Status, TargetReport
 from chalicelib.domain.schedule import FIRST_GRACE, LEASE
 from chalicelib.domain.targets import DEFAULT_INTERVAL_MINUTES, ResultSummary, Target, TargetChanges, TargetSpec
@@ -745,12 +746,17 @@ def test_a_batch_reads_each_teams_ct_issuances_once(engines: Engines, pki: Pki, 
     assert sorted(asked) == ["one", "two"]
 
 
-def _probed(engines: Engines, pki: Pki, store: RiggedStore, probe: TlsProbe) -> tuple[TargetChecker, Pipeline]:
-    """A checker (alerting, keeping history, no lane for stragglers) whose handshakes go through ``probe``."""
-    engine = engines.build({HEALTHY: ["127.0.0.1"], EXPIRING: ["127.0.0.1"]}, probe=probe, timeout=10.0)
-    alerter = alerter_on(store, RecordingPublisher(), Clock(NOW).now)
+def _probed(
+    engines: Engines, pki: Pki, store: RiggedStore, probe: TlsProbe | None = None, clock: Clock | None = None
+) -> tuple[TargetChecker, Pipeline]:
+    """A checker (alerting, keeping history, no lane for stragglers) whose handshakes go through ``probe``, its
+    reports stamped by ``clock`` (else the time it is)."""
+    pins = {HEALTHY: ["127.0.0.1"], EXPIRING: ["127.0.0.1"], RENEWING: ["127.0.0.1"]}
+    engine = engines.build(pins, probe=probe, timeout=10.0, clock=utc_now if clock is None else clock.now)
+    clock = clock or Clock(NOW)
+    alerter = alerter_on(store, RecordingPublisher(), clock.now)
     checker = TargetChecker(store, engine, pki.trust, alerts=alerter, history=store)
-    return checker, Pipeline(store, RecordingPublisher(), Clock(NOW), alerter, checker, CheckWorker(store, checker))
+    return checker, Pipeline(store, RecordingPublisher(), clock, alerter, checker, CheckWorker(store, checker))
 
 
 class HeldProbe(TlsProbe):
@@ -879,16 +885,7 @@ def test_a_check_of_a_certificate_seen_before_judges_its_cadence_from_the_summar
             return super().sightings(team, target_id)
 
     store = Counting()
-    engine = engines.build({RENEWING: ["127.0.0.1"]}, clock=clock.now, timeout=5.0)
-    checker = TargetChecker(store, engine, pki.trust, history=store)
-    pipeline = Pipeline(
-        store,
-        RecordingPublisher(),
-        clock,
-        alerter_on(store, RecordingPublisher(), clock.now),
-        checker,
-        CheckWorker(store, checker),
-    )
+    checker, pipeline = _probed(engines, pki, store, clock=clock)
     target = pipeline.register(RENEWING, server.port)
 
     def check(*, whole_reports: bool = False) -> TargetReport:
