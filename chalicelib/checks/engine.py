@@ -20,7 +20,8 @@ from datetime import datetime
 from chalicelib.checks.renewalinfo import RenewalInfoChecker
 from chalicelib.checks.resolver import SystemResolver
 from chalicelib.checks.revocation import RevocationChecker
-from chalicelib.checks.tlsprobe import LEGACY_VERSIONS, LegacyProbe, TlsProbe
+from chalicelib.checks.starttls import needs_dialogue
+from chalicelib.checks.tlsprobe import LEGACY_VERSIONS, Handshake, LegacyProbe, TlsProbe
 from chalicelib.domain.addresses import AddressPolicy
 from chalicelib.domain.analysis import ChainAnalysis, analyze_chain
 from chalicelib.domain.clock import Clock, utc_now
@@ -110,7 +111,7 @@ class CheckEngine:
         self._trust = trust
         self._revocation = revocation
         self._renewal_info = renewal_info
-        self._probe = probe or TlsProbe()
+        self._probe = probe or TlsProbe(in_flight=max(1, concurrency))
         self._resolver = resolver or SystemResolver()
         self._clock = clock
         self._timeout = timeout
@@ -184,10 +185,7 @@ class CheckEngine:
             if resolved.failure is not None:
                 done.put((index, _report(request.endpoint, (resolved.failure,), self._clock())))
                 return
-            probes = [
-                self._pool.submit(self._check_address, request, address, resolved.dns_seconds)
-                for address in resolved.addresses
-            ]
+            probes = [self._check_address(request, address, resolved.dns_seconds) for address in resolved.addresses]
         except Exception as exc:  # a bug must cost one report, never the batch
             logger.exception("unexpected error checking %s", request.endpoint)
             done.put((index, unchecked(request.endpoint, f"internal error while checking: {exc!r}", self._clock())))
@@ -212,6 +210,7 @@ class CheckEngine:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._probe.close()
         self._resolver.close()
 
     def _resolve(self, request: CheckRequest) -> _Resolved:
@@ -230,15 +229,46 @@ class CheckEngine:
         chosen = addresses if self._all_addresses else addresses[:1]
         return _Resolved(tuple(chosen), time.monotonic() - started)
 
-    def _check_address(self, request: CheckRequest, address: str, dns_seconds: float) -> CheckResult:
+    def _check_address(self, request: CheckRequest, address: str, dns_seconds: float) -> Future[CheckResult]:
+        """The address's result, once its handshake is made (a plain TLS one on the probe's loop, a STARTTLS one
+        on the pool) and judged on the pool."""
         begun = time.monotonic()
+        checked: Future[CheckResult] = Future()
         try:
             if self._address_policy is not None:
                 self._address_policy.check(address)  # again at check time: DNS may have changed
             left = self._timeout - dns_seconds
             if left <= 0:
                 raise ProbeError(FailureReason.TIMEOUT, f"no answer within {self._timeout:g}s (DNS)")
-            handshake = self._probe.handshake(request.endpoint, address, timeout=left)
+            if needs_dialogue(request.endpoint.protocol):  # spoken on a thread of the pool
+                shaking = self._pool.submit(self._probe.handshake, request.endpoint, address, timeout=left)
+            else:  # the probe's loop: never a wait here, where the batch is being handed out
+                shaking = self._probe.begin(request.endpoint, address, timeout=left)
+        except Exception as exc:
+            checked.set_result(self._failure(request, address, exc, begun))
+            return checked
+
+        def shaken(handshake: Future[Handshake]) -> None:
+            try:
+                self._pool.submit(self._judge, request, address, handshake, begun, checked)
+            except RuntimeError as exc:  # the engine was closed while the handshake was made
+                checked.set_result(self._failure(request, address, exc, begun))
+
+        shaking.add_done_callback(shaken)
+        return checked
+
+    def _judge(
+        self,
+        request: CheckRequest,
+        address: str,
+        shaking: Future[Handshake],
+        begun: float,
+        checked: Future[CheckResult],
+    ) -> None:
+        """Judge what the handshake revealed (asking the CA, and the legacy versions, if asked): ``checked``'s
+        result, a failure's too."""
+        try:
+            handshake = shaking.result()
             asked = self._legacy_tls or request.policy.posture.legacy_tls
             legacy = self._legacy_versions(request.endpoint, address) if asked else None
             now = self._clock()
@@ -262,16 +292,21 @@ class CheckEngine:
                 posture=request.policy.posture,
                 elapsed_ms=_ms_since(begun),
             )
-            return replace(result, revocation=said.revocation, renewal_window=said.window)
-        except ProbeError as exc:
+            checked.set_result(replace(result, revocation=said.revocation, renewal_window=said.window))
+        except Exception as exc:
+            checked.set_result(self._failure(request, address, exc, begun))
+
+    def _failure(self, request: CheckRequest, address: str, exc: Exception, begun: float) -> CheckResult:
+        """The result of an address whose check raised ``exc``: its reason when the probe named one."""
+        if isinstance(exc, ProbeError):
             return _failed(address, exc, self._clock(), _ms_since(begun))
-        except ForbiddenAddressError as exc:
+        if isinstance(exc, ForbiddenAddressError):
             refused = ProbeError(FailureReason.FORBIDDEN, str(exc))
             return _failed(address, refused, self._clock(), _ms_since(begun))
-        except Exception as exc:  # a bug must cost one result, never the batch
-            logger.exception("unexpected error checking %s at %s", request.endpoint, address)
-            error = ProbeError(FailureReason.TLS, f"internal error while checking: {exc!r}")
-            return _failed(address, error, self._clock(), _ms_since(begun))
+        # a bug must cost one result, never the batch
+        logger.error("unexpected error checking %s at %s", request.endpoint, address, exc_info=exc)
+        error = ProbeError(FailureReason.TLS, f"internal error while checking: {exc!r}")
+        return _failed(address, error, self._clock(), _ms_since(begun))
 
     def _legacy_versions(self, endpoint: Endpoint, address: str) -> tuple[str, ...] | None:
         """The legacy versions the address accepts offered alone, all asked within one deadline; None when

@@ -59,6 +59,11 @@ class Dialogue:
         self._sock.settimeout(left)
 
 
+def needs_dialogue(protocol: Protocol) -> bool:
+    """Whether a plain-text dialogue comes before the TLS handshake on ``protocol``."""
+    return protocol in _STEPS
+
+
 def negotiate(protocol: Protocol, dialogue: Dialogue) -> None:
     """Bring the connection to the point where the TLS handshake starts."""
     step = _STEPS.get(protocol)

@@ -4,6 +4,11 @@ One handshake per address, with no verification in OpenSSL (analysis verifies se
 a broken chain is still read and every problem gets its own name). The whole exchange is
 bounded by one deadline, so a server that never speaks or drips bytes cannot hold a worker.
 
+``TlsProbe.begin`` hands a plain TLS handshake to one thread that drives every handshake in
+flight from one poll (``HandshakeLoop``): a thread each, as ``handshake`` takes, costs a third
+more CPU per check, most of it the threads' contention for the interpreter (bench/pollloop.py).
+A STARTTLS dialogue is still spoken on a thread of its own (``handshake``).
+
 Handshakes run through pyOpenSSL on the OpenSSL that cryptography's wheels bundle (the one that
 already judges the chains), not Python's ``ssl`` on the platform's OpenSSL: it offers and names
 the hybrid post-quantum groups, and reads the served chain the same way on every Python.
@@ -11,20 +16,27 @@ the hybrid post-quantum groups, and reads the served chain the same way on every
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
+import logging
 import math
 import os
 import select
 import socket
+import threading
 import time
-from dataclasses import dataclass
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 
 from OpenSSL import SSL, crypto
 
-from chalicelib.checks.starttls import Dialogue, negotiate
+from chalicelib.checks.starttls import Dialogue, needs_dialogue, negotiate
 from chalicelib.domain.models import Endpoint, FailureReason
 from chalicelib.errors import ProbeError
+
+logger = logging.getLogger(__name__)
 
 # OpenSSL reasons that mean "what answered is not TLS" rather than "TLS failed".
 _NOT_TLS = {
@@ -77,8 +89,30 @@ def client_context(version: str | None = None) -> SSL.Context:
 class TlsProbe:
     """Reads the certificate chain an address serves for an endpoint."""
 
-    def __init__(self, context: SSL.Context | None = None) -> None:
+    def __init__(self, context: SSL.Context | None = None, *, in_flight: int = 32) -> None:
+        """``in_flight``: how many handshakes ``begin``'s loop drives at once (the rest wait their turn)."""
         self._context = context or client_context()
+        self._in_flight = in_flight
+        self._loop: HandshakeLoop | None = None
+        self._lock = threading.Lock()
+
+    def begin(self, endpoint: Endpoint, address: str, *, timeout: float) -> Future[Handshake]:
+        """A plain TLS handshake (no STARTTLS dialogue), as ``handshake`` makes it, driven by this probe's one
+        loop: its future, at once (its ``timeout`` counts from its turn)."""
+        if needs_dialogue(endpoint.protocol):
+            raise ValueError(f"{endpoint.protocol} speaks before TLS: its handshake is made by handshake()")
+        with self._lock:
+            if self._loop is None:
+                self._loop = HandshakeLoop(self._context, in_flight=self._in_flight)
+            loop = self._loop
+        return loop.submit(endpoint, address, timeout=timeout)
+
+    def close(self) -> None:
+        """Stop the loop, if one was started (its handshakes in flight are dropped unanswered)."""
+        with self._lock:
+            loop, self._loop = self._loop, None
+        if loop is not None:
+            loop.close()
 
     def handshake(self, endpoint: Endpoint, address: str, *, timeout: float) -> Handshake:
         """Connect, negotiate and shake hands within ``timeout`` seconds; ProbeError otherwise."""
@@ -93,27 +127,18 @@ class TlsProbe:
             negotiate(endpoint.protocol, Dialogue(sock, deadline))
             phase = "TLS handshake"
             return self._tls(sock, endpoint, deadline)
-        except ProbeError:
-            raise
-        except TimeoutError as exc:
-            raise ProbeError(FailureReason.TIMEOUT, f"no answer within {timeout:.1f}s ({phase})") from exc
-        except SSL.Error as exc:
-            raise _tls_error(exc) from exc
-        except ConnectionRefusedError as exc:
-            raise ProbeError(FailureReason.REFUSED, "connection refused") from exc
-        except OSError as exc:
-            raise _socket_error(exc, phase) from exc
+        except Exception as exc:
+            error = _probe_error(exc, phase, timeout)
+            if error is exc:
+                raise
+            raise error from exc
         finally:
             sock.close()
 
     def _tls(self, sock: socket.socket, endpoint: Endpoint, deadline: float) -> Handshake:
         # The socket has a timeout, so its descriptor is non-blocking: OpenSSL answers "want read"
         # or "want write" and every wait is bounded by what is left of the deadline.
-        tls = SSL.Connection(self._context, sock)
-        name = _sni(endpoint.server_name)
-        if name is not None:
-            tls.set_tlsext_host_name(name)
-        tls.set_connect_state()
+        tls = _connection(self._context, sock, endpoint)
         while True:
             try:
                 tls.do_handshake()
@@ -123,18 +148,178 @@ class TlsProbe:
             except SSL.WantWriteError:
                 _wait(sock, select.POLLOUT, deadline)
             except SSL.SysCallError as exc:
-                code = exc.args[0] if exc.args else -1
-                if isinstance(code, int) and code > 0:  # the socket's own error: reset, broken pipe, …
-                    raise OSError(code, os.strerror(code)) from exc
-                raise
-        return Handshake(
-            served=tuple(
-                crypto.dump_certificate(crypto.FILETYPE_ASN1, cert) for cert in tls.get_peer_cert_chain() or []
-            ),
-            tls_version=tls.get_protocol_version_name(),
-            cipher=tls.get_cipher_name(),
-            group=tls.get_group_name(),
-        )
+                raise _syscall_error(exc) from exc
+        return _handshake(tls)
+
+
+@dataclass(slots=True, eq=False)
+class _Shaking:
+    """One handshake the loop drives: connecting until ``tls`` is made, then shaking hands."""
+
+    endpoint: Endpoint
+    address: str
+    timeout: float
+    done: Future[Handshake]
+    sock: socket.socket | None = None
+    tls: SSL.Connection | None = None
+    deadline: float = field(default=0.0)
+
+
+class HandshakeLoop:
+    """One thread driving plain TLS handshakes (connect, then the handshake) from one poll, ``in_flight`` at once.
+
+    Each handshake has its own deadline, from its turn; what ``TlsProbe.handshake`` would raise, its future
+    holds. The thread never stops for one handshake's failure: whatever one raises is that one's answer.
+    """
+
+    def __init__(self, context: SSL.Context, *, in_flight: int = 32) -> None:
+        self._context = context
+        self._in_flight = max(1, in_flight)
+        self._poller = select.poll()
+        self._lock = threading.Lock()
+        self._inbox: deque[_Shaking] = deque()  # submitted, not yet taken by the loop
+        self._waiting: deque[_Shaking] = deque()  # taken, waiting for a turn
+        self._flying: dict[int, _Shaking] = {}
+        self._closed = False
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._poller.register(self._wake_r, select.POLLIN)
+        self._thread = threading.Thread(target=self._run, name="certwatch-handshakes", daemon=True)
+        self._thread.start()
+
+    def submit(self, endpoint: Endpoint, address: str, *, timeout: float) -> Future[Handshake]:
+        """The handshake with ``address`` for ``endpoint``, once the loop has made it (or failed to)."""
+        shaking = _Shaking(endpoint, address, timeout, Future())
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the handshake loop is closed")
+            self._inbox.append(shaking)
+            self._wake()  # under the lock: close() closes the pipe under it too
+        return shaking.done
+
+    def close(self) -> None:
+        """Stop the thread; the wake-up pipe is closed here, once it has stopped (never under it)."""
+        with self._lock:
+            self._closed = True
+            if self._wake_w < 0:
+                return  # closed before
+            self._wake()
+        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            return  # pragma: no cover - a thread stuck past the join keeps its pipe
+        with self._lock:
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            self._wake_r = self._wake_w = -1
+
+    def _wake(self) -> None:
+        with contextlib.suppress(BlockingIOError):  # a full pipe wakes the loop as well
+            os.write(self._wake_w, b"x")
+
+    def _run(self) -> None:
+        try:
+            while not self._closed:
+                for fd, _ in self._poller.poll(self._wait_ms()):
+                    if fd == self._wake_r:
+                        self._take()
+                    else:
+                        self._step(self._flying[fd])
+                self._expire()
+                self._start_turns()
+        except Exception:  # pragma: no cover - a bug: every handshake left fails, none hangs
+            logger.exception("the handshake loop stopped")
+            self._fail_everything()
+        finally:
+            for shaking in list(self._flying.values()):
+                self._forget(shaking)
+
+    def _wait_ms(self) -> int | None:
+        if not self._flying:
+            return None
+        left = min(shaking.deadline for shaking in self._flying.values()) - time.monotonic()
+        return max(0, math.ceil(left * 1000))
+
+    def _take(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.read(self._wake_r, 4096)
+        with self._lock:
+            self._waiting.extend(self._inbox)
+            self._inbox.clear()
+
+    def _start_turns(self) -> None:
+        while self._waiting and len(self._flying) < self._in_flight:
+            shaking = self._waiting.popleft()
+            try:
+                self._connect(shaking)
+            except Exception as exc:
+                shaking.done.set_exception(_probe_error(exc, "connect", shaking.timeout))
+
+    def _connect(self, shaking: _Shaking) -> None:
+        shaking.deadline = time.monotonic() + shaking.timeout
+        family = socket.AF_INET6 if ":" in shaking.address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        code = sock.connect_ex((shaking.address, shaking.endpoint.port))
+        if code not in (0, errno.EINPROGRESS):
+            sock.close()
+            raise OSError(code, os.strerror(code))
+        shaking.sock = sock
+        self._flying[sock.fileno()] = shaking
+        self._poller.register(sock, select.POLLOUT)
+
+    def _step(self, shaking: _Shaking) -> None:
+        """Drive one handshake on as far as it goes without waiting."""
+        assert shaking.sock is not None
+        phase = "connect" if shaking.tls is None else "TLS handshake"
+        try:
+            if shaking.tls is None:
+                code = shaking.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if code:
+                    raise OSError(code, os.strerror(code))
+                shaking.tls = _connection(self._context, shaking.sock, shaking.endpoint)
+                phase = "TLS handshake"
+            try:
+                shaking.tls.do_handshake()
+            except SSL.WantReadError:
+                self._poller.modify(shaking.sock, select.POLLIN)
+                return
+            except SSL.WantWriteError:
+                self._poller.modify(shaking.sock, select.POLLOUT)
+                return
+            except SSL.SysCallError as exc:
+                raise _syscall_error(exc) from exc
+            shaken = _handshake(shaking.tls)
+        except Exception as exc:
+            self._forget(shaking)
+            shaking.done.set_exception(_probe_error(exc, phase, shaking.timeout))
+            return
+        self._forget(shaking)
+        shaking.done.set_result(shaken)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for shaking in [shaking for shaking in self._flying.values() if shaking.deadline <= now]:
+            phase = "connect" if shaking.tls is None else "TLS handshake"
+            self._forget(shaking)
+            shaking.done.set_exception(_probe_error(TimeoutError(), phase, shaking.timeout))
+
+    def _forget(self, shaking: _Shaking) -> None:
+        if shaking.sock is None:
+            return
+        with contextlib.suppress(KeyError, ValueError):
+            self._poller.unregister(shaking.sock)
+        self._flying.pop(shaking.sock.fileno(), None)
+        shaking.sock.close()
+
+    def _fail_everything(self) -> None:  # pragma: no cover - only after a bug in the loop itself
+        with self._lock:
+            self._closed = True
+            left = [*self._flying.values(), *self._waiting, *self._inbox]
+        error = ProbeError(FailureReason.TLS, "internal error: the handshake loop stopped")
+        for shaking in left:
+            if not shaking.done.done():
+                shaking.done.set_exception(error)
 
 
 class LegacyProbe:
@@ -174,6 +359,50 @@ def _sni(name: str | None) -> bytes | None:
     except ValueError:
         return name.encode("ascii")
     return None
+
+
+def _connection(context: SSL.Context, sock: socket.socket, endpoint: Endpoint) -> SSL.Connection:
+    """A client connection over ``sock``, naming the endpoint's server (if it has a name to send)."""
+    tls = SSL.Connection(context, sock)
+    name = _sni(endpoint.server_name)
+    if name is not None:
+        tls.set_tlsext_host_name(name)
+    tls.set_connect_state()
+    return tls
+
+
+def _handshake(tls: SSL.Connection) -> Handshake:
+    """What a completed handshake revealed: the served chain, as it came, and what was negotiated."""
+    return Handshake(
+        served=tuple(crypto.dump_certificate(crypto.FILETYPE_ASN1, cert) for cert in tls.get_peer_cert_chain() or []),
+        tls_version=tls.get_protocol_version_name(),
+        cipher=tls.get_cipher_name(),
+        group=tls.get_group_name(),
+    )
+
+
+def _syscall_error(exc: SSL.SysCallError) -> Exception:
+    """The socket's own error (reset, broken pipe, …) as the OSError it is; an EOF stays OpenSSL's."""
+    code = exc.args[0] if exc.args else -1
+    if isinstance(code, int) and code > 0:
+        return OSError(code, os.strerror(code))
+    return exc
+
+
+def _probe_error(exc: Exception, phase: str, timeout: float) -> Exception:
+    """What a failure in ``phase`` of a handshake bounded by ``timeout`` is called: a ProbeError with its reason
+    (anything else, a bug, as it is)."""
+    if isinstance(exc, ProbeError):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return ProbeError(FailureReason.TIMEOUT, f"no answer within {timeout:.1f}s ({phase})")
+    if isinstance(exc, SSL.Error):
+        return _tls_error(exc)
+    if isinstance(exc, ConnectionRefusedError):
+        return ProbeError(FailureReason.REFUSED, "connection refused")
+    if isinstance(exc, OSError):
+        return _socket_error(exc, phase)
+    return exc
 
 
 def _wait(sock: socket.socket, events: int, deadline: float) -> None:

@@ -14,7 +14,7 @@ import itertools
 import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -126,17 +126,20 @@ class FaultyStore(InMemoryStore):
 
 
 class FaultyProbe(TlsProbe):
-    """The real TLS probe; raises ``fault`` instead for the host named ``victim``."""
+    """The real TLS probe; for the host named ``victim``, ``fault`` instead of its handshake (as the loop would
+    hand back whatever a handshake raised)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.victim: str | None = None
         self.fault: BaseException | None = None
 
-    def handshake(self, endpoint: Endpoint, address: str, *, timeout: float) -> Handshake:
+    def begin(self, endpoint: Endpoint, address: str, *, timeout: float) -> Future[Handshake]:
         if endpoint.host == self.victim and self.fault is not None:
-            raise self.fault
-        return super().handshake(endpoint, address, timeout=timeout)
+            failed: Future[Handshake] = Future()
+            failed.set_exception(self.fault)
+            return failed
+        return super().begin(endpoint, address, timeout=timeout)
 
 
 @dataclass

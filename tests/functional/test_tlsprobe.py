@@ -8,7 +8,10 @@ Python's ssl on the platform's OpenSSL and Debian's ``openssl s_server`` (classi
 from __future__ import annotations
 
 import shutil
+import socket
 import struct
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -73,6 +76,101 @@ def test_the_served_chain_is_read_leaf_first(chained: tuple[TlsServer, list[byte
     handshake = TlsProbe().handshake(parse_target(f"tls://{NAME}:{server.port}"), "127.0.0.1", timeout=5)
 
     assert list(handshake.served) == sent
+
+
+def test_the_loop_reads_what_a_handshake_of_its_own_reads(chained: tuple[TlsServer, list[bytes]]) -> None:
+    server, sent = chained
+    endpoint = parse_target(f"tls://{NAME}:{server.port}")
+    probe = TlsProbe()
+    try:
+        looped = probe.begin(endpoint, "127.0.0.1", timeout=5).result(timeout=10)
+    finally:
+        probe.close()
+
+    assert list(looped.served) == sent
+    assert looped == TlsProbe().handshake(endpoint, "127.0.0.1", timeout=5)
+
+
+class HoldingServer(SilentServer):
+    """Reads what a client sends and never answers, counting the connections it holds at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held = self.most = 0
+        self._count = threading.Lock()
+
+    def handle(self, conn: socket.socket) -> None:
+        with self._count:
+            self.held += 1
+            self.most = max(self.most, self.held)
+        try:
+            conn.settimeout(10)
+            while conn.recv(4096):  # until the client hangs up
+                pass
+        except OSError:
+            pass
+        finally:
+            with self._count:
+                self.held -= 1
+
+
+def test_the_loop_holds_at_most_its_in_flight_and_times_each_from_its_turn(servers: Servers) -> None:
+    silent = servers.start(HoldingServer())
+    probe = TlsProbe(in_flight=2)
+    began = time.monotonic()
+    try:
+        shaking = [probe.begin(parse_target(silent.target()), "127.0.0.1", timeout=0.4) for _ in range(6)]
+        failures = [future.exception(timeout=10) for future in shaking]
+    finally:
+        probe.close()
+
+    assert all(isinstance(failure, ProbeError) for failure in failures)
+    assert {(f.reason, f.message) for f in failures if isinstance(f, ProbeError)} == {
+        (FailureReason.TIMEOUT, "no answer within 0.4s (TLS handshake)")
+    }
+    assert silent.most == 2, "two in flight, the others waiting their turn"
+    assert time.monotonic() - began >= 3 * 0.4, "each timed from its turn: three turns of two"
+
+
+def test_the_loop_names_each_failure_as_a_handshake_of_its_own_would(servers: Servers) -> None:
+    garbage = servers.start(GarbageServer())
+    probe = TlsProbe()
+    with closed_port() as port:
+        cases = [parse_target(f"tls://127.0.0.1:{port}"), parse_target(garbage.target())]
+        try:
+            looped = [probe.begin(endpoint, "127.0.0.1", timeout=2).exception(timeout=10) for endpoint in cases]
+        finally:
+            probe.close()
+        own = []
+        for endpoint in cases:
+            with pytest.raises(ProbeError) as raised:
+                TlsProbe().handshake(endpoint, "127.0.0.1", timeout=2)
+            own.append(raised.value)
+    assert [(e.reason, str(e)) for e in looped if isinstance(e, ProbeError)] == [(e.reason, str(e)) for e in own]
+    assert [e.reason for e in own] == [FailureReason.REFUSED, FailureReason.PROTOCOL]
+
+
+def test_a_starttls_handshake_is_never_handed_to_the_loop() -> None:
+    with pytest.raises(ValueError, match="speaks before TLS"):
+        TlsProbe().begin(parse_target("smtp://mail.tlsprobe.test:25"), "127.0.0.1", timeout=1)
+
+
+def test_closing_the_probe_stops_its_loop(chained: tuple[TlsServer, list[bytes]]) -> None:
+    server, _ = chained
+    probe = TlsProbe()
+    probe.begin(parse_target(f"tls://{NAME}:{server.port}"), "127.0.0.1", timeout=5).result(timeout=10)
+    before = {t for t in threading.enumerate() if t.name == "certwatch-handshakes"}
+
+    probe.close()
+    probe.close()  # twice is once
+
+    after = {t for t in threading.enumerate() if t.name == "certwatch-handshakes"}
+    assert len(before - after) == 1, "the probe's loop thread has stopped"
+    again = probe.begin(parse_target(f"tls://{NAME}:{server.port}"), "127.0.0.1", timeout=5)  # a new loop
+    try:
+        assert again.result(timeout=10).served
+    finally:
+        probe.close()
 
 
 def test_the_probe_shakes_hands_on_the_openssl_cryptography_bundles() -> None:
