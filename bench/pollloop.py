@@ -16,10 +16,12 @@ same loopback servers:
 
 and two ways of whole checks, the chain judged as the engine judges it (nothing asked of the CA):
 
-    engine    ``CheckEngine.check_many``, as the CLI's worker runs it: a thread a check, 32 in flight
+    engine    ``CheckEngine.check_many``, as the CLI's worker runs it: since the second session of
+              2026-12-08 its handshakes on its probe's one loop (32 in flight), judged on its pool
     judged    the ``loop`` way, each chain judged on the loop's own thread when its handshake is done
 
-A prototype to measure the idea, not the engine: it does no STARTTLS, and the loop no deadlines.
+The ``loop`` and ``judged`` ways are the prototype the engine's ``HandshakeLoop`` was built from: they
+do no STARTTLS, and have no deadlines.
 
     .venv/bin/python -m bench.pollloop --handshakes 600 --rounds 3
 """

@@ -1,5 +1,10 @@
 """The checking engine: resolve, shake hands with every address concurrently, analyse, aggregate.
 
+A check goes from the engine's pool (the lookup) to its probe's one handshake loop (connect and
+the TLS handshake, at most ``concurrency`` in flight) and back to the pool (judging, asking the
+CA, the legacy probe: whatever may wait on the network or take the CPU stays off the loop). A
+STARTTLS dialogue is spoken on the pool, its handshake with it.
+
 The CLI and the Lambda workers both call ``CheckEngine.check_many``. A check never raises: a
 target that cannot be read becomes a result with a CONNECTION_FAILED finding and a reason, so
 one bad endpoint never costs the rest of a batch.
@@ -88,7 +93,8 @@ class _Resolved:
 
 
 class CheckEngine:
-    """Checks endpoints concurrently on one thread pool, built once and reused (warm Lambdas too)."""
+    """Checks endpoints concurrently on one thread pool and one handshake loop, built once and reused (warm
+    Lambdas too)."""
 
     def __init__(
         self,

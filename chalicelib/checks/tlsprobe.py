@@ -5,8 +5,9 @@ a broken chain is still read and every problem gets its own name). The whole exc
 bounded by one deadline, so a server that never speaks or drips bytes cannot hold a worker.
 
 ``TlsProbe.begin`` hands a plain TLS handshake to one thread that drives every handshake in
-flight from one poll (``HandshakeLoop``): a thread each, as ``handshake`` takes, costs a third
-more CPU per check, most of it the threads' contention for the interpreter (bench/pollloop.py).
+flight from one poll (``HandshakeLoop``): a thread each, as ``handshake`` takes, cost the engine
+a fifth more CPU per check, most of it the threads' contention for the interpreter
+(bench/README.md, "one loop drives the handshakes").
 A STARTTLS dialogue is still spoken on a thread of its own (``handshake``).
 
 Handshakes run through pyOpenSSL on the OpenSSL that cryptography's wheels bundle (the one that
