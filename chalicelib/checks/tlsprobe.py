@@ -28,7 +28,7 @@ import socket
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 
 from OpenSSL import SSL, crypto
@@ -103,7 +103,7 @@ class TlsProbe:
         if needs_dialogue(endpoint.protocol):
             raise ValueError(f"{endpoint.protocol} speaks before TLS: its handshake is made by handshake()")
         with self._lock:
-            if self._loop is None:
+            if self._loop is None or self._loop.pid != os.getpid():  # a forked child has no loop thread
                 self._loop = HandshakeLoop(self._context, in_flight=self._in_flight)
             loop = self._loop
         return loop.submit(endpoint, address, timeout=timeout)
@@ -182,6 +182,7 @@ class HandshakeLoop:
         self._waiting: deque[_Shaking] = deque()  # taken, waiting for a turn
         self._flying: dict[int, _Shaking] = {}
         self._closed = False
+        self.pid = os.getpid()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -254,7 +255,7 @@ class HandshakeLoop:
             try:
                 self._connect(shaking)
             except Exception as exc:
-                shaking.done.set_exception(_probe_error(exc, "connect", shaking.timeout))
+                _answer(shaking.done, _probe_error(exc, "connect", shaking.timeout))
 
     def _connect(self, shaking: _Shaking) -> None:
         shaking.deadline = time.monotonic() + shaking.timeout
@@ -293,17 +294,17 @@ class HandshakeLoop:
             shaken = _handshake(shaking.tls)
         except Exception as exc:
             self._forget(shaking)
-            shaking.done.set_exception(_probe_error(exc, phase, shaking.timeout))
+            _answer(shaking.done, _probe_error(exc, phase, shaking.timeout))
             return
         self._forget(shaking)
-        shaking.done.set_result(shaken)
+        _answer(shaking.done, shaken)
 
     def _expire(self) -> None:
         now = time.monotonic()
         for shaking in [shaking for shaking in self._flying.values() if shaking.deadline <= now]:
             phase = "connect" if shaking.tls is None else "TLS handshake"
             self._forget(shaking)
-            shaking.done.set_exception(_probe_error(TimeoutError(), phase, shaking.timeout))
+            _answer(shaking.done, _probe_error(TimeoutError(), phase, shaking.timeout))
 
     def _forget(self, shaking: _Shaking) -> None:
         if shaking.sock is None:
@@ -319,8 +320,16 @@ class HandshakeLoop:
             left = [*self._flying.values(), *self._waiting, *self._inbox]
         error = ProbeError(FailureReason.TLS, "internal error: the handshake loop stopped")
         for shaking in left:
-            if not shaking.done.done():
-                shaking.done.set_exception(error)
+            _answer(shaking.done, error)
+
+
+def _answer(done: Future[Handshake], answer: Handshake | Exception) -> None:
+    """Give a handshake's future its answer, unless it has one (its caller cancelled it): the loop runs on."""
+    with contextlib.suppress(InvalidStateError):
+        if isinstance(answer, Exception):
+            done.set_exception(answer)
+        else:
+            done.set_result(answer)
 
 
 class LegacyProbe:

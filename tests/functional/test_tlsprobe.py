@@ -7,6 +7,7 @@ Python's ssl on the platform's OpenSSL and Debian's ``openssl s_server`` (classi
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import struct
@@ -171,6 +172,45 @@ def test_closing_the_probe_stops_its_loop(chained: tuple[TlsServer, list[bytes]]
         assert again.result(timeout=10).served
     finally:
         probe.close()
+
+
+def test_a_handshake_its_caller_cancelled_stops_nothing_else(
+    chained: tuple[TlsServer, list[bytes]], servers: Servers
+) -> None:
+    server, sent = chained
+    silent = servers.start(SilentServer())
+    probe = TlsProbe(in_flight=1)
+    try:
+        cancelled = probe.begin(parse_target(silent.target()), "127.0.0.1", timeout=0.3)
+        assert cancelled.cancel()
+        after = probe.begin(parse_target(f"tls://{NAME}:{server.port}"), "127.0.0.1", timeout=5)
+        assert list(after.result(timeout=10).served) == sent
+    finally:
+        probe.close()
+
+
+def test_a_forked_child_gets_a_loop_of_its_own(
+    chained: tuple[TlsServer, list[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loop's thread does not survive a fork: the child's first handshake starts its own loop."""
+    server, sent = chained
+    endpoint = parse_target(f"tls://{NAME}:{server.port}")
+    probe = TlsProbe()
+    parents = None
+    try:
+        probe.begin(endpoint, "127.0.0.1", timeout=5).result(timeout=10)
+        parents = probe._loop  # the parent's, which a child would not have
+        parent = os.getpid()
+        monkeypatch.setattr(os, "getpid", lambda: parent + 1)  # as a forked child sees it
+        before = {t for t in threading.enumerate() if t.name == "certwatch-handshakes"}
+        assert list(probe.begin(endpoint, "127.0.0.1", timeout=5).result(timeout=10).served) == sent
+        after = {t for t in threading.enumerate() if t.name == "certwatch-handshakes"}
+        assert len(after - before) == 1, "a new loop thread"
+    finally:
+        probe.close()
+        monkeypatch.undo()
+        if parents is not None:
+            parents.close()
 
 
 def test_the_probe_shakes_hands_on_the_openssl_cryptography_bundles() -> None:
