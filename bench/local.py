@@ -11,7 +11,7 @@ result, stops the stack and prints:
     5xx answers       requests of this benchmark answered 5xx
     results missing   targets with no result when it stopped waiting
     tracebacks        in the stack's output and its log file
-    errors logged     error lines there (certwatch's JSON logs, the stack's loops, moto)
+    errors logged     error lines there (certwatch's JSON logs, the stack's loops, moto), the first 5 printed
     events            emails printed (one per target: the hostname mismatch)
     moto              requests, and what serialising them cost (wait for the lock)
 
@@ -48,6 +48,7 @@ RECHECK_SECONDS = 30.0
 # How long, once every target is checked, the events of the last checks may take to be printed.
 EVENT_GRACE = 30.0
 EVENT = "Subject: [certwatch]"
+ERROR_LINES = 5  # the errors logged printed under their count
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only, whatever the proxy
 
 
@@ -66,6 +67,7 @@ class Figures:
     missing: int = 0
     tracebacks: int = 0
     errors: int = 0
+    error_lines: list[str] = field(default_factory=list)  # the first few of them, as logged
     events: int = 0
     moto: str = ""
     units: tuple[float, float] | None = None  # DynamoDB's write and read units the stack spent, all told
@@ -94,6 +96,7 @@ class Figures:
             f"results missing:  {self.missing}",
             f"tracebacks:       {self.tracebacks}",
             f"errors logged:    {self.errors}",
+            *(f"  {line[:300]}" for line in self.error_lines),
             f"events printed:   {self.events:,}",
             f"moto:             {self.moto or '-'}",
             "DynamoDB units:   "
@@ -319,9 +322,11 @@ def finish(stack: LocalStackProcess, figures: Figures) -> Figures:
     figures.output = stack.output
     figures.tracebacks = stack.output.count(TRACEBACK) + log.count(TRACEBACK)
     # Errors logged: certwatch's JSON lines, the stack's loops, and the log file's (moto's) lines.
-    figures.errors = len(re.findall(r'"level": ?"ERROR"|^\[\w+\] error:', stack.output, re.MULTILINE)) + len(
-        re.findall(r"^\S+ \S+ \d+ ERROR ", log, re.MULTILINE)
-    )
+    errors = [
+        *(m[0] for m in re.finditer(r'^.*(?:"level": ?"ERROR"|^\[\w+\] error:).*$', stack.output, re.MULTILINE)),
+        *(m[0] for m in re.finditer(r"^\S+ \S+ \d+ ERROR .*$", log, re.MULTILINE)),
+    ]
+    figures.errors, figures.error_lines = len(errors), errors[:ERROR_LINES]
     figures.events = stack.events_printed()
     found = re.search(r"moto served .*", log)
     figures.moto = found[0] if found else ""
