@@ -117,7 +117,7 @@ class CheckEngine:
         self._trust = trust
         self._revocation = revocation
         self._renewal_info = renewal_info
-        self._probe = probe or TlsProbe(in_flight=max(1, concurrency))
+        self._probe = probe or TlsProbe(in_flight=concurrency)
         self._resolver = resolver or SystemResolver()
         self._clock = clock
         self._timeout = timeout

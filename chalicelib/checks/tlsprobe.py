@@ -29,7 +29,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future, InvalidStateError
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from OpenSSL import SSL, crypto
 
@@ -118,8 +118,7 @@ class TlsProbe:
     def handshake(self, endpoint: Endpoint, address: str, *, timeout: float) -> Handshake:
         """Connect, negotiate and shake hands within ``timeout`` seconds; ProbeError otherwise."""
         deadline = time.monotonic() + timeout
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock = _socket_for(address)
         phase = "connect"
         try:
             sock.settimeout(timeout)
@@ -163,7 +162,12 @@ class _Shaking:
     done: Future[Handshake]
     sock: socket.socket | None = None
     tls: SSL.Connection | None = None
-    deadline: float = field(default=0.0)
+    deadline: float = 0.0  # set when its turn comes
+
+    @property
+    def phase(self) -> str:
+        """Where it is, as a failure names it."""
+        return "connect" if self.tls is None else "TLS handshake"
 
 
 class HandshakeLoop:
@@ -259,8 +263,7 @@ class HandshakeLoop:
 
     def _connect(self, shaking: _Shaking) -> None:
         shaking.deadline = time.monotonic() + shaking.timeout
-        family = socket.AF_INET6 if ":" in shaking.address else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock = _socket_for(shaking.address)
         sock.setblocking(False)
         code = sock.connect_ex((shaking.address, shaking.endpoint.port))
         if code not in (0, errno.EINPROGRESS):
@@ -273,14 +276,12 @@ class HandshakeLoop:
     def _step(self, shaking: _Shaking) -> None:
         """Drive one handshake on as far as it goes without waiting."""
         assert shaking.sock is not None
-        phase = "connect" if shaking.tls is None else "TLS handshake"
         try:
             if shaking.tls is None:
                 code = shaking.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 if code:
                     raise OSError(code, os.strerror(code))
                 shaking.tls = _connection(self._context, shaking.sock, shaking.endpoint)
-                phase = "TLS handshake"
             try:
                 shaking.tls.do_handshake()
             except SSL.WantReadError:
@@ -294,7 +295,7 @@ class HandshakeLoop:
             shaken = _handshake(shaking.tls)
         except Exception as exc:
             self._forget(shaking)
-            _answer(shaking.done, _probe_error(exc, phase, shaking.timeout))
+            _answer(shaking.done, _probe_error(exc, shaking.phase, shaking.timeout))
             return
         self._forget(shaking)
         _answer(shaking.done, shaken)
@@ -302,9 +303,8 @@ class HandshakeLoop:
     def _expire(self) -> None:
         now = time.monotonic()
         for shaking in [shaking for shaking in self._flying.values() if shaking.deadline <= now]:
-            phase = "connect" if shaking.tls is None else "TLS handshake"
             self._forget(shaking)
-            _answer(shaking.done, _probe_error(TimeoutError(), phase, shaking.timeout))
+            _answer(shaking.done, _probe_error(TimeoutError(), shaking.phase, shaking.timeout))
 
     def _forget(self, shaking: _Shaking) -> None:
         if shaking.sock is None:
@@ -369,6 +369,11 @@ def _sni(name: str | None) -> bytes | None:
     except ValueError:
         return name.encode("ascii")
     return None
+
+
+def _socket_for(address: str) -> socket.socket:
+    """A TCP socket of the address's family."""
+    return socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
 
 
 def _connection(context: SSL.Context, sock: socket.socket, endpoint: Endpoint) -> SSL.Connection:
